@@ -20,6 +20,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Mapping
 
+import numpy as np
+
 SCHEMA_VERSION = 1
 
 INPUT_IMAGE = "image"
@@ -39,11 +41,15 @@ KEY_EXPERT_NAMES = KEY_PREFIX + "expert_names"
 KEY_TRAINING = KEY_PREFIX + "training"
 KEY_METRICS = KEY_PREFIX + "metrics"
 KEY_PRECISION = KEY_PREFIX + "precision"
+KEY_MAX_CROPS = KEY_PREFIX + "max_crops"
 
 REQUIRED_KEYS = (KEY_SCHEMA_VERSION, KEY_NAME, KEY_VERSION, KEY_CROP_SIZE, KEY_AGGREGATION, KEY_THRESHOLDS)
 
-# How per-crop logits become one image logit.
-AGGREGATIONS = ("mean", "max", "logit_mean", "top2_mean")
+# How per-crop logits become one image logit (see aggregate_logits).
+AGGREGATIONS = ("mean", "max", "prob_mean", "top2_mean")
+# numpy.pad mode for images smaller than the crop: mirrored content, no artificial edges.
+CROP_PAD_MODE = "symmetric"
+DEFAULT_MAX_CROPS = 8
 PRECISIONS = ("fp32", "fp16", "int8")
 
 
@@ -86,6 +92,7 @@ class ModelMetadata:
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     precision: str = "fp32"
+    max_crops: int = DEFAULT_MAX_CROPS
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -104,6 +111,8 @@ class ModelMetadata:
             raise ContractError(f"crop size {self.crop_size!r} must be an integer between 16 and 4096")
         if self.aggregation not in AGGREGATIONS:
             raise ContractError(f"aggregation {self.aggregation!r} is not one of {', '.join(AGGREGATIONS)}")
+        if not isinstance(self.max_crops, int) or not 1 <= self.max_crops <= 256:
+            raise ContractError(f"max_crops {self.max_crops!r} must be an integer between 1 and 256")
         if self.precision not in PRECISIONS:
             raise ContractError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         self.thresholds.validate()
@@ -122,6 +131,7 @@ class ModelMetadata:
             KEY_TRAINING: json.dumps(self.training),
             KEY_METRICS: json.dumps(self.metrics),
             KEY_PRECISION: self.precision,
+            KEY_MAX_CROPS: str(self.max_crops),
         }
 
     @classmethod
@@ -137,10 +147,8 @@ class ModelMetadata:
             raise ContractError(
                 f"metadata schema version {schema_version} is not supported (this app reads {SCHEMA_VERSION})"
             )
-        try:
-            crop_size = int(props[KEY_CROP_SIZE])
-        except ValueError:
-            raise ContractError(f"metadata {KEY_CROP_SIZE}={props[KEY_CROP_SIZE]!r} is not an integer") from None
+        crop_size = _int_prop(props, KEY_CROP_SIZE)
+        max_crops = _int_prop(props, KEY_MAX_CROPS, DEFAULT_MAX_CROPS)
         thresholds_raw = _json_prop(props, KEY_THRESHOLDS, {})
         if not isinstance(thresholds_raw, dict):
             raise ContractError(f"metadata {KEY_THRESHOLDS} must be a JSON object")
@@ -157,10 +165,20 @@ class ModelMetadata:
             training=_json_prop(props, KEY_TRAINING, {}),
             metrics=_json_prop(props, KEY_METRICS, {}),
             precision=props.get(KEY_PRECISION, "fp32"),
+            max_crops=max_crops,
             schema_version=schema_version,
         )
         meta.validate()
         return meta
+
+
+def _int_prop(props: Mapping[str, str], key: str, default: int | None = None) -> int:
+    if key not in props and default is not None:
+        return default
+    try:
+        return int(props[key])
+    except ValueError:
+        raise ContractError(f"metadata {key}={props[key]!r} is not an integer") from None
 
 
 def _json_prop(props: Mapping[str, str], key: str, default):
@@ -170,3 +188,78 @@ def _json_prop(props: Mapping[str, str], key: str, default):
         return json.loads(props[key])
     except json.JSONDecodeError as exc:
         raise ContractError(f"metadata {key} is not valid JSON: {exc.msg}") from None
+
+
+# --- How an image becomes crops and crop logits become one score. -----------------
+# Shared by the engine and by training's evaluation, so that both score images the same way.
+
+
+@dataclass(frozen=True)
+class CropBox:
+    top: int
+    left: int
+    size: int  # the crop is size x size; parts beyond the image are padded
+
+
+def plan_crops(height: int, width: int, crop_size: int, max_crops: int = DEFAULT_MAX_CROPS) -> list[CropBox]:
+    """A deterministic set of crops at native resolution.
+
+    The full grid has ``ceil(H/S) x ceil(W/S)`` crops spaced evenly from edge to
+    edge (overlapping where S does not divide the side), so it covers every pixel.
+    When that exceeds ``max_crops``, a coarser evenly spread grid with the image's
+    aspect is used instead: huge images are sampled, not resized.
+    """
+    if height < 1 or width < 1:
+        raise ValueError("image has no pixels")
+    rows = math.ceil(height / crop_size)
+    cols = math.ceil(width / crop_size)
+    while rows * cols > max_crops:
+        # Drop a row or column from the longer side of the grid first.
+        if rows > 1 and (rows >= cols or cols == 1):
+            rows -= 1
+        else:
+            cols -= 1
+    tops = _spread(max(height - crop_size, 0), rows)
+    lefts = _spread(max(width - crop_size, 0), cols)
+    return [CropBox(top, left, crop_size) for top in tops for left in lefts]
+
+
+def _spread(span: int, count: int) -> list[int]:
+    if count == 1:
+        return [span // 2]
+    return [round(i * span / (count - 1)) for i in range(count)]
+
+
+def extract_crops(rgb: np.ndarray, boxes: list[CropBox]) -> np.ndarray:
+    """uint8 [N, S, S, 3] crops; an image smaller than S is padded by mirroring."""
+    size = boxes[0].size
+    height, width = rgb.shape[:2]
+    if height < size or width < size:
+        rgb = np.pad(
+            rgb, ((0, max(size - height, 0)), (0, max(size - width, 0)), (0, 0)), mode=CROP_PAD_MODE
+        )
+    crops = np.empty((len(boxes), size, size, 3), dtype=np.uint8)
+    for index, box in enumerate(boxes):
+        crops[index] = rgb[box.top : box.top + size, box.left : box.left + size]
+    return crops
+
+
+def aggregate_logits(logits: np.ndarray, method: str) -> float:
+    """One image logit from its crops' logits, as the model's metadata says."""
+    logits = np.asarray(logits, dtype=np.float64).reshape(-1)
+    if logits.size == 0:
+        raise ValueError("no crop logits to aggregate")
+    if method == "mean":
+        return float(logits.mean())
+    if method == "max":
+        return float(logits.max())
+    if method == "top2_mean":
+        return float(np.sort(logits)[-2:].mean())
+    if method == "prob_mean":
+        probability = float(np.clip(sigmoid(logits).mean(), 1e-7, 1 - 1e-7))
+        return math.log(probability / (1 - probability))
+    raise ValueError(f"unknown aggregation {method!r}")
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))

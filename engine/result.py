@@ -1,0 +1,176 @@
+"""The outcome of scanning one image, and how it reads as JSON and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+
+from engine.contract import Thresholds
+
+LIKELY_AI = "likely_ai"
+UNCERTAIN = "uncertain"
+LIKELY_REAL = "likely_real"
+ERROR = "error"
+VERDICT_LABELS = {LIKELY_AI: "Likely AI", UNCERTAIN: "Uncertain", LIKELY_REAL: "Likely real", ERROR: "Error"}
+
+# Heavier JPEG compression than this erases much of what detectors look for.
+MIN_TRUSTED_JPEG_QUALITY = 60
+# Crops whose probabilities spread wider than this disagree about the image.
+MAX_CROP_SPREAD = 0.35
+
+
+@dataclass
+class ProvenanceHint:
+    """A fact about where an image came from, shown beside the score, never mixed into it."""
+
+    kind: str  # "c2pa", "iptc_source_type", "generator_text", "exif_software"
+    label: str  # short, for a tag: "C2PA: Adobe Firefly", "PNG parameters"
+    detail: str = ""  # longer text for the detail pane
+    ai_generated: bool | None = None  # True when the hint itself declares generative AI
+
+
+@dataclass
+class CropScore:
+    top: int
+    left: int
+    size: int
+    probability: float
+
+
+@dataclass
+class Result:
+    sha256: str
+    source: str = "cli"  # dropped, watched, browser, cli, ...
+    path: str = ""
+    width: int = 0
+    height: int = 0
+    format: str = ""
+    jpeg_quality: int | None = None
+    probability: float | None = None  # of being AI-generated, aggregated over crops
+    verdict: str = ERROR
+    reasons: list[str] = field(default_factory=list)  # why "uncertain", in words
+    crops: list[CropScore] = field(default_factory=list)
+    expert_weights: dict[str, float] = field(default_factory=dict)
+    artifact_map: list | None = None  # [h, w] probabilities in [0, 1], averaged over crops, image layout
+    provenance: list[ProvenanceHint] = field(default_factory=list)
+    model_name: str = ""
+    model_version: str = ""
+    provider: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    scanned_at: float = 0.0
+    file_size: int = 0
+    page_url: str = ""  # browser scans: where the image was seen
+    image_url: str = ""
+    cached: bool = False  # served from the store rather than a fresh model run
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def verdict_label(self) -> str:
+        return VERDICT_LABELS.get(self.verdict, self.verdict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Result":
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        values["crops"] = [CropScore(**c) for c in values.get("crops", [])]
+        values["provenance"] = [ProvenanceHint(**p) for p in values.get("provenance", [])]
+        return cls(**values)
+
+
+CSV_COLUMNS = (
+    "path", "source", "sha256", "verdict", "probability", "reasons", "width", "height", "format",
+    "jpeg_quality", "file_size", "provenance", "experts", "model_name", "model_version", "provider",
+    "total_ms", "error", "scanned_at", "page_url", "image_url",
+)
+
+
+def to_csv(results: list[Result]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for result in results:
+        writer.writerow({
+            "path": result.path,
+            "source": result.source,
+            "sha256": result.sha256,
+            "verdict": result.verdict,
+            "probability": "" if result.probability is None else f"{result.probability:.4f}",
+            "reasons": "; ".join(result.reasons),
+            "width": result.width,
+            "height": result.height,
+            "format": result.format,
+            "jpeg_quality": "" if result.jpeg_quality is None else result.jpeg_quality,
+            "file_size": result.file_size,
+            "provenance": "; ".join(h.label for h in result.provenance),
+            "experts": "; ".join(f"{name} {weight:.0%}" for name, weight in result.expert_weights.items()),
+            "model_name": result.model_name,
+            "model_version": result.model_version,
+            "provider": result.provider,
+            "total_ms": f"{result.timings_ms.get('total', 0.0):.1f}",
+            "error": result.error or "",
+            "scanned_at": f"{result.scanned_at:.3f}",
+            "page_url": result.page_url,
+            "image_url": result.image_url,
+        })
+    return buffer.getvalue()
+
+
+def decide_verdict(
+    probability: float,
+    thresholds: Thresholds,
+    crop_probabilities: np.ndarray,
+    width: int,
+    height: int,
+    crop_size: int,
+    jpeg_quality: int | None,
+) -> tuple[str, list[str]]:
+    """The verdict band and, when it is "uncertain", the reasons in words."""
+    reasons: list[str] = []
+    if probability >= thresholds.likely_ai:
+        band = LIKELY_AI
+    elif probability <= thresholds.likely_real:
+        band = LIKELY_REAL
+    else:
+        band = UNCERTAIN
+        reasons.append(
+            f"the score {probability:.0%} lies between the model's bands "
+            f"(likely real ≤ {thresholds.likely_real:.0%}, likely AI ≥ {thresholds.likely_ai:.0%})"
+        )
+    if min(width, height) < crop_size // 2:
+        reasons.append(f"the image is very small ({width}×{height}) for the model's {crop_size}px view")
+    if jpeg_quality is not None and jpeg_quality < MIN_TRUSTED_JPEG_QUALITY:
+        reasons.append(f"heavily recompressed (JPEG quality about {jpeg_quality}); compression erases the traces")
+    crop_probabilities = np.asarray(crop_probabilities, dtype=np.float64)
+    if crop_probabilities.size > 1:
+        spread = float(crop_probabilities.max() - crop_probabilities.min())
+        split = crop_probabilities.max() >= thresholds.likely_ai and crop_probabilities.min() <= thresholds.likely_real
+        if split or spread > MAX_CROP_SPREAD:
+            reasons.append(
+                f"parts of the image disagree (crop scores from {crop_probabilities.min():.0%} "
+                f"to {crop_probabilities.max():.0%})"
+            )
+    if reasons:
+        band = UNCERTAIN
+    return band, reasons
+
+
+def probability_from_logit(logit: float) -> float:
+    if logit >= 0:
+        return 1.0 / (1.0 + math.exp(-logit))
+    z = math.exp(logit)
+    return z / (1.0 + z)

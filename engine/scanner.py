@@ -1,0 +1,422 @@
+"""The scan queue: image bytes in, :class:`Result` out, for every way into the app.
+
+Reading, hashing, decoding and cropping run on a small thread pool (Pillow and
+hashlib release the GIL); one inference thread gathers crops from several
+images into batches for the model. Results are cached in the :class:`Store`
+by (sha256, model), so the same bytes are never scanned twice by one model,
+even when they arrive twice in the same job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import queue
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from engine import contract
+from engine.decode import DecodeError, decode_image
+from engine.model import Detector
+from engine.provenance import provenance_hints
+from engine.result import CropScore, Result, decide_verdict, probability_from_logit
+from engine.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_READ_BYTES = 200 * 1024 * 1024
+ARTIFACT_MAP_MAX_CELLS = 96  # longest side of the stored heatmap
+
+
+@dataclass
+class ScanRequest:
+    """One image to scan: a file path, or bytes that arrived some other way."""
+
+    path: str = ""
+    data: bytes | None = None
+    source: str = "cli"
+    page_url: str = ""
+    image_url: str = ""
+
+
+ResultCallback = Callable[[Result], None]
+ProgressCallback = Callable[[int, int], None]
+
+
+class ScanJob:
+    """A batch of requests in flight. Thread-safe; callbacks run on scanner threads."""
+
+    def __init__(self, total: int, on_result: ResultCallback | None, on_progress: ProgressCallback | None):
+        self.total = total
+        self.results: list[Result] = []
+        self._request_ids: list[int] = []
+        self._done = 0
+        self._on_result = on_result
+        self._on_progress = on_progress
+        self._lock = threading.Lock()
+        self._finished = threading.Event()
+        self._cancelled = threading.Event()
+        if total == 0:
+            self._finished.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    @property
+    def done(self) -> int:
+        return self._done
+
+    def cancel(self) -> None:
+        """Stop scanning what has not started; what is already being scanned still reports."""
+        self._cancelled.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._finished.wait(timeout)
+
+    def results_by_request(self) -> dict[int, Result]:
+        with self._lock:
+            return dict(zip(self._request_ids, self.results))
+
+    def _report(self, request: ScanRequest | None, result: Result | None) -> None:
+        with self._lock:
+            self._done += 1
+            if result is not None:
+                self.results.append(result)
+                self._request_ids.append(id(request))
+            done, finished = self._done, self._done >= self.total
+        try:
+            if result is not None and self._on_result:
+                self._on_result(result)
+            if self._on_progress:
+                self._on_progress(done, self.total)
+        except Exception:
+            log.exception("scan callback failed")
+        if finished:
+            self._finished.set()
+
+
+@dataclass
+class _Prepared:
+    job: ScanJob
+    request: ScanRequest
+    result: Result
+    crops: np.ndarray
+    boxes: list[contract.CropBox]
+    started: float
+    followers: list[tuple[ScanJob, ScanRequest]] = field(default_factory=list)
+
+
+class Scanner:
+    def __init__(self, detector: Detector, store: Store | None = None, workers: int = 2, batch_crops: int = 16,
+                 remember_pending: bool = False):
+        self.detector = detector
+        self.store = store
+        self.batch_crops = max(1, batch_crops)
+        self.remember_pending = remember_pending and store is not None
+        self.model_id = detector.metadata.model_id
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="synthspot-prep")
+        # Bounded: decoded 12 MP images are large, so preparation waits for inference.
+        self._ready: queue.Queue[_Prepared | None] = queue.Queue(maxsize=max(2, 2 * workers))
+        self._in_flight: dict[str, _Prepared] = {}
+        self._in_flight_lock = threading.Lock()
+        self._closed = False
+        self._inference = threading.Thread(target=self._inference_loop, name="synthspot-infer", daemon=True)
+        self._inference.start()
+
+    # --- public API -----------------------------------------------------------
+
+    def submit(self, requests: Iterable[ScanRequest], on_result: ResultCallback | None = None,
+               on_progress: ProgressCallback | None = None) -> ScanJob:
+        if self._closed:
+            raise RuntimeError("the scanner is closed")
+        requests = list(requests)
+        job = ScanJob(len(requests), on_result, on_progress)
+        if self.remember_pending:
+            self.store.add_pending([(r.path, r.source) for r in requests if r.path and r.data is None])
+        for request in requests:
+            self._pool.submit(self._prepare, job, request)
+        return job
+
+    def scan(self, requests: Iterable[ScanRequest], timeout: float | None = None) -> list[Result]:
+        """Scan and wait; results in request order."""
+        requests = list(requests)
+        job = self.submit(requests)
+        job.wait(timeout)
+        by_request = job.results_by_request()
+        return [by_request[id(r)] for r in requests if id(r) in by_request]
+
+    def scan_bytes(self, data: bytes, source: str = "browser", path: str = "", **urls) -> Result:
+        return self.scan([ScanRequest(path=path, data=data, source=source, **urls)])[0]
+
+    def resume_pending(self, on_result: ResultCallback | None = None,
+                       on_progress: ProgressCallback | None = None) -> ScanJob:
+        """Rescan files a previous run queued but never finished (after a crash)."""
+        pending = self.store.pending() if self.store else []
+        requests = [ScanRequest(path=p, source=s) for p, s in pending]
+        return self.submit(requests, on_result, on_progress)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._ready.put(None)
+        self._inference.join(timeout=30)
+
+    def __enter__(self) -> "Scanner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- preparation (pool threads) -------------------------------------------
+
+    def _prepare(self, job: ScanJob, request: ScanRequest) -> None:
+        try:
+            self._prepare_unsafe(job, request)
+        except Exception as exc:  # never lose a request to an unexpected bug
+            log.exception("preparing %s failed", request.path or "bytes")
+            self._finish(job, request, self._error_result(request, "", f"internal error: {exc}", time.perf_counter()))
+
+    def _prepare_unsafe(self, job: ScanJob, request: ScanRequest) -> None:
+        started = time.perf_counter()
+        if self._closed:  # shutting down: the request stays pending for the next start
+            job._report(request, None)
+            return
+        if job.cancelled:
+            self._finish(job, request, None)
+            return
+        data, error = _read(request)
+        if error:
+            self._finish(job, request, self._error_result(request, "", error, started))
+            return
+        sha256 = hashlib.sha256(data).hexdigest()
+        read_done = time.perf_counter()
+        if self.store:
+            cached = self.store.get(sha256, self.model_id)
+            if cached is not None:
+                result = _for_request(cached, request)
+                result.cached = True
+                self.store.record_sighting(result)
+                self._finish(job, request, result)
+                return
+        with self._in_flight_lock:
+            leader = self._in_flight.get(sha256)
+            if leader is not None:  # the same bytes are being scanned right now: wait for that result
+                leader.followers.append((job, request))
+                return
+            placeholder = _Prepared(job, request, Result(sha256=sha256), np.empty(0), [], started)
+            self._in_flight[sha256] = placeholder
+        try:
+            prepared = self._decode_and_crop(job, request, data, sha256, started, read_done)
+        except DecodeError as exc:
+            self._release(sha256, self._error_result(request, sha256, str(exc), started, len(data)))
+            return
+        prepared.followers = placeholder.followers
+        with self._in_flight_lock:
+            self._in_flight[sha256] = prepared
+            prepared.followers = placeholder.followers
+        while not self._closed:
+            try:
+                self._ready.put(prepared, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def _decode_and_crop(self, job, request, data, sha256, started, read_done) -> _Prepared:
+        image = decode_image(data)
+        decoded = time.perf_counter()
+        meta = self.detector.metadata
+        boxes = contract.plan_crops(image.height, image.width, meta.crop_size, meta.max_crops)
+        crops = contract.extract_crops(image.rgb, boxes)
+        cropped = time.perf_counter()
+        hints = provenance_hints(data, image.format)
+        done = time.perf_counter()
+        result = Result(
+            sha256=sha256,
+            source=request.source,
+            path=request.path,
+            width=image.width,
+            height=image.height,
+            format=image.format,
+            jpeg_quality=image.jpeg_quality,
+            provenance=hints,
+            model_name=meta.name,
+            model_version=meta.version,
+            provider=self.detector.active_provider,
+            file_size=len(data),
+            page_url=request.page_url,
+            image_url=request.image_url,
+            timings_ms={
+                "read": _ms(read_done - started),
+                "decode": _ms(decoded - read_done),
+                "crops": _ms(cropped - decoded),
+                "provenance": _ms(done - cropped),
+            },
+        )
+        return _Prepared(job, request, result, crops, boxes, started)
+
+    # --- inference (one thread) -----------------------------------------------
+
+    def _inference_loop(self) -> None:
+        while True:
+            item = self._ready.get()
+            if item is None:
+                return
+            batch = [item]
+            crops = len(item.boxes)
+            # Gather more images while they are ready, up to the batch size.
+            while crops < self.batch_crops:
+                try:
+                    more = self._ready.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._ready.put(None)
+                    break
+                batch.append(more)
+                crops += len(more.boxes)
+            try:
+                self._run_batch(batch)
+            except Exception as exc:
+                log.exception("inference failed")
+                for prepared in batch:
+                    self._release(prepared.result.sha256, self._error_result(
+                        prepared.request, prepared.result.sha256, f"the model failed: {exc}", prepared.started,
+                        prepared.result.file_size))
+
+    def _run_batch(self, batch: list[_Prepared]) -> None:
+        live = [p for p in batch if not (p.job.cancelled and not p.followers)]
+        for prepared in batch:
+            if prepared not in live:
+                self._release(prepared.result.sha256, None)
+        if not live:
+            return
+        started = time.perf_counter()
+        outputs = self.detector.run(np.concatenate([p.crops for p in live]))
+        model_ms = _ms(time.perf_counter() - started)
+        total_crops = sum(len(p.boxes) for p in live)
+        offset = 0
+        for prepared in live:
+            count = len(prepared.boxes)
+            window = slice(offset, offset + count)
+            offset += count
+            self._finish_result(prepared, outputs.logits[window],
+                                None if outputs.expert_weights is None else outputs.expert_weights[window],
+                                None if outputs.artifact_map is None else outputs.artifact_map[window],
+                                model_ms * count / total_crops)
+
+    def _finish_result(self, prepared: _Prepared, logits, experts, artifact, model_ms: float) -> None:
+        meta = self.detector.metadata
+        result = prepared.result
+        crop_probabilities = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+        result.probability = probability_from_logit(contract.aggregate_logits(logits, meta.aggregation))
+        result.verdict, result.reasons = decide_verdict(
+            result.probability, meta.thresholds, crop_probabilities, result.width, result.height,
+            meta.crop_size, result.jpeg_quality)
+        result.crops = [CropScore(b.top, b.left, b.size, round(float(p), 4))
+                        for b, p in zip(prepared.boxes, crop_probabilities)]
+        if experts is not None:
+            names = meta.expert_names or tuple(f"expert {i + 1}" for i in range(experts.shape[1]))
+            mix = experts.mean(axis=0)
+            result.expert_weights = {name: round(float(w), 4) for name, w in zip(names, mix)}
+        if artifact is not None:
+            result.artifact_map = _assemble_artifact_map(artifact, prepared.boxes, result.height, result.width)
+        result.timings_ms["model"] = round(model_ms, 2)
+        result.scanned_at = time.time()
+        store_started = time.perf_counter()
+        if self.store:
+            self.store.put(result, self.model_id)
+        result.timings_ms["store"] = _ms(time.perf_counter() - store_started)
+        result.timings_ms["total"] = _ms(time.perf_counter() - prepared.started)
+        self._release(result.sha256, result)
+
+    # --- bookkeeping ----------------------------------------------------------
+
+    def _release(self, sha256: str, result: Result | None) -> None:
+        """Report a finished scan to its request and to everyone who waited on the same bytes."""
+        with self._in_flight_lock:
+            prepared = self._in_flight.pop(sha256, None)
+        if prepared is None:
+            return
+        self._finish(prepared.job, prepared.request, result)
+        for job, request in prepared.followers:
+            follower = None
+            if result is not None:
+                follower = _for_request(result, request)
+                if result.ok:
+                    follower.cached = True
+                    if self.store:
+                        self.store.record_sighting(follower)
+            self._finish(job, request, follower)
+
+    def _finish(self, job: ScanJob, request: ScanRequest, result: Result | None) -> None:
+        if self.remember_pending and request.path and request.data is None:
+            self.store.remove_pending(request.path)
+        job._report(request, result)
+
+    def _error_result(self, request: ScanRequest, sha256: str, error: str, started: float, size: int = 0) -> Result:
+        meta = self.detector.metadata
+        return Result(sha256=sha256, source=request.source, path=request.path, error=error,
+                      model_name=meta.name, model_version=meta.version, provider=self.detector.active_provider,
+                      file_size=size, page_url=request.page_url, image_url=request.image_url,
+                      scanned_at=time.time(), timings_ms={"total": _ms(time.perf_counter() - started)})
+
+
+def _read(request: ScanRequest) -> tuple[bytes, str | None]:
+    if request.data is not None:
+        return request.data, None
+    path = Path(request.path)
+    try:
+        if path.is_dir():
+            return b"", "this is a folder, not an image file"
+        size = path.stat().st_size
+        if size > MAX_READ_BYTES:
+            return b"", f"the file is larger than {MAX_READ_BYTES // (1024 * 1024)} MB"
+        with open(path, "rb") as handle:
+            return handle.read(MAX_READ_BYTES + 1), None
+    except FileNotFoundError:
+        return b"", "the file no longer exists"
+    except PermissionError:
+        return b"", "permission denied: SynthSpot cannot read this file"
+    except OSError as exc:
+        return b"", f"the file could not be read ({exc.strerror or exc})"
+
+
+def _for_request(result: Result, request: ScanRequest) -> Result:
+    """A copy of a result describing where this request's bytes came from."""
+    return replace(result, path=request.path or result.path, source=request.source,
+                   page_url=request.page_url, image_url=request.image_url, crops=list(result.crops),
+                   provenance=list(result.provenance), reasons=list(result.reasons),
+                   timings_ms=dict(result.timings_ms), expert_weights=dict(result.expert_weights))
+
+
+def _assemble_artifact_map(maps: np.ndarray, boxes: list[contract.CropBox], height: int, width: int) -> list:
+    """Per-crop map logits [N, 1, h, w] -> one probability map in the image's layout (None where no crop looked)."""
+    cell = boxes[0].size / maps.shape[-1]  # image pixels per map cell
+    rows, cols = max(1, round(height / cell)), max(1, round(width / cell))
+    total = np.zeros((rows, cols))
+    weight = np.zeros((rows, cols))
+    probabilities = 1.0 / (1.0 + np.exp(-maps[:, 0].astype(np.float64)))
+    for box, grid in zip(boxes, probabilities):
+        top, left = round(box.top / cell), round(box.left / cell)
+        h, w = min(grid.shape[0], rows - top), min(grid.shape[1], cols - left)
+        total[top:top + h, left:left + w] += grid[:h, :w]
+        weight[top:top + h, left:left + w] += 1
+    with np.errstate(invalid="ignore"):
+        heat = total / weight
+    step = max(1, int(np.ceil(max(rows, cols) / ARTIFACT_MAP_MAX_CELLS)))
+    heat = heat[::step, ::step]
+    return [[None if np.isnan(v) else round(float(v), 3) for v in row] for row in heat]
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 2)

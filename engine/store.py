@@ -1,0 +1,176 @@
+"""The results store: a SQLite cache keyed by (sha256, model) that is also the scan history.
+
+WAL mode lets the desktop app, the CLI and the bridge share one file; each
+thread gets its own connection. Files queued but not yet scanned are kept in
+``pending`` so a crash loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import platformdirs
+
+from engine.result import Result
+
+APP_NAME = "SynthSpot"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    sha256 TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    source TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    probability REAL,
+    scanned_at REAL NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (sha256, model_id)
+);
+CREATE INDEX IF NOT EXISTS results_scanned_at ON results (scanned_at);
+CREATE TABLE IF NOT EXISTS sightings (
+    sha256 TEXT NOT NULL,
+    path TEXT NOT NULL,
+    source TEXT NOT NULL,
+    seen_at REAL NOT NULL,
+    PRIMARY KEY (sha256, path, source)
+);
+CREATE TABLE IF NOT EXISTS pending (
+    path TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    queued_at REAL NOT NULL
+);
+"""
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_store_path() -> Path:
+    return default_data_dir() / "results.sqlite3"
+
+
+class Store:
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else default_store_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        db = sqlite3.connect(self.path, timeout=30.0)
+        try:
+            db.execute("PRAGMA busy_timeout=30000")
+            db.executescript(SCHEMA)
+        finally:
+            db.close()
+
+    def _connect(self, write: bool = False) -> "_Transaction":
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            self._local.db = db
+        return _Transaction(db, write)
+
+    # --- results --------------------------------------------------------------
+
+    def get(self, sha256: str, model_id: str) -> Result | None:
+        with self._connect() as db:
+            row = db.execute("SELECT data FROM results WHERE sha256=? AND model_id=?", (sha256, model_id)).fetchone()
+        return Result.from_dict(json.loads(row[0])) if row else None
+
+    def put(self, result: Result, model_id: str) -> None:
+        """Store a successful scan. Errors are not cached: a file being written may read fine later."""
+        if not result.ok:
+            return
+        payload = result.to_dict()
+        payload["cached"] = False
+        with self._connect(write=True) as db:
+            db.execute(
+                "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?)",
+                (result.sha256, model_id, result.path, result.source, result.verdict, result.probability,
+                 result.scanned_at, json.dumps(payload)),
+            )
+            self._record_sighting(db, result)
+
+    def record_sighting(self, result: Result) -> None:
+        with self._connect(write=True) as db:
+            self._record_sighting(db, result)
+
+    @staticmethod
+    def _record_sighting(db, result: Result) -> None:
+        db.execute("INSERT OR REPLACE INTO sightings VALUES (?,?,?,?)",
+                   (result.sha256, result.path, result.source, time.time()))
+
+    def history(self, limit: int | None = None, model_id: str | None = None) -> list[Result]:
+        """Stored results, newest first."""
+        query = "SELECT data FROM results"
+        args: list = []
+        if model_id:
+            query += " WHERE model_id=?"
+            args.append(model_id)
+        query += " ORDER BY scanned_at DESC"
+        if limit:
+            query += " LIMIT ?"
+            args.append(limit)
+        with self._connect() as db:
+            rows = db.execute(query, args).fetchall()
+        return [Result.from_dict(json.loads(row[0])) for row in rows]
+
+    def find(self, sha256: str) -> Result | None:
+        """The newest result for these bytes, whichever model made it."""
+        with self._connect() as db:
+            row = db.execute("SELECT data FROM results WHERE sha256=? ORDER BY scanned_at DESC LIMIT 1",
+                             (sha256,)).fetchone()
+        return Result.from_dict(json.loads(row[0])) if row else None
+
+    def count(self) -> int:
+        with self._connect() as db:
+            return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+
+    def forget(self, sha256: str) -> None:
+        with self._connect(write=True) as db:
+            db.execute("DELETE FROM results WHERE sha256=?", (sha256,))
+            db.execute("DELETE FROM sightings WHERE sha256=?", (sha256,))
+
+    # --- pending work ---------------------------------------------------------
+
+    def add_pending(self, items: list[tuple[str, str]]) -> None:
+        """Remember (path, source) pairs queued for scanning, in one transaction."""
+        now = time.time()
+        with self._connect(write=True) as db:
+            db.executemany("INSERT OR IGNORE INTO pending VALUES (?,?,?)", [(p, s, now) for p, s in items])
+
+    def remove_pending(self, path: str) -> None:
+        with self._connect(write=True) as db:
+            db.execute("DELETE FROM pending WHERE path=?", (path,))
+
+    def pending(self) -> list[tuple[str, str]]:
+        with self._connect() as db:
+            return [(p, s) for p, s in db.execute("SELECT path, source FROM pending ORDER BY queued_at, rowid")]
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+
+class _Transaction:
+    """Writers take the lock up front (BEGIN IMMEDIATE) so concurrent writers wait instead of failing."""
+
+    def __init__(self, db: sqlite3.Connection, write: bool):
+        self.db = db
+        self.write = write
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE" if self.write else "BEGIN")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb):
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        return False
