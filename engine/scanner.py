@@ -332,11 +332,12 @@ class Scanner:
             result.artifact_map = _assemble_artifact_map(artifact, prepared.boxes, result.height, result.width)
         result.timings_ms["model"] = round(model_ms, 2)
         result.scanned_at = time.time()
-        store_started = time.perf_counter()
-        if self.store:
-            self.store.put(result, self.model_id)
-        result.timings_ms["store"] = _ms(time.perf_counter() - store_started)
         result.timings_ms["total"] = _ms(time.perf_counter() - prepared.started)
+        if self.store:
+            store_started = time.perf_counter()
+            self.store.put(result, self.model_id)
+            result.timings_ms["store"] = _ms(time.perf_counter() - store_started)
+            result.timings_ms["total"] += result.timings_ms["store"]
         self._release(result.sha256, result)
 
     # --- bookkeeping ----------------------------------------------------------

@@ -1,0 +1,75 @@
+"""Where models live: the embedded ones beside this file, and the user's own.
+
+An embedded model is any ``*.onnx`` in this folder; ``default.json`` names the
+default for each provider (e.g. fp16 for CUDA, the fastest accurate precision
+for the CPU). A user's models go in ``<data dir>/models`` or are passed by path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnxruntime as ort
+
+from engine.contract import ContractError, ModelMetadata
+from engine.store import default_data_dir
+
+EMBEDDED_DIR = Path(__file__).resolve().parent
+DEFAULTS_FILE = EMBEDDED_DIR / "default.json"
+MODEL_ENV = "SYNTHSPOT_MODEL"
+
+
+class NoModelError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: Path
+    embedded: bool
+    metadata: ModelMetadata | None
+    problem: str | None = None  # why it cannot be used, when metadata is None
+
+
+def user_models_dir() -> Path:
+    return default_data_dir() / "models"
+
+
+def read_metadata(path: Path) -> ModelMetadata:
+    """Metadata only, without building a full session's kernels."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    return ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map)
+
+
+def list_models() -> list[ModelInfo]:
+    found = []
+    for folder, embedded in ((EMBEDDED_DIR, True), (user_models_dir(), False)):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.onnx")):
+            try:
+                found.append(ModelInfo(path, embedded, read_metadata(path)))
+            except (ContractError, Exception) as exc:  # one broken file must not hide the others
+                found.append(ModelInfo(path, embedded, None, str(exc)))
+    return found
+
+
+def default_model_path(provider: str = "cpu") -> Path:
+    """The model to use when none is named: $SYNTHSPOT_MODEL, else the embedded default."""
+    if os.environ.get(MODEL_ENV):
+        return Path(os.environ[MODEL_ENV])
+    if DEFAULTS_FILE.is_file():
+        defaults = json.loads(DEFAULTS_FILE.read_text())
+        name = defaults.get(provider) or defaults.get("cpu")
+        if name and (EMBEDDED_DIR / name).is_file():
+            return EMBEDDED_DIR / name
+    raise NoModelError(
+        "no detector model is installed yet: pass --model PATH to an exported SynthSpot .onnx file "
+        f"(or set {MODEL_ENV}); see the README's training section"
+    )
