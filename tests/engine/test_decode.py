@@ -1,0 +1,125 @@
+import io
+import os
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.decode import MAX_PIXELS, DecodeError, decode_image, estimate_jpeg_quality
+
+
+def encode(array_or_image, fmt, **save) -> bytes:
+    image = array_or_image if isinstance(array_or_image, Image.Image) else Image.fromarray(array_or_image)
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **save)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt,save", [
+    ("JPEG", {"quality": 90}), ("PNG", {}), ("WEBP", {"lossless": True}), ("BMP", {}), ("TIFF", {}),
+    ("GIF", {}), ("AVIF", {"quality": 90}), ("HEIF", {"quality": 90}),
+])
+def test_every_supported_format_decodes_to_rgb_of_the_right_size(real_photo, fmt, save):
+    data = encode(real_photo, fmt, **save)
+    decoded = decode_image(data)
+    assert decoded.format == fmt
+    assert decoded.rgb.shape == real_photo.shape
+    assert decoded.rgb.dtype == np.uint8
+    # Lossless formats give the pixels back exactly; lossy ones stay close to the photo.
+    error = np.abs(decoded.rgb.astype(int) - real_photo.astype(int)).mean()
+    assert error == 0 if fmt in ("PNG", "WEBP", "BMP", "TIFF") else error < 25
+
+
+def test_gif_scans_its_first_frame():
+    red = Image.new("RGB", (40, 30), (255, 0, 0))
+    blue = Image.new("RGB", (40, 30), (0, 0, 255))
+    buffer = io.BytesIO()
+    red.save(buffer, format="GIF", save_all=True, append_images=[blue])
+    decoded = decode_image(buffer.getvalue())
+    assert decoded.frames == 2
+    assert tuple(decoded.rgb[0, 0]) == (255, 0, 0)
+
+
+def test_exif_orientation_is_applied():
+    array = np.zeros((20, 40, 3), np.uint8)
+    array[:, :20] = 255  # left half white
+    image = Image.fromarray(array)
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 clockwise to display
+    decoded = decode_image(encode(image, "PNG", exif=exif))
+    assert (decoded.height, decoded.width) == (40, 20)
+    assert decoded.rgb[0, 10].mean() > 200 and decoded.rgb[-1, 10].mean() < 50  # the white half is now on top
+
+
+@pytest.mark.parametrize("mode", ["P", "L", "1", "CMYK", "RGBA", "LA", "I;16", "I", "F"])
+def test_every_mode_becomes_rgb(real_photo, mode):
+    image = Image.fromarray(real_photo)
+    if mode == "I;16":
+        grey = np.asarray(image.convert("L"), np.uint16) * 257
+        image = Image.fromarray(grey)  # uint16 -> mode I;16
+    else:
+        image = image.convert(mode)
+    fmt = "TIFF" if mode in ("CMYK", "I;16", "I", "F") else "PNG"
+    decoded = decode_image(encode(image, fmt))
+    assert decoded.mode == mode
+    assert decoded.rgb.shape == real_photo.shape and decoded.rgb.dtype == np.uint8
+    if mode in ("L", "I;16", "I", "F"):
+        # Grey, and keeps the photo's tonal range rather than clipping it to black or white.
+        assert np.array_equal(decoded.rgb[..., 0], decoded.rgb[..., 1])
+        assert decoded.rgb.std() > 20
+
+
+def test_transparent_pixels_are_composited_on_white():
+    array = np.zeros((10, 10, 4), np.uint8)  # fully transparent black
+    decoded = decode_image(encode(array, "PNG"))
+    assert decoded.rgb.min() == 255
+
+
+def test_jpeg_quality_is_estimated_from_the_quantisation_tables(real_photo):
+    for quality in (50, 75, 90, 95):
+        decoded = decode_image(encode(real_photo, "JPEG", quality=quality))
+        assert abs(decoded.jpeg_quality - quality) <= 1
+    assert decode_image(encode(real_photo, "PNG")).jpeg_quality is None
+
+
+def test_truncated_jpeg_gives_a_clear_error(real_photo):
+    data = encode(real_photo, "JPEG", quality=90)
+    with pytest.raises(DecodeError, match="truncated or corrupt"):
+        decode_image(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("data,message", [
+    (b"", "empty"),
+    (os.urandom(4096), "not an image"),
+    (b"\x89PNG\r\n\x1a\n" + os.urandom(200), "damaged|not an image|truncated"),
+    (b"GIF89a" + os.urandom(50), "damaged|not an image|truncated"),
+])
+def test_garbage_never_raises_anything_but_decode_error(data, message):
+    with pytest.raises(DecodeError, match=message):
+        decode_image(data)
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims width x height pixels but carries a tiny IDAT."""
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+def test_decompression_bomb_header_is_refused_before_decoding():
+    with pytest.raises(DecodeError, match="too large|safety limit"):
+        decode_image(png_header_only(30000, 30000))
+
+
+def test_pixel_cap_is_configurable(real_photo):
+    data = encode(real_photo, "PNG")
+    with pytest.raises(DecodeError, match="safety limit"):
+        decode_image(data, max_pixels=1000)
+    assert MAX_PIXELS >= 50_000_000  # a 50 MP camera photo must pass with the default
+
+
+def test_quality_estimate_handles_non_jpeg():
+    assert estimate_jpeg_quality(Image.new("RGB", (8, 8))) is None
