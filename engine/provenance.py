@@ -57,7 +57,8 @@ def _c2pa_hints(data: bytes, image_format: str) -> list[ProvenanceHint]:
             store = json.loads(reader.json())
     except c2pa.C2paError as exc:
         text = str(exc)
-        if "ManifestNotFound" in text or "no JUMBF" in text or "not found" in text.lower():
+        # Only "there is no manifest" is silent; a damaged manifest is worth telling the user about.
+        if "ManifestNotFound" in type(exc).__name__ + text or "JumbfNotFound" in text:
             return []
         return [ProvenanceHint("c2pa", "C2PA: unreadable", f"The file carries a C2PA manifest that could not be read: {text[:200]}")]
     active = store.get("manifests", {}).get(store.get("active_manifest", ""), {})

@@ -1,0 +1,114 @@
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from engine.cli import main
+from tests.conftest import solid_image
+
+
+@pytest.fixture
+def folder(tmp_path):
+    images = tmp_path / "images"
+    (images / "nested").mkdir(parents=True)
+    solid_image(images / "bright.png", 240)
+    solid_image(images / "nested" / "dark.jpg", 15, quality=95)
+    solid_image(images / "nested" / "no_extension", 128, fmt="PNG")  # found by content
+    (images / "notes.txt").write_text("not an image")  # skipped inside folders
+    return images
+
+
+def run_cli(args, capsys):
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_table_output_and_exit_zero_even_when_fakes_are_found(folder, brightness_model_path, tmp_path, capsys):
+    code, out, _ = run_cli(["scan", str(folder), "--model", str(brightness_model_path),
+                            "--store", str(tmp_path / "s.db")], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["VERDICT", "P(AI)", "SIZE"]
+    body = "\n".join(lines[1:4])
+    assert "Likely AI" in body and "Likely real" in body and "Uncertain" in body
+    assert "notes.txt" not in out
+    assert "3 scanned: 1 likely ai, 1 uncertain, 1 likely real" in out
+
+
+def test_json_lines_output(folder, brightness_model_path, tmp_path, capsys):
+    code, out, _ = run_cli(["scan", str(folder), "--json", "--model", str(brightness_model_path),
+                            "--store", str(tmp_path / "s.db")], capsys)
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    assert {os.path.basename(r["path"]): r["verdict"] for r in records} == {
+        "bright.png": "likely_ai", "dark.jpg": "likely_real", "no_extension": "uncertain"}
+    assert all(len(r["sha256"]) == 64 and r["model_name"] == "test-brightness" for r in records)
+
+
+def test_csv_output_and_cache_across_runs(folder, brightness_model_path, tmp_path, capsys):
+    args = ["scan", str(folder / "bright.png"), "--csv", "--model", str(brightness_model_path),
+            "--store", str(tmp_path / "s.db")]
+    assert run_cli(args, capsys)[0] == 0
+    code, out, _ = run_cli(args, capsys)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and len(rows) == 1
+    assert rows[0]["verdict"] == "likely_ai" and float(rows[0]["probability"]) > 0.9
+
+
+def test_explicit_bad_file_is_reported_not_fatal(tmp_path, brightness_model_path, capsys):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff" + os.urandom(100))
+    code, out, _ = run_cli(["scan", str(bad), "--no-cache", "--model", str(brightness_model_path)], capsys)
+    assert code == 0
+    assert "Error" in out and "bad.jpg" in out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["scan"], "the following arguments are required"),
+    (["scan", "/definitely/not/here.png"], "no such file or folder"),
+    (["frobnicate"], "invalid choice"),
+    (["scan", "{here}", "--model", "/no/model.onnx"], "model file not found"),
+    (["scan", "{here}", "--provider", "tpu"], "invalid choice"),
+])
+def test_usage_errors_exit_2(args, message, tmp_path, capsys):
+    here = solid_image(tmp_path / "x.png", 100)
+    code, _, err = run_cli([a.replace("{here}", str(here)) for a in args], capsys)
+    assert code == 2
+    assert message in err
+
+
+def test_no_model_installed_is_explained(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("SYNTHSPOT_MODEL", raising=False)
+    from engine import models
+    if models.DEFAULTS_FILE.is_file():
+        pytest.skip("an embedded default model is installed; covered by the scan tests")
+    code, _, err = run_cli(["scan", str(solid_image(tmp_path / "x.png", 100))], capsys)
+    assert code == 2 and "no detector model is installed" in err
+
+
+def test_models_lists_user_models(tmp_path, brightness_model_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    from engine.models import user_models_dir
+    user_dir = user_models_dir()
+    user_dir.mkdir(parents=True)
+    (user_dir / "mine.onnx").write_bytes(brightness_model_path.read_bytes())
+    (user_dir / "broken.onnx").write_bytes(b"junk")
+    code, out, _ = run_cli(["models"], capsys)
+    assert code == 0
+    assert "test-brightness 1 (fp32, crop 32px, mean, experts: reconstruction, upsampling)  [user]" in out
+    assert "broken.onnx  [user]  unusable" in out
+    assert "models would run on CPU" in out
+
+
+def test_installed_entry_point_runs(folder, brightness_model_path, tmp_path):
+    """The console script, as a user would run it."""
+    script = os.path.join(os.path.dirname(sys.executable), "synthspot")
+    output = subprocess.run([script, "scan", str(folder), "--json", "--no-cache", "--model", str(brightness_model_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert output.returncode == 0, output.stderr
+    assert len(output.stdout.splitlines()) == 3

@@ -1,0 +1,198 @@
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.model import Detector
+from engine.result import LIKELY_AI, LIKELY_REAL, UNCERTAIN, probability_from_logit
+from engine.scanner import Scanner, ScanRequest
+from engine.store import Store
+from export.synthetic import expected_logit
+from tests.conftest import solid_image
+
+
+class CountingDetector(Detector):
+    """The real detector, counting how many crops it was asked to score."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls = []
+
+    def run(self, crops):
+        self.calls.append(len(crops))
+        return super().run(crops)
+
+
+@pytest.fixture
+def detector(brightness_model_path):
+    return CountingDetector(brightness_model_path)
+
+
+def test_verdicts_follow_the_models_scores(tmp_path, detector):
+    bright = solid_image(tmp_path / "bright.png", 240)
+    dark = solid_image(tmp_path / "dark.png", 20)
+    grey = solid_image(tmp_path / "grey.png", 128)
+    with Scanner(detector) as scanner:
+        results = scanner.scan([ScanRequest(path=str(p)) for p in (bright, dark, grey)])
+    assert [r.verdict for r in results] == [LIKELY_AI, LIKELY_REAL, UNCERTAIN]
+    crop = np.full((32, 32, 3), 240, np.uint8)
+    assert results[0].probability == pytest.approx(probability_from_logit(expected_logit(crop)), abs=1e-4)
+    assert "between the model's bands" in results[2].reasons[0]
+    first = results[0]
+    assert (first.width, first.height, first.format) == (64, 48, "PNG")
+    assert len(first.sha256) == 64 and first.model_name == "test-brightness" and first.provider == "cpu"
+    assert set(first.expert_weights) == {"reconstruction", "upsampling"}
+    assert {"decode", "model", "total"} <= set(first.timings_ms)
+
+
+def test_crops_cover_the_image_and_report_their_own_scores(tmp_path, detector):
+    array = np.zeros((64, 96, 3), np.uint8)
+    array[:, :48] = 250  # bright left half, dark right half
+    path = tmp_path / "split.png"
+    Image.fromarray(array).save(path)
+    with Scanner(detector) as scanner:
+        [result] = scanner.scan([ScanRequest(path=str(path))])
+    assert len(result.crops) == 6  # 2 rows x 3 columns of 32 px
+    left = [c.probability for c in result.crops if c.left == 0]
+    right = [c.probability for c in result.crops if c.left == 64]
+    assert min(left) > 0.9 and max(right) < 0.1
+    assert result.verdict == UNCERTAIN
+    assert any("disagree" in reason for reason in result.reasons)
+    heat = np.array(result.artifact_map, dtype=float)
+    assert heat.shape == (8, 12)  # 8 px per cell, in the image's own layout
+    assert heat[:, :5].mean() > 0.9 and heat[:, 7:].mean() < 0.1
+
+
+def test_tiny_and_heavily_compressed_images_are_uncertain(tmp_path, detector):
+    tiny = solid_image(tmp_path / "tiny.png", 250, size=(12, 10))
+    crushed = solid_image(tmp_path / "crushed.jpg", 250, size=(64, 64), quality=20)
+    with Scanner(detector) as scanner:
+        tiny_result, crushed_result = scanner.scan([ScanRequest(path=str(tiny)), ScanRequest(path=str(crushed))])
+    assert tiny_result.verdict == UNCERTAIN and "very small" in tiny_result.reasons[0]
+    assert crushed_result.verdict == UNCERTAIN and any("recompressed" in r for r in crushed_result.reasons)
+
+
+def test_crops_from_several_images_share_a_batch(tmp_path, brightness_model_path):
+    detector = CountingDetector(brightness_model_path)
+    paths = [solid_image(tmp_path / f"{i}.png", 10 + i, size=(32, 32)) for i in range(40)]
+    with Scanner(detector, batch_crops=16, workers=2) as scanner:
+        results = scanner.scan([ScanRequest(path=str(p)) for p in paths])
+    assert len(results) == 40 and all(r.ok for r in results)
+    assert sum(detector.calls) == 40
+    assert max(detector.calls) > 1  # crops were batched across images
+
+
+def test_same_bytes_are_scanned_once_per_model(tmp_path, detector):
+    store = Store(tmp_path / "store.db")
+    image = solid_image(tmp_path / "a.png", 200)
+    copy = tmp_path / "copy.png"
+    copy.write_bytes(image.read_bytes())
+    with Scanner(detector, store) as scanner:
+        results = scanner.scan([ScanRequest(path=str(image)), ScanRequest(path=str(copy), source="watched")])
+    assert detector.calls == [4]  # one image of 2x2 crops, scored once
+    assert [r.path for r in results] == [str(image), str(copy)]
+    assert results[1].source == "watched" and results[1].probability == results[0].probability
+    # A new scanner on the same store (a new run of the app) serves it from the cache.
+    detector.calls.clear()
+    with Scanner(detector, Store(tmp_path / "store.db")) as scanner:
+        [again] = scanner.scan([ScanRequest(path=str(image))])
+    assert detector.calls == [] and again.cached and again.probability == results[0].probability
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda d: (d / "empty.jpg").write_bytes(b"") or d / "empty.jpg", "empty"),
+    (lambda d: (d / "noise.jpg").write_bytes(os.urandom(3000)) and d / "noise.jpg", "not an image"),
+    (lambda d: (d / "folder.jpg").mkdir() or d / "folder.jpg", "folder"),
+    (lambda d: d / "missing.png", "no longer exists"),
+])
+def test_bad_inputs_become_error_results(tmp_path, detector, make, message):
+    path = make(tmp_path)
+    with Scanner(detector, Store(tmp_path / "s.db")) as scanner:
+        [result] = scanner.scan([ScanRequest(path=str(path))])
+    assert not result.ok and result.verdict == "error" and message in result.error
+    assert result.probability is None
+
+
+def test_truncated_jpeg_is_an_error_result_and_the_scanner_keeps_going(tmp_path, detector, real_photo):
+    whole = tmp_path / "whole.jpg"
+    Image.fromarray(real_photo).save(whole, quality=90)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(whole.read_bytes()[:5000])
+    with Scanner(detector) as scanner:
+        bad, good = scanner.scan([ScanRequest(path=str(cut)), ScanRequest(path=str(whole))])
+    assert "truncated or corrupt" in bad.error
+    assert good.ok
+
+
+def test_unreadable_file_is_an_error_result(tmp_path, brightness_model_path):
+    image = solid_image(tmp_path / "secret.png", 100)
+    image.chmod(0)
+    script = (
+        "from engine.model import Detector\nfrom engine.scanner import Scanner, ScanRequest\n"
+        f"with Scanner(Detector({str(brightness_model_path)!r})) as s:\n"
+        f"    print(s.scan([ScanRequest(path={str(image)!r})])[0].error)\n"
+    )
+    command = [sys.executable, "-c", script]
+    if os.geteuid() == 0:
+        # Root reads anything: drop the capabilities that bypass file permissions.
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+    output = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert "permission denied" in output.stdout, output.stderr
+
+
+def test_cancel_stops_what_has_not_started(tmp_path, brightness_model_path):
+    paths = [solid_image(tmp_path / f"{i}.png", i % 250, size=(64, 64)) for i in range(150)]
+    first_result = threading.Event()
+    scanner = Scanner(Detector(brightness_model_path), workers=1, batch_crops=4)
+    job = scanner.submit([ScanRequest(path=str(p)) for p in paths], on_result=lambda r: first_result.set())
+    assert first_result.wait(30)
+    job.cancel()
+    assert job.wait(30)
+    assert job.done == 150  # every request is accounted for
+    assert 0 < len(job.results) < 150
+    scanner.close()
+
+
+def test_pending_files_survive_and_resume(tmp_path, brightness_model_path):
+    store = Store(tmp_path / "s.db")
+    paths = [str(solid_image(tmp_path / f"{i}.png", 30 + i)) for i in range(5)]
+    store.add_pending([(p, "watched") for p in paths])  # as a crashed run would have left them
+    with Scanner(Detector(brightness_model_path), store, remember_pending=True) as scanner:
+        job = scanner.resume_pending()
+        assert job.wait(30)
+    assert sorted(r.path for r in job.results) == sorted(paths)
+    assert {r.source for r in job.results} == {"watched"}
+    assert store.pending() == [] and store.count() == 5
+
+
+def test_scan_bytes_for_the_bridge(tmp_path, detector):
+    data = solid_image(tmp_path / "x.png", 230).read_bytes()
+    store = Store(tmp_path / "s.db")
+    with Scanner(detector, store) as scanner:
+        result = scanner.scan_bytes(data, source="browser", page_url="http://127.0.0.1/page",
+                                    image_url="http://127.0.0.1/x.png")
+    assert result.verdict == LIKELY_AI and result.source == "browser"
+    stored = store.find(result.sha256)
+    assert stored.page_url == "http://127.0.0.1/page" and stored.source == "browser"
+
+
+def test_store_survives_two_processes_writing_at_once(tmp_path):
+    script = (
+        "import sys, time\nfrom engine.store import Store\nfrom engine.result import Result\n"
+        "store = Store(sys.argv[1])\n"
+        "for i in range(150):\n"
+        "    store.put(Result(sha256=f'{sys.argv[2]}-{i}', verdict='likely_real', probability=0.1, "
+        "scanned_at=time.time()), 'm@1')\n"
+    )
+    path = tmp_path / "shared.db"
+    Store(path)
+    writers = [subprocess.Popen([sys.executable, "-c", script, str(path), name]) for name in ("a", "b")]
+    assert [w.wait(120) for w in writers] == [0, 0]
+    store = Store(path)
+    assert store.count() == 300
+    assert store.get("a-149", "m@1").probability == 0.1
+    assert len(store.history(limit=10)) == 10
