@@ -126,17 +126,20 @@ def load_clip_weights(model: VisionTransformer, state: Mapping[str, torch.Tensor
             if part
         )
         raise ClipWeightsError(f"checkpoint does not match {name}: {detail}")
-    model.load_state_dict(mapped)
+    model.load_state_dict(mapped, assign=True)
 
 
 def create_clip(name: str, weights: str | Path | None, quick_gelu: bool = True, **arch_overrides) -> VisionTransformer:
     """``weights``: a checkpoint path (required) or ``"random"``. ``quick_gelu=False`` for open_clip models
     trained with plain GELU (OpenAI's own weights use QuickGELU)."""
     arch = clip_arch(**{**CLIP_ARCHS.get(name, {}), **arch_overrides}, quick_gelu=quick_gelu)
-    model = VisionTransformer(arch, DataConfig(CLIP_MEAN, CLIP_STD, 224, size_multiple=arch.patch_size))
+    data_config = DataConfig(CLIP_MEAN, CLIP_STD, 224, size_multiple=arch.patch_size)
     if weights == "random":
-        return model
+        return VisionTransformer(arch, data_config)
     if weights is None:
         raise ClipWeightsError(f"{name} has no bundled weights: pass --weights PATH to an OpenAI or open_clip checkpoint")
-    load_clip_weights(model, read_checkpoint(Path(weights)), name)
+    state = read_checkpoint(Path(weights))
+    with torch.device("meta"):  # shapes only: every tensor comes from the checkpoint
+        model = VisionTransformer(arch, data_config)
+    load_clip_weights(model, state, name)
     return model

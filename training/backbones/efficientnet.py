@@ -63,17 +63,25 @@ class EfficientNetLite(Backbone):
         return Features(tokens.mean(dim=1), tokens, grid)
 
     def imagenet_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """The original 1000-class head, kept for checking the weights."""
+        """The original 1000-class head (only with ``keep_imagenet_head``), for checking the weights."""
         return self.net._fc(self.forward_features(x).cls_token)
 
 
-def create_efficientnet_lite(variant: int, weights: str | Path | None = None) -> EfficientNetLite:
-    """``weights``: None for the packaged file, ``"random"`` for none, or a path to a ``.pth`` state dict."""
+def create_efficientnet_lite(
+    variant: int, weights: str | Path | None = None, keep_imagenet_head: bool = False
+) -> EfficientNetLite:
+    """``weights``: None for the packaged file, ``"random"`` for none, or a path to a ``.pth`` state dict.
+    The ImageNet classifier is dropped unless ``keep_imagenet_head``: detectors never use it."""
     model = EfficientNetLite(variant)
-    if weights == "random":
-        return model.eval()
+    if weights != "random":
+        _load(model, variant, weights)
+    if not keep_imagenet_head:
+        model.net._fc = nn.Identity()
+    return model.eval()
+
+
+def _load(model: EfficientNetLite, variant: int, weights: str | Path | None) -> None:
     path = Path(weights) if weights is not None else lite_weights_path(variant)
     if not path.is_file():
         raise FileNotFoundError(f"efficientnet_lite{variant} weights not found: {path}")
     model.net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return model.eval()

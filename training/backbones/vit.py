@@ -7,6 +7,7 @@ DINOv2 does) to whatever grid the input crop gives.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -89,7 +90,7 @@ class Block(nn.Module):
 
 def resize_pos_embed(patch_pos: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
     """``[1, G*G, D]`` position embeddings of a square grid -> ``[1, h*w, D]`` for ``grid``."""
-    side = int(round(patch_pos.shape[1] ** 0.5))
+    side = math.isqrt(int(patch_pos.shape[1]))  # int(): shapes are tensors while the ONNX exporter traces
     if (side, side) == tuple(grid):
         return patch_pos
     dim = patch_pos.shape[-1]

@@ -1,0 +1,124 @@
+"""LoRA layers in the peft style: the wrapped module stays as ``base_layer``, adapters live in
+module dicts keyed by name, and the output is ``base(x) + (alpha / rank) * B(A(dropout(x)))``.
+
+A 1x1 convolution is a linear map over channels, so both kinds share one code
+path: convolution inputs are moved channels-last for the low-rank term.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def is_adaptable(module: nn.Module) -> bool:
+    """Linear layers and plain 1x1 convolutions (stride 1, no groups) can carry a LoRA."""
+    if isinstance(module, nn.Linear):
+        return True
+    return (
+        isinstance(module, nn.Conv2d)
+        and module.kernel_size == (1, 1)
+        and module.stride == (1, 1)
+        and module.groups == 1
+    )
+
+
+def layer_dims(module: nn.Module) -> tuple[int, int]:
+    if isinstance(module, nn.Linear):
+        return module.in_features, module.out_features
+    return module.in_channels, module.out_channels
+
+
+def apply_channels_last(module_is_conv: bool, x: torch.Tensor, fn) -> torch.Tensor:
+    """Run a per-token linear function ``fn`` over the channel axis of ``x``."""
+    if not module_is_conv:
+        return fn(x)
+    return fn(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class LowRank(nn.Module):
+    """One low-rank update ``B(A(dropout(x))) * scaling``; ``B`` starts at zero so the update starts at zero."""
+
+    def __init__(self, in_features: int, out_features: int, rank: int, alpha: float, dropout: float):
+        super().__init__()
+        self.lora_A = nn.Linear(in_features, rank, bias=False)
+        self.lora_B = nn.Linear(rank, out_features, bias=False)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.scaling = alpha / rank
+        nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))
+        nn.init.zeros_(self.lora_B.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lora_B(self.lora_A(self.dropout(x))) * self.scaling
+
+    def delta_weight(self) -> torch.Tensor:
+        """``[out, in]`` weight that the update adds when merged."""
+        return (self.lora_B.weight @ self.lora_A.weight) * self.scaling
+
+
+class LoraLayer(nn.Module):
+    def __init__(self, base_layer: nn.Module):
+        super().__init__()
+        if not is_adaptable(base_layer):
+            raise TypeError(f"LoRA needs a Linear or a 1x1 Conv2d, got {base_layer}")
+        self.base_layer = base_layer
+        self.is_conv = isinstance(base_layer, nn.Conv2d)
+        self.in_features, self.out_features = layer_dims(base_layer)
+        self.adapters = nn.ModuleDict()
+        self.active_adapters: list[str] = []
+        self.merged_adapters: list[str] = []
+        # SEF's batched mode: the batch is len(batch_adapters) equal chunks, chunk i gets adapter i (None: base only).
+        self.batch_adapters: list[str | None] | None = None
+
+    def add_adapter(self, name: str, rank: int, alpha: float, dropout: float = 0.0) -> None:
+        if name in self.adapters:
+            raise ValueError(f"adapter {name!r} already exists")
+        self.adapters[name] = LowRank(self.in_features, self.out_features, rank, alpha, dropout)
+        self.active_adapters.append(name)
+
+    def _delta(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        return apply_channels_last(self.is_conv, x, self.adapters[name])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        result = self.base_layer(x)
+        if self.batch_adapters is not None:
+            if self.merged_adapters:
+                raise RuntimeError("batched adapters need unmerged weights")
+            chunks = x.chunk(len(self.batch_adapters))
+            if len(chunks) != len(self.batch_adapters) or chunks[0].shape[0] * len(chunks) != x.shape[0]:
+                raise ValueError(f"batch of {x.shape[0]} does not split into {len(self.batch_adapters)} equal chunks")
+            deltas = [
+                torch.zeros_like(r) if name is None else self._delta(name, chunk)
+                for name, chunk, r in zip(self.batch_adapters, chunks, result.chunk(len(chunks)))
+            ]
+            return result + torch.cat(deltas)
+        for name in self.active_adapters:
+            if name not in self.merged_adapters:
+                result = result + self._delta(name, x)
+        return result
+
+    def _delta_weight(self, name: str) -> torch.Tensor:
+        delta = self.adapters[name].delta_weight()
+        return delta[:, :, None, None] if self.is_conv else delta
+
+    @torch.no_grad()
+    def merge(self, names: list[str] | None = None) -> None:
+        """Fold adapters into ``base_layer.weight``; refuses updates that are not finite."""
+        for name in names if names is not None else self.active_adapters:
+            if name in self.merged_adapters:
+                continue
+            merged = self.base_layer.weight + self._delta_weight(name)
+            if not torch.isfinite(merged).all():
+                raise ValueError(f"adapter {name!r} would merge non-finite weights")
+            self.base_layer.weight.copy_(merged)
+            self.merged_adapters.append(name)
+
+    @torch.no_grad()
+    def unmerge(self) -> None:
+        while self.merged_adapters:
+            self.base_layer.weight.sub_(self._delta_weight(self.merged_adapters.pop()))
+
+    def extra_repr(self) -> str:
+        return f"adapters={list(self.adapters)}, active={self.active_adapters}, merged={self.merged_adapters}"

@@ -1,0 +1,73 @@
+"""Checkpoints: a directory with ``config.json`` and ``model.safetensors``.
+
+The safetensors file holds everything that is not the backbone's pretrained
+weights: adapters (every SEF expert, trained or frozen), gates and heads. The
+backbone is rebuilt from the config's weight source (an installed package or
+a user's file) when loading. Where the backbone has no such source (``tiny_vit``,
+or ``weights="random"``) the file holds the backbone too, so a loaded detector
+always gives the outputs it was saved with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from .adapters import LoraLayer, adapter_layers
+from .backbones import backbone_entry
+from .config import DetectorConfig
+from .detector import Detector, create_detector
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+INCLUDES_BACKBONE = "synthspot.includes_backbone"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be saved or does not fit its config."""
+
+
+def backbone_is_reproducible(config: DetectorConfig) -> bool:
+    return config.weights != "random" and not backbone_entry(config.backbone).random_init
+
+
+def save_checkpoint(detector: Detector, directory: str | Path, include_backbone: bool | None = None) -> Path:
+    """Write ``config.json`` and ``model.safetensors`` into ``directory``; see the module note for what is kept."""
+    if any(isinstance(layer, LoraLayer) and layer.merged_adapters for layer in adapter_layers(detector)):
+        raise CheckpointError("unmerge the LoRA adapters before saving: merged weights would be saved twice")
+    if include_backbone is None:
+        include_backbone = not backbone_is_reproducible(detector.config)
+    pretrained = detector.pretrained_state_keys()
+    tensors = {
+        key: value.detach().contiguous()
+        for key, value in detector.state_dict().items()
+        if include_backbone or key not in pretrained
+    }
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / CONFIG_FILE).write_text(detector.config.to_json() + "\n")
+    save_file(tensors, str(directory / WEIGHTS_FILE), metadata={INCLUDES_BACKBONE: str(int(include_backbone))})
+    return directory
+
+
+def load_checkpoint(directory: str | Path, weights: str | None = None) -> Detector:
+    """Rebuild the detector; ``weights`` points at the backbone's file where the config's path no longer holds."""
+    directory = Path(directory)
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if not (directory / name).is_file():
+            raise CheckpointError(f"{directory} has no {name}")
+    config = DetectorConfig.from_json((directory / CONFIG_FILE).read_text())
+    with safe_open(str(directory / WEIGHTS_FILE), framework="pt") as handle:
+        includes_backbone = (handle.metadata() or {}).get(INCLUDES_BACKBONE) == "1"
+    detector = create_detector(config, weights="random" if includes_backbone else weights)
+    tensors = load_file(str(directory / WEIGHTS_FILE))
+    expected = set(detector.state_dict())
+    if not includes_backbone:
+        expected -= detector.pretrained_state_keys()
+    missing, unexpected = sorted(expected - set(tensors)), sorted(set(tensors) - expected)
+    if missing or unexpected:
+        raise CheckpointError(f"checkpoint does not fit its config: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    detector.load_state_dict(tensors, strict=False)
+    return detector.eval()

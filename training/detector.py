@@ -1,0 +1,147 @@
+"""``create_detector(config)``: backbone + adapters + method + head, and what export needs to wrap it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .adapters import adapter_parameters, inject_lora, inject_mole
+from .backbones import Backbone, backbone_entry
+from .config import ConfigError, DetectorConfig
+from .methods.heads import GammaHead, LinearHead
+from .methods.mixed import MixedEncoder
+from .methods.output import DetectorOutput
+from .methods.sef import SefEncoder
+
+MIXED_ADAPTER = "default"
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """The input a detector's ``forward`` expects, for export to wrap with uint8 NHWC decoding.
+
+    ``forward`` takes float32 NCHW ``(pixels / 255 - mean) / std`` with ``mean``/``std`` on the
+    0..1 scale (multiply by 255 for the 0..255 scale), square ``crop_size`` crops.
+    """
+
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    crop_size: int
+    size_multiple: int
+    expert_names: tuple[str, ...]  # order of ``expert_weights``' columns; () without SEF
+    domain_names: tuple[str, ...]  # order of ``domain_map``'s channels; () without GAMMA
+    has_artifact_map: bool
+
+
+class Detector(nn.Module):
+    def __init__(self, config: DetectorConfig, encoder: nn.Module, head: nn.Module, crop_size: int):
+        super().__init__()
+        self.config = config
+        self.encoder = encoder
+        self.head = head
+        self.crop_size = crop_size
+        self.stage = ""
+
+    @property
+    def backbone(self) -> Backbone:
+        return self.encoder.backbone
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        return self.encoder.stages
+
+    @property
+    def input_spec(self) -> InputSpec:
+        data = self.backbone.data_config
+        sef, gamma = self.config.method == "sef", self.config.gamma.enabled
+        return InputSpec(
+            mean=tuple(data.mean),
+            std=tuple(data.std),
+            crop_size=self.crop_size,
+            size_multiple=data.size_multiple,
+            expert_names=self.config.sef.experts if sef else (),
+            domain_names=self.config.gamma.domains if gamma else (),
+            has_artifact_map=gamma,
+        )
+
+    def normalize(self, pixels01: torch.Tensor) -> torch.Tensor:
+        """NCHW float in 0..1 -> ``forward``'s input."""
+        return self.backbone.data_config.normalize(pixels01)
+
+    def set_stage(self, stage: str) -> None:
+        """Set what trains: ``train`` (mixed), ``expert:<name>`` or ``fusion`` (SEF). The backbone's own weights never do."""
+        self.encoder.set_stage(stage)
+        self.head.requires_grad_(not stage.startswith("expert:"))
+        self.stage = stage
+
+    def forward(self, x: torch.Tensor) -> DetectorOutput:
+        encoded = self.encoder(x)
+        if encoded.expert_logit is not None:  # SEF, training one expert: its own head, no fusion
+            return DetectorOutput(encoded.expert_logit, aux_losses=encoded.aux_losses)
+        heads = self.head(encoded.features)
+        return DetectorOutput(
+            logit=heads["logit"],
+            expert_weights=encoded.expert_weights,
+            artifact_map=heads.get("artifact_map"),
+            domain_map=heads.get("domain_map"),
+            aux_losses=encoded.aux_losses,
+        )
+
+    def parameter_counts(self) -> tuple[int, int]:
+        """(total, trainable in the current stage)."""
+        total = sum(p.numel() for p in self.parameters())
+        return total, sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def pretrained_state_keys(self) -> set[str]:
+        """State-dict keys of the backbone's own weights and buffers (everything that is not an adapter)."""
+        adapters = {id(p) for p in adapter_parameters(self.backbone)}
+        prefix = "encoder.backbone."
+        return {
+            prefix + key for key, value in self.backbone.state_dict(keep_vars=True).items() if id(value) not in adapters
+        }
+
+
+def _inject(config: DetectorConfig, backbone: Backbone) -> None:
+    entry = backbone_entry(config.backbone)
+    if config.adapter == "lora":
+        lora = config.lora
+        names = config.sef.experts if config.method == "sef" else (MIXED_ADAPTER,)
+        for name in names:
+            inject_lora(backbone, lora.targets or entry.lora_targets, name, lora.rank, lora.alpha, lora.dropout)
+    elif config.adapter == "mole":
+        mole = config.mole
+        inject_mole(
+            backbone.blocks,
+            mole.targets or entry.mlp_targets,
+            mole.last_blocks,
+            mole.num_experts,
+            mole.rank,
+            mole.alpha,
+            mole.dropout,
+            mole.top_k,
+        )
+
+
+def create_detector(config: DetectorConfig, weights: str | None = None) -> Detector:
+    """Build the detector ``config`` describes; ``weights`` overrides ``config.weights`` (e.g. a CLIP path)."""
+    backbone = backbone_entry(config.backbone).build(weights=weights if weights is not None else config.weights)
+    data = backbone.data_config
+    crop_size = config.crop_size or data.input_size
+    if crop_size % data.size_multiple:
+        raise ConfigError(f"crop_size {crop_size} is not a multiple of {config.backbone}'s {data.size_multiple}")
+    backbone.requires_grad_(False)
+    _inject(config, backbone)
+    if config.method == "sef":
+        encoder = SefEncoder(backbone, config.sef.experts, config.sef.gate_input, config.sef.gate_hidden)
+    else:
+        encoder = MixedEncoder(backbone)
+    if config.gamma.enabled:
+        gamma = config.gamma
+        head = GammaHead(backbone.embed_dim, gamma.seg_dim, len(gamma.domains), gamma.attention_heads)
+    else:
+        head = LinearHead(backbone.embed_dim)
+    detector = Detector(config, encoder, head, crop_size)
+    detector.set_stage("fusion" if config.method == "sef" else "train")
+    return detector.eval()

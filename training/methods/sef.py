@@ -1,0 +1,85 @@
+"""``sef``: Separate Expert Fusion.
+
+Stage ``expert:<name>``: only that expert's LoRA and its own linear head are
+trainable and only its adapter is applied, so each expert learns one fake
+domain alone. Stage ``fusion``: every expert is frozen; a gating network looks
+at the experts' class tokens (or at the plain backbone's) and outputs softmax
+weights over experts, which mix the experts' class and patch tokens for the
+detector's head. The experts' passes run as one batched backbone call over
+``E * B`` images, each chunk of the batch through its own adapter.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..adapters import active_adapter, adapter_layers, batched_adapters
+from ..backbones.base import Backbone, Features
+from .output import EncoderOutput
+
+FUSION = "fusion"
+EXPERT_PREFIX = "expert:"
+
+
+class SefEncoder(nn.Module):
+    def __init__(self, backbone: Backbone, experts: tuple[str, ...], gate_input: str, gate_hidden: int = 0):
+        super().__init__()
+        self.backbone = backbone
+        self.experts = tuple(experts)
+        self.gate_input = gate_input
+        dim, count = backbone.embed_dim, len(experts)
+        gate_in = dim * count if gate_input == "experts" else dim
+        if gate_hidden:
+            self.gate = nn.Sequential(nn.Linear(gate_in, gate_hidden), nn.GELU(), nn.Linear(gate_hidden, count))
+        else:
+            self.gate = nn.Linear(gate_in, count)
+        self.expert_heads = nn.ModuleDict({name: nn.Linear(dim, 1) for name in experts})
+        self.stage = FUSION
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        return (FUSION,) + tuple(EXPERT_PREFIX + name for name in self.experts)
+
+    def set_stage(self, stage: str) -> None:
+        """Freeze everything but what ``stage`` trains; the detector's head trains only in fusion."""
+        if stage not in self.stages:
+            raise ValueError(f"unknown SEF stage {stage!r}; known: {self.stages}")
+        self.stage = stage
+        self.requires_grad_(False)
+        if stage == FUSION:
+            self.gate.requires_grad_(True)
+            return
+        name = stage.removeprefix(EXPERT_PREFIX)
+        self.expert_heads[name].requires_grad_(True)
+        for layer in adapter_layers(self.backbone):
+            layer.adapters[name].requires_grad_(True)
+
+    def forward(self, x: torch.Tensor) -> EncoderOutput:
+        if self.stage != FUSION:
+            name = self.stage.removeprefix(EXPERT_PREFIX)
+            with active_adapter(self.backbone, name):
+                features = self.backbone(x)
+            return EncoderOutput(features, expert_logit=self.expert_heads[name](features.cls_token).squeeze(-1))
+        return self._fuse(x)
+
+    def _fuse(self, x: torch.Tensor) -> EncoderOutput:
+        batch = x.shape[0]
+        chunks: list[str | None] = list(self.experts)
+        if self.gate_input == "backbone":
+            chunks = [None] + chunks  # one more chunk through the plain backbone, for the gate
+        with batched_adapters(self.backbone, chunks):
+            stacked = self.backbone(x.repeat(len(chunks), 1, 1, 1))
+        cls_tokens = stacked.cls_token.reshape(len(chunks), batch, -1)
+        patch_tokens = stacked.patch_tokens.reshape(len(chunks), batch, *stacked.patch_tokens.shape[1:])
+        if self.gate_input == "backbone":
+            gate_in, cls_tokens, patch_tokens = cls_tokens[0], cls_tokens[1:], patch_tokens[1:]
+        else:
+            gate_in = cls_tokens.transpose(0, 1).reshape(batch, -1)
+        weights = self.gate(gate_in).softmax(dim=-1)
+        fused = Features(
+            torch.einsum("be,ebd->bd", weights, cls_tokens),
+            torch.einsum("be,ebnd->bnd", weights, patch_tokens),
+            stacked.grid,
+        )
+        return EncoderOutput(fused, expert_weights=weights)
