@@ -1,0 +1,61 @@
+"""``synthspot-app``: start the desktop app.
+
+``synthspot-app [PATH ...]`` scans the given files and folders at start (source
+"command line"). ``SYNTHSPOT_STORE`` and ``SYNTHSPOT_SETTINGS`` point the app at
+another results database and settings file (tests, benchmarks, portable use);
+``SYNTHSPOT_MODEL`` names a model file, as for the CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from desktop.session import AppSession
+from desktop.settings import APPLICATION, ORGANISATION, AppSettings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="synthspot-app", description="SynthSpot: find AI-generated images, locally.")
+    parser.add_argument("paths", nargs="*", help="image files or folders to scan at start")
+    return parser
+
+
+def create_window(session: AppSession):
+    from desktop.ui.main_window import MainWindow  # widgets load after the QApplication exists
+
+    return MainWindow(session)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, qt_args = build_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="synthspot-app: %(levelname)s %(message)s")
+    app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationName(APPLICATION)
+    app.setQuitOnLastWindowClosed(False)  # the tray may keep the app alive; the window quits explicitly
+    session = AppSession(AppSettings.open())
+    window = create_window(session)
+    session.start()
+    if args.paths:
+        session.service.submit_paths(args.paths, "cli")
+    window.show()
+    # Let Ctrl+C in a terminal quit: Python only sees signals while it runs, so wake it now and then.
+    signal.signal(signal.SIGINT, lambda *_: app.quit())
+    wake = QTimer()
+    wake.start(500)
+    wake.timeout.connect(lambda: None)
+    try:
+        return app.exec()
+    finally:
+        window.shutdown()
+        session.shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

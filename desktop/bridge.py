@@ -1,0 +1,85 @@
+"""Runs the engine's localhost bridge for the browser extension while the app is open.
+
+The server lives in ``engine.bridge`` and runs on its own thread; its callbacks
+come back here through queued signals, so browser results land in the same
+results view as everything else.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, Signal
+
+log = logging.getLogger(__name__)
+
+try:
+    from engine.bridge import DEFAULT_PORT, BridgeServer, PortInUseError
+except ImportError:  # pragma: no cover - a build without the bridge's dependencies
+    BridgeServer = None
+    DEFAULT_PORT = 0
+    PortInUseError = OSError
+
+BRIDGE_AVAILABLE = BridgeServer is not None
+
+
+class BridgeController(QObject):
+    changed = Signal()
+    resultArrived = Signal(object)  # Result scanned for the browser
+    openRequested = Signal(str)  # sha256 the extension asked the app to show
+
+    def __init__(self, session, parent: QObject | None = None):
+        super().__init__(parent)
+        self._session = session
+        self._server = None
+        self.error = "" if BRIDGE_AVAILABLE else "the bridge is not part of this build"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None and self._server.running
+
+    @property
+    def port(self) -> int:
+        return self._server.port if self.running else 0
+
+    @property
+    def pairing_code(self) -> str:
+        return self._server.pairing_code if self.running else ""
+
+    def status_text(self) -> str:
+        if self.running:
+            return f"Browser bridge on 127.0.0.1:{self.port}"
+        return f"Browser bridge off ({self.error})" if self.error else "Browser bridge off"
+
+    def apply(self, enabled: bool) -> None:
+        if enabled and not self.running and BRIDGE_AVAILABLE:
+            self._start()
+        elif not enabled and self._server is not None:
+            server, self._server = self._server, None
+            server.stop()
+            self.error = ""
+        self.changed.emit()
+
+    def revoke(self) -> int:
+        count = self._server.revoke() if self.running else 0
+        self.changed.emit()
+        return count
+
+    def model_changed(self) -> None:
+        if self._server is not None:
+            self._server.set_scanner(self._session.service.scanner)
+
+    def _start(self) -> None:
+        port = self._session.settings.bridge_port or DEFAULT_PORT
+        server = BridgeServer(self._session.service.scanner, self._session.store, port=port,
+                              on_scan=self.resultArrived.emit, on_open=self.openRequested.emit)
+        try:
+            server.start()
+        except PortInUseError:
+            self.error = f"port {port} is in use, perhaps by another SynthSpot"
+            return
+        except Exception as exc:  # the app must keep working without the bridge
+            log.exception("the bridge failed to start")
+            self.error = f"could not start: {exc}"
+            return
+        self._server, self.error = server, ""

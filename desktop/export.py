@@ -1,0 +1,43 @@
+"""Results out of the app: CSV and JSON files, and a readable summary for the clipboard."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from engine.result import Result, to_csv
+
+
+def write_results(path: str | os.PathLike, results: list[Result]) -> Path:
+    """Write results as CSV or JSON, chosen by the file's extension (JSON unless it ends in .csv)."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        text = to_csv(results)
+    else:
+        text = json.dumps([result.to_dict() for result in results], indent=2, ensure_ascii=False) + "\n"
+    temporary = path.with_name(path.name + ".saving")
+    temporary.write_text(text, encoding="utf-8", newline="")
+    os.replace(temporary, path)  # a crash mid-write never leaves half a file under the real name
+    return path
+
+
+def expert_mix_text(weights: dict[str, float]) -> str:
+    """"reconstruction-like 70%, upsampling-like 30%", largest share first."""
+    ranked = sorted(weights.items(), key=lambda item: item[1], reverse=True)
+    return ", ".join(f"{name}-like {weight:.0%}" for name, weight in ranked)
+
+
+def result_summary(result: Result) -> str:
+    """A few lines a person can paste into a message."""
+    name = Path(result.path).name if result.path else (result.image_url or "image")
+    if not result.ok:
+        return f"{name}: could not be scanned ({result.error})"
+    lines = [f"{name}: {result.verdict_label} ({result.probability:.0%} likely AI-generated)"]
+    lines += [f"  why uncertain: {reason}" for reason in result.reasons]
+    if result.expert_weights:
+        lines.append(f"  artifact kind: {expert_mix_text(result.expert_weights)}")
+    lines += [f"  provenance: {hint.label}" for hint in result.provenance]
+    lines.append(f"  model: {result.model_name} {result.model_version} on {result.provider.upper()}; "
+                 f"sha256 {result.sha256}")
+    return "\n".join(lines)

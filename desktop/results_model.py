@@ -1,0 +1,315 @@
+"""The results table as Qt model/view: one row per image, a proxy to sort and filter.
+
+Rows are keyed by file path (or by sha256 for images that came as bytes), so a
+result finds the row that was queued for it, and a re-dropped file reuses its row.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+
+from engine.result import ERROR, LIKELY_AI, LIKELY_REAL, UNCERTAIN, Result
+
+QUEUED = "queued"
+DONE = "done"
+CANCELLED = "cancelled"
+
+COLUMN_NAME, COLUMN_VERDICT, COLUMN_SOURCE, COLUMN_PROVENANCE, COLUMN_TIME = range(5)
+HEADERS = ("Image", "Verdict", "Source", "Provenance", "Scanned")
+
+ResultRole = Qt.ItemDataRole.UserRole + 1
+SortRole = Qt.ItemDataRole.UserRole + 2
+RowRole = Qt.ItemDataRole.UserRole + 3
+
+SOURCE_LABELS = {
+    "dropped": "Dropped",
+    "watched": "Watched folder",
+    "browser": "Browser",
+    "cli": "Command line",
+    "clipboard": "Clipboard",
+}
+# Filter choices for the verdict box: key -> label. "pending" covers queued and cancelled rows.
+VERDICT_FILTERS = {
+    "": "All verdicts",
+    LIKELY_AI: "Likely AI",
+    UNCERTAIN: "Uncertain",
+    LIKELY_REAL: "Likely real",
+    ERROR: "Errors",
+    "pending": "Not scanned yet",
+}
+
+
+def source_label(source: str) -> str:
+    return SOURCE_LABELS.get(source, source.capitalize() if source else "")
+
+
+def row_key(path: str, sha256: str = "") -> str:
+    return path if path else f"sha256:{sha256}"
+
+
+@dataclass
+class Row:
+    key: str
+    path: str
+    source: str
+    status: str = QUEUED
+    result: Result | None = None
+    queued_at: float = 0.0
+
+    @property
+    def name(self) -> str:
+        if self.path:
+            return Path(self.path).name
+        if self.result is not None and self.result.image_url:
+            return self.result.image_url.rsplit("/", 1)[-1][:80] or "browser image"
+        return "image"
+
+    @property
+    def verdict(self) -> str:
+        if self.status == DONE and self.result is not None:
+            return self.result.verdict
+        return "pending"
+
+    @property
+    def time(self) -> float:
+        if self.result is not None and self.result.scanned_at:
+            return self.result.scanned_at
+        return self.queued_at
+
+    @property
+    def verdict_text(self) -> str:
+        if self.status == QUEUED:
+            return "Scanning…"
+        if self.status == CANCELLED:
+            return "Cancelled"
+        result = self.result
+        if result.verdict == ERROR or result.probability is None:
+            return "Error"
+        return f"{result.verdict_label} {result.probability:.0%}"
+
+    def matches_text(self, needle: str) -> bool:
+        if needle in self.path.lower() or needle in source_label(self.source).lower():
+            return True
+        result = self.result
+        if result is None:
+            return False
+        haystack = [result.verdict_label, result.image_url, result.page_url, result.error or ""]
+        haystack += [hint.label for hint in result.provenance]
+        return any(needle in text.lower() for text in haystack)
+
+
+class ResultsModel(QAbstractTableModel):
+    def __init__(self, thumbnail_for: Callable[[str], object] | None = None, parent=None):
+        super().__init__(parent)
+        self._rows: list[Row] = []
+        self._index: dict[str, int] = {}
+        self._thumbnail_for = thumbnail_for
+
+    # --- Qt model interface -----------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section: int, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section]
+        return None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(row, column)
+        if role == SortRole:
+            return self._sort_value(row, column)
+        if role == ResultRole:
+            return row.result
+        if role == RowRole:
+            return row
+        if role == Qt.ItemDataRole.DecorationRole and column == COLUMN_NAME and self._thumbnail_for:
+            return self._thumbnail_for(row.path) if row.path else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(row, column)
+        return None
+
+    @staticmethod
+    def _display(row: Row, column: int) -> str:
+        if column == COLUMN_NAME:
+            return row.name
+        if column == COLUMN_VERDICT:
+            return row.verdict_text
+        if column == COLUMN_SOURCE:
+            return source_label(row.source)
+        if column == COLUMN_PROVENANCE:
+            return ", ".join(hint.label for hint in row.result.provenance) if row.result else ""
+        if column == COLUMN_TIME:
+            return datetime.fromtimestamp(row.time).strftime("%Y-%m-%d %H:%M:%S") if row.time else ""
+        return ""
+
+    @staticmethod
+    def _sort_value(row: Row, column: int):
+        if column == COLUMN_VERDICT:  # by score; unscanned and failed rows sort below every score
+            if row.status == DONE and row.result is not None and row.result.probability is not None:
+                return float(row.result.probability)
+            return -1.0 if row.status == DONE else -2.0
+        if column == COLUMN_TIME:
+            return float(row.time)
+        return ResultsModel._display(row, column).lower()
+
+    @staticmethod
+    def _tooltip(row: Row, column: int) -> str:
+        result = row.result
+        if column == COLUMN_VERDICT and result is not None:
+            if result.error:
+                return result.error
+            if result.reasons:
+                return "Why uncertain:\n" + "\n".join(f"• {reason}" for reason in result.reasons)
+        return row.path or (result.image_url if result else "")
+
+    # --- updates ----------------------------------------------------------------
+
+    def add_queued(self, items: list[tuple[str, str]]) -> None:
+        """Rows for files about to be scanned: shown at once, filled in when results arrive."""
+        now = time.time()
+        fresh = []
+        for path, source in items:
+            key = row_key(path)
+            position = self._index.get(key)
+            if position is None:
+                fresh.append(Row(key, path, source, QUEUED, None, now))
+            else:
+                row = self._rows[position]
+                row.status, row.source, row.queued_at = QUEUED, source, now
+                self._changed(position)
+        self._append(fresh)
+
+    def add_results(self, results: list[Result]) -> None:
+        fresh = []
+        for result in results:
+            key = row_key(result.path, result.sha256)
+            position = self._index.get(key)
+            if position is None:
+                fresh.append(Row(key, result.path, result.source, DONE, result, result.scanned_at))
+            else:
+                row = self._rows[position]
+                row.status, row.result = DONE, result
+                self._changed(position)
+        self._append(fresh)
+
+    def add_history(self, results: list[Result]) -> None:
+        """Stored results from earlier runs; rows this run already has win."""
+        fresh, keys = [], set()
+        for result in results:
+            key = row_key(result.path, result.sha256)
+            if key in self._index or key in keys:
+                continue
+            keys.add(key)
+            fresh.append(Row(key, result.path, result.source, DONE, result, result.scanned_at))
+        self._append(fresh)
+
+    def mark_cancelled(self) -> int:
+        count = 0
+        for position, row in enumerate(self._rows):
+            if row.status == QUEUED:
+                row.status = CANCELLED
+                self._changed(position)
+                count += 1
+        return count
+
+    def remove_rows(self, positions: list[int]) -> None:
+        """Take rows out of the view (never touches files or the store)."""
+        for position in sorted(set(positions), reverse=True):
+            self.beginRemoveRows(QModelIndex(), position, position)
+            del self._rows[position]
+            self.endRemoveRows()
+        self._index = {row.key: i for i, row in enumerate(self._rows)}
+
+    def thumbnail_ready(self, path: str) -> None:
+        position = self._index.get(row_key(path))
+        if position is not None:
+            index = self.index(position, COLUMN_NAME)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+    # --- queries -------------------------------------------------------------------
+
+    def row_at(self, position: int) -> Row:
+        return self._rows[position]
+
+    def position_of(self, key: str) -> int | None:
+        return self._index.get(key)
+
+    def rows(self) -> list[Row]:
+        return list(self._rows)
+
+    def _append(self, rows: list[Row]) -> None:
+        if not rows:
+            return
+        start = len(self._rows)
+        self.beginInsertRows(QModelIndex(), start, start + len(rows) - 1)
+        for offset, row in enumerate(rows):
+            self._rows.append(row)
+            self._index[row.key] = start + offset
+        self.endInsertRows()
+
+    def _changed(self, position: int) -> None:
+        self.dataChanged.emit(self.index(position, 0), self.index(position, len(HEADERS) - 1))
+
+
+class ResultsFilterProxy(QSortFilterProxyModel):
+    """Sorts by the model's SortRole and filters by verdict, source and free text."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setSortRole(SortRole)
+        self.setDynamicSortFilter(True)
+        self._verdict = ""
+        self._source = ""
+        self._text = ""
+
+    @property
+    def verdict_filter(self) -> str:
+        return self._verdict
+
+    def set_verdict_filter(self, verdict: str) -> None:
+        self._refilter("_verdict", verdict or "")
+
+    def set_source_filter(self, source: str) -> None:
+        self._refilter("_source", source or "")
+
+    def set_text_filter(self, text: str) -> None:
+        self._refilter("_text", (text or "").strip().lower())
+
+    def _refilter(self, attribute: str, value: str) -> None:
+        if getattr(self, attribute) == value:
+            return
+        self.beginFilterChange()
+        setattr(self, attribute, value)
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        row = self.sourceModel().row_at(source_row)
+        if self._verdict and row.verdict != self._verdict:
+            return False
+        if self._source and row.source != self._source:
+            return False
+        return not self._text or row.matches_text(self._text)
+
+    def row_for(self, proxy_index: QModelIndex) -> Row | None:
+        if not proxy_index.isValid():
+            return None
+        return self.sourceModel().row_at(self.mapToSource(proxy_index).row())
+
+    def visible_rows(self) -> list[Row]:
+        model = self.sourceModel()
+        return [model.row_at(self.mapToSource(self.index(i, 0)).row()) for i in range(self.rowCount())]

@@ -1,0 +1,279 @@
+"""The scan service: the one place the app talks to ``engine.Scanner``.
+
+Model loading, folder expansion and scanning run off the GUI thread. Scanner
+callbacks only append to locked buffers; a GUI-thread timer drains them while
+work is in flight and emits batched signals, so 5,000 results arrive as a few
+hundred signals instead of 5,000 cross-thread events.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from engine.contract import ContractError
+from engine.files import expand_paths
+from engine.model import Detector, ModelLoadError
+from engine.models import NoModelError, default_model_path
+from engine.result import Result
+from engine.scanner import Scanner, ScanJob, ScanRequest
+from engine.store import Store
+
+log = logging.getLogger(__name__)
+
+LOADING = "loading"
+READY = "ready"
+NO_MODEL = "no_model"
+FAILED = "failed"
+
+DRAIN_INTERVAL_MS = 40
+SUBMIT_CHUNK = 256
+HISTORY_LIMIT = 20000
+
+
+@dataclass(frozen=True)
+class ModelState:
+    state: str
+    message: str = ""
+    detector: Detector | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.state == READY
+
+
+class ScanService(QObject):
+    modelStateChanged = Signal(object)  # ModelState
+    rowsQueued = Signal(list)  # [(path, source)] about to be scanned
+    resultsReady = Signal(list)  # [Result]
+    progressChanged = Signal(int, int)  # done, total for the current run of work
+    scanFinished = Signal(bool)  # True when the run was cancelled
+    historyLoaded = Signal(list)  # [Result], newest first
+
+    _modelLoaded = Signal(object, int)  # ModelState, load generation
+    _historyRead = Signal(list)
+
+    def __init__(self, store: Store, workers: int = 2, parent: QObject | None = None):
+        super().__init__(parent)
+        self.store = store
+        self.workers = workers
+        self.model_state = ModelState(LOADING, "loading the detector model…")
+        self._scanner: Scanner | None = None
+        self._waiting: list[tuple[list[str], str, bool]] = []  # submissions made while the model loads
+        self._lock = threading.Lock()
+        self._results: list[Result] = []
+        self._queued_rows: list[tuple[str, str]] = []
+        self._jobs: list[ScanJob] = []
+        self._done = 0
+        self._total = 0
+        self._expanding = 0
+        self._cancelled = False
+        self._generation = 0
+        self._load_generation = 0
+        self._drain_timer = QTimer(self)
+        self._drain_timer.setInterval(DRAIN_INTERVAL_MS)
+        self._drain_timer.timeout.connect(self._drain)
+        self._modelLoaded.connect(self._on_model_loaded)
+        self._historyRead.connect(self.historyLoaded)
+
+    # --- the model --------------------------------------------------------------
+
+    @property
+    def scanner(self) -> Scanner | None:
+        return self._scanner
+
+    @property
+    def detector(self) -> Detector | None:
+        return self.model_state.detector
+
+    def load_model(self, path: str = "", provider: str = "auto") -> None:
+        """Load a model in the background; ``path`` "" means the embedded default."""
+        self._load_generation += 1
+        generation = self._load_generation
+        self._set_state(ModelState(LOADING, "loading the detector model…"))
+        threading.Thread(target=self._load_model, args=(path, provider, generation),
+                         name="synthspot-load-model", daemon=True).start()
+
+    def _load_model(self, path: str, provider: str, generation: int) -> None:
+        try:
+            model_path = Path(path) if path else default_model_path("cuda" if provider != "cpu" else "cpu")
+            detector = Detector(model_path, provider=provider)
+        except NoModelError:
+            self._modelLoaded.emit(ModelState(NO_MODEL, "No detector model installed — choose a model file…"), generation)
+            return
+        except (ModelLoadError, ContractError, ValueError) as exc:
+            self._modelLoaded.emit(ModelState(FAILED, f"The model could not be loaded: {exc}"), generation)
+            return
+        except Exception as exc:  # an unexpected failure must still reach the banner
+            log.exception("loading the model failed")
+            self._modelLoaded.emit(ModelState(FAILED, f"The model could not be loaded: {exc}"), generation)
+            return
+        self._modelLoaded.emit(ModelState(READY, "", detector), generation)
+
+    @Slot(object, int)
+    def _on_model_loaded(self, state: ModelState, generation: int) -> None:
+        if generation != self._load_generation:
+            return  # a newer load superseded this one
+        detector = state.detector
+        old = self._scanner
+        self._scanner = None
+        if old is not None:
+            self.cancel()
+            threading.Thread(target=old.close, name="synthspot-close-scanner", daemon=True).start()
+        if detector is not None:
+            self._scanner = Scanner(detector, self.store, workers=self.workers, remember_pending=True)
+        self._set_state(state)
+        if self._scanner is not None:
+            self._resume_pending()
+            waiting, self._waiting = self._waiting, []
+            for paths, source, recursive in waiting:
+                self.submit_paths(paths, source, recursive)
+
+    def _set_state(self, state: ModelState) -> None:
+        self.model_state = state
+        self.modelStateChanged.emit(state)
+
+    # --- scanning -----------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        with self._lock:
+            return self._expanding > 0 or self._done < self._total
+
+    def can_scan(self) -> bool:
+        return self.model_state.state in (READY, LOADING)
+
+    def submit_paths(self, paths: list[str], source: str, recursive: bool = True) -> bool:
+        """Scan files and folders (expanded in the background). False when no model can scan."""
+        paths = [str(p) for p in paths if str(p)]
+        if not paths:
+            return True
+        if self.model_state.state == LOADING:
+            self._waiting.append((paths, source, recursive))
+            return True
+        if self._scanner is None:
+            return False
+        with self._lock:
+            if self._done >= self._total and self._expanding == 0:
+                self._done = self._total = 0
+                self._cancelled = False
+            self._expanding += 1
+            generation = self._generation
+        self._drain_timer.start()
+        threading.Thread(target=self._expand_and_submit, args=(self._scanner, paths, source, recursive, generation),
+                         name="synthspot-expand", daemon=True).start()
+        return True
+
+    def _expand_and_submit(self, scanner: Scanner, paths: list[str], source: str, recursive: bool,
+                           generation: int) -> None:
+        chunk: list[str] = []
+        try:
+            for path in expand_paths(paths, recursive=recursive):
+                if generation != self._generation:
+                    return
+                chunk.append(str(path))
+                if len(chunk) >= SUBMIT_CHUNK:
+                    self._submit_chunk(scanner, chunk, source, generation)
+                    chunk = []
+            self._submit_chunk(scanner, chunk, source, generation)
+        except Exception:
+            log.exception("expanding %s failed", paths)
+        finally:
+            with self._lock:
+                self._expanding -= 1
+
+    def _submit_chunk(self, scanner: Scanner, files: list[str], source: str, generation: int) -> None:
+        if not files or generation != self._generation:
+            return
+        with self._lock:
+            self._queued_rows.extend((path, source) for path in files)
+            self._total += len(files)
+        try:
+            job = scanner.submit([ScanRequest(path=path, source=source) for path in files],
+                                 on_result=self._collect, on_progress=self._count)
+        except RuntimeError:  # the scanner was closed under us (model switched): the files stay pending
+            with self._lock:
+                self._total -= len(files)
+            return
+        with self._lock:
+            self._jobs.append(job)
+
+    def _resume_pending(self) -> None:
+        pending = self.store.pending()
+        if not pending:
+            return
+        by_source: dict[str, list[str]] = {}
+        for path, source in pending:
+            by_source.setdefault(source, []).append(path)
+        with self._lock:
+            self._expanding += 1
+        self._drain_timer.start()
+        try:
+            for source, files in by_source.items():
+                for start in range(0, len(files), SUBMIT_CHUNK):
+                    self._submit_chunk(self._scanner, files[start:start + SUBMIT_CHUNK], source, self._generation)
+        finally:
+            with self._lock:
+                self._expanding -= 1
+
+    def _collect(self, result: Result) -> None:  # scanner thread
+        with self._lock:
+            self._results.append(result)
+
+    def _count(self, done: int, total: int) -> None:  # scanner thread
+        with self._lock:
+            self._done += 1
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._cancelled = True
+            jobs, self._jobs = self._jobs, []
+        for job in jobs:
+            job.cancel()
+
+    @Slot()
+    def _drain(self) -> None:
+        with self._lock:
+            rows, self._queued_rows = self._queued_rows, []
+            results, self._results = self._results, []
+            done, total = self._done, self._total
+            finished = self._expanding == 0 and done >= total
+            cancelled = self._cancelled
+            if finished:
+                self._jobs = [job for job in self._jobs if job.done < job.total]
+        if rows:
+            self.rowsQueued.emit(rows)
+        if results:
+            self.resultsReady.emit(results)
+        self.progressChanged.emit(done, total)
+        if finished:
+            self._drain_timer.stop()
+            self.scanFinished.emit(cancelled)
+
+    # --- history and shutdown -------------------------------------------------------
+
+    def load_history(self, limit: int = HISTORY_LIMIT) -> None:
+        def read():
+            started = time.perf_counter()
+            try:
+                history = self.store.history(limit=limit)
+            except Exception:
+                log.exception("reading the history failed")
+                history = []
+            log.debug("history: %d results in %.0f ms", len(history), (time.perf_counter() - started) * 1000)
+            self._historyRead.emit(history)
+
+        threading.Thread(target=read, name="synthspot-history", daemon=True).start()
+
+    def shutdown(self) -> None:
+        """Stop scanning; unfinished files stay pending in the store for the next start."""
+        self._drain_timer.stop()
+        scanner, self._scanner = self._scanner, None
+        if scanner is not None:
+            scanner.close()

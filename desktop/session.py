@@ -1,0 +1,161 @@
+"""One running app: settings, the store, the scan service, watched folders, the bridge.
+
+Knows no widgets. The main window, the tray and the settings dialog read from
+it and call it; it reports back with signals.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from desktop import bridge as bridge_glue
+from desktop.scanning import ScanService
+from desktop.settings import AppSettings, WatchedFolder
+from desktop.watcher import FolderWatcher
+from engine.result import LIKELY_AI, Result
+from engine.store import Store
+
+log = logging.getLogger(__name__)
+
+STORE_ENV = "SYNTHSPOT_STORE"
+
+
+class AppSession(QObject):
+    watchStatusChanged = Signal(str)  # a one-line summary for the status bar and tray
+    flagged = Signal(object)  # Result: a fresh likely-AI result (the tray's "last flagged")
+    notify = Signal(str, str)  # title, message: a watched folder received a likely-AI image
+    bridgeChanged = Signal()
+
+    _watchedReady = Signal(list)
+    _watchStatus = Signal(str, str, str)
+
+    def __init__(self, settings: AppSettings, store: Store | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.settings = settings
+        self.store = store or Store(os.environ.get(STORE_ENV) or None)
+        self.service = ScanService(self.store, parent=self)
+        self.last_flagged: Result | None = None
+        self._folder_status: dict[str, tuple[str, str]] = {}
+        self.watcher = FolderWatcher(self._watchedReady.emit, self._watchStatus.emit,
+                                     stable_for=settings.stable_seconds, rescan_interval=settings.rescan_seconds,
+                                     already_scanned=self._already_scanned)
+        self.bridge = bridge_glue.BridgeController(self)
+        self._watchedReady.connect(self._on_watched_ready)
+        self._watchStatus.connect(self._on_watch_status)
+        self.service.resultsReady.connect(self._on_results)
+        self.service.modelStateChanged.connect(lambda _state: self.bridge.model_changed())
+        # Browser scans join the same results stream as everything else.
+        self.bridge.resultArrived.connect(lambda result: self.service.resultsReady.emit([result]))
+
+    def start(self) -> None:
+        self.service.load_model(self.settings.model_path, self.settings.provider)
+        self.service.load_history()
+        for folder in self.settings.watched_folders:
+            self.watcher.add(folder.path, folder.recursive)
+        self.watcher.set_paused(self.settings.watching_paused)
+        self.watcher.start()
+        self.bridge.apply(self.settings.bridge_enabled)
+
+    def shutdown(self) -> None:
+        self.bridge.apply(False)
+        self.watcher.stop()
+        self.service.shutdown()
+
+    # --- settings changes -------------------------------------------------------
+
+    def set_model(self, path: str, provider: str) -> None:
+        if (path, provider) == (self.settings.model_path, self.settings.provider) and self.service.model_state.ready:
+            return
+        self.settings.model_path = path
+        self.settings.provider = provider
+        self.service.load_model(path, provider)
+
+    def set_watched_folders(self, folders: list[WatchedFolder]) -> None:
+        current = {f.path: f for f in self.settings.watched_folders}
+        wanted = {os.path.abspath(f.path): WatchedFolder(os.path.abspath(f.path), f.recursive) for f in folders}
+        for path, folder in current.items():
+            if wanted.get(path) != folder:
+                self.watcher.remove(path)
+                self._folder_status.pop(path, None)
+        for path, folder in wanted.items():
+            if current.get(path) != folder:
+                self.watcher.add(path, folder.recursive)
+        self.settings.watched_folders = list(wanted.values())
+        self._emit_watch_status()
+
+    def set_watching_paused(self, paused: bool) -> None:
+        self.settings.watching_paused = paused
+        self.watcher.set_paused(paused)
+        self._emit_watch_status()
+
+    def set_bridge_enabled(self, enabled: bool) -> None:
+        self.settings.bridge_enabled = enabled
+        self.bridge.apply(enabled)
+
+    # --- watched folders ----------------------------------------------------------
+
+    def _already_scanned(self, sha256: str) -> bool:  # watcher thread
+        detector = self.service.detector
+        if detector is None:
+            return self.store.find(sha256) is not None
+        return self.store.get(sha256, detector.metadata.model_id) is not None
+
+    @Slot(list)
+    def _on_watched_ready(self, paths: list[str]) -> None:
+        if not self.service.submit_paths(paths, "watched", recursive=False):
+            log.warning("no model: %d watched files not scanned", len(paths))
+
+    @Slot(str, str, str)
+    def _on_watch_status(self, folder: str, state: str, message: str) -> None:
+        self._folder_status[folder] = (state, message)
+        self._emit_watch_status()
+
+    def folder_status(self, folder: str) -> tuple[str, str]:
+        return self._folder_status.get(os.path.abspath(folder), ("starting", ""))
+
+    def watch_summary(self) -> str:
+        folders = self.settings.watched_folders
+        if not folders:
+            return "Not watching any folder"
+        if self.settings.watching_paused:
+            return f"Watching paused ({len(folders)} folder{'s' if len(folders) != 1 else ''})"
+        troubled = [(path, message) for path, (state, message) in self._folder_status.items()
+                    if state not in ("watching", "paused") and path in {f.path for f in folders}]
+        if troubled:
+            path, message = troubled[0]
+            return f"{Path(path).name or path}: {message}"
+        return f"Watching {len(folders)} folder{'s' if len(folders) != 1 else ''}"
+
+    def _emit_watch_status(self) -> None:
+        self.watchStatusChanged.emit(self.watch_summary())
+
+    # --- results ------------------------------------------------------------------------
+
+    @Slot(list)
+    def _on_results(self, results: list[Result]) -> None:
+        for result in results:
+            if result.verdict != LIKELY_AI or result.cached:
+                continue
+            self.last_flagged = result
+            self.flagged.emit(result)
+            if result.source == "watched" and self.settings.notifications:
+                name = Path(result.path).name
+                self.notify.emit("Likely AI-generated image",
+                                 f"{name} in {Path(result.path).parent} ({result.probability:.0%})")
+
+    def pasted_image_path(self) -> Path:
+        """Where a pasted clipboard image is saved so it can be scanned, revealed and kept."""
+        folder = self.store.path.parent / "pasted"
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y-%m-%d %H-%M-%S")
+        candidate = folder / f"pasted {stamp}.png"
+        counter = 1
+        while candidate.exists():
+            counter += 1
+            candidate = folder / f"pasted {stamp} ({counter}).png"
+        return candidate

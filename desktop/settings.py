@@ -1,0 +1,127 @@
+"""The app's settings as typed option declarations over QSettings.
+
+Each option names its key, type and default once; reading coerces the stored
+value (QSettings' INI backend returns strings) and writing stores plain types.
+``SYNTHSPOT_SETTINGS`` points the app at an INI file instead of the user's real
+settings, which is how tests and benchmarks keep their hands off them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QStandardPaths
+
+SETTINGS_ENV = "SYNTHSPOT_SETTINGS"
+ORGANISATION = "SynthSpot"
+APPLICATION = "SynthSpot"
+SETTINGS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class WatchedFolder:
+    path: str
+    recursive: bool = False
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    kind: type
+    default: object
+
+
+OPTIONS = {
+    "model_path": Option("model/path", str, ""),  # "" means the embedded default model
+    "provider": Option("model/provider", str, "auto"),
+    "notifications": Option("watch/notifications", bool, True),
+    "watching_paused": Option("watch/paused", bool, False),
+    "stable_seconds": Option("watch/stable_seconds", float, 1.5),
+    "rescan_seconds": Option("watch/rescan_seconds", float, 60.0),
+    "bridge_enabled": Option("bridge/enabled", bool, False),
+    "bridge_port": Option("bridge/port", int, 0),  # 0: the bridge's own default
+    "window_geometry": Option("window/geometry", bytes, b""),
+    "window_splitter": Option("window/splitter", bytes, b""),
+}
+
+
+def _coerce(value, kind: type, default):
+    if value is None:
+        return default
+    try:
+        if kind is bool:
+            if isinstance(value, str):
+                return value.strip().lower() in ("1", "true", "yes", "on")
+            return bool(value)
+        if kind is bytes:
+            return bytes(value)
+        return kind(value)
+    except (TypeError, ValueError):
+        return default
+
+
+class AppSettings:
+    """Typed access to the app's QSettings. Attribute names are the keys of ``OPTIONS``."""
+
+    def __init__(self, qsettings: QSettings):
+        self._q = qsettings
+        self._upgrade()
+
+    @classmethod
+    def open(cls, path: str | os.PathLike | None = None) -> "AppSettings":
+        path = path or os.environ.get(SETTINGS_ENV)
+        if path:
+            return cls(QSettings(str(path), QSettings.Format.IniFormat))
+        return cls(QSettings(ORGANISATION, APPLICATION))
+
+    @property
+    def file_name(self) -> str:
+        return self._q.fileName()
+
+    def __getattr__(self, name: str):
+        option = OPTIONS.get(name)
+        if option is None:
+            raise AttributeError(name)
+        return _coerce(self._q.value(option.key), option.kind, option.default)
+
+    def __setattr__(self, name: str, value) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+            return
+        option = OPTIONS.get(name)
+        if option is None:
+            raise AttributeError(f"unknown setting {name!r}")
+        self._q.setValue(option.key, _coerce(value, option.kind, option.default))
+
+    # Lists of records are stored as JSON: QSettings' INI lists do not round-trip nested values.
+    @property
+    def watched_folders(self) -> list[WatchedFolder]:
+        raw = self._q.value("watch/folders", "[]")
+        try:
+            items = json.loads(raw) if isinstance(raw, str) else []
+        except ValueError:
+            items = []
+        return [WatchedFolder(str(item["path"]), bool(item.get("recursive", False)))
+                for item in items if isinstance(item, dict) and item.get("path")]
+
+    @watched_folders.setter
+    def watched_folders(self, folders: list[WatchedFolder]) -> None:
+        self._q.setValue("watch/folders", json.dumps([asdict(f) for f in folders]))
+
+    def sync(self) -> None:
+        self._q.sync()
+
+    def _upgrade(self) -> None:
+        """Versioned upgrades of older settings go here; version 1 is the first."""
+        stored = _coerce(self._q.value("settings/version"), int, 0)
+        if stored < SETTINGS_VERSION:
+            self._q.setValue("settings/version", SETTINGS_VERSION)
+
+
+def suggested_watch_folder() -> str:
+    """The user's Downloads folder, the usual place for images fetched from the web."""
+    found = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DownloadLocation)
+    return found or str(Path.home() / "Downloads")

@@ -1,0 +1,1 @@
+"""Widgets. Everything here reads domain objects from ``desktop`` and never the other way round."""

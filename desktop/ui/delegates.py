@@ -1,0 +1,76 @@
+"""Painting for the results table: a coloured verdict badge and provenance tags."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFontMetrics, QPainter
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from desktop.results_model import RowRole
+from desktop.ui.style import verdict_colour
+
+BADGE_HEIGHT = 22
+TAG_HEIGHT = 18
+
+
+def _draw_pill(painter: QPainter, rect: QRect, text: str, fill: QColor, text_colour: QColor) -> None:
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(fill)
+    painter.drawRoundedRect(rect, rect.height() / 2, rect.height() / 2)
+    painter.setPen(text_colour)
+    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+
+
+class VerdictDelegate(QStyledItemDelegate):
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
+        row = index.data(RowRole)
+        if row is None:
+            return super().paint(painter, option, index)
+        self.initStyleOption(option, index)
+        option.text = ""
+        style = option.widget.style() if option.widget else None
+        if style:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, option.widget)
+        text = row.verdict_text
+        metrics = QFontMetrics(option.font)
+        width = min(option.rect.width() - 8, metrics.horizontalAdvance(text) + 20)
+        badge = QRect(option.rect.left() + 4, option.rect.center().y() - BADGE_HEIGHT // 2 + 1, width, BADGE_HEIGHT)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        _draw_pill(painter, badge, text, verdict_colour(row.verdict), QColor("white"))
+        painter.restore()
+
+    def sizeHint(self, option, index) -> QSize:
+        return QSize(150, BADGE_HEIGHT + 8)
+
+
+class TagsDelegate(QStyledItemDelegate):
+    """Provenance hints as small tags; a tag that declares generative AI is tinted."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
+        row = index.data(RowRole)
+        hints = row.result.provenance if row is not None and row.result is not None else []
+        self.initStyleOption(option, index)
+        option.text = ""
+        style = option.widget.style() if option.widget else None
+        if style:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, option.widget)
+        if not hints:
+            return
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        font = option.font
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
+        painter.setFont(font)
+        metrics = QFontMetrics(font)
+        x = option.rect.left() + 4
+        top = option.rect.center().y() - TAG_HEIGHT // 2 + 1
+        for hint in hints:
+            width = metrics.horizontalAdvance(hint.label) + 14
+            if x + width > option.rect.right() - 4:
+                _draw_pill(painter, QRect(x, top, 22, TAG_HEIGHT), "…", QColor("#d0d4da"), QColor("#222"))
+                break
+            fill = QColor("#f3d9d9") if hint.ai_generated else QColor("#dfe6ee")
+            _draw_pill(painter, QRect(x, top, width, TAG_HEIGHT), hint.label, fill, QColor("#222"))
+            x += width + 4
+        painter.restore()

@@ -1,0 +1,178 @@
+"""The detail pane: the selected image with its overlays, and everything known about it."""
+
+from __future__ import annotations
+
+import html
+import os
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSplitter, QTextBrowser, QVBoxLayout, QWidget
+
+from desktop.export import expert_mix_text
+from desktop.results_model import CANCELLED, QUEUED, Row, source_label
+from desktop.thumbnails import ImageCache
+from desktop.ui.image_view import ImageView
+from desktop.ui.style import verdict_colour
+from engine.result import Result
+
+DETAIL_IMAGE_SIDE = 1600
+
+
+def _size_text(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return ""
+
+
+def describe_row(row: Row) -> str:
+    """The pane's text as HTML: verdict, why uncertain, artifact kind, provenance, file facts."""
+    e = html.escape
+    result = row.result
+    parts = [f"<h3 style='margin:0'>{e(row.name)}</h3>"]
+    if row.status == QUEUED or result is None:
+        parts.append("<p>Waiting to be scanned…</p>" if row.status == QUEUED else "<p>Not scanned.</p>")
+        if row.status == CANCELLED:
+            parts.append("<p>The scan was cancelled. Drop the file again to scan it.</p>")
+        parts.append(_facts_table([("Path", row.path), ("Source", source_label(row.source))]))
+        return "".join(parts)
+    colour = verdict_colour(result.verdict).name()
+    if not result.ok:
+        parts.append(f"<p><b style='color:{colour}'>Could not be scanned</b>: {e(result.error or '')}</p>")
+    else:
+        parts.append(f"<p><span style='background:{colour};color:white;padding:2px 8px'>&nbsp;"
+                     f"{e(result.verdict_label)}&nbsp;</span>&nbsp; {result.probability:.0%} likely AI-generated</p>")
+        if result.reasons:
+            parts.append("<p><b>Why uncertain</b></p><ul style='margin-top:0'>"
+                         + "".join(f"<li>{e(reason)}</li>" for reason in result.reasons) + "</ul>")
+        if result.expert_weights:
+            parts.append(f"<p><b>Kind of artifact</b>: {e(expert_mix_text(result.expert_weights))}</p>")
+        if result.crops:
+            scores = ", ".join(f"{crop.probability:.0%}" for crop in result.crops)
+            parts.append(f"<p><b>Crop scores</b> ({len(result.crops)} crops): {e(scores)}</p>")
+    parts.append("<p><b>Provenance</b> (shown beside the score, never mixed into it)</p>")
+    if result.provenance:
+        items = []
+        for hint in result.provenance:
+            flag = " <b style='color:#c83737'>declares generative AI</b>" if hint.ai_generated else ""
+            detail = f"<br><span style='color:#555'>{e(hint.detail)}</span>" if hint.detail else ""
+            items.append(f"<li>{e(hint.label)}{flag}{detail}</li>")
+        parts.append("<ul style='margin-top:0'>" + "".join(items) + "</ul>")
+    else:
+        parts.append("<p style='color:#555;margin-top:0'>No provenance metadata (C2PA, IPTC source type, "
+                     "generator parameters or EXIF software) in this file.</p>")
+    parts.append("<p><b>File</b></p>")
+    parts.append(_facts_table(_facts(row, result)))
+    return "".join(parts)
+
+
+def _facts(row: Row, result: Result) -> list[tuple[str, str]]:
+    facts = [("Path", row.path or "(received as bytes)"), ("Source", source_label(result.source))]
+    if result.page_url:
+        facts.append(("Page", result.page_url))
+    if result.width:
+        facts.append(("Size", f"{result.width} × {result.height} px, {result.format}"))
+    if result.jpeg_quality is not None:
+        facts.append(("JPEG quality", f"about {result.jpeg_quality}"))
+    if result.file_size:
+        facts.append(("File size", _size_text(result.file_size)))
+    if result.scanned_at:
+        when = datetime.fromtimestamp(result.scanned_at).strftime("%Y-%m-%d %H:%M:%S")
+        facts.append(("Scanned", when + (" (from the results store)" if result.cached else "")))
+    if result.model_name:
+        facts.append(("Model", f"{result.model_name} {result.model_version} on {result.provider.upper()}"))
+    if "total" in result.timings_ms:
+        facts.append(("Time", f"{result.timings_ms['total']:.0f} ms"))
+    if result.sha256:
+        facts.append(("SHA-256", result.sha256))
+    return facts
+
+
+def _facts_table(facts: list[tuple[str, str]]) -> str:
+    rows = "".join(f"<tr><td style='color:#555;padding-right:8px'>{html.escape(k)}</td>"
+                   f"<td>{html.escape(str(v))}</td></tr>" for k, v in facts)
+    return f"<table cellspacing='0'>{rows}</table>"
+
+
+class DetailPane(QWidget):
+    def __init__(self, images: ImageCache, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._images = images
+        self._row: Row | None = None
+        self.image_view = ImageView()
+        self.heatmap_toggle = QCheckBox("Artifact heatmap")
+        self.heatmap_toggle.setChecked(True)
+        self.heatmap_toggle.setToolTip("Where the model's segmentation head saw generator artifacts (red: likely)")
+        self.crops_toggle = QCheckBox("Crop scores")
+        self.crops_toggle.setChecked(True)
+        self.crops_toggle.setToolTip("The crops the model looked at, at native resolution, with each one's score")
+        self.info = QTextBrowser()
+        self.info.setOpenLinks(False)
+        toggles = QHBoxLayout()
+        toggles.addWidget(self.heatmap_toggle)
+        toggles.addWidget(self.crops_toggle)
+        toggles.addStretch(1)
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.image_view, 1)
+        top_layout.addLayout(toggles)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(self.info)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+        self.heatmap_toggle.toggled.connect(self._overlays_changed)
+        self.crops_toggle.toggled.connect(self._overlays_changed)
+        images.imageReady.connect(self._image_ready)
+        self.show_row(None)
+
+    @property
+    def row(self) -> Row | None:
+        return self._row
+
+    def show_row(self, row: Row | None) -> None:
+        self._row = row
+        if row is None:
+            self.info.setHtml("<p style='color:#555'>Drop images or folders anywhere on the window, "
+                              "or use Open files… (Ctrl+O). Select a row to see its details here.</p>")
+            self.image_view.set_content(None, None)
+            self._update_toggles()
+            return
+        self.info.setHtml(describe_row(row))
+        self._refresh_image()
+
+    def _refresh_image(self) -> None:
+        row = self._row
+        if row is None:
+            return
+        pixmap = self._images.get(row.path) if row.path else None
+        if pixmap is not None:
+            message = ""
+        elif not row.path:
+            message = "This image came from the browser; its pixels are not kept."
+        elif self._images.failed(row.path) or not os.path.exists(row.path):
+            message = f"{Path(row.path).name} cannot be shown (moved, deleted, or not an image)."
+        else:
+            message = "Loading…"
+        self.image_view.set_content(pixmap, row.result if row.status not in (QUEUED, CANCELLED) else None, message)
+        self._update_toggles()
+
+    def _image_ready(self, path: str) -> None:
+        if self._row is not None and self._row.path == path:
+            self._refresh_image()
+
+    def _update_toggles(self) -> None:
+        self.heatmap_toggle.setEnabled(self.image_view.has_heatmap)
+        self.heatmap_toggle.setToolTip(
+            "Where the model's segmentation head saw generator artifacts (red: likely)"
+            if self.image_view.has_heatmap else "This model has no artifact map output")
+
+    def _overlays_changed(self) -> None:
+        self.image_view.set_overlays(self.heatmap_toggle.isChecked(), self.crops_toggle.isChecked())

@@ -1,0 +1,117 @@
+"""The image at fit-to-pane size, with the artifact heatmap and per-crop boxes drawn over it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from desktop.ui.style import probability_colour
+from engine.result import Result
+
+HEATMAP_OPACITY = 0.55
+
+
+def heatmap_image(cells: list) -> QImage | None:
+    """Artifact-map probabilities (rows of floats or None) as a small ARGB image: clear where
+    the model saw nothing suspicious, red where it did, transparent where no crop looked."""
+    if not cells or not cells[0]:
+        return None
+    rows, cols = len(cells), max(len(row) for row in cells)
+    image = QImage(cols, rows, QImage.Format.Format_ARGB32)
+    image.fill(Qt.GlobalColor.transparent)
+    for y, row in enumerate(cells):
+        for x, value in enumerate(row):
+            if value is None:
+                continue
+            colour = probability_colour(value)
+            colour.setAlphaF(0.15 + 0.85 * float(value))
+            image.setPixelColor(x, y, colour)
+    return image
+
+
+def fit_rect(image_size: QSize, area: QRect) -> QRect:
+    scaled = image_size.scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
+    left = area.left() + (area.width() - scaled.width()) // 2
+    top = area.top() + (area.height() - scaled.height()) // 2
+    return QRect(left, top, scaled.width(), scaled.height())
+
+
+class ImageView(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(160, 120)
+        self._pixmap: QPixmap | None = None
+        self._result: Result | None = None
+        self._heatmap: QImage | None = None
+        self._message = "Select an image to see why SynthSpot scored it as it did."
+        self.show_heatmap = True
+        self.show_crops = True
+
+    # what the detail pane sets ---------------------------------------------------
+
+    def set_content(self, pixmap: QPixmap | None, result: Result | None, message: str = "") -> None:
+        self._pixmap = pixmap
+        self._result = result
+        self._heatmap = heatmap_image(result.artifact_map) if result is not None and result.artifact_map else None
+        self._message = message
+        self.update()
+
+    @property
+    def has_heatmap(self) -> bool:
+        return self._heatmap is not None
+
+    def set_overlays(self, heatmap: bool, crops: bool) -> None:
+        self.show_heatmap, self.show_crops = heatmap, crops
+        self.update()
+
+    def image_rect(self) -> QRect | None:
+        if self._pixmap is None or self._pixmap.isNull():
+            return None
+        return fit_rect(self._pixmap.size(), self.rect().adjusted(6, 6, -6, -6))
+
+    def sizeHint(self) -> QSize:
+        return QSize(480, 360)
+
+    # painting ---------------------------------------------------------------------------
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.fillRect(self.rect(), self.palette().window())
+        target = self.image_rect()
+        if target is None:
+            painter.setPen(self.palette().placeholderText().color())
+            painter.drawText(self.rect().adjusted(20, 20, -20, -20),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message)
+            return
+        painter.drawPixmap(target, self._pixmap)
+        if self.show_heatmap and self._heatmap is not None:
+            painter.setOpacity(HEATMAP_OPACITY)
+            painter.drawImage(target, self._heatmap)
+            painter.setOpacity(1.0)
+        if self.show_crops and self._result is not None and self._result.crops and self._result.width:
+            self._draw_crops(painter, target)
+
+    def _draw_crops(self, painter: QPainter, target: QRect) -> None:
+        result = self._result
+        scale_x, scale_y = target.width() / result.width, target.height() / result.height
+        font = QFont(self.font())
+        font.setBold(True)
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
+        painter.setFont(font)
+        for crop in result.crops:
+            box = QRectF(target.left() + crop.left * scale_x, target.top() + crop.top * scale_y,
+                         crop.size * scale_x, crop.size * scale_y)
+            colour = probability_colour(crop.probability)
+            painter.setPen(QPen(colour, 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(box)
+            label = f"{crop.probability:.0%}"
+            width = painter.fontMetrics().horizontalAdvance(label) + 8
+            tag = QRectF(box.left() + 1, box.top() + 1, width, painter.fontMetrics().height() + 2)
+            painter.fillRect(tag, QColor(colour.red(), colour.green(), colour.blue(), 210))
+            painter.setPen(QColor("white"))
+            painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, label)

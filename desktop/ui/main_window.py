@@ -1,0 +1,484 @@
+"""The main window: the results table, the detail pane, and the ways images get in."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, QMimeData, QModelIndex, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView, QApplication, QComboBox, QFileDialog, QFrame, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+    QMainWindow, QMenu, QProgressBar, QPushButton, QSplitter, QSystemTrayIcon, QTableView, QToolBar, QVBoxLayout,
+    QWidget,
+)
+
+from desktop.export import result_summary, write_results
+from desktop.results_model import (
+    COLUMN_NAME, COLUMN_PROVENANCE, COLUMN_SOURCE, COLUMN_TIME, COLUMN_VERDICT, SOURCE_LABELS, VERDICT_FILTERS,
+    ResultsFilterProxy, ResultsModel, Row, row_key,
+)
+from desktop.reveal import reveal_in_file_manager
+from desktop.scanning import FAILED, LOADING, NO_MODEL, READY, ModelState
+from desktop.thumbnails import ImageCache
+from desktop.ui.delegates import TagsDelegate, VerdictDelegate
+from desktop.ui.detail_pane import DETAIL_IMAGE_SIDE, DetailPane
+from desktop.ui.settings_dialog import SettingsDialog
+from desktop.ui.style import app_icon
+from desktop.ui.tray import TrayIcon
+
+THUMBNAIL_SIDE = 44
+ROW_HEIGHT = 52
+
+
+class ModelBanner(QFrame):
+    """Says clearly when no model can scan, with the one button that fixes it."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("modelBanner")
+        self.setStyleSheet("#modelBanner { background: #fff4d6; border: 1px solid #e0b84c; border-radius: 4px; }"
+                           "#modelBanner QLabel { color: #4a3b00; }")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.choose = QPushButton("Choose model file…")
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.choose)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.service = session.service
+        self._quitting = False
+        self.setWindowTitle("SynthSpot")
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.resize(1280, 780)
+        ratio = self.devicePixelRatioF()
+        self.thumbnails = ImageCache(THUMBNAIL_SIDE, capacity=3000, device_pixel_ratio=ratio, parent=self)
+        self.detail_images = ImageCache(DETAIL_IMAGE_SIDE, capacity=12, parent=self)
+        self.model = ResultsModel(self.thumbnails.get, self)
+        self.proxy = ResultsFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.thumbnails.imageReady.connect(self.model.thumbnail_ready)
+        self._build_actions()
+        self._build_toolbar()
+        self._build_central()
+        self._build_status_bar()
+        self.tray = self._build_tray()
+        self._connect_session()
+        self._restore_layout()
+
+    # --- construction -----------------------------------------------------------------
+
+    def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setToolTip(tip or text)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        self.open_files_action = self._action("Open files…", self.open_files, QKeySequence.StandardKey.Open)
+        self.open_folder_action = self._action("Open folder…", self.open_folder, "Ctrl+Shift+O")
+        self.paste_action = self._action("Paste image", self.paste, QKeySequence.StandardKey.Paste,
+                                         "Scan an image or files from the clipboard")
+        self.export_action = self._action("Export…", self.export_results, "Ctrl+E",
+                                          "Export the rows in view to CSV or JSON")
+        self.settings_action = self._action("Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
+        self.find_action = self._action("Find", self.focus_filter, QKeySequence.StandardKey.Find)
+        self.reveal_action = self._action("Reveal in file manager", self.reveal_selected)
+        self.copy_action = self._action("Copy result", self.copy_selected, QKeySequence.StandardKey.Copy)
+        self.quit_action = self._action("Quit", self.quit_app, QKeySequence.StandardKey.Quit)
+        # Delete removes rows from the view only; scoped to the table so it never eats the filter box's Delete.
+        self.remove_action = QAction("Remove from view", self)
+        self.remove_action.setShortcut(QKeySequence.StandardKey.Delete)
+        self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.remove_action.triggered.connect(self.remove_selected)
+        self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+
+    def _build_toolbar(self) -> None:
+        toolbar = QToolBar("Main")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for action in (self.open_files_action, self.open_folder_action, self.paste_action):
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.export_action)
+        toolbar.addAction(self.settings_action)
+        toolbar.addSeparator()
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter by name, tag or verdict (Ctrl+F)")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setMaximumWidth(320)
+        self.filter_edit.textChanged.connect(self.proxy.set_text_filter)
+        self.verdict_filter = QComboBox()
+        for key, label in VERDICT_FILTERS.items():
+            self.verdict_filter.addItem(label, key)
+        self.verdict_filter.currentIndexChanged.connect(
+            lambda: self.proxy.set_verdict_filter(self.verdict_filter.currentData()))
+        self.source_filter = QComboBox()
+        self.source_filter.addItem("All sources", "")
+        for key, label in SOURCE_LABELS.items():
+            self.source_filter.addItem(label, key)
+        self.source_filter.currentIndexChanged.connect(
+            lambda: self.proxy.set_source_filter(self.source_filter.currentData()))
+        for widget in (self.filter_edit, self.verdict_filter, self.source_filter):
+            toolbar.addWidget(widget)
+        self.addToolBar(toolbar)
+
+    def _build_central(self) -> None:
+        self.banner = ModelBanner()
+        self.banner.choose.clicked.connect(self.choose_model)
+        self.banner.hide()
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(COLUMN_TIME, Qt.SortOrder.DescendingOrder)
+        self.table.setShowGrid(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setIconSize(QSize(THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        vertical = self.table.verticalHeader()
+        vertical.hide()
+        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # fixed heights keep 10,000 rows cheap
+        vertical.setDefaultSectionSize(ROW_HEIGHT)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(COLUMN_NAME, QHeaderView.ResizeMode.Stretch)
+        for column, width in ((COLUMN_VERDICT, 140), (COLUMN_SOURCE, 110), (COLUMN_PROVENANCE, 150),
+                              (COLUMN_TIME, 140)):
+            self.table.setColumnWidth(column, width)
+        self.table.setItemDelegateForColumn(COLUMN_VERDICT, VerdictDelegate(self.table))
+        self.table.setItemDelegateForColumn(COLUMN_PROVENANCE, TagsDelegate(self.table))
+        self.table.addAction(self.remove_action)
+        self.table.addAction(self.copy_action)
+        self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.detail = DetailPane(self.detail_images)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(240)
+        self.progress.setFormat("%v of %m")
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop scanning what has not started yet")
+        self.cancel_button.clicked.connect(self.service.cancel)
+        self.cancel_button.hide()
+        self.watch_label = QLabel(self.session.watch_summary())
+        self.bridge_label = QLabel()
+        self.provider_label = QLabel("Loading model…")
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.cancel_button)
+        bar.addPermanentWidget(self.watch_label)
+        bar.addPermanentWidget(self.bridge_label)
+        bar.addPermanentWidget(self.provider_label)
+
+    def _build_tray(self) -> TrayIcon | None:
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return None
+        tray = TrayIcon(self.session, self)
+        tray.showRequested.connect(self.bring_to_front)
+        tray.flaggedRequested.connect(self.show_result)
+        tray.quitRequested.connect(self.quit_app)
+        tray.show()
+        return tray
+
+    def _connect_session(self) -> None:
+        service = self.service
+        service.modelStateChanged.connect(self._model_state_changed)
+        service.rowsQueued.connect(self.model.add_queued)
+        service.resultsReady.connect(self._results_ready)
+        service.historyLoaded.connect(self.model.add_history)
+        service.progressChanged.connect(self._progress)
+        service.scanFinished.connect(self._scan_finished)
+        self.session.watchStatusChanged.connect(self._watch_status)
+        self.session.notify.connect(self._notify)
+        self.session.bridge.changed.connect(self._bridge_changed)
+        self.session.bridge.openRequested.connect(self._open_sha256)
+        self._model_state_changed(service.model_state)
+        self._bridge_changed()
+
+    def _restore_layout(self) -> None:
+        geometry, splitter = self.session.settings.window_geometry, self.session.settings.window_splitter
+        if geometry:
+            self.restoreGeometry(geometry)
+        if splitter:
+            self.splitter.restoreState(splitter)
+        else:
+            self.splitter.setSizes([760, 520])
+
+    # --- the ways images get in ---------------------------------------------------------
+
+    def scan_paths(self, paths: list[str], source: str) -> bool:
+        if not paths:
+            return False
+        if not self.service.submit_paths(paths, source):
+            self.statusBar().showMessage("Choose a detector model first: scanning needs one.", 8000)
+            self.banner.setVisible(True)
+            return False
+        return True
+
+    def open_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Scan images", "", "Images (*.jpg *.jpeg *.png *.webp *.gif *.bmp *.tif *.tiff *.heic *.heif "
+            "*.avif);;All files (*)")
+        self.scan_paths(paths, "dropped")
+
+    def open_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Scan a folder (with its sub-folders)")
+        if path:
+            self.scan_paths([path], "dropped")
+
+    def paste(self) -> None:
+        self.scan_mime(QApplication.clipboard().mimeData(), "clipboard")
+
+    def scan_mime(self, mime: QMimeData | None, source: str) -> bool:
+        if mime is None:
+            return False
+        local = [url.toLocalFile() for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
+        if local:
+            return self.scan_paths(local, source)
+        if mime.hasImage():
+            image = mime.imageData()
+            if image is None or image.isNull():
+                return False
+            path = self.session.pasted_image_path()
+            if not image.save(str(path), "PNG"):
+                self.statusBar().showMessage(f"Could not save the pasted image to {path}", 8000)
+                return False
+            return self.scan_paths([str(path)], "clipboard")
+        self.statusBar().showMessage("The clipboard holds no image or image files.", 5000)
+        return False
+
+    def dragEnterEvent(self, event) -> None:
+        mime = event.mimeData()
+        if (mime.hasUrls() and any(url.isLocalFile() for url in mime.urls())) or mime.hasImage():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:
+        event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        if self.scan_mime(event.mimeData(), "dropped"):
+            event.acceptProposedAction()
+
+    # --- the rows ---------------------------------------------------------------------------
+
+    def _results_ready(self, results: list) -> None:
+        self.model.add_results(results)
+        current = self.detail.row
+        if current is not None and any(row_key(r.path, r.sha256) == current.key for r in results):
+            self.detail.show_row(current)
+
+    def selected_rows(self) -> list[Row]:
+        indexes = self.table.selectionModel().selectedRows()
+        return [row for row in (self.proxy.row_for(index) for index in indexes) if row is not None]
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self.detail.show_row(self.proxy.row_for(current))
+
+    def remove_selected(self) -> None:
+        indexes = self.table.selectionModel().selectedRows()
+        if not indexes:
+            return
+        next_row = min(index.row() for index in indexes)
+        positions = [self.proxy.mapToSource(index).row() for index in indexes]
+        self.model.remove_rows(positions)
+        if self.proxy.rowCount():
+            self.select_proxy_row(min(next_row, self.proxy.rowCount() - 1))
+        else:
+            self.detail.show_row(None)
+
+    def select_proxy_row(self, position: int) -> None:
+        index = self.proxy.index(position, 0)
+        self.table.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        self.table.scrollTo(index)
+
+    def show_result(self, result) -> None:
+        self.bring_to_front()
+        if result is None:
+            return
+        position = self.model.position_of(row_key(result.path, result.sha256))
+        if position is None:
+            return
+        proxy_index = self.proxy.mapFromSource(self.model.index(position, 0))
+        if not proxy_index.isValid():  # filtered out: clear the filters so the row can be shown
+            self.filter_edit.clear()
+            self.verdict_filter.setCurrentIndex(0)
+            self.source_filter.setCurrentIndex(0)
+            proxy_index = self.proxy.mapFromSource(self.model.index(position, 0))
+        self.select_proxy_row(proxy_index.row())
+
+    def _open_sha256(self, sha256: str) -> None:
+        for row in self.model.rows():
+            if row.result is not None and row.result.sha256 == sha256:
+                self.show_result(row.result)
+                return
+        self.bring_to_front()
+
+    def _context_menu(self, position) -> None:
+        if not self.selected_rows():
+            return
+        menu = QMenu(self)
+        for action in (self.reveal_action, self.copy_action, self.remove_action):
+            menu.addAction(action)
+        menu.exec(self.table.viewport().mapToGlobal(position))
+
+    def reveal_selected(self) -> None:
+        rows = self.selected_rows()
+        if rows and not reveal_in_file_manager(rows[0].path):
+            self.statusBar().showMessage("The file is no longer where it was scanned.", 5000)
+
+    def copy_selected(self) -> None:
+        results = [row.result for row in self.selected_rows() if row.result is not None]
+        if not results:
+            return
+        mime = QMimeData()
+        mime.setText("\n\n".join(result_summary(result) for result in results))
+        mime.setData("application/json", json.dumps([r.to_dict() for r in results], indent=2).encode("utf-8"))
+        QApplication.clipboard().setMimeData(mime)
+        self.statusBar().showMessage(f"Copied {len(results)} result{'s' if len(results) != 1 else ''}.", 3000)
+
+    def export_results(self, path: str | None = None) -> Path | None:
+        results = [row.result for row in self.proxy.visible_rows() if row.result is not None]
+        if not results:
+            self.statusBar().showMessage("Nothing to export yet.", 5000)
+            return None
+        if not path:
+            path, chosen = QFileDialog.getSaveFileName(self, "Export results", "synthspot-results.csv",
+                                                       "CSV (*.csv);;JSON (*.json)")
+            if not path:
+                return None
+            if not Path(path).suffix:
+                path += ".json" if "JSON" in chosen else ".csv"
+        written = write_results(path, results)
+        self.statusBar().showMessage(f"Exported {len(results)} results to {written}", 8000)
+        return written
+
+    def focus_filter(self) -> None:
+        self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_edit.selectAll()
+
+    # --- settings and the model ------------------------------------------------------------
+
+    def choose_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a SynthSpot model", "",
+                                              "ONNX models (*.onnx);;All files (*)")
+        if path:
+            self.session.set_model(path, self.session.settings.provider)
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.session, self)
+        if dialog.exec():
+            dialog.apply()
+            self._watch_status(self.session.watch_summary())
+
+    def _model_state_changed(self, state: ModelState) -> None:
+        scanning_possible = state.state in (READY, LOADING)
+        for action in (self.open_files_action, self.open_folder_action, self.paste_action):
+            action.setEnabled(scanning_possible)
+        if state.state in (NO_MODEL, FAILED):
+            self.banner.label.setText(state.message)
+            self.banner.show()
+            self.provider_label.setText("No model")
+        else:
+            self.banner.hide()
+        if state.state == LOADING:
+            self.provider_label.setText("Loading model…")
+        if state.state == READY:
+            detector = state.detector
+            provider = detector.active_provider.upper()
+            if detector.active_provider != detector.requested_provider:
+                provider += f" ({detector.requested_provider.upper()} unavailable)"
+            meta = detector.metadata
+            self.provider_label.setText(f"{meta.name} {meta.version} · {provider}")
+            self.provider_label.setToolTip(f"Model file: {detector.path}\nExecution provider in use: {provider}")
+
+    def _progress(self, done: int, total: int) -> None:
+        if total <= 0:
+            return
+        self.progress.setMaximum(total)
+        self.progress.setValue(done)
+        self.progress.show()
+        self.cancel_button.show()
+        if self.tray:
+            self.tray.set_status(f"Scanning {done} of {total}")
+
+    def _scan_finished(self, cancelled: bool) -> None:
+        self.progress.hide()
+        self.cancel_button.hide()
+        if cancelled:
+            count = self.model.mark_cancelled()
+            self.statusBar().showMessage(f"Cancelled; {count} images were not scanned.", 8000)
+        else:
+            self.statusBar().showMessage("Scan finished.", 4000)
+        if self.tray:
+            self.tray.set_status("Idle")
+
+    def _watch_status(self, text: str) -> None:
+        self.watch_label.setText(text)
+        if self.tray:
+            self.tray.pause_action.setChecked(self.session.settings.watching_paused)
+
+    def _bridge_changed(self) -> None:
+        self.bridge_label.setText(self.session.bridge.status_text())
+
+    def _notify(self, title: str, message: str) -> None:
+        if self.tray is not None and self.tray.supportsMessages():
+            self.tray.showMessage(title, message, QSystemTrayIcon.MessageIcon.Warning, 8000)
+        else:
+            self.statusBar().showMessage(f"{title}: {message}", 10000)
+
+    # --- window life ----------------------------------------------------------------------------
+
+    def bring_to_front(self) -> None:
+        self.show()
+        self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)
+        self.raise_()
+        self.activateWindow()
+
+    def closeEvent(self, event) -> None:
+        if self.tray is not None and self.session.settings.watched_folders and not self._quitting:
+            self.hide()  # keep watching from the tray
+            self.tray.showMessage("SynthSpot keeps watching", "Quit from the tray icon's menu.",
+                                  QSystemTrayIcon.MessageIcon.Information, 4000)
+            event.ignore()
+            return
+        self._save_layout()
+        event.accept()
+        QTimer.singleShot(0, QApplication.quit)
+
+    def quit_app(self) -> None:
+        self._quitting = True
+        self._save_layout()
+        QApplication.quit()
+
+    def _save_layout(self) -> None:
+        self.session.settings.window_geometry = bytes(self.saveGeometry())
+        self.session.settings.window_splitter = bytes(self.splitter.saveState())
+
+    def shutdown(self) -> None:
+        self.thumbnails.stop()
+        self.detail_images.stop()

@@ -1,0 +1,170 @@
+"""The settings dialog: model, provider, watched folders, notifications, the browser bridge."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+    QLineEdit, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
+)
+
+from desktop.bridge import BRIDGE_AVAILABLE
+from desktop.settings import WatchedFolder, suggested_watch_folder
+from engine.model import PROVIDER_CHOICES, available_providers
+
+PROVIDER_LABELS = {"auto": "Automatic (CUDA when available, else CPU)", "cuda": "CUDA (NVIDIA GPU)", "cpu": "CPU"}
+
+
+def thresholds_text(detector) -> str:
+    if detector is None:
+        return "— (no model loaded)"
+    t = detector.metadata.thresholds
+    text = f"likely AI ≥ {t.likely_ai:.0%}, likely real ≤ {t.likely_real:.0%}"
+    if t.fpr is not None:
+        text += f"; calibrated at {t.fpr:.1%} false positives on real photos"
+    return text
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, session, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("SynthSpot settings")
+        self.setMinimumWidth(560)
+        self._session = session
+        settings = session.settings
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._model_group(settings))
+        layout.addWidget(self._watch_group(settings))
+        layout.addWidget(self._bridge_group(settings))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    # --- sections ---------------------------------------------------------------
+
+    def _model_group(self, settings) -> QGroupBox:
+        group = QGroupBox("Detector model")
+        form = QFormLayout(group)
+        self.model_path = QLineEdit(settings.model_path)
+        self.model_path.setPlaceholderText("the embedded default model")
+        browse = QPushButton("Choose…")
+        browse.clicked.connect(self._choose_model)
+        default = QPushButton("Use default")
+        default.clicked.connect(self.model_path.clear)
+        row = QHBoxLayout()
+        row.addWidget(self.model_path, 1)
+        row.addWidget(browse)
+        row.addWidget(default)
+        form.addRow("Model file", row)
+        self.provider = QComboBox()
+        available = set(available_providers())
+        for choice in PROVIDER_CHOICES:
+            self.provider.addItem(PROVIDER_LABELS[choice], choice)
+            if choice != "auto" and choice not in available:
+                item = self.provider.model().item(self.provider.count() - 1)
+                item.setEnabled(False)
+                item.setToolTip("not available in this onnxruntime build")
+        self.provider.setCurrentIndex(max(0, self.provider.findData(settings.provider)))
+        form.addRow("Execution provider", self.provider)
+        detector = self._session.service.detector
+        in_use = f"{detector.metadata.name} {detector.metadata.version} on {detector.active_provider.upper()}" \
+            if detector else self._session.service.model_state.message
+        form.addRow("In use", QLabel(in_use))
+        self.thresholds = QLabel(thresholds_text(detector))
+        self.thresholds.setWordWrap(True)
+        form.addRow("Thresholds", self.thresholds)
+        return group
+
+    def _watch_group(self, settings) -> QGroupBox:
+        group = QGroupBox("Watched folders")
+        layout = QVBoxLayout(group)
+        self.folders = QListWidget()
+        self.folders.setToolTip("Checked folders are watched with their sub-folders")
+        for folder in settings.watched_folders:
+            self._add_folder_item(folder)
+        add = QPushButton("Add folder…")
+        add.clicked.connect(self._add_folder)
+        remove = QPushButton("Remove")
+        remove.clicked.connect(lambda: [self.folders.takeItem(self.folders.row(i)) for i in self.folders.selectedItems()])
+        buttons = QHBoxLayout()
+        buttons.addWidget(add)
+        buttons.addWidget(remove)
+        buttons.addStretch(1)
+        layout.addWidget(self.folders)
+        layout.addLayout(buttons)
+        self.notifications = QCheckBox("Notify me when a watched folder receives a likely AI-generated image")
+        self.notifications.setChecked(settings.notifications)
+        layout.addWidget(self.notifications)
+        return group
+
+    def _bridge_group(self, settings) -> QGroupBox:
+        group = QGroupBox("Browser bridge")
+        form = QFormLayout(group)
+        self.bridge_enabled = QCheckBox("Let the SynthSpot browser extension send images (127.0.0.1 only)")
+        self.bridge_enabled.setChecked(settings.bridge_enabled and BRIDGE_AVAILABLE)
+        if not BRIDGE_AVAILABLE:
+            self.bridge_enabled.setEnabled(False)
+            self.bridge_enabled.setToolTip("The bridge is not part of this build")
+        form.addRow(self.bridge_enabled)
+        bridge = self._session.bridge
+        self.pairing_code = QLabel(bridge.pairing_code or "—")
+        self.pairing_code.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.pairing_code.font()
+        font.setPointSizeF(font.pointSizeF() * 1.6)
+        font.setBold(True)
+        self.pairing_code.setFont(font)
+        form.addRow("Pairing code", self.pairing_code)
+        self.bridge_status = QLabel(bridge.status_text())
+        form.addRow("Status", self.bridge_status)
+        revoke = QPushButton("Unpair all browsers")
+        revoke.setEnabled(bridge.running)
+        revoke.clicked.connect(self._revoke)
+        form.addRow(revoke)
+        return group
+
+    # --- actions ----------------------------------------------------------------------
+
+    def _choose_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a SynthSpot model", self.model_path.text(),
+                                              "ONNX models (*.onnx);;All files (*)")
+        if path:
+            self.model_path.setText(path)
+
+    def _add_folder_item(self, folder: WatchedFolder) -> None:
+        item = QListWidgetItem(folder.path)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(Qt.CheckState.Checked if folder.recursive else Qt.CheckState.Unchecked)
+        state, message = self._session.folder_status(folder.path)
+        if message:
+            item.setToolTip(message)
+        self.folders.addItem(item)
+
+    def _add_folder(self) -> None:
+        start = suggested_watch_folder()
+        path = QFileDialog.getExistingDirectory(self, "Watch a folder", start if os.path.isdir(start) else "")
+        if path and path not in self.watched_paths():
+            self._add_folder_item(WatchedFolder(path, False))
+
+    def _revoke(self) -> None:
+        count = self._session.bridge.revoke()
+        self.pairing_code.setText(self._session.bridge.pairing_code or "—")
+        self.bridge_status.setText(f"{count} browser(s) unpaired. " + self._session.bridge.status_text())
+
+    def watched_paths(self) -> list[str]:
+        return [self.folders.item(i).text() for i in range(self.folders.count())]
+
+    def watched_folders(self) -> list[WatchedFolder]:
+        return [WatchedFolder(self.folders.item(i).text(), self.folders.item(i).checkState() == Qt.CheckState.Checked)
+                for i in range(self.folders.count())]
+
+    def apply(self) -> None:
+        """Hand the choices to the session, which persists them and acts on them."""
+        session = self._session
+        session.settings.notifications = self.notifications.isChecked()
+        session.set_watched_folders(self.watched_folders())
+        session.set_bridge_enabled(self.bridge_enabled.isChecked())
+        session.set_model(self.model_path.text().strip(), self.provider.currentData())
+        session.settings.sync()

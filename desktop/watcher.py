@@ -1,0 +1,344 @@
+"""Watched folders: hand newly arrived image files to the scanner, once each.
+
+Browsers write a download in pieces (``x.jpg.crdownload``, ``x.jpg.part``)
+and rename it when done, so the watcher
+
+* ignores partial-download names and zero-byte files,
+* reacts to created, modified and moved events (a finished download arrives as a rename),
+* waits until a file's size and mtime have been stable for ``stable_for`` seconds,
+* hands over everything that settled in one tick as one batch (debouncing bursts),
+* rescans each folder every ``rescan_interval`` seconds for events the OS dropped,
+* skips content it has seen before (same sha256), in this run or in the store.
+
+A folder that disappears (deleted, a drive unplugged) or cannot be read gets a
+status instead of an exception, and is watched again when it comes back.
+
+Qt-free: callbacks run on the watcher's own thread; the app marshals them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from engine.files import is_image_file
+
+log = logging.getLogger(__name__)
+
+PARTIAL_SUFFIXES = (".crdownload", ".part", ".partial", ".download", ".tmp", ".opdownload")
+
+WATCHING = "watching"
+MISSING = "missing"
+NO_PERMISSION = "no_permission"
+FAILED = "failed"
+PAUSED = "paused"
+
+ReadyCallback = Callable[[list[str]], None]
+StatusCallback = Callable[[str, str, str], None]  # folder, state, message
+
+
+@dataclass
+class FolderState:
+    path: str
+    recursive: bool
+    state: str = MISSING
+    message: str = ""
+    watch: object = None  # watchdog's ObservedWatch while scheduled
+
+
+@dataclass
+class _Candidate:
+    signature: tuple[int, int]  # (size, mtime_ns)
+    stable_since: float
+
+
+def is_partial_download(path: str) -> bool:
+    return path.lower().endswith(PARTIAL_SUFFIXES)
+
+
+def file_signature(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_size, info.st_mtime_ns
+
+
+def sha256_file(path: str) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+class _EventHandler(FileSystemEventHandler):
+    def __init__(self, watcher: "FolderWatcher"):
+        self._watcher = watcher
+
+    def on_created(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:
+            self._watcher._notice(os.fsdecode(event.src_path))
+
+    def on_modified(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:
+            self._watcher._notice(os.fsdecode(event.src_path))
+
+    def on_closed(self, event: FileSystemEvent) -> None:
+        self._watcher._notice(os.fsdecode(event.src_path))
+
+    def on_moved(self, event: FileSystemEvent) -> None:
+        if event.is_directory:  # a folder moved in: look inside at the next tick
+            self._watcher._request_rescan()
+        else:
+            self._watcher._notice(os.fsdecode(event.dest_path))
+
+
+class FolderWatcher:
+    """Watches folders and reports settled, new image files through ``on_ready``."""
+
+    def __init__(self, on_ready: ReadyCallback, on_status: StatusCallback | None = None,
+                 stable_for: float = 1.5, tick: float = 0.25, rescan_interval: float = 60.0,
+                 already_scanned: Callable[[str], bool] | None = None):
+        self._on_ready = on_ready
+        self._on_status = on_status
+        self.stable_for = stable_for
+        self.tick = tick
+        self.rescan_interval = rescan_interval
+        self._already_scanned = already_scanned
+        self._folders: dict[str, FolderState] = {}
+        self._noticed: set[str] = set()  # paths from events, waiting for the next tick
+        self._candidates: dict[str, _Candidate] = {}
+        self._settled: dict[str, tuple[int, int]] = {}  # path -> signature when handled or left alone
+        self._seen_hashes: set[str] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._rescan_due = True
+        self._paused = False
+        self._observer = None
+        self._thread: threading.Thread | None = None
+
+    # --- public API (any thread) ----------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._observer = Observer()
+        self._observer.start()
+        self._thread = threading.Thread(target=self._run, name="synthspot-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+        self._thread = None
+        try:
+            self._observer.stop()
+            self._observer.join(timeout=10)
+        except Exception:  # an emitter for a vanished folder may complain on the way out
+            log.debug("observer stop failed", exc_info=True)
+
+    def add(self, path: str | os.PathLike, recursive: bool = False, scan_existing: bool = False) -> None:
+        """Watch a folder. Files already there are left alone unless ``scan_existing``."""
+        path = os.path.abspath(os.fspath(path))
+        with self._lock:
+            if path in self._folders:
+                return
+            self._folders[path] = FolderState(path, recursive)
+            if not scan_existing:
+                for file_path in self._list_files(path, recursive):
+                    signature = file_signature(file_path)
+                    if signature:
+                        self._settled[file_path] = signature
+        self._rescan_due = True
+        self._wake.set()
+
+    def remove(self, path: str | os.PathLike) -> None:
+        path = os.path.abspath(os.fspath(path))
+        with self._lock:
+            folder = self._folders.pop(path, None)
+            if folder is None:
+                return
+            self._unschedule(folder)
+            self._candidates = {p: c for p, c in self._candidates.items() if not _inside(p, path)}
+
+    def folders(self) -> list[FolderState]:
+        with self._lock:
+            return [FolderState(f.path, f.recursive, f.state, f.message) for f in self._folders.values()]
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def set_paused(self, paused: bool) -> None:
+        """While paused, arrivals are remembered and handed over after resuming."""
+        self._paused = paused
+        if not paused:
+            self._rescan_due = True
+        self._wake.set()
+
+    # --- the watcher thread ---------------------------------------------------
+
+    def _notice(self, path: str) -> None:
+        with self._lock:
+            self._noticed.add(path)
+
+    def _request_rescan(self) -> None:
+        self._rescan_due = True
+
+    def _run(self) -> None:
+        last_rescan = 0.0
+        while not self._stop.is_set():
+            try:
+                now = time.monotonic()
+                self._check_folders()
+                if self._rescan_due or now - last_rescan >= self.rescan_interval:
+                    self._rescan_due = False
+                    last_rescan = now
+                    self._rescan()
+                self._absorb_noticed()
+                if not self._paused:
+                    ready = self._settle(time.monotonic())
+                    if ready:
+                        self._on_ready(ready)
+            except Exception:  # the watcher must outlive any one bad file or callback
+                log.exception("watcher tick failed")
+            self._wake.wait(self.tick)
+            self._wake.clear()
+
+    def _check_folders(self) -> None:
+        """(Re)attach watches to folders that exist and are readable; give the rest a status."""
+        with self._lock:
+            folders = list(self._folders.values())
+        for folder in folders:
+            state, message = self._probe(folder.path)
+            if state == WATCHING and folder.watch is None:
+                try:
+                    folder.watch = self._observer.schedule(_EventHandler(self), folder.path,
+                                                           recursive=folder.recursive)
+                except PermissionError as exc:
+                    state, message = NO_PERMISSION, f"permission denied: {exc.strerror or exc}"
+                except OSError as exc:
+                    state, message = FAILED, f"cannot watch: {exc.strerror or exc}"
+                else:
+                    if folder.state != WATCHING:
+                        self._rescan_due = True  # it came back: look at what arrived meanwhile
+            if state != WATCHING and folder.watch is not None:
+                self._unschedule(folder)
+            if self._paused and state == WATCHING:
+                state, message = PAUSED, "watching is paused"
+            if (state, message) != (folder.state, folder.message):
+                folder.state, folder.message = state, message
+                if self._on_status:
+                    self._on_status(folder.path, state, message)
+
+    @staticmethod
+    def _probe(path: str) -> tuple[str, str]:
+        if not os.path.isdir(path):
+            return MISSING, "the folder is missing (deleted, or its drive is disconnected); waiting for it"
+        try:
+            with os.scandir(path) as entries:
+                next(entries, None)
+        except PermissionError:
+            return NO_PERMISSION, "permission denied: SynthSpot cannot read this folder"
+        except OSError as exc:
+            return FAILED, f"cannot read the folder: {exc.strerror or exc}"
+        return WATCHING, ""
+
+    def _unschedule(self, folder: FolderState) -> None:
+        if folder.watch is not None:
+            try:
+                self._observer.unschedule(folder.watch)
+            except Exception:  # the emitter of a deleted folder may already be gone
+                log.debug("unschedule failed", exc_info=True)
+            folder.watch = None
+
+    def _rescan(self) -> None:
+        with self._lock:
+            folders = [(f.path, f.recursive) for f in self._folders.values()]
+        for path, recursive in folders:
+            for file_path in self._list_files(path, recursive):
+                self._notice(file_path)
+
+    @staticmethod
+    def _list_files(path: str, recursive: bool) -> list[str]:
+        found = []
+        try:
+            if recursive:
+                for folder, _subfolders, names in os.walk(path):
+                    found.extend(os.path.join(folder, name) for name in names)
+            else:
+                with os.scandir(path) as entries:
+                    found = [entry.path for entry in entries if entry.is_file(follow_symlinks=False)]
+        except OSError:
+            return []
+        return found
+
+    def _absorb_noticed(self) -> None:
+        with self._lock:
+            noticed, self._noticed = self._noticed, set()
+            roots = [(f.path, f.recursive) for f in self._folders.values()]
+        now = time.monotonic()
+        for path in noticed:
+            if is_partial_download(path) or not any(_watched_by(path, root, rec) for root, rec in roots):
+                continue
+            signature = file_signature(path)
+            if signature is None or self._settled.get(path) == signature:
+                continue
+            candidate = self._candidates.get(path)
+            if candidate is None or candidate.signature != signature:
+                self._candidates[path] = _Candidate(signature, now)
+
+    def _settle(self, now: float) -> list[str]:
+        ready = []
+        for path, candidate in list(self._candidates.items()):
+            signature = file_signature(path)
+            if signature is None:  # deleted or renamed away before it settled
+                del self._candidates[path]
+                continue
+            if signature != candidate.signature:
+                self._candidates[path] = _Candidate(signature, now)
+                continue
+            if now - candidate.stable_since < self.stable_for:
+                continue
+            del self._candidates[path]
+            self._settled[path] = signature
+            if signature[0] == 0 or not is_image_file(path):
+                continue  # a later write changes the signature and brings it back
+            digest = sha256_file(path)
+            now_signature = file_signature(path)
+            if digest is None or now_signature != signature:  # changed while hashing: let it settle again
+                self._settled.pop(path, None)
+                if now_signature:
+                    self._candidates[path] = _Candidate(now_signature, now)
+                continue
+            if digest in self._seen_hashes or (self._already_scanned and self._already_scanned(digest)):
+                continue
+            self._seen_hashes.add(digest)
+            ready.append(path)
+        return ready
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _watched_by(path: str, root: str, recursive: bool) -> bool:
+    if not _inside(path, root):
+        return False
+    return recursive or os.path.dirname(path) == root.rstrip(os.sep)
