@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from engine.bridge.pairing import PairingState, hash_token
 
@@ -125,6 +126,24 @@ def token_guard(pairing: PairingState):
             return refusal(401, "not_paired", "pair the extension with SynthSpot first (enter the code the app shows)")
         return await handler(request)
     return middleware
+
+
+class ParserErrorFilter(logging.Filter):
+    """aiohttp logs a malformed request with a traceback quoting the offending bytes, which may hold a
+    token header. A client's garbage is not a server fault: keep one line naming the error type only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg, record.args = "malformed request refused (%s)", (type(error).__name__,)
+            record.exc_info, record.exc_text, record.levelno, record.levelname = None, None, logging.DEBUG, "DEBUG"
+        return True
+
+
+def quiet_parser_errors() -> None:
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ParserErrorFilter) for f in server_log.filters):
+        server_log.addFilter(ParserErrorFilter())
 
 
 def access_log():

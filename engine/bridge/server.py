@@ -36,7 +36,8 @@ HOST = "127.0.0.1"
 MAX_BODY_BYTES = 40 * 1024 * 1024
 BODY_TIMEOUT_S = 30.0  # a body that has not arrived by then is a stalled client
 IDLE_TIMEOUT_S = 15.0  # a connection must send a whole request head within this (aiohttp's keep-alive timer)
-MAX_CONCURRENT_SCANS = 8  # bounds the memory held in request bodies (8 x 40 MB)
+LINGER_S = 1.0  # after refusing a body, drain it this long (so the client reads the answer), then hang up
+MAX_CONCURRENT_SCANS = 16  # bounds the memory held in request bodies (16 x 40 MB); only paired clients get here
 MAX_URL_LABEL = 2048
 SCAN_CONTENT_TYPES = ("application/octet-stream",)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -97,6 +98,7 @@ class BridgeServer:
     def start(self, timeout: float = 10.0) -> "BridgeServer":
         if self._thread is not None:
             raise RuntimeError("the bridge is already started")
+        guards.quiet_parser_errors()
         self._thread = threading.Thread(target=self._serve, name="synthspot-bridge", daemon=True)
         self._thread.start()
         if not self._started.wait(timeout):
@@ -147,7 +149,7 @@ class BridgeServer:
     async def _listen(self) -> None:
         self._scan_slots = asyncio.Semaphore(MAX_CONCURRENT_SCANS)
         self._runner = web.AppRunner(self._build_app(), access_log=None, keepalive_timeout=self.idle_timeout_s,
-                                     handle_signals=False)
+                                     lingering_time=LINGER_S, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, HOST, self.requested_port, reuse_port=False)
         try:
@@ -165,6 +167,11 @@ class BridgeServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        # Connections that were hung up on leave their handler tasks behind; end them before the loop closes.
+        leftovers = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
 
     def _build_app(self) -> web.Application:
         app = web.Application(client_max_size=self.max_body_bytes, middlewares=[

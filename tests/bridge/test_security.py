@@ -1,0 +1,181 @@
+"""Every security rule of the bridge, against the real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import time
+
+import pytest
+
+from engine.bridge import PortInUseError, RateLimit
+from tests.bridge.conftest import EXTENSION_ORIGIN, BridgeClient, png_bytes
+
+
+def raw_request(server, head: bytes, body: bytes = b"", timeout: float = 10.0) -> socket.socket:
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+    connection.sendall(head + body)
+    return connection
+
+
+def read_reply(connection: socket.socket) -> bytes:
+    chunks = []
+    while True:
+        try:
+            chunk = connection.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def scan_head(server, token: str, length: int, extra: str = "") -> bytes:
+    return (f"POST /v1/scan HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nOrigin: {EXTENSION_ORIGIN}\r\n"
+            f"X-SynthSpot-Token: {token}\r\nContent-Type: image/png\r\n{extra}"
+            + (f"Content-Length: {length}\r\n" if length >= 0 else "") + "\r\n").encode()
+
+
+@pytest.mark.parametrize("method, path", [("POST", "/v1/scan"), ("GET", "/v1/results/" + "0" * 64),
+                                          ("POST", "/v1/open/" + "0" * 64)])
+def test_every_route_but_status_and_pair_needs_a_valid_token(paired, method, path):
+    body = png_bytes(100) if path == "/v1/scan" else None
+    assert paired.call(method, path, body, "image/png", token=None).status == 401
+    assert paired.call(method, path, body, "image/png", token="made-up-token").status == 401
+    assert paired.call(method, path, body, "image/png").status in (200, 404, 409)
+
+
+@pytest.mark.parametrize("origin", [None, "null", "https://evil.example", "http://127.0.0.1:8000",
+                                    "chrome-extension://abcdefghijklmnopabcdefghijklmnop", EXTENSION_ORIGIN + ".evil"])
+def test_requests_from_any_origin_but_the_extension_are_refused(paired, origin):
+    for method, path, body in [("GET", "/v1/status", None), ("POST", "/v1/scan", png_bytes(100))]:
+        reply = paired.call(method, path, body, "image/png", origin=origin)
+        assert reply.status == 403 and reply.json()["error"] == "bad_origin"
+        assert "Access-Control-Allow-Origin" not in reply.headers
+    pair = paired.call("POST", "/v1/pair", json.dumps({"code": paired.server.pairing_code}).encode(),
+                       "application/json", origin=origin, token=None)
+    assert pair.status == 403 and b"token" not in pair.body
+
+
+@pytest.mark.parametrize("host", ["evil.example:{port}", "attacker.test", "127.0.0.1:1", "localhost",
+                                  "127.0.0.1.nip.io:{port}", "[::1]:{port}", ""])
+def test_requests_naming_another_host_are_refused_against_dns_rebinding(paired, host):
+    reply = paired.call("GET", "/v1/status", host=host.format(port=paired.server.port) or " ")
+    assert reply.status in (400, 403)
+    assert paired.call("GET", "/v1/status", host=f"localhost:{paired.server.port}").status == 200
+
+
+def test_cors_preflight_answers_only_the_extension(client):
+    allowed = client.call("OPTIONS", "/v1/scan", token=None, headers={
+        "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-synthspot-token"})
+    assert allowed.status == 204
+    assert allowed.headers["Access-Control-Allow-Origin"] == EXTENSION_ORIGIN
+    assert "X-SynthSpot-Token" in allowed.headers["Access-Control-Allow-Headers"]
+    refused = client.call("OPTIONS", "/v1/scan", token=None, origin="https://evil.example",
+                          headers={"Access-Control-Request-Method": "POST"})
+    assert refused.status == 403 and "Access-Control-Allow-Origin" not in refused.headers
+    answered = client.call("GET", "/v1/status", token=None)
+    assert answered.headers["Access-Control-Allow-Origin"] == EXTENSION_ORIGIN and answered.headers["Vary"] == "Origin"
+
+
+def test_a_body_over_the_cap_is_refused_before_it_is_read(paired, server):
+    declared = 50 * 1024 * 1024
+    started = time.monotonic()
+    connection = raw_request(server, scan_head(server, paired.token, declared), b"\x89PNG" + b"\0" * 65536)
+    reply = read_reply(connection)  # the server answers and closes without waiting for the other 50 MB
+    connection.close()
+    assert reply.startswith(b"HTTP/1.1 413") and b"too_large" in reply
+    assert time.monotonic() - started < 3
+
+
+def test_a_chunked_body_over_the_cap_is_cut_off(make_server):
+    server = make_server(max_body_bytes=256 * 1024)
+    client = BridgeClient(server)
+    client.pair()
+    chunk = b"\0" * 65536
+    body = b"".join(b"%x\r\n" % len(chunk) + chunk + b"\r\n" for _ in range(8)) + b"0\r\n\r\n"
+    connection = raw_request(server, scan_head(server, client.token, -1, "Transfer-Encoding: chunked\r\n"), body)
+    reply = read_reply(connection)
+    connection.close()
+    assert reply.startswith(b"HTTP/1.1 413")
+    assert client.scan(png_bytes(50)).status == 200  # and the server keeps serving
+
+
+def test_a_stalled_body_times_out_with_408(make_server):
+    server = make_server(body_timeout_s=1.0)
+    client = BridgeClient(server)
+    client.pair()
+    started = time.monotonic()
+    connection = raw_request(server, scan_head(server, client.token, 10_000), b"\x89PNG")
+    reply = read_reply(connection)
+    connection.close()
+    assert reply.startswith(b"HTTP/1.1 408")
+    assert 0.9 < time.monotonic() - started < 5
+
+
+def test_a_connection_that_never_finishes_its_request_head_is_closed(make_server):
+    server = make_server(idle_timeout_s=1.0)
+    started = time.monotonic()
+    connection = raw_request(server, b"GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and then nothing
+    assert read_reply(connection) == b""
+    connection.close()
+    assert 0.9 < time.monotonic() - started < 5
+
+
+def test_each_client_is_rate_limited_on_its_own(make_server):
+    server = make_server(rate_limit=RateLimit(per_second=0.5, burst=5))
+    first, second = BridgeClient(server), BridgeClient(server)
+    first.pair()  # pairing is a request too: 4 left in first's peer bucket, then its own token bucket
+    statuses = [first.call("GET", "/v1/status").status for _ in range(7)]
+    assert statuses[:5] == [200] * 5 and statuses[5:] == [429, 429]
+    limited = first.call("GET", "/v1/status")
+    assert limited.status == 429 and int(limited.headers["Retry-After"]) >= 1
+    second.token = server.pairing.pair(server.pairing_code)  # paired directly: its own bucket is untouched
+    assert second.call("GET", "/v1/status").status == 200
+
+
+def test_the_server_never_fetches_the_urls_it_is_given(paired):
+    trap = socket.socket()
+    trap.bind(("127.0.0.1", 0))
+    trap.listen()
+    trap.settimeout(1.0)
+    url = f"http://127.0.0.1:{trap.getsockname()[1]}/image.png"
+    reply = paired.scan(png_bytes(120), page_url=url, image_url=url)
+    assert reply.status == 200 and reply.json()["image_url"] == url
+    with pytest.raises(socket.timeout):
+        trap.accept()
+    trap.close()
+
+
+def test_nothing_secret_reaches_the_logs(make_server, caplog):
+    caplog.set_level(logging.DEBUG)
+    server = make_server()
+    client = BridgeClient(server)
+    code = server.pairing_code
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    client.call("POST", "/v1/pair", json.dumps({"code": wrong}).encode(), "application/json", token=None)
+    token = client.pair()
+    client.scan(png_bytes(77))
+    client.call("GET", "/v1/status", token=token + "tampered")
+    client.call("POST", "/v1/scan", b"junk", "image/png", token=token[:20])
+    server.revoke()
+    logged = "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+    assert "/v1/pair" in logged and "/v1/scan" in logged  # the requests were logged...
+    for secret in (token, token[:20], code, wrong, server.pairing_code):
+        assert secret not in logged  # ...and no token or code with them
+
+
+def test_a_taken_port_gives_a_clear_error(make_server):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    with pytest.raises(PortInUseError, match=f"port {port} .* already in use"):
+        make_server(port=port)
+    taken.close()
+
+
+def test_it_listens_on_loopback_only(server):
+    assert server._runner.addresses == [("127.0.0.1", server.port)]
