@@ -1,0 +1,246 @@
+"""The main window on the offscreen platform, driven as a person would drive it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtWidgets import QApplication
+
+from desktop.results_model import COLUMN_TIME, COLUMN_VERDICT, DONE, QUEUED
+from engine.result import ERROR, LIKELY_AI, LIKELY_REAL, UNCERTAIN
+from tests.desktop.conftest import WAIT_MS, wait_for_results, write_image
+
+
+def drop(window, paths):
+    """Deliver drag-enter and drop events for local files, as a file manager would.
+
+    Straight to the window's event handler: QApplication refuses drop events when no
+    platform drag is in progress, which the offscreen platform never has."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    window.event(enter)
+    if not enter.isAccepted():
+        return False
+    event = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    window.event(event)
+    return event.isAccepted()  # read now: the event points into ``mime``, which dies with this frame  # read now: the event points into ``mime``, which dies with this frame
+
+
+def rows_by_name(window):
+    return {row.name: row for row in window.model.rows()}
+
+
+def test_dropping_files_and_folders_gives_rows_then_results(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    write_image(folder / "bright.png", 230)
+    write_image(folder / "dark.jpg", 30, fmt="JPEG")
+    (folder / "readme.txt").write_text("not an image: a folder drop skips it")
+    single = write_image(tmp_path / "grey.png", 140)
+    assert drop(window, [folder, single])
+    qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=WAIT_MS)
+    wait_for_results(qtbot, window, 3)
+    rows = rows_by_name(window)
+    assert {name: row.result.verdict for name, row in rows.items()} == {
+        "bright.png": LIKELY_AI, "dark.jpg": LIKELY_REAL, "grey.png": UNCERTAIN}
+    assert all(row.source == "dropped" for row in rows.values())
+    assert rows["bright.png"].verdict_text.startswith("Likely AI ")
+    assert not window.progress.isVisible() and not window.cancel_button.isVisible()
+
+
+def test_corrupt_file_gives_an_error_row_and_the_app_keeps_working(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 200)
+    drop(window, [broken])
+    wait_for_results(qtbot, window, 1)
+    row = rows_by_name(window)["broken.jpg"]
+    assert row.result.verdict == ERROR and row.result.error
+    assert row.verdict_text == "Error"
+    drop(window, [write_image(tmp_path / "after.png", 230)])
+    wait_for_results(qtbot, window, 2)
+    assert rows_by_name(window)["after.png"].result.verdict == LIKELY_AI
+
+
+def test_sort_by_score_and_time_and_filter_by_verdict_source_text(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    values = {"a.png": 240, "b.png": 20, "c.png": 140, "d.png": 200, "e.png": 60}
+    paths = [write_image(tmp_path / name, value) for name, value in values.items()]
+    drop(window, paths)
+    wait_for_results(qtbot, window, 5)
+    proxy = window.proxy
+
+    def names():
+        return [proxy.row_for(proxy.index(i, 0)).name for i in range(proxy.rowCount())]
+
+    window.table.sortByColumn(COLUMN_VERDICT, Qt.SortOrder.DescendingOrder)
+    assert names() == sorted(values, key=values.get, reverse=True)
+    window.table.sortByColumn(COLUMN_VERDICT, Qt.SortOrder.AscendingOrder)
+    assert names() == sorted(values, key=values.get)
+    window.table.sortByColumn(COLUMN_TIME, Qt.SortOrder.AscendingOrder)
+    times = [proxy.row_for(proxy.index(i, 0)).time for i in range(proxy.rowCount())]
+    assert times == sorted(times)
+
+    window.verdict_filter.setCurrentIndex(window.verdict_filter.findData(LIKELY_AI))
+    assert sorted(names()) == ["a.png", "d.png"]
+    window.verdict_filter.setCurrentIndex(window.verdict_filter.findData(LIKELY_REAL))
+    assert sorted(names()) == ["b.png", "e.png"]
+    window.verdict_filter.setCurrentIndex(0)
+    window.filter_edit.setText("C.PNG")
+    assert names() == ["c.png"]
+    window.filter_edit.setText("uncertain")  # verdict words match too
+    assert names() == ["c.png"]
+    window.filter_edit.clear()
+    window.source_filter.setCurrentIndex(window.source_filter.findData("watched"))
+    assert names() == []
+    window.source_filter.setCurrentIndex(window.source_filter.findData("dropped"))
+    assert len(names()) == 5
+
+
+def test_detail_pane_shows_heatmap_crops_and_expert_mix(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    path = write_image(tmp_path / "bright.png", 225, size=(256, 192))
+    drop(window, [path])
+    wait_for_results(qtbot, window, 1)
+    window.select_proxy_row(0)
+    detail = window.detail
+    assert detail.row.name == "bright.png"
+    qtbot.waitUntil(lambda: detail.image_view.image_rect() is not None, timeout=WAIT_MS)
+    text = detail.info.toPlainText()
+    assert "reconstruction-like" in text and "upsampling-like" in text
+    assert "Likely AI" in text and "SHA-256" in text
+    assert detail.image_view.has_heatmap and detail.heatmap_toggle.isEnabled()
+    # The overlay really changes the picture: compare the pane with and without it.
+    detail.crops_toggle.setChecked(False)
+    with_heatmap = detail.image_view.grab().toImage()
+    detail.heatmap_toggle.setChecked(False)
+    without_heatmap = detail.image_view.grab().toImage()
+    assert with_heatmap != without_heatmap
+    detail.crops_toggle.setChecked(True)
+    with_crops = detail.image_view.grab().toImage()
+    assert with_crops != without_heatmap
+
+
+def test_keyboard_delete_removes_row_from_view_not_the_file_and_arrows_move_detail(
+        tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    paths = [write_image(tmp_path / f"{name}.png", value) for name, value in (("x", 230), ("y", 30), ("z", 140))]
+    drop(window, paths)
+    wait_for_results(qtbot, window, 3)
+    window.table.setFocus()
+    window.select_proxy_row(0)
+    first = window.detail.row.name
+    qtbot.keyClick(window.table, Qt.Key.Key_Down)
+    second = window.detail.row.name
+    assert second != first
+    qtbot.keyClick(window.table, Qt.Key.Key_Delete)
+    assert window.model.rowCount() == 2
+    assert second not in rows_by_name(window)
+    assert (tmp_path / second).exists()
+    assert window.detail.row is not None and window.detail.row.name != second
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.filter_edit.hasFocus()
+
+
+def test_export_writes_valid_csv_and_json(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    drop(window, [write_image(tmp_path / "a.png", 230), write_image(tmp_path / "b.png", 30)])
+    wait_for_results(qtbot, window, 2)
+    csv_path = window.export_results(str(tmp_path / "out.csv"))
+    rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8"))))
+    assert sorted((r["path"].rsplit("/", 1)[-1], r["verdict"]) for r in rows) == [
+        ("a.png", LIKELY_AI), ("b.png", LIKELY_REAL)]
+    assert all(0.0 <= float(r["probability"]) <= 1.0 for r in rows)
+    json_path = window.export_results(str(tmp_path / "out.json"))
+    items = json.loads(json_path.read_text(encoding="utf-8"))
+    assert sorted(item["verdict"] for item in items) == [LIKELY_AI, LIKELY_REAL]
+    assert all(len(item["sha256"]) == 64 and item["expert_weights"] for item in items)
+    window.verdict_filter.setCurrentIndex(window.verdict_filter.findData(LIKELY_AI))
+    filtered = json.loads(window.export_results(str(tmp_path / "ai.json")).read_text())
+    assert [item["verdict"] for item in filtered] == [LIKELY_AI]  # exports what is in view
+
+
+def test_copy_result_and_paste_image_from_clipboard(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    drop(window, [write_image(tmp_path / "a.png", 230)])
+    wait_for_results(qtbot, window, 1)
+    window.select_proxy_row(0)
+    window.copy_selected()
+    clipboard = QApplication.clipboard()
+    assert "a.png: Likely AI" in clipboard.text()
+    assert json.loads(bytes(clipboard.mimeData().data("application/json")))[0]["verdict"] == LIKELY_AI
+    image = QImage(str(write_image(tmp_path / "dark.png", 25)))
+    mime = QMimeData()
+    mime.setImageData(image)
+    clipboard.setMimeData(mime)
+    window.paste()
+    wait_for_results(qtbot, window, 2)
+    pasted = [row for row in window.model.rows() if row.source == "clipboard"]
+    assert len(pasted) == 1 and pasted[0].result.verdict == LIKELY_REAL
+    assert pasted[0].path.endswith(".png") and (tmp_path / "data" / "pasted") in __import__("pathlib").Path(
+        pasted[0].path).parents
+
+
+def test_history_reloads_after_restart(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    drop(window, [write_image(tmp_path / "a.png", 230), write_image(tmp_path / "b.png", 30)])
+    wait_for_results(qtbot, window, 2)
+    window.shutdown()
+    window.session.shutdown()
+    again = make_window(model_path)
+    qtbot.waitUntil(lambda: again.model.rowCount() == 2, timeout=WAIT_MS)
+    rows = rows_by_name(again)
+    assert {rows["a.png"].result.verdict, rows["b.png"].result.verdict} == {LIKELY_AI, LIKELY_REAL}
+    assert all(row.status == DONE for row in rows.values())
+    # Dropping a file from history again is answered from the store, in the same row.
+    drop(again, [tmp_path / "a.png"])
+    qtbot.waitUntil(lambda: rows_by_name(again)["a.png"].result.cached, timeout=WAIT_MS)
+    assert again.model.rowCount() == 2
+
+
+def test_without_a_model_the_app_starts_with_a_banner_and_scans_after_one_is_chosen(
+        tmp_path, qtbot, model_path, make_window):
+    window = make_window(None)
+    assert window.banner.isVisible()
+    assert "No detector model installed" in window.banner.label.text()
+    assert not window.open_files_action.isEnabled()
+    path = write_image(tmp_path / "a.png", 230)
+    assert not window.scan_paths([str(path)], "dropped")
+    assert window.model.rowCount() == 0
+    window.session.set_model(str(model_path), "auto")
+    qtbot.waitUntil(lambda: window.service.model_state.ready, timeout=WAIT_MS)
+    assert not window.banner.isVisible() and window.open_files_action.isEnabled()
+    assert window.provider_label.text() == "test-brightness 1 · CPU"
+    assert window.scan_paths([str(path)], "dropped")
+    wait_for_results(qtbot, window, 1)
+
+
+def test_a_broken_model_file_says_why(tmp_path, qtbot, make_window):
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    window = make_window(broken)
+    assert window.banner.isVisible()
+    assert "could not be loaded" in window.banner.label.text()
+
+
+def test_cancel_marks_unscanned_rows(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for index in range(150):
+        write_image(folder / f"{index:03d}.png", 100 + index % 100, size=(256, 256), seed=index)
+    drop(window, [folder])
+    qtbot.waitUntil(lambda: window.model.rowCount() == 150, timeout=WAIT_MS)
+    window.cancel_button.click()
+    qtbot.waitUntil(lambda: not window.service.busy, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: all(row.status != QUEUED for row in window.model.rows()), timeout=WAIT_MS)
+    statuses = [row.status for row in window.model.rows()]
+    assert statuses.count("cancelled") > 0
+    assert window.session.store.pending() == []  # cancelled files are not resumed at the next start
