@@ -30,8 +30,9 @@ class EncodeSpec:
     format: str  # "JPEG", "WEBP" or "PNG"
     mode: str  # "RGB" or "L"
     jpeg_quality: int | None = None  # IJG-equivalent estimate, recorded for every sample
-    qtables: tuple | None = field(default=None, compare=False, repr=False)
+    qtables: tuple | None = field(default=None, compare=False, repr=False)  # None: use jpeg_quality
     subsampling: int = -1
+    webp_quality: int = WEBP_QUALITY
 
     @property
     def extension(self) -> str:
@@ -93,21 +94,20 @@ def decode_rgb(data: bytes) -> np.ndarray:
     return np.asarray(image.convert("RGB"))
 
 
-def encode(pixels: np.ndarray, spec: EncodeSpec, jpeg_quality: int | None = None) -> bytes:
-    """Write pixels the way `spec` says. `jpeg_quality` overrides the tables (perturbations)."""
+def encode(pixels: np.ndarray, spec: EncodeSpec) -> bytes:
+    """Write pixels the way `spec` says: the real's own JPEG tables when it has them."""
     image = Image.fromarray(pixels)
     if spec.mode == "L":
         image = image.convert("L")
     buffer = io.BytesIO()
     if spec.format == "JPEG":
-        if jpeg_quality is not None:
-            image.save(buffer, "JPEG", quality=jpeg_quality, subsampling=max(spec.subsampling, 0))
+        subsampling = spec.subsampling if spec.subsampling >= 0 else 0
+        if spec.qtables is None:
+            image.save(buffer, "JPEG", quality=spec.jpeg_quality, subsampling=subsampling)
         else:
-            tables = [list(t) for t in spec.qtables]
-            subsampling = spec.subsampling if spec.subsampling >= 0 else 0
-            image.save(buffer, "JPEG", qtables=tables, subsampling=subsampling)
+            image.save(buffer, "JPEG", qtables=[list(t) for t in spec.qtables], subsampling=subsampling)
     elif spec.format == "WEBP":
-        image.save(buffer, "WEBP", quality=WEBP_QUALITY, method=4)
+        image.save(buffer, "WEBP", quality=spec.webp_quality, method=4)
     else:
         image.save(buffer, "PNG", compress_level=6)
     return buffer.getvalue()

@@ -37,7 +37,7 @@ def judge(data: bytes) -> PhotoVerdict:
     grey = pixels.mean(axis=2)
     is_grey = np.abs(pixels - pixels.mean(axis=2, keepdims=True)).max() < 3
     colours = np.unique(pixels.reshape(-1, 3) // 4, axis=0).shape[0]
-    if colours < (48 if is_grey else 600):
+    if colours < (24 if is_grey else 600):
         return PhotoVerdict(False, f"few colours: {colours}")
     # Clipart and diagrams are mostly perfectly flat; photos have noise almost everywhere.
     flat = (np.abs(np.diff(grey, axis=1))[:-1] == 0) & (np.abs(np.diff(grey, axis=0))[:, :-1] == 0)

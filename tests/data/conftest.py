@@ -1,0 +1,62 @@
+"""A tiny corpus of real photographs (scikit-image samples, cropped small) in the formats the
+forge must keep aligned: baseline JPEG at two qualities, PNG, lossy WebP, greyscale PNG."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from training.data import corpus, photo_filter, sources
+
+
+def _encode(array: np.ndarray, fmt: str, **save) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, fmt, **save)
+    return buffer.getvalue()
+
+
+def small_photos() -> list[sources.SourcePhoto]:
+    from skimage import data
+
+    specs = [
+        ("astronaut", data.astronaut()[40:136, 150:262], "JPEG", {"quality": 83}),
+        ("coffee", data.coffee()[100:180, 200:300], "PNG", {}),
+        ("chelsea", data.chelsea()[60:156, 120:228], "JPEG", {"quality": 94, "subsampling": 0}),
+        ("rocket", data.rocket()[300:396, 250:350], "WEBP", {"quality": 80}),
+        ("camera", data.camera()[100:190, 180:280], "PNG", {}),
+    ]
+    return [sources.SourcePhoto(_encode(a, fmt, **kw), "test", f"skimage:{name}", "test", "scikit-image") for name, a, fmt, kw in specs]
+
+
+@pytest.fixture
+def small_images_allowed(monkeypatch):
+    """The photo filter's minimum size is for real corpora; these fixtures are tiny on purpose."""
+    monkeypatch.setattr(photo_filter, "MIN_LONG_SIDE", 64)
+    monkeypatch.setattr(photo_filter, "MIN_SHORT_SIDE", 64)
+
+
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(photo_filter, "MIN_LONG_SIDE", 64)
+        patch.setattr(photo_filter, "MIN_SHORT_SIDE", 64)
+        counts = corpus.ingest(root, small_photos())
+    assert counts == {"kept": 5}, counts
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_autoencoder(tmp_path_factory):
+    """An untrained two-level autoencoder: the forge only needs a deterministic round trip."""
+    import torch
+
+    from training.data.forge import autoencoder
+
+    torch.manual_seed(0)
+    model = autoencoder.KLAutoencoder(autoencoder.AutoencoderConfig(channels=(8, 8), latent_channels=4, groups=4))
+    folder = tmp_path_factory.mktemp("ae")
+    autoencoder.save(model, folder)
+    return folder

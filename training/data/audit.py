@@ -1,0 +1,65 @@
+"""Can a trivial statistic of the file tell real from fake? If so, the detector will learn it.
+
+    python -m training.data.audit DIR/manifest.jsonl
+
+For each statistic: how many fakes differ from their own real (same source photo and
+variant), and the ROC AUC of the statistic alone as a real/fake score over the whole manifest
+(0.5 = useless to a detector; 0 or 1 = a perfect shortcut). Also per fake domain."""
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from training.data import manifest
+
+STATISTICS = ("format", "width", "height", "mode", "jpeg_quality", "bytes_per_pixel")
+
+
+def _value(record: manifest.Record, statistic: str):
+    if statistic == "bytes_per_pixel":
+        return record.bytes / (record.width * record.height)
+    return getattr(record, statistic)
+
+
+def _auc(records: list[manifest.Record], statistic: str) -> float:
+    labels = [r.label for r in records]
+    if len(set(labels)) < 2:
+        return float("nan")
+    values = [_value(r, statistic) for r in records]
+    if not all(isinstance(v, (int, float)) for v in values):
+        codes = {v: i for i, v in enumerate(sorted(set(map(str, values))))}
+        values = [codes[str(v)] for v in values]
+    return float(roc_auc_score(labels, np.asarray(values, dtype=np.float64)))
+
+
+def separability(records: list[manifest.Record]) -> dict:
+    reals = {(r.source_id, r.variant): r for r in records if r.label == 0}
+    fakes = [r for r in records if r.label == 1 and (r.source_id, r.variant) in reals]
+    report = {}
+    for statistic in STATISTICS:
+        differences = sum(_value(f, statistic) != _value(reals[(f.source_id, f.variant)], statistic) for f in fakes)
+        entry = {"paired_differences": int(differences) if statistic != "bytes_per_pixel" else None, "auc": _auc(records, statistic)}
+        by_domain = defaultdict(list)
+        for f in fakes:
+            by_domain[f.domain].append(f)
+        entry["auc_by_domain"] = {d: _auc(list(reals.values()) + fs, statistic) for d, fs in sorted(by_domain.items())}
+        if statistic == "bytes_per_pixel":
+            ratios = [f.bytes / reals[(f.source_id, f.variant)].bytes for f in fakes]
+            entry["fake_to_real_bytes_median"] = {d: float(np.median([f.bytes / reals[(f.source_id, f.variant)].bytes for f in fs])) for d, fs in sorted(by_domain.items())}
+            entry["fake_to_real_bytes_median_all"] = float(np.median(ratios)) if ratios else float("nan")
+        report[statistic] = entry
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    print(json.dumps(separability(manifest.read(argv[0])), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

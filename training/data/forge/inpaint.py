@@ -1,0 +1,44 @@
+"""Inpainting (GAMMA's manipulation domain): one to three regions of the real replaced by
+the other domains' generated content for the same photo, blended with a feathered mask.
+
+The binary mask is every pixel whose blend weight is non-zero (so outside it the fake equals
+the real exactly, before the final encode); the domain map gives, per pixel, the code of the
+domain that dominates it (DOMAIN_CODES, 0 = real)."""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+from scipy import ndimage
+
+from training.data.forge import regions
+from training.data.forge.base import DOMAIN_CODES, Generated
+
+FEATHER_FLOOR = 0.02  # blend weights below this are cut to 0 so the mask has a hard edge
+
+
+class Inpaint:
+    name = "inpaint"
+    version = "1"
+    requires: tuple[str, ...] = ("upsample", "reconstruct")
+
+    def generate(self, rgb: np.ndarray, rng: np.random.Generator, made: Mapping[str, Generated]) -> Generated:
+        h, w = rgb.shape[:2]
+        composite = rgb.astype(np.float32)
+        mask = np.zeros((h, w), bool)
+        domain_map = np.zeros((h, w), np.uint8)
+        placed = []
+        for _ in range(int(rng.integers(1, 4))):
+            shape = regions.SHAPES[rng.integers(len(regions.SHAPES))]
+            region = regions.draw(shape, rgb, rng)
+            source = self.requires[rng.integers(len(self.requires))]
+            sigma = float(rng.uniform(1.5, 4.0))
+            weight = ndimage.gaussian_filter(region.astype(np.float32), sigma)
+            weight = np.where(weight < FEATHER_FLOOR, 0.0, np.clip(weight * 1.5, 0.0, 1.0))[..., None]
+            composite = composite * (1.0 - weight) + made[source].pixels.astype(np.float32) * weight
+            mask |= weight[..., 0] > 0
+            domain_map[weight[..., 0] >= 0.5] = DOMAIN_CODES[source]
+            placed.append({"shape": shape, "source": source, "feather_sigma": round(sigma, 3), "area": round(float(region.mean()), 4)})
+        pixels = np.clip(np.round(composite), 0, 255).astype(np.uint8)
+        generators = sorted({made[p["source"]].generator for p in placed})
+        return Generated(pixels, "inpaint[" + ",".join(generators) + "]", mask=mask, domain_map=domain_map, params={"regions": placed})
