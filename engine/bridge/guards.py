@@ -5,6 +5,11 @@
    sends its own Host.
 2. Origin must be the extension's; a page's fetch always carries its own
    Origin and cannot forge it. CORS is answered for that origin only.
+   Chromium leaves Origin off an extension's GETs to hosts it has permission
+   for (it marks them ``Sec-Fetch-Site: none``, ``Sec-Fetch-Mode: cors``), so an
+   Origin-less GET passes only in that shape or with no Sec-Fetch headers at
+   all (not a browser); a page's <img>/<script> GET (``no-cors``) or a
+   navigation is refused. Browsers always send Origin on POST.
 3. A token bucket per client (its token, else its address and origin).
 4. Every route but status and pair needs a paired token in ``X-SynthSpot-Token``.
 """
@@ -85,7 +90,9 @@ def host_guard(allowed_hosts: Callable[[], frozenset[str]]):
 def origin_guard(allowed_origins: frozenset[str]):
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        origin = request.headers.get("Origin", "")
+        origin = request.headers.get("Origin")
+        if origin is None and _extension_get_without_origin(request):
+            return await handler(request)
         if origin not in allowed_origins:
             # No CORS headers: a web page learns nothing, not even the reason.
             return refusal(403, "bad_origin", "only the SynthSpot browser extension may use this server")
@@ -104,6 +111,15 @@ def origin_guard(allowed_origins: frozenset[str]):
         response.headers["Vary"] = "Origin"
         return response
     return middleware
+
+
+def _extension_get_without_origin(request: web.Request) -> bool:
+    if request.method not in ("GET", "HEAD"):
+        return False
+    site, mode = request.headers.get("Sec-Fetch-Site"), request.headers.get("Sec-Fetch-Mode")
+    if site is None and mode is None:
+        return True  # not a browser: a local program, which could read the pages it wants anyway
+    return site == "none" and mode == "cors"
 
 
 def rate_guard(limiter: RateLimiter):

@@ -47,7 +47,7 @@ def test_every_route_but_status_and_pair_needs_a_valid_token(paired, method, pat
     assert paired.call(method, path, body, "image/png").status in (200, 404, 409)
 
 
-@pytest.mark.parametrize("origin", [None, "null", "https://evil.example", "http://127.0.0.1:8000",
+@pytest.mark.parametrize("origin", ["", "null", "https://evil.example", "http://127.0.0.1:8000",
                                     "chrome-extension://abcdefghijklmnopabcdefghijklmnop", EXTENSION_ORIGIN + ".evil"])
 def test_requests_from_any_origin_but_the_extension_are_refused(paired, origin):
     for method, path, body in [("GET", "/v1/status", None), ("POST", "/v1/scan", png_bytes(100))]:
@@ -57,6 +57,28 @@ def test_requests_from_any_origin_but_the_extension_are_refused(paired, origin):
     pair = paired.call("POST", "/v1/pair", json.dumps({"code": paired.server.pairing_code}).encode(),
                        "application/json", origin=origin, token=None)
     assert pair.status == 403 and b"token" not in pair.body
+
+
+@pytest.mark.parametrize("fetch_site, fetch_mode, allowed", [
+    ("none", "cors", True),  # what Chromium sends for the extension's own GET
+    (None, None, True),  # not a browser at all
+    ("cross-site", "no-cors", False),  # <img src=http://127.0.0.1:PORT/v1/status> on some page
+    ("cross-site", "cors", False),
+    ("same-site", "cors", False),
+    ("none", "navigate", False),  # typed into the address bar
+])
+def test_a_get_without_origin_passes_only_in_the_extensions_shape(paired, fetch_site, fetch_mode, allowed):
+    headers = {k: v for k, v in {"Sec-Fetch-Site": fetch_site, "Sec-Fetch-Mode": fetch_mode}.items() if v}
+    status = paired.call("GET", "/v1/status", origin=None, headers=headers)
+    assert (status.status == 200) is allowed
+    results = paired.call("GET", "/v1/results/" + "0" * 64, origin=None, headers=headers)
+    assert results.status == (404 if allowed else 403)
+    assert paired.call("GET", "/v1/status", origin=None, token=None, headers=headers).status == (200 if allowed else 403)
+
+
+def test_a_post_without_origin_is_refused(paired):
+    assert paired.call("POST", "/v1/scan", png_bytes(100), "image/png", origin=None).status == 403
+    assert paired.call("POST", "/v1/pair", b'{"code": "1"}', "application/json", origin=None, token=None).status == 403
 
 
 @pytest.mark.parametrize("host", ["evil.example:{port}", "attacker.test", "127.0.0.1:1", "localhost",
