@@ -152,3 +152,38 @@ def test_input_spec_tells_export_what_to_wrap():
     assert spec.mean == (0.485, 0.456, 0.406) and spec.std == (0.229, 0.224, 0.225)
     plain = build("efficientnet_lite0").input_spec
     assert plain.crop_size == 224 and plain.expert_names == () and not plain.has_artifact_map
+
+
+@pytest.mark.parametrize("backbone", ["tiny_vit", "efficientnet_lite0"])
+def test_sef_gamma_detector_traces_to_onnx_with_a_free_batch_size(backbone, tmp_path):
+    """Not the export (a later step): only that nothing in the model core stops tracing, batched experts included."""
+    import warnings
+
+    import numpy as np
+    import onnxruntime as ort
+
+    detector = build(backbone, method="sef", gamma=GAMMA)
+
+    class Outputs(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            output = self.inner(x)
+            return output.logit, output.expert_weights, output.artifact_map
+
+    wrapped, path = Outputs(detector), tmp_path / "detector.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            wrapped, (sample_input(backbone),), str(path), input_names=["x"], dynamic_axes={"x": {0: "n"}}, dynamo=False
+        )
+    x = sample_input(backbone, batch=3)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    results = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]).run(None, {"x": x.numpy()})
+    with torch.no_grad():
+        expected = wrapped(x)
+    for got, want in zip(results, expected):
+        np.testing.assert_allclose(got, want.numpy(), atol=1e-4, rtol=1e-4)
