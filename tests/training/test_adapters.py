@@ -9,6 +9,7 @@ from torch import nn
 from training import DetectorConfig, MoleConfig, create_backbone, create_detector
 from training.adapters import (
     LoraLayer,
+    LowRank,
     MoleLayer,
     adapter_layers,
     balance_loss,
@@ -24,11 +25,11 @@ from .conftest import build, optimiser_step, sample_input
 
 
 def _perturb_lora(model: nn.Module, scale: float = 0.05) -> None:
-    """Give every LoRA a non-zero B, as training would."""
+    """Give every low-rank update (LoRA or MoLE expert) a non-zero B, as training would."""
     with torch.no_grad():
-        for layer in adapter_layers(model):
-            for adapter in layer.adapters.values():
-                adapter.lora_B.weight.normal_(0, scale)
+        for module in model.modules():
+            if isinstance(module, LowRank):
+                module.lora_B.weight.normal_(0, scale)
 
 
 @pytest.mark.parametrize("name", ["tiny_vit", "efficientnet_lite0"])
@@ -46,12 +47,13 @@ def test_zero_initialised_lora_leaves_the_backbone_output_unchanged(name):
     assert torch.equal(before.patch_tokens, after.patch_tokens)
 
 
+@pytest.mark.parametrize("adapter", ["lora", "mole"])
 @pytest.mark.parametrize("name", ["tiny_vit", "efficientnet_lite0"])
-def test_optimiser_step_moves_adapters_and_head_but_no_frozen_weight(name):
-    detector = build(name)
+def test_optimiser_step_moves_adapters_and_head_but_no_frozen_weight(name, adapter):
+    detector = build(name, adapter=adapter)
     frozen = {k: v.clone() for k, v in detector.state_dict(keep_vars=True).items() if not v.requires_grad}
     trainable = {k: v.clone() for k, v in detector.named_parameters() if v.requires_grad}
-    assert any(".adapters." in key for key in trainable) and any(key.startswith("head.") for key in trainable)
+    assert any(".lora_B." in key for key in trainable) and any(key.startswith("head.") for key in trainable)
     assert not any(".base_layer." in key for key in trainable)
     _perturb_lora(detector)  # so that A receives a gradient too
     trainable = {k: v.clone() for k, v in detector.named_parameters() if v.requires_grad}
