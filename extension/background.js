@@ -11,16 +11,21 @@ chrome.runtime.onInstalled.addListener(() => {
   chrome.contextMenus.create({ id: MENU_ID, title: "Check image with SynthSpot", contexts: ["image"] });
 });
 
-chrome.contextMenus.onClicked.addListener(async (info, tab) => {
-  if (info.menuItemId !== MENU_ID || !tab || tab.id === undefined) return;
+chrome.contextMenus.onClicked.addListener((info, tab) => checkFromMenu(info, tab));
+
+async function checkFromMenu(info, tab) {
+  if (info.menuItemId !== MENU_ID || !tab || tab.id === undefined) return null;
   const frameId = info.frameId || 0;
   try {
     await injectContentScript(tab.id, frameId);
-    await chrome.tabs.sendMessage(tab.id, { type: "synthspot:checkOne", srcUrl: info.srcUrl }, { frameId });
+    return await chrome.tabs.sendMessage(tab.id, { type: "synthspot:checkOne", srcUrl: info.srcUrl }, { frameId });
   } catch (error) {
-    console.warn("SynthSpot cannot check images on this page:", error.message);
+    // Browser pages and extension stores cannot be scripted; say so on the toolbar button.
+    await chrome.action.setBadgeText({ tabId: tab.id, text: "!" });
+    await chrome.action.setTitle({ tabId: tab.id, title: `SynthSpot cannot check images on this page: ${error.message}` });
+    return null;
   }
-});
+}
 
 // Auto-scan: pages of the sites the user switched it on for are scanned once loaded.
 chrome.tabs.onUpdated.addListener(async (tabId, change, tab) => {

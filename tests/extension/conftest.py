@@ -109,3 +109,15 @@ def browser(tmp_path):
             yield context
         finally:
             context.close()
+
+
+def pair_over_http(serve: ServeProcess) -> str:
+    """Pair the way the popup does, from Python, for tests whose subject is not the popup."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{serve.port}/v1/pair", data=json.dumps({"code": serve.code}).encode(), method="POST",
+        headers={"Origin": f"chrome-extension://{UNPACKED_EXTENSION_ID}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["token"]

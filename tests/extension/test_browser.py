@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -142,3 +144,70 @@ def test_pair_in_the_popup_scan_the_page_and_badge_every_visible_image(
     box = page.locator("#bright").bounding_box()
     assert abs(badges["bright.png"]["left"] - (box["x"] + 6)) <= 1 and abs(badges["bright.png"]["top"] - (box["y"] + 6)) <= 1
     store.close()
+
+
+MENU_CHECK = """async ([srcUrl]) => {
+  const [tab] = await chrome.tabs.query({ url: "http://127.0.0.1/*" });
+  return checkFromMenu({ menuItemId: MENU_ID, srcUrl, frameId: 0 }, tab);
+}"""
+
+
+def badge_for(page, url: str, unsettled: tuple[str, ...] = ("checking",)) -> dict:
+    """The badge on ``url`` once it leaves the ``unsettled`` states."""
+    waiting = json.dumps(list(unsettled))
+    page.wait_for_function(f"() => ({BADGES})().some((b) => b.src === {url!r} && !{waiting}.includes(b.state))")
+    return next(b for b in page.evaluate(BADGES) if b["src"] == url and b["state"] not in unsettled)
+
+
+@pytest.mark.browser
+def test_context_menu_check_open_link_auto_scan_and_clear_failure_states(browser, page_server, synthspot_serve):
+    from tests.extension.conftest import pair_over_http
+
+    folder, base = page_server
+    write_image(folder / "bright.png", 235, (280, 180), texture=12)
+    write_image(folder / "dark.png", 25, (280, 180), texture=12)
+    (folder / "index.html").write_text('<!doctype html><body style="margin:20px">'
+                                       '<img id="bright" src="bright.png"> <img id="dark" src="dark.png"></body>')
+    worker = browser.service_workers[0]
+    token = pair_over_http(synthspot_serve)
+    worker.evaluate("([port, token]) => chrome.storage.local.set({ bridgePort: port, token })",
+                    [synthspot_serve.port, token])
+    page = browser.new_page()
+    page.goto(f"{base}/index.html")
+    page.wait_for_function("() => [...document.images].every((i) => i.complete)")
+
+    # "Check image with SynthSpot" on one image: only that image gets a badge.
+    worker.evaluate(MENU_CHECK, [f"{base}/bright.png"])
+    bright = badge_for(page, f"{base}/bright.png")
+    assert bright["verdict"] == "likely_ai" and len(page.evaluate(BADGES)) == 1
+    # "Open in SynthSpot" under `synthspot serve` (no window) says so instead of failing silently.
+    page.locator("synthspot-badges .badge a").click()
+    page.wait_for_function("""() => document.querySelector("synthspot-badges").shadowRoot
+                              .querySelector(".badge a").textContent === "Open the SynthSpot app" """)
+
+    # Not paired (the token is gone): the badge says what to do.
+    worker.evaluate("() => chrome.storage.local.remove('token')")
+    worker.evaluate(MENU_CHECK, [f"{base}/dark.png"])
+    unpaired = badge_for(page, f"{base}/dark.png")
+    assert unpaired["state"] == "not_paired" and "open the SynthSpot popup" in unpaired["text"]
+
+    # Auto-scan switched on for the site in the popup: the next load of the page is badged by itself.
+    worker.evaluate("(token) => chrome.storage.local.set({ token })", token)
+    popup = browser.new_page()
+    popup.goto(POPUP)
+    popup.wait_for_selector('#connection[data-state="paired"]')
+    assert popup.inner_text("#site") == base.removeprefix("http://")
+    popup.check("#auto-scan")
+    popup.close()
+    page.reload()
+    page.wait_for_function(f"() => ({BADGES})().filter((b) => b.state === 'done').length === 2")
+
+    # The app stops: checks and the popup say SynthSpot is not running.
+    synthspot_serve.process.send_signal(signal.SIGTERM)
+    synthspot_serve.process.wait(timeout=20)
+    worker.evaluate(MENU_CHECK, [f"{base}/dark.png"])
+    stopped = badge_for(page, f"{base}/dark.png", unsettled=("checking", "done"))
+    assert stopped["state"] == "app_not_running" and "not running" in stopped["text"]
+    popup = browser.new_page()
+    popup.goto(POPUP)
+    popup.wait_for_selector('#connection[data-state="app_not_running"]')
