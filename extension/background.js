@@ -1,7 +1,8 @@
 // The service worker: context menu, fetching image bytes, and posting them to the bridge.
 "use strict";
 
-importScripts("bridge.js");
+// Chromium runs this as a service worker; Firefox lists bridge.js before it in background.scripts.
+if (typeof importScripts === "function") importScripts("bridge.js");
 
 const MENU_ID = "synthspot-check-image";
 const MAX_PARALLEL_CHECKS = 4;
