@@ -88,7 +88,7 @@ class AppSettings:
         return _coerce(self._q.value(option.key), option.kind, option.default)
 
     def __setattr__(self, name: str, value) -> None:
-        if name.startswith("_"):
+        if name.startswith("_") or isinstance(getattr(type(self), name, None), property):
             object.__setattr__(self, name, value)
             return
         option = OPTIONS.get(name)

@@ -1,0 +1,139 @@
+"""Settings persist through QSettings; watched folders feed scans and notifications; the bridge toggles."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from desktop.bridge import BRIDGE_AVAILABLE
+from desktop.settings import AppSettings, WatchedFolder
+from desktop.ui.settings_dialog import SettingsDialog
+from engine.result import LIKELY_AI, LIKELY_REAL
+from tests.desktop.conftest import WAIT_MS, wait_for_results, write_image
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_settings_dialog_choices_persist_across_restarts(tmp_path, qtbot, model_path, make_window, settings_path):
+    window = make_window(model_path)
+    dialog = SettingsDialog(window.session, window)
+    qtbot.addWidget(dialog)
+    assert "likely AI ≥ 80%" in dialog.thresholds.text() and "1.0% false positives" in dialog.thresholds.text()
+    watched = tmp_path / "Downloads"
+    watched.mkdir()
+    dialog._add_folder_item(WatchedFolder(str(watched), True))
+    dialog.notifications.setChecked(False)
+    dialog.provider.setCurrentIndex(dialog.provider.findData("cpu"))
+    dialog.apply()
+    reopened = AppSettings.open(settings_path)
+    assert reopened.watched_folders == [WatchedFolder(str(watched), True)]
+    assert reopened.notifications is False
+    assert reopened.provider == "cpu"
+    assert reopened.model_path == str(model_path)
+    assert settings_path.is_file()  # the temporary file, never the user's own settings
+    again = SettingsDialog(window.session, window)
+    qtbot.addWidget(again)
+    assert again.watched_folders() == [WatchedFolder(str(watched), True)]
+    assert not again.notifications.isChecked()
+    assert again.provider.currentData() == "cpu"
+
+
+def test_typed_options_round_trip_and_survive_junk(settings_path, qapp):
+    settings = AppSettings.open(settings_path)
+    settings.stable_seconds = 0.75
+    settings.bridge_enabled = True
+    settings.window_geometry = b"\x01\x02"
+    settings.sync()
+    reopened = AppSettings.open(settings_path)
+    assert (reopened.stable_seconds, reopened.bridge_enabled, reopened.window_geometry) == (0.75, True, b"\x01\x02")
+    reopened._q.setValue("watch/stable_seconds", "not a number")
+    reopened._q.setValue("watch/folders", "{broken json")
+    assert reopened.stable_seconds == 1.5 and reopened.watched_folders == []
+
+
+def test_watched_folder_scans_arrivals_and_notifies_on_likely_ai(tmp_path, qtbot, model_path, make_window):
+    watched = tmp_path / "Downloads"
+    watched.mkdir()
+    write_image(watched / "already-there.png", 230)  # left alone: watching starts from now
+    window = make_window(model_path, stable_seconds=0.3, notifications=True,
+                         watched_folders=[WatchedFolder(str(watched))])
+    session = window.session
+    notes = []
+    session.notify.connect(lambda title, message: notes.append((title, message)))
+    qtbot.waitUntil(lambda: session.watch_summary() == "Watching 1 folder", timeout=WAIT_MS)
+    write_image(watched / "generated.png", 235)
+    write_image(watched / "photo.png", 30)
+    wait_for_results(qtbot, window, 2)
+    qtbot.waitUntil(lambda: len(notes) == 1, timeout=WAIT_MS)
+    rows = {row.name: row for row in window.model.rows()}
+    assert sorted(rows) == ["generated.png", "photo.png"]
+    assert rows["generated.png"].source == "watched" and rows["generated.png"].result.verdict == LIKELY_AI
+    assert rows["photo.png"].result.verdict == LIKELY_REAL
+    assert "generated.png" in notes[0][1]
+    assert session.last_flagged.path == str(watched / "generated.png")
+    # Paused: arrivals wait; resumed: they are scanned.
+    session.set_watching_paused(True)
+    write_image(watched / "while-paused.png", 235)
+    time.sleep(1.0)
+    assert "while-paused.png" not in {row.name for row in window.model.rows()}
+    session.set_watching_paused(False)
+    wait_for_results(qtbot, window, 3)
+
+
+def test_notifications_off_means_no_notification(tmp_path, qtbot, model_path, make_window):
+    watched = tmp_path / "Downloads"
+    watched.mkdir()
+    window = make_window(model_path, stable_seconds=0.3, notifications=False,
+                         watched_folders=[WatchedFolder(str(watched))])
+    notes = []
+    window.session.notify.connect(lambda *note: notes.append(note))
+    qtbot.waitUntil(lambda: window.session.watch_summary() == "Watching 1 folder", timeout=WAIT_MS)
+    write_image(watched / "generated.png", 235)
+    wait_for_results(qtbot, window, 1)
+    qtbot.wait(200)
+    assert notes == [] and window.session.last_flagged is not None
+
+
+def test_missing_watched_folder_shows_a_status(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path, watched_folders=[WatchedFolder(str(tmp_path / "unplugged-drive"))])
+    qtbot.waitUntil(lambda: "missing" in window.watch_label.text(), timeout=WAIT_MS)
+
+
+def test_bridge_setting_starts_the_bridge_and_shows_a_pairing_code(tmp_path, qtbot, model_path, make_window):
+    assert BRIDGE_AVAILABLE
+    window = make_window(model_path, bridge_port=free_port())
+    session = window.session
+    assert not session.bridge.running and "off" in window.bridge_label.text()
+    session.set_bridge_enabled(True)
+    assert session.bridge.running
+    assert session.bridge.pairing_code.isdigit() and len(session.bridge.pairing_code) == 6
+    assert window.bridge_label.text() == f"Browser bridge on 127.0.0.1:{session.settings.bridge_port}"
+    dialog = SettingsDialog(session, window)
+    qtbot.addWidget(dialog)
+    assert dialog.pairing_code.text() == session.bridge.pairing_code
+    assert dialog.bridge_enabled.isChecked()
+    session.set_bridge_enabled(False)
+    assert not session.bridge.running and session.settings.bridge_enabled is False
+
+
+def test_tray_menu_reflects_flagged_and_pause(qtbot, model_path, make_window, tmp_path):
+    from desktop.ui.tray import TrayIcon
+
+    window = make_window(model_path)
+    tray = TrayIcon(window.session, window)  # built directly: the offscreen platform has no tray area
+    assert not tray.flagged_action.isEnabled()
+    from tests.desktop.test_main_window import drop
+
+    drop(window, [write_image(tmp_path / "gen.png", 235)])
+    wait_for_results(qtbot, window, 1)
+    assert tray.flagged_action.isEnabled() and "gen.png" in tray.flagged_action.text()
+    tray.pause_action.setChecked(True)
+    assert window.session.settings.watching_paused is True
+    shown = []
+    tray.flaggedRequested.connect(shown.append)
+    tray.flagged_action.trigger()
+    assert shown and shown[0].path.endswith("gen.png")
