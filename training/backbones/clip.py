@@ -133,7 +133,7 @@ def create_clip(name: str, weights: str | Path | None, quick_gelu: bool = True, 
     """``weights``: a checkpoint path (required) or ``"random"``. ``quick_gelu=False`` for open_clip models
     trained with plain GELU (OpenAI's own weights use QuickGELU)."""
     arch = clip_arch(**{**CLIP_ARCHS.get(name, {}), **arch_overrides}, quick_gelu=quick_gelu)
-    data_config = DataConfig(CLIP_MEAN, CLIP_STD, 224, size_multiple=arch.patch_size)
+    data_config = DataConfig(CLIP_MEAN, CLIP_STD, arch.pretrain_grid * arch.patch_size, arch.patch_size)
     if weights == "random":
         return VisionTransformer(arch, data_config)
     if weights is None:
