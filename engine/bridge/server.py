@@ -39,6 +39,8 @@ IDLE_TIMEOUT_S = 15.0  # a connection must send a whole request head within this
 LINGER_S = 1.0  # after refusing a body, drain it this long (so the client reads the answer), then hang up
 MAX_CONCURRENT_SCANS = 16  # bounds the memory held in request bodies (16 x 40 MB); only paired clients get here
 MAX_URL_LABEL = 2048
+# Wrong codes already replace the code after a few tries; this caps guesses across codes, for every client at once.
+PAIR_ATTEMPTS = guards.RateLimit(per_second=10 / 60, burst=10)
 SCAN_CONTENT_TYPES = ("application/octet-stream",)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -61,6 +63,7 @@ class BridgeServer:
         self.on_scan = on_scan
         self.on_open = on_open
         self.rate_limit = rate_limit or guards.RateLimit()
+        self._pair_attempts = guards.RateLimiter(PAIR_ATTEMPTS)
         self.max_body_bytes = max_body_bytes
         self.body_timeout_s = body_timeout_s
         self.idle_timeout_s = idle_timeout_s
@@ -219,6 +222,10 @@ class BridgeServer:
         if not isinstance(code, str) or not code.strip():
             return guards.refusal(400, "missing_code", "the JSON body needs a \"code\" string")
         label = body.get("label") if isinstance(body.get("label"), str) else ""
+        wait = self._pair_attempts.allow("everyone")
+        if wait:
+            return guards.refusal(429, "rate_limited", "too many pairing attempts; wait a minute",
+                                  **{"Retry-After": str(max(1, round(wait)))})
         token = self.pairing.pair(code, label)
         if token is None:
             log.info("pairing refused: wrong code")

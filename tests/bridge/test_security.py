@@ -158,6 +158,17 @@ def test_each_client_is_rate_limited_on_its_own(make_server):
     assert second.call("GET", "/v1/status").status == 200
 
 
+def test_pairing_attempts_are_capped_for_everyone_together(client, server):
+    codes = [f"{n:06d}" for n in range(20) if f"{n:06d}" != server.pairing_code][:12]
+    statuses = [client.call("POST", "/v1/pair", json.dumps({"code": c}).encode(), "application/json",
+                            token=None).status for c in codes]
+    assert statuses[:10] == [403] * 10 and statuses[10:] == [429, 429]
+    # Even the right code waits now: guessing cannot outrun the cap.
+    right = client.call("POST", "/v1/pair", json.dumps({"code": server.pairing_code}).encode(), "application/json",
+                        token=None)
+    assert right.status == 429
+
+
 def test_the_server_never_fetches_the_urls_it_is_given(paired):
     trap = socket.socket()
     trap.bind(("127.0.0.1", 0))
