@@ -23,7 +23,7 @@ from aiohttp import web
 import engine
 from engine.bridge import guards
 from engine.bridge.extension_id import configured_extension_origins
-from engine.bridge.pairing import PairingState
+from engine.bridge.pairing import TOKENS_FILE, PairingState
 from engine.result import Result
 from engine.scanner import Scanner
 from engine.store import Store
@@ -59,7 +59,7 @@ class BridgeServer:
         self.store = store
         self.requested_port = port
         self.extension_origins = frozenset(extension_origins or configured_extension_origins())
-        self.pairing = pairing or PairingState(store.path.parent / "bridge_tokens.json" if store else None)
+        self.pairing = pairing or PairingState(store.path.parent / TOKENS_FILE if store else None)
         self.on_scan = on_scan
         self.on_open = on_open
         self.rate_limit = rate_limit or guards.RateLimit()
@@ -72,7 +72,7 @@ class BridgeServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
-        self._executor = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_SCANS + 2, thread_name_prefix="synthspot-bridge")
+        self._executor: ThreadPoolExecutor | None = None
         self._scan_slots: asyncio.Semaphore | None = None
         self._started = threading.Event()
         self._startup_error: BaseException | None = None
@@ -102,6 +102,9 @@ class BridgeServer:
         if self._thread is not None:
             raise RuntimeError("the bridge is already started")
         guards.quiet_parser_errors()
+        self._started.clear()
+        self._startup_error = None
+        self._executor = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_SCANS + 2, thread_name_prefix="synthspot-bridge")
         self._thread = threading.Thread(target=self._serve, name="synthspot-bridge", daemon=True)
         self._thread.start()
         if not self._started.wait(timeout):
@@ -109,6 +112,7 @@ class BridgeServer:
         if self._startup_error is not None:
             self._thread.join(timeout)
             self._thread = None
+            self._executor.shutdown(wait=False)
             raise self._startup_error
         log.info("bridge listening on %s", self.url)
         return self

@@ -121,3 +121,10 @@ def test_without_a_model_scans_are_refused_clearly(make_server):
     assert client.call("GET", "/v1/status").json()["model"] is None
     reply = client.scan(png_bytes(100))
     assert reply.status == 503 and reply.json()["error"] == "no_model"
+
+
+def test_a_stopped_bridge_can_start_again_and_keeps_its_pairings(paired, server):
+    server.stop()
+    assert not server.running
+    server.start()
+    assert server.running and paired.call("GET", "/v1/status").json()["paired"] is True
