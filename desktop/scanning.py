@@ -9,6 +9,7 @@ hundred signals instead of 5,000 cross-thread events.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -171,16 +172,25 @@ class ScanService(QObject):
 
     def _expand_and_submit(self, scanner: Scanner, paths: list[str], source: str, recursive: bool,
                            generation: int) -> None:
+        # A folder stays in the store's pending list until all its files are queued (and so
+        # pending themselves): a crash half-way through a 5,000-file folder loses nothing.
+        folders = [path for path in paths if os.path.isdir(path)]
+        if folders:
+            self.store.add_pending([(folder, source) for folder in folders])
         chunk: list[str] = []
         try:
             for path in expand_paths(paths, recursive=recursive):
                 if generation != self._generation:
-                    return
+                    break
                 chunk.append(str(path))
                 if len(chunk) >= SUBMIT_CHUNK:
                     self._submit_chunk(scanner, chunk, source, generation)
                     chunk = []
-            self._submit_chunk(scanner, chunk, source, generation)
+            else:
+                self._submit_chunk(scanner, chunk, source, generation)
+            if self._scanner is scanner:  # finished or cancelled, not cut short by a shutdown
+                for folder in folders:
+                    self.store.remove_pending(folder)
         except Exception:
             log.exception("expanding %s failed", paths)
         finally:
@@ -204,22 +214,13 @@ class ScanService(QObject):
             self._jobs.append(job)
 
     def _resume_pending(self) -> None:
-        pending = self.store.pending()
-        if not pending:
-            return
+        """Queue again what a previous run left unfinished (it was killed, or quit mid-scan)."""
         by_source: dict[str, list[str]] = {}
-        for path, source in pending:
+        for path, source in self.store.pending():
             by_source.setdefault(source, []).append(path)
-        with self._lock:
-            self._expanding += 1
-        self._drain_timer.start()
-        try:
-            for source, files in by_source.items():
-                for start in range(0, len(files), SUBMIT_CHUNK):
-                    self._submit_chunk(self._scanner, files[start:start + SUBMIT_CHUNK], source, self._generation)
-        finally:
-            with self._lock:
-                self._expanding -= 1
+        for source, paths in by_source.items():
+            # Files already scanned come back from the store's cache; nothing is scanned twice.
+            self.submit_paths(paths, source)
 
     def _collect(self, result: Result) -> None:  # scanner thread
         with self._lock:
