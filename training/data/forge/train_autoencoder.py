@@ -1,7 +1,10 @@
 """Train the small KL autoencoder on the corpus's train split (CPU, time-budgeted).
 
     nice -n 10 python -m training.data.forge.train_autoencoder --corpus /work/data/corpus \
-        --out training/data/weights --minutes 20
+        --out training/data/weights --minutes 30
+
+--minutes is CPU time of this process (all its threads), so a busy shared machine does not
+shorten training; --resume continues from a saved checkpoint (optimizer state restarts).
 
 Loss: L1 + L1 on image gradients (keeps edges sharp: a blurry autoencoder would teach the
 detector "blur = fake") + a tiny KL term, as in the SD VAE. Reports PSNR/SSIM on val.
@@ -67,12 +70,19 @@ def reconstruct_array(model: autoencoder.KLAutoencoder, image: np.ndarray) -> np
     return ((y.clamp(-1, 1) + 1.0) * 127.5).round().byte().permute(1, 2, 0).numpy()
 
 
+def centre_crop(image: np.ndarray, size: int = 512) -> np.ndarray:
+    h, w = image.shape[:2]
+    top, left = max((h - size) // 2, 0), max((w - size) // 2, 0)
+    return image[top : top + size, left : left + size]
+
+
 def evaluate(model, images: list[np.ndarray]) -> dict:
+    """Mean PSNR/SSIM of mean-latent reconstructions (centre 512x512 of each image, at most)."""
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     model.eval()
     psnrs, ssims = [], []
-    for image in images:
+    for image in map(centre_crop, images):
         recon = reconstruct_array(model, image)
         psnrs.append(peak_signal_noise_ratio(image, recon))
         ssims.append(structural_similarity(image, recon, channel_axis=2))
@@ -84,7 +94,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--minutes", type=float, default=20.0)
+    parser.add_argument("--minutes", type=float, default=30.0, help="CPU minutes of training")
+    parser.add_argument("--max-wall-minutes", type=float, default=60.0, help="stop by this wall time too")
+    parser.add_argument("--resume", help="a checkpoint folder to continue from")
     parser.add_argument("--max-steps", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--crop", type=int, default=64)
@@ -98,24 +110,28 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(args.seed)
     train = [im for im in load_split(args.corpus, "train") if min(im.shape[:2]) >= args.crop]
     val = load_split(args.corpus, "val")
-    model = autoencoder.KLAutoencoder()
+    model = autoencoder.load(args.resume).train() if args.resume else autoencoder.KLAutoencoder()
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     budget = args.minutes * 60
-    start = time.monotonic()
+    start = time.process_time()
     step = 0
-    while step < args.max_steps and (elapsed := time.monotonic() - start) < budget:
-        # cosine decay over the time budget, so a shorter budget still ends annealed
+    wall_start = time.monotonic()
+    while (step < args.max_steps and (elapsed := time.process_time() - start) < budget
+           and time.monotonic() - wall_start < args.max_wall_minutes * 60):
+        # cosine decay over whichever budget runs out first, so training always ends annealed
+        progress = min(max(elapsed / budget, (time.monotonic() - wall_start) / (args.max_wall_minutes * 60)), 1.0)
         for group in optimiser.param_groups:
-            group["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * min(elapsed / budget, 1.0)))
+            group["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * progress))
         loss = loss_fn(model, random_crops(train, args.batch, args.crop, rng))
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
         step += 1
-        if step % 200 == 0:
+        if step % 50 == 0:
             print(f"step {step} loss {loss.item():.4f} elapsed {elapsed:.0f}s", flush=True)
-    metrics = {"steps": step, "train_seconds": round(time.monotonic() - start), "batch": args.batch, "crop": args.crop,
-               "train_images": len(train), "val": evaluate(model, val)}
+    previous = json.loads((Path(args.resume) / "autoencoder.json").read_text())["metrics"] if args.resume else {}
+    metrics = {"steps": step + previous.get("steps", 0), "train_cpu_seconds": round(time.process_time() - start) + previous.get("train_cpu_seconds", 0), "batch": args.batch, "crop": args.crop,
+               "train_images": len(train), "val_centre512": evaluate(model, val)}
     autoencoder.save(model, args.out, metrics)
     print(json.dumps(metrics))
     return 0

