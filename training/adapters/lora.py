@@ -1,8 +1,9 @@
 """LoRA layers in the peft style: the wrapped module stays as ``base_layer``, adapters live in
 module dicts keyed by name, and the output is ``base(x) + (alpha / rank) * B(A(dropout(x)))``.
 
-A 1x1 convolution is a linear map over channels, so both kinds share one code
-path: convolution inputs are moved channels-last for the low-rank term.
+A 1x1 convolution is a linear map over channels, so both kinds share one
+low-rank module; on NCHW input it runs as two 1x1 convolutions, which keeps
+the feature maps in the layout the backbone's own convolutions are fast on.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -31,11 +33,11 @@ def layer_dims(module: nn.Module) -> tuple[int, int]:
     return module.in_channels, module.out_channels
 
 
-def apply_channels_last(module_is_conv: bool, x: torch.Tensor, fn) -> torch.Tensor:
-    """Run a per-token linear function ``fn`` over the channel axis of ``x``."""
-    if not module_is_conv:
-        return fn(x)
-    return fn(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+def linear_or_pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``weight [out, in]`` applied to tokens ``[..., in]`` or to the channels of NCHW maps."""
+    if x.dim() == 4:
+        return F.conv2d(x, weight[:, :, None, None], bias)
+    return F.linear(x, weight, bias)
 
 
 class LowRank(nn.Module):
@@ -51,7 +53,8 @@ class LowRank(nn.Module):
         nn.init.zeros_(self.lora_B.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.lora_B(self.lora_A(self.dropout(x))) * self.scaling
+        down = linear_or_pointwise(self.dropout(x), self.lora_A.weight)
+        return linear_or_pointwise(down, self.lora_B.weight) * self.scaling
 
     def delta_weight(self) -> torch.Tensor:
         """``[out, in]`` weight that the update adds when merged."""
@@ -78,9 +81,6 @@ class LoraLayer(nn.Module):
         self.adapters[name] = LowRank(self.in_features, self.out_features, rank, alpha, dropout)
         self.active_adapters.append(name)
 
-    def _delta(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        return apply_channels_last(self.is_conv, x, self.adapters[name])
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         result = self.base_layer(x)
         if self.batch_adapters is not None:
@@ -90,13 +90,13 @@ class LoraLayer(nn.Module):
             if len(chunks) != len(self.batch_adapters) or chunks[0].shape[0] * len(chunks) != x.shape[0]:
                 raise ValueError(f"batch of {x.shape[0]} does not split into {len(self.batch_adapters)} equal chunks")
             deltas = [
-                torch.zeros_like(r) if name is None else self._delta(name, chunk)
+                torch.zeros_like(r) if name is None else self.adapters[name](chunk)
                 for name, chunk, r in zip(self.batch_adapters, chunks, result.chunk(len(chunks)))
             ]
             return result + torch.cat(deltas)
         for name in self.active_adapters:
             if name not in self.merged_adapters:
-                result = result + self._delta(name, x)
+                result = result + self.adapters[name](x)
         return result
 
     def _delta_weight(self, name: str) -> torch.Tensor:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .lora import LowRank, apply_channels_last, is_adaptable, layer_dims
+from .lora import LowRank, is_adaptable, layer_dims, linear_or_pointwise
 
 
 def route(logits: torch.Tensor, top_k: int | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,12 +60,15 @@ class MoleLayer(nn.Module):
         self.last_router_weights: torch.Tensor | None = None
         self.last_balance_loss: torch.Tensor | None = None
 
-    def _mixture(self, tokens: torch.Tensor) -> torch.Tensor:
-        probs, weights = route(self.router(tokens), self.top_k)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Tokens are the last axis of a ViT's [B, N, C] or the pixels of a CNN's [B, C, H, W].
+        channel_axis = 1 if self.is_conv else -1
+        logits = linear_or_pointwise(x, self.router.weight, self.router.bias).movedim(channel_axis, -1)
+        probs, weights = route(logits, self.top_k)
         self.last_router_weights = weights
         self.last_balance_loss = balance_loss(probs, weights)
-        stacked = torch.stack([expert(tokens) for expert in self.experts], dim=-1)  # [..., out, E]
-        return self.shared(tokens) + (stacked * weights.unsqueeze(-2)).sum(dim=-1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.base_layer(x) + apply_channels_last(self.is_conv, x, self._mixture)
+        weights = weights.movedim(-1, channel_axis)
+        out = self.base_layer(x) + self.shared(x)
+        for index, expert in enumerate(self.experts):
+            out = out + weights.narrow(channel_axis, index, 1) * expert(x)
+        return out
