@@ -250,7 +250,7 @@ class FolderWatcher:
     @staticmethod
     def _probe(path: str) -> tuple[str, str]:
         if not os.path.isdir(path):
-            return MISSING, "the folder is missing (deleted, or its drive is disconnected); waiting for it"
+            return MISSING, "missing (deleted, or its drive is unplugged); waiting for it"
         try:
             with os.scandir(path) as entries:
                 next(entries, None)

@@ -65,12 +65,17 @@ class TagsDelegate(QStyledItemDelegate):
         metrics = QFontMetrics(font)
         x = option.rect.left() + 4
         top = option.rect.center().y() - TAG_HEIGHT // 2 + 1
-        for hint in hints:
-            width = metrics.horizontalAdvance(hint.label) + 14
-            if x + width > option.rect.right() - 4:
-                _draw_pill(painter, QRect(x, top, 22, TAG_HEIGHT), "…", QColor("#d0d4da"), QColor("#222"))
-                break
+        right = option.rect.right() - 4
+        for position, hint in enumerate(hints):
+            label = hint.label
+            width = metrics.horizontalAdvance(label) + 14
+            if x + width > right:
+                if position > 0:  # later tags: say there are more (the detail pane lists them)
+                    _draw_pill(painter, QRect(x, top, 22, TAG_HEIGHT), "…", QColor("#d0d4da"), QColor("#222"))
+                    break
+                label = metrics.elidedText(label, Qt.TextElideMode.ElideRight, right - x - 14)
+                width = right - x
             fill = QColor("#f3d9d9") if hint.ai_generated else QColor("#dfe6ee")
-            _draw_pill(painter, QRect(x, top, width, TAG_HEIGHT), hint.label, fill, QColor("#222"))
+            _draw_pill(painter, QRect(x, top, width, TAG_HEIGHT), label, fill, QColor("#222"))
             x += width + 4
         painter.restore()

@@ -188,6 +188,9 @@ class MainWindow(QMainWindow):
         self.watch_label = QLabel(self.session.watch_summary())
         self.bridge_label = QLabel()
         self.provider_label = QLabel("Loading model…")
+        for label in (self.watch_label, self.bridge_label, self.provider_label):
+            label.setContentsMargins(10, 0, 10, 0)
+            label.setFrameShape(QFrame.Shape.StyledPanel)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
         bar.addPermanentWidget(self.watch_label)

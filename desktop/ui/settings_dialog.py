@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
     QLineEdit, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
@@ -82,7 +82,7 @@ class SettingsDialog(QDialog):
         group = QGroupBox("Watched folders")
         layout = QVBoxLayout(group)
         self.folders = QListWidget()
-        self.folders.setToolTip("Checked folders are watched with their sub-folders")
+        self.folders.setToolTip("Ticked folders are watched with their sub-folders")
         for folder in settings.watched_folders:
             self._add_folder_item(folder)
         add = QPushButton("Add folder…")
@@ -94,6 +94,10 @@ class SettingsDialog(QDialog):
         buttons.addWidget(remove)
         buttons.addStretch(1)
         layout.addWidget(self.folders)
+        hint = QLabel("Tick a folder to include its sub-folders. New image files are scanned once they are "
+                      "fully written; files already there are left alone.")
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
         layout.addLayout(buttons)
         self.notifications = QCheckBox("Notify me when a watched folder receives a likely AI-generated image")
         self.notifications.setChecked(settings.notifications)
@@ -119,11 +123,23 @@ class SettingsDialog(QDialog):
         form.addRow("Pairing code", self.pairing_code)
         self.bridge_status = QLabel(bridge.status_text())
         form.addRow("Status", self.bridge_status)
-        revoke = QPushButton("Unpair all browsers")
-        revoke.setEnabled(bridge.running)
-        revoke.clicked.connect(self._revoke)
-        form.addRow(revoke)
+        self.revoke = QPushButton("Unpair all browsers")
+        self.revoke.clicked.connect(self._revoke)
+        form.addRow(self.revoke)
+        # The switch acts at once, so the pairing code is there to type into the extension.
+        self.bridge_enabled.toggled.connect(self._session.set_bridge_enabled)
+        bridge.changed.connect(self._refresh_bridge)
+        self._code_timer = QTimer(self)  # codes expire: show the current one
+        self._code_timer.timeout.connect(self._refresh_bridge)
+        self._code_timer.start(1000)
+        self._refresh_bridge()
         return group
+
+    def _refresh_bridge(self) -> None:
+        bridge = self._session.bridge
+        self.pairing_code.setText(bridge.pairing_code or "—")
+        self.bridge_status.setText(bridge.status_text())
+        self.revoke.setEnabled(bridge.running)
 
     # --- actions ----------------------------------------------------------------------
 
@@ -134,12 +150,12 @@ class SettingsDialog(QDialog):
             self.model_path.setText(path)
 
     def _add_folder_item(self, folder: WatchedFolder) -> None:
-        item = QListWidgetItem(folder.path)
+        state, message = self._session.folder_status(folder.path)
+        item = QListWidgetItem(f"{folder.path}  —  {message}" if message else folder.path)
+        item.setData(Qt.ItemDataRole.UserRole, folder.path)
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         item.setCheckState(Qt.CheckState.Checked if folder.recursive else Qt.CheckState.Unchecked)
-        state, message = self._session.folder_status(folder.path)
-        if message:
-            item.setToolTip(message)
+        item.setToolTip(message or "watched")
         self.folders.addItem(item)
 
     def _add_folder(self) -> None:
@@ -150,14 +166,15 @@ class SettingsDialog(QDialog):
 
     def _revoke(self) -> None:
         count = self._session.bridge.revoke()
-        self.pairing_code.setText(self._session.bridge.pairing_code or "—")
+        self._refresh_bridge()
         self.bridge_status.setText(f"{count} browser(s) unpaired. " + self._session.bridge.status_text())
 
     def watched_paths(self) -> list[str]:
-        return [self.folders.item(i).text() for i in range(self.folders.count())]
+        return [self.folders.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.folders.count())]
 
     def watched_folders(self) -> list[WatchedFolder]:
-        return [WatchedFolder(self.folders.item(i).text(), self.folders.item(i).checkState() == Qt.CheckState.Checked)
+        return [WatchedFolder(self.folders.item(i).data(Qt.ItemDataRole.UserRole),
+                              self.folders.item(i).checkState() == Qt.CheckState.Checked)
                 for i in range(self.folders.count())]
 
     def apply(self) -> None:
@@ -165,6 +182,5 @@ class SettingsDialog(QDialog):
         session = self._session
         session.settings.notifications = self.notifications.isChecked()
         session.set_watched_folders(self.watched_folders())
-        session.set_bridge_enabled(self.bridge_enabled.isChecked())
         session.set_model(self.model_path.text().strip(), self.provider.currentData())
         session.settings.sync()

@@ -103,21 +103,24 @@ def test_missing_watched_folder_shows_a_status(tmp_path, qtbot, model_path, make
     qtbot.waitUntil(lambda: "missing" in window.watch_label.text(), timeout=WAIT_MS)
 
 
-def test_bridge_setting_starts_the_bridge_and_shows_a_pairing_code(tmp_path, qtbot, model_path, make_window):
+def test_bridge_switch_starts_the_bridge_and_shows_a_pairing_code(tmp_path, qtbot, model_path, make_window):
     assert BRIDGE_AVAILABLE
     window = make_window(model_path, bridge_port=free_port())
     session = window.session
     assert not session.bridge.running and "off" in window.bridge_label.text()
-    session.set_bridge_enabled(True)
-    assert session.bridge.running
-    assert session.bridge.pairing_code.isdigit() and len(session.bridge.pairing_code) == 6
-    assert window.bridge_label.text() == f"Browser bridge on 127.0.0.1:{session.settings.bridge_port}"
     dialog = SettingsDialog(session, window)
     qtbot.addWidget(dialog)
-    assert dialog.pairing_code.text() == session.bridge.pairing_code
-    assert dialog.bridge_enabled.isChecked()
-    session.set_bridge_enabled(False)
+    assert dialog.pairing_code.text() == "—"
+    dialog.bridge_enabled.setChecked(True)  # acts at once: the code is needed while the dialog is open
+    assert session.bridge.running and session.settings.bridge_enabled is True
+    code = session.bridge.pairing_code
+    assert code.isdigit() and len(code) == 6 and dialog.pairing_code.text() == code
+    assert window.bridge_label.text() == f"Browser bridge on 127.0.0.1:{session.settings.bridge_port}"
+    with socket.create_connection(("127.0.0.1", session.settings.bridge_port), timeout=5):
+        pass  # something is listening where the label says
+    dialog.bridge_enabled.setChecked(False)
     assert not session.bridge.running and session.settings.bridge_enabled is False
+    assert dialog.pairing_code.text() == "—"
 
 
 def test_tray_menu_reflects_flagged_and_pause(qtbot, model_path, make_window, tmp_path):
