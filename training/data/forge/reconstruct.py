@@ -52,7 +52,7 @@ class _SmallVAE:
     def __init__(self, directory: Path):
         from training.data.forge.train_autoencoder import reconstruct_array
 
-        self.model = autoencoder.load(directory)
+        self.model = autoencoder.load(directory).to(memory_format=torch.channels_last)
         self._reconstruct = reconstruct_array
         self.generator = f"synthspot-kl-f{self.model.config.downsampling}:{_fingerprint(directory / 'autoencoder.safetensors')}"
 
@@ -75,6 +75,10 @@ class Reconstruct:
         if self._backend is None:
             self._backend = _DiffusersVAE(self.vae) if self.vae else _SmallVAE(self.weights)
         return self._backend
+
+    @property
+    def identity(self) -> str:
+        return self.backend.generator
 
     def generate(self, rgb: np.ndarray, rng: np.random.Generator, made: Mapping[str, Generated]) -> Generated:
         return Generated(self.backend.reconstruct(rgb), self.backend.generator)

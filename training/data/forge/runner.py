@@ -4,9 +4,11 @@ Layout of OUT:
     OUT/<split>/<variant>/<domain>/<source_id>.<ext>   variant = "aligned" or "p0", "p1", ...
     OUT/<split>/<variant>/inpaint/<source_id>.mask.png / .domains.png
     OUT/rows/<source_id>/<variant>.<domain>.json        one finished output (record + timing)
+    OUT/cache/<source_id>/<domain>.npy (+ .json)        raw pixels of domains that others use
     OUT/manifest.jsonl                                  all rows, rebuilt at the end of a run
 A job skips outputs whose row file exists; the row is written last, after the image and masks,
-so an interrupted job is simply redone.
+so an interrupted job is simply redone. A domain needed only as another's input (upsample and
+reconstruct for inpaint) is read from the cache when an earlier run made it, not regenerated.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from training.data.forge.base import Generated
 from training.data.imageformat import EncodeSpec, decode_rgb, encode, encode_spec_for
 
 ROWS = "rows"
+CACHE = "cache"
 
 
 @dataclass(frozen=True)
@@ -70,9 +73,11 @@ _domains: dict = {}
 
 
 def _domain(name: str, domain_options: dict):
-    if name not in _domains:
-        _domains[name] = create_domain(name, **domain_options)
-    return _domains[name]
+    """One instance per worker process and per configuration (models load once)."""
+    key = (name, json.dumps(domain_options, sort_keys=True, default=str))
+    if key not in _domains:
+        _domains[key] = create_domain(name, **domain_options)
+    return _domains[key]
 
 
 def _generation_order(names: set[str], domain_options: dict) -> list[str]:
@@ -90,6 +95,33 @@ def _generation_order(names: set[str], domain_options: dict) -> list[str]:
     return order
 
 
+def _cache_paths(out: Path, source_id: str, domain: str) -> tuple[Path, Path]:
+    folder = out / CACHE / source_id
+    return folder / f"{domain}.npy", folder / f"{domain}.json"
+
+
+def _cache_key(domain, seed: int) -> str:
+    """Cached pixels are reused only for the same plug-in version, weights and seed."""
+    return f"{domain.version}|{getattr(domain, 'identity', '')}|{seed}"
+
+
+def _cached(out: Path, source_id: str, domain: str, version: str) -> Generated | None:
+    pixels_path, meta_path = _cache_paths(out, source_id, domain)
+    if not (pixels_path.exists() and meta_path.exists()):
+        return None
+    meta = json.loads(meta_path.read_text())
+    if meta["version"] != version:
+        return None
+    return Generated(np.load(pixels_path), meta["generator"], params=meta["params"])
+
+
+def _store(out: Path, source_id: str, domain: str, version: str, made: Generated) -> None:
+    pixels_path, meta_path = _cache_paths(out, source_id, domain)
+    pixels_path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(pixels_path, made.pixels)
+    meta_path.write_text(json.dumps({"version": version, "generator": made.generator, "params": made.params}))
+
+
 def _save_png(path: Path, array: np.ndarray) -> None:
     Image.fromarray(array).save(path, "PNG", compress_level=6)
 
@@ -104,11 +136,20 @@ def forge_photo(entry: dict, options: ForgeOptions) -> dict[str, float]:
     spec = encode_spec_for(data)
     rgb = decode_rgb(data)
     made: dict[str, Generated] = {}
-    for name in _generation_order({d for _, d in todo if d != "real"}, options.domain_options):
-        start = time.perf_counter()
-        made[name] = _domain(name, options.domain_options).generate(rgb, rng_for(options.seed, entry["id"], name), made)
-        seconds[name] = time.perf_counter() - start
     out = Path(options.out)
+    requested = {d for _, d in todo if d != "real"}
+    used_by_others = {r for d in GENERATOR_DOMAINS for r in _domain(d, options.domain_options).requires}
+    for name in _generation_order(requested, options.domain_options):
+        domain = _domain(name, options.domain_options)
+        key = _cache_key(domain, options.seed)
+        if name not in requested and (cached := _cached(out, entry["id"], name, key)) is not None:
+            made[name] = cached
+            continue
+        start = time.perf_counter()
+        made[name] = domain.generate(rgb, rng_for(options.seed, entry["id"], name), made)
+        seconds[name] = time.perf_counter() - start
+        if name in used_by_others:
+            _store(out, entry["id"], name, key, made[name])
     for variant, domain in todo:
         start = time.perf_counter()
         ops = perturb.draw(rng_for(options.seed, entry["id"], "perturb", variant)) if variant != "aligned" else []

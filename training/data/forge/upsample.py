@@ -80,6 +80,7 @@ class Upsample:
 
     def __init__(self, networks: tuple[str, ...] = NETWORKS):
         self.networks = networks
+        self.identity = ",".join(_generator_name(n, 2) for n in networks)
 
     def generate(self, rgb: np.ndarray, rng: np.random.Generator, made: Mapping[str, Generated]) -> Generated:
         network = self.networks[rng.integers(len(self.networks))]
