@@ -52,9 +52,9 @@ class MoleLayer(nn.Module):
         in_features, out_features = layer_dims(base_layer)
         self.shared = LowRank(in_features, out_features, rank, alpha, dropout)
         self.experts = nn.ModuleList(LowRank(in_features, out_features, rank, alpha, dropout) for _ in range(num_experts))
-        # Zero router: every expert starts with the same weight.
+        # A near-uniform start that still breaks ties, so top-k does not always pick the first experts.
         self.router = nn.Linear(in_features, num_experts)
-        nn.init.zeros_(self.router.weight)
+        nn.init.normal_(self.router.weight, std=1e-3)
         nn.init.zeros_(self.router.bias)
         self.top_k = top_k
         self.last_router_weights: torch.Tensor | None = None
