@@ -5,8 +5,8 @@
 For each detector: total and trainable parameters (trainable in the stage that
 trains last: ``train`` for mixed, ``fusion`` for SEF), and the forward time
 per image at batch ``--batch`` on ``S x S`` crops (S = the backbone's input
-size): the fastest of at least three timed runs after a one-image warm-up, under
-``torch.inference_mode``.
+size): the fastest of three or more timed runs (fewer for models where runs
+pass ``--max-seconds``) after a one-image warm-up, under ``torch.inference_mode``.
 DINOv2 and EfficientNet load their packaged weights; CLIP uses random weights
 of the real shape (speed does not depend on the values). SEF runs 3 experts.
 """
@@ -43,18 +43,22 @@ BACKBONES = [
 ]
 
 
-def time_forward(detector, batch: int, min_runs: int, min_seconds: float, max_runs: int) -> float:
+def time_forward(detector, batch: int, min_runs: int, min_seconds: float, max_runs: int, max_seconds: float) -> tuple[float, int]:
     """Fastest milliseconds per image over runs at ``batch``: other load on the machine only ever adds time,
-    so the minimum is the steadiest estimate. At least ``min_runs``, more until ``min_seconds`` have passed."""
+    so the minimum is the steadiest estimate. ``min_runs`` runs and ``min_seconds`` at least, unless
+    ``max_seconds`` have passed (big models: a single run can take minutes)."""
     x = torch.randn(batch, 3, detector.crop_size, detector.crop_size)
     with torch.inference_mode():
         detector(x[:1])  # warm-up: one image is enough to initialise kernels and allocators
         runs, start = [], time.perf_counter()
-        while len(runs) < min_runs or (len(runs) < max_runs and time.perf_counter() - start < min_seconds):
+        while not runs or len(runs) < max_runs:
+            elapsed = time.perf_counter() - start
+            if elapsed >= max_seconds or (len(runs) >= min_runs and elapsed >= min_seconds):
+                break
             tick = time.perf_counter()
             detector(x)
             runs.append(time.perf_counter() - tick)
-    return 1000 * min(runs) / batch
+    return 1000 * min(runs) / batch, len(runs)
 
 
 def main() -> None:
@@ -67,6 +71,7 @@ def main() -> None:
     parser.add_argument("--min-seconds", type=float, default=3.0, help="keep timing small models this long")
     parser.add_argument("--min-runs", type=int, default=3)
     parser.add_argument("--max-runs", type=int, default=10)
+    parser.add_argument("--max-seconds", type=float, default=60.0, help="stop timing a model after this long")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     backbones = args.backbones.split(",")
@@ -75,8 +80,8 @@ def main() -> None:
         parser.error(f"unknown backbones {sorted(unknown)}")
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} threads, "
           f"batch {args.batch}, fp32")
-    print(f"| backbone | method | crop | total params | trainable | trainable % | ms/image |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| backbone | method | crop | total params | trainable | trainable % | ms/image | runs |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for backbone in backbones:
         weights = "random" if backbone.startswith("clip") else None
         for method in args.methods.split(","):
@@ -84,10 +89,10 @@ def main() -> None:
             torch.manual_seed(0)
             detector = create_detector(config)
             total, trainable = detector.parameter_counts()
-            ms = time_forward(detector, args.batch, args.min_runs, args.min_seconds, args.max_runs)
+            ms, runs = time_forward(detector, args.batch, args.min_runs, args.min_seconds, args.max_runs, args.max_seconds)
             print(
                 f"| {backbone} | {method} | {detector.crop_size} | {total / 1e6:.2f} M | {trainable / 1e3:.1f} k "
-                f"| {100 * trainable / total:.3f} | {ms:.1f} |",
+                f"| {100 * trainable / total:.3f} | {ms:.1f} | {runs} |",
                 flush=True,
             )
             del detector
