@@ -162,3 +162,12 @@ def test_a_later_run_adds_domains_reusing_cached_inputs(tiny_corpus, tiny_autoen
     assert staged.keys() == whole.keys()
     for path in staged:
         assert (out / path).read_bytes() == manifest.resolve(forged, path).read_bytes(), path
+
+
+def test_fidelity_report_scores_generators_against_their_reals(forged, tiny_corpus):
+    split = manifest.read(forged)[0].split
+    report = audit.fidelity(str(forged), str(tiny_corpus), split)
+    assert report["upsample"]["images"] >= 1 and report["reconstruct"]["images"] >= 1
+    # super-resolution of a real photo lands near the bicubic baseline, far above noise
+    assert report["upsample"]["psnr"] > 18.0
+    assert report["upsample"]["psnr"] > report["bicubic_baseline"]["psnr"] - 5.0

@@ -1,6 +1,6 @@
 """Can a trivial statistic of the file tell real from fake? If so, the detector will learn it.
 
-    python -m training.data.audit DIR/manifest.jsonl
+    python -m training.data.audit DIR/manifest.jsonl [--fidelity CORPUS --split val]
 
 For each statistic: how many fakes differ from their own real (same source photo and
 variant), and the ROC AUC of the statistic alone as a real/fake score over the whole manifest
@@ -55,9 +55,51 @@ def separability(records: list[manifest.Record]) -> dict:
     return report
 
 
+def fidelity(manifest_path: str, corpus: str, split: str = "val") -> dict:
+    """PSNR/SSIM of each generator's raw output (before the final encode, from the forge's
+    cache) against its real photo, with a bicubic baseline for upsampling at the same factor."""
+    from pathlib import Path
+
+    from PIL import Image
+    from skimage.metrics import peak_signal_noise_ratio as psnr
+    from skimage.metrics import structural_similarity as ssim
+
+    from training.data.imageformat import decode_rgb
+
+    out = Path(manifest_path).parent
+    scores = defaultdict(lambda: defaultdict(list))
+    for r in manifest.read(manifest_path):
+        if r.split != split or r.variant or r.domain not in ("upsample", "reconstruct"):
+            continue
+        cached = out / "cache" / r.source_id / f"{r.domain}.npy"
+        if not cached.exists():
+            continue
+        real = decode_rgb((Path(corpus) / r.source_path).read_bytes())
+        fake = np.load(cached)
+        scores[r.domain]["psnr"].append(psnr(real, fake))
+        scores[r.domain]["ssim"].append(ssim(real, fake, channel_axis=2))
+        if r.domain == "upsample":
+            factor = r.params["factor"]
+            h, w = real.shape[:2]
+            small = Image.fromarray(real).resize((max(w // factor, 1), max(h // factor, 1)), Image.LANCZOS)
+            scores["bicubic_baseline"]["psnr"].append(psnr(real, np.asarray(small.resize((w, h), Image.BICUBIC))))
+            scores[f"upsample:{r.params['network']}"]["psnr"].append(scores["upsample"]["psnr"][-1])
+    return {name: {k: round(float(np.mean(v)), 3) for k, v in values.items()} | {"images": len(values["psnr"])}
+            for name, values in sorted(scores.items())}
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    print(json.dumps(separability(manifest.read(argv[0])), indent=1))
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("manifest")
+    parser.add_argument("--fidelity", metavar="CORPUS", help="also report generator PSNR/SSIM on a split")
+    parser.add_argument("--split", default="val")
+    args = parser.parse_args(argv)
+    report = {"separability": separability(manifest.read(args.manifest))}
+    if args.fidelity:
+        report["fidelity"] = fidelity(args.manifest, args.fidelity, args.split)
+    print(json.dumps(report, indent=1))
     return 0
 
 
