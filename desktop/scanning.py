@@ -37,6 +37,15 @@ SUBMIT_CHUNK = 256
 HISTORY_LIMIT = 20000
 
 
+def inference_threads() -> int:
+    """Leave one core to the window: a saturated machine shows up as a stuttering UI."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def preparation_workers() -> int:
+    return max(1, min(2, (os.cpu_count() or 2) - 1))
+
+
 @dataclass(frozen=True)
 class ModelState:
     state: str
@@ -59,10 +68,10 @@ class ScanService(QObject):
     _modelLoaded = Signal(object, int)  # ModelState, load generation
     _historyRead = Signal(list)
 
-    def __init__(self, store: Store, workers: int = 2, parent: QObject | None = None):
+    def __init__(self, store: Store, workers: int | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self.store = store
-        self.workers = workers
+        self.workers = workers or preparation_workers()
         self.model_state = ModelState(LOADING, "loading the detector model…")
         self._scanner: Scanner | None = None
         self._waiting: list[tuple[list[str], str, bool]] = []  # submissions made while the model loads
@@ -103,7 +112,7 @@ class ScanService(QObject):
     def _load_model(self, path: str, provider: str, generation: int) -> None:
         try:
             model_path = Path(path) if path else default_model_path("cuda" if provider != "cpu" else "cpu")
-            detector = Detector(model_path, provider=provider)
+            detector = Detector(model_path, provider=provider, threads=inference_threads())
         except NoModelError:
             self._modelLoaded.emit(ModelState(NO_MODEL, "No detector model installed — choose a model file…"), generation)
             return

@@ -43,6 +43,7 @@ class ImageView(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(160, 120)
         self._pixmap: QPixmap | None = None
+        self._scaled: QPixmap | None = None  # the pixmap at its on-screen size, made once per size
         self._result: Result | None = None
         self._heatmap: QImage | None = None
         self._message = "Select an image to see why SynthSpot scored it as it did."
@@ -53,6 +54,7 @@ class ImageView(QWidget):
 
     def set_content(self, pixmap: QPixmap | None, result: Result | None, message: str = "") -> None:
         self._pixmap = pixmap
+        self._scaled = None
         self._result = result
         self._heatmap = heatmap_image(result.artifact_map) if result is not None and result.artifact_map else None
         self._message = message
@@ -78,6 +80,12 @@ class ImageView(QWidget):
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
+        try:
+            self._paint(painter)
+        finally:
+            painter.end()  # never leave it to the garbage collector: Qt needs it ended before the flush
+
+    def _paint(self, painter: QPainter) -> None:
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.fillRect(self.rect(), self.palette().window())
@@ -87,7 +95,11 @@ class ImageView(QWidget):
             painter.drawText(self.rect().adjusted(20, 20, -20, -20),
                              Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message)
             return
-        painter.drawPixmap(target, self._pixmap)
+        if self._scaled is None or self._scaled.size() != target.size():
+            # Smooth scaling of a 1600 px image costs tens of ms: once per size, not on every paint.
+            self._scaled = self._pixmap.scaled(target.size(), Qt.AspectRatioMode.IgnoreAspectRatio,
+                                               Qt.TransformationMode.SmoothTransformation)
+        painter.drawPixmap(target.topLeft(), self._scaled)
         if self.show_heatmap and self._heatmap is not None:
             painter.setOpacity(HEATMAP_OPACITY)
             painter.drawImage(target, self._heatmap)

@@ -247,3 +247,21 @@ def test_cancel_marks_unscanned_rows(tmp_path, qtbot, model_path, make_window):
     statuses = [row.status for row in window.model.rows()]
     assert statuses.count("cancelled") > 0
     assert window.session.store.pending() == []  # cancelled files are not resumed at the next start
+
+
+def test_pending_files_and_folders_from_a_previous_run_are_resumed_at_start(
+        tmp_path, qtbot, model_path, make_session, make_window, store_path):
+    from engine.store import Store
+
+    folder = tmp_path / "half-expanded"
+    folder.mkdir()
+    for index in range(5):
+        write_image(folder / f"{index}.png", 200 + index * 5)
+    lone = write_image(tmp_path / "lone.png", 20)
+    Store(store_path).add_pending([(str(folder), "cli"), (str(lone), "watched")])  # a run died here
+    window = make_window(model_path)
+    wait_for_results(qtbot, window, 6)
+    rows = rows_by_name(window)
+    assert rows["lone.png"].source == "watched" and rows["0.png"].source == "cli"
+    qtbot.waitUntil(lambda: window.session.store.pending() == [], timeout=WAIT_MS)
+    assert window.session.store.count() == 6
