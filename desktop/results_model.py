@@ -336,10 +336,6 @@ class ResultsFilterProxy(QSortFilterProxyModel):
     def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
         self.sourceModel().sort(column, order)
 
-    @property
-    def verdict_filter(self) -> str:
-        return self._verdict
-
     def set_verdict_filter(self, verdict: str) -> None:
         self._refilter("_verdict", verdict or "")
 

@@ -32,6 +32,7 @@ READY = "ready"
 NO_MODEL = "no_model"
 FAILED = "failed"
 
+NO_MODEL_MESSAGE = "No detector model installed — choose a model file…"
 DRAIN_INTERVAL_MS = 40
 SUBMIT_CHUNK = 256
 HISTORY_LIMIT = 20000
@@ -114,7 +115,7 @@ class ScanService(QObject):
             model_path = Path(path) if path else default_model_path("cuda" if provider != "cpu" else "cpu")
             detector = Detector(model_path, provider=provider, threads=inference_threads())
         except NoModelError:
-            self._modelLoaded.emit(ModelState(NO_MODEL, "No detector model installed — choose a model file…"), generation)
+            self._modelLoaded.emit(ModelState(NO_MODEL, NO_MODEL_MESSAGE), generation)
             return
         except (ModelLoadError, ContractError, ValueError) as exc:
             self._modelLoaded.emit(ModelState(FAILED, f"The model could not be loaded: {exc}"), generation)
@@ -154,9 +155,6 @@ class ScanService(QObject):
     def busy(self) -> bool:
         with self._lock:
             return self._expanding > 0 or self._done < self._total
-
-    def can_scan(self) -> bool:
-        return self.model_state.state in (READY, LOADING)
 
     def submit_paths(self, paths: list[str], source: str, recursive: bool = True) -> bool:
         """Scan files and folders (expanded in the background). False when no model can scan."""

@@ -55,8 +55,10 @@ class AppSession(QObject):
     def start(self) -> None:
         self.service.load_model(self.settings.model_path, self.settings.provider)
         self.service.load_history()
+        # Images that arrived while the app was closed are scanned too (sha256 skips known ones).
+        since = self.settings.watch_last_active or None
         for folder in self.settings.watched_folders:
-            self.watcher.add(folder.path, folder.recursive)
+            self.watcher.add(folder.path, folder.recursive, since=since)
         self.watcher.set_paused(self.settings.watching_paused)
         self.watcher.start()
         self.bridge.apply(self.settings.bridge_enabled)
@@ -64,6 +66,8 @@ class AppSession(QObject):
     def shutdown(self) -> None:
         self.bridge.apply(False)
         self.watcher.stop()
+        if self.settings.watched_folders:
+            self.settings.watch_last_active = time.time()
         self.service.shutdown()
 
     # --- settings changes -------------------------------------------------------

@@ -41,6 +41,7 @@ OPTIONS = {
     "watching_paused": Option("watch/paused", bool, False),
     "stable_seconds": Option("watch/stable_seconds", float, 1.5),
     "rescan_seconds": Option("watch/rescan_seconds", float, 60.0),
+    "watch_last_active": Option("watch/last_active", float, 0.0),  # when the app last watched (quit time)
     "bridge_enabled": Option("bridge/enabled", bool, False),
     "bridge_port": Option("bridge/port", int, 0),  # 0: the bridge's own default
     "window_geometry": Option("window/geometry", bytes, b""),

@@ -95,7 +95,12 @@ class ImageCache(QObject):
             image = load_scaled(path, self.longest_side)
             with self._condition:
                 self._queued.discard(path)
-            self._loaded.emit(path, image)
+                if self._stopping:
+                    return
+            try:
+                self._loaded.emit(path, image)
+            except RuntimeError:  # the window closed while this image was decoding
+                return
 
     @Slot(str, object)
     def _store(self, path: str, image: QImage | None) -> None:
@@ -109,9 +114,6 @@ class ImageCache(QObject):
         while len(self._cache) > self.capacity:
             self._cache.popitem(last=False)
         self.imageReady.emit(path)
-
-    def invalidate(self, path: str) -> None:
-        self._cache.pop(path, None)
 
     def stop(self) -> None:
         with self._condition:

@@ -33,6 +33,7 @@ from engine.files import is_image_file
 
 log = logging.getLogger(__name__)
 
+MTIME_MARGIN_S = 2.0
 PARTIAL_SUFFIXES = (".crdownload", ".part", ".partial", ".download", ".tmp", ".opdownload")
 
 WATCHING = "watching"
@@ -52,6 +53,8 @@ class FolderState:
     state: str = MISSING
     message: str = ""
     watch: object = None  # watchdog's ObservedWatch while scheduled
+    since: float = 0.0  # files modified before this, found when watching starts, are left alone
+    baselined: bool = False
 
 
 @dataclass
@@ -153,18 +156,15 @@ class FolderWatcher:
         except Exception:  # an emitter for a vanished folder may complain on the way out
             log.debug("observer stop failed", exc_info=True)
 
-    def add(self, path: str | os.PathLike, recursive: bool = False, scan_existing: bool = False) -> None:
-        """Watch a folder. Files already there are left alone unless ``scan_existing``."""
+    def add(self, path: str | os.PathLike, recursive: bool = False, since: float | None = None) -> None:
+        """Watch a folder. Files already there and last modified before ``since`` (default:
+        now) are left alone; the listing happens on the watcher's thread, not the caller's."""
         path = os.path.abspath(os.fspath(path))
+        since = time.time() if since is None else since
         with self._lock:
             if path in self._folders:
                 return
-            self._folders[path] = FolderState(path, recursive)
-            if not scan_existing:
-                for file_path in self._list_files(path, recursive):
-                    signature = file_signature(file_path)
-                    if signature:
-                        self._settled[file_path] = signature
+            self._folders[path] = FolderState(path, recursive, since=since)
         self._rescan_due = True
         self._wake.set()
 
@@ -176,14 +176,6 @@ class FolderWatcher:
                 return
             self._unschedule(folder)
             self._candidates = {p: c for p, c in self._candidates.items() if not _inside(p, path)}
-
-    def folders(self) -> list[FolderState]:
-        with self._lock:
-            return [FolderState(f.path, f.recursive, f.state, f.message) for f in self._folders.values()]
-
-    @property
-    def paused(self) -> bool:
-        return self._paused
 
     def set_paused(self, paused: bool) -> None:
         """While paused, arrivals are remembered and handed over after resuming."""
@@ -236,6 +228,8 @@ class FolderWatcher:
                 except OSError as exc:
                     state, message = FAILED, f"cannot watch: {exc.strerror or exc}"
                 else:
+                    if not folder.baselined:
+                        self._baseline(folder)
                     if folder.state != WATCHING:
                         self._rescan_due = True  # it came back: look at what arrived meanwhile
             if state != WATCHING and folder.watch is not None:
@@ -246,6 +240,16 @@ class FolderWatcher:
                 folder.state, folder.message = state, message
                 if self._on_status:
                     self._on_status(folder.path, state, message)
+
+    def _baseline(self, folder: FolderState) -> None:
+        # A margin for coarse file-system clocks (FAT keeps mtimes to 2 s): scanning a file
+        # twice is cheap, since the sha256 check skips it; missing a new one is not.
+        cutoff_ns = int((folder.since - MTIME_MARGIN_S) * 1e9)
+        for file_path in self._list_files(folder.path, folder.recursive):
+            signature = file_signature(file_path)
+            if signature and signature[1] < cutoff_ns:
+                self._settled[file_path] = signature
+        folder.baselined = True
 
     @staticmethod
     def _probe(path: str) -> tuple[str, str]:

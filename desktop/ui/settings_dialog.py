@@ -88,7 +88,7 @@ class SettingsDialog(QDialog):
         add = QPushButton("Add folder…")
         add.clicked.connect(self._add_folder)
         remove = QPushButton("Remove")
-        remove.clicked.connect(lambda: [self.folders.takeItem(self.folders.row(i)) for i in self.folders.selectedItems()])
+        remove.clicked.connect(self._remove_selected_folders)
         buttons = QHBoxLayout()
         buttons.addWidget(add)
         buttons.addWidget(remove)
@@ -163,6 +163,10 @@ class SettingsDialog(QDialog):
         path = QFileDialog.getExistingDirectory(self, "Watch a folder", start if os.path.isdir(start) else "")
         if path and path not in self.watched_paths():
             self._add_folder_item(WatchedFolder(path, False))
+
+    def _remove_selected_folders(self) -> None:
+        for item in self.folders.selectedItems():
+            self.folders.takeItem(self.folders.row(item))
 
     def _revoke(self) -> None:
         count = self._session.bridge.revoke()

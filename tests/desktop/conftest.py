@@ -37,6 +37,15 @@ def model_path(tmp_path_factory):
                             thresholds=Thresholds(likely_ai=0.8, likely_real=0.3, fpr=0.01))
 
 
+@pytest.fixture(scope="session")
+def slow_model(tmp_path_factory):
+    """A contract model with real convolutions, so a scan takes long enough to be interrupted."""
+    from export.synthetic import brightness_model
+
+    return brightness_model(tmp_path_factory.mktemp("slow") / "slow.onnx", crop_size=64, max_crops=8,
+                            extra_conv_layers=4, conv_channels=48)
+
+
 @pytest.fixture
 def settings_path(tmp_path):
     return tmp_path / "settings" / "synthspot.ini"

@@ -10,22 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from engine.store import Store
 from tests.desktop.conftest import write_image
 
 FILES = 160
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def slow_model(tmp_path_factory):
-    """A contract model with real convolutions, so a scan takes long enough to be interrupted."""
-    from export.synthetic import brightness_model
-
-    return brightness_model(tmp_path_factory.mktemp("slow") / "slow.onnx", crop_size=64, max_crops=8,
-                            extra_conv_layers=4, conv_channels=48)
 
 
 def launch(tmp_path, model, *paths):

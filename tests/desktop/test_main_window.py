@@ -32,7 +32,7 @@ def drop(window, paths):
         return False
     event = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime, buttons, modifiers)
     window.event(event)
-    return event.isAccepted()  # read now: the event points into ``mime``, which dies with this frame  # read now: the event points into ``mime``, which dies with this frame
+    return event.isAccepted()  # read now: the event points into ``mime``, which dies with this frame
 
 
 def rows_by_name(window):
@@ -233,20 +233,23 @@ def test_a_broken_model_file_says_why(tmp_path, qtbot, make_window):
     assert "could not be loaded" in window.banner.label.text()
 
 
-def test_cancel_marks_unscanned_rows(tmp_path, qtbot, model_path, make_window):
-    window = make_window(model_path)
+def test_cancel_marks_unscanned_rows(tmp_path, qtbot, slow_model, make_window):
+    window = make_window(slow_model)
     folder = tmp_path / "many"
     folder.mkdir()
-    for index in range(150):
-        write_image(folder / f"{index:03d}.png", 100 + index % 100, size=(256, 256), seed=index)
+    for index in range(60):
+        write_image(folder / f"{index:03d}.jpg", 100 + index, size=(256, 192), seed=index, fmt="JPEG")
+    # Cancel the moment the rows appear, as a person who dropped the wrong folder would.
+    window.service.rowsQueued.connect(lambda rows: window.cancel_button.click())
     drop(window, [folder])
-    qtbot.waitUntil(lambda: window.model.rowCount() == 150, timeout=WAIT_MS)
-    window.cancel_button.click()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 60, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: not window.service.busy, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: all(row.status != QUEUED for row in window.model.rows()), timeout=WAIT_MS)
     statuses = [row.status for row in window.model.rows()]
     assert statuses.count("cancelled") > 0
     assert window.session.store.pending() == []  # cancelled files are not resumed at the next start
+    drop(window, [folder / "059.jpg"])  # the app keeps working after a cancel
+    qtbot.waitUntil(lambda: rows_by_name(window)["059.jpg"].status == DONE, timeout=WAIT_MS)
 
 
 def test_pending_files_and_folders_from_a_previous_run_are_resumed_at_start(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 
@@ -58,7 +59,9 @@ def test_typed_options_round_trip_and_survive_junk(settings_path, qapp):
 def test_watched_folder_scans_arrivals_and_notifies_on_likely_ai(tmp_path, qtbot, model_path, make_window):
     watched = tmp_path / "Downloads"
     watched.mkdir()
-    write_image(watched / "already-there.png", 230)  # left alone: watching starts from now
+    write_image(watched / "already-there.png", 230)  # left alone: older than the start of watching
+    an_hour_ago = time.time() - 3600
+    os.utime(watched / "already-there.png", (an_hour_ago, an_hour_ago))
     window = make_window(model_path, stable_seconds=0.3, notifications=True,
                          watched_folders=[WatchedFolder(str(watched))])
     session = window.session
@@ -140,3 +143,22 @@ def test_tray_menu_reflects_flagged_and_pause(qtbot, model_path, make_window, tm
     tray.flaggedRequested.connect(shown.append)
     tray.flagged_action.trigger()
     assert shown and shown[0].path.endswith("gen.png")
+
+
+def test_images_that_arrived_while_the_app_was_closed_are_scanned_at_start(tmp_path, qtbot, model_path, make_window):
+    watched = tmp_path / "Downloads"
+    watched.mkdir()
+    old = write_image(watched / "before.png", 230)
+    long_ago = time.time() - 3 * 3600
+    os.utime(old, (long_ago, long_ago))
+    window = make_window(model_path, stable_seconds=0.2, watched_folders=[WatchedFolder(str(watched))])
+    qtbot.waitUntil(lambda: window.session.watch_summary() == "Watching 1 folder", timeout=WAIT_MS)
+    window.shutdown()
+    window.session.shutdown()  # remembers when watching stopped
+    closed_at = window.session.settings.watch_last_active
+    assert long_ago < closed_at <= time.time()
+    write_image(watched / "while-closed.png", 235)  # a download while the app is not running
+    again = make_window(model_path, stable_seconds=0.2)
+    wait_for_results(qtbot, again, 1)
+    qtbot.wait(800)
+    assert [row.name for row in again.model.rows()] == ["while-closed.png"]

@@ -10,7 +10,6 @@ import time
 from collections import Counter
 
 import pytest
-from PIL import Image
 
 from desktop.watcher import MISSING, NO_PERMISSION, WATCHING, FolderWatcher
 from engine.model import Detector
@@ -131,6 +130,8 @@ def test_files_already_there_are_left_alone_and_store_hashes_are_skipped(tmp_pat
     folder = tmp_path / "Downloads"
     folder.mkdir()
     write_image(folder / "old.png", 220, seed=6)
+    an_hour_ago = time.time() - 3600
+    os.utime(folder / "old.png", (an_hour_ago, an_hour_ago))
     known = write_image(tmp_path / "known.png", 220, seed=7)
     from desktop.watcher import sha256_file
 
