@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ FAILED = "failed"
 
 NO_MODEL_MESSAGE = "No detector model installed — choose a model file…"
 DRAIN_INTERVAL_MS = 40
+WORKER_NICENESS = 5
 SUBMIT_CHUNK = 256
 HISTORY_LIMIT = 20000
 
@@ -47,11 +49,25 @@ def preparation_workers() -> int:
     return max(1, min(2, (os.cpu_count() or 2) - 1))
 
 
+def lower_this_thread_priority() -> None:
+    """Run scanning a little below the window (Linux: per-thread nice), so when the machine is
+    busy the scan slows down, not the UI. Threads this one starts inherit the priority."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        thread = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, current + WORKER_NICENESS))
+    except OSError:  # not allowed here: scanning at normal priority still works
+        pass
+
+
 @dataclass(frozen=True)
 class ModelState:
     state: str
     message: str = ""
     detector: Detector | None = None
+    scanner: Scanner | None = None
 
     @property
     def ready(self) -> bool:
@@ -111,6 +127,7 @@ class ScanService(QObject):
                          name="synthspot-load-model", daemon=True).start()
 
     def _load_model(self, path: str, provider: str, generation: int) -> None:
+        lower_this_thread_priority()  # ONNX Runtime's threads and the scanner's inherit it
         try:
             model_path = Path(path) if path else default_model_path("cuda" if provider != "cpu" else "cpu")
             detector = Detector(model_path, provider=provider, threads=inference_threads())
@@ -124,20 +141,20 @@ class ScanService(QObject):
             log.exception("loading the model failed")
             self._modelLoaded.emit(ModelState(FAILED, f"The model could not be loaded: {exc}"), generation)
             return
-        self._modelLoaded.emit(ModelState(READY, "", detector), generation)
+        scanner = Scanner(detector, self.store, workers=self.workers, remember_pending=True)
+        self._modelLoaded.emit(ModelState(READY, "", detector, scanner), generation)
 
     @Slot(object, int)
     def _on_model_loaded(self, state: ModelState, generation: int) -> None:
-        if generation != self._load_generation:
-            return  # a newer load superseded this one
-        detector = state.detector
+        if generation != self._load_generation:  # a newer load superseded this one
+            if state.scanner is not None:
+                threading.Thread(target=state.scanner.close, daemon=True).start()
+            return
         old = self._scanner
-        self._scanner = None
+        self._scanner = state.scanner
         if old is not None:
             self.cancel()
             threading.Thread(target=old.close, name="synthspot-close-scanner", daemon=True).start()
-        if detector is not None:
-            self._scanner = Scanner(detector, self.store, workers=self.workers, remember_pending=True)
         self._set_state(state)
         if self._scanner is not None:
             self._resume_pending()
@@ -179,6 +196,7 @@ class ScanService(QObject):
 
     def _expand_and_submit(self, scanner: Scanner, paths: list[str], source: str, recursive: bool,
                            generation: int) -> None:
+        lower_this_thread_priority()  # the scanner's preparation threads start from here and inherit it
         # A folder stays in the store's pending list until all its files are queued (and so
         # pending themselves): a crash half-way through a 5,000-file folder loses nothing.
         folders = [path for path in paths if os.path.isdir(path)]

@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         self.filter_edit.setPlaceholderText("Filter by name, tag or verdict (Ctrl+F)")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.setMaximumWidth(320)
+        self.filter_edit.setAcceptDrops(False)  # a file dropped here is meant for scanning, like anywhere else
         self.filter_edit.textChanged.connect(self.proxy.set_text_filter)
         self.verdict_filter = QComboBox()
         for key, label in VERDICT_FILTERS.items():

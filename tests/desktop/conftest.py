@@ -7,7 +7,6 @@ import zlib
 
 # Before any Qt import: tests never open real windows or touch a real display.
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
-os.environ.pop("SYNTHSPOT_MODEL", None)  # a developer's own model must not leak into "no model" tests
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -25,6 +24,12 @@ def write_image(path, brightness: int, size=(96, 64), seed: int | None = None, f
     pixels = np.clip(rng.normal(brightness, 6, (size[1], size[0], 3)), 0, 255).astype(np.uint8)
     Image.fromarray(pixels).save(path, format=fmt)
     return path
+
+
+@pytest.fixture(autouse=True)
+def no_model_from_the_environment(monkeypatch):
+    """A developer's own $SYNTHSPOT_MODEL must not leak into the "no model installed" tests."""
+    monkeypatch.delenv("SYNTHSPOT_MODEL", raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import io
 import json
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QKeySequence
 from PySide6.QtWidgets import QApplication
 
 from desktop.results_model import COLUMN_TIME, COLUMN_VERDICT, DONE, QUEUED
@@ -47,6 +47,7 @@ def test_dropping_files_and_folders_gives_rows_then_results(tmp_path, qtbot, mod
     write_image(folder / "dark.jpg", 30, fmt="JPEG")
     (folder / "readme.txt").write_text("not an image: a folder drop skips it")
     single = write_image(tmp_path / "grey.png", 140)
+    assert not window.table.viewport().acceptDrops()  # drops on the table reach the window
     assert drop(window, [folder, single])
     qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=WAIT_MS)
     wait_for_results(qtbot, window, 3)
@@ -150,6 +151,7 @@ def test_keyboard_delete_removes_row_from_view_not_the_file_and_arrows_move_deta
     assert window.detail.row is not None and window.detail.row.name != second
     qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert window.filter_edit.hasFocus()
+    assert window.open_files_action.shortcut().matches(QKeySequence("Ctrl+O")) == QKeySequence.SequenceMatch.ExactMatch
 
 
 def test_export_writes_valid_csv_and_json(tmp_path, qtbot, model_path, make_window):
