@@ -7,6 +7,7 @@ decoded pixels as they are.
 
 from __future__ import annotations
 
+import copy
 import logging
 import tempfile
 from dataclasses import dataclass, replace
@@ -81,6 +82,7 @@ def export_detector(detector: nn.Module, path: str | Path, metadata: ModelMetada
         raise ExportError(f"precision {precision!r} is not one of {contract.PRECISIONS}")
     detector = detector.eval()
     wrapper = ContractWrapper(detector).eval()
+    exported = ContractWrapper(_merged_copy(detector)).eval()
     size = detector.input_spec.crop_size
     metadata = replace(metadata, crop_size=size, precision=precision,
                        expert_names=tuple(detector.input_spec.expert_names))
@@ -88,7 +90,7 @@ def export_detector(detector: nn.Module, path: str | Path, metadata: ModelMetada
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         fp32_path = Path(scratch) / "fp32.onnx"
-        _export_fp32(wrapper, fp32_path, size)
+        _export_fp32(exported, fp32_path, size)
         model = onnx.load(fp32_path)
         if precision == "fp16":
             model = _to_fp16(model)
@@ -106,6 +108,18 @@ def export_detector(detector: nn.Module, path: str | Path, metadata: ModelMetada
         path.unlink(missing_ok=True)
         raise ExportError(f"{report}; above the tolerance {limit} — the export was removed")
     return report
+
+
+def _merged_copy(detector: nn.Module) -> nn.Module:
+    """A copy with single-adapter LoRA folded into the base weights: the export then costs what the
+    bare backbone costs. SEF's per-expert adapters and MoLE's routed ones cannot be folded."""
+    from training.adapters import merge_lora
+
+    if detector.config.method != "mixed" or detector.config.adapter != "lora":
+        return detector
+    merged = copy.deepcopy(detector)
+    merge_lora(merged.backbone)
+    return merged
 
 
 def _export_fp32(wrapper: ContractWrapper, path: Path, size: int) -> None:
