@@ -154,7 +154,9 @@ def test_folder_deleted_and_recreated_keeps_being_watched(watch):
     assert collector.wait_for(lambda c: c.paths == [str(folder / "after.png")])
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads any folder; no permission error")
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                    reason="root reads any folder, so no permission error can be made (and the venv's python "
+                           "lives under /root, which an unprivileged child cannot run)")
 def test_unreadable_folder_gets_a_status_not_a_crash(watch):
     watcher, collector, folder = watch(rescan_interval=0.3)
     folder.chmod(0)
@@ -164,6 +166,28 @@ def test_unreadable_folder_gets_a_status_not_a_crash(watch):
         folder.chmod(0o755)
     assert collector.wait_for(lambda c: c.status[str(folder)] == WATCHING)
     write_image(folder / "back.png", 220, seed=10)
+    assert collector.wait_for(lambda c: c.paths == [str(folder / "back.png")])
+
+
+def test_permission_error_from_the_os_becomes_a_status(watch, monkeypatch):
+    """Runs as root too: the OS's PermissionError is injected for this one folder (root can read
+    any folder, so the test above cannot make one), then taken away again."""
+    import desktop.watcher as watcher_module
+
+    watcher, collector, folder = watch(rescan_interval=0.3)
+    real_scandir = os.scandir
+    denied = {"on": True}
+
+    def scandir(path="."):
+        if denied["on"] and os.fspath(path) == str(folder):
+            raise PermissionError(13, "Permission denied", str(folder))
+        return real_scandir(path)
+
+    monkeypatch.setattr(watcher_module.os, "scandir", scandir)
+    assert collector.wait_for(lambda c: c.status[str(folder)] == NO_PERMISSION)
+    denied["on"] = False
+    assert collector.wait_for(lambda c: c.status[str(folder)] == WATCHING)
+    write_image(folder / "back.png", 220, seed=11)
     assert collector.wait_for(lambda c: c.paths == [str(folder / "back.png")])
 
 
