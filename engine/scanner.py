@@ -24,6 +24,7 @@ import numpy as np
 
 from engine import contract
 from engine.decode import DecodeError, decode_image
+from engine.files import expand_paths
 from engine.model import Detector
 from engine.provenance import provenance_hints
 from engine.result import CropScore, Result, decide_verdict, probability_from_logit
@@ -159,8 +160,15 @@ class Scanner:
     def resume_pending(self, on_result: ResultCallback | None = None,
                        on_progress: ProgressCallback | None = None) -> ScanJob:
         """Rescan files a previous run queued but never finished (after a crash)."""
-        pending = self.store.pending() if self.store else []
-        requests = [ScanRequest(path=p, source=s) for p, s in pending]
+        requests = []
+        for path, source in self.store.pending() if self.store else []:
+            if os.path.isdir(path):  # a folder queued whole: its files, found by content
+                files = [str(f) for f in expand_paths([path])]
+                self.store.add_pending([(f, source) for f in files])
+                self.store.remove_pending(path)
+                requests += [ScanRequest(path=f, source=source) for f in files]
+            else:
+                requests.append(ScanRequest(path=path, source=source))
         return self.submit(requests, on_result, on_progress)
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ thread gets its own connection. Files queued but not yet scanned are kept in
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -50,8 +51,12 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+STORE_ENV = "SYNTHSPOT_STORE"
+
+
 def default_store_path() -> Path:
-    return default_data_dir() / "results.sqlite3"
+    """$SYNTHSPOT_STORE when set (tests, portable installs), else the user's data folder."""
+    return Path(os.environ.get(STORE_ENV) or default_data_dir() / "results.sqlite3")
 
 
 class Store:

@@ -196,3 +196,23 @@ def test_store_survives_two_processes_writing_at_once(tmp_path):
     assert store.count() == 300
     assert store.get("a-149", "m@1").probability == 0.1
     assert len(store.history(limit=10)) == 10
+
+
+def test_a_pending_folder_resumes_as_its_image_files(tmp_path, brightness_model_path):
+    folder = tmp_path / "dropped"
+    folder.mkdir()
+    images = sorted(str(solid_image(folder / f"{i}.png", 60 + i)) for i in range(3))
+    (folder / "readme.txt").write_text("not an image")
+    store = Store(tmp_path / "s.db")
+    store.add_pending([(str(folder), "dropped")])  # the app queued the folder whole, then died
+    with Scanner(Detector(brightness_model_path), store, remember_pending=True) as scanner:
+        job = scanner.resume_pending()
+        assert job.wait(30)
+    assert sorted(r.path for r in job.results) == images
+    assert all(r.ok and r.source == "dropped" for r in job.results)
+    assert store.pending() == []
+
+
+def test_store_path_can_come_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYNTHSPOT_STORE", str(tmp_path / "elsewhere.db"))
+    assert Store().path == tmp_path / "elsewhere.db"
