@@ -5,7 +5,7 @@
     python bench/forge_throughput.py --corpus /work/data/corpus --limit 8 [--workers 1]
         forge N photos afresh, one domain at a time, into a temporary folder, and time it
 
-Per-output seconds: upsample and reconstruct include generation and encoding; inpaint counts
+Per-output seconds are wall time inside one worker process. Upsample and reconstruct include generation and encoding; inpaint counts
 only its own compositing and encoding, because it reuses the upsample and reconstruct
 outputs of the same photo (run alone it costs all three). Run on a shared machine the
 numbers are lower bounds of what the code can do.
@@ -38,8 +38,8 @@ def summarise(out: str) -> dict:
         key: {
             "outputs": count[key],
             "seconds_per_output": round(seconds[key] / count[key], 3),
-            "outputs_per_core_second": round(count[key] / seconds[key], 3),
-            "megapixels_per_core_second": round(pixels[key] / 1e6 / seconds[key], 3),
+            "outputs_per_worker_second": round(count[key] / seconds[key], 3),
+            "megapixels_per_worker_second": round(pixels[key] / 1e6 / seconds[key], 3),
         }
         for key in sorted(count)
     }
