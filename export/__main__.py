@@ -1,0 +1,96 @@
+"""``python -m export``: a training checkpoint -> contract ONNX files, thresholds from calibration stamped in.
+
+    python -m export --checkpoint RUN/checkpoint --calibration RUN/calibration.json \
+        --out engine/models --name synthspot-lite0 --version 1 --precisions fp32,fp16,int8 \
+        [--parity-data MANIFEST] [--max-crops 8] [--aggregation mean] [--metrics RUN/eval/metrics.json]
+
+Writes ``<out>/<name>-<precision>.onnx`` for each precision; each export runs the parity
+check against torch on real crops (from ``--parity-data``'s val split, else from the
+calibration images' split) and fails above the tolerance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from engine.contract import DEFAULT_MAX_CROPS, ModelMetadata, extract_crops, plan_crops
+
+
+def parity_crops(data: str | None, crop_size: int, count: int = 32, seed: int = 0) -> np.ndarray:
+    """Crops of real photos from the val split of ``data``; noise-free random images when there is no data."""
+    rng = np.random.default_rng(seed)
+    if data is None:
+        return rng.integers(0, 256, (count, crop_size, crop_size, 3), dtype=np.uint8)
+    from training.evaluate import load_records
+    from training.data import manifest
+
+    records, base = load_records(data, "val")
+    crops = []
+    for record in records[: max(1, count // 4)]:
+        rgb = np.asarray(Image.open(manifest.resolve(base, record.path)).convert("RGB"))
+        crops.append(extract_crops(rgb, plan_crops(rgb.shape[0], rgb.shape[1], crop_size, 4)))
+    return np.concatenate(crops)[:count]
+
+
+def build_metadata(args, detector) -> ModelMetadata:
+    from training.calibrate import Calibration
+
+    calibration = Calibration.load(args.calibration)
+    metrics = {}
+    if args.metrics:
+        payload = json.loads(Path(args.metrics).read_text())
+        clean = payload["metrics"]["clean"]["overall"]
+        metrics = {"split": payload["split"], **{k: round(clean[k], 4) for k in ("ap", "auc", "acc_balanced", "tpr_at_1fpr")}}
+    training = {"backbone": detector.config.backbone, "method": detector.config.method,
+                "adapter": detector.config.adapter, "gamma": detector.config.gamma.enabled,
+                "calibration": {"split": calibration.split, "n_real": calibration.n_real,
+                                "real_quantile": calibration.real_quantile}}
+    if args.training_note:
+        training["data"] = args.training_note
+    return ModelMetadata(name=args.name, version=args.version, crop_size=detector.input_spec.crop_size,
+                         aggregation=args.aggregation, thresholds=calibration.thresholds(),
+                         training=training, metrics=metrics, max_crops=args.max_crops)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m export", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--calibration", required=True, help="calibration.json from `python -m training calibrate`")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--version", default="1")
+    parser.add_argument("--precisions", default="fp32,fp16")
+    parser.add_argument("--max-crops", type=int, default=DEFAULT_MAX_CROPS)
+    parser.add_argument("--aggregation", default="mean")
+    parser.add_argument("--parity-data", help="manifest or folder whose val-split photos give the parity crops")
+    parser.add_argument("--metrics", help="metrics.json from `python -m training.evaluate` (summary stamped in)")
+    parser.add_argument("--training-note", default="", help="one line on the training data, stamped in")
+    args = parser.parse_args(argv)
+
+    from export.onnx_export import ExportError, export_detector
+    from training.checkpoint import load_checkpoint
+
+    detector = load_checkpoint(args.checkpoint)
+    metadata = build_metadata(args, detector)
+    crops = parity_crops(args.parity_data, detector.input_spec.crop_size)
+    failed = []
+    for precision in [p.strip() for p in args.precisions.split(",") if p.strip()]:
+        path = Path(args.out) / f"{args.name}-{precision}.onnx"
+        try:
+            report = export_detector(detector, path, metadata, precision, parity_crops=crops)
+        except ExportError as exc:  # one precision that does not hold must not stop the others
+            print(f"{path}: NOT exported: {exc}", file=sys.stderr)
+            failed.append(precision)
+            continue
+        print(f"{path} ({path.stat().st_size / 1e6:.1f} MB): {report}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

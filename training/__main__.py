@@ -1,0 +1,78 @@
+"""``python -m training train|evaluate|calibrate`` (installed as ``synthspot-train``).
+
+    train      --config CONFIG.toml --run RUN_DIR [--no-resume] [--manifest M] [--epochs N] ...
+               (under torchrun: ``torchrun --nproc-per-node 2 -m training train ...``)
+    calibrate  --checkpoint RUN/checkpoint --data MANIFEST [--split val] [--fpr 0.01] --out RUN/calibration.json
+    evaluate   see ``python -m training.evaluate --help``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _train(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="synthspot-train train")
+    parser.add_argument("--config", required=True, help="TOML/JSON with [detector] and [training] tables")
+    parser.add_argument("--run", required=True, help="run folder (config, logs, metrics, checkpoints)")
+    parser.add_argument("--no-resume", action="store_true", help="start over even if the run folder has a saved state")
+    parser.add_argument("--no-progress", action="store_true")
+    for name, kind in (("manifest", str), ("epochs", int), ("expert-epochs", int), ("steps-per-epoch", int),
+                       ("batch-size", int), ("lr", float), ("seed", int), ("workers", int), ("threads", int),
+                       ("device", str)):
+        parser.add_argument(f"--{name}", type=kind)
+    args = parser.parse_args(argv)
+    from training.runs import load_run_config
+    from training.train import train
+
+    keys = ("manifest", "epochs", "expert_epochs", "steps_per_epoch", "batch_size", "lr", "seed", "workers", "threads", "device")
+    detector_config, train_config = load_run_config(args.config, {k: getattr(args, k) for k in keys})
+    checkpoint = train(detector_config, train_config, args.run, resume=not args.no_resume, progress=not args.no_progress)
+    print(checkpoint)
+    return 0
+
+
+def _calibrate(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="synthspot-train calibrate")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint")
+    source.add_argument("--onnx")
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--layout")
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--fpr", type=float, default=0.01)
+    parser.add_argument("--real-quantile", type=float, default=0.5)
+    parser.add_argument("--max-crops", type=int)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    if args.split == "test":
+        parser.error("thresholds are never tuned on the test split")
+    from training.calibrate import calibrate
+    from training.evaluate import load_records, load_scorer, score_records
+
+    scorer, max_crops, aggregation = load_scorer(args.checkpoint, args.onnx)
+    records, base = load_records(args.data, args.split, args.layout)
+    reals = [r for r in records if r.label == 0]
+    scores = score_records(reals, base, scorer, args.max_crops or max_crops, aggregation)
+    result = calibrate(scores.probabilities(), args.fpr, args.real_quantile, args.split)
+    result.save(args.out)
+    print(result)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    commands = {"train": _train, "calibrate": _calibrate}
+    if argv and argv[0] == "evaluate":
+        from training.evaluate import main as evaluate
+
+        return evaluate(argv[1:])
+    if not argv or argv[0] not in commands:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return commands[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

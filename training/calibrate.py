@@ -1,0 +1,48 @@
+"""Decision thresholds from held-out REAL photos only (the validation split, never the test split).
+
+``likely_ai`` is the score that only ``fpr`` of real photos reach; ``likely_real`` the score
+below which ``real_quantile`` of them fall (capped at ``likely_ai``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.contract import Thresholds
+
+
+@dataclass(frozen=True)
+class Calibration:
+    likely_ai: float
+    likely_real: float
+    fpr: float
+    real_quantile: float
+    n_real: int
+    split: str = "val"
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(likely_ai=self.likely_ai, likely_real=self.likely_real, fpr=self.fpr)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Calibration":
+        return cls(**json.loads(Path(path).read_text()))
+
+
+def calibrate(real_probabilities, fpr: float = 0.01, real_quantile: float = 0.5, split: str = "val") -> Calibration:
+    scores = np.asarray(real_probabilities, dtype=np.float64)
+    if scores.size == 0:
+        raise ValueError("calibration needs held-out real photos")
+    if not 0 < fpr < 1 or not 0 < real_quantile < 1:
+        raise ValueError("fpr and real_quantile must lie in (0, 1)")
+    likely_ai = float(np.quantile(scores, 1.0 - fpr, method="higher"))
+    # Strictly above every real score it was fitted on, where that is possible, so the FPR holds on them.
+    likely_ai = float(np.nextafter(likely_ai, 1.0)) if likely_ai < 1.0 else 1.0
+    likely_real = min(float(np.quantile(scores, real_quantile)), likely_ai)
+    return Calibration(likely_ai, likely_real, fpr, real_quantile, int(scores.size), split)

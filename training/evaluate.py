@@ -1,0 +1,228 @@
+"""Evaluate a detector on a manifest or a reader layout, scoring images exactly as the engine does.
+
+    python -m training.evaluate --checkpoint RUN/checkpoint --data MANIFEST_OR_FOLDER [--split test]
+        [--calibration RUN/calibration.json] [--perturbations all] [--out RUN/eval_test]
+
+Every image is cut into the engine's crop plan (``engine.contract.plan_crops`` /
+``extract_crops``), the crops' logits are combined by ``aggregate_logits``, and
+metrics are computed per generator (its fakes against all reals of the split) and
+overall, on clean images and under each perturbation (applied to the whole image
+before cropping, as a re-shared photo would arrive).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from engine.contract import (DEFAULT_MAX_CROPS, INPUT_IMAGE, OUTPUT_LOGIT, aggregate_logits, extract_crops,
+                             plan_crops, sigmoid)
+from training.data import manifest, readers
+
+
+class CropScorer(Protocol):
+    crop_size: int
+
+    def __call__(self, crops: np.ndarray) -> np.ndarray: ...
+
+
+class TorchScorer:
+    """A training ``Detector`` on uint8 NHWC crops, normalised as the exported graph does."""
+
+    def __init__(self, detector, batch: int = 32):
+        import torch
+
+        self.torch = torch
+        self.detector = detector.eval()
+        self.crop_size = detector.input_spec.crop_size
+        self.batch = batch
+
+    def __call__(self, crops: np.ndarray) -> np.ndarray:
+        torch = self.torch
+        logits = []
+        with torch.inference_mode():
+            for start in range(0, len(crops), self.batch):
+                x = torch.from_numpy(crops[start:start + self.batch]).permute(0, 3, 1, 2).float().div(255.0)
+                logits.append(self.detector(self.detector.normalize(x)).logit.reshape(-1).numpy())
+        return np.concatenate(logits)
+
+
+class OnnxScorer:
+    """A contract ``.onnx`` file run with ONNX Runtime on the CPU."""
+
+    def __init__(self, path: str | os.PathLike, batch: int = 32, threads: int | None = None):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        props = self.session.get_modelmeta().custom_metadata_map
+        self.crop_size = int(props["synthspot.crop_size"])
+        self.batch = batch
+
+    def __call__(self, crops: np.ndarray) -> np.ndarray:
+        return np.concatenate([self.session.run([OUTPUT_LOGIT], {INPUT_IMAGE: crops[s:s + self.batch]})[0].reshape(-1)
+                               for s in range(0, len(crops), self.batch)])
+
+
+def _reencode(rgb: np.ndarray, fmt: str, quality: int) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format=fmt, quality=quality)
+    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+
+
+def _downscale(rgb: np.ndarray, factor: float) -> np.ndarray:
+    image = Image.fromarray(rgb)
+    size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+    return np.asarray(image.resize(size, Image.LANCZOS))
+
+
+PERTURBATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "jpeg95": lambda rgb: _reencode(rgb, "JPEG", 95),
+    "jpeg75": lambda rgb: _reencode(rgb, "JPEG", 75),
+    "jpeg50": lambda rgb: _reencode(rgb, "JPEG", 50),
+    "blur1": lambda rgb: np.asarray(Image.fromarray(rgb).filter(ImageFilter.GaussianBlur(1.0))),
+    "downscale0.5": lambda rgb: _downscale(rgb, 0.5),
+    "webp80": lambda rgb: _reencode(rgb, "WEBP", 80),
+}
+
+
+def load_records(data: str | os.PathLike, split: str | None = "test", layout: str | None = None,
+                 variants: Sequence[str] | None = ("",)) -> tuple[list[manifest.Record], Path]:
+    """Records of a manifest file, or of a folder in any reader layout; returns them and their base path."""
+    data = Path(data)
+    if data.is_dir():
+        records, base = readers.READERS[layout or readers.detect_layout(data)](data), data / manifest.MANIFEST_NAME
+    else:
+        records, base = manifest.read(data), data
+    kept = [r for r in records if (split is None or r.split == split) and (variants is None or r.variant in variants)]
+    if not kept:
+        raise ValueError(f"{data}: no images in split {split!r}")
+    return kept, base
+
+
+def group_name(record: manifest.Record) -> str:
+    """Per-generator group: domain plus the generator's short name (weights), e.g. ``upsample/realesr-animevideov3-x2``."""
+    if record.label == 0:
+        return "real"
+    short = record.generator.split(":")[-1] if record.generator else ""
+    return f"{record.domain}/{short}" if short and short != record.domain else record.domain
+
+
+def score_image(rgb: np.ndarray, scorer: CropScorer, max_crops: int, aggregation: str) -> float:
+    boxes = plan_crops(rgb.shape[0], rgb.shape[1], scorer.crop_size, max_crops)
+    return aggregate_logits(scorer(extract_crops(rgb, boxes)), aggregation)
+
+
+@dataclass
+class Scores:
+    labels: np.ndarray
+    groups: list[str]
+    logits: dict[str, np.ndarray] = field(default_factory=dict)  # condition -> image logits
+
+    def probabilities(self, condition: str = "clean") -> np.ndarray:
+        return sigmoid(self.logits[condition])
+
+
+def score_records(records: Sequence[manifest.Record], base: Path, scorer: CropScorer,
+                  max_crops: int = DEFAULT_MAX_CROPS, aggregation: str = "mean",
+                  perturbations: Sequence[str] = (), progress: bool = False) -> Scores:
+    conditions = ["clean", *perturbations]
+    logits = {c: np.empty(len(records)) for c in conditions}
+    started = time.perf_counter()
+    for index, record in enumerate(records):
+        rgb = np.asarray(Image.open(manifest.resolve(base, record.path)).convert("RGB"))
+        for condition in conditions:
+            image = rgb if condition == "clean" else PERTURBATIONS[condition](rgb)
+            logits[condition][index] = score_image(image, scorer, max_crops, aggregation)
+        if progress and (index + 1) % 20 == 0:
+            print(f"  {index + 1}/{len(records)} images, {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return Scores(np.array([r.label for r in records]), [group_name(r) for r in records], logits)
+
+
+def summarize(scores: Scores, threshold: float = 0.5) -> dict:
+    """{condition: {"overall": metrics, "per_generator": {group: metrics}}}; each group is its fakes + every real."""
+    from training.metrics import detection_metrics
+
+    groups = sorted({g for g in scores.groups if g != "real"})
+    groups_arr = np.array(scores.groups)
+    out = {}
+    for condition in scores.logits:
+        probabilities = scores.probabilities(condition)
+        per_group = {}
+        for group in groups:
+            keep = (groups_arr == group) | (scores.labels == 0)
+            per_group[group] = detection_metrics(scores.labels[keep], probabilities[keep], threshold)
+        out[condition] = {"overall": detection_metrics(scores.labels, probabilities, threshold),
+                          "per_generator": per_group}
+    return out
+
+
+def load_scorer(checkpoint: str | None, onnx_path: str | None):
+    """(scorer, max_crops, aggregation) from a training checkpoint or an exported model."""
+    if onnx_path:
+        scorer = OnnxScorer(onnx_path)
+        props = scorer.session.get_modelmeta().custom_metadata_map
+        return scorer, int(props.get("synthspot.max_crops", DEFAULT_MAX_CROPS)), props["synthspot.aggregation"]
+    from training.checkpoint import load_checkpoint
+
+    return TorchScorer(load_checkpoint(checkpoint)), DEFAULT_MAX_CROPS, "mean"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="a training checkpoint directory")
+    source.add_argument("--onnx", help="an exported contract model")
+    parser.add_argument("--data", required=True, help="a manifest.jsonl, or a folder in a reader layout")
+    parser.add_argument("--layout", choices=sorted(readers.READERS))
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--max-crops", type=int, help="crops per image (default: the model's)")
+    parser.add_argument("--aggregation", help="default: the model's (mean for checkpoints)")
+    parser.add_argument("--perturbations", default="all", help="comma list of " + ",".join(PERTURBATIONS) + ", 'all' or 'none'")
+    parser.add_argument("--calibration", help="calibration.json: accuracies at its likely_ai threshold instead of 0.5")
+    parser.add_argument("--out", required=True, help="folder for metrics.json, scores.npz, report.md and plots")
+    parser.add_argument("--title", default="")
+    args = parser.parse_args(argv)
+
+    scorer, max_crops, aggregation = load_scorer(args.checkpoint, args.onnx)
+    perturbations = list(PERTURBATIONS) if args.perturbations == "all" else [
+        p for p in args.perturbations.split(",") if p and p != "none"]
+    records, base = load_records(args.data, args.split, args.layout)
+    threshold = 0.5
+    if args.calibration:
+        from training.calibrate import Calibration
+
+        threshold = Calibration.load(args.calibration).likely_ai
+    scores = score_records(records, base, scorer, args.max_crops or max_crops, args.aggregation or aggregation,
+                           perturbations, progress=True)
+    summary = summarize(scores, threshold)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {"data": str(args.data), "split": args.split, "threshold": threshold,
+               "max_crops": args.max_crops or max_crops, "aggregation": args.aggregation or aggregation,
+               "model": args.checkpoint or args.onnx, "metrics": summary}
+    (out / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
+    np.savez(out / "scores.npz", labels=scores.labels, groups=np.array(scores.groups), **scores.logits)
+    from training.report import write_report
+
+    write_report(out, scores, payload, args.title or Path(args.checkpoint or args.onnx).name)
+    overall = summary["clean"]["overall"]
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in overall.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""Detection metrics on image scores (probability of fake): sklearn where it has them."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+
+
+def tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, fpr: float) -> float:
+    """Highest true-positive rate whose false-positive rate does not exceed ``fpr``."""
+    fprs, tprs, _ = roc_curve(labels, scores)
+    allowed = fprs <= fpr + 1e-12
+    return float(tprs[allowed].max()) if allowed.any() else 0.0
+
+
+def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = 10) -> float:
+    """Mean |accuracy - confidence| over equal-width bins of the predicted class's confidence, weighted by bin size."""
+    predicted = (probabilities >= 0.5).astype(int)
+    confidence = np.where(predicted == 1, probabilities, 1.0 - probabilities)
+    correct = (predicted == labels).astype(float)
+    edges = np.linspace(0.5, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            error += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(error)
+
+
+def detection_metrics(labels, probabilities, threshold: float = 0.5) -> dict[str, float]:
+    """Accuracy on real, on fake and balanced at ``threshold``; AP, ROC AUC, TPR at 1%/5% FPR, ECE."""
+    labels = np.asarray(labels, dtype=int)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    reals, fakes = labels == 0, labels == 1
+    flagged = probabilities >= threshold
+    acc_real = float((~flagged[reals]).mean()) if reals.any() else float("nan")
+    acc_fake = float(flagged[fakes].mean()) if fakes.any() else float("nan")
+    both = reals.any() and fakes.any()
+    return {
+        "n_real": int(reals.sum()),
+        "n_fake": int(fakes.sum()),
+        "acc_real": acc_real,
+        "acc_fake": acc_fake,
+        "acc_balanced": (acc_real + acc_fake) / 2 if both else float("nan"),
+        "ap": float(average_precision_score(labels, probabilities)) if both else float("nan"),
+        "auc": float(roc_auc_score(labels, probabilities)) if both else float("nan"),
+        "tpr_at_1fpr": tpr_at_fpr(labels, probabilities, 0.01) if both else float("nan"),
+        "tpr_at_5fpr": tpr_at_fpr(labels, probabilities, 0.05) if both else float("nan"),
+        "ece": expected_calibration_error(labels, probabilities),
+    }

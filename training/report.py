@@ -1,0 +1,88 @@
+"""An evaluation's report: ``report.md`` with tables, and PNG plots (ROC curves, score
+histograms for real vs fake, per-generator AP bars under each perturbation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.metrics import roc_curve  # noqa: E402
+
+COLUMNS = ("n_real", "n_fake", "acc_real", "acc_fake", "acc_balanced", "ap", "auc", "tpr_at_1fpr", "tpr_at_5fpr", "ece")
+
+
+def _cell(value) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.3f}"
+
+
+def metrics_table(rows: dict[str, dict]) -> str:
+    lines = ["| | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    for name, metrics in rows.items():
+        lines.append(f"| {name} | " + " | ".join(_cell(metrics[c]) for c in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def _plot_roc(path: Path, scores) -> None:
+    probabilities = scores.probabilities("clean")
+    groups = np.array(scores.groups)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for group in ["all", *sorted({g for g in scores.groups if g != "real"})]:
+        keep = np.ones(len(groups), bool) if group == "all" else (groups == group) | (scores.labels == 0)
+        fpr, tpr, _ = roc_curve(scores.labels[keep], probabilities[keep])
+        ax.plot(fpr, tpr, label=group)
+    ax.plot([0, 1], [0, 1], ":", color="grey")
+    ax.set(xlabel="false-positive rate (real photos)", ylabel="true-positive rate", title="ROC (clean)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _plot_histogram(path: Path, scores) -> None:
+    probabilities = scores.probabilities("clean")
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    bins = np.linspace(0, 1, 26)
+    ax.hist(probabilities[scores.labels == 0], bins=bins, alpha=0.6, label="real")
+    ax.hist(probabilities[scores.labels == 1], bins=bins, alpha=0.6, label="fake")
+    ax.set(xlabel="P(fake)", ylabel="images", title="score histogram (clean)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _plot_generators(path: Path, summary: dict) -> None:
+    conditions = list(summary)
+    groups = sorted(summary["clean"]["per_generator"])
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(groups) * len(conditions) / 3), 4))
+    width = 0.8 / max(1, len(conditions))
+    for index, condition in enumerate(conditions):
+        values = [summary[condition]["per_generator"][g]["ap"] for g in groups]
+        ax.bar(np.arange(len(groups)) + index * width, values, width, label=condition)
+    ax.set_xticks(np.arange(len(groups)) + 0.4 - width / 2, groups, rotation=20, ha="right", fontsize=7)
+    ax.set(ylabel="average precision", ylim=(0, 1.05), title="AP per generator")
+    ax.legend(fontsize=7, ncol=4)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_report(folder: Path, scores, payload: dict, title: str) -> Path:
+    summary = payload["metrics"]
+    _plot_roc(folder / "roc.png", scores)
+    _plot_histogram(folder / "histogram.png", scores)
+    _plot_generators(folder / "per_generator.png", summary)
+    parts = [f"# Evaluation: {title}", "",
+             f"Data `{payload['data']}`, split `{payload['split']}`; crops: engine plan, max {payload['max_crops']}, "
+             f"aggregation `{payload['aggregation']}`; accuracies at P(fake) >= {payload['threshold']:.4f}.", "",
+             "## Clean", "", metrics_table({"overall": summary["clean"]["overall"], **summary["clean"]["per_generator"]}),
+             "", "## Under perturbations (overall)", "",
+             metrics_table({c: summary[c]["overall"] for c in summary}), "",
+             "![ROC](roc.png) ![histogram](histogram.png)", "", "![per generator](per_generator.png)", ""]
+    path = folder / "report.md"
+    path.write_text("\n".join(parts))
+    return path

@@ -1,0 +1,121 @@
+"""Run configs (TOML: a ``[detector]`` and a ``[training]`` table) and run folders.
+
+A run folder holds ``run_config.json`` (everything resolved), ``train.log``,
+``metrics.jsonl`` (one line per epoch), ``resume.pt`` (the state to continue from)
+and, when training ends, ``checkpoint/`` (``training.checkpoint`` format).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from training.augment import AugmentConfig
+from training.config import ConfigError, DetectorConfig
+
+RUN_CONFIG = "run_config.json"
+RESUME_FILE = "resume.pt"
+METRICS_FILE = "metrics.jsonl"
+LOG_FILE = "train.log"
+CHECKPOINT_DIR = "checkpoint"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    manifest: str = ""
+    train_domains: tuple[str, ...] | None = None  # fake domains trained on; None: every domain present
+    exclude_generators: tuple[str, ...] = ()  # substrings of Record.generator kept out of training
+    variants: tuple[str, ...] | None = None  # None: aligned and perturbed copies
+    epochs: int = 2  # single-stage methods, and SEF's fusion stage
+    expert_epochs: int = 2  # SEF stage 1, per expert
+    steps_per_epoch: int | None = None  # cap, for small budgets
+    batch_size: int = 16  # global: split across processes under torchrun
+    accumulate: int = 1
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.05
+    seed: int = 0
+    workers: int = 0
+    threads: int | None = None
+    device: str = "auto"
+    gamma_weight: float = 1.0  # weight of GAMMA's two segmentation losses
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.accumulate < 1 or self.epochs < 1 or self.expert_epochs < 1:
+            raise ConfigError("batch_size, accumulate, epochs and expert_epochs must be >= 1")
+        if self.lr <= 0:
+            raise ConfigError("lr must be > 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown training fields: {sorted(unknown)}")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        if isinstance(values.get("augment"), dict):
+            values["augment"] = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                                 for k, v in values["augment"].items()})
+        return cls(**values)
+
+
+def load_run_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> tuple[DetectorConfig, TrainConfig]:
+    """Read a TOML or JSON run config; ``overrides`` replace ``[training]`` fields (CLI flags)."""
+    path = Path(path)
+    text = path.read_text()
+    data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    training = dict(data.get("training", {}))
+    training.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return DetectorConfig.from_dict(data.get("detector", {})), TrainConfig.from_dict(training)
+
+
+class RunFolder:
+    def __init__(self, path: str | os.PathLike, write: bool = True):
+        self.path = Path(path)
+        self.write = write
+        if write:
+            self.path.mkdir(parents=True, exist_ok=True)
+
+    def save_config(self, detector: DetectorConfig, training: TrainConfig) -> None:
+        if self.write:
+            payload = {"detector": detector.to_dict(), "training": training.to_dict()}
+            (self.path / RUN_CONFIG).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+    def logger(self) -> logging.Logger:
+        log = logging.getLogger(f"synthspot.run.{self.path.resolve()}")
+        log.setLevel(logging.INFO)
+        if self.write and not log.handlers:
+            handler = logging.FileHandler(self.path / LOG_FILE)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+            log.addHandler(handler)
+        return log
+
+    def append_metrics(self, row: dict[str, Any]) -> None:
+        if self.write:
+            with open(self.path / METRICS_FILE, "a") as handle:
+                handle.write(json.dumps(row, sort_keys=True) + "\n")
+
+    def save_resume(self, state: dict[str, Any]) -> None:
+        if self.write:
+            scratch = self.path / (RESUME_FILE + ".tmp")
+            torch.save(state, scratch)
+            os.replace(scratch, self.path / RESUME_FILE)  # an interrupted save leaves the last good one
+
+    def load_resume(self) -> dict[str, Any] | None:
+        path = self.path / RESUME_FILE
+        return torch.load(path, map_location="cpu", weights_only=False) if path.is_file() else None
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / CHECKPOINT_DIR

@@ -1,0 +1,97 @@
+"""What a training stage reads: records chosen by split, fake domain and generator, balanced
+real/fake epochs, and augmented crops (``training.augment``) with their masks for GAMMA.
+
+Every crop is a pure function of (seed, epoch, position in the epoch), so a resumed run and a
+run split across processes see exactly the crops a single uninterrupted run sees.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from training.augment import AugmentConfig, augment_crop
+from training.data import manifest
+from training.data.dataset import ManifestDataset
+from training.data.forge.base import DOMAIN_CODES
+
+# SEF expert / GAMMA class names (training.config) -> the forge's domain names (manifest).
+EXPERT_DOMAINS = {"reconstruction": "reconstruct", "upsampling": "upsample", "inpainting": "inpaint"}
+IGNORE_INDEX = -100
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """Reals, plus fakes of ``domains`` (None: all) whose generator names none of ``exclude_generators``."""
+
+    split: str
+    domains: tuple[str, ...] | None = None
+    exclude_generators: tuple[str, ...] = ()
+    variants: tuple[str, ...] | None = None  # None: aligned and perturbed copies alike
+
+    def __call__(self, record: manifest.Record) -> bool:
+        if record.split != self.split:
+            return False
+        if self.variants is not None and record.variant not in self.variants:
+            return False
+        if record.label == 0:
+            return True
+        if self.domains is not None and record.domain not in self.domains:
+            return False
+        return not any(part in record.generator for part in self.exclude_generators)
+
+
+def domain_code_to_class(class_names: Sequence[str]) -> np.ndarray:
+    """Lookup: forge DOMAIN_CODES value -> index in GAMMA's ``domains`` (IGNORE_INDEX if absent)."""
+    table = np.full(max(DOMAIN_CODES.values()) + 2, IGNORE_INDEX, np.int64)
+    for name, code in DOMAIN_CODES.items():
+        wanted = "real" if name == "real" else next((k for k, v in EXPERT_DOMAINS.items() if v == name), name)
+        if wanted in class_names:
+            table[code] = list(class_names).index(wanted)
+    return table
+
+
+def balanced_epoch(labels: np.ndarray, seed: int, stage: int, epoch: int) -> np.ndarray:
+    """Every fake once and as many reals (repeated when fewer), shuffled: a 1:1 epoch."""
+    rng = np.random.default_rng((seed, stage, epoch, 7))
+    reals, fakes = np.flatnonzero(labels == 0), np.flatnonzero(labels == 1)
+    if len(reals) == 0 or len(fakes) == 0:
+        raise ValueError("a training stage needs both real and fake images")
+    repeats = -(-len(fakes) // len(reals))
+    reals = np.concatenate([rng.permutation(reals) for _ in range(repeats)])[: len(fakes)]
+    return rng.permutation(np.concatenate([reals, fakes]))
+
+
+class TrainingSet(ManifestDataset):
+    """Items are addressed by ``(record index, draw key)``; the key seeds that crop's randomness."""
+
+    def __init__(self, manifest_path: str | os.PathLike, record_filter: RecordFilter, crop_size: int,
+                 augment: AugmentConfig, seed: int = 0, with_masks: bool = False,
+                 domain_classes: Sequence[str] = ()):
+        super().__init__(manifest_path, crop_size=crop_size, with_masks=with_masks, seed=seed,
+                         record_filter=record_filter)
+        self.augment = augment
+        self.code_table = domain_code_to_class(domain_classes) if with_masks else None
+        self.labels = np.array([r.label for r in self.records], np.int64)
+
+    def __getitem__(self, key) -> dict:
+        index, draw = key
+        record = self.records[index]
+        data = manifest.resolve(self.manifest_path, record.path).read_bytes()
+        rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+        masks = list(self._masks(record, rgb.shape[:2])) if self.with_masks else []
+        rng = np.random.default_rng((self.seed, *draw))
+        image, masks = augment_crop(rgb, masks, self.crop_size, rng, self.augment)
+        item = {"image": torch.from_numpy(image), "label": torch.tensor(float(record.label))}
+        if self.with_masks:
+            codes = np.clip(masks[1], 0, len(self.code_table) - 1)
+            item["mask"] = torch.from_numpy(masks[0].astype(np.float32))
+            item["domain_map"] = torch.from_numpy(self.code_table[codes])
+        return item
