@@ -22,11 +22,16 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.session import AppSession
 from desktop.settings import APPLICATION, ORGANISATION, AppSettings
+from engine.models import MODEL_ENV
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="synthspot-app", description="SynthSpot: find AI-generated images, locally.")
     parser.add_argument("paths", nargs="*", help="image files or folders to scan at start")
+    parser.add_argument("--model", metavar="PATH", help="a SynthSpot .onnx model for this run (as SYNTHSPOT_MODEL)")
+    parser.add_argument("--selftest", action="store_true",
+                        help="check this installation (model, sample scan, bridge, window), print each check, "
+                             "exit 0 only when all passed")
     return parser
 
 
@@ -59,6 +64,12 @@ def configure_runtime() -> None:
 def main(argv: list[str] | None = None) -> int:
     args, qt_args = build_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="synthspot-app: %(levelname)s %(message)s")
+    if args.model:
+        os.environ[MODEL_ENV] = os.path.abspath(args.model)
+    if args.selftest:
+        from desktop.selftest import run_selftest
+
+        return run_selftest()
     configure_runtime()
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setOrganizationName(ORGANISATION)
