@@ -86,7 +86,7 @@ class TrainingSet(ManifestDataset):
         record = self.records[index]
         data = manifest.resolve(self.manifest_path, record.path).read_bytes()
         rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
-        masks = list(self._masks(record, rgb.shape[:2])) if self.with_masks else []
+        masks = [m.astype(np.uint8) for m in self._masks(record, rgb.shape[:2])] if self.with_masks else []
         rng = np.random.default_rng((self.seed, *draw))
         image, masks = augment_crop(rgb, masks, self.crop_size, rng, self.augment)
         item = {"image": torch.from_numpy(image), "label": torch.tensor(float(record.label))}

@@ -1,0 +1,58 @@
+"""Metrics on known inputs (checked against sklearn and by hand) and threshold calibration."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from training.__main__ import main as cli
+from training.calibrate import Calibration, calibrate
+from training.metrics import detection_metrics, expected_calibration_error, tpr_at_fpr
+
+LABELS = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+SCORES = np.array([0.1, 0.4, 0.35, 0.8, 0.9, 0.6, 0.3, 0.7])
+
+
+def test_metrics_match_sklearn_and_hand_counts():
+    metrics = detection_metrics(LABELS, SCORES, threshold=0.5)
+    assert metrics["ap"] == pytest.approx(average_precision_score(LABELS, SCORES))
+    assert metrics["auc"] == pytest.approx(roc_auc_score(LABELS, SCORES))
+    assert metrics["acc_real"] == 0.75 and metrics["acc_fake"] == 0.75 and metrics["acc_balanced"] == 0.75
+    assert (metrics["n_real"], metrics["n_fake"]) == (4, 4)
+
+
+def test_tpr_at_fpr_by_hand():
+    # no real above 0.8 except 0.8 itself: at FPR 0 only 0.9 is caught; at FPR 0.25, 0.9, 0.8(real), 0.7, 0.6
+    assert tpr_at_fpr(LABELS, SCORES, 0.0) == 0.25
+    assert tpr_at_fpr(LABELS, SCORES, 0.25) == 0.75
+
+
+def test_ece_by_hand():
+    labels = np.array([1, 1, 0, 0])
+    probabilities = np.array([0.9, 0.9, 0.9, 0.2])  # bin 0.9: conf 0.9, accuracy 2/3; bin 0.8: conf 0.8, accuracy 1
+    expected = 0.75 * abs(2 / 3 - 0.9) + 0.25 * abs(1.0 - 0.8)
+    assert expected_calibration_error(labels, probabilities) == pytest.approx(expected)
+    assert expected_calibration_error(np.array([1, 0]), np.array([1.0, 0.0])) == 0.0
+
+
+def test_calibration_holds_its_fpr_on_the_reals_it_saw():
+    reals = np.random.default_rng(0).beta(2, 5, 2000)
+    result = calibrate(reals, fpr=0.01, real_quantile=0.5)
+    assert np.mean(reals >= result.likely_ai) <= 0.01
+    assert np.mean(reals >= result.likely_ai) >= 0.008  # and not far below it
+    assert result.likely_real == pytest.approx(np.median(reals))
+    assert result.likely_real <= result.likely_ai
+    assert result.thresholds().fpr == 0.01 and result.n_real == 2000
+
+
+def test_calibration_round_trips_and_refuses_bad_input(tmp_path):
+    result = calibrate([0.2, 0.3, 0.9], fpr=0.05)
+    result.save(tmp_path / "c.json")
+    assert Calibration.load(tmp_path / "c.json") == result
+    assert result.likely_ai > 0.9  # above every real it saw
+    with pytest.raises(ValueError):
+        calibrate([], fpr=0.01)
+
+
+def test_calibrate_cli_refuses_the_test_split(tmp_path):
+    with pytest.raises(SystemExit):
+        cli(["calibrate", "--checkpoint", str(tmp_path), "--data", str(tmp_path), "--split", "test", "--out", "x"])

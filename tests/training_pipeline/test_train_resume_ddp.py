@@ -1,0 +1,93 @@
+"""Training mechanics: an interrupted run resumes to the same weights, and two gloo processes
+under DistributedDataParallel agree with one process."""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from training.config import DetectorConfig
+from training.runs import RunFolder, TrainConfig
+from training.train import train
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _weights(run):
+    return load_file(str(Path(run) / "checkpoint" / "model.safetensors"))
+
+
+def _assert_same(a, b, atol=0.0):
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=atol, rtol=0 if atol == 0 else 1e-4, msg=key)
+
+
+def test_interrupted_run_resumes_to_the_same_weights(flat_manifest, tmp_path, monkeypatch):
+    detector = DetectorConfig(backbone="tiny_vit", crop_size=32)  # mixed: one stage, two epochs
+    config = TrainConfig(manifest=str(flat_manifest), batch_size=4, steps_per_epoch=2, epochs=2)
+    train(detector, config, tmp_path / "straight", resume=False, progress=False)
+
+    saves = []
+    original = RunFolder.save_resume
+
+    def save_then_crash(self, state):
+        original(self, state)
+        saves.append(state["epoch"])
+        raise KeyboardInterrupt  # the process dies right after epoch 1's state is on disk
+
+    monkeypatch.setattr(RunFolder, "save_resume", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        train(detector, config, tmp_path / "interrupted", resume=False, progress=False)
+    monkeypatch.setattr(RunFolder, "save_resume", original)
+    assert saves == [0] and not (tmp_path / "interrupted" / "checkpoint").exists()
+    train(detector, config, tmp_path / "interrupted", resume=True, progress=False)
+    _assert_same(_weights(tmp_path / "straight"), _weights(tmp_path / "interrupted"))
+    log = (tmp_path / "interrupted" / "train.log").read_text()
+    assert "resumed at stage 0 epoch 0" in log
+
+
+SCRIPT = """
+import sys, torch
+torch.set_num_threads(1)
+from training.config import DetectorConfig
+from training.runs import TrainConfig
+from training.train import train
+# LoRA: its loss is a mean over images, so half batches on two processes average to the whole batch
+# (MoLE's load-balancing term is a batch statistic, and agrees only approximately).
+detector = DetectorConfig(backbone="tiny_vit", crop_size=32)
+config = TrainConfig(manifest=sys.argv[1], batch_size=4, steps_per_epoch=3, epochs=1, lr=5e-3)
+train(detector, config, sys.argv[2], resume=False, progress=False)
+"""
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _launch(script, manifest, run, world):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()),
+           "WORLD_SIZE": str(world), "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(manifest), str(run)],
+                              env={**env, "RANK": str(r), "LOCAL_RANK": str(r)}, cwd=ROOT) for r in range(world)]
+    assert [p.wait(timeout=120) for p in procs] == [0] * world
+
+
+def test_two_gloo_processes_agree_with_one(flat_manifest, tmp_path):
+    script = SCRIPT
+    _launch(script, flat_manifest, tmp_path / "one", 1)
+    _launch(script, flat_manifest, tmp_path / "two", 2)
+    _assert_same(_weights(tmp_path / "one"), _weights(tmp_path / "two"), atol=1e-5)
+    # and training moved the weights at all (the comparison is not between two untouched models)
+    untouched = tmp_path / "zero"
+    script_zero = script.replace("lr=5e-3", "lr=1e-12")
+    _launch(script_zero, flat_manifest, untouched, 1)
+    changed = _weights(tmp_path / "one")["head.fc.weight"] - _weights(untouched)["head.fc.weight"]
+    assert changed.abs().max() > 1e-4
