@@ -191,6 +191,8 @@ def test_copy_result_and_paste_image_from_clipboard(tmp_path, qtbot, model_path,
     assert len(pasted) == 1 and pasted[0].result.verdict == LIKELY_REAL
     assert pasted[0].path.endswith(".png") and (tmp_path / "data" / "pasted") in __import__("pathlib").Path(
         pasted[0].path).parents
+    # The clipboard owns that QMimeData now; left there, Qt frees it after Python's wrapper at exit (SIGSEGV).
+    clipboard.clear()
 
 
 def test_history_reloads_after_restart(tmp_path, qtbot, model_path, make_window):
