@@ -104,7 +104,7 @@ class ScanJob:
             self._finished.set()
 
 
-@dataclass
+@dataclass(eq=False)
 class _Prepared:
     job: ScanJob
     request: ScanRequest
@@ -228,10 +228,9 @@ class Scanner:
         except DecodeError as exc:
             self._release(sha256, self._error_result(request, sha256, str(exc), started, len(data)))
             return
-        prepared.followers = placeholder.followers
         with self._in_flight_lock:
+            prepared.followers = placeholder.followers  # the same list: later followers land there too
             self._in_flight[sha256] = prepared
-            prepared.followers = placeholder.followers
         while not self._closed:
             try:
                 self._ready.put(prepared, timeout=0.5)
@@ -302,10 +301,12 @@ class Scanner:
                         prepared.result.file_size))
 
     def _run_batch(self, batch: list[_Prepared]) -> None:
-        live = [p for p in batch if not (p.job.cancelled and not p.followers)]
+        live = []
         for prepared in batch:
-            if prepared not in live:
+            if prepared.job.cancelled and not prepared.followers:
                 self._release(prepared.result.sha256, None)
+            else:
+                live.append(prepared)
         if not live:
             return
         started = time.perf_counter()
