@@ -1,0 +1,41 @@
+"""The whole installer build, end to end: clean venv, PyInstaller, frozen self-test, archive (slow, minutes)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DIST = REPO / "dist"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_build_script_builds_a_self_testing_bundle_without_training_code():
+    done = subprocess.run(["bash", str(REPO / "scripts" / "build_installer.sh")], cwd=REPO,
+                          capture_output=True, text=True, timeout=1700)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-6000:]
+    assert "self-test: all checks passed" in output  # the embedded model, or a contract test model
+
+    archives = sorted(DIST.glob("SynthSpot-*-linux-*.tar.gz"), key=lambda path: path.stat().st_mtime)
+    archive = archives[-1]
+    recorded = (archive.parent / (archive.name + ".sha256")).read_text().split()[0]
+    assert recorded == hashlib.sha256(archive.read_bytes()).hexdigest()
+
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    internal = {Path(name).parts[2] for name in names if name.startswith("SynthSpot/_internal/") and name.count("/") >= 2}
+    assert "SynthSpot/synthspot" in names and "SynthSpot/synthspot.desktop" in names
+    assert not internal & {"torch", "training", "export", "onnx", "skimage", "scipy"}
+    assert {"engine", "onnxruntime", "c2pa", "PySide6"} <= internal
+    assert "SynthSpot/_internal/c2pa/libs/libc2pa_c.so" in names
+    assert any(name.startswith("SynthSpot/_internal/engine/samples/") for name in names)
+    qt_plugins = {name.split("/plugins/")[1] for name in names if "/PySide6/Qt/plugins/" in name}
+    assert {"platforms/libqxcb.so", "platforms/libqoffscreen.so"} <= qt_plugins
+    assert not any(plugin.startswith(("imageformats/", "qml", "platformthemes/")) for plugin in qt_plugins)
+    assert not any("/translations/" in name or "WebEngine" in name or "libQt6Qml" in name for name in names)

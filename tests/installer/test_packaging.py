@@ -1,0 +1,56 @@
+"""The installer's inputs: the app's requirements, the menu entry and its install script."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import Requirement
+
+REPO = Path(__file__).resolve().parents[2]
+PACKAGING = REPO / "packaging"
+
+
+def requirement_lines(text: str) -> list[str]:
+    return [line.split("#")[0].strip() for line in text.splitlines() if line.split("#")[0].strip()]
+
+
+def test_app_requirements_equal_the_projects_dependencies_and_hold_nothing_from_training():
+    listed = {str(Requirement(line)) for line in requirement_lines((PACKAGING / "requirements-app.txt").read_text())}
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert listed == {str(Requirement(line)) for line in project["dependencies"]}
+    names = {Requirement(line).name.lower() for line in listed}
+    assert not names & {"torch", "onnx", "scikit-image", "safetensors"}
+
+
+def test_desktop_entry_names_the_executable_and_an_icon():
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.optionxform = str  # keys are case-sensitive in .desktop files
+    entry.read(PACKAGING / "synthspot.desktop")
+    section = entry["Desktop Entry"]
+    assert section["Type"] == "Application" and section["Terminal"] == "false"
+    assert section["Exec"] == "synthspot %F" and section["Icon"] == "synthspot"
+    assert "image/jpeg" in section["MimeType"] and section["Categories"].endswith(";")
+    from PIL import Image
+
+    with Image.open(PACKAGING / "synthspot.png") as icon:
+        assert icon.size == (256, 256) and icon.mode == "RGBA"
+
+
+def test_install_script_points_the_menu_entry_at_the_unpacked_folder(tmp_path):
+    bundle = tmp_path / "Unpacked SynthSpot"  # a space: the Exec path must be quoted
+    bundle.mkdir()
+    for name in ("synthspot.desktop", "synthspot.png", "install-desktop-entry.sh"):
+        shutil.copy2(PACKAGING / name, bundle / name)
+    data = tmp_path / "share"
+    done = subprocess.run(["sh", str(bundle / "install-desktop-entry.sh")], capture_output=True, text=True,
+                          env={**os.environ, "XDG_DATA_HOME": str(data)}, timeout=30)
+    assert done.returncode == 0, done.stderr
+    installed = (data / "applications" / "synthspot.desktop").read_text()
+    assert f'Exec="{bundle}/synthspot" %F' in installed
+    assert f"TryExec={bundle}/synthspot" in installed
+    assert (data / "icons/hicolor/256x256/apps/synthspot.png").read_bytes() == (PACKAGING / "synthspot.png").read_bytes()
