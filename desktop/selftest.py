@@ -7,9 +7,11 @@ embedded default), a scan of the bundled sample images on the provider the
 model runs on, and the browser bridge started and stopped on a free port.
 Nothing touches the user's data: the store and settings live in a temp folder.
 
-Exit status: 0 when every check ran and passed; 1 when a check failed; 3 when
-every check that ran passed but some could not run (no model in this build),
-so a build without a model is never mistaken for a fully checked one.
+The report goes to stdout, or to ``synthspot-selftest.txt`` in the current folder
+when there is none (a windowed build). Exit status: 0 when every check ran and
+passed; 1 when a check failed; 3 when every check that ran passed but some could
+not run (no model in this build), so a build without a model is never mistaken
+for a fully checked one.
 """
 
 from __future__ import annotations
@@ -194,7 +196,14 @@ def exit_status(outcomes: list[Outcome]) -> int:
     return EXIT_INCOMPLETE if NOT_CHECKED in statuses else EXIT_OK
 
 
-def run_selftest(out: TextIO = sys.stdout) -> int:
+REPORT_FILE = "synthspot-selftest.txt"
+
+
+def run_selftest(out: TextIO | None = None) -> int:
+    if out is None and sys.stdout is None:  # a windowed executable (Windows, macOS) has no stdout
+        with open(REPORT_FILE, "w", encoding="utf-8") as report:
+            return run_selftest(report)
+    out = out or sys.stdout
     print("SynthSpot self-test", file=out, flush=True)
     with tempfile.TemporaryDirectory(prefix="synthspot-selftest-") as tmp:
         workdir = Path(tmp)
