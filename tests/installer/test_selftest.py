@@ -38,7 +38,7 @@ def test_selftest_passes_every_check_with_a_model(brightness_model_path, tmp_pat
     assert done.returncode == selftest.EXIT_OK, done.stdout + done.stderr
     assert check_lines(done.stdout) == {name: selftest.PASSED for name in CHECKS}
     samples = selftest.sample_images()
-    assert f"scan: {len(samples)} images on cpu" in done.stdout
+    assert f"scan: {len(samples)} images on " in done.stdout
     assert all(path.name in done.stdout for path in samples)
     assert "self-test: all checks passed" in done.stdout
 
