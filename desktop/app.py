@@ -5,7 +5,8 @@
 checks the installation, prints each check and exits (desktop/selftest.py).
 ``SYNTHSPOT_STORE`` and ``SYNTHSPOT_SETTINGS`` point the app at another results
 database and settings file (tests, benchmarks, portable use); ``SYNTHSPOT_MODEL``
-names a model file, as for the CLI. ``SYNTHSPOT_READY_FILE`` makes the app append its start-up milestones there as JSON lines (for benchmarks).
+names a model file, as for the CLI. ``SYNTHSPOT_READY_FILE`` makes the app append
+its start-up milestones there as JSON lines (for benchmarks).
 """
 
 from __future__ import annotations
