@@ -44,7 +44,9 @@ if [ $reuse_venv = 0 ] || [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
   $NICE "$VENV/bin/pip" install -q --upgrade pip
 fi
-$NICE "$VENV/bin/pip" install -q -r packaging/requirements-app.txt "pyinstaller>=6.6"
+# The versions last built and self-tested (packaging/constraints-app.txt), unless SYNTHSPOT_UNPINNED=1.
+constraints=(-c packaging/constraints-app.txt); [ "${SYNTHSPOT_UNPINNED:-0}" = 1 ] && constraints=()
+$NICE "$VENV/bin/pip" install -q -r packaging/requirements-app.txt "pyinstaller>=6.6" "${constraints[@]}"
 "$VENV/bin/pip" freeze > "$BUILD/requirements-frozen.txt"
 for forbidden in torch onnx scikit-image; do
   if "$VENV/bin/pip" show -q "$forbidden" >/dev/null 2>&1; then

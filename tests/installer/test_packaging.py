@@ -54,3 +54,14 @@ def test_install_script_points_the_menu_entry_at_the_unpacked_folder(tmp_path):
     assert f'Exec="{bundle}/synthspot" %F' in installed
     assert f"TryExec={bundle}/synthspot" in installed
     assert (data / "icons/hicolor/256x256/apps/synthspot.png").read_bytes() == (PACKAGING / "synthspot.png").read_bytes()
+
+
+def test_build_constraints_pin_versions_the_app_requirements_accept():
+    pins = {Requirement(line).name.lower().replace("_", "-"): Requirement(line)
+            for line in requirement_lines((PACKAGING / "constraints-app.txt").read_text())}
+    assert all(str(pin.specifier).startswith("==") for pin in pins.values())
+    assert not set(pins) & {"torch", "onnx", "scikit-image", "safetensors"}
+    for line in requirement_lines((PACKAGING / "requirements-app.txt").read_text()):
+        wanted = Requirement(line)
+        pinned = pins[wanted.name.lower().replace("_", "-")]
+        assert wanted.specifier.contains(str(pinned.specifier).removeprefix("=="), prereleases=True), (wanted, pinned)
