@@ -21,6 +21,19 @@ def _fingerprint(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
+def calibrate_colour(real: np.ndarray, recon: np.ndarray) -> tuple[np.ndarray, list]:
+    """Least-squares 3x3 colour matrix + offset mapping recon onto real, applied to recon.
+
+    A briefly trained small autoencoder leaves a global colour cast (a hue error, not a
+    decoder trace); left in, the detector would learn "colour cast = fake". One global affine
+    colour map removes the cast and leaves every spatial trace of the decoder in place."""
+    x = np.concatenate([recon.reshape(-1, 3).astype(np.float64), np.ones((recon.shape[0] * recon.shape[1], 1))], axis=1)
+    y = real.reshape(-1, 3).astype(np.float64)
+    coefficients, *_ = np.linalg.lstsq(x, y, rcond=None)
+    corrected = np.clip(np.round(x @ coefficients), 0, 255).astype(np.uint8).reshape(recon.shape)
+    return corrected, np.round(coefficients, 4).tolist()
+
+
 class _DiffusersVAE:
     """Thin wrapper so both kinds answer `reconstruct(rgb)`."""
 
@@ -65,9 +78,11 @@ class Reconstruct:
     version = "1"
     requires: tuple[str, ...] = ()
 
-    def __init__(self, weights: str | Path | None = None, vae: str | Path | None = None):
+    def __init__(self, weights: str | Path | None = None, vae: str | Path | None = None, colour_calibration: bool | None = None):
         self.weights = Path(weights) if weights else DEFAULT_WEIGHTS
         self.vae = Path(vae) if vae else None
+        # on for the small bundled autoencoder, off for a user's full-scale VAE (faithful colour)
+        self.colour_calibration = (self.vae is None) if colour_calibration is None else colour_calibration
         self._backend = None
 
     @property
@@ -78,7 +93,11 @@ class Reconstruct:
 
     @property
     def identity(self) -> str:
-        return self.backend.generator
+        return f"{self.backend.generator}|colour_calibration={self.colour_calibration}"
 
     def generate(self, rgb: np.ndarray, rng: np.random.Generator, made: Mapping[str, Generated]) -> Generated:
-        return Generated(self.backend.reconstruct(rgb), self.backend.generator)
+        pixels = self.backend.reconstruct(rgb)
+        if not self.colour_calibration:
+            return Generated(pixels, self.backend.generator)
+        pixels, matrix = calibrate_colour(rgb, pixels)
+        return Generated(pixels, self.backend.generator + "+colour-calibrated", params={"colour_matrix": matrix})
