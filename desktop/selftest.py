@@ -65,7 +65,7 @@ def check_c2pa() -> str:
 
 
 def check_heif() -> str:
-    import pillow_heif
+    import pi_heif
 
     from engine.decode import decode_image
 
@@ -73,7 +73,7 @@ def check_heif() -> str:
     if not heif:
         raise NotChecked(f"no HEIF sample in {SAMPLES_DIR}")
     image = decode_image(heif[0].read_bytes())
-    return f"pillow-heif {pillow_heif.__version__} (libheif {pillow_heif.libheif_version()}) decoded {heif[0].name} ({image.width}x{image.height})"
+    return f"pi-heif {pi_heif.__version__} (libheif {pi_heif.libheif_version()}) decoded {heif[0].name} ({image.width}x{image.height})"
 
 
 def find_model_path() -> Path:

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-try:  # HEIC/HEIF (and AVIF on older Pillow) through the libheif plugin.
-    import pillow_heif
+try:  # HEIC/HEIF through libheif. pi-heif decodes only: no GPL x265 encoder in the app or its installer.
+    import pi_heif
 
-    pillow_heif.register_heif_opener()
+    pi_heif.register_heif_opener()
 except ImportError:  # pragma: no cover - the plugin is a declared dependency
-    pillow_heif = None
+    pi_heif = None
 
 # 100 megapixels: far above any camera, far below what would exhaust memory
 # (3 bytes per pixel plus Pillow's working copies).
