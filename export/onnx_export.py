@@ -134,6 +134,7 @@ def _export_fp32(wrapper: ContractWrapper, path: Path, size: int) -> None:
 def _to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     from onnxconverter_common import float16
 
+    _detach_consumed_outputs(model)
     # keep_io_types: the contract's inputs stay uint8 and outputs float32 at any precision.
     model = float16.convert_float_to_float16(model, keep_io_types=True)
     # The converter retypes the output of our uint8->float Cast to float16 but leaves its `to`
@@ -147,6 +148,20 @@ def _to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
             if attribute.name == "to" and wanted == onnx.TensorProto.FLOAT16 and attribute.i == onnx.TensorProto.FLOAT:
                 attribute.i = onnx.TensorProto.FLOAT16
     return model
+
+
+def _detach_consumed_outputs(model: onnx.ModelProto) -> None:
+    """Give each graph output that other nodes also read (SEF's expert_weights feed its fusion) its own
+    Identity, so the fp16 converter's float32 output cast does not retype what those nodes read."""
+    consumed = {name for node in model.graph.node for name in node.input}
+    for output in model.graph.output:
+        if output.name not in consumed:
+            continue
+        inner = output.name + "__inner"
+        for node in model.graph.node:
+            node.output[:] = [inner if name == output.name else name for name in node.output]
+            node.input[:] = [inner if name == output.name else name for name in node.input]
+        model.graph.node.append(onnx.helper.make_node("Identity", [inner], [output.name]))
 
 
 def _to_int8(fp32_path: Path, out_path: Path) -> onnx.ModelProto:

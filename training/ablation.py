@@ -104,3 +104,19 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def complete_sources_manifest(forged: str | Path, out_name: str, domains=("real", "upsample", "reconstruct", "inpaint")) -> Path:
+    """Freeze a manifest of the photos whose every domain is forged (a forge may still be running),
+    written beside the forge's files so relative paths resolve; every ablation run reads this one file."""
+    from training.data import manifest
+    from training.data.forge.runner import collect
+
+    records = [manifest.Record(**row["record"]) for row in collect(forged)]
+    have: dict[str, set] = {}
+    for record in records:
+        have.setdefault(record.source_id, set()).add(record.domain)
+    kept = [r for r in records if set(domains) <= have[r.source_id]]
+    path = Path(forged) / out_name
+    manifest.write(kept, path)
+    return path

@@ -61,8 +61,9 @@ def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_
 
     out = tmp_path / "models"
     assert export_cli(["--checkpoint", str(run / "checkpoint"), "--calibration", str(run / "calibration.json"),
-                       "--out", str(out), "--name", "tiny", "--precisions", "fp32", "--parity-data",
+                       "--out", str(out), "--name", "tiny", "--precisions", "fp32,fp16", "--parity-data",
                        str(forged_manifest), "--metrics", str(run / "eval" / "metrics.json")]) == 0
+    assert (out / "tiny-fp16.onnx").is_file()  # SEF + GAMMA survive fp16 conversion
     engine = EngineDetector(out / "tiny-fp32.onnx", provider="cpu")
     calibration = json.loads((run / "calibration.json").read_text())
     assert engine.metadata.thresholds.likely_ai == pytest.approx(calibration["likely_ai"])
