@@ -225,8 +225,11 @@ class Scanner:
             self._in_flight[sha256] = placeholder
         try:
             prepared = self._decode_and_crop(job, request, data, sha256, started, read_done)
-        except DecodeError as exc:
-            self._release(sha256, self._error_result(request, sha256, str(exc), started, len(data)))
+        except Exception as exc:  # whatever happens, release the bytes: others may be waiting on them
+            if not isinstance(exc, DecodeError):
+                log.exception("decoding %s failed", request.path or "bytes")
+            message = str(exc) if isinstance(exc, DecodeError) else f"internal error while decoding: {exc}"
+            self._release(sha256, self._error_result(request, sha256, message, started, len(data)))
             return
         with self._in_flight_lock:
             prepared.followers = placeholder.followers  # the same list: later followers land there too
