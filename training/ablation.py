@@ -45,8 +45,8 @@ def pooled_row(run: Path, held_generator: str, held_domain: str) -> dict:
     labels, groups = scores["labels"], scores["groups"].astype(str)
     probabilities = 1.0 / (1.0 + np.exp(-scores["clean"]))
     threshold = json.loads((run / "eval" / "metrics.json").read_text())["threshold"]
-    held_gen = np.array([held_generator in g for g in groups])
     held_dom = np.array([g.split("/")[0] == held_domain for g in groups])
+    held_gen = np.array([held_generator in g for g in groups]) & ~held_dom  # inpaint fills name their sources
     selections = {"seen": (labels == 1) & ~held_gen & ~held_dom, "held_gen": held_gen, "held_domain": held_dom}
     row = {}
     for name, fakes in selections.items():

@@ -117,6 +117,8 @@ def group_name(record: manifest.Record) -> str:
     """Per-generator group: domain plus the generator's short name (weights), e.g. ``upsample/realesr-animevideov3-x2``."""
     if record.label == 0:
         return "real"
+    if "[" in record.generator:  # a composite (inpaint fills from other generators): one group per domain
+        return record.domain
     short = record.generator.split(":")[-1] if record.generator else ""
     return f"{record.domain}/{short}" if short and short != record.domain else record.domain
 
