@@ -135,6 +135,7 @@ def _to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     from onnxconverter_common import float16
 
     _detach_consumed_outputs(model)
+    _drop_float_to_float_casts(model)
     # keep_io_types: the contract's inputs stay uint8 and outputs float32 at any precision.
     model = float16.convert_float_to_float16(model, keep_io_types=True)
     # The converter retypes the output of our uint8->float Cast to float16 but leaves its `to`
@@ -148,6 +149,20 @@ def _to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
             if attribute.name == "to" and wanted == onnx.TensorProto.FLOAT16 and attribute.i == onnx.TensorProto.FLOAT:
                 attribute.i = onnx.TensorProto.FLOAT16
     return model
+
+
+def _drop_float_to_float_casts(model: onnx.ModelProto) -> None:
+    """Casts from float32 to float32 (``.float()`` on a float tensor, e.g. around the ViT's position-embedding
+    resize) become Identity: the fp16 converter would retype their outputs but keep ``to=float``."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    types = {v.name: v.type.tensor_type.elem_type
+             for v in [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]}
+    types.update({init.name: init.data_type for init in model.graph.initializer})
+    for node in model.graph.node:
+        to = next((a.i for a in node.attribute if a.name == "to"), None)
+        if node.op_type == "Cast" and to == onnx.TensorProto.FLOAT and types.get(node.input[0]) == onnx.TensorProto.FLOAT:
+            node.op_type = "Identity"
+            del node.attribute[:]
 
 
 def _detach_consumed_outputs(model: onnx.ModelProto) -> None:

@@ -74,3 +74,13 @@ def test_export_fails_and_removes_the_file_above_tolerance(tmp_path, crops):
     with pytest.raises(ExportError, match="above the tolerance"):
         export_detector(detector, path, metadata(), "int8", parity_crops=crops, tolerance=1e-9)
     assert not path.exists()
+
+
+def test_fp16_export_of_a_vit_whose_position_embeddings_are_resized(tmp_path, real_photo):
+    """A crop grid other than the pretrained one puts float->float casts around the resize in the graph."""
+    detector = randomised(create_detector(DetectorConfig(backbone="tiny_vit", crop_size=48)))
+    crops = contract.extract_crops(real_photo, contract.plan_crops(*real_photo.shape[:2], 48, max_crops=6))
+    path = tmp_path / "resized_fp16.onnx"
+    report = export_detector(detector, path, metadata(), "fp16", parity_crops=crops)
+    assert report.max_abs_logit_diff < 0.05
+    assert Detector(path).metadata.crop_size == 48
