@@ -85,8 +85,7 @@ def test_usage_errors_exit_2(args, message, tmp_path, capsys):
 def test_no_model_installed_is_explained(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("SYNTHSPOT_MODEL", raising=False)
     from engine import models
-    if models.DEFAULTS_FILE.is_file():
-        pytest.skip("an embedded default model is installed; covered by the scan tests")
+    monkeypatch.setattr(models, "DEFAULTS_FILE", tmp_path / "no-default.json")  # as an install without models
     code, _, err = run_cli(["scan", str(solid_image(tmp_path / "x.png", 100))], capsys)
     assert code == 2 and "no detector model is installed" in err
 
@@ -112,3 +111,17 @@ def test_installed_entry_point_runs(folder, brightness_model_path, tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert output.returncode == 0, output.stderr
     assert len(output.stdout.splitlines()) == 3
+
+
+def test_the_embedded_default_model_scans_with_no_set_up(capsys, monkeypatch):
+    """The README's promise: after install, `synthspot scan` works on the embedded model."""
+    monkeypatch.delenv("SYNTHSPOT_MODEL", raising=False)
+    from engine import models
+    samples = os.path.join(os.path.dirname(models.__file__), "..", "samples")
+    code, out, err = run_cli(["scan", samples, "--json", "--no-cache"], capsys)
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert len(records) >= 4 and all(r["error"] is None for r in records)
+    default = models.read_metadata(models.default_model_path("cpu"))
+    assert {r["model_name"] for r in records} == {default.name}
+    assert all(r["verdict"] in ("likely_ai", "uncertain", "likely_real") for r in records)
