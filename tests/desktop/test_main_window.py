@@ -213,7 +213,10 @@ def test_history_reloads_after_restart(tmp_path, qtbot, model_path, make_window)
 
 
 def test_without_a_model_the_app_starts_with_a_banner_and_scans_after_one_is_chosen(
-        tmp_path, qtbot, model_path, make_window):
+        tmp_path, qtbot, model_path, make_window, monkeypatch):
+    from engine import models
+
+    monkeypatch.setattr(models, "DEFAULTS_FILE", tmp_path / "no-default.json")  # hide the embedded default
     window = make_window(None)
     assert window.banner.isVisible()
     assert "No detector model installed" in window.banner.label.text()
