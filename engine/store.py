@@ -66,7 +66,7 @@ class Store:
         self._local = threading.local()
         db = sqlite3.connect(self.path, timeout=30.0)
         try:
-            db.execute("PRAGMA busy_timeout=30000")
+            _enable_wal(db)
             db.executescript(SCHEMA)
         finally:
             db.close()
@@ -74,10 +74,10 @@ class Store:
     def _connect(self, write: bool = False) -> "_Transaction":
         db = getattr(self._local, "db", None)
         if db is None:
+            # WAL is a property of the file, set once in __init__; each connection only needs these.
             db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=30000")
+            db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
         return _Transaction(db, write)
 
@@ -163,6 +163,19 @@ class Store:
         if db is not None:
             db.close()
             self._local.db = None
+
+
+def _enable_wal(db: sqlite3.Connection, attempts: int = 100) -> None:
+    """Switch the file to WAL. The switch needs a moment alone with the file and SQLite does not wait
+    for it with the busy handler, so retry while another process holds it."""
+    for attempt in range(attempts):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
 
 
 class _Transaction:
