@@ -188,12 +188,11 @@ def test_store_survives_two_processes_writing_at_once(tmp_path):
         "    store.put(Result(sha256=f'{sys.argv[2]}-{i}', verdict='likely_real', probability=0.1, "
         "scanned_at=time.time()), 'm@1')\n"
     )
-    path = tmp_path / "shared.db"
-    Store(path)
-    writers = [subprocess.Popen([sys.executable, "-c", script, str(path), name]) for name in ("a", "b")]
-    assert [w.wait(120) for w in writers] == [0, 0]
+    path = tmp_path / "shared.db"  # not created beforehand: the writers race to create it and switch it to WAL
+    writers = [subprocess.Popen([sys.executable, "-c", script, str(path), name]) for name in ("a", "b", "c")]
+    assert [w.wait(120) for w in writers] == [0, 0, 0]
     store = Store(path)
-    assert store.count() == 300
+    assert store.count() == 450
     assert store.get("a-149", "m@1").probability == 0.1
     assert len(store.history(limit=10)) == 10
 
