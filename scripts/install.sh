@@ -21,4 +21,4 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q torch==2.13.0
-.venv/bin/pip install -q -e ".[train,dev]"
+.venv/bin/pip install -q -e ".[train,dev,vae]"
