@@ -154,19 +154,48 @@ def test_folder_deleted_and_recreated_keeps_being_watched(watch):
     assert collector.wait_for(lambda c: c.paths == [str(folder / "after.png")])
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
-                    reason="root reads any folder, so no permission error can be made (and the venv's python "
-                           "lives under /root, which an unprivileged child cannot run)")
-def test_unreadable_folder_gets_a_status_not_a_crash(watch):
-    watcher, collector, folder = watch(rescan_interval=0.3)
+UNREADABLE_FOLDER_SCRIPT = """
+import sys, time
+from pathlib import Path
+from desktop.watcher import NO_PERMISSION, WATCHING, FolderWatcher
+from tests.desktop.conftest import write_image
+from tests.desktop.test_watcher import Collector, STABLE
+
+folder = Path(sys.argv[1])
+collector = Collector()
+watcher = FolderWatcher(collector.ready, collector.state, stable_for=STABLE, tick=0.05, rescan_interval=0.3)
+watcher.add(folder)
+watcher.start()
+try:
+    assert collector.wait_for(lambda c: c.status.get(str(folder)) == WATCHING), "never watching"
     folder.chmod(0)
     try:
-        assert collector.wait_for(lambda c: c.status[str(folder)] == NO_PERMISSION)
+        assert collector.wait_for(lambda c: c.status[str(folder)] == NO_PERMISSION), "no permission status"
     finally:
         folder.chmod(0o755)
-    assert collector.wait_for(lambda c: c.status[str(folder)] == WATCHING)
+    assert collector.wait_for(lambda c: c.status[str(folder)] == WATCHING), "not watching again"
     write_image(folder / "back.png", 220, seed=10)
-    assert collector.wait_for(lambda c: c.paths == [str(folder / "back.png")])
+    assert collector.wait_for(lambda c: c.paths == [str(folder / "back.png")]), "file after recovery not seen"
+finally:
+    watcher.stop()
+print("ok")
+"""
+
+
+def test_unreadable_folder_gets_a_status_not_a_crash(tmp_path):
+    """A real permission error from the OS, in a child process. Root reads any folder, so as root the
+    child drops the capabilities that bypass file permissions (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH)."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "Downloads"
+    folder.mkdir()
+    command = [sys.executable, "-c", UNREADABLE_FOLDER_SCRIPT, str(folder)]
+    if os.geteuid() == 0:
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=repo)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
 
 
 def test_permission_error_from_the_os_becomes_a_status(watch, monkeypatch):
