@@ -21,7 +21,7 @@ from torch import nn
 
 from engine import contract
 from engine.contract import ModelMetadata
-from export.synthetic import stamp
+from export.metadata import stamp
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 from engine.contract import (
     INPUT_IMAGE, OUTPUT_ARTIFACT_MAP, OUTPUT_EXPERT_WEIGHTS, OUTPUT_LOGIT, ModelMetadata, Thresholds,
 )
+from export.metadata import stamp
 
 OPSET = 18  # ReduceMean takes axes as an input from 18 on
 
@@ -122,16 +123,6 @@ def brightness_model(
     path = Path(path)
     onnx.save(model, path)
     return path
-
-
-def stamp(model: onnx.ModelProto, metadata: ModelMetadata) -> None:
-    """Write the contract metadata into ``metadata_props``, replacing any earlier stamp."""
-    props = metadata.to_props()
-    kept = [p for p in model.metadata_props if p.key not in props]
-    del model.metadata_props[:]
-    model.metadata_props.extend(kept)
-    for key, value in props.items():
-        model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
 
 
 def expected_logit(crop: np.ndarray, gain: float = 8.0) -> float:

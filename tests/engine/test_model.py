@@ -5,7 +5,8 @@ from onnx import TensorProto, helper
 
 from engine.contract import ContractError
 from engine.model import Detector, ModelLoadError, available_providers, resolve_provider
-from export.synthetic import brightness_model, expected_logit, stamp
+from export.metadata import stamp
+from export.synthetic import brightness_model, expected_logit
 
 
 def test_detector_runs_and_reports_its_provider(brightness_model_path):
