@@ -14,7 +14,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from engine.contract import ContractError, ModelMetadata
+from engine.contract import ModelMetadata
 from engine.store import default_data_dir
 
 EMBEDDED_DIR = Path(__file__).resolve().parent
@@ -55,7 +55,7 @@ def list_models() -> list[ModelInfo]:
         for path in sorted(folder.glob("*.onnx")):
             try:
                 found.append(ModelInfo(path, embedded, read_metadata(path)))
-            except (ContractError, Exception) as exc:  # one broken file must not hide the others
+            except Exception as exc:  # a broken file (not ONNX, or off-contract) must not hide the others
                 found.append(ModelInfo(path, embedded, None, str(exc)))
     return found
 

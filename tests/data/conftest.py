@@ -37,26 +37,34 @@ def small_images_allowed(monkeypatch):
     monkeypatch.setattr(photo_filter, "MIN_SHORT_SIDE", 64)
 
 
-@pytest.fixture(scope="module")
-def tiny_corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("corpus")
+def ingest_small_photos(root) -> dict[str, int]:
+    """The five small photos into a corpus at ``root``, with the photo filter's minimum size lowered."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(photo_filter, "MIN_LONG_SIDE", 64)
         patch.setattr(photo_filter, "MIN_SHORT_SIDE", 64)
-        counts = corpus.ingest(root, small_photos())
-    assert counts == {"kept": 5}, counts
-    return root
+        return corpus.ingest(root, small_photos())
 
 
-@pytest.fixture(scope="module")
-def tiny_autoencoder(tmp_path_factory):
-    """An untrained two-level autoencoder: the forge only needs a deterministic round trip."""
+def make_tiny_autoencoder(folder):
+    """An untrained two-level autoencoder saved to ``folder``: the forge only needs a deterministic round trip."""
     import torch
 
     from training.data.forge import autoencoder
 
     torch.manual_seed(0)
     model = autoencoder.KLAutoencoder(autoencoder.AutoencoderConfig(channels=(8, 8), latent_channels=4, groups=4))
-    folder = tmp_path_factory.mktemp("ae")
     autoencoder.save(model, folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    counts = ingest_small_photos(root)
+    assert counts == {"kept": 5}, counts
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_autoencoder(tmp_path_factory):
+    return make_tiny_autoencoder(tmp_path_factory.mktemp("ae"))

@@ -49,18 +49,13 @@ def flat_manifest(tmp_path):
 @pytest.fixture(scope="module")
 def forged_manifest(tmp_path_factory):
     """The real forge (upsample + reconstruct with an untrained autoencoder) on five small photos."""
-    from tests.data.conftest import small_photos
-    from training.data import corpus, photo_filter
-    from training.data.forge import autoencoder, runner
+    from tests.data.conftest import ingest_small_photos, make_tiny_autoencoder
+    from training.data import corpus
+    from training.data.forge import runner
 
     root = tmp_path_factory.mktemp("pipeline")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(photo_filter, "MIN_LONG_SIDE", 64)
-        patch.setattr(photo_filter, "MIN_SHORT_SIDE", 64)
-        corpus.ingest(root / "corpus", small_photos())
-    torch.manual_seed(0)
-    model = autoencoder.KLAutoencoder(autoencoder.AutoencoderConfig(channels=(8, 8), latent_channels=4, groups=4))
-    autoencoder.save(model, root / "ae")
+    ingest_small_photos(root / "corpus")
+    make_tiny_autoencoder(root / "ae")
     options = runner.ForgeOptions(corpus=str(root / "corpus"), out=str(root / "forged"),
                                   domains=("upsample", "reconstruct"), domain_options={"weights": str(root / "ae")})
     entries = sorted(corpus.read_manifest(root / "corpus"), key=lambda e: e["id"])
