@@ -1,4 +1,4 @@
-"""The plug-in face of a fake domain."""
+"""The plug-in faces of the forge: a fake domain, and the networks that domains draw from."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -27,3 +27,29 @@ class Domain(Protocol):
     requires: tuple[str, ...]  # other domains whose output for the same photo this one uses
 
     def generate(self, rgb: np.ndarray, rng: np.random.Generator, made: Mapping[str, Generated]) -> Generated: ...
+
+
+class SuperResolver(Protocol):
+    """One super-resolution network at one scale, as the upsample domain uses it.
+
+    `upscale` maps an HxWx3 uint8 image to exactly (factor*H)x(factor*W)x3 uint8; the domain
+    does the antialiased downscale, the padding and the crop back to the real's size."""
+
+    name: str  # unique across the forge, e.g. "srmd-x3", "nmkd-yandereneo-superlite-x4"
+    family: str  # network design, e.g. "srmd", "esrgan-rrdb", "srvgg", "omnisr", "waifu2x-upconv"
+    factor: int
+    identity: str  # package==version:model:weights-sha256[:12], recorded on every output
+
+    def upscale(self, small: np.ndarray) -> np.ndarray: ...
+
+
+class Regenerator(Protocol):
+    """A neural image-to-image network that redraws a real photo at its own size."""
+
+    name: str  # e.g. "oidn-denoise", "amt-s-interpolate"
+    family: str  # e.g. "oidn", "amt"
+    identity: str
+
+    def regenerate(self, rgb: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        """HxWx3 uint8 in, HxWx3 uint8 out (same size), plus the random choices made (JSON-able)."""
+        ...
