@@ -11,13 +11,15 @@ from training.data.forge import runner
 from training.data.forge.inpaint import Inpaint
 from training.data.forge.base import Generated
 
+NCNN_SUPER_RESOLVERS = ["realesr-animevideov3-x2", "realesr-animevideov3-x4", "waifu2x-upconv7-photo-x2"]
+
 DOMAINS = ("upsample", "reconstruct", "inpaint", "perturb")
 
 
 def _forge(tiny_corpus, tiny_autoencoder, out, seed=0):
     options = runner.ForgeOptions(
         corpus=str(tiny_corpus), out=str(out), domains=DOMAINS, seed=seed, perturb_variants=2,
-        domain_options={"weights": str(tiny_autoencoder)},
+        domain_options={"weights": str(tiny_autoencoder), "super_resolvers": NCNN_SUPER_RESOLVERS},
     )
     runner.run(sorted(corpus.read_manifest(tiny_corpus), key=lambda e: e["id"]), options, workers=1, progress=False)
     return out / manifest.MANIFEST_NAME
@@ -152,7 +154,7 @@ def test_a_later_run_adds_domains_reusing_cached_inputs(tiny_corpus, tiny_autoen
     stamps = {}
     for domains in (("upsample",), ("upsample", "reconstruct", "inpaint")):
         options = runner.ForgeOptions(corpus=str(tiny_corpus), out=str(out), domains=domains,
-                                      domain_options={"weights": str(tiny_autoencoder)})
+                                      domain_options={"weights": str(tiny_autoencoder), "super_resolvers": NCNN_SUPER_RESOLVERS})
         runner.run(entries, options, workers=1, progress=False)
         stamps[domains] = {p: p.stat().st_mtime_ns for p in (out / runner.CACHE).glob("*/upsample.npy")}
     first, second = stamps.values()

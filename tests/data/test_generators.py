@@ -9,13 +9,14 @@ from skimage.metrics import peak_signal_noise_ratio as psnr
 from training.data.forge import autoencoder
 from training.data.forge.reconstruct import DEFAULT_WEIGHTS, Reconstruct
 from training.data.forge.train_autoencoder import loss_fn, random_crops, reconstruct_array
-from training.data.forge.upsample import super_resolve
+from training.data.forge.upsample import ncnn_resolvers, super_resolve
 
 
-@pytest.mark.parametrize("network,factor", [("realesrgan-animevideov3", 2), ("realesrgan-animevideov3", 4), ("waifu2x-upconv7-photo", 2)])
-def test_super_resolution_restores_exact_size_and_is_close_to_bicubic(network, factor):
+@pytest.mark.parametrize("resolver", ncnn_resolvers(), ids=lambda r: r.name)
+def test_super_resolution_restores_exact_size_and_is_close_to_bicubic(resolver):
+    factor = resolver.factor
     real = data.astronaut()[100:197, 150:251]  # odd sizes: padding must round-trip
-    fake = super_resolve(real, network, factor)
+    fake = super_resolve(real, resolver)
     assert fake.shape == real.shape and fake.dtype == np.uint8
     small = Image.fromarray(real).resize((real.shape[1] // factor, real.shape[0] // factor), Image.LANCZOS)
     bicubic = np.asarray(small.resize((real.shape[1], real.shape[0]), Image.BICUBIC))

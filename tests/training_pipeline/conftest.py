@@ -57,7 +57,8 @@ def forged_manifest(tmp_path_factory):
     ingest_small_photos(root / "corpus")
     make_tiny_autoencoder(root / "ae")
     options = runner.ForgeOptions(corpus=str(root / "corpus"), out=str(root / "forged"),
-                                  domains=("upsample", "reconstruct"), domain_options={"weights": str(root / "ae")})
+                                  domains=("upsample", "reconstruct"), domain_options={"weights": str(root / "ae"),
+                                                                     "super_resolvers": ["realesr-animevideov3-x2", "waifu2x-upconv7-photo-x2"]})
     entries = sorted(corpus.read_manifest(root / "corpus"), key=lambda e: e["id"])
     runner.run(entries, options, workers=1, progress=False)
     path = root / "forged" / manifest.MANIFEST_NAME

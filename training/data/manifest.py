@@ -30,6 +30,14 @@ training.data.readers (GenImage, ForenSynths/UnivFD, flat real/ + fake/). Fields
     bytes            file size
     params           the domain's random choices (network, factor, regions...), {} otherwise
     seed             the forge seed that produced it (null for readers)
+    network          the plug-in network's short name ("srmd-x3", "synthspot-kl-f8", "inpaint"); "" for reals
+    family           its design family ("srmd", "esrgan-rrdb", "kl-nearest", "oidn", "inpaint", ...)
+    lineage          every network whose pixels are in the file (an inpaint lists its fillers);
+                     the key of leave-one-generator-out splits (training.data.leaveout)
+    processing       for a processed real (label 0, domain "real"): the classical operations
+                     and final encode applied to it (training.data.forge.processing); [] otherwise
+    crop             {"index", "x", "y", "size"}: the window of the source photo this file was
+                     cut from (crop-level forging), null for whole photos
 """
 from __future__ import annotations
 
@@ -70,6 +78,11 @@ class Record:
     variant: str = ""
     params: dict = field(default_factory=dict)
     seed: int | None = None
+    network: str = ""
+    family: str = ""
+    lineage: list = field(default_factory=list)
+    processing: list = field(default_factory=list)
+    crop: dict | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

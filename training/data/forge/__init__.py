@@ -8,16 +8,24 @@ from __future__ import annotations
 
 from training.data.forge.base import DOMAIN_CODES, Domain, Generated
 
-GENERATOR_DOMAINS = ("upsample", "reconstruct", "inpaint")
+GENERATOR_DOMAINS = ("upsample", "reconstruct", "regenerate", "inpaint")
+FILL_DOMAINS = ("upsample", "reconstruct", "regenerate")  # what inpaint may paste into a real
 ALL_DOMAINS = (*GENERATOR_DOMAINS, "perturb")
 
 
 def create_domain(name: str, **options) -> Domain:
-    """Build one domain; options reach only the domain that takes them (e.g. vae, weights)."""
+    """Build one domain; options reach only the domain that takes them (e.g. vae, weights,
+    super_resolvers / regenerators: lists of network names, None for all)."""
     if name == "upsample":
+        from training.data.forge import registry
         from training.data.forge.upsample import Upsample
 
-        return Upsample()
+        return Upsample(registry.super_resolvers(options.get("super_resolvers")))
+    if name == "regenerate":
+        from training.data.forge import registry
+        from training.data.forge.regenerate import Regenerate
+
+        return Regenerate(registry.regenerators(options.get("regenerators")))
     if name == "reconstruct":
         from training.data.forge.reconstruct import Reconstruct
 
@@ -25,8 +33,8 @@ def create_domain(name: str, **options) -> Domain:
     if name == "inpaint":
         from training.data.forge.inpaint import Inpaint
 
-        return Inpaint()
+        return Inpaint(fill_domains=tuple(options.get("fill_domains") or FILL_DOMAINS))
     raise ValueError(f"unknown domain {name!r}; known: {', '.join(ALL_DOMAINS)}")
 
 
-__all__ = ["ALL_DOMAINS", "DOMAIN_CODES", "Domain", "GENERATOR_DOMAINS", "Generated", "create_domain"]
+__all__ = ["ALL_DOMAINS", "FILL_DOMAINS", "DOMAIN_CODES", "Domain", "GENERATOR_DOMAINS", "Generated", "create_domain"]

@@ -1,9 +1,11 @@
-"""python -m training.data.forge --corpus CORPUS --domains upsample,reconstruct,inpaint[,perturb] --out DIR"""
+"""python -m training.data.forge --corpus CORPUS --out DIR [--domains upsample,reconstruct,regenerate,inpaint[,perturb]]
+                               [--crops-per-photo N --crop-sizes 256,512 --processed K]"""
 from __future__ import annotations
 
 import argparse
 import json
 import os
+from pathlib import Path
 from collections import Counter
 
 from training.data.corpus import read_manifest
@@ -15,7 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.data.forge", description="Forge aligned fakes from a real-photo corpus.")
     parser.add_argument("--corpus", required=True, help="a folder made by `python -m training.data.corpus`")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--domains", default="upsample,reconstruct,inpaint", help=f"comma list of {','.join(ALL_DOMAINS)}")
+    parser.add_argument("--domains", default="upsample,reconstruct,regenerate,inpaint", help=f"comma list of {','.join(ALL_DOMAINS)}")
+    parser.add_argument("--crops-per-photo", type=int, default=0, help="aligned crops cut at native resolution per photo (0: whole photos)")
+    parser.add_argument("--crop-sizes", default="256,512", help="smallest,largest crop side in pixels (multiples of 16)")
+    parser.add_argument("--processed", type=int, default=0, help="processed reals (label 0: resized, blurred, recompressed...) per photo or crop")
+    parser.add_argument("--super-resolvers", help="comma list of upsample network names (default: all; see --list-networks)")
+    parser.add_argument("--regenerators", help="comma list of regenerate network names (default: all)")
+    parser.add_argument("--list-networks", action="store_true", help="print every network by domain and family, then exit")
     parser.add_argument("--perturb-variants", type=int, default=1, help="perturbed copies per photo when 'perturb' is listed")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
@@ -26,10 +34,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
+    if args.list_networks:
+        from training.data.forge import registry
+
+        listing = {"upsample": {r.name: {"family": r.family, "factor": r.factor, "identity": r.identity} for r in registry.super_resolvers()},
+                   "regenerate": {r.name: {"family": r.family, "identity": r.identity} for r in registry.regenerators()}}
+        print(json.dumps(listing, indent=1))
+        return 0
     domains = tuple(d.strip() for d in args.domains.split(",") if d.strip())
     unknown = set(domains) - set(ALL_DOMAINS)
     if unknown:
         parser.error(f"unknown domains: {', '.join(sorted(unknown))}")
+    try:
+        sizes = tuple(int(v) for v in args.crop_sizes.split(","))
+    except ValueError:
+        parser.error(f"--crop-sizes takes two integers, got {args.crop_sizes!r}")
+    if len(sizes) != 2 or not 16 <= sizes[0] <= sizes[1]:
+        parser.error(f"--crop-sizes takes smallest,largest with 16 <= smallest <= largest, got {args.crop_sizes!r}")
+    if not Path(args.corpus, "manifest.jsonl").exists():
+        parser.error(f"no corpus at {args.corpus} (make one with `python -m training.data.corpus build`)")
     splits = set(args.splits.split(","))
     entries = sorted((e for e in read_manifest(args.corpus) if e["split"] in splits), key=lambda e: e["id"])[: args.limit]
     options = ForgeOptions(
@@ -38,13 +61,22 @@ def main(argv: list[str] | None = None) -> int:
         domains=domains,
         seed=args.seed,
         perturb_variants=args.perturb_variants if "perturb" in domains else 0,
-        domain_options={"vae": args.vae, "weights": args.ae_weights},
+        domain_options={"vae": args.vae, "weights": args.ae_weights, "super_resolvers": _names(args.super_resolvers),
+                        "regenerators": _names(args.regenerators)},
+        crops_per_photo=args.crops_per_photo,
+        crop_sizes=sizes,
+        processed_per_unit=args.processed,
     )
     count = run(entries, options, args.workers, progress=not args.no_progress)
     rows = collect(args.out)
-    counts = Counter((r["record"]["split"], r["record"]["variant"] or "aligned", r["record"]["domain"]) for r in rows)
+    counts = Counter((r["record"]["split"], r["record"]["variant"] or "aligned",
+                      "processed" if r["record"].get("processing") else r["record"]["domain"]) for r in rows)
     print(json.dumps({"manifest_rows": count, "counts": {"/".join(k): v for k, v in sorted(counts.items())}}, indent=1))
     return 0
+
+
+def _names(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from typing import Mapping, Protocol
 import numpy as np
 
 # Per-pixel domain codes in inpaint domain maps (and for whole images of a domain).
-DOMAIN_CODES = {"real": 0, "upsample": 1, "reconstruct": 2}
+DOMAIN_CODES = {"real": 0, "upsample": 1, "reconstruct": 2, "regenerate": 3}
 
 
 @dataclass
@@ -19,6 +19,9 @@ class Generated:
     mask: np.ndarray | None = None  # HxW bool, True where pixels were replaced (inpaint only)
     domain_map: np.ndarray | None = None  # HxW uint8 DOMAIN_CODES (inpaint only)
     params: dict = field(default_factory=dict)
+    network: str = ""  # the plug-in's short name, e.g. "srmd-x3" (leave-one-generator-out key)
+    family: str = ""  # its design family, e.g. "srmd" (leave-one-family-out key)
+    lineage: tuple[str, ...] = ()  # every network whose pixels are in the fake (inpaint: its fillers)
 
 
 class Domain(Protocol):

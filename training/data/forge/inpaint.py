@@ -19,8 +19,10 @@ FEATHER_FLOOR = 0.02  # blend weights below this are cut to 0 so the mask has a 
 
 class Inpaint:
     name = "inpaint"
-    version = "1"
-    requires: tuple[str, ...] = ("upsample", "reconstruct")
+    version = "2"
+
+    def __init__(self, fill_domains: tuple[str, ...] = ("upsample", "reconstruct")):
+        self.requires: tuple[str, ...] = fill_domains
 
     def generate(self, rgb: np.ndarray, rng: np.random.Generator, made: Mapping[str, Generated]) -> Generated:
         h, w = rgb.shape[:2]
@@ -40,5 +42,9 @@ class Inpaint:
             domain_map[weight[..., 0] >= 0.5] = DOMAIN_CODES[source]
             placed.append({"shape": shape, "source": source, "feather_sigma": round(sigma, 3), "area": round(float(region.mean()), 4)})
         pixels = np.clip(np.round(composite), 0, 255).astype(np.uint8)
-        generators = sorted({made[p["source"]].generator for p in placed})
-        return Generated(pixels, "inpaint[" + ",".join(generators) + "]", mask=mask, domain_map=domain_map, params={"regions": placed})
+        fillers = sorted({made[p["source"]].generator for p in placed})
+        lineage = tuple(sorted({made[p["source"]].network or made[p["source"]].generator for p in placed}))
+        families = sorted({made[p["source"]].family for p in placed if made[p["source"]].family})
+        return Generated(pixels, "inpaint[" + ",".join(fillers) + "]", mask=mask, domain_map=domain_map,
+                         params={"regions": placed, "filler_families": families}, network="inpaint", family="inpaint",
+                         lineage=lineage)

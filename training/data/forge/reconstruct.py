@@ -50,6 +50,7 @@ class _DiffusersVAE:
         weights = sorted(directory.glob("*.safetensors")) + sorted(directory.glob("*.bin"))
         tag = _fingerprint(weights[0]) if weights else "unknown"
         self.generator = f"diffusers-AutoencoderKL:{directory.name}:{tag}"
+        self.network, self.family = f"diffusers-vae-{directory.name}", "diffusers-kl"
 
     @torch.no_grad()
     def reconstruct(self, rgb: np.ndarray) -> np.ndarray:
@@ -68,6 +69,8 @@ class _SmallVAE:
         self.model = autoencoder.load(directory).to(memory_format=torch.channels_last)
         self._reconstruct = reconstruct_array
         self.generator = f"synthspot-kl-f{self.model.config.downsampling}:{_fingerprint(directory / 'autoencoder.safetensors')}"
+        # a KL autoencoder with an SD-style decoder (nearest upsample + conv)
+        self.network, self.family = f"synthspot-kl-f{self.model.config.downsampling}", "kl-nearest"
 
     def reconstruct(self, rgb: np.ndarray) -> np.ndarray:
         return self._reconstruct(self.model, rgb)
@@ -97,7 +100,8 @@ class Reconstruct:
 
     def generate(self, rgb: np.ndarray, rng: np.random.Generator, made: Mapping[str, Generated]) -> Generated:
         pixels = self.backend.reconstruct(rgb)
+        names = {"network": self.backend.network, "family": self.backend.family}
         if not self.colour_calibration:
-            return Generated(pixels, self.backend.generator)
+            return Generated(pixels, self.backend.generator, **names)
         pixels, matrix = calibrate_colour(rgb, pixels)
-        return Generated(pixels, self.backend.generator + "+colour-calibrated", params={"colour_matrix": matrix})
+        return Generated(pixels, self.backend.generator + "+colour-calibrated", params={"colour_matrix": matrix}, **names)

@@ -1,14 +1,20 @@
 """Forge a corpus into an aligned set: one job per real photo, resumable and parallel.
 
-Layout of OUT:
-    OUT/<split>/<variant>/<domain>/<source_id>.<ext>   variant = "aligned" or "p0", "p1", ...
-    OUT/<split>/<variant>/inpaint/<source_id>.mask.png / .domains.png
-    OUT/rows/<source_id>/<variant>.<domain>.json        one finished output (record + timing)
-    OUT/cache/<source_id>/<domain>.npy (+ .json)        raw pixels of domains that others use
-    OUT/manifest.jsonl                                  all rows, rebuilt at the end of a run
+A photo is forged whole (`crops_per_photo=0`) or as many aligned crops cut at native
+resolution (training.data.forge.crops); each unit (the photo, or one crop) gets a real, one
+fake per requested domain, optional perturbed copies of all of them, and optional processed
+reals (training.data.forge.processing: label 0, the hard negatives).
+
+Layout of OUT (UNIT is "" for whole photos, "c0", "c1", ... for crops):
+    OUT/<split>/<variant>/<domain>/<source_id>[-UNIT].<ext>   variant = "aligned" or "p0", "p1", ...
+    OUT/<split>/aligned/processed/<source_id>[-UNIT]-<k>.<ext> processed reals
+    OUT/<split>/<variant>/inpaint/<name>.mask.png / .domains.png
+    OUT/rows/<source_id>/[UNIT.]<variant>.<domain>.json         one finished output (record + timing)
+    OUT/cache/<source_id>/[UNIT.]<domain>.npy (+ .json)          raw pixels of domains that others use
+    OUT/manifest.jsonl                                          all rows, rebuilt at the end of a run
 A job skips outputs whose row file exists; the row is written last, after the image and masks,
-so an interrupted job is simply redone. A domain needed only as another's input (upsample and
-reconstruct for inpaint) is read from the cache when an earlier run made it, not regenerated.
+so an interrupted job is simply redone. A domain needed only as another's input (the fill
+domains of inpaint) is read from the cache when an earlier run made it, not regenerated.
 """
 from __future__ import annotations
 
@@ -23,12 +29,13 @@ import numpy as np
 from PIL import Image
 
 from training.data import manifest
-from training.data.forge import GENERATOR_DOMAINS, create_domain, perturb
+from training.data.forge import FILL_DOMAINS, GENERATOR_DOMAINS, create_domain, crops, perturb, processing
 from training.data.forge.base import Generated
 from training.data.imageformat import EncodeSpec, decode_rgb, encode, encode_spec_for
 
 ROWS = "rows"
 CACHE = "cache"
+PROCESSED = "processed"  # the "domain" slot of a processed real in row names and folders
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,9 @@ class ForgeOptions:
     seed: int = 0
     perturb_variants: int = 0
     domain_options: dict = field(default_factory=dict)
+    crops_per_photo: int = 0  # 0: forge whole photos
+    crop_sizes: tuple[int, int] = (256, 512)
+    processed_per_unit: int = 0  # processed reals per photo or crop
 
 
 def rng_for(seed: int, source_id: str, *names: object) -> np.random.Generator:
@@ -51,13 +61,32 @@ def variants(options: ForgeOptions) -> list[str]:
     return ["aligned"] + [f"p{k}" for k in range(options.perturb_variants)]
 
 
-def row_path(out: str | Path, source_id: str, variant: str, domain: str) -> Path:
-    return Path(out) / ROWS / source_id / f"{variant}.{domain}.json"
+def row_path(out: str | Path, source_id: str, variant: str, domain: str, unit: str = "") -> Path:
+    prefix = f"{unit}." if unit else ""
+    return Path(out) / ROWS / source_id / f"{prefix}{variant}.{domain}.json"
 
 
-def pending(entry: dict, options: ForgeOptions) -> list[tuple[str, str]]:
+def units(entry: dict, options: ForgeOptions) -> list[crops.Crop | None]:
+    """None for the whole photo; else the photo's crop plan (a pure function of seed and photo)."""
+    if options.crops_per_photo <= 0:
+        return [None]
+    rng = rng_for(options.seed, entry["id"], "crop-plan")
+    return crops.plan(entry["width"], entry["height"], options.crops_per_photo, options.crop_sizes, rng)
+
+
+def _outputs(options: ForgeOptions) -> list[tuple[str, str]]:
     wanted = ["real", *[d for d in GENERATOR_DOMAINS if d in options.domains]]
-    return [(v, d) for v in variants(options) for d in wanted if not row_path(options.out, entry["id"], v, d).exists()]
+    outputs = [(v, d) for v in variants(options) for d in wanted]
+    return outputs + [("aligned", f"{PROCESSED}{k}") for k in range(options.processed_per_unit)]
+
+
+def pending(entry: dict, options: ForgeOptions) -> list[tuple[crops.Crop | None, str, str]]:
+    return [
+        (unit, v, d)
+        for unit in units(entry, options)
+        for v, d in _outputs(options)
+        if not row_path(options.out, entry["id"], v, d, unit.unit if unit else "").exists()
+    ]
 
 
 def _perturbed_spec(spec: EncodeSpec, ops: list[dict]) -> EncodeSpec:
@@ -72,19 +101,28 @@ def _perturbed_spec(spec: EncodeSpec, ops: list[dict]) -> EncodeSpec:
 _domains: dict = {}
 
 
-def _domain(name: str, domain_options: dict):
+def _domain_options(name: str, options: ForgeOptions) -> dict:
+    """What one domain is built from; inpaint fills from the requested fill domains only."""
+    domain_options = dict(options.domain_options)
+    if name == "inpaint" and not domain_options.get("fill_domains"):
+        domain_options["fill_domains"] = [d for d in FILL_DOMAINS if d in options.domains] or ["upsample", "reconstruct"]
+    return domain_options
+
+
+def _domain(name: str, options: ForgeOptions):
     """One instance per worker process and per configuration (models load once)."""
+    domain_options = _domain_options(name, options)
     key = (name, json.dumps(domain_options, sort_keys=True, default=str))
     if key not in _domains:
         _domains[key] = create_domain(name, **domain_options)
     return _domains[key]
 
 
-def _generation_order(names: set[str], domain_options: dict) -> list[str]:
+def _generation_order(names: set[str], options: ForgeOptions) -> list[str]:
     order: list[str] = []
 
     def visit(name: str) -> None:
-        for dependency in _domain(name, domain_options).requires:
+        for dependency in _domain(name, options).requires:
             visit(dependency)
         if name not in order:
             order.append(name)
@@ -95,9 +133,10 @@ def _generation_order(names: set[str], domain_options: dict) -> list[str]:
     return order
 
 
-def _cache_paths(out: Path, source_id: str, domain: str) -> tuple[Path, Path]:
+def _cache_paths(out: Path, source_id: str, domain: str, unit: str) -> tuple[Path, Path]:
     folder = out / CACHE / source_id
-    return folder / f"{domain}.npy", folder / f"{domain}.json"
+    stem = f"{unit}.{domain}" if unit else domain
+    return folder / f"{stem}.npy", folder / f"{stem}.json"
 
 
 def _cache_key(domain, seed: int) -> str:
@@ -105,92 +144,152 @@ def _cache_key(domain, seed: int) -> str:
     return f"{domain.version}|{getattr(domain, 'identity', '')}|{seed}"
 
 
-def _cached(out: Path, source_id: str, domain: str, version: str) -> Generated | None:
-    pixels_path, meta_path = _cache_paths(out, source_id, domain)
+def _cached(out: Path, source_id: str, domain: str, unit: str, version: str) -> Generated | None:
+    pixels_path, meta_path = _cache_paths(out, source_id, domain, unit)
     if not (pixels_path.exists() and meta_path.exists()):
         return None
     meta = json.loads(meta_path.read_text())
     if meta["version"] != version:
         return None
-    return Generated(np.load(pixels_path), meta["generator"], params=meta["params"])
+    return Generated(np.load(pixels_path), meta["generator"], params=meta["params"], network=meta.get("network", ""),
+                     family=meta.get("family", ""), lineage=tuple(meta.get("lineage", ())))
 
 
-def _store(out: Path, source_id: str, domain: str, version: str, made: Generated) -> None:
-    pixels_path, meta_path = _cache_paths(out, source_id, domain)
+def _store(out: Path, source_id: str, domain: str, unit: str, version: str, made: Generated) -> None:
+    pixels_path, meta_path = _cache_paths(out, source_id, domain, unit)
     pixels_path.parent.mkdir(parents=True, exist_ok=True)
     np.save(pixels_path, made.pixels)
-    meta_path.write_text(json.dumps({"version": version, "generator": made.generator, "params": made.params}))
+    meta_path.write_text(json.dumps({"version": version, "generator": made.generator, "params": made.params,
+                                     "network": made.network, "family": made.family, "lineage": list(made.lineage)}))
 
 
 def _save_png(path: Path, array: np.ndarray) -> None:
     Image.fromarray(array).save(path, "PNG", compress_level=6)
 
 
+def _write_row(out: Path, source_id: str, variant: str, domain: str, unit: str, record: manifest.Record,
+               seconds: float, pixels: int) -> None:
+    row = row_path(out, source_id, variant, domain, unit)
+    row.parent.mkdir(parents=True, exist_ok=True)
+    tmp = row.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"record": json.loads(record.to_json()), "seconds": seconds, "pixels": pixels}))
+    os.replace(tmp, row)
+
+
+def _processed_real(entry: dict, rgb: np.ndarray, crop: crops.Crop | None, k: int, options: ForgeOptions,
+                    spec: EncodeSpec) -> tuple[bytes, list[dict]]:
+    """A processed copy of the unit: processed from a window large enough that a resize
+    still covers the unit's size, then cut back to that size around the unit's centre."""
+    unit = crop.unit if crop else ""
+    ops = processing.draw(rng_for(options.seed, entry["id"], unit, PROCESSED, k))
+    height, width = rgb.shape[:2]
+    whole = crop or crops.Crop(0, 0, 0, max(height, width))
+    side = processing.source_window(whole.size, ops) if crop else max(height, width)
+    x, y, w, h = crops.window_around(whole, side, width, height) if crop else (0, 0, width, height)
+    pixels = processing.apply_pixels(rgb[y : y + h, x : x + w], ops)
+    if crop:
+        size = min(crop.size, pixels.shape[0], pixels.shape[1])
+        top, left = (pixels.shape[0] - size) // 2, (pixels.shape[1] - size) // 2
+        pixels = np.ascontiguousarray(pixels[top : top + size, left : left + size])
+    return processing.encode(pixels, ops, spec.mode), ops
+
+
 def forge_photo(entry: dict, options: ForgeOptions) -> dict[str, float]:
-    """Make every pending output of one real photo; returns seconds spent per domain."""
+    """Make every pending output of one real photo; returns seconds spent per generator domain."""
     todo = pending(entry, options)
     if not todo:
         return {}
     seconds: dict[str, float] = {}
     data = (Path(options.corpus) / entry["path"]).read_bytes()
     spec = encode_spec_for(data)
-    rgb = decode_rgb(data)
-    made: dict[str, Generated] = {}
+    photo = decode_rgb(data)
     out = Path(options.out)
-    requested = {d for _, d in todo if d != "real"}
-    used_by_others = {r for d in GENERATOR_DOMAINS for r in _domain(d, options.domain_options).requires}
-    for name in _generation_order(requested, options.domain_options):
-        domain = _domain(name, options.domain_options)
-        key = _cache_key(domain, options.seed)
-        if name not in requested and (cached := _cached(out, entry["id"], name, key)) is not None:
-            made[name] = cached
-            continue
-        start = time.perf_counter()
-        made[name] = domain.generate(rgb, rng_for(options.seed, entry["id"], name), made)
-        seconds[name] = time.perf_counter() - start
-        if name in used_by_others:
-            _store(out, entry["id"], name, key, made[name])
-    for variant, domain in todo:
-        start = time.perf_counter()
-        ops = perturb.draw(rng_for(options.seed, entry["id"], "perturb", variant)) if variant != "aligned" else []
-        pixels = rgb if domain == "real" else made[domain].pixels
-        if ops:
-            pixels = perturb.apply_pixels(pixels, ops)
-        variant_spec = _perturbed_spec(spec, ops) if ops else spec
-        encoded = encode(pixels, variant_spec)
-        folder = out / entry["split"] / variant / domain
-        folder.mkdir(parents=True, exist_ok=True)
-        image_path = folder / f"{entry['id']}{variant_spec.extension}"
-        image_path.write_bytes(encoded)
-        record = manifest.Record(
-            path=str(image_path.relative_to(out)),
-            label=0 if domain == "real" else 1,
-            domain=domain,
-            source_id=entry["id"],
-            split=entry["split"],
-            source_path=entry["path"],
-            domain_version="" if domain == "real" else _domain(domain, options.domain_options).version,
-            generator="" if domain == "real" else made[domain].generator,
-            perturbations=ops,
-            variant="" if variant == "aligned" else variant,
-            params={} if domain == "real" else made[domain].params,
-            seed=options.seed,
-            **manifest.describe_file(encoded),
-        )
-        if domain != "real" and made[domain].mask is not None:
-            mask = perturb.apply_mask(made[domain].mask.astype(np.uint8) * 255, ops)
-            domain_map = perturb.apply_mask(made[domain].domain_map, ops)
-            _save_png(folder / f"{entry['id']}.mask.png", mask)
-            _save_png(folder / f"{entry['id']}.domains.png", domain_map)
-            record = replace(record, mask_path=str((folder / f"{entry['id']}.mask.png").relative_to(out)),
-                             domain_map_path=str((folder / f"{entry['id']}.domains.png").relative_to(out)))
-        elapsed = time.perf_counter() - start + (seconds.get(domain, 0.0) if variant == "aligned" else 0.0)
-        row = row_path(out, entry["id"], variant, domain)
-        row.parent.mkdir(parents=True, exist_ok=True)
-        tmp = row.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"record": json.loads(record.to_json()), "seconds": elapsed, "pixels": int(rgb.shape[0] * rgb.shape[1])}))
-        os.replace(tmp, row)
+    by_unit: dict[str, list] = {}
+    for crop, variant, domain in todo:
+        by_unit.setdefault(crop.unit if crop else "", []).append((crop, variant, domain))
+    for unit_name, unit_todo in by_unit.items():
+        crop = unit_todo[0][0]
+        rgb = crop.cut(photo) if crop else photo
+        purpose = (unit_name,) if unit_name else ()
+        made: dict[str, Generated] = {}
+        requested = {d for _, _, d in unit_todo if d in GENERATOR_DOMAINS}
+        order = _generation_order(requested, options)
+        used_by_others = set(_domain("inpaint", options).requires)  # cached for a later inpaint run too
+        unit_seconds: dict[str, float] = {}
+        for name in order:
+            domain = _domain(name, options)
+            key = _cache_key(domain, options.seed)
+            if name not in requested and (cached := _cached(out, entry["id"], name, unit_name, key)) is not None:
+                made[name] = cached
+                continue
+            start = time.perf_counter()
+            made[name] = domain.generate(rgb, rng_for(options.seed, entry["id"], *purpose, name), made)
+            unit_seconds[name] = time.perf_counter() - start
+            seconds[name] = seconds.get(name, 0.0) + unit_seconds[name]
+            if name in used_by_others:
+                _store(out, entry["id"], name, unit_name, key, made[name])
+        stem = f"{entry['id']}-{unit_name}" if unit_name else entry["id"]
+        crop_facts = crop.as_dict() if crop else None
+        for _, variant, domain in unit_todo:
+            start = time.perf_counter()
+            if domain.startswith(PROCESSED):
+                k = int(domain[len(PROCESSED):])
+                encoded, ops = _processed_real(entry, photo, crop, k, options, spec)
+                folder = out / entry["split"] / "aligned" / PROCESSED
+                folder.mkdir(parents=True, exist_ok=True)
+                image_path = folder / f"{stem}-{k}{_extension(encoded)}"
+                image_path.write_bytes(encoded)
+                record = manifest.Record(
+                    path=str(image_path.relative_to(out)), label=0, domain="real", source_id=entry["id"],
+                    split=entry["split"], source_path=entry["path"], processing=ops, seed=options.seed,
+                    domain_version=processing.VERSION, crop=crop_facts, **manifest.describe_file(encoded),
+                )
+                _write_row(out, entry["id"], variant, domain, unit_name, record, time.perf_counter() - start, int(rgb.shape[0] * rgb.shape[1]))
+                continue
+            ops = perturb.draw(rng_for(options.seed, entry["id"], *purpose, "perturb", variant)) if variant != "aligned" else []
+            pixels = rgb if domain == "real" else made[domain].pixels
+            if ops:
+                pixels = perturb.apply_pixels(pixels, ops)
+            variant_spec = _perturbed_spec(spec, ops) if ops else spec
+            encoded = encode(pixels, variant_spec)
+            folder = out / entry["split"] / variant / domain
+            folder.mkdir(parents=True, exist_ok=True)
+            image_path = folder / f"{stem}{variant_spec.extension}"
+            image_path.write_bytes(encoded)
+            fake = made.get(domain) if domain != "real" else None
+            record = manifest.Record(
+                path=str(image_path.relative_to(out)),
+                label=0 if fake is None else 1,
+                domain=domain,
+                source_id=entry["id"],
+                split=entry["split"],
+                source_path=entry["path"],
+                domain_version="" if fake is None else _domain(domain, options).version,
+                generator="" if fake is None else fake.generator,
+                network="" if fake is None else fake.network,
+                family="" if fake is None else fake.family,
+                lineage=[] if fake is None else list(fake.lineage or ((fake.network,) if fake.network else ())),
+                perturbations=ops,
+                variant="" if variant == "aligned" else variant,
+                params={} if fake is None else fake.params,
+                seed=options.seed,
+                crop=crop_facts,
+                **manifest.describe_file(encoded),
+            )
+            if fake is not None and fake.mask is not None:
+                mask = perturb.apply_mask(fake.mask.astype(np.uint8) * 255, ops)
+                domain_map = perturb.apply_mask(fake.domain_map, ops)
+                _save_png(folder / f"{stem}.mask.png", mask)
+                _save_png(folder / f"{stem}.domains.png", domain_map)
+                record = replace(record, mask_path=str((folder / f"{stem}.mask.png").relative_to(out)),
+                                 domain_map_path=str((folder / f"{stem}.domains.png").relative_to(out)))
+            elapsed = time.perf_counter() - start + (unit_seconds.get(domain, 0.0) if variant == "aligned" else 0.0)
+            _write_row(out, entry["id"], variant, domain, unit_name, record, elapsed, int(rgb.shape[0] * rgb.shape[1]))
     return seconds
+
+
+def _extension(encoded: bytes) -> str:
+    return {b"\xff\xd8": ".jpg", b"\x89P": ".png", b"RI": ".webp"}[encoded[:2]]
 
 
 def collect(out: str | Path) -> list[dict]:

