@@ -145,3 +145,14 @@ def test_an_inpaint_filled_by_the_held_out_network_is_held_out_too(forged):
                                                          "waifu2x-upconv7-photo-x2", "synthspot-kl-f2"}
     for network in inpaint.lineage:
         assert network in leaveout.held_names(inpaint, "generator")
+
+
+def test_contact_sheet_shows_the_real_each_domain_the_mask_and_processed_reals(forged):
+    from training.data import contact_sheet
+
+    sheet = contact_sheet.render(str(forged), rows=4, cell=32)
+    columns = 1 + 3 + 1 + contact_sheet.PROCESSED_COLUMNS  # real, upsample/reconstruct/inpaint, mask, processed
+    assert sheet.size == (32 * columns, 16 + 32 * 4)
+    pixels = np.asarray(sheet)[16:]
+    for column in range(columns):  # every column got a picture, not the white background
+        assert (pixels[:, column * 32 : (column + 1) * 32] < 250).mean() > 0.3
