@@ -42,6 +42,7 @@ KEY_TRAINING = KEY_PREFIX + "training"
 KEY_METRICS = KEY_PREFIX + "metrics"
 KEY_PRECISION = KEY_PREFIX + "precision"
 KEY_MAX_CROPS = KEY_PREFIX + "max_crops"
+KEY_CROP_PLAN = KEY_PREFIX + "crop_plan"
 
 REQUIRED_KEYS = (KEY_SCHEMA_VERSION, KEY_NAME, KEY_VERSION, KEY_CROP_SIZE, KEY_AGGREGATION, KEY_THRESHOLDS)
 
@@ -49,6 +50,9 @@ REQUIRED_KEYS = (KEY_SCHEMA_VERSION, KEY_NAME, KEY_VERSION, KEY_CROP_SIZE, KEY_A
 AGGREGATIONS = ("mean", "max", "prob_mean", "top2_mean")
 # numpy.pad mode for images smaller than the crop: mirrored content, no artificial edges.
 CROP_PAD_MODE = "symmetric"
+# "grid": evenly spread edge to edge; "texture": the most textured non-overlapping windows
+# (flat sky and walls carry little evidence). Models without the key were calibrated on "grid".
+CROP_PLANS = ("grid", "texture")
 DEFAULT_MAX_CROPS = 8
 PRECISIONS = ("fp32", "fp16", "int8")
 
@@ -93,6 +97,7 @@ class ModelMetadata:
     metrics: dict = field(default_factory=dict)
     precision: str = "fp32"
     max_crops: int = DEFAULT_MAX_CROPS
+    crop_plan: str = "grid"
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -113,6 +118,8 @@ class ModelMetadata:
             raise ContractError(f"aggregation {self.aggregation!r} is not one of {', '.join(AGGREGATIONS)}")
         if not isinstance(self.max_crops, int) or not 1 <= self.max_crops <= 256:
             raise ContractError(f"max_crops {self.max_crops!r} must be an integer between 1 and 256")
+        if self.crop_plan not in CROP_PLANS:
+            raise ContractError(f"crop plan {self.crop_plan!r} is not one of {', '.join(CROP_PLANS)}")
         if self.precision not in PRECISIONS:
             raise ContractError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         self.thresholds.validate()
@@ -132,6 +139,7 @@ class ModelMetadata:
             KEY_METRICS: json.dumps(self.metrics),
             KEY_PRECISION: self.precision,
             KEY_MAX_CROPS: str(self.max_crops),
+            KEY_CROP_PLAN: self.crop_plan,
         }
 
     @classmethod
@@ -166,6 +174,7 @@ class ModelMetadata:
             metrics=_json_prop(props, KEY_METRICS, {}),
             precision=props.get(KEY_PRECISION, "fp32"),
             max_crops=max_crops,
+            crop_plan=props.get(KEY_CROP_PLAN, "grid"),
             schema_version=schema_version,
         )
         meta.validate()
@@ -201,18 +210,23 @@ class CropBox:
     size: int  # the crop is size x size; parts beyond the image are padded
 
 
-def plan_crops(height: int, width: int, crop_size: int, max_crops: int = DEFAULT_MAX_CROPS) -> list[CropBox]:
+def plan_crops(height: int, width: int, crop_size: int, max_crops: int = DEFAULT_MAX_CROPS,
+               luma: np.ndarray | None = None) -> list[CropBox]:
     """A deterministic set of crops at native resolution.
 
     The full grid has ``ceil(H/S) x ceil(W/S)`` crops spaced evenly from edge to
     edge (overlapping where S does not divide the side), so it covers every pixel.
-    When that exceeds ``max_crops``, a coarser evenly spread grid with the image's
-    aspect is used instead: huge images are sampled, not resized.
+    When that exceeds ``max_crops``, huge images are sampled, never resized: with
+    ``luma`` (the image's HxW luminance), the ``max_crops`` most textured windows
+    that do not overlap (``texture_crops``); without it, a coarser evenly spread
+    grid with the image's aspect.
     """
     if height < 1 or width < 1:
         raise ValueError("image has no pixels")
     rows = math.ceil(height / crop_size)
     cols = math.ceil(width / crop_size)
+    if rows * cols > max_crops and luma is not None:
+        return texture_crops(luma, crop_size, max_crops)
     while rows * cols > max_crops:
         # Drop a row or column from the longer side of the grid first.
         if rows > 1 and (rows >= cols or cols == 1):
@@ -224,10 +238,80 @@ def plan_crops(height: int, width: int, crop_size: int, max_crops: int = DEFAULT
     return [CropBox(top, left, crop_size) for top in tops for left in lefts]
 
 
+def plan_for(rgb: np.ndarray, crop_size: int, max_crops: int, crop_plan: str = "grid") -> list[CropBox]:
+    """The crop plan a model's metadata asks for, on a decoded HxWx3 image."""
+    if crop_plan != "texture":
+        return plan_crops(rgb.shape[0], rgb.shape[1], crop_size, max_crops)
+    rows, cols = math.ceil(rgb.shape[0] / crop_size), math.ceil(rgb.shape[1] / crop_size)
+    if rows * cols <= max_crops:  # the full grid fits: no need to look at the pixels
+        return plan_crops(rgb.shape[0], rgb.shape[1], crop_size, max_crops)
+    return texture_crops(luminance(rgb[::TEXTURE_STEP, ::TEXTURE_STEP]), crop_size, max_crops, TEXTURE_STEP,
+                         (rgb.shape[0], rgb.shape[1]))
+
+
+# Texture is measured on every second pixel: a quarter of the work, and pixel differences of
+# the subsampled image still rank windows by their fine detail.
+TEXTURE_STEP = 2
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    """Rec. 601 luma as float32."""
+    return rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def texture_crops(luma: np.ndarray, crop_size: int, max_crops: int, step: int = 1,
+                  shape: tuple[int, int] | None = None) -> list[CropBox]:
+    """The ``max_crops`` windows with the most high-frequency energy, none overlapping.
+
+    Candidates sit on a half-crop stride spread edge to edge; each is scored by the mean
+    absolute horizontal and vertical pixel difference inside it (a summed-area table makes
+    that one pass over the image). Greedy best-first with no overlap spreads the crops
+    over the image's content; ties break by position, so the plan is deterministic.
+    ``luma`` may be the image sampled every ``step`` pixels, ``shape`` then the full size."""
+    height, width = shape or luma.shape
+    energy = np.zeros((luma.shape[0] + 1, luma.shape[1] + 1), np.float64)
+    gradient = np.zeros(luma.shape, np.float32)
+    gradient[:, 1:] += np.abs(np.diff(luma, axis=1))
+    gradient[1:, :] += np.abs(np.diff(luma, axis=0))
+    energy[1:, 1:] = gradient.cumsum(axis=0, dtype=np.float64).cumsum(axis=1)
+    size = min(crop_size, height, width)
+    tops = _spread(max(height - crop_size, 0), max(1, math.ceil(2 * max(height - crop_size, 0) / crop_size) + 1))
+    lefts = _spread(max(width - crop_size, 0), max(1, math.ceil(2 * max(width - crop_size, 0) / crop_size) + 1))
+    candidates = []
+    for top in tops:
+        for left in lefts:
+            y0, x0 = top // step, left // step
+            y1, x1 = min(top + size, height) // step, min(left + size, width) // step
+            total = energy[y1, x1] - energy[y0, x1] - energy[y1, x0] + energy[y0, x0]
+            candidates.append((-float(total), top, left))
+    ranked = sorted(candidates)
+    chosen: list[CropBox] = []
+    # Greedy packing can strand space, so later passes accept growing overlap until full.
+    for allowed in (0.0, 0.25, 0.5, 1.0):
+        for _, top, left in ranked:
+            if len(chosen) == max_crops:
+                break
+            box = CropBox(top, left, crop_size)
+            if box not in chosen and all(_overlap_fraction(box, c) <= allowed for c in chosen):
+                chosen.append(box)
+    return sorted(chosen, key=lambda box: (box.top, box.left))
+
+
+def _overlap_fraction(a: CropBox, b: CropBox) -> float:
+    rows = max(0, min(a.top, b.top) + a.size - max(a.top, b.top))
+    cols = max(0, min(a.left, b.left) + a.size - max(a.left, b.left))
+    return rows * cols / a.size**2
+
+
 def _spread(span: int, count: int) -> list[int]:
     if count == 1:
         return [span // 2]
     return [round(i * span / (count - 1)) for i in range(count)]
+
+
+def crops_for_coverage(crop_size: int, fraction: float = 0.25, megapixels: float = 1.0) -> int:
+    """How many crops cover ``fraction`` of an image of ``megapixels``."""
+    return max(1, math.ceil(fraction * megapixels * 1e6 / crop_size**2))
 
 
 def extract_crops(rgb: np.ndarray, boxes: list[CropBox]) -> np.ndarray:

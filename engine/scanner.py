@@ -245,7 +245,7 @@ class Scanner:
         image = decode_image(data)
         decoded = time.perf_counter()
         meta = self.detector.metadata
-        boxes = contract.plan_crops(image.height, image.width, meta.crop_size, meta.max_crops)
+        boxes = contract.plan_for(image.rgb, meta.crop_size, meta.max_crops, meta.crop_plan)
         crops = contract.extract_crops(image.rgb, boxes)
         cropped = time.perf_counter()
         hints = provenance_hints(data, image.format)

@@ -2,7 +2,10 @@
 
     python -m export --checkpoint RUN/checkpoint --calibration RUN/calibration.json \
         --out engine/models --name synthspot-lite0 --version 1 --precisions fp32,fp16,int8 \
-        [--parity-data MANIFEST] [--max-crops 8] [--aggregation mean] [--metrics RUN/eval/metrics.json]
+        [--parity-data MANIFEST] [--metrics RUN/eval/metrics.json] [--max-crops N --aggregation A --crop-plan P]
+
+The scoring recipe (max crops, aggregation, crop plan) defaults to the one the calibration was
+fitted with; export refuses a recipe that differs from it, since the thresholds would not hold.
 
 Writes ``<out>/<name>-<precision>.onnx`` for each precision; each export runs the parity
 check against torch on real crops (from ``--parity-data``'s val split, else from the
@@ -19,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.contract import DEFAULT_MAX_CROPS, ModelMetadata, extract_crops, plan_crops
+from engine.contract import DEFAULT_MAX_CROPS, ModelMetadata, extract_crops, plan_for
 
 
 def parity_crops(data: str | None, crop_size: int, count: int = 32, seed: int = 0) -> np.ndarray:
@@ -34,7 +37,7 @@ def parity_crops(data: str | None, crop_size: int, count: int = 32, seed: int = 
     crops = []
     for record in records[: max(1, count // 4)]:
         rgb = np.asarray(Image.open(manifest.resolve(base, record.path)).convert("RGB"))
-        crops.append(extract_crops(rgb, plan_crops(rgb.shape[0], rgb.shape[1], crop_size, 4)))
+        crops.append(extract_crops(rgb, plan_for(rgb, crop_size, 4, "texture")))
     return np.concatenate(crops)[:count]
 
 
@@ -53,9 +56,17 @@ def build_metadata(args, detector) -> ModelMetadata:
                                 "real_quantile": calibration.real_quantile}}
     if args.training_note:
         training["data"] = args.training_note
-    return ModelMetadata(name=args.name, version=args.version, crop_size=detector.input_spec.crop_size,
-                         aggregation=args.aggregation, thresholds=calibration.thresholds(),
-                         training=training, metrics=metrics, max_crops=args.max_crops)
+    crop_size = detector.input_spec.crop_size
+    aggregation = args.aggregation or calibration.aggregation or "mean"
+    max_crops = args.max_crops or calibration.max_crops or DEFAULT_MAX_CROPS
+    crop_plan = args.crop_plan or calibration.crop_plan or "grid"
+    mismatches = calibration.mismatches(crop_size, max_crops, aggregation, crop_plan)
+    if mismatches:
+        raise SystemExit("the calibration's thresholds do not hold for this model's scoring (recalibrate, or export "
+                         "with the calibration's recipe): " + "; ".join(mismatches))
+    return ModelMetadata(name=args.name, version=args.version, crop_size=crop_size,
+                         aggregation=aggregation, thresholds=calibration.thresholds(),
+                         training=training, metrics=metrics, max_crops=max_crops, crop_plan=crop_plan)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", required=True)
     parser.add_argument("--version", default="1")
     parser.add_argument("--precisions", default="fp32,fp16")
-    parser.add_argument("--max-crops", type=int, default=DEFAULT_MAX_CROPS)
-    parser.add_argument("--aggregation", default="mean")
+    parser.add_argument("--max-crops", type=int, help="default: the calibration's (8 if it records none)")
+    parser.add_argument("--aggregation", help="default: the calibration's (mean if it records none)")
+    parser.add_argument("--crop-plan", choices=("grid", "texture"), help="default: the calibration's (grid if it records none)")
     parser.add_argument("--parity-data", help="manifest or folder whose val-split photos give the parity crops")
     parser.add_argument("--metrics", help="metrics.json from `python -m training.evaluate` (summary stamped in)")
     parser.add_argument("--training-note", default="", help="one line on the training data, stamped in")

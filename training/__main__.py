@@ -43,7 +43,9 @@ def _calibrate(argv: list[str]) -> int:
     parser.add_argument("--split", default="val")
     parser.add_argument("--fpr", type=float, default=0.01)
     parser.add_argument("--real-quantile", type=float, default=0.5)
-    parser.add_argument("--max-crops", type=int)
+    parser.add_argument("--max-crops", type=int, help="default: the model's (8 for checkpoints)")
+    parser.add_argument("--aggregation", help="default: the model's (mean for checkpoints)")
+    parser.add_argument("--crop-plan", choices=("grid", "texture"), help="default: the model's (grid for checkpoints)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.split == "test":
@@ -51,11 +53,13 @@ def _calibrate(argv: list[str]) -> int:
     from training.calibrate import calibrate
     from training.evaluate import load_records, load_scorer, score_records
 
-    scorer, max_crops, aggregation = load_scorer(args.checkpoint, args.onnx)
+    scorer, recipe = load_scorer(args.checkpoint, args.onnx)
+    recipe = recipe.but(args.max_crops, args.aggregation, args.crop_plan)
     records, base = load_records(args.data, args.split, args.layout)
-    reals = [r for r in records if r.label == 0]
-    scores = score_records(reals, base, scorer, args.max_crops or max_crops, aggregation)
-    result = calibrate(scores.probabilities(), args.fpr, args.real_quantile, args.split)
+    reals = [r for r in records if r.label == 0]  # processed reals included: they are real photos too
+    scores = score_records(reals, base, scorer, recipe.max_crops, recipe.aggregation, crop_plan=recipe.crop_plan)
+    result = calibrate(scores.probabilities(), args.fpr, args.real_quantile, args.split, recipe=recipe,
+                       crop_size=scorer.crop_size)
     result.save(args.out)
     print(result)
     return 0

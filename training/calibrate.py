@@ -23,6 +23,12 @@ class Calibration:
     real_quantile: float
     n_real: int
     split: str = "val"
+    # The scoring recipe the thresholds were fitted with (None in files from before it was recorded):
+    # export refuses to stamp these thresholds on a model that scores differently.
+    crop_size: int | None = None
+    max_crops: int | None = None
+    aggregation: str | None = None
+    crop_plan: str | None = None
 
     def thresholds(self) -> Thresholds:
         return Thresholds(likely_ai=self.likely_ai, likely_real=self.likely_real, fpr=self.fpr)
@@ -34,8 +40,15 @@ class Calibration:
     def load(cls, path: str | Path) -> "Calibration":
         return cls(**json.loads(Path(path).read_text()))
 
+    def mismatches(self, crop_size: int, max_crops: int, aggregation: str, crop_plan: str) -> list[str]:
+        """What differs between the recipe these thresholds were fitted with and a model's."""
+        asked = {"crop_size": crop_size, "max_crops": max_crops, "aggregation": aggregation, "crop_plan": crop_plan}
+        return [f"{key}: calibrated with {getattr(self, key)!r}, model has {value!r}"
+                for key, value in asked.items() if getattr(self, key) is not None and getattr(self, key) != value]
 
-def calibrate(real_probabilities, fpr: float = 0.01, real_quantile: float = 0.5, split: str = "val") -> Calibration:
+
+def calibrate(real_probabilities, fpr: float = 0.01, real_quantile: float = 0.5, split: str = "val",
+              recipe=None, crop_size: int | None = None) -> Calibration:
     scores = np.asarray(real_probabilities, dtype=np.float64)
     if scores.size == 0:
         raise ValueError("calibration needs held-out real photos")
@@ -45,4 +58,6 @@ def calibrate(real_probabilities, fpr: float = 0.01, real_quantile: float = 0.5,
     # Strictly above every real score it was fitted on, where that is possible, so the FPR holds on them.
     likely_ai = float(np.nextafter(likely_ai, 1.0)) if likely_ai < 1.0 else 1.0
     likely_real = min(float(np.quantile(scores, real_quantile)), likely_ai)
-    return Calibration(likely_ai, likely_real, fpr, real_quantile, int(scores.size), split)
+    scoring = {} if recipe is None else {"max_crops": recipe.max_crops, "aggregation": recipe.aggregation,
+                                         "crop_plan": recipe.crop_plan}
+    return Calibration(likely_ai, likely_real, fpr, real_quantile, int(scores.size), split, crop_size=crop_size, **scoring)

@@ -25,8 +25,8 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 from PIL import Image, ImageFilter
 
-from engine.contract import (DEFAULT_MAX_CROPS, INPUT_IMAGE, OUTPUT_LOGIT, aggregate_logits, extract_crops,
-                             plan_crops, sigmoid)
+from engine.contract import (DEFAULT_MAX_CROPS, INPUT_IMAGE, KEY_AGGREGATION, KEY_CROP_PLAN, KEY_MAX_CROPS,
+                             OUTPUT_LOGIT, aggregate_logits, extract_crops, plan_for, sigmoid)
 from training.data import manifest, readers
 
 
@@ -123,8 +123,22 @@ def group_name(record: manifest.Record) -> str:
     return f"{record.domain}/{short}" if short and short != record.domain else record.domain
 
 
-def score_image(rgb: np.ndarray, scorer: CropScorer, max_crops: int, aggregation: str) -> float:
-    boxes = plan_crops(rgb.shape[0], rgb.shape[1], scorer.crop_size, max_crops)
+@dataclass(frozen=True)
+class ScoringRecipe:
+    """How an image becomes one score, as a model's metadata says: what calibration is fitted
+    with and what export stamps, so the app scores exactly as the thresholds assume."""
+
+    max_crops: int = DEFAULT_MAX_CROPS
+    aggregation: str = "mean"
+    crop_plan: str = "grid"
+
+    def but(self, max_crops: int | None = None, aggregation: str | None = None, crop_plan: str | None = None) -> "ScoringRecipe":
+        """This recipe with the given fields overridden (None keeps a field)."""
+        return ScoringRecipe(max_crops or self.max_crops, aggregation or self.aggregation, crop_plan or self.crop_plan)
+
+
+def score_image(rgb: np.ndarray, scorer: CropScorer, max_crops: int, aggregation: str, crop_plan: str = "grid") -> float:
+    boxes = plan_for(rgb, scorer.crop_size, max_crops, crop_plan)
     return aggregate_logits(scorer(extract_crops(rgb, boxes)), aggregation)
 
 
@@ -140,7 +154,7 @@ class Scores:
 
 def score_records(records: Sequence[manifest.Record], base: Path, scorer: CropScorer,
                   max_crops: int = DEFAULT_MAX_CROPS, aggregation: str = "mean",
-                  perturbations: Sequence[str] = (), progress: bool = False) -> Scores:
+                  perturbations: Sequence[str] = (), progress: bool = False, crop_plan: str = "grid") -> Scores:
     conditions = ["clean", *perturbations]
     logits = {c: np.empty(len(records)) for c in conditions}
     started = time.perf_counter()
@@ -148,7 +162,7 @@ def score_records(records: Sequence[manifest.Record], base: Path, scorer: CropSc
         rgb = np.asarray(Image.open(manifest.resolve(base, record.path)).convert("RGB"))
         for condition in conditions:
             image = rgb if condition == "clean" else PERTURBATIONS[condition](rgb)
-            logits[condition][index] = score_image(image, scorer, max_crops, aggregation)
+            logits[condition][index] = score_image(image, scorer, max_crops, aggregation, crop_plan)
         if progress and (index + 1) % 20 == 0:
             print(f"  {index + 1}/{len(records)} images, {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return Scores(np.array([r.label for r in records]), [group_name(r) for r in records], logits)
@@ -172,15 +186,16 @@ def summarize(scores: Scores, threshold: float = 0.5) -> dict:
     return out
 
 
-def load_scorer(checkpoint: str | None, onnx_path: str | None):
-    """(scorer, max_crops, aggregation) from a training checkpoint or an exported model."""
+def load_scorer(checkpoint: str | None, onnx_path: str | None) -> tuple[CropScorer, ScoringRecipe]:
+    """(scorer, recipe) from a training checkpoint (default recipe) or an exported model (its own)."""
     if onnx_path:
         scorer = OnnxScorer(onnx_path)
         props = scorer.session.get_modelmeta().custom_metadata_map
-        return scorer, int(props.get("synthspot.max_crops", DEFAULT_MAX_CROPS)), props["synthspot.aggregation"]
+        return scorer, ScoringRecipe(int(props.get(KEY_MAX_CROPS, DEFAULT_MAX_CROPS)), props[KEY_AGGREGATION],
+                                     props.get(KEY_CROP_PLAN, "grid"))
     from training.checkpoint import load_checkpoint
 
-    return TorchScorer(load_checkpoint(checkpoint)), DEFAULT_MAX_CROPS, "mean"
+    return TorchScorer(load_checkpoint(checkpoint)), ScoringRecipe()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,13 +208,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="test")
     parser.add_argument("--max-crops", type=int, help="crops per image (default: the model's)")
     parser.add_argument("--aggregation", help="default: the model's (mean for checkpoints)")
+    parser.add_argument("--crop-plan", choices=("grid", "texture"), help="default: the model's (grid for checkpoints)")
     parser.add_argument("--perturbations", default="all", help="comma list of " + ",".join(PERTURBATIONS) + ", 'all' or 'none'")
     parser.add_argument("--calibration", help="calibration.json: accuracies at its likely_ai threshold instead of 0.5")
     parser.add_argument("--out", required=True, help="folder for metrics.json, scores.npz, report.md and plots")
     parser.add_argument("--title", default="")
     args = parser.parse_args(argv)
 
-    scorer, max_crops, aggregation = load_scorer(args.checkpoint, args.onnx)
+    scorer, recipe = load_scorer(args.checkpoint, args.onnx)
+    recipe = recipe.but(args.max_crops, args.aggregation, args.crop_plan)
     perturbations = list(PERTURBATIONS) if args.perturbations == "all" else [
         p for p in args.perturbations.split(",") if p and p != "none"]
     records, base = load_records(args.data, args.split, args.layout)
@@ -208,13 +225,13 @@ def main(argv: list[str] | None = None) -> int:
         from training.calibrate import Calibration
 
         threshold = Calibration.load(args.calibration).likely_ai
-    scores = score_records(records, base, scorer, args.max_crops or max_crops, args.aggregation or aggregation,
-                           perturbations, progress=True)
+    scores = score_records(records, base, scorer, recipe.max_crops, recipe.aggregation, perturbations, progress=True,
+                           crop_plan=recipe.crop_plan)
     summary = summarize(scores, threshold)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     payload = {"data": str(args.data), "split": args.split, "threshold": threshold,
-               "max_crops": args.max_crops or max_crops, "aggregation": args.aggregation or aggregation,
+               "max_crops": recipe.max_crops, "aggregation": recipe.aggregation, "crop_plan": recipe.crop_plan,
                "model": args.checkpoint or args.onnx, "metrics": summary}
     (out / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
     np.savez(out / "scores.npz", labels=scores.labels, groups=np.array(scores.groups), **scores.logits)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.contract import extract_crops, plan_crops, sigmoid
+from engine.contract import extract_crops, plan_for, sigmoid
 from engine.model import Detector as EngineDetector
 from engine.scanner import Scanner, ScanRequest
 from engine.store import Store
@@ -49,7 +49,13 @@ def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_
     assert fusion["seg"] > 0 and fusion["domain"] > 0  # GAMMA's losses took part
 
     assert training_cli(["calibrate", "--checkpoint", str(run / "checkpoint"), "--data", str(forged_manifest),
-                         "--out", str(run / "calibration.json")]) == 0
+                         "--crop-plan", "texture", "--max-crops", "6", "--out", str(run / "calibration.json")]) == 0
+    recipe = json.loads((run / "calibration.json").read_text())
+    assert (recipe["crop_size"], recipe["max_crops"], recipe["aggregation"], recipe["crop_plan"]) == (32, 6, "mean", "texture")
+    with pytest.raises(SystemExit, match="max_crops: calibrated with 6, model has 8"):
+        export_cli(["--checkpoint", str(run / "checkpoint"), "--calibration", str(run / "calibration.json"),
+                    "--out", str(tmp_path / "refused"), "--name", "tiny", "--max-crops", "8"])
+    assert not (tmp_path / "refused").exists()
     assert training_cli(["evaluate", "--checkpoint", str(run / "checkpoint"), "--data", str(forged_manifest),
                          "--perturbations", "jpeg75", "--calibration", str(run / "calibration.json"),
                          "--out", str(run / "eval")]) == 0
@@ -67,6 +73,7 @@ def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_
     engine = EngineDetector(out / "tiny-fp32.onnx", provider="cpu")
     calibration = json.loads((run / "calibration.json").read_text())
     assert engine.metadata.thresholds.likely_ai == pytest.approx(calibration["likely_ai"])
+    assert (engine.metadata.max_crops, engine.metadata.crop_plan) == (6, "texture")  # the calibration's recipe
     assert engine.has_experts and engine.has_artifact_map
 
     torch_scorer = TorchScorer(load_checkpoint(run / "checkpoint"))
@@ -77,7 +84,8 @@ def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_
     for record, result in zip(records, results):
         assert result.ok, result.error
         rgb = np.asarray(Image.open(manifest.resolve(forged_manifest, record.path)).convert("RGB"))
-        crops = extract_crops(rgb, plan_crops(rgb.shape[0], rgb.shape[1], 32, engine.metadata.max_crops))
+        crops = extract_crops(rgb, plan_for(rgb, 32, engine.metadata.max_crops, engine.metadata.crop_plan))
         np.testing.assert_allclose(engine.run(crops).logits, torch_scorer(crops), atol=1e-4)
-        expected = sigmoid(score_image(rgb, torch_scorer, engine.metadata.max_crops, engine.metadata.aggregation))
+        expected = sigmoid(score_image(rgb, torch_scorer, engine.metadata.max_crops, engine.metadata.aggregation,
+                                       engine.metadata.crop_plan))
         assert result.probability == pytest.approx(float(expected), abs=1e-4)
