@@ -22,10 +22,15 @@ def write_results(path: str | os.PathLike, results: list[Result]) -> Path:
     return path
 
 
+# Experts are named by the fake domain they learned (training.domains); people read the process.
+EXPERT_LABELS = {"upsample": "upsampling", "reconstruct": "reconstruction", "regenerate": "regeneration",
+                 "inpaint": "inpainting"}
+
+
 def expert_mix_text(weights: dict[str, float]) -> str:
-    """"reconstruction-like 70%, upsampling-like 30%", largest share first."""
+    """"reconstruction-like 70%, upsampling-like 30%", largest share first (other models' own names as they are)."""
     ranked = sorted(weights.items(), key=lambda item: item[1], reverse=True)
-    return ", ".join(f"{name}-like {weight:.0%}" for name, weight in ranked)
+    return ", ".join(f"{EXPERT_LABELS.get(name, name)}-like {weight:.0%}" for name, weight in ranked)
 
 
 def result_summary(result: Result) -> str:

@@ -100,7 +100,7 @@ def main() -> int:
 
     app = QApplication(sys.argv[:1])
     model = brightness_model(work / "demo-detector.onnx", crop_size=128, gain=9.0, max_crops=8,
-                             experts=("reconstruction", "upsampling", "inpainting"), artifact_map_cells=16,
+                             experts=("reconstruct", "upsample", "inpaint"), artifact_map_cells=16,
                              name="demo-synthetic", version="0.1")
     photos = make_photos(work / "photos")
     saved = []

@@ -10,10 +10,12 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from training.domains import FAKE_DOMAINS, INPAINT, REAL, RECONSTRUCT, UPSAMPLE
+
 ADAPTERS = ("lora", "mole", "none")
 METHODS = ("mixed", "sef")
 GATE_INPUTS = ("experts", "backbone")
-DEFAULT_DOMAINS = ("reconstruction", "upsampling", "inpainting")
+DEFAULT_DOMAINS = (RECONSTRUCT, UPSAMPLE, INPAINT)  # SEF's experts and GAMMA's classes: training.domains
 
 
 class ConfigError(ValueError):
@@ -67,7 +69,7 @@ class SefConfig:
     def validate(self) -> None:
         _check(len(self.experts) >= 2, "sef.experts needs at least two experts")
         _check(len(set(self.experts)) == len(self.experts), "sef.experts must be unique")
-        _check(all(name.isidentifier() for name in self.experts), "sef.experts must be identifiers")
+        _check(all(name in FAKE_DOMAINS for name in self.experts), f"sef.experts must be fake domains ({', '.join(FAKE_DOMAINS)})")
         _check(self.gate_input in GATE_INPUTS, f"sef.gate_input must be one of {GATE_INPUTS}")
         _check(self.gate_hidden >= 0, "sef.gate_hidden must be >= 0")
 
@@ -77,13 +79,15 @@ class GammaConfig:
     """GAMMA heads: per-pixel manipulation and domain maps, and a reverse cross-attention."""
 
     enabled: bool = False
-    domains: tuple[str, ...] = ("real",) + DEFAULT_DOMAINS  # classes of the domain map
+    domains: tuple[str, ...] = (REAL,) + DEFAULT_DOMAINS  # classes of the domain map
     seg_dim: int = 64
     attention_heads: int = 1
 
     def validate(self) -> None:
         _check(len(self.domains) >= 2, "gamma.domains needs at least two classes")
         _check(len(set(self.domains)) == len(self.domains), "gamma.domains must be unique")
+        _check(all(name in (REAL, *FAKE_DOMAINS) for name in self.domains),
+               f"gamma.domains must be {REAL!r} or fake domains ({', '.join(FAKE_DOMAINS)})")
         _check(self.seg_dim >= 1 and self.attention_heads >= 1, "gamma.seg_dim and attention_heads must be >= 1")
 
 

@@ -30,7 +30,7 @@ from training.checkpoint import save_checkpoint
 from training.config import ConfigError, DetectorConfig
 from training.detector import Detector, create_detector
 from training.runs import RunFolder, TrainConfig
-from training.train_data import EXPERT_DOMAINS, IGNORE_INDEX, RecordFilter, TrainingSet, balanced_epoch
+from training.train_data import IGNORE_INDEX, RecordFilter, TrainingSet, balanced_epoch
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,10 @@ def plan_stages(detector_config: DetectorConfig, config: TrainConfig) -> list[St
     if detector_config.method != "sef":
         return [Stage("train", config.train_domains, config.epochs)]
     stages = []
-    for expert in detector_config.sef.experts:
-        domain = EXPERT_DOMAINS.get(expert, expert)
-        if config.train_domains is not None and domain not in config.train_domains:
-            raise ConfigError(f"SEF expert {expert!r} needs domain {domain!r}, which is not in train_domains")
-        stages.append(Stage(f"expert:{expert}", (domain,), config.expert_epochs))
+    for expert in detector_config.sef.experts:  # an expert is named by the domain it learns
+        if config.train_domains is not None and expert not in config.train_domains:
+            raise ConfigError(f"SEF expert {expert!r} needs its domain, which is not in train_domains")
+        stages.append(Stage(f"expert:{expert}", (expert,), config.expert_epochs))
     return stages + [Stage("fusion", config.train_domains, config.epochs)]
 
 

@@ -20,10 +20,8 @@ from torch.utils.data import Dataset
 from training.augment import AugmentConfig, augment_crop
 from training.data import manifest
 from training.data.dataset import ManifestDataset
-from training.data.forge.base import DOMAIN_CODES
+from training.domains import DOMAIN_CODES
 
-# SEF expert / GAMMA class names (training.config) -> the forge's domain names (manifest).
-EXPERT_DOMAINS = {"reconstruction": "reconstruct", "upsampling": "upsample", "inpainting": "inpaint"}
 IGNORE_INDEX = -100
 
 
@@ -49,12 +47,11 @@ class RecordFilter:
 
 
 def domain_code_to_class(class_names: Sequence[str]) -> np.ndarray:
-    """Lookup: forge DOMAIN_CODES value -> index in GAMMA's ``domains`` (IGNORE_INDEX if absent)."""
+    """Lookup: DOMAIN_CODES value -> index in GAMMA's ``domains`` (IGNORE_INDEX if absent)."""
     table = np.full(max(DOMAIN_CODES.values()) + 2, IGNORE_INDEX, np.int64)
     for name, code in DOMAIN_CODES.items():
-        wanted = "real" if name == "real" else next((k for k, v in EXPERT_DOMAINS.items() if v == name), name)
-        if wanted in class_names:
-            table[code] = list(class_names).index(wanted)
+        if name in class_names:
+            table[code] = list(class_names).index(name)
     return table
 
 

@@ -156,3 +156,19 @@ def test_contact_sheet_shows_the_real_each_domain_the_mask_and_processed_reals(f
     pixels = np.asarray(sheet)[16:]
     for column in range(columns):  # every column got a picture, not the white background
         assert (pixels[:, column * 32 : (column + 1) * 32] < 250).mean() > 0.3
+
+
+def test_every_gamma_class_is_a_target_somewhere_in_the_forged_set(forged):
+    """GAMMA's domain map must be able to predict each of its classes: none is a dead output."""
+    from training.config import GammaConfig
+    from training.data.dataset import ManifestDataset
+    from training.train_data import domain_code_to_class
+
+    classes = ("real", "upsample", "reconstruct", "inpaint")
+    GammaConfig(enabled=True, domains=classes).validate()
+    table = domain_code_to_class(classes)
+    dataset = ManifestDataset(forged, crop_size=32, with_masks=True, random_crop=False)
+    seen = set()
+    for index in range(len(dataset)):
+        seen |= set(table[np.unique(dataset[index]["domain_map"].numpy())].tolist())
+    assert seen == set(range(len(classes)))

@@ -9,7 +9,7 @@ from PIL import Image
 from training.data import audit, corpus, manifest
 from training.data.forge import runner
 from training.data.forge.inpaint import Inpaint
-from training.data.forge.base import Generated
+from training.data.forge.base import DOMAIN_CODES, Generated
 
 NCNN_SUPER_RESOLVERS = ["realesr-animevideov3-x2", "realesr-animevideov3-x4", "waifu2x-upconv7-photo-x2"]
 
@@ -84,7 +84,7 @@ def test_inpaint_mask_is_exactly_the_changed_pixels_on_lossless_photos(forged):
         assert not (changed & ~mask).any(), "pixels changed outside the mask"
         assert changed[mask].mean() > 0.5, "most masked pixels should differ from the real"
         assert not ((domain_map > 0) & ~mask).any()
-        assert set(np.unique(domain_map)) <= {0, 1, 2}
+        assert set(np.unique(domain_map)) == {DOMAIN_CODES["real"], DOMAIN_CODES["inpaint"]}  # what was done to each pixel
 
 
 def test_inpaint_regions_come_from_the_other_domains_for_the_same_photo():
@@ -92,13 +92,12 @@ def test_inpaint_regions_come_from_the_other_domains_for_the_same_photo():
     real = np.zeros((64, 80, 3), np.uint8)
     made = {"upsample": Generated(np.full_like(real, 100), "up"), "reconstruct": Generated(np.full_like(real, 200), "rec")}
     result = Inpaint().generate(real, rng, made)
-    core = result.domain_map > 0
-    assert core.any()
-    values = {1: 100, 2: 200}
-    for code, value in values.items():
-        region = result.domain_map == code
-        if region.any():  # dominated pixels are at least half the source's value
-            assert (result.pixels[region] >= value // 2).all()
+    core = result.domain_map == DOMAIN_CODES["inpaint"]
+    assert core.any() and set(np.unique(result.domain_map)) == {DOMAIN_CODES["real"], DOMAIN_CODES["inpaint"]}
+    sources = {region["source"] for region in result.params["regions"]}
+    floor = min({"upsample": 100, "reconstruct": 200}[s] for s in sources)
+    assert (result.pixels[core] >= floor // 2).all()  # dominated pixels are at least half a source's value
+    assert set(result.lineage) == {made[s].generator for s in sources}  # no network names: generators stand in
     assert (result.pixels[~result.mask] == 0).all()
 
 

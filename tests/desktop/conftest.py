@@ -38,7 +38,7 @@ def model_path(tmp_path_factory):
     from export.synthetic import brightness_model
 
     return brightness_model(tmp_path_factory.mktemp("models") / "brightness.onnx", crop_size=32,
-                            experts=("reconstruction", "upsampling"), artifact_map_cells=4,
+                            experts=("reconstruct", "upsample"), artifact_map_cells=4,
                             thresholds=Thresholds(likely_ai=0.8, likely_real=0.3, fpr=0.01))
 
 

@@ -11,7 +11,7 @@ from training.config import ConfigError
 
 from .conftest import build, optimiser_step, sample_input, total_loss
 
-EXPERTS = ("reconstruction", "upsampling", "inpainting")
+EXPERTS = ("reconstruct", "upsample", "inpaint")
 GAMMA = GammaConfig(enabled=True, seg_dim=16)
 METHODS = {
     "mixed_lora": {},
@@ -60,9 +60,9 @@ def test_sef_fusion_trains_the_gate_and_leaves_every_expert_unchanged(backbone):
 
 def test_sef_expert_stage_trains_only_that_expert():
     detector = build(method="sef")
-    detector.set_stage("expert:upsampling")
+    detector.set_stage("expert:upsample")
     trainable = [name for name, p in detector.named_parameters() if p.requires_grad]
-    assert trainable and all("upsampling" in name for name in trainable)
+    assert trainable and all("upsample" in name for name in trainable)
     output = detector.train()(sample_input("tiny_vit"))
     assert output.expert_weights is None and output.logit.shape == (2,)
     with pytest.raises(ValueError, match="unknown SEF stage"):
@@ -128,12 +128,14 @@ def test_reverse_cross_attention_lets_segmentation_features_change_the_logit():
 
 
 def test_config_validates_and_round_trips_through_json():
-    config = DetectorConfig(backbone="efficientnet_lite0", method="sef", gamma=GAMMA, sef=SefConfig(experts=("a", "b")))
+    config = DetectorConfig(backbone="efficientnet_lite0", method="sef", gamma=GAMMA, sef=SefConfig(experts=("upsample", "regenerate")))
     assert DetectorConfig.from_json(config.to_json()) == config
     for bad in (
         dict(method="moe"),
         dict(adapter="mole", method="sef"),
-        dict(sef=SefConfig(experts=("only",))),
+        dict(sef=SefConfig(experts=("upsample",))),
+        dict(sef=SefConfig(experts=("upsample", "blur"))),
+        dict(gamma=GammaConfig(domains=("real", "upsampling"))),
         dict(mole=MoleConfig(top_k=9)),
         dict(gamma=GammaConfig(domains=("real", "real"))),
     ):

@@ -23,10 +23,10 @@ backbone = "tiny_vit"
 crop_size = 32
 method = "sef"
 [detector.sef]
-experts = ["upsampling", "reconstruction"]
+experts = ["upsample", "reconstruct"]
 [detector.gamma]
 enabled = true
-domains = ["real", "upsampling", "reconstruction"]
+domains = ["real", "upsample", "reconstruct"]
 seg_dim = 8
 [training]
 batch_size = 4
@@ -44,7 +44,7 @@ def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_
     assert training_cli(["train", "--config", str(config), "--run", str(run), "--manifest", str(forged_manifest),
                          "--no-progress"]) == 0
     stages = [json.loads(line)["stage"] for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert stages == ["expert:upsampling", "expert:reconstruction", "fusion"]
+    assert stages == ["expert:upsample", "expert:reconstruct", "fusion"]
     fusion = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert fusion["seg"] > 0 and fusion["domain"] > 0  # GAMMA's losses took part
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from training.data.forge.base import DOMAIN_CODES, Domain, Generated
 
-GENERATOR_DOMAINS = ("upsample", "reconstruct", "regenerate", "inpaint")
-FILL_DOMAINS = ("upsample", "reconstruct", "regenerate")  # what inpaint may paste into a real
+from training.domains import FAKE_DOMAINS as GENERATOR_DOMAINS
+from training.domains import INPAINT
+
+FILL_DOMAINS = tuple(d for d in GENERATOR_DOMAINS if d != INPAINT)  # what inpaint may paste into a real
 ALL_DOMAINS = (*GENERATOR_DOMAINS, "perturb")
 
 

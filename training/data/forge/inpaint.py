@@ -2,8 +2,9 @@
 the other domains' generated content for the same photo, blended with a feathered mask.
 
 The binary mask is every pixel whose blend weight is non-zero (so outside it the fake equals
-the real exactly, before the final encode); the domain map gives, per pixel, the code of the
-domain that dominates it (DOMAIN_CODES, 0 = real)."""
+the real exactly, before the final encode); the domain map says what was done to each pixel:
+INPAINT where generated content dominates (blend weight >= 0.5), REAL elsewhere. Which
+generators filled each region is recorded in params ("regions", "filler_families")."""
 from __future__ import annotations
 
 from typing import Mapping
@@ -19,7 +20,7 @@ FEATHER_FLOOR = 0.02  # blend weights below this are cut to 0 so the mask has a 
 
 class Inpaint:
     name = "inpaint"
-    version = "2"
+    version = "3"
 
     def __init__(self, fill_domains: tuple[str, ...] = ("upsample", "reconstruct")):
         self.requires: tuple[str, ...] = fill_domains
@@ -39,7 +40,7 @@ class Inpaint:
             weight = np.where(weight < FEATHER_FLOOR, 0.0, np.clip(weight * 1.5, 0.0, 1.0))[..., None]
             composite = composite * (1.0 - weight) + made[source].pixels.astype(np.float32) * weight
             mask |= weight[..., 0] > 0
-            domain_map[weight[..., 0] >= 0.5] = DOMAIN_CODES[source]
+            domain_map[weight[..., 0] >= 0.5] = DOMAIN_CODES["inpaint"]
             placed.append({"shape": shape, "source": source, "feather_sigma": round(sigma, 3), "area": round(float(region.mean()), 4)})
         pixels = np.clip(np.round(composite), 0, 255).astype(np.uint8)
         fillers = sorted({made[p["source"]].generator for p in placed})
