@@ -68,3 +68,17 @@ def tiny_corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_autoencoder(tmp_path_factory):
     return make_tiny_autoencoder(tmp_path_factory.mktemp("ae"))
+
+
+def assert_faithful_super_resolution(real: np.ndarray, fake: np.ndarray, factor: int) -> tuple[float, float]:
+    """A super-resolved fake of `real` at `factor`: its exact size, and near the bicubic baseline's
+    fidelity (a broken backend or architecture lands far below). Returns (fake, bicubic) PSNR."""
+    from skimage.metrics import peak_signal_noise_ratio as psnr
+
+    assert fake.shape == real.shape and fake.dtype == np.uint8
+    small = Image.fromarray(real).resize((real.shape[1] // factor, real.shape[0] // factor), Image.LANCZOS)
+    bicubic = np.asarray(small.resize((real.shape[1], real.shape[0]), Image.BICUBIC))
+    fake_psnr, bicubic_psnr = psnr(real, fake), psnr(real, bicubic)
+    assert fake_psnr > bicubic_psnr - 4.0 and fake_psnr > 18.0, (fake_psnr, bicubic_psnr)
+    assert not np.array_equal(fake, bicubic)
+    return fake_psnr, bicubic_psnr

@@ -8,7 +8,6 @@ variant), and the ROC AUC of the statistic alone as a real/fake score over the w
 from __future__ import annotations
 
 import json
-import sys
 from collections import defaultdict
 
 import numpy as np

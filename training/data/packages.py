@@ -10,6 +10,7 @@ The cache lives in $SYNTHSPOT_PACKAGE_CACHE, else ~/.cache/synthspot/packages; a
 fetched once and reused by the corpus, the forge and the tests."""
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -95,3 +96,12 @@ def unpacked(kind: str, name: str, source: bool = False) -> tuple[Path, str]:
         (Path(tmp) / "files").rename(folder / "files")
         (Path(tmp) / ".complete").rename(marker)
     return folder / "files", version
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file, read in chunks: the fingerprint recorded for every weights file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -35,7 +35,9 @@ class SuperResolver(Protocol):
     """One super-resolution network at one scale, as the upsample domain uses it.
 
     `upscale` maps an HxWx3 uint8 image to exactly (factor*H)x(factor*W)x3 uint8; the domain
-    does the antialiased downscale, the padding and the crop back to the real's size."""
+    does the antialiased downscale, the padding and the crop back to the real's size. A network
+    with random choices of its own (SRMD's noise level) also has `draw(rng) -> dict`, whose
+    result the domain records and passes to `upscale` as keyword arguments."""
 
     name: str  # unique across the forge, e.g. "srmd-x3", "nmkd-yandereneo-superlite-x4"
     family: str  # network design, e.g. "srmd", "esrgan-rrdb", "srvgg", "omnisr", "waifu2x-upconv"

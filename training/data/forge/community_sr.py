@@ -16,7 +16,6 @@ Inference is float32 on the CPU, in 128-px tiles that overlap by at least 32 px 
 only the middle of its overlaps), so memory stays bounded on any photo size."""
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -51,13 +50,6 @@ SPECS = (
     _Spec("2x-AniScale.pth", "aniscale-x2", "srvgg", 2, SRVGGNetCompact.from_state_dict, "params_ema", True),
 )
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_state_dict(path: Path, params_key: str | None) -> dict[str, torch.Tensor]:
@@ -110,7 +102,7 @@ class CommunitySuperResolver:
         self._spec = spec
         self._path = folder / "package" / "models" / spec.filename
         self.name, self.family, self.factor = spec.name, spec.family, spec.factor
-        self.identity = f"npm:{PACKAGE}=={version}:{spec.filename}:{_sha256(self._path)[:12]}"
+        self.identity = f"npm:{PACKAGE}=={version}:{spec.filename}:{packages.file_sha256(self._path)[:12]}"
         self._net: nn.Module | None = None
 
     def network(self) -> nn.Module:

@@ -79,7 +79,7 @@ def ncnn_resolvers() -> list[SuperResolver]:
     return [RealEsrganAnimeVideoV3(2), RealEsrganAnimeVideoV3(4), Waifu2xUpconv7Photo()]
 
 
-def super_resolve(rgb: np.ndarray, resolver: SuperResolver) -> np.ndarray:
+def super_resolve(rgb: np.ndarray, resolver: SuperResolver, **choices) -> np.ndarray:
     """Down by the network's factor (antialiased), up with the network, exact original size.
 
     The real is reflect-padded to a multiple of the factor first, so the network's output
@@ -88,7 +88,7 @@ def super_resolve(rgb: np.ndarray, resolver: SuperResolver) -> np.ndarray:
     h, w = rgb.shape[:2]
     padded = np.pad(rgb, ((0, (-h) % factor), (0, (-w) % factor), (0, 0)), mode="reflect")
     small = Image.fromarray(padded).resize((padded.shape[1] // factor, padded.shape[0] // factor), Image.LANCZOS)
-    large = resolver.upscale(np.asarray(small))
+    large = resolver.upscale(np.asarray(small), **choices)
     if large.shape[:2] != padded.shape[:2]:
         raise RuntimeError(f"{resolver.name} returned {large.shape[:2]} for {padded.shape[:2]}")
     return np.ascontiguousarray(large[:h, :w])
@@ -107,6 +107,7 @@ class Upsample:
 
     def generate(self, rgb: np.ndarray, rng: np.random.Generator, made: Mapping[str, Generated]) -> Generated:
         resolver = self.resolvers[rng.integers(len(self.resolvers))]
-        pixels = super_resolve(rgb, resolver)
+        choices = resolver.draw(rng) if hasattr(resolver, "draw") else {}
+        pixels = super_resolve(rgb, resolver, **choices)
         return Generated(pixels, resolver.identity, network=resolver.name, family=resolver.family,
-                         params={"network": resolver.name, "factor": resolver.factor})
+                         params={"network": resolver.name, "factor": resolver.factor, **choices})
