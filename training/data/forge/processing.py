@@ -36,7 +36,7 @@ def draw(rng: np.random.Generator) -> list[dict]:
             ops.append({"op": "unsharp_mask", "radius": round(float(rng.uniform(0.8, 2.5)), 2),
                         "percent": int(rng.integers(50, 201)), "threshold": int(rng.integers(0, 4))})
         elif name == "denoise":
-            ops.append({"op": "denoise", "method": str(rng.choice(["median3", "bilateral", "tv"]))})
+            ops.append({"op": "denoise", "method": str(rng.choice(["median3", "wavelet", "tv"]))})
         else:
             ops.append({"op": "tone", "gamma": round(float(rng.uniform(0.7, 1.4)), 3),
                         "contrast": round(float(rng.uniform(0.85, 1.2)), 3)})
@@ -69,11 +69,11 @@ def source_window(size: int, ops: list[dict]) -> int:
 def _denoise(image: Image.Image, method: str) -> Image.Image:
     if method == "median3":
         return image.filter(ImageFilter.MedianFilter(3))
-    from skimage.restoration import denoise_bilateral, denoise_tv_chambolle
+    from skimage.restoration import denoise_tv_chambolle, denoise_wavelet
 
     array = np.asarray(image).astype(np.float32) / 255.0
-    if method == "bilateral":
-        out = denoise_bilateral(array, sigma_color=0.05, sigma_spatial=1.5, channel_axis=-1)
+    if method == "wavelet":  # BayesShrink, as photo editors' "reduce noise" does (a bilateral is 20x slower)
+        out = denoise_wavelet(array, channel_axis=-1, rescale_sigma=True, method="BayesShrink", mode="soft")
     else:
         out = denoise_tv_chambolle(array, weight=0.04, channel_axis=-1)
     return Image.fromarray(np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8))
