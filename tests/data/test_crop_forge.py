@@ -172,3 +172,19 @@ def test_every_gamma_class_is_a_target_somewhere_in_the_forged_set(forged):
     for index in range(len(dataset)):
         seen |= set(table[np.unique(dataset[index]["domain_map"].numpy())].tolist())
     assert seen == set(range(len(classes)))
+
+
+def test_a_photo_dropped_from_the_corpus_leaves_the_manifest(forged, tiny_corpus, tmp_path):
+    records = manifest.read(forged)
+    dropped = records[0].source_id
+    smaller = tmp_path / "corpus"
+    smaller.mkdir()
+    kept = [line for line in (tiny_corpus / corpus.MANIFEST).read_text().splitlines() if dropped not in line]
+    (smaller / corpus.MANIFEST).write_text("\n".join(kept) + "\n")
+    count = runner.write_manifest(forged.parent, smaller)
+    try:
+        rewritten = manifest.read(forged)
+        assert count == len(rewritten) == sum(r.source_id != dropped for r in records)
+        assert dropped not in {r.source_id for r in rewritten}
+    finally:
+        runner.write_manifest(forged.parent, tiny_corpus)  # the module's fixture stays whole

@@ -296,8 +296,15 @@ def collect(out: str | Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((Path(out) / ROWS).glob("*/*.json"))]
 
 
-def write_manifest(out: str | Path) -> int:
+def write_manifest(out: str | Path, corpus: str | Path | None = None) -> int:
+    """All finished rows; with `corpus`, only those of photos it still holds (a photo dropped
+    from the corpus after it was forged, e.g. by a stricter filter, leaves no trace)."""
     rows = collect(out)
+    if corpus is not None:
+        from training.data.corpus import read_manifest
+
+        kept = {entry["id"] for entry in read_manifest(corpus)}
+        rows = [row for row in rows if row["record"]["source_id"] in kept]
     return manifest.write([manifest.Record(**row["record"]) for row in rows], Path(out) / manifest.MANIFEST_NAME)
 
 
@@ -331,4 +338,4 @@ def run(entries: list[dict], options: ForgeOptions, workers: int, progress: bool
                 future.result()
                 bar.update()
     bar.close()
-    return write_manifest(options.out)
+    return write_manifest(options.out, options.corpus)
