@@ -10,6 +10,7 @@ SYSTEM_PACKAGES=(
   xvfb          # virtual screen for GUI tests and screenshots
   chromium      # real-browser tests of the extension
   libvulkan1 libomp5  # ncnn super-resolution networks in the data forge
+  libedje-bin   # edje_decc: `corpus build` takes the photos out of enlightenment-data's .edj themes
 )
 if command -v apt-get >/dev/null 2>&1 && [ "${SYNTHSPOT_SKIP_APT:-0}" != 1 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

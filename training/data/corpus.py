@@ -1,17 +1,19 @@
 """The real-photo corpus.
 
     python -m training.data.corpus build OUT            # Debian + Python package photos
+    python -m training.data.corpus build OUT --only lomiri-wallpapers-16.04,imgaug
     python -m training.data.corpus add FOLDER --corpus OUT [--licence ...] [--attribution ...]
 
 OUT/manifest.jsonl holds one JSON object per kept photo:
     id              first 16 hex digits of the file's sha256 (the "source id" fakes point to)
     path            file inside OUT (original bytes, never re-encoded)
     split           "train" | "val" | "test", from a hash of id (training.data.splits)
-    source_package  "deb:NAME=VERSION", "pypi:NAME=VERSION" or "user"
+    source_package  "deb:NAME=VERSION", "pypi:NAME=VERSION" or "user": the package it came from
     original_path   where it was found (resource path inside an .rcc for GCompris)
     licence, attribution
     sha256, width, height, format (Pillow's name), mode, jpeg_quality (JPEG only), phash
-Photos that fail the photo filter, or whose perceptual hash is within PHASH_RADIUS bits of a
+Packages reserved for the held-out evaluation (training.data.reserved) are refused, with exit
+status 2, before anything is fetched. Photos that fail the photo filter, or whose perceptual hash is within PHASH_RADIUS bits of a
 kept photo, are dropped (the larger of two duplicates is kept); OUT/rejected.jsonl says why.
 """
 from __future__ import annotations
@@ -23,14 +25,15 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Iterable
+from typing import Collection, Iterable, Iterator
 
 import imagehash
 import numpy as np
 from PIL import Image
 
-from training.data import photo_filter, sources
+from training.data import package_sources, photo_filter, sources
 from training.data.imageformat import read_jpeg_quality
+from training.data.reserved import ReservedSourceError, refuse_photo_source
 from training.data.splits import split_for
 
 PHASH_RADIUS = 6
@@ -144,12 +147,52 @@ def summary(root: str | os.PathLike) -> dict:
     return {"photos": len(entries), "by_split": by_split, "by_source": by_source}
 
 
+def source_kinds() -> dict[str, str]:
+    """Every package `build` takes photos from, in build order: name -> "deb" | "pypi"."""
+    kinds = {name: "pypi" for name in sources.INSTALLED_PYTHON_PHOTOS}
+    kinds.update({name: "deb" for name in sources.DEBIAN_RESOURCE_PHOTOS})
+    kinds.update({entry.package: entry.kind for entry in package_sources.PACKAGE_SOURCES})
+    return kinds
+
+
+class UnknownSourceError(ValueError):
+    """`--only` named a package that no source table knows."""
+
+
+def build_photos(only: Collection[str] | None = None, debian: bool = True) -> Iterator[sources.SourcePhoto]:
+    """The photos of every known package source, or of those named in `only`. Checked now,
+    before anything is fetched: reserved names (asked for or in a table) raise
+    ReservedSourceError, unknown names UnknownSourceError."""
+    kinds = source_kinds()
+    for name in only or ():
+        refuse_photo_source(name)
+    for name, kind in kinds.items():
+        refuse_photo_source(f"{kind}:{name}")
+    wanted = set(kinds) if only is None else {name.split(":", 1)[-1].split("=", 1)[0] for name in only}
+    unknown = sorted(wanted - set(kinds))
+    if unknown:
+        raise UnknownSourceError(f"unknown photo source {', '.join(unknown)}; known: {', '.join(kinds)}")
+    if not debian:
+        wanted = {name for name in wanted if kinds[name] != "deb"}
+
+    def photos() -> Iterator[sources.SourcePhoto]:
+        yield from sources.python_package_photos(wanted)
+        if wanted & set(sources.DEBIAN_RESOURCE_PHOTOS):
+            yield from sources.debian_package_photos(wanted)
+        for entry in package_sources.PACKAGE_SOURCES:
+            if entry.package in wanted:
+                yield from package_sources.photos(entry)
+
+    return photos()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.data.corpus", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="assemble the package photos into OUT")
     build.add_argument("out")
     build.add_argument("--no-debian", action="store_true", help="skip apt-get download (offline machines)")
+    build.add_argument("--only", metavar="SOURCE,...", help="build from these packages only (default: all; see source_kinds)")
     add = commands.add_parser("add", help="take a folder of your own photos into the corpus")
     add.add_argument("folder")
     add.add_argument("--corpus", default="data/corpus")
@@ -157,16 +200,19 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--attribution", default="")
     args = parser.parse_args(argv)
 
-    if args.command == "build":
-        def photos():
-            yield from sources.python_package_photos()
-            if not args.no_debian:
-                yield from sources.debian_package_photos()
-        counts = ingest(args.out, photos())
-        root = args.out
-    else:
-        counts = ingest(args.corpus, sources.folder_photos(args.folder, args.licence, args.attribution))
-        root = args.corpus
+    try:
+        if args.command == "build":
+            only = [name.strip() for name in args.only.split(",") if name.strip()] if args.only else None
+            counts = ingest(args.out, build_photos(only, debian=not args.no_debian))
+            root = args.out
+        else:
+            for part in Path(args.folder).resolve().parts:  # e.g. an unpacked reserved package
+                refuse_photo_source(part)
+            counts = ingest(args.corpus, sources.folder_photos(args.folder, args.licence, args.attribution))
+            root = args.corpus
+    except (ReservedSourceError, UnknownSourceError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(json.dumps({"outcomes": counts, **summary(root)}, indent=1))
     return 0
 

@@ -9,7 +9,9 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Container, Iterator
+
+from training.data.reserved import refuse_photo_source
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 
@@ -70,6 +72,7 @@ SKLEARN_PHOTOS = ("china.jpg", "flower.jpg")
 
 def _debian_package(name: str, workdir: Path) -> tuple[Path, str]:
     """apt-get download + dpkg -x into workdir; returns (root, version)."""
+    refuse_photo_source(f"deb:{name}")
     subprocess.run(["apt-get", "download", name], cwd=workdir, check=True, capture_output=True)
     deb = next(workdir.glob(f"{name}_*.deb"))
     root = workdir / name
@@ -136,6 +139,7 @@ def _python_package_photos(module_name, folder, names, licence, attribution) -> 
     module = importlib.import_module(module_name)
     base = Path(module.__file__).parent / folder
     distribution = {"skimage": "scikit-image", "sklearn": "scikit-learn"}.get(module_name, module_name)
+    refuse_photo_source(f"pypi:{distribution}")
     version = importlib.metadata.version(distribution)
     for name in names:
         path = base / name
@@ -143,25 +147,28 @@ def _python_package_photos(module_name, folder, names, licence, attribution) -> 
             yield SourcePhoto(path.read_bytes(), f"pypi:{distribution}={version}", str(path.relative_to(base.parent.parent)), licence, attribution)
 
 
-def python_package_photos() -> Iterator[SourcePhoto]:
-    yield from _python_package_photos(
-        "skimage", "data", SKIMAGE_PHOTOS,
-        "Public domain or CC0/CC-BY per skimage/data/README.txt", "scikit-image data contributors",
-    )
-    yield from _python_package_photos(
-        "sklearn", "datasets/images", SKLEARN_PHOTOS,
-        "CC-BY-2.0", "danielbuechele (china.jpg), vultilion (flower.jpg) on Flickr",
-    )
-    yield from _python_package_photos(
-        "matplotlib", "mpl-data/sample_data", MATPLOTLIB_PHOTOS,
-        "Public domain (US Navy photograph)", "James S. Davis, US Navy",
-    )
+# Installed Python packages whose sample data holds photos:
+# distribution -> (module, folder inside it, photos, licence, attribution)
+INSTALLED_PYTHON_PHOTOS = {
+    "scikit-image": ("skimage", "data", SKIMAGE_PHOTOS, "Public domain or CC0/CC-BY per skimage/data/README.txt", "scikit-image data contributors"),
+    "scikit-learn": ("sklearn", "datasets/images", SKLEARN_PHOTOS, "CC-BY-2.0", "danielbuechele (china.jpg), vultilion (flower.jpg) on Flickr"),
+    "matplotlib": ("matplotlib", "mpl-data/sample_data", MATPLOTLIB_PHOTOS, "Public domain (US Navy photograph)", "James S. Davis, US Navy"),
+}
+DEBIAN_RESOURCE_PHOTOS = ("gcompris-qt-data", "opencv-doc")  # Debian sources with their own readers, above
 
 
-def debian_package_photos() -> Iterator[SourcePhoto]:
+def python_package_photos(only: Container[str] | None = None) -> Iterator[SourcePhoto]:
+    for distribution, spec in INSTALLED_PYTHON_PHOTOS.items():
+        if only is None or distribution in only:
+            yield from _python_package_photos(*spec)
+
+
+def debian_package_photos(only: Container[str] | None = None) -> Iterator[SourcePhoto]:
     with tempfile.TemporaryDirectory(prefix="synthspot-debs-") as tmp:
-        yield from gcompris_photos(Path(tmp))
-        yield from opencv_doc_photos(Path(tmp))
+        if only is None or "gcompris-qt-data" in only:
+            yield from gcompris_photos(Path(tmp))
+        if only is None or "opencv-doc" in only:
+            yield from opencv_doc_photos(Path(tmp))
 
 
 def folder_photos(folder: str | os.PathLike, licence: str = "user-supplied", attribution: str = "") -> Iterator[SourcePhoto]:

@@ -1,0 +1,154 @@
+"""The package photo sources: the table's interpreter on small unpacked packages made here,
+the reserved packages refused on every path before anything is fetched, the table itself."""
+import io
+import os
+import stat
+
+import pytest
+from PIL import Image
+from skimage import data
+
+from training.data import corpus, package_sources, packages, photo_filter, reserved, sources
+from training.data.package_sources import PackageSource
+
+RESERVED = sorted(reserved.RESERVED_PHOTO_PACKAGES)
+
+
+def _jpeg(array, quality=90) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def no_fetching(monkeypatch):
+    """Any package download, apt-get or pip or npm, fails the test."""
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a package fetch was attempted: {args}")
+
+    monkeypatch.setattr(packages, "_fetch", refuse)
+    monkeypatch.setattr(packages, "unpacked", refuse)
+    monkeypatch.setattr(sources.subprocess, "run", refuse)  # apt-get download of the GCompris/OpenCV sources
+
+
+@pytest.mark.parametrize("name", RESERVED + ["deb:mate-backgrounds=1.26.0-1", "Plasma_Workspace_Wallpapers"])
+def test_build_refuses_reserved_packages_before_fetching(name, tmp_path, capsys, no_fetching):
+    out = tmp_path / "corpus"
+    assert corpus.main(["build", str(out), "--only", f"imgaug,{name}"]) == 2
+    assert "reserved" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_reserved_package_in_a_table_is_refused_before_anything_is_fetched(monkeypatch, tmp_path, capsys, no_fetching):
+    entry = PackageSource("deb", "palapeli-data", "usr/share/palapeli", ("castle.jpg",), "GPL", "KDE")
+    with pytest.raises(reserved.ReservedSourceError):
+        next(package_sources.photos(entry, fetch=lambda *a, **k: pytest.fail("fetched")))
+    monkeypatch.setattr(package_sources, "PACKAGE_SOURCES", package_sources.PACKAGE_SOURCES + (entry,))
+    assert corpus.main(["build", str(tmp_path / "corpus"), "--only", "imgaug"]) == 2
+    assert "palapeli-data" in capsys.readouterr().err
+
+
+def test_add_refuses_a_folder_holding_an_unpacked_reserved_package(tmp_path, capsys):
+    folder = tmp_path / "deb" / "libjxl-testdata" / "files"
+    folder.mkdir(parents=True)
+    (folder / "photo.jpg").write_bytes(_jpeg(data.astronaut()))
+    assert corpus.main(["add", str(folder), "--corpus", str(tmp_path / "corpus")]) == 2
+    assert "libjxl-testdata" in capsys.readouterr().err
+
+
+def test_unknown_source_is_an_error(tmp_path, capsys, no_fetching):
+    assert corpus.main(["build", str(tmp_path / "corpus"), "--only", "no-such-photos"]) == 2
+    assert "unknown photo source no-such-photos" in capsys.readouterr().err
+
+
+def _fake_package(root, folder, files: dict[str, bytes]):
+    base = root / folder
+    base.mkdir(parents=True)
+    for name, content in files.items():
+        (base / name).parent.mkdir(parents=True, exist_ok=True)
+        (base / name).write_bytes(content)
+    return root
+
+
+def test_interpreter_takes_the_allow_list_with_credits_from_a_fake_debian_package(tmp_path, capsys):
+    photo, other = _jpeg(data.astronaut()), _jpeg(data.coffee())
+    root = _fake_package(tmp_path / "files", "usr/share/backgrounds", {"a_by_Ann.jpg": photo, "b.jpg": other, "logo.jpg": photo[:100]})
+    entry = PackageSource(
+        "deb", "fake-wallpapers", "usr/share/backgrounds", ("a_by_Ann.jpg", "b.jpg", "gone.jpg"), "GPL-2+", "Fake team",
+        credits={"a_by_Ann.jpg": ("CC-BY-4.0", "Ann")},
+    )
+    asked = []
+
+    def fetch(kind, name, source=False):
+        asked.append((kind, name, source))
+        return root, "1%3a2.0-1"
+
+    got = list(package_sources.photos(entry, fetch=fetch))
+    assert asked == [("deb", "fake-wallpapers", False)]
+    assert [(p.original_path, p.licence, p.attribution) for p in got] == [
+        ("/usr/share/backgrounds/a_by_Ann.jpg", "CC-BY-4.0", "Ann"),
+        ("/usr/share/backgrounds/b.jpg", "GPL-2+", "Fake team"),
+    ]
+    assert got[0].data == photo and {p.source_package for p in got} == {"deb:fake-wallpapers=1:2.0-1"}
+    assert "gone.jpg" in capsys.readouterr().err  # an allowed file the package no longer has
+
+    counts = corpus.ingest(tmp_path / "corpus", got)
+    assert counts == {"kept": 2}
+    assert {e["source_package"] for e in corpus.read_manifest(tmp_path / "corpus")} == {"deb:fake-wallpapers=1:2.0-1"}
+
+
+def test_interpreter_finds_a_versioned_wheel_folder(tmp_path):
+    root = _fake_package(tmp_path / "files", "Fake_examples-3.1.data/share/pics", {"cat.jpg": _jpeg(data.chelsea())})
+    entry = PackageSource("pypi", "fake-examples", "Fake_examples-*.data/share/pics", ("cat.jpg",), "MIT", "Fake authors", sdist=True)
+    (got,) = package_sources.photos(entry, fetch=lambda kind, name, source: (root, "3.1"))
+    assert got.source_package == "pypi:fake-examples=3.1"
+    assert got.original_path == "Fake_examples-3.1.data/share/pics/cat.jpg"
+
+
+def test_edje_source_is_skipped_with_a_warning_without_edje_decc(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    entry = PackageSource("deb", "fake-e-data", "backgrounds", ("Sky.edj",), "BSD-2-clause", "E", edje=True)
+    assert list(package_sources.photos(entry, fetch=lambda *a, **k: pytest.fail("fetched"))) == []
+    assert "edje_decc not found" in capsys.readouterr().err
+
+
+def test_edje_source_takes_the_full_size_image_edje_decc_writes(monkeypatch, tmp_path):
+    """A stand-in edje_decc with the real one's command line: -output DIR gets img.png and downscales."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "full.png").write_bytes(_jpeg(data.astronaut()))
+    script = bin_dir / "edje_decc"
+    script.write_text(f'#!/bin/sh\nmkdir -p "$3" && cp {bin_dir}/full.png "$3/img.png" && echo small > "$3/img-64x64.png"\n')
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    root = _fake_package(tmp_path / "files", "backgrounds", {"Sky.edj": b"edje"})
+    entry = PackageSource("deb", "fake-e-data", "backgrounds", ("Sky.edj",), "BSD-2-clause", "E", edje=True)
+    (got,) = package_sources.photos(entry, fetch=lambda *a, **k: (root, "0.25"))
+    assert got.data == (bin_dir / "full.png").read_bytes()
+    assert got.original_path == "/backgrounds/Sky.edj:img.png"
+
+
+def test_every_table_entry_is_credited_and_none_is_reserved():
+    names = [e.package for e in package_sources.PACKAGE_SOURCES]
+    assert len(names) == len(set(names))
+    for entry in package_sources.PACKAGE_SOURCES:
+        reserved.refuse_photo_source(f"{entry.kind}:{entry.package}")
+        assert entry.kind in ("deb", "pypi") and entry.photos
+        assert set(entry.credits) <= set(entry.photos), entry.package
+        for photo in entry.photos:
+            licence, attribution = entry.credit(photo)
+            assert licence.strip() and attribution.strip(), (entry.package, photo)
+            assert "lena" not in photo.lower()
+            assert not entry.edje or (photo.endswith(".edj"))
+    assert set(corpus.source_kinds()) >= set(names) | {"gcompris-qt-data", "opencv-doc", "scikit-image"}
+
+
+def test_imgaug_wheel_gives_its_quokka_photo():
+    """The one real fetch here: a ~1 MB wheel through pip, cached for later runs."""
+    (entry,) = [e for e in package_sources.PACKAGE_SOURCES if e.package == "imgaug"]
+    try:
+        (photo,) = package_sources.photos(entry)
+    except packages.PackageUnavailable as error:
+        pytest.skip(f"no package index reachable: {error}")
+    assert photo.source_package.startswith("pypi:imgaug=")
+    assert photo_filter.judge(photo.data).is_photo
