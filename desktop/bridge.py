@@ -20,6 +20,7 @@ BRIDGE_AVAILABLE = importlib.util.find_spec("aiohttp") is not None
 
 class BridgeController(QObject):
     changed = Signal()
+    pairingChanged = Signal()  # a browser asked to pair, was approved or refused, revoked, or used
     resultArrived = Signal(object)  # Result scanned for the browser
     openRequested = Signal(str)  # sha256 the extension asked the app to show
 
@@ -38,12 +39,14 @@ class BridgeController(QObject):
         return self._server.port if self.running else 0
 
     @property
-    def pairing_code(self) -> str:
-        return self._server.pairing_code if self.running else ""
+    def pairing(self):
+        """The bridge's PairingState (window, requests, paired browsers), or None while the bridge is off."""
+        return self._server.pairing if self.running else None
 
     def status_text(self) -> str:
         if self.running:
-            return f"Browser bridge on 127.0.0.1:{self.port}"
+            count = len(self._server.pairing.browsers())
+            return f"Browser bridge on 127.0.0.1:{self.port} · {count} browser{'' if count == 1 else 's'} paired"
         return f"Browser bridge off ({self.error})" if self.error else "Browser bridge off"
 
     def apply(self, enabled: bool) -> None:
@@ -51,12 +54,14 @@ class BridgeController(QObject):
             self._start()
         elif not enabled and self._server is not None:
             server, self._server = self._server, None
+            server.pairing.close_window()
             server.stop()
             self.error = ""
         self.changed.emit()
 
     def revoke(self) -> int:
-        count = self._server.revoke() if self.running else 0
+        """Unpair every browser."""
+        count = self._server.pairing.revoke_all() if self.running else 0
         self.changed.emit()
         return count
 
@@ -65,10 +70,13 @@ class BridgeController(QObject):
             self._server.set_scanner(self._session.service.scanner)
 
     def _start(self) -> None:
-        from engine.bridge import DEFAULT_PORT, BridgeServer, PortInUseError
+        from engine.bridge import DEFAULT_PORT, BridgeServer, PairingState, PortInUseError
+        from engine.bridge.pairing import PAIRING_FILE
 
         port = self._session.settings.bridge_port or DEFAULT_PORT
-        server = BridgeServer(self._session.service.scanner, self._session.store, port=port,
+        # Called from the bridge's thread: the queued signal brings it to the windows' thread.
+        pairing = PairingState(self._session.store.path.parent / PAIRING_FILE, on_change=self.pairingChanged.emit)
+        server = BridgeServer(self._session.service.scanner, self._session.store, port=port, pairing=pairing,
                               on_scan=self.resultArrived.emit, on_open=self.openRequested.emit)
         try:
             server.start()

@@ -134,8 +134,7 @@ class ModelChecks:
             raise RuntimeError(f"unexpected status answer: {status}")
         if server.running:
             raise RuntimeError("the bridge still runs after stop()")
-        model = status.get("model") or {}
-        return f"started on 127.0.0.1:{port}, /v1/status answered (model {model.get('name', 'none')}), stopped"
+        return f"started on 127.0.0.1:{port}, /v1/status answered (API {status.get('api')}), stopped"
 
     def close(self) -> None:
         if self.scanner is not None:

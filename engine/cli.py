@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
+import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -13,13 +14,16 @@ from engine.contract import ContractError
 from engine.files import expand_paths
 from engine.model import PROVIDER_CHOICES, Detector, ModelLoadError, available_providers, resolve_provider
 from engine.models import NoModelError, default_model_path, list_models
-from engine.result import VERDICT_LABELS, Result, to_csv
+from engine.cli_output import StreamingPrinter, format_table, list_skipped, summary
 from engine.scanner import Scanner, ScanRequest
-from engine.store import Store
+from engine.paths import display_path
+from engine.store import Store, StoreError
+from engine.store_errors import move_aside
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--no-cache", action="store_true", help="scan again even when a result is stored")
     scan.add_argument("--no-recursive", action="store_true", help="do not descend into sub-folders")
     scan.add_argument("--workers", type=int, default=2, help="decoding threads (default 2)")
+    scan.add_argument("--move-corrupt-store", action="store_true",
+                      help="if the results database is damaged, rename it aside and start a new one")
 
     models = sub.add_parser("models", help="list available models and the provider each would run on")
     models.add_argument("--provider", choices=PROVIDER_CHOICES, default="auto")
@@ -48,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the localhost bridge for the browser extension, without the app")
     model_options(serve)
     serve.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: the bridge's default)")
+    serve.add_argument("--pair", action="store_true",
+                       help="accept a browser's pairing request, approved here on the terminal")
     return parser
 
 
@@ -58,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits 2 on usage errors and 0 on --help
         return int(exc.code or 0)
     logging.basicConfig(level=logging.WARNING, format="synthspot: %(message)s")
+    _never_fail_on_encoding()
     try:
         if args.command == "scan":
             return cmd_scan(args)
@@ -68,9 +77,16 @@ def main(argv: list[str] | None = None) -> int:
     except (NoModelError, ModelLoadError, ContractError) as exc:
         print(f"synthspot: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except StoreError as exc:
+        print(f"synthspot: {exc}", file=sys.stderr)
+        if exc.corrupt:
+            print(f"synthspot: to keep it for inspection and start afresh, run again with --move-corrupt-store, "
+                  f"or move it yourself: mv {shlex.quote(str(exc.path))} {shlex.quote(str(exc.path))}.corrupt",
+                  file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("synthspot: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     return EXIT_USAGE
 
 
@@ -80,31 +96,74 @@ def load_detector(model: Path | None, provider: str) -> Detector:
 
 
 def cmd_scan(args) -> int:
-    missing = [p for p in args.paths if not Path(p).exists()]
+    missing = [p for p in args.paths if not os.path.lexists(p)]
     if missing:
-        print(f"synthspot: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        print(f"synthspot: no such file or folder: {', '.join(map(display_path, missing))}", file=sys.stderr)
         return EXIT_USAGE
     detector = load_detector(args.model, args.provider)
-    files = list(expand_paths(args.paths, recursive=not args.no_recursive))
-    store = None if args.no_cache else Store(args.store)
-    progress = _Progress(len(files)) if sys.stderr.isatty() and not (args.json or args.csv) else None
+    store = None if args.no_cache else open_store(args.store, args.move_corrupt_store)
+    skipped: list[tuple[str, str]] = []
+    files = list(expand_paths(args.paths, recursive=not args.no_recursive, skipped=skipped))
+    list_skipped(skipped)
+    mode = "json" if args.json else "csv" if args.csv else "table"
+    printer = StreamingPrinter(mode)
+    progress = _Progress(len(files)) if sys.stderr.isatty() and mode == "table" else None
     requests = [ScanRequest(path=str(f), source="cli") for f in files]
-    with Scanner(detector, store=store, workers=args.workers) as scanner:
-        job = scanner.submit(requests, on_progress=progress.update if progress else None)
-        job.wait()
-    by_request = job.results_by_request()
-    results = [by_request[id(r)] for r in requests if id(r) in by_request]
+    scanner = Scanner(detector, store=store, workers=args.workers)
+    job = scanner.submit(requests, on_result=printer, on_progress=progress.update if progress else None)
+    interrupted = False
+    try:
+        # Short waits: the main thread must stay responsive to Ctrl-C and notice a closed pipe.
+        while not job.wait(0.2):
+            if printer.broken:
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+    if interrupted or printer.broken:
+        job.cancel()
+    printer.close()
+    scanner.close(wait=not (interrupted or printer.broken))
     if progress:
         progress.close()
-    if args.json:
-        for result in results:
-            print(result.to_json())
-    elif args.csv:
-        sys.stdout.write(to_csv(results))
-    else:
+    if printer.broken:
+        _silence_stdout()
+        return EXIT_OK
+    by_request = job.results_by_request()
+    results = [by_request[id(r)] for r in requests if id(r) in by_request]
+    line = f"{summary(results, skipped, len(requests) if interrupted else None)} · model " \
+           f"{detector.metadata.model_id} on {detector.active_provider.upper()}"
+    if mode == "table":
         print(format_table(results))
-        print(f"\n{_summary(results)} · model {detector.metadata.model_id} on {detector.active_provider.upper()}")
+        print(f"\n{line}")
+    elif interrupted or skipped:
+        print(f"synthspot: {line}", file=sys.stderr)
+    sys.stdout.flush()
+    if interrupted:
+        print("synthspot: interrupted; the results above are stored, the rest were not scanned", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def open_store(path: Path | None, move_corrupt: bool) -> Store:
+    """The results store, checked once up front: a bad one is one clear message (exit 2), not a traceback a file."""
+    try:
+        return Store(path, verify=True)
+    except StoreError as exc:
+        if not (exc.corrupt and move_corrupt):
+            raise
+        moved = move_aside(exc.path)
+        print(f"synthspot: moved the damaged store aside to {display_path(str(moved))}; starting a new one",
+              file=sys.stderr)
+        return Store(path, verify=True)
+
+
+def _silence_stdout() -> None:
+    """The reader of our output has gone (``| head``): flushing at exit would only print a BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def cmd_models(args) -> int:
@@ -136,32 +195,17 @@ def cmd_serve(args) -> int:
     from engine.bridge import serve_forever  # the bridge pulls in aiohttp; only load it when asked
 
     detector = load_detector(args.model, args.provider)
-    return serve_forever(detector, Store(args.store), port=args.port)
+    return serve_forever(detector, Store(args.store), port=args.port, pair=args.pair)
 
 
-def format_table(results: list[Result]) -> str:
-    rows = [("VERDICT", "P(AI)", "SIZE", "FORMAT", "FILE", "NOTES")]
-    for r in results:
-        notes = r.error or "; ".join([*r.reasons[:1], *(h.label for h in r.provenance)])
-        rows.append((
-            VERDICT_LABELS.get(r.verdict, r.verdict),
-            "" if r.probability is None else f"{r.probability:.2f}",
-            f"{r.width}x{r.height}" if r.width else "",
-            r.format,
-            r.path,
-            notes,
-        ))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths)) + "  " + row[5]
-                     for row in rows).rstrip()
-
-
-def _summary(results: list[Result]) -> str:
-    counts = {label: 0 for label in VERDICT_LABELS}
-    for result in results:
-        counts[result.verdict] = counts.get(result.verdict, 0) + 1
-    parts = [f"{counts[k]} {VERDICT_LABELS[k].lower()}" for k in VERDICT_LABELS if counts.get(k)]
-    return f"{len(results)} scanned: " + (", ".join(parts) if parts else "nothing")
+def _never_fail_on_encoding() -> None:
+    """Output is already escaped text; an exotic stdout encoding (ASCII, a code page) must not turn a
+    non-Latin file name into a traceback after the scan ran."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):  # not a TextIOWrapper (tests capture with their own streams)
+            pass
 
 
 class _Progress:

@@ -1,7 +1,8 @@
 """Safe decoding of untrusted image bytes into an RGB array.
 
 Every path out of here is either a :class:`DecodedImage` or a :class:`DecodeError`
-with a message a person can read; no Pillow exception escapes.
+with a message a person can read (Pillow's own reason kept); no other exception escapes.
+Memory is bounded by the image as Pillow stores it plus the uint8 result (see engine.pixels).
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
+
+from engine.pixels import STRIP_PIXELS, stored_bytes_per_pixel, to_rgb_array
 
 try:  # HEIC/HEIF through libheif. pi-heif decodes only: no GPL x265 encoder in the app or its installer.
     import pi_heif
@@ -20,12 +23,20 @@ try:  # HEIC/HEIF through libheif. pi-heif decodes only: no GPL x265 encoder in 
 except ImportError:  # pragma: no cover - the plugin is a declared dependency
     pi_heif = None
 
-# 100 megapixels: far above any camera, far below what would exhaust memory
-# (3 bytes per pixel plus Pillow's working copies).
+# Pillow warns about damaged EXIF, odd chunks and sizes between its bomb limits; for untrusted files that is
+# noise on stderr, and the checks that matter are made here. A filter set once, because catch_warnings()
+# is not thread-safe and decoding runs on several threads.
+warnings.filterwarnings("ignore", module=r"PIL(\.|$)")
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+# 100 megapixels: far above any camera, and the decoded image (at most 4 bytes a pixel as Pillow
+# stores it, plus the 3-byte RGB result) stays under 0.8 GB.
 MAX_PIXELS = 100_000_000
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
 SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO", "AVIF", "HEIF")
+# libheif decodes into a buffer of its own before Pillow gets a copy.
+_OWN_BUFFER_FORMATS = ("AVIF", "HEIF")
 
 
 class DecodeError(ValueError):
@@ -34,94 +45,139 @@ class DecodeError(ValueError):
 
 @dataclass(frozen=True)
 class DecodedImage:
-    rgb: np.ndarray  # uint8 [H, W, 3], EXIF orientation applied
+    rgb: np.ndarray  # uint8 [H, W, 3], EXIF orientation applied (a view when rotated; no copy)
     format: str  # Pillow's format name, e.g. "JPEG"
     width: int
     height: int
     mode: str  # the mode before conversion to RGB, e.g. "P", "I;16", "CMYK"
     jpeg_quality: int | None  # estimated from the quantisation tables, JPEG only
-    frames: int  # >1 for animations; only the first frame is scanned
 
 
 def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedImage:
+    with open_image(data, max_pixels) as opened:
+        return opened.decode()
+
+
+def open_image(data: bytes, max_pixels: int = MAX_PIXELS) -> "OpenedImage":
+    """Read and check the header only: the size, format and memory cost are known before any pixel is decoded."""
     if not data:
         raise DecodeError("the file is empty")
     if len(data) > MAX_FILE_BYTES:
         raise DecodeError(f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
     try:
-        with warnings.catch_warnings():
-            # Pillow warns (not raises) between max_pixels and 2x; we check ourselves.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise DecodeError("not an image, or a format SynthSpot cannot read") from None
     except Image.DecompressionBombError:
         raise DecodeError("the image is too large to decode safely") from None
+    except MemoryError:
+        raise DecodeError("the image header asks for more memory than is free") from None
     except Exception as exc:  # Pillow raises a zoo of types on hostile headers
-        raise DecodeError(f"the image header is damaged ({type(exc).__name__})") from None
-
-    with image:
+        raise DecodeError(f"the image header is damaged ({_short(exc)})") from None
+    try:
         fmt = (image.format or "").upper()
         if fmt not in SUPPORTED_FORMATS:
             raise DecodeError(f"{fmt or 'this'} images are not supported")
-        width, height = image.size
-        if width < 1 or height < 1:
-            raise DecodeError("the image has no pixels")
-        if width * height > max_pixels:
-            raise DecodeError(
-                f"the image is {width}x{height} ({width * height / 1e6:.0f} MP), above the "
-                f"{max_pixels / 1e6:.0f} MP safety limit"
-            )
-        frames = getattr(image, "n_frames", 1)
-        quality = estimate_jpeg_quality(image) if fmt in ("JPEG", "MPO") else None
-        mode = image.mode
+        _check_size(image.size, max_pixels)
+        return OpenedImage(image, fmt, max_pixels)
+    except BaseException:
+        image.close()
+        raise
+
+
+class OpenedImage:
+    """An image whose header was read and checked; nothing is decoded until :meth:`decode`."""
+
+    def __init__(self, image: Image.Image, fmt: str, max_pixels: int):
+        self._image = image
+        self.format = fmt
+        self.width, self.height = image.size
+        self.mode = image.mode
+        self._max_pixels = max_pixels
+
+    @property
+    def decode_bytes(self) -> int:
+        """What decoding will hold at its peak: Pillow's image, the RGB result and one strip's intermediates."""
+        pixels = self.width * self.height
+        per_pixel = stored_bytes_per_pixel(self.mode) + 3 + (4 if self.format in _OWN_BUFFER_FORMATS else 0)
+        return pixels * per_pixel + min(pixels, STRIP_PIXELS) * 16
+
+    def decode(self) -> DecodedImage:
+        image = self._image
         try:
-            image.seek(0)
             image.load()
-            rgb_image = _to_rgb(ImageOps.exif_transpose(image))
         except Image.DecompressionBombError:
             raise DecodeError("the image is too large to decode safely") from None
-        except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
+        except MemoryError:
+            raise DecodeError("the image needs more memory than is free") from None
+        except Exception as exc:
             raise DecodeError(f"the image data is truncated or corrupt ({_short(exc)})") from None
-        rgb = np.asarray(rgb_image, dtype=np.uint8)
-    return DecodedImage(
-        rgb=rgb,
-        format="JPEG" if fmt == "MPO" else fmt,
-        width=rgb.shape[1],
-        height=rgb.shape[0],
-        mode=mode,
-        jpeg_quality=quality,
-        frames=frames,
-    )
+        _check_size(image.size, self._max_pixels)  # a few decoders learn the real size only now
+        quality = _best_effort(estimate_jpeg_quality, image) if self.format in ("JPEG", "MPO") else None
+        orientation = _best_effort(_exif_orientation, image) or 1
+        try:
+            rgb = to_rgb_array(image)
+        except MemoryError:
+            raise DecodeError("the image needs more memory than is free") from None
+        except Exception as exc:
+            raise DecodeError(f"the image data is truncated or corrupt ({_short(exc)})") from None
+        finally:
+            self.close()  # Pillow's copy goes before anything else is allocated
+        rgb = _orient(rgb, orientation)
+        return DecodedImage(rgb=rgb, format="JPEG" if self.format == "MPO" else self.format, width=rgb.shape[1],
+                            height=rgb.shape[0], mode=self.mode, jpeg_quality=quality)
+
+    def close(self) -> None:
+        self._image.close()
+
+    def __enter__(self) -> "OpenedImage":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """Convert any mode to 8-bit RGB on purpose, not by Pillow's defaults."""
-    mode = image.mode
-    if mode == "RGB":
-        return image
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        # 16-bit/32-bit grey: scale the real range down to 8 bits instead of clipping.
-        array = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if mode.startswith("I;16") or array.max() > 255 else 255.0
-        grey = np.clip(array * (255.0 / peak) + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(np.stack([grey] * 3, axis=-1), "RGB")
-    if mode == "F":
-        array = np.asarray(image, dtype=np.float64)
-        lo, hi = float(np.nanmin(array)), float(np.nanmax(array))
-        scale = 255.0 / (hi - lo) if hi > lo else 0.0
-        grey = np.clip((array - lo) * scale + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(np.stack([grey] * 3, axis=-1), "RGB")
-    if mode == "P" or mode == "PA":
-        image = image.convert("RGBA")
-        mode = "RGBA"
-    if mode in ("RGBA", "LA", "La", "RGBa"):
-        # Composite on white, the background a viewer shows transparent areas on.
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    # L, 1, CMYK, YCbCr, LAB, HSV: Pillow's conversions are the right ones.
-    return image.convert("RGB")
+def _check_size(size: tuple[int, int], max_pixels: int) -> None:
+    width, height = size
+    if width < 1 or height < 1:
+        raise DecodeError("the image has no pixels")
+    if width * height > max_pixels:
+        raise DecodeError(
+            f"the image is {width}x{height} ({width * height / 1e6:.0f} MP), above the "
+            f"{max_pixels / 1e6:.0f} MP safety limit"
+        )
+
+
+def _best_effort(read, image):
+    """Orientation and quality are extras: damaged EXIF or tables never reject pixels that decode."""
+    try:
+        return read(image)
+    except Exception:
+        return None
+
+
+def _exif_orientation(image: Image.Image) -> int:
+    value = image.getexif().get(ExifTags.Base.Orientation, 1)
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _orient(rgb: np.ndarray, orientation: int) -> np.ndarray:
+    """EXIF orientation as numpy views (Pillow's exif_transpose would copy the whole image)."""
+    if orientation == 2:
+        return rgb[:, ::-1]
+    if orientation == 3:
+        return rgb[::-1, ::-1]
+    if orientation == 4:
+        return rgb[::-1]
+    if orientation == 5:
+        return rgb.transpose(1, 0, 2)
+    if orientation == 6:
+        return np.rot90(rgb, -1)
+    if orientation == 7:
+        return rgb[::-1, ::-1].transpose(1, 0, 2)
+    if orientation == 8:
+        return np.rot90(rgb, 1)
+    return rgb
 
 
 def estimate_jpeg_quality(image: Image.Image) -> int | None:

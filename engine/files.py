@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -15,6 +18,8 @@ _SIGNATURES = (
     (0, b"BM"),
     (0, b"II*\x00"),  # TIFF little-endian
     (0, b"MM\x00*"),  # TIFF big-endian
+    (0, b"II+\x00"),  # BigTIFF little-endian
+    (0, b"MM\x00+"),  # BigTIFF big-endian
 )
 _RIFF_WEBP = (b"RIFF", b"WEBP")
 _ISO_BRANDS = (b"avif", b"avis", b"heic", b"heix", b"heif", b"mif1", b"msf1", b"hevc")
@@ -29,26 +34,157 @@ def sniff_image(head: bytes) -> bool:
     return head[4:8] == b"ftyp" and head[8:12] in _ISO_BRANDS
 
 
+class NotReadable(OSError):
+    """The path is not a regular file SynthSpot can read; the message says why, in words."""
+
+
+def read_regular_file(path: str | os.PathLike, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes (larger ones are refused unread)."""
+    with _open_regular(path) as (fd, size):
+        if size > limit:
+            raise NotReadable(_too_large(limit))
+        chunks, remaining = [], limit + 1  # one byte more shows a file that grew since the fstat
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 24))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    if remaining <= 0:
+        raise NotReadable(_too_large(limit))
+    return b"".join(chunks)
+
+
+def read_head(path: str | os.PathLike, size: int = 32) -> bytes:
+    """The first bytes of a regular file, opened the same safe way."""
+    with _open_regular(path) as (fd, _):
+        return os.read(fd, size)
+
+
 def is_image_file(path: str | os.PathLike) -> bool:
     try:
-        with open(path, "rb") as handle:
-            return sniff_image(handle.read(32))
+        return sniff_image(read_head(path))
     except OSError:
         return False
 
 
-def expand_paths(paths: Iterable[str | os.PathLike], recursive: bool = True) -> Iterator[Path]:
+@contextmanager
+def _open_regular(path: str | os.PathLike) -> Iterator[tuple[int, int]]:
+    """Open only a regular file. A FIFO blocks open() and read() forever and a device such as
+    /dev/zero never ends, so the stat comes first; O_NONBLOCK makes even a FIFO swapped in after
+    the stat open at once, and the fstat of what was really opened decides."""
+    _refuse_irregular(os.stat(path).st_mode)
+    fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
+    try:
+        info = os.fstat(fd)
+        _refuse_irregular(info.st_mode)
+        if _NONBLOCK:  # reads of a regular file never block; back to ordinary reads
+            os.set_blocking(fd, True)
+        yield fd, info.st_size
+    finally:
+        os.close(fd)
+
+
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # absent on Windows, where opening a pipe name does not wait for a writer
+_OPEN_FLAGS = _NONBLOCK | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _refuse_irregular(mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        kind = "a folder"
+    elif stat.S_ISFIFO(mode):
+        kind = "a pipe (FIFO)"
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        kind = "a device"
+    elif stat.S_ISSOCK(mode):
+        kind = "a socket"
+    else:
+        kind = "a special file"
+    raise NotReadable(f"this is {kind}, not an image file")
+
+
+def _too_large(limit: int) -> str:
+    return f"the file is larger than {limit / (1024 * 1024):.0f} MB" if limit >= 1 << 20 else "the file is too large"
+
+
+# Names that promise an image: such a file that does not read as one is an error result, not a silent skip.
+IMAGE_SUFFIXES = frozenset((".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".webp", ".gif", ".bmp", ".dib",
+                            ".tif", ".tiff", ".avif", ".heic", ".heif", ".mpo"))
+
+
+def name_says_image(name: str) -> bool:
+    # "._photo.jpg" is macOS's AppleDouble side file on foreign disks, never an image.
+    return not name.startswith("._") and os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
+
+
+Skipped = list[tuple[str, str]]  # (path, why), for the summary
+
+
+def expand_paths(paths: Iterable[str | os.PathLike], recursive: bool = True,
+                 skipped: Skipped | None = None) -> Iterator[Path]:
     """Files named directly are yielded as they are (a bad one gets an error result);
-    folders yield the image files inside them, found by content, in a stable order."""
+    folders yield the image files inside them, found by content, in a stable order, plus
+    files whose name says image (so one that does not decode is reported, not lost).
+    Symlinked folders are followed once each (a link back up cannot loop). Whatever else
+    is passed over lands in ``skipped`` with the reason, when a list is given."""
     for raw in paths:
         path = Path(raw)
         if not path.is_dir():
             yield path
             continue
-        walker = os.walk(path) if recursive else [(str(path), [], [e.name for e in os.scandir(path) if e.is_file()])]
-        for folder, subfolders, names in walker:
-            subfolders.sort()
-            for name in sorted(names):
-                candidate = Path(folder) / name
-                if candidate.is_file() and is_image_file(candidate):
-                    yield candidate
+        yield from _walk(path, recursive, skipped if skipped is not None else [])
+
+
+def _walk(root: Path, recursive: bool, skipped: Skipped) -> Iterator[Path]:
+    visited: set[tuple[int, int]] = set()
+    stack = [root]  # depth first, files of a folder before its sub-folders, like os.walk top-down
+    while stack:
+        folder = stack.pop()
+        try:
+            info = os.stat(folder)
+            if (info.st_dev, info.st_ino) in visited:
+                continue  # reached again through a symlink: walked once already
+            visited.add((info.st_dev, info.st_ino))
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as exc:
+            skipped.append((str(folder), "folder: " + _why(exc)))
+            continue
+        subfolders = []
+        for entry in entries:
+            candidate = folder / entry.name
+            try:
+                if entry.is_dir():  # follows symlinks
+                    subfolders.append(candidate)
+                    continue
+            except OSError as exc:
+                skipped.append((str(candidate), _why(exc)))
+                continue
+            reason = _not_an_image(candidate)
+            if reason is None or name_says_image(entry.name):
+                yield candidate
+            else:
+                skipped.append((str(candidate), reason))
+        if recursive:
+            stack.extend(reversed(subfolders))
+
+
+def _not_an_image(path: Path) -> str | None:
+    try:
+        return None if sniff_image(read_head(path)) else "not an image"
+    except NotReadable as exc:
+        return str(exc).replace("this is ", "").replace(", not an image file", "")
+    except OSError as exc:
+        return _why(exc)
+
+
+def _why(exc: OSError) -> str:
+    if exc.errno == errno.ENAMETOOLONG:
+        return "the path is longer than the system allows"
+    if exc.errno == errno.ENOENT:
+        return "a broken link, or gone while listing"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return exc.strerror or str(exc)

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from engine.contract import Thresholds
+from engine.paths import display_path, is_text, path_bytes_b64
 
 LIKELY_AI = "likely_ai"
 UNCERTAIN = "uncertain"
@@ -81,7 +82,13 @@ class Result:
         return asdict(self)
 
     def to_json(self, **kwargs) -> str:
-        return json.dumps(self.to_dict(), **kwargs)
+        """One JSON object that any strict parser reads: a file name that is not valid text (Linux names are
+        bytes) is shown by ``path`` in its display form and given exactly by ``path_bytes`` (base64)."""
+        record = self.to_dict()
+        if not is_text(self.path):
+            record["path"] = display_path(self.path)
+            record["path_bytes"] = path_bytes_b64(self.path)
+        return json.dumps(record, **kwargs)
 
     @classmethod
     def from_dict(cls, data: dict) -> "Result":
@@ -95,7 +102,7 @@ class Result:
 CSV_COLUMNS = (
     "path", "source", "sha256", "verdict", "probability", "reasons", "width", "height", "format",
     "jpeg_quality", "file_size", "provenance", "experts", "model_name", "model_version", "provider",
-    "total_ms", "error", "scanned_at", "page_url", "image_url",
+    "total_ms", "error", "scanned_at", "page_url", "image_url", "path_bytes",
 )
 
 
@@ -104,8 +111,9 @@ def to_csv(results: list[Result]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for result in results:
+        shown = display_path(result.path)
         writer.writerow({
-            "path": result.path,
+            "path": shown,
             "source": result.source,
             "sha256": result.sha256,
             "verdict": result.verdict,
@@ -126,6 +134,7 @@ def to_csv(results: list[Result]) -> str:
             "scanned_at": f"{result.scanned_at:.3f}",
             "page_url": result.page_url,
             "image_url": result.image_url,
+            "path_bytes": "" if shown == result.path else path_bytes_b64(result.path),  # exact when "path" is escaped
         })
     return buffer.getvalue()
 

@@ -13,19 +13,21 @@ import hashlib
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
 from engine import contract
-from engine.decode import DecodeError, decode_image
-from engine.files import expand_paths
+from engine.decode import DecodeError, open_image
+from engine.files import NotReadable, expand_paths, read_regular_file
+from engine.memory import DECODE_BUDGET, MemoryBudget
 from engine.model import Detector
+from engine.paths import display_path
 from engine.provenance import provenance_hints
 from engine.result import CropScore, Result, decide_verdict, probability_from_logit
 from engine.store import Store
@@ -117,8 +119,9 @@ class _Prepared:
 
 class Scanner:
     def __init__(self, detector: Detector, store: Store | None = None, workers: int = 2, batch_crops: int = 16,
-                 remember_pending: bool = False):
+                 remember_pending: bool = False, decode_budget: MemoryBudget | None = None):
         self.detector = detector
+        self.decode_budget = decode_budget or DECODE_BUDGET
         self.store = store
         self.batch_crops = max(1, batch_crops)
         self.remember_pending = remember_pending and store is not None
@@ -171,13 +174,19 @@ class Scanner:
                 requests.append(ScanRequest(path=path, source=source))
         return self.submit(requests, on_result, on_progress)
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Stop; what has not started stays pending. ``wait=False`` (Ctrl-C) returns at once and lets
+        decodes in progress finish on their own instead of holding the user at the prompt."""
         if self._closed:
             return
         self._closed = True
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        self._ready.put(None)
-        self._inference.join(timeout=30)
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+        try:
+            self._ready.put(None, timeout=None if wait else 0.1)
+        except queue.Full:  # the inference thread is a daemon and stops with the process
+            return
+        if wait:
+            self._inference.join(timeout=30)
 
     def __enter__(self) -> "Scanner":
         return self
@@ -191,7 +200,8 @@ class Scanner:
         try:
             self._prepare_unsafe(job, request)
         except Exception as exc:  # never lose a request to an unexpected bug
-            log.exception("preparing %s failed", request.path or "bytes")
+            log.exception("preparing %s failed", display_path(request.path) or "bytes")
+            # A pool future's exception is never looked at: if reporting failed here too, the job would wait forever.
             self._finish(job, request, self._error_result(request, "", f"internal error: {exc}", time.perf_counter()))
 
     def _prepare_unsafe(self, job: ScanJob, request: ScanRequest) -> None:
@@ -213,7 +223,7 @@ class Scanner:
             if cached is not None:
                 result = _for_request(cached, request)
                 result.cached = True
-                self.store.record_sighting(result)
+                self._record_sighting(result)
                 self._finish(job, request, result)
                 return
         with self._in_flight_lock:
@@ -242,11 +252,18 @@ class Scanner:
                 continue
 
     def _decode_and_crop(self, job, request, data, sha256, started, read_done) -> _Prepared:
-        image = decode_image(data)
-        decoded = time.perf_counter()
         meta = self.detector.metadata
-        boxes = contract.plan_for(image.rgb, meta.crop_size, meta.max_crops, meta.crop_plan)
-        crops = contract.extract_crops(image.rgb, boxes)
+        with open_image(data) as opened:
+            cost = opened.decode_bytes
+            if meta.crop_plan == "texture":  # the luminance it ranks windows on, float32 at half resolution
+                cost += opened.width * opened.height * 4
+            # Pixels exist only inside the reservation: the crops leave it, the full image never does.
+            with self.decode_budget.reserve(cost):
+                image = opened.decode()
+                decoded = time.perf_counter()
+                boxes = contract.plan_for(image.rgb, meta.crop_size, meta.max_crops, meta.crop_plan)
+                crops = contract.extract_crops(image.rgb, boxes)
+                image = replace(image, rgb=None)
         cropped = time.perf_counter()
         hints = provenance_hints(data, image.format)
         done = time.perf_counter()
@@ -296,12 +313,24 @@ class Scanner:
                 crops += len(more.boxes)
             try:
                 self._run_batch(batch)
-            except Exception as exc:
-                log.exception("inference failed")
+            except Exception:
+                if len(batch) == 1:
+                    self._fail_batch(batch, "the model failed")
+                    continue
+                # One image's crops must not fail its batch-mates: score each alone, so only it fails.
                 for prepared in batch:
-                    self._release(prepared.result.sha256, self._error_result(
-                        prepared.request, prepared.result.sha256, f"the model failed: {exc}", prepared.started,
-                        prepared.result.file_size))
+                    try:
+                        self._run_batch([prepared])
+                    except Exception:
+                        self._fail_batch([prepared], "the model failed")
+
+    def _fail_batch(self, batch: list[_Prepared], what: str) -> None:
+        exc = sys.exc_info()[1]
+        log.exception("%s on %s", what, ", ".join(display_path(p.request.path) or "bytes" for p in batch))
+        for prepared in batch:
+            self._release(prepared.result.sha256, self._error_result(
+                prepared.request, prepared.result.sha256, f"{what}: {exc}", prepared.started,
+                prepared.result.file_size))
 
     def _run_batch(self, batch: list[_Prepared]) -> None:
         live = []
@@ -321,10 +350,13 @@ class Scanner:
             count = len(prepared.boxes)
             window = slice(offset, offset + count)
             offset += count
-            self._finish_result(prepared, outputs.logits[window],
-                                None if outputs.expert_weights is None else outputs.expert_weights[window],
-                                None if outputs.artifact_map is None else outputs.artifact_map[window],
-                                model_ms * count / total_crops)
+            try:  # the model has scored the whole batch: whatever goes wrong now is this image's alone
+                self._finish_result(prepared, outputs.logits[window],
+                                    None if outputs.expert_weights is None else outputs.expert_weights[window],
+                                    None if outputs.artifact_map is None else outputs.artifact_map[window],
+                                    model_ms * count / total_crops)
+            except Exception:
+                self._fail_batch([prepared], "internal error after scoring")
 
     def _finish_result(self, prepared: _Prepared, logits, experts, artifact, model_ms: float) -> None:
         meta = self.detector.metadata
@@ -347,7 +379,10 @@ class Scanner:
         result.timings_ms["total"] = _ms(time.perf_counter() - prepared.started)
         if self.store:
             store_started = time.perf_counter()
-            self.store.put(result, self.model_id)
+            try:
+                self.store.put(result, self.model_id)
+            except Exception as exc:  # the score stands; only the cache missed it
+                log.warning("could not store the result for %s: %s", display_path(result.path) or "bytes", exc)
             result.timings_ms["store"] = _ms(time.perf_counter() - store_started)
             result.timings_ms["total"] += result.timings_ms["store"]
         self._release(result.sha256, result)
@@ -367,13 +402,23 @@ class Scanner:
                 follower = _for_request(result, request)
                 if result.ok:
                     follower.cached = True
-                    if self.store:
-                        self.store.record_sighting(follower)
+                    self._record_sighting(follower)
             self._finish(job, request, follower)
 
+    def _record_sighting(self, result: Result) -> None:
+        if self.store:
+            try:
+                self.store.record_sighting(result)
+            except Exception as exc:  # a sighting is history, not the result: never lose the result to it
+                log.warning("could not record where %s was seen: %s", display_path(result.path) or "bytes", exc)
+
     def _finish(self, job: ScanJob, request: ScanRequest, result: Result | None) -> None:
+        """Report one request. Never raises: a request that is not reported leaves its job waiting forever."""
         if self.remember_pending and request.path and request.data is None:
-            self.store.remove_pending(request.path)
+            try:
+                self.store.remove_pending(request.path)
+            except Exception as exc:
+                log.warning("could not clear %s from the pending list: %s", display_path(request.path), exc)
         job._report(request, result)
 
     def _error_result(self, request: ScanRequest, sha256: str, error: str, started: float, size: int = 0) -> Result:
@@ -387,21 +432,17 @@ class Scanner:
 def _read(request: ScanRequest) -> tuple[bytes, str | None]:
     if request.data is not None:
         return request.data, None
-    path = Path(request.path)
     try:
-        if path.is_dir():
-            return b"", "this is a folder, not an image file"
-        size = path.stat().st_size
-        if size > MAX_READ_BYTES:
-            return b"", f"the file is larger than {MAX_READ_BYTES // (1024 * 1024)} MB"
-        with open(path, "rb") as handle:
-            return handle.read(MAX_READ_BYTES + 1), None
+        data = read_regular_file(request.path, MAX_READ_BYTES)
+    except NotReadable as exc:
+        return b"", str(exc)
     except FileNotFoundError:
         return b"", "the file no longer exists"
     except PermissionError:
         return b"", "permission denied: SynthSpot cannot read this file"
     except OSError as exc:
         return b"", f"the file could not be read ({exc.strerror or exc})"
+    return data, None
 
 
 def _for_request(result: Result, request: ScanRequest) -> Result:

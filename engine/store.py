@@ -16,7 +16,11 @@ from pathlib import Path
 
 import platformdirs
 
+from engine.paths import is_text
 from engine.result import Result
+from engine.store_errors import StoreError, explain, quick_check, refuse_unusable_path
+
+__all__ = ["Store", "StoreError", "default_store_path"]
 
 APP_NAME = "SynthSpot"
 SCHEMA = """
@@ -60,16 +64,32 @@ def default_store_path() -> Path:
 
 
 class Store:
-    def __init__(self, path: str | Path | None = None):
+    def __init__(self, path: str | Path | None = None, verify: bool = False):
+        """``verify`` runs SQLite's quick check (a read of every page) so a damaged store is refused once,
+        up front, instead of failing every scan; the CLI asks for it. Raises :class:`StoreError`."""
         self.path = Path(path) if path else default_store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        db = sqlite3.connect(self.path, timeout=30.0)
         try:
-            _enable_wal(db)
-            db.executescript(SCHEMA)
-        finally:
-            db.close()
+            refuse_unusable_path(self.path)  # before anything below chmods or opens what the path names
+            # The history holds file paths and page URLs: user-only (SQLite gives -wal/-shm the file's mode).
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not self.path.exists():
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            else:
+                try:
+                    os.chmod(self.path, 0o600)  # a store made by an older version was 0644
+                except OSError:
+                    pass  # not ours to change (a shared or read-only folder)
+            db = sqlite3.connect(self.path, timeout=30.0)
+            try:
+                _enable_wal(db)
+                db.executescript(SCHEMA)
+                if verify:
+                    quick_check(db, self.path)
+            finally:
+                db.close()
+        except (sqlite3.Error, OSError) as exc:
+            raise explain(self.path, exc) from None
 
     def _connect(self, write: bool = False) -> "_Transaction":
         db = getattr(self._local, "db", None)
@@ -97,7 +117,7 @@ class Store:
         with self._connect(write=True) as db:
             db.execute(
                 "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?)",
-                (result.sha256, model_id, result.path, result.source, result.verdict, result.probability,
+                (result.sha256, model_id, db_path(result.path), result.source, result.verdict, result.probability,
                  result.scanned_at, json.dumps(payload)),
             )
             self._record_sighting(db, result)
@@ -109,7 +129,7 @@ class Store:
     @staticmethod
     def _record_sighting(db, result: Result) -> None:
         db.execute("INSERT OR REPLACE INTO sightings VALUES (?,?,?,?)",
-                   (result.sha256, result.path, result.source, time.time()))
+                   (result.sha256, db_path(result.path), result.source, time.time()))
 
     def history(self, limit: int | None = None, model_id: str | None = None) -> list[Result]:
         """Stored results, newest first."""
@@ -148,21 +168,31 @@ class Store:
         """Remember (path, source) pairs queued for scanning, in one transaction."""
         now = time.time()
         with self._connect(write=True) as db:
-            db.executemany("INSERT OR IGNORE INTO pending VALUES (?,?,?)", [(p, s, now) for p, s in items])
+            db.executemany("INSERT OR IGNORE INTO pending VALUES (?,?,?)", [(db_path(p), s, now) for p, s in items])
 
     def remove_pending(self, path: str) -> None:
         with self._connect(write=True) as db:
-            db.execute("DELETE FROM pending WHERE path=?", (path,))
+            db.execute("DELETE FROM pending WHERE path=?", (db_path(path),))
 
     def pending(self) -> list[tuple[str, str]]:
         with self._connect() as db:
-            return [(p, s) for p, s in db.execute("SELECT path, source FROM pending ORDER BY queued_at, rowid")]
+            return [(path_from_db(p), s) for p, s in db.execute("SELECT path, source FROM pending ORDER BY queued_at, rowid")]
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:
             db.close()
             self._local.db = None
+
+
+def db_path(path: str) -> str | bytes:
+    """A path as SQLite can keep it without loss: text when it is valid Unicode, else its raw bytes
+    (a BLOB; a file name on Linux is bytes, and SQLite refuses the surrogates Python decodes them to)."""
+    return path if is_text(path) else os.fsencode(path)
+
+
+def path_from_db(value: str | bytes) -> str:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
 def _enable_wal(db: sqlite3.Connection, attempts: int = 100) -> None:

@@ -1,4 +1,5 @@
-// The service worker: context menu, fetching image bytes, and posting them to the bridge.
+// The service worker: context menu, page scans in every frame, fetching image bytes, pairing, and
+// posting bytes to the bridge.
 "use strict";
 
 // Chromium runs this as a service worker; Firefox lists bridge.js before it in background.scripts.
@@ -7,6 +8,11 @@ if (typeof importScripts === "function") importScripts("bridge.js");
 const MENU_ID = "synthspot-check-image";
 const MAX_PARALLEL_CHECKS = 4;
 const MAX_IMAGE_BYTES = 40 * 1024 * 1024;
+const TICKET_TTL_MS = 60_000;
+const OPEN_INTERVAL_MS = 1000;
+const PAIRING_POLL_MS = 700;
+const PAIRING_TIMEOUT_MS = 10 * 60_000;
+const CONTENT_FILES = ["badges.js", "content.js"];
 
 chrome.runtime.onInstalled.addListener(() => {
   chrome.contextMenus.create({ id: MENU_ID, title: "Check image with SynthSpot", contexts: ["image"] });
@@ -14,12 +20,36 @@ chrome.runtime.onInstalled.addListener(() => {
 
 chrome.contextMenus.onClicked.addListener((info, tab) => checkFromMenu(info, tab));
 
+// The person's own click on one image may use the site's cookies (an image behind a login); nothing a
+// page lists can. A ticket, known only here, marks that one image in that one frame.
+const tickets = new Map();
+
+function issueTicket(tabId, frameId, url) {
+  const ticket = crypto.randomUUID();
+  tickets.set(ticket, { tabId, frameId, url, expires: Date.now() + TICKET_TTL_MS });
+  return ticket;
+}
+
+function takeTicket(ticket, sender, url) {
+  const held = ticket && tickets.get(ticket);
+  if (!held) return false;
+  tickets.delete(ticket);
+  return held.expires > Date.now() && held.url === url && sender.tab && held.tabId === sender.tab.id
+    && held.frameId === (sender.frameId || 0);
+}
+
 async function checkFromMenu(info, tab) {
   if (info.menuItemId !== MENU_ID || !tab || tab.id === undefined) return null;
   const frameId = info.frameId || 0;
   try {
-    await injectContentScript(tab.id, frameId);
-    return await chrome.tabs.sendMessage(tab.id, { type: "synthspot:checkOne", srcUrl: info.srcUrl }, { frameId });
+    await inject({ tabId: tab.id, frameIds: [frameId] });
+    const ticket = issueTicket(tab.id, frameId, info.srcUrl);
+    const [run] = await chrome.scripting.executeScript({
+      target: { tabId: tab.id, frameIds: [frameId] },
+      func: (srcUrl, held) => globalThis.__synthspot.checkOne(srcUrl, held),
+      args: [info.srcUrl, ticket],
+    });
+    return run && run.result;
   } catch (error) {
     // Browser pages and extension stores cannot be scripted; say so on the toolbar button.
     await chrome.action.setBadgeText({ tabId: tab.id, text: "!" });
@@ -28,7 +58,7 @@ async function checkFromMenu(info, tab) {
   }
 }
 
-// Auto-scan: pages of the sites the user switched it on for are scanned once loaded.
+// Auto-scan: pages of the sites the person switched it on for are scanned once loaded.
 chrome.tabs.onUpdated.addListener(async (tabId, change, tab) => {
   if (change.status !== "complete" || !tab.url || !/^https?:/.test(tab.url)) return;
   const { autoScanSites = [] } = await chrome.storage.local.get("autoScanSites");
@@ -36,10 +66,15 @@ chrome.tabs.onUpdated.addListener(async (tabId, change, tab) => {
 });
 
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
+  // The popup (in its bubble or opened as a tab) has an extension URL; a content script has the page's.
+  const fromExtensionPage = sender.id === chrome.runtime.id && String(sender.url || "").startsWith(chrome.runtime.getURL(""));
   const handlers = {
     "synthspot:check": () => throttled(() => checkImage(message, sender)),
-    "synthspot:open": () => SynthSpotBridge.open(message.sha256),
-    "synthspot:scanTab": () => scanTab(message.tabId),
+    "synthspot:open": () => openInApp(message.sha256, sender),
+    // The popup's requests: never honoured from a content script.
+    "synthspot:scanTab": fromExtensionPage && (() => scanTab(message.tabId)),
+    "synthspot:scanFinished": fromExtensionPage && (() => scanFinished(message.tabId)),
+    "synthspot:pair": fromExtensionPage && (() => startPairing(message.name)),
   };
   const handler = handlers[message && message.type];
   if (!handler) return false;
@@ -50,13 +85,34 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   return true; // answered asynchronously
 });
 
-async function injectContentScript(tabId, frameId = 0) {
-  await chrome.scripting.executeScript({ target: { tabId, frameIds: [frameId] }, files: ["content.js"] });
+async function inject(target) {
+  await chrome.scripting.executeScript({ target, files: CONTENT_FILES });
 }
 
+// Every frame the extension may access; the counts are summed over frames.
 async function scanTab(tabId) {
-  await injectContentScript(tabId);
-  return chrome.tabs.sendMessage(tabId, { type: "synthspot:scanPage" });
+  await inject({ tabId, allFrames: true });
+  const runs = await chrome.scripting.executeScript({
+    target: { tabId, allFrames: true }, func: () => globalThis.__synthspot.startScan(),
+  });
+  const found = runs.map((run) => run.result).filter(Boolean);
+  return {
+    frames: found.length,
+    elements: found.reduce((sum, r) => sum + r.elements, 0),
+    images: found.reduce((sum, r) => sum + r.images, 0),
+  };
+}
+
+async function scanFinished(tabId) {
+  const runs = await chrome.scripting.executeScript({
+    target: { tabId, allFrames: true },
+    func: () => (globalThis.__synthspot ? globalThis.__synthspot.scanFinished() : null),
+  });
+  const total = { checked: 0, likely_ai: 0, uncertain: 0, likely_real: 0, failed: 0, unsupported: 0 };
+  for (const run of runs) {
+    for (const [name, count] of Object.entries((run && run.result) || {})) total[name] = (total[name] || 0) + count;
+  }
+  return total;
 }
 
 // A page with a hundred images should not open a hundred connections at once.
@@ -74,9 +130,22 @@ async function throttled(task) {
   }
 }
 
+const lastOpen = new Map(); // tab -> time of its last "Open in SynthSpot"
+async function openInApp(sha256, sender) {
+  const tabId = sender.tab ? sender.tab.id : -1;
+  if (Date.now() - (lastOpen.get(tabId) || 0) < OPEN_INTERVAL_MS) {
+    throw new SynthSpotBridge.BridgeError("rate_limited", "Wait a moment before opening another image.");
+  }
+  lastOpen.set(tabId, Date.now());
+  return SynthSpotBridge.open(sha256);
+}
+
 async function checkImage(message, sender) {
-  const pageUrl = (sender.tab && sender.tab.url) || message.pageUrl || "";
-  const blob = message.base64 ? base64ToBlob(message.base64, message.mimeType) : await fetchImage(message.url);
+  const pageUrl = (sender.tab && sender.tab.url) || "";
+  const credentials = takeTicket(message.ticket, sender, message.url) ? "include" : "omit";
+  const blob = message.base64 ? base64ToBlob(message.base64, message.mimeType)
+    : await fetchImage(message.url, credentials);
+  if (blob.type === "image/svg+xml") throw new SynthSpotBridge.BridgeError("unsupported_format");
   const result = await SynthSpotBridge.scan(blob, pageUrl, message.url);
   return {
     sha256: result.sha256,
@@ -89,11 +158,12 @@ async function checkImage(message, sender) {
   };
 }
 
-async function fetchImage(url) {
+async function fetchImage(url, credentials) {
   let response;
   try {
-    // With the page's cookies where the browser allows it, so images behind a login work.
-    response = await fetch(url, { credentials: "include", cache: "force-cache" });
+    // No cookies unless the person asked for this image; never from or into the HTTP cache, so an image
+    // fetched with cookies once cannot be served to a page scan later.
+    response = await fetch(url, { credentials, cache: "no-store", referrerPolicy: "no-referrer" });
   } catch (error) {
     throw new SynthSpotBridge.BridgeError("fetch_failed", "The image could not be downloaded from the site (network error).");
   }
@@ -111,4 +181,37 @@ function base64ToBlob(base64, mimeType) {
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
   return new Blob([bytes], { type: mimeType || "application/octet-stream" });
+}
+
+// Pairing runs here, not in the popup: the popup closes as soon as the person clicks into the app to
+// approve. Progress goes to storage, where the popup (reopened or not) reads it.
+async function startPairing(name) {
+  const attempt = await SynthSpotBridge.requestPairing(String(name || "").slice(0, 80) || "Browser");
+  const shown = { state: "waiting", code: attempt.code, name: attempt.name, started: Date.now() };
+  await chrome.storage.local.set({ pairingAttempt: shown });
+  waitForApproval(attempt, shown).catch(() => {});
+  return { code: attempt.code };
+}
+
+async function waitForApproval(attempt, shown) {
+  const deadline = Date.now() + PAIRING_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    let answer;
+    try {
+      answer = await SynthSpotBridge.pairingAnswer(attempt);
+    } catch (error) {
+      await chrome.storage.local.set({ pairingAttempt: { ...shown, state: "failed", error: error.state,
+        message: error.message } });
+      return;
+    }
+    if (answer === "paired") {
+      await chrome.storage.local.set({ pairingAttempt: { ...shown, state: "paired" } });
+      return;
+    }
+    // An extension API call each round also keeps this worker alive while the person decides.
+    await chrome.storage.local.set({ pairingAttempt: { ...shown, polled: Date.now() } });
+    await new Promise((resolve) => setTimeout(resolve, PAIRING_POLL_MS));
+  }
+  await chrome.storage.local.set({ pairingAttempt: { ...shown, state: "failed", error: "timeout",
+    message: "Nobody approved the pairing in SynthSpot in time. Try again." } });
 }

@@ -1,17 +1,32 @@
-// The extension's only way to SynthSpot: HTTP to the bridge on 127.0.0.1.
-// Shared by the service worker (importScripts) and the popup (<script>).
+// The extension's only way to SynthSpot: HTTP to the bridge on 127.0.0.1, over an authenticated
+// channel (engine/bridge/protocol.py describes it; this file mirrors it).
+// Pairing derives a key by X25519 + HKDF; the key is kept as a non-extractable CryptoKey in the
+// extension's IndexedDB (never readable by a content script, never sent anywhere). Every call first
+// asks the server to prove it holds that key (hello) and sends nothing else until it has; answers
+// that carry results must be signed too. Shared by the service worker (importScripts) and the popup.
 "use strict";
 
 const SynthSpotBridge = (() => {
   const DEFAULT_PORT = 47615;
-  const TOKEN_HEADER = "X-SynthSpot-Token";
+  const H = {
+    client: "X-SynthSpot-Client", nonce: "X-SynthSpot-Nonce", signature: "X-SynthSpot-Signature",
+    body: "X-SynthSpot-Body-Sha256", page: "X-SynthSpot-Page-Url", image: "X-SynthSpot-Image-Url",
+  };
   const MAX_URL_LABEL = 2048;
+  const enc = new TextEncoder();
 
   // Every failure has a state the UI can explain; never a silent failure.
   const MESSAGES = {
     app_not_running: "SynthSpot is not running on this computer. Start the app (or `synthspot serve`).",
-    not_paired: "Not paired with SynthSpot: open the SynthSpot popup and enter the code the app shows.",
-    wrong_code: "That code is not the one SynthSpot shows now; codes are single use and change after a few minutes.",
+    not_paired: "Not paired with SynthSpot: open the SynthSpot popup and pair this browser.",
+    not_recognised: "The SynthSpot on this port does not know this browser (it was unpaired in the app, or it is " +
+      "not SynthSpot). Nothing was sent. Pair again from the popup.",
+    impostor: "Something answers on SynthSpot's port but cannot prove it is the SynthSpot this browser paired " +
+      "with. Nothing was sent to it.",
+    pairing_closed: "SynthSpot is not accepting browsers now: open Settings → Browser bridge → Pair a browser in " +
+      "the app (or run `synthspot serve --pair`), then click Pair again.",
+    pairing_refused: "The pairing was refused in the SynthSpot app.",
+    unknown_request: "The pairing request is gone (the app's Pair a browser window was closed). Try again.",
     bad_origin: "SynthSpot refused this extension (its ID is not on the app's list of allowed extensions).",
     rate_limited: "SynthSpot is busy; try again in a moment.",
     too_large: "The image is too large for SynthSpot (over 40 MB).",
@@ -19,6 +34,7 @@ const SynthSpotBridge = (() => {
     no_model: "SynthSpot has no detection model loaded: choose one in the app.",
     no_app_window: "SynthSpot runs without a window (synthspot serve): open the app to see details.",
     fetch_failed: "The image could not be downloaded from the site.",
+    unsupported_format: "SVG images are not checked: SynthSpot checks photos and pictures (JPEG, PNG, WebP…).",
   };
 
   class BridgeError extends Error {
@@ -29,8 +45,137 @@ const SynthSpotBridge = (() => {
     }
   }
 
-  async function settings() {
-    return chrome.storage.local.get({ bridgePort: DEFAULT_PORT, token: "" });
+  // --- bytes ------------------------------------------------------------------
+
+  function b64url(bytes) {
+    let text = "";
+    for (const byte of new Uint8Array(bytes)) text += String.fromCharCode(byte);
+    return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function unb64url(text) {
+    const padded = String(text).replace(/-/g, "+").replace(/_/g, "/") + "===".slice((String(text).length + 3) % 4);
+    return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+  }
+
+  async function sha256Hex(bytes) {
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  const fields = (...parts) => enc.encode(parts.join("\n"));
+  const sign = async (key, ...parts) => b64url(await crypto.subtle.sign("HMAC", key, fields(...parts)));
+  async function verify(key, signature, ...parts) {
+    try {
+      return await crypto.subtle.verify("HMAC", key, unb64url(signature || ""), fields(...parts));
+    } catch (_) {
+      return false; // not even base64url
+    }
+  }
+
+  // --- the pairing, kept where only extension pages and the worker can reach it ------
+
+  function database() {
+    return new Promise((resolve, reject) => {
+      const request = indexedDB.open("synthspot", 1);
+      request.onupgradeneeded = () => request.result.createObjectStore("pairing");
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+  }
+
+  async function store(mode, action) {
+    const db = await database();
+    try {
+      return await new Promise((resolve, reject) => {
+        const request = action(db.transaction("pairing", mode).objectStore("pairing"));
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+      });
+    } finally {
+      db.close();
+    }
+  }
+
+  const loadPairing = () => store("readonly", (s) => s.get("bridge"));
+  const savePairing = (pairing) => store("readwrite", (s) => s.put(pairing, "bridge"));
+  const forgetPairing = () => store("readwrite", (s) => s.delete("bridge"));
+
+  async function port() {
+    return (await chrome.storage.local.get({ bridgePort: DEFAULT_PORT })).bridgePort;
+  }
+
+  // --- plain HTTP ---------------------------------------------------------------
+
+  async function send(path, { method = "GET", body, headers = {} } = {}) {
+    const bridgePort = await port();
+    try {
+      return await fetch(`http://127.0.0.1:${bridgePort}${path}`, {
+        method, body, headers, credentials: "omit", cache: "no-store",
+      });
+    } catch (error) {
+      throw new BridgeError("app_not_running",
+        `SynthSpot is not running on this computer (nothing answers on 127.0.0.1:${bridgePort}). ` +
+        "Start the app (or `synthspot serve`).");
+    }
+  }
+
+  async function jsonOf(response) {
+    try { return await response.json(); } catch (_) { return {}; }
+  }
+
+  function refusal(status, data) {
+    const state = data.error || "bridge_error";
+    const message = state === "not_scanned" && data.message
+      ? `SynthSpot could not read this image: ${data.message}.`
+      : MESSAGES[state] || data.message || `SynthSpot answered HTTP ${status}`;
+    return new BridgeError(state, message, status);
+  }
+
+  const postJson = (path, value, headers = {}) => send(path, {
+    method: "POST", body: JSON.stringify(value), headers: { "Content-Type": "application/json", ...headers },
+  });
+
+  // --- the authenticated channel ----------------------------------------------
+
+  // A fresh nonce from a server that proved it holds our key; nothing but our ID and a challenge is sent.
+  async function verifiedNonce(pairing) {
+    const challenge = b64url(crypto.getRandomValues(new Uint8Array(32)));
+    const response = await postJson("/v1/hello", { client: pairing.client, challenge }, { [H.client]: pairing.client });
+    const data = await jsonOf(response);
+    if (response.status === 401) throw new BridgeError("not_recognised", MESSAGES.not_recognised, 401);
+    if (!response.ok) throw refusal(response.status, data);
+    const proven = typeof data.nonce === "string"
+      && await verify(pairing.key, data.proof, "synthspot-server-v1", pairing.client, challenge, data.nonce);
+    if (!proven) throw new BridgeError("impostor", MESSAGES.impostor, response.status);
+    return data.nonce;
+  }
+
+  async function signedCall(path, { method = "GET", body, contentType = "", pageUrl = "", imageUrl = "" } = {}) {
+    const pairing = await loadPairing();
+    if (!pairing) throw new BridgeError("not_paired");
+    const bytes = body ? new Uint8Array(await body.arrayBuffer()) : new Uint8Array(0);
+    const digest = await sha256Hex(bytes);
+    const nonce = await verifiedNonce(pairing); // before any URL or byte goes out
+    const headers = {
+      [H.client]: pairing.client, [H.nonce]: nonce, [H.body]: digest,
+      [H.signature]: await sign(pairing.key, "synthspot-request-v1", method, path, nonce, contentType, pageUrl,
+        imageUrl, digest),
+    };
+    if (contentType) headers["Content-Type"] = contentType;
+    if (pageUrl) headers[H.page] = pageUrl;
+    if (imageUrl) headers[H.image] = imageUrl;
+    const response = await send(path, { method, body: body ? bytes : undefined, headers });
+    const answer = new Uint8Array(await response.arrayBuffer());
+    const signed = await verify(pairing.key, response.headers.get(H.signature), "synthspot-answer-v1", nonce,
+      String(response.status), await sha256Hex(answer));
+    let data = {};
+    try { data = JSON.parse(new TextDecoder().decode(answer)); } catch (_) { /* the status says enough */ }
+    // Results and verdicts are believed only when signed; an unsigned refusal (401, 413, 429) carries none.
+    if ((response.ok || response.status === 422) && !signed) throw new BridgeError("impostor", MESSAGES.impostor);
+    if (response.ok) return data;
+    // A 401 here may come from anything on the port: it never deletes our key.
+    throw refusal(response.status, response.status === 401 ? { error: "not_recognised" } : data);
   }
 
   function label(url) {
@@ -40,54 +185,76 @@ const SynthSpotBridge = (() => {
     return encodeURIComponent(kept.slice(0, MAX_URL_LABEL));
   }
 
-  async function call(path, { method = "GET", body, headers = {} } = {}) {
-    const { bridgePort, token } = await settings();
-    const sent = { ...headers };
-    if (token) sent[TOKEN_HEADER] = token;
-    let response;
-    try {
-      response = await fetch(`http://127.0.0.1:${bridgePort}${path}`, {
-        method, body, headers: sent, credentials: "omit", cache: "no-store",
-      });
-    } catch (error) {
-      throw new BridgeError("app_not_running",
-        `SynthSpot is not running on this computer (nothing answers on 127.0.0.1:${bridgePort}). ` +
-        "Start the app (or `synthspot serve`).");
-    }
-    let data = {};
-    try { data = await response.json(); } catch (_) { /* an empty or non-JSON answer: the status says enough */ }
-    if (response.ok) return data;
-    if (response.status === 401) await chrome.storage.local.remove("token");
-    const state = data.error || (response.status === 401 ? "not_paired" : "bridge_error");
-    const message = state === "not_scanned" && data.message
-      ? `SynthSpot could not read this image: ${data.message}.`
-      : MESSAGES[state] || data.message || `SynthSpot answered HTTP ${response.status}`;
-    throw new BridgeError(state, message, response.status);
+  // --- pairing ----------------------------------------------------------------
+
+  async function deriveFromExchange(privateKey, clientPublic, serverPublic) {
+    const peer = await crypto.subtle.importKey("raw", serverPublic, { name: "X25519" }, false, []);
+    const shared = await crypto.subtle.deriveBits({ name: "X25519", public: peer }, privateKey, 256);
+    const both = new Uint8Array(clientPublic.length + serverPublic.length);
+    both.set(clientPublic);
+    both.set(serverPublic, clientPublic.length);
+    const salt = await crypto.subtle.digest("SHA-256", both);
+    const base = await crypto.subtle.importKey("raw", shared, "HKDF", false, ["deriveKey", "deriveBits"]);
+    const key = await crypto.subtle.deriveKey(
+      { name: "HKDF", hash: "SHA-256", salt, info: enc.encode("synthspot bridge key v1") }, base,
+      { name: "HMAC", hash: "SHA-256", length: 256 }, false, ["sign", "verify"]);
+    const codeBits = await crypto.subtle.deriveBits(
+      { name: "HKDF", hash: "SHA-256", salt, info: enc.encode("synthspot pairing code v1") }, base, 64);
+    const code = String(new DataView(codeBits).getBigUint64(0) % 1000000n).padStart(6, "0");
+    return { key, code };
+  }
+
+  // Ask to pair; resolves with the code to compare in the app, and the means to wait for the answer.
+  async function requestPairing(name) {
+    const pair = await crypto.subtle.generateKey({ name: "X25519" }, false, ["deriveBits"]);
+    const clientPublic = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+    const response = await postJson("/v1/pair", { name, public_key: b64url(clientPublic) });
+    const data = await jsonOf(response);
+    if (response.status !== 202) throw refusal(response.status, data);
+    const { key, code } = await deriveFromExchange(pair.privateKey, clientPublic, unb64url(data.public_key));
+    return { request: data.request, key, code, name };
+  }
+
+  // One look at the app's answer: "pending", or "paired" (the pairing is then saved), or a BridgeError.
+  async function pairingAnswer(attempt) {
+    const response = await postJson("/v1/pair/status", { request: attempt.request });
+    const data = await jsonOf(response);
+    if (response.status === 202) return "pending";
+    if (!response.ok) throw refusal(response.status, data);
+    const proven = typeof data.client === "string"
+      && await verify(attempt.key, data.proof, "synthspot-paired-v1", attempt.request, data.client);
+    if (!proven) throw new BridgeError("impostor", MESSAGES.impostor);
+    await savePairing({ client: data.client, key: attempt.key, name: attempt.name, pairedAt: Date.now() });
+    return "paired";
+  }
+
+  async function publicStatus() {
+    const response = await send("/v1/status");
+    const data = await jsonOf(response);
+    if (!response.ok) throw refusal(response.status, data);
+    return data;
   }
 
   return {
     DEFAULT_PORT,
     MESSAGES,
     BridgeError,
-    status: () => call("/v1/status"),
-    async pair(code) {
-      const answer = await call("/v1/pair", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ code: String(code).replace(/\s+/g, ""), label: navigator.userAgent.slice(0, 80) }),
-      });
-      await chrome.storage.local.set({ token: answer.token });
-      return true;
+    loadPairing,
+    publicStatus,
+    // Paired and proven: the model and this browser's name; else a BridgeError saying why not.
+    status: () => signedCall("/v1/status"),
+    requestPairing,
+    pairingAnswer,
+    async unpair() {
+      try { await signedCall("/v1/forget", { method: "POST" }); } catch (_) { /* the app may be gone */ }
+      await forgetPairing();
     },
-    unpair: () => chrome.storage.local.remove("token"),
     scan(blob, pageUrl, imageUrl) {
       const type = blob.type && blob.type.startsWith("image/") ? blob.type : "application/octet-stream";
-      return call("/v1/scan", {
-        method: "POST",
-        body: blob,
-        headers: { "Content-Type": type, "X-SynthSpot-Page-Url": label(pageUrl), "X-SynthSpot-Image-Url": label(imageUrl) },
+      return signedCall("/v1/scan", {
+        method: "POST", body: blob, contentType: type, pageUrl: label(pageUrl), imageUrl: label(imageUrl),
       });
     },
-    open: (sha256) => call(`/v1/open/${encodeURIComponent(sha256)}`, { method: "POST" }),
+    open: (sha256) => signedCall(`/v1/open/${encodeURIComponent(sha256)}`, { method: "POST" }),
   };
 })();

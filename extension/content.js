@@ -1,156 +1,97 @@
-// Injected into a page on demand (popup, context menu, auto-scan): finds the images a person
-// actually sees and puts a small verdict badge on each. Badges live in one shadow root so the
-// page's styles cannot touch them. Injecting twice is harmless.
+// Injected on demand (popup, context menu, auto-scan) into every frame the extension may access,
+// after badges.js. Finds the images the page has itself loaded and displays, asks the service worker
+// for a verdict on each and badges it. After a page scan it keeps watching, so an image a lazy loader
+// swaps in (data-src, a placeholder and then the real one) is checked once the real image has loaded.
+// Nothing here is reachable from the page: this is the extension's isolated world.
 (() => {
   "use strict";
-  if (window.__synthspotContentLoaded) return;
-  window.__synthspotContentLoaded = true;
+  if (globalThis.__synthspot) return;
+  const Badges = globalThis.SynthSpotBadges;
 
-  const MIN_SIDE = 64; // CSS pixels: icons, avatars and spacers are not worth a verdict
+  const MIN_SIDE = 64; // CSS pixels shown: icons, avatars and spacers are not worth a verdict
+  const MIN_NATURAL_SIDE = 32; // pixels decoded: smaller is a spacer or a lazy loader's placeholder
   const MAX_ELEMENTS_FOR_BACKGROUNDS = 5000;
+  const BACKGROUND_DECODE_MS = 3000;
   const SHORT_ERRORS = {
     app_not_running: "SynthSpot is not running",
     not_paired: "Not paired: open the SynthSpot popup",
+    not_recognised: "Not paired with this SynthSpot: open the popup",
+    impostor: "Not SynthSpot on its port: nothing sent",
     fetch_failed: "Image could not be fetched",
     not_scanned: "Not a readable image",
     too_large: "Image too large to check",
     rate_limited: "SynthSpot busy: try again",
     no_model: "No model loaded in SynthSpot",
+    unsupported_format: "SVG: this format is not checked",
     extension_reloaded: "SynthSpot was updated: reload the page",
   };
-  const STYLE = `
-    .badge { position: absolute; display: flex; gap: 6px; align-items: center; max-width: 320px;
-      font: 600 12px/1.3 system-ui, -apple-system, "Segoe UI", sans-serif; color: #fff; padding: 4px 8px;
-      border-radius: 12px; box-shadow: 0 1px 4px rgba(0,0,0,.45); background: #4b5563; pointer-events: auto;
-      white-space: nowrap; }
-    .badge[hidden] { display: none; }
-    .badge .dot { width: 8px; height: 8px; border-radius: 50%; background: currentColor; opacity: .9; flex: none; }
-    .badge a { color: inherit; font-weight: 500; text-decoration: underline; cursor: pointer; opacity: .9; }
-    .badge.likely_ai { background: #b91c1c; }
-    .badge.uncertain { background: #b45309; }
-    .badge.likely_real { background: #15803d; }
-    .badge.checking { background: #374151; font-weight: 500; }
-    .badge.failed { background: #1f2937; border: 1px solid #f59e0b; font-weight: 500; }
-    .badge.toast { position: fixed; top: 12px; right: 12px; }
-  `;
 
-  let root = null;
-  const placed = []; // {element, badge}
+  let watching = false;
+  let scans = [];
 
-  function layer() {
-    if (root) return root;
-    const host = document.createElement("synthspot-badges");
-    host.style.cssText = "position:absolute;top:0;left:0;width:0;height:0;overflow:visible;z-index:2147483647;";
-    (document.body || document.documentElement).appendChild(host);
-    root = host.attachShadow({ mode: "open" });
-    const style = document.createElement("style");
-    style.textContent = STYLE;
-    root.appendChild(style);
-    window.addEventListener("resize", placeAll);
-    new ResizeObserver(placeAll).observe(document.documentElement);
-    return root;
-  }
-
-  function visibleBox(element) {
+  function shownBox(element) {
     const style = getComputedStyle(element);
     if (style.display === "none" || style.visibility === "hidden" || Number(style.opacity) === 0) return null;
     const box = element.getBoundingClientRect();
     return box.width >= MIN_SIDE && box.height >= MIN_SIDE ? box : null;
   }
 
-  // The image actually displayed: currentSrc follows srcset and <picture>; a CSS background's first url().
-  function displayedUrl(element) {
-    if (element instanceof HTMLImageElement) return element.currentSrc || element.src || "";
-    const background = getComputedStyle(element).backgroundImage;
-    const match = background && background.match(/url\(\s*(['"]?)(.*?)\1\s*\)/);
-    return match ? new URL(match[2], document.baseURI).href : "";
+  function isSvg(url) {
+    if (/^data:image\/svg/i.test(url)) return true;
+    try { return /\.svgz?$/i.test(new URL(url).pathname); } catch (_) { return false; }
   }
 
-  function pageImages() {
+  // The page loaded it itself: decoded and not a placeholder (an SVG may have no pixel size of its own).
+  function loaded(image) {
+    const url = image.currentSrc || image.src;
+    return Boolean(url) && image.complete && (isSvg(url)
+      || image.naturalWidth >= MIN_NATURAL_SIDE && image.naturalHeight >= MIN_NATURAL_SIDE);
+  }
+
+  function backgroundUrl(element) {
+    const background = getComputedStyle(element).backgroundImage;
+    const match = background && background !== "none" && background.match(/url\(\s*(['"]?)(.*?)\1\s*\)/);
+    if (!match) return "";
+    try { return new URL(match[2], document.baseURI).href; } catch (_) { return ""; }
+  }
+
+  // Only images the page itself fetched (its resource timing lists them) or made (data:, blob:), so a
+  // page cannot have the extension fetch a URL it merely names.
+  function pageFetched() {
+    return new Set(performance.getEntriesByType("resource").map((entry) => entry.name));
+  }
+
+  // A CSS background the page fetched may still have failed (a 404 is listed too): it counts once it
+  // decodes here, in the page's own context (from the page's cache, with what the page itself may send).
+  function decodesForPage(url) {
+    const probe = new Image();
+    probe.src = url;
+    const timeout = new Promise((resolve) => setTimeout(resolve, BACKGROUND_DECODE_MS, false));
+    const decoded = probe.decode().then(
+      () => isSvg(url) || probe.naturalWidth >= MIN_NATURAL_SIDE && probe.naturalHeight >= MIN_NATURAL_SIDE,
+      () => false);
+    return Promise.race([decoded, timeout]);
+  }
+
+  async function pageImages() {
     const found = [];
     for (const image of document.images) {
-      const url = displayedUrl(image);
-      if (url && visibleBox(image)) found.push({ element: image, url });
+      if (loaded(image) && shownBox(image)) found.push({ element: image, url: image.currentSrc || image.src });
     }
+    const fetched = pageFetched();
+    const backgrounds = [];
     const all = document.body ? document.body.getElementsByTagName("*") : [];
     for (let i = 0; i < Math.min(all.length, MAX_ELEMENTS_FOR_BACKGROUNDS); i += 1) {
       const element = all[i];
-      if (element instanceof HTMLImageElement || element.tagName === "SYNTHSPOT-BADGES") continue;
-      const url = displayedUrl(element);
-      if (url && visibleBox(element)) found.push({ element, url });
+      if (element instanceof HTMLImageElement) continue;
+      const url = backgroundUrl(element);
+      const made = url.startsWith("data:") || url.startsWith("blob:");
+      if (url && (made || fetched.has(url)) && shownBox(element)) backgrounds.push({ element, url });
     }
+    const decodes = new Map();
+    for (const { url } of backgrounds) if (!decodes.has(url)) decodes.set(url, decodesForPage(url));
+    for (const item of backgrounds) if (await decodes.get(item.url)) found.push(item);
     return found;
-  }
-
-  function place(entry) {
-    const box = entry.element.isConnected ? entry.element.getBoundingClientRect() : null;
-    entry.badge.hidden = !box || box.width === 0;
-    if (!box) return;
-    entry.badge.style.left = `${Math.round(box.left + window.scrollX + 6)}px`;
-    entry.badge.style.top = `${Math.round(box.top + window.scrollY + 6)}px`;
-  }
-
-  function placeAll() {
-    placed.forEach(place);
-  }
-
-  function badgeFor(element, url) {
-    const previous = placed.findIndex((entry) => entry.element === element);
-    if (previous >= 0) placed.splice(previous, 1)[0].badge.remove();
-    const badge = document.createElement("div");
-    badge.dataset.src = url;
-    layer().appendChild(badge);
-    if (element) {
-      const entry = { element, badge };
-      placed.push(entry);
-      place(entry);
-    } else {
-      badge.classList.add("toast");
-    }
-    show(badge, { state: "checking" });
-    return badge;
-  }
-
-  function show(badge, outcome) {
-    const toast = badge.classList.contains("toast");
-    badge.replaceChildren();
-    badge.className = toast ? "badge toast" : "badge";
-    const dot = document.createElement("span");
-    dot.className = "dot";
-    const text = document.createElement("span");
-    text.className = "label";
-    badge.append(dot, text);
-    if (outcome.state === "checking") {
-      badge.classList.add("checking");
-      badge.dataset.state = "checking";
-      text.textContent = "SynthSpot: checking…";
-      return;
-    }
-    if (!outcome.ok) {
-      badge.classList.add("failed");
-      badge.dataset.state = outcome.state;
-      text.textContent = SHORT_ERRORS[outcome.state] || "SynthSpot could not check this image";
-      badge.title = outcome.message || "";
-      return;
-    }
-    const result = outcome.value;
-    badge.classList.add(result.verdict);
-    badge.dataset.state = "done";
-    badge.dataset.verdict = result.verdict;
-    badge.dataset.probability = String(result.probability);
-    badge.dataset.sha256 = result.sha256;
-    text.textContent = `${result.verdictLabel} · ${Math.round(100 * result.probability)}%`;
-    badge.title = [`P(AI-generated) = ${result.probability.toFixed(3)}`, ...result.reasons, ...result.provenance].join("\n");
-    const open = document.createElement("a");
-    open.textContent = "Open in SynthSpot";
-    open.addEventListener("click", async (event) => {
-      event.preventDefault();
-      event.stopPropagation();
-      const answer = await ask({ type: "synthspot:open", sha256: result.sha256 });
-      open.title = answer.ok ? "Shown in the SynthSpot app" : answer.message;
-      if (!answer.ok) open.textContent = "Open the SynthSpot app";
-    });
-    badge.append(open);
   }
 
   async function ask(message) {
@@ -168,51 +109,88 @@
     return btoa(binary);
   }
 
-  // The service worker fetches the bytes; blob: URLs, and images only this page may read (a site that
-  // refuses requests without its referrer), are read here instead and sent along.
-  async function verdictFor(url) {
-    const pageUrl = location.href;
-    let answer = url.startsWith("blob:") ? { ok: false, state: "fetch_failed" } : await ask({ type: "synthspot:check", url, pageUrl });
-    if (!answer.ok && answer.state === "fetch_failed") {
+  // The service worker fetches the bytes (without cookies unless the person asked for this one image).
+  // blob: URLs, and images only this page may read, are read here instead, as the page itself could.
+  async function verdictFor(url, ticket) {
+    let answer = isSvg(url) ? { ok: false, state: "unsupported_format" } : null;
+    if (!answer) answer = url.startsWith("blob:") ? { ok: false, state: "fetch_failed" }
+      : await ask({ type: "synthspot:check", url, ticket });
+    if (!answer.ok && answer.state === "fetch_failed" && !isSvg(url)) {
       try {
-        const response = await fetch(url, { credentials: "include" });
+        const response = await fetch(url, { credentials: "same-origin" });
         if (response.ok) {
           const blob = await response.blob();
-          answer = await ask({ type: "synthspot:check", url, pageUrl, base64: await asBase64(blob), mimeType: blob.type });
+          answer = blob.type === "image/svg+xml" ? { ok: false, state: "unsupported_format" }
+            : await ask({ type: "synthspot:check", url, base64: await asBase64(blob), mimeType: blob.type });
         }
       } catch (_) { /* the service worker's answer stands */ }
     }
+    if (!answer.ok) answer.shortText = SHORT_ERRORS[answer.state] || "SynthSpot could not check this image";
     return answer;
   }
 
-  function check(items) {
+  const openInApp = (sha256) => ask({ type: "synthspot:open", sha256 });
+
+  // One verdict per URL, shown on every element that displays it; resolves to what was found.
+  function check(items, ticket) {
     const byUrl = new Map();
     for (const { element, url } of items) {
       if (!byUrl.has(url)) byUrl.set(url, []);
       byUrl.get(url).push(element);
     }
-    for (const [url, elements] of byUrl) {
-      const badges = elements.map((element) => badgeFor(element, url));
-      verdictFor(url).then((outcome) => badges.forEach((badge) => show(badge, outcome)));
-    }
-    return byUrl.size;
+    const done = [...byUrl].map(async ([url, elements]) => {
+      const entries = elements.map((element) => Badges.add(element, url));
+      entries.forEach((entry) => Badges.render(entry, { state: "checking" }, openInApp));
+      const outcome = await verdictFor(url, ticket);
+      entries.forEach((entry) => Badges.render(entry, outcome, openInApp));
+      return outcome;
+    });
+    return { images: byUrl.size, done: Promise.all(done) };
   }
 
-  chrome.runtime.onMessage.addListener((message, _sender, sendResponse) => {
-    if (message.type === "synthspot:scanPage") {
-      const items = pageImages();
-      sendResponse({ elements: items.length, images: check(items) });
-    } else if (message.type === "synthspot:checkOne") {
-      const matching = [...document.images, ...(document.body ? document.body.getElementsByTagName("*") : [])]
-        .filter((element) => element.tagName !== "SYNTHSPOT-BADGES" && displayedUrl(element) === message.srcUrl);
-      const items = [...new Set(matching)].map((element) => ({ element, url: message.srcUrl }));
-      if (items.length) check(items);
-      else {
-        const toast = badgeFor(null, message.srcUrl); // the image is in a frame or gone: say so in a corner
-        verdictFor(message.srcUrl).then((outcome) => show(toast, outcome));
-      }
-      sendResponse({ elements: items.length });
+  function summarise(outcomes) {
+    const counts = { checked: outcomes.length, likely_ai: 0, uncertain: 0, likely_real: 0, failed: 0, unsupported: 0 };
+    for (const outcome of outcomes) {
+      if (outcome.ok) counts[outcome.value.verdict] = (counts[outcome.value.verdict] || 0) + 1;
+      else if (outcome.state === "unsupported_format") counts.unsupported += 1;
+      else counts.failed += 1;
     }
-    return false;
-  });
+    return counts;
+  }
+
+  // Lazy loaders: once a scan ran here, an image that finishes loading later is checked too.
+  document.addEventListener("load", (event) => {
+    const image = event.target;
+    if (!watching || !(image instanceof HTMLImageElement) || !loaded(image) || !shownBox(image)) return;
+    const url = image.currentSrc || image.src;
+    if (Badges.urlOn(image) !== url) scans.push(check([{ element: image, url }]).done);
+  }, true);
+
+  globalThis.__synthspot = {
+    async startScan() {
+      watching = true;
+      const items = await pageImages();
+      const { images, done } = check(items);
+      scans = [done];
+      return { elements: items.length, images };
+    },
+    async scanFinished() {
+      const outcomes = (await Promise.all(scans)).flat();
+      return summarise(outcomes);
+    },
+    // "Check image with SynthSpot" on one image: the ticket lets the worker fetch it with the site's cookies.
+    async checkOne(srcUrl, ticket) {
+      const matching = [...document.images, ...(document.body ? document.body.getElementsByTagName("*") : [])]
+        .filter((element) => (element instanceof HTMLImageElement ? element.currentSrc || element.src
+          : backgroundUrl(element)) === srcUrl);
+      const items = [...new Set(matching)].map((element) => ({ element, url: srcUrl }));
+      if (items.length) return summarise(await check(items, ticket).done);
+      const toast = Badges.add(null, srcUrl); // the image is gone: say so in a corner
+      Badges.render(toast, { state: "checking" }, openInApp);
+      const outcome = await verdictFor(srcUrl, ticket);
+      Badges.render(toast, outcome, openInApp);
+      return summarise([outcome]);
+    },
+    describe: () => Badges.describe(),
+  };
 })();

@@ -3,14 +3,22 @@
 
 const $ = (id) => document.getElementById(id);
 const SCANNABLE = /^(https?|file):/;
+const PANELS = { not_paired: "pairing", waiting: "waiting", paired: "actions" };
 
 function setConnection(state, text, detail = "") {
   $("connection").dataset.state = state;
   $("status-text").textContent = text;
   $("status-detail").textContent = detail;
-  $("retry").hidden = !["app_not_running", "error"].includes(state);
-  $("pairing").hidden = state !== "not_paired";
-  $("actions").hidden = state !== "paired";
+  $("retry").hidden = !["app_not_running", "error", "impostor"].includes(state);
+  for (const [panelState, panel] of Object.entries(PANELS)) $(panel).hidden = state !== panelState;
+}
+
+function defaultBrowserName() {
+  const data = navigator.userAgentData;
+  const brand = data && data.brands.map((b) => b.brand).find((b) => !/not.a.brand/i.test(b) && b !== "Chromium");
+  const browser = brand || (data && data.brands.some((b) => b.brand === "Chromium") ? "Chromium" : "Browser");
+  const platform = (data && data.platform) || navigator.platform || "this computer";
+  return `${browser} on ${platform}`;
 }
 
 // The page to act on. Opened as a tab of its own (not from the toolbar), the popup acts on the
@@ -23,28 +31,53 @@ async function targetTab() {
     || null;
 }
 
+async function showPairing(message = "") {
+  let open = false;
+  try {
+    open = (await SynthSpotBridge.publicStatus()).pairing_open;
+  } catch (error) {
+    if (error.state === "app_not_running") {
+      setConnection("app_not_running", "SynthSpot is not running", error.message);
+      return;
+    } // something answered, if oddly: pairing is still the way forward
+  }
+  const { pairingAttempt: attempt } = await chrome.storage.local.get("pairingAttempt");
+  if (attempt && attempt.state === "waiting" && Date.now() - attempt.started < 10 * 60_000) {
+    showWaiting(attempt);
+    return;
+  }
+  setConnection("not_paired", "Not paired yet", open ? "SynthSpot is ready to pair a browser."
+    : "SynthSpot is running; pairing is not open in the app yet.");
+  if (!$("browser-name").value) $("browser-name").value = defaultBrowserName();
+  $("pair-message").textContent = message || (attempt && attempt.state === "failed" ? attempt.message : "");
+}
+
+function showWaiting(attempt) {
+  setConnection("waiting", "Waiting for approval in SynthSpot");
+  $("pair-code").textContent = `${attempt.code.slice(0, 3)} ${attempt.code.slice(3)}`;
+  $("pair-name").textContent = attempt.name;
+}
+
 async function refresh() {
   setConnection("checking", "Looking for SynthSpot on this computer…");
+  if (!(await SynthSpotBridge.loadPairing())) {
+    await showPairing();
+    return;
+  }
   let status;
   try {
-    status = await SynthSpotBridge.status();
+    status = await SynthSpotBridge.status(); // the server proves it is the app we paired with, first
   } catch (error) {
-    const notRunning = error.state === "app_not_running";
-    setConnection(notRunning ? "app_not_running" : "error",
-      notRunning ? "SynthSpot is not running" : "SynthSpot refused this extension", error.message);
+    if (error.state === "app_not_running") setConnection("app_not_running", "SynthSpot is not running", error.message);
+    else if (error.state === "impostor") setConnection("impostor", "Not SynthSpot on this port", error.message);
+    else if (error.state === "not_recognised") await showPairing(error.message);
+    else setConnection("error", "SynthSpot refused this extension", error.message);
     return;
   }
   const model = status.model
     ? `model ${status.model.name} ${status.model.version} on ${String(status.provider).toUpperCase()}`
     : "no model loaded";
-  const about = `SynthSpot ${status.version} · ${model}`;
-  if (!status.paired) {
-    await SynthSpotBridge.unpair(); // a revoked token is of no more use
-    setConnection("not_paired", "Not paired yet: enter the code SynthSpot shows", about);
-    $("code").focus();
-    return;
-  }
-  setConnection("paired", "Connected to SynthSpot", about);
+  setConnection("paired", `Connected to SynthSpot as “${status.browser_name}”`, `SynthSpot ${status.version} · ${model}`);
   await showSite();
 }
 
@@ -64,6 +97,10 @@ async function showSite() {
   toggle.dataset.origin = origin;
 }
 
+function plural(count, word) {
+  return `${count} ${word}${count === 1 ? "" : "s"}`;
+}
+
 async function scanPage() {
   const message = $("scan-message");
   const tab = await targetTab();
@@ -71,6 +108,7 @@ async function scanPage() {
     message.textContent = "There is no web page to scan in this window.";
     return;
   }
+  const where = (tab.url && new URL(tab.url).host) || "this page";
   message.textContent = "Looking for images…";
   const answer = await chrome.runtime.sendMessage({ type: "synthspot:scanTab", tabId: tab.id });
   if (!answer || !answer.ok) {
@@ -78,10 +116,21 @@ async function scanPage() {
       + (answer && answer.message ? `: ${answer.message}` : "") + ").";
     return;
   }
-  const { elements, images } = answer.value || { elements: 0, images: 0 };
-  message.textContent = elements
-    ? `Checking ${images} image${images === 1 ? "" : "s"} on ${new URL(tab.url).host || "this page"}; a badge on each shows the verdict.`
-    : "No visible images of at least 64×64 pixels on this page.";
+  const { images } = answer.value;
+  if (!images) {
+    message.textContent = "No images of at least 64×64 pixels that this page has loaded and shows.";
+    return;
+  }
+  message.dataset.state = "checking";
+  message.textContent = `Checking ${plural(images, "image")} on ${where}…`;
+  const finished = await chrome.runtime.sendMessage({ type: "synthspot:scanFinished", tabId: tab.id });
+  if (!finished || !finished.ok) return;
+  const c = finished.value;
+  const parts = [c.likely_ai && `${c.likely_ai} likely AI`, c.uncertain && `${c.uncertain} uncertain`,
+    c.likely_real && `${c.likely_real} likely real`, c.unsupported && `${c.unsupported} not checked (SVG)`,
+    c.failed && `${c.failed} could not be checked`].filter(Boolean);
+  message.dataset.state = "finished";
+  message.textContent = `Finished: checked ${plural(c.checked, "image")} on ${where}: ${parts.join(", ")}.`;
 }
 
 async function toggleAutoScan(event) {
@@ -96,16 +145,17 @@ async function toggleAutoScan(event) {
 
 $("pairing").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const message = $("pair-message");
-  message.textContent = "Pairing…";
-  try {
-    await SynthSpotBridge.pair($("code").value);
-    message.textContent = "";
-    $("code").value = "";
-    await refresh();
-  } catch (error) {
-    message.textContent = error.message;
+  $("pair-message").textContent = "Asking SynthSpot…";
+  const answer = await chrome.runtime.sendMessage({ type: "synthspot:pair", name: $("browser-name").value.trim() });
+  if (!answer || !answer.ok) {
+    $("pair-message").textContent = (answer && answer.message) || "Pairing failed.";
+    return;
   }
+  showWaiting({ code: answer.value.code, name: $("browser-name").value.trim() });
+});
+chrome.storage.onChanged.addListener((changes) => {
+  const attempt = changes.pairingAttempt && changes.pairingAttempt.newValue;
+  if (attempt && attempt.state !== "waiting") refresh();
 });
 $("scan-page").addEventListener("click", scanPage);
 $("auto-scan").addEventListener("change", toggleAutoScan);
@@ -117,6 +167,7 @@ $("save-port").addEventListener("click", async () => {
 });
 $("unpair").addEventListener("click", async () => {
   await SynthSpotBridge.unpair();
+  await chrome.storage.local.remove("pairingAttempt");
   await refresh();
 });
 

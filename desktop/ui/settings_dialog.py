@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
     QLineEdit, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
@@ -114,31 +114,29 @@ class SettingsDialog(QDialog):
             self.bridge_enabled.setToolTip("The bridge is not part of this build")
         form.addRow(self.bridge_enabled)
         bridge = self._session.bridge
-        self.pairing_code = QLabel(bridge.pairing_code or "—")
-        self.pairing_code.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        font = self.pairing_code.font()
-        font.setPointSizeF(font.pointSizeF() * 1.6)
-        font.setBold(True)
-        self.pairing_code.setFont(font)
-        form.addRow("Pairing code", self.pairing_code)
         self.bridge_status = QLabel(bridge.status_text())
         form.addRow("Status", self.bridge_status)
+        # Pairing is possible only while that window is open, and only with the person's approval in it.
+        self.pair_browser = QPushButton("Pair a browser…")
+        self.pair_browser.clicked.connect(self._open_pairing)
         self.revoke = QPushButton("Unpair all browsers")
         self.revoke.clicked.connect(self._revoke)
-        form.addRow(self.revoke)
-        # The switch acts at once, so the pairing code is there to type into the extension.
+        row = QHBoxLayout()
+        row.addWidget(self.pair_browser)
+        row.addWidget(self.revoke)
+        row.addStretch(1)
+        form.addRow(row)
+        # The switch acts at once, so a browser can be paired while this dialog is open.
         self.bridge_enabled.toggled.connect(self._session.set_bridge_enabled)
         bridge.changed.connect(self._refresh_bridge)
-        self._code_timer = QTimer(self)  # codes expire: show the current one
-        self._code_timer.timeout.connect(self._refresh_bridge)
-        self._code_timer.start(1000)
+        bridge.pairingChanged.connect(self._refresh_bridge)
         self._refresh_bridge()
         return group
 
     def _refresh_bridge(self) -> None:
         bridge = self._session.bridge
-        self.pairing_code.setText(bridge.pairing_code or "—")
         self.bridge_status.setText(bridge.status_text())
+        self.pair_browser.setEnabled(bridge.running)
         self.revoke.setEnabled(bridge.running)
 
     # --- actions ----------------------------------------------------------------------
@@ -167,6 +165,11 @@ class SettingsDialog(QDialog):
     def _remove_selected_folders(self) -> None:
         for item in self.folders.selectedItems():
             self.folders.takeItem(self.folders.row(item))
+
+    def _open_pairing(self) -> None:
+        from desktop.ui.pairing_dialog import PairingDialog
+
+        PairingDialog(self._session, self).exec()
 
     def _revoke(self) -> None:
         count = self._session.bridge.revoke()

@@ -3,8 +3,9 @@
 from engine.bridge.extension_id import UNPACKED_EXTENSION_ID, configured_extension_origins, extension_id_from_key
 from engine.bridge.guards import RateLimit
 from engine.bridge.headless import serve_forever
-from engine.bridge.pairing import PairingState
+from engine.bridge.pairing import PairedBrowser, PairingRequest, PairingState
 from engine.bridge.server import DEFAULT_PORT, BridgeServer, PortInUseError
 
-__all__ = ["BridgeServer", "PairingState", "PortInUseError", "RateLimit", "DEFAULT_PORT", "UNPACKED_EXTENSION_ID",
-           "configured_extension_origins", "extension_id_from_key", "serve_forever"]
+__all__ = ["BridgeServer", "PairedBrowser", "PairingRequest", "PairingState", "PortInUseError", "RateLimit",
+           "DEFAULT_PORT", "UNPACKED_EXTENSION_ID", "configured_extension_origins", "extension_id_from_key",
+           "serve_forever"]

@@ -10,8 +10,11 @@
    Origin-less GET passes only in that shape or with no Sec-Fetch headers at
    all (not a browser); a page's <img>/<script> GET (``no-cors``) or a
    navigation is refused. Browsers always send Origin on POST.
-3. A token bucket per client (its token, else its address and origin).
-4. Every route but status and pair needs a paired token in ``X-SynthSpot-Token``.
+3. A body cap per route, on what the client declares; handlers read bodies
+   through ``bodies.read_body``, which counts the bytes really read (chunked too).
+4. Token buckets per connection and per paired browser; everything not
+   claiming a paired browser shares one bucket, so invented identities buy nothing.
+5. The authenticated channel (auth.py).
 """
 
 from __future__ import annotations
@@ -19,25 +22,38 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from engine.bridge.pairing import PairingState, hash_token
+from engine.bridge import protocol
 
 log = logging.getLogger("engine.bridge")
 
-TOKEN_HEADER = "X-SynthSpot-Token"
-PAGE_URL_HEADER = "X-SynthSpot-Page-Url"
-IMAGE_URL_HEADER = "X-SynthSpot-Image-Url"
-PUBLIC_PATHS = frozenset({"/v1/status", "/v1/pair"})
 ALLOWED_METHODS = "GET, POST, OPTIONS"
-ALLOWED_HEADERS = ", ".join(["Content-Type", TOKEN_HEADER, PAGE_URL_HEADER, IMAGE_URL_HEADER])
+ALLOWED_HEADERS = ", ".join(["Content-Type", protocol.CLIENT_HEADER, protocol.NONCE_HEADER, protocol.SIGNATURE_HEADER,
+                             protocol.BODY_DIGEST_HEADER, protocol.PAGE_URL_HEADER, protocol.IMAGE_URL_HEADER])
 PREFLIGHT_MAX_AGE_S = 600
+LOG_INTERVAL_S = 60.0  # client faults (malformed requests, refused connections) are summed up this often
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Refusal(Exception):
+    """A 4xx answer raised from deep inside a handler (body too large, bad JSON...)."""
+
+    def __init__(self, status: int, code: str, message: str, close: bool = False, **headers: str):
+        super().__init__(message)
+        self.status, self.code, self.message, self.close, self.headers = status, code, message, close, headers
+
+    def response(self) -> web.Response:
+        response = refusal(self.status, self.code, self.message, **self.headers)
+        if self.close:
+            response.force_close()  # do not read (or linger over) the rest of the body
+        return response
 
 
 def refusal(status: int, code: str, message: str, **headers: str) -> web.Response:
@@ -53,36 +69,50 @@ class RateLimit:
 
 
 class RateLimiter:
-    """Token buckets keyed by client; only touched from the event loop, so no lock."""
+    """Token buckets by key; only touched from the event loop, so no lock.
+
+    A bucket is forgotten only once it has refilled (forgetting it then changes
+    nothing). When the table is full of buckets still draining, new keys share
+    one overflow bucket instead of pushing anyone out."""
 
     MAX_CLIENTS = 4096
+    OVERFLOW = "\0overflow"
+    PRUNE_EVERY_S = 1.0
 
     def __init__(self, limit: RateLimit):
         self.limit = limit
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._pruned = 0.0
 
-    def allow(self, client: str) -> float:
+    def allow(self, key: str) -> float:
         """0 when the request may go ahead, else the seconds until it may."""
         now = time.monotonic()
-        tokens, last = self._buckets.get(client, (self.limit.burst, now))
+        if key not in self._buckets and len(self._buckets) >= self.MAX_CLIENTS:
+            self._prune(now)
+            if len(self._buckets) >= self.MAX_CLIENTS:
+                key = self.OVERFLOW
+        tokens, last = self._buckets.get(key, (self.limit.burst, now))
         tokens = min(self.limit.burst, tokens + (now - last) * self.limit.per_second)
-        if tokens >= 1.0:
-            self._remember(client, tokens - 1.0, now)
-            return 0.0
-        self._remember(client, tokens, now)
-        return (1.0 - tokens) / self.limit.per_second
+        allowed = tokens >= 1.0
+        self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
+        self._buckets.move_to_end(key)
+        return 0.0 if allowed else (1.0 - tokens) / self.limit.per_second
 
-    def _remember(self, client: str, tokens: float, now: float) -> None:
-        if len(self._buckets) >= self.MAX_CLIENTS and client not in self._buckets:
-            self._buckets.clear()  # only reachable by a flood of invented clients; forget them all
-        self._buckets[client] = (tokens, now)
+    def _prune(self, now: float) -> None:
+        if now - self._pruned < self.PRUNE_EVERY_S:
+            return
+        self._pruned = now
+        full = [key for key, (tokens, last) in self._buckets.items()
+                if key != self.OVERFLOW and tokens + (now - last) * self.limit.per_second >= self.limit.burst]
+        for key in full:
+            del self._buckets[key]
 
 
 def host_guard(allowed_hosts: Callable[[], frozenset[str]]):
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if (request.headers.get("Host") or "").lower() not in allowed_hosts():
-            return refusal(403, "bad_host", "the Host header must be 127.0.0.1:PORT or localhost:PORT")
+            return _closing(refusal(403, "bad_host", "the Host header must be 127.0.0.1:PORT or localhost:PORT"))
         return await handler(request)
     return middleware
 
@@ -95,7 +125,7 @@ def origin_guard(allowed_origins: frozenset[str]):
             return await handler(request)
         if origin not in allowed_origins:
             # No CORS headers: a web page learns nothing, not even the reason.
-            return refusal(403, "bad_origin", "only the SynthSpot browser extension may use this server")
+            return _closing(refusal(403, "bad_origin", "only the SynthSpot browser extension may use this server"))
         if request.method == "OPTIONS":
             response: web.StreamResponse = web.Response(status=204, headers={
                 "Access-Control-Allow-Methods": ALLOWED_METHODS,
@@ -105,9 +135,10 @@ def origin_guard(allowed_origins: frozenset[str]):
         else:
             try:
                 response = await handler(request)
-            except web.HTTPException as exc:  # aiohttp's own 404/405/413: still answer the extension with CORS
+            except web.HTTPException as exc:  # aiohttp's own 404/405: still answer the extension with CORS
                 response = refusal(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
         response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = protocol.SIGNATURE_HEADER
         response.headers["Vary"] = "Origin"
         return response
     return middleware
@@ -122,12 +153,28 @@ def _extension_get_without_origin(request: web.Request) -> bool:
     return site == "none" and mode == "cors"
 
 
-def rate_guard(limiter: RateLimiter):
+def body_cap_guard(cap_for: Callable[[web.Request], int]):
+    """Refuse, before reading a byte of it, a body larger than the route takes, or any chunked body
+    sent to a route that takes none. Chunked bodies for routes that take one are counted as they are
+    read (bodies.read_body)."""
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        token = request.headers.get(TOKEN_HEADER)
-        client = f"token:{hash_token(token)[:16]}" if token else f"peer:{request.remote}:{request.headers.get('Origin')}"
-        wait = limiter.allow(client)
+        cap = cap_for(request)
+        declared = request.content_length
+        if declared is not None and declared > cap or declared is None and request.body_exists and cap == 0:
+            what = "this request takes no body" if cap == 0 else f"the body is over {cap} bytes"
+            return _closing(refusal(413, "too_large", what))
+        return await handler(request)
+    return middleware
+
+
+def rate_guard(limiter: RateLimiter, is_paired_client: Callable[[str], bool]):
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        claimed = request.headers.get(protocol.CLIENT_HEADER, "")
+        who = f"browser:{claimed}" if claimed and is_paired_client(claimed) else "unpaired"
+        wait = max(limiter.allow(f"connection:{peer}"), limiter.allow(who))
         if wait:
             return refusal(429, "rate_limited", "too many requests; slow down",
                            **{"Retry-After": str(max(1, math.ceil(wait)))})
@@ -135,31 +182,51 @@ def rate_guard(limiter: RateLimiter):
     return middleware
 
 
-def token_guard(pairing: PairingState):
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path not in PUBLIC_PATHS and not pairing.is_valid(request.headers.get(TOKEN_HEADER)):
-            return refusal(401, "not_paired", "pair the extension with SynthSpot first (enter the code the app shows)")
-        return await handler(request)
-    return middleware
+def _closing(response: web.Response) -> web.Response:
+    response.force_close()  # an unread body is never drained
+    return response
+
+
+class ClientFaultLog:
+    """Counts client faults (malformed requests, failed accepts) and logs one line per kind per interval.
+    A client's garbage is not a server fault, and a flood of it must not flood the logs."""
+
+    def __init__(self, interval_s: float = LOG_INTERVAL_S):
+        self.interval_s = interval_s
+        self._counts: dict[str, int] = {}
+        self._logged: dict[str, float] = {}
+
+    def note(self, kind: str, level: int = logging.INFO) -> None:
+        self._counts[kind] = self._counts.get(kind, 0) + 1
+        now = time.monotonic()
+        if now - self._logged.get(kind, -math.inf) >= self.interval_s:
+            count, self._counts[kind], self._logged[kind] = self._counts[kind], 0, now
+            log.log(level, "%s (%d since the last such line)", kind, count)
 
 
 class ParserErrorFilter(logging.Filter):
-    """aiohttp logs a malformed request with a traceback quoting the offending bytes, which may hold a
-    token header. A client's garbage is not a server fault: keep one line naming the error type only."""
+    """aiohttp logs a malformed request with a traceback quoting the offending bytes, which may hold
+    credentials. Drop those records; count them in one line per interval naming the error type only."""
+
+    def __init__(self, faults: ClientFaultLog):
+        super().__init__()
+        self.faults = faults
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, HttpProcessingError):
-            record.msg, record.args = "malformed request refused (%s)", (type(error).__name__,)
-            record.exc_info, record.exc_text, record.levelno, record.levelname = None, None, logging.DEBUG, "DEBUG"
+            self.faults.note(f"malformed requests refused ({type(error).__name__})")
+            return False
         return True
+
+
+_parser_faults = ClientFaultLog()
 
 
 def quiet_parser_errors() -> None:
     server_log = logging.getLogger("aiohttp.server")
     if not any(isinstance(f, ParserErrorFilter) for f in server_log.filters):
-        server_log.addFilter(ParserErrorFilter())
+        server_log.addFilter(ParserErrorFilter(_parser_faults))
 
 
 def access_log():
@@ -168,7 +235,7 @@ def access_log():
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
         response = await handler(request)
-        log.debug("%s %s -> %d (%.1f ms)", request.method, request.rel_url.path, response.status,
+        log.debug("%s %s -> %d (%.1f ms)", request.method, request.rel_url.raw_path[:200], response.status,
                   1000 * (time.perf_counter() - started))
         return response
     return middleware

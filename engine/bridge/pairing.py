@@ -1,155 +1,247 @@
-"""Pairing: a short code the app shows, exchanged once for a long random token.
+"""Pairing: only while the app's "Pair a browser" window is open (or ``synthspot serve --pair`` runs),
+and only once the person approves the browser there.
 
-Only hashes of tokens are kept, in a small JSON file beside the results store,
-so a copy of that file cannot be replayed against the bridge. The code is six
-digits, single use, expires after a few minutes and is replaced after a few
-wrong guesses, so guessing it (1 in a million per try) goes nowhere.
+A browser asks with its name and an X25519 public key; the app answers its own
+public key, and both sides derive the channel key and a six-digit code
+(``protocol.derive_pairing``). The window lists each request with its name and
+code, and the person approves the one whose code their browser shows, so a
+process that asks at the same moment cannot slip in. Approved browsers are kept
+with their name, key, pairing time and last use in a user-only JSON file beside
+the results store; each can be revoked on its own.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import secrets
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+from engine.bridge import protocol
 from engine.store import default_data_dir
 
-TOKENS_FILE = "bridge_tokens.json"
-CODE_DIGITS = 6
-CODE_TTL_S = 600.0
-MAX_WRONG_CODES = 5
+PAIRING_FILE = "bridge_browsers.json"
+REQUEST_TTL_S = 600.0  # an unanswered request, or an answer the browser never collected, is dropped then
+MAX_PENDING = 8  # requests waiting for the person at once; more are refused until some are answered
+MAX_NAME = 80
+LAST_USE_SAVE_S = 60.0  # "last used" is written to disk at most this often per browser
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+class PairingClosed(Exception):
+    """No "Pair a browser" window is open."""
+
+
+class TooManyRequests(Exception):
+    """Several requests already wait for the person's answer."""
+
+
+@dataclass
+class PairedBrowser:
+    client_id: str
+    name: str
+    key: bytes = field(repr=False)
+    paired_at: float
+    last_used: float | None = None
+
+
+@dataclass
+class PairingRequest:
+    request_id: str
+    name: str
+    code: str
+    key: bytes = field(repr=False)
+    created: float  # time.monotonic()
+    state: str = "pending"  # pending, approved, refused
+    client_id: str = ""
 
 
 class PairingState:
-    """The current pairing code and the hashes of tokens handed out. Thread-safe."""
+    """The pairing window, the requests waiting in it and the paired browsers. Thread-safe;
+    ``on_change`` is called (from whichever thread made the change) after each change."""
 
-    def __init__(self, path: str | Path | None = None, code_ttl_s: float = CODE_TTL_S,
-                 max_wrong_codes: int = MAX_WRONG_CODES, on_code_changed: Callable[[str], None] | None = None):
-        self.path = Path(path) if path else default_data_dir() / TOKENS_FILE
-        self.code_ttl_s = code_ttl_s
-        self.max_wrong_codes = max_wrong_codes
-        self.on_code_changed = on_code_changed
+    def __init__(self, path: str | Path | None = None, on_change: Callable[[], None] | None = None):
+        self.path = Path(path) if path else default_data_dir() / PAIRING_FILE
+        self.on_change = on_change
         self._lock = threading.Lock()
-        self._hashes: dict[str, dict] = self._load()
-        self._code = ""
-        self._code_expires = 0.0
-        self._wrong = 0
+        self._browsers: dict[str, PairedBrowser] = self._load()
+        self._requests: dict[str, PairingRequest] = {}
+        self._window_until = 0.0  # time.monotonic(); 0: closed
+        self._saved_use: dict[str, float] = {}
 
-    # --- the code the app shows ---------------------------------------------
+    # --- the window (the app, or serve --pair) ----------------------------------
+
+    def open_window(self, seconds: float | None = None) -> None:
+        """Accept pairing requests until ``close_window`` (or for ``seconds``)."""
+        with self._lock:
+            self._window_until = float("inf") if seconds is None else time.monotonic() + seconds
+        self._changed()
+
+    def close_window(self) -> None:
+        with self._lock:
+            self._window_until = 0.0
+            self._expire()
+        self._changed()
 
     @property
-    def code(self) -> str:
-        """The code to show now; a new one once the old one expired."""
+    def window_open(self) -> bool:
         with self._lock:
-            changed = self._ensure_code()
-            code = self._code
-        if changed:
-            self._announce(code)
-        return code
+            return self._is_open()
 
-    @property
-    def code_expires_in(self) -> float:
+    # --- the browser's side (the bridge's thread) -----------------------------
+
+    def request(self, name: str, client_public: bytes) -> tuple[str, bytes]:
+        """A new request (its ID and the app's public key); PairingClosed, TooManyRequests or ValueError."""
         with self._lock:
-            return max(0.0, self._code_expires - time.monotonic())
-
-    def rotate_code(self) -> str:
+            self._check_accepting()
+        if len(client_public) != 32:
+            raise ValueError("an X25519 public key is 32 bytes")
+        private = X25519PrivateKey.generate()
+        server_public = private.public_key().public_bytes_raw()
+        shared = private.exchange(X25519PublicKey.from_public_bytes(client_public))  # ValueError for weak keys
+        key, code = protocol.derive_pairing(shared, client_public, server_public)
+        request_id = protocol.b64url(secrets.token_bytes(16))
+        clean_name = " ".join(str(name).split())[:MAX_NAME] or "Unnamed browser"
         with self._lock:
-            self._new_code()
-            code = self._code
-        self._announce(code)
-        return code
+            self._check_accepting()
+            self._requests[request_id] = PairingRequest(request_id, clean_name, code, key, time.monotonic())
+        self._changed()
+        return request_id, server_public
 
-    def pair(self, code: str, label: str = "") -> str | None:
-        """A new token when ``code`` is the current code, else None (and the code moves on after too many misses)."""
+    def answer(self, request_id: str) -> PairingRequest | None:
         with self._lock:
-            self._ensure_code()
-            if not hmac.compare_digest(code.strip().replace(" ", "").encode(), self._code.encode()):
-                self._wrong += 1
-                if self._wrong < self.max_wrong_codes:
-                    return None
-                self._new_code()
-                new_code = self._code
-                token = None
-            else:
-                token = secrets.token_urlsafe(32)
-                self._hashes[hash_token(token)] = {"created": time.time(), "label": label[:80]}
-                self._save()
-                self._new_code()  # single use
-                new_code = self._code
-        self._announce(new_code)
-        return token
+            self._expire()
+            found = self._requests.get(request_id)
+            return replace(found) if found else None
 
-    # --- tokens ---------------------------------------------------------------
+    # --- the person's side (the app) --------------------------------------------
 
-    def is_valid(self, token: str | None) -> bool:
-        if not token:
-            return False
-        digest = hash_token(token)
+    def pending(self) -> list[PairingRequest]:
         with self._lock:
-            return any(hmac.compare_digest(digest, known) for known in self._hashes)
+            self._expire()
+            return [replace(r) for r in self._requests.values() if r.state == "pending"]
+
+    def approve(self, request_id: str) -> PairedBrowser | None:
+        with self._lock:
+            self._expire()
+            found = self._requests.get(request_id)
+            if found is None or found.state != "pending" or not self._is_open():
+                return None
+            browser = PairedBrowser(protocol.b64url(secrets.token_bytes(16)), found.name, found.key, time.time())
+            self._browsers[browser.client_id] = browser
+            found.state, found.client_id = "approved", browser.client_id
+            self._save()
+        self._changed()
+        return replace(browser)
+
+    def refuse(self, request_id: str) -> bool:
+        with self._lock:
+            found = self._requests.get(request_id)
+            if found is None or found.state != "pending":
+                return False
+            found.state = "refused"
+        self._changed()
+        return True
+
+    def browsers(self) -> list[PairedBrowser]:
+        with self._lock:
+            return sorted((replace(b) for b in self._browsers.values()), key=lambda b: b.paired_at)
+
+    def revoke(self, client_id: str) -> bool:
+        with self._lock:
+            if self._browsers.pop(client_id, None) is None:
+                return False
+            self._save()
+        self._changed()
+        return True
+
+    def revoke_all(self) -> int:
+        with self._lock:
+            count = len(self._browsers)
+            self._browsers = {}
+            self._save()
+        self._changed()
+        return count
 
     @property
     def paired(self) -> bool:
         with self._lock:
-            return bool(self._hashes)
+            return bool(self._browsers)
 
-    def revoke(self) -> int:
-        """Forget every token (the extension must pair again); returns how many were revoked."""
+    # --- the channel (auth) ---------------------------------------------------
+
+    def key_for(self, client_id: str | None) -> bytes | None:
         with self._lock:
-            count = len(self._hashes)
-            self._hashes = {}
+            browser = self._browsers.get(client_id or "")
+            return browser.key if browser else None
+
+    def name_of(self, client_id: str) -> str:
+        with self._lock:
+            browser = self._browsers.get(client_id)
+            return browser.name if browser else ""
+
+    def touch(self, client_id: str) -> None:
+        """Note a use; written to disk at most every LAST_USE_SAVE_S per browser."""
+        now = time.time()
+        with self._lock:
+            browser = self._browsers.get(client_id)
+            if browser is None:
+                return
+            browser.last_used = now
+            if now - self._saved_use.get(client_id, 0.0) < LAST_USE_SAVE_S:
+                return
+            self._saved_use[client_id] = now
             self._save()
-            self._new_code()
-            code = self._code
-        self._announce(code)
-        return count
+        self._changed()
 
-    # --- internals ------------------------------------------------------------
+    # --- internals (under the lock) -------------------------------------------
 
-    def _ensure_code(self) -> bool:
-        if self._code and time.monotonic() < self._code_expires:
-            return False
-        self._new_code()
-        return True
+    def _check_accepting(self) -> None:
+        self._expire()
+        if not self._is_open():
+            raise PairingClosed()
+        if sum(r.state == "pending" for r in self._requests.values()) >= MAX_PENDING:
+            raise TooManyRequests()
 
-    def _new_code(self) -> None:
-        self._code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
-        self._code_expires = time.monotonic() + self.code_ttl_s
-        self._wrong = 0
+    def _is_open(self) -> bool:
+        return time.monotonic() < self._window_until
 
-    def _announce(self, code: str) -> None:
-        if self.on_code_changed:
-            self.on_code_changed(code)
+    def _expire(self) -> None:
+        now, is_open = time.monotonic(), self._is_open()
+        self._requests = {rid: r for rid, r in self._requests.items()
+                          if now - r.created < REQUEST_TTL_S and (is_open or r.state == "approved")}
 
-    def _load(self) -> dict[str, dict]:
+    def _changed(self) -> None:
+        if self.on_change:
+            self.on_change()
+
+    def _load(self) -> dict[str, PairedBrowser]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-            return {str(k): dict(v) for k, v in data.get("token_sha256", {}).items()}
+            return {cid: PairedBrowser(cid, str(b["name"]), protocol.unb64url(b["key"]), float(b["paired_at"]),
+                                       b.get("last_used"))
+                    for cid, b in data.get("browsers", {}).items()}
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError, AttributeError, TypeError):
-            # A damaged file pairs nothing: the extension simply pairs again.
-            return {}
+        except (OSError, ValueError, AttributeError, TypeError, KeyError):
+            return {}  # a damaged file pairs nothing: the browsers simply pair again
 
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps({"version": 1, "token_sha256": self._hashes}, indent=1)
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".bridge_tokens.")
+        # User-only: the file holds the channel keys. The folder is the results store's (0700 when new).
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        payload = json.dumps({"version": 2, "browsers": {
+            b.client_id: {"name": b.name, "key": protocol.b64url(b.key), "paired_at": b.paired_at,
+                          "last_used": b.last_used} for b in self._browsers.values()}}, indent=1)
+        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".bridge_browsers.")  # created 0600
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 out.write(payload)
-            os.chmod(temporary, 0o600)
             os.replace(temporary, self.path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)

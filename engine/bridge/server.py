@@ -3,7 +3,9 @@
 The app (or ``synthspot serve``) hosts one :class:`BridgeServer`; it runs its own
 event loop on a background thread, and scans go to the engine's Scanner on an
 executor so the loop never blocks. The server only ever reads the bytes it is
-sent: it never fetches a URL, the page and image URLs are stored as labels.
+sent: it never fetches a URL, and page and image URLs are kept only as labels
+(without query strings unless asked, see privacy.py). Who may talk to it:
+guards.py and auth.py; how pairing works: pairing.py.
 """
 
 from __future__ import annotations
@@ -12,37 +14,35 @@ import asyncio
 import errno
 import functools
 import logging
+import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
-from urllib.parse import unquote
 
 from aiohttp import web
 
 import engine
-from engine.bridge import guards
+from engine.bridge import auth, bodies, connections, guards, privacy, protocol
 from engine.bridge.extension_id import configured_extension_origins
-from engine.bridge.pairing import TOKENS_FILE, PairingState
+from engine.bridge.pairing import PAIRING_FILE, PairingClosed, PairingState, TooManyRequests
 from engine.result import Result
 from engine.scanner import Scanner
 from engine.store import Store
 
 log = logging.getLogger("engine.bridge")
 
-API_VERSION = 1
+API_VERSION = 2
 DEFAULT_PORT = 47615
 HOST = "127.0.0.1"
 MAX_BODY_BYTES = 40 * 1024 * 1024
+MAX_JSON_BYTES = 4096  # pairing and hello bodies are a name, a key and a challenge
 BODY_TIMEOUT_S = 30.0  # a body that has not arrived by then is a stalled client
 IDLE_TIMEOUT_S = 15.0  # a connection must send a whole request head within this (aiohttp's keep-alive timer)
 LINGER_S = 1.0  # after refusing a body, drain it this long (so the client reads the answer), then hang up
-MAX_CONCURRENT_SCANS = 16  # bounds the memory held in request bodies (16 x 40 MB); only paired clients get here
-MAX_URL_LABEL = 2048
-# Wrong codes already replace the code after a few tries; this caps guesses across codes, for every client at once.
-PAIR_ATTEMPTS = guards.RateLimit(per_second=10 / 60, burst=10)
+MAX_CONCURRENT_SCANS = 16  # bounds the memory held in request bodies (16 x 40 MB); only paired browsers get here
 SCAN_CONTENT_TYPES = ("application/octet-stream",)
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class PortInUseError(OSError):
@@ -54,20 +54,25 @@ class BridgeServer:
                  extension_origins: tuple[str, ...] | None = None, pairing: PairingState | None = None,
                  on_scan: Callable[[Result], None] | None = None, on_open: Callable[[str], None] | None = None,
                  rate_limit: guards.RateLimit | None = None, max_body_bytes: int = MAX_BODY_BYTES,
-                 body_timeout_s: float = BODY_TIMEOUT_S, idle_timeout_s: float = IDLE_TIMEOUT_S):
+                 body_timeout_s: float = BODY_TIMEOUT_S, idle_timeout_s: float = IDLE_TIMEOUT_S,
+                 keep_url_queries: bool | None = None):
         self.scanner = scanner
         self.store = store
         self.requested_port = port
         self.extension_origins = frozenset(extension_origins or configured_extension_origins())
-        self.pairing = pairing or PairingState(store.path.parent / TOKENS_FILE if store else None)
+        self.pairing = pairing or PairingState(store.path.parent / PAIRING_FILE if store else None)
         self.on_scan = on_scan
         self.on_open = on_open
         self.rate_limit = rate_limit or guards.RateLimit()
-        self._pair_attempts = guards.RateLimiter(PAIR_ATTEMPTS)
         self.max_body_bytes = max_body_bytes
         self.body_timeout_s = body_timeout_s
         self.idle_timeout_s = idle_timeout_s
+        # Off unless asked for, here or with SYNTHSPOT_KEEP_URL_QUERIES=1 (privacy.py says why).
+        self.keep_url_queries = (os.environ.get(privacy.KEEP_QUERIES_ENV) == "1" if keep_url_queries is None
+                                 else keep_url_queries)
         self.port = 0
+        self._nonces = auth.NonceBook()
+        self._faults = guards.ClientFaultLog()
         self._allowed_hosts: frozenset[str] = frozenset()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -86,13 +91,6 @@ class BridgeServer:
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
-
-    @property
-    def pairing_code(self) -> str:
-        return self.pairing.code
-
-    def revoke(self) -> int:
-        return self.pairing.revoke()
 
     def set_scanner(self, scanner: Scanner | None) -> None:
         """Swap the scanner (the user picked another model); scans already running finish on the old one."""
@@ -139,6 +137,7 @@ class BridgeServer:
     def _serve(self) -> None:
         loop = self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
+        connections.quiet_accept_failures(loop, self._faults)
         try:
             loop.run_until_complete(self._listen())
         except BaseException as exc:  # reported to start()'s caller
@@ -158,6 +157,7 @@ class BridgeServer:
         self._runner = web.AppRunner(self._build_app(), access_log=None, keepalive_timeout=self.idle_timeout_s,
                                      lingering_time=LINGER_S, handle_signals=False)
         await self._runner.setup()
+        connections.shed_idle_connections(self._runner.server, connections.connection_cap())
         site = web.TCPSite(self._runner, HOST, self.requested_port, reuse_port=False)
         try:
             await site.start()
@@ -185,80 +185,126 @@ class BridgeServer:
             guards.access_log(),
             guards.host_guard(lambda: self._allowed_hosts),
             guards.origin_guard(self.extension_origins),
-            guards.rate_guard(guards.RateLimiter(self.rate_limit)),
-            guards.token_guard(self.pairing),
+            guards.body_cap_guard(self._body_cap),
+            guards.rate_guard(guards.RateLimiter(self.rate_limit), lambda cid: self.pairing.key_for(cid) is not None),
+            auth.auth_guard(self.pairing, self._nonces),
         ])
         app.router.add_get("/v1/status", self._status)
+        app.router.add_post("/v1/hello", self._hello)
         app.router.add_post("/v1/pair", self._pair)
+        app.router.add_post("/v1/pair/status", self._pair_status)
+        app.router.add_post("/v1/forget", self._forget)
         app.router.add_post("/v1/scan", self._scan)
         app.router.add_get("/v1/results/{sha256}", self._result)
         app.router.add_post("/v1/open/{sha256}", self._open)
         return app
 
-    # --- routes ---------------------------------------------------------------
+    def _body_cap(self, request: web.Request) -> int:
+        if request.path == "/v1/scan":
+            return self.max_body_bytes
+        if request.path in ("/v1/hello", "/v1/pair", "/v1/pair/status"):
+            return MAX_JSON_BYTES
+        return 0
+
+    async def _json_body(self, request: web.Request) -> dict:
+        if request.content_type != "application/json":
+            raise guards.Refusal(415, "bad_content_type", "send a JSON object (application/json)", close=True)
+        data = await bodies.read_body(request, MAX_JSON_BYTES, self.body_timeout_s)
+        auth.check_body(request, data)
+        return bodies.parse_json_object(data)
+
+    # --- routes: open to anyone who passes the Host and Origin guards ------------
 
     async def _status(self, request: web.Request) -> web.Response:
-        scanner = self.scanner
-        detector = scanner.detector if scanner else None
-        return web.json_response({
-            "app": "SynthSpot",
-            "version": engine.__version__,
-            "api": API_VERSION,
-            "model": {"name": detector.metadata.name, "version": detector.metadata.version} if detector else None,
-            "provider": detector.active_provider if detector else None,
-            "paired": self.pairing.is_valid(request.headers.get(guards.TOKEN_HEADER)),
-            "can_open_in_app": self.on_open is not None,
-            "max_body_bytes": self.max_body_bytes,
-        })
+        status = {"app": "SynthSpot", "version": engine.__version__, "api": API_VERSION,
+                  "pairing_open": self.pairing.window_open, "paired": auth.CLIENT in request}
+        if auth.CLIENT in request:  # what only a paired browser needs to know
+            scanner = self.scanner
+            detector = scanner.detector if scanner else None
+            status.update({
+                "browser_name": self.pairing.name_of(request[auth.CLIENT]),
+                "model": {"name": detector.metadata.name, "version": detector.metadata.version} if detector else None,
+                "provider": detector.active_provider if detector else None,
+                "can_open_in_app": self.on_open is not None,
+                "max_body_bytes": self.max_body_bytes,
+            })
+        return web.json_response(status)
+
+    async def _hello(self, request: web.Request) -> web.Response:
+        """Prove to a paired browser that this is the app it paired with, and hand it a fresh nonce."""
+        body = await self._json_body(request)
+        client_id, challenge = body.get("client"), body.get("challenge")
+        if not isinstance(challenge, str) or not 32 <= len(challenge) <= 128:
+            raise guards.Refusal(400, "bad_challenge", "send 32 or more random bytes, base64url, as \"challenge\"")
+        key = self.pairing.key_for(client_id if isinstance(client_id, str) else None)
+        if key is None:
+            raise guards.Refusal(401, "not_paired", "this browser is not paired with SynthSpot")
+        nonce = self._nonces.issue(client_id)
+        return web.json_response({"nonce": nonce, "proof": protocol.server_proof(key, client_id, challenge, nonce),
+                                  "expires_in": self._nonces.ttl_s})
 
     async def _pair(self, request: web.Request) -> web.Response:
-        if request.content_type != "application/json":
-            return guards.refusal(415, "bad_content_type", "send the code as JSON: {\"code\": \"123456\"}")
-        if (request.content_length or 0) > 4096:
-            return _too_large("the pairing request is too large")
+        body = await self._json_body(request)
+        name = body.get("name") if isinstance(body.get("name"), str) else ""
         try:
-            body = await asyncio.wait_for(request.json(), self.body_timeout_s)
-        except asyncio.TimeoutError:
-            return _timed_out()
+            public_key = protocol.unb64url(body.get("public_key"), 64)
+            request_id, server_public = self.pairing.request(name, public_key)
+        except PairingClosed:
+            raise guards.Refusal(403, "pairing_closed", "pairing is closed: open \"Pair a browser\" in the SynthSpot "
+                                 "app (or run `synthspot serve --pair`) first") from None
+        except TooManyRequests:
+            raise guards.Refusal(429, "too_many_requests", "several pairing requests already wait for an answer "
+                                 "in the app") from None
         except ValueError:
-            return guards.refusal(400, "bad_json", "the body is not valid JSON")
-        code = body.get("code") if isinstance(body, dict) else None
-        if not isinstance(code, str) or not code.strip():
-            return guards.refusal(400, "missing_code", "the JSON body needs a \"code\" string")
-        label = body.get("label") if isinstance(body.get("label"), str) else ""
-        wait = self._pair_attempts.allow("everyone")
-        if wait:
-            return guards.refusal(429, "rate_limited", "too many pairing attempts; wait a minute",
-                                  **{"Retry-After": str(max(1, round(wait)))})
-        token = self.pairing.pair(code, label)
-        if token is None:
-            log.info("pairing refused: wrong code")
-            return guards.refusal(403, "wrong_code", "that code is not the one SynthSpot shows now")
-        log.info("extension paired")
-        return web.json_response({"token": token})
+            raise guards.Refusal(400, "bad_public_key", "\"public_key\" must be a base64url X25519 public key") \
+                from None
+        log.info("pairing requested by a browser; waiting for approval in the app")
+        return web.json_response({"request": request_id, "public_key": protocol.b64url(server_public),
+                                  "state": "pending"}, status=202)
+
+    async def _pair_status(self, request: web.Request) -> web.Response:
+        body = await self._json_body(request)
+        request_id = body.get("request")
+        found = self.pairing.answer(request_id) if isinstance(request_id, str) else None
+        if found is None:
+            raise guards.Refusal(404, "unknown_request", "no such pairing request (it expired, or the pairing "
+                                 "window was closed)")
+        if found.state == "refused":
+            raise guards.Refusal(403, "pairing_refused", "the pairing was refused in the app")
+        if found.state == "pending":
+            return web.json_response({"state": "pending"}, status=202)
+        return web.json_response({"state": "approved", "client": found.client_id,
+                                  "proof": protocol.paired_proof(found.key, found.request_id, found.client_id)})
+
+    # --- routes: signed by a paired browser (auth.auth_guard) -------------------
+
+    async def _forget(self, request: web.Request) -> web.Response:
+        """The browser unpairs itself."""
+        self.pairing.revoke(request[auth.CLIENT])
+        return web.json_response({"forgotten": True})
 
     async def _scan(self, request: web.Request) -> web.Response:
         if not (request.content_type.startswith("image/") or request.content_type in SCAN_CONTENT_TYPES):
-            return guards.refusal(415, "bad_content_type", "send the image bytes as image/* or application/octet-stream")
-        declared = request.content_length
-        if declared is not None and declared > self.max_body_bytes:
-            return _too_large(f"images over {self.max_body_bytes // (1024 * 1024)} MB are not scanned")
-        if declared == 0:
-            return guards.refusal(400, "empty_body", "the request carried no image bytes")
+            raise guards.Refusal(415, "bad_content_type", "send the image bytes as image/* or "
+                                 "application/octet-stream", close=True)
+        if request.content_length == 0:
+            raise guards.Refusal(400, "empty_body", "the request carried no image bytes")
         scanner = self.scanner
         if scanner is None:
-            return guards.refusal(503, "no_model", "SynthSpot has no detection model loaded; choose one in the app")
-        page_url = _url_label(request.headers.get(guards.PAGE_URL_HEADER))
-        image_url = _url_label(request.headers.get(guards.IMAGE_URL_HEADER))
+            raise guards.Refusal(503, "no_model", "SynthSpot has no detection model loaded; choose one in the app",
+                                 close=True)
+        page_url = privacy.url_label(request.headers.get(protocol.PAGE_URL_HEADER), self.keep_url_queries)
+        image_url = privacy.url_label(request.headers.get(protocol.IMAGE_URL_HEADER), self.keep_url_queries)
         async with self._scan_slots:
             try:
-                data = await asyncio.wait_for(request.read(), self.body_timeout_s)
-            except asyncio.TimeoutError:
-                return _timed_out()
-            except web.HTTPRequestEntityTooLarge:  # chunked bodies have no Content-Length to check up front
-                return _too_large(f"images over {self.max_body_bytes // (1024 * 1024)} MB are not scanned")
+                data = await bodies.read_body(request, self.max_body_bytes, self.body_timeout_s)
+            except guards.Refusal as refused:
+                if refused.status == 413:
+                    refused.message = f"images over {self.max_body_bytes // (1024 * 1024)} MB are not scanned"
+                raise
             if not data:
-                return guards.refusal(400, "empty_body", "the request carried no image bytes")
+                raise guards.Refusal(400, "empty_body", "the request carried no image bytes")
+            auth.check_body(request, data)
             loop = asyncio.get_running_loop()
             result = await loop.run_in_executor(self._executor, functools.partial(
                 scanner.scan_bytes, data, source="browser", page_url=page_url, image_url=image_url))
@@ -267,52 +313,32 @@ class BridgeServer:
                 self.on_scan(result)
             except Exception:
                 log.exception("the app's scan callback failed")
-        payload = _result_payload(result)
+        payload = privacy.browser_payload(result)
         if not result.ok:
             payload.update(error="not_scanned", message=result.error)
             return web.json_response(payload, status=422)
         return web.json_response(payload)
 
     async def _result(self, request: web.Request) -> web.Response:
-        sha256 = request.match_info["sha256"].lower()
-        if not _SHA256.match(sha256):
-            return guards.refusal(400, "bad_sha256", "expected 64 hexadecimal digits")
+        sha256 = self._sha256(request)
         if self.store is None:
-            return guards.refusal(404, "not_found", "no results are kept")
+            raise guards.Refusal(404, "not_found", "no results are kept")
         result = await asyncio.get_running_loop().run_in_executor(self._executor, self.store.find, sha256)
         if result is None:
-            return guards.refusal(404, "not_found", "SynthSpot has no result for this image")
-        return web.json_response(_result_payload(result))
+            raise guards.Refusal(404, "not_found", "SynthSpot has no result for this image")
+        return web.json_response(privacy.browser_payload(result))
 
     async def _open(self, request: web.Request) -> web.Response:
-        sha256 = request.match_info["sha256"].lower()
-        if not _SHA256.match(sha256):
-            return guards.refusal(400, "bad_sha256", "expected 64 hexadecimal digits")
+        sha256 = self._sha256(request)
         if self.on_open is None:
-            return guards.refusal(409, "no_app_window",
-                                  "SynthSpot runs without a window (synthspot serve); open the app to see details")
+            raise guards.Refusal(409, "no_app_window",
+                                 "SynthSpot runs without a window (synthspot serve); open the app to see details")
         self.on_open(sha256)
         return web.json_response({"opened": sha256})
 
-
-def _result_payload(result: Result) -> dict:
-    payload = result.to_dict()
-    payload["verdict_label"] = result.verdict_label
-    return payload
-
-
-def _url_label(value: str | None) -> str:
-    """A page or image URL as sent (percent-encoded), kept only as a label: never fetched."""
-    return unquote(value or "")[:MAX_URL_LABEL]
-
-
-def _too_large(message: str) -> web.Response:
-    response = guards.refusal(413, "too_large", message)
-    response.force_close()  # do not read (or linger over) the rest of the body
-    return response
-
-
-def _timed_out() -> web.Response:
-    response = guards.refusal(408, "timeout", "the request body did not arrive in time")
-    response.force_close()
-    return response
+    @staticmethod
+    def _sha256(request: web.Request) -> str:
+        sha256 = request.match_info["sha256"].lower()
+        if not _SHA256.fullmatch(sha256):
+            raise guards.Refusal(400, "bad_sha256", "expected 64 hexadecimal digits")
+        return sha256

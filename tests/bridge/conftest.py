@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import http.client
 import io
 import json
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from engine.bridge import BridgeServer, PairingState, RateLimit
+from engine.bridge import client as bridge_client
 from engine.bridge.extension_id import UNPACKED_EXTENSION_ID
 from engine.model import Detector
 from engine.scanner import Scanner
@@ -31,59 +30,51 @@ def png_bytes(value: int, size=(64, 48), noise_seed: int | None = None) -> bytes
     return buffer.getvalue()
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    def json(self):
-        return json.loads(self.body)
-
-
 class BridgeClient:
-    """Talks to the bridge the way the extension does; every header can be overridden or left out."""
+    """Talks to the bridge the way the extension does (signed through engine.bridge.client);
+    every header can be overridden, and ``signed=False`` sends a request as an unpaired client would."""
 
     def __init__(self, server: BridgeServer):
         self.server = server
-        self.token: str | None = None
+        self.api = bridge_client.BridgeClient(server.port)
+        self.last_nonce = ""
+
+    @property
+    def pairing(self) -> bridge_client.Pairing | None:
+        return self.api.pairing
 
     def call(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None,
-             origin: str | None = EXTENSION_ORIGIN, host: str | None = None, token: str | None = "paired",
-             headers: dict | None = None, timeout: float = 30.0) -> Reply:
-        connection = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=timeout)
+             origin: str | None = "default", host: str | None = None, signed: bool = True,
+             headers: dict | None = None, page_url: str = "", image_url: str = "") -> bridge_client.Reply:
+        sent: dict = {}
+        self.api.port = self.server.port  # a restarted server may listen elsewhere
+        if signed and self.api.pairing:
+            self.last_nonce = self.api.hello()
+            sent.update(self.api.signed_headers(method, path, self.last_nonce, body or b"", content_type or "",
+                                                page_url, image_url))
+        elif content_type:
+            sent["Content-Type"] = content_type
+        sent.update(headers or {})
+        reply = self.api.raw(method, path, body, sent, host=host, origin=origin)
+        if signed and self.api.pairing and (200 <= reply.status < 300 or reply.status == 422):
+            self.api.verify_answer(reply, self.last_nonce)  # answers that carry results are always signed
+        return reply
+
+    def post_json(self, path: str, value, **options) -> bridge_client.Reply:
+        return self.call("POST", path, json.dumps(value).encode(), "application/json", signed=False, **options)
+
+    def pair(self, name: str = "Test browser") -> bridge_client.Pairing:
+        """Pair as the extension would, approving in the app's place (the window is opened and closed here)."""
+        self.server.pairing.open_window()
         try:
-            connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-            connection.putheader("Host", host or f"127.0.0.1:{self.server.port}")
-            if origin is not None:
-                connection.putheader("Origin", origin)
-            token = self.token if token == "paired" else token
-            if token:
-                connection.putheader("X-SynthSpot-Token", token)
-            if content_type:
-                connection.putheader("Content-Type", content_type)
-            for name, value in (headers or {}).items():
-                connection.putheader(name, value)
-            if body is not None:
-                connection.putheader("Content-Length", str(len(body)))
-            connection.endheaders(body)
-            response = connection.getresponse()
-            return Reply(response.status, response.headers, response.read())
+            ticket = self.api.request_pairing(name)
+            assert self.server.pairing.approve(ticket.request_id)
+            return self.api.wait_for_approval(ticket)
         finally:
-            connection.close()
+            self.server.pairing.close_window()
 
-    def pair(self) -> str:
-        reply = self.call("POST", "/v1/pair", json.dumps({"code": self.server.pairing_code}).encode(),
-                          "application/json", token=None)
-        assert reply.status == 200, reply.body
-        self.token = reply.json()["token"]
-        return self.token
-
-    def scan(self, data: bytes, page_url: str = "", image_url: str = "", content_type: str = "image/png") -> Reply:
-        from urllib.parse import quote
-
-        return self.call("POST", "/v1/scan", data, content_type, headers={
-            "X-SynthSpot-Page-Url": quote(page_url, safe=""), "X-SynthSpot-Image-Url": quote(image_url, safe="")})
+    def scan(self, data: bytes, page_url: str = "", image_url: str = "", content_type: str = "image/png"):
+        return self.call("POST", "/v1/scan", data, content_type, page_url=page_url, image_url=image_url)
 
 
 @pytest.fixture(scope="session")
@@ -111,7 +102,7 @@ def make_server(scanner, store, tmp_path):
 
     def make(**options) -> BridgeServer:
         options.setdefault("port", 0)
-        options.setdefault("pairing", PairingState(tmp_path / "bridge_tokens.json"))
+        options.setdefault("pairing", PairingState(tmp_path / "bridge_browsers.json"))
         options.setdefault("extension_origins", (EXTENSION_ORIGIN,))
         options.setdefault("rate_limit", RateLimit(per_second=1000, burst=2000))
         server = BridgeServer(options.pop("scanner", scanner), store, **options)

@@ -1,77 +1,40 @@
-"""The bridge's API against a real server on 127.0.0.1: status, pairing, scans, stored results."""
+"""The bridge's API against a real server on 127.0.0.1: status, scans, stored results, the app's callbacks."""
 
 from __future__ import annotations
 
-import json
-
-from engine.bridge import PairingState
 from tests.bridge.conftest import BridgeClient, png_bytes
 
 
-def test_status_answers_without_a_token_and_names_the_model(client, detector):
-    reply = client.call("GET", "/v1/status", token=None)
+def test_status_without_a_signature_says_only_that_synthspot_runs(client, server):
+    reply = client.call("GET", "/v1/status", signed=False)
     assert reply.status == 200
-    status = reply.json()
-    assert status["app"] == "SynthSpot" and status["api"] == 1
-    assert status["model"]["name"] == detector.metadata.name
-    assert status["provider"] == "cpu"
-    assert status["paired"] is False
+    assert reply.json() == {"app": "SynthSpot", "version": reply.json()["version"], "api": 2,
+                            "pairing_open": False, "paired": False}
+    server.pairing.open_window()
+    assert client.call("GET", "/v1/status", signed=False).json()["pairing_open"] is True
 
 
-def test_pairing_exchanges_the_shown_code_for_a_token_once(client, server):
-    code = server.pairing_code
-    assert len(code) == 6 and code.isdigit()
-    token = client.pair()
-    assert len(token) >= 40
-    assert client.call("GET", "/v1/status").json()["paired"] is True
-    # The code is single use: the same code again is refused and a new one is shown.
-    again = client.call("POST", "/v1/pair", json.dumps({"code": code}).encode(), "application/json", token=None)
-    assert again.status == 403 and again.json()["error"] == "wrong_code"
-    assert server.pairing_code != code
-
-
-def test_wrong_codes_are_refused_and_too_many_replace_the_code(client, server):
-    code = server.pairing_code
-    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-    for _ in range(server.pairing.max_wrong_codes):
-        reply = client.call("POST", "/v1/pair", json.dumps({"code": wrong}).encode(), "application/json", token=None)
-        assert reply.status == 403
-    assert server.pairing_code != code
-    stale = client.call("POST", "/v1/pair", json.dumps({"code": code}).encode(), "application/json", token=None)
-    assert stale.status == 403
-
-
-def test_revoking_refuses_the_old_token_and_pairing_again_works(paired, server):
-    old = paired.token
-    assert paired.call("GET", "/v1/results/" + "0" * 64).status == 404
-    assert server.revoke() == 1
-    assert paired.call("GET", "/v1/results/" + "0" * 64).status == 401
-    assert paired.call("GET", "/v1/status").json()["paired"] is False
-    assert paired.pair() != old
-
-
-def test_tokens_are_stored_hashed_and_survive_a_restart(paired, tmp_path):
-    stored = (tmp_path / "bridge_tokens.json").read_text()
-    assert paired.token not in stored
-    assert PairingState(tmp_path / "bridge_tokens.json").is_valid(paired.token)
-    assert not PairingState(tmp_path / "bridge_tokens.json").is_valid(paired.token + "x")
+def test_signed_status_names_the_model_and_the_browser(paired, detector):
+    status = paired.call("GET", "/v1/status").json()
+    assert status["paired"] is True and status["browser_name"] == "Test browser"
+    assert status["model"]["name"] == detector.metadata.name and status["provider"] == "cpu"
+    assert status["can_open_in_app"] is False
 
 
 def test_scan_answers_the_engines_result_and_lands_in_history_as_browser(paired, scanner, store):
     bright, dark = png_bytes(240), png_bytes(20)
-    reply = paired.scan(bright, page_url="https://example.org/gallery?a=1", image_url="https://cdn.example.org/ä.png")
+    reply = paired.scan(bright, page_url="https://example.org/gallery", image_url="https://cdn.example.org/ä.png")
     assert reply.status == 200
     result = reply.json()
     assert result["verdict"] == "likely_ai" and result["verdict_label"] == "Likely AI"
-    assert result["source"] == "browser"
-    assert result["image_url"] == "https://cdn.example.org/ä.png"
     dark_result = paired.scan(dark).json()
     assert dark_result["verdict"] == "likely_real"
     # The same bytes scanned by the engine directly give the same numbers.
     direct = scanner.scan_bytes(dark, source="cli")
     assert direct.sha256 == dark_result["sha256"] and abs(direct.probability - dark_result["probability"]) < 1e-9
     stored = store.find(result["sha256"])
-    assert stored.source == "browser" and stored.page_url == "https://example.org/gallery?a=1"
+    assert stored.source == "browser" and stored.page_url == "https://example.org/gallery"
+    assert stored.image_url == "https://cdn.example.org/ä.png"
     assert {r.sha256 for r in store.history()} == {result["sha256"], dark_result["sha256"]}
 
 
@@ -93,9 +56,9 @@ def test_bytes_that_are_not_an_image_get_a_422_with_the_reason(paired):
 def test_wrong_content_types_and_empty_bodies_are_4xx(paired):
     assert paired.scan(png_bytes(100), content_type="text/plain").status == 415
     assert paired.call("POST", "/v1/scan", b"", "image/png").status == 400
-    assert paired.call("POST", "/v1/pair", b"{not json", "application/json", token=None).status == 400
-    assert paired.call("POST", "/v1/pair", b"[1, 2]", "application/json", token=None).status == 400
-    assert paired.call("POST", "/v1/pair", b"code=1", "application/x-www-form-urlencoded", token=None).status == 415
+    assert paired.post_json("/v1/hello", "not an object").status == 400
+    assert paired.call("POST", "/v1/pair", b"{not json", "application/json", signed=False).status == 400
+    assert paired.call("POST", "/v1/pair", b"code=1", "application/x-www-form-urlencoded", signed=False).status == 415
 
 
 def test_the_app_hears_about_scans_and_open_requests(make_server):

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
-import urllib.request
 
 import pytest
 
-from tests.bridge.conftest import EXTENSION_ORIGIN, png_bytes
+from engine.bridge import protocol
+from engine.bridge.client import BridgeClient, BridgeRefused
+from tests.bridge.conftest import png_bytes
 
 
-def start_serve(model, tmp_path, port: int = 0, env_extra: dict | None = None) -> subprocess.Popen:
+def start_serve(model, tmp_path, port: int = 0, env_extra: dict | None = None, pair: bool = False) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env_extra or {})}
     return subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--model", str(model), "--store",
-                             str(tmp_path / "results.sqlite3"), "--port", str(port), "--provider", "cpu"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                             str(tmp_path / "results.sqlite3"), "--port", str(port), "--provider", "cpu",
+                             *(["--pair"] if pair else [])],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def read_until(process: subprocess.Popen, pattern: str) -> re.Match:
@@ -31,32 +32,52 @@ def read_until(process: subprocess.Popen, pattern: str) -> re.Match:
     raise AssertionError(f"serve exited without printing {pattern!r}: {process.stderr.read()}")
 
 
-def request(port: int, method: str, path: str, body: bytes | None = None, content_type: str = "",
-            token: str = "", origin: str = EXTENSION_ORIGIN):
-    headers = {"Origin": origin, "Content-Type": content_type, "X-SynthSpot-Token": token}
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method,
-                                 headers={k: v for k, v in headers.items() if v})
-    with urllib.request.urlopen(req, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def test_serve_prints_a_code_pairs_scans_and_stops_on_sigterm(brightness_model_path, tmp_path):
-    process = start_serve(brightness_model_path, tmp_path,
+def test_serve_pair_asks_on_the_terminal_pairs_scans_and_stops_on_sigterm(brightness_model_path, tmp_path):
+    process = start_serve(brightness_model_path, tmp_path, pair=True,
                           env_extra={"SYNTHSPOT_EXTENSION_ORIGINS": "moz-extension://1234-abcd"})
     try:
         port = int(read_until(process, r"bridge on http://127\.0\.0\.1:(\d+)").group(1))
-        code = read_until(process, r"Pairing code: (\d{3}) (\d{3})")
-        token = request(port, "POST", "/v1/pair", json.dumps({"code": code[1] + code[2]}).encode(),
-                        "application/json")["token"]
-        result = request(port, "POST", "/v1/scan", png_bytes(230), "image/png", token)
-        assert result["verdict"] == "likely_ai" and result["source"] == "browser"
-        assert request(port, "GET", "/v1/status", token=token, origin="moz-extension://1234-abcd")["paired"]
-        read_until(process, r"Pairing code: \d{3} \d{3}")  # the used code was replaced and the new one shown
+        read_until(process, r"Pairing is open")
+        api = BridgeClient(port)
+        refused = api.request_pairing("Somebody else")
+        asked = read_until(process, r'Browser "Somebody else" asks to pair; its popup shows the code (\d{3}) (\d{3})')
+        assert asked[1] + asked[2] == refused.code
+        process.stdin.write("n\n")
+        process.stdin.flush()
+        read_until(process, r'Refused "Somebody else"')
+        assert api.pairing_answer(refused).status == 403
+
+        ticket = api.request_pairing("Firefox on Linux")
+        asked = read_until(process, r'Browser "Firefox on Linux" asks to pair; its popup shows the code (\d{3}) (\d{3})')
+        assert asked[1] + asked[2] == ticket.code  # the terminal shows the code the browser derived
+        process.stdin.write("y\n")
+        process.stdin.flush()
+        read_until(process, r'Paired "Firefox on Linux"\. Pairing is closed again')
+        pairing = api.wait_for_approval(ticket)
+        result = api.scan(png_bytes(230)).json()
+        assert result["verdict"] == "likely_ai"
+        firefox = BridgeClient(port, origin="moz-extension://1234-abcd", pairing=pairing)
+        assert firefox.call("GET", "/v1/status").json()["browser_name"] == "Firefox on Linux"
+        with pytest.raises(BridgeRefused):  # closed again once one browser is approved
+            api.request_pairing("Late comer")
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=20)
     assert process.returncode == 0 and "bridge stopped" in out
-    assert token not in out + err
+    assert protocol.b64url(pairing.key) not in out + err
+
+
+def test_serve_without_pair_refuses_pairing(brightness_model_path, tmp_path):
+    process = start_serve(brightness_model_path, tmp_path)
+    try:
+        port = int(read_until(process, r"bridge on http://127\.0\.0\.1:(\d+)").group(1))
+        read_until(process, r"Pairing is closed; run `synthspot serve --pair`")
+        with pytest.raises(BridgeRefused) as refused:
+            BridgeClient(port).request_pairing("Chromium")
+        assert refused.value.reply.json()["error"] == "pairing_closed"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
 
 
 def test_serve_on_a_taken_port_exits_with_a_clear_message(brightness_model_path, tmp_path):

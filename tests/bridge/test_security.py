@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import time
 
 import pytest
 
-from engine.bridge import PortInUseError, RateLimit
+from engine.bridge import PortInUseError, RateLimit, protocol
 from tests.bridge.conftest import EXTENSION_ORIGIN, BridgeClient, png_bytes
 
 
@@ -32,18 +31,24 @@ def read_reply(connection: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
-def scan_head(server, token: str, length: int, extra: str = "") -> bytes:
+def scan_head(client: BridgeClient, body: bytes, length: int, extra: str = "") -> bytes:
+    """A signed scan request head for ``body``, declaring ``length`` bytes (-1: no Content-Length)."""
+    server = client.server
+    nonce = client.api.hello()
+    signed = "".join(f"{k}: {v}\r\n" for k, v in
+                     client.api.signed_headers("POST", "/v1/scan", nonce, body, "image/png").items())
     return (f"POST /v1/scan HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nOrigin: {EXTENSION_ORIGIN}\r\n"
-            f"X-SynthSpot-Token: {token}\r\nContent-Type: image/png\r\n{extra}"
-            + (f"Content-Length: {length}\r\n" if length >= 0 else "") + "\r\n").encode()
+            f"{signed}{extra}" + (f"Content-Length: {length}\r\n" if length >= 0 else "") + "\r\n").encode()
 
 
 @pytest.mark.parametrize("method, path", [("POST", "/v1/scan"), ("GET", "/v1/results/" + "0" * 64),
-                                          ("POST", "/v1/open/" + "0" * 64)])
-def test_every_route_but_status_and_pair_needs_a_valid_token(paired, method, path):
+                                          ("POST", "/v1/open/" + "0" * 64), ("POST", "/v1/forget")])
+def test_every_route_but_status_hello_and_pair_needs_a_signed_request(paired, method, path):
     body = png_bytes(100) if path == "/v1/scan" else None
-    assert paired.call(method, path, body, "image/png", token=None).status == 401
-    assert paired.call(method, path, body, "image/png", token="made-up-token").status == 401
+    unsigned = paired.call(method, path, body, "image/png", signed=False)
+    assert unsigned.status == 401 and unsigned.json()["error"] == "not_paired"
+    old_style = paired.call(method, path, body, "image/png", signed=False, headers={"X-SynthSpot-Token": "x" * 43})
+    assert old_style.status == 401
     assert paired.call(method, path, body, "image/png").status in (200, 404, 409)
 
 
@@ -54,9 +59,9 @@ def test_requests_from_any_origin_but_the_extension_are_refused(paired, origin):
         reply = paired.call(method, path, body, "image/png", origin=origin)
         assert reply.status == 403 and reply.json()["error"] == "bad_origin"
         assert "Access-Control-Allow-Origin" not in reply.headers
-    pair = paired.call("POST", "/v1/pair", json.dumps({"code": paired.server.pairing_code}).encode(),
-                       "application/json", origin=origin, token=None)
-    assert pair.status == 403 and b"token" not in pair.body
+    paired.server.pairing.open_window()
+    pair = paired.post_json("/v1/pair", {"name": "page", "public_key": "A" * 43}, origin=origin)
+    assert pair.status == 403 and paired.server.pairing.pending() == []
 
 
 @pytest.mark.parametrize("fetch_site, fetch_mode, allowed", [
@@ -73,12 +78,15 @@ def test_a_get_without_origin_passes_only_in_the_extensions_shape(paired, fetch_
     assert (status.status == 200) is allowed
     results = paired.call("GET", "/v1/results/" + "0" * 64, origin=None, headers=headers)
     assert results.status == (404 if allowed else 403)
-    assert paired.call("GET", "/v1/status", origin=None, token=None, headers=headers).status == (200 if allowed else 403)
+    assert paired.call("GET", "/v1/status", origin=None, signed=False, headers=headers).status == (
+        200 if allowed else 403)
 
 
 def test_a_post_without_origin_is_refused(paired):
     assert paired.call("POST", "/v1/scan", png_bytes(100), "image/png", origin=None).status == 403
-    assert paired.call("POST", "/v1/pair", b'{"code": "1"}', "application/json", origin=None, token=None).status == 403
+    assert paired.post_json("/v1/pair", {"name": "x"}, origin=None).status == 403
+    assert paired.post_json("/v1/hello", {"client": paired.pairing.client_id, "challenge": "c" * 43},
+                            origin=None).status == 403
 
 
 @pytest.mark.parametrize("host", ["evil.example:{port}", "attacker.test", "127.0.0.1:1", "localhost",
@@ -90,22 +98,23 @@ def test_requests_naming_another_host_are_refused_against_dns_rebinding(paired, 
 
 
 def test_cors_preflight_answers_only_the_extension(client):
-    allowed = client.call("OPTIONS", "/v1/scan", token=None, headers={
-        "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-synthspot-token"})
+    allowed = client.call("OPTIONS", "/v1/scan", signed=False, headers={
+        "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-synthspot-signature"})
     assert allowed.status == 204
     assert allowed.headers["Access-Control-Allow-Origin"] == EXTENSION_ORIGIN
-    assert "X-SynthSpot-Token" in allowed.headers["Access-Control-Allow-Headers"]
-    refused = client.call("OPTIONS", "/v1/scan", token=None, origin="https://evil.example",
+    assert "X-SynthSpot-Signature" in allowed.headers["Access-Control-Allow-Headers"]
+    refused = client.call("OPTIONS", "/v1/scan", signed=False, origin="https://evil.example",
                           headers={"Access-Control-Request-Method": "POST"})
     assert refused.status == 403 and "Access-Control-Allow-Origin" not in refused.headers
-    answered = client.call("GET", "/v1/status", token=None)
+    answered = client.call("GET", "/v1/status", signed=False)
     assert answered.headers["Access-Control-Allow-Origin"] == EXTENSION_ORIGIN and answered.headers["Vary"] == "Origin"
+    assert answered.headers["Access-Control-Expose-Headers"] == "X-SynthSpot-Signature"
 
 
 def test_a_body_over_the_cap_is_refused_before_it_is_read(paired, server):
     declared = 50 * 1024 * 1024
     started = time.monotonic()
-    connection = raw_request(server, scan_head(server, paired.token, declared), b"\x89PNG" + b"\0" * 65536)
+    connection = raw_request(server, scan_head(paired, b"", declared), b"\x89PNG" + b"\0" * 65536)
     reply = read_reply(connection)  # the server answers and closes without waiting for the other 50 MB
     connection.close()
     assert reply.startswith(b"HTTP/1.1 413") and b"too_large" in reply
@@ -118,7 +127,8 @@ def test_a_chunked_body_over_the_cap_is_cut_off(make_server):
     client.pair()
     chunk = b"\0" * 65536
     body = b"".join(b"%x\r\n" % len(chunk) + chunk + b"\r\n" for _ in range(8)) + b"0\r\n\r\n"
-    connection = raw_request(server, scan_head(server, client.token, -1, "Transfer-Encoding: chunked\r\n"), body)
+    whole = chunk * 8
+    connection = raw_request(server, scan_head(client, whole, -1, "Transfer-Encoding: chunked\r\n"), body)
     reply = read_reply(connection)
     connection.close()
     assert reply.startswith(b"HTTP/1.1 413")
@@ -130,7 +140,7 @@ def test_a_stalled_body_times_out_with_408(make_server):
     client = BridgeClient(server)
     client.pair()
     started = time.monotonic()
-    connection = raw_request(server, scan_head(server, client.token, 10_000), b"\x89PNG")
+    connection = raw_request(server, scan_head(client, b"\x89PNG" + b"\0" * 9996, 10_000), b"\x89PNG")
     reply = read_reply(connection)
     connection.close()
     assert reply.startswith(b"HTTP/1.1 408")
@@ -146,27 +156,18 @@ def test_a_connection_that_never_finishes_its_request_head_is_closed(make_server
     assert 0.9 < time.monotonic() - started < 5
 
 
-def test_each_client_is_rate_limited_on_its_own(make_server):
-    server = make_server(rate_limit=RateLimit(per_second=0.5, burst=5))
+def test_each_paired_browser_is_rate_limited_on_its_own(make_server):
+    server = make_server(rate_limit=RateLimit(per_second=0.5, burst=12))
     first, second = BridgeClient(server), BridgeClient(server)
-    first.pair()  # pairing is a request too: 4 left in first's peer bucket, then its own token bucket
-    statuses = [first.call("GET", "/v1/status").status for _ in range(7)]
-    assert statuses[:5] == [200] * 5 and statuses[5:] == [429, 429]
-    limited = first.call("GET", "/v1/status")
+    first.pair()  # pairing's requests drain the shared bucket of the unpaired, not first's own
+    second.pair()
+    statuses = [first.call("GET", "/v1/results/" + "0" * 64, signed=False, headers={
+        "X-SynthSpot-Client": first.pairing.client_id}).status for _ in range(14)]
+    assert statuses[:12] == [401] * 12 and statuses[12:] == [429, 429]
+    limited = first.call("GET", "/v1/results/" + "0" * 64, signed=False,
+                         headers={"X-SynthSpot-Client": first.pairing.client_id})
     assert limited.status == 429 and int(limited.headers["Retry-After"]) >= 1
-    second.token = server.pairing.pair(server.pairing_code)  # paired directly: its own bucket is untouched
-    assert second.call("GET", "/v1/status").status == 200
-
-
-def test_pairing_attempts_are_capped_for_everyone_together(client, server):
-    codes = [f"{n:06d}" for n in range(20) if f"{n:06d}" != server.pairing_code][:12]
-    statuses = [client.call("POST", "/v1/pair", json.dumps({"code": c}).encode(), "application/json",
-                            token=None).status for c in codes]
-    assert statuses[:10] == [403] * 10 and statuses[10:] == [429, 429]
-    # Even the right code waits now: guessing cannot outrun the cap.
-    right = client.call("POST", "/v1/pair", json.dumps({"code": server.pairing_code}).encode(), "application/json",
-                        token=None)
-    assert right.status == 429
+    assert second.call("GET", "/v1/status").status == 200  # its own bucket is untouched
 
 
 def test_the_server_never_fetches_the_urls_it_is_given(paired):
@@ -176,7 +177,7 @@ def test_the_server_never_fetches_the_urls_it_is_given(paired):
     trap.settimeout(1.0)
     url = f"http://127.0.0.1:{trap.getsockname()[1]}/image.png"
     reply = paired.scan(png_bytes(120), page_url=url, image_url=url)
-    assert reply.status == 200 and reply.json()["image_url"] == url
+    assert reply.status == 200 and paired.server.store.find(reply.json()["sha256"]).image_url == url
     with pytest.raises(socket.timeout):
         trap.accept()
     trap.close()
@@ -186,18 +187,17 @@ def test_nothing_secret_reaches_the_logs(make_server, caplog):
     caplog.set_level(logging.DEBUG)
     server = make_server()
     client = BridgeClient(server)
-    code = server.pairing_code
-    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-    client.call("POST", "/v1/pair", json.dumps({"code": wrong}).encode(), "application/json", token=None)
-    token = client.pair()
-    client.scan(png_bytes(77))
-    client.call("GET", "/v1/status", token=token + "tampered")
-    client.call("POST", "/v1/scan", b"junk", "image/png", token=token[:20])
-    server.revoke()
+    pairing = client.pair()
+    client.scan(png_bytes(77), page_url="https://private.example/inbox?token=abc")
+    client.call("GET", "/v1/status", headers={"X-SynthSpot-Signature": "tampered"})
+    client.call("POST", "/v1/scan", b"junk", "image/png", signed=False,
+                headers={"X-SynthSpot-Client": pairing.client_id})
+    server.pairing.revoke_all()
     logged = "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
     assert "/v1/pair" in logged and "/v1/scan" in logged  # the requests were logged...
-    for secret in (token, token[:20], code, wrong, server.pairing_code):
-        assert secret not in logged  # ...and no token or code with them
+    for secret in (pairing.key.hex(), protocol.b64url(pairing.key), pairing.client_id, client.last_nonce,
+                   "private.example"):
+        assert secret not in logged  # ...and no key, browser ID, nonce or URL with them
 
 
 def test_a_taken_port_gives_a_clear_error(make_server):

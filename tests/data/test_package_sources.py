@@ -8,7 +8,14 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from training.data import corpus, package_sources, packages, photo_filter, reserved, sources
+from training.data import (
+    corpus,
+    package_sources,
+    packages,
+    photo_filter,
+    reserved,
+    sources,
+)
 from training.data.package_sources import PackageSource
 
 RESERVED = sorted(reserved.RESERVED_PHOTO_PACKAGES)

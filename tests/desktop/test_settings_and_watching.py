@@ -6,6 +6,8 @@ import os
 import socket
 import time
 
+import pytest
+
 from desktop.bridge import BRIDGE_AVAILABLE
 from desktop.settings import AppSettings, WatchedFolder
 from desktop.ui.settings_dialog import SettingsDialog
@@ -106,24 +108,55 @@ def test_missing_watched_folder_shows_a_status(tmp_path, qtbot, model_path, make
     qtbot.waitUntil(lambda: "missing" in window.watch_label.text(), timeout=WAIT_MS)
 
 
-def test_bridge_switch_starts_the_bridge_and_shows_a_pairing_code(tmp_path, qtbot, model_path, make_window):
+def test_bridge_switch_starts_the_bridge_and_offers_pairing(tmp_path, qtbot, model_path, make_window):
     assert BRIDGE_AVAILABLE
     window = make_window(model_path, bridge_port=free_port())
     session = window.session
     assert not session.bridge.running and "off" in window.bridge_label.text()
     dialog = SettingsDialog(session, window)
     qtbot.addWidget(dialog)
-    assert dialog.pairing_code.text() == "—"
-    dialog.bridge_enabled.setChecked(True)  # acts at once: the code is needed while the dialog is open
+    assert not dialog.pair_browser.isEnabled()
+    dialog.bridge_enabled.setChecked(True)  # acts at once: a browser can be paired while the dialog is open
     assert session.bridge.running and session.settings.bridge_enabled is True
-    code = session.bridge.pairing_code
-    assert code.isdigit() and len(code) == 6 and dialog.pairing_code.text() == code
-    assert window.bridge_label.text() == f"Browser bridge on 127.0.0.1:{session.settings.bridge_port}"
+    assert dialog.pair_browser.isEnabled()
+    assert window.bridge_label.text().startswith(f"Browser bridge on 127.0.0.1:{session.settings.bridge_port}")
     with socket.create_connection(("127.0.0.1", session.settings.bridge_port), timeout=5):
         pass  # something is listening where the label says
     dialog.bridge_enabled.setChecked(False)
     assert not session.bridge.running and session.settings.bridge_enabled is False
-    assert dialog.pairing_code.text() == "—"
+    assert not dialog.pair_browser.isEnabled()
+
+
+def test_the_pair_a_browser_window_is_the_only_way_to_pair(tmp_path, qtbot, model_path, make_window):
+    from desktop.ui.pairing_dialog import PairingDialog
+    from engine.bridge.client import BridgeClient, BridgeRefused
+
+    window = make_window(model_path, bridge_port=free_port())
+    window.session.set_bridge_enabled(True)
+    api = BridgeClient(window.session.settings.bridge_port)
+    with pytest.raises(BridgeRefused):  # no window, no pairing
+        api.request_pairing("Chromium on Linux")
+    dialog = PairingDialog(window.session, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    ticket = api.request_pairing("Chromium on Linux")
+    other = BridgeClient(window.session.settings.bridge_port).request_pairing("Chromium on Linux")
+    qtbot.waitUntil(lambda: len(dialog.request_rows) == 2, timeout=WAIT_MS)
+    label, approve, _ = dialog.request_rows[ticket.request_id]
+    assert "Chromium on Linux" in label.text() and f"{ticket.code[:3]} {ticket.code[3:]}" in label.text()
+    dialog.request_rows[other.request_id][2].click()  # refuse the one whose code the browser does not show
+    approve.click()
+    pairing = api.wait_for_approval(ticket)
+    qtbot.waitUntil(lambda: list(dialog.browser_rows) == [pairing.client_id], timeout=WAIT_MS)
+    assert "Chromium on Linux" in dialog.browser_rows[pairing.client_id][0].text()
+    assert api.call("GET", "/v1/status").json()["paired"] is True
+    dialog.browser_rows[pairing.client_id][1].click()  # revoke it alone
+    assert window.session.bridge.pairing.browsers() == []
+    dialog.close()
+    assert not window.session.bridge.pairing.window_open  # closed with the window
+    with pytest.raises(BridgeRefused):
+        api.request_pairing("Chromium on Linux")
+    window.session.set_bridge_enabled(False)
 
 
 def test_tray_menu_reflects_flagged_and_pause(qtbot, model_path, make_window, tmp_path):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import queue
 import re
 import signal
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
+import time
 from pathlib import Path
 
 import pytest
@@ -61,35 +62,56 @@ def page_server(tmp_path):
     server.server_close()
 
 
-@dataclass
 class ServeProcess:
-    process: subprocess.Popen
-    port: int
-    code: str
-    store_path: Path
+    """`synthspot serve` as a subprocess whose output is read line by line in the background."""
+
+    def __init__(self, model: Path, store_path: Path, port: int = 0, pair: bool = True):
+        self.store_path = store_path
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "engine.cli", "serve", "--model", str(model), "--store", str(store_path),
+             "--port", str(port), "--provider", "cpu", *(["--pair"] if pair else [])],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=REPO)
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.port = int(self.wait_for(r"bridge on http://127\.0\.0\.1:(\d+)").group(1))
+        self.wait_for(r"Pairing is open" if pair else r"Pairing is closed")
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def wait_for(self, pattern: str, timeout: float = 30.0) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.2)
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    break
+                continue
+            if match := re.search(pattern, line):
+                return match
+        raise AssertionError(f"serve did not print {pattern!r}: {self.process.stderr.read() if self.process.poll() is not None else ''}")
+
+    def answer_next_request(self, approve: bool = True) -> tuple[str, str]:
+        """Wait for the terminal to ask about a browser, answer, and return (its name, its code)."""
+        asked = self.wait_for(r'Browser "(.*)" asks to pair; its popup shows the code (\d{3}) (\d{3})')
+        self.process.stdin.write("y\n" if approve else "n\n")
+        self.process.stdin.flush()
+        return asked[1], asked[2] + asked[3]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.communicate(timeout=20)
 
 
 @pytest.fixture
 def synthspot_serve(brightness_model_path, tmp_path):
-    store_path = tmp_path / "data" / "results.sqlite3"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "serve", "--model", str(brightness_model_path), "--store",
-         str(store_path), "--port", "0", "--provider", "cpu"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        cwd=REPO)
-    port = code = None
-    for line in process.stdout:
-        if match := re.search(r"bridge on http://127\.0\.0\.1:(\d+)", line):
-            port = int(match.group(1))
-        if match := re.search(r"Pairing code: (\d{3}) (\d{3})", line):
-            code = match.group(1) + match.group(2)
-            break
-    if port is None or code is None:
-        process.kill()
-        pytest.fail(f"synthspot serve did not start: {process.stderr.read()}")
-    yield ServeProcess(process, port, code, store_path)
-    process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=20)
+    serve = ServeProcess(brightness_model_path, tmp_path / "data" / "results.sqlite3")
+    yield serve
+    serve.stop()
 
 
 @pytest.fixture
@@ -111,13 +133,42 @@ def browser(tmp_path):
             context.close()
 
 
-def pair_over_http(serve: ServeProcess) -> str:
-    """Pair the way the popup does, from Python, for tests whose subject is not the popup."""
-    import json
-    import urllib.request
+def pair_extension(worker, serve: ServeProcess, name: str = "Test Chromium") -> None:
+    """Pair the way the popup does (through the service worker), approving on serve's terminal."""
+    worker.evaluate("(port) => chrome.storage.local.set({ bridgePort: port })", serve.port)
+    code = worker.evaluate("(name) => startPairing(name)", name)["code"]
+    asked_name, asked_code = serve.answer_next_request()
+    assert (asked_name, asked_code) == (name, code)
+    worker.evaluate("""async () => {
+      for (let i = 0; i < 200; i += 1) {
+        const { pairingAttempt } = await chrome.storage.local.get("pairingAttempt");
+        if (pairingAttempt.state === "paired") return;
+        if (pairingAttempt.state === "failed") throw new Error(pairingAttempt.message);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error("not paired in time");
+    }""")
 
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{serve.port}/v1/pair", data=json.dumps({"code": serve.code}).encode(), method="POST",
-        headers={"Origin": f"chrome-extension://{UNPACKED_EXTENSION_ID}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())["token"]
+
+# Every badge in every frame of the tab at ``url``, read in the extension's own world (the page cannot).
+DESCRIBE = """async (url) => {
+  const [tab] = await chrome.tabs.query({ url });
+  const runs = await chrome.scripting.executeScript({ target: { tabId: tab.id, allFrames: true },
+    func: () => (globalThis.__synthspot ? globalThis.__synthspot.describe() : []) });
+  return runs.flatMap((run) => run.result.map((badge) => ({ ...badge, frameId: run.frameId })));
+}"""
+
+
+def badges(worker, url: str) -> list[dict]:
+    return worker.evaluate(DESCRIBE, url)
+
+
+def wait_for_badges(worker, url: str, condition, timeout: float = 30.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = badges(worker, url)
+        if condition(found):
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"badges never settled: {found}")
+        time.sleep(0.2)

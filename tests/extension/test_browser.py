@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import io
 import json
-import signal
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +17,10 @@ from engine.bridge.extension_id import UNPACKED_EXTENSION_ID
 from engine.model import Detector
 from engine.scanner import Scanner
 from engine.store import Store
+from tests.extension.conftest import ServeProcess, badges, pair_extension, wait_for_badges
 
 SCREENSHOT = Path("/work/screens/extension_badges.png")
+GALLERY_SCREENSHOT = Path("/work/screens/extension_gallery.png")
 POPUP = f"chrome-extension://{UNPACKED_EXTENSION_ID}/popup.html"
 
 
@@ -56,16 +60,6 @@ PAGE = """<!doctype html>
 </body></html>
 """
 
-BADGES = """() => {
-  const host = document.querySelector("synthspot-badges");
-  if (!host) return [];
-  return [...host.shadowRoot.querySelectorAll(".badge")].map((b) => ({
-    src: b.dataset.src, state: b.dataset.state, verdict: b.dataset.verdict || null,
-    probability: b.dataset.probability ? Number(b.dataset.probability) : null, sha256: b.dataset.sha256 || null,
-    text: b.textContent, left: parseFloat(b.style.left), top: parseFloat(b.style.top) }));
-}"""
-
-
 @pytest.mark.browser
 def test_pair_in_the_popup_scan_the_page_and_badge_every_visible_image(
         browser, page_server, synthspot_serve, brightness_model_path):
@@ -83,7 +77,7 @@ def test_pair_in_the_popup_scan_the_page_and_badge_every_visible_image(
     write_image(folder / "icon.png", 240, (32, 32))
     write_image(folder / "hidden.png", 240, (200, 200))
     (folder / "index.html").write_text(PAGE)
-
+    worker = browser.service_workers[0]
     page = browser.new_page()
     page.goto(f"{base}/index.html")
     page.wait_for_function("() => [...document.images].every((i) => i.complete)")
@@ -96,45 +90,53 @@ def test_pair_in_the_popup_scan_the_page_and_badge_every_visible_image(
     popup.click("#save-port")
     popup.wait_for_selector('#connection[data-state="app_not_running"]')
     assert "not running" in popup.inner_text("#status-text")
-    # The bridge's real port: running, not paired; a wrong code is refused with a message.
+    # The bridge's real port: running, not paired; the popup asks for a name and shows the code to compare.
     popup.fill("#port", str(synthspot_serve.port))
     popup.click("#save-port")
-    popup.wait_for_selector('#connection:not([data-state="checking"]):not([data-state="app_not_running"])')
-    assert popup.get_attribute("#connection", "data-state") == "not_paired", popup.inner_text("#connection")
-    wrong = f"{(int(synthspot_serve.code) + 1) % 1_000_000:06d}"
-    popup.fill("#code", wrong)
+    popup.wait_for_selector('#connection[data-state="not_paired"]')
+    assert popup.input_value("#browser-name")  # a default name, e.g. "Chromium on Linux"
+    popup.fill("#browser-name", "Test Chromium")
     popup.click("#pair")
-    popup.wait_for_function("() => document.querySelector('#pair-message').textContent.includes('not the one')")
-    popup.fill("#code", f"{synthspot_serve.code[:3]} {synthspot_serve.code[3:]}")
-    popup.click("#pair")
+    popup.wait_for_selector('#connection[data-state="waiting"]')
+    name, code = synthspot_serve.answer_next_request(approve=False)  # refused on the terminal
+    assert name == "Test Chromium" and popup.inner_text("#pair-code").replace(" ", "") == code
+    popup.wait_for_selector('#connection[data-state="not_paired"]')
+    popup.wait_for_function("() => document.querySelector('#pair-message').textContent.includes('refused')")
+    popup.click("#pair")  # again, and approved this time
+    popup.wait_for_selector('#connection[data-state="waiting"]')
+    name, code = synthspot_serve.answer_next_request(approve=True)
+    assert popup.inner_text("#pair-code").replace(" ", "") == code
     popup.wait_for_selector('#connection[data-state="paired"]')
     assert "test-brightness" in popup.inner_text("#status-detail")
+    assert "Test Chromium" in popup.inner_text("#status-text")
 
     popup.click("#scan-page")
-    popup.wait_for_function("() => document.querySelector('#scan-message').textContent.startsWith('Checking')")
-    assert "Checking 6 images" in popup.inner_text("#scan-message")
+    popup.wait_for_function("() => document.querySelector('#scan-message').dataset.state === 'finished'",
+                            timeout=30_000)
+    message = popup.inner_text("#scan-message")
+    assert message.startswith("Finished: checked 6 images on 127.0.0.1"), message
+    assert "1 could not be checked" in message
 
     page.bring_to_front()
-    page.wait_for_function(f"() => ({BADGES})().length === 6 && ({BADGES})().every((b) => b.state !== 'checking')",
-                           timeout=30_000)
-    badges = {badge["src"].removeprefix(base + "/"): badge for badge in page.evaluate(BADGES)}
+    found = {b["src"].removeprefix(base + "/"): b for b in badges(worker, f"{base}/*")}
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
     # srcset: the displayed candidate; icon and hidden image: no badge; the expired link: a clear failure.
-    assert set(badges) == {*images, "expiring.png"}
-    assert badges["expiring.png"]["state"] == "fetch_failed"
-    assert "could not be fetched" in badges["expiring.png"]["text"]
+    assert set(found) == {*images, "expiring.png"}
+    assert found["expiring.png"]["state"] == "fetch_failed"
+    assert "could not be fetched" in found["expiring.png"]["text"]
 
     with Scanner(Detector(brightness_model_path, provider="cpu")) as scanner:
         expected = {name: scanner.scan_bytes(data, source="cli") for name, data in images.items()}
     store = Store(synthspot_serve.store_path)
     for name, result in expected.items():
-        badge = badges[name]
+        badge = found[name]
         assert badge["state"] == "done", badge
         assert badge["sha256"] == result.sha256
         assert badge["verdict"] == result.verdict, (name, badge)
         assert abs(badge["probability"] - result.probability) < 1e-6
-        assert result.verdict_label in badge["text"] and f"{round(100 * result.probability)}%" in badge["text"]
+        assert f"AI {round(100 * result.probability)}%" in badge["text"]  # says what the number is
+        assert result.verdict_label[0].lower() + result.verdict_label[1:] in badge["text"]  # "likely AI"
         stored = store.find(result.sha256)
         assert stored is not None and stored.source == "browser" and stored.page_url == f"{base}/index.html"
         assert stored.image_url == f"{base}/{name}"
@@ -142,7 +144,7 @@ def test_pair_in_the_popup_scan_the_page_and_badge_every_visible_image(
     assert {r.verdict for r in expected.values()} == {"likely_ai", "uncertain", "likely_real"}
     # Each badge sits on its image's top-left corner.
     box = page.locator("#bright").bounding_box()
-    assert abs(badges["bright.png"]["left"] - (box["x"] + 6)) <= 1 and abs(badges["bright.png"]["top"] - (box["y"] + 6)) <= 1
+    assert abs(found["bright.png"]["left"] - (box["x"] + 6)) <= 1 and abs(found["bright.png"]["top"] - (box["y"] + 6)) <= 1
     store.close()
 
 
@@ -151,48 +153,62 @@ MENU_CHECK = """async ([srcUrl]) => {
   return checkFromMenu({ menuItemId: MENU_ID, srcUrl, frameId: 0 }, tab);
 }"""
 
+# Take the pairing out of the extension's store (and put it back), to see the "not paired" state.
+HIDE_PAIRING = """async () => {
+  globalThis.__hiddenPairing = await SynthSpotBridge.loadPairing();
+  const db = await new Promise((ok) => { const r = indexedDB.open("synthspot", 1); r.onsuccess = () => ok(r.result); });
+  await new Promise((ok) => { const t = db.transaction("pairing", "readwrite"); t.objectStore("pairing").delete("bridge");
+    t.oncomplete = ok; });
+  db.close();
+}"""
+RESTORE_PAIRING = """async () => {
+  const db = await new Promise((ok) => { const r = indexedDB.open("synthspot", 1); r.onsuccess = () => ok(r.result); });
+  await new Promise((ok) => { const t = db.transaction("pairing", "readwrite");
+    t.objectStore("pairing").put(globalThis.__hiddenPairing, "bridge"); t.oncomplete = ok; });
+  db.close();
+}"""
 
-def badge_for(page, url: str, unsettled: tuple[str, ...] = ("checking",)) -> dict:
-    """The badge on ``url`` once it leaves the ``unsettled`` states."""
-    waiting = json.dumps(list(unsettled))
-    page.wait_for_function(f"() => ({BADGES})().some((b) => b.src === {url!r} && !{waiting}.includes(b.state))")
-    return next(b for b in page.evaluate(BADGES) if b["src"] == url and b["state"] not in unsettled)
+
+def settled(url: str, count: int = 1, unsettled: tuple[str, ...] = ("checking",)):
+    return lambda found: sum(b["src"] == url and b["state"] not in unsettled for b in found) >= count
+
+
+def badge_on(found: list[dict], url: str) -> dict:
+    return next(b for b in found if b["src"] == url)
 
 
 @pytest.mark.browser
 def test_context_menu_check_open_link_auto_scan_and_clear_failure_states(browser, page_server, synthspot_serve):
-    from tests.extension.conftest import pair_over_http
-
     folder, base = page_server
     write_image(folder / "bright.png", 235, (280, 180), texture=12)
     write_image(folder / "dark.png", 25, (280, 180), texture=12)
     (folder / "index.html").write_text('<!doctype html><body style="margin:20px">'
                                        '<img id="bright" src="bright.png"> <img id="dark" src="dark.png"></body>')
     worker = browser.service_workers[0]
-    token = pair_over_http(synthspot_serve)
-    worker.evaluate("([port, token]) => chrome.storage.local.set({ bridgePort: port, token })",
-                    [synthspot_serve.port, token])
+    pair_extension(worker, synthspot_serve)
     page = browser.new_page()
     page.goto(f"{base}/index.html")
     page.wait_for_function("() => [...document.images].every((i) => i.complete)")
+    pages = f"{base}/*"
 
     # "Check image with SynthSpot" on one image: only that image gets a badge.
     worker.evaluate(MENU_CHECK, [f"{base}/bright.png"])
-    bright = badge_for(page, f"{base}/bright.png")
-    assert bright["verdict"] == "likely_ai" and len(page.evaluate(BADGES)) == 1
-    # "Open in SynthSpot" under `synthspot serve` (no window) says so instead of failing silently.
-    page.locator("synthspot-badges .badge a").click()
-    page.wait_for_function("""() => document.querySelector("synthspot-badges").shadowRoot
-                              .querySelector(".badge a").textContent === "Open the SynthSpot app" """)
+    found = wait_for_badges(worker, pages, settled(f"{base}/bright.png"))
+    assert badge_on(found, f"{base}/bright.png")["verdict"] == "likely_ai" and len(found) == 1
+    # "Open in SynthSpot" under `synthspot serve` (no window) says so, on the person's real click.
+    link = badge_on(found, f"{base}/bright.png")["openLink"]
+    page.mouse.click(link["x"], link["y"])
+    wait_for_badges(worker, pages, lambda f: "Open the SynthSpot app" in badge_on(f, f"{base}/bright.png")["text"])
 
-    # Not paired (the token is gone): the badge says what to do.
-    worker.evaluate("() => chrome.storage.local.remove('token')")
+    # Not paired (the pairing is gone): the badge says what to do.
+    worker.evaluate(HIDE_PAIRING)
     worker.evaluate(MENU_CHECK, [f"{base}/dark.png"])
-    unpaired = badge_for(page, f"{base}/dark.png")
+    found = wait_for_badges(worker, pages, settled(f"{base}/dark.png"))
+    unpaired = badge_on(found, f"{base}/dark.png")
     assert unpaired["state"] == "not_paired" and "open the SynthSpot popup" in unpaired["text"]
+    worker.evaluate(RESTORE_PAIRING)
 
     # Auto-scan switched on for the site in the popup: the next load of the page is badged by itself.
-    worker.evaluate("(token) => chrome.storage.local.set({ token })", token)
     popup = browser.new_page()
     popup.goto(POPUP)
     popup.wait_for_selector('#connection[data-state="paired"]')
@@ -200,14 +216,347 @@ def test_context_menu_check_open_link_auto_scan_and_clear_failure_states(browser
     popup.check("#auto-scan")
     popup.close()
     page.reload()
-    page.wait_for_function(f"() => ({BADGES})().filter((b) => b.state === 'done').length === 2")
+    wait_for_badges(worker, pages, lambda f: sum(b["state"] == "done" for b in f) == 2)
 
     # The app stops: checks and the popup say SynthSpot is not running.
-    synthspot_serve.process.send_signal(signal.SIGTERM)
-    synthspot_serve.process.wait(timeout=20)
+    synthspot_serve.stop()
     worker.evaluate(MENU_CHECK, [f"{base}/dark.png"])
-    stopped = badge_for(page, f"{base}/dark.png", unsettled=("checking", "done"))
+    found = wait_for_badges(worker, pages, settled(f"{base}/dark.png", unsettled=("checking", "done")))
+    stopped = badge_on(found, f"{base}/dark.png")
     assert stopped["state"] == "app_not_running" and "not running" in stopped["text"]
     popup = browser.new_page()
     popup.goto(POPUP)
     popup.wait_for_selector('#connection[data-state="app_not_running"]')
+
+
+class SiteHandler(http.server.BaseHTTPRequestHandler):
+    """Another site ("the bank", on localhost): private images need its session cookie; every request is logged."""
+
+    requests: list[dict] = []
+    folder: Path
+
+    def do_GET(self):  # noqa: N802
+        SiteHandler.requests.append({"path": self.path, "cookie": self.headers.get("Cookie", ""),
+                                     "site": self.headers.get("Sec-Fetch-Site", "")})
+        private = self.path.startswith("/private/")
+        if private and "session=s3cret" not in self.headers.get("Cookie", ""):
+            self.send_error(404)
+            return
+        data = (SiteHandler.folder / self.path.rsplit("/", 1)[-1]).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+HOSTILE_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Free wallpapers</title>
+<style>
+ synthspot-badges { display: none !important; }  /* tries to hide the verdicts */
+ #css-private { width: 280px; height: 180px; background: url("{bank}/private/statement.png"); }
+</style></head><body>
+<img id="private" src="{bank}/private/inbox-42.png" width="280" height="180">
+<div id="css-private"></div>
+<img id="public" src="{bank}/public.png" width="280" height="180">
+<script>
+  // Everything a page might try to learn or fake about the verdicts.
+  window.probe = () => {
+    const host = document.querySelector("synthspot-badges");
+    const text = document.documentElement.outerHTML;
+    return {
+      host: Boolean(host), shadowRoot: host ? host.shadowRoot !== null : null,
+      display: host ? getComputedStyle(host).display : null,
+      leaks: ["sha256", "likely", "checking", "fetched", "404", "data-"].filter((w) => host && host.outerHTML.includes(w)),
+      hexes: (text.match(/[0-9a-f]{64}/g) || []).length,
+    };
+  };
+  window.forgeClicks = () => {
+    const host = document.querySelector("synthspot-badges");
+    for (let i = 0; i < 5; i += 1) {
+      host.click();
+      for (const [x, y] of [[20, 20], [60, 20], [150, 20], [200, 20]]) {
+        const target = document.elementFromPoint(x, y);
+        if (target) target.dispatchEvent(new MouseEvent("click", { bubbles: true, composed: true, clientX: x, clientY: y }));
+      }
+    }
+  };
+</script></body></html>"""
+
+
+@pytest.fixture
+def bank_site(tmp_path):
+    folder = tmp_path / "bank"
+    folder.mkdir()
+    SiteHandler.folder, SiteHandler.requests = folder, []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SiteHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield folder, f"http://localhost:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.browser
+def test_a_page_that_tries_to_read_cross_site_results_gets_nothing(browser, page_server, bank_site, synthspot_serve):
+    folder, base = page_server
+    bank_folder, bank = bank_site
+    for name, value in (("inbox-42.png", 230), ("statement.png", 40), ("public.png", 200)):
+        write_image(bank_folder / name, value, (280, 180), texture=10)
+    (folder / "index.html").write_text(HOSTILE_PAGE.replace("{bank}", bank))
+    # The person is signed in at the bank; the cookie is SameSite=Strict, so the page's own loads go without it.
+    browser.add_cookies([{"name": "session", "value": "s3cret", "domain": "localhost", "path": "/",
+                          "sameSite": "Strict", "httpOnly": True}])
+    worker = browser.service_workers[0]
+    pair_extension(worker, synthspot_serve)
+    page = browser.new_page()
+    page.goto(f"{base}/index.html")
+    page.wait_for_function("() => [...document.images].every((i) => i.complete)")
+    assert page.evaluate("() => document.querySelector('#private').naturalWidth") == 0  # the page got a 404
+
+    popup = browser.new_page()
+    popup.goto(POPUP)
+    popup.wait_for_selector('#connection[data-state="paired"]')
+    popup.click("#scan-page")
+    popup.wait_for_function("() => document.querySelector('#scan-message').dataset.state === 'finished'")
+    assert popup.inner_text("#scan-message").startswith("Finished: checked 1 image on 127.0.0.1")
+    page.bring_to_front()
+    found = wait_for_badges(worker, f"{base}/*", settled(f"{bank}/public.png"))
+    # Only the image the page itself loaded and shows was fetched, and without the bank's cookie.
+    assert [b["src"] for b in found] == [f"{bank}/public.png"] and found[0]["state"] == "done"
+    assert not any(r["cookie"] for r in SiteHandler.requests), SiteHandler.requests
+    extension_fetches = [r for r in SiteHandler.requests if r["site"] == "none"]
+    assert [r["path"] for r in extension_fetches] == ["/public.png"]
+
+    # The page learns nothing from the DOM, cannot hide the layer with CSS, and cannot click "Open".
+    probe = page.evaluate("() => probe()")
+    assert probe == {"host": True, "shadowRoot": False, "display": "block", "leaks": [], "hexes": 0}, probe
+    page.evaluate("() => forgeClicks()")
+    time.sleep(0.5)
+    assert "Open in SynthSpot" in badges(worker, f"{base}/*")[0]["text"]  # the link never fired
+
+    # The person's own context-menu click on one image may use the site's cookies.
+    worker.evaluate(MENU_CHECK, [f"{bank}/public.png"])
+    time.sleep(0.5)
+    wait_for_badges(worker, f"{base}/*", lambda f: all(b["state"] == "done" for b in f))
+    assert SiteHandler.requests[-1]["cookie"] == "session=s3cret" and SiteHandler.requests[-1]["path"] == "/public.png"
+    store = Store(synthspot_serve.store_path)
+    assert not [r for r in store.history() if "private" in r.image_url or "statement" in r.image_url]
+    store.close()
+
+
+class FakeBridge(http.server.BaseHTTPRequestHandler):
+    """Takes SynthSpot's port once the app is gone and answers like the old bridge did ("paired", "Likely real")."""
+
+    seen: list[bytes] = []
+    refuse = False
+
+    def _answer(self, status: int, value: dict) -> None:
+        body = json.dumps(value).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _record(self, body: bytes = b"") -> None:
+        FakeBridge.seen.append(self.requestline.encode() + b"\n" + bytes(self.headers) + body)
+
+    def do_GET(self):  # noqa: N802
+        self._record()
+        self._answer(401 if FakeBridge.refuse else 200, {"app": "SynthSpot", "api": 2, "paired": True,
+                                                         "version": "9", "browser_name": "x"})
+
+    def do_POST(self):  # noqa: N802
+        self._record(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        if FakeBridge.refuse:
+            self._answer(401, {"error": "not_paired"})
+        else:
+            self._answer(200, {"nonce": "AAAA", "proof": "forged", "sha256": "0" * 64, "verdict": "likely_real",
+                               "verdict_label": "Likely real", "probability": 0.01})
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.browser
+def test_a_fake_bridge_on_the_port_receives_no_key_and_no_url(browser, page_server, synthspot_serve,
+                                                              brightness_model_path):
+    folder, base = page_server
+    write_image(folder / "secret-holiday.png", 230, (280, 180), texture=12)
+    (folder / "index.html").write_text('<!doctype html><body><img src="secret-holiday.png"></body>')
+    worker = browser.service_workers[0]
+    pair_extension(worker, synthspot_serve)
+    port = synthspot_serve.port
+    key = json.loads((synthspot_serve.store_path.parent / "bridge_browsers.json").read_text())["browsers"]
+    synthspot_serve.stop()  # the app quits; another program takes its port
+    fake = http.server.ThreadingHTTPServer(("127.0.0.1", port), FakeBridge)
+    threading.Thread(target=fake.serve_forever, daemon=True).start()
+    FakeBridge.seen, FakeBridge.refuse = [], False
+    try:
+        page = browser.new_page()
+        page.goto(f"{base}/index.html?account=alice")
+        page.wait_for_function("() => [...document.images].every((i) => i.complete)")
+        worker.evaluate(MENU_CHECK, [f"{base}/secret-holiday.png"])
+        found = wait_for_badges(worker, f"{base}/*", settled(f"{base}/secret-holiday.png"))
+        assert found[0]["state"] == "impostor" and "nothing sent" in found[0]["text"]
+        popup = browser.new_page()
+        popup.goto(POPUP)
+        popup.wait_for_selector('#connection[data-state="impostor"]')
+        # Now it answers 401 to everything: the extension keeps its pairing all the same.
+        FakeBridge.refuse = True
+        popup.click("#retry")
+        popup.wait_for_selector('#connection[data-state="not_paired"]')
+        assert "does not know this browser" in popup.inner_text("#pair-message")
+    finally:
+        fake.shutdown()
+        fake.server_close()
+    seen = b"".join(FakeBridge.seen)
+    assert b"/v1/hello" in seen and b"/v1/scan" not in seen
+    (browser_entry,) = key.values()
+    for secret in (b"secret-holiday", b"alice", b"127.0.0.1:" + str(page_server[1].rsplit(":", 1)[1]).encode(),
+                   browser_entry["key"].encode(), b"\x89PNG", b"X-SynthSpot-Token"):
+        assert secret not in seen, secret
+    # The real app comes back on its port: the same pairing still works, nothing to redo.
+    real = ServeProcess(brightness_model_path, synthspot_serve.store_path, port=port, pair=False)
+    try:
+        popup.click("#settings summary")
+        popup.click("#save-port")
+        popup.wait_for_selector('#connection[data-state="paired"]')
+        worker.evaluate(MENU_CHECK, [f"{base}/secret-holiday.png"])
+        found = wait_for_badges(worker, f"{base}/*", settled(f"{base}/secret-holiday.png", unsettled=("checking", "impostor")))
+        assert found[0]["state"] == "done"
+    finally:
+        real.stop()
+
+
+GALLERY = """<!doctype html><html><head><meta charset="utf-8"><title>Gallery</title>
+<style>
+ body { margin: 40px 60px; font: 14px sans-serif; background: #f5f5f4; }
+ h2 { font-size: 15px; margin: 18px 0 6px; }
+ #strip { width: 620px; height: 206px; overflow-x: auto; overflow-y: hidden; white-space: nowrap; border: 3px solid #999; }
+ #strip img { margin-right: 8px; }
+ #carousel { width: 300px; height: 200px; overflow: hidden; border: 1px solid #999; }
+ #track { display: flex; transition: transform .2s; }
+ #thumbs img { margin: 0 6px 6px 0; border-radius: 4px; }
+ #rotated { transform: rotate(6deg) scale(.9); }
+ #fixed { position: fixed; right: 24px; bottom: 24px; box-shadow: 0 2px 8px #0006; }
+</style></head><body>
+<h1>Test gallery</h1>
+<h2>Scroll container</h2>
+<div id="strip"><img id="s1" src="s1.png" width="280" height="180"><img id="s2" src="s2.png" width="280" height="180"><img id="s3" src="s3.png" width="280" height="180"><img id="s4" src="s4.png" width="280" height="180"></div>
+<h2>Carousel</h2>
+<div id="carousel"><div id="track"><img id="c1" src="c1.png" width="300" height="200"><img id="c2" src="c2.png" width="300" height="200"><img id="c3" src="c3.png" width="300" height="200"></div></div>
+<h2>80 px thumbnails</h2>
+<div id="thumbs">THUMBS</div>
+<h2>Transformed, framed, lazy and vector</h2>
+<img id="rotated" src="rotated.png" width="280" height="180">
+<iframe id="frame" src="frame.html" width="320" height="210" style="border: 1px solid #999"></iframe>
+<img id="lazy" src="data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///ywAAAAAAQABAAACAUwAOw==" data-src="lazy.png" width="280" height="180">
+<img id="vector" src="logo.svg" width="200" height="120">
+<img id="fixed" src="fixed.png" width="160" height="110">
+<div style="height: 600px"></div>
+<script>
+  window.swapLazy = () => { const img = document.querySelector("#lazy"); img.src = img.dataset.src; };
+  // Where a badge should sit: 6 px inside the top-left of the part of the element that shows.
+  window.expectedCorner = (id) => {
+    const element = document.getElementById(id);
+    const box = element.getBoundingClientRect();
+    let [left, top, right, bottom] = [Math.max(box.left, 0), Math.max(box.top, 0),
+                                      Math.min(box.right, innerWidth), Math.min(box.bottom, innerHeight)];
+    for (let node = element.parentElement; node !== document.documentElement; node = node.parentElement) {
+      const style = getComputedStyle(node);
+      if (style.overflowX === "visible" && style.overflowY === "visible") continue;
+      const edge = node.getBoundingClientRect();
+      left = Math.max(left, edge.left + node.clientLeft); top = Math.max(top, edge.top + node.clientTop);
+      right = Math.min(right, edge.left + node.clientLeft + node.clientWidth);
+      bottom = Math.min(bottom, edge.top + node.clientTop + node.clientHeight);
+    }
+    return right - left < 4 || bottom - top < 4 ? null : { left: left + 6, top: top + 6 };
+  };
+</script></body></html>"""
+
+SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="200" height="120"><rect width="200" height="120" '
+       'fill="#6366f1"/><text x="20" y="70" font-size="28" fill="white">LOGO</text></svg>')
+
+
+@pytest.mark.browser
+def test_a_gallery_with_scroll_containers_a_carousel_and_thumbnails(browser, page_server, synthspot_serve):
+    folder, base = page_server
+    values = {"s1": 235, "s2": 25, "s3": 128, "s4": 220, "c1": 30, "c2": 240, "c3": 130, "rotated": 60,
+              "fixed": 225, "lazy": 245, "framed": 20}
+    for name, value in values.items():
+        write_image(folder / f"{name}.png", value, (280, 180), texture=18)
+    for index in range(6):
+        write_image(folder / f"t{index}.png", (20, 240, 128, 230, 35, 200)[index], (160, 160), texture=25)
+    thumbs = "".join(f'<img id="t{i}" src="t{i}.png" width="80" height="80">' for i in range(6))
+    (folder / "index.html").write_text(GALLERY.replace("THUMBS", thumbs))
+    (folder / "frame.html").write_text('<!doctype html><body style="margin:12px"><img id="f1" src="framed.png" '
+                                       'width="280" height="180"></body>')
+    (folder / "logo.svg").write_text(SVG)
+    worker = browser.service_workers[0]
+    pair_extension(worker, synthspot_serve)
+    page = browser.new_page()
+    page.set_viewport_size({"width": 1100, "height": 1000})
+    page.goto(f"{base}/index.html")
+    page.wait_for_function("() => [...document.images].every((i) => i.complete)")
+    page.wait_for_function("() => document.querySelector('#frame').contentDocument.images[0].complete")
+    extent = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+
+    popup = browser.new_page()
+    popup.goto(POPUP)
+    popup.wait_for_selector('#connection[data-state="paired"]')
+    popup.click("#scan-page")
+    popup.wait_for_function("() => document.querySelector('#scan-message').dataset.state === 'finished'",
+                            timeout=60_000)
+    # 4 in the strip, 3 slides, 6 thumbnails, the rotated, fixed and SVG images, 1 in the frame; not the placeholder.
+    summary = popup.inner_text("#scan-message")
+    assert summary.startswith("Finished: checked 17 images on 127.0.0.1") and "1 not checked (SVG)" in summary, summary
+    page.bring_to_front()
+    pages = f"{base}/*"
+
+    def by_name() -> dict:
+        return {b["src"].rsplit("/", 1)[-1].split(".")[0]: b for b in badges(worker, pages)}
+
+    def on_its_image(name: str, found: dict) -> None:
+        expected = page.evaluate(f"() => expectedCorner({name!r})")
+        badge = found[name]
+        if expected is None:
+            assert not badge["visible"], (name, badge)
+        else:
+            assert badge["visible"] and abs(badge["left"] - expected["left"]) <= 1.5 \
+                and abs(badge["top"] - expected["top"]) <= 1.5, (name, badge, expected)
+
+    found = by_name()
+    assert found["logo"]["state"] == "unsupported_format" and "SVG: this format is not checked" in found["logo"]["text"]
+    assert found["framed"]["frameId"] != 0 and found["framed"]["state"] == "done"
+    assert "data:" not in " ".join(b["src"] for b in found.values())  # the lazy loader's placeholder is not checked
+    for index in range(6):
+        thumb = found[f"t{index}"]
+        assert thumb["compact"] and thumb["width"] <= 24 and thumb["state"] == "done", thumb
+    assert not found["s1"]["compact"] and found["s1"]["text"].count("AI ") == 1
+    for name in ("s1", "s2", "s3", "s4", "c1", "c2", "c3", "rotated", "fixed", "t0", "t5"):
+        on_its_image(name, found)
+    assert found["s1"]["visible"] and not found["s4"]["visible"]  # s4 is scrolled out of the strip
+    assert found["c1"]["visible"] and not found["c2"]["visible"] and not found["c3"]["visible"]
+    assert page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]") == extent
+    page.screenshot(path=str(GALLERY_SCREENSHOT))
+
+    # Badges move with their images: the strip scrolls, the carousel slides, the window scrolls.
+    page.evaluate("() => { document.querySelector('#strip').scrollLeft = 600; "
+                  "document.querySelector('#track').style.transform = 'translateX(-300px)'; }")
+    page.wait_for_timeout(400)
+    page.mouse.wheel(0, 180)
+    page.wait_for_timeout(300)
+    found = by_name()
+    assert not found["s1"]["visible"] and found["s4"]["visible"]
+    assert not found["c1"]["visible"] and found["c2"]["visible"]
+    for name in ("s1", "s2", "s3", "s4", "c1", "c2", "c3", "fixed", "rotated"):
+        on_its_image(name, found)
+
+    # The lazy loader swaps the real image in: it is checked once it has loaded.
+    page.evaluate("() => swapLazy()")
+    found = wait_for_badges(worker, pages, settled(f"{base}/lazy.png"))
+    assert next(b for b in found if b["src"] == f"{base}/lazy.png")["state"] == "done"

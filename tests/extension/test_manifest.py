@@ -48,3 +48,28 @@ def test_the_only_server_the_extension_talks_to_is_127_0_0_1():
     sources = {path.name: path.read_text() for path in EXTENSION_DIR.glob("*.js")}
     urls = {url for text in sources.values() for url in re.findall(r"[a-z-]+://[^\s\"'`)]+", text)}
     assert urls == {"http://127.0.0.1:${bridgePort}${path}"}, urls
+
+
+def test_bridge_js_signs_exactly_what_protocol_py_checks():
+    """The extension and engine/bridge/protocol.py must agree on every label, header and derivation string."""
+    from engine.bridge import protocol
+
+    source = (EXTENSION_DIR / "bridge.js").read_text()
+    python = (EXTENSION_DIR.parent / "engine" / "bridge" / "protocol.py").read_text()
+    for label in ("synthspot-server-v1", "synthspot-request-v1", "synthspot-answer-v1", "synthspot-paired-v1"):
+        assert f'"{label}"' in source and f'"{label}"' in python, label
+    for info in (protocol.KEY_INFO, protocol.CODE_INFO):
+        assert f'"{info.decode()}"' in source
+    for header in (protocol.CLIENT_HEADER, protocol.NONCE_HEADER, protocol.SIGNATURE_HEADER,
+                   protocol.BODY_DIGEST_HEADER, protocol.PAGE_URL_HEADER, protocol.IMAGE_URL_HEADER):
+        assert f'"{header}"' in source, header
+    assert "X-SynthSpot-Token" not in source  # no bearer secret on the wire any more
+
+
+def test_content_scripts_leave_nothing_for_the_page_to_read():
+    badges = (EXTENSION_DIR / "badges.js").read_text()
+    content = (EXTENSION_DIR / "content.js").read_text()
+    assert 'attachShadow({ mode: "closed" })' in badges and "dataset" not in badges + content
+    assert "event.isTrusted" in badges
+    background = (EXTENSION_DIR / "background.js").read_text()
+    assert 'credentials: "include"' not in background  # cookies only through a context-menu ticket

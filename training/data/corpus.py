@@ -24,8 +24,8 @@ import io
 import json
 import os
 import sys
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
-from typing import Collection, Iterable, Iterator
 
 import imagehash
 import numpy as np

@@ -10,9 +10,9 @@ import subprocess
 import sys
 import tempfile
 import urllib.parse
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
 
 from training.data import packages, reserved
 from training.data.sources import SourcePhoto

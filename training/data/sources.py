@@ -7,9 +7,9 @@ import glob
 import os
 import subprocess
 import tempfile
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Container, Iterator
 
 from training.data.reserved import refuse_photo_source
 

@@ -1,0 +1,127 @@
+"""The "Pair a browser" window: the only time a browser can pair with this app.
+
+While it is open the bridge accepts pairing requests; each is listed with the
+name the browser gave and the six-digit code derived from the key exchange,
+which the browser's popup shows too. The person approves the request whose
+code matches (another program asking at the same moment gets another code).
+Paired browsers are listed with when they were paired and last used, and each
+can be revoked on its own.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtWidgets import (
+    QDialog, QDialogButtonBox, QGridLayout, QGroupBox, QLabel, QPushButton, QVBoxLayout, QWidget,
+)
+
+
+def when(timestamp: float | None) -> str:
+    if not timestamp:
+        return "never"
+    seconds = time.time() - timestamp
+    if seconds < 90:
+        return "just now"
+    if seconds < 3600 * 20:
+        return f"{seconds / 3600:.0f} h ago" if seconds >= 3600 else f"{seconds / 60:.0f} min ago"
+    return time.strftime("%Y-%m-%d", time.localtime(timestamp))
+
+
+class PairingDialog(QDialog):
+    def __init__(self, session, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Pair a browser")
+        self.setMinimumWidth(520)
+        self._bridge = session.bridge
+        layout = QVBoxLayout(self)
+        self.intro = QLabel()
+        self.intro.setWordWrap(True)
+        layout.addWidget(self.intro)
+        self._requests_box = QGroupBox("Asking to pair")
+        self._requests = QGridLayout(self._requests_box)
+        layout.addWidget(self._requests_box)
+        self._browsers_box = QGroupBox("Paired browsers")
+        self._browsers = QGridLayout(self._browsers_box)
+        layout.addWidget(self._browsers_box)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.request_rows: dict[str, tuple[QLabel, QPushButton, QPushButton]] = {}
+        self.browser_rows: dict[str, tuple[QLabel, QPushButton]] = {}
+        self._bridge.pairingChanged.connect(self.refresh)
+        self._bridge.changed.connect(self.refresh)
+        self.finished.connect(self._close_window)
+        pairing = self._bridge.pairing
+        if pairing is not None:
+            pairing.open_window()  # open exactly as long as this window is
+        self.refresh()
+
+    def refresh(self) -> None:
+        pairing = self._bridge.pairing
+        if pairing is None:
+            self.intro.setText("Switch the browser bridge on (Settings → Browser bridge) to pair a browser.")
+            self._fill_requests([])
+            self._fill_browsers([])
+            return
+        self.intro.setText("While this window is open, a browser can ask to pair: click the SynthSpot button in "
+                           "the browser's toolbar, then Pair. Approve only a request whose code is the one the "
+                           "browser shows.")
+        self._fill_requests(pairing.pending())
+        self._fill_browsers(pairing.browsers())
+
+    def _fill_requests(self, requests) -> None:
+        _clear(self._requests)
+        self.request_rows = {}
+        if not requests:
+            self._requests.addWidget(QLabel("No browser is asking right now."), 0, 0)
+        for row, request in enumerate(requests):
+            label = QLabel(f"“{request.name}” · code <b>{request.code[:3]} {request.code[3:]}</b>")
+            approve, refuse = QPushButton("Approve"), QPushButton("Refuse")
+            approve.clicked.connect(lambda _=False, rid=request.request_id: self._answer(rid, True))
+            refuse.clicked.connect(lambda _=False, rid=request.request_id: self._answer(rid, False))
+            for column, widget in enumerate((label, approve, refuse)):
+                self._requests.addWidget(widget, row, column)
+            self.request_rows[request.request_id] = (label, approve, refuse)
+        if len(requests) > 1:
+            self._requests.addWidget(QLabel("Several browsers ask at once: approve only the one whose code your "
+                                            "browser shows."), len(requests), 0, 1, 3)
+
+    def _fill_browsers(self, browsers) -> None:
+        _clear(self._browsers)
+        self.browser_rows = {}
+        if not browsers:
+            self._browsers.addWidget(QLabel("None yet."), 0, 0)
+        for row, browser in enumerate(browsers):
+            label = QLabel(f"{browser.name} · paired {when(browser.paired_at)} · last used {when(browser.last_used)}")
+            revoke = QPushButton("Revoke")
+            revoke.clicked.connect(lambda _=False, cid=browser.client_id: self._revoke(cid))
+            self._browsers.addWidget(label, row, 0)
+            self._browsers.addWidget(revoke, row, 1)
+            self.browser_rows[browser.client_id] = (label, revoke)
+
+    def _answer(self, request_id: str, approve: bool) -> None:
+        pairing = self._bridge.pairing
+        if pairing is not None:
+            pairing.approve(request_id) if approve else pairing.refuse(request_id)
+        self.refresh()
+
+    def _revoke(self, client_id: str) -> None:
+        pairing = self._bridge.pairing
+        if pairing is not None:
+            pairing.revoke(client_id)
+        self.refresh()
+
+    def _close_window(self) -> None:
+        pairing = self._bridge.pairing
+        if pairing is not None:
+            pairing.close_window()
+        self._bridge.pairingChanged.disconnect(self.refresh)
+        self._bridge.changed.disconnect(self.refresh)
+
+
+def _clear(grid: QGridLayout) -> None:
+    while grid.count():
+        widget = grid.takeAt(0).widget()
+        if widget is not None:
+            widget.deleteLater()

@@ -1,0 +1,48 @@
+"""What the bridge keeps of a browser's URLs, and what it tells a browser about a result.
+
+Page and image URLs are only labels for the history, but their query strings
+and fragments often carry secrets (signed links: ``X-Amz-Signature=...``,
+session tokens, e-mail addresses), and ``user:password@`` is one: by default
+the bridge keeps scheme, host and path only. An answer to the browser carries
+the verdict and what explains it, never where else the app has seen the bytes
+(a local file path, another page's URL).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from engine.result import Result
+
+MAX_URL_LABEL = 2048
+KEEP_QUERIES_ENV = "SYNTHSPOT_KEEP_URL_QUERIES"
+BROWSER_FIELDS = ("sha256", "verdict", "probability", "reasons", "width", "height", "format", "model_name",
+                  "model_version", "cached", "error")
+
+
+def url_label(value: str | None, keep_queries: bool = False) -> str:
+    """A URL as the extension sent it (percent-encoded), cut down to what the history may keep."""
+    text = unquote(value or "")[:MAX_URL_LABEL]
+    if keep_queries or not text:
+        return text
+    scheme = text.split(":", 1)[0].lower() if ":" in text else ""
+    if scheme == "data":  # data:image/png;base64,... : the media type says enough
+        return "data:" + text[5:].split(",", 1)[0].split(";", 1)[0][:100]
+    if scheme == "blob":  # blob:https://site/uuid: the uuid is the page's own handle
+        return "blob:" + url_label(text[5:]).rsplit("/", 1)[0]
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+    except ValueError:
+        return ""
+    if ":" in host:  # IPv6 literal
+        netloc = f"[{host}]" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def browser_payload(result: Result) -> dict:
+    payload = {name: getattr(result, name) for name in BROWSER_FIELDS}
+    payload["verdict_label"] = result.verdict_label
+    payload["provenance"] = [{"kind": hint.kind, "label": hint.label} for hint in result.provenance]
+    return payload

@@ -1,0 +1,119 @@
+"""Any decoded Pillow image to 8-bit RGB, strip by strip, into one preallocated array.
+
+Converting the whole image at once costs several full-size copies (a float64 array alone is
+8 bytes a pixel); a hostile 100 MP file then needs gigabytes. Here the only full-size buffers
+are Pillow's decoded image and the uint8 result; every intermediate is one strip of rows.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from PIL import Image
+
+# About 1M pixels a strip: intermediates stay at a few MB whatever the image size.
+STRIP_PIXELS = 1 << 20
+
+_ALPHA_MODES = ("RGBA", "LA", "La", "RGBa", "PA")
+_GREY_16 = ("I;16", "I;16B", "I;16L", "I;16N")
+
+# What Pillow keeps in memory for one pixel of each mode (RGB and the 3-channel modes are stored as 4 bytes).
+_STORED_BYTES = {"1": 1, "L": 1, "P": 1, **{m: 2 for m in _GREY_16}}
+
+
+def stored_bytes_per_pixel(mode: str) -> int:
+    return _STORED_BYTES.get(mode, 4)
+
+
+def to_rgb_array(image: Image.Image, strip_pixels: int = STRIP_PIXELS) -> np.ndarray:
+    """uint8 [H, W, 3] from a loaded image of any mode, converted on purpose rather than by Pillow's defaults:
+    transparency on white (what a viewer shows), 16- and 32-bit grey scaled to 8 bits instead of clipped."""
+    width, height = image.size
+    out = np.empty((height, width, 3), np.uint8)
+    mode = image.mode
+    if mode == "P":
+        convert = _palette_converter(image)
+    elif mode in _ALPHA_MODES:
+        convert = _on_white
+    elif mode in _GREY_16:
+        convert = _grey16
+    elif mode == "I":
+        convert = _grey32_converter(image)
+    elif mode == "F":
+        convert = _float_converter(image, strip_pixels)
+    elif mode == "RGB":
+        convert = np.asarray
+    else:  # L, 1, CMYK, YCbCr, LAB, HSV, RGBX: Pillow's conversions are the right ones
+        def convert(strip):
+            return np.asarray(strip.convert("RGB"))
+    for top, strip in _strips(image, strip_pixels):
+        rgb = convert(strip)
+        out[top:top + rgb.shape[0]] = rgb if rgb.ndim == 3 else rgb[..., None]
+    return out
+
+
+def _strips(image: Image.Image, strip_pixels: int):
+    width, height = image.size
+    rows = max(1, strip_pixels // max(width, 1))
+    for top in range(0, height, rows):
+        yield top, image.crop((0, top, width, min(top + rows, height)))
+
+
+def _palette_converter(image: Image.Image):
+    """A palette pixel's colour depends on its index alone, so composite the 256 palette entries
+    on white once and look every pixel up: 1 byte a pixel in, 3 out, nothing in between."""
+    swatch = Image.frombytes("P", (256, 1), bytes(range(256)))
+    entries = image.getpalette(None)  # the decoder's own palette, in its own mode (RGB or RGBA)
+    if entries:
+        swatch.putpalette(entries, image.im.getpalettemode())
+    if "transparency" in image.info:
+        swatch.info["transparency"] = image.info["transparency"]
+    lut = _on_white(swatch.convert("RGBA"))[0]
+
+    def convert(strip):
+        return lut[np.asarray(strip)]
+    return convert
+
+
+def _on_white(strip: Image.Image) -> np.ndarray:
+    rgba = np.asarray(strip.convert("RGBA")).astype(np.uint16)
+    alpha = rgba[..., 3:4]
+    # Integer "over" on an opaque white background, rounded: rgb*a/255 + 255*(1 - a/255).
+    return ((rgba[..., :3] * alpha + 255 * (255 - alpha) + 127) // 255).astype(np.uint8)
+
+
+def _grey16(strip: Image.Image) -> np.ndarray:
+    grey = np.asarray(strip).astype(np.uint32)
+    return ((grey * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _grey32_converter(image: Image.Image):
+    """32-bit grey holds 8-bit or 16-bit data in practice: scale by the range that fits the content."""
+    low, high = image.getextrema()
+    peak = 65535 if high > 255 else 255
+
+    def convert(strip):
+        grey = np.clip(np.asarray(strip), 0, peak).astype(np.int64)
+        return ((grey * 255 + peak // 2) // peak).astype(np.uint8)
+    return convert
+
+
+def _float_converter(image: Image.Image, strip_pixels: int):
+    """Floating-point grey has no fixed range: stretch the finite values present to 0..255 (NaN becomes 0)."""
+    low, high = np.inf, -np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN strip
+        for _, strip in _strips(image, strip_pixels):
+            values = np.asarray(strip)
+            finite = values[np.isfinite(values)]
+            if finite.size:
+                low, high = min(low, float(finite.min())), max(high, float(finite.max()))
+    if not np.isfinite(low):
+        low = high = 0.0
+    scale = np.float32(255.0 / (high - low)) if high > low else np.float32(0.0)
+
+    def convert(strip):
+        values = np.nan_to_num(np.asarray(strip), nan=low, posinf=high, neginf=low)
+        return np.clip((values - np.float32(low)) * scale + np.float32(0.5), 0, 255).astype(np.uint8)
+    return convert

@@ -1,0 +1,66 @@
+"""A results store that cannot be used, said once in words, and a damaged one moved aside on request."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or is damaged. ``corrupt`` means it is a SQLite database that can be
+    moved aside (:func:`move_aside`) and started afresh; otherwise it is not SynthSpot's to move."""
+
+    def __init__(self, message: str, path: Path, corrupt: bool = False):
+        super().__init__(message)
+        self.path = path
+        self.corrupt = corrupt
+
+
+def refuse_unusable_path(path: Path) -> None:
+    if path.is_dir():
+        raise StoreError(f"the results store {path} is a folder, not a database file", path)
+    if path.exists() and path.stat().st_size and _head(path) != SQLITE_HEADER:
+        raise StoreError(f"{path} is not a SynthSpot results database (not a SQLite file); "
+                         "choose another --store path", path)
+
+
+def explain(path: Path, exc: Exception) -> StoreError:
+    """An sqlite3 or OS error while opening or checking the store, as one clear StoreError."""
+    if isinstance(exc, StoreError):
+        return exc
+    text = str(exc)
+    if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text
+                                                    or "corrupt" in text):
+        return StoreError(f"the results store {path} is damaged ({text})", path, corrupt=True)
+    if isinstance(exc, PermissionError) or "unable to open" in text or "readonly" in text:
+        return StoreError(f"the results store {path} cannot be opened for writing ({text})", path)
+    return StoreError(f"the results store {path} cannot be used ({text})", path)
+
+
+def quick_check(db: sqlite3.Connection, path: Path) -> None:
+    """SQLite's own page-level check; a damaged page would otherwise fail every scan, one by one."""
+    problems = [row[0] for row in db.execute("PRAGMA quick_check(3)")]
+    if problems != ["ok"]:
+        raise StoreError(f"the results store {path} is damaged ({'; '.join(problems)[:200]})", path, corrupt=True)
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a damaged store (and its WAL and shared-memory files) so a fresh one can start; nothing is deleted."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(str(path) + suffix)
+        if source.exists():
+            source.rename(str(target) + suffix)
+    return target
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(SQLITE_HEADER))
+    except OSError:
+        return b""

@@ -1,0 +1,257 @@
+// The verdict badges. One fixed, viewport-sized layer holds them all in a closed shadow root: the page
+// cannot read a verdict, a hash or a fetch status, cannot restyle a badge, and the layer adds no
+// scrollbars. Each badge follows its image every frame (scroll containers, carousels, transforms,
+// position: fixed all move the image's box) and is clipped to the part of the image that shows.
+// Injected before content.js into the extension's isolated world; injecting twice is harmless.
+(() => {
+  "use strict";
+  if (globalThis.SynthSpotBadges) return;
+
+  const COMPACT_BELOW = 120; // CSS px: smaller images get an icon; the verdict shows on hover
+  const INSET = 6;
+  const CLIPS_REFRESH_MS = 1000;
+  // Inline and !important: beats any page rule aimed at the host (synthspot-badges{display:none!important}).
+  const HOST_STYLE = {
+    display: "block", position: "fixed", inset: "0", width: "100vw", height: "100vh", margin: "0", padding: "0",
+    border: "0", overflow: "hidden", "pointer-events": "none", "z-index": "2147483647", visibility: "visible",
+    opacity: "1", transform: "none", filter: "none", "clip-path": "none", contain: "strict", background: "none",
+  };
+  const STYLE = `
+    :host { all: initial; }
+    .badge { position: absolute; display: flex; gap: 6px; align-items: center; font: 600 12px/1.3 system-ui,
+      -apple-system, "Segoe UI", sans-serif; color: #fff; padding: 4px 8px; border-radius: 12px;
+      box-shadow: 0 1px 4px rgba(0,0,0,.45); background: #4b5563; pointer-events: auto; white-space: nowrap;
+      overflow: hidden; box-sizing: border-box; }
+    .badge[hidden] { display: none; }
+    .icon { width: 14px; height: 14px; border-radius: 50%; background: rgba(255,255,255,.25); flex: none;
+      font: 700 10px/14px system-ui, sans-serif; text-align: center; }
+    .full { display: flex; gap: 6px; align-items: center; }
+    .what { font-weight: 500; opacity: .9; }
+    a { color: inherit; font-weight: 500; text-decoration: underline; cursor: pointer; opacity: .9; }
+    .compact { padding: 3px; border-radius: 10px; }
+    .compact .full { display: none; }
+    .compact:hover { padding: 4px 8px; z-index: 1; }
+    .compact:hover .full { display: flex; }
+    .likely_ai { background: #b91c1c; }
+    .uncertain { background: #b45309; }
+    .likely_real { background: #15803d; }
+    .checking { background: #374151; font-weight: 500; }
+    .failed, .unsupported { background: #1f2937; border: 1px solid #f59e0b; font-weight: 500; }
+    .failed .label, .unsupported .label { white-space: normal; }
+    .toast { top: 12px; right: 12px; max-width: 320px; }
+  `;
+  const ICONS = { likely_ai: "!", uncertain: "?", likely_real: "✓", checking: "…", failed: "×", unsupported: "–" };
+
+  let host = null;
+  let root = null;
+  const entries = new Set(); // {element, badge, clips, clipsAt, data}
+  let framing = false;
+
+  function layer() {
+    if (root && host.isConnected) return root;
+    if (!host) {
+      host = document.createElement("synthspot-badges");
+      root = host.attachShadow({ mode: "closed" });
+      const style = document.createElement("style");
+      style.textContent = STYLE;
+      root.appendChild(style);
+      new MutationObserver(guardHost).observe(document.documentElement, { childList: true });
+      new MutationObserver(styleHost).observe(host, { attributes: true });
+      window.addEventListener("scroll", placeAll, { capture: true, passive: true });
+      window.addEventListener("resize", placeAll, { passive: true });
+    }
+    styleHost();
+    document.documentElement.appendChild(host); // outside <body>: body margins and transforms do not apply
+    return root;
+  }
+
+  // Re-applied whenever the page touches the host's attributes; a no-op when they are still ours
+  // (our own change also wakes the observer).
+  let ownStyle = "";
+  function styleHost() {
+    if (ownStyle && host.attributes.length === 1 && host.getAttribute("style") === ownStyle) return;
+    for (const name of [...host.attributes].map((a) => a.name)) host.removeAttribute(name);
+    for (const [property, value] of Object.entries(HOST_STYLE)) host.style.setProperty(property, value, "important");
+    ownStyle = host.getAttribute("style");
+  }
+
+  let reattached = 0;
+  function guardHost() {
+    if (entries.size && host && !host.isConnected && reattached < 100) { // a page that keeps removing it wins eventually
+      reattached += 1;
+      document.documentElement.appendChild(host);
+    }
+  }
+
+  // Ancestors that can hide part of the element: overflow other than visible, up to a fixed ancestor.
+  function clippingAncestors(element) {
+    const clips = [];
+    for (let node = element.parentElement; node && node !== document.documentElement; node = node.parentElement) {
+      const style = getComputedStyle(node);
+      if (style.overflowX !== "visible" || style.overflowY !== "visible" || /paint|strict|content/.test(style.contain)) {
+        clips.push(node);
+      }
+      if (style.position === "fixed") break;
+    }
+    return clips;
+  }
+
+  function visiblePart(entry, now) {
+    const element = entry.element;
+    if (!element.isConnected) return null;
+    const box = element.getBoundingClientRect();
+    if (box.width < 1 || box.height < 1) return null;
+    if (now - entry.clipsAt > CLIPS_REFRESH_MS) {
+      entry.clips = clippingAncestors(element);
+      entry.clipsAt = now;
+    }
+    let left = Math.max(box.left, 0);
+    let top = Math.max(box.top, 0);
+    let right = Math.min(box.right, window.innerWidth);
+    let bottom = Math.min(box.bottom, window.innerHeight);
+    for (const clip of entry.clips) {
+      const edge = clip.getBoundingClientRect();
+      left = Math.max(left, edge.left + clip.clientLeft);
+      top = Math.max(top, edge.top + clip.clientTop);
+      right = Math.min(right, edge.left + clip.clientLeft + clip.clientWidth);
+      bottom = Math.min(bottom, edge.top + clip.clientTop + clip.clientHeight);
+    }
+    if (right - left < 4 || bottom - top < 4) return null;
+    return { left, top, right, bottom, width: box.width, height: box.height };
+  }
+
+  function place(entry, now = performance.now()) {
+    const part = visiblePart(entry, now);
+    entry.badge.hidden = !part;
+    if (!part) return;
+    // Small images, and images mostly scrolled or clipped out of view, get the icon.
+    const compact = Math.min(part.width, part.height, part.right - part.left, part.bottom - part.top) < COMPACT_BELOW;
+    entry.badge.classList.toggle("compact", compact);
+    const left = `${Math.round(part.left + INSET)}px`;
+    const top = `${Math.round(part.top + INSET)}px`;
+    const maxWidth = `${Math.max(24, Math.round(part.right - part.left - 2 * INSET))}px`;
+    if (entry.badge.style.left !== left) entry.badge.style.left = left;
+    if (entry.badge.style.top !== top) entry.badge.style.top = top;
+    // A compact badge may grow past a thumbnail on hover; a full one stays within its image.
+    const wanted = compact ? "" : maxWidth;
+    if (entry.badge.style.maxWidth !== wanted) entry.badge.style.maxWidth = wanted;
+  }
+
+  function placeAll() {
+    const now = performance.now();
+    for (const entry of entries) {
+      if (!entry.element.isConnected && !entry.toast) {
+        entry.badge.remove();
+        entries.delete(entry);
+      } else if (!entry.toast) {
+        place(entry, now);
+      }
+    }
+  }
+
+  function frame() {
+    placeAll();
+    if (entries.size) requestAnimationFrame(frame);
+    else framing = false;
+  }
+
+  function track(entry) {
+    entries.add(entry);
+    if (!framing) {
+      framing = true;
+      requestAnimationFrame(frame);
+    }
+  }
+
+  function render(entry, outcome, onOpen) {
+    const { badge } = entry;
+    const compact = badge.classList.contains("compact");
+    badge.replaceChildren();
+    badge.className = entry.toast ? "badge toast" : "badge";
+    badge.classList.toggle("compact", compact);
+    badge.title = "";
+    const icon = document.createElement("span");
+    icon.className = "icon";
+    const full = document.createElement("span");
+    full.className = "full";
+    const text = document.createElement("span");
+    text.className = "label";
+    full.append(text);
+    badge.append(icon, full);
+    let kind;
+    if (outcome.state === "checking") {
+      kind = "checking";
+      text.textContent = "SynthSpot: checking…";
+      entry.data = { state: "checking" };
+    } else if (!outcome.ok) {
+      kind = outcome.state === "unsupported_format" ? "unsupported" : "failed";
+      text.textContent = outcome.shortText;
+      badge.title = outcome.message || "";
+      entry.data = { state: outcome.state, text: outcome.shortText };
+    } else {
+      const result = outcome.value;
+      kind = result.verdict;
+      const percent = Math.round(100 * result.probability);
+      // Says what the number is: the chance it is AI-generated, whatever the verdict.
+      text.textContent = `AI ${percent}%`;
+      const what = document.createElement("span");
+      what.className = "what";
+      what.textContent = result.verdictLabel.charAt(0).toLowerCase() + result.verdictLabel.slice(1); // "likely AI"
+      full.append(what);
+      badge.title = [`Probability that this image is AI-generated: ${percent}% (${result.probability.toFixed(3)})`,
+        `Verdict: ${result.verdictLabel}`, ...result.reasons, ...result.provenance].join("\n");
+      const open = document.createElement("a");
+      open.textContent = "Open in SynthSpot";
+      open.addEventListener("click", async (event) => {
+        event.preventDefault();
+        event.stopPropagation();
+        if (!event.isTrusted) return; // only the person's own click, never a page script's
+        const answer = await onOpen(result.sha256);
+        open.title = answer.ok ? "Shown in the SynthSpot app" : answer.message;
+        if (!answer.ok) open.textContent = "Open the SynthSpot app";
+      });
+      full.append(open);
+      entry.data = { state: "done", verdict: result.verdict, probability: result.probability, sha256: result.sha256 };
+    }
+    badge.classList.add(kind);
+    icon.textContent = ICONS[kind] || "";
+    entry.open = badge.querySelector("a");
+  }
+
+  globalThis.SynthSpotBadges = {
+    // A badge on ``element`` (or, without one, in a corner of the frame) for ``url``.
+    add(element, url) {
+      for (const entry of entries) {
+        if (entry.element === element && element) {
+          entry.badge.remove();
+          entries.delete(entry);
+        }
+      }
+      const badge = document.createElement("div");
+      layer().appendChild(badge);
+      const entry = { element, url, badge, clips: [], clipsAt: -Infinity, data: {}, toast: !element };
+      if (element) place(entry);
+      track(entry);
+      return entry;
+    },
+    render,
+    urlOn(element) {
+      for (const entry of entries) if (entry.element === element) return entry.url;
+      return null;
+    },
+    // For the service worker's summary and the tests (the extension's world only; the page cannot call it).
+    describe() {
+      placeAll();
+      return [...entries].map((entry) => {
+        const box = entry.badge.hidden ? null : entry.badge.getBoundingClientRect();
+        const link = entry.open ? entry.open.getBoundingClientRect() : null;
+        return {
+          src: entry.url, ...entry.data, text: entry.badge.textContent, compact: entry.badge.classList.contains("compact"),
+          visible: Boolean(box), left: box ? box.left : null, top: box ? box.top : null,
+          width: box ? box.width : null, height: box ? box.height : null,
+          openLink: link && link.width ? { x: link.left + link.width / 2, y: link.top + link.height / 2 } : null,
+        };
+      });
+    },
+  };
+})();

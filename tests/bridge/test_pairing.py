@@ -1,0 +1,117 @@
+"""Pairing needs the app's "Pair a browser" window and the person's approval there; browsers are revoked one by one."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from engine.bridge import PairingState, protocol
+from engine.bridge.client import BridgeRefused, Pairing
+from tests.bridge.conftest import BridgeClient, png_bytes
+
+
+def test_pairing_is_refused_while_no_pair_window_is_open(client):
+    with pytest.raises(BridgeRefused) as refused:
+        client.api.request_pairing("Sneaky process")
+    assert refused.value.reply.status == 403 and refused.value.reply.json()["error"] == "pairing_closed"
+
+
+def test_pairing_without_approval_in_the_app_fails(client, server):
+    server.pairing.open_window()
+    ticket = client.api.request_pairing("Chromium on Linux")
+    pending = server.pairing.pending()
+    assert [(r.name, r.code) for r in pending] == [("Chromium on Linux", ticket.code)]  # both sides show one code
+    assert client.api.pairing_answer(ticket).status == 202  # still waiting for the person
+    # The key the browser derived is worth nothing until the person approves: no browser ID, no channel.
+    client.api.pairing = Pairing("guessed-id", ticket.key)
+    assert client.post_json("/v1/hello", {"client": "guessed-id", "challenge": "c" * 43}).status == 401
+    server.pairing.close_window()  # the person closed the window without approving
+    assert client.api.pairing_answer(ticket).status == 404
+    assert server.pairing.browsers() == []
+
+
+def test_a_refused_request_stays_refused(client, server):
+    server.pairing.open_window()
+    ticket = client.api.request_pairing("Someone else")
+    assert server.pairing.refuse(ticket.request_id)
+    reply = client.api.pairing_answer(ticket)
+    assert reply.status == 403 and reply.json()["error"] == "pairing_refused"
+    assert not server.pairing.approve(ticket.request_id)
+
+
+def test_approval_pairs_the_browser_that_shows_the_code(client, server):
+    server.pairing.open_window()
+    intruder = BridgeClient(server).api.request_pairing("Chromium on Linux")  # same name, asked at the same time
+    ticket = client.api.request_pairing("Chromium on Linux")
+    codes = {r.request_id: r.code for r in server.pairing.pending()}
+    assert codes[ticket.request_id] == ticket.code and codes[intruder.request_id] != ticket.code
+    assert server.pairing.approve(ticket.request_id)  # the person picks the one whose code their browser shows
+    pairing = client.api.wait_for_approval(ticket)
+    assert client.scan(png_bytes(200)).status == 200
+    assert [b.client_id for b in server.pairing.browsers()] == [pairing.client_id]
+    assert client.api.pairing_answer(intruder).status == 202  # the other still waits, and gets nothing
+
+
+def test_the_key_never_crosses_the_wire(client, server, monkeypatch):
+    sent: list[bytes] = []
+    raw = client.api.raw
+
+    def recording(method, path, body=None, headers=None, **options):
+        reply = raw(method, path, body, headers, **options)
+        sent.extend([path.encode(), body or b"", json.dumps(headers or {}).encode(), reply.body,
+                     str(dict(reply.headers)).encode()])
+        return reply
+
+    monkeypatch.setattr(client.api, "raw", recording)
+    pairing = client.pair()
+    client.scan(png_bytes(60))
+    wire = b"".join(sent)
+    for encoding in (pairing.key, pairing.key.hex().encode(), protocol.b64url(pairing.key).encode()):
+        assert encoding not in wire
+
+
+def test_each_browser_is_listed_with_its_name_and_last_use_and_revoked_alone(make_server):
+    server = make_server()
+    laptop, work = BridgeClient(server), BridgeClient(server)
+    laptop.pair("Chromium at home")
+    work.pair("Chromium at work")
+    assert laptop.scan(png_bytes(70)).status == 200
+    listed = {b.name: b for b in server.pairing.browsers()}
+    assert set(listed) == {"Chromium at home", "Chromium at work"}
+    assert listed["Chromium at home"].last_used is not None and listed["Chromium at home"].paired_at > 0
+    assert server.pairing.revoke(listed["Chromium at work"].client_id)
+    assert work.post_json("/v1/hello", {"client": work.pairing.client_id, "challenge": "c" * 43}).status == 401
+    assert laptop.scan(png_bytes(71)).status == 200
+    assert [b.name for b in server.pairing.browsers()] == ["Chromium at home"]
+
+
+def test_the_browser_can_unpair_itself(paired, server):
+    assert paired.call("POST", "/v1/forget").status == 200
+    assert server.pairing.browsers() == []
+
+
+def test_pairings_are_kept_user_only_and_survive_a_restart(paired, tmp_path):
+    path = tmp_path / "bridge_browsers.json"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    again = PairingState(path)
+    assert again.key_for(paired.pairing.client_id) == paired.pairing.key
+    assert [b.name for b in again.browsers()] == ["Test browser"]
+
+
+def test_a_request_with_a_weak_public_key_is_refused(client, server):
+    server.pairing.open_window()
+    reply = client.post_json("/v1/pair", {"name": "x", "public_key": protocol.b64url(bytes(32))})
+    assert reply.status == 400 and reply.json()["error"] == "bad_public_key"
+    assert client.post_json("/v1/pair", {"name": "x", "public_key": "!!"}).status == 400
+
+
+def test_requests_waiting_for_the_person_are_capped(client, server):
+    server.pairing.open_window()
+    for index in range(8):
+        client.api.request_pairing(f"browser {index}")
+    with pytest.raises(BridgeRefused) as refused:
+        client.api.request_pairing("one too many")
+    assert refused.value.reply.status == 429

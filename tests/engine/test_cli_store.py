@@ -1,0 +1,79 @@
+"""A bad --store is refused once, clearly, with exit 2; a damaged one can be moved aside."""
+import sqlite3
+import time
+
+import pytest
+
+from engine.cli import main
+from engine.result import Result
+from engine.store import Store, StoreError
+from tests.conftest import solid_image
+
+
+def scan(capsys, image, store, *extra):
+    code = main(["scan", str(image), "--store", str(store), *extra])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def image(tmp_path):
+    return solid_image(tmp_path / "x.png", 100)
+
+
+@pytest.fixture(autouse=True)
+def brightness_model(monkeypatch, brightness_model_path):
+    monkeypatch.setenv("SYNTHSPOT_MODEL", str(brightness_model_path))
+
+
+def damaged_store(path):
+    store = Store(path)
+    for i in range(400):  # a few dozen pages
+        store.put(Result(sha256=f"{i:064d}", verdict="likely_real", probability=0.1, scanned_at=time.time(),
+                         path="/photos/" + "p" * 200), "m@1")
+    store.close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    for offset in range(3 * page, len(data) - page, 3 * page):  # b-tree pages overwritten, the header intact
+        data[offset:offset + 64] = b"\xa5" * 64
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_folder_as_store_is_refused_once(tmp_path, image, capsys):
+    code, out, err = scan(capsys, image, tmp_path)
+    assert code == 2 and out == ""
+    assert "is a folder, not a database file" in err and "Traceback" not in err
+    assert err.count("synthspot:") == 1
+
+
+def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path, image, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes, not a database\n" * 100)
+    code, out, err = scan(capsys, image, notes, "--move-corrupt-store")
+    assert code == 2 and "not a SynthSpot results database" in err and "Traceback" not in err
+    assert notes.read_text().startswith("my notes")  # never moved or touched
+
+
+def test_a_damaged_store_is_refused_with_the_way_out(tmp_path, image, capsys):
+    store = damaged_store(tmp_path / "results.sqlite3")
+    code, out, err = scan(capsys, image, store)
+    assert code == 2 and out == ""
+    assert "is damaged" in err and "--move-corrupt-store" in err and "mv " in err and "Traceback" not in err
+    with pytest.raises(StoreError) as refused:
+        Store(store, verify=True)
+    assert refused.value.corrupt
+
+
+def test_move_corrupt_store_keeps_the_old_file_and_scans(tmp_path, image, capsys):
+    store = damaged_store(tmp_path / "results.sqlite3")
+    before = store.read_bytes()
+    code, out, err = scan(capsys, image, store, "--move-corrupt-store")
+    assert code == 0, err
+    assert "moved the damaged store aside" in err and "1 scanned" in out
+    [kept] = tmp_path.glob("results.sqlite3.corrupt-*")
+    assert kept.read_bytes() == before
+    assert Store(store, verify=True).count() == 1

@@ -1,0 +1,75 @@
+"""Results stream out as they finish, and Ctrl-C prints what finished and exits 130."""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child is POSIX")
+
+
+@pytest.fixture(scope="module")
+def many_images(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("many")
+    rng = np.random.default_rng(0)
+    for i in range(400):
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(folder / f"{i:03d}.png")
+    return folder
+
+
+def start(args, model):
+    return subprocess.Popen([sys.executable, "-m", "engine.cli", "scan", *args, "--model", str(model),
+                             "--workers", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_json_lines_stream_and_ctrl_c_keeps_them(many_images, brightness_model_path, tmp_path):
+    scan = start([str(many_images), "--json", "--store", str(tmp_path / "s.db")], brightness_model_path)
+    first = scan.stdout.readline()  # arrives while the scan is still running
+    assert scan.poll() is None and json.loads(first)["error"] is None
+    scan.send_signal(signal.SIGINT)
+    rest, err = scan.communicate(timeout=60)
+    assert scan.returncode == 130, err
+    records = [json.loads(first)] + [json.loads(line) for line in rest.splitlines()]
+    assert 1 <= len(records) < 400
+    assert "interrupted" in err and "Traceback" not in err
+    with sqlite3.connect(tmp_path / "s.db") as db:  # what was printed is what was stored
+        stored = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    assert stored >= len(records)
+
+
+def test_ctrl_c_prints_the_table_of_what_finished(many_images, brightness_model_path, tmp_path):
+    store = tmp_path / "s.db"
+    scan = start([str(many_images), "--store", str(store)], brightness_model_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until some results are in, then interrupt
+        if store.exists():
+            try:
+                with sqlite3.connect(store, timeout=1) as db:
+                    if db.execute("SELECT COUNT(*) FROM results").fetchone()[0] >= 5:
+                        break
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.05)
+    scan.send_signal(signal.SIGINT)
+    out, err = scan.communicate(timeout=60)
+    assert scan.returncode == 130, err
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["VERDICT", "P(AI)"]
+    assert "interrupted: " in out and " of 400 scanned" in out
+    assert len([line for line in lines[1:] if line.endswith(".png") or ".png " in line]) >= 5
+
+
+def test_a_closed_pipe_ends_the_scan_quietly(many_images, brightness_model_path):
+    scan = start([str(many_images), "--json", "--no-cache"], brightness_model_path)
+    scan.stdout.readline()
+    scan.stdout.close()  # as `| head -1` does
+    err = scan.stderr.read()
+    assert scan.wait(60) == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err

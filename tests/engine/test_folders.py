@@ -1,0 +1,73 @@
+"""Folder mode finds every image (BigTIFF, symlinked folders), never loops, and says what it skipped."""
+import io
+import os
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.cli import main
+from engine.files import expand_paths, sniff_image
+from tests.conftest import solid_image
+
+
+def bigtiff(path):
+    Image.fromarray(np.full((40, 40, 3), 90, np.uint8)).save(path, format="TIFF", big_tiff=True)
+    return path
+
+
+def test_bigtiff_is_sniffed_in_both_byte_orders(tmp_path):
+    assert sniff_image(bigtiff(tmp_path / "b").read_bytes()[:32])
+    assert sniff_image(b"MM\x00+\x00\x08\x00\x00" + bytes(24))
+    assert [p.name for p in expand_paths([tmp_path])] == ["b"]
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or sys.platform == "win32", reason="POSIX symlinks")
+def test_symlinked_folders_are_followed_once_and_loops_end(tmp_path):
+    root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
+    (root / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    solid_image(root / "a.png", 10)
+    solid_image(root / "sub" / "b.png", 20)
+    solid_image(elsewhere / "c.png", 30)
+    (root / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (root / "sub" / "up").symlink_to(root, target_is_directory=True)  # a loop back to the top
+    (root / "again").symlink_to(elsewhere, target_is_directory=True)  # the same folder a second time
+    found = [p.relative_to(root).as_posix() for p in expand_paths([root])]
+    assert found == ["a.png", "again/c.png", "sub/b.png"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PATH_MAX is Linux's 4096")
+def test_paths_longer_than_path_max_are_reported(tmp_path):
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:  # build it relative to open folders: the full path is too long for any ordinary call
+        for level in range(20):
+            name = f"{level:02d}" + "d" * 218
+            os.mkdir(name, dir_fd=fd)
+            inner = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        with os.fdopen(os.open("deep.png", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd), "wb") as handle:
+            buffer = io.BytesIO()
+            Image.new("RGB", (8, 8)).save(buffer, format="PNG")
+            handle.write(buffer.getvalue())
+    finally:
+        os.close(fd)
+    skipped = []
+    assert list(expand_paths([tmp_path], skipped=skipped)) == []
+    assert skipped and all("longer than the system allows" in why for _, why in skipped)
+
+
+def test_image_named_files_that_do_not_decode_are_errors_the_rest_is_counted(tmp_path, brightness_model_path,
+                                                                              capsys):
+    solid_image(tmp_path / "good.png", 200)
+    (tmp_path / "broken.jpg").write_bytes(b"this was never a JPEG")
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "._good.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # macOS side file: not an image
+    code = main(["scan", str(tmp_path), "--model", str(brightness_model_path), "--no-cache"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "broken.jpg" in out and "not an image" in out  # an error row, not a silent skip
+    assert "2 scanned" in out and "2 skipped (2 not an image)" in out
+    assert "skipped " + str(tmp_path / "notes.txt") + ": not an image" in err
