@@ -73,3 +73,14 @@ def test_regenerate_domain_records_the_network_and_its_choices():
     fake = domain.generate(real, np.random.default_rng(0), {})
     assert fake.pixels.shape == real.shape and fake.family in {"oidn", "amt"}
     assert fake.params["network"] == fake.network
+
+
+def test_loading_amt_leaves_pillow_strict_about_truncated_files():
+    """AMT's own utils switch on LOAD_TRUNCATED_IMAGES for the whole process; the loader undoes it."""
+    from PIL import ImageFile
+
+    from training.data import packages
+
+    root, _ = packages.unpacked("pypi", "markdiffusion")
+    regenerators._import_amt_s(root)
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False

@@ -131,7 +131,11 @@ def _import_amt_s(package_root: Path):
     """AMT-S's network module from the unpacked wheel. Its files import each other as
     `markdiffusion.model.amt...`; the real `markdiffusion/__init__.py` imports the whole toolkit,
     so stand-in package modules take its place while AMT-S loads and are removed after, with
-    any real `markdiffusion` modules put back."""
+    any real `markdiffusion` modules put back. Its utils also switch on Pillow's process-wide
+    LOAD_TRUNCATED_IMAGES, which would make every truncated photo decode silently: restored."""
+    from PIL import ImageFile
+
+    truncated_setting = ImageFile.LOAD_TRUNCATED_IMAGES
     prefix = "markdiffusion"
     ours = lambda name: name == prefix or name.startswith(prefix + ".")
     with _import_lock:
@@ -149,6 +153,7 @@ def _import_amt_s(package_root: Path):
             for name in [name for name in sys.modules if ours(name)]:
                 del sys.modules[name]
             sys.modules.update(saved)
+            ImageFile.LOAD_TRUNCATED_IMAGES = truncated_setting
     return module
 
 
