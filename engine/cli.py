@@ -6,8 +6,11 @@ import argparse
 import logging
 import os
 import shlex
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from engine.contract import ContractError
@@ -66,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits 2 on usage errors and 0 on --help
         return int(exc.code or 0)
     logging.basicConfig(level=logging.WARNING, format="synthspot: %(message)s")
+    # Pillow logs its decoders' complaints too; the reason is already in the file's error row.
+    logging.getLogger("PIL").setLevel(logging.CRITICAL)
     _never_fail_on_encoding()
     try:
         if args.command == "scan":
@@ -111,14 +116,14 @@ def cmd_scan(args) -> int:
     requests = [ScanRequest(path=str(f), source="cli") for f in files]
     scanner = Scanner(detector, store=store, workers=args.workers)
     job = scanner.submit(requests, on_result=printer, on_progress=progress.update if progress else None)
-    interrupted = False
-    try:
-        # Short waits: the main thread must stay responsive to Ctrl-C and notice a closed pipe.
-        while not job.wait(0.2):
-            if printer.broken:
+    ctrl_c = threading.Event()
+    with _ctrl_c_sets(ctrl_c):
+        # Short waits: the main thread writes what finished, notices Ctrl-C and a closed pipe.
+        while not job.wait(0.1):
+            printer.drain()
+            if printer.broken or ctrl_c.is_set():
                 break
-    except KeyboardInterrupt:
-        interrupted = True
+    interrupted = ctrl_c.is_set()
     if interrupted or printer.broken:
         job.cancel()
     printer.close()
@@ -155,6 +160,25 @@ def open_store(path: Path | None, move_corrupt: bool) -> Store:
         print(f"synthspot: moved the damaged store aside to {display_path(str(moved))}; starting a new one",
               file=sys.stderr)
         return Store(path, verify=True)
+
+
+@contextmanager
+def _ctrl_c_sets(event: threading.Event):
+    """While scanning, Ctrl-C only sets ``event``: a KeyboardInterrupt raised in the middle of writing a JSON
+    line would cut it in half. A second Ctrl-C after that is a plain KeyboardInterrupt (exit 130 at once)."""
+    def first_interrupt(signum, frame):
+        event.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        previous = signal.signal(signal.SIGINT, first_interrupt)
+    except ValueError:  # not the main thread (an embedding caller): Ctrl-C is theirs
+        yield
+        return
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGINT) is first_interrupt:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _silence_stdout() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import queue
 import sys
-import threading
 from collections import Counter
 
 from engine.paths import display_path, printable
@@ -13,38 +13,46 @@ MAX_SKIPPED_LISTED = 20
 
 
 class StreamingPrinter:
-    """Called from scanner threads as each result finishes. JSON lines and CSV rows go out at once, in
-    completion order (so an interrupted or piped scan shows what it did); the table waits for the end."""
+    """JSON lines and CSV rows go out as results finish, in completion order (so an interrupted or piped
+    scan shows what it did); the table waits for the end. Scanner threads only queue a result; the main
+    thread writes (:meth:`drain`), so a slow reader of our output (a paused pager) never stalls scanning,
+    nor, through the claims in a shared store, another process's scan."""
 
     def __init__(self, mode: str, out=None):
         self.mode = mode  # "json", "csv" or "table"
         self.out = out or sys.stdout
         self.broken = False  # the reader went away (``| head``): stop writing, stop scanning
-        self._lock = threading.Lock()
+        self._finished: queue.SimpleQueue[Result] = queue.SimpleQueue()
         self._closed = False
         if mode == "csv":
             self._write(to_csv([]))  # the header, before the first row
 
     def __call__(self, result: Result) -> None:
-        if self.mode == "json":
-            self._write(result.to_json() + "\n")
-        elif self.mode == "csv":
-            self._write(to_csv([result]).split("\n", 1)[1])  # the row without the header
+        if not self._closed and self.mode != "table":
+            self._finished.put(result)
+
+    def drain(self) -> None:
+        while not self.broken:
+            try:
+                result = self._finished.get_nowait()
+            except queue.Empty:
+                return
+            if self.mode == "json":
+                self._write(result.to_json() + "\n")
+            else:
+                self._write(to_csv([result]).split("\n", 1)[1])  # the row without the header
 
     def close(self) -> None:
-        """No more writes: results still finishing after an interrupt must not break the last lines."""
-        with self._lock:
-            self._closed = True
+        """Write what has finished; results still finishing after an interrupt are not printed."""
+        self._closed = True
+        self.drain()
 
     def _write(self, text: str) -> None:
-        with self._lock:
-            if self._closed or self.broken:
-                return
-            try:
-                self.out.write(text)
-                self.out.flush()
-            except (BrokenPipeError, ValueError):
-                self.broken = True
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except (BrokenPipeError, ValueError):
+            self.broken = True
 
 
 def format_table(results: list[Result]) -> str:

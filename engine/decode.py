@@ -37,6 +37,8 @@ MAX_FILE_BYTES = 200 * 1024 * 1024
 SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO", "AVIF", "HEIF")
 # libheif decodes into a buffer of its own before Pillow gets a copy.
 _OWN_BUFFER_FORMATS = ("AVIF", "HEIF")
+# The widest strip intermediates (alpha compositing in uint16): a few copies of 4-8 bytes a pixel.
+STRIP_BYTES_PER_PIXEL = 24
 
 
 class DecodeError(ValueError):
@@ -100,7 +102,7 @@ class OpenedImage:
         """What decoding will hold at its peak: Pillow's image, the RGB result and one strip's intermediates."""
         pixels = self.width * self.height
         per_pixel = stored_bytes_per_pixel(self.mode) + 3 + (4 if self.format in _OWN_BUFFER_FORMATS else 0)
-        return pixels * per_pixel + min(pixels, STRIP_PIXELS) * 16
+        return pixels * per_pixel + min(pixels, STRIP_PIXELS) * STRIP_BYTES_PER_PIXEL
 
     def decode(self) -> DecodedImage:
         image = self._image

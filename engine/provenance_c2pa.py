@@ -33,8 +33,8 @@ def c2pa_hints(data: bytes, image_format: str) -> list[ProvenanceHint]:
         # Only "there is no manifest" is silent; a damaged manifest is worth telling the user about.
         if "ManifestNotFound" in type(exc).__name__ + text or "JumbfNotFound" in text:
             return []
-        if "RemoteManifest" in type(exc).__name__ + text:
-            return [remote_manifest_hint("")]
+        if "RemoteManifest" in type(exc).__name__ or text.startswith("Remote"):  # fetching is off, by design
+            return [remote_manifest_hint(text.rsplit("from url ", 1)[1].strip() if "from url " in text else "")]
         return [ProvenanceHint("c2pa", "C2PA: unreadable",
                                f"The file carries a C2PA manifest that could not be read: {text[:200]}")]
     active = store.get("manifests", {}).get(store.get("active_manifest", ""), {})

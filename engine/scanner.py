@@ -16,6 +16,7 @@ import queue
 import sys
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
@@ -30,11 +31,12 @@ from engine.model import Detector
 from engine.paths import display_path
 from engine.provenance import provenance_hints
 from engine.result import CropScore, Result, decide_verdict, probability_from_logit
-from engine.store import Store
+from engine.store import Store, claim_owner
 
 log = logging.getLogger(__name__)
 
 MAX_READ_BYTES = 200 * 1024 * 1024
+CLAIM_POLL_S = 0.05  # how often a scanner waiting on another process's claim looks for its result
 ARTIFACT_MAP_MAX_CELLS = 96  # longest side of the stored heatmap
 
 
@@ -106,6 +108,10 @@ class ScanJob:
             self._finished.set()
 
 
+class _Abandoned(Exception):
+    """The job was cancelled or the scanner closed while waiting on another process's claim."""
+
+
 @dataclass(eq=False)
 class _Prepared:
     job: ScanJob
@@ -131,6 +137,8 @@ class Scanner:
         self._ready: queue.Queue[_Prepared | None] = queue.Queue(maxsize=max(2, 2 * workers))
         self._in_flight: dict[str, _Prepared] = {}
         self._in_flight_lock = threading.Lock()
+        self._claimed: set[str] = set()  # sha256s this scanner has claimed in the store
+        self._owner = claim_owner(uuid.uuid4().hex[:12])
         self._closed = False
         self._inference = threading.Thread(target=self._inference_loop, name="synthspot-infer", daemon=True)
         self._inference.start()
@@ -219,7 +227,11 @@ class Scanner:
         sha256 = hashlib.sha256(data).hexdigest()
         read_done = time.perf_counter()
         if self.store:
-            cached = self.store.get(sha256, self.model_id)
+            try:
+                cached = self.store.get(sha256, self.model_id)
+            except Exception as exc:  # a store that breaks mid-scan costs the cache, not the scan
+                log.warning("could not look %s up in the store: %s", display_path(request.path) or "bytes", exc)
+                cached = None
             if cached is not None:
                 result = _for_request(cached, request)
                 result.cached = True
@@ -233,6 +245,17 @@ class Scanner:
                 return
             placeholder = _Prepared(job, request, Result(sha256=sha256), np.empty(0), [], started)
             self._in_flight[sha256] = placeholder
+        try:
+            stored = self._claim_or_wait(job, sha256)
+        except _Abandoned:
+            self._release(sha256, None)
+            return
+        if stored is not None:  # another process scanned these bytes meanwhile: share its result
+            result = _for_request(stored, request)
+            result.cached = True
+            self._record_sighting(result)
+            self._release(sha256, result)
+            return
         try:
             prepared = self._decode_and_crop(job, request, data, sha256, started, read_done)
         except Exception as exc:  # whatever happens, release the bytes: others may be waiting on them
@@ -250,6 +273,43 @@ class Scanner:
                 return
             except queue.Full:
                 continue
+        self._release(sha256, None)  # closed while waiting for the queue: it stays pending, its claim goes
+
+    def _claim_or_wait(self, job: ScanJob, sha256: str) -> Result | None:
+        """Claim these bytes in the store, so another process sharing it does not scan them too; while that
+        process holds the claim, wait for its result. None: ours to scan. The claim only saves work, so a
+        store that fails here does not stop the scan."""
+        if not self.store:
+            return None
+        while True:
+            try:
+                if self.store.claim(sha256, self.model_id, self._owner):
+                    with self._in_flight_lock:
+                        self._claimed.add(sha256)
+                    # It may have been finished and released between our cache look-up and the claim.
+                    stored = self.store.get(sha256, self.model_id)
+                    if stored is not None:
+                        self._release_claim(sha256)
+                    return stored
+                stored = self.store.get(sha256, self.model_id)
+            except Exception as exc:
+                log.warning("could not claim %s in the store, scanning it anyway: %s", sha256[:12], exc)
+                return None
+            if stored is not None:
+                return stored
+            if self._closed or job.cancelled:
+                raise _Abandoned
+            time.sleep(CLAIM_POLL_S)
+
+    def _release_claim(self, sha256: str) -> None:
+        with self._in_flight_lock:
+            if sha256 not in self._claimed:
+                return
+            self._claimed.discard(sha256)
+        try:
+            self.store.release_claim(sha256, self.model_id, self._owner)
+        except Exception as exc:  # it goes stale with this process; others then take it over
+            log.warning("could not release the claim on %s: %s", sha256[:12], exc)
 
     def _decode_and_crop(self, job, request, data, sha256, started, read_done) -> _Prepared:
         meta = self.detector.metadata
@@ -393,6 +453,7 @@ class Scanner:
         """Report a finished scan to its request and to everyone who waited on the same bytes."""
         with self._in_flight_lock:
             prepared = self._in_flight.pop(sha256, None)
+        self._release_claim(sha256)  # after the store has the result: a waiting process finds it there
         if prepared is None:
             return
         self._finish(prepared.job, prepared.request, result)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -47,6 +48,13 @@ CREATE TABLE IF NOT EXISTS pending (
     path TEXT PRIMARY KEY,
     source TEXT NOT NULL,
     queued_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS claims (
+    sha256 TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    claimed_at REAL NOT NULL,
+    PRIMARY KEY (sha256, model_id)
 );
 """
 
@@ -176,13 +184,55 @@ class Store:
 
     def pending(self) -> list[tuple[str, str]]:
         with self._connect() as db:
-            return [(path_from_db(p), s) for p, s in db.execute("SELECT path, source FROM pending ORDER BY queued_at, rowid")]
+            rows = db.execute("SELECT path, source FROM pending ORDER BY queued_at, rowid").fetchall()
+        return [(path_from_db(p), s) for p, s in rows]
+
+    # --- work claimed by a scanner (several processes share one store) --------
+
+    def claim(self, sha256: str, model_id: str, owner: str) -> bool:
+        """Take the right to scan these bytes with this model. False while another live scanner holds it;
+        a claim whose process has died (same machine) or that is older than CLAIM_STALE_S is taken over."""
+        now = time.time()
+        with self._connect(write=True) as db:
+            row = db.execute("SELECT owner, claimed_at FROM claims WHERE sha256=? AND model_id=?",
+                             (sha256, model_id)).fetchone()
+            if row and row[0] != owner and now - row[1] < CLAIM_STALE_S and claim_owner_alive(row[0]):
+                return False
+            db.execute("INSERT OR REPLACE INTO claims VALUES (?,?,?,?)", (sha256, model_id, owner, now))
+            return True
+
+    def release_claim(self, sha256: str, model_id: str, owner: str) -> None:
+        with self._connect(write=True) as db:
+            db.execute("DELETE FROM claims WHERE sha256=? AND model_id=? AND owner=?", (sha256, model_id, owner))
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:
             db.close()
             self._local.db = None
+
+
+# A live scanner finishes an image in seconds; one silent this long (a machine that slept, another host) is gone.
+CLAIM_STALE_S = 600.0
+
+
+def claim_owner(token: str) -> str:
+    """``host:pid:token``: enough to tell whether the claiming process still lives on this machine."""
+    return f"{socket.gethostname()}:{os.getpid()}:{token}"
+
+
+def claim_owner_alive(owner: str) -> bool:
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit() or os.name == "nt":
+        return True  # another machine (or Windows, where os.kill(pid, 0) would end the process): only age tells
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def db_path(path: str) -> str | bytes:

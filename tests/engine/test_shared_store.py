@@ -1,0 +1,42 @@
+"""Two CLI processes on one store scan each file once between them and share the result."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+from engine.store import Store, claim_owner
+
+
+def test_two_processes_scanning_the_same_folder_share_each_result(tmp_path, brightness_model_path):
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(60):
+        Image.fromarray(rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)).save(folder / f"{i:02d}.png")
+    store = tmp_path / "s.db"
+    Store(store)  # created once up front, as an installed app's store would be
+    command = [sys.executable, "-m", "engine.cli", "scan", str(folder), "--json", "--store", str(store),
+               "--model", str(brightness_model_path)]
+    scans = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [scan.communicate(timeout=120) for scan in scans]
+    assert [scan.returncode for scan in scans] == [0, 0], [err for _, err in outputs]
+    runs = [[json.loads(line) for line in out.splitlines()] for out, _ in outputs]
+    assert all(len(run) == 60 and all(r["error"] is None for r in run) for run in runs)
+    fresh = [r for run in runs for r in run if not r["cached"]]
+    assert len(fresh) == 60, f"{len(fresh)} model runs for 60 files"  # each file scored once, by one process
+    by_file = [{os.path.basename(r["path"]): r for r in run} for run in runs]
+    assert all(by_file[0][name]["scanned_at"] == by_file[1][name]["scanned_at"] for name in by_file[0])
+
+
+def test_a_claim_of_a_dead_process_is_taken_over(tmp_path):
+    store = Store(tmp_path / "s.db")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone_owner = claim_owner("x").rsplit(":", 2)[0] + f":{dead.stdout.strip()}:gone"
+    assert store.claim("a" * 64, "m@1", gone_owner)
+    assert store.claim("a" * 64, "m@1", claim_owner("me"))  # its process has exited: not waited on
+    assert not store.claim("a" * 64, "m@1", claim_owner("other"))  # this one lives (it is us)
+    store.release_claim("a" * 64, "m@1", claim_owner("me"))
+    assert store.claim("a" * 64, "m@1", claim_owner("other"))
