@@ -1,7 +1,10 @@
-"""Autoencoder reconstruction (SEF): a round trip through a KL autoencoder, the trace that
-latent-diffusion decoders leave. Either the small autoencoder trained here
-(training/data/weights, see train_autoencoder.py) or a user's diffusers AutoencoderKL
-directory (e.g. a local copy of the SD 2.1 VAE) given with --vae."""
+"""Autoencoder reconstruction (SEF): a round trip through an autoencoder, the trace that
+latent-diffusion decoders leave. Each image goes through one autoencoder drawn at random
+(from the seeded rng) from the small ones trained here (every training/data/weights/<name>/
+with an autoencoder.json; designs KL with SD's nearest-upsample decoder, KL with a
+pixel-shuffle decoder, VQ; see train_autoencoder.py for which are bundled), plus a user's diffusers
+AutoencoderKL directory (e.g. a local copy of the SD 2.1 VAE) when one is given with --vae.
+`weights=` replaces the bundled set: a folder with one autoencoder, or a folder of such folders."""
 from __future__ import annotations
 
 import hashlib
@@ -14,7 +17,15 @@ import torch
 from training.data.forge import autoencoder
 from training.data.forge.base import Generated
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"  # holds one folder per bundled autoencoder
+
+
+def autoencoder_folders(weights: str | Path = DEFAULT_WEIGHTS) -> list[Path]:
+    """`weights` itself if it holds an autoencoder.json, else its sub-folders that do (sorted)."""
+    weights = Path(weights)
+    if (weights / "autoencoder.json").exists():
+        return [weights]
+    return sorted(p.parent for p in weights.glob("*/autoencoder.json"))
 
 
 def _fingerprint(path: Path) -> str:
@@ -51,6 +62,7 @@ class _DiffusersVAE:
         tag = _fingerprint(weights[0]) if weights else "unknown"
         self.generator = f"diffusers-AutoencoderKL:{directory.name}:{tag}"
         self.network, self.family = f"diffusers-vae-{directory.name}", "diffusers-kl"
+        self.colour_calibration = False  # a full-scale VAE keeps colour faithfully
 
     @torch.no_grad()
     def reconstruct(self, rgb: np.ndarray) -> np.ndarray:
@@ -68,9 +80,11 @@ class _SmallVAE:
 
         self.model = autoencoder.load(directory).to(memory_format=torch.channels_last)
         self._reconstruct = reconstruct_array
-        self.generator = f"synthspot-kl-f{self.model.config.downsampling}:{_fingerprint(directory / 'autoencoder.safetensors')}"
-        # a KL autoencoder with an SD-style decoder (nearest upsample + conv)
-        self.network, self.family = f"synthspot-kl-f{self.model.config.downsampling}", "kl-nearest"
+        config = self.model.config
+        # e.g. "synthspot-kl-f8" (SD-style nearest-upsample decoder), "synthspot-kl-f8-pixelshuffle", "synthspot-vq-f8"
+        self.network, self.family = config.network, config.family
+        self.generator = f"{self.network}:{_fingerprint(directory / 'autoencoder.safetensors')}"
+        self.colour_calibration = True  # a briefly trained small autoencoder leaves a colour cast
 
     def reconstruct(self, rgb: np.ndarray) -> np.ndarray:
         return self._reconstruct(self.model, rgb)
@@ -78,30 +92,49 @@ class _SmallVAE:
 
 class Reconstruct:
     name = "reconstruct"
-    version = "1"
+    version = "2"  # 2: one autoencoder per image drawn from several
     requires: tuple[str, ...] = ()
 
     def __init__(self, weights: str | Path | None = None, vae: str | Path | None = None, colour_calibration: bool | None = None):
         self.weights = Path(weights) if weights else DEFAULT_WEIGHTS
         self.vae = Path(vae) if vae else None
-        # on for the small bundled autoencoder, off for a user's full-scale VAE (faithful colour)
-        self.colour_calibration = (self.vae is None) if colour_calibration is None else colour_calibration
-        self._backend = None
+        # None: on for the small autoencoders, off for a user's full-scale VAE (faithful colour)
+        self.colour_calibration = colour_calibration
+        self._backends = None
+
+    @property
+    def backends(self) -> list:
+        if self._backends is None:
+            backends = [_SmallVAE(folder) for folder in autoencoder_folders(self.weights)]
+            if self.vae:
+                backends.append(_DiffusersVAE(self.vae))
+            if not backends:
+                raise FileNotFoundError(f"no autoencoder (autoencoder.json) in {self.weights} or its sub-folders")
+            names = [b.network for b in backends]
+            if len(set(names)) != len(names):
+                raise ValueError(f"two autoencoders share a network name: {sorted(names)}")
+            self._backends = backends
+        return self._backends
 
     @property
     def backend(self):
-        if self._backend is None:
-            self._backend = _DiffusersVAE(self.vae) if self.vae else _SmallVAE(self.weights)
-        return self._backend
+        """The first autoencoder (the only one when `weights` is a single folder)."""
+        return self.backends[0]
+
+    def _calibrates(self, backend) -> bool:
+        return backend.colour_calibration if self.colour_calibration is None else self.colour_calibration
 
     @property
     def identity(self) -> str:
-        return f"{self.backend.generator}|colour_calibration={self.colour_calibration}"
+        return ",".join(f"{b.generator}|colour_calibration={self._calibrates(b)}" for b in self.backends)
 
     def generate(self, rgb: np.ndarray, rng: np.random.Generator, made: Mapping[str, Generated]) -> Generated:
-        pixels = self.backend.reconstruct(rgb)
-        names = {"network": self.backend.network, "family": self.backend.family}
-        if not self.colour_calibration:
-            return Generated(pixels, self.backend.generator, **names)
+        backends = self.backends
+        backend = backends[rng.integers(len(backends))] if len(backends) > 1 else backends[0]
+        pixels = backend.reconstruct(rgb)
+        names = {"network": backend.network, "family": backend.family}
+        params = {"autoencoder": backend.network}
+        if not self._calibrates(backend):
+            return Generated(pixels, backend.generator, params=params, **names)
         pixels, matrix = calibrate_colour(rgb, pixels)
-        return Generated(pixels, self.backend.generator + "+colour-calibrated", params={"colour_matrix": matrix}, **names)
+        return Generated(pixels, backend.generator + "+colour-calibrated", params={**params, "colour_matrix": matrix}, **names)

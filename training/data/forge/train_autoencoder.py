@@ -1,13 +1,35 @@
-"""Train the small KL autoencoder on the corpus's train split (CPU, time-budgeted).
+"""Train one of the forge's small autoencoders on the corpus's train split (CPU, time-budgeted).
 
-    nice -n 10 python -m training.data.forge.train_autoencoder --corpus /work/data/corpus \
-        --out training/data/weights --minutes 30
+Every folder training/data/weights/<design>/ with an autoencoder.json is drawn by the
+reconstruct domain. Bundled now: kl-f4-nearest only (the first autoencoder: L1 + gradient L1 +
+KL, 28 CPU-minutes, val PSNR 27.3 / SSIM 0.818). The f8 designs were each trained for 12
+CPU-minutes from scratch with:
+
+    OMP_WAIT_POLICY=PASSIVE nice -n 10 python -m training.data.forge.train_autoencoder \
+        --corpus ~/synthspot-data/corpus --design kl-f8-nearest --out DIR/kl-f8-nearest \
+        --state ~/synthspot-data/train-state/kl-f8-nearest --minutes 12 --threads 2
+    (likewise --design kl-f8-pixelshuffle and --design vq-f8)
+
+and reached only val PSNR ~19 / SSIM ~0.61 (about 1000 steps: blurred, a colour cast, the
+pixel-shuffle one a visible 2-px grid), too far from faithful to bundle: a blurry
+autoencoder would teach the detector "blur = fake". They wait outside the package
+(~/synthspot-data/ae-undertrained/) to be continued with --resume DIR --out DIR; move a
+folder under training/data/weights/ once its val PSNR is near the f4's.
+
+OMP_WAIT_POLICY=PASSIVE matters on a shared machine: with torch's spinning threads, 2
+threads spent ~3x the CPU time per step of 1 thread; passive waiting brings it back to ~1.1x.
 
 --minutes is CPU time of this process (all its threads), so a busy shared machine does not
-shorten training; --resume continues from a saved checkpoint (optimizer state restarts).
+shorten training; --resume continues from a saved autoencoder (and from the discriminator in
+--state, when there is one; optimizer states restart). A checkpoint is written to --out every
+--checkpoint-minutes, so a killed run loses little.
 
-Loss: L1 + L1 on image gradients (keeps edges sharp: a blurry autoencoder would teach the
-detector "blur = fake") + a tiny KL term, as in the SD VAE. Reports PSNR/SSIM on val.
+Loss: L1 + L1 on image gradients + a perceptual L1 on frozen EfficientNet-Lite0 features +
+(after --gan-start-minutes of warm-up) a PatchGAN hinge loss, its weight balanced against
+the reconstruction loss at the decoder's last layer as in taming-transformers; plus a tiny
+KL term (kl) or the commitment loss (vq). A blurry autoencoder would teach the detector
+"blur = fake"; the perceptual and adversarial terms keep the reconstructions sharp.
+Reports PSNR/SSIM on val (centre 512x512 crops, mean latent / nearest code).
 """
 from __future__ import annotations
 
@@ -21,14 +43,24 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from training.data.corpus import read_manifest
-from training.data.forge import autoencoder
-from training.data.imageformat import decode_rgb
+from training.data.forge import autoencoder, gan_losses
 
 KL_WEIGHT = 1e-6
 
+DESIGNS = {
+    "kl-f4-nearest": autoencoder.AutoencoderConfig(channels=(32, 64, 96)),
+    "kl-f8-nearest": autoencoder.AutoencoderConfig(channels=(32, 64, 96, 128)),
+    "kl-f8-pixelshuffle": autoencoder.AutoencoderConfig(channels=(32, 64, 96, 128), decoder="pixelshuffle"),
+    # product VQ: two codebooks of 512 over 4 channels each, 18 bits per 8x8 pixels (LDM's vq-f8: 14)
+    "vq-f8": autoencoder.AutoencoderConfig(channels=(32, 64, 96, 128), latent_channels=8, quantiser="vq",
+                                           codebook_size=512, codebook_groups=2),
+}
+
 
 def load_split(corpus: str, split: str, limit: int | None = None) -> list[np.ndarray]:
+    from training.data.corpus import read_manifest
+    from training.data.imageformat import decode_rgb
+
     entries = [e for e in read_manifest(corpus) if e["split"] == split][:limit]
     return [decode_rgb((Path(corpus) / e["path"]).read_bytes()) for e in entries]
 
@@ -52,16 +84,29 @@ def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (dx(a) - dx(b)).abs().mean() + (dy(a) - dy(b)).abs().mean()
 
 
-def loss_fn(model, x):
-    recon, mean, logvar = model(x)
-    kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
-    return F.l1_loss(recon, x) + gradient_l1(recon, x) + KL_WEIGHT * kl
+def regulariser_weight(model: autoencoder.Autoencoder) -> float:
+    return KL_WEIGHT if model.config.quantiser == "kl" else 1.0  # vq: the commitment is weighted in the model
+
+
+def reconstruction_terms(model, x, perceptual: gan_losses.PerceptualLoss | None = None, perceptual_weight: float = 1.0):
+    """(reconstruction, pixel + perceptual loss, regulariser loss) for one batch."""
+    recon, _, penalty = model(x)
+    loss = F.l1_loss(recon, x) + gradient_l1(recon, x)
+    if perceptual is not None and perceptual_weight > 0:
+        loss = loss + perceptual_weight * perceptual(recon, x)
+    return recon, loss, regulariser_weight(model) * penalty
+
+
+def loss_fn(model, x, perceptual: gan_losses.PerceptualLoss | None = None):
+    """The full non-adversarial loss of one batch."""
+    _, loss, regulariser = reconstruction_terms(model, x, perceptual)
+    return loss + regulariser
 
 
 @torch.inference_mode()
-def reconstruct_array(model: autoencoder.KLAutoencoder, image: np.ndarray) -> np.ndarray:
-    """Full-image round trip through the mean latent; pads to the downsampling multiple.
-    (channels_last input: about a third faster on CPU for full-resolution photos)"""
+def reconstruct_array(model: autoencoder.Autoencoder, image: np.ndarray) -> np.ndarray:
+    """Full-image round trip through the mean latent (kl) or nearest codes (vq); pads to the
+    downsampling multiple. (channels_last input: about a third faster on CPU for full-resolution photos)"""
     factor = model.config.downsampling
     h, w = image.shape[:2]
     pad_h, pad_w = (-h) % factor, (-w) % factor
@@ -81,60 +126,121 @@ def evaluate(model, images: list[np.ndarray]) -> dict:
     """Mean PSNR/SSIM of mean-latent reconstructions (centre 512x512 of each image, at most)."""
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+    was_training = model.training
     model.eval()
     psnrs, ssims = [], []
     for image in map(centre_crop, images):
         recon = reconstruct_array(model, image)
         psnrs.append(peak_signal_noise_ratio(image, recon))
         ssims.append(structural_similarity(image, recon, channel_axis=2))
-    model.train()
+    model.train(was_training)
     return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "images": len(images)}
+
+
+class Trainer:
+    """One autoencoder, its discriminator and optimisers; `step` does one update."""
+
+    def __init__(self, model: autoencoder.Autoencoder, lr: float = 2e-3, perceptual: gan_losses.PerceptualLoss | None = None,
+                 perceptual_weight: float = 1.0, adversarial_weight: float = 0.5, discriminator: torch.nn.Module | None = None):
+        self.model = model.train()
+        self.perceptual, self.perceptual_weight = perceptual, perceptual_weight
+        self.adversarial_weight = adversarial_weight
+        self.discriminator = discriminator if discriminator is not None else gan_losses.PatchDiscriminator()
+        self.optimiser = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.5, 0.9), weight_decay=0.0)
+        self.d_optimiser = torch.optim.AdamW(self.discriminator.parameters(), lr=4e-4, betas=(0.5, 0.9), weight_decay=0.0)
+        self.base_lr = lr
+
+    def set_progress(self, progress: float) -> None:
+        """Cosine decay of the autoencoder's learning rate over the budget, so training ends annealed."""
+        for group in self.optimiser.param_groups:
+            group["lr"] = self.base_lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    def step(self, x: torch.Tensor, adversarial: bool) -> dict:
+        recon, reconstruction, regulariser = reconstruction_terms(self.model, x, self.perceptual, self.perceptual_weight)
+        loss = reconstruction + regulariser
+        logs = {"rec": float(reconstruction.item())}
+        if adversarial and self.adversarial_weight > 0:
+            generator = gan_losses.hinge_g_loss(self.discriminator(recon))
+            weight = self.adversarial_weight * gan_losses.adaptive_weight(reconstruction, generator, self.model.last_layer)
+            loss = loss + weight * generator
+            logs.update(g=float(generator.item()), w=float(weight.item()))
+        self.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimiser.step()
+        if adversarial and self.adversarial_weight > 0:
+            logs["d"] = gan_losses.discriminator_step(self.discriminator, self.d_optimiser, x, recon)
+        logs["loss"] = float(loss.item())
+        return logs
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--minutes", type=float, default=30.0, help="CPU minutes of training")
+    parser.add_argument("--design", choices=sorted(DESIGNS), default="kl-f8-nearest", help="ignored with --resume")
+    parser.add_argument("--minutes", type=float, default=12.0, help="CPU minutes of training (this run)")
+    parser.add_argument("--gan-start-minutes", type=float, help="CPU minutes (all runs together) before the "
+                        "adversarial loss switches on; default 40%% of --minutes")
     parser.add_argument("--max-wall-minutes", type=float, default=60.0, help="stop by this wall time too")
-    parser.add_argument("--resume", help="a checkpoint folder to continue from")
+    parser.add_argument("--checkpoint-minutes", type=float, default=3.0, help="save to --out every this many CPU minutes")
+    parser.add_argument("--resume", help="an autoencoder folder to continue from")
+    parser.add_argument("--state", help="folder for the discriminator (read on --resume, written at the end)")
     parser.add_argument("--max-steps", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--crop", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--perceptual-weight", type=float, default=1.0)
+    parser.add_argument("--adversarial-weight", type=float, default=0.5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--val-limit", type=int, help="evaluate on at most this many val images")
     args = parser.parse_args(argv)
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
     train = [im for im in load_split(args.corpus, "train") if min(im.shape[:2]) >= args.crop]
-    val = load_split(args.corpus, "val")
-    model = autoencoder.load(args.resume).train() if args.resume else autoencoder.KLAutoencoder()
-    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
-    budget = args.minutes * 60
-    start = time.process_time()
-    step = 0
-    wall_start = time.monotonic()
-    while (step < args.max_steps and (elapsed := time.process_time() - start) < budget
-           and time.monotonic() - wall_start < args.max_wall_minutes * 60):
-        # cosine decay over whichever budget runs out first, so training always ends annealed
-        progress = min(max(elapsed / budget, (time.monotonic() - wall_start) / (args.max_wall_minutes * 60)), 1.0)
-        for group in optimiser.param_groups:
-            group["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * progress))
-        loss = loss_fn(model, random_crops(train, args.batch, args.crop, rng))
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        step += 1
-        if step % 50 == 0:
-            print(f"step {step} loss {loss.item():.4f} elapsed {elapsed:.0f}s", flush=True)
+    val = load_split(args.corpus, "val", args.val_limit)
+    model = autoencoder.load(args.resume).train() if args.resume else autoencoder.Autoencoder(DESIGNS[args.design])
     previous = json.loads((Path(args.resume) / "autoencoder.json").read_text())["metrics"] if args.resume else {}
-    metrics = {"steps": step + previous.get("steps", 0), "train_cpu_seconds": round(time.process_time() - start) + previous.get("train_cpu_seconds", 0), "batch": args.batch, "crop": args.crop,
-               "train_images": len(train), "val_centre512": evaluate(model, val)}
-    autoencoder.save(model, args.out, metrics)
-    print(json.dumps(metrics))
+    discriminator = gan_losses.PatchDiscriminator()
+    state = Path(args.state) if args.state else None
+    if args.resume and state and (state / "discriminator.safetensors").exists():
+        gan_losses.load_discriminator(discriminator, state / "discriminator.safetensors")
+    trainer = Trainer(model, args.lr, gan_losses.PerceptualLoss() if args.perceptual_weight > 0 else None,
+                      args.perceptual_weight, args.adversarial_weight, discriminator)
+    gan_start = (0.4 * args.minutes if args.gan_start_minutes is None else args.gan_start_minutes) * 60
+    previous_cpu = previous.get("train_cpu_seconds", 0)
+    budget, wall_budget = args.minutes * 60, args.max_wall_minutes * 60
+    start, wall_start = time.process_time(), time.monotonic()
+    step, next_checkpoint, gan_steps = 0, args.checkpoint_minutes * 60, 0
+
+    def metrics(final: bool) -> dict:
+        return {"design": args.design if not args.resume else previous.get("design", ""),
+                "steps": step + previous.get("steps", 0), "gan_steps": gan_steps + previous.get("gan_steps", 0),
+                "train_cpu_seconds": round(time.process_time() - start) + previous_cpu, "batch": args.batch, "crop": args.crop,
+                "losses": {"perceptual": args.perceptual_weight, "adversarial": args.adversarial_weight,
+                           "gan_start_cpu_seconds": round(gan_start)},
+                "train_images": len(train), **({"val_centre512": evaluate(model, val)} if final else {"partial": True})}
+
+    while (step < args.max_steps and (elapsed := time.process_time() - start) < budget
+           and time.monotonic() - wall_start < wall_budget):
+        trainer.set_progress(max(elapsed / budget, (time.monotonic() - wall_start) / wall_budget))
+        adversarial = previous_cpu + elapsed >= gan_start
+        logs = trainer.step(random_crops(train, args.batch, args.crop, rng), adversarial)
+        step += 1
+        gan_steps += adversarial
+        if step % 50 == 0:
+            print(f"step {step} " + " ".join(f"{k} {v:.4f}" for k, v in logs.items()) + f" elapsed {elapsed:.0f}s", flush=True)
+        if elapsed >= next_checkpoint:
+            autoencoder.save(model, args.out, metrics(final=False))
+            next_checkpoint += args.checkpoint_minutes * 60
+    final = metrics(final=True)
+    autoencoder.save(model, args.out, final)
+    if state:
+        state.mkdir(parents=True, exist_ok=True)
+        gan_losses.save_discriminator(discriminator, state / "discriminator.safetensors")
+    print(json.dumps(final))
     return 0
 
 
