@@ -9,7 +9,7 @@ from skimage import data
 
 from tests.data.conftest import assert_faithful_super_resolution
 from training.data import packages, reserved
-from training.data.forge import community_sr
+from training.data.forge import community_sr, tiling
 from training.data.forge.upsample import super_resolve
 
 NAMES = ("nmkd-yandereneo-superlite-x4", "aniscale-x2")
@@ -83,14 +83,14 @@ def test_tiles_join_without_seams(by_name):
     """A convolutional net run tile by tile gives the same pixels as run on the whole image."""
     resolver = by_name["aniscale-x2"]
     small = data.astronaut()[:150, :140]
-    tiled = community_sr.upscale_tiled(resolver.network(), 2, small, tile=64, margin=16)
-    whole = community_sr.upscale_tiled(resolver.network(), 2, small, tile=1024)
+    tiled = tiling.upscale_tiled(resolver.network(), 2, small, tile=64, margin=16)
+    whole = tiling.upscale_tiled(resolver.network(), 2, small, tile=1024)
     assert np.abs(tiled.astype(int) - whole).max() <= 1
 
 
 def test_tile_spans_cover_the_image_with_margins():
     for length in (5, 128, 129, 300, 1000):
-        spans = community_sr.tile_spans(length, 128, 16)
+        spans = tiling.tile_spans(length, 128, 16)
         assert spans[0][2] == 0 and spans[-1][3] == length
         for (r0, r1, w0, w1), following in zip(spans, spans[1:] + [None]):
             assert r1 - r0 == min(length, 128) and r0 <= w0 < w1 <= r1

@@ -1,5 +1,4 @@
 """The forge on five tiny real photos: alignment, masks, splits, determinism, resumption."""
-import io
 from collections import defaultdict
 
 import numpy as np

@@ -103,6 +103,27 @@ def discriminator_step(discriminator: nn.Module, optimiser: torch.optim.Optimize
     return float(loss.item())
 
 
+def generator_update(loss: torch.Tensor, fake: torch.Tensor, real: torch.Tensor, trainer, adversarial: bool,
+                     logs: dict, balance: torch.Tensor | None = None) -> dict:
+    """One generator step on `loss` (plus the adaptive hinge GAN term when `adversarial`), then
+    one discriminator step: the shared tail of the autoencoder and super-resolution trainers.
+    `trainer` has model.last_layer, discriminator, optimiser, d_optimiser, adversarial_weight;
+    the GAN weight balances against `balance` (default: `loss`)."""
+    adversarial = adversarial and trainer.adversarial_weight > 0
+    if adversarial:
+        generator = hinge_g_loss(trainer.discriminator(fake))
+        weight = trainer.adversarial_weight * adaptive_weight(loss if balance is None else balance, generator, trainer.model.last_layer)
+        loss = loss + weight * generator
+        logs.update(g=float(generator.item()), w=float(weight.item()))
+    trainer.optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    trainer.optimiser.step()
+    if adversarial:
+        logs["d"] = discriminator_step(trainer.discriminator, trainer.d_optimiser, real, fake)
+    logs["loss"] = float(loss.item())
+    return logs
+
+
 def save_discriminator(discriminator: nn.Module, path) -> None:
     from safetensors.torch import save_file
 

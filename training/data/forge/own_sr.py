@@ -22,7 +22,6 @@ metrics). Without them the plug-in group is empty (nothing registered, nothing f
 Inference is float32 on the CPU in overlapping tiles (bounded memory on any photo size)."""
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from dataclasses import asdict, dataclass
@@ -33,12 +32,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from training.data import packages
 from training.data.forge.autoencoder import icnr_
 from training.data.forge.base import SuperResolver
+from training.data.forge.tiling import upscale_tiled
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "own_sr"
 NAME, FAMILY = "synthspot-esrgan-lite-x2", "synthspot-esrgan"
-TILE, MARGIN = 128, 16  # input pixels per tile side; least context kept each side of a written pixel
 
 
 @dataclass(frozen=True)
@@ -126,30 +126,9 @@ def load(directory: str | Path) -> ESRGANLite:
     return model.eval()
 
 
-def _spans(length: int, tile: int, margin: int) -> list[tuple[int, int, int, int]]:
-    """(read_start, read_end, write_start, write_end) windows covering 0..length, each written
-    pixel at least `margin` from a window edge except at the image border."""
-    if length <= tile:
-        return [(0, length, 0, length)]
-    step = tile - 2 * margin
-    starts = list(range(0, length - tile, step)) + [length - tile]
-    bounds = [0] + [(starts[i + 1] + starts[i] + tile) // 2 for i in range(len(starts) - 1)] + [length]
-    return [(s, s + tile, bounds[i], bounds[i + 1]) for i, s in enumerate(starts)]
-
-
-@torch.no_grad()
-def upscale_array(model: ESRGANLite, small: np.ndarray, tile: int = TILE, margin: int = MARGIN) -> np.ndarray:
+def upscale_array(model: ESRGANLite, small: np.ndarray) -> np.ndarray:
     """HxWx3 uint8 -> (2H)x(2W)x3 uint8, tile by tile."""
-    factor = model.config.factor
-    h, w = small.shape[:2]
-    image = torch.from_numpy(np.array(small, copy=True)).permute(2, 0, 1)[None].float().div_(255.0)
-    out = np.empty((h * factor, w * factor, 3), np.uint8)
-    for ry0, ry1, wy0, wy1 in _spans(h, tile, margin):
-        for rx0, rx1, wx0, wx1 in _spans(w, tile, margin):
-            piece = model(image[:, :, ry0:ry1, rx0:rx1].contiguous(memory_format=torch.channels_last))
-            piece = piece[0, :, (wy0 - ry0) * factor:(wy1 - ry0) * factor, (wx0 - rx0) * factor:(wx1 - rx0) * factor]
-            out[wy0 * factor:wy1 * factor, wx0 * factor:wx1 * factor] = piece.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
-    return out
+    return upscale_tiled(model, model.config.factor, small, channels_last=True)
 
 
 class OwnSuperResolver:
@@ -159,7 +138,7 @@ class OwnSuperResolver:
 
     def __init__(self, directory: str | Path = WEIGHTS):
         self.directory = Path(directory)
-        sha = hashlib.sha256((self.directory / "generator.safetensors").read_bytes()).hexdigest()[:12]
+        sha = packages.file_sha256(self.directory / "generator.safetensors")[:12]
         self.identity = f"synthspot:own_sr:{NAME}:{sha}"
         self._net: ESRGANLite | None = None
         self._lock = threading.Lock()

@@ -157,20 +157,9 @@ class Trainer:
 
     def step(self, x: torch.Tensor, adversarial: bool) -> dict:
         recon, reconstruction, regulariser = reconstruction_terms(self.model, x, self.perceptual, self.perceptual_weight)
-        loss = reconstruction + regulariser
         logs = {"rec": float(reconstruction.item())}
-        if adversarial and self.adversarial_weight > 0:
-            generator = gan_losses.hinge_g_loss(self.discriminator(recon))
-            weight = self.adversarial_weight * gan_losses.adaptive_weight(reconstruction, generator, self.model.last_layer)
-            loss = loss + weight * generator
-            logs.update(g=float(generator.item()), w=float(weight.item()))
-        self.optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimiser.step()
-        if adversarial and self.adversarial_weight > 0:
-            logs["d"] = gan_losses.discriminator_step(self.discriminator, self.d_optimiser, x, recon)
-        logs["loss"] = float(loss.item())
-        return logs
+        return gan_losses.generator_update(reconstruction + regulariser, recon, x, self, adversarial, logs,
+                                           balance=reconstruction)
 
 
 def main(argv=None) -> int:

@@ -74,21 +74,9 @@ class SRTrainer:
         fake, real = sr * 2 - 1, high * 2 - 1  # the losses work in [-1, 1]
         loss = F.l1_loss(fake, real)
         logs = {"l1": float(loss.item())}
-        if adversarial:
-            if self.perceptual is not None and self.perceptual_weight > 0:
-                loss = loss + self.perceptual_weight * self.perceptual(fake, real)
-            if self.adversarial_weight > 0:
-                generator = gan_losses.hinge_g_loss(self.discriminator(fake))
-                weight = self.adversarial_weight * gan_losses.adaptive_weight(loss, generator, self.model.last_layer)
-                loss = loss + weight * generator
-                logs.update(g=float(generator.item()), w=float(weight.item()))
-        self.optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimiser.step()
-        if adversarial and self.adversarial_weight > 0:
-            logs["d"] = gan_losses.discriminator_step(self.discriminator, self.d_optimiser, real, fake)
-        logs["loss"] = float(loss.item())
-        return logs
+        if adversarial and self.perceptual is not None and self.perceptual_weight > 0:
+            loss = loss + self.perceptual_weight * self.perceptual(fake, real)
+        return gan_losses.generator_update(loss, fake, real, self, adversarial, logs)
 
 
 def evaluate(model: own_sr.ESRGANLite, images: list[np.ndarray]) -> dict:
