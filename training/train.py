@@ -29,7 +29,7 @@ from training import distributed
 from training.checkpoint import save_checkpoint
 from training.config import ConfigError, DetectorConfig
 from training.detector import Detector, create_detector
-from training.runs import RunFolder, TrainConfig
+from training.runs import AUTOCAST_DTYPES, RunFolder, TrainConfig
 from training.train_data import IGNORE_INDEX, RecordFilter, TrainingSet, balanced_epoch
 
 
@@ -127,6 +127,8 @@ def train(detector_config: DetectorConfig, config: TrainConfig, run_dir: str | P
     run.save_config(detector_config, config)
     torch.manual_seed(config.seed)  # adapters and heads start the same in every process and every run
     detector = create_detector(detector_config).to(context.device)
+    if config.channels_last:
+        detector = detector.to(memory_format=torch.channels_last)
     state = run.load_resume() if resume else None
     if state is not None:
         detector.load_state_dict(state["model"], strict=False)
@@ -182,6 +184,11 @@ def _run_epoch(model, detector, loader, optimizer, scheduler, config, context, l
     detector.train()
     detector.backbone.eval()  # frozen backbone: its batch-norm statistics stay the pretrained ones
     bar = tqdm(loader, desc=label, disable=not (progress and context.is_main), leave=False)
+    dtype = AUTOCAST_DTYPES[config.autocast]
+    autocast = (torch.autocast(context.device.type, dtype=dtype) if dtype is not None
+                else contextlib.nullcontext())
+    # fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none.
+    scaler = torch.amp.GradScaler(context.device.type, enabled=dtype is torch.float16)
     started, seen, loss_sum, parts_sum = time.perf_counter(), 0, 0.0, {}
     optimizer.zero_grad(set_to_none=True)
     for step, batch in enumerate(bar):
@@ -189,10 +196,12 @@ def _run_epoch(model, detector, loader, optimizer, scheduler, config, context, l
         boundary = (step + 1) % config.accumulate == 0 or step + 1 == len(loader)
         sync = contextlib.nullcontext() if boundary or not context.distributed else model.no_sync()
         with sync:
-            loss, parts = model(batch)
-            (loss / config.accumulate).backward()
+            with autocast:
+                loss, parts = model(batch)
+            scaler.scale(loss / config.accumulate).backward()
         if boundary:
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
         seen += len(batch["label"]) * context.world_size

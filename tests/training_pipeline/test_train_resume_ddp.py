@@ -91,3 +91,29 @@ def test_two_gloo_processes_agree_with_one(flat_manifest, tmp_path):
     _launch(script_zero, flat_manifest, untouched, 1)
     changed = _weights(tmp_path / "one")["head.fc.weight"] - _weights(untouched)["head.fc.weight"]
     assert changed.abs().max() > 1e-4
+
+
+def test_bf16_autocast_and_channels_last_train_close_to_fp32(flat_manifest, tmp_path):
+    # A conv backbone, so channels_last really changes the memory layout the convolutions see.
+    detector = DetectorConfig(backbone="efficientnet_lite0", crop_size=32)
+    base = dict(manifest=str(flat_manifest), batch_size=4, steps_per_epoch=2, epochs=1, lr=5e-3)
+    train(detector, TrainConfig(**base, channels_last=False), tmp_path / "fp32", resume=False, progress=False)
+    train(detector, TrainConfig(**base, channels_last=True), tmp_path / "nhwc", resume=False, progress=False)
+    train(detector, TrainConfig(**base, autocast="bf16"), tmp_path / "bf16", resume=False, progress=False)
+    fp32, nhwc, bf16 = (_weights(tmp_path / name) for name in ("fp32", "nhwc", "bf16"))
+    _assert_same(fp32, nhwc, atol=1e-5)
+    # bf16 keeps 8 mantissa bits: the same direction of travel, not the same digits. (Adam's first
+    # steps are nearly sign updates, so single small entries may flip: compare the whole update.)
+    trained = [key for key in fp32 if key.endswith("lora_B.weight") or key.startswith("head")]
+    assert trained and all(torch.isfinite(bf16[key]).all() for key in trained)
+    update_fp32 = torch.cat([fp32[key].flatten() for key in trained])
+    update_bf16 = torch.cat([bf16[key].flatten() for key in trained])
+    assert update_fp32.abs().max() > 0  # training moved the weights at all
+    assert torch.nn.functional.cosine_similarity(update_fp32, update_bf16, dim=0) > 0.9
+
+
+def test_an_unknown_autocast_precision_is_refused():
+    from training.config import ConfigError
+
+    with pytest.raises(ConfigError, match="autocast"):
+        TrainConfig(autocast="int8")
