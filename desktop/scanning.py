@@ -84,6 +84,8 @@ class ScanService(QObject):
 
     _modelLoaded = Signal(object, int)  # ModelState, load generation
     _historyRead = Signal(list)
+    _replacedScannerClosed = Signal()
+    _requeue = Signal(list, str)  # files, source
 
     def __init__(self, store: Store, workers: int | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -95,9 +97,12 @@ class ScanService(QObject):
         self._lock = threading.Lock()
         self._results: list[Result] = []
         self._queued_rows: list[tuple[str, str]] = []
+        # Every job of the current run of work. Progress is read from their own counts: each request ends
+        # in exactly one outcome (result, error or unscanned), so a count that cannot reach its total means a bug
+        # in one place (the scanner), never a signal missed here.
         self._jobs: list[ScanJob] = []
-        self._done = 0
-        self._total = 0
+        self._replaced_jobs: set[ScanJob] = set()  # jobs of a scanner a model switch closed
+        self._switching = False  # a replaced scanner is closing; new work waits for it
         self._expanding = 0
         self._cancelled = False
         self._generation = 0
@@ -106,6 +111,8 @@ class ScanService(QObject):
         self._drain_timer.setInterval(DRAIN_INTERVAL_MS)
         self._drain_timer.timeout.connect(self._drain)
         self._modelLoaded.connect(self._on_model_loaded)
+        self._replacedScannerClosed.connect(self._on_replaced_scanner_closed)
+        self._requeue.connect(lambda files, source: self.submit_paths(files, source, recursive=False))
         self._historyRead.connect(self.historyLoaded)
 
     # --- the model --------------------------------------------------------------
@@ -152,15 +159,43 @@ class ScanService(QObject):
             return
         old = self._scanner
         self._scanner = state.scanner
-        if old is not None:
-            self.cancel()
-            threading.Thread(target=old.close, name="synthspot-close-scanner", daemon=True).start()
         self._set_state(state)
-        if self._scanner is not None:
-            self._resume_pending()
-            waiting, self._waiting = self._waiting, []
-            for paths, source, recursive in waiting:
-                self.submit_paths(paths, source, recursive)
+        if old is None:
+            self._start_scanning()
+            return
+        # A switch in the middle of a scan carries on with the new model: what the old scanner had not
+        # started stays pending when it closes, and is queued again from there. New work waits for the
+        # close, so no file is queued in both scanners.
+        with self._lock:
+            self._replaced_jobs.update(self._jobs)
+            self._switching = True
+            if self._scanner is None:  # the new model failed: the rest waits, pending, for one that loads
+                self._cancelled = True
+
+        def close_replaced() -> None:
+            old.close()
+            self._replacedScannerClosed.emit()
+
+        threading.Thread(target=close_replaced, name="synthspot-close-scanner", daemon=True).start()
+
+    @Slot()
+    def _on_replaced_scanner_closed(self) -> None:
+        with self._lock:
+            self._switching = False
+            self._expanding += 1  # hold the run open, so what is queued again joins it instead of starting anew
+        try:
+            self._start_scanning()
+        finally:
+            with self._lock:
+                self._expanding -= 1
+
+    def _start_scanning(self) -> None:
+        if self._scanner is None:
+            return
+        self._resume_pending()
+        waiting, self._waiting = self._waiting, []
+        for paths, source, recursive in waiting:
+            self.submit_paths(paths, source, recursive)
 
     def _set_state(self, state: ModelState) -> None:
         self.model_state = state
@@ -171,21 +206,32 @@ class ScanService(QObject):
     @property
     def busy(self) -> bool:
         with self._lock:
-            return self._expanding > 0 or self._done < self._total
+            return self._switching or self._expanding > 0 or any(job.done < job.total for job in self._jobs)
+
+    def _progress(self) -> tuple[int, int]:  # with the lock held
+        done = total = 0
+        for job in self._jobs:
+            # A replaced scanner's unscanned files are queued again in the new one: they count there only.
+            requeued = job.unscanned if job in self._replaced_jobs else 0
+            done += job.done - requeued
+            total += job.total - requeued
+        return done, total
 
     def submit_paths(self, paths: list[str], source: str, recursive: bool = True) -> bool:
         """Scan files and folders (expanded in the background). False when no model can scan."""
         paths = [str(p) for p in paths if str(p)]
         if not paths:
             return True
-        if self.model_state.state == LOADING:
+        if self.model_state.state == LOADING or self._switching:
             self._waiting.append((paths, source, recursive))
             return True
         if self._scanner is None:
             return False
         with self._lock:
-            if self._done >= self._total and self._expanding == 0:
-                self._done = self._total = 0
+            done, total = self._progress()
+            if done >= total and self._expanding == 0:  # a new run of work
+                self._jobs = []
+                self._replaced_jobs = set()
                 self._cancelled = False
             self._expanding += 1
             generation = self._generation
@@ -227,13 +273,10 @@ class ScanService(QObject):
             return
         with self._lock:
             self._queued_rows.extend((path, source) for path in files)
-            self._total += len(files)
         try:
-            job = scanner.submit([ScanRequest(path=path, source=source) for path in files],
-                                 on_result=self._collect, on_progress=self._count)
-        except RuntimeError:  # the scanner was closed under us (model switched): the files stay pending
-            with self._lock:
-                self._total -= len(files)
+            job = scanner.submit([ScanRequest(path=path, source=source) for path in files], on_result=self._collect)
+        except RuntimeError:  # closed under us by a model switch: queue them again, in the new scanner
+            self._requeue.emit(files, source)
             return
         with self._lock:
             self._jobs.append(job)
@@ -251,15 +294,11 @@ class ScanService(QObject):
         with self._lock:
             self._results.append(result)
 
-    def _count(self, done: int, total: int) -> None:  # scanner thread
-        with self._lock:
-            self._done += 1
-
     def cancel(self) -> None:
         with self._lock:
             self._generation += 1
             self._cancelled = True
-            jobs, self._jobs = self._jobs, []
+            jobs = list(self._jobs)  # they stay: their counts still make up the run's progress
         for job in jobs:
             job.cancel()
 
@@ -268,11 +307,9 @@ class ScanService(QObject):
         with self._lock:
             rows, self._queued_rows = self._queued_rows, []
             results, self._results = self._results, []
-            done, total = self._done, self._total
-            finished = self._expanding == 0 and done >= total
+            done, total = self._progress()
+            finished = not self._switching and self._expanding == 0 and done >= total
             cancelled = self._cancelled
-            if finished:
-                self._jobs = [job for job in self._jobs if job.done < job.total]
         if rows:
             self.rowsQueued.emit(rows)
         if results:

@@ -17,8 +17,9 @@ import sys
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Callable, Iterable
 
 import numpy as np
@@ -63,6 +64,7 @@ class ScanJob:
         self.results: list[Result] = []
         self._request_ids: list[int] = []
         self._done = 0
+        self._unscanned = 0
         self._on_result = on_result
         self._on_progress = on_progress
         self._lock = threading.Lock()
@@ -79,6 +81,11 @@ class ScanJob:
     def done(self) -> int:
         return self._done
 
+    @property
+    def unscanned(self) -> int:
+        """Requests that ended without a result: cancelled, or dropped because the scanner closed."""
+        return self._unscanned
+
     def cancel(self) -> None:
         """Stop scanning what has not started; what is already being scanned still reports."""
         self._cancelled.set()
@@ -93,7 +100,9 @@ class ScanJob:
     def _report(self, request: ScanRequest | None, result: Result | None) -> None:
         with self._lock:
             self._done += 1
-            if result is not None:
+            if result is None:
+                self._unscanned += 1
+            else:
                 self.results.append(result)
                 self._request_ids.append(id(request))
             done, finished = self._done, self._done >= self.total
@@ -153,8 +162,15 @@ class Scanner:
         job = ScanJob(len(requests), on_result, on_progress)
         if self.remember_pending:
             self.store.add_pending([(r.path, r.source) for r in requests if r.path and r.data is None])
-        for request in requests:
-            self._pool.submit(self._prepare, job, request)
+        for position, request in enumerate(requests):
+            try:
+                future = self._pool.submit(self._prepare, job, request)
+            except RuntimeError:  # closed by another thread meanwhile: the rest ends unscanned, not unreported
+                for unsubmitted in requests[position:]:
+                    job._report(unsubmitted, None)
+                break
+            # close() cancels queued work; each request still needs its one outcome, or its job never finishes.
+            future.add_done_callback(partial(_report_if_cancelled, job, request))
         return job
 
     def scan(self, requests: Iterable[ScanRequest], timeout: float | None = None) -> list[Result]:
@@ -183,7 +199,7 @@ class Scanner:
         return self.submit(requests, on_result, on_progress)
 
     def close(self, wait: bool = True) -> None:
-        """Stop; what has not started stays pending. ``wait=False`` (Ctrl-C) returns at once and lets
+        """Stop; what has not started stays pending and is reported to its job as unscanned. ``wait=False`` (Ctrl-C) returns at once and lets
         decodes in progress finish on their own instead of holding the user at the prompt."""
         if self._closed:
             return
@@ -488,6 +504,11 @@ class Scanner:
                       model_name=meta.name, model_version=meta.version, provider=self.detector.active_provider,
                       file_size=size, page_url=request.page_url, image_url=request.image_url,
                       scanned_at=time.time(), timings_ms={"total": _ms(time.perf_counter() - started)})
+
+
+def _report_if_cancelled(job: ScanJob, request: ScanRequest, future: Future) -> None:
+    if future.cancelled():
+        job._report(request, None)
 
 
 def _read(request: ScanRequest) -> tuple[bytes, str | None]:

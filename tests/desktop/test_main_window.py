@@ -259,6 +259,30 @@ def test_cancel_marks_unscanned_rows(tmp_path, qtbot, slow_model, make_window):
     qtbot.waitUntil(lambda: rows_by_name(window)["059.jpg"].status == DONE, timeout=WAIT_MS)
 
 
+def test_switching_the_model_mid_scan_scans_the_rest_with_the_new_one_and_ends_the_scan(
+        tmp_path, qtbot, slow_model, model_path, make_window):
+    window = make_window(slow_model)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for index in range(60):
+        write_image(folder / f"{index:03d}.jpg", 100 + index, size=(256, 192), seed=index, fmt="JPEG")
+    progress = []
+    window.service.progressChanged.connect(lambda done, total: progress.append((done, total)))
+    drop(window, [folder])
+    wait_for_results(qtbot, window, 1)
+    with qtbot.waitSignal(window.service.scanFinished, timeout=WAIT_MS) as finished:
+        window.session.set_model(str(model_path), "auto")  # from Settings, while most files are still queued
+    assert finished.args == [False]
+    assert not window.service.busy
+    assert progress[-1] == (60, 60), progress[-6:]  # each file counted once, in the old scanner or the new
+    assert not window.progress.isVisible() and not window.cancel_button.isVisible()
+    assert all(row.status == DONE and row.result.ok for row in window.model.rows())
+    assert window.session.store.pending() == []
+    drop(window, [write_image(tmp_path / "after.png", 230)])  # and the app keeps working
+    qtbot.waitUntil(lambda: "after.png" in rows_by_name(window) and rows_by_name(window)["after.png"].status == DONE,
+                    timeout=WAIT_MS)
+
+
 def test_pending_files_and_folders_from_a_previous_run_are_resumed_at_start(
         tmp_path, qtbot, model_path, make_session, make_window, store_path):
     from engine.store import Store

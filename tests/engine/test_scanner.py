@@ -157,6 +157,20 @@ def test_cancel_stops_what_has_not_started(tmp_path, brightness_model_path):
     scanner.close()
 
 
+def test_close_mid_scan_reports_every_request_and_keeps_the_rest_pending(tmp_path, brightness_model_path):
+    paths = [str(solid_image(tmp_path / f"{i}.png", i % 250, size=(64, 64))) for i in range(150)]
+    store = Store(tmp_path / "s.db")
+    first_result = threading.Event()
+    scanner = Scanner(Detector(brightness_model_path), store, workers=1, batch_crops=4, remember_pending=True)
+    job = scanner.submit([ScanRequest(path=p) for p in paths], on_result=lambda r: first_result.set())
+    assert first_result.wait(30)
+    scanner.close()  # as a model switch does, with most of the requests still queued
+    assert job.wait(30)  # a job that never finishes leaves the app "busy" until it restarts
+    assert job.done == 150 and job.unscanned == 150 - len(job.results) > 0
+    pending = {path for path, _source in store.pending()}
+    assert pending and pending.isdisjoint(r.path for r in job.results)  # unscanned ones are resumed next time
+
+
 def test_pending_files_survive_and_resume(tmp_path, brightness_model_path):
     store = Store(tmp_path / "s.db")
     paths = [str(solid_image(tmp_path / f"{i}.png", 30 + i)) for i in range(5)]
