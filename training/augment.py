@@ -38,17 +38,19 @@ def _jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
 
 
 def augment_crop(
-    rgb: np.ndarray, masks: list[np.ndarray], size: int, rng: np.random.Generator, config: AugmentConfig
+    rgb: np.ndarray, masks: list[np.ndarray], size: int, rng: np.random.Generator, config: AugmentConfig,
+    anchor: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """uint8 HxWx3 image (+ HxW masks) -> one augmented S x S crop (+ the masks' matching crops)."""
+    """uint8 HxWx3 image (+ HxW masks) -> one augmented S x S crop (+ the masks' matching crops).
+    ``anchor`` (y, x): the first window cut holds that pixel (a later downscale's crop may not)."""
     if not config.enabled:
-        crops = crop_at_native([rgb, *masks], size, rng)
+        crops = crop_at_native([rgb, *masks], size, rng, anchor)
         return crops[0], crops[1:]
     ops: list[dict] = []
     if rng.random() < config.resize_prob:
         ops.append({"op": "downscale", "factor": float(rng.uniform(*config.resize_range))})
     window = size * 2 if ops else size
-    arrays = crop_at_native([rgb, *masks], window, rng)
+    arrays = crop_at_native([rgb, *masks], window, rng, anchor)
     if config.flip and rng.random() < 0.5:
         arrays = [a[:, ::-1] for a in arrays]
     if rng.random() < config.blur_prob:

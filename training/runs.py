@@ -52,6 +52,7 @@ class TrainConfig:
     # Mixed precision for the forward pass ("bf16" or "fp16"; weights and optimiser stay fp32).
     # bf16 roughly doubles CPU throughput where the CPU has bf16 instructions (AVX512-BF16, AMX).
     autocast: str | None = None
+    min_manipulated: float = 0.02  # share of an inpaint crop that must be manipulated for label 1
     channels_last: bool = True  # NHWC activations: faster convolutions on CPU and GPU alike
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 

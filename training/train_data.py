@@ -67,14 +67,23 @@ def balanced_epoch(labels: np.ndarray, seed: int, stage: int, epoch: int) -> np.
 
 
 class TrainingSet(ManifestDataset):
-    """Items are addressed by ``(record index, draw key)``; the key seeds that crop's randomness."""
+    """Items are addressed by ``(record index, draw key)``; the key seeds that crop's randomness.
+
+    A partial fake (an inpaint, with a mask) is fake only where its mask is: its crop is cut
+    around a random manipulated pixel, drawn again (up to ``PARTIAL_FAKE_DRAWS`` times) until at
+    least ``min_manipulated`` of it is manipulated, and a crop that still holds (almost) none is
+    labelled real, because its pixels are.
+    """
+
+    PARTIAL_FAKE_DRAWS = 4
 
     def __init__(self, manifest_path: str | os.PathLike, record_filter: RecordFilter, crop_size: int,
                  augment: AugmentConfig, seed: int = 0, with_masks: bool = False,
-                 domain_classes: Sequence[str] = ()):
+                 domain_classes: Sequence[str] = (), min_manipulated: float = 0.02):
         super().__init__(manifest_path, crop_size=crop_size, with_masks=with_masks, seed=seed,
                          record_filter=record_filter)
         self.augment = augment
+        self.min_manipulated = min_manipulated
         self.code_table = domain_code_to_class(domain_classes) if with_masks else None
         self.labels = np.array([r.label for r in self.records], np.int64)
 
@@ -83,12 +92,24 @@ class TrainingSet(ManifestDataset):
         record = self.records[index]
         data = manifest.resolve(self.manifest_path, record.path).read_bytes()
         rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
-        masks = [m.astype(np.uint8) for m in self._masks(record, rgb.shape[:2])] if self.with_masks else []
+        partial = record.label == 1 and bool(record.mask_path)
+        masks = ([m.astype(np.uint8) for m in self._masks(record, rgb.shape[:2])]
+                 if self.with_masks or partial else [])
         rng = np.random.default_rng((self.seed, *draw))
-        image, masks = augment_crop(rgb, masks, self.crop_size, rng, self.augment)
-        item = {"image": torch.from_numpy(image), "label": torch.tensor(float(record.label))}
+        label = float(record.label)
+        manipulated = np.flatnonzero(masks[0]) if partial else ()
+        for _ in range(self.PARTIAL_FAKE_DRAWS if partial else 1):
+            anchor = None
+            if len(manipulated):
+                anchor = divmod(int(manipulated[rng.integers(len(manipulated))]), rgb.shape[1])
+            image, crop_masks = augment_crop(rgb, masks, self.crop_size, rng, self.augment, anchor)
+            if not partial or crop_masks[0].mean() >= self.min_manipulated:
+                break
+        else:
+            label = 0.0
+        item = {"image": torch.from_numpy(image), "label": torch.tensor(label)}
         if self.with_masks:
-            codes = np.clip(masks[1], 0, len(self.code_table) - 1)
-            item["mask"] = torch.from_numpy(masks[0].astype(np.float32))
+            codes = np.clip(crop_masks[1], 0, len(self.code_table) - 1)
+            item["mask"] = torch.from_numpy(crop_masks[0].astype(np.float32))
             item["domain_map"] = torch.from_numpy(self.code_table[codes])
         return item

@@ -28,9 +28,11 @@ from training.data import manifest
 from training.data.forge.base import DOMAIN_CODES
 
 
-def crop_at_native(arrays: Sequence[np.ndarray], size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
-    """One S x S window, the same for every array (image, mask, map): random when rng is given,
-    centred otherwise; arrays smaller than S are padded first."""
+def crop_at_native(arrays: Sequence[np.ndarray], size: int, rng: np.random.Generator | None,
+                   anchor: tuple[int, int] | None = None) -> list[np.ndarray]:
+    """One S x S window, the same for every array (image, mask, map): random when rng is given
+    (among the windows that hold the pixel ``anchor`` = (y, x), when given), centred otherwise;
+    arrays smaller than S are padded first."""
     height, width = arrays[0].shape[:2]
     padded = []
     for array in arrays:
@@ -40,8 +42,12 @@ def crop_at_native(arrays: Sequence[np.ndarray], size: int, rng: np.random.Gener
     height, width = padded[0].shape[:2]
     if rng is None:
         top, left = (height - size) // 2, (width - size) // 2
-    else:
+    elif anchor is None:
         top, left = int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))
+    else:
+        (y, x), last_top, last_left = anchor, height - size, width - size
+        top = int(rng.integers(min(max(y - size + 1, 0), last_top), min(y, last_top) + 1))
+        left = int(rng.integers(min(max(x - size + 1, 0), last_left), min(x, last_left) + 1))
     return [a[top : top + size, left : left + size] for a in padded]
 
 
