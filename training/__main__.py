@@ -34,6 +34,8 @@ def _train(argv: list[str]) -> int:
 
 
 def _calibrate(argv: list[str]) -> int:
+    from training.calibrate import DEFAULT_REAL_QUANTILE, calibrate
+
     parser = argparse.ArgumentParser(prog="synthspot-train calibrate")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint")
@@ -42,7 +44,8 @@ def _calibrate(argv: list[str]) -> int:
     parser.add_argument("--layout")
     parser.add_argument("--split", default="val")
     parser.add_argument("--fpr", type=float, default=0.01)
-    parser.add_argument("--real-quantile", type=float, default=0.5)
+    parser.add_argument("--real-quantile", type=float, default=DEFAULT_REAL_QUANTILE,
+                        help="share of held-out real photos below likely_real (the rest up to likely_ai are 'uncertain')")
     parser.add_argument("--max-crops", type=int, help="default: the model's (8 for checkpoints)")
     parser.add_argument("--aggregation", help="default: the model's (mean for checkpoints)")
     parser.add_argument("--crop-plan", choices=("grid", "texture"), help="default: the model's (grid for checkpoints)")
@@ -50,7 +53,6 @@ def _calibrate(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.split == "test":
         parser.error("thresholds are never tuned on the test split")
-    from training.calibrate import calibrate
     from training.evaluate import load_records, load_scorer, score_records
 
     scorer, recipe = load_scorer(args.checkpoint, args.onnx)

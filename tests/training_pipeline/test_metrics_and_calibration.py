@@ -56,3 +56,10 @@ def test_calibration_round_trips_and_refuses_bad_input(tmp_path):
 def test_calibrate_cli_refuses_the_test_split(tmp_path):
     with pytest.raises(SystemExit):
         cli(["calibrate", "--checkpoint", str(tmp_path), "--data", str(tmp_path), "--split", "test", "--out", "x"])
+
+
+def test_default_calibration_leaves_about_a_tenth_of_reals_uncertain():
+    reals = np.random.default_rng(1).beta(2, 5, 5000)
+    result = calibrate(reals, fpr=0.01)
+    uncertain = np.mean((reals >= result.likely_real) & (reals < result.likely_ai))
+    assert 0.07 <= uncertain <= 0.1  # at most 15% of real photos may be "uncertain" (issue 12)
