@@ -35,6 +35,7 @@ _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 
 SOURCE_LABELS = {
     "dropped": "Dropped",
+    "opened": "Opened",  # Open files… / Open folder…
     "watched": "Watched folder",
     "browser": "Browser",
     "cli": "Command line",

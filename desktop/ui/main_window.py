@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QMimeData, QModelIndex, QSize, Qt, QTimer
@@ -53,6 +54,8 @@ class MainWindow(QMainWindow):
         self.session = session
         self.service = session.service
         self._quitting = False
+        self._wanted_in_view: list[str] = []  # what the person just gave (files, folders): shown once it is queued
+        self._follow_key = ""  # the row brought into view; kept there while re-sorting moves it
         self.setWindowTitle("SynthSpot")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
@@ -163,6 +166,7 @@ class MainWindow(QMainWindow):
         self.table.addAction(self.remove_action)
         self.table.addAction(self.copy_action)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.proxy.layoutChanged.connect(self._keep_followed_row_in_view)
         self.detail = DetailPane(self.detail_images)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.table)
@@ -211,7 +215,7 @@ class MainWindow(QMainWindow):
     def _connect_session(self) -> None:
         service = self.service
         service.modelStateChanged.connect(self._model_state_changed)
-        service.rowsQueued.connect(self.model.add_queued)
+        service.rowsQueued.connect(self._rows_queued)
         service.resultsReady.connect(self._results_ready)
         service.historyLoaded.connect(self.model.add_history)
         service.progressChanged.connect(self._progress)
@@ -235,24 +239,26 @@ class MainWindow(QMainWindow):
     # --- the ways images get in ---------------------------------------------------------
 
     def scan_paths(self, paths: list[str], source: str) -> bool:
+        """Scan what the person gave; its first row is selected and scrolled to once it is queued."""
         if not paths:
             return False
         if not self.service.submit_paths(paths, source):
             self.statusBar().showMessage("Choose a detector model first: scanning needs one.", 8000)
             self.banner.setVisible(True)
             return False
+        self._wanted_in_view = [os.path.abspath(path) for path in paths]
         return True
 
     def open_files(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(
             self, "Scan images", "", "Images (*.jpg *.jpeg *.png *.webp *.gif *.bmp *.tif *.tiff *.heic *.heif "
             "*.avif);;All files (*)")
-        self.scan_paths(paths, "dropped")
+        self.scan_paths(paths, "opened")
 
     def open_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Scan a folder (with its sub-folders)")
         if path:
-            self.scan_paths([path], "dropped")
+            self.scan_paths([path], "opened")
 
     def paste(self) -> None:
         self.scan_mime(QApplication.clipboard().mimeData(), "clipboard")
@@ -289,6 +295,38 @@ class MainWindow(QMainWindow):
 
     # --- the rows ---------------------------------------------------------------------------
 
+    def _rows_queued(self, rows: list[tuple[str, str]]) -> None:
+        self.model.add_queued(rows)
+        if not self._wanted_in_view:
+            return
+        wanted = self._wanted_in_view
+        for path, _source in rows:
+            if any(path == given or path.startswith(given.rstrip(os.sep) + os.sep) for given in wanted):
+                self._wanted_in_view = []
+                self._bring_into_view(row_key(path))
+                return
+
+    def _bring_into_view(self, key: str) -> None:
+        """Select a row and scroll to it, clearing the filters if they hide it: a re-dropped image that was
+        scanned long ago keeps its old place in the list, and new rows may land above a scrolled view."""
+        position = self.model.position_of(key)
+        if position is None:
+            return
+        proxy_index = self.proxy.mapFromSource(self.model.index(position, 0))
+        if not proxy_index.isValid():
+            self.filter_edit.clear()
+            self.verdict_filter.setCurrentIndex(0)
+            self.source_filter.setCurrentIndex(0)
+            proxy_index = self.proxy.mapFromSource(self.model.index(position, 0))
+        self._follow_key = key
+        self.select_proxy_row(proxy_index.row())
+
+    def _keep_followed_row_in_view(self) -> None:
+        current = self.table.selectionModel().currentIndex()
+        row = self.proxy.row_for(current)
+        if row is not None and row.key == self._follow_key:
+            self.table.scrollTo(current)
+
     def _results_ready(self, results: list) -> None:
         self.model.add_results(results)
         current = self.detail.row
@@ -300,7 +338,10 @@ class MainWindow(QMainWindow):
         return [row for row in (self.proxy.row_for(index) for index in indexes) if row is not None]
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        self.detail.show_row(self.proxy.row_for(current))
+        row = self.proxy.row_for(current)
+        if row is None or row.key != self._follow_key:
+            self._follow_key = ""  # the person moved on: re-sorting no longer scrolls for them
+        self.detail.show_row(row)
 
     def remove_selected(self) -> None:
         indexes = self.table.selectionModel().selectedRows()
@@ -324,16 +365,7 @@ class MainWindow(QMainWindow):
         self.bring_to_front()
         if result is None:
             return
-        position = self.model.position_of(row_key(result.path, result.sha256))
-        if position is None:
-            return
-        proxy_index = self.proxy.mapFromSource(self.model.index(position, 0))
-        if not proxy_index.isValid():  # filtered out: clear the filters so the row can be shown
-            self.filter_edit.clear()
-            self.verdict_filter.setCurrentIndex(0)
-            self.source_filter.setCurrentIndex(0)
-            proxy_index = self.proxy.mapFromSource(self.model.index(position, 0))
-        self.select_proxy_row(proxy_index.row())
+        self._bring_into_view(row_key(result.path, result.sha256))
 
     def _open_sha256(self, sha256: str) -> None:
         for row in self.model.rows():

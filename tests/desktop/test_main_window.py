@@ -8,9 +8,10 @@ import json
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QKeySequence
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QFileDialog
 
-from desktop.results_model import COLUMN_TIME, COLUMN_VERDICT, DONE, QUEUED
+from desktop.results_model import COLUMN_SOURCE, COLUMN_TIME, COLUMN_VERDICT, DONE, QUEUED
 from engine.result import ERROR, LIKELY_AI, LIKELY_REAL, UNCERTAIN
 from tests.desktop.conftest import WAIT_MS, wait_for_results, write_image
 
@@ -33,6 +34,28 @@ def drop(window, paths):
     event = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime, buttons, modifiers)
     window.event(event)
     return event.isAccepted()  # read now: the event points into ``mime``, which dies with this frame
+
+
+def answer_file_dialog(choose):
+    """Answer the next modal file dialog as a person would: ``choose(dialog)`` picks, then it is accepted.
+    (Offscreen Qt has no native dialogs, so this is Qt's own QFileDialog, running for real.)"""
+    def answer():
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QFileDialog):
+            QTimer.singleShot(20, answer)  # not open yet
+            return
+        choose(dialog)
+        dialog.accept()
+
+    QTimer.singleShot(0, answer)
+
+
+def in_view(window, name) -> bool:
+    """The current row is ``name`` and the table shows it."""
+    current = window.table.currentIndex()
+    row = window.proxy.row_for(current)
+    return (row is not None and row.name == name
+            and window.table.viewport().rect().intersects(window.table.visualRect(current)))
 
 
 def rows_by_name(window):
@@ -106,6 +129,40 @@ def test_sort_by_score_and_time_and_filter_by_verdict_source_text(tmp_path, qtbo
     assert names() == []
     window.source_filter.setCurrentIndex(window.source_filter.findData("dropped"))
     assert len(names()) == 5
+
+
+def test_what_the_person_gives_is_selected_and_scrolled_into_view(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    paths = [write_image(tmp_path / f"{index:02d}.png", 40 + index * 4, size=(48, 32)) for index in range(40)]
+    drop(window, paths)
+    wait_for_results(qtbot, window, 40)
+    top = window.proxy.row_for(window.proxy.index(0, 0)).name  # the newest, first in the default order
+    window.table.scrollToBottom()
+    assert not window.table.viewport().rect().intersects(window.table.visualRect(window.proxy.index(0, 0)))
+
+    drop(window, [tmp_path / top])  # a second drop of an image scanned a moment ago
+    qtbot.waitUntil(lambda: in_view(window, top) and rows_by_name(window)[top].status == DONE, timeout=WAIT_MS)
+
+    window.table.scrollToBottom()
+    image = QImage(str(write_image(tmp_path / "to-paste.png", 200)))
+    mime = QMimeData()
+    mime.setImageData(image)
+    QApplication.clipboard().setMimeData(mime)
+    window.paste_action.trigger()  # a new row lands above a scrolled list
+    qtbot.waitUntil(lambda: window.detail.row is not None and window.detail.row.source == "clipboard", timeout=WAIT_MS)
+    pasted = window.detail.row.name
+    qtbot.waitUntil(lambda: in_view(window, pasted) and rows_by_name(window)[pasted].status == DONE, timeout=WAIT_MS)
+    QApplication.clipboard().clear()
+
+    window.table.scrollToBottom()
+    window.verdict_filter.setCurrentIndex(window.verdict_filter.findData(LIKELY_REAL))  # hides what is opened next
+    opened = write_image(tmp_path / "opened.png", 230)
+    answer_file_dialog(lambda dialog: dialog.selectFile(str(opened)))
+    window.open_files_action.trigger()
+    qtbot.waitUntil(lambda: in_view(window, "opened.png") and rows_by_name(window)["opened.png"].status == DONE,
+                    timeout=WAIT_MS)
+    assert rows_by_name(window)["opened.png"].source == "opened"
+    assert window.model.data(window.model.index(window.model.position_of(str(opened)), COLUMN_SOURCE)) == "Opened"
 
 
 def test_detail_pane_shows_heatmap_crops_and_expert_mix(tmp_path, qtbot, model_path, make_window):
