@@ -123,6 +123,19 @@ def group_name(record: manifest.Record) -> str:
     return f"{record.domain}/{short}" if short and short != record.domain else record.domain
 
 
+def family_name(record: manifest.Record) -> str:
+    """The fake's design family (``esrgan-rrdb``, ``kl-nearest``, ``inpaint``...), else its domain."""
+    return record.family or record.domain
+
+
+def real_kinds(record: manifest.Record) -> tuple[str, ...]:
+    """What was done to a real photo: ``("original",)``, or each processing step's kind
+    (``resize``, ``gaussian_blur``..., then its encode, ``jpeg``, ``webp``...)."""
+    if not record.processing:
+        return ("original",)
+    return tuple(dict.fromkeys(step["op"] for step in record.processing))
+
+
 @dataclass(frozen=True)
 class ScoringRecipe:
     """How an image becomes one score, as a model's metadata says: what calibration is fitted
@@ -147,6 +160,8 @@ class Scores:
     labels: np.ndarray
     groups: list[str]
     logits: dict[str, np.ndarray] = field(default_factory=dict)  # condition -> image logits
+    families: list[str] = field(default_factory=list)  # per image: family_name (reals: "real")
+    real_kinds: list[tuple[str, ...]] = field(default_factory=list)  # per image: real_kinds (fakes: ())
 
     def probabilities(self, condition: str = "clean") -> np.ndarray:
         return sigmoid(self.logits[condition])
@@ -165,24 +180,48 @@ def score_records(records: Sequence[manifest.Record], base: Path, scorer: CropSc
             logits[condition][index] = score_image(image, scorer, max_crops, aggregation, crop_plan)
         if progress and (index + 1) % 20 == 0:
             print(f"  {index + 1}/{len(records)} images, {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    return Scores(np.array([r.label for r in records]), [group_name(r) for r in records], logits)
+    return Scores(np.array([r.label for r in records]), [group_name(r) for r in records], logits,
+                  [family_name(r) if r.label else "real" for r in records],
+                  [real_kinds(r) if r.label == 0 else () for r in records])
 
 
-def summarize(scores: Scores, threshold: float = 0.5) -> dict:
-    """{condition: {"overall": metrics, "per_generator": {group: metrics}}}; each group is its fakes + every real."""
+def _per_group(labels: np.ndarray, probabilities: np.ndarray, names: Sequence[str], threshold: float) -> dict:
+    """Each group's fakes against every real of the split."""
     from training.metrics import detection_metrics
 
-    groups = sorted({g for g in scores.groups if g != "real"})
-    groups_arr = np.array(scores.groups)
+    names_arr = np.array(names)
+    return {name: detection_metrics(labels[(names_arr == name) | (labels == 0)],
+                                    probabilities[(names_arr == name) | (labels == 0)], threshold)
+            for name in sorted({n for n, label in zip(names, labels) if label == 1})}
+
+
+def summarize(scores: Scores, threshold: float = 0.5, likely_real: float | None = None) -> dict:
+    """{condition: {"overall", "per_generator", "per_family": metrics, "verdicts": band shares}}.
+
+    Each generator or family group is its fakes against every real. ``verdicts`` (with
+    ``likely_real``) gives the share of images in each of the app's bands: for all fakes, per
+    family, and for real photos by what was done to them (``real_kinds``: original, resize, blur...).
+    """
+    from training.metrics import detection_metrics, verdict_shares
+
     out = {}
     for condition in scores.logits:
         probabilities = scores.probabilities(condition)
-        per_group = {}
-        for group in groups:
-            keep = (groups_arr == group) | (scores.labels == 0)
-            per_group[group] = detection_metrics(scores.labels[keep], probabilities[keep], threshold)
-        out[condition] = {"overall": detection_metrics(scores.labels, probabilities, threshold),
-                          "per_generator": per_group}
+        entry = {"overall": detection_metrics(scores.labels, probabilities, threshold),
+                 "per_generator": _per_group(scores.labels, probabilities, scores.groups, threshold)}
+        if scores.families:
+            entry["per_family"] = _per_group(scores.labels, probabilities, scores.families, threshold)
+        if likely_real is not None:
+            bands = {"fake": verdict_shares(probabilities[scores.labels == 1], threshold, likely_real),
+                     "real": verdict_shares(probabilities[scores.labels == 0], threshold, likely_real)}
+            for family in sorted({f for f, label in zip(scores.families, scores.labels) if label == 1}):
+                chosen = np.array([f == family for f in scores.families])
+                bands[f"fake/{family}"] = verdict_shares(probabilities[chosen], threshold, likely_real)
+            for kind in sorted({k for kinds in scores.real_kinds for k in kinds}):
+                chosen = np.array([kind in kinds for kinds in scores.real_kinds])
+                bands[f"real/{kind}"] = verdict_shares(probabilities[chosen], threshold, likely_real)
+            entry["verdicts"] = bands
+        out[condition] = entry
     return out
 
 
@@ -220,21 +259,23 @@ def main(argv: list[str] | None = None) -> int:
     perturbations = list(PERTURBATIONS) if args.perturbations == "all" else [
         p for p in args.perturbations.split(",") if p and p != "none"]
     records, base = load_records(args.data, args.split, args.layout)
-    threshold = 0.5
+    threshold, likely_real = 0.5, None
     if args.calibration:
         from training.calibrate import Calibration
 
-        threshold = Calibration.load(args.calibration).likely_ai
+        calibration = Calibration.load(args.calibration)
+        threshold, likely_real = calibration.likely_ai, calibration.likely_real
     scores = score_records(records, base, scorer, recipe.max_crops, recipe.aggregation, perturbations, progress=True,
                            crop_plan=recipe.crop_plan)
-    summary = summarize(scores, threshold)
+    summary = summarize(scores, threshold, likely_real)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    payload = {"data": str(args.data), "split": args.split, "threshold": threshold,
+    payload = {"data": str(args.data), "split": args.split, "threshold": threshold, "likely_real": likely_real,
                "max_crops": recipe.max_crops, "aggregation": recipe.aggregation, "crop_plan": recipe.crop_plan,
                "model": args.checkpoint or args.onnx, "metrics": summary}
     (out / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
-    np.savez(out / "scores.npz", labels=scores.labels, groups=np.array(scores.groups), **scores.logits)
+    np.savez(out / "scores.npz", labels=scores.labels, groups=np.array(scores.groups),
+             families=np.array(scores.families), **scores.logits)
     from training.report import write_report
 
     write_report(out, scores, payload, args.title or Path(args.checkpoint or args.onnx).name)

@@ -49,3 +49,28 @@ def detection_metrics(labels, probabilities, threshold: float = 0.5) -> dict[str
         "tpr_at_5fpr": tpr_at_fpr(labels, probabilities, 0.05) if both else float("nan"),
         "ece": expected_calibration_error(labels, probabilities),
     }
+
+
+def verdict_shares(probabilities, likely_ai: float, likely_real: float) -> dict[str, float]:
+    """Shares of images in each of the app's three verdict bands (engine.contract.Thresholds)."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.size == 0:
+        return {"n": 0, "likely_ai": float("nan"), "uncertain": float("nan"), "likely_real": float("nan")}
+    ai = probabilities >= likely_ai
+    real = (probabilities < likely_real) & ~ai
+    return {"n": int(probabilities.size), "likely_ai": float(ai.mean()),
+            "uncertain": float((~ai & ~real).mean()), "likely_real": float(real.mean())}
+
+
+def reliability_bins(labels, probabilities, bins: int = 10) -> list[dict]:
+    """Per equal-width bin of P(fake): how many images, their mean P(fake) and the share that are fake."""
+    labels = np.asarray(labels, dtype=float)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    which = np.clip((probabilities * bins).astype(int), 0, bins - 1)
+    rows = []
+    for b in range(bins):
+        inside = which == b
+        rows.append({"low": b / bins, "high": (b + 1) / bins, "n": int(inside.sum()),
+                     "mean_probability": float(probabilities[inside].mean()) if inside.any() else float("nan"),
+                     "fake_share": float(labels[inside].mean()) if inside.any() else float("nan")})
+    return rows

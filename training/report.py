@@ -1,5 +1,6 @@
 """An evaluation's report: ``report.md`` with tables, and PNG plots (ROC curves, score
-histograms for real vs fake, per-generator AP bars under each perturbation)."""
+histograms for real vs fake, per-generator AP bars under each perturbation, a reliability
+diagram of the probabilities)."""
 
 from __future__ import annotations
 
@@ -71,18 +72,56 @@ def _plot_generators(path: Path, summary: dict) -> None:
     plt.close(fig)
 
 
+def _plot_reliability(path: Path, scores) -> None:
+    from training.metrics import reliability_bins
+
+    rows = [r for r in reliability_bins(scores.labels, scores.probabilities("clean")) if r["n"]]
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="perfectly calibrated")
+    ax.plot([r["mean_probability"] for r in rows], [r["fake_share"] for r in rows], "o-", label="this model")
+    for row in rows:
+        ax.annotate(str(row["n"]), (row["mean_probability"], row["fake_share"]), fontsize=6,
+                    textcoords="offset points", xytext=(3, -8))
+    ax.set(xlabel="mean P(fake) in bin", ylabel="share of fakes in bin", title="reliability (clean; n per bin)",
+           xlim=(0, 1), ylim=(0, 1))
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def verdicts_table(rows: dict[str, dict]) -> str:
+    lines = ["| images | n | likely AI | uncertain | likely real |", "|---|---|---|---|---|"]
+    for name, shares in rows.items():
+        lines.append(f"| {name} | {shares['n']} | " + " | ".join(
+            f"{shares[band]:.1%}" for band in ("likely_ai", "uncertain", "likely_real")) + " |")
+    return "\n".join(lines)
+
+
 def write_report(folder: Path, scores, payload: dict, title: str) -> Path:
     summary = payload["metrics"]
     _plot_roc(folder / "roc.png", scores)
     _plot_histogram(folder / "histogram.png", scores)
     _plot_generators(folder / "per_generator.png", summary)
+    _plot_reliability(folder / "reliability.png", scores)
+    clean = summary["clean"]
     parts = [f"# Evaluation: {title}", "",
              f"Data `{payload['data']}`, split `{payload['split']}`; crops: engine plan, max {payload['max_crops']}, "
              f"aggregation `{payload['aggregation']}`; accuracies at P(fake) >= {payload['threshold']:.4f}.", "",
              "## Clean", "", metrics_table({"overall": summary["clean"]["overall"], **summary["clean"]["per_generator"]}),
              "", "## Under perturbations (overall)", "",
              metrics_table({c: summary[c]["overall"] for c in summary}), "",
-             "![ROC](roc.png) ![histogram](histogram.png)", "", "![per generator](per_generator.png)", ""]
+             "![ROC](roc.png) ![histogram](histogram.png) ![reliability](reliability.png)", "",
+             "![per generator](per_generator.png)", ""]
+    if "per_family" in clean:
+        parts += ["## Per family (clean; each family's fakes against every real)", "", metrics_table(clean["per_family"]), ""]
+    if "verdicts" in clean:
+        parts += [f"## Verdicts (clean): likely AI at P >= {payload['threshold']:.4f}, likely real below "
+                  f"{payload['likely_real']:.4f}", "", verdicts_table(clean["verdicts"]), ""]
+        for condition, entry in summary.items():
+            if condition != "clean":
+                parts += [f"### Verdicts under {condition}", "", verdicts_table(
+                    {k: v for k, v in entry["verdicts"].items() if k in ("real", "fake")}), ""]
     path = folder / "report.md"
     path.write_text("\n".join(parts))
     return path

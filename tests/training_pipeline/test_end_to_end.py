@@ -15,7 +15,7 @@ from export.__main__ import main as export_cli
 from training.__main__ import main as training_cli
 from training.checkpoint import load_checkpoint
 from training.data import manifest
-from training.evaluate import TorchScorer, score_image
+from training.evaluate import TorchScorer, family_name, score_image
 
 CONFIG = """
 [detector]
@@ -62,7 +62,12 @@ def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_
     metrics = json.loads((run / "eval" / "metrics.json").read_text())["metrics"]
     assert set(metrics) == {"clean", "jpeg75"}
     assert {"upsample", "reconstruct"} <= {g.split("/")[0] for g in metrics["clean"]["per_generator"]}
-    for name in ("report.md", "roc.png", "histogram.png", "per_generator.png"):
+    test_fakes = [r for r in manifest.read(forged_manifest) if r.split == "test" and r.label == 1]
+    assert set(metrics["clean"]["per_family"]) == {family_name(r) for r in test_fakes}
+    verdicts = metrics["clean"]["verdicts"]
+    for band in ("real", "fake"):
+        assert sum(verdicts[band][k] for k in ("likely_ai", "uncertain", "likely_real")) == pytest.approx(1.0)
+    for name in ("report.md", "roc.png", "histogram.png", "per_generator.png", "reliability.png"):
         assert (run / "eval" / name).stat().st_size > 0
 
     out = tmp_path / "models"

@@ -63,3 +63,32 @@ def test_default_calibration_leaves_about_a_tenth_of_reals_uncertain():
     result = calibrate(reals, fpr=0.01)
     uncertain = np.mean((reals >= result.likely_real) & (reals < result.likely_ai))
     assert 0.07 <= uncertain <= 0.1  # at most 15% of real photos may be "uncertain" (issue 12)
+
+
+def test_verdict_shares_and_reliability_bins_by_hand():
+    from training.metrics import reliability_bins, verdict_shares
+
+    shares = verdict_shares([0.05, 0.2, 0.5, 0.95], likely_ai=0.9, likely_real=0.3)
+    assert shares == {"n": 4, "likely_ai": 0.25, "uncertain": 0.25, "likely_real": 0.5}
+    rows = reliability_bins(np.array([0, 1, 1, 1]), np.array([0.05, 0.15, 0.95, 1.0]), bins=10)
+    assert [r["n"] for r in rows] == [1, 1, 0, 0, 0, 0, 0, 0, 0, 2]
+    assert rows[9]["fake_share"] == 1.0 and rows[0]["fake_share"] == 0.0
+    assert rows[9]["mean_probability"] == pytest.approx(0.975)
+
+
+def test_summary_reports_processed_reals_by_what_was_done_to_them():
+    from training.evaluate import Scores, summarize
+
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    probabilities = np.array([0.1, 0.95, 0.5, 0.99, 0.97, 0.2])
+    scores = Scores(labels=np.array([0, 0, 0, 1, 1, 1]), groups=["real"] * 3 + ["upsample/a", "upsample/b", "inpaint"],
+                    logits={"clean": logit(probabilities)},
+                    families=["real"] * 3 + ["srmd", "srmd", "inpaint"],
+                    real_kinds=[("original",), ("gaussian_blur", "jpeg"), ("resize", "jpeg"), (), (), ()])
+    summary = summarize(scores, threshold=0.9, likely_real=0.3)["clean"]
+    assert set(summary["per_family"]) == {"srmd", "inpaint"}
+    verdicts = summary["verdicts"]
+    assert verdicts["real/gaussian_blur"]["likely_ai"] == 1.0  # the blurred real is flagged
+    assert verdicts["real/jpeg"]["n"] == 2 and verdicts["real/jpeg"]["uncertain"] == 0.5
+    assert verdicts["real/original"]["likely_real"] == 1.0
+    assert verdicts["fake/inpaint"]["likely_real"] == 1.0 and verdicts["fake/srmd"]["likely_ai"] == 1.0
