@@ -142,7 +142,7 @@ def train(detector_config: DetectorConfig, config: TrainConfig, run_dir: str | P
         dataset = TrainingSet(
             config.manifest, RecordFilter("train", stage.domains, config.exclude_generators, config.variants),
             detector.crop_size, config.augment, config.seed, with_masks, detector_config.gamma.domains,
-            config.min_manipulated)
+            config.min_manipulated, config.cache_decoded)
         steps = len(balanced_epoch(dataset.labels, config.seed, stage_index, 0)) // config.batch_size
         steps = max(1, min(steps, config.steps_per_epoch or steps))
         optimizer_steps = math.ceil(steps / config.accumulate) * stage.epochs

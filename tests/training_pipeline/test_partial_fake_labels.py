@@ -59,3 +59,14 @@ def test_a_crop_that_cannot_hold_enough_manipulated_pixels_is_labelled_real(tmp_
                           min_manipulated=0.6)
     fake_index = next(i for i, r in enumerate(dataset.records) if r.label == 1)
     assert all(float(dataset[(fake_index, (0, 0, p))]["label"]) == 0.0 for p in range(20))
+
+
+def test_the_decoded_cache_changes_no_crop(tmp_path):
+    path = _inpaint_manifest(tmp_path)
+    plain, cached = (TrainingSet(path, RecordFilter("train"), crop_size=32, augment=AugmentConfig(),
+                                 cache_decoded=flag) for flag in (False, True))
+    for position in range(12):
+        for index in range(len(plain)):
+            a, b = plain[(index, (0, 0, position))], cached[(index, (0, 0, position))]
+            assert np.array_equal(a["image"].numpy(), b["image"].numpy()) and float(a["label"]) == float(b["label"])
+    assert len(cached._decoded) == len(cached)  # each file decoded once
