@@ -98,7 +98,9 @@ class Row:
         result = self.result
         if result.verdict == ERROR or result.probability is None:
             return "Error"
-        return f"{result.verdict_label} {result.probability:.0%}"
+        # Bytes the store knew (a copy, a re-download, a second drop) carry the stored verdict: say so.
+        seen = " · seen before" if result.cached else ""
+        return f"{result.verdict_label} {result.probability:.0%}{seen}"
 
     def sort_value(self, column: int):
         """What the proxy sorts by; unscanned and failed rows sort below every score."""

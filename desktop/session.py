@@ -43,7 +43,7 @@ class AppSession(QObject):
         self._folder_status: dict[str, tuple[str, str]] = {}
         self.watcher = FolderWatcher(self._watchedReady.emit, self._watchStatus.emit,
                                      stable_for=settings.stable_seconds, rescan_interval=settings.rescan_seconds,
-                                     already_scanned=self._already_scanned)
+                                     already_seen=self._already_seen)
         self.bridge = bridge_glue.BridgeController(self)
         self._watchedReady.connect(self._on_watched_ready)
         self._watchStatus.connect(self._on_watch_status)
@@ -103,11 +103,8 @@ class AppSession(QObject):
 
     # --- watched folders ----------------------------------------------------------
 
-    def _already_scanned(self, sha256: str) -> bool:  # watcher thread
-        detector = self.service.detector
-        if detector is None:
-            return self.store.find(sha256) is not None
-        return self.store.get(sha256, detector.metadata.model_id) is not None
+    def _already_seen(self, path: str, sha256: str) -> bool:  # watcher thread
+        return self.store.sighted(sha256, path)
 
     @Slot(list)
     def _on_watched_ready(self, paths: list[str]) -> None:
@@ -143,14 +140,20 @@ class AppSession(QObject):
     @Slot(list)
     def _on_results(self, results: list[Result]) -> None:
         for result in results:
-            if result.verdict != LIKELY_AI or result.cached:
+            if result.verdict != LIKELY_AI:
+                continue
+            # A file new to a watched folder is news even when its bytes are known (a copy, a re-download);
+            # a known image dropped again is not.
+            arrived = result.source == "watched"
+            if result.cached and not arrived:
                 continue
             self.last_flagged = result
             self.flagged.emit(result)
-            if result.source == "watched" and self.settings.notifications:
+            if arrived and self.settings.notifications:
                 name = Path(result.path).name
+                seen = ", seen before" if result.cached else ""
                 self.notify.emit("Likely AI-generated image",
-                                 f"{name} in {Path(result.path).parent} ({result.probability:.0%})")
+                                 f"{name} in {Path(result.path).parent} ({result.probability:.0%}{seen})")
 
     def pasted_image_path(self) -> Path:
         """Where a pasted clipboard image is saved so it can be scanned, revealed and kept."""

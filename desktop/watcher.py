@@ -8,7 +8,9 @@ and rename it when done, so the watcher
 * waits until a file's size and mtime have been stable for ``stable_for`` seconds,
 * hands over everything that settled in one tick as one batch (debouncing bursts),
 * rescans each folder every ``rescan_interval`` seconds for events the OS dropped,
-* skips content it has seen before (same sha256), in this run or in the store.
+* skips a file it has handed over before with the same content (same path and sha256), in this run
+  or in the store's sightings. The same bytes under a new name are handed over: a new file is a new
+  sighting, shown (and notified) with the stored verdict, which the scanner's cache makes cheap.
 
 A folder that disappears (deleted, a drive unplugged) or cannot be read gets a
 status instead of an exception, and is watched again when it comes back.
@@ -113,18 +115,18 @@ class FolderWatcher:
 
     def __init__(self, on_ready: ReadyCallback, on_status: StatusCallback | None = None,
                  stable_for: float = 1.5, tick: float = 0.25, rescan_interval: float = 60.0,
-                 already_scanned: Callable[[str], bool] | None = None):
+                 already_seen: Callable[[str, str], bool] | None = None):
         self._on_ready = on_ready
         self._on_status = on_status
         self.stable_for = stable_for
         self.tick = tick
         self.rescan_interval = rescan_interval
-        self._already_scanned = already_scanned
+        self._already_seen = already_seen  # (path, sha256): seen there already, by an earlier run
         self._folders: dict[str, FolderState] = {}
         self._noticed: set[str] = set()  # paths from events, waiting for the next tick
         self._candidates: dict[str, _Candidate] = {}
         self._settled: dict[str, tuple[int, int]] = {}  # path -> signature when handled or left alone
-        self._seen_hashes: set[str] = set()
+        self._seen: set[tuple[str, str]] = set()  # (path, sha256) handed over in this run
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -331,9 +333,10 @@ class FolderWatcher:
                 if now_signature:
                     self._candidates[path] = _Candidate(now_signature, now)
                 continue
-            if digest in self._seen_hashes or (self._already_scanned and self._already_scanned(digest)):
+            # A touched file whose content did not change is not news; a new name for known bytes is.
+            if (path, digest) in self._seen or (self._already_seen and self._already_seen(path, digest)):
                 continue
-            self._seen_hashes.add(digest)
+            self._seen.add((path, digest))
             ready.append(path)
         return ready
 

@@ -139,6 +139,12 @@ class Store:
         db.execute("INSERT OR REPLACE INTO sightings VALUES (?,?,?,?)",
                    (result.sha256, db_path(result.path), result.source, time.time()))
 
+    def sighted(self, sha256: str, path: str) -> bool:
+        """Whether these bytes were seen at this path before (whatever the source or model)."""
+        with self._connect() as db:
+            return db.execute("SELECT 1 FROM sightings WHERE sha256=? AND path=? LIMIT 1",
+                              (sha256, db_path(path))).fetchone() is not None
+
     def history(self, limit: int | None = None, model_id: str | None = None) -> list[Result]:
         """Stored results, newest first."""
         query = "SELECT data FROM results"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import time
 
@@ -87,6 +88,28 @@ def test_watched_folder_scans_arrivals_and_notifies_on_likely_ai(tmp_path, qtbot
     assert "while-paused.png" not in {row.name for row in window.model.rows()}
     session.set_watching_paused(False)
     wait_for_results(qtbot, window, 3)
+
+
+def test_a_copy_of_a_flagged_image_in_a_watched_folder_is_shown_as_seen_before_and_notified(
+        tmp_path, qtbot, model_path, make_window):
+    watched = tmp_path / "Downloads"
+    watched.mkdir()
+    window = make_window(model_path, stable_seconds=0.2, notifications=True,
+                         watched_folders=[WatchedFolder(str(watched))])
+    notes = []
+    window.session.notify.connect(lambda title, message: notes.append(message))
+    qtbot.waitUntil(lambda: window.session.watch_summary() == "Watching 1 folder", timeout=WAIT_MS)
+    write_image(watched / "x.jpg", 235, fmt="JPEG")
+    wait_for_results(qtbot, window, 1)
+    qtbot.waitUntil(lambda: len(notes) == 1, timeout=WAIT_MS)
+    shutil.copy(watched / "x.jpg", watched / "x (1).jpg")  # the same bytes, downloaded again
+    wait_for_results(qtbot, window, 2)
+    copy = {row.name: row for row in window.model.rows()}["x (1).jpg"]
+    assert copy.source == "watched" and copy.result.verdict == LIKELY_AI and copy.result.cached
+    assert "seen before" in copy.verdict_text
+    qtbot.waitUntil(lambda: len(notes) == 2, timeout=WAIT_MS)
+    assert "x (1).jpg" in notes[1] and "seen before" in notes[1]
+    assert window.session.last_flagged.path == str(watched / "x (1).jpg")
 
 
 def test_notifications_off_means_no_notification(tmp_path, qtbot, model_path, make_window):

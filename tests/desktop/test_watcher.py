@@ -117,16 +117,19 @@ def test_zero_byte_files_and_non_images_are_ignored(watch):
     assert collector.paths == [str(folder / "photo.weird-extension")]
 
 
-def test_same_content_under_a_new_name_is_not_handed_over_again(watch):
+def test_same_content_under_a_new_name_is_handed_over_but_a_touched_file_is_not(watch):
     watcher, collector, folder = watch()
     write_image(folder / "a.png", 220, seed=5)
     assert collector.wait_for(lambda c: len(c.paths) == 1)
-    shutil.copy(folder / "a.png", folder / "a (1).png")
+    shutil.copy(folder / "a.png", folder / "a (1).png")  # a new sighting of known bytes
+    assert collector.wait_for(lambda c: len(c.paths) == 2)
+    later = time.time() + 5
+    os.utime(folder / "a.png", (later, later))  # same path, same content: not news
     time.sleep(STABLE * 3)
-    assert collector.paths == [str(folder / "a.png")]
+    assert collector.paths == [str(folder / "a.png"), str(folder / "a (1).png")]
 
 
-def test_files_already_there_are_left_alone_and_store_hashes_are_skipped(tmp_path, watch):
+def test_files_already_there_are_left_alone_and_earlier_sightings_are_skipped(tmp_path, watch):
     folder = tmp_path / "Downloads"
     folder.mkdir()
     write_image(folder / "old.png", 220, seed=6)
@@ -136,7 +139,9 @@ def test_files_already_there_are_left_alone_and_store_hashes_are_skipped(tmp_pat
     from desktop.watcher import sha256_file
 
     known_hash = sha256_file(str(known))
-    watcher, collector, folder = watch(folder, rescan_interval=0.2, already_scanned=lambda h: h == known_hash)
+    seen_before = (str(folder / "known-again.png"), known_hash)  # as the store's sightings would say
+    watcher, collector, folder = watch(folder, rescan_interval=0.2,
+                                       already_seen=lambda path, digest: (path, digest) == seen_before)
     shutil.copy(known, folder / "known-again.png")
     write_image(folder / "new.png", 220, seed=8)
     assert collector.wait_for(lambda c: len(c.paths) >= 1)
@@ -235,7 +240,7 @@ def test_500_files_in_bursts_give_exactly_500_results(tmp_path, model_path, watc
     folder = tmp_path / "Downloads"
     folder.mkdir()
     watcher = FolderWatcher(scan, stable_for=0.3, tick=0.05, rescan_interval=0.5,
-                            already_scanned=lambda h: store.find(h) is not None)
+                            already_seen=lambda path, digest: store.sighted(digest, path))
     watcher.add(folder)
     watcher.start()
     try:
