@@ -92,3 +92,23 @@ def test_summary_reports_processed_reals_by_what_was_done_to_them():
     assert verdicts["real/jpeg"]["n"] == 2 and verdicts["real/jpeg"]["uncertain"] == 0.5
     assert verdicts["real/original"]["likely_real"] == 1.0
     assert verdicts["fake/inpaint"]["likely_real"] == 1.0 and verdicts["fake/srmd"]["likely_ai"] == 1.0
+
+
+def test_recipe_comparison_aggregates_the_same_crop_logits_every_way():
+    from training.recipe import compare
+
+    # Fakes show their artifact in one crop of four (an inpaint-like case): max finds it, mean dilutes it
+    # below the reals' uniformly middling crops.
+    reals = [np.array([0.5, 0.5, 0.5, 0.5]) + 0.01 * k for k in range(4)]
+    fakes = [np.array([3.0, -2.0, -2.0, -2.0]) + 0.01 * k for k in range(4)]
+    table = compare(np.array([0] * 4 + [1] * 4), ["real"] * 4 + ["inpaint"] * 4, reals + fakes)
+    assert table["max"]["ap"] == 1.0 and table["max"]["mean_generator_ap"] == 1.0
+    assert table["mean"]["ap"] < 0.6
+    assert set(table) == {"mean", "max", "prob_mean", "top2_mean"}
+
+
+def test_recipe_cli_refuses_the_test_split(tmp_path):
+    from training.recipe import main
+
+    with pytest.raises(SystemExit):
+        main(["--checkpoint", str(tmp_path), "--data", str(tmp_path), "--split", "test"])
