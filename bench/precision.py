@@ -44,7 +44,8 @@ def main() -> None:
         for index, model in enumerate(args.models):
             meta = Detector(model, provider="cpu").metadata
             started = time.perf_counter()
-            scores = score_records(records, base, OnnxScorer(model), meta.max_crops, meta.aggregation)
+            scores = score_records(records, base, OnnxScorer(model), meta.max_crops, meta.aggregation,
+                                   crop_plan=meta.crop_plan)
             ap = summarize(scores)["clean"]["overall"]["ap"]
             elapsed, _ = engine_run(Path(model), photos, Path(scratch) / f"store{index}.sqlite", args.batch_crops)
             rows.append((meta.precision, Path(model).name, ap, len(photos) / elapsed,

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# After scripts/train_default.sh: choose the scoring recipe on validation data, calibrate on the
+# validation reals (processed ones included), export fp32/fp16 with parity checks, then evaluate
+# the exported model on the test split (clean and under every perturbation).
+#   scripts/finish_default.sh [MANIFEST] [RUN] [OUT_MODELS]
+# Everything lands in RUN (recipe.json, calibration.json, eval_test/) and OUT_MODELS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+manifest=${1:-$HOME/synthspot-data/forged/manifest.jsonl}
+run=${2:-$HOME/synthspot-data/runs/default-lite0}
+models=${3:-$run/models}
+py=.venv/bin/python
+
+[ -f "$run/recipe.json" ] || $py -m training.recipe --checkpoint "$run/checkpoint" --data "$manifest" \
+    --split val --max-crops 8,16,28 --crop-plan texture --out "$run/recipe.json"
+read -r max_crops aggregation < <($py -c "import json,sys; c=json.load(open(sys.argv[1]))['chosen']; print(c['max_crops'], c['aggregation'])" "$run/recipe.json")
+echo "recipe: $max_crops crops, $aggregation"
+
+$py -m training calibrate --checkpoint "$run/checkpoint" --data "$manifest" --split val --fpr 0.01 \
+    --max-crops "$max_crops" --aggregation "$aggregation" --crop-plan texture --out "$run/calibration.json"
+$py -m export --checkpoint "$run/checkpoint" --calibration "$run/calibration.json" --out "$models" \
+    --name synthspot-lite0 --version 2 --precisions fp32,fp16 --parity-data "$manifest"
+$py -m training.evaluate --onnx "$models/synthspot-lite0-fp32.onnx" --data "$manifest" --split test \
+    --perturbations all --calibration "$run/calibration.json" --out "$run/eval_test"
