@@ -22,3 +22,7 @@ $py -m export --checkpoint "$run/checkpoint" --calibration "$run/calibration.jso
     --name synthspot-lite0 --version 2 --precisions fp32,fp16 --parity-data "$manifest"
 $py -m training.evaluate --onnx "$models/synthspot-lite0-fp32.onnx" --data "$manifest" --split test \
     --perturbations all --calibration "$run/calibration.json" --out "$run/eval_test"
+# Export again with the held-out summary stamped into the model's metadata.
+$py -m export --checkpoint "$run/checkpoint" --calibration "$run/calibration.json" --out "$models" \
+    --name synthspot-lite0 --version 2 --precisions fp32,fp16 --parity-data "$manifest" \
+    --metrics "$run/eval_test/metrics.json"
