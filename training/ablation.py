@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.contract import sigmoid
 from training.metrics import detection_metrics
 
 
@@ -43,7 +44,7 @@ def run_one(config: Path, manifest: str, runs: Path, perturbations: str, fpr: fl
 def pooled_row(run: Path, held_generator: str, held_domain: str) -> dict:
     scores = np.load(run / "eval" / "scores.npz")
     labels, groups = scores["labels"], scores["groups"].astype(str)
-    probabilities = 1.0 / (1.0 + np.exp(-scores["clean"]))
+    probabilities = sigmoid(scores["clean"])
     threshold = json.loads((run / "eval" / "metrics.json").read_text())["threshold"]
     held_dom = np.array([g.split("/")[0] == held_domain for g in groups])
     held_gen = np.array([held_generator in g for g in groups]) & ~held_dom  # inpaint fills name their sources
