@@ -109,7 +109,10 @@ class AppSession(QObject):
     @Slot(list)
     def _on_watched_ready(self, paths: list[str]) -> None:
         if not self.service.submit_paths(paths, "watched", recursive=False):
-            log.warning("no model: %d watched files not scanned", len(paths))
+            # No model can scan now, and the watcher will not hand these over again: keep them in the
+            # store's pending list, which is scanned when a model loads (now, or at the next start).
+            log.warning("no model: %d watched files wait for one", len(paths))
+            self.store.add_pending([(path, "watched") for path in paths])
 
     @Slot(str, str, str)
     def _on_watch_status(self, folder: str, state: str, message: str) -> None:

@@ -112,6 +112,33 @@ def test_a_copy_of_a_flagged_image_in_a_watched_folder_is_shown_as_seen_before_a
     assert window.session.last_flagged.path == str(watched / "x (1).jpg")
 
 
+def test_watched_arrivals_while_the_model_cannot_load_are_scanned_once_one_does(
+        tmp_path, qtbot, model_path, make_window):
+    watched = tmp_path / "Downloads"
+    watched.mkdir()
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    window = make_window(broken, stable_seconds=0.2, watched_folders=[WatchedFolder(str(watched))])
+    store = window.session.store
+    qtbot.waitUntil(lambda: window.session.watch_summary() == "Watching 1 folder", timeout=WAIT_MS)
+    write_image(watched / "fixed-later.png", 235)
+    qtbot.waitUntil(lambda: [p for p, _ in store.pending()] == [str(watched / "fixed-later.png")], timeout=WAIT_MS)
+    window.session.set_model(str(model_path), "auto")  # the person fixes the model
+    wait_for_results(qtbot, window, 1)
+    assert window.model.rows()[0].source == "watched" and window.model.rows()[0].result.verdict == LIKELY_AI
+
+    window.session.set_model(str(broken), "auto")
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=WAIT_MS)
+    write_image(watched / "after-restart.png", 30)
+    qtbot.waitUntil(lambda: str(watched / "after-restart.png") in [p for p, _ in store.pending()], timeout=WAIT_MS)
+    window.shutdown()
+    window.session.shutdown()
+    again = make_window(model_path)  # a restart with a model that loads
+    qtbot.waitUntil(lambda: any(row.name == "after-restart.png" and row.status == "done"
+                                for row in again.model.rows()), timeout=WAIT_MS)
+    assert store.pending() == []
+
+
 def test_notifications_off_means_no_notification(tmp_path, qtbot, model_path, make_window):
     watched = tmp_path / "Downloads"
     watched.mkdir()
