@@ -491,7 +491,9 @@ class Scanner:
 
     def _finish(self, job: ScanJob, request: ScanRequest, result: Result | None) -> None:
         """Report one request. Never raises: a request that is not reported leaves its job waiting forever."""
-        if self.remember_pending and request.path and request.data is None:
+        # Unscanned because the scanner closed: it stays pending, for the next scanner or the next start.
+        closing = result is None and self._closed
+        if self.remember_pending and request.path and request.data is None and not closing:
             try:
                 self.store.remove_pending(request.path)
             except Exception as exc:

@@ -167,8 +167,8 @@ def test_close_mid_scan_reports_every_request_and_keeps_the_rest_pending(tmp_pat
     scanner.close()  # as a model switch does, with most of the requests still queued
     assert job.wait(30)  # a job that never finishes leaves the app "busy" until it restarts
     assert job.done == 150 and job.unscanned == 150 - len(job.results) > 0
-    pending = {path for path, _source in store.pending()}
-    assert pending and pending.isdisjoint(r.path for r in job.results)  # unscanned ones are resumed next time
+    # Every unscanned one, also those in the middle of preparation, is resumed next time.
+    assert {path for path, _source in store.pending()} == set(paths) - {r.path for r in job.results}
 
 
 def test_pending_files_survive_and_resume(tmp_path, brightness_model_path):
