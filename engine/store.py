@@ -122,6 +122,7 @@ class Store:
             return
         payload = result.to_dict()
         payload["cached"] = False
+        payload["path"] = absolute(result.path)
         with self._connect(write=True) as db:
             db.execute(
                 "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?)",
@@ -241,9 +242,16 @@ def claim_owner_alive(owner: str) -> bool:
     return True
 
 
+def absolute(path: str) -> str:
+    """The history is shared by the app and the CLI, run from any folder: a relative path there names
+    nothing. "" stays "" (bytes that came without a file)."""
+    return os.path.abspath(path) if path else path
+
+
 def db_path(path: str) -> str | bytes:
-    """A path as SQLite can keep it without loss: text when it is valid Unicode, else its raw bytes
-    (a BLOB; a file name on Linux is bytes, and SQLite refuses the surrogates Python decodes them to)."""
+    """A path as SQLite can keep it without loss, made absolute: text when it is valid Unicode, else its
+    raw bytes (a BLOB; a file name on Linux is bytes, and SQLite refuses the surrogates Python decodes them to)."""
+    path = absolute(path)
     return path if is_text(path) else os.fsencode(path)
 
 

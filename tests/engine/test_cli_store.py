@@ -77,3 +77,18 @@ def test_move_corrupt_store_keeps_the_old_file_and_scans(tmp_path, image, capsys
     [kept] = tmp_path.glob("results.sqlite3.corrupt-*")
     assert kept.read_bytes() == before
     assert Store(store, verify=True).count() == 1
+
+
+def test_relative_paths_go_into_the_shared_history_as_absolute_ones(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    image = solid_image(folder / "rel.png", 200)
+    store_path = tmp_path / "s.db"
+    monkeypatch.chdir(folder)
+    assert main(["scan", "rel.png", "--store", str(store_path)]) == 0
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path)  # the app, started elsewhere, reads the same history
+    store = Store(store_path)
+    [result] = store.history()
+    assert result.path == str(image)
+    assert store.sighted(result.sha256, str(image))
