@@ -10,7 +10,7 @@ from PySide6.QtCore import QItemSelectionModel, QMimeData, QModelIndex, QSize, Q
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView, QApplication, QComboBox, QFileDialog, QFrame, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-    QMainWindow, QMenu, QProgressBar, QPushButton, QSplitter, QSystemTrayIcon, QTableView, QToolBar, QVBoxLayout,
+    QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton, QSplitter, QSystemTrayIcon, QTableView, QToolBar, QVBoxLayout,
     QWidget,
 )
 
@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self.proxy.setSourceModel(self.model)
         self.thumbnails.imageReady.connect(self.model.thumbnail_ready)
         self._build_actions()
+        self._build_menus()
         self._build_toolbar()
         self._build_central()
         self._build_status_bar()
@@ -93,7 +94,17 @@ class MainWindow(QMainWindow):
                                          "Scan an image or files from the clipboard")
         self.export_action = self._action("Export…", self.export_results, "Ctrl+E",
                                           "Export the rows in view to CSV or JSON")
-        self.settings_action = self._action("Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
+        self.settings_action = self._action("Settings…", self.open_settings)
+        # The platform's Preferences key is empty on X11 (and Windows): Ctrl+, everywhere, plus the native one.
+        preferences = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+        self.settings_action.setShortcuts(
+            [QKeySequence("Ctrl+,")] + [key for key in preferences if key != QKeySequence("Ctrl+,")])
+        self.cancel_action = self._action("Cancel scan", self.service.cancel, "Esc",
+                                          "Stop scanning what has not started yet (Esc)")
+        self.cancel_action.setEnabled(False)  # only while scanning, so Esc means nothing else then
+        self.about_action = self._action("About SynthSpot", self.show_about)
+        self.model_card_action = self._action("Model card", self.show_model_card,
+                                              tip="What the loaded model is, how it decides, what it was measured on")
         self.find_action = self._action("Find", self.focus_filter, QKeySequence.StandardKey.Find)
         self.reveal_action = self._action("Reveal in file manager", self.reveal_selected)
         self.copy_action = self._action("Copy result", self.copy_selected, QKeySequence.StandardKey.Copy)
@@ -104,6 +115,27 @@ class MainWindow(QMainWindow):
         self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.remove_action.triggered.connect(self.remove_selected)
         self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for action in (self.open_files_action, self.open_folder_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit_menu = bar.addMenu("&Edit")
+        for action in (self.paste_action, self.copy_action, self.remove_action, self.find_action):
+            edit_menu.addAction(action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.settings_action)
+        view_menu = bar.addMenu("&View")
+        view_menu.addAction(self.reveal_action)
+        view_menu.addAction(self.cancel_action)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.model_card_action)
+        help_menu.addAction(self.about_action)
 
     def _build_toolbar(self) -> None:
         toolbar = QToolBar("Main")
@@ -134,6 +166,14 @@ class MainWindow(QMainWindow):
             lambda: self.proxy.set_source_filter(self.source_filter.currentData()))
         for widget in (self.filter_edit, self.verdict_filter, self.source_filter):
             toolbar.addWidget(widget)
+        self.filter_edit.setAccessibleName("Filter results")
+        self.verdict_filter.setAccessibleName("Show verdict")
+        self.source_filter.setAccessibleName("Show source")
+        # Tool buttons take no focus by default: Tab must reach them for keyboard users.
+        for action in toolbar.actions():
+            button = toolbar.widgetForAction(action)
+            if button is not None and action.text():
+                button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.addToolBar(toolbar)
 
     def _build_central(self) -> None:
@@ -142,6 +182,7 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         self.table = QTableView()
         self.table.setModel(self.proxy)
+        self.table.setAccessibleName("Scan results")
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setSortingEnabled(True)
@@ -168,6 +209,7 @@ class MainWindow(QMainWindow):
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.proxy.layoutChanged.connect(self._keep_followed_row_in_view)
         self.detail = DetailPane(self.detail_images)
+        self.detail.image_view.setAccessibleName("Selected image with its overlays")
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(self.detail)
@@ -431,6 +473,18 @@ class MainWindow(QMainWindow):
             dialog.apply()
             self._watch_status(self.session.watch_summary())
 
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About SynthSpot",
+                          "<b>SynthSpot</b><p>Finds AI-generated images on this computer. Images are scanned "
+                          "locally with ONNX Runtime; nothing leaves the machine.</p>"
+                          "<p>Help ▸ Model card describes the detector in use.</p>")
+
+    def show_model_card(self) -> None:
+        from desktop.ui.model_card import ModelCardDialog
+
+        state = self.service.model_state
+        ModelCardDialog(state.detector, state.message, self).exec()
+
     def _model_state_changed(self, state: ModelState) -> None:
         scanning_possible = state.state in (READY, LOADING)
         for action in (self.open_files_action, self.open_folder_action, self.paste_action):
@@ -459,12 +513,14 @@ class MainWindow(QMainWindow):
         self.progress.setValue(done)
         self.progress.show()
         self.cancel_button.show()
+        self.cancel_action.setEnabled(True)
         if self.tray:
             self.tray.set_status(f"Scanning {done} of {total}")
 
     def _scan_finished(self, cancelled: bool) -> None:
         self.progress.hide()
         self.cancel_button.hide()
+        self.cancel_action.setEnabled(False)
         if cancelled:
             count = self.model.mark_cancelled()
             self.statusBar().showMessage(f"Cancelled; {count} images were not scanned.", 8000)

@@ -211,6 +211,57 @@ def test_keyboard_delete_removes_row_from_view_not_the_file_and_arrows_move_deta
     assert window.open_files_action.shortcut().matches(QKeySequence("Ctrl+O")) == QKeySequence.SequenceMatch.ExactMatch
 
 
+def test_menus_shortcuts_and_accessible_names_for_keyboard_users(tmp_path, qtbot, slow_model, make_window):
+    from PySide6.QtWidgets import QToolBar
+
+    from desktop.ui.model_card import ModelCardDialog
+    from desktop.ui.settings_dialog import SettingsDialog
+
+    window = make_window(slow_model)
+    menus = [action.text().replace("&", "") for action in window.menuBar().actions()]
+    assert menus == ["File", "Edit", "View", "Help"]
+    help_menu = window.menuBar().actions()[3].menu()
+    assert [a.text() for a in help_menu.actions()] == ["Model card", "About SynthSpot"]
+    for widget in (window.table, window.detail.image_view, window.verdict_filter, window.source_filter,
+                   window.filter_edit):
+        assert widget.accessibleName()
+    toolbar_button = window.findChild(QToolBar).widgetForAction(window.open_files_action)
+    assert toolbar_button.focusPolicy() in (Qt.FocusPolicy.TabFocus, Qt.FocusPolicy.StrongFocus)
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for index in range(40):
+        write_image(folder / f"{index:03d}.jpg", 100 + index, size=(256, 192), seed=index, fmt="JPEG")
+    drop(window, [folder])
+    qtbot.waitUntil(lambda: window.cancel_action.isEnabled(), timeout=WAIT_MS)
+    window.table.setFocus()
+    with qtbot.waitSignal(window.service.scanFinished, timeout=WAIT_MS) as finished:
+        qtbot.keyClick(window.table, Qt.Key.Key_Escape)
+    assert finished.args == [True]
+    assert not window.cancel_action.isEnabled()
+
+    opened = []
+
+    def close_dialog():
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(20, close_dialog)
+            return
+        opened.append(dialog)
+        if isinstance(dialog, ModelCardDialog):
+            opened.append(dialog.text.toPlainText())
+        dialog.reject()
+
+    QTimer.singleShot(0, close_dialog)
+    qtbot.keyClick(window, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)  # Ctrl+, on every platform
+    assert opened and isinstance(opened[0], SettingsDialog)
+    opened.clear()
+    QTimer.singleShot(0, close_dialog)
+    window.model_card_action.trigger()
+    assert isinstance(opened[0], ModelCardDialog) and "test-brightness 1" in opened[1]
+    assert "Artifact heatmap" in opened[1]
+
+
 def test_export_writes_valid_csv_and_json(tmp_path, qtbot, model_path, make_window):
     window = make_window(model_path)
     drop(window, [write_image(tmp_path / "a.png", 230), write_image(tmp_path / "b.png", 30)])
