@@ -3,7 +3,8 @@
 Browsers write a download in pieces (``x.jpg.crdownload``, ``x.jpg.part``)
 and rename it when done, so the watcher
 
-* ignores partial-download names and zero-byte files,
+* ignores partial-download names and zero-byte files, and files that are neither images by content
+  nor by name (an image name on bytes that do not decode becomes an error row),
 * reacts to created, modified and moved events (a finished download arrives as a rename),
 * waits until a file's size and mtime have been stable for ``stable_for`` seconds,
 * hands over everything that settled in one tick as one batch (debouncing bursts),
@@ -31,7 +32,7 @@ from typing import Callable
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from engine.files import is_image_file
+from engine.files import is_image_file, name_says_image
 
 log = logging.getLogger(__name__)
 
@@ -324,7 +325,9 @@ class FolderWatcher:
                 continue
             del self._candidates[path]
             self._settled[path] = signature
-            if signature[0] == 0 or not is_image_file(path):
+            # Zero bytes: a browser's placeholder for a download still in progress, not yet an error. A name
+            # that says image on bytes that do not read as one is handed over, to become an error row.
+            if signature[0] == 0 or not (is_image_file(path) or name_says_image(os.path.basename(path))):
                 continue  # a later write changes the signature and brings it back
             digest = sha256_file(path)
             now_signature = file_signature(path)

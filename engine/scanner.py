@@ -491,6 +491,11 @@ class Scanner:
 
     def _finish(self, job: ScanJob, request: ScanRequest, result: Result | None) -> None:
         """Report one request. Never raises: a request that is not reported leaves its job waiting forever."""
+        if result is not None and not result.ok and self.store:
+            try:  # the history keeps failures too, so an error row outlives a restart
+                self.store.record_error(result)
+            except Exception as exc:
+                log.warning("could not record the error for %s: %s", display_path(request.path) or "bytes", exc)
         # Unscanned because the scanner closed: it stays pending, for the next scanner or the next start.
         closing = result is None and self._closed
         if self.remember_pending and request.path and request.data is None and not closing:

@@ -49,6 +49,15 @@ CREATE TABLE IF NOT EXISTS pending (
     source TEXT NOT NULL,
     queued_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS errors (
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    source TEXT NOT NULL,
+    scanned_at REAL NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (path, sha256)
+);
+CREATE INDEX IF NOT EXISTS errors_scanned_at ON errors (scanned_at);
 CREATE TABLE IF NOT EXISTS claims (
     sha256 TEXT NOT NULL,
     model_id TEXT NOT NULL,
@@ -117,8 +126,10 @@ class Store:
         return Result.from_dict(json.loads(row[0])) if row else None
 
     def put(self, result: Result, model_id: str) -> None:
-        """Store a successful scan. Errors are not cached: a file being written may read fine later."""
+        """Store a scan. A failed one goes to the history only, never to the cache (a file being written
+        may read fine later); a success clears the failures recorded for its path."""
         if not result.ok:
+            self.record_error(result)
             return
         payload = result.to_dict()
         payload["cached"] = False
@@ -137,6 +148,8 @@ class Store:
 
     @staticmethod
     def _record_sighting(db, result: Result) -> None:
+        if result.ok and result.path:  # the file reads fine now: its earlier failures are history no more
+            db.execute("DELETE FROM errors WHERE path=?", (db_path(result.path),))
         db.execute("INSERT OR REPLACE INTO sightings VALUES (?,?,?,?)",
                    (result.sha256, db_path(result.path), result.source, time.time()))
 
@@ -146,13 +159,24 @@ class Store:
             return db.execute("SELECT 1 FROM sightings WHERE sha256=? AND path=? LIMIT 1",
                               (sha256, db_path(path))).fetchone() is not None
 
+    def record_error(self, result: Result) -> None:
+        """Keep a failed scan in the history, so an error row outlives a restart."""
+        payload = result.to_dict()
+        payload["cached"] = False
+        payload["path"] = absolute(result.path)
+        with self._connect(write=True) as db:
+            db.execute("INSERT OR REPLACE INTO errors VALUES (?,?,?,?,?)",
+                       (db_path(result.path), result.sha256, result.source, result.scanned_at, json.dumps(payload)))
+
     def history(self, limit: int | None = None, model_id: str | None = None) -> list[Result]:
-        """Stored results, newest first."""
-        query = "SELECT data FROM results"
+        """Stored results, newest first; failed scans too, unless one model's results are asked for."""
+        query = "SELECT data, scanned_at FROM results"
         args: list = []
         if model_id:
             query += " WHERE model_id=?"
             args.append(model_id)
+        else:
+            query += " UNION ALL SELECT data, scanned_at FROM errors"
         query += " ORDER BY scanned_at DESC"
         if limit:
             query += " LIMIT ?"
@@ -176,6 +200,7 @@ class Store:
         with self._connect(write=True) as db:
             db.execute("DELETE FROM results WHERE sha256=?", (sha256,))
             db.execute("DELETE FROM sightings WHERE sha256=?", (sha256,))
+            db.execute("DELETE FROM errors WHERE sha256=?", (sha256,))
 
     # --- pending work ---------------------------------------------------------
 

@@ -6,6 +6,8 @@ import csv
 import io
 import json
 
+import numpy as np
+
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QKeySequence
 from PySide6.QtCore import QTimer
@@ -94,6 +96,34 @@ def test_corrupt_file_gives_an_error_row_and_the_app_keeps_working(tmp_path, qtb
     drop(window, [write_image(tmp_path / "after.png", 230)])
     wait_for_results(qtbot, window, 2)
     assert rows_by_name(window)["after.png"].result.verdict == LIKELY_AI
+
+
+def test_image_named_files_that_do_not_decode_are_error_rows_that_outlive_a_restart(
+        tmp_path, qtbot, model_path, make_window):
+    from desktop.settings import WatchedFolder
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "random.jpg").write_bytes(np.random.default_rng(1).bytes(3000))
+    (folder / "text.png").write_text("not a picture")
+    (folder / "empty.jpg").write_bytes(b"")
+    write_image(folder / "fine.png", 30)
+    watched = tmp_path / "Downloads"
+    watched.mkdir()
+    window = make_window(model_path, stable_seconds=0.2, watched_folders=[WatchedFolder(str(watched))])
+    qtbot.waitUntil(lambda: window.session.watch_summary() == "Watching 1 folder", timeout=WAIT_MS)
+    drop(window, [folder])
+    (watched / "download.jpg").write_text("<html>an error page saved as .jpg</html>")
+    wait_for_results(qtbot, window, 5)
+    errors = {name for name, row in rows_by_name(window).items() if row.result.verdict == ERROR}
+    assert errors == {"random.jpg", "text.png", "empty.jpg", "download.jpg"}
+    window.shutdown()
+    window.session.shutdown()
+    again = make_window(model_path)
+    qtbot.waitUntil(lambda: again.model.rowCount() == 5, timeout=WAIT_MS)
+    rows = rows_by_name(again)
+    assert {name for name, row in rows.items() if row.result.verdict == ERROR} == errors
+    assert "empty" in rows["empty.jpg"].result.error and rows["fine.png"].result.ok
 
 
 def test_sort_by_score_and_time_and_filter_by_verdict_source_text(tmp_path, qtbot, model_path, make_window):

@@ -107,14 +107,15 @@ def test_file_being_written_is_never_handed_over_until_finished(watch):
     assert open(target, "rb").read() == data
 
 
-def test_zero_byte_files_and_non_images_are_ignored(watch):
+def test_zero_byte_files_and_non_images_are_ignored_but_broken_image_names_are_handed_over(watch):
     watcher, collector, folder = watch(rescan_interval=0.2)
-    (folder / "empty.jpg").write_bytes(b"")
-    (folder / "notes.jpg").write_text("not an image, whatever the name says")
+    (folder / "empty.jpg").write_bytes(b"")  # a browser's placeholder while the download runs
+    (folder / "notes.txt").write_text("not an image by name or content")
+    (folder / "notes.jpg").write_text("not an image, whatever the name says")  # to be an error row
     write_image(folder / "photo.weird-extension", 220, fmt="PNG")  # an image by content
-    assert collector.wait_for(lambda c: len(c.paths) >= 1)
+    assert collector.wait_for(lambda c: len(c.paths) >= 2)
     time.sleep(STABLE * 3)
-    assert collector.paths == [str(folder / "photo.weird-extension")]
+    assert sorted(collector.paths) == [str(folder / "notes.jpg"), str(folder / "photo.weird-extension")]
 
 
 def test_same_content_under_a_new_name_is_handed_over_but_a_touched_file_is_not(watch):

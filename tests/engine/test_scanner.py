@@ -229,3 +229,20 @@ def test_a_pending_folder_resumes_as_its_image_files(tmp_path, brightness_model_
 def test_store_path_can_come_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("SYNTHSPOT_STORE", str(tmp_path / "elsewhere.db"))
     assert Store().path == tmp_path / "elsewhere.db"
+
+
+def test_failed_scans_stay_in_the_history_until_the_file_reads_fine(tmp_path, detector):
+    store = Store(tmp_path / "s.db")
+    path = tmp_path / "download.jpg"
+    path.write_text("<html>an error page saved under an image name</html>")
+    with Scanner(detector, store) as scanner:
+        [failed] = scanner.scan([ScanRequest(path=str(path))])
+        assert not failed.ok
+        [stored] = store.history()
+        assert (stored.path, stored.error) == (str(path), failed.error)
+        assert store.get(failed.sha256, detector.metadata.model_id) is None  # never served from the cache
+        solid_image(path, 200, fmt="JPEG")  # the download finished after all
+        [fine] = scanner.scan([ScanRequest(path=str(path))])
+    assert fine.ok
+    assert [(r.path, r.ok) for r in store.history()] == [(str(path), True)]
+    assert store.history(model_id=detector.metadata.model_id)[0].ok
