@@ -24,7 +24,9 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.session import AppSession
 from desktop.settings import APPLICATION, ORGANISATION, AppSettings
+from desktop.single_instance import InstanceServer, instance_name, send_to_running
 from engine.models import MODEL_ENV
+from engine.store import default_store_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="check this installation (model, sample scan, bridge, window), print each check, "
                              "exit 0 only when all passed")
     return parser
+
+
+def accept_later_launches(window, server: InstanceServer) -> None:
+    """A second ``synthspot-app [PATH ...]`` lands here: its paths are scanned, the window comes forward."""
+    def arrived(paths: list[str]) -> None:
+        window.bring_to_front()
+        if paths:
+            window.scan_paths(paths, "cli")
+
+    server.pathsReceived.connect(arrived)
 
 
 def create_window(session: AppSession):
@@ -77,8 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     app.setQuitOnLastWindowClosed(False)  # the tray may keep the app alive; the window quits explicitly
+    name = instance_name(default_store_path())
+    if send_to_running(name, args.paths):
+        return 0  # the running window scans them and comes to the front
+    server = InstanceServer(name)
+    server.listen()
     session = AppSession(AppSettings.open())
     window = create_window(session)
+    accept_later_launches(window, server)
     if os.environ.get(READY_ENV):
         report_milestones(os.environ[READY_ENV], session)
     session.start()
@@ -93,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return app.exec()
     finally:
+        server.close()
         window.shutdown()
         session.shutdown()
 

@@ -1,0 +1,58 @@
+"""One app per user: a second launch hands its paths to the running window and exits."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from desktop.app import accept_later_launches
+from desktop.single_instance import InstanceServer, instance_name
+from tests.desktop.conftest import WAIT_MS, write_image
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_second_launch_passes_its_paths_to_the_running_window_and_exits(
+        tmp_path, qtbot, model_path, make_window, store_path, settings_path):
+    window = make_window(model_path)
+    server = InstanceServer(instance_name(store_path))
+    assert server.listen()
+    accept_later_launches(window, server)
+    image = write_image(tmp_path / "from-second-launch.png", 230)
+    env = dict(os.environ, SYNTHSPOT_STORE=str(store_path), SYNTHSPOT_SETTINGS=str(settings_path),
+               QT_QPA_PLATFORM="offscreen", SYNTHSPOT_MODEL=str(model_path))
+    second = subprocess.Popen([sys.executable, "-m", "desktop.app", "from-second-launch.png"], cwd=tmp_path,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        # The event loop runs while waiting, so the running app can answer.
+        qtbot.waitUntil(lambda: second.poll() is not None, timeout=WAIT_MS)
+    finally:
+        if second.poll() is None:
+            second.kill()
+        output = second.communicate(timeout=10)[0]
+        server.close()
+    assert second.returncode == 0, output
+    qtbot.waitUntil(lambda: any(row.path == str(image) and row.status == "done" for row in window.model.rows()),
+                    timeout=WAIT_MS)
+    assert [row.source for row in window.model.rows()] == ["cli"]
+    assert window.isVisible()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="named pipes leave nothing behind")
+def test_a_socket_left_by_a_crashed_app_is_taken_over(tmp_path, qapp):
+    name = instance_name(tmp_path / "store.sqlite3")
+    probe = InstanceServer(name)
+    assert probe.listen()
+    path = probe._server.fullServerName()
+    probe.close()
+    with socket.socket(socket.AF_UNIX) as left_behind:  # a crash leaves the socket file, with nobody listening
+        left_behind.bind(path)
+    assert Path(path).exists()
+    again = InstanceServer(name)
+    assert again.listen()
+    again.close()
