@@ -102,6 +102,8 @@ class DetailPane(QWidget):
         super().__init__(parent)
         self._images = images
         self._row: Row | None = None
+        self._model_has_map = True
+        self._heatmap_wanted = True  # the person's choice, kept while a model without maps hides it
         self.image_view = ImageView()
         self.heatmap_toggle = QCheckBox("Artifact heatmap")
         self.heatmap_toggle.setChecked(True)
@@ -168,11 +170,25 @@ class DetailPane(QWidget):
         if self._row is not None and self._row.path == path:
             self._refresh_image()
 
+    def set_model_has_artifact_map(self, has_map: bool) -> None:
+        """A model without an ``artifact_map`` output never draws one: the box shows unticked and dead."""
+        if has_map == self._model_has_map:
+            return
+        if not has_map:
+            self._heatmap_wanted = self.heatmap_toggle.isChecked()
+        self._model_has_map = has_map
+        self.heatmap_toggle.setChecked(self._heatmap_wanted if has_map else False)
+        self._update_toggles()
+
     def _update_toggles(self) -> None:
+        if not self._model_has_map:
+            self.heatmap_toggle.setEnabled(False)
+            self.heatmap_toggle.setToolTip("The loaded model has no artifact map, so there is no heatmap to show")
+            return
         self.heatmap_toggle.setEnabled(self.image_view.has_heatmap)
         self.heatmap_toggle.setToolTip(
             "Where the model's segmentation head saw generator artifacts (red: likely)"
-            if self.image_view.has_heatmap else "This model has no artifact map output")
+            if self.image_view.has_heatmap else "No artifact map for this image")
 
     def _overlays_changed(self) -> None:
         self.image_view.set_overlays(self.heatmap_toggle.isChecked(), self.crops_toggle.isChecked())

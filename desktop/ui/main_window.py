@@ -502,6 +502,7 @@ class MainWindow(QMainWindow):
             provider = detector.active_provider.upper()
             if detector.active_provider != detector.requested_provider:
                 provider += f" ({detector.requested_provider.upper()} unavailable)"
+            self.detail.set_model_has_artifact_map(detector.has_artifact_map)
             meta = detector.metadata
             self.provider_label.setText(f"{meta.name} {meta.version} · {provider}")
             self.provider_label.setToolTip(f"Model file: {detector.path}\nExecution provider in use: {provider}")

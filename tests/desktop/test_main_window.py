@@ -219,6 +219,20 @@ def test_detail_pane_shows_heatmap_crops_and_expert_mix(tmp_path, qtbot, model_p
     assert with_crops != without_heatmap
 
 
+def test_a_model_without_artifact_maps_shows_no_live_heatmap_box(tmp_path, qtbot, plain_model_path, model_path,
+                                                                   make_window):
+    window = make_window(plain_model_path)
+    toggle = window.detail.heatmap_toggle
+    drop(window, [write_image(tmp_path / "a.png", 230, size=(128, 96))])
+    wait_for_results(qtbot, window, 1)
+    window.select_proxy_row(0)
+    qtbot.waitUntil(lambda: window.detail.image_view.image_rect() is not None, timeout=WAIT_MS)
+    assert not toggle.isEnabled() and not toggle.isChecked()
+    assert "no artifact map" in toggle.toolTip()
+    window.session.set_model(str(model_path), "auto")  # a model with maps: the box comes back, ticked
+    qtbot.waitUntil(lambda: window.service.model_state.ready and toggle.isChecked(), timeout=WAIT_MS)
+
+
 def test_keyboard_delete_removes_row_from_view_not_the_file_and_arrows_move_detail(
         tmp_path, qtbot, model_path, make_window):
     window = make_window(model_path)
