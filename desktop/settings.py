@@ -46,6 +46,7 @@ OPTIONS = {
     "bridge_port": Option("bridge/port", int, 0),  # 0: the bridge's own default
     "window_geometry": Option("window/geometry", bytes, b""),
     "window_splitter": Option("window/splitter", bytes, b""),
+    "last_folder": Option("dialogs/last_folder", str, ""),  # where the last file dialog was answered
 }
 
 
@@ -120,6 +121,16 @@ class AppSettings:
         stored = _coerce(self._q.value("settings/version"), int, 0)
         if stored < SETTINGS_VERSION:
             self._q.setValue("settings/version", SETTINGS_VERSION)
+
+
+def dialog_start_folder(last_folder: str) -> str:
+    """Where a file dialog opens: the folder used last, else Pictures, else Downloads, else home (never the
+    working directory, which for a launcher is / or the install folder)."""
+    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    for folder in (last_folder, pictures, suggested_watch_folder()):
+        if folder and os.path.isdir(folder):
+            return folder
+    return str(Path.home())
 
 
 def suggested_watch_folder() -> str:

@@ -21,6 +21,7 @@ from desktop.results_model import (
 )
 from desktop.reveal import reveal_in_file_manager
 from desktop.scanning import FAILED, LOADING, NO_MODEL, READY, ModelState
+from desktop.settings import dialog_start_folder
 from desktop.thumbnails import ImageCache
 from desktop.ui.delegates import TagsDelegate, VerdictDelegate
 from desktop.ui.detail_pane import DETAIL_IMAGE_SIDE, DetailPane
@@ -291,15 +292,24 @@ class MainWindow(QMainWindow):
         self._wanted_in_view = [os.path.abspath(path) for path in paths]
         return True
 
+    def _start_folder(self) -> str:
+        return dialog_start_folder(self.session.settings.last_folder)
+
+    def _remember_folder(self, folder: str) -> None:
+        self.session.settings.last_folder = folder
+
     def open_files(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(
-            self, "Scan images", "", "Images (*.jpg *.jpeg *.png *.webp *.gif *.bmp *.tif *.tiff *.heic *.heif "
-            "*.avif);;All files (*)")
+            self, "Scan images", self._start_folder(), "Images (*.jpg *.jpeg *.png *.webp *.gif *.bmp *.tif *.tiff "
+            "*.heic *.heif *.avif);;All files (*)")
+        if paths:
+            self._remember_folder(os.path.dirname(paths[0]))
         self.scan_paths(paths, "opened")
 
     def open_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Scan a folder (with its sub-folders)")
+        path = QFileDialog.getExistingDirectory(self, "Scan a folder (with its sub-folders)", self._start_folder())
         if path:
+            self._remember_folder(os.path.dirname(path.rstrip(os.sep)) or path)
             self.scan_paths([path], "opened")
 
     def paste(self) -> None:
@@ -445,8 +455,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Nothing to export yet.", 5000)
             return None
         if not path:
-            path, chosen = QFileDialog.getSaveFileName(self, "Export results", "synthspot-results.csv",
-                                                       "CSV (*.csv);;JSON (*.json)")
+            path, chosen = QFileDialog.getSaveFileName(
+                self, "Export results", os.path.join(self._start_folder(), "synthspot-results.csv"),
+                "CSV (*.csv);;JSON (*.json)")
             if not path:
                 return None
             if not Path(path).suffix:
@@ -462,7 +473,7 @@ class MainWindow(QMainWindow):
     # --- settings and the model ------------------------------------------------------------
 
     def choose_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a SynthSpot model", "",
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a SynthSpot model", self._start_folder(),
                                               "ONNX models (*.onnx);;All files (*)")
         if path:
             self.session.set_model(path, self.session.settings.provider)

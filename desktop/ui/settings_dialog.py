@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.bridge import BRIDGE_AVAILABLE
-from desktop.settings import WatchedFolder, suggested_watch_folder
+from desktop.settings import WatchedFolder, dialog_start_folder, suggested_watch_folder
 from engine.model import PROVIDER_CHOICES, available_providers
 
 PROVIDER_LABELS = {"auto": "Automatic (CUDA when available, else CPU)", "cuda": "CUDA (NVIDIA GPU)", "cpu": "CPU"}
@@ -72,7 +72,9 @@ class SettingsDialog(QDialog):
         detector = self._session.service.detector
         in_use = f"{detector.metadata.name} {detector.metadata.version} on {detector.active_provider.upper()}" \
             if detector else self._session.service.model_state.message
-        form.addRow("In use", QLabel(in_use))
+        self.in_use = QLabel(in_use)
+        self.in_use.setWordWrap(True)  # a model's load error can be a long line; it must not widen the dialog
+        form.addRow("In use", self.in_use)
         self.thresholds = QLabel(thresholds_text(detector))
         self.thresholds.setWordWrap(True)
         form.addRow("Thresholds", self.thresholds)
@@ -126,8 +128,8 @@ class SettingsDialog(QDialog):
         row.addWidget(self.revoke)
         row.addStretch(1)
         form.addRow(row)
-        # The switch acts at once, so a browser can be paired while this dialog is open.
-        self.bridge_enabled.toggled.connect(self._session.set_bridge_enabled)
+        # Like every other choice here, the switch acts on OK only (Cancel leaves the bridge as it was).
+        self.bridge_enabled.toggled.connect(self._refresh_bridge)
         bridge.changed.connect(self._refresh_bridge)
         bridge.pairingChanged.connect(self._refresh_bridge)
         self._refresh_bridge()
@@ -136,13 +138,16 @@ class SettingsDialog(QDialog):
     def _refresh_bridge(self) -> None:
         bridge = self._session.bridge
         self.bridge_status.setText(bridge.status_text())
-        self.pair_browser.setEnabled(bridge.running)
-        self.revoke.setEnabled(bridge.running)
+        pairable = bridge.running and self.bridge_enabled.isChecked()
+        self.pair_browser.setEnabled(pairable)
+        self.revoke.setEnabled(pairable)
+        self.pair_browser.setToolTip("" if pairable else "Switch the bridge on and press OK first")
 
     # --- actions ----------------------------------------------------------------------
 
     def _choose_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a SynthSpot model", self.model_path.text(),
+        start = self.model_path.text() or dialog_start_folder(self._session.settings.last_folder)
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a SynthSpot model", start,
                                               "ONNX models (*.onnx);;All files (*)")
         if path:
             self.model_path.setText(path)
@@ -190,4 +195,6 @@ class SettingsDialog(QDialog):
         session.settings.notifications = self.notifications.isChecked()
         session.set_watched_folders(self.watched_folders())
         session.set_model(self.model_path.text().strip(), self.provider.currentData())
+        if self.bridge_enabled.isEnabled() and self.bridge_enabled.isChecked() != session.settings.bridge_enabled:
+            session.set_bridge_enabled(self.bridge_enabled.isChecked())
         session.settings.sync()

@@ -195,6 +195,34 @@ def test_what_the_person_gives_is_selected_and_scrolled_into_view(tmp_path, qtbo
     assert window.model.data(window.model.index(window.model.position_of(str(opened)), COLUMN_SOURCE)) == "Opened"
 
 
+def test_file_dialogs_start_in_the_last_folder_used_never_the_working_directory(
+        tmp_path, qtbot, model_path, make_window, monkeypatch):
+    from PySide6.QtCore import QStandardPaths
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)  # where a launcher started the app
+    window = make_window(model_path)
+    starts = []
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    image = write_image(photos / "a.png", 200)
+
+    def pick(dialog):
+        starts.append(dialog.directory().absolutePath())
+        dialog.selectFile(str(image))
+
+    answer_file_dialog(pick)
+    window.open_files_action.trigger()
+    usual = {QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation),
+             QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DownloadLocation),
+             str(__import__("pathlib").Path.home())}
+    assert starts[0] in usual and starts[0] != str(work)
+    answer_file_dialog(pick)
+    window.open_files_action.trigger()
+    assert starts[1] == str(photos)
+
+
 def test_detail_pane_shows_heatmap_crops_and_expert_mix(tmp_path, qtbot, model_path, make_window):
     window = make_window(model_path)
     path = write_image(tmp_path / "bright.png", 225, size=(256, 192))

@@ -166,15 +166,36 @@ def test_bridge_switch_starts_the_bridge_and_offers_pairing(tmp_path, qtbot, mod
     dialog = SettingsDialog(session, window)
     qtbot.addWidget(dialog)
     assert not dialog.pair_browser.isEnabled()
-    dialog.bridge_enabled.setChecked(True)  # acts at once: a browser can be paired while the dialog is open
+    dialog.bridge_enabled.setChecked(True)
+    assert not session.bridge.running  # acts on OK only
+    dialog.reject()
+    assert not session.bridge.running and session.settings.bridge_enabled is False  # Cancel undoes it
+    dialog = SettingsDialog(session, window)
+    qtbot.addWidget(dialog)
+    dialog.bridge_enabled.setChecked(True)
+    dialog.apply()  # OK
     assert session.bridge.running and session.settings.bridge_enabled is True
     assert dialog.pair_browser.isEnabled()
     assert window.bridge_label.text().startswith(f"Browser bridge on 127.0.0.1:{session.settings.bridge_port}")
     with socket.create_connection(("127.0.0.1", session.settings.bridge_port), timeout=5):
         pass  # something is listening where the label says
     dialog.bridge_enabled.setChecked(False)
+    assert session.bridge.running and not dialog.pair_browser.isEnabled()
+    dialog.apply()
     assert not session.bridge.running and session.settings.bridge_enabled is False
-    assert not dialog.pair_browser.isEnabled()
+
+
+def test_a_long_model_error_wraps_instead_of_widening_settings(tmp_path, qtbot, make_window):
+    folder = tmp_path.joinpath(*["a-folder-with-a-rather-long-name-as-people-make"] * 12)
+    folder.mkdir(parents=True)
+    broken = folder / "model.onnx"
+    broken.write_bytes(b"not a model")
+    window = make_window(broken)
+    assert len(window.service.model_state.message) > 500
+    dialog = SettingsDialog(window.session, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.sizeHint().width() < 1000  # the width the dialog asks for when shown
 
 
 def test_the_pair_a_browser_window_is_the_only_way_to_pair(tmp_path, qtbot, model_path, make_window):
