@@ -12,7 +12,7 @@ models=${3:-$run/models}
 py=.venv/bin/python
 
 [ -f "$run/recipe.json" ] || $py -m training.recipe --checkpoint "$run/checkpoint" --data "$manifest" \
-    --split val --max-crops 8,16,28 --crop-plan texture --out "$run/recipe.json"
+    --split val --max-crops 8,28 --crop-plan texture --out "$run/recipe.json"
 read -r max_crops aggregation < <($py -c "import json,sys; c=json.load(open(sys.argv[1]))['chosen']; print(c['max_crops'], c['aggregation'])" "$run/recipe.json")
 echo "recipe: $max_crops crops, $aggregation"
 
