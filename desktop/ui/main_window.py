@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 from pathlib import Path
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.export import result_summary, write_results
+from desktop.notifications import DesktopNotifications
 from desktop.results_model import (
     COLUMN_NAME, COLUMN_PROVENANCE, COLUMN_SOURCE, COLUMN_TIME, COLUMN_VERDICT, SOURCE_LABELS, VERDICT_FILTERS,
     ResultsFilterProxy, ResultsModel, Row, row_key,
@@ -33,20 +35,51 @@ THUMBNAIL_SIDE = 44
 ROW_HEIGHT = 52
 
 
-class ModelBanner(QFrame):
+class Banner(QFrame):
+    """A message above the list, with the buttons that act on it."""
+
+    def __init__(self, name: str, background: str, border: str, text: str, buttons: list[str],
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName(name)
+        self.setStyleSheet(f"#{name} {{ background: {background}; border: 1px solid {border}; border-radius: 4px; }}"
+                           f"#{name} QLabel {{ color: {text}; }}")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.label, 1)
+        self.buttons = [QPushButton(caption) for caption in buttons]
+        for button in self.buttons:
+            layout.addWidget(button)
+
+
+class ModelBanner(Banner):
     """Says clearly when no model can scan, with the one button that fixes it."""
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setObjectName("modelBanner")
-        self.setStyleSheet("#modelBanner { background: #fff4d6; border: 1px solid #e0b84c; border-radius: 4px; }"
-                           "#modelBanner QLabel { color: #4a3b00; }")
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        self.choose = QPushButton("Choose model file…")
-        layout = QHBoxLayout(self)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(self.choose)
+        super().__init__("modelBanner", "#fff4d6", "#e0b84c", "#4a3b00", ["Choose model file…"], parent)
+        self.choose = self.buttons[0]
+
+
+class AlertBanner(Banner):
+    """A likely-AI arrival, kept on screen until the person looks (Show) or waves it away: a status-bar
+    message is gone in seconds, and on a desktop without a tray it is the only sign in the window."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("alertBanner", "#fde8e8", "#c83737", "#5a1010", ["Show", "Dismiss"], parent)
+        self.show_button, self.dismiss_button = self.buttons
+        self.dismiss_button.clicked.connect(self.dismiss)
+        self.count = 0  # arrivals since the person last looked
+
+    def alert(self, title: str, message: str) -> None:
+        self.count += 1
+        more = f" ({self.count} arrivals since you last looked; this is the latest)" if self.count > 1 else ""
+        self.label.setText(f"<b>{html.escape(title)}</b>: {html.escape(message)}{more}")
+        self.show()
+
+    def dismiss(self) -> None:
+        self.count = 0
+        self.hide()
 
 
 class MainWindow(QMainWindow):
@@ -57,6 +90,7 @@ class MainWindow(QMainWindow):
         self._quitting = False
         self._wanted_in_view: list[str] = []  # what the person just gave (files, folders): shown once it is queued
         self._follow_key = ""  # the row brought into view; kept there while re-sorting moves it
+        self._alerted = None  # the Result the alert banner and the desktop notification point at
         self.setWindowTitle("SynthSpot")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
@@ -74,6 +108,8 @@ class MainWindow(QMainWindow):
         self._build_central()
         self._build_status_bar()
         self.tray = self._build_tray()
+        self.notifications = DesktopNotifications(parent=self)
+        self.notifications.activated.connect(lambda _id: self.show_alerted())
         self._connect_session()
         self._restore_layout()
 
@@ -181,6 +217,9 @@ class MainWindow(QMainWindow):
         self.banner = ModelBanner()
         self.banner.choose.clicked.connect(self.choose_model)
         self.banner.hide()
+        self.alert_banner = AlertBanner()
+        self.alert_banner.show_button.clicked.connect(self.show_alerted)
+        self.alert_banner.hide()
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setAccessibleName("Scan results")
@@ -220,6 +259,7 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 0)
         layout.addWidget(self.banner)
+        layout.addWidget(self.alert_banner)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 
@@ -550,10 +590,18 @@ class MainWindow(QMainWindow):
         self.bridge_label.setText(self.session.bridge.status_text())
 
     def _notify(self, title: str, message: str) -> None:
+        """A likely-AI arrival: a banner that stays until seen, and a pop-up outside the window (the tray's
+        where there is one, else the desktop's notification server over D-Bus)."""
+        self._alerted = self.session.last_flagged
+        self.alert_banner.alert(title, message)
         if self.tray is not None and self.tray.supportsMessages():
             self.tray.showMessage(title, message, QSystemTrayIcon.MessageIcon.Warning, 8000)
         else:
-            self.statusBar().showMessage(f"{title}: {message}", 10000)
+            self.notifications.send(title, message)
+
+    def show_alerted(self) -> None:
+        self.alert_banner.dismiss()
+        self.show_result(self._alerted)
 
     # --- window life ----------------------------------------------------------------------------
 
@@ -570,9 +618,26 @@ class MainWindow(QMainWindow):
                                   QSystemTrayIcon.MessageIcon.Information, 4000)
             event.ignore()
             return
+        if self.tray is None and self.session.settings.watched_folders and not self._quitting \
+                and not self._confirm_quit_stops_watching():
+            event.ignore()
+            return
         self._save_layout()
         event.accept()
         QTimer.singleShot(0, QApplication.quit)
+
+    def _confirm_quit_stops_watching(self) -> bool:
+        """Without a tray, closing the window ends the app and its watching: say so, and let the person stay."""
+        count = len(self.session.settings.watched_folders)
+        folders = "the watched folder" if count == 1 else f"the {count} watched folders"
+        box = QMessageBox(QMessageBox.Icon.Question, "Quit SynthSpot?",
+                          f"Closing the window quits SynthSpot, and {folders} will no longer be watched.",
+                          QMessageBox.StandardButton.Cancel, self)
+        box.setInformativeText("Images that arrive meanwhile are scanned the next time SynthSpot starts.")
+        quit_button = box.addButton("Quit and stop watching", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is quit_button
 
     def quit_app(self) -> None:
         self._quitting = True

@@ -96,7 +96,9 @@ def make_window(qtbot, make_session):
     def make(model=None, **settings):
         session = make_session(model, **settings)
         window = MainWindow(session)
-        qtbot.addWidget(window)
+        # Closed at teardown as Quit closes it: a plain close while folders are watched and no tray exists
+        # asks first, and no one is there to answer.
+        qtbot.addWidget(window, before_close_func=lambda closing: setattr(closing, "_quitting", True))
         windows.append(window)
         session.start()
         window.show()
