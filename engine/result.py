@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+from datetime import datetime
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -106,6 +107,14 @@ CSV_COLUMNS = (
 )
 
 
+def iso_local_time(timestamp: float) -> str:
+    """ISO 8601 in the computer's local time with its UTC offset ("2026-12-03T11:02:07+01:00"): what a
+    spreadsheet reads as a time and a person reads as theirs; empty when unknown."""
+    if not timestamp:
+        return ""
+    return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
+
+
 def to_csv(results: list[Result]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
@@ -131,7 +140,7 @@ def to_csv(results: list[Result]) -> str:
             "provider": result.provider,
             "total_ms": f"{result.timings_ms.get('total', 0.0):.1f}",
             "error": result.error or "",
-            "scanned_at": f"{result.scanned_at:.3f}",
+            "scanned_at": iso_local_time(result.scanned_at),
             "page_url": result.page_url,
             "image_url": result.image_url,
             "path_bytes": "" if shown == result.path else path_bytes_b64(result.path),  # exact when "path" is escaped

@@ -197,10 +197,31 @@ class Store:
             return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
 
     def forget(self, sha256: str) -> None:
+        self.delete_history([("", sha256)])
+
+    def delete_history(self, items: list[tuple[str, str]]) -> None:
+        """Delete history rows for good, one (path, sha256) each: everything stored about those bytes, and
+        whatever else was stored at that path (an older version of the file would otherwise come back as
+        the row at the next start)."""
         with self._connect(write=True) as db:
-            db.execute("DELETE FROM results WHERE sha256=?", (sha256,))
-            db.execute("DELETE FROM sightings WHERE sha256=?", (sha256,))
-            db.execute("DELETE FROM errors WHERE sha256=?", (sha256,))
+            for path, sha256 in items:
+                if sha256:
+                    for table in ("results", "sightings", "errors"):
+                        db.execute(f"DELETE FROM {table} WHERE sha256=?", (sha256,))
+                if path:
+                    for table in ("results", "sightings", "errors"):
+                        db.execute(f"DELETE FROM {table} WHERE path=?", (db_path(path),))
+
+    def forget_result(self, sha256: str, model_id: str) -> None:
+        """Drop one model's stored verdict on these bytes, so that model scans them again."""
+        with self._connect(write=True) as db:
+            db.execute("DELETE FROM results WHERE sha256=? AND model_id=?", (sha256, model_id))
+
+    def clear_history(self) -> None:
+        """Every result, sighting and failed scan; work still pending stays (it has not been scanned)."""
+        with self._connect(write=True) as db:
+            for table in ("results", "sightings", "errors"):
+                db.execute(f"DELETE FROM {table}")
 
     # --- pending work ---------------------------------------------------------
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 from desktop.export import result_summary, write_results
 from desktop.notifications import DesktopNotifications
 from desktop.results_model import (
-    COLUMN_NAME, COLUMN_PROVENANCE, COLUMN_SOURCE, COLUMN_TIME, COLUMN_VERDICT, SOURCE_LABELS, VERDICT_FILTERS,
+    COLUMN_NAME, COLUMN_PROVENANCE, COLUMN_SOURCE, COLUMN_TIME, COLUMN_VERDICT, QUEUED, SOURCE_LABELS, VERDICT_FILTERS,
     ResultsFilterProxy, ResultsModel, Row, row_key,
 )
 from desktop.reveal import reveal_in_file_manager
@@ -151,6 +151,15 @@ class MainWindow(QMainWindow):
         self.remove_action.setShortcut(QKeySequence.StandardKey.Delete)
         self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.remove_action.triggered.connect(self.remove_selected)
+        self.delete_action = QAction("Delete from history", self)
+        self.delete_action.setToolTip("Delete the selected rows from the results store for good (files stay)")
+        self.delete_action.setShortcut(QKeySequence("Shift+Delete"))
+        self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.delete_action.triggered.connect(self.delete_selected)
+        self.rescan_action = self._action("Rescan selected", self.rescan_selected, "Ctrl+R",
+                                          "Scan the selected files again with the model in use now")
+        self.clear_history_action = self._action("Clear history…", self.clear_history,
+                                                 tip="Delete every stored result (files stay)")
         self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
     def _build_menus(self) -> None:
@@ -164,6 +173,9 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.quit_action)
         edit_menu = bar.addMenu("&Edit")
         for action in (self.paste_action, self.copy_action, self.remove_action, self.find_action):
+            edit_menu.addAction(action)
+        edit_menu.addSeparator()
+        for action in (self.rescan_action, self.delete_action, self.clear_history_action):
             edit_menu.addAction(action)
         edit_menu.addSeparator()
         edit_menu.addAction(self.settings_action)
@@ -246,6 +258,7 @@ class MainWindow(QMainWindow):
         self.table.setItemDelegateForColumn(COLUMN_PROVENANCE, TagsDelegate(self.table))
         self.table.addAction(self.remove_action)
         self.table.addAction(self.copy_action)
+        self.table.addAction(self.delete_action)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.proxy.layoutChanged.connect(self._keep_followed_row_in_view)
         self.detail = DetailPane(self.detail_images)
@@ -447,6 +460,43 @@ class MainWindow(QMainWindow):
         else:
             self.detail.show_row(None)
 
+    def delete_selected(self) -> None:
+        """Remove the rows from the view and delete them from the store, so they do not come back."""
+        rows = self.selected_rows()
+        if not rows:
+            return
+        self.session.store.delete_history([(row.path, row.result.sha256 if row.result else "") for row in rows])
+        self.remove_selected()
+        self.statusBar().showMessage(f"Deleted {len(rows)} row{'s' if len(rows) != 1 else ''} from the history.", 5000)
+
+    def clear_history(self) -> None:
+        answer = QMessageBox.question(
+            self, "Clear history?", "Delete every stored result from this computer's SynthSpot history? "
+            "The image files stay where they are; scanning them again gives the results again.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self.session.store.clear_history()
+        self.model.remove_rows([position for position, row in enumerate(self.model.rows()) if row.status != QUEUED])
+        self.detail.show_row(None)
+        self.statusBar().showMessage("History cleared.", 5000)
+
+    def rescan_selected(self) -> None:
+        """Scan the selected files again with the model in use: its stored verdict on them is dropped
+        first, since the store would otherwise answer from its cache."""
+        scanner = self.service.scanner
+        rows = [row for row in self.selected_rows() if row.path and row.status != QUEUED]
+        if scanner is None or not rows:
+            return
+        for row in rows:
+            if row.result is not None and row.result.sha256:
+                self.session.store.forget_result(row.result.sha256, scanner.model_id)
+        by_source: dict[str, list[str]] = {}
+        for row in rows:
+            by_source.setdefault(row.source, []).append(row.path)
+        for source, paths in by_source.items():
+            self.service.submit_paths(paths, source, recursive=False)
+
     def select_proxy_row(self, position: int) -> None:
         index = self.proxy.index(position, 0)
         self.table.selectionModel().setCurrentIndex(
@@ -470,7 +520,8 @@ class MainWindow(QMainWindow):
         if not self.selected_rows():
             return
         menu = QMenu(self)
-        for action in (self.reveal_action, self.copy_action, self.remove_action):
+        for action in (self.reveal_action, self.copy_action, self.rescan_action, self.remove_action,
+                       self.delete_action):
             menu.addAction(action)
         menu.exec(self.table.viewport().mapToGlobal(position))
 

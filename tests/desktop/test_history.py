@@ -1,0 +1,92 @@
+"""History a person can manage: delete rows for good, clear it all, rescan with the model in use,
+and a CSV whose time column a spreadsheet and a person both read."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+from PySide6.QtCore import QItemSelectionModel, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from tests.desktop.conftest import WAIT_MS, wait_for_results, write_image
+from tests.desktop.test_main_window import drop
+
+
+def select_names(window, names):
+    """Select the rows of these file names (and only those), as Ctrl+click would."""
+    selection = window.table.selectionModel()
+    selection.clearSelection()
+    for position in range(window.proxy.rowCount()):
+        index = window.proxy.index(position, 0)
+        if window.proxy.row_for(index).name in names:
+            selection.select(index, QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
+
+
+def answer_question(button):
+    def answer():
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, answer)
+            return
+        box.button(button).click()
+
+    QTimer.singleShot(0, answer)
+
+
+def stored_names(window):
+    return sorted(result.path.rsplit("/", 1)[-1] for result in window.session.store.history())
+
+
+def test_deleted_rows_are_gone_from_the_store_and_stay_gone_after_a_restart(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    drop(window, [write_image(tmp_path / f"{name}.png", value) for name, value in (("a", 230), ("b", 30), ("c", 140))])
+    wait_for_results(qtbot, window, 3)
+    select_names(window, {"a.png", "c.png"})
+    window.delete_action.trigger()
+    assert sorted(row.name for row in window.model.rows()) == ["b.png"]
+    assert stored_names(window) == ["b.png"]
+    assert (tmp_path / "a.png").exists()  # the history goes, never the file
+    window.shutdown()
+    window.session.shutdown()
+    again = make_window(model_path)
+    qtbot.waitUntil(lambda: again.model.rowCount() >= 1, timeout=WAIT_MS)
+    qtbot.wait(200)
+    assert sorted(row.name for row in again.model.rows()) == ["b.png"]
+
+
+def test_clear_history_asks_then_empties_the_store(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    drop(window, [write_image(tmp_path / "a.png", 230), write_image(tmp_path / "b.png", 30)])
+    wait_for_results(qtbot, window, 2)
+    answer_question(QMessageBox.StandardButton.Cancel)
+    window.clear_history_action.trigger()
+    assert window.model.rowCount() == 2 and stored_names(window) == ["a.png", "b.png"]
+    answer_question(QMessageBox.StandardButton.Yes)
+    window.clear_history_action.trigger()
+    assert window.model.rowCount() == 0 and window.session.store.history() == []
+
+
+def test_rescan_selected_scans_again_with_the_model_in_use(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    drop(window, [write_image(tmp_path / "a.png", 230), write_image(tmp_path / "b.png", 30)])
+    wait_for_results(qtbot, window, 2)
+    before = {row.name: row.result.scanned_at for row in window.model.rows()}
+    select_names(window, {"a.png"})
+    window.rescan_action.trigger()
+    qtbot.waitUntil(lambda: any(row.name == "a.png" and row.status == "done" and row.result.scanned_at > before["a.png"]
+                                for row in window.model.rows()), timeout=WAIT_MS)
+    rescanned = {row.name: row.result for row in window.model.rows()}
+    assert not rescanned["a.png"].cached  # scanned, not answered from the store
+    assert rescanned["b.png"].scanned_at == before["b.png"]  # only what was selected
+
+
+def test_csv_time_is_iso_8601_local_time_with_offset(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    drop(window, [write_image(tmp_path / "a.png", 230)])
+    wait_for_results(qtbot, window, 1)
+    [row] = csv.DictReader(io.StringIO(window.export_results(str(tmp_path / "out.csv")).read_text(encoding="utf-8")))
+    when = datetime.fromisoformat(row["scanned_at"])
+    assert when.utcoffset() == datetime.now().astimezone().utcoffset()
+    assert abs(when.timestamp() - window.model.rows()[0].result.scanned_at) < 1
