@@ -7,7 +7,7 @@ from PySide6.QtGui import QColor, QFontMetrics, QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from desktop.results_model import RowRole
-from desktop.ui.style import verdict_colour
+from desktop.ui.style import pill_colours, verdict_colour
 
 BADGE_HEIGHT = 22
 TAG_HEIGHT = 18
@@ -71,11 +71,11 @@ class TagsDelegate(QStyledItemDelegate):
             width = metrics.horizontalAdvance(label) + 14
             if x + width > right:
                 if position > 0:  # later tags: say there are more (the detail pane lists them)
-                    _draw_pill(painter, QRect(x, top, 22, TAG_HEIGHT), "…", QColor("#d0d4da"), QColor("#222"))
+                    _draw_pill(painter, QRect(x, top, 22, TAG_HEIGHT), "…", *pill_colours(option.palette))
                     break
                 label = metrics.elidedText(label, Qt.TextElideMode.ElideRight, right - x - 14)
                 width = right - x
-            fill = QColor("#f3d9d9") if hint.ai_generated else QColor("#dfe6ee")
-            _draw_pill(painter, QRect(x, top, width, TAG_HEIGHT), label, fill, QColor("#222"))
+            _draw_pill(painter, QRect(x, top, width, TAG_HEIGHT), label,
+                       *pill_colours(option.palette, hint.ai_generated))
             x += width + 4
         painter.restore()

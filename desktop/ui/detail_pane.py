@@ -7,14 +7,14 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSplitter, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QCheckBox, QHBoxLayout, QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
 from desktop.export import expert_mix_text
 from desktop.results_model import CANCELLED, QUEUED, Row, source_label
 from desktop.thumbnails import ImageCache
 from desktop.ui.image_view import ImageView
-from desktop.ui.style import verdict_colour
+from desktop.ui.style import rich_text_css, verdict_colour
 from engine.result import Result
 
 DETAIL_IMAGE_SIDE = 1600
@@ -39,10 +39,10 @@ def describe_row(row: Row) -> str:
             parts.append("<p>The scan was cancelled. Drop the file again to scan it.</p>")
         parts.append(_facts_table([("Path", row.path), ("Source", source_label(row.source))]))
         return "".join(parts)
-    colour = verdict_colour(result.verdict).name()
     if not result.ok:
-        parts.append(f"<p><b style='color:{colour}'>Could not be scanned</b>: {e(result.error or '')}</p>")
+        parts.append(f"<p><span class='error'>Could not be scanned</span>: {e(result.error or '')}</p>")
     else:
+        colour = verdict_colour(result.verdict).name()  # the verdict's own colour, white on it in any theme
         parts.append(f"<p><span style='background:{colour};color:white;padding:2px 8px'>&nbsp;"
                      f"{e(result.verdict_label)}&nbsp;</span>&nbsp; {result.probability:.0%} likely AI-generated</p>")
         if result.reasons:
@@ -57,12 +57,12 @@ def describe_row(row: Row) -> str:
     if result.provenance:
         items = []
         for hint in result.provenance:
-            flag = " <b style='color:#c83737'>declares generative AI</b>" if hint.ai_generated else ""
-            detail = f"<br><span style='color:#555'>{e(hint.detail)}</span>" if hint.detail else ""
+            flag = " <span class='flag'>declares generative AI</span>" if hint.ai_generated else ""
+            detail = f"<br><span class='muted'>{e(hint.detail)}</span>" if hint.detail else ""
             items.append(f"<li>{e(hint.label)}{flag}{detail}</li>")
         parts.append("<ul style='margin-top:0'>" + "".join(items) + "</ul>")
     else:
-        parts.append("<p style='color:#555;margin-top:0'>No provenance metadata (C2PA, IPTC source type, "
+        parts.append("<p class='muted' style='margin-top:0'>No provenance metadata (C2PA, IPTC source type, "
                      "generator parameters or EXIF software) in this file.</p>")
     parts.append("<p><b>File</b></p>")
     parts.append(_facts_table(_facts(row, result)))
@@ -92,7 +92,7 @@ def _facts(row: Row, result: Result) -> list[tuple[str, str]]:
 
 
 def _facts_table(facts: list[tuple[str, str]]) -> str:
-    rows = "".join(f"<tr><td style='color:#555;padding-right:8px'>{html.escape(k)}</td>"
+    rows = "".join(f"<tr><td class='muted' style='padding-right:8px'>{html.escape(k)}</td>"
                    f"<td>{html.escape(str(v))}</td></tr>" for k, v in facts)
     return f"<table cellspacing='0'>{rows}</table>"
 
@@ -113,6 +113,7 @@ class DetailPane(QWidget):
         self.crops_toggle.setToolTip("The crops the model looked at, at native resolution, with each one's score")
         self.info = QTextBrowser()
         self.info.setOpenLinks(False)
+        self.info.document().setDefaultStyleSheet(rich_text_css(QApplication.palette()))
         toggles = QHBoxLayout()
         toggles.addWidget(self.heatmap_toggle)
         toggles.addWidget(self.crops_toggle)
@@ -135,6 +136,19 @@ class DetailPane(QWidget):
         images.imageReady.connect(self._image_ready)
         self.show_row(None)
 
+    def changeEvent(self, event) -> None:
+        if event.type() in (QEvent.Type.ApplicationPaletteChange, QEvent.Type.PaletteChange):
+            # Light to dark or back: the text's colours come from the palette, so render it again, once
+            # the application's palette is complete (after this round of change events).
+            QTimer.singleShot(0, self._palette_changed)
+        super().changeEvent(event)
+
+    def _palette_changed(self) -> None:
+        css = rich_text_css(QApplication.palette())
+        if css != self.info.document().defaultStyleSheet():
+            self.info.document().setDefaultStyleSheet(css)
+            self.show_row(self._row)
+
     @property
     def row(self) -> Row | None:
         return self._row
@@ -142,7 +156,7 @@ class DetailPane(QWidget):
     def show_row(self, row: Row | None) -> None:
         self._row = row
         if row is None:
-            self.info.setHtml("<p style='color:#555'>Drop images or folders anywhere on the window, "
+            self.info.setHtml("<p class='muted'>Drop images or folders anywhere on the window, "
                               "or use Open files… (Ctrl+O). Select a row to see its details here.</p>")
             self.image_view.set_content(None, None)
             self._update_toggles()

@@ -7,8 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QMimeData, QModelIndex, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QEvent, QItemSelectionModel, QMimeData, QModelIndex, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView, QApplication, QComboBox, QFileDialog, QFrame, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
     QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton, QSplitter, QSystemTrayIcon, QTableView, QToolBar, QVBoxLayout,
@@ -28,22 +28,21 @@ from desktop.thumbnails import ImageCache
 from desktop.ui.delegates import TagsDelegate, VerdictDelegate
 from desktop.ui.detail_pane import DETAIL_IMAGE_SIDE, DetailPane
 from desktop.ui.settings_dialog import SettingsDialog
-from desktop.ui.style import app_icon
+from desktop.ui.style import app_icon, banner_stylesheet, verdict_colour
 from desktop.ui.tray import TrayIcon
+from engine.result import LIKELY_AI, UNCERTAIN
 
 THUMBNAIL_SIDE = 44
 ROW_HEIGHT = 52
 
 
 class Banner(QFrame):
-    """A message above the list, with the buttons that act on it."""
+    """A message above the list, with the buttons that act on it, tinted with ``accent``."""
 
-    def __init__(self, name: str, background: str, border: str, text: str, buttons: list[str],
-                 parent: QWidget | None = None):
+    def __init__(self, name: str, accent: QColor, buttons: list[str], parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName(name)
-        self.setStyleSheet(f"#{name} {{ background: {background}; border: 1px solid {border}; border-radius: 4px; }}"
-                           f"#{name} QLabel {{ color: {text}; }}")
+        self._accent = accent
         self.label = QLabel()
         self.label.setWordWrap(True)
         layout = QHBoxLayout(self)
@@ -51,13 +50,31 @@ class Banner(QFrame):
         self.buttons = [QPushButton(caption) for caption in buttons]
         for button in self.buttons:
             layout.addWidget(button)
+        self._restyle()
+
+    def _restyle(self) -> None:
+        # From the application's palette, not this widget's: the stylesheet rewrites the widget's own.
+        sheet = banner_stylesheet(self.objectName(), self._accent, QApplication.palette())
+        if sheet != self.styleSheet():  # unchanged: no restyle, so no palette-change loop
+            self.setStyleSheet(sheet)
+
+    def showEvent(self, event) -> None:
+        self._restyle()  # a hidden widget may miss a palette change
+        super().showEvent(event)
+
+    def changeEvent(self, event) -> None:
+        if event.type() in (QEvent.Type.ApplicationPaletteChange, QEvent.Type.PaletteChange):
+            # The desktop switched between light and dark; the application's palette is complete only
+            # once this round of change events is over.
+            QTimer.singleShot(0, self._restyle)
+        super().changeEvent(event)
 
 
 class ModelBanner(Banner):
     """Says clearly when no model can scan, with the one button that fixes it."""
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__("modelBanner", "#fff4d6", "#e0b84c", "#4a3b00", ["Choose model file…"], parent)
+        super().__init__("modelBanner", verdict_colour(UNCERTAIN), ["Choose model file…"], parent)
         self.choose = self.buttons[0]
 
 
@@ -66,7 +83,7 @@ class AlertBanner(Banner):
     message is gone in seconds, and on a desktop without a tray it is the only sign in the window."""
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__("alertBanner", "#fde8e8", "#c83737", "#5a1010", ["Show", "Dismiss"], parent)
+        super().__init__("alertBanner", verdict_colour(LIKELY_AI), ["Show", "Dismiss"], parent)
         self.show_button, self.dismiss_button = self.buttons
         self.dismiss_button.clicked.connect(self.dismiss)
         self.count = 0  # arrivals since the person last looked

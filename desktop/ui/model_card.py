@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 from desktop.ui.settings_dialog import thresholds_text
+from desktop.ui.style import rich_text_css
 
 
 def _rows(items) -> str:
-    return "".join(f"<tr><td style='color:#555;padding-right:10px'>{html.escape(str(key))}</td>"
+    return "".join(f"<tr><td class='muted' style='padding-right:10px'>{html.escape(str(key))}</td>"
                    f"<td>{html.escape(str(value))}</td></tr>" for key, value in items)
 
 
@@ -43,6 +44,7 @@ class ModelCardDialog(QDialog):
         self.resize(560, 460)
         self.text = QTextBrowser()
         self.text.setAccessibleName("Model card")
+        self.text.document().setDefaultStyleSheet(rich_text_css(QApplication.palette()))
         self.text.setHtml(model_card_html(detector, message))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
