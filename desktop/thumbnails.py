@@ -74,6 +74,11 @@ class ImageCache(QObject):
     def failed(self, path: str) -> bool:
         return self._cache.get(path) is _FAILED
 
+    def retry_failed(self, path: str) -> None:
+        """Forget that this file did not decode (it was still being written), so the next ``get`` tries again."""
+        if self._cache.get(path) is _FAILED:
+            del self._cache[path]
+
     def _request(self, path: str) -> None:
         with self._condition:
             if path in self._queued:

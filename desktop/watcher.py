@@ -6,7 +6,12 @@ and rename it when done, so the watcher
 * ignores partial-download names and zero-byte files, and files that are neither images by content
   nor by name (an image name on bytes that do not decode becomes an error row),
 * reacts to created, modified and moved events (a finished download arrives as a rename),
-* waits until a file's size and mtime have been stable for ``stable_for`` seconds,
+* waits until a file's size and mtime have been stable for ``stable_for`` seconds AND the engine's
+  decoder reads it whole: a download written straight to its final name may pause longer than any
+  quiet interval. An incomplete image is checked again after each further quiet interval, up to
+  ``incomplete_checks`` times, and only then handed over (to become an error row: it stayed broken),
+* hands over at once a file whose first bytes are no image at all (a name that says image on other
+  bytes becomes an error row),
 * hands over everything that settled in one tick as one batch (debouncing bursts),
 * rescans each folder every ``rescan_interval`` seconds for events the OS dropped,
 * skips a file it has handed over before with the same content (same path and sha256), in this run
@@ -32,7 +37,8 @@ from typing import Callable
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from engine.files import is_image_file, name_says_image
+from engine.decode import MAX_FILE_BYTES, DecodeError, verify_complete
+from engine.files import is_image_file, name_says_image, read_regular_file, sniff_image
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +70,23 @@ class FolderState:
 class _Candidate:
     signature: tuple[int, int]  # (size, mtime_ns)
     stable_since: float
+    incomplete_checks: int = 0  # quiet intervals after which it still did not decode whole
+
+
+def image_is_complete(path: str) -> bool:
+    """Whether the file holds a whole image, as the engine's decoder reads it; a file that is no image
+    at all by its first bytes counts as complete (there is nothing more to wait for)."""
+    try:
+        data = read_regular_file(path, MAX_FILE_BYTES)
+    except OSError:
+        return True  # gone or unreadable: the scanner says why, as an error row
+    if not sniff_image(data[:32]):
+        return True
+    try:
+        verify_complete(data)
+    except DecodeError:
+        return False
+    return True
 
 
 def is_partial_download(path: str) -> bool:
@@ -116,10 +139,11 @@ class FolderWatcher:
 
     def __init__(self, on_ready: ReadyCallback, on_status: StatusCallback | None = None,
                  stable_for: float = 1.5, tick: float = 0.25, rescan_interval: float = 60.0,
-                 already_seen: Callable[[str, str], bool] | None = None):
+                 already_seen: Callable[[str, str], bool] | None = None, incomplete_checks: int = 8):
         self._on_ready = on_ready
         self._on_status = on_status
         self.stable_for = stable_for
+        self.incomplete_checks = incomplete_checks
         self.tick = tick
         self.rescan_interval = rescan_interval
         self._already_seen = already_seen  # (path, sha256): seen there already, by an earlier run
@@ -329,6 +353,11 @@ class FolderWatcher:
             # that says image on bytes that do not read as one is handed over, to become an error row.
             if signature[0] == 0 or not (is_image_file(path) or name_says_image(os.path.basename(path))):
                 continue  # a later write changes the signature and brings it back
+            if candidate.incomplete_checks < self.incomplete_checks and not image_is_complete(path):
+                # Half written, with a pause: wait another quiet interval (a write resets the count).
+                self._settled.pop(path, None)
+                self._candidates[path] = _Candidate(signature, now, candidate.incomplete_checks + 1)
+                continue
             digest = sha256_file(path)
             now_signature = file_signature(path)
             if digest is None or now_signature != signature:  # changed while hashing: let it settle again

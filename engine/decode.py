@@ -87,6 +87,13 @@ def open_image(data: bytes, max_pixels: int = MAX_PIXELS) -> "OpenedImage":
         raise
 
 
+def verify_complete(data: bytes, max_pixels: int = MAX_PIXELS) -> None:
+    """Raise :class:`DecodeError` unless all of the image's data is there and decodes (a download still
+    being written fails here). A JPEG is checked at 1/8 scale: every byte is still read, at little cost."""
+    with open_image(data, max_pixels) as opened:
+        opened.reduced(1)
+
+
 class OpenedImage:
     """An image whose header was read and checked; nothing is decoded until :meth:`decode`."""
 
@@ -104,16 +111,28 @@ class OpenedImage:
         per_pixel = stored_bytes_per_pixel(self.mode) + 3 + (4 if self.format in _OWN_BUFFER_FORMATS else 0)
         return pixels * per_pixel + min(pixels, STRIP_PIXELS) * STRIP_BYTES_PER_PIXEL
 
-    def decode(self) -> DecodedImage:
-        image = self._image
+    def reduced(self, longest_side: int) -> Image.Image:
+        """Pillow's image, loaded at no more than needed for ``longest_side`` where the format allows:
+        a JPEG decodes at 1/2 to 1/8 scale in the decoder itself (DCT scaling), so a 48 MP photo never
+        exists at full size. Other formats load whole, within the caps checked at open. Closed with this."""
+        if self.format in ("JPEG", "MPO"):
+            self._image.draft("RGB", (longest_side, longest_side))
+        self._load()
+        return self._image
+
+    def _load(self) -> None:
         try:
-            image.load()
+            self._image.load()
         except Image.DecompressionBombError:
             raise DecodeError("the image is too large to decode safely") from None
         except MemoryError:
             raise DecodeError("the image needs more memory than is free") from None
         except Exception as exc:
             raise DecodeError(f"the image data is truncated or corrupt ({_short(exc)})") from None
+
+    def decode(self) -> DecodedImage:
+        image = self._image
+        self._load()
         _check_size(image.size, self._max_pixels)  # a few decoders learn the real size only now
         quality = _best_effort(estimate_jpeg_quality, image) if self.format in ("JPEG", "MPO") else None
         orientation = _best_effort(_exif_orientation, image) or 1

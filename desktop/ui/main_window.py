@@ -450,6 +450,10 @@ class MainWindow(QMainWindow):
             self.table.scrollTo(current)
 
     def _results_ready(self, results: list) -> None:
+        for result in results:
+            if result.ok and result.path:  # it decodes now: a thumbnail that failed on it may have seen half a file
+                self.thumbnails.retry_failed(result.path)
+                self.detail_images.retry_failed(result.path)
         self.model.add_results(results)
         current = self.detail.row
         if current is not None and any(row_key(r.path, r.sha256) == current.key for r in results):

@@ -479,3 +479,17 @@ def test_pending_files_and_folders_from_a_previous_run_are_resumed_at_start(
     assert rows["lone.png"].source == "watched" and rows["0.png"].source == "cli"
     qtbot.waitUntil(lambda: window.session.store.pending() == [], timeout=WAIT_MS)
     assert window.session.store.count() == 6
+
+
+def test_a_thumbnail_that_failed_on_a_half_written_file_comes_back_with_its_result(
+        tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    whole = write_image(tmp_path / "whole.jpg", 200, fmt="JPEG").read_bytes()
+    target = tmp_path / "arriving.jpg"
+    target.write_bytes(whole[:len(whole) // 2])
+    window.thumbnails.get(str(target))  # the table asked while the file was half written
+    qtbot.waitUntil(lambda: window.thumbnails.failed(str(target)), timeout=WAIT_MS)
+    target.write_bytes(whole)
+    drop(window, [target])
+    wait_for_results(qtbot, window, 1)
+    qtbot.waitUntil(lambda: window.thumbnails.get(str(target)) is not None, timeout=WAIT_MS)

@@ -12,6 +12,7 @@ from collections import Counter
 import pytest
 
 from desktop.watcher import MISSING, NO_PERMISSION, WATCHING, FolderWatcher
+from engine.decode import verify_complete
 from engine.model import Detector
 from engine.scanner import Scanner, ScanRequest
 from engine.store import Store
@@ -105,6 +106,32 @@ def test_file_being_written_is_never_handed_over_until_finished(watch):
     assert collector.wait_for(lambda c: len(c.paths) == 1)
     assert collector.paths == [str(target)]
     assert open(target, "rb").read() == data
+
+
+def test_a_jpeg_written_in_two_halves_with_a_long_pause_is_handed_over_whole_once(watch):
+    watcher, collector, folder = watch(rescan_interval=0.2)
+    data = jpeg_bytes(seed=3)
+    target = folder / "download.jpg"  # straight to its final name, as some browsers and tools write
+    with open(target, "wb") as handle:
+        handle.write(data[:len(data) // 2])
+        handle.flush()
+        time.sleep(STABLE * 3)  # the size is stable for well over the quiet interval...
+        assert collector.paths == [], "a half-written image was handed over"  # ...but it does not decode whole
+        handle.write(data[len(data) // 2:])
+    assert collector.wait_for(lambda c: len(c.paths) == 1)
+    time.sleep(STABLE * 2)
+    assert collector.paths == [str(target)]
+    verify_complete(target.read_bytes())  # raises if what was handed over were partial
+
+
+def test_an_image_that_stays_truncated_is_handed_over_after_bounded_checks(watch):
+    watcher, collector, folder = watch(rescan_interval=0.2, incomplete_checks=2)
+    data = jpeg_bytes(seed=4)
+    started = time.monotonic()
+    (folder / "cut-off.jpg").write_bytes(data[:len(data) // 2])  # the download died: an error row, in the end
+    assert collector.wait_for(lambda c: len(c.paths) == 1)
+    assert time.monotonic() - started >= STABLE * 3  # the first quiet interval, then two more checks
+    assert collector.paths == [str(folder / "cut-off.jpg")]
 
 
 def test_zero_byte_files_and_non_images_are_ignored_but_broken_image_names_are_handed_over(watch):
