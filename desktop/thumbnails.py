@@ -10,33 +10,43 @@ from __future__ import annotations
 
 import collections
 import threading
-import warnings
 
 from PIL import Image, ImageOps
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
-import engine.decode  # noqa: F401  (registers the HEIF/AVIF opener with Pillow)
+from engine.decode import MAX_FILE_BYTES, open_image  # (the engine also registers HEIF/AVIF)
+from engine.files import read_regular_file
 
 MAX_QUEUED = 256
 _FAILED = object()
 
 
+def decode_reduced(path: str, longest_side: int) -> Image.Image:
+    """The file's image as its decoder gives it for ``longest_side``, through the engine (its 100 MP and
+    file-size caps hold for untrusted files here too): a JPEG at 1/2 to 1/8 scale in the decoder itself,
+    so a thumbnail of a 48 MP photo never holds the full image. Raises engine.decode.DecodeError or OSError."""
+    data = read_regular_file(path, MAX_FILE_BYTES)
+    with open_image(data) as opened:
+        return ImageOps.exif_transpose(opened.reduced(longest_side))  # a copy: ``opened`` closes its own
+
+
+def decode_for_display(path: str, longest_side: int) -> Image.Image:
+    """``decode_reduced``, scaled to fit ``longest_side``."""
+    image = decode_reduced(path, longest_side)
+    image.thumbnail((longest_side, longest_side), Image.Resampling.BILINEAR)
+    return image
+
+
 def load_scaled(path: str, longest_side: int) -> QImage | None:
-    """Decode an image file to a QImage no longer than ``longest_side`` on either side."""
+    """Decode an image file to a QImage no longer than ``longest_side`` on either side; None when it cannot be."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(path) as image:
-                image.draft("RGB", (longest_side, longest_side))  # JPEG decodes at 1/2..1/8 scale
-                image = ImageOps.exif_transpose(image)
-                image.thumbnail((longest_side, longest_side), Image.Resampling.BILINEAR)
-                image = image.convert("RGBA")
-                data = image.tobytes()
-                qimage = QImage(data, image.width, image.height, image.width * 4, QImage.Format.Format_RGBA8888)
-                return qimage.copy()  # own the pixels: ``data`` dies with this frame
-    except Exception:
+        image = decode_for_display(path, longest_side).convert("RGBA")
+    except Exception:  # untrusted bytes: beyond DecodeError, damaged EXIF raises its own kinds; the worker goes on
         return None
+    data = image.tobytes()
+    qimage = QImage(data, image.width, image.height, image.width * 4, QImage.Format.Format_RGBA8888)
+    return qimage.copy()  # own the pixels: ``data`` dies with this frame
 
 
 class ImageCache(QObject):

@@ -8,6 +8,7 @@ Memory is bounded by the image as Pillow stores it plus the uint8 result (see en
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -116,7 +117,9 @@ class OpenedImage:
         a JPEG decodes at 1/2 to 1/8 scale in the decoder itself (DCT scaling), so a 48 MP photo never
         exists at full size. Other formats load whole, within the caps checked at open. Closed with this."""
         if self.format in ("JPEG", "MPO"):
-            self._image.draft("RGB", (longest_side, longest_side))
+            # The size that fits ``longest_side``, aspect kept: draft picks the smallest scale at least that big.
+            scale = min(1.0, longest_side / max(self.width, self.height))
+            self._image.draft("RGB", (max(1, math.ceil(self.width * scale)), max(1, math.ceil(self.height * scale))))
         self._load()
         return self._image
 
