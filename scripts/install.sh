@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 SYSTEM_PACKAGES=(
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3  # Qt
   xvfb          # virtual screen for GUI tests and screenshots
+  dbus-daemon   # a private session bus for the desktop-notification tests
   chromium      # real-browser tests of the extension
   libvulkan1 libomp5  # ncnn super-resolution networks in the data forge
   libedje-bin   # edje_decc: `corpus build` takes the photos out of enlightenment-data's .edj themes
