@@ -36,6 +36,27 @@ THUMBNAIL_SIDE = 44
 ROW_HEIGHT = 52
 
 
+class ResultsTable(QTableView):
+    """The results table: Home and End go to the first and last row, keeping the column, as in a list
+    (QTableView's own Home/End move across the columns of the current row)."""
+
+    def moveCursor(self, cursor_action, modifiers):  # noqa: N802 (Qt's name)
+        actions = QAbstractItemView.CursorAction
+        if cursor_action in (actions.MoveHome, actions.MoveEnd):
+            model = self.model()
+            rows = model.rowCount(self.rootIndex()) if model is not None else 0
+            order = range(rows) if cursor_action == actions.MoveHome else range(rows - 1, -1, -1)
+            row = next((r for r in order if not self.isRowHidden(r)), None)
+            if row is None:
+                return QModelIndex()
+            current = self.currentIndex()
+            column = current.column() if current.isValid() else 0
+            while column > 0 and self.isColumnHidden(column):
+                column -= 1
+            return model.index(row, column, self.rootIndex())
+        return super().moveCursor(cursor_action, modifiers)
+
+
 class Banner(QFrame):
     """A message above the list, with the buttons that act on it, tinted with ``accent``."""
 
@@ -249,7 +270,7 @@ class MainWindow(QMainWindow):
         self.alert_banner = AlertBanner()
         self.alert_banner.show_button.clicked.connect(self.show_alerted)
         self.alert_banner.hide()
-        self.table = QTableView()
+        self.table = ResultsTable()
         self.table.setModel(self.proxy)
         self.table.setAccessibleName("Scan results")
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

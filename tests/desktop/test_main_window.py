@@ -283,6 +283,24 @@ def test_keyboard_delete_removes_row_from_view_not_the_file_and_arrows_move_deta
     assert window.open_files_action.shortcut().matches(QKeySequence("Ctrl+O")) == QKeySequence.SequenceMatch.ExactMatch
 
 
+def test_home_and_end_go_to_the_first_and_last_row_keeping_the_column(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    paths = [write_image(tmp_path / f"{name}.png", value) for name, value in (("x", 230), ("y", 30), ("z", 140))]
+    drop(window, paths)
+    wait_for_results(qtbot, window, 3)
+    window.table.setFocus()
+    window.table.setCurrentIndex(window.proxy.index(1, COLUMN_VERDICT))
+    qtbot.keyClick(window.table, Qt.Key.Key_End)
+    assert (window.table.currentIndex().row(), window.table.currentIndex().column()) == (2, COLUMN_VERDICT)
+    assert window.detail.row is window.proxy.row_for(window.table.currentIndex())
+    qtbot.keyClick(window.table, Qt.Key.Key_Home)
+    assert (window.table.currentIndex().row(), window.table.currentIndex().column()) == (0, COLUMN_VERDICT)
+    assert window.detail.row is window.proxy.row_for(window.table.currentIndex())
+    qtbot.keyClick(window.table, Qt.Key.Key_End, Qt.KeyboardModifier.ShiftModifier)  # Shift extends to the end
+    assert window.table.currentIndex().row() == 2
+    assert len(window.table.selectionModel().selectedRows()) == 3
+
+
 def test_menus_shortcuts_and_accessible_names_for_keyboard_users(tmp_path, qtbot, slow_model, make_window):
     from PySide6.QtWidgets import QToolBar
 
