@@ -22,8 +22,6 @@ VERDICT_LABELS = {LIKELY_AI: "Likely AI", UNCERTAIN: "Uncertain", LIKELY_REAL: "
 
 # Heavier JPEG compression than this erases much of what detectors look for.
 MIN_TRUSTED_JPEG_QUALITY = 60
-# Crops whose probabilities spread wider than this disagree about the image.
-MAX_CROP_SPREAD = 0.35
 
 
 @dataclass
@@ -174,10 +172,11 @@ def decide_verdict(
     if jpeg_quality is not None and jpeg_quality < MIN_TRUSTED_JPEG_QUALITY:
         reasons.append(f"heavily recompressed (JPEG quality about {jpeg_quality}); compression erases the traces")
     crop_probabilities = np.asarray(crop_probabilities, dtype=np.float64)
+    # Parts disagree when some crops say "likely AI" and others "likely real". A mere spread of
+    # scores is no reason: a sharp model's crops spread widely on flat and textured regions alike,
+    # and a spread rule made most images "uncertain" whatever their calibrated score.
     if crop_probabilities.size > 1:
-        spread = float(crop_probabilities.max() - crop_probabilities.min())
-        split = crop_probabilities.max() >= thresholds.likely_ai and crop_probabilities.min() <= thresholds.likely_real
-        if split or spread > MAX_CROP_SPREAD:
+        if crop_probabilities.max() >= thresholds.likely_ai and crop_probabilities.min() <= thresholds.likely_real:
             reasons.append(
                 f"parts of the image disagree (crop scores from {crop_probabilities.min():.0%} "
                 f"to {crop_probabilities.max():.0%})"

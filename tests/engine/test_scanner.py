@@ -246,3 +246,18 @@ def test_failed_scans_stay_in_the_history_until_the_file_reads_fine(tmp_path, de
     assert fine.ok
     assert [(r.path, r.ok) for r in store.history()] == [(str(path), True)]
     assert store.history(model_id=detector.metadata.model_id)[0].ok
+
+
+def test_a_spread_of_crop_scores_within_one_band_side_does_not_make_an_image_uncertain():
+    from engine.contract import Thresholds
+    from engine.result import decide_verdict
+
+    thresholds = Thresholds(likely_ai=0.75, likely_real=0.49, fpr=0.01)
+    # Seen with the scale-trained model on an upsampled crop: scores 52%-100%, image 99%.
+    band, reasons = decide_verdict(0.99, thresholds, np.array([0.52, 0.9, 1.0, 1.0]), 368, 368, 96, None)
+    assert (band, reasons) == (LIKELY_AI, [])
+    band, reasons = decide_verdict(0.05, thresholds, np.array([0.0, 0.01, 0.3, 0.67]), 368, 368, 96, None)
+    assert (band, reasons) == (LIKELY_REAL, [])
+    # Crops on both sides of the bands still disagree.
+    band, reasons = decide_verdict(0.3, thresholds, np.array([0.0, 0.9]), 368, 368, 96, None)
+    assert band == UNCERTAIN and any("disagree" in r for r in reasons)
