@@ -185,14 +185,16 @@ def score_records(records: Sequence[manifest.Record], base: Path, scorer: CropSc
                   [real_kinds(r) if r.label == 0 else () for r in records])
 
 
-def _per_group(labels: np.ndarray, probabilities: np.ndarray, names: Sequence[str], threshold: float) -> dict:
-    """Each group's fakes against every real of the split."""
+def per_group_metrics(labels: np.ndarray, probabilities: np.ndarray, names: Sequence[str], threshold: float = 0.5) -> dict:
+    """{name: detection metrics} of each group's fakes against every real of the split."""
     from training.metrics import detection_metrics
 
     names_arr = np.array(names)
-    return {name: detection_metrics(labels[(names_arr == name) | (labels == 0)],
-                                    probabilities[(names_arr == name) | (labels == 0)], threshold)
-            for name in sorted({n for n, label in zip(names, labels) if label == 1})}
+    out = {}
+    for name in sorted({n for n, label in zip(names, labels) if label == 1}):
+        keep = (names_arr == name) | (labels == 0)
+        out[name] = detection_metrics(labels[keep], probabilities[keep], threshold)
+    return out
 
 
 def summarize(scores: Scores, threshold: float = 0.5, likely_real: float | None = None) -> dict:
@@ -208,9 +210,9 @@ def summarize(scores: Scores, threshold: float = 0.5, likely_real: float | None 
     for condition in scores.logits:
         probabilities = scores.probabilities(condition)
         entry = {"overall": detection_metrics(scores.labels, probabilities, threshold),
-                 "per_generator": _per_group(scores.labels, probabilities, scores.groups, threshold)}
+                 "per_generator": per_group_metrics(scores.labels, probabilities, scores.groups, threshold)}
         if scores.families:
-            entry["per_family"] = _per_group(scores.labels, probabilities, scores.families, threshold)
+            entry["per_family"] = per_group_metrics(scores.labels, probabilities, scores.families, threshold)
         if likely_real is not None:
             bands = {"fake": verdict_shares(probabilities[scores.labels == 1], threshold, likely_real),
                      "real": verdict_shares(probabilities[scores.labels == 0], threshold, likely_real)}

@@ -52,12 +52,13 @@ def detection_metrics(labels, probabilities, threshold: float = 0.5) -> dict[str
 
 
 def verdict_shares(probabilities, likely_ai: float, likely_real: float) -> dict[str, float]:
-    """Shares of images in each of the app's three verdict bands (engine.contract.Thresholds)."""
+    """Shares of images in each of the app's three verdict bands, by score alone, with the same
+    comparisons as ``engine.result.decide_verdict`` (which may add reasons for "uncertain")."""
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if probabilities.size == 0:
         return {"n": 0, "likely_ai": float("nan"), "uncertain": float("nan"), "likely_real": float("nan")}
     ai = probabilities >= likely_ai
-    real = (probabilities < likely_real) & ~ai
+    real = (probabilities <= likely_real) & ~ai
     return {"n": int(probabilities.size), "likely_ai": float(ai.mean()),
             "uncertain": float((~ai & ~real).mean()), "likely_real": float(real.mean())}
 

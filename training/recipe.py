@@ -35,18 +35,16 @@ def crop_logits(records, base, scorer, max_crops: int, crop_plan: str) -> list[n
 
 def compare(labels: np.ndarray, groups: list[str], logits_per_image: list[np.ndarray]) -> dict[str, dict]:
     """{aggregation: {"ap", "auc", "mean_generator_ap"}} from the same crop logits."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
+    from training.evaluate import per_group_metrics
+    from training.metrics import detection_metrics
 
-    groups_arr = np.array(groups)
     table = {}
     for aggregation in AGGREGATIONS:
         scores = sigmoid(np.array([aggregate_logits(l, aggregation) for l in logits_per_image]))
-        per_generator = [average_precision_score(labels[keep], scores[keep])
-                         for g in sorted(set(groups) - {"real"})
-                         for keep in [(groups_arr == g) | (labels == 0)]]
-        table[aggregation] = {"ap": float(average_precision_score(labels, scores)),
-                              "auc": float(roc_auc_score(labels, scores)),
-                              "mean_generator_ap": float(np.mean(per_generator))}
+        overall = detection_metrics(labels, scores)
+        per_generator = per_group_metrics(labels, scores, groups)
+        table[aggregation] = {"ap": overall["ap"], "auc": overall["auc"],
+                              "mean_generator_ap": float(np.mean([m["ap"] for m in per_generator.values()]))}
     return table
 
 
