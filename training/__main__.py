@@ -23,12 +23,18 @@ def _train(argv: list[str]) -> int:
                        ("device", str)):
         parser.add_argument(f"--{name}", type=kind)
     args = parser.parse_args(argv)
+    from training.config import ConfigError
     from training.runs import load_run_config
     from training.train import train
 
     keys = ("manifest", "epochs", "expert_epochs", "steps_per_epoch", "batch_size", "lr", "seed", "workers", "threads", "device")
     detector_config, train_config = load_run_config(args.config, {k: getattr(args, k) for k in keys})
-    checkpoint = train(detector_config, train_config, args.run, resume=not args.no_resume, progress=not args.no_progress)
+    try:
+        checkpoint = train(detector_config, train_config, args.run, resume=not args.no_resume,
+                           progress=not args.no_progress)
+    except ConfigError as error:  # e.g. a run folder whose saved state was trained with another config
+        print(f"synthspot-train train: {error}", file=sys.stderr)
+        return 2
     print(checkpoint)
     return 0
 

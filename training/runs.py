@@ -28,6 +28,8 @@ CHECKPOINT_DIR = "checkpoint"
 
 
 AUTOCAST_DTYPES = {None: None, "bf16": torch.bfloat16, "fp16": torch.float16}
+# Training fields that say how a run executes, not what it computes: a resumed run may change them.
+RUNTIME_FIELDS = ("workers", "threads", "device", "cache_decoded")
 
 
 @dataclass(frozen=True)
@@ -100,8 +102,22 @@ class RunFolder:
 
     def save_config(self, detector: DetectorConfig, training: TrainConfig) -> None:
         if self.write:
-            payload = {"detector": detector.to_dict(), "training": training.to_dict()}
-            (self.path / RUN_CONFIG).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+            scratch = self.path / (RUN_CONFIG + ".tmp")
+            scratch.write_text(json.dumps(_config_payload(detector, training), indent=2, sort_keys=True) + "\n")
+            os.replace(scratch, self.path / RUN_CONFIG)  # other processes of the run may be reading it
+
+    def config_changes(self, detector: DetectorConfig, training: TrainConfig) -> list[str]:
+        """How ``detector``/``training`` differ from the run's ``run_config.json`` (``[]`` without one),
+        as ``"section.field: saved -> now"`` lines; ``RUNTIME_FIELDS`` may differ."""
+        path = self.path / RUN_CONFIG
+        if not path.is_file():
+            return []
+        saved = json.loads(path.read_text())
+        now = json.loads(json.dumps(_config_payload(detector, training)))  # tuples -> lists, as saved
+        for payload in (saved, now):
+            for name in RUNTIME_FIELDS:
+                payload.get("training", {}).pop(name, None)
+        return [f"{key}: {_show(old)} -> {_show(new)}" for key, old, new in _differences(saved, now)]
 
     def logger(self) -> logging.Logger:
         log = logging.getLogger(f"synthspot.run.{self.path.resolve()}")
@@ -123,6 +139,9 @@ class RunFolder:
             torch.save(state, scratch)
             os.replace(scratch, self.path / RESUME_FILE)  # an interrupted save leaves the last good one
 
+    def has_resume(self) -> bool:
+        return (self.path / RESUME_FILE).is_file()
+
     def load_resume(self) -> dict[str, Any] | None:
         path = self.path / RESUME_FILE
         return torch.load(path, map_location="cpu", weights_only=False) if path.is_file() else None
@@ -130,3 +149,23 @@ class RunFolder:
     @property
     def checkpoint_dir(self) -> Path:
         return self.path / CHECKPOINT_DIR
+
+
+def _config_payload(detector: DetectorConfig, training: TrainConfig) -> dict[str, Any]:
+    return {"detector": detector.to_dict(), "training": training.to_dict()}
+
+
+_MISSING = object()
+
+
+def _differences(old: Any, new: Any, prefix: str = ""):
+    """(dotted key, old, new) for every leaf that differs; a key only one side has is ``_MISSING`` on the other."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            yield from _differences(old.get(key, _MISSING), new.get(key, _MISSING), f"{prefix}{key}.")
+    elif old != new:
+        yield prefix.rstrip("."), old, new
+
+
+def _show(value: Any) -> str:
+    return "(absent)" if value is _MISSING else json.dumps(value)

@@ -114,6 +114,14 @@ def trainable_state(detector: Detector) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in detector.state_dict().items() if k not in pretrained}
 
 
+def load_trainable_state(detector: Detector, saved: dict[str, torch.Tensor]) -> None:
+    """Load what ``trainable_state`` saved: every key but the pretrained backbone's, and no other."""
+    missing, unexpected = detector.load_state_dict(saved, strict=False)
+    missing = sorted(set(missing) - detector.pretrained_state_keys())
+    if missing or unexpected:
+        raise ConfigError(f"the saved state does not fit this detector: missing {missing}, unexpected {sorted(unexpected)}")
+
+
 def train(detector_config: DetectorConfig, config: TrainConfig, run_dir: str | Path, resume: bool = True,
           progress: bool = True) -> Path:
     """Train every stage, writing the run folder; returns the final checkpoint's directory."""
@@ -124,6 +132,11 @@ def train(detector_config: DetectorConfig, config: TrainConfig, run_dir: str | P
         raise ConfigError(f"batch_size {config.batch_size} does not split over {context.world_size} processes")
     run = RunFolder(run_dir, write=context.is_main)
     log = run.logger()
+    if resume and run.has_resume():
+        changes = run.config_changes(detector_config, config)
+        if changes:
+            raise ConfigError(f"{run.path} was started with another config, so its saved state cannot be "
+                              "resumed (use a new run folder, or --no-resume to start over): " + "; ".join(changes))
     run.save_config(detector_config, config)
     torch.manual_seed(config.seed)  # adapters and heads start the same in every process and every run
     detector = create_detector(detector_config).to(context.device)
@@ -131,7 +144,7 @@ def train(detector_config: DetectorConfig, config: TrainConfig, run_dir: str | P
         detector = detector.to(memory_format=torch.channels_last)
     state = run.load_resume() if resume else None
     if state is not None:
-        detector.load_state_dict(state["model"], strict=False)
+        load_trainable_state(detector, state["model"])
         log.info("resumed at stage %d epoch %d", state["stage"], state["epoch"])
     stages = plan_stages(detector_config, config)
     with_masks = detector_config.gamma.enabled

@@ -11,9 +11,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from training.config import DetectorConfig
+from training.config import ConfigError, DetectorConfig, LoraConfig
+from training.detector import create_detector
 from training.runs import RunFolder, TrainConfig
-from training.train import train
+from training.train import load_trainable_state, train, trainable_state
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,6 +51,38 @@ def test_interrupted_run_resumes_to_the_same_weights(flat_manifest, tmp_path, mo
     _assert_same(_weights(tmp_path / "straight"), _weights(tmp_path / "interrupted"))
     log = (tmp_path / "interrupted" / "train.log").read_text()
     assert "resumed at stage 0 epoch 0" in log
+
+
+def test_a_run_whose_config_changed_is_not_resumed(flat_manifest, tmp_path):
+    detector = DetectorConfig(backbone="tiny_vit", crop_size=32)
+    config = TrainConfig(manifest=str(flat_manifest), batch_size=4, steps_per_epoch=1, epochs=1)
+    run = tmp_path / "run"
+    train(detector, config, run, resume=False, progress=False)
+    saved = (run / "run_config.json").read_text()
+    changed = TrainConfig(manifest=str(flat_manifest), batch_size=4, steps_per_epoch=1, epochs=1, lr=2e-3)
+    other_rank = DetectorConfig(backbone="tiny_vit", crop_size=32, lora=LoraConfig(rank=4))
+    with pytest.raises(ConfigError, match=r"training\.lr: 0\.001 -> 0\.002") as refused:
+        train(other_rank, changed, run, resume=True, progress=False)
+    assert "detector.lora.rank: 8 -> 4" in str(refused.value) and "--no-resume" in str(refused.value)
+    assert (run / "run_config.json").read_text() == saved  # the refused config was not written over it
+    # how the run executes (threads, workers, device, caching) may change between sessions
+    again = TrainConfig(manifest=str(flat_manifest), batch_size=4, steps_per_epoch=1, epochs=1, threads=1,
+                        cache_decoded=True)
+    train(detector, again, run, resume=True, progress=False)
+    # and starting over is always allowed
+    train(other_rank, changed, run, resume=False, progress=False)
+    assert '"rank": 4' in (run / "run_config.json").read_text()
+
+
+def test_a_saved_state_must_fit_the_detector_exactly():
+    detector = create_detector(DetectorConfig(backbone="tiny_vit", crop_size=32))
+    state = trainable_state(detector)
+    load_trainable_state(detector, state)  # every trainable key, none of the pretrained ones
+    adapter_key = next(key for key in state if "lora_A" in key)
+    with pytest.raises(ConfigError, match="missing"):
+        load_trainable_state(detector, {k: v for k, v in state.items() if k != adapter_key})
+    with pytest.raises(ConfigError, match="unexpected.*head.extra"):
+        load_trainable_state(detector, {**state, "head.extra": torch.zeros(1)})
 
 
 SCRIPT = """
