@@ -133,8 +133,7 @@ def cmd_scan(args) -> int:
     if printer.broken:
         _silence_stdout()
         return EXIT_OK
-    by_request = job.results_by_request()
-    results = [by_request[id(r)] for r in requests if id(r) in by_request]
+    results = job.ordered_results()
     line = f"{summary(results, skipped, len(requests) if interrupted else None)} · model " \
            f"{detector.metadata.model_id} on {detector.active_provider.upper()}"
     if mode == "table":

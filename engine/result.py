@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from engine.contract import Thresholds
+from engine.contract import CropBox, ModelMetadata, Thresholds, aggregate_logits, sigmoid
 from engine.paths import display_path, is_text, path_bytes_b64
 
 LIKELY_AI = "likely_ai"
@@ -22,6 +22,7 @@ VERDICT_LABELS = {LIKELY_AI: "Likely AI", UNCERTAIN: "Uncertain", LIKELY_REAL: "
 
 # Heavier JPEG compression than this erases much of what detectors look for.
 MIN_TRUSTED_JPEG_QUALITY = 60
+ARTIFACT_MAP_MAX_CELLS = 96  # longest side of the stored heatmap
 
 
 @dataclass
@@ -191,3 +192,43 @@ def probability_from_logit(logit: float) -> float:
         return 1.0 / (1.0 + math.exp(-logit))
     z = math.exp(logit)
     return z / (1.0 + z)
+
+
+def score_result(result: Result, metadata: ModelMetadata, boxes: list[CropBox], logits: np.ndarray,
+                 expert_weights: np.ndarray | None = None, artifact_map: np.ndarray | None = None) -> None:
+    """Fill in what the model said about one image from its outputs for that image's crops: the aggregated
+    probability, the verdict band and its reasons, each crop's score, the mix of experts and the heatmap.
+    ``result`` already describes the image (size, JPEG quality); the scanner calls this, and so may anything
+    that runs the model on the contract's crops."""
+    crop_probabilities = sigmoid(logits)
+    result.probability = probability_from_logit(aggregate_logits(logits, metadata.aggregation))
+    result.verdict, result.reasons = decide_verdict(
+        result.probability, metadata.thresholds, crop_probabilities, result.width, result.height,
+        metadata.crop_size, result.jpeg_quality)
+    result.crops = [CropScore(b.top, b.left, b.size, round(float(p), 4)) for b, p in zip(boxes, crop_probabilities)]
+    if expert_weights is not None:
+        names = metadata.expert_names or tuple(f"expert {i + 1}" for i in range(expert_weights.shape[1]))
+        mix = expert_weights.mean(axis=0)
+        result.expert_weights = {name: round(float(w), 4) for name, w in zip(names, mix)}
+    if artifact_map is not None:
+        result.artifact_map = artifact_heatmap(artifact_map, boxes, result.height, result.width)
+
+
+def artifact_heatmap(maps: np.ndarray, boxes: list[CropBox], height: int, width: int) -> list:
+    """Per-crop map logits [N, 1, h, w] -> one probability map in the image's layout (None where no crop looked),
+    at most ``ARTIFACT_MAP_MAX_CELLS`` on its longer side."""
+    cell = boxes[0].size / maps.shape[-1]  # image pixels per map cell
+    rows, cols = max(1, round(height / cell)), max(1, round(width / cell))
+    total = np.zeros((rows, cols))
+    weight = np.zeros((rows, cols))
+    probabilities = sigmoid(maps[:, 0])
+    for box, grid in zip(boxes, probabilities):
+        top, left = round(box.top / cell), round(box.left / cell)
+        h, w = min(grid.shape[0], rows - top), min(grid.shape[1], cols - left)
+        total[top:top + h, left:left + w] += grid[:h, :w]
+        weight[top:top + h, left:left + w] += 1
+    with np.errstate(invalid="ignore"):
+        heat = total / weight
+    step = max(1, int(np.ceil(max(rows, cols) / ARTIFACT_MAP_MAX_CELLS)))
+    heat = heat[::step, ::step]
+    return [[None if np.isnan(v) else round(float(v), 3) for v in row] for row in heat]

@@ -31,14 +31,13 @@ from engine.memory import DECODE_BUDGET, MemoryBudget
 from engine.model import Detector
 from engine.paths import display_path
 from engine.provenance import provenance_hints
-from engine.result import CropScore, Result, decide_verdict, probability_from_logit
+from engine.result import Result, score_result
 from engine.store import Store, claim_owner
 
 log = logging.getLogger(__name__)
 
 MAX_READ_BYTES = 200 * 1024 * 1024
 CLAIM_POLL_S = 0.05  # how often a scanner waiting on another process's claim looks for its result
-ARTIFACT_MAP_MAX_CELLS = 96  # longest side of the stored heatmap
 
 
 @dataclass
@@ -57,10 +56,15 @@ ProgressCallback = Callable[[int, int], None]
 
 
 class ScanJob:
-    """A batch of requests in flight. Thread-safe; callbacks run on scanner threads."""
+    """A batch of requests in flight. Thread-safe; callbacks run on scanner threads.
 
-    def __init__(self, total: int, on_result: ResultCallback | None, on_progress: ProgressCallback | None):
-        self.total = total
+    The scanner reports each request exactly once (:meth:`report`): with its result, or with None when it
+    ended unscanned (cancelled, or the scanner closed); the job is finished when every request has reported."""
+
+    def __init__(self, requests: list[ScanRequest], on_result: ResultCallback | None = None,
+                 on_progress: ProgressCallback | None = None):
+        self.requests = list(requests)
+        self.total = len(self.requests)
         self.results: list[Result] = []
         self._request_ids: list[int] = []
         self._done = 0
@@ -70,7 +74,7 @@ class ScanJob:
         self._lock = threading.Lock()
         self._finished = threading.Event()
         self._cancelled = threading.Event()
-        if total == 0:
+        if self.total == 0:
             self._finished.set()
 
     @property
@@ -93,11 +97,14 @@ class ScanJob:
     def wait(self, timeout: float | None = None) -> bool:
         return self._finished.wait(timeout)
 
-    def results_by_request(self) -> dict[int, Result]:
+    def ordered_results(self) -> list[Result]:
+        """The results so far in the order of the requests (``results`` is in the order they finished)."""
         with self._lock:
-            return dict(zip(self._request_ids, self.results))
+            by_request = dict(zip(self._request_ids, self.results))
+        return [by_request[id(r)] for r in self.requests if id(r) in by_request]
 
-    def _report(self, request: ScanRequest | None, result: Result | None) -> None:
+    def report(self, request: ScanRequest, result: Result | None) -> None:
+        """The one outcome of ``request``: its result, or None when it ended unscanned. Called by the scanner."""
         with self._lock:
             self._done += 1
             if result is None:
@@ -159,7 +166,7 @@ class Scanner:
         if self._closed:
             raise RuntimeError("the scanner is closed")
         requests = list(requests)
-        job = ScanJob(len(requests), on_result, on_progress)
+        job = ScanJob(requests, on_result, on_progress)
         if self.remember_pending:
             self.store.add_pending([(r.path, r.source) for r in requests if r.path and r.data is None])
         for position, request in enumerate(requests):
@@ -167,7 +174,7 @@ class Scanner:
                 future = self._pool.submit(self._prepare, job, request)
             except RuntimeError:  # closed by another thread meanwhile: the rest ends unscanned, not unreported
                 for unsubmitted in requests[position:]:
-                    job._report(unsubmitted, None)
+                    job.report(unsubmitted, None)
                 break
             # close() cancels queued work; each request still needs its one outcome, or its job never finishes.
             future.add_done_callback(partial(_report_if_cancelled, job, request))
@@ -175,11 +182,9 @@ class Scanner:
 
     def scan(self, requests: Iterable[ScanRequest], timeout: float | None = None) -> list[Result]:
         """Scan and wait; results in request order."""
-        requests = list(requests)
         job = self.submit(requests)
         job.wait(timeout)
-        by_request = job.results_by_request()
-        return [by_request[id(r)] for r in requests if id(r) in by_request]
+        return job.ordered_results()
 
     def scan_bytes(self, data: bytes, source: str = "browser", path: str = "", **urls) -> Result:
         return self.scan([ScanRequest(path=path, data=data, source=source, **urls)])[0]
@@ -231,7 +236,7 @@ class Scanner:
     def _prepare_unsafe(self, job: ScanJob, request: ScanRequest) -> None:
         started = time.perf_counter()
         if self._closed:  # shutting down: the request stays pending for the next start
-            job._report(request, None)
+            job.report(request, None)
             return
         if job.cancelled:
             self._finish(job, request, None)
@@ -435,21 +440,8 @@ class Scanner:
                 self._fail_batch([prepared], "internal error after scoring")
 
     def _finish_result(self, prepared: _Prepared, logits, experts, artifact, model_ms: float) -> None:
-        meta = self.detector.metadata
         result = prepared.result
-        crop_probabilities = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
-        result.probability = probability_from_logit(contract.aggregate_logits(logits, meta.aggregation))
-        result.verdict, result.reasons = decide_verdict(
-            result.probability, meta.thresholds, crop_probabilities, result.width, result.height,
-            meta.crop_size, result.jpeg_quality)
-        result.crops = [CropScore(b.top, b.left, b.size, round(float(p), 4))
-                        for b, p in zip(prepared.boxes, crop_probabilities)]
-        if experts is not None:
-            names = meta.expert_names or tuple(f"expert {i + 1}" for i in range(experts.shape[1]))
-            mix = experts.mean(axis=0)
-            result.expert_weights = {name: round(float(w), 4) for name, w in zip(names, mix)}
-        if artifact is not None:
-            result.artifact_map = _assemble_artifact_map(artifact, prepared.boxes, result.height, result.width)
+        score_result(result, self.detector.metadata, prepared.boxes, logits, experts, artifact)
         result.timings_ms["model"] = round(model_ms, 2)
         result.scanned_at = time.time()
         result.timings_ms["total"] = _ms(time.perf_counter() - prepared.started)
@@ -503,7 +495,7 @@ class Scanner:
                 self.store.remove_pending(request.path)
             except Exception as exc:
                 log.warning("could not clear %s from the pending list: %s", display_path(request.path), exc)
-        job._report(request, result)
+        job.report(request, result)
 
     def _error_result(self, request: ScanRequest, sha256: str, error: str, started: float, size: int = 0) -> Result:
         meta = self.detector.metadata
@@ -515,7 +507,7 @@ class Scanner:
 
 def _report_if_cancelled(job: ScanJob, request: ScanRequest, future: Future) -> None:
     if future.cancelled():
-        job._report(request, None)
+        job.report(request, None)
 
 
 def _read(request: ScanRequest) -> tuple[bytes, str | None]:
@@ -540,25 +532,6 @@ def _for_request(result: Result, request: ScanRequest) -> Result:
                    page_url=request.page_url, image_url=request.image_url, crops=list(result.crops),
                    provenance=list(result.provenance), reasons=list(result.reasons),
                    timings_ms=dict(result.timings_ms), expert_weights=dict(result.expert_weights))
-
-
-def _assemble_artifact_map(maps: np.ndarray, boxes: list[contract.CropBox], height: int, width: int) -> list:
-    """Per-crop map logits [N, 1, h, w] -> one probability map in the image's layout (None where no crop looked)."""
-    cell = boxes[0].size / maps.shape[-1]  # image pixels per map cell
-    rows, cols = max(1, round(height / cell)), max(1, round(width / cell))
-    total = np.zeros((rows, cols))
-    weight = np.zeros((rows, cols))
-    probabilities = 1.0 / (1.0 + np.exp(-maps[:, 0].astype(np.float64)))
-    for box, grid in zip(boxes, probabilities):
-        top, left = round(box.top / cell), round(box.left / cell)
-        h, w = min(grid.shape[0], rows - top), min(grid.shape[1], cols - left)
-        total[top:top + h, left:left + w] += grid[:h, :w]
-        weight[top:top + h, left:left + w] += 1
-    with np.errstate(invalid="ignore"):
-        heat = total / weight
-    step = max(1, int(np.ceil(max(rows, cols) / ARTIFACT_MAP_MAX_CELLS)))
-    heat = heat[::step, ::step]
-    return [[None if np.isnan(v) else round(float(v), 3) for v in row] for row in heat]
 
 
 def _ms(seconds: float) -> float:

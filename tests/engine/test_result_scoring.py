@@ -1,0 +1,46 @@
+"""Turning the model's outputs for one image's crops into a Result, without a model or a scanner."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.contract import CropBox, ModelMetadata, Thresholds
+from engine.result import LIKELY_AI, UNCERTAIN, Result, artifact_heatmap, score_result
+
+META = ModelMetadata(name="m", version="1", crop_size=32, aggregation="mean",
+                     thresholds=Thresholds(likely_ai=0.8, likely_real=0.3), expert_names=("upsample", "inpaint"))
+
+
+def test_scores_verdict_crops_and_expert_mix_come_from_the_outputs():
+    result = Result(sha256="0" * 64, width=64, height=32)
+    boxes = [CropBox(0, 0, 32), CropBox(0, 32, 32)]
+    experts = np.array([[0.9, 0.1], [0.7, 0.3]], np.float32)
+    score_result(result, META, boxes, np.array([4.0, 3.0], np.float32), experts)
+    assert result.verdict == LIKELY_AI and result.reasons == []
+    assert result.probability == pytest.approx(1 / (1 + np.exp(-3.5)), abs=1e-6)
+    assert [(c.left, c.probability) for c in result.crops] == [(0, pytest.approx(0.982, abs=1e-3)),
+                                                               (32, pytest.approx(0.9526, abs=1e-3))]
+    assert result.expert_weights == {"upsample": 0.8, "inpaint": 0.2}
+    assert result.artifact_map is None
+
+
+def test_crops_that_disagree_make_the_verdict_uncertain():
+    result = Result(sha256="0" * 64, width=64, height=32)
+    score_result(result, META, [CropBox(0, 0, 32), CropBox(0, 32, 32)], np.array([6.0, -6.0], np.float32))
+    assert result.verdict == UNCERTAIN and any("disagree" in r for r in result.reasons)
+
+
+def test_the_heatmap_is_laid_out_like_the_image_and_blank_where_no_crop_looked():
+    # Two 32 px crops with 4x4 maps (8 px per cell) on a 48x96 image: the middle of the right half is unseen.
+    maps = np.stack([np.full((1, 4, 4), 5.0), np.full((1, 4, 4), -5.0)]).astype(np.float32)
+    heat = artifact_heatmap(maps, [CropBox(0, 0, 32), CropBox(16, 64, 32)], height=48, width=96)
+    assert (len(heat), len(heat[0])) == (6, 12)
+    assert heat[0][0] > 0.99 and heat[5][11] < 0.01
+    assert heat[0][11] is None and heat[5][0] is None
+
+
+def test_a_large_heatmap_is_thinned_to_its_cap():
+    maps = np.zeros((1, 1, 4, 4), np.float32)
+    heat = artifact_heatmap(maps, [CropBox(0, 0, 32)], height=8 * 400, width=8 * 200)
+    assert max(len(heat), len(heat[0])) <= 96
