@@ -1,9 +1,8 @@
-"""The results model and proxy on their own: keys, updates, and 10,000 rows staying cheap."""
+"""The results model and proxy on their own: keys, updates, and 10,000 rows (timed in bench/results_model.py)."""
 
 from __future__ import annotations
 
 import random
-import time
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QTableView
@@ -43,7 +42,8 @@ def test_results_fill_the_rows_queued_for_them_and_redrops_reuse_rows(qapp):
     assert model.position_of("/old.png") == 1
 
 
-def test_ten_thousand_rows_stay_smooth(qtbot):
+def test_ten_thousand_rows_sort_filter_and_ask_only_for_visible_thumbnails(qtbot):
+    """What the 10,000 rows must do; how fast they do it is measured by bench/results_model.py."""
     rng = random.Random(7)
     requested = []
     model = ResultsModel(lambda path: requested.append(path))  # thumbnails: only what the view asks for
@@ -59,24 +59,18 @@ def test_ten_thousand_rows_stay_smooth(qtbot):
     view.show()
     results = [fake_result(i, rng) for i in range(10_000)]
 
-    started = time.perf_counter()
     for start in range(0, len(results), 250):  # as the scan service delivers them: in batches
         batch = results[start:start + 250]
         model.add_queued([(r.path, r.source) for r in batch])
         model.add_results(batch)
         qtbot.wait(0)
-    fill_s = time.perf_counter() - started
     assert proxy.rowCount() == 10_000
 
-    started = time.perf_counter()
     view.sortByColumn(COLUMN_VERDICT, Qt.SortOrder.DescendingOrder)
-    sort_s = time.perf_counter() - started
     top = [proxy.row_for(proxy.index(i, 0)).result.probability for i in range(50)]
     assert top == sorted((r.probability for r in results), reverse=True)[:50]
 
-    started = time.perf_counter()
     proxy.set_text_filter("firefly")
-    filter_s = time.perf_counter() - started
     assert proxy.rowCount() == 200
     proxy.set_text_filter("")
     proxy.set_verdict_filter(LIKELY_AI)
@@ -88,16 +82,8 @@ def test_ten_thousand_rows_stay_smooth(qtbot):
     proxy.set_text_filter("")
 
     requested.clear()
-    started = time.perf_counter()
     view.viewport().grab()
-    paint_s = time.perf_counter() - started
     assert 0 < len(requested) < 40  # only the rows on screen asked for a thumbnail
-    # Generous bounds for two shared cores; a per-row Python sort or full repaints would blow them.
-    print(f"fill {fill_s:.2f}s sort {sort_s:.2f}s filter {filter_s:.3f}s paint {paint_s:.3f}s")
-    assert fill_s < 6.0, fill_s
-    assert sort_s < 2.5, sort_s
-    assert filter_s < 1.0, filter_s
-    assert paint_s < 0.5, paint_s
 
 
 def test_signal_emit_keeps_its_references(qapp):
