@@ -26,26 +26,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QSize, Qt  # noqa: E402
-from PySide6.QtWidgets import QApplication, QTableView  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from desktop.results_model import COLUMN_TIME, COLUMN_VERDICT, ResultsFilterProxy, ResultsModel  # noqa: E402
-from tests.desktop.test_results_model import fake_result  # noqa: E402
+from desktop.results_model import COLUMN_VERDICT  # noqa: E402
+from tests.desktop.test_results_model import fake_result, sorted_table  # noqa: E402
 
 
 def one_round(rows: int, seed: int) -> dict[str, float]:
     rng = random.Random(seed)
     requested: list[str] = []
-    model = ResultsModel(requested.append)
-    proxy = ResultsFilterProxy()
-    proxy.setSourceModel(model)
-    view = QTableView()
-    view.setModel(proxy)
-    view.setSortingEnabled(True)
-    view.sortByColumn(COLUMN_TIME, Qt.SortOrder.DescendingOrder)
-    view.verticalHeader().setDefaultSectionSize(52)
-    view.resize(QSize(1000, 700))
-    view.show()
+    model, proxy, view = sorted_table(requested.append)
     results = [fake_result(i, rng) for i in range(rows)]
     app = QApplication.instance()
     figures = {}

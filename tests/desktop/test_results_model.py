@@ -42,21 +42,27 @@ def test_results_fill_the_rows_queued_for_them_and_redrops_reuse_rows(qapp):
     assert model.position_of("/old.png") == 1
 
 
-def test_ten_thousand_rows_sort_filter_and_ask_only_for_visible_thumbnails(qtbot):
-    """What the 10,000 rows must do; how fast they do it is measured by bench/results_model.py."""
-    rng = random.Random(7)
-    requested = []
-    model = ResultsModel(lambda path: requested.append(path))  # thumbnails: only what the view asks for
+def sorted_table(on_thumbnail) -> tuple[ResultsModel, ResultsFilterProxy, QTableView]:
+    """The model, its proxy and a shown table sorted newest first, as the window has them (also for the bench)."""
+    model = ResultsModel(on_thumbnail)
     proxy = ResultsFilterProxy()
     proxy.setSourceModel(model)
     view = QTableView()
-    qtbot.addWidget(view)
     view.setModel(proxy)
     view.setSortingEnabled(True)
     view.sortByColumn(COLUMN_TIME, Qt.SortOrder.DescendingOrder)
     view.verticalHeader().setDefaultSectionSize(52)
     view.resize(QSize(1000, 700))
     view.show()
+    return model, proxy, view
+
+
+def test_ten_thousand_rows_sort_filter_and_ask_only_for_visible_thumbnails(qtbot):
+    """What the 10,000 rows must do; how fast they do it is measured by bench/results_model.py."""
+    rng = random.Random(7)
+    requested = []
+    model, proxy, view = sorted_table(requested.append)  # thumbnails: only what the view asks for
+    qtbot.addWidget(view)
     results = [fake_result(i, rng) for i in range(10_000)]
 
     for start in range(0, len(results), 250):  # as the scan service delivers them: in batches
