@@ -18,7 +18,6 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from engine.contract import ContractError
 from engine.files import expand_paths
 from engine.model import Detector, ModelLoadError
 from engine.models import NoModelError, default_model_path
@@ -138,10 +137,10 @@ class ScanService(QObject):
         try:
             model_path = Path(path) if path else default_model_path("cuda" if provider != "cpu" else "cpu")
             detector = Detector(model_path, provider=provider, threads=inference_threads())
-        except NoModelError:
+        except NoModelError:  # before ModelLoadError, which it is: no model is its own state
             self._modelLoaded.emit(ModelState(NO_MODEL, NO_MODEL_MESSAGE), generation)
             return
-        except (ModelLoadError, ContractError, ValueError) as exc:
+        except ModelLoadError as exc:
             self._modelLoaded.emit(ModelState(FAILED, f"The model could not be loaded: {exc}"), generation)
             return
         except Exception as exc:  # an unexpected failure must still reach the banner

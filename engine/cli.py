@@ -13,7 +13,6 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from engine.contract import ContractError
 from engine.files import expand_paths
 from engine.model import PROVIDER_CHOICES, Detector, ModelLoadError, available_providers, resolve_provider
 from engine.models import NoModelError, default_model_path, list_models
@@ -24,7 +23,6 @@ from engine.store import Store, StoreError
 from engine.store_errors import move_aside
 
 EXIT_OK = 0
-EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
@@ -79,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_models(args)
         if args.command == "serve":
             return cmd_serve(args)
-    except (NoModelError, ModelLoadError, ContractError) as exc:
+    except ModelLoadError as exc:  # NoModelError included
         print(f"synthspot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except StoreError as exc:

@@ -21,7 +21,8 @@ _ORT_NAMES = {"cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
 
 
 class ModelLoadError(RuntimeError):
-    """The model file could not be loaded; the message says why."""
+    """The model cannot be used: missing, not ONNX, off the contract, or on a provider this machine lacks.
+    The one error :class:`Detector` raises while loading; the message says why, in words for the user."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def resolve_provider(choice: str) -> str:
     """``auto`` picks CUDA when onnxruntime exposes it, else the CPU."""
     choice = (choice or "auto").lower()
     if choice not in PROVIDER_CHOICES:
-        raise ValueError(f"provider {choice!r} is not one of {', '.join(PROVIDER_CHOICES)}")
+        raise ModelLoadError(f"provider {choice!r} is not one of {', '.join(PROVIDER_CHOICES)}")
     available = available_providers()
     if choice == "auto":
         return "cuda" if "cuda" in available else "cpu"
@@ -57,8 +58,9 @@ class Detector:
     """A contract model on one execution provider.
 
     ``Detector(path, provider="auto")`` validates the file, then builds the
-    session. ``provider`` is what was asked for; ``active_provider`` is what
-    onnxruntime actually runs on (CUDA can fall back to the CPU at load time).
+    session; whatever stops it raises :class:`ModelLoadError`. ``provider`` is
+    what was asked for; ``active_provider`` is what onnxruntime actually runs on
+    (CUDA can fall back to the CPU at load time).
     """
 
     def __init__(self, path: str | os.PathLike, provider: str = "auto", threads: int = 0):
@@ -78,7 +80,10 @@ class Detector:
             self._session = ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
         except Exception as exc:
             raise ModelLoadError(f"{self.path.name} is not a loadable ONNX model: {exc}") from None
-        self.metadata = validate_session(self._session)
+        try:
+            self.metadata = validate_session(self._session)
+        except ContractError as exc:
+            raise ModelLoadError(f"{self.path.name} does not follow SynthSpot's model contract: {exc}") from None
         active = self._session.get_providers()[0]
         self.active_provider = "cuda" if active == _ORT_NAMES["cuda"] else "cpu"
         if self.active_provider != self.requested_provider:
@@ -118,22 +123,6 @@ class Detector:
             expert_weights=None if experts is None else np.asarray(experts, dtype=np.float32),
             artifact_map=None if artifact is None else np.asarray(artifact, dtype=np.float32),
         )
-
-    def describe(self) -> dict:
-        meta = self.metadata
-        return {
-            "name": meta.name,
-            "version": meta.version,
-            "path": str(self.path),
-            "crop_size": meta.crop_size,
-            "aggregation": meta.aggregation,
-            "precision": meta.precision,
-            "thresholds": {"likely_ai": meta.thresholds.likely_ai, "likely_real": meta.thresholds.likely_real,
-                           "fpr": meta.thresholds.fpr},
-            "experts": list(meta.expert_names),
-            "provider": self.active_provider,
-            "outputs": self.output_names,
-        }
 
 
 _KNOWN_OUTPUTS = (contract.OUTPUT_LOGIT, *contract.OPTIONAL_OUTPUTS)

@@ -15,6 +15,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 from engine.contract import ModelMetadata
+from engine.model import ModelLoadError
 from engine.store import default_data_dir
 
 EMBEDDED_DIR = Path(__file__).resolve().parent
@@ -22,8 +23,8 @@ DEFAULTS_FILE = EMBEDDED_DIR / "default.json"
 MODEL_ENV = "SYNTHSPOT_MODEL"
 
 
-class NoModelError(RuntimeError):
-    pass
+class NoModelError(ModelLoadError):
+    """No model was named and none is installed: a load error that callers may show as its own state."""
 
 
 @dataclass(frozen=True)

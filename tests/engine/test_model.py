@@ -5,6 +5,7 @@ from onnx import TensorProto, helper
 
 from engine.contract import ContractError
 from engine.model import Detector, ModelLoadError, available_providers, resolve_provider
+from engine.models import NoModelError
 from export.metadata import stamp
 from export.synthetic import brightness_model, expected_logit
 
@@ -25,8 +26,20 @@ def test_detector_runs_and_reports_its_provider(brightness_model_path):
 def test_auto_picks_cuda_only_when_present():
     assert resolve_provider("auto") == ("cuda" if "cuda" in available_providers() else "cpu")
     assert resolve_provider("cpu") == "cpu"
-    with pytest.raises(ValueError, match="not one of"):
+    with pytest.raises(ModelLoadError, match="not one of"):
         resolve_provider("tpu")
+
+
+def test_every_load_failure_is_one_error_type_with_the_reason(brightness_model_path, tmp_path):
+    """Callers catch ModelLoadError alone: a provider name from an old settings file, a file off the contract
+    and a missing model are each one, whose message says why."""
+    with pytest.raises(ModelLoadError, match="provider 'tpu' is not one of"):
+        Detector(brightness_model_path, provider="tpu")
+    off_contract = _edited(tmp_path, lambda m: m.metadata_props.__delitem__(slice(None)))
+    with pytest.raises(ModelLoadError, match="does not follow SynthSpot's model contract: .*metadata is missing") as err:
+        Detector(off_contract)
+    assert not isinstance(err.value, ContractError)
+    assert issubclass(NoModelError, ModelLoadError)  # "no model installed" is a load error with its own state
 
 
 @pytest.mark.skipif("cuda" in available_providers(), reason="this check needs a machine without CUDA")
@@ -63,7 +76,7 @@ def _edited(tmp_path, edit, name="edited.onnx"):
 
 def test_model_without_metadata_is_refused(tmp_path):
     path = _edited(tmp_path, lambda m: m.metadata_props.__delitem__(slice(None)))
-    with pytest.raises(ContractError, match="metadata is missing"):
+    with pytest.raises(ModelLoadError, match="metadata is missing"):
         Detector(path)
 
 
@@ -71,7 +84,7 @@ def test_wrong_input_name_is_named(tmp_path):
     def rename(model):
         model.graph.input[0].name = "pixels"
         model.graph.node[0].input[0] = "pixels"
-    with pytest.raises(ContractError, match="input named 'image'.*pixels"):
+    with pytest.raises(ModelLoadError, match="input named 'image'.*pixels"):
         Detector(_edited(tmp_path, rename))
 
 
@@ -86,14 +99,14 @@ def test_float_input_is_refused(tmp_path):
     stamp(model, ModelMetadata(name="f", version="1", crop_size=32))
     path = tmp_path / "float.onnx"
     onnx.save(model, path)
-    with pytest.raises(ContractError, match="must be uint8"):
+    with pytest.raises(ModelLoadError, match="must be uint8"):
         Detector(path)
 
 
 def test_crop_size_mismatch_is_named(tmp_path):
     from engine.contract import ModelMetadata
     path = _edited(tmp_path, lambda m: stamp(m, ModelMetadata(name="x", version="1", crop_size=64)))
-    with pytest.raises(ContractError, match="crop size 64"):
+    with pytest.raises(ModelLoadError, match="crop size 64"):
         Detector(path)
 
 
@@ -101,7 +114,7 @@ def test_missing_logit_output_is_named(tmp_path):
     def rename(model):
         model.graph.output[0].name = "score"
         model.graph.node[-1].output[0] = "score"
-    with pytest.raises(ContractError, match="no 'fake_logit' output.*score"):
+    with pytest.raises(ModelLoadError, match="no 'fake_logit' output.*score"):
         Detector(_edited(tmp_path, rename))
 
 
@@ -111,5 +124,5 @@ def test_expert_count_must_match_names(tmp_path):
     model = onnx.load(path)
     stamp(model, ModelMetadata(name="x", version="1", crop_size=32, expert_names=("a", "b", "c")))
     onnx.save(model, path)
-    with pytest.raises(ContractError, match="2 experts but metadata names 3"):
+    with pytest.raises(ModelLoadError, match="2 experts but metadata names 3"):
         Detector(path)
