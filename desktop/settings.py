@@ -18,7 +18,6 @@ from PySide6.QtCore import QSettings, QStandardPaths
 SETTINGS_ENV = "SYNTHSPOT_SETTINGS"
 ORGANISATION = "SynthSpot"
 APPLICATION = "SynthSpot"
-SETTINGS_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,6 @@ class AppSettings:
 
     def __init__(self, qsettings: QSettings):
         self._q = qsettings
-        self._upgrade()
 
     @classmethod
     def open(cls, path: str | os.PathLike | None = None) -> "AppSettings":
@@ -115,12 +113,6 @@ class AppSettings:
 
     def sync(self) -> None:
         self._q.sync()
-
-    def _upgrade(self) -> None:
-        """Versioned upgrades of older settings go here; version 1 is the first."""
-        stored = _coerce(self._q.value("settings/version"), int, 0)
-        if stored < SETTINGS_VERSION:
-            self._q.setValue("settings/version", SETTINGS_VERSION)
 
 
 def dialog_start_folder(last_folder: str) -> str:

@@ -169,11 +169,6 @@ class PairingState:
         self._changed()
         return count
 
-    @property
-    def paired(self) -> bool:
-        with self._lock:
-            return bool(self._browsers)
-
     # --- the channel (auth) ---------------------------------------------------
 
     def key_for(self, client_id: str | None) -> bytes | None:
