@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QApplication
 from desktop.session import AppSession
 from desktop.settings import APPLICATION, ORGANISATION, AppSettings
 from desktop.single_instance import InstanceServer, instance_name, send_to_running
+from desktop.ui.window import create_window
 from engine.models import MODEL_ENV
 from engine.store import default_store_path
 
@@ -47,12 +48,6 @@ def accept_later_launches(window, server: InstanceServer) -> None:
             window.scan_paths(paths, "cli")
 
     server.pathsReceived.connect(arrived)
-
-
-def create_window(session: AppSession):
-    from desktop.ui.main_window import MainWindow  # widgets load after the QApplication exists
-
-    return MainWindow(session)
 
 
 READY_ENV = "SYNTHSPOT_READY_FILE"

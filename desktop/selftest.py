@@ -146,10 +146,10 @@ def check_window(workdir: Path) -> str:
     from PySide6.QtCore import QCoreApplication, QEventLoop
     from PySide6.QtWidgets import QApplication
 
-    from desktop.app import create_window
     from desktop.scanning import LOADING
     from desktop.session import AppSession
     from desktop.settings import AppSettings
+    from desktop.ui.window import create_window
     from engine.store import Store
 
     app = QApplication.instance() or QApplication([sys.argv[0]])

@@ -1,0 +1,31 @@
+"""The app's entry point is imported by nothing: the self-test and the app share the window builder in desktop.ui."""
+
+import ast
+from pathlib import Path
+
+DESKTOP = Path(__file__).resolve().parents[2] / "desktop"
+
+
+def imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_no_desktop_module_imports_the_app_entry_point():
+    importers = [str(path.relative_to(DESKTOP.parent)) for path in sorted(DESKTOP.rglob("*.py"))
+                 if path.name != "app.py" and "desktop.app" in imported_modules(path)]
+    assert importers == []
+
+
+def test_the_app_and_the_selftest_build_the_window_the_same_way():
+    from desktop.ui.window import create_window
+
+    assert "desktop.ui.window.create_window" in imported_modules(DESKTOP / "app.py")
+    assert "desktop.ui.window.create_window" in imported_modules(DESKTOP / "selftest.py")
+    assert callable(create_window)
