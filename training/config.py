@@ -7,7 +7,7 @@ checkpoint stores the config it was built from (see ``training.checkpoint``).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from training.domains import FAKE_DOMAINS, INPAINT, REAL, RECONSTRUCT, UPSAMPLE
@@ -115,9 +115,6 @@ class DetectorConfig:
         _check(self.method != "sef" or self.adapter == "lora", "method 'sef' needs adapter 'lora' (one LoRA per expert)")
         for part in (self.lora, self.mole, self.sef, self.gamma):
             part.validate()
-
-    def replace(self, **changes: Any) -> "DetectorConfig":
-        return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

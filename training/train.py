@@ -195,8 +195,7 @@ def train(detector_config: DetectorConfig, config: TrainConfig, run_dir: str | P
 
 
 def _run_epoch(model, detector, loader, optimizer, scheduler, config, context, label, progress) -> dict:
-    detector.train()
-    detector.backbone.eval()  # frozen backbone: its batch-norm statistics stay the pretrained ones
+    detector.train()  # the frozen backbone's own layers stay in eval mode (``freeze_statistics``)
     bar = tqdm(loader, desc=label, disable=not (progress and context.is_main), leave=False)
     dtype = AUTOCAST_DTYPES[config.autocast]
     autocast = (torch.autocast(context.device.type, dtype=dtype) if dtype is not None

@@ -63,6 +63,23 @@ def test_efficientnet_takes_any_crop_size_and_keeps_batchnorm_statistics_in_trai
     assert features.patch_tokens.shape == (2, 15, 1280) and features.cls_token.shape == (2, 1280)
 
 
+@pytest.mark.parametrize("name", ["tiny_vit", "efficientnet_lite0"])
+def test_a_detector_in_train_mode_trains_its_adapters_not_its_backbone(name):
+    """``freeze_statistics``: the backbone's own layers stay in eval mode, its adapters follow the mode."""
+    from training.adapters import LowRank
+    from training.config import DetectorConfig, LoraConfig
+    from training.detector import create_detector
+
+    detector = create_detector(DetectorConfig(backbone=name, lora=LoraConfig(dropout=0.1))).train()
+    backbone = detector.backbone
+    adapters = {id(m) for a in backbone.modules() if isinstance(a, LowRank) for m in a.modules()}
+    assert adapters and detector.training and backbone.training and detector.head.training
+    assert all(m.training for m in backbone.modules() if id(m) in adapters)  # LoRA's dropout is on
+    assert not any(m.training for m in backbone.modules() if id(m) not in adapters and m is not backbone)
+    detector.eval()
+    assert not any(m.training for m in detector.modules())
+
+
 def test_vit_position_embeddings_follow_the_crop_grid():
     backbone = create_backbone("tiny_vit")
     features = backbone.forward_features(torch.randn(1, 3, 48, 24))

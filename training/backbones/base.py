@@ -51,13 +51,18 @@ class Features(NamedTuple):
 class Backbone(nn.Module):
     """Base class: subclasses set ``embed_dim``, ``data_config`` and ``blocks`` and define ``forward_features``.
 
-    A backbone in a detector is frozen; ``train()`` keeps its own normalisation
-    statistics fixed (see ``freeze_statistics``), adapters inside it still follow the mode.
+    A backbone in a detector is frozen; ``train()`` keeps its own layers in eval mode, so its
+    normalisation statistics stay fixed (see ``freeze_statistics``); adapters inside it follow the mode.
     """
 
     embed_dim: int
     data_config: DataConfig
     blocks: nn.ModuleList
+
+    def train(self, mode: bool = True) -> "Backbone":
+        freeze_statistics(self, mode)
+        self.training = mode
+        return self
 
     def forward_features(self, x: torch.Tensor) -> Features:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -71,3 +76,16 @@ class Backbone(nn.Module):
             raise ValueError(f"expected NCHW RGB input, got shape {tuple(x.shape)}")
         if x.shape[-2] % multiple or x.shape[-1] % multiple:
             raise ValueError(f"input {tuple(x.shape[-2:])} is not a multiple of {multiple}")
+
+
+def freeze_statistics(backbone: nn.Module, mode: bool = True) -> None:
+    """The one rule for a frozen backbone's modes: its own layers stay in eval mode whatever ``mode``
+    (batch-norm keeps its pretrained running statistics, its own dropout stays off), while the adapters
+    injected into it (LoRA, MoLE: ``LowRank`` modules) follow ``mode``."""
+    from training.adapters.lora import LowRank  # adapters import nothing from backbones
+
+    for module in backbone.modules():
+        module.training = False
+    for module in backbone.modules():
+        if isinstance(module, LowRank):
+            module.train(mode)

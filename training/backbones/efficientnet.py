@@ -3,7 +3,7 @@
 Built with dynamic "same" padding (``image_size=None``) so any crop size works
 (the grid is ceil(S / 32)). The class token is the global average of the last
 feature map, the patch tokens are that map's cells. BatchNorm keeps its
-ImageNet statistics.
+ImageNet statistics (``Backbone.train``).
 """
 
 from __future__ import annotations
@@ -47,13 +47,6 @@ class EfficientNetLite(Backbone):
     @property
     def blocks(self) -> nn.ModuleList:
         return self.net._blocks
-
-    def train(self, mode: bool = True) -> "EfficientNetLite":
-        super().train(mode)
-        for module in self.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.eval()
-        return self
 
     def forward_features(self, x: torch.Tensor) -> Features:
         self.check_input(x)
