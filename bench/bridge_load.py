@@ -40,6 +40,8 @@ import aiohttp
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: tests.fixtures, engine
+
 from engine.bridge import BridgeServer, PairingState, RateLimit, protocol
 from engine.bridge.client import BridgeClient, EXTENSION_ORIGIN, ImpostorError
 from engine.model import Detector
@@ -275,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scans", type=int, default=200)
     parser.add_argument("--malformed", type=int, default=1000)
     args = parser.parse_args(argv)
-    from export.synthetic import brightness_model
+    from tests.fixtures.synthetic import brightness_model
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -12,7 +12,7 @@ and how many stalls exceeded 50 ms and 100 ms, plus the scan's wall time and
 throughput. The window is shown, a row is selected (so the detail pane loads
 images), and the table scrolls every 200 ms during the scan, as a person
 browsing results would. The model is the synthetic contract model with a few
-real convolutions (export.synthetic), so inference costs CPU time like a small
+real convolutions (tests/fixtures/synthetic.py), so inference costs CPU time like a small
 real model.
 """
 
@@ -66,7 +66,10 @@ def main() -> int:
     from desktop.settings import AppSettings
     from desktop.ui.main_window import MainWindow
     from engine.store import Store
-    from export.synthetic import brightness_model
+    try:
+        from tests.fixtures.synthetic import brightness_model
+    except ModuleNotFoundError:  # an older checkout (--compare), from before the fixture moved
+        from export.synthetic import brightness_model
 
     configure_runtime()  # as desktop.app.main does
     app = QApplication(sys.argv[:1])

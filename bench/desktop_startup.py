@@ -7,7 +7,7 @@ its own temporary store and settings) and reads the milestones the app writes
 to ``SYNTHSPOT_READY_FILE``: "interactive" (the first event-loop turn after the
 window is shown), the model loaded, the history shown. Idle RSS is read from
 /proc three seconds after everything loaded. The model is the synthetic
-contract model from ``export.synthetic`` (tiny): a real detector adds its own
+contract model from ``tests.fixtures.synthetic`` (tiny): a real detector adds its own
 weights to the RSS and its load time to "model ready".
 """
 
@@ -86,7 +86,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--history", type=int, default=0, help="results already in the store at start")
     args = parser.parse_args()
-    from export.synthetic import brightness_model
+    from tests.fixtures.synthetic import brightness_model
 
     work = Path(tempfile.mkdtemp(prefix="synthspot-bench-startup-"))
     model = brightness_model(work / "model.onnx", crop_size=64, experts=("a", "b"), artifact_map_cells=8)

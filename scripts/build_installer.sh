@@ -76,9 +76,9 @@ else
   echo "No embedded model in this build: the self-test must report what it could not check."
   run_frozen --selftest || status=$?
   [ $status = 3 ] || { echo "build_installer: expected exit 3 (incomplete) without a model, got $status" >&2; exit 1; }
-  if [ -z "$selftest_model" ] && "$DEV_PYTHON" -c "import export.synthetic" >/dev/null 2>&1; then
+  if [ -z "$selftest_model" ] && "$DEV_PYTHON" -c "import tests.fixtures.synthetic" >/dev/null 2>&1; then
     selftest_model=$BUILD/contract-test-model.onnx
-    "$DEV_PYTHON" -c "import sys; from export.synthetic import brightness_model; \
+    "$DEV_PYTHON" -c "import sys; from tests.fixtures.synthetic import brightness_model; \
 brightness_model(sys.argv[1], experts=('reconstruction', 'upsampling'), artifact_map_cells=4)" "$selftest_model"
     echo "Model checks with a contract test model (detects nothing; proves loading and scanning): $selftest_model"
   fi

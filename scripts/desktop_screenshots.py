@@ -4,7 +4,7 @@
 
 (or QT_QPA_PLATFORM=offscreen without Xvfb). It builds a throwaway store,
 settings file and a synthetic contract model with experts and an artifact map
-(export.synthetic: it detects nothing; bright regions score as "AI"), scans a
+(tests.fixtures.synthetic: it detects nothing; bright regions score as "AI"), scans a
 few real photographs from scikit-image, some edited to light up the heatmap,
 and saves PNGs: the main window with results, the detail pane with the heatmap,
 the no-model banner and the settings dialog. Never touches the user's data.
@@ -96,7 +96,7 @@ def main() -> int:
     from desktop.ui.main_window import MainWindow
     from desktop.ui.settings_dialog import SettingsDialog
     from engine.store import Store
-    from export.synthetic import brightness_model
+    from tests.fixtures.synthetic import brightness_model
 
     app = QApplication(sys.argv[:1])
     model = brightness_model(work / "demo-detector.onnx", crop_size=128, gain=9.0, max_crops=8,

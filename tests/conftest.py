@@ -10,7 +10,7 @@ from PIL import Image
 @pytest.fixture(scope="session")
 def brightness_model_path(tmp_path_factory):
     """A contract model whose logit is 8 * (mean brightness - 0.5), with experts and an artifact map."""
-    from export.synthetic import brightness_model
+    from tests.fixtures.synthetic import brightness_model
 
     folder = tmp_path_factory.mktemp("models")
     return brightness_model(folder / "brightness.onnx", crop_size=32,
@@ -20,7 +20,7 @@ def brightness_model_path(tmp_path_factory):
 @pytest.fixture(scope="session")
 def plain_model_path(tmp_path_factory):
     """A contract model with only the required output."""
-    from export.synthetic import brightness_model
+    from tests.fixtures.synthetic import brightness_model
 
     folder = tmp_path_factory.mktemp("models")
     return brightness_model(folder / "plain.onnx", crop_size=32, name="test-plain")

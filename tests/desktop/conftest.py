@@ -34,8 +34,8 @@ def no_model_from_the_environment(monkeypatch):
 
 @pytest.fixture(scope="session")
 def model_path(tmp_path_factory):
-    """A contract model with experts and an artifact map (see export.synthetic.brightness_model)."""
-    from export.synthetic import brightness_model
+    """A contract model with experts and an artifact map (see tests.fixtures.synthetic.brightness_model)."""
+    from tests.fixtures.synthetic import brightness_model
 
     return brightness_model(tmp_path_factory.mktemp("models") / "brightness.onnx", crop_size=32,
                             experts=("reconstruct", "upsample"), artifact_map_cells=4,
@@ -45,7 +45,7 @@ def model_path(tmp_path_factory):
 @pytest.fixture(scope="session")
 def slow_model(tmp_path_factory):
     """A contract model with real convolutions, so a scan takes long enough to be interrupted."""
-    from export.synthetic import brightness_model
+    from tests.fixtures.synthetic import brightness_model
 
     return brightness_model(tmp_path_factory.mktemp("slow") / "slow.onnx", crop_size=64, max_crops=8,
                             extra_conv_layers=4, conv_channels=48)

@@ -7,7 +7,7 @@ from engine.contract import ContractError
 from engine.model import Detector, ModelLoadError, available_providers, resolve_provider
 from engine.models import NoModelError
 from export.metadata import stamp
-from export.synthetic import brightness_model, expected_logit
+from tests.fixtures.synthetic import brightness_model, expected_logit
 
 
 def test_detector_runs_and_reports_its_provider(brightness_model_path):

@@ -11,7 +11,7 @@ from engine.model import Detector
 from engine.result import LIKELY_AI, LIKELY_REAL, UNCERTAIN, probability_from_logit
 from engine.scanner import Scanner, ScanRequest
 from engine.store import Store
-from export.synthetic import expected_logit
+from tests.fixtures.synthetic import expected_logit
 from tests.conftest import solid_image
 
 
