@@ -2,13 +2,14 @@
 # After scripts/train_default.sh: choose the scoring recipe on validation data, calibrate on the
 # validation reals (processed ones included), export fp32 with a parity check, evaluate
 # it on the test split (clean and under every perturbation), then export fp32 and fp16 with the figures.
-#   scripts/finish_default.sh [MANIFEST] [RUN] [OUT_MODELS]
+#   scripts/finish_default.sh [MANIFEST] [RUN] [OUT_MODELS] [VERSION]
 # Everything lands in RUN (recipe.json, calibration.json, eval_test/) and OUT_MODELS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 manifest=${1:-$HOME/synthspot-data/forged/manifest.jsonl}
 run=${2:-$HOME/synthspot-data/runs/default-lite0}
 models=${3:-$run/models}
+version=${4:-2}
 py=.venv/bin/python
 
 [ -f "$run/recipe.json" ] || $py -m training.recipe --checkpoint "$run/checkpoint" --data "$manifest" \
@@ -19,11 +20,11 @@ echo "recipe: $max_crops crops, $aggregation"
 $py -m training calibrate --checkpoint "$run/checkpoint" --data "$manifest" --split val --fpr 0.01 \
     --max-crops "$max_crops" --aggregation "$aggregation" --crop-plan texture --out "$run/calibration.json"
 $py -m export --checkpoint "$run/checkpoint" --calibration "$run/calibration.json" --out "$models" \
-    --name synthspot-lite0 --version 2 --precisions fp32 --parity-data "$manifest"
+    --name synthspot-lite0 --version "$version" --precisions fp32 --parity-data "$manifest"
 $py -m training.evaluate --onnx "$models/synthspot-lite0-fp32.onnx" --data "$manifest" --split test \
     --perturbations all --calibration "$run/calibration.json" --out "$run/eval_test"
 # Export again with the held-out summary stamped into the model's metadata, fp16 too. Export exits
 # non-zero when a precision fails its parity check (it says which and keeps the others).
 $py -m export --checkpoint "$run/checkpoint" --calibration "$run/calibration.json" --out "$models" \
-    --name synthspot-lite0 --version 2 --precisions fp32,fp16 --parity-data "$manifest" \
+    --name synthspot-lite0 --version "$version" --precisions fp32,fp16 --parity-data "$manifest" \
     --metrics "$run/eval_test/metrics.json" || echo "a precision was refused: see above"
