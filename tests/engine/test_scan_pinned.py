@@ -1,0 +1,157 @@
+"""The crops the texture plan picks, and the shipped model's logits on them, pinned for a few images.
+
+Recorded from the code before the plan was made faster (commit 4b0732f): a faster plan or decoder
+must choose the very same windows, and the model must score them the same, or every stored
+result and every calibration is silently off. The photos cover JPEG, PNG and WebP samples, an
+EXIF-rotated view (a transposed array), 1 MP sizes with even and odd sides, and a 12 MP image.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import contract
+from engine.decode import decode_image
+from engine.model import Detector
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "engine" / "samples"
+MODEL = ROOT / "engine" / "models" / "synthspot-lite0-fp32.onnx"
+
+
+def _synthetic(height: int, width: int, seed: int) -> np.ndarray:
+    """scikit-image's astronaut tiled to the size, with a little integer noise (no resampling, no codec)."""
+    from skimage import data
+
+    base = data.astronaut()
+    image = np.tile(base, (-(-height // 512), -(-width // 512), 1))[:height, :width].astype(np.int16)
+    image += np.random.default_rng(seed).integers(-6, 7, size=image.shape, dtype=np.int16)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def _image(name: str) -> np.ndarray:
+    if name.startswith("synthetic"):
+        height, width = (int(v) for v in name.split()[1].split("x"))
+        return _synthetic(height, width, {864: 0, 865: 1, 3001: 2}[height])
+    rgb = decode_image((SAMPLES / name.split()[0]).read_bytes()).rgb
+    return np.rot90(rgb, -1) if name.endswith("orientation 6") else rgb  # as decode orients a rotated JPEG
+
+
+# {image: {(crop_size, max_crops): [(top, left), ...]}}
+PLANS = {
+    "chelsea.jpg": {
+        (96, 8): [(0, 44), (0, 178), (0, 311), (122, 0), (122, 133), (122, 266), (204, 133), (204, 222)],
+        (64, 12): [
+            (0, 179), (30, 89), (30, 268), (88, 0), (118, 119), (118, 208), (118, 298), (118, 387), (206, 60),
+            (206, 149), (206, 238), (236, 327),
+        ],
+        (160, 5): [(0, 0), (0, 146), (70, 291), (140, 0), (140, 146)],
+    },
+    "coffee.png": {
+        (96, 8): [(0, 41), (0, 122), (0, 204), (35, 0), (69, 82), (69, 163), (104, 0), (104, 122)],
+        (64, 12): [
+            (0, 88), (0, 177), (27, 0), (27, 236), (54, 88), (54, 177), (82, 148), (82, 236), (109, 0), (136, 59),
+            (136, 148), (136, 236),
+        ],
+        (160, 5): [(0, 0), (0, 140), (40, 0), (40, 140)],
+    },
+    "rocket.webp": {
+        (96, 8): [(0, 0), (0, 90), (0, 224), (39, 134), (79, 90), (118, 0), (118, 134), (118, 224)],
+        (64, 12): [
+            (0, 0), (0, 192), (0, 256), (60, 0), (60, 64), (60, 128), (60, 192), (60, 256), (150, 32), (150, 128),
+            (150, 192), (150, 256),
+        ],
+        (160, 5): [(0, 0), (0, 160), (54, 0), (54, 160)],
+    },
+    "chelsea.jpg orientation 6": {
+        (96, 8): [(0, 82), (44, 204), (133, 0), (133, 82), (178, 204), (222, 0), (266, 82), (311, 204)],
+        (64, 12): [
+            (0, 148), (0, 236), (60, 30), (89, 206), (119, 118), (149, 30), (179, 236), (208, 118), (238, 30),
+            (268, 206), (298, 118), (387, 118),
+        ],
+        (160, 5): [(0, 0), (0, 140), (146, 0), (146, 140), (291, 70)],
+    },
+    "synthetic 864x1152": {
+        (96, 8): [(192, 96), (192, 624), (336, 144), (336, 240), (336, 624), (432, 192), (672, 96), (672, 624)],
+        (64, 12): [
+            (192, 96), (192, 608), (320, 256), (320, 768), (352, 128), (352, 640), (448, 224), (448, 736), (704, 96),
+            (704, 608), (800, 224), (800, 736),
+        ],
+        (160, 5): [(235, 687), (313, 153), (469, 687), (704, 153), (704, 610)],
+    },
+    "synthetic 865x1153": {
+        (96, 8): [(181, 92), (181, 597), (362, 138), (362, 643), (679, 92), (679, 597), (769, 230), (769, 735)],
+        (64, 12): [
+            (185, 124), (185, 622), (246, 716), (339, 249), (339, 778), (370, 156), (370, 653), (431, 747), (462, 218),
+            (709, 124), (709, 622), (801, 747),
+        ],
+        (160, 5): [(235, 687), (313, 153), (470, 687), (705, 153), (705, 611)],
+    },
+    "synthetic 3001x4003": {
+        (96, 8): [
+            (857, 1144), (857, 2668), (857, 3192), (1381, 1144), (1381, 3192), (2381, 3192), (2905, 1144), (2905, 3192),
+        ],
+        (64, 12): [
+            (351, 2192), (351, 2700), (351, 3208), (862, 2192), (862, 2700), (862, 3208), (1373, 2192), (1373, 2700),
+            (1373, 3208), (1884, 2192), (1884, 2700), (1884, 3208),
+        ],
+        (160, 5): [(868, 1176), (868, 2196), (868, 3216), (1894, 2196), (1894, 3216)],
+    },
+}
+
+# The shipped model's crop logits on the (96, 8) plan above.
+LOGITS = {
+    "chelsea.jpg": [
+        -2.598845, -3.791753, -1.869836, -2.60967,
+        -4.6618, -3.084693, -3.141478, -3.786674,
+    ],
+    "coffee.png": [
+        -2.087122, -1.298836, 2.325669, -3.491809,
+        -3.572676, -4.085752, -3.174867, -4.905542,
+    ],
+    "rocket.webp": [
+        -2.420337, -2.092407, -3.695532, -4.018324,
+        -4.684849, -2.181542, -3.660407, -3.143421,
+    ],
+    "chelsea.jpg orientation 6": [
+        -2.846709, -2.574208, -3.843014, -4.066093,
+        -3.645984, -4.07903, -4.098989, -1.589761,
+    ],
+    "synthetic 864x1152": [
+        -4.408475, -4.910048, -6.120764, -4.931989,
+        -5.39915, -3.507066, -4.354828, -4.323053,
+    ],
+    "synthetic 865x1153": [
+        -4.417821, -4.49544, -5.696145, -5.103281,
+        -4.259105, -5.040569, -5.069167, -5.61245,
+    ],
+    "synthetic 3001x4003": [
+        -5.537133, -5.423003, -5.615617, -5.323832,
+        -5.356229, -5.606211, -5.352478, -5.564904,
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLANS))
+def test_texture_plan_picks_the_pinned_windows(name):
+    rgb = _image(name)
+    for (crop_size, max_crops), expected in PLANS[name].items():
+        boxes = contract.plan_for(rgb, crop_size, max_crops, "texture")
+        assert [(box.top, box.left) for box in boxes] == [tuple(box) for box in expected], (crop_size, max_crops)
+        assert all(box.size == crop_size for box in boxes)
+
+
+@pytest.fixture(scope="module")
+def shipped_model():
+    return Detector(MODEL, provider="cpu")
+
+
+@pytest.mark.parametrize("name", sorted(LOGITS))
+def test_the_shipped_model_scores_the_pinned_crops_as_before(name, shipped_model):
+    rgb = _image(name)
+    boxes = contract.plan_for(rgb, 96, 8, "texture")
+    logits = shipped_model.run(contract.extract_crops(rgb, boxes)).logits
+    # Tolerance for other CPUs' kernels only; on the machine that recorded them they are bit for bit.
+    np.testing.assert_allclose(logits, LOGITS[name], rtol=0, atol=2e-5)
