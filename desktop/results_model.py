@@ -68,6 +68,7 @@ class Row:
     status: str = QUEUED
     result: Result | None = None
     queued_at: float = 0.0
+    summary: bool = False  # from the history: the result without crop scores and heatmap (see whole_result)
 
     @property
     def name(self) -> str:
@@ -121,6 +122,19 @@ class Row:
         haystack = [result.verdict_label, result.image_url, result.page_url, result.error or ""]
         haystack += [hint.label for hint in result.provenance]
         return any(needle in text.lower() for text in haystack)
+
+
+def show_details(row: Row | None, store) -> Row | None:
+    """A history row about to be shown whole: its crop scores and heatmap are read from the store now, once
+    (the history holds 20,000 rows as summaries; the detail pane shows one at a time)."""
+    if row is not None and row.summary and row.result is not None:
+        row.result, row.summary = store.details(row.result), False
+    return row
+
+
+def whole_result(row: Row, store) -> Result | None:
+    """The row's result with everything stored about it (for a copy or an export), leaving the row as it is."""
+    return store.details(row.result) if row.summary and row.result is not None else row.result
 
 
 class ResultsModel(QAbstractTableModel):
@@ -216,19 +230,19 @@ class ResultsModel(QAbstractTableModel):
                 fresh.append(Row(key, result.path, result.source, DONE, result, result.scanned_at))
             else:
                 row = self._rows[position]
-                row.status, row.result = DONE, result
+                row.status, row.result, row.summary = DONE, result, False
                 self._changed(position)
         self._append(fresh)
 
     def add_history(self, results: list[Result]) -> None:
-        """Stored results from earlier runs; rows this run already has win."""
+        """Stored results from earlier runs, as the store's summaries; rows this run already has win."""
         fresh, keys = [], set()
         for result in results:
             key = row_key(result.path, result.sha256)
             if key in self._index or key in keys:
                 continue
             keys.add(key)
-            fresh.append(Row(key, result.path, result.source, DONE, result, result.scanned_at))
+            fresh.append(Row(key, result.path, result.source, DONE, result, result.scanned_at, summary=True))
         self._append(fresh)
 
     def mark_cancelled(self) -> int:

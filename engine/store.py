@@ -3,6 +3,18 @@
 WAL mode lets the desktop app, the CLI and the bridge share one file; each
 thread gets its own connection. Files queued but not yet scanned are kept in
 ``pending`` so a crash loses nothing.
+
+The file carries its schema version in ``PRAGMA user_version``. Opening a store
+brings it to :data:`SCHEMA_VERSION` in one write transaction: the baseline
+tables (version 1, the schema that shipped before versions were recorded),
+then each step of :data:`MIGRATIONS` in turn. A new file takes the same path,
+so a new store and a migrated one are the same. A store from a newer SynthSpot
+is refused, never written.
+
+``results.data`` is the whole :class:`Result` as JSON (crop scores and the
+heatmap included); ``results.summary`` is the same without them, what the
+history list shows. :meth:`Store.history` reads summaries; :meth:`Store.details`
+reads the rest of one result when it is shown.
 """
 
 from __future__ import annotations
@@ -21,10 +33,12 @@ from engine.paths import is_text
 from engine.result import Result
 from engine.store_errors import StoreError, explain, quick_check, refuse_unusable_path
 
-__all__ = ["Store", "StoreError", "default_store_path"]
+__all__ = ["SCHEMA_VERSION", "Store", "StoreError", "default_store_path"]
 
 APP_NAME = "SynthSpot"
-SCHEMA = """
+# Version 1: the tables as they were before the store recorded a version (every store made then has
+# them, or the older ones among them: hence IF NOT EXISTS). Never edit it: change the schema with a migration.
+BASELINE = """
 CREATE TABLE IF NOT EXISTS results (
     sha256 TEXT NOT NULL,
     model_id TEXT NOT NULL,
@@ -67,6 +81,27 @@ CREATE TABLE IF NOT EXISTS claims (
 );
 """
 
+# What the history list leaves out of a result: per-crop scores and the heatmap (a heatmap alone is
+# tens of thousands of numbers for a large photo; 20,000 of them made the history hundreds of MB).
+DETAIL_FIELDS = ("crops", "artifact_map")
+
+
+def summary_of(payload: dict) -> dict:
+    return {key: value for key, value in payload.items() if key not in DETAIL_FIELDS}
+
+
+def _add_summaries(db: sqlite3.Connection) -> None:
+    """Version 2: ``results.summary``, filled in from each stored result."""
+    db.execute("ALTER TABLE results ADD COLUMN summary TEXT NOT NULL DEFAULT '{}'")
+    rows = db.execute("SELECT rowid, data FROM results").fetchall()
+    db.executemany("UPDATE results SET summary=? WHERE rowid=?",
+                   [(json.dumps(summary_of(json.loads(data))), rowid) for rowid, data in rows])
+
+
+# MIGRATIONS[n] takes a store from version n - 1 to n.
+MIGRATIONS = {2: _add_summaries}
+SCHEMA_VERSION = max(MIGRATIONS)
+
 
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
@@ -97,10 +132,10 @@ class Store:
                     os.chmod(self.path, 0o600)  # a store made by an older version was 0644
                 except OSError:
                     pass  # not ours to change (a shared or read-only folder)
-            db = sqlite3.connect(self.path, timeout=30.0)
+            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             try:
                 _enable_wal(db)
-                db.executescript(SCHEMA)
+                migrate(db, self.path)
                 if verify:
                     quick_check(db, self.path)
             finally:
@@ -136,9 +171,10 @@ class Store:
         payload["path"] = absolute(result.path)
         with self._connect(write=True) as db:
             db.execute(
-                "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO results (sha256, model_id, path, source, verdict, probability, scanned_at,"
+                " data, summary) VALUES (?,?,?,?,?,?,?,?,?)",
                 (result.sha256, model_id, db_path(result.path), result.source, result.verdict, result.probability,
-                 result.scanned_at, json.dumps(payload)),
+                 result.scanned_at, json.dumps(payload), json.dumps(summary_of(payload))),
             )
             self._record_sighting(db, result)
 
@@ -150,7 +186,7 @@ class Store:
     def _record_sighting(db, result: Result) -> None:
         if result.ok and result.path:  # the file reads fine now: its earlier failures are history no more
             db.execute("DELETE FROM errors WHERE path=?", (db_path(result.path),))
-        db.execute("INSERT OR REPLACE INTO sightings VALUES (?,?,?,?)",
+        db.execute("INSERT OR REPLACE INTO sightings (sha256, path, source, seen_at) VALUES (?,?,?,?)",
                    (result.sha256, db_path(result.path), result.source, time.time()))
 
     def sighted(self, sha256: str, path: str) -> bool:
@@ -165,12 +201,13 @@ class Store:
         payload["cached"] = False
         payload["path"] = absolute(result.path)
         with self._connect(write=True) as db:
-            db.execute("INSERT OR REPLACE INTO errors VALUES (?,?,?,?,?)",
+            db.execute("INSERT OR REPLACE INTO errors (path, sha256, source, scanned_at, data) VALUES (?,?,?,?,?)",
                        (db_path(result.path), result.sha256, result.source, result.scanned_at, json.dumps(payload)))
 
     def history(self, limit: int | None = None, model_id: str | None = None) -> list[Result]:
-        """Stored results, newest first; failed scans too, unless one model's results are asked for."""
-        query = "SELECT data, scanned_at FROM results"
+        """Stored results as summaries (no crop scores, no heatmap: :meth:`details` has them), newest first;
+        failed scans too, unless one model's results are asked for."""
+        query = "SELECT summary, scanned_at FROM results"
         args: list = []
         if model_id:
             query += " WHERE model_id=?"
@@ -185,6 +222,17 @@ class Store:
             rows = db.execute(query, args).fetchall()
         return [Result.from_dict(json.loads(row[0])) for row in rows]
 
+    def details(self, result: Result) -> Result:
+        """The whole stored result that a summary from :meth:`history` stands for (crop scores, heatmap);
+        ``result`` itself when the store no longer holds it (deleted meanwhile) or it is a failed scan."""
+        if not result.ok:
+            return result  # a failed scan is stored whole: it has no crops and no heatmap
+        model_id = f"{result.model_name}@{result.model_version}"  # as ModelMetadata.model_id
+        with self._connect() as db:
+            row = db.execute("SELECT data FROM results WHERE sha256=? AND model_id=?",
+                             (result.sha256, model_id)).fetchone()
+        return Result.from_dict(json.loads(row[0])) if row else result
+
     def find(self, sha256: str) -> Result | None:
         """The newest result for these bytes, whichever model made it."""
         with self._connect() as db:
@@ -195,9 +243,6 @@ class Store:
     def count(self) -> int:
         with self._connect() as db:
             return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
-
-    def forget(self, sha256: str) -> None:
-        self.delete_history([("", sha256)])
 
     def delete_history(self, items: list[tuple[str, str]]) -> None:
         """Delete history rows for good, one (path, sha256) each: everything stored about those bytes, and
@@ -229,7 +274,8 @@ class Store:
         """Remember (path, source) pairs queued for scanning, in one transaction."""
         now = time.time()
         with self._connect(write=True) as db:
-            db.executemany("INSERT OR IGNORE INTO pending VALUES (?,?,?)", [(db_path(p), s, now) for p, s in items])
+            db.executemany("INSERT OR IGNORE INTO pending (path, source, queued_at) VALUES (?,?,?)",
+                           [(db_path(p), s, now) for p, s in items])
 
     def remove_pending(self, path: str) -> None:
         with self._connect(write=True) as db:
@@ -251,7 +297,8 @@ class Store:
                              (sha256, model_id)).fetchone()
             if row and row[0] != owner and now - row[1] < CLAIM_STALE_S and claim_owner_alive(row[0]):
                 return False
-            db.execute("INSERT OR REPLACE INTO claims VALUES (?,?,?,?)", (sha256, model_id, owner, now))
+            db.execute("INSERT OR REPLACE INTO claims (sha256, model_id, owner, claimed_at) VALUES (?,?,?,?)",
+                       (sha256, model_id, owner, now))
             return True
 
     def release_claim(self, sha256: str, model_id: str, owner: str) -> None:
@@ -303,6 +350,30 @@ def db_path(path: str) -> str | bytes:
 
 def path_from_db(value: str | bytes) -> str:
     return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Bring the store to SCHEMA_VERSION, in one write transaction: a process that opens the store at the
+    same moment waits, then finds it done. A store written by a newer SynthSpot is refused untouched."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"the results store {path} was written by a newer SynthSpot (store version {version}; "
+                             f"this one reads up to {SCHEMA_VERSION}): use that version, or another --store", path)
+        if version < SCHEMA_VERSION:
+            if version == 0:  # new, or from before versions were recorded: both start from version 1
+                for statement in BASELINE.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                version = 1
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[step](db)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _enable_wal(db: sqlite3.Connection, attempts: int = 100) -> None:

@@ -19,7 +19,7 @@ from desktop.export import result_summary, write_results
 from desktop.notifications import DesktopNotifications
 from desktop.results_model import (
     COLUMN_NAME, COLUMN_PROVENANCE, COLUMN_SOURCE, COLUMN_TIME, COLUMN_VERDICT, QUEUED, SOURCE_LABELS, VERDICT_FILTERS,
-    ResultsFilterProxy, ResultsModel, Row, row_key,
+    ResultsFilterProxy, ResultsModel, Row, row_key, show_details, whole_result,
 )
 from desktop.reveal import reveal_in_file_manager
 from desktop.scanning import FAILED, LOADING, NO_MODEL, READY, ModelState
@@ -488,7 +488,7 @@ class MainWindow(QMainWindow):
         row = self.proxy.row_for(current)
         if row is None or row.key != self._follow_key:
             self._follow_key = ""  # the person moved on: re-sorting no longer scrolls for them
-        self.detail.show_row(row)
+        self.detail.show_row(show_details(row, self.session.store))
 
     def remove_selected(self) -> None:
         indexes = self.table.selectionModel().selectedRows()
@@ -573,7 +573,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("The file is no longer where it was scanned.", 5000)
 
     def copy_selected(self) -> None:
-        results = [row.result for row in self.selected_rows() if row.result is not None]
+        results = [whole_result(row, self.session.store) for row in self.selected_rows() if row.result is not None]
         if not results:
             return
         mime = QMimeData()
@@ -583,7 +583,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Copied {len(results)} result{'s' if len(results) != 1 else ''}.", 3000)
 
     def export_results(self, path: str | None = None) -> Path | None:
-        results = [row.result for row in self.proxy.visible_rows() if row.result is not None]
+        results = [whole_result(row, self.session.store) for row in self.proxy.visible_rows() if row.result is not None]
         if not results:
             self.statusBar().showMessage("Nothing to export yet.", 5000)
             return None

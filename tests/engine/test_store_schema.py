@@ -1,0 +1,163 @@
+"""The store's schema version and migrations, from a store as the unversioned code wrote it."""
+import hashlib
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from engine.result import CropScore, ProvenanceHint, Result
+from engine.store import BASELINE, SCHEMA_VERSION, Store, StoreError
+
+# The tables every existing results.sqlite3 holds (engine/store.py's SCHEMA until versions were recorded, kept
+# there unchanged as BASELINE), written below as that code wrote them (positional inserts, whole blobs).
+BASELINE_SHA256 = "2005d27543804a825296e9ddebd9e87e8e0087d75b85779dbd2e21181643a817"
+
+
+def test_the_baseline_is_the_schema_that_shipped():
+    assert hashlib.sha256(BASELINE.encode()).hexdigest() == BASELINE_SHA256  # change the schema by a migration
+
+
+HEATMAP = [[0.1, 0.9, None], [0.2, 0.8, 0.5]]
+
+
+def scanned(sha: str, path: str, scanned_at: float, probability: float = 0.93) -> Result:
+    return Result(sha256=sha, source="watched", path=path, width=96, height=64, format="PNG",
+                  probability=probability, verdict="likely_ai", reasons=[],
+                  crops=[CropScore(0, 0, 32, 0.9), CropScore(0, 32, 32, 0.95)],
+                  expert_weights={"upsample": 0.7, "reconstruct": 0.3}, artifact_map=HEATMAP,
+                  provenance=[ProvenanceHint("exif_software", "EXIF: Some Editor", "Software tag")],
+                  model_name="brightness", model_version="1", provider="cpu", timings_ms={"total": 12.5},
+                  scanned_at=scanned_at, file_size=1234)
+
+
+def unversioned_store(path, results, failed, pending, sightings):
+    """A store exactly as the code before versions wrote it: its schema, its positional inserts."""
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(BASELINE)
+    for result in results:
+        payload = result.to_dict()
+        payload["cached"] = False
+        db.execute("INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?)",
+                   (result.sha256, "brightness@1", result.path, result.source, result.verdict, result.probability,
+                    result.scanned_at, json.dumps(payload)))
+    for result in failed:
+        db.execute("INSERT OR REPLACE INTO errors VALUES (?,?,?,?,?)",
+                   (result.path, result.sha256, result.source, result.scanned_at, json.dumps(result.to_dict())))
+    db.executemany("INSERT OR IGNORE INTO pending VALUES (?,?,?)", pending)
+    db.executemany("INSERT OR REPLACE INTO sightings VALUES (?,?,?,?)", sightings)
+    db.commit()
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 0
+    db.close()
+
+
+def columns(path, table: str) -> list[tuple]:
+    db = sqlite3.connect(path)
+    try:
+        return [tuple(row) for row in db.execute(f"PRAGMA table_info({table})")]
+    finally:
+        db.close()
+
+
+def user_version(path) -> int:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def old_store(tmp_path):
+    path = tmp_path / "results.sqlite3"
+    photos = [scanned(f"{i:064x}", f"/photos/{i}.png", 1000.0 + i) for i in range(3)]
+    broken = Result(sha256="f" * 64, source="watched", path="/photos/broken.png", error="not an image",
+                    scanned_at=2000.0)
+    unversioned_store(path, photos, [broken], pending=[("/photos/later.png", "watched", 1500.0)],
+                      sightings=[(photos[0].sha256, "/downloads/copy.png", "browser", 1600.0)])
+    return path, photos, broken
+
+
+def test_a_store_from_before_versions_is_migrated_and_keeps_everything(old_store):
+    path, photos, broken = old_store
+    store = Store(path)
+    assert user_version(path) == SCHEMA_VERSION == 2
+    # The cache answers as before, whole.
+    cached = store.get(photos[1].sha256, "brightness@1")
+    assert cached.artifact_map == HEATMAP and [c.probability for c in cached.crops] == [0.9, 0.95]
+    # The history: newest first, the failed scan included, as summaries without crops or heatmap...
+    history = store.history()
+    assert [r.path for r in history] == ["/photos/broken.png", "/photos/2.png", "/photos/1.png", "/photos/0.png"]
+    assert history[0].error == "not an image"
+    summary = history[1]
+    assert summary.artifact_map is None and summary.crops == []
+    assert (summary.verdict, summary.probability, summary.expert_weights, summary.provenance[0].label,
+            summary.file_size, summary.timings_ms) == ("likely_ai", 0.93, {"upsample": 0.7, "reconstruct": 0.3},
+                                                       "EXIF: Some Editor", 1234, {"total": 12.5})
+    # ...whose details come back on demand.
+    details = store.details(summary)
+    assert details.artifact_map == HEATMAP and len(details.crops) == 2 and details.sha256 == summary.sha256
+    assert store.details(history[0]) is history[0]  # a failed scan is stored whole
+    # Pending work and sightings survive.
+    assert store.pending() == [("/photos/later.png", "watched")]
+    assert store.sighted(photos[0].sha256, "/downloads/copy.png")
+    # And the migrated store takes new results.
+    store.put(scanned("e" * 64, "/photos/new.png", 3000.0), "brightness@1")
+    assert store.history(limit=1)[0].path == "/photos/new.png" and store.count() == 4
+
+
+def test_a_new_store_and_a_migrated_one_have_the_same_schema(old_store, tmp_path):
+    migrated, _, _ = old_store
+    Store(migrated)
+    fresh = tmp_path / "fresh.sqlite3"
+    Store(fresh)
+    assert user_version(fresh) == user_version(migrated) == SCHEMA_VERSION
+    for table in ("results", "sightings", "pending", "errors", "claims"):
+        assert columns(fresh, table) == columns(migrated, table), table
+
+
+def test_opening_again_does_not_migrate_again(old_store):
+    path, _, _ = old_store
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE results SET summary='{\"sha256\": \"kept\"}' WHERE path='/photos/0.png'")
+    db.commit()
+    db.close()
+    assert "kept" in {r.sha256 for r in Store(path).history()}  # a second migration would have rewritten it
+
+
+def test_processes_opening_an_old_store_at_once_migrate_it_once(old_store):
+    path, _, _ = old_store
+    code = "import sys; from engine.store import Store; print(len(Store(sys.argv[1]).history()))"
+    runs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(3)]
+    outputs = [run.communicate(timeout=60) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], [err for _, err in outputs]
+    assert [out.strip() for out, _ in outputs] == ["4", "4", "4"]
+    assert user_version(path) == SCHEMA_VERSION
+
+
+def test_a_store_from_a_newer_synthspot_is_refused_untouched(tmp_path):
+    path = tmp_path / "results.sqlite3"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="newer SynthSpot") as refused:
+        Store(path)
+    assert not refused.value.corrupt  # not to be moved aside: the newer version reads it
+    assert user_version(path) == SCHEMA_VERSION + 1
+
+
+def test_history_reads_summaries_not_heatmaps(tmp_path):
+    store = Store(tmp_path / "s.db")
+    store.put(scanned("a" * 64, "/p/a.png", 1.0), "brightness@1")
+    db = sqlite3.connect(tmp_path / "s.db")
+    db.execute("UPDATE results SET data='not json at all'")  # history must not even read the full blob
+    db.commit()
+    db.close()
+    [row] = store.history()
+    assert row.verdict == "likely_ai" and row.artifact_map is None
