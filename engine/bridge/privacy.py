@@ -1,23 +1,17 @@
-"""What the bridge keeps of a browser's URLs, and what it tells a browser about a result.
+"""What the bridge keeps of a browser's URLs (what it tells a browser about a result: payload.py).
 
 Page and image URLs are only labels for the history, but their query strings
 and fragments often carry secrets (signed links: ``X-Amz-Signature=...``,
 session tokens, e-mail addresses), and ``user:password@`` is one: by default
-the bridge keeps scheme, host and path only. An answer to the browser carries
-the verdict and what explains it, never where else the app has seen the bytes
-(a local file path, another page's URL).
+the bridge keeps scheme, host and path only.
 """
 
 from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from engine.result import Result
-
 MAX_URL_LABEL = 2048
 KEEP_QUERIES_ENV = "SYNTHSPOT_KEEP_URL_QUERIES"
-BROWSER_FIELDS = ("sha256", "verdict", "probability", "reasons", "width", "height", "format", "model_name",
-                  "model_version", "cached", "error")
 
 
 def url_label(value: str | None, keep_queries: bool = False) -> str:
@@ -39,10 +33,3 @@ def url_label(value: str | None, keep_queries: bool = False) -> str:
     if ":" in host:  # IPv6 literal
         netloc = f"[{host}]" + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def browser_payload(result: Result) -> dict:
-    payload = {name: getattr(result, name) for name in BROWSER_FIELDS}
-    payload["verdict_label"] = result.verdict_label
-    payload["provenance"] = [{"kind": hint.kind, "label": hint.label} for hint in result.provenance]
-    return payload

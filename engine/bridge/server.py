@@ -5,7 +5,8 @@ event loop on a background thread, and scans go to the engine's Scanner on an
 executor so the loop never blocks. The server only ever reads the bytes it is
 sent: it never fetches a URL, and page and image URLs are kept only as labels
 (without query strings unless asked, see privacy.py). Who may talk to it:
-guards.py and auth.py; how pairing works: pairing.py.
+guards.py and auth.py; how pairing works: pairing.py; what it answers about a
+result, and how that format is versioned: payload.py.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ import engine
 from engine.bridge import auth, bodies, connections, guards, privacy, protocol
 from engine.bridge.extension_id import configured_extension_origins
 from engine.bridge.pairing import PAIRING_FILE, PairingClosed, PairingState, TooManyRequests
+from engine.bridge.payload import API_VERSION, result_payload
 from engine.result import Result
 from engine.scanner import Scanner
 from engine.store import Store
 
 log = logging.getLogger("engine.bridge")
 
-API_VERSION = 2
 DEFAULT_PORT = 47615
 HOST = "127.0.0.1"
 MAX_BODY_BYTES = 40 * 1024 * 1024
@@ -313,7 +314,7 @@ class BridgeServer:
                 self.on_scan(result)
             except Exception:
                 log.exception("the app's scan callback failed")
-        payload = privacy.browser_payload(result)
+        payload = result_payload(result)
         if not result.ok:
             payload.update(error="not_scanned", message=result.error)
             return web.json_response(payload, status=422)
@@ -326,7 +327,7 @@ class BridgeServer:
         result = await asyncio.get_running_loop().run_in_executor(self._executor, self.store.find, sha256)
         if result is None:
             raise guards.Refusal(404, "not_found", "SynthSpot has no result for this image")
-        return web.json_response(privacy.browser_payload(result))
+        return web.json_response(result_payload(result))
 
     async def _open(self, request: web.Request) -> web.Response:
         sha256 = self._sha256(request)
