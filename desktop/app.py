@@ -95,9 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get(READY_ENV):
         report_milestones(os.environ[READY_ENV], session)
     session.start()
-    if args.paths:
-        session.service.submit_paths(args.paths, "cli")
     window.show()
+    if args.paths:  # as Ctrl+O does: scanned, then the first one selected and scrolled into view
+        window.scan_paths(args.paths, "cli")
     # Let Ctrl+C in a terminal quit: Python only sees signals while it runs, so wake it now and then.
     signal.signal(signal.SIGINT, lambda *_: app.quit())
     wake = QTimer()

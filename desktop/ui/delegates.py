@@ -7,7 +7,7 @@ from PySide6.QtGui import QColor, QFontMetrics, QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from desktop.results_model import RowRole
-from desktop.ui.style import pill_colours, verdict_colour
+from desktop.ui.style import badge_colours, pill_colours
 
 BADGE_HEIGHT = 22
 TAG_HEIGHT = 18
@@ -37,7 +37,7 @@ class VerdictDelegate(QStyledItemDelegate):
         badge = QRect(option.rect.left() + 4, option.rect.center().y() - BADGE_HEIGHT // 2 + 1, width, BADGE_HEIGHT)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        _draw_pill(painter, badge, text, verdict_colour(row.verdict), QColor("white"))
+        _draw_pill(painter, badge, text, *badge_colours(row.verdict))
         painter.restore()
 
     def sizeHint(self, option, index) -> QSize:

@@ -14,7 +14,7 @@ from desktop.export import expert_mix_text
 from desktop.results_model import CANCELLED, QUEUED, Row, source_label
 from desktop.thumbnails import ImageCache
 from desktop.ui.image_view import ImageView
-from desktop.ui.style import rich_text_css, verdict_colour
+from desktop.ui.style import badge_colours, rich_text_css
 from engine.result import Result
 
 DETAIL_IMAGE_SIDE = 1600
@@ -42,8 +42,8 @@ def describe_row(row: Row) -> str:
     if not result.ok:
         parts.append(f"<p><span class='error'>Could not be scanned</span>: {e(result.error or '')}</p>")
     else:
-        colour = verdict_colour(result.verdict).name()  # the verdict's own colour, white on it in any theme
-        parts.append(f"<p><span style='background:{colour};color:white;padding:2px 8px'>&nbsp;"
+        fill, text = badge_colours(result.verdict)  # the verdict's own colours, the same in any theme
+        parts.append(f"<p><span style='background:{fill.name()};color:{text.name()};padding:2px 8px'>&nbsp;"
                      f"{e(result.verdict_label)}&nbsp;</span>&nbsp; {result.probability:.0%} likely AI-generated</p>")
         if result.reasons:
             parts.append("<p><b>Why uncertain</b></p><ul style='margin-top:0'>"
@@ -140,7 +140,7 @@ class DetailPane(QWidget):
         if event.type() in (QEvent.Type.ApplicationPaletteChange, QEvent.Type.PaletteChange):
             # Light to dark or back: the text's colours come from the palette, so render it again, once
             # the application's palette is complete (after this round of change events).
-            QTimer.singleShot(0, self._palette_changed)
+            QTimer.singleShot(0, self, self._palette_changed)  # not after the pane is gone
         super().changeEvent(event)
 
     def _palette_changed(self) -> None:

@@ -2,32 +2,36 @@
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QFont, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from desktop.ui.style import probability_colour
-from engine.result import Result
+from desktop.ui.style import VERDICT_COLOURS, probability_colour, readable_badge
+from engine.result import LIKELY_AI, LIKELY_REAL, UNCERTAIN, Result
 
 HEATMAP_OPACITY = 0.55
 
 
 def heatmap_image(cells: list) -> QImage | None:
-    """Artifact-map probabilities (rows of floats or None) as a small ARGB image: clear where
-    the model saw nothing suspicious, red where it did, transparent where no crop looked."""
+    """Artifact-map probabilities (rows of floats or None) as a small RGBA image: clear where
+    the model saw nothing suspicious, red where it did, transparent where no crop looked.
+    Computed with numpy: a per-pixel loop cost ~6 ms of the GUI thread for each selected row."""
     if not cells or not cells[0]:
         return None
     rows, cols = len(cells), max(len(row) for row in cells)
-    image = QImage(cols, rows, QImage.Format.Format_ARGB32)
-    image.fill(Qt.GlobalColor.transparent)
+    values = np.full((rows, cols), np.nan)
     for y, row in enumerate(cells):
-        for x, value in enumerate(row):
-            if value is None:
-                continue
-            colour = probability_colour(value)
-            colour.setAlphaF(0.15 + 0.85 * float(value))
-            image.setPixelColor(x, y, colour)
-    return image
+        values[y, :len(row)] = [np.nan if value is None else float(value) for value in row]
+    looked = ~np.isnan(values)
+    p = np.clip(np.nan_to_num(values), 0.0, 1.0)[..., None]
+    real, uncertain, ai = (np.array(VERDICT_COLOURS[v].getRgbF()[:3]) for v in (LIKELY_REAL, UNCERTAIN, LIKELY_AI))
+    # As probability_colour: green through amber to red.
+    rgb = np.where(p < 0.5, real + (uncertain - real) * (p * 2), uncertain + (ai - uncertain) * ((p - 0.5) * 2))
+    alpha = np.where(looked, np.clip(0.15 + 0.85 * p[..., 0], 0.0, 1.0), 0.0)
+    pixels = np.ascontiguousarray(np.round(np.dstack([rgb, alpha]) * 255).astype(np.uint8))
+    image = QImage(pixels.data, cols, rows, cols * 4, QImage.Format.Format_RGBA8888)
+    return image.copy()  # own the pixels: ``pixels`` dies with this frame
 
 
 def fit_rect(image_size: QSize, area: QRect) -> QRect:
@@ -124,6 +128,7 @@ class ImageView(QWidget):
             label = f"{crop.probability:.0%}"
             width = painter.fontMetrics().horizontalAdvance(label) + 8
             tag = QRectF(box.left() + 1, box.top() + 1, width, painter.fontMetrics().height() + 2)
-            painter.fillRect(tag, QColor(colour.red(), colour.green(), colour.blue(), 210))
-            painter.setPen(QColor("white"))
+            fill, text = readable_badge(colour)
+            painter.fillRect(tag, fill)
+            painter.setPen(text)
             painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, label)

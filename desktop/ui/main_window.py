@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.export import result_summary, write_results
+from desktop.memory import release_freed_memory
 from desktop.notifications import DesktopNotifications
 from desktop.results_model import (
     COLUMN_NAME, COLUMN_PROVENANCE, COLUMN_SOURCE, COLUMN_TIME, COLUMN_VERDICT, QUEUED, SOURCE_LABELS, VERDICT_FILTERS,
@@ -28,12 +29,22 @@ from desktop.thumbnails import ImageCache
 from desktop.ui.delegates import TagsDelegate, VerdictDelegate
 from desktop.ui.detail_pane import DETAIL_IMAGE_SIDE, DetailPane
 from desktop.ui.settings_dialog import SettingsDialog
-from desktop.ui.style import app_icon, banner_stylesheet, verdict_colour
+from desktop.ui.style import (
+    app_icon, banner_stylesheet, install_readable_style, keep_placeholder_readable, verdict_colour,
+)
 from desktop.ui.tray import TrayIcon
 from engine.result import LIKELY_AI, UNCERTAIN
 
 THUMBNAIL_SIDE = 44
 ROW_HEIGHT = 52
+
+
+def model_status_text(metadata, provider: str) -> str:
+    """The status bar's model: "Model: synthspot-lite0 v2 (CPU)", not the bare "synthspot-lite0 2 · CPU"."""
+    version = str(metadata.version or "").strip()
+    if version and not version.lower().startswith("v"):
+        version = f"v{version}"
+    return f"Model: {' '.join(part for part in (metadata.name, version) if part)} ({provider})"
 
 
 class ResultsTable(QTableView):
@@ -87,7 +98,7 @@ class Banner(QFrame):
         if event.type() in (QEvent.Type.ApplicationPaletteChange, QEvent.Type.PaletteChange):
             # The desktop switched between light and dark; the application's palette is complete only
             # once this round of change events is over.
-            QTimer.singleShot(0, self._restyle)
+            QTimer.singleShot(0, self, self._restyle)  # not after the banner is gone
         super().changeEvent(event)
 
 
@@ -129,6 +140,8 @@ class MainWindow(QMainWindow):
         self._wanted_in_view: list[str] = []  # what the person just gave (files, folders): shown once it is queued
         self._follow_key = ""  # the row brought into view; kept there while re-sorting moves it
         self._alerted = None  # the Result the alert banner and the desktop notification point at
+        install_readable_style()  # check boxes visible on a dark theme (under Fusion)
+        keep_placeholder_readable()
         self.setWindowTitle("SynthSpot")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
@@ -647,8 +660,7 @@ class MainWindow(QMainWindow):
             if detector.active_provider != detector.requested_provider:
                 provider += f" ({detector.requested_provider.upper()} unavailable)"
             self.detail.set_model_has_artifact_map(detector.has_artifact_map)
-            meta = detector.metadata
-            self.provider_label.setText(f"{meta.name} {meta.version} · {provider}")
+            self.provider_label.setText(model_status_text(detector.metadata, provider))
             self.provider_label.setToolTip(f"Model file: {detector.path}\nExecution provider in use: {provider}")
 
     def _progress(self, done: int, total: int) -> None:
@@ -663,6 +675,9 @@ class MainWindow(QMainWindow):
             self.tray.set_status(f"Scanning {done} of {total}")
 
     def _scan_finished(self, cancelled: bool) -> None:
+        # What the scan's threads decoded is freed but kept by the C library: give it back, or one 48 MP
+        # photo leaves the app twice its size for the rest of the session.
+        release_freed_memory()
         self.progress.hide()
         self.cancel_button.hide()
         self.cancel_action.setEnabled(False)
@@ -697,6 +712,12 @@ class MainWindow(QMainWindow):
         self.show_result(self._alerted)
 
     # --- window life ----------------------------------------------------------------------------
+
+    def changeEvent(self, event) -> None:
+        if event.type() in (QEvent.Type.ApplicationPaletteChange, QEvent.Type.PaletteChange):
+            # A theme switch: once the new palette is complete, keep its placeholder text readable.
+            QTimer.singleShot(0, self, keep_placeholder_readable)
+        super().changeEvent(event)
 
     def bring_to_front(self) -> None:
         self.show()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle
 
 from engine.result import ERROR, LIKELY_AI, LIKELY_REAL, UNCERTAIN
 
@@ -61,10 +62,103 @@ def readable(colour: QColor, background: QColor, text: QColor, minimum: float = 
     return QColor(text)
 
 
+BADGE_LIGHT_TEXT = QColor("#ffffff")
+BADGE_DARK_TEXT = QColor("#1a1a1a")
+
+
+def readable_badge(fill: QColor) -> tuple[QColor, QColor]:
+    """Fill and text of a badge on ``fill``, at 4.5:1 or more in any theme: white text on darker colours,
+    the fill darkened just enough where needed; near-black text on light ones (the amber of "Uncertain",
+    which white text cannot reach 4.5:1 on)."""
+    if contrast_ratio(fill, BADGE_LIGHT_TEXT) >= 3.0:
+        text, away = BADGE_LIGHT_TEXT, QColor("#000000")
+    else:
+        text, away = BADGE_DARK_TEXT, QColor("#ffffff")
+    candidate = QColor(fill)
+    for step in range(1, 21):  # move the fill away from the text until it reads
+        if contrast_ratio(candidate, text) >= MIN_CONTRAST:
+            break
+        candidate = mix(fill, away, step / 40)
+    return candidate, QColor(text)
+
+
+def badge_colours(verdict: str) -> tuple[QColor, QColor]:
+    """A verdict badge's fill and text (the table's and the detail pane's)."""
+    return readable_badge(verdict_colour(verdict))
+
+
 def muted_text(palette: QPalette) -> QColor:
     """Secondary text (labels, hints): between text and its ground, still well readable on it."""
     text, base = palette.color(QPalette.ColorRole.Text), palette.color(QPalette.ColorRole.Base)
     return readable(mix(text, base, 0.35), base, text)
+
+
+def over(colour: QColor, ground: QColor) -> QColor:
+    """``colour`` as it shows on ``ground``, its alpha blended in."""
+    return mix(ground, QColor(colour.red(), colour.green(), colour.blue()), colour.alphaF())
+
+
+READABLE_GROUPS = (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive)
+MIN_BOUNDARY_CONTRAST = 3.0  # WCAG 1.4.11: a control's outline against what surrounds it
+
+
+def with_readable_placeholder(palette: QPalette) -> QPalette | None:
+    """``palette`` with placeholder text (the filter box's hint, the image view's message) at 4.5:1 on
+    its ground, or None when it already is. Qt's default placeholder is black at half opacity: grey on
+    white (3.9:1), and all but invisible on a dark theme that does not set its own (1.1:1)."""
+    fixed, changed = QPalette(palette), False
+    for group in READABLE_GROUPS:
+        base, text = palette.color(group, QPalette.ColorRole.Base), palette.color(group, QPalette.ColorRole.Text)
+        if contrast_ratio(over(palette.color(group, QPalette.ColorRole.PlaceholderText), base), base) < MIN_CONTRAST:
+            fixed.setColor(group, QPalette.ColorRole.PlaceholderText, readable(mix(text, base, 0.35), base, text))
+            changed = True
+    return fixed if changed else None
+
+
+def keep_placeholder_readable() -> None:
+    """Apply ``with_readable_placeholder`` to the application's palette (at start and after a theme switch)."""
+    fixed = with_readable_placeholder(QApplication.palette())
+    if fixed is not None:
+        QApplication.setPalette(fixed)
+
+
+def indicator_outline(palette: QPalette) -> QColor:
+    """A check box's outline at 3:1 against the window: Fusion's own (the window colour darkened) moved
+    toward the text colour as far as needed."""
+    window = palette.color(QPalette.ColorRole.Window)
+    text = palette.color(QPalette.ColorRole.WindowText)
+    return readable(window.darker(140).lighter(110), window, text, MIN_BOUNDARY_CONTRAST)
+
+
+class ReadableIndicatorStyle(QProxyStyle):
+    """Fusion with check boxes that stay visible on a dark theme: Fusion outlines an unticked box in the
+    window colour darkened by 40%, which on a dark window is 1.1:1, so the box disappears. Only the
+    outline is drawn again; everything else is Fusion's."""
+
+    _CHECK_BOX = QStyle.PrimitiveElement.PE_IndicatorCheckBox
+    _FOCUS = QStyle.StateFlag.State_HasFocus | QStyle.StateFlag.State_KeyboardFocusChange
+
+    def drawPrimitive(self, element, option, painter, widget=None) -> None:  # noqa: N802 (Qt's name)
+        super().drawPrimitive(element, option, painter, widget)
+        if element != self._CHECK_BOX or (option.state & self._FOCUS) == self._FOCUS:  # focus: Fusion's highlight
+            return
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.translate(0.5, 0.5)  # as Fusion draws its own outline
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(QPen(indicator_outline(option.palette)))
+        painter.drawRect(option.rect.adjusted(0, 0, -1, -1))
+        painter.restore()
+
+
+def install_readable_style() -> None:
+    """Under Fusion (Qt's own style, used where the desktop offers none), check box outlines that read on a
+    dark theme. Native styles (Breeze, Windows, macOS) draw their own and are left alone."""
+    app = QApplication.instance()
+    style = app.style() if app is not None else None
+    if style is None or isinstance(style, ReadableIndicatorStyle) or style.name().lower() != "fusion":
+        return
+    app.setStyle(ReadableIndicatorStyle("fusion"))
 
 
 def rich_text_css(palette: QPalette) -> str:

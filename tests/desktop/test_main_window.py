@@ -425,7 +425,7 @@ def test_without_a_model_the_app_starts_with_a_banner_and_scans_after_one_is_cho
     window.session.set_model(str(model_path), "auto")
     qtbot.waitUntil(lambda: window.service.model_state.ready, timeout=WAIT_MS)
     assert not window.banner.isVisible() and window.open_files_action.isEnabled()
-    assert window.provider_label.text() == "test-brightness 1 · CPU"
+    assert window.provider_label.text() == "Model: test-brightness v1 (CPU)"
     assert window.scan_paths([str(path)], "dropped")
     wait_for_results(qtbot, window, 1)
 

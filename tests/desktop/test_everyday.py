@@ -1,0 +1,190 @@
+"""The app as a person uses it every day: badges, placeholders and check boxes that read in a dark
+palette, the model named plainly, files from the command line brought into view, memory handed back."""
+
+from __future__ import annotations
+
+import signal
+import time
+from types import SimpleNamespace
+
+import pytest
+from PySide6.QtCore import QRect, QTimer
+from PySide6.QtGui import QColor, QImage, QPainter, QPalette
+from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionButton, QStyleOptionViewItem
+
+from desktop.ui.style import contrast_ratio
+from engine.result import ERROR, LIKELY_AI, LIKELY_REAL, UNCERTAIN, Result
+from tests.desktop.conftest import WAIT_MS, write_image
+from tests.desktop.test_palette import app_palette, ink_contrast  # noqa: F401 (a fixture)
+
+VERDICTS = {LIKELY_AI: 0.97, UNCERTAIN: 0.55, LIKELY_REAL: 0.05, ERROR: None}
+
+
+@pytest.fixture(params=[False, True], ids=["light", "dark"])
+def themed_window(request, qtbot, model_path, make_window, app_palette):  # noqa: F811
+    """The main window after the desktop switched to a light or a dark palette (one without its own
+    placeholder colour, as some themes hand over)."""
+    window = make_window(model_path)
+    app_palette(request.param)
+    qtbot.wait(50)  # the window restyles once the change is complete
+    return window
+
+
+def badge_pixels(window, verdict: str, probability) -> QImage:
+    """The verdict cell of a row, painted by the table's own delegate, cut to the badge's flat middle."""
+    from desktop.results_model import COLUMN_VERDICT, DONE, Row
+
+    result = Result(sha256=verdict * 8, path=f"/photos/{verdict}.jpg", probability=probability, verdict=verdict,
+                    error=None if probability is not None else "not an image")
+    window.model.add_results([result])
+    position = window.model.position_of(f"/photos/{verdict}.jpg")
+    assert window.model.row_at(position).status == DONE and isinstance(window.model.row_at(position), Row)
+    index = window.proxy.mapFromSource(window.model.index(position, COLUMN_VERDICT))
+    delegate = window.table.itemDelegateForColumn(COLUMN_VERDICT)
+    option = QStyleOptionViewItem()
+    option.initFrom(window.table)
+    option.rect = QRect(0, 0, 150, 52)
+    option.palette = QApplication.palette()  # the palette as the table paints with it now
+    image = QImage(150, 52, QImage.Format.Format_RGB32)
+    image.fill(option.palette.color(QPalette.ColorRole.Base))
+    painter = QPainter(image)
+    delegate.paint(painter, option, index)
+    painter.end()
+    text_width = option.fontMetrics.horizontalAdvance(window.model.row_at(position).verdict_text)
+    # Inside the pill: clear of its rounded ends and its anti-aliased top and bottom edges.
+    return image.copy(QRect(4 + 12, 26 - 7, max(8, min(150 - 8, text_width + 20) - 24), 14))
+
+
+def test_every_verdict_badge_reads_at_4_5_to_1_in_light_and_dark_palettes(themed_window):
+    for verdict, probability in VERDICTS.items():
+        pixels = badge_pixels(themed_window, verdict, probability)
+        assert ink_contrast(pixels) >= 4.5, verdict  # the amber "Uncertain" had white text at 2.95:1
+
+
+def test_the_detail_panes_verdict_badge_reads_at_4_5_to_1():
+    import re
+
+    from desktop.results_model import DONE, Row
+    from desktop.ui.detail_pane import describe_row
+
+    for verdict, probability in VERDICTS.items():
+        if probability is None:
+            continue
+        row = Row(f"/p/{verdict}.jpg", f"/p/{verdict}.jpg", "dropped", DONE,
+                  Result(sha256="ab" * 32, path=f"/p/{verdict}.jpg", probability=probability, verdict=verdict))
+        fill, text = re.search(r"background:(#[0-9a-f]{6});color:([#\w]+)", describe_row(row)).groups()
+        assert contrast_ratio(QColor(fill), QColor(text)) >= 4.5, verdict
+
+
+def test_placeholder_text_reads_in_light_and_dark_palettes(qtbot, themed_window):
+    window = themed_window
+    qtbot.waitUntil(lambda: placeholder_contrast(window.filter_edit.palette()) >= 4.5, timeout=2000)
+    window.filter_edit.clear()
+    window.table.setFocus()  # placeholder shown: the box is empty and unfocused
+    text_area = window.filter_edit.rect().adjusted(6, 5, -40, -5)  # clear of the frame and the clear button
+    assert ink_contrast(window.filter_edit.grab(text_area).toImage()) >= 4.5
+    window.detail.show_row(None)  # the image view's message is drawn in the placeholder colour too
+    assert placeholder_contrast(window.detail.image_view.palette(), QPalette.ColorRole.Window) >= 4.5
+
+
+def over(colour: QColor, ground: QColor) -> QColor:
+    """``colour`` as it shows on ``ground``, its alpha blended in."""
+    a = colour.alphaF()
+    return QColor.fromRgbF(*(g + (c - g) * a for c, g in zip(colour.getRgbF()[:3], ground.getRgbF()[:3])))
+
+
+def placeholder_contrast(widget_palette: QPalette, ground_role=QPalette.ColorRole.Base) -> float:
+    ground = widget_palette.color(ground_role)
+    return contrast_ratio(over(widget_palette.color(QPalette.ColorRole.PlaceholderText), ground), ground)
+
+
+def test_an_unticked_check_box_is_outlined_at_3_to_1_in_light_and_dark_palettes(themed_window):
+    box = themed_window.detail.crops_toggle
+    box.setChecked(False)
+    option = QStyleOptionButton()
+    option.initFrom(box)
+    indicator = box.style().subElementRect(QStyle.SubElement.SE_CheckBoxIndicator, option, box)
+    image = box.grab(indicator.adjusted(-2, -2, 2, 2)).toImage().convertToFormat(QImage.Format.Format_RGB32)
+    window_colour = box.palette().color(QPalette.ColorRole.Window)
+    outline = max(contrast_ratio(window_colour, image.pixelColor(x, y))
+                  for x in range(image.width()) for y in range(image.height()))
+    assert outline >= 3.0  # Fusion's own on a dark window: 1.1:1, the box all but invisible
+
+
+def test_the_status_bar_names_the_model_its_version_and_where_it_runs(qtbot, model_path, make_window):
+    from desktop.ui.main_window import model_status_text
+
+    meta = SimpleNamespace(name="synthspot-lite0", version="2")
+    assert model_status_text(meta, "CPU") == "Model: synthspot-lite0 v2 (CPU)"
+    assert model_status_text(SimpleNamespace(name="m", version="v3"), "CUDA") == "Model: m v3 (CUDA)"
+    window = make_window(model_path)
+    qtbot.waitUntil(lambda: window.provider_label.text().startswith("Model: "), timeout=WAIT_MS)
+    assert window.provider_label.text() == "Model: test-brightness v1 (CPU)"
+
+
+def test_files_given_on_the_command_line_are_selected_and_scrolled_into_view(
+        qapp, tmp_path, monkeypatch, model_path, store_path, settings_path):
+    """``synthspot-app photo.png`` with a long history: the photo's row is selected and in view, as after
+    Ctrl+O (it used to be scanned somewhere below the fold, nothing selected)."""
+    import desktop.app as app_module
+    from engine.store import Store
+
+    store = Store(store_path)
+    later = time.time() + 3600  # history that sorts above the new row (newest first): it lands far below
+    for index in range(150):
+        store.put(Result(sha256=f"{index:064x}", source="dropped", path=f"/photos/IMG_{index:05d}.jpg",
+                         width=640, height=480, format="JPEG", probability=0.1, verdict=LIKELY_REAL,
+                         scanned_at=later + index, model_name="test", model_version="1"), "test@1")
+    store.close()
+    image = write_image(tmp_path / "given.png", 230)
+    monkeypatch.setenv("SYNTHSPOT_STORE", str(store_path))
+    monkeypatch.setenv("SYNTHSPOT_SETTINGS", str(settings_path))
+    monkeypatch.setenv("SYNTHSPOT_MODEL", str(model_path))
+    windows, seen = [], []
+    create = app_module.create_window
+    monkeypatch.setattr(app_module, "create_window", lambda session: windows.append(create(session)) or windows[-1])
+
+    def selected_and_in_view() -> bool:
+        window = windows[0] if windows else None
+        if window is None or len(window.model.rows()) < 151:
+            return False
+        rows = window.selected_rows()
+        if not rows or rows[0].path != str(image) or rows[0].status != "done":
+            return False
+        current = window.table.currentIndex()
+        return window.table.viewport().rect().contains(window.table.visualRect(current))
+
+    def poll() -> None:
+        if selected_and_in_view():
+            seen.append(True)
+            qapp.quit()
+
+    poller = QTimer()
+    poller.timeout.connect(poll)
+    poller.start(50)
+    QTimer.singleShot(WAIT_MS, qapp.quit)
+    previous_sigint = signal.getsignal(signal.SIGINT)
+    try:
+        assert app_module.main([str(image)]) == 0
+    finally:
+        poller.stop()
+        signal.signal(signal.SIGINT, previous_sigint)
+        qapp.setQuitOnLastWindowClosed(True)
+        for window in windows:
+            window._quitting = True
+            window.hide()
+            window.deleteLater()
+    assert seen, "the file from the command line was not selected and in view"
+
+
+def test_the_window_hands_freed_memory_back_after_a_scan(qtbot, tmp_path, monkeypatch, model_path, make_window):
+    import desktop.ui.main_window as main_window
+    from desktop.memory import release_freed_memory
+
+    assert release_freed_memory() is True  # glibc Linux, as the app runs here
+    calls = []
+    monkeypatch.setattr(main_window, "release_freed_memory", lambda: calls.append(1) or True)
+    window = make_window(model_path)
+    with qtbot.waitSignal(window.service.scanFinished, timeout=WAIT_MS):
+        window.scan_paths([str(write_image(tmp_path / "a.png", 230, size=(640, 480)))], "dropped")
+    assert calls
