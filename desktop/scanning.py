@@ -1,16 +1,21 @@
 """The scan service: the one place the app talks to ``engine.Scanner``.
 
-Model loading, folder expansion and scanning run off the GUI thread. Scanner
-callbacks only append to locked buffers; a GUI-thread timer drains them while
-work is in flight and emits batched signals, so 5,000 results arrive as a few
-hundred signals instead of 5,000 cross-thread events.
+Model loading, folder expansion and reading the history run on the service's
+``Workers`` pool, off the GUI thread. Scanner callbacks only append to locked
+buffers; a GUI-thread timer drains them while work is in flight and emits
+batched signals, so 5,000 results arrive as a few hundred signals instead of
+5,000 cross-thread events.
+
+Work that arrives while no model can scan (it is loading, being switched, or
+missing) waits in the pending list (``engine.pending.PendingWork``, the one
+owner of it); when a model is ready the pending list is resumed, which is also
+how a crashed or quit run's leftovers come back: one resume path.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -18,9 +23,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from engine.files import expand_paths
+from desktop.workers import Workers
 from engine.model import Detector, ModelLoadError
 from engine.models import NoModelError, default_model_path
+from engine.pending import PendingWork
 from engine.result import Result
 from engine.scanner import Scanner, ScanJob, ScanRequest
 from engine.store import Store
@@ -34,8 +40,6 @@ FAILED = "failed"
 
 NO_MODEL_MESSAGE = "No detector model installed — choose a model file…"
 DRAIN_INTERVAL_MS = 40
-WORKER_NICENESS = 5
-SUBMIT_CHUNK = 256
 HISTORY_LIMIT = 20000
 
 
@@ -46,19 +50,6 @@ def inference_threads() -> int:
 
 def preparation_workers() -> int:
     return max(1, min(2, (os.cpu_count() or 2) - 1))
-
-
-def lower_this_thread_priority() -> None:
-    """Run scanning a little below the window (Linux: per-thread nice), so when the machine is
-    busy the scan slows down, not the UI. Threads this one starts inherit the priority."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        thread = threading.get_native_id()
-        current = os.getpriority(os.PRIO_PROCESS, thread)
-        os.setpriority(os.PRIO_PROCESS, thread, min(19, current + WORKER_NICENESS))
-    except OSError:  # not allowed here: scanning at normal priority still works
-        pass
 
 
 @dataclass(frozen=True)
@@ -89,10 +80,11 @@ class ScanService(QObject):
     def __init__(self, store: Store, workers: int | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self.store = store
+        self.pending = PendingWork(store)  # lent to each scanner: files stay there until they have their outcome
         self.workers = workers or preparation_workers()
         self.model_state = ModelState(LOADING, "loading the detector model…")
         self._scanner: Scanner | None = None
-        self._waiting: list[tuple[list[str], str, bool]] = []  # submissions made while the model loads
+        self._tasks = Workers(name="synthspot-service")
         self._lock = threading.Lock()
         self._results: list[Result] = []
         self._queued_rows: list[tuple[str, str]] = []
@@ -129,11 +121,9 @@ class ScanService(QObject):
         self._load_generation += 1
         generation = self._load_generation
         self._set_state(ModelState(LOADING, "loading the detector model…"))
-        threading.Thread(target=self._load_model, args=(path, provider, generation),
-                         name="synthspot-load-model", daemon=True).start()
+        self._tasks.run(self._load_model, path, provider, generation)
 
-    def _load_model(self, path: str, provider: str, generation: int) -> None:
-        lower_this_thread_priority()  # ONNX Runtime's threads and the scanner's inherit it
+    def _load_model(self, path: str, provider: str, generation: int) -> None:  # a worker thread
         try:
             model_path = Path(path) if path else default_model_path("cuda" if provider != "cpu" else "cpu")
             detector = Detector(model_path, provider=provider, threads=inference_threads())
@@ -147,14 +137,16 @@ class ScanService(QObject):
             log.exception("loading the model failed")
             self._modelLoaded.emit(ModelState(FAILED, f"The model could not be loaded: {exc}"), generation)
             return
-        scanner = Scanner(detector, self.store, workers=self.workers, remember_pending=True)
+        if self._tasks.closed:  # the app is quitting: nobody would close it
+            return
+        scanner = Scanner(detector, self.store, workers=self.workers, pending=self.pending)
         self._modelLoaded.emit(ModelState(READY, "", detector, scanner), generation)
 
     @Slot(object, int)
     def _on_model_loaded(self, state: ModelState, generation: int) -> None:
         if generation != self._load_generation:  # a newer load superseded this one
-            if state.scanner is not None:
-                threading.Thread(target=state.scanner.close, daemon=True).start()
+            if state.scanner is not None and not self._tasks.run(state.scanner.close):
+                state.scanner.close(wait=False)
             return
         old = self._scanner
         self._scanner = state.scanner
@@ -175,7 +167,8 @@ class ScanService(QObject):
             old.close()
             self._replacedScannerClosed.emit()
 
-        threading.Thread(target=close_replaced, name="synthspot-close-scanner", daemon=True).start()
+        if not self._tasks.run(close_replaced):
+            old.close(wait=False)
 
     @Slot()
     def _on_replaced_scanner_closed(self) -> None:
@@ -189,12 +182,8 @@ class ScanService(QObject):
                 self._expanding -= 1
 
     def _start_scanning(self) -> None:
-        if self._scanner is None:
-            return
-        self._resume_pending()
-        waiting, self._waiting = self._waiting, []
-        for paths, source, recursive in waiting:
-            self.submit_paths(paths, source, recursive)
+        if self._scanner is not None:
+            self._resume_pending()
 
     def _set_state(self, state: ModelState) -> None:
         self.model_state = state
@@ -217,76 +206,88 @@ class ScanService(QObject):
         return done, total
 
     def submit_paths(self, paths: list[str], source: str, recursive: bool = True) -> bool:
-        """Scan files and folders (expanded in the background). False when no model can scan."""
+        """Scan files and folders (expanded on a worker). While the model loads or is being switched they wait
+        in the pending list, resumed when it is ready. False when no model can scan."""
         paths = [str(p) for p in paths if str(p)]
         if not paths:
             return True
         if self.model_state.state == LOADING or self._switching:
-            self._waiting.append((paths, source, recursive))
+            self.pending.add((path, source) for path in paths)
             return True
         if self._scanner is None:
             return False
+        generation = self._begin_work(expanding=True)
+        if not self._tasks.run(self._expand_and_submit, self._scanner, paths, source, recursive, generation):
+            with self._lock:  # shut down meanwhile
+                self._expanding -= 1
+            return False
+        return True
+
+    def submit_requests(self, requests: list[ScanRequest]) -> None:
+        """Queue files that need no expanding (the folder watcher's, carrying their sha256) in the scanner,
+        from this thread: no thread of their own. While no model can scan they wait in the pending list,
+        resumed when one is ready (now, or at the next start)."""
+        if not requests:
+            return
+        scanner = self._scanner
+        if scanner is None or self._switching:
+            self.pending.add((r.path, r.source) for r in requests)
+            return
+        self._begin_work(expanding=False)
+        with self._lock:
+            self._queued_rows.extend((r.path, r.source) for r in requests)
+        try:
+            job = scanner.submit(requests, on_result=self._collect)
+        except RuntimeError:  # closed: they wait for the next scanner
+            self.pending.add((r.path, r.source) for r in requests)
+            return
+        with self._lock:
+            self._jobs.append(job)
+
+    def _begin_work(self, expanding: bool) -> int:
+        """Join the run of work in flight, or start a new one; start draining. The cancel generation."""
         with self._lock:
             done, total = self._progress()
             if done >= total and self._expanding == 0:  # a new run of work
                 self._jobs = []
                 self._replaced_jobs = set()
                 self._cancelled = False
-            self._expanding += 1
+            if expanding:
+                self._expanding += 1
             generation = self._generation
         self._drain_timer.start()
-        threading.Thread(target=self._expand_and_submit, args=(self._scanner, paths, source, recursive, generation),
-                         name="synthspot-expand", daemon=True).start()
-        return True
+        return generation
 
     def _expand_and_submit(self, scanner: Scanner, paths: list[str], source: str, recursive: bool,
-                           generation: int) -> None:
-        lower_this_thread_priority()  # the scanner's preparation threads start from here and inherit it
-        # A folder stays in the store's pending list until all its files are queued (and so
-        # pending themselves): a crash half-way through a 5,000-file folder loses nothing.
-        folders = [path for path in paths if os.path.isdir(path)]
-        if folders:
-            self.store.add_pending([(folder, source) for folder in folders])
-        chunk: list[str] = []
+                           generation: int) -> None:  # a worker thread
         try:
-            for path in expand_paths(paths, recursive=recursive):
-                if generation != self._generation:
-                    break
-                chunk.append(str(path))
-                if len(chunk) >= SUBMIT_CHUNK:
-                    self._submit_chunk(scanner, chunk, source, generation)
-                    chunk = []
-            else:
-                self._submit_chunk(scanner, chunk, source, generation)
-            if self._scanner is scanner:  # finished or cancelled, not cut short by a shutdown
-                for folder in folders:
-                    self.store.remove_pending(folder)
+            for files in self.pending.expand(paths, source, recursive,
+                                             cancelled=lambda: generation != self._generation,
+                                             closing=lambda: self._scanner is not scanner):
+                if not self._submit_chunk(scanner, files, source):
+                    break  # the folders stay pending, resumed with the next scanner
         except Exception:
             log.exception("expanding %s failed", paths)
         finally:
             with self._lock:
                 self._expanding -= 1
 
-    def _submit_chunk(self, scanner: Scanner, files: list[str], source: str, generation: int) -> None:
-        if not files or generation != self._generation:
-            return
+    def _submit_chunk(self, scanner: Scanner, files: list[str], source: str) -> bool:
         with self._lock:
             self._queued_rows.extend((path, source) for path in files)
         try:
             job = scanner.submit([ScanRequest(path=path, source=source) for path in files], on_result=self._collect)
         except RuntimeError:  # closed under us by a model switch: queue them again, in the new scanner
             self._requeue.emit(files, source)
-            return
+            return False
         with self._lock:
             self._jobs.append(job)
+        return True
 
     def _resume_pending(self) -> None:
-        """Queue again what a previous run left unfinished (it was killed, or quit mid-scan)."""
-        by_source: dict[str, list[str]] = {}
-        for path, source in self.store.pending():
-            by_source.setdefault(source, []).append(path)
-        for source, paths in by_source.items():
-            # Files already scanned come back from the store's cache; nothing is scanned twice.
+        """Queue again what waited for a model, or what a previous run left unfinished (killed, or quit
+        mid-scan): the one resume path. Files already scanned come back from the store's cache."""
+        for source, paths in self.pending.take():
             self.submit_paths(paths, source)
 
     def _collect(self, result: Result) -> None:  # scanner thread
@@ -331,11 +332,14 @@ class ScanService(QObject):
             log.debug("history: %d results in %.0f ms", len(history), (time.perf_counter() - started) * 1000)
             self._historyRead.emit(history)
 
-        threading.Thread(target=read, name="synthspot-history", daemon=True).start()
+        self._tasks.run(read)
 
     def shutdown(self) -> None:
-        """Stop scanning; unfinished files stay pending in the store for the next start."""
+        """Stop scanning; unfinished files stay pending in the store for the next start. Waits for the
+        service's background work: expansions stop at their next file, a model being loaded is dropped."""
         self._drain_timer.stop()
         scanner, self._scanner = self._scanner, None
+        self._load_generation += 1
+        self._tasks.shutdown()
         if scanner is not None:
             scanner.close()

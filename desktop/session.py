@@ -18,6 +18,7 @@ from desktop.scanning import ScanService
 from desktop.settings import AppSettings, WatchedFolder
 from desktop.watcher import FolderWatcher
 from engine.result import LIKELY_AI, Result
+from engine.scanner import ScanRequest
 from engine.store import Store
 
 log = logging.getLogger(__name__)
@@ -107,12 +108,10 @@ class AppSession(QObject):
         return self.store.sighted(sha256, path)
 
     @Slot(list)
-    def _on_watched_ready(self, paths: list[str]) -> None:
-        if not self.service.submit_paths(paths, "watched", recursive=False):
-            # No model can scan now, and the watcher will not hand these over again: keep them in the
-            # store's pending list, which is scanned when a model loads (now, or at the next start).
-            log.warning("no model: %d watched files wait for one", len(paths))
-            self.store.add_pending([(path, "watched") for path in paths])
+    def _on_watched_ready(self, requests: list[ScanRequest]) -> None:
+        # Each carries its sha256: known bytes are not read again. Without a model that can scan now the
+        # service keeps them pending (the watcher will not hand them over again) until one loads.
+        self.service.submit_requests(requests)
 
     @Slot(str, str, str)
     def _on_watch_status(self, folder: str, state: str, message: str) -> None:

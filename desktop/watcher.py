@@ -14,14 +14,20 @@ and rename it when done, so the watcher
   bytes becomes an error row),
 * hands over everything that settled in one tick as one batch (debouncing bursts),
 * rescans each folder every ``rescan_interval`` seconds for events the OS dropped,
-* skips a file it has handed over before with the same content (same path and sha256), in this run
-  or in the store's sightings. The same bytes under a new name are handed over: a new file is a new
-  sighting, shown (and notified) with the stored verdict, which the scanner's cache makes cheap.
+* reads a settled file once: the same bytes show whether the image is whole and give its sha256,
+  which travels with the :class:`ScanRequest` it hands over (the scanner then reuses a stored
+  result for known bytes without reading the file again),
+* decides alone whether an arrival is news: it skips a file it has handed over before with the same
+  content (same path and sha256), in this run or in the store's sightings. The same bytes under a
+  new name are handed over: a new file is a new sighting, shown (and notified) with the stored
+  verdict, which the scanner's cache makes cheap.
 
 A folder that disappears (deleted, a drive unplugged) or cannot be read gets a
 status instead of an exception, and is watched again when it comes back.
 
-Qt-free: callbacks run on the watcher's own thread; the app marshals them.
+Qt-free: callbacks run on the watcher's own thread; the app marshals them. The settling logic reads
+time only from ``clock`` and runs one pass per :meth:`FolderWatcher.poll`, so tests drive it with a
+fake clock, without the thread or sleeps.
 """
 
 from __future__ import annotations
@@ -32,13 +38,14 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from engine.decode import MAX_FILE_BYTES, DecodeError, verify_complete
 from engine.files import is_image_file, name_says_image, read_regular_file, sniff_image
+from engine.scanner import ScanRequest
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +58,9 @@ NO_PERMISSION = "no_permission"
 FAILED = "failed"
 PAUSED = "paused"
 
-ReadyCallback = Callable[[list[str]], None]
+SOURCE = "watched"
+
+ReadyCallback = Callable[[list[ScanRequest]], None]
 StatusCallback = Callable[[str, str, str], None]  # folder, state, message
 
 
@@ -73,20 +82,27 @@ class _Candidate:
     incomplete_checks: int = 0  # quiet intervals after which it still did not decode whole
 
 
-def image_is_complete(path: str) -> bool:
-    """Whether the file holds a whole image, as the engine's decoder reads it; a file that is no image
-    at all by its first bytes counts as complete (there is nothing more to wait for)."""
+class _Read(NamedTuple):
+    complete: bool  # the engine's decoder reads it whole, or its first bytes are no image at all
+    sha256: str  # "" when the file could not be read
+
+
+def read_settled(path: str) -> _Read:
+    """One read of a settled file: whether it holds a whole image, as the engine's decoder reads it (a
+    file that is no image by its first bytes counts as complete: there is nothing more to wait for),
+    and the sha256 of those same bytes."""
     try:
         data = read_regular_file(path, MAX_FILE_BYTES)
     except OSError:
-        return True  # gone or unreadable: the scanner says why, as an error row
+        return _Read(True, "")  # gone, unreadable or too large: the scanner says why, as an error row
+    digest = hashlib.sha256(data).hexdigest()
     if not sniff_image(data[:32]):
-        return True
+        return _Read(True, digest)
     try:
         verify_complete(data)
     except DecodeError:
-        return False
-    return True
+        return _Read(False, digest)
+    return _Read(True, digest)
 
 
 def is_partial_download(path: str) -> bool:
@@ -99,17 +115,6 @@ def file_signature(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return info.st_size, info.st_mtime_ns
-
-
-def sha256_file(path: str) -> str | None:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
-        return None
-    return digest.hexdigest()
 
 
 class _EventHandler(FileSystemEventHandler):
@@ -129,7 +134,7 @@ class _EventHandler(FileSystemEventHandler):
 
     def on_moved(self, event: FileSystemEvent) -> None:
         if event.is_directory:  # a folder moved in: look inside at the next tick
-            self._watcher._request_rescan()
+            self._watcher.request_rescan()
         else:
             self._watcher._notice(os.fsdecode(event.dest_path))
 
@@ -139,8 +144,10 @@ class FolderWatcher:
 
     def __init__(self, on_ready: ReadyCallback, on_status: StatusCallback | None = None,
                  stable_for: float = 1.5, tick: float = 0.25, rescan_interval: float = 60.0,
-                 already_seen: Callable[[str, str], bool] | None = None, incomplete_checks: int = 8):
+                 already_seen: Callable[[str, str], bool] | None = None, incomplete_checks: int = 8,
+                 clock: Callable[[], float] = time.monotonic):
         self._on_ready = on_ready
+        self._clock = clock  # seconds; only differences matter
         self._on_status = on_status
         self.stable_for = stable_for
         self.incomplete_checks = incomplete_checks
@@ -156,6 +163,7 @@ class FolderWatcher:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._rescan_due = True
+        self._last_rescan: float | None = None
         self._paused = False
         self._observer = None
         self._thread: threading.Thread | None = None
@@ -217,28 +225,40 @@ class FolderWatcher:
         with self._lock:
             self._noticed.add(path)
 
-    def _request_rescan(self) -> None:
+    def request_rescan(self) -> None:
+        """Look at every file of every folder at the next pass (a folder moved in; a test's last look)."""
         self._rescan_due = True
 
+    def settling(self) -> list[str]:
+        """Files noticed and not yet handed over or left alone: waiting to settle (between passes: driven by
+        :meth:`poll`, or after :meth:`stop`)."""
+        return sorted(self._candidates)
+
     def _run(self) -> None:
-        last_rescan = 0.0
         while not self._stop.is_set():
             try:
-                now = time.monotonic()
-                self._check_folders()
-                if self._rescan_due or now - last_rescan >= self.rescan_interval:
-                    self._rescan_due = False
-                    last_rescan = now
-                    self._rescan()
-                self._absorb_noticed()
-                if not self._paused:
-                    ready = self._settle(time.monotonic())
-                    if ready:
-                        self._on_ready(ready)
+                self.poll()
             except Exception:  # the watcher must outlive any one bad file or callback
                 log.exception("watcher tick failed")
             self._wake.wait(self.tick)
             self._wake.clear()
+
+    def poll(self) -> None:
+        """One pass: folders' states, a rescan when one is due, the events since the last pass, and what
+        has settled handed over. The watcher's thread calls it every ``tick``; without :meth:`start` (no
+        thread, no OS events) a caller drives the watcher with it and its ``clock``, and the rescans find
+        what arrived."""
+        now = self._clock()
+        self._check_folders()
+        if self._rescan_due or self._last_rescan is None or now - self._last_rescan >= self.rescan_interval:
+            self._rescan_due = False
+            self._last_rescan = now
+            self._rescan()
+        self._absorb_noticed(now)
+        if not self._paused:
+            ready = self._settle(now)
+            if ready:
+                self._on_ready(ready)
 
     def _check_folders(self) -> None:
         """(Re)attach watches to folders that exist and are readable; give the rest a status."""
@@ -246,7 +266,7 @@ class FolderWatcher:
             folders = list(self._folders.values())
         for folder in folders:
             state, message = self._probe(folder.path)
-            if state == WATCHING and folder.watch is None:
+            if state == WATCHING and folder.watch is None and self._observer is not None:
                 try:
                     folder.watch = self._observer.schedule(_EventHandler(self), folder.path,
                                                            recursive=folder.recursive)
@@ -254,11 +274,11 @@ class FolderWatcher:
                     state, message = NO_PERMISSION, f"permission denied: {exc.strerror or exc}"
                 except OSError as exc:
                     state, message = FAILED, f"cannot watch: {exc.strerror or exc}"
-                else:
-                    if not folder.baselined:
-                        self._baseline(folder)
-                    if folder.state != WATCHING:
-                        self._rescan_due = True  # it came back: look at what arrived meanwhile
+            if state == WATCHING:
+                if not folder.baselined:
+                    self._baseline(folder)
+                if folder.state not in (WATCHING, PAUSED):
+                    self._rescan_due = True  # it came back: look at what arrived meanwhile
             if state != WATCHING and folder.watch is not None:
                 self._unschedule(folder)
             if self._paused and state == WATCHING:
@@ -320,11 +340,10 @@ class FolderWatcher:
             return []
         return found
 
-    def _absorb_noticed(self) -> None:
+    def _absorb_noticed(self, now: float) -> None:
         with self._lock:
             noticed, self._noticed = self._noticed, set()
             roots = [(f.path, f.recursive) for f in self._folders.values()]
-        now = time.monotonic()
         for path in noticed:
             if is_partial_download(path) or not any(_watched_by(path, root, rec) for root, rec in roots):
                 continue
@@ -335,7 +354,7 @@ class FolderWatcher:
             if candidate is None or candidate.signature != signature:
                 self._candidates[path] = _Candidate(signature, now)
 
-    def _settle(self, now: float) -> list[str]:
+    def _settle(self, now: float) -> list[ScanRequest]:
         ready = []
         for path, candidate in list(self._candidates.items()):
             signature = file_signature(path)
@@ -353,23 +372,24 @@ class FolderWatcher:
             # that says image on bytes that do not read as one is handed over, to become an error row.
             if signature[0] == 0 or not (is_image_file(path) or name_says_image(os.path.basename(path))):
                 continue  # a later write changes the signature and brings it back
-            if candidate.incomplete_checks < self.incomplete_checks and not image_is_complete(path):
-                # Half written, with a pause: wait another quiet interval (a write resets the count).
-                self._settled.pop(path, None)
-                self._candidates[path] = _Candidate(signature, now, candidate.incomplete_checks + 1)
-                continue
-            digest = sha256_file(path)
+            read = read_settled(path)
             now_signature = file_signature(path)
-            if digest is None or now_signature != signature:  # changed while hashing: let it settle again
+            if now_signature != signature:  # changed while it was read: let it settle again
                 self._settled.pop(path, None)
                 if now_signature:
                     self._candidates[path] = _Candidate(now_signature, now)
                 continue
-            # A touched file whose content did not change is not news; a new name for known bytes is.
-            if (path, digest) in self._seen or (self._already_seen and self._already_seen(path, digest)):
+            if not read.complete and candidate.incomplete_checks < self.incomplete_checks:
+                # Half written, with a pause: wait another quiet interval (a write resets the count).
+                self._settled.pop(path, None)
+                self._candidates[path] = _Candidate(signature, now, candidate.incomplete_checks + 1)
                 continue
-            self._seen.add((path, digest))
-            ready.append(path)
+            # A touched file whose content did not change is not news; a new name for known bytes is.
+            if (path, read.sha256) in self._seen or (
+                    read.sha256 and self._already_seen and self._already_seen(path, read.sha256)):
+                continue
+            self._seen.add((path, read.sha256))
+            ready.append(ScanRequest(path=path, source=SOURCE, sha256=read.sha256))
         return ready
 
 

@@ -4,14 +4,17 @@ Reading, hashing, decoding and cropping run on a small thread pool (Pillow and
 hashlib release the GIL); one inference thread gathers crops from several
 images into batches for the model. Results are cached in the :class:`Store`
 by (sha256, model), so the same bytes are never scanned twice by one model,
-even when they arrive twice in the same job.
+even when they arrive twice in the same job. Scoring a scanned image from the
+model's outputs is :func:`engine.result.score_result`. Given a
+:class:`PendingWork`, a scanner keeps each file there from :meth:`Scanner.submit`
+until its outcome; resuming that list is its owner's business (the app's scan
+service), not the scanner's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import queue
 import sys
 import threading
@@ -26,9 +29,10 @@ import numpy as np
 
 from engine import contract
 from engine.decode import DecodeError, open_image
-from engine.files import NotReadable, expand_paths, read_regular_file
+from engine.files import NotReadable, read_regular_file
 from engine.memory import DECODE_BUDGET, MemoryBudget
 from engine.model import Detector
+from engine.pending import PendingWork
 from engine.paths import display_path
 from engine.provenance import provenance_hints
 from engine.result import Result, score_result
@@ -49,6 +53,10 @@ class ScanRequest:
     source: str = "cli"
     page_url: str = ""
     image_url: str = ""
+    # The sha256 of the bytes when whoever made the request hashed them already (the folder watcher):
+    # bytes the store knows are then not read again. What is read is hashed anyway, so a file that
+    # changed since is stored under its own bytes.
+    sha256: str = ""
 
 
 ResultCallback = Callable[[Result], None]
@@ -141,12 +149,12 @@ class _Prepared:
 
 class Scanner:
     def __init__(self, detector: Detector, store: Store | None = None, workers: int = 2, batch_crops: int = 16,
-                 remember_pending: bool = False, decode_budget: MemoryBudget | None = None):
+                 pending: PendingWork | None = None, decode_budget: MemoryBudget | None = None):
         self.detector = detector
         self.decode_budget = decode_budget or DECODE_BUDGET
         self.store = store
         self.batch_crops = max(1, batch_crops)
-        self.remember_pending = remember_pending and store is not None
+        self.pending = pending  # files stay there from submit() until they have their outcome
         self.model_id = detector.metadata.model_id
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="synthspot-prep")
         # Bounded: decoded 12 MP images are large, so preparation waits for inference.
@@ -167,8 +175,8 @@ class Scanner:
             raise RuntimeError("the scanner is closed")
         requests = list(requests)
         job = ScanJob(requests, on_result, on_progress)
-        if self.remember_pending:
-            self.store.add_pending([(r.path, r.source) for r in requests if r.path and r.data is None])
+        if self.pending is not None:
+            self.pending.add((r.path, r.source) for r in requests if r.path and r.data is None)
         for position, request in enumerate(requests):
             try:
                 future = self._pool.submit(self._prepare, job, request)
@@ -188,20 +196,6 @@ class Scanner:
 
     def scan_bytes(self, data: bytes, source: str = "browser", path: str = "", **urls) -> Result:
         return self.scan([ScanRequest(path=path, data=data, source=source, **urls)])[0]
-
-    def resume_pending(self, on_result: ResultCallback | None = None,
-                       on_progress: ProgressCallback | None = None) -> ScanJob:
-        """Rescan files a previous run queued but never finished (after a crash)."""
-        requests = []
-        for path, source in self.store.pending() if self.store else []:
-            if os.path.isdir(path):  # a folder queued whole: its files, found by content
-                files = [str(f) for f in expand_paths([path])]
-                self.store.add_pending([(f, source) for f in files])
-                self.store.remove_pending(path)
-                requests += [ScanRequest(path=f, source=source) for f in files]
-            else:
-                requests.append(ScanRequest(path=path, source=source))
-        return self.submit(requests, on_result, on_progress)
 
     def close(self, wait: bool = True) -> None:
         """Stop; what has not started stays pending and is reported to its job as unscanned. ``wait=False`` (Ctrl-C) returns at once and lets
@@ -241,24 +235,16 @@ class Scanner:
         if job.cancelled:
             self._finish(job, request, None)
             return
+        if request.sha256 and self._reuse_stored(job, request, request.sha256):
+            return  # known bytes, hashed by whoever asked: not read again
         data, error = _read(request)
         if error:
             self._finish(job, request, self._error_result(request, "", error, started))
             return
         sha256 = hashlib.sha256(data).hexdigest()
         read_done = time.perf_counter()
-        if self.store:
-            try:
-                cached = self.store.get(sha256, self.model_id)
-            except Exception as exc:  # a store that breaks mid-scan costs the cache, not the scan
-                log.warning("could not look %s up in the store: %s", display_path(request.path) or "bytes", exc)
-                cached = None
-            if cached is not None:
-                result = _for_request(cached, request)
-                result.cached = True
-                self._record_sighting(result)
-                self._finish(job, request, result)
-                return
+        if sha256 != request.sha256 and self._reuse_stored(job, request, sha256):
+            return
         with self._in_flight_lock:
             leader = self._in_flight.get(sha256)
             if leader is not None:  # the same bytes are being scanned right now: wait for that result
@@ -295,6 +281,23 @@ class Scanner:
             except queue.Full:
                 continue
         self._release(sha256, None)  # closed while waiting for the queue: it stays pending, its claim goes
+
+    def _reuse_stored(self, job: ScanJob, request: ScanRequest, sha256: str) -> bool:
+        """Report the stored result for these bytes, if the store has one (True)."""
+        if not self.store:
+            return False
+        try:
+            stored = self.store.get(sha256, self.model_id)
+        except Exception as exc:  # a store that breaks mid-scan costs the cache, not the scan
+            log.warning("could not look %s up in the store: %s", display_path(request.path) or "bytes", exc)
+            return False
+        if stored is None:
+            return False
+        result = _for_request(stored, request)
+        result.cached = True
+        self._record_sighting(result)
+        self._finish(job, request, result)
+        return True
 
     def _claim_or_wait(self, job: ScanJob, sha256: str) -> Result | None:
         """Claim these bytes in the store, so another process sharing it does not scan them too; while that
@@ -490,11 +493,8 @@ class Scanner:
                 log.warning("could not record the error for %s: %s", display_path(request.path) or "bytes", exc)
         # Unscanned because the scanner closed: it stays pending, for the next scanner or the next start.
         closing = result is None and self._closed
-        if self.remember_pending and request.path and request.data is None and not closing:
-            try:
-                self.store.remove_pending(request.path)
-            except Exception as exc:
-                log.warning("could not clear %s from the pending list: %s", display_path(request.path), exc)
+        if self.pending is not None and request.path and request.data is None and not closing:
+            self.pending.done(request.path)
         job.report(request, result)
 
     def _error_result(self, request: ScanRequest, sha256: str, error: str, started: float, size: int = 0) -> Result:

@@ -1,7 +1,14 @@
-"""The folder watcher on real temporary folders, with the real scanner and store behind it."""
+"""The folder watcher on real temporary folders.
+
+Most tests drive the watcher pass by pass on a fake clock (:class:`Driven`): no thread, no sleeps, so
+a slow or busy machine cannot make them fail, and "nothing was handed over" means the watcher looked
+and said no. Two tests run it for real, on its own thread with the OS's file events (and the second
+with the real scanner and store behind it).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shutil
@@ -9,64 +16,52 @@ import threading
 import time
 from collections import Counter
 
-import pytest
-
 from desktop.watcher import MISSING, NO_PERMISSION, WATCHING, FolderWatcher
 from engine.decode import verify_complete
 from engine.model import Detector
+from engine.pending import PendingWork
 from engine.scanner import Scanner, ScanRequest
 from engine.store import Store
 from tests.desktop.conftest import write_image
 
-STABLE = 0.4  # seconds a file must stay unchanged before it is handed over
+STABLE = 1.5  # seconds a file must stay unchanged before it is handed over (the app's default)
+TICK = 0.25  # one pass of the watcher (the app's default)
 
 
-class Collector:
-    """What the watcher handed over, and each folder's latest status, thread-safely."""
+class Driven:
+    """A watcher on ``folder`` driven by hand: each :meth:`step` moves a fake clock on and runs one pass.
+    No OS events: every pass rescans the folder, which is how the watcher notices files here."""
 
-    def __init__(self):
-        self.paths: list[str] = []
+    def __init__(self, folder, **options):
+        self.now = 1000.0
+        self.handed: list[ScanRequest] = []
         self.status: dict[str, str] = {}
-        self._lock = threading.Lock()
+        options.setdefault("rescan_interval", 0.0)
+        self.watcher = FolderWatcher(self.handed.extend, self._on_status, stable_for=STABLE, tick=TICK,
+                                     clock=lambda: self.now, **options)
+        self.watcher.add(folder)
+        self.step(0)
 
-    def ready(self, paths):
-        with self._lock:
-            self.paths.extend(paths)
+    def _on_status(self, folder, state, message):
+        self.status[folder] = state
 
-    def state(self, folder, state, message):
-        with self._lock:
-            self.status[folder] = state
+    def step(self, seconds: float = TICK) -> None:
+        self.now += seconds
+        self.watcher.poll()
 
-    def wait_for(self, predicate, timeout=15.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if predicate(self):
-                    return True
-            time.sleep(0.05)
-        return False
+    def run_for(self, seconds: float) -> None:
+        for _ in range(round(seconds / TICK)):
+            self.step()
+
+    @property
+    def paths(self) -> list[str]:
+        return [request.path for request in self.handed]
 
 
-@pytest.fixture
-def watch(tmp_path):
-    """Start a watcher on a fresh folder; returns (watcher, collector, folder)."""
-    watchers = []
-
-    def make(folder=None, rescan_interval=60.0, **options):
-        folder = folder or tmp_path / "Downloads"
-        folder.mkdir(parents=True, exist_ok=True)
-        collector = Collector()
-        watcher = FolderWatcher(collector.ready, collector.state, stable_for=STABLE, tick=0.05,
-                                rescan_interval=rescan_interval, **options)
-        watcher.add(folder)
-        watcher.start()
-        watchers.append(watcher)
-        assert collector.wait_for(lambda c: c.status.get(str(folder)) == WATCHING)
-        return watcher, collector, folder
-
-    yield make
-    for watcher in watchers:
-        watcher.stop()
+def downloads(tmp_path):
+    folder = tmp_path / "Downloads"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 def jpeg_bytes(brightness=200, seed=1) -> bytes:
@@ -75,142 +70,187 @@ def jpeg_bytes(brightness=200, seed=1) -> bytes:
     return buffer.getvalue()
 
 
-def test_browser_download_in_chunks_then_renamed_is_handed_over_once(watch):
-    watcher, collector, folder = watch(rescan_interval=0.3)  # rescans race the events on purpose
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_a_browser_download_in_chunks_then_renamed_is_handed_over_once_with_its_sha256(tmp_path):
+    folder = downloads(tmp_path)
+    driven = Driven(folder)
     data = jpeg_bytes()
     partial = folder / "x.jpg.crdownload"
     with open(partial, "wb") as handle:
         for start in range(0, len(data), 2048):
             handle.write(data[start:start + 2048])
             handle.flush()
-            time.sleep(0.02)
-    time.sleep(STABLE * 2)  # the partial file is stable now, and must still be ignored
-    assert collector.paths == []
+            driven.step()
+    driven.run_for(3 * STABLE)  # long stable now, and still a partial download's name
+    assert driven.handed == []
     partial.rename(folder / "x.jpg")
-    assert collector.wait_for(lambda c: len(c.paths) >= 1)
-    time.sleep(STABLE * 3)  # further events and rescans must not hand it over again
-    assert collector.paths == [str(folder / "x.jpg")]
+    driven.step()  # noticed
+    driven.run_for(STABLE - TICK)
+    assert driven.handed == []
+    driven.step()  # stable for STABLE seconds
+    assert [(r.path, r.source, r.sha256) for r in driven.handed] == [(str(folder / "x.jpg"), "watched", sha256(data))]
+    driven.run_for(5 * STABLE)  # further passes (each a rescan) do not hand it over again
+    assert len(driven.handed) == 1
 
 
-def test_file_being_written_is_never_handed_over_until_finished(watch):
-    watcher, collector, folder = watch(rescan_interval=0.2)
+def test_a_file_is_handed_over_stable_for_seconds_after_its_last_write_and_never_before(tmp_path):
+    folder = downloads(tmp_path)
+    driven = Driven(folder)
     data = jpeg_bytes(seed=2)
     target = folder / "slow.jpg"
     pieces = [data[i:i + len(data) // 12 + 1] for i in range(0, len(data), len(data) // 12 + 1)]
     with open(target, "wb") as handle:
-        for piece in pieces:  # pauses shorter than the stability interval: still "being written"
+        for piece in pieces:  # each pause a little shorter than the stability interval: still "being written"
             handle.write(piece)
             handle.flush()
-            time.sleep(STABLE / 3)
-            assert collector.paths == [], "a partially written file was handed over"
-    assert collector.wait_for(lambda c: len(c.paths) == 1)
-    assert collector.paths == [str(target)]
-    assert open(target, "rb").read() == data
+            driven.run_for(STABLE - TICK)
+            assert driven.handed == [], "a partially written file was handed over"
+    driven.step()  # the last write was seen STABLE - TICK ago (the loop's first pass after it)
+    assert driven.handed == []
+    driven.step()  # STABLE seconds unchanged: handed over, not one pass later
+    assert driven.paths == [str(target)] and driven.handed[0].sha256 == sha256(data)
 
 
-def test_a_jpeg_written_in_two_halves_with_a_long_pause_is_handed_over_whole_once(watch):
-    watcher, collector, folder = watch(rescan_interval=0.2)
+def test_a_jpeg_written_in_two_halves_with_a_long_pause_is_handed_over_whole_once(tmp_path):
+    folder = downloads(tmp_path)
+    driven = Driven(folder)
     data = jpeg_bytes(seed=3)
     target = folder / "download.jpg"  # straight to its final name, as some browsers and tools write
     with open(target, "wb") as handle:
         handle.write(data[:len(data) // 2])
         handle.flush()
-        time.sleep(STABLE * 3)  # the size is stable for well over the quiet interval...
-        assert collector.paths == [], "a half-written image was handed over"  # ...but it does not decode whole
+        driven.run_for(4 * STABLE)  # the size is stable for well over the quiet interval...
+        assert driven.handed == [], "a half-written image was handed over"  # ...but it does not decode whole
         handle.write(data[len(data) // 2:])
-    assert collector.wait_for(lambda c: len(c.paths) == 1)
-    time.sleep(STABLE * 2)
-    assert collector.paths == [str(target)]
+    driven.run_for(STABLE + TICK)
+    assert driven.paths == [str(target)] and driven.handed[0].sha256 == sha256(data)
     verify_complete(target.read_bytes())  # raises if what was handed over were partial
+    driven.run_for(3 * STABLE)
+    assert len(driven.handed) == 1
 
 
-def test_an_image_that_stays_truncated_is_handed_over_after_bounded_checks(watch):
-    watcher, collector, folder = watch(rescan_interval=0.2, incomplete_checks=2)
+def test_an_image_that_stays_truncated_is_handed_over_after_exactly_its_bounded_checks(tmp_path):
+    folder = downloads(tmp_path)
+    driven = Driven(folder, incomplete_checks=2)
     data = jpeg_bytes(seed=4)
-    started = time.monotonic()
     (folder / "cut-off.jpg").write_bytes(data[:len(data) // 2])  # the download died: an error row, in the end
-    assert collector.wait_for(lambda c: len(c.paths) == 1)
-    assert time.monotonic() - started >= STABLE * 3  # the first quiet interval, then two more checks
-    assert collector.paths == [str(folder / "cut-off.jpg")]
+    driven.step()  # noticed
+    driven.run_for(3 * STABLE - TICK)  # the first quiet interval, then two more checks...
+    assert driven.handed == []
+    driven.step()  # ...and not one pass longer
+    assert driven.paths == [str(folder / "cut-off.jpg")]
 
 
-def test_zero_byte_files_and_non_images_are_ignored_but_broken_image_names_are_handed_over(watch):
-    watcher, collector, folder = watch(rescan_interval=0.2)
+def test_zero_byte_files_and_non_images_are_ignored_but_broken_image_names_are_handed_over(tmp_path):
+    folder = downloads(tmp_path)
+    driven = Driven(folder)
     (folder / "empty.jpg").write_bytes(b"")  # a browser's placeholder while the download runs
     (folder / "notes.txt").write_text("not an image by name or content")
     (folder / "notes.jpg").write_text("not an image, whatever the name says")  # to be an error row
     write_image(folder / "photo.weird-extension", 220, fmt="PNG")  # an image by content
-    assert collector.wait_for(lambda c: len(c.paths) >= 2)
-    time.sleep(STABLE * 3)
-    assert sorted(collector.paths) == [str(folder / "notes.jpg"), str(folder / "photo.weird-extension")]
+    driven.run_for(STABLE + TICK)
+    assert sorted(driven.paths) == [str(folder / "notes.jpg"), str(folder / "photo.weird-extension")]
+    driven.run_for(3 * STABLE)
+    assert len(driven.handed) == 2
+    (folder / "empty.jpg").write_bytes(jpeg_bytes(seed=12))  # the placeholder's download finished
+    driven.run_for(STABLE + TICK)
+    assert driven.paths[2:] == [str(folder / "empty.jpg")]
 
 
-def test_same_content_under_a_new_name_is_handed_over_but_a_touched_file_is_not(watch):
-    watcher, collector, folder = watch()
+def test_same_content_under_a_new_name_is_handed_over_but_a_touched_file_is_not(tmp_path):
+    folder = downloads(tmp_path)
+    driven = Driven(folder)
     write_image(folder / "a.png", 220, seed=5)
-    assert collector.wait_for(lambda c: len(c.paths) == 1)
+    driven.run_for(STABLE + TICK)
     shutil.copy(folder / "a.png", folder / "a (1).png")  # a new sighting of known bytes
-    assert collector.wait_for(lambda c: len(c.paths) == 2)
+    driven.run_for(STABLE + TICK)
+    assert driven.paths == [str(folder / "a.png"), str(folder / "a (1).png")]
+    assert driven.handed[0].sha256 == driven.handed[1].sha256
     later = time.time() + 5
     os.utime(folder / "a.png", (later, later))  # same path, same content: not news
-    time.sleep(STABLE * 3)
-    assert collector.paths == [str(folder / "a.png"), str(folder / "a (1).png")]
+    driven.step()
+    assert driven.watcher.settling() == [str(folder / "a.png")]  # the watcher did look at it again...
+    driven.run_for(3 * STABLE)
+    assert len(driven.handed) == 2  # ...and said no
+    write_image(folder / "a.png", 30, seed=13)  # same path, new content: news
+    driven.run_for(STABLE + TICK)
+    assert driven.paths[2:] == [str(folder / "a.png")] and driven.handed[2].sha256 != driven.handed[0].sha256
 
 
-def test_files_already_there_are_left_alone_and_earlier_sightings_are_skipped(tmp_path, watch):
-    folder = tmp_path / "Downloads"
-    folder.mkdir()
+def test_files_already_there_are_left_alone_and_earlier_sightings_are_skipped(tmp_path):
+    folder = downloads(tmp_path)
     write_image(folder / "old.png", 220, seed=6)
     an_hour_ago = time.time() - 3600
     os.utime(folder / "old.png", (an_hour_ago, an_hour_ago))
     known = write_image(tmp_path / "known.png", 220, seed=7)
-    from desktop.watcher import sha256_file
+    seen_before = (str(folder / "known-again.png"), sha256(known.read_bytes()))  # as the store's sightings say
+    asked = []
 
-    known_hash = sha256_file(str(known))
-    seen_before = (str(folder / "known-again.png"), known_hash)  # as the store's sightings would say
-    watcher, collector, folder = watch(folder, rescan_interval=0.2,
-                                       already_seen=lambda path, digest: (path, digest) == seen_before)
+    def already_seen(path, digest):
+        asked.append(path)
+        return (path, digest) == seen_before
+
+    driven = Driven(folder, already_seen=already_seen)
     shutil.copy(known, folder / "known-again.png")
     write_image(folder / "new.png", 220, seed=8)
-    assert collector.wait_for(lambda c: len(c.paths) >= 1)
-    time.sleep(STABLE * 3)
-    assert collector.paths == [str(folder / "new.png")]
+    driven.run_for(3 * STABLE)
+    assert driven.paths == [str(folder / "new.png")]
+    assert sorted(asked) == [str(folder / "known-again.png"), str(folder / "new.png")]  # once each, never old.png
 
 
-def test_folder_deleted_and_recreated_keeps_being_watched(watch):
-    watcher, collector, folder = watch(rescan_interval=0.5)
+def test_arrivals_while_paused_wait_and_are_handed_over_after_resuming(tmp_path):
+    folder = downloads(tmp_path)
+    driven = Driven(folder)
+    driven.watcher.set_paused(True)
+    driven.step()
+    assert driven.status[str(folder)] == "paused"
+    write_image(folder / "while-paused.png", 220, seed=15)
+    driven.run_for(4 * STABLE)
+    assert driven.handed == [] and driven.watcher.settling() == [str(folder / "while-paused.png")]
+    driven.watcher.set_paused(False)
+    driven.step()
+    assert driven.paths == [str(folder / "while-paused.png")]  # it has long been stable
+
+
+def test_folder_deleted_and_recreated_keeps_being_watched(tmp_path):
+    folder = downloads(tmp_path)
+    driven = Driven(folder)
+    assert driven.status[str(folder)] == WATCHING
     shutil.rmtree(folder)
-    assert collector.wait_for(lambda c: c.status[str(folder)] == MISSING)
+    driven.step()
+    assert driven.status[str(folder)] == MISSING
     folder.mkdir()
-    assert collector.wait_for(lambda c: c.status[str(folder)] == WATCHING)
+    driven.step()
+    assert driven.status[str(folder)] == WATCHING
     write_image(folder / "after.png", 220, seed=9)
-    assert collector.wait_for(lambda c: c.paths == [str(folder / "after.png")])
+    driven.run_for(STABLE + TICK)
+    assert driven.paths == [str(folder / "after.png")]
 
 
 UNREADABLE_FOLDER_SCRIPT = """
-import sys, time
+import sys
 from pathlib import Path
-from desktop.watcher import NO_PERMISSION, WATCHING, FolderWatcher
+from desktop.watcher import NO_PERMISSION, WATCHING
 from tests.desktop.conftest import write_image
-from tests.desktop.test_watcher import Collector, STABLE
+from tests.desktop.test_watcher import Driven, STABLE, TICK
 
 folder = Path(sys.argv[1])
-collector = Collector()
-watcher = FolderWatcher(collector.ready, collector.state, stable_for=STABLE, tick=0.05, rescan_interval=0.3)
-watcher.add(folder)
-watcher.start()
+driven = Driven(folder)
+assert driven.status[str(folder)] == WATCHING, "never watching"
+folder.chmod(0)
 try:
-    assert collector.wait_for(lambda c: c.status.get(str(folder)) == WATCHING), "never watching"
-    folder.chmod(0)
-    try:
-        assert collector.wait_for(lambda c: c.status[str(folder)] == NO_PERMISSION), "no permission status"
-    finally:
-        folder.chmod(0o755)
-    assert collector.wait_for(lambda c: c.status[str(folder)] == WATCHING), "not watching again"
-    write_image(folder / "back.png", 220, seed=10)
-    assert collector.wait_for(lambda c: c.paths == [str(folder / "back.png")]), "file after recovery not seen"
+    driven.step()
+    assert driven.status[str(folder)] == NO_PERMISSION, "no permission status"
 finally:
-    watcher.stop()
+    folder.chmod(0o755)
+driven.step()
+assert driven.status[str(folder)] == WATCHING, "not watching again"
+write_image(folder / "back.png", 220, seed=10)
+driven.run_for(STABLE + TICK)
+assert driven.paths == [str(folder / "back.png")], "file after recovery not seen"
 print("ok")
 """
 
@@ -221,8 +261,7 @@ def test_unreadable_folder_gets_a_status_not_a_crash(tmp_path):
     import subprocess
     import sys
 
-    folder = tmp_path / "Downloads"
-    folder.mkdir()
+    folder = downloads(tmp_path)
     command = [sys.executable, "-c", UNREADABLE_FOLDER_SCRIPT, str(folder)]
     if os.geteuid() == 0:
         command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
@@ -231,12 +270,13 @@ def test_unreadable_folder_gets_a_status_not_a_crash(tmp_path):
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
 
 
-def test_permission_error_from_the_os_becomes_a_status(watch, monkeypatch):
+def test_permission_error_from_the_os_becomes_a_status(tmp_path, monkeypatch):
     """Runs as root too: the OS's PermissionError is injected for this one folder (root can read
     any folder, so the test above cannot make one), then taken away again."""
     import desktop.watcher as watcher_module
 
-    watcher, collector, folder = watch(rescan_interval=0.3)
+    folder = downloads(tmp_path)
+    driven = Driven(folder)
     real_scandir = os.scandir
     denied = {"on": True}
 
@@ -246,29 +286,86 @@ def test_permission_error_from_the_os_becomes_a_status(watch, monkeypatch):
         return real_scandir(path)
 
     monkeypatch.setattr(watcher_module.os, "scandir", scandir)
-    assert collector.wait_for(lambda c: c.status[str(folder)] == NO_PERMISSION)
+    driven.step()
+    assert driven.status[str(folder)] == NO_PERMISSION
     denied["on"] = False
-    assert collector.wait_for(lambda c: c.status[str(folder)] == WATCHING)
+    driven.step()
+    assert driven.status[str(folder)] == WATCHING
     write_image(folder / "back.png", 220, seed=11)
-    assert collector.wait_for(lambda c: c.paths == [str(folder / "back.png")])
+    driven.run_for(STABLE + TICK)
+    assert driven.paths == [str(folder / "back.png")]
 
 
-def test_500_files_in_bursts_give_exactly_500_results(tmp_path, model_path, watch):
+# --- the watcher on its own thread, with the OS's file events -------------------------------------------
+
+
+class Collector:
+    """What a running watcher handed over, thread-safely."""
+
+    def __init__(self):
+        self.requests: list[ScanRequest] = []
+        self.status: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def ready(self, requests):
+        with self._lock:
+            self.requests.extend(requests)
+
+    def state(self, folder, state, message):
+        with self._lock:
+            self.status[folder] = state
+
+    def wait_for(self, predicate, timeout=30.0):
+        """Wait until ``predicate`` holds (a deadline for a hung watcher, not a guess at how long work takes)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if predicate(self):
+                    return True
+            time.sleep(0.05)
+        return False
+
+
+def test_a_running_watcher_hands_over_a_renamed_download_from_the_os_events_once(tmp_path):
+    folder = downloads(tmp_path)
+    collector = Collector()
+    # No periodic rescans: after the first look, only the OS's events can bring the file in.
+    watcher = FolderWatcher(collector.ready, collector.state, stable_for=0.3, tick=0.05, rescan_interval=3600)
+    watcher.add(folder)
+    watcher.start()
+    try:
+        assert collector.wait_for(lambda c: c.status.get(str(folder)) == WATCHING)
+        data = jpeg_bytes(seed=14)
+        (folder / "y.jpg.part").write_bytes(data)
+        (folder / "y.jpg.part").rename(folder / "y.jpg")
+        assert collector.wait_for(lambda c: len(c.requests) >= 1)
+    finally:
+        watcher.stop()
+    watcher.request_rescan()  # one more look at everything, now that the thread has stopped
+    watcher.poll()
+    assert watcher.settling() == []  # nothing new or changed waits to be handed over again
+    assert [(r.path, r.sha256) for r in collector.requests] == [(str(folder / "y.jpg"), sha256(data))]
+
+
+def test_500_files_in_bursts_give_exactly_500_results(tmp_path, model_path):
     store = Store(tmp_path / "results.sqlite3")
-    scanner = Scanner(Detector(model_path, provider="cpu"), store, remember_pending=True)
-    results, lock = [], threading.Lock()
+    scanner = Scanner(Detector(model_path, provider="cpu"), store, pending=PendingWork(store))
+    results, handed, lock = [], [], threading.Lock()
+    done = threading.Event()
+
+    def scan(requests):
+        handed.extend(requests)
+        scanner.submit(requests, on_result=on_result)
 
     def on_result(result):
         with lock:
             results.append(result)
+            if len(results) >= 500:
+                done.set()
 
-    def scan(paths):
-        scanner.submit([ScanRequest(path=p, source="watched") for p in paths], on_result=on_result)
-
-    folder = tmp_path / "Downloads"
-    folder.mkdir()
-    watcher = FolderWatcher(scan, stable_for=0.3, tick=0.05, rescan_interval=0.5,
-                            already_seen=lambda path, digest: store.sighted(digest, path))
+    folder = downloads(tmp_path)
+    watcher = FolderWatcher(scan, stable_for=0.3,
+                            tick=0.05, rescan_interval=0.5, already_seen=lambda path, digest: store.sighted(digest, path))
     watcher.add(folder)
     watcher.start()
     try:
@@ -279,16 +376,15 @@ def test_500_files_in_bursts_give_exactly_500_results(tmp_path, model_path, watc
                 name = f"img-{burst:02d}-{index:02d}.png"
                 write_image(staging / name, 40 + 3 * index, size=(40, 32), seed=burst * 100 + index)
                 os.replace(staging / name, folder / name)
-            time.sleep(0.05)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(results) < 500:
-            time.sleep(0.1)
-        time.sleep(1.5)  # rescans after the last burst must not add anything
+        assert done.wait(120)
     finally:
         watcher.stop()
-        scanner.close()
+    watcher.request_rescan()  # rescans after the last burst must not add anything
+    watcher.poll()
+    assert watcher.settling() == []
+    scanner.close()
     counts = Counter(result.path for result in results)
-    assert len(results) == 500
+    assert len(results) == 500 and len(handed) == 500
     assert len(counts) == 500 and max(counts.values()) == 1
     assert all(result.ok for result in results)
     assert store.count() == 500 and store.pending() == []

@@ -1,3 +1,4 @@
+import hashlib
 import os
 import subprocess
 import sys
@@ -9,7 +10,8 @@ from PIL import Image
 
 from engine.model import Detector
 from engine.result import LIKELY_AI, LIKELY_REAL, UNCERTAIN, probability_from_logit
-from engine.scanner import Scanner, ScanRequest
+from engine.pending import PendingWork
+from engine.scanner import Scanner, ScanJob, ScanRequest
 from engine.store import Store
 from tests.fixtures.synthetic import expected_logit
 from tests.conftest import solid_image
@@ -161,7 +163,7 @@ def test_close_mid_scan_reports_every_request_and_keeps_the_rest_pending(tmp_pat
     paths = [str(solid_image(tmp_path / f"{i}.png", i % 250, size=(64, 64))) for i in range(150)]
     store = Store(tmp_path / "s.db")
     first_result = threading.Event()
-    scanner = Scanner(Detector(brightness_model_path), store, workers=1, batch_crops=4, remember_pending=True)
+    scanner = Scanner(Detector(brightness_model_path), store, workers=1, batch_crops=4, pending=PendingWork(store))
     job = scanner.submit([ScanRequest(path=p) for p in paths], on_result=lambda r: first_result.set())
     assert first_result.wait(30)
     scanner.close()  # as a model switch does, with most of the requests still queued
@@ -171,12 +173,22 @@ def test_close_mid_scan_reports_every_request_and_keeps_the_rest_pending(tmp_pat
     assert {path for path, _source in store.pending()} == set(paths) - {r.path for r in job.results}
 
 
+def resume(scanner: Scanner, pending: PendingWork) -> list[ScanJob]:
+    """What the app does when a model is ready: the pending list's paths, expanded, queued by source."""
+    jobs = []
+    for source, paths in pending.take():
+        for files in pending.expand(paths, source):
+            jobs.append(scanner.submit([ScanRequest(path=f, source=source) for f in files]))
+    return jobs
+
+
 def test_pending_files_survive_and_resume(tmp_path, brightness_model_path):
     store = Store(tmp_path / "s.db")
+    pending = PendingWork(store)
     paths = [str(solid_image(tmp_path / f"{i}.png", 30 + i)) for i in range(5)]
-    store.add_pending([(p, "watched") for p in paths])  # as a crashed run would have left them
-    with Scanner(Detector(brightness_model_path), store, remember_pending=True) as scanner:
-        job = scanner.resume_pending()
+    pending.add((p, "watched") for p in paths)  # as a crashed run would have left them
+    with Scanner(Detector(brightness_model_path), store, pending=pending) as scanner:
+        [job] = resume(scanner, pending)
         assert job.wait(30)
     assert sorted(r.path for r in job.results) == sorted(paths)
     assert {r.source for r in job.results} == {"watched"}
@@ -217,9 +229,10 @@ def test_a_pending_folder_resumes_as_its_image_files(tmp_path, brightness_model_
     images = sorted(str(solid_image(folder / f"{i}.png", 60 + i)) for i in range(3))
     (folder / "readme.txt").write_text("not an image")
     store = Store(tmp_path / "s.db")
-    store.add_pending([(str(folder), "dropped")])  # the app queued the folder whole, then died
-    with Scanner(Detector(brightness_model_path), store, remember_pending=True) as scanner:
-        job = scanner.resume_pending()
+    pending = PendingWork(store)
+    pending.add([(str(folder), "dropped")])  # the app queued the folder whole, then died
+    with Scanner(Detector(brightness_model_path), store, pending=pending) as scanner:
+        [job] = resume(scanner, pending)
         assert job.wait(30)
     assert sorted(r.path for r in job.results) == images
     assert all(r.ok and r.source == "dropped" for r in job.results)
@@ -261,3 +274,44 @@ def test_a_spread_of_crop_scores_within_one_band_side_does_not_make_an_image_unc
     # Crops on both sides of the bands still disagree.
     band, reasons = decide_verdict(0.3, thresholds, np.array([0.0, 0.9]), 368, 368, 96, None)
     assert band == UNCERTAIN and any("disagree" in r for r in reasons)
+
+
+def test_a_folder_stays_pending_until_all_its_files_are_queued_and_only_a_close_keeps_it(tmp_path):
+    folder = tmp_path / "dropped"
+    folder.mkdir()
+    for i in range(5):
+        solid_image(folder / f"{i}.png", 60 + i)
+    store = Store(tmp_path / "s.db")
+    pending = PendingWork(store)
+    chunks = pending.expand([str(folder)], "dropped", chunk=2)
+    assert len(next(chunks)) == 2 and store.pending() == [(str(folder), "dropped")]
+    assert [len(c) for c in chunks] == [2, 1]
+    assert store.pending() == []  # every file yielded: the folder has been queued whole
+    list(pending.expand([str(folder)], "dropped", chunk=2, closing=lambda: True))
+    assert store.pending() == [(str(folder), "dropped")]  # a scanner closing under it: resumed later
+    list(pending.expand([str(folder)], "dropped", chunk=2, cancelled=lambda: True))
+    assert store.pending() == []  # cancelled by the person: not resumed
+    assert pending.take() == []
+
+
+def test_a_request_carrying_the_sha256_of_known_bytes_is_answered_without_reading_the_file(tmp_path, detector):
+    store = Store(tmp_path / "s.db")
+    original = solid_image(tmp_path / "a.png", 240)
+    with Scanner(detector, store) as scanner:
+        [first] = scanner.scan([ScanRequest(path=str(original))])
+        copy = tmp_path / "copy.png"
+        copy.write_bytes(original.read_bytes())
+        copy.chmod(0)  # reading it would fail (also as root: the scanner is never asked to read it)
+        calls = len(detector.calls)
+        [known] = scanner.scan([ScanRequest(path=str(copy), source="watched", sha256=first.sha256)])
+        # A file that changed after it was hashed (to bytes the store does not know) is scanned as what it
+        # holds now, under its own hash. (One that changed after it was handed over is noticed and handed over
+        # again by the watcher.)
+        changed = solid_image(tmp_path / "changed.png", 250)
+        hashed = hashlib.sha256(changed.read_bytes()).hexdigest()
+        solid_image(changed, 20)
+        [rescanned] = scanner.scan([ScanRequest(path=str(changed), source="watched", sha256=hashed)])
+    assert known.ok and known.cached and known.path == str(copy) and known.verdict == first.verdict
+    assert len(detector.calls) == calls + 1  # only the changed file reached the model
+    assert rescanned.ok and not rescanned.cached and rescanned.sha256 != first.sha256
+    assert rescanned.verdict == LIKELY_REAL
