@@ -263,9 +263,9 @@ class ScanService(QObject):
         try:
             for files in self.pending.expand(paths, source, recursive,
                                              cancelled=lambda: generation != self._generation,
-                                             closing=lambda: self._scanner is not scanner):
+                                             interrupted=lambda: self._tasks.closed):
                 if not self._submit_chunk(scanner, files, source):
-                    break  # the folders stay pending, resumed with the next scanner
+                    break  # shutting down: what is not queued stays pending, for the next start
         except Exception:
             log.exception("expanding %s failed", paths)
         finally:
@@ -277,9 +277,13 @@ class ScanService(QObject):
             self._queued_rows.extend((path, source) for path in files)
         try:
             job = scanner.submit([ScanRequest(path=path, source=source) for path in files], on_result=self._collect)
-        except RuntimeError:  # closed under us by a model switch: queue them again, in the new scanner
+        except RuntimeError:  # closed under us
+            if self._tasks.closed:  # by a shutdown: they stay pending
+                return False
+            # By a model switch: queued again, in the new scanner (or pending until the switch is done); through
+            # the GUI thread, so that this comes before or after the switch's resume, never both.
             self._requeue.emit(files, source)
-            return False
+            return True
         with self._lock:
             self._jobs.append(job)
         return True

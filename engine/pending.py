@@ -48,18 +48,18 @@ class PendingWork:
         return list(by_source.items())
 
     def expand(self, paths: list[str], source: str, recursive: bool = True,
-               cancelled: Callable[[], bool] = lambda: False, closing: Callable[[], bool] = lambda: False,
+               cancelled: Callable[[], bool] = lambda: False, interrupted: Callable[[], bool] = lambda: False,
                chunk: int = CHUNK) -> Iterator[list[str]]:
-        """The image files of ``paths`` (folders expanded), in chunks. A folder stays pending until all
-        its files have been yielded (and queued, so pending themselves): a crash half-way through a
-        5,000-file folder loses nothing. Expanding stops when ``cancelled()`` turns true (the folders are
-        dropped: the person does not want them) or ``closing()`` does, or the caller stops iterating (they
-        stay pending, for the next scanner or the next start)."""
+        """The image files of ``paths`` (folders expanded), in chunks, for the caller to queue. ``paths`` are
+        pending from the start, and a folder stays pending until all its files have been yielded (and queued,
+        so pending themselves): a crash half-way through a 5,000-file folder loses nothing. Expanding stops
+        when ``cancelled()`` turns true (``paths`` are dropped: the person does not want them), or when
+        ``interrupted()`` does or the caller stops iterating (they stay pending, for the next start)."""
         folders = [path for path in paths if os.path.isdir(path)]
-        self.add((folder, source) for folder in folders)
+        self.add((path, source) for path in paths)
         files: list[str] = []
         for path in expand_paths(paths, recursive=recursive):
-            if cancelled() or closing():
+            if cancelled() or interrupted():
                 break
             files.append(str(path))
             if len(files) >= chunk:
@@ -68,7 +68,8 @@ class PendingWork:
         else:
             if files:
                 yield files
-        if closing():
+        if interrupted():
             return
-        for folder in folders:
-            self.done(folder)
+        # Files that were yielded leave the list with their outcome; what a cancel left unqueued leaves now.
+        for path in paths if cancelled() else folders:
+            self.done(path)

@@ -276,7 +276,7 @@ def test_a_spread_of_crop_scores_within_one_band_side_does_not_make_an_image_unc
     assert band == UNCERTAIN and any("disagree" in r for r in reasons)
 
 
-def test_a_folder_stays_pending_until_all_its_files_are_queued_and_only_a_close_keeps_it(tmp_path):
+def test_a_folder_stays_pending_until_all_its_files_are_queued_and_an_interruption_keeps_all(tmp_path):
     folder = tmp_path / "dropped"
     folder.mkdir()
     for i in range(5):
@@ -287,11 +287,14 @@ def test_a_folder_stays_pending_until_all_its_files_are_queued_and_only_a_close_
     assert len(next(chunks)) == 2 and store.pending() == [(str(folder), "dropped")]
     assert [len(c) for c in chunks] == [2, 1]
     assert store.pending() == []  # every file yielded: the folder has been queued whole
-    list(pending.expand([str(folder)], "dropped", chunk=2, closing=lambda: True))
-    assert store.pending() == [(str(folder), "dropped")]  # a scanner closing under it: resumed later
-    list(pending.expand([str(folder)], "dropped", chunk=2, cancelled=lambda: True))
+    lone = str(solid_image(tmp_path / "lone.png", 90))
+    list(pending.expand([str(folder), lone], "dropped", chunk=2, interrupted=lambda: True))
+    # The app shutting down under it: all of it resumes at the next start.
+    assert pending.take() == [("dropped", [str(folder), lone])]
+    list(pending.expand([str(folder), lone], "dropped", chunk=2, cancelled=lambda: True))
     assert store.pending() == []  # cancelled by the person: not resumed
-    assert pending.take() == []
+    assert [len(c) for c in pending.expand([lone], "cli")] == [1]
+    assert pending.take() == [("cli", [lone])]  # a file leaves with its outcome, from whoever scans it
 
 
 def test_a_request_carrying_the_sha256_of_known_bytes_is_answered_without_reading_the_file(tmp_path, detector):
