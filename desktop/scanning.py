@@ -75,7 +75,7 @@ class ScanService(QObject):
     _modelLoaded = Signal(object, int)  # ModelState, load generation
     _historyRead = Signal(list)
     _replacedScannerClosed = Signal()
-    _requeue = Signal(list, str)  # files, source
+    _requeue = Signal(list)  # [ScanRequest] a closing scanner did not take
 
     def __init__(self, store: Store, workers: int | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -94,7 +94,7 @@ class ScanService(QObject):
         self._jobs: list[ScanJob] = []
         self._replaced_jobs: set[ScanJob] = set()  # jobs of a scanner a model switch closed
         self._switching = False  # a replaced scanner is closing; new work waits for it
-        self._expanding = 0
+        self._expanding = 0  # submissions on their way into the scanner (a folder expanding, a watched batch)
         self._cancelled = False
         self._generation = 0
         self._load_generation = 0
@@ -103,7 +103,7 @@ class ScanService(QObject):
         self._drain_timer.timeout.connect(self._drain)
         self._modelLoaded.connect(self._on_model_loaded)
         self._replacedScannerClosed.connect(self._on_replaced_scanner_closed)
-        self._requeue.connect(lambda files, source: self.submit_paths(files, source, recursive=False))
+        self._requeue.connect(self.submit_requests)
         self._historyRead.connect(self.historyLoaded)
 
     # --- the model --------------------------------------------------------------
@@ -216,7 +216,7 @@ class ScanService(QObject):
             return True
         if self._scanner is None:
             return False
-        generation = self._begin_work(expanding=True)
+        generation = self._begin_work()
         if not self._tasks.run(self._expand_and_submit, self._scanner, paths, source, recursive, generation):
             with self._lock:  # shut down meanwhile
                 self._expanding -= 1
@@ -224,36 +224,38 @@ class ScanService(QObject):
         return True
 
     def submit_requests(self, requests: list[ScanRequest]) -> None:
-        """Queue files that need no expanding (the folder watcher's, carrying their sha256) in the scanner,
-        from this thread: no thread of their own. While no model can scan they wait in the pending list,
-        resumed when one is ready (now, or at the next start)."""
+        """Queue files that need no expanding (the folder watcher's, carrying their sha256) in the scanner: one
+        task on the service's pool, no thread of their own (and no store write on the GUI thread). While no
+        model can scan they wait in the pending list, resumed when one is ready (now, or at the next start)."""
         if not requests:
             return
         scanner = self._scanner
         if scanner is None or self._switching:
             self.pending.add((r.path, r.source) for r in requests)
             return
-        self._begin_work(expanding=False)
-        with self._lock:
-            self._queued_rows.extend((r.path, r.source) for r in requests)
-        try:
-            job = scanner.submit(requests, on_result=self._collect)
-        except RuntimeError:  # closed: they wait for the next scanner
+        self._begin_work()  # in flight until the scanner has them
+        if not self._tasks.run(self._queue_requests, scanner, requests):  # shut down meanwhile
+            with self._lock:
+                self._expanding -= 1
             self.pending.add((r.path, r.source) for r in requests)
-            return
-        with self._lock:
-            self._jobs.append(job)
 
-    def _begin_work(self, expanding: bool) -> int:
-        """Join the run of work in flight, or start a new one; start draining. The cancel generation."""
+    def _queue_requests(self, scanner: Scanner, requests: list[ScanRequest]) -> None:  # a worker thread
+        try:
+            self._submit_chunk(scanner, requests)
+        finally:
+            with self._lock:
+                self._expanding -= 1
+
+    def _begin_work(self) -> int:
+        """A submission on its way into the scanner: it joins the run of work in flight, or starts a new one;
+        draining starts. Returns the cancel generation; the caller counts ``_expanding`` down once queued."""
         with self._lock:
             done, total = self._progress()
             if done >= total and self._expanding == 0:  # a new run of work
                 self._jobs = []
                 self._replaced_jobs = set()
                 self._cancelled = False
-            if expanding:
-                self._expanding += 1
+            self._expanding += 1
             generation = self._generation
         self._drain_timer.start()
         return generation
@@ -264,7 +266,7 @@ class ScanService(QObject):
             for files in self.pending.expand(paths, source, recursive,
                                              cancelled=lambda: generation != self._generation,
                                              interrupted=lambda: self._tasks.closed):
-                if not self._submit_chunk(scanner, files, source):
+                if not self._submit_chunk(scanner, [ScanRequest(path=path, source=source) for path in files]):
                     break  # shutting down: what is not queued stays pending, for the next start
         except Exception:
             log.exception("expanding %s failed", paths)
@@ -272,17 +274,19 @@ class ScanService(QObject):
             with self._lock:
                 self._expanding -= 1
 
-    def _submit_chunk(self, scanner: Scanner, files: list[str], source: str) -> bool:
+    def _submit_chunk(self, scanner: Scanner, requests: list[ScanRequest]) -> bool:  # a worker thread
+        """Queue requests in ``scanner``; False when the service is shutting down (they stay pending)."""
         with self._lock:
-            self._queued_rows.extend((path, source) for path in files)
+            self._queued_rows.extend((r.path, r.source) for r in requests)
         try:
-            job = scanner.submit([ScanRequest(path=path, source=source) for path in files], on_result=self._collect)
+            job = scanner.submit(requests, on_result=self._collect)
         except RuntimeError:  # closed under us
-            if self._tasks.closed:  # by a shutdown: they stay pending
+            if self._tasks.closed:  # by a shutdown: pending, for the next start
+                self.pending.add((r.path, r.source) for r in requests)
                 return False
             # By a model switch: queued again, in the new scanner (or pending until the switch is done); through
             # the GUI thread, so that this comes before or after the switch's resume, never both.
-            self._requeue.emit(files, source)
+            self._requeue.emit(requests)
             return True
         with self._lock:
             self._jobs.append(job)

@@ -7,6 +7,7 @@ import hashlib
 import threading
 
 from desktop.scanning import READY, ScanService
+from desktop.workers import THREADS
 from engine.scanner import ScanRequest
 from engine.store import Store
 from tests.desktop.conftest import WAIT_MS, write_image
@@ -34,18 +35,18 @@ def test_watched_requests_wait_pending_until_a_model_loads_then_go_straight_into
     qtbot.waitUntil(lambda: [r.path for r in results] == [str(early)], timeout=WAIT_MS)
     assert service.model_state.state == READY and store.pending() == []
 
-    late = write_image(tmp_path / "late.png", 30)
     submitted_on = []
     submit = service.scanner.submit
-    service.scanner.submit = lambda *args, **kwargs: (submitted_on.append(threading.current_thread()),
+    service.scanner.submit = lambda *args, **kwargs: (submitted_on.append(threading.current_thread().name),
                                                       submit(*args, **kwargs))[1]
-    threads_before = service_threads()
-    service.submit_requests([watched(late)])
-    # Queued in the scanner before the call returned, from this thread: no thread of its own.
-    assert submitted_on == [threading.current_thread()]
-    assert service_threads() == threads_before
-    qtbot.waitUntil(lambda: len(results) == 2, timeout=WAIT_MS)
-    assert results[1].path == str(late) and not results[1].cached
+    late = [write_image(tmp_path / f"late-{i}.png", 30 + i) for i in range(20)]
+    for path in late:  # twenty batches of one file, as a watcher hands them over
+        service.submit_requests([watched(path)])
+    qtbot.waitUntil(lambda: len(results) == 21, timeout=WAIT_MS)
+    assert sorted(r.path for r in results[1:]) == sorted(map(str, late)) and not any(r.cached for r in results)
+    # Each batch was queued by the service's pool, which never grew past its few threads: no thread per batch.
+    assert len(submitted_on) == 20 and all(name.startswith("synthspot-service") for name in submitted_on)
+    assert 1 <= len(set(submitted_on)) <= len(service_threads()) <= THREADS
     service.shutdown()
 
 
