@@ -212,16 +212,21 @@ def estimate_jpeg_quality(image: Image.Image) -> int | None:
     table = np.asarray(tables[0], dtype=np.float64)
     if table.size != 64:
         return None
+    # The table closest to one of the 100 IJG tables, sorted (order-free): the mean absolute difference of
+    # integers, exact in any summation order; the lowest quality wins a tie.
+    errors = np.abs(_IJG_SORTED_TABLES - np.sort(table)).mean(axis=1)
+    return int(np.argmin(errors)) + 1
+
+
+def _ijg_sorted_tables() -> np.ndarray:
+    """[100, 64]: the libjpeg luminance table at quality 1..100, each sorted."""
     # Standard IJG luminance table (natural order, which is how Pillow reports it since 8.3).
     base = np.asarray(_IJG_LUMINANCE, dtype=np.float64)
-    best_quality, best_error = None, float("inf")
+    tables = []
     for quality in range(1, 101):
         scale = 5000 / quality if quality < 50 else 200 - 2 * quality
-        expected = np.clip(np.floor((base * scale + 50) / 100), 1, 255)
-        error = float(np.abs(np.sort(expected) - np.sort(table)).mean())
-        if error < best_error:
-            best_quality, best_error = quality, error
-    return best_quality
+        tables.append(np.sort(np.clip(np.floor((base * scale + 50) / 100), 1, 255)))
+    return np.array(tables)
 
 
 def _short(exc: BaseException) -> str:
@@ -239,3 +244,5 @@ _IJG_LUMINANCE = [
     49, 64, 78, 87, 103, 121, 120, 101,
     72, 92, 95, 98, 112, 100, 103, 99,
 ]
+
+_IJG_SORTED_TABLES = _ijg_sorted_tables()

@@ -71,6 +71,9 @@ class Detector:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        # Idle intra-op threads sleep instead of spinning: a spinning thread takes the core that decodes and
+        # crops the next images (end to end 1.5x faster on 2 cores); scores are the same either way.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
         providers = [_ORT_NAMES[self.requested_provider]]

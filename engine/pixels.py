@@ -44,7 +44,7 @@ def to_rgb_array(image: Image.Image, strip_pixels: int = STRIP_PIXELS) -> np.nda
     elif mode == "F":
         convert = _float_converter(image, strip_pixels)
     elif mode == "RGB":
-        convert = np.asarray
+        convert = _rgb_bytes
     else:  # L, 1, CMYK, YCbCr, LAB, HSV, RGBX: Pillow's conversions are the right ones
         def convert(strip):
             return np.asarray(strip.convert("RGB"))
@@ -61,8 +61,17 @@ def to_rgb_array(image: Image.Image, strip_pixels: int = STRIP_PIXELS) -> np.nda
 def _strips(image: Image.Image, strip_pixels: int):
     width, height = image.size
     rows = max(1, strip_pixels // max(width, 1))
+    if rows >= height:  # one strip: the image itself, not a copy of it
+        yield 0, image
+        return
     for top in range(0, height, rows):
         yield top, image.crop((0, top, width, min(top + rows, height)))
+
+
+def _rgb_bytes(strip: Image.Image) -> np.ndarray:
+    """The pixels np.asarray would give, without its overheads: Pillow's raw RGB bytes, viewed."""
+    width, height = strip.size
+    return np.frombuffer(strip.tobytes(), np.uint8).reshape(height, width, 3)
 
 
 def _palette_on_white(image: Image.Image) -> np.ndarray:

@@ -155,3 +155,47 @@ def test_the_shipped_model_scores_the_pinned_crops_as_before(name, shipped_model
     logits = shipped_model.run(contract.extract_crops(rgb, boxes)).logits
     # Tolerance for other CPUs' kernels only; on the machine that recorded them they are bit for bit.
     np.testing.assert_allclose(logits, LOGITS[name], rtol=0, atol=2e-5)
+
+
+def test_jpeg_quality_is_the_closest_ijg_table_as_the_quality_by_quality_search_found():
+    """The vectorised estimate against the search it replaced, on exact, perturbed and odd tables."""
+    from engine.decode import _IJG_LUMINANCE, estimate_jpeg_quality
+
+    def searched(table):
+        base = np.asarray(_IJG_LUMINANCE, dtype=np.float64)
+        best_quality, best_error = None, float("inf")
+        for quality in range(1, 101):
+            scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+            expected = np.clip(np.floor((base * scale + 50) / 100), 1, 255)
+            error = float(np.abs(np.sort(expected) - np.sort(table)).mean())
+            if error < best_error:
+                best_quality, best_error = quality, error
+        return best_quality
+
+    class Tables:
+        def __init__(self, table):
+            self.quantization = {0: [int(v) for v in table]}
+
+    rng = np.random.default_rng(0)
+    base = np.asarray(_IJG_LUMINANCE, dtype=np.float64)
+    for trial in range(600):
+        quality = int(rng.integers(1, 101))
+        scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+        table = np.clip(np.floor((base * scale + 50) / 100), 1, 255)
+        table = [table, table + rng.integers(-3, 4, 64), rng.integers(1, 256, 64),
+                 rng.integers(1, 65536, 64)][trial % 4]
+        table = np.clip(table, 1, None)
+        assert estimate_jpeg_quality(Tables(table)) == searched(table), table
+
+
+@pytest.mark.parametrize("size", [(1, 1), (451, 300), (1153, 865)])
+def test_rgb_pixels_are_pillows_whether_in_one_strip_or_many(size):
+    from PIL import Image
+
+    from engine.pixels import to_rgb_array
+
+    image = Image.fromarray(np.random.default_rng(1).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+    for strip_pixels in (1 << 22, 1000, 37):
+        rgb = to_rgb_array(image, strip_pixels)
+        assert rgb.flags.writeable and rgb.flags.c_contiguous
+        np.testing.assert_array_equal(rgb, np.asarray(image))
