@@ -14,7 +14,7 @@ from desktop.export import expert_mix_text
 from desktop.results_model import CANCELLED, QUEUED, Row, source_label
 from desktop.thumbnails import ImageCache
 from desktop.ui.image_view import ImageView
-from desktop.ui.style import badge_colours, rich_text_css
+from desktop.ui.style import badge_colours, readable_indicators, rich_text_css
 from engine.result import Result
 
 DETAIL_IMAGE_SIDE = 1600
@@ -111,6 +111,7 @@ class DetailPane(QWidget):
         self.crops_toggle = QCheckBox("Crop scores")
         self.crops_toggle.setChecked(True)
         self.crops_toggle.setToolTip("The crops the model looked at, at native resolution, with each one's score")
+        readable_indicators(self.heatmap_toggle, self.crops_toggle)
         self.info = QTextBrowser()
         self.info.setOpenLinks(False)
         self.info.document().setDefaultStyleSheet(rich_text_css(QApplication.palette()))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import html
 import json
 import os
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QMimeData, QModelIndex, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView, QApplication, QComboBox, QFileDialog, QFrame, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
     QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton, QSplitter, QSystemTrayIcon, QTableView, QToolBar, QVBoxLayout,
@@ -29,14 +30,13 @@ from desktop.thumbnails import ImageCache
 from desktop.ui.delegates import TagsDelegate, VerdictDelegate
 from desktop.ui.detail_pane import DETAIL_IMAGE_SIDE, DetailPane
 from desktop.ui.settings_dialog import SettingsDialog
-from desktop.ui.style import (
-    app_icon, banner_stylesheet, install_readable_style, keep_placeholder_readable, verdict_colour,
-)
+from desktop.ui.style import app_icon, banner_stylesheet, keep_placeholder_readable, verdict_colour
 from desktop.ui.tray import TrayIcon
 from engine.result import LIKELY_AI, UNCERTAIN
 
 THUMBNAIL_SIDE = 44
 ROW_HEIGHT = 52
+PROGRESS_INTERVAL_S = 0.25  # QProgressBar.setValue repaints at once: a few times a second is plenty
 
 
 def model_status_text(metadata, provider: str) -> str:
@@ -47,9 +47,31 @@ def model_status_text(metadata, provider: str) -> str:
     return f"Model: {' '.join(part for part in (metadata.name, version) if part)} ({provider})"
 
 
+EMPTY_HINT = ("Drop images or folders here to scan them\n\n"
+              "or use Open files… (Ctrl+O), Open folder… (Ctrl+Shift+O) or paste an image (Ctrl+V).\n"
+              "Everything is scanned on this computer.")
+NO_MATCH_HINT = "No results match the filters."
+
+
 class ResultsTable(QTableView):
     """The results table: Home and End go to the first and last row, keeping the column, as in a list
-    (QTableView's own Home/End move across the columns of the current row)."""
+    (QTableView's own Home/End move across the columns of the current row). Empty, it says what to do:
+    the whole list is a drop target."""
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().paintEvent(event)
+        model = self.model()
+        if model is None or model.rowCount(self.rootIndex()) > 0:
+            return
+        filtered = isinstance(model, ResultsFilterProxy) and model.sourceModel().rowCount() > 0
+        painter = QPainter(self.viewport())
+        try:
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(self.viewport().rect().adjusted(24, 24, -24, -24),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             NO_MATCH_HINT if filtered else EMPTY_HINT)
+        finally:
+            painter.end()
 
     def moveCursor(self, cursor_action, modifiers):  # noqa: N802 (Qt's name)
         actions = QAbstractItemView.CursorAction
@@ -140,7 +162,7 @@ class MainWindow(QMainWindow):
         self._wanted_in_view: list[str] = []  # what the person just gave (files, folders): shown once it is queued
         self._follow_key = ""  # the row brought into view; kept there while re-sorting moves it
         self._alerted = None  # the Result the alert banner and the desktop notification point at
-        install_readable_style()  # check boxes visible on a dark theme (under Fusion)
+        self._progress_shown_at = 0.0
         keep_placeholder_readable()
         self.setWindowTitle("SynthSpot")
         self.setWindowIcon(app_icon())
@@ -666,6 +688,10 @@ class MainWindow(QMainWindow):
     def _progress(self, done: int, total: int) -> None:
         if total <= 0:
             return
+        now = time.monotonic()
+        if done < total and self.progress.isVisible() and now - self._progress_shown_at < PROGRESS_INTERVAL_S:
+            return  # every 40 ms drain would repaint the bar there and then, on the GUI thread
+        self._progress_shown_at = now
         self.progress.setMaximum(total)
         self.progress.setValue(done)
         self.progress.show()

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
 
 from desktop.bridge import BRIDGE_AVAILABLE
 from desktop.settings import WatchedFolder, dialog_start_folder, suggested_watch_folder
+from desktop.ui.style import readable_indicators
 from engine.model import PROVIDER_CHOICES, available_providers
 
 PROVIDER_LABELS = {"auto": "Automatic (CUDA when available, else CPU)", "cuda": "CUDA (NVIDIA GPU)", "cpu": "CPU"}
@@ -103,6 +104,7 @@ class SettingsDialog(QDialog):
         layout.addLayout(buttons)
         self.notifications = QCheckBox("Notify me when a watched folder receives a likely AI-generated image")
         self.notifications.setChecked(settings.notifications)
+        readable_indicators(self.notifications, self.folders)  # the folders' "include sub-folders" ticks too
         layout.addWidget(self.notifications)
         return group
 
@@ -111,6 +113,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout(group)
         self.bridge_enabled = QCheckBox("Let the SynthSpot browser extension send images (127.0.0.1 only)")
         self.bridge_enabled.setChecked(settings.bridge_enabled and BRIDGE_AVAILABLE)
+        readable_indicators(self.bridge_enabled)
         if not BRIDGE_AVAILABLE:
             self.bridge_enabled.setEnabled(False)
             self.bridge_enabled.setToolTip("The bridge is not part of this build")

@@ -188,3 +188,31 @@ def test_the_window_hands_freed_memory_back_after_a_scan(qtbot, tmp_path, monkey
     with qtbot.waitSignal(window.service.scanFinished, timeout=WAIT_MS):
         window.scan_paths([str(write_image(tmp_path / "a.png", 230, size=(640, 480)))], "dropped")
     assert calls
+
+
+def test_the_empty_list_says_what_to_do_and_a_filtered_out_one_says_why(qtbot, tmp_path, model_path, make_window):
+    from desktop.ui.main_window import EMPTY_HINT
+
+    window = make_window(model_path)
+    assert "Drop images or folders here" in EMPTY_HINT
+    assert ink_contrast(window.table.viewport().grab().toImage()) >= 4.5  # was a blank white area
+    window.scan_paths([str(write_image(tmp_path / "a.png", 230))], "dropped")
+    qtbot.waitUntil(lambda: window.proxy.rowCount() == 1, timeout=WAIT_MS)
+    window.filter_edit.setText("no such name")
+    qtbot.waitUntil(lambda: window.proxy.rowCount() == 0, timeout=WAIT_MS)
+    assert ink_contrast(window.table.viewport().grab().toImage()) >= 4.5  # "No results match the filters."
+
+
+def test_the_progress_bar_is_redrawn_a_few_times_a_second_not_on_every_drain(qtbot, model_path, make_window):
+    """QProgressBar.setValue repaints there and then; the service reports progress every 40 ms."""
+    window = make_window(model_path)
+    window._progress(1, 1000)
+    assert window.progress.value() == 1 and window.progress.isVisible()
+    for done in range(2, 40):  # a burst of drains, well within a quarter of a second
+        window._progress(done, 1000)
+    assert window.progress.value() == 1
+    window._progress(1000, 1000)  # the end always shows
+    assert window.progress.value() == 1000
+    qtbot.wait(300)
+    window._progress(1000, 2000)  # more work joined, later: shown
+    assert window.progress.maximum() == 2000
