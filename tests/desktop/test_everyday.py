@@ -177,6 +177,28 @@ def test_files_given_on_the_command_line_are_selected_and_scrolled_into_view(
     assert seen, "the file from the command line was not selected and in view"
 
 
+def test_paths_passed_by_a_second_launch_are_selected_and_scrolled_into_view(
+        qtbot, tmp_path, model_path, make_window, store_path):
+    from desktop.app import accept_later_launches
+    from desktop.single_instance import InstanceServer, instance_name
+
+    window = make_window(model_path)
+    later = time.time() + 3600  # rows that sort above the new one: it lands below the fold
+    window.model.add_results([Result(sha256=f"{i:064x}", path=f"/photos/IMG_{i:05d}.jpg", probability=0.1,
+                                     verdict=LIKELY_REAL, scanned_at=later + i) for i in range(150)])
+    server = InstanceServer(instance_name(store_path))
+    accept_later_launches(window, server)
+    image = write_image(tmp_path / "from-second-launch.png", 230)
+    server.pathsReceived.emit([str(image)])
+
+    def selected_and_in_view() -> bool:
+        rows = window.selected_rows()
+        return bool(rows) and rows[0].path == str(image) and rows[0].status == "done" and \
+            window.table.viewport().rect().contains(window.table.visualRect(window.table.currentIndex()))
+
+    qtbot.waitUntil(selected_and_in_view, timeout=WAIT_MS)
+
+
 def test_the_window_hands_freed_memory_back_after_a_scan(qtbot, tmp_path, monkeypatch, model_path, make_window):
     import desktop.ui.main_window as main_window
     from desktop.memory import release_freed_memory
