@@ -161,3 +161,13 @@ def test_history_reads_summaries_not_heatmaps(tmp_path):
     db.close()
     [row] = store.history()
     assert row.verdict == "likely_ai" and row.artifact_map is None
+
+
+def test_a_blob_sqlite_does_not_take_for_json_is_summarised_too(tmp_path):
+    path = tmp_path / "results.sqlite3"
+    odd = scanned("c" * 64, "/photos/odd.png", 1.0)
+    odd.timings_ms = {"total": float("nan")}  # Python writes NaN, which is not JSON to SQLite
+    unversioned_store(path, [odd, scanned("d" * 64, "/photos/plain.png", 2.0)], [], [], [])
+    history = Store(path).history()
+    assert [(r.path, r.artifact_map, r.crops) for r in history] == [("/photos/plain.png", None, []),
+                                                                     ("/photos/odd.png", None, [])]
