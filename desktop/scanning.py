@@ -233,15 +233,15 @@ class ScanService(QObject):
         if scanner is None or self._switching:
             self.pending.add((r.path, r.source) for r in requests)
             return
-        self._begin_work()  # in flight until the scanner has them
-        if not self._tasks.run(self._queue_requests, scanner, requests):  # shut down meanwhile
+        generation = self._begin_work()  # in flight until the scanner has them
+        if not self._tasks.run(self._queue_requests, scanner, requests, generation):  # shut down meanwhile
             with self._lock:
                 self._expanding -= 1
             self.pending.add((r.path, r.source) for r in requests)
 
-    def _queue_requests(self, scanner: Scanner, requests: list[ScanRequest]) -> None:  # a worker thread
+    def _queue_requests(self, scanner: Scanner, requests: list[ScanRequest], generation: int) -> None:  # a worker
         try:
-            self._submit_chunk(scanner, requests)
+            self._submit_chunk(scanner, requests, generation)
         finally:
             with self._lock:
                 self._expanding -= 1
@@ -266,7 +266,7 @@ class ScanService(QObject):
             for files in self.pending.expand(paths, source, recursive,
                                              cancelled=lambda: generation != self._generation,
                                              interrupted=lambda: self._tasks.closed):
-                if not self._submit_chunk(scanner, [ScanRequest(path=path, source=source) for path in files]):
+                if not self._submit_chunk(scanner, [ScanRequest(path=path, source=source) for path in files], generation):
                     break  # shutting down: what is not queued stays pending, for the next start
         except Exception:
             log.exception("expanding %s failed", paths)
@@ -274,7 +274,7 @@ class ScanService(QObject):
             with self._lock:
                 self._expanding -= 1
 
-    def _submit_chunk(self, scanner: Scanner, requests: list[ScanRequest]) -> bool:  # a worker thread
+    def _submit_chunk(self, scanner: Scanner, requests: list[ScanRequest], generation: int) -> bool:  # a worker
         """Queue requests in ``scanner``; False when the service is shutting down (they stay pending)."""
         with self._lock:
             self._queued_rows.extend((r.path, r.source) for r in requests)
@@ -290,6 +290,11 @@ class ScanService(QObject):
             return True
         with self._lock:
             self._jobs.append(job)
+            # A cancel that came after the rows were queued (the person saw them) but before the job was listed
+            # did not reach it: it does now.
+            cancelled = generation != self._generation
+        if cancelled:
+            job.cancel()
         return True
 
     def _resume_pending(self) -> None:

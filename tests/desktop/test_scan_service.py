@@ -71,3 +71,36 @@ def test_shutdown_waits_for_the_service_threads_and_keeps_unfinished_work_pendin
     # Every file has its outcome or is pending for the next start (itself, or its folder), none both.
     covered = files if str(folder) in pending else pending
     assert stored | covered == files and not stored & pending
+
+
+def test_a_cancel_that_comes_while_a_batch_is_being_queued_still_reaches_it(tmp_path, qtbot, model_path):
+    store = Store(tmp_path / "s.db")
+    service = ScanService(store)
+    service.load_model(str(model_path), "cpu")
+    qtbot.waitUntil(lambda: service.model_state.state == READY, timeout=WAIT_MS)
+    folder = tmp_path / "wrong folder"
+    folder.mkdir()
+    for index in range(20):
+        write_image(folder / f"{index}.png", 30 + index)
+    cancelled = threading.Event()
+    submit = service.scanner.submit
+
+    def submit_after_the_cancel(*args, **kwargs):  # the rows are on screen, the person cancels, then the job lands
+        assert cancelled.wait(WAIT_MS / 1000)
+        return submit(*args, **kwargs)
+
+    def cancel_on_sight(rows):
+        service.cancel()
+        cancelled.set()
+
+    service.scanner.submit = submit_after_the_cancel
+    service.rowsQueued.connect(cancel_on_sight)
+    finished, results = [], []
+    service.scanFinished.connect(finished.append)
+    service.resultsReady.connect(results.extend)
+    service.submit_paths([str(folder)], "dropped")
+    qtbot.waitUntil(lambda: bool(finished), timeout=WAIT_MS)
+    assert finished == [True]
+    assert len(results) < 20  # at most what the scanner had started in the moment before the cancel reached it
+    assert store.pending() == []  # cancelled: not resumed at the next start
+    service.shutdown()
