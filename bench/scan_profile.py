@@ -5,8 +5,11 @@
 
 The stages are the ones the Scanner runs for a 1 MP JPEG (bench/engine_throughput.py's photos), each
 timed on its own, serially on one thread, the best of ``--passes`` passes per image; the ONNX stage is
-one run of the image's crops. "end to end" is the Scanner itself over the same files (2 preparation
-threads, batches of 16 crops, a store), the best of ``--passes`` runs.
+one run of the image's crops. Stages are in CPU ms, which a machine busy with other work disturbs far
+less than wall time (that mostly measures the wait for a core): this thread's CPU time, and for the ONNX
+stage the whole process's, ONNX Runtime's threads included. What those threads burn between runs
+(spinning) is in no stage, only in the end-to-end CPU ms per image. "end to end" is the Scanner itself
+over the same files (2 preparation threads, batches of 16 crops, a store), the best of ``--passes`` runs.
 
 ``--compare OLD_TREE`` (a checkout, e.g. ``git worktree add /tmp/old HEAD``) runs this on both trees,
 alternately, one process per run on the same files, so that a machine busy with other work weighs on
@@ -34,7 +37,7 @@ SIZE = (1152, 864)  # bench/engine_throughput.py's "1mp"
 
 
 def stage_times(model: Path, photos: list[Path], work: Path, passes: int) -> dict[str, float]:
-    """ms per image for each stage, the best of ``passes`` passes."""
+    """CPU ms per image for each stage, the best of ``passes`` passes."""
     from engine import contract
     from engine.decode import estimate_jpeg_quality, open_image
     from engine.model import Detector
@@ -50,13 +53,13 @@ def stage_times(model: Path, photos: list[Path], work: Path, passes: int) -> dic
         store = Store(work / f"stages{index}.sqlite")
         times: dict[str, float] = {}
 
-        def lap(stage, started):
-            now = time.perf_counter()
+        def lap(stage, started, clock=time.thread_time):
+            now = clock()
             times[stage] = times.get(stage, 0.0) + now - started
-            return now
+            return time.thread_time()
 
         for path in photos:
-            t = time.perf_counter()
+            t = time.thread_time()
             data = path.read_bytes()
             t = lap("read", t)
             sha256 = hashlib.sha256(data).hexdigest()
@@ -77,8 +80,9 @@ def stage_times(model: Path, photos: list[Path], work: Path, passes: int) -> dic
             t = lap("extract_crops", t)
             hints = provenance_hints(data, "JPEG")
             t = lap("provenance hints", t)
+            t = time.process_time()
             outputs = detector.run(crops)
-            t = lap(f"ONNX ({len(boxes)} crops, one run)", t)
+            t = lap(f"ONNX ({len(boxes)} crops, one run)", t, time.process_time)
             result = Result(sha256=sha256, path=str(path), width=rgb.shape[1], height=rgb.shape[0],
                             format="JPEG", provenance=hints, model_name=meta.name, model_version=meta.version,
                             provider="cpu", file_size=len(data))
@@ -92,29 +96,30 @@ def stage_times(model: Path, photos: list[Path], work: Path, passes: int) -> dic
     return best
 
 
-def end_to_end(model: Path, photos: list[Path], work: Path, passes: int) -> tuple[float, dict]:
-    """The Scanner's best images/s over ``passes`` runs, and what it found per file."""
+def end_to_end(model: Path, photos: list[Path], work: Path, passes: int) -> tuple[float, float, dict]:
+    """The Scanner's best images/s and least CPU ms per image over ``passes`` runs, and what it found per file."""
     from engine.model import Detector
     from engine.scanner import Scanner, ScanRequest
     from engine.store import Store
 
-    rates, found = [], {}
+    rates, cpu, found = [], [], {}
     for index in range(passes):
         detector = Detector(model, provider="cpu")
         with Scanner(detector, Store(work / f"scan{index}.sqlite"), workers=2, batch_crops=16) as scanner:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             results = scanner.scan([ScanRequest(path=str(p)) for p in photos])
             rates.append(len(photos) / (time.perf_counter() - started))
+            cpu.append(1000 * (time.process_time() - cpu_started) / len(photos))
         assert all(r.ok for r in results), [r.error for r in results if not r.ok]
         found = {Path(r.path).name: [r.probability.hex(), [(c.top, c.left, c.probability.hex()) for c in r.crops]]
                  for r in results}
-    return max(rates), found
+    return max(rates), min(cpu), found
 
 
 def measure(model: Path, photos: list[Path], work: Path, passes: int) -> dict:
     stages = stage_times(model, photos, work, passes)
-    rate, found = end_to_end(model, photos, work, passes)
-    return {"stages": stages, "images_per_s": rate, "found": found}
+    rate, cpu, found = end_to_end(model, photos, work, passes)
+    return {"stages": stages, "images_per_s": rate, "cpu_ms": cpu, "found": found}
 
 
 def make_photos(folder: Path, count: int) -> list[Path]:
@@ -128,7 +133,7 @@ def print_table(columns: dict[str, dict], images: int) -> None:
     names = list(columns)
     stages = list(dict.fromkeys(s for figures in columns.values() for s in figures["stages"]))
     ratio = len(names) == 2
-    print(f"{images} JPEGs of {SIZE[0]}x{SIZE[1]}; ms per image, stage by stage (serial, one thread)")
+    print(f"{images} JPEGs of {SIZE[0]}x{SIZE[1]}; CPU ms per image, stage by stage (serial, one thread)")
     print(f"  {'stage':<32}" + "".join(f"{name:>10}" for name in names) + ("   new/old" if ratio else ""))
     for stage in stages:
         values = [columns[name]["stages"].get(stage) for name in names]
@@ -138,6 +143,9 @@ def print_table(columns: dict[str, dict], images: int) -> None:
         print(f"  {stage:<32}{row}")
     sums = [sum(columns[name]["stages"].values()) for name in names]
     print(f"  {'sum':<32}" + "".join(f"{v:10.2f}" for v in sums) + (f"{sums[1] / sums[0]:10.2f}" if ratio else ""))
+    cpu = [columns[name]["cpu_ms"] for name in names]
+    print(f"  {'end to end, CPU ms per image':<32}" + "".join(f"{v:10.2f}" for v in cpu)
+          + (f"{cpu[1] / cpu[0]:10.2f}" if ratio else ""))
     rates = [columns[name]["images_per_s"] for name in names]
     print(f"  {'end to end, images/s (Scanner)':<32}" + "".join(f"{v:10.1f}" for v in rates)
           + (f"{rates[1] / rates[0]:10.2f}" if ratio else ""))
@@ -155,15 +163,17 @@ def compare(args, photos: Path, root: Path) -> int:
                 check=True, capture_output=True, text=True).stdout
             figures = json.loads(output.strip().splitlines()[-1])
             runs[name].append(figures)
-            print(f"round {round_index + 1} {name}: {figures['images_per_s']:.1f} images/s end to end, "
-                  f"stages sum {sum(figures['stages'].values()):.1f} ms", flush=True)
+            print(f"round {round_index + 1} {name}: {figures['images_per_s']:.1f} images/s end to end "
+                  f"({figures['cpu_ms']:.1f} CPU ms per image), stages sum {sum(figures['stages'].values()):.1f} "
+                  "CPU ms", flush=True)
     same = all(run["found"] == runs["old"][0]["found"] for name in trees for run in runs[name])
     print(f"\nmedians of {args.rounds} alternating rounds (each the best of {args.passes} passes)")
     columns = {}
     for name in trees:
         stages = {stage: statistics.median(run["stages"][stage] for run in runs[name] if stage in run["stages"])
                   for stage in runs[name][0]["stages"]}
-        columns[name] = {"stages": stages, "images_per_s": statistics.median(r["images_per_s"] for r in runs[name])}
+        columns[name] = {"stages": stages, "images_per_s": statistics.median(r["images_per_s"] for r in runs[name]),
+                         "cpu_ms": statistics.median(r["cpu_ms"] for r in runs[name])}
     print_table(columns, len(runs["old"][0]["found"]))
     print(f"same crops and probabilities, bit for bit, in every run: {'yes' if same else 'NO'}")
     return 0 if same else 1
