@@ -16,6 +16,9 @@ browsing results would. The model is the synthetic contract model with a few
 real convolutions (tests/fixtures/synthetic.py), so inference costs CPU time like a small
 real model.
 
+The GUI thread's CPU time during the scan is printed too: unlike the stalls, it hardly depends on
+what else the machine runs, so it compares two versions fairly on a busy machine.
+
 Memory (the process's resident set, from /proc): idle with the model loaded, after the
 1,000 images are scanned and browsed, and after one 48 MP JPEG is opened (scanned, selected,
 its thumbnail and detail image shown); beside each the peak since start (VmHWM).
@@ -215,7 +218,9 @@ def measure(photos: Path, big: Path, work: Path, profile: Path | None = None,
     if stall_stacks_ms:
         sampler = StallSampler(stall_stacks_ms)
     browsing.start()
+    gui_cpu, process_cpu = time.thread_time(), time.process_time()  # this is the GUI thread
     scan_s = scan([str(photos)])
+    gui_cpu, process_cpu = time.thread_time() - gui_cpu, time.process_time() - process_cpu
     heartbeat.stop()
     browsing.stop()
     if profiler is not None:
@@ -241,7 +246,8 @@ def measure(photos: Path, big: Path, work: Path, profile: Path | None = None,
     window.shutdown()
     session.shutdown()
     return {
-        "images": done, "errors": errors, "scan_s": scan_s, "provider": provider, "heartbeats": heartbeats,
+        "images": done, "errors": errors, "scan_s": scan_s, "gui_cpu_s": gui_cpu, "process_cpu_s": process_cpu,
+        "provider": provider, "heartbeats": heartbeats,
         "stall_max_ms": stalls[-1] if stalls else 0.0, "stall_p99_ms": percentile(stalls, 0.99),
         "stall_median_ms": statistics.median(stalls) if stalls else 0.0,
         "stalls_over_50": sum(s > 50 for s in stalls), "stalls_over_100": sum(s > 100 for s in stalls),
@@ -259,6 +265,7 @@ def print_run(figures: dict) -> None:
     print(f"event-loop stall over {f['heartbeats']} heartbeats of {HEARTBEAT_MS} ms: longest {f['stall_max_ms']:.0f} ms, "
           f"p99 (worst 1%) {f['stall_p99_ms']:.0f} ms, median {f['stall_median_ms']:.1f} ms, "
           f">50 ms: {f['stalls_over_50']}, >100 ms: {f['stalls_over_100']}")
+    print(f"CPU time during the scan: GUI thread {f['gui_cpu_s']:.1f} s, whole process {f['process_cpu_s']:.1f} s")
     print(f"idle baseline ({IDLE_BASELINE_MS / 1000:.0f} s, no scan): longest {f['idle_stall_max_ms']:.0f} ms, "
           f"p99 {f['idle_stall_p99_ms']:.0f} ms, load average {f['load_average']:.1f}")
     print(f"RSS: idle {f['idle_rss_mib']:.0f} MiB; after {f['images']} images {f['rss_after_scan_mib']:.0f} MiB "
@@ -272,6 +279,8 @@ COMPARED = [  # key, label, format
     ("stalls_over_50", "stalls > 50 ms", "{:.0f}"),
     ("idle_stall_p99_ms", "idle baseline p99 (ms)", "{:.0f}"),
     ("scan_s", "scan wall time (s)", "{:.1f}"),
+    ("gui_cpu_s", "GUI-thread CPU during the scan (s)", "{:.2f}"),
+    ("process_cpu_s", "process CPU during the scan (s)", "{:.1f}"),
     ("idle_rss_mib", "RSS idle (MiB)", "{:.0f}"),
     ("rss_after_scan_mib", "RSS after the images (MiB)", "{:.0f}"),
     ("peak_after_scan_mib", "peak RSS during the images (MiB)", "{:.0f}"),
