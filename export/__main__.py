@@ -8,8 +8,9 @@ The scoring recipe (max crops, aggregation, crop plan) defaults to the one the c
 fitted with; export refuses a recipe that differs from it, since the thresholds would not hold.
 
 Writes ``<out>/<name>-<precision>.onnx`` for each precision; each export runs the parity
-check against torch on real crops (from ``--parity-data``'s val split, else from the
-calibration images' split) and fails above the tolerance.
+check against torch on crops of real photos (from ``--parity-data``'s val split, else from the
+photographs scikit-image ships), on every output the model has, and fails above the tolerance
+(``export.onnx_export``: the current exporter is tried first, then the TorchScript one).
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from PIL import Image
 from engine.contract import DEFAULT_MAX_CROPS, ModelMetadata, extract_crops, plan_for
 
 
-def parity_crops(data: str | None, crop_size: int, count: int = 32, seed: int = 0) -> np.ndarray:
-    """Crops of real photos from the val split of ``data``; noise-free random images when there is no data."""
-    rng = np.random.default_rng(seed)
+def parity_crops(data: str | None, crop_size: int, count: int = 32) -> np.ndarray:
+    """Crops of real photos from the val split of ``data``; without data, of scikit-image's sample photographs."""
     if data is None:
-        return rng.integers(0, 256, (count, crop_size, crop_size, 3), dtype=np.uint8)
+        from export.onnx_export import sample_photo_crops
+
+        return sample_photo_crops(crop_size, count)
     from training.evaluate import load_records
     from training.data import manifest
 
@@ -80,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-crops", type=int, help="default: the calibration's (8 if it records none)")
     parser.add_argument("--aggregation", help="default: the calibration's (mean if it records none)")
     parser.add_argument("--crop-plan", choices=("grid", "texture"), help="default: the calibration's (grid if it records none)")
-    parser.add_argument("--parity-data", help="manifest or folder whose val-split photos give the parity crops")
+    parser.add_argument("--parity-data", help="manifest or folder whose val-split photos give the parity crops "
+                                              "(default: scikit-image's sample photographs)")
     parser.add_argument("--metrics", help="metrics.json from `python -m training.evaluate` (summary stamped in)")
     parser.add_argument("--training-note", default="", help="one line on the training data, stamped in")
     args = parser.parse_args(argv)

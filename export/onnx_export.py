@@ -3,15 +3,28 @@
 The exported graph takes ``uint8 [N, S, S, 3]`` RGB crops; the cast, the
 normalisation and the NHWC->NCHW transpose live inside it, so the engine feeds
 decoded pixels as they are.
+
+Two exporters are tried in ``EXPORTERS`` order and the first file that passes the parity
+check is kept: torch's current one (``dynamo``: ``torch.export``, fp16 exported from a
+half-precision copy of the model) and the legacy TorchScript tracer (``torchscript``: fp16 by
+onnxconverter-common plus three graph patches). Parity compares every output the model has
+(``fake_logit``, ``expert_weights``, ``artifact_map``) with torch's fp32 outputs, in ONNX
+Runtime with the engine's session options, in a child process (a graph that crashes ONNX
+Runtime fails the check instead of the export).
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import shutil
+import subprocess
+import sys
 import tempfile
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import onnx
@@ -25,9 +38,18 @@ from export.metadata import stamp
 
 log = logging.getLogger(__name__)
 
-OPSET = 17
-# Largest |logit| difference from torch that export accepts, per precision.
-PARITY_TOLERANCE = {"fp32": 1e-3, "fp16": 0.05, "int8": 0.5}
+OPSET = 17  # the TorchScript exporter's
+DYNAMO_OPSET = 18  # the current exporter's (its lowest)
+EXPORTERS = ("dynamo", "torchscript")  # tried in this order; the first whose file passes parity is kept
+# Largest |difference| from torch's fp32 outputs that export accepts, per precision and output
+# (logits for fake_logit and artifact_map, probabilities for expert_weights).
+PARITY_TOLERANCE = {
+    "fp32": {contract.OUTPUT_LOGIT: 1e-3, contract.OUTPUT_EXPERT_WEIGHTS: 1e-4, contract.OUTPUT_ARTIFACT_MAP: 1e-3},
+    "fp16": {contract.OUTPUT_LOGIT: 0.05, contract.OUTPUT_EXPERT_WEIGHTS: 0.02, contract.OUTPUT_ARTIFACT_MAP: 0.05},
+    "int8": {contract.OUTPUT_LOGIT: 0.5, contract.OUTPUT_EXPERT_WEIGHTS: 0.1, contract.OUTPUT_ARTIFACT_MAP: 0.5},
+}
+# Real photographs shipped inside scikit-image (a training requirement): the parity crops when none are given.
+SAMPLE_PHOTOS = ("chelsea", "astronaut", "coffee", "rocket")
 
 
 class ExportError(RuntimeError):
@@ -35,9 +57,12 @@ class ExportError(RuntimeError):
 
 
 class ContractWrapper(nn.Module):
-    """uint8 NHWC crops -> the detector's outputs under the contract's names."""
+    """uint8 NHWC crops -> the detector's outputs under the contract's names (always float32).
 
-    def __init__(self, detector: nn.Module):
+    ``dtype`` is the precision the detector computes in: the wrapper of a ``.half()`` copy casts the
+    pixels to float16 and its outputs back to float32, so the graph keeps the contract's types."""
+
+    def __init__(self, detector: nn.Module, dtype: torch.dtype = torch.float32):
         super().__init__()
         spec = detector.input_spec
         self.detector = detector
@@ -46,68 +71,127 @@ class ContractWrapper(nn.Module):
             self.output_names.append(contract.OUTPUT_EXPERT_WEIGHTS)
         if spec.has_artifact_map:
             self.output_names.append(contract.OUTPUT_ARTIFACT_MAP)
-        self.register_buffer("mean255", torch.tensor(spec.mean).view(1, 3, 1, 1) * 255.0)
-        self.register_buffer("std255", torch.tensor(spec.std).view(1, 3, 1, 1) * 255.0)
+        self.register_buffer("mean255", (torch.tensor(spec.mean).view(1, 3, 1, 1) * 255.0).to(dtype))
+        self.register_buffer("std255", (torch.tensor(spec.std).view(1, 3, 1, 1) * 255.0).to(dtype))
 
     def forward(self, image: torch.Tensor):
-        x = image.permute(0, 3, 1, 2).to(torch.float32)
+        x = image.permute(0, 3, 1, 2).to(self.mean255.dtype)
         out = self.detector((x - self.mean255) / self.std255)
         values = {contract.OUTPUT_LOGIT: out.logit.reshape(-1),
                   contract.OUTPUT_EXPERT_WEIGHTS: out.expert_weights,
                   contract.OUTPUT_ARTIFACT_MAP: out.artifact_map}
+        if self.mean255.dtype != torch.float32:
+            return tuple(values[name].float() for name in self.output_names)
         return tuple(values[name] for name in self.output_names)
 
 
 @dataclass
 class ParityReport:
     precision: str
+    exporter: str
     crops: int
-    max_abs_logit_diff: float
+    max_abs_diff: dict[str, float]  # per output, against torch's fp32 outputs
     verdict_agreement: float  # share of crops on the same side of 0.5
 
+    @property
+    def max_abs_logit_diff(self) -> float:
+        return self.max_abs_diff[contract.OUTPUT_LOGIT]
+
+    def over(self, limits: dict[str, float]) -> list[str]:
+        return [f"{name} {diff:.2e} > {limits[name]:g}" for name, diff in self.max_abs_diff.items() if diff > limits[name]]
+
     def __str__(self) -> str:
-        return (f"parity {self.precision}: {self.crops} crops, max |logit diff| {self.max_abs_logit_diff:.2e}, "
+        diffs = ", ".join(f"{name} {diff:.2e}" for name, diff in self.max_abs_diff.items())
+        return (f"parity {self.precision} ({self.exporter} exporter): {self.crops} crops, max |diff| {diffs}, "
                 f"verdict agreement {self.verdict_agreement:.1%}")
 
 
+def sample_photo_crops(crop_size: int, count: int = 16) -> np.ndarray:
+    """Crops of the real photographs scikit-image ships (``SAMPLE_PHOTOS``), cut by the engine's texture plan."""
+    from skimage import data
+
+    per_photo = -(-count // len(SAMPLE_PHOTOS))
+    crops = [contract.extract_crops(rgb, contract.plan_for(rgb, crop_size, per_photo, "texture"))
+             for rgb in (np.asarray(getattr(data, name)())[..., :3] for name in SAMPLE_PHOTOS)]
+    return np.ascontiguousarray(np.concatenate(crops)[:count])
+
+
 def export_detector(detector: nn.Module, path: str | Path, metadata: ModelMetadata, precision: str = "fp32",
-                    parity_crops: np.ndarray | None = None, tolerance: float | None = None) -> ParityReport | None:
+                    parity_crops: np.ndarray | None = None, tolerance: float | None = None,
+                    exporters: Sequence[str] = EXPORTERS) -> ParityReport:
     """Export ``detector`` to ``path`` at ``precision`` with ``metadata`` stamped; verify it against torch.
 
-    ``parity_crops`` (uint8 [N, S, S, 3], real image crops) are run through both
-    torch and ONNX Runtime; export fails when the logits differ by more than
-    ``tolerance`` (default per precision). Returns the parity report.
+    ``parity_crops`` (uint8 [N, S, S, 3], real image crops; default ``sample_photo_crops``) go
+    through torch (fp32) and ONNX Runtime; each exporter in ``exporters`` is tried in turn and the
+    first file whose every output is within ``PARITY_TOLERANCE`` (or ``tolerance``, for all
+    outputs) is written. Raises ``ExportError`` (and leaves no file) when none is; returns the
+    kept file's parity report.
     """
     if precision not in contract.PRECISIONS:
         raise ExportError(f"precision {precision!r} is not one of {contract.PRECISIONS}")
+    unknown = set(exporters) - set(EXPORTERS)
+    if unknown or not exporters:
+        raise ExportError(f"exporters must be some of {EXPORTERS}, got {tuple(exporters)}")
     detector = detector.eval()
-    wrapper = ContractWrapper(detector).eval()
-    exported = ContractWrapper(_merged_copy(detector)).eval()
     size = detector.input_spec.crop_size
+    crops = sample_photo_crops(size) if parity_crops is None else parity_crops
+    with torch.no_grad():
+        wrapper = ContractWrapper(detector).eval()
+        reference = {name: value.numpy() for name, value in zip(wrapper.output_names, wrapper(torch.from_numpy(crops)))}
+    merged = _merged_copy(detector)
     metadata = replace(metadata, crop_size=size, precision=precision,
                        expert_names=tuple(detector.input_spec.expert_names))
+    limits = PARITY_TOLERANCE[precision] if tolerance is None else dict.fromkeys(reference, tolerance)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    failures = []
     with tempfile.TemporaryDirectory() as scratch:
-        fp32_path = Path(scratch) / "fp32.onnx"
-        _export_fp32(exported, fp32_path, size)
-        model = onnx.load(fp32_path)
-        if precision == "fp16":
-            model = _to_fp16(model)
-        elif precision == "int8":
-            model = _to_int8(fp32_path, Path(scratch) / "int8.onnx")
-        stamp(model, metadata)
-        onnx.checker.check_model(model)
-        onnx.save(model, path)
-    if parity_crops is None:
-        return None
-    report = check_parity(wrapper, path, parity_crops, precision)
-    limit = PARITY_TOLERANCE[precision] if tolerance is None else tolerance
-    log.info("%s", report)
-    if report.max_abs_logit_diff > limit:
-        path.unlink(missing_ok=True)
-        raise ExportError(f"{report}; above the tolerance {limit} — the export was removed")
-    return report
+        for exporter in exporters:
+            candidate = Path(scratch) / f"{exporter}-{precision}.onnx"
+            try:
+                model = _build(exporter, merged, precision, size, Path(scratch))
+                stamp(model, metadata)
+                onnx.checker.check_model(model)
+                _check_batch_axis(model)
+                onnx.save(model, candidate)
+                report = check_parity(candidate, crops, reference, precision, exporter)
+            except Exception as error:  # an exporter that fails is one that did not pass
+                first_line = (str(error).strip().splitlines() or [""])[0][:300]
+                failures.append(f"{exporter}: {type(error).__name__}: {first_line}")
+                log.info("%s exporter, %s: %s", exporter, precision, failures[-1])
+                continue
+            log.info("%s", report)
+            over = report.over(limits)
+            if not over:
+                shutil.move(candidate, path)
+                return report
+            failures.append(f"{report}: {'; '.join(over)} above the tolerance")
+    raise ExportError("no exporter passed the parity check, nothing was written: " + " | ".join(failures))
+
+
+def _build(exporter: str, detector: nn.Module, precision: str, size: int, scratch: Path) -> onnx.ModelProto:
+    if exporter == "dynamo" and precision == "fp16":  # the model itself in half precision: no converter
+        half_path = scratch / "dynamo-fp16-raw.onnx"
+        _export_dynamo(ContractWrapper(copy.deepcopy(detector).half(), torch.float16).eval(), half_path, size)
+        return onnx.load(half_path)
+    fp32_path = scratch / f"{exporter}-fp32-raw.onnx"
+    wrapper = ContractWrapper(detector).eval()
+    (_export_dynamo if exporter == "dynamo" else _export_torchscript)(wrapper, fp32_path, size)
+    if precision == "fp16":
+        return _to_fp16(onnx.load(fp32_path))
+    if precision == "int8":
+        return _to_int8(fp32_path, scratch / f"{exporter}-int8-raw.onnx")
+    return onnx.load(fp32_path)
+
+
+def _check_batch_axis(model: onnx.ModelProto) -> None:
+    """The batch axis of the input and of every output must stay symbolic: an exporter that could not keep
+    it dynamic specialises it to the example's size, and the engine's batches would be refused."""
+    for value in [*model.graph.input, *model.graph.output]:
+        dims = value.type.tensor_type.shape.dim
+        if not dims or not dims[0].dim_param:
+            raise ExportError(f"{value.name}'s batch axis is fixed at {dims[0].dim_value if dims else '?'}")
 
 
 def _merged_copy(detector: nn.Module) -> nn.Module:
@@ -122,13 +206,25 @@ def _merged_copy(detector: nn.Module) -> nn.Module:
     return merged
 
 
-def _export_fp32(wrapper: ContractWrapper, path: Path, size: int) -> None:
+def _export_torchscript(wrapper: ContractWrapper, path: Path, size: int) -> None:
     example = torch.zeros(2, size, size, 3, dtype=torch.uint8)
     dynamic = {contract.INPUT_IMAGE: {0: "N"}, **{name: {0: "N"} for name in wrapper.output_names}}
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TracerWarnings on shape checks that hold for every batch
         torch.onnx.export(wrapper, (example,), str(path), input_names=[contract.INPUT_IMAGE],
                           output_names=wrapper.output_names, dynamic_axes=dynamic, opset_version=OPSET,
                           dynamo=False, do_constant_folding=True)
+
+
+def _export_dynamo(wrapper: ContractWrapper, path: Path, size: int) -> None:
+    example = torch.zeros(2, size, size, 3, dtype=torch.uint8)
+    batch = torch.export.Dim("N", min=1)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(wrapper, (example,), str(path), input_names=[contract.INPUT_IMAGE],
+                          output_names=wrapper.output_names, dynamic_shapes=({0: batch},),
+                          opset_version=DYNAMO_OPSET, dynamo=True, external_data=False, optimize=True,
+                          verbose=False)
 
 
 def _to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -186,11 +282,40 @@ def _to_int8(fp32_path: Path, out_path: Path) -> onnx.ModelProto:
     return onnx.load(out_path)
 
 
-def check_parity(wrapper: ContractWrapper, path: Path, crops: np.ndarray, precision: str) -> ParityReport:
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    onnx_logits = session.run([contract.OUTPUT_LOGIT], {contract.INPUT_IMAGE: crops})[0].reshape(-1)
-    with torch.no_grad():
-        torch_logits = wrapper(torch.from_numpy(crops))[0].numpy().reshape(-1)
-    diff = float(np.abs(onnx_logits.astype(np.float64) - torch_logits).max())
-    agreement = float(np.mean((onnx_logits > 0) == (torch_logits > 0)))
-    return ParityReport(precision, len(crops), diff, agreement)
+# Runs in a child process, with the engine's session options (engine/model.py): ONNX Runtime may crash
+# on a graph (1.32's NCHWc layout transformer segfaults on some fp16 graphs), and a crash must fail the check.
+_ORT_RUNNER = """
+import sys
+import numpy as np
+import onnxruntime as ort
+model, crops, out, input_name, names = sys.argv[1:6]
+options = ort.SessionOptions()
+options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+session = ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+names = names.split(",")
+np.savez(out, **dict(zip(names, session.run(names, {input_name: np.load(crops)}))))
+"""
+
+
+def run_onnx(path: Path, crops: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """``names``' outputs of the ONNX model at ``path`` on ``crops``, from ONNX Runtime in a child process."""
+    with tempfile.TemporaryDirectory() as scratch:
+        crops_path, out_path = Path(scratch) / "crops.npy", Path(scratch) / "out.npz"
+        np.save(crops_path, crops)
+        done = subprocess.run([sys.executable, "-c", _ORT_RUNNER, str(path), str(crops_path), str(out_path),
+                               contract.INPUT_IMAGE, ",".join(names)], capture_output=True, text=True, timeout=900)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            raise ExportError(f"ONNX Runtime failed on the exported graph (exit {done.returncode}: {last})")
+        with np.load(out_path) as outputs:
+            return {name: outputs[name] for name in names}
+
+
+def check_parity(path: Path, crops: np.ndarray, reference: dict[str, np.ndarray], precision: str,
+                 exporter: str) -> ParityReport:
+    """Every output of the ONNX model at ``path`` against torch's (``reference``, by output name)."""
+    outputs = run_onnx(path, crops, list(reference))
+    diffs = {name: float(np.abs(outputs[name].astype(np.float64) - reference[name]).max()) for name in reference}
+    logits, torch_logits = outputs[contract.OUTPUT_LOGIT].reshape(-1), reference[contract.OUTPUT_LOGIT].reshape(-1)
+    agreement = float(np.mean((logits > 0) == (torch_logits > 0)))
+    return ParityReport(precision, exporter, len(crops), diffs, agreement)

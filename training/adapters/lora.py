@@ -86,12 +86,14 @@ class LoraLayer(nn.Module):
         if self.batch_adapters is not None:
             if self.merged_adapters:
                 raise RuntimeError("batched adapters need unmerged weights")
-            chunks = x.chunk(len(self.batch_adapters))
-            if len(chunks) != len(self.batch_adapters) or chunks[0].shape[0] * len(chunks) != x.shape[0]:
-                raise ValueError(f"batch of {x.shape[0]} does not split into {len(self.batch_adapters)} equal chunks")
+            count = len(self.batch_adapters)
+            if x.shape[0] % count:
+                raise ValueError(f"batch of {x.shape[0]} does not split into {count} equal chunks")
+            # unflatten, not chunk: chunk's sizes are not symbolic, so an export would fix the batch size
+            chunks, results = x.unflatten(0, (count, -1)), result.unflatten(0, (count, -1))
             deltas = [
                 torch.zeros_like(r) if name is None else self.adapters[name](chunk)
-                for name, chunk, r in zip(self.batch_adapters, chunks, result.chunk(len(chunks)))
+                for name, chunk, r in zip(self.batch_adapters, chunks, results)
             ]
             return result + torch.cat(deltas)
         for name in self.active_adapters:
