@@ -10,10 +10,11 @@ manifest=${1:-$HOME/synthspot-data/forged/manifest.jsonl}
 run=${2:-$HOME/synthspot-data/runs/default-lite0}
 models=${3:-$run/models}
 version=${4:-2}
+recipe_crops=${RECIPE_CROPS:-8,28}  # crop counts the recipe compares on val
 py=.venv/bin/python
 
 [ -f "$run/recipe.json" ] || $py -m training.recipe --checkpoint "$run/checkpoint" --data "$manifest" \
-    --split val --max-crops 8,28 --crop-plan texture --out "$run/recipe.json"
+    --split val --max-crops "$recipe_crops" --crop-plan texture --out "$run/recipe.json"
 read -r max_crops aggregation < <($py -c "import json,sys; c=json.load(open(sys.argv[1]))['chosen']; print(c['max_crops'], c['aggregation'])" "$run/recipe.json")
 echo "recipe: $max_crops crops, $aggregation"
 
