@@ -369,12 +369,11 @@ def path_from_db(value: str | bytes) -> str:
 def migrate(db: sqlite3.Connection, path: Path) -> None:
     """Bring the store to SCHEMA_VERSION, in one write transaction: a process that opens the store at the
     same moment waits, then finds it done. A store written by a newer SynthSpot is refused untouched."""
+    if _schema_version(db, path) == SCHEMA_VERSION:
+        return  # the usual case: no write lock taken
     db.execute("BEGIN IMMEDIATE")
     try:
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(f"the results store {path} was written by a newer SynthSpot (store version {version}; "
-                             f"this one reads up to {SCHEMA_VERSION}): use that version, or another --store", path)
+        version = _schema_version(db, path)  # again: another process may have migrated it meanwhile
         if version < SCHEMA_VERSION:
             if version == 0:  # new, or from before versions were recorded: both start from version 1
                 for statement in BASELINE.split(";"):
@@ -388,6 +387,14 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+def _schema_version(db: sqlite3.Connection, path: Path) -> int:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"the results store {path} was written by a newer SynthSpot (store version {version}; "
+                         f"this one reads up to {SCHEMA_VERSION}): use that version, or another --store", path)
+    return version
 
 
 def _enable_wal(db: sqlite3.Connection, attempts: int = 100) -> None:
