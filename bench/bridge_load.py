@@ -243,7 +243,7 @@ async def malformed_flood(server: BridgeServer, api: BridgeClient, count: int, p
                 writer.write(raw)
                 await writer.drain()
                 line = await asyncio.wait_for(reader.readline(), server.body_timeout_s + 10)
-            except (ConnectionError, asyncio.TimeoutError):
+            except (TimeoutError, ConnectionError):
                 line = b""
             finally:
                 writer.close()

@@ -71,7 +71,7 @@ class AppSettings:
         self._q = qsettings
 
     @classmethod
-    def open(cls, path: str | os.PathLike | None = None) -> "AppSettings":
+    def open(cls, path: str | os.PathLike | None = None) -> AppSettings:
         path = path or os.environ.get(SETTINGS_ENV)
         if path:
             return cls(QSettings(str(path), QSettings.Format.IniFormat))

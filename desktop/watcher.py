@@ -38,7 +38,8 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import NamedTuple
+from collections.abc import Callable
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
@@ -118,7 +119,7 @@ def file_signature(path: str) -> tuple[int, int] | None:
 
 
 class _EventHandler(FileSystemEventHandler):
-    def __init__(self, watcher: "FolderWatcher"):
+    def __init__(self, watcher: FolderWatcher):
         self._watcher = watcher
 
     def on_created(self, event: FileSystemEvent) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -143,7 +143,7 @@ class ModelMetadata:
         }
 
     @classmethod
-    def from_props(cls, props: Mapping[str, str]) -> "ModelMetadata":
+    def from_props(cls, props: Mapping[str, str]) -> ModelMetadata:
         missing = [key for key in REQUIRED_KEYS if key not in props]
         if missing:
             raise ContractError(f"metadata is missing {', '.join(missing)}")

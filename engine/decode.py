@@ -61,7 +61,7 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedImage:
         return opened.decode()
 
 
-def open_image(data: bytes, max_pixels: int = MAX_PIXELS) -> "OpenedImage":
+def open_image(data: bytes, max_pixels: int = MAX_PIXELS) -> OpenedImage:
     """Read and check the header only: the size, format and memory cost are known before any pixel is decoded."""
     if not data:
         raise DecodeError("the file is empty")
@@ -154,7 +154,7 @@ class OpenedImage:
     def close(self) -> None:
         self._image.close()
 
-    def __enter__(self) -> "OpenedImage":
+    def __enter__(self) -> OpenedImage:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -7,7 +7,7 @@ import os
 import stat
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 # Leading bytes of the formats the decoder reads. (offset, signature)
 _SIGNATURES = (

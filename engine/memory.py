@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from contextlib import contextmanager
-from typing import Iterator
+from collections.abc import Iterator
 
 # With the CLI's two workers and the model loaded this keeps a folder of 100 MP bombs under 2 GB.
 DEFAULT_DECODE_BUDGET = 1 << 30

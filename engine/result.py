@@ -91,7 +91,7 @@ class Result:
         return json.dumps(record, **kwargs)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Result":
+    def from_dict(cls, data: dict) -> Result:
         known = {f.name for f in fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
         values["crops"] = [CropScore(**c) for c in values.get("crops", [])]

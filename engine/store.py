@@ -157,7 +157,7 @@ class Store:
         except (sqlite3.Error, OSError) as exc:
             raise explain(self.path, exc) from None
 
-    def _connect(self, write: bool = False) -> "_Transaction":
+    def _connect(self, write: bool = False) -> _Transaction:
         db = getattr(self._local, "db", None)
         if db is None:
             # WAL is a property of the file, set once in __init__; each connection only needs these.

@@ -42,7 +42,7 @@ class Calibration:
         Path(path).write_text(json.dumps(asdict(self), indent=2) + "\n")
 
     @classmethod
-    def load(cls, path: str | Path) -> "Calibration":
+    def load(cls, path: str | Path) -> Calibration:
         return cls(**json.loads(Path(path).read_text()))
 
     def mismatches(self, crop_size: int, max_crops: int, aggregation: str, crop_plan: str) -> list[str]:

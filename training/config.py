@@ -123,7 +123,7 @@ class DetectorConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DetectorConfig":
+    def from_dict(cls, data: dict[str, Any]) -> DetectorConfig:
         nested = {"lora": LoraConfig, "mole": MoleConfig, "sef": SefConfig, "gamma": GammaConfig}
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
@@ -137,7 +137,7 @@ class DetectorConfig:
         return cls(**values)
 
     @classmethod
-    def from_json(cls, text: str) -> "DetectorConfig":
+    def from_json(cls, text: str) -> DetectorConfig:
         return cls.from_dict(json.loads(text))
 
 

@@ -20,7 +20,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -145,7 +146,7 @@ class ScoringRecipe:
     aggregation: str = "mean"
     crop_plan: str = "grid"
 
-    def but(self, max_crops: int | None = None, aggregation: str | None = None, crop_plan: str | None = None) -> "ScoringRecipe":
+    def but(self, max_crops: int | None = None, aggregation: str | None = None, crop_plan: str | None = None) -> ScoringRecipe:
         """This recipe with the given fields overridden (None keeps a field)."""
         return ScoringRecipe(max_crops or self.max_crops, aggregation or self.aggregation, crop_plan or self.crop_plan)
 

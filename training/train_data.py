@@ -10,12 +10,11 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import Dataset
 
 from training.augment import AugmentConfig, augment_crop
 from training.data import manifest

@@ -31,7 +31,7 @@ async def read_body(request: web.Request, cap: int, timeout_s: float) -> bytes:
 
     try:
         await asyncio.wait_for(read_all(), timeout_s)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise Refusal(408, "timeout", "the request body did not arrive in time", close=True) from None
     return b"".join(parts)
 

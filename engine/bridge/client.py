@@ -29,7 +29,7 @@ class ImpostorError(Exception):
 
 
 class BridgeRefused(Exception):
-    def __init__(self, reply: "Reply"):
+    def __init__(self, reply: Reply):
         super().__init__(f"HTTP {reply.status}: {reply.body[:200]!r}")
         self.reply = reply
 

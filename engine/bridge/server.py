@@ -19,7 +19,7 @@ import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -97,7 +97,7 @@ class BridgeServer:
         """Swap the scanner (the user picked another model); scans already running finish on the old one."""
         self.scanner = scanner
 
-    def start(self, timeout: float = 10.0) -> "BridgeServer":
+    def start(self, timeout: float = 10.0) -> BridgeServer:
         if self._thread is not None:
             raise RuntimeError("the bridge is already started")
         guards.quiet_parser_errors()
@@ -127,7 +127,7 @@ class BridgeServer:
         self._thread = None
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def __enter__(self) -> "BridgeServer":
+    def __enter__(self) -> BridgeServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -46,7 +46,7 @@ def stream_chunked(server, method: str, path: str, total: int, answers: list, ch
             sent += chunk
         connection.settimeout(10)
         reply = connection.recv(65536)
-    except (ConnectionError, socket.timeout):
+    except (TimeoutError, ConnectionError):
         pass
     finally:
         connection.close()

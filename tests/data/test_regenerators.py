@@ -14,7 +14,7 @@ from training.data.forge.regenerate import Regenerate
 NAMES = ["oidn-denoise", "amt-s-interpolate"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def network(name: str):
     return {"oidn-denoise": regenerators.OidnDenoise, "amt-s-interpolate": regenerators.AmtInterpolate}[name]()
 

@@ -13,7 +13,7 @@ from training.data.forge.upsample import super_resolve
 MODELS = [(factor, noise_free) for noise_free in (False, True) for factor in srmd.FACTORS]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def resolver(factor: int, noise_free: bool) -> srmd.Srmd:
     return srmd.Srmd(factor, noise_free)
 

@@ -4,7 +4,7 @@ and the operations on them: freeze, merge, unmerge, unload, batched expert selec
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 from torch import nn

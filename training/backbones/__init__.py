@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
+from collections.abc import Callable
 
 from .base import Backbone, DataConfig, Features
 from .clip import ClipWeightsError, create_clip

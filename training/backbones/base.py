@@ -59,7 +59,7 @@ class Backbone(nn.Module):
     data_config: DataConfig
     blocks: nn.ModuleList
 
-    def train(self, mode: bool = True) -> "Backbone":
+    def train(self, mode: bool = True) -> Backbone:
         freeze_statistics(self, mode)
         self.training = mode
         return self

@@ -10,7 +10,7 @@ training checkpoint with ``state_dict`` and ``module.`` prefixes). Only the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 

@@ -20,7 +20,7 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 from training.data import manifest
 

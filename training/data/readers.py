@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 from training.data import manifest
 from training.data.sources import IMAGE_SUFFIXES

@@ -37,7 +37,7 @@ class PerceptualLoss(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    def train(self, mode: bool = True) -> "PerceptualLoss":
+    def train(self, mode: bool = True) -> PerceptualLoss:
         return super().train(False)  # BatchNorm keeps its ImageNet statistics, always
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:

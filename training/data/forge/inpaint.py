@@ -7,7 +7,7 @@ INPAINT where generated content dominates (blend weight >= 0.5), REAL elsewhere.
 generators filled each region is recorded in params ("regions", "filler_families")."""
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 from scipy import ndimage

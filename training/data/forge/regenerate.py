@@ -4,7 +4,7 @@ copy). Every pixel comes out of a network, but nothing is resampled: a trace tha
 upsampling nor an autoencoder leaves."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

@@ -8,7 +8,7 @@ generators of the held-out evaluation are refused inside each plug-in's construc
 from __future__ import annotations
 
 import importlib
-from typing import Sequence
+from collections.abc import Sequence
 
 from training.data.forge.base import Regenerator, SuperResolver
 

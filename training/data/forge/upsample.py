@@ -8,7 +8,7 @@ import contextlib
 import importlib.metadata
 import os
 import sys
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from PIL import Image

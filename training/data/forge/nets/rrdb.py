@@ -80,7 +80,7 @@ class RRDBNet(nn.Module):
         return self.model(x)
 
     @classmethod
-    def from_state_dict(cls, state: dict[str, torch.Tensor]) -> "RRDBNet":
+    def from_state_dict(cls, state: dict[str, torch.Tensor]) -> RRDBNet:
         if "model.1.sub.0.RDB1.conv1.0.weight" not in state:
             raise ValueError("not an old-layout ESRGAN RRDB state dict (no model.1.sub.0.RDB1.conv1.0.weight)")
         blocks = {int(m.group(1)) for k in state if (m := re.match(r"model\.1\.sub\.(\d+)\.RDB1\.", k))}

@@ -35,7 +35,7 @@ class SRVGGNetCompact(nn.Module):
         return self.upsampler(out) + F.interpolate(x, scale_factor=self.scale, mode="nearest")
 
     @classmethod
-    def from_state_dict(cls, state: dict[str, torch.Tensor]) -> "SRVGGNetCompact":
+    def from_state_dict(cls, state: dict[str, torch.Tensor]) -> SRVGGNetCompact:
         if "body.0.weight" not in state:
             raise ValueError("not an SRVGGNetCompact state dict (no body.0.weight)")
         last = max(int(m.group(1)) for k in state if (m := re.match(r"body\.(\d+)\.", k)))
