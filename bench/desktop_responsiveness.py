@@ -302,6 +302,7 @@ def compare(args, photos: Path, big: Path, root: Path) -> int:
             figures = json.loads(output.strip().splitlines()[-1])
             runs[name].append(figures)
             print(f"round {round_index + 1} {name} ({tree}): p99 {figures['stall_p99_ms']:.0f} ms, "
+                  f"scan {figures['scan_s']:.0f} s, GUI CPU {figures['gui_cpu_s']:.1f} s, "
                   f"RSS after images {figures['rss_after_scan_mib']:.0f} MiB, "
                   f"after 48 MP {figures['rss_after_big_mib']:.0f} MiB", flush=True)
     print(f"\n{args.images} images of {args.size}, {args.rounds} rounds each, medians; ratio = new / old")
