@@ -132,7 +132,7 @@ async def concurrent_scans(server: BridgeServer, api: BridgeClient, count: int) 
     return ScanLoad(
         sent=count,
         answered_ok=sum(status == 200 for status, _ in answers),
-        matching_sha256=sum(sha == want for (_, sha), want in zip(answers, expected)),
+        matching_sha256=sum(sha == want for (_, sha), want in zip(answers, expected, strict=True)),
         stored_as_browser=sum(r is not None and r.source == "browser" for r in stored),
         seconds=seconds,
         latencies_ms=latencies,

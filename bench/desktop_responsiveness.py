@@ -262,7 +262,8 @@ def print_run(figures: dict) -> None:
     f = figures
     print(f"scanned {f['images']} images ({f['errors']} errors) in {f['scan_s']:.1f} s = "
           f"{f['images'] / f['scan_s']:.1f} images/s on {os.cpu_count()} CPUs, provider {f['provider']}")
-    print(f"event-loop stall over {f['heartbeats']} heartbeats of {HEARTBEAT_MS} ms: longest {f['stall_max_ms']:.0f} ms, "
+    print(f"event-loop stall over {f['heartbeats']} heartbeats of {HEARTBEAT_MS} ms: "
+          f"longest {f['stall_max_ms']:.0f} ms, "
           f"p99 (worst 1%) {f['stall_p99_ms']:.0f} ms, median {f['stall_median_ms']:.1f} ms, "
           f">50 ms: {f['stalls_over_50']}, >100 ms: {f['stalls_over_100']}")
     print(f"CPU time during the scan: GUI thread {f['gui_cpu_s']:.1f} s, whole process {f['process_cpu_s']:.1f} s")

@@ -54,7 +54,8 @@ def summarise(out: str, by: str) -> dict:
         }
         for key in sorted(count)
     }
-    summary["total"] = {"outputs": sum(count.values()), "worker_seconds": round(total), "worker_hours": round(total / 3600, 2)}
+    summary["total"] = {"outputs": sum(count.values()), "worker_seconds": round(total),
+                        "worker_hours": round(total / 3600, 2)}
     return summary
 
 
@@ -83,10 +84,12 @@ def side_by_side(corpus: str, count: int, size: int, weights: str | None) -> dic
     if not crops:
         raise SystemExit(f"no train photo of at least {size}px in {corpus}")
     reconstruct = Reconstruct(weights=weights)
-    jobs = [(f"upsample/{r.name}", r.family, lambda rgb, rng, r=r: super_resolve(rgb, r)) for r in registry.super_resolvers()]
-    jobs += [(f"regenerate/{g.name}", g.family, lambda rgb, rng, g=g: g.regenerate(rgb, rng)) for g in registry.regenerators()]
-    jobs += [("reconstruct/" + getattr(reconstruct.backend, "network", "autoencoder"), getattr(reconstruct.backend, "family", ""),
-              lambda rgb, rng: reconstruct.generate(rgb, rng, {}))]
+    jobs = [(f"upsample/{r.name}", r.family, lambda rgb, rng, r=r: super_resolve(rgb, r))
+            for r in registry.super_resolvers()]
+    jobs += [(f"regenerate/{g.name}", g.family, lambda rgb, rng, g=g: g.regenerate(rgb, rng))
+             for g in registry.regenerators()]
+    jobs += [("reconstruct/" + getattr(reconstruct.backend, "network", "autoencoder"),
+              getattr(reconstruct.backend, "family", ""), lambda rgb, rng: reconstruct.generate(rgb, rng, {}))]
     results = {}
     for name, family, job in jobs:
         job(crops[0][:64, :64], np.random.default_rng(0))  # load weights, warm caches
@@ -94,7 +97,8 @@ def side_by_side(corpus: str, count: int, size: int, weights: str | None) -> dic
         for k, crop in enumerate(crops):
             job(crop, np.random.default_rng(k))
         elapsed = (time.perf_counter() - start) / len(crops)
-        results[name] = {"family": family, "seconds_per_crop": round(elapsed, 3), "megapixels_per_second": round(size * size / 1e6 / elapsed, 3)}
+        results[name] = {"family": family, "seconds_per_crop": round(elapsed, 3),
+                         "megapixels_per_second": round(size * size / 1e6 / elapsed, 3)}
     fastest = min(r["seconds_per_crop"] for r in results.values())
     for r in results.values():
         r["times_the_fastest"] = round(r["seconds_per_crop"] / fastest, 1)

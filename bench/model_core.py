@@ -43,7 +43,8 @@ BACKBONES = [
 ]
 
 
-def time_forward(detector, batch: int, min_runs: int, min_seconds: float, max_runs: int, max_seconds: float) -> tuple[float, int]:
+def time_forward(detector, batch: int, min_runs: int, min_seconds: float, max_runs: int,
+                 max_seconds: float) -> tuple[float, int]:
     """Fastest milliseconds per image over runs at ``batch``: other load on the machine only ever adds time,
     so the minimum is the steadiest estimate. ``min_runs`` runs and ``min_seconds`` at least, unless
     ``max_seconds`` have passed (big models: a single run can take minutes)."""
@@ -89,7 +90,8 @@ def main() -> None:
             torch.manual_seed(0)
             detector = create_detector(config)
             total, trainable = detector.parameter_counts()
-            ms, runs = time_forward(detector, args.batch, args.min_runs, args.min_seconds, args.max_runs, args.max_seconds)
+            ms, runs = time_forward(detector, args.batch, args.min_runs, args.min_seconds, args.max_runs,
+                                    args.max_seconds)
             print(
                 f"| {backbone} | {method} | {detector.crop_size} | {total / 1e6:.2f} M | {trainable / 1e3:.1f} k "
                 f"| {100 * trainable / total:.3f} | {ms:.1f} | {runs} |",

@@ -52,7 +52,7 @@ def stage_times(model: Path, photos: list[Path], work: Path, passes: int) -> dic
         store = Store(work / f"stages{index}.sqlite")
         times: dict[str, float] = {}
 
-        def lap(stage, started, clock=time.thread_time):
+        def lap(stage, started, clock=time.thread_time, times=times):
             now = clock()
             times[stage] = times.get(stage, 0.0) + now - started
             return time.thread_time()

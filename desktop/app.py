@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import time
+from typing import cast
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_selftest()
     configure_runtime()
-    app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
+    app = cast(QApplication, QApplication.instance() or QApplication([sys.argv[0], *qt_args]))
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     app.setQuitOnLastWindowClosed(False)  # the tray may keep the app alive; the window quits explicitly

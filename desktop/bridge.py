@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
+
+if TYPE_CHECKING:  # aiohttp loads with the bridge, not with the app
+    from engine.bridge import BridgeServer, PairingState
 
 log = logging.getLogger(__name__)
 
@@ -27,25 +31,32 @@ class BridgeController(QObject):
     def __init__(self, session, parent: QObject | None = None):
         super().__init__(parent)
         self._session = session
-        self._server = None
+        self._server: BridgeServer | None = None
         self.error = "" if BRIDGE_AVAILABLE else "the bridge is not part of this build"
+
+    def _live(self) -> BridgeServer | None:
+        server = self._server
+        return server if server is not None and server.running else None
 
     @property
     def running(self) -> bool:
-        return self._server is not None and self._server.running
+        return self._live() is not None
 
     @property
     def port(self) -> int:
-        return self._server.port if self.running else 0
+        server = self._live()
+        return server.port if server is not None else 0
 
     @property
-    def pairing(self):
+    def pairing(self) -> PairingState | None:
         """The bridge's PairingState (window, requests, paired browsers), or None while the bridge is off."""
-        return self._server.pairing if self.running else None
+        server = self._live()
+        return server.pairing if server is not None else None
 
     def status_text(self) -> str:
-        if self.running:
-            count = len(self._server.pairing.browsers())
+        pairing = self.pairing
+        if pairing is not None:
+            count = len(pairing.browsers())
             return f"Browser bridge on 127.0.0.1:{self.port} · {count} browser{'' if count == 1 else 's'} paired"
         return f"Browser bridge off ({self.error})" if self.error else "Browser bridge off"
 
@@ -61,7 +72,8 @@ class BridgeController(QObject):
 
     def revoke(self) -> int:
         """Unpair every browser."""
-        count = self._server.pairing.revoke_all() if self.running else 0
+        pairing = self.pairing
+        count = pairing.revoke_all() if pairing is not None else 0
         self.changed.emit()
         return count
 

@@ -31,8 +31,9 @@ class DesktopNotifications(QObject):
         self._interface: QDBusInterface | None = None
         self._sent: set[int] = set()
         if self._connection.isConnected():
-            self._connection.connect(SERVICE, OBJECT_PATH, INTERFACE, "ActionInvoked", self,
-                                     SLOT("_action_invoked(uint,QString)"))
+            # PySide6's stub types the slot as bytes; Qt takes the str that SLOT() returns.
+            self._connection.connect(  # type: ignore[call-overload]
+                SERVICE, OBJECT_PATH, INTERFACE, "ActionInvoked", self, SLOT("_action_invoked(uint,QString)"))
 
     def available(self) -> bool:
         """A notification server runs on this session's bus."""
@@ -63,7 +64,7 @@ class DesktopNotifications(QObject):
         except (RuntimeError, TypeError) as error:
             log.warning("notification not sent: %s", error)
             return None
-        if not notification_id:
+        if not isinstance(notification_id, int) or not notification_id:
             log.warning("notification not sent: %s", self._interface.lastError().message())
             return None
         self._sent.add(int(notification_id))

@@ -6,7 +6,9 @@ result finds the row that was queued for it, and a re-dropped file reuses its ro
 
 from __future__ import annotations
 
+import itertools
 import time
+from typing import cast
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -97,7 +99,7 @@ class Row:
         if self.status == CANCELLED:
             return "Cancelled"
         result = self.result
-        if result.verdict == ERROR or result.probability is None:
+        if result is None or result.verdict == ERROR or result.probability is None:
             return "Error"
         # Bytes the store knew (a copy, a re-download, a second drop) carry the stored verdict: say so.
         seen = " · seen before" if result.cached else ""
@@ -152,18 +154,18 @@ class ResultsModel(QAbstractTableModel):
 
     # --- Qt model interface -----------------------------------------------------
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
+        return 0 if parent is not None and parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(HEADERS)
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
+        return 0 if parent is not None and parent.isValid() else len(HEADERS)
 
     def headerData(self, section: int, orientation, role=Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return HEADERS[section]
         return None
 
-    def data(self, index: QModelIndex, role: int = _DISPLAY):
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY):
         # Views call this for every visible cell on every repaint: plain int comparisons.
         if role == _DISPLAY:
             return self._display(self._rows[index.row()], index.column())
@@ -299,7 +301,7 @@ class ResultsModel(QAbstractTableModel):
         if self._sort_column < 0 or not self._rows:
             return
         keys = [self._sort_key(row) for row in self._rows]
-        if not force and all(self._in_order(a, b) for a, b in zip(keys, keys[1:])):
+        if not force and all(self._in_order(a, b) for a, b in itertools.pairwise(keys)):
             return
         self.layoutAboutToBeChanged.emit()
         persistent = self.persistentIndexList()
@@ -362,6 +364,9 @@ class ResultsFilterProxy(QSortFilterProxyModel):
     def set_text_filter(self, text: str) -> None:
         self._refilter("_text", (text or "").strip().lower())
 
+    def _results(self) -> ResultsModel:
+        return cast(ResultsModel, self.sourceModel())  # the only source it is given
+
     def _refilter(self, attribute: str, value: str) -> None:
         if getattr(self, attribute) == value:
             return
@@ -370,7 +375,7 @@ class ResultsFilterProxy(QSortFilterProxyModel):
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
-        row = self.sourceModel().row_at(source_row)
+        row = self._results().row_at(source_row)
         if self._verdict and row.verdict != self._verdict:
             return False
         if self._source and row.source != self._source:
@@ -380,8 +385,8 @@ class ResultsFilterProxy(QSortFilterProxyModel):
     def row_for(self, proxy_index: QModelIndex) -> Row | None:
         if not proxy_index.isValid():
             return None
-        return self.sourceModel().row_at(self.mapToSource(proxy_index).row())
+        return self._results().row_at(self.mapToSource(proxy_index).row())
 
     def visible_rows(self) -> list[Row]:
-        model = self.sourceModel()
+        model = self._results()
         return [model.row_at(self.mapToSource(self.index(i, 0)).row()) for i in range(self.rowCount())]

@@ -266,7 +266,8 @@ class ScanService(QObject):
             for files in self.pending.expand(paths, source, recursive,
                                              cancelled=lambda: generation != self._generation,
                                              interrupted=lambda: self._tasks.closed):
-                if not self._submit_chunk(scanner, [ScanRequest(path=path, source=source) for path in files], generation):
+                requests = [ScanRequest(path=path, source=source) for path in files]
+                if not self._submit_chunk(scanner, requests, generation):
                     break  # shutting down: what is not queued stays pending, for the next start
         except Exception:
             log.exception("expanding %s failed", paths)

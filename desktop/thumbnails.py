@@ -76,7 +76,7 @@ class ImageCache(QObject):
         cached = self._cache.get(path)
         if cached is not None:
             self._cache.move_to_end(path)
-            return None if cached is _FAILED else cached
+            return cached if isinstance(cached, QPixmap) else None  # None for _FAILED
         if path:
             self._request(path)
         return None

@@ -43,6 +43,7 @@ from collections.abc import Callable
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from engine.decode import MAX_FILE_BYTES, DecodeError, verify_complete
 from engine.files import is_image_file, name_says_image, read_regular_file, sniff_image
@@ -71,7 +72,7 @@ class FolderState:
     recursive: bool
     state: str = MISSING
     message: str = ""
-    watch: object = None  # watchdog's ObservedWatch while scheduled
+    watch: ObservedWatch | None = None  # while scheduled
     since: float = 0.0  # files modified before this, found when watching starts, are left alone
     baselined: bool = False
 
@@ -166,7 +167,7 @@ class FolderWatcher:
         self._rescan_due = True
         self._last_rescan: float | None = None
         self._paused = False
-        self._observer = None
+        self._observer: BaseObserver | None = None
         self._thread: threading.Thread | None = None
 
     # --- public API (any thread) ----------------------------------------------
@@ -174,8 +175,8 @@ class FolderWatcher:
     def start(self) -> None:
         if self._thread is not None:
             return
-        self._observer = Observer()
-        self._observer.start()
+        self._observer = observer = Observer()
+        observer.start()
         self._thread = threading.Thread(target=self._run, name="synthspot-watcher", daemon=True)
         self._thread.start()
 
@@ -186,9 +187,12 @@ class FolderWatcher:
         self._wake.set()
         self._thread.join(timeout=10)
         self._thread = None
+        observer, self._observer = self._observer, None
+        if observer is None:
+            return
         try:
-            self._observer.stop()
-            self._observer.join(timeout=10)
+            observer.stop()
+            observer.join(timeout=10)
         except Exception:  # an emitter for a vanished folder may complain on the way out
             log.debug("observer stop failed", exc_info=True)
 
@@ -313,7 +317,7 @@ class FolderWatcher:
         return WATCHING, ""
 
     def _unschedule(self, folder: FolderState) -> None:
-        if folder.watch is not None:
+        if folder.watch is not None and self._observer is not None:
             try:
                 self._observer.unschedule(folder.watch)
             except Exception:  # the emitter of a deleted folder may already be gone
@@ -329,7 +333,7 @@ class FolderWatcher:
 
     @staticmethod
     def _list_files(path: str, recursive: bool) -> list[str]:
-        found = []
+        found: list[str] = []
         try:
             if recursive:
                 for folder, _subfolders, names in os.walk(path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import os
 import shlex
@@ -223,9 +224,11 @@ def _never_fail_on_encoding() -> None:
     """Output is already escaped text; an exotic stdout encoding (ASCII, a code page) must not turn a
     non-Latin file name into a traceback after the scan ran."""
     for stream in (sys.stdout, sys.stderr):
+        if not isinstance(stream, io.TextIOWrapper):  # tests capture with their own streams
+            continue
         try:
             stream.reconfigure(errors="backslashreplace")
-        except (AttributeError, ValueError):  # not a TextIOWrapper (tests capture with their own streams)
+        except ValueError:
             pass
 
 

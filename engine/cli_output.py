@@ -68,7 +68,7 @@ def format_table(results: list[Result]) -> str:
             printable(notes),
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths)) + "  " + row[5]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True)) + "  " + row[5]
                      for row in rows).rstrip()
 
 

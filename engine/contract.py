@@ -19,6 +19,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from collections.abc import Mapping
+from typing import Final
 
 import numpy as np
 
@@ -49,7 +50,7 @@ REQUIRED_KEYS = (KEY_SCHEMA_VERSION, KEY_NAME, KEY_VERSION, KEY_CROP_SIZE, KEY_A
 # How per-crop logits become one image logit (see aggregate_logits).
 AGGREGATIONS = ("mean", "max", "prob_mean", "top2_mean")
 # numpy.pad mode for images smaller than the crop: mirrored content, no artificial edges.
-CROP_PAD_MODE = "symmetric"
+CROP_PAD_MODE: Final = "symmetric"
 # "grid": evenly spread edge to edge; "texture": the most textured non-overlapping windows
 # (flat sky and walls carry little evidence). Models without the key were calibrated on "grid".
 CROP_PLANS = ("grid", "texture")
@@ -150,7 +151,8 @@ class ModelMetadata:
         try:
             schema_version = int(props[KEY_SCHEMA_VERSION])
         except ValueError:
-            raise ContractError(f"metadata {KEY_SCHEMA_VERSION}={props[KEY_SCHEMA_VERSION]!r} is not an integer") from None
+            raise ContractError(
+                f"metadata {KEY_SCHEMA_VERSION}={props[KEY_SCHEMA_VERSION]!r} is not an integer") from None
         if schema_version != SCHEMA_VERSION:
             raise ContractError(
                 f"metadata schema version {schema_version} is not supported (this app reads {SCHEMA_VERSION})"
@@ -298,7 +300,8 @@ def texture_crops(luma: np.ndarray, crop_size: int, max_crops: int, step: int = 
             if len(chosen) == max_crops:
                 break
             if (top, left) not in chosen and all(
-                    _overlap_area(top, left, t, l, crop_size) / area <= allowed for t, l in chosen):
+                    _overlap_area(top, left, other_top, other_left, crop_size) / area <= allowed
+                    for other_top, other_left in chosen):
                 chosen.append((top, left))
     return [CropBox(top, left, crop_size) for top, left in sorted(chosen)]
 

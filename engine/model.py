@@ -115,7 +115,7 @@ class Detector:
             raise ValueError(f"crops must be uint8 [N, {size}, {size}, 3], got {crops.dtype} {list(crops.shape)}")
         with self._lock:
             values = self._session.run(self.output_names, {contract.INPUT_IMAGE: crops})
-        named = dict(zip(self.output_names, values))
+        named = dict(zip(self.output_names, values, strict=True))
         logits = np.asarray(named[contract.OUTPUT_LOGIT], dtype=np.float32).reshape(-1)
         if logits.shape[0] != crops.shape[0]:
             raise ContractError(f"model returned {logits.shape[0]} logits for {crops.shape[0]} crops")
@@ -150,7 +150,8 @@ def validate_session(session: ort.InferenceSession) -> ModelMetadata:
     for axis, expected in ((1, size), (2, size), (3, 3)):
         if isinstance(shape[axis], int) and shape[axis] != expected:
             raise ContractError(
-                f"input '{image.name}' has shape {shape}, expected [N, {size}, {size}, 3] (crop size {size} from metadata)"
+                f"input '{image.name}' has shape {shape}, expected [N, {size}, {size}, 3] "
+                f"(crop size {size} from metadata)"
             )
     outputs = {o.name: o for o in session.get_outputs()}
     if contract.OUTPUT_LOGIT not in outputs:

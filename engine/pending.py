@@ -71,5 +71,5 @@ class PendingWork:
         if interrupted():
             return
         # Files that were yielded leave the list with their outcome; what a cancel left unqueued leaves now.
-        for path in paths if cancelled() else folders:
-            self.done(path)
+        for left in paths if cancelled() else folders:
+            self.done(left)

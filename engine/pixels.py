@@ -8,6 +8,7 @@ are Pillow's decoded image and the uint8 result; every intermediate is one strip
 from __future__ import annotations
 
 import warnings
+from typing import cast
 
 import numpy as np
 from PIL import Image
@@ -98,9 +99,15 @@ def _grey16(strip: Image.Image) -> np.ndarray:
     return ((grey * 255 + 32767) // 65535).astype(np.uint8)
 
 
+def _grey_extrema(image: Image.Image) -> tuple[float, float]:
+    """The lowest and highest value of a one-band image (Pillow types it for every mode)."""
+    low, high = cast(tuple[float, float], image.getextrema())
+    return low, high
+
+
 def _grey32_converter(image: Image.Image):
     """32-bit grey holds 8-bit or 16-bit data in practice: scale by the range that fits the content."""
-    low, high = image.getextrema()
+    low, high = _grey_extrema(image)
     peak = 65535 if high > 255 else 255
 
     def convert(strip):
@@ -111,14 +118,14 @@ def _grey32_converter(image: Image.Image):
 
 def _float_converter(image: Image.Image, strip_pixels: int):
     """Floating-point grey has no fixed range: stretch the finite values present to 0..255 (NaN becomes 0)."""
-    low, high = image.getextrema()  # C speed; NaN and infinities send it to the numpy path below
+    low, high = _grey_extrema(image)  # C speed; NaN and infinities send it to the numpy path below
     if np.isfinite(low) and np.isfinite(high):
         scale = 255.0 / (high - low) if high > low else 0.0
         offset = 0.5 - low * scale  # the +0.5 makes Pillow's truncation to 8 bits a rounding
 
-        def convert(strip):
+        def stretch(strip):
             return np.asarray(strip.point(lambda v: v * scale + offset).convert("L"))
-        return convert
+        return stretch
     low, high = np.inf, -np.inf
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN strip
@@ -129,9 +136,9 @@ def _float_converter(image: Image.Image, strip_pixels: int):
                 low, high = min(low, float(finite.min())), max(high, float(finite.max()))
     if not np.isfinite(low):
         low = high = 0.0
-    scale = np.float32(255.0 / (high - low)) if high > low else np.float32(0.0)
+    step = np.float32(255.0 / (high - low)) if high > low else np.float32(0.0)
 
     def convert(strip):
         values = np.nan_to_num(np.asarray(strip), nan=low, posinf=high, neginf=low)
-        return np.clip((values - np.float32(low)) * scale + np.float32(0.5), 0, 255).astype(np.uint8)
+        return np.clip((values - np.float32(low)) * step + np.float32(0.5), 0, 255).astype(np.uint8)
     return convert

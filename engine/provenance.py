@@ -96,11 +96,11 @@ def _generator_text_hints(meta: FileMetadata) -> list[ProvenanceHint]:
         if value:
             hints.append(_generator_hint(key, value))
     for tag in _COMFYUI_EXIF_TAGS:
-        value = meta.ifd0.get(tag)
-        if isinstance(value, bytes):
-            value = value.decode("utf-8", "replace")
-        if isinstance(value, str):
-            key, sep, rest = value.partition(":")
+        tag_value = meta.ifd0.get(tag)
+        if isinstance(tag_value, bytes):
+            tag_value = tag_value.decode("utf-8", "replace")
+        if isinstance(tag_value, str):
+            key, sep, rest = tag_value.partition(":")
             if sep and key.strip().lower() in GENERATOR_TEXT_KEYS and rest.strip():
                 hints.append(_generator_hint(key.strip().lower(), rest.strip()))
     comment = decode_user_comment(meta.exif_ifd.get(ExifTags.Base.UserComment))

@@ -205,11 +205,12 @@ def score_result(result: Result, metadata: ModelMetadata, boxes: list[CropBox], 
     result.verdict, result.reasons = decide_verdict(
         result.probability, metadata.thresholds, crop_probabilities, result.width, result.height,
         metadata.crop_size, result.jpeg_quality)
-    result.crops = [CropScore(b.top, b.left, b.size, round(float(p), 4)) for b, p in zip(boxes, crop_probabilities)]
+    result.crops = [CropScore(b.top, b.left, b.size, round(float(p), 4))
+                    for b, p in zip(boxes, crop_probabilities, strict=True)]
     if expert_weights is not None:
         names = metadata.expert_names or tuple(f"expert {i + 1}" for i in range(expert_weights.shape[1]))
         mix = expert_weights.mean(axis=0)
-        result.expert_weights = {name: round(float(w), 4) for name, w in zip(names, mix)}
+        result.expert_weights = {name: round(float(w), 4) for name, w in zip(names, mix, strict=True)}
     if artifact_map is not None:
         result.artifact_map = artifact_heatmap(artifact_map, boxes, result.height, result.width)
 
@@ -222,7 +223,7 @@ def artifact_heatmap(maps: np.ndarray, boxes: list[CropBox], height: int, width:
     total = np.zeros((rows, cols))
     weight = np.zeros((rows, cols))
     probabilities = sigmoid(maps[:, 0])
-    for box, grid in zip(boxes, probabilities):
+    for box, grid in zip(boxes, probabilities, strict=True):
         top, left = round(box.top / cell), round(box.left / cell)
         h, w = min(grid.shape[0], rows - top), min(grid.shape[1], cols - left)
         total[top:top + h, left:left + w] += grid[:h, :w]

@@ -108,7 +108,7 @@ class ScanJob:
     def ordered_results(self) -> list[Result]:
         """The results so far in the order of the requests (``results`` is in the order they finished)."""
         with self._lock:
-            by_request = dict(zip(self._request_ids, self.results))
+            by_request = dict(zip(self._request_ids, self.results, strict=True))
         return [by_request[id(r)] for r in self.requests if id(r) in by_request]
 
     def report(self, request: ScanRequest, result: Result | None) -> None:
@@ -198,8 +198,9 @@ class Scanner:
         return self.scan([ScanRequest(path=path, data=data, source=source, **urls)])[0]
 
     def close(self, wait: bool = True) -> None:
-        """Stop; what has not started stays pending and is reported to its job as unscanned. ``wait=False`` (Ctrl-C) returns at once and lets
-        decodes in progress finish on their own instead of holding the user at the prompt."""
+        """Stop; what has not started stays pending and is reported to its job as unscanned. ``wait=False``
+        (Ctrl-C) returns at once and lets decodes in progress finish on their own instead of holding the user at
+        the prompt."""
         if self._closed:
             return
         self._closed = True
@@ -330,6 +331,8 @@ class Scanner:
             if sha256 not in self._claimed:
                 return
             self._claimed.discard(sha256)
+        if self.store is None:  # claims are taken in the store: none without one
+            return
         try:
             self.store.release_claim(sha256, self.model_id, self._owner)
         except Exception as exc:  # it goes stale with this process; others then take it over
@@ -347,18 +350,19 @@ class Scanner:
                 decoded = time.perf_counter()
                 boxes = contract.plan_for(image.rgb, meta.crop_size, meta.max_crops, meta.crop_plan)
                 crops = contract.extract_crops(image.rgb, boxes)
-                image = replace(image, rgb=None)
+                image_format, width, height, jpeg_quality = image.format, image.width, image.height, image.jpeg_quality
+                del image
         cropped = time.perf_counter()
-        hints = provenance_hints(data, image.format)
+        hints = provenance_hints(data, image_format)
         done = time.perf_counter()
         result = Result(
             sha256=sha256,
             source=request.source,
             path=request.path,
-            width=image.width,
-            height=image.height,
-            format=image.format,
-            jpeg_quality=image.jpeg_quality,
+            width=width,
+            height=height,
+            format=image_format,
+            jpeg_quality=jpeg_quality,
             provenance=hints,
             model_name=meta.name,
             model_version=meta.version,

@@ -51,7 +51,8 @@ def build_metadata(args, detector) -> ModelMetadata:
     if args.metrics:
         payload = json.loads(Path(args.metrics).read_text())
         clean = payload["metrics"]["clean"]["overall"]
-        metrics = {"split": payload["split"], **{k: round(clean[k], 4) for k in ("ap", "auc", "acc_balanced", "tpr_at_1fpr")}}
+        metrics = {"split": payload["split"],
+                   **{k: round(clean[k], 4) for k in ("ap", "auc", "acc_balanced", "tpr_at_1fpr")}}
     training = {"backbone": detector.config.backbone, "method": detector.config.method,
                 "adapter": detector.config.adapter, "gamma": detector.config.gamma.enabled,
                 "calibration": {"split": calibration.split, "n_real": calibration.n_real,
@@ -81,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precisions", default="fp32,fp16")
     parser.add_argument("--max-crops", type=int, help="default: the calibration's (8 if it records none)")
     parser.add_argument("--aggregation", help="default: the calibration's (mean if it records none)")
-    parser.add_argument("--crop-plan", choices=("grid", "texture"), help="default: the calibration's (grid if it records none)")
+    parser.add_argument("--crop-plan", choices=("grid", "texture"),
+                        help="default: the calibration's (grid if it records none)")
     parser.add_argument("--parity-data", help="manifest or folder whose val-split photos give the parity crops "
                                               "(default: scikit-image's sample photographs)")
     parser.add_argument("--metrics", help="metrics.json from `python -m training.evaluate` (summary stamped in)")

@@ -97,7 +97,8 @@ class ParityReport:
         return self.max_abs_diff[contract.OUTPUT_LOGIT]
 
     def over(self, limits: dict[str, float]) -> list[str]:
-        return [f"{name} {diff:.2e} > {limits[name]:g}" for name, diff in self.max_abs_diff.items() if diff > limits[name]]
+        return [f"{name} {diff:.2e} > {limits[name]:g}"
+                for name, diff in self.max_abs_diff.items() if diff > limits[name]]
 
     def __str__(self) -> str:
         diffs = ", ".join(f"{name} {diff:.2e}" for name, diff in self.max_abs_diff.items())
@@ -136,7 +137,8 @@ def export_detector(detector: nn.Module, path: str | Path, metadata: ModelMetada
     crops = sample_photo_crops(size) if parity_crops is None else parity_crops
     with torch.no_grad():
         wrapper = ContractWrapper(detector).eval()
-        reference = {name: value.numpy() for name, value in zip(wrapper.output_names, wrapper(torch.from_numpy(crops)))}
+        outputs = wrapper(torch.from_numpy(crops))
+        reference = {name: value.numpy() for name, value in zip(wrapper.output_names, outputs, strict=True)}
     merged = _merged_copy(detector)
     metadata = replace(metadata, crop_size=size, precision=precision,
                        expert_names=tuple(detector.input_spec.expert_names))
@@ -255,7 +257,8 @@ def _drop_float_to_float_casts(model: onnx.ModelProto) -> None:
     types.update({init.name: init.data_type for init in model.graph.initializer})
     for node in model.graph.node:
         to = next((a.i for a in node.attribute if a.name == "to"), None)
-        if node.op_type == "Cast" and to == onnx.TensorProto.FLOAT and types.get(node.input[0]) == onnx.TensorProto.FLOAT:
+        if (node.op_type == "Cast" and to == onnx.TensorProto.FLOAT
+                and types.get(node.input[0]) == onnx.TensorProto.FLOAT):
             node.op_type = "Identity"
             del node.attribute[:]
 

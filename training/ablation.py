@@ -68,7 +68,7 @@ def table(rows: dict[str, dict]) -> str:
              "real acc @cal", *[f"AP all {c}" for c in perturbed], "train s"])
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for name, row in rows.items():
-        def ap(part):
+        def ap(part, row=row):
             return f"{row[part]['ap']:.3f}" if part in row else "-"
         cells = [name, ap("seen"), ap("held_gen"), ap("held_domain"), f"{row['overall']['ap']:.3f}",
                  f"{row['overall']['auc']:.3f}", f"{row['overall']['tpr_at_5fpr']:.3f}",

@@ -192,7 +192,7 @@ def per_group_metrics(labels: np.ndarray, probabilities: np.ndarray, names: Sequ
 
     names_arr = np.array(names)
     out = {}
-    for name in sorted({n for n, label in zip(names, labels) if label == 1}):
+    for name in sorted({n for n, label in zip(names, labels, strict=True) if label == 1}):
         keep = (names_arr == name) | (labels == 0)
         out[name] = detection_metrics(labels[keep], probabilities[keep], threshold)
     return out
@@ -217,7 +217,7 @@ def summarize(scores: Scores, threshold: float = 0.5, likely_real: float | None 
         if likely_real is not None:
             bands = {"fake": verdict_shares(probabilities[scores.labels == 1], threshold, likely_real),
                      "real": verdict_shares(probabilities[scores.labels == 0], threshold, likely_real)}
-            for family in sorted({f for f, label in zip(scores.families, scores.labels) if label == 1}):
+            for family in sorted({f for f, label in zip(scores.families, scores.labels, strict=True) if label == 1}):
                 chosen = np.array([f == family for f in scores.families])
                 bands[f"fake/{family}"] = verdict_shares(probabilities[chosen], threshold, likely_real)
             for kind in sorted({k for kinds in scores.real_kinds for k in kinds}):

@@ -40,7 +40,7 @@ def compare(labels: np.ndarray, groups: list[str], logits_per_image: list[np.nda
 
     table = {}
     for aggregation in AGGREGATIONS:
-        scores = sigmoid(np.array([aggregate_logits(l, aggregation) for l in logits_per_image]))
+        scores = sigmoid(np.array([aggregate_logits(crop_logits, aggregation) for crop_logits in logits_per_image]))
         overall = detection_metrics(labels, scores)
         per_generator = per_group_metrics(labels, scores, groups)
         table[aggregation] = {"ap": overall["ap"], "auc": overall["auc"],

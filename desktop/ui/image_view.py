@@ -7,7 +7,7 @@ from PySide6.QtCore import QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QFont, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from desktop.ui.style import VERDICT_COLOURS, probability_colour, readable_badge
+from desktop.ui.style import VERDICT_COLOURS, probability_colour, readable_badge, rgb_fractions
 from engine.result import LIKELY_AI, LIKELY_REAL, UNCERTAIN, Result
 
 HEATMAP_OPACITY = 0.55
@@ -25,7 +25,7 @@ def heatmap_image(cells: list) -> QImage | None:
         values[y, :len(row)] = [np.nan if value is None else float(value) for value in row]
     looked = ~np.isnan(values)
     p = np.clip(np.nan_to_num(values), 0.0, 1.0)[..., None]
-    real, uncertain, ai = (np.array(VERDICT_COLOURS[v].getRgbF()[:3]) for v in (LIKELY_REAL, UNCERTAIN, LIKELY_AI))
+    real, uncertain, ai = (np.array(rgb_fractions(VERDICT_COLOURS[v])) for v in (LIKELY_REAL, UNCERTAIN, LIKELY_AI))
     # As probability_colour: green through amber to red.
     rgb = np.where(p < 0.5, real + (uncertain - real) * (p * 2), uncertain + (ai - uncertain) * ((p - 0.5) * 2))
     alpha = np.where(looked, np.clip(0.15 + 0.85 * p[..., 0], 0.0, 1.0), 0.0)
@@ -93,15 +93,15 @@ class ImageView(QWidget):
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.fillRect(self.rect(), self.palette().window())
-        target = self.image_rect()
-        if target is None:
+        target, pixmap = self.image_rect(), self._pixmap
+        if target is None or pixmap is None:
             painter.setPen(self.palette().placeholderText().color())
             painter.drawText(self.rect().adjusted(20, 20, -20, -20),
                              Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message)
             return
         if self._scaled is None or self._scaled.size() != target.size():
             # Smooth scaling of a 1600 px image costs tens of ms: once per size, not on every paint.
-            self._scaled = self._pixmap.scaled(target.size(), Qt.AspectRatioMode.IgnoreAspectRatio,
+            self._scaled = pixmap.scaled(target.size(), Qt.AspectRatioMode.IgnoreAspectRatio,
                                                Qt.TransformationMode.SmoothTransformation)
         painter.drawPixmap(target.topLeft(), self._scaled)
         if self.show_heatmap and self._heatmap is not None:
@@ -109,10 +109,9 @@ class ImageView(QWidget):
             painter.drawImage(target, self._heatmap)
             painter.setOpacity(1.0)
         if self.show_crops and self._result is not None and self._result.crops and self._result.width:
-            self._draw_crops(painter, target)
+            self._draw_crops(painter, target, self._result)
 
-    def _draw_crops(self, painter: QPainter, target: QRect) -> None:
-        result = self._result
+    def _draw_crops(self, painter: QPainter, target: QRect, result: Result) -> None:
         scale_x, scale_y = target.width() / result.width, target.height() / result.height
         font = QFont(self.font())
         font.setBold(True)

@@ -12,8 +12,8 @@ from PySide6.QtCore import QEvent, QItemSelectionModel, QMimeData, QModelIndex, 
 from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView, QApplication, QComboBox, QFileDialog, QFrame, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-    QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton, QSplitter, QSystemTrayIcon, QTableView, QToolBar, QVBoxLayout,
-    QWidget,
+    QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton, QSplitter, QSystemTrayIcon, QTableView, QToolBar,
+    QVBoxLayout, QWidget,
 )
 
 from desktop.export import result_summary, write_results
@@ -608,7 +608,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("The file is no longer where it was scanned.", 5000)
 
     def copy_selected(self) -> None:
-        results = [whole_result(row, self.session.store) for row in self.selected_rows() if row.result is not None]
+        results = [result for row in self.selected_rows()
+                   if (result := whole_result(row, self.session.store)) is not None]
         if not results:
             return
         mime = QMimeData()
@@ -618,7 +619,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Copied {len(results)} result{'s' if len(results) != 1 else ''}.", 3000)
 
     def export_results(self, path: str | None = None) -> Path | None:
-        results = [whole_result(row, self.session.store) for row in self.proxy.visible_rows() if row.result is not None]
+        results = [result for row in self.proxy.visible_rows()
+                   if (result := whole_result(row, self.session.store)) is not None]
         if not results:
             self.statusBar().showMessage("Nothing to export yet.", 5000)
             return None
@@ -676,8 +678,7 @@ class MainWindow(QMainWindow):
             self.banner.hide()
         if state.state == LOADING:
             self.provider_label.setText("Loading model…")
-        if state.state == READY:
-            detector = state.detector
+        if state.state == READY and (detector := state.detector) is not None:
             provider = detector.active_provider.upper()
             if detector.active_provider != detector.requested_provider:
                 provider += f" ({detector.requested_provider.upper()} unavailable)"
@@ -785,8 +786,8 @@ class MainWindow(QMainWindow):
         QApplication.quit()
 
     def _save_layout(self) -> None:
-        self.session.settings.window_geometry = bytes(self.saveGeometry())
-        self.session.settings.window_splitter = bytes(self.splitter.saveState())
+        self.session.settings.window_geometry = bytes(self.saveGeometry().data())
+        self.session.settings.window_splitter = bytes(self.splitter.saveState().data())
 
     def shutdown(self) -> None:
         self.thumbnails.stop()

@@ -122,6 +122,7 @@ class PairingDialog(QDialog):
 
 def _clear(grid: QGridLayout) -> None:
     while grid.count():
-        widget = grid.takeAt(0).widget()
+        item = grid.takeAt(0)
+        widget = item.widget() if item is not None else None
         if widget is not None:
             widget.deleteLater()

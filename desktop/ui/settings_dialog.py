@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
     QLineEdit, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
@@ -65,7 +66,9 @@ class SettingsDialog(QDialog):
         for choice in PROVIDER_CHOICES:
             self.provider.addItem(PROVIDER_LABELS[choice], choice)
             if choice != "auto" and choice not in available:
-                item = self.provider.model().item(self.provider.count() - 1)
+                model = self.provider.model()  # a QComboBox's own model is a QStandardItemModel
+                assert isinstance(model, QStandardItemModel)
+                item = model.item(self.provider.count() - 1)
                 item.setEnabled(False)
                 item.setToolTip("not available in this onnxruntime build")
         self.provider.setCurrentIndex(max(0, self.provider.findData(settings.provider)))

@@ -28,24 +28,29 @@ def verdict_colour(verdict: str) -> QColor:
     return VERDICT_COLOURS.get(verdict, VERDICT_COLOURS["pending"])
 
 
+def rgb_fractions(colour: QColor) -> tuple[float, float, float]:
+    """The red, green and blue of ``colour``, 0..1."""
+    return colour.redF(), colour.greenF(), colour.blueF()
+
+
 def probability_colour(probability: float) -> QColor:
     """Green through amber to red as the probability of being AI-generated rises."""
     p = min(1.0, max(0.0, probability))
     low, high = (VERDICT_COLOURS[LIKELY_REAL], VERDICT_COLOURS[UNCERTAIN]) if p < 0.5 else \
         (VERDICT_COLOURS[UNCERTAIN], VERDICT_COLOURS[LIKELY_AI])
     t = p * 2 if p < 0.5 else (p - 0.5) * 2
-    return QColor.fromRgbF(*(a + (b - a) * t for a, b in zip(low.getRgbF()[:3], high.getRgbF()[:3])))
+    return QColor.fromRgbF(*(a + (b - a) * t for a, b in zip(rgb_fractions(low), rgb_fractions(high), strict=True)))
 
 
 def mix(first: QColor, second: QColor, share_of_second: float) -> QColor:
     return QColor.fromRgbF(*(a + (b - a) * share_of_second
-                             for a, b in zip(first.getRgbF()[:3], second.getRgbF()[:3])))
+                             for a, b in zip(rgb_fractions(first), rgb_fractions(second), strict=True)))
 
 
 def contrast_ratio(first: QColor, second: QColor) -> float:
     """WCAG 2 contrast ratio, 1 (none) to 21 (black on white); 4.5 is the floor for body text."""
     def luminance(colour: QColor) -> float:
-        channels = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in colour.getRgbF()[:3]]
+        channels = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb_fractions(colour)]
         return 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
     light, dark = sorted((luminance(first), luminance(second)), reverse=True)
     return (light + 0.05) / (dark + 0.05)
@@ -164,12 +169,13 @@ _indicator_style: ReadableIndicatorStyle | None = None
 
 def readable_indicators(*widgets) -> None:
     """Under Fusion (Qt's own style, used where the desktop offers none), give the check boxes of these
-    widgets (check boxes, lists with checkable items) outlines that read on a dark theme; native styles (Breeze, Windows, macOS) draw their own and are left alone.
+    widgets (check boxes, lists with checkable items) outlines that read on a dark theme; native styles
+    (Breeze, Windows, macOS) draw their own and are left alone.
     Per widget, not for the whole app: the style's Python override runs for every primitive it paints
     (~50,000 calls in a 1,000-image scan app-wide, each taking the GIL from the scanner threads)."""
     global _indicator_style
     app = QApplication.instance()
-    if app is None or app.style().name().lower() != "fusion":
+    if not isinstance(app, QApplication) or app.style().name().lower() != "fusion":
         return
     if _indicator_style is None:
         _indicator_style = ReadableIndicatorStyle("fusion")

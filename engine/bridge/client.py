@@ -119,17 +119,23 @@ class BridgeClient:
 
     # --- the signed channel -----------------------------------------------------
 
+    def _paired(self) -> Pairing:
+        if self.pairing is None:
+            raise RuntimeError("this client is not paired: wait_for_approval() first, or pass a Pairing")
+        return self.pairing
+
     def hello(self) -> str:
         """A fresh nonce from a server that proved it holds this client's key."""
+        pairing = self._paired()
         challenge = protocol.b64url(secrets.token_bytes(32))
         # The browser's ID in a header too: the rate limiter counts hellos against that browser's bucket.
-        reply = self.raw("POST", "/v1/hello", json.dumps({"client": self.pairing.client_id, "challenge": challenge})
-                         .encode(), {"Content-Type": "application/json", protocol.CLIENT_HEADER: self.pairing.client_id})
+        reply = self.raw("POST", "/v1/hello", json.dumps({"client": pairing.client_id, "challenge": challenge})
+                         .encode(), {"Content-Type": "application/json", protocol.CLIENT_HEADER: pairing.client_id})
         if reply.status != 200:
             raise BridgeRefused(reply)
         answer = reply.json()
         nonce = answer.get("nonce", "")
-        if not protocol.same(protocol.server_proof(self.pairing.key, self.pairing.client_id, challenge, nonce),
+        if not protocol.same(protocol.server_proof(pairing.key, pairing.client_id, challenge, nonce),
                              answer.get("proof")):
             raise ImpostorError("the server's proof does not match this client's key")
         return nonce
@@ -138,10 +144,11 @@ class BridgeClient:
                        page_url: str = "", image_url: str = "") -> dict:
         page, image = quote(page_url, safe=""), quote(image_url, safe="")
         digest = hashlib.sha256(body).hexdigest()
-        headers = {protocol.CLIENT_HEADER: self.pairing.client_id, protocol.NONCE_HEADER: nonce,
+        pairing = self._paired()
+        headers = {protocol.CLIENT_HEADER: pairing.client_id, protocol.NONCE_HEADER: nonce,
                    protocol.BODY_DIGEST_HEADER: digest,
                    protocol.SIGNATURE_HEADER: protocol.request_signature(
-                       self.pairing.key, method, path, nonce, content_type, page, image, digest)}
+                       pairing.key, method, path, nonce, content_type, page, image, digest)}
         for name, value in (("Content-Type", content_type), (protocol.PAGE_URL_HEADER, page),
                             (protocol.IMAGE_URL_HEADER, image)):
             if value:
@@ -149,7 +156,8 @@ class BridgeClient:
         return headers
 
     def verify_answer(self, reply: Reply, nonce: str) -> None:
-        expected = protocol.answer_signature(self.pairing.key, nonce, reply.status, hashlib.sha256(reply.body).hexdigest())
+        digest = hashlib.sha256(reply.body).hexdigest()
+        expected = protocol.answer_signature(self._paired().key, nonce, reply.status, digest)
         if not protocol.same(expected, reply.headers.get(protocol.SIGNATURE_HEADER)):
             raise ImpostorError(f"the answer (HTTP {reply.status}) is not signed with this client's key")
 

@@ -52,7 +52,7 @@ def shed_idle_connections(server: web_server.Server, cap: int) -> None:
                 old.force_close()
                 excess -= 1
 
-    server.connection_made = connection_made
+    server.connection_made = connection_made  # type: ignore[method-assign]  # wraps aiohttp's hook on purpose
 
 
 def quiet_accept_failures(loop: asyncio.AbstractEventLoop, faults: ClientFaultLog) -> None:

@@ -37,7 +37,7 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def unb64url(text: str, max_bytes: int = 1024) -> bytes:
+def unb64url(text: object, max_bytes: int = 1024) -> bytes:
     """Decode unpadded base64url; ValueError for anything else (or anything longer than ``max_bytes``)."""
     if not isinstance(text, str) or len(text) > 2 * max_bytes or not text.isascii():
         raise ValueError("not base64url")

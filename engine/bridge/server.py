@@ -125,7 +125,8 @@ class BridgeServer:
             loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout)
         self._thread = None
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> BridgeServer:
         return self.start()
@@ -158,6 +159,7 @@ class BridgeServer:
         self._runner = web.AppRunner(self._build_app(), access_log=None, keepalive_timeout=self.idle_timeout_s,
                                      lingering_time=LINGER_S, handle_signals=False)
         await self._runner.setup()
+        assert self._runner.server is not None  # setup() made it
         connections.shed_idle_connections(self._runner.server, connections.connection_cap())
         site = web.TCPSite(self._runner, HOST, self.requested_port, reuse_port=False)
         try:
@@ -237,8 +239,8 @@ class BridgeServer:
         client_id, challenge = body.get("client"), body.get("challenge")
         if not isinstance(challenge, str) or not 32 <= len(challenge) <= 128:
             raise guards.Refusal(400, "bad_challenge", "send 32 or more random bytes, base64url, as \"challenge\"")
-        key = self.pairing.key_for(client_id if isinstance(client_id, str) else None)
-        if key is None:
+        key = self.pairing.key_for(client_id) if isinstance(client_id, str) else None
+        if key is None or not isinstance(client_id, str):
             raise guards.Refusal(401, "not_paired", "this browser is not paired with SynthSpot")
         nonce = self._nonces.issue(client_id)
         return web.json_response({"nonce": nonce, "proof": protocol.server_proof(key, client_id, challenge, nonce),
@@ -246,7 +248,8 @@ class BridgeServer:
 
     async def _pair(self, request: web.Request) -> web.Response:
         body = await self._json_body(request)
-        name = body.get("name") if isinstance(body.get("name"), str) else ""
+        name = body.get("name")
+        name = name if isinstance(name, str) else ""
         try:
             public_key = protocol.unb64url(body.get("public_key"), 64)
             request_id, server_public = self.pairing.request(name, public_key)
@@ -290,13 +293,13 @@ class BridgeServer:
                                  "application/octet-stream", close=True)
         if request.content_length == 0:
             raise guards.Refusal(400, "empty_body", "the request carried no image bytes")
-        scanner = self.scanner
-        if scanner is None:
+        scanner, slots = self.scanner, self._scan_slots
+        if scanner is None or slots is None:
             raise guards.Refusal(503, "no_model", "SynthSpot has no detection model loaded; choose one in the app",
                                  close=True)
         page_url = privacy.url_label(request.headers.get(protocol.PAGE_URL_HEADER), self.keep_url_queries)
         image_url = privacy.url_label(request.headers.get(protocol.IMAGE_URL_HEADER), self.keep_url_queries)
-        async with self._scan_slots:
+        async with slots:
             try:
                 data = await bodies.read_body(request, self.max_body_bytes, self.body_timeout_s)
             except guards.Refusal as refused:

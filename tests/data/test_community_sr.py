@@ -92,7 +92,7 @@ def test_tile_spans_cover_the_image_with_margins():
     for length in (5, 128, 129, 300, 1000):
         spans = tiling.tile_spans(length, 128, 16)
         assert spans[0][2] == 0 and spans[-1][3] == length
-        for (r0, r1, w0, w1), following in zip(spans, spans[1:] + [None]):
+        for (r0, r1, w0, w1), following in zip(spans, spans[1:] + [None], strict=True):
             assert r1 - r0 == min(length, 128) and r0 <= w0 < w1 <= r1
             if following:
                 assert following[2] == w1  # no gap, no double write

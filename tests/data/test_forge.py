@@ -75,7 +75,10 @@ def test_inpaint_mask_is_exactly_the_changed_pixels_on_lossless_photos(forged):
     records = manifest.read(forged)
     for fake in (r for r in records if r.domain == "inpaint" and r.variant == "" and r.format == "PNG"):
         real = next(r for r in records if r.source_id == fake.source_id and r.variant == "" and r.domain == "real")
-        load = lambda rel: np.asarray(Image.open(manifest.resolve(forged, rel)).convert("RGB")).astype(int)
+
+        def load(rel):
+            return np.asarray(Image.open(manifest.resolve(forged, rel)).convert("RGB")).astype(int)
+
         changed = np.abs(load(fake.path) - load(real.path)).max(axis=2) > 0
         mask = np.asarray(Image.open(manifest.resolve(forged, fake.mask_path))) > 127
         domain_map = np.asarray(Image.open(manifest.resolve(forged, fake.domain_map_path)))
@@ -110,7 +113,7 @@ def test_splits_never_leak_a_source_photo(forged, tiny_corpus):
 
 
 def test_perturbations_are_shared_by_a_real_and_its_fakes(forged):
-    for (source, variant), members in _groups(manifest.read(forged)).items():
+    for (_source, variant), members in _groups(manifest.read(forged)).items():
         if variant:
             assert len({str(r.perturbations) for r in members}) == 1
             assert members[0].perturbations[-1]["op"] in ("jpeg", "webp", "keep_format")
@@ -122,7 +125,7 @@ def test_same_seed_same_bytes_and_resume_redoes_only_missing(forged, tiny_corpus
     again = _forge(tiny_corpus, tiny_autoencoder, tmp_path / "again")
     first, second = manifest.read(forged), manifest.read(again)
     assert [r.path for r in first] == [r.path for r in second]
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         assert manifest.resolve(forged, a.path).read_bytes() == manifest.resolve(again, b.path).read_bytes(), a.path
 
     out = tmp_path / "again"
@@ -140,7 +143,10 @@ def test_same_seed_same_bytes_and_resume_redoes_only_missing(forged, tiny_corpus
 
 def test_another_seed_changes_the_random_choices(forged, tiny_corpus, tiny_autoencoder, tmp_path):
     other = manifest.read(_forge(tiny_corpus, tiny_autoencoder, tmp_path / "seed1", seed=1))
-    params = lambda records: [(r.path, r.params, r.perturbations) for r in records if r.domain == "inpaint"]
+
+    def params(records):
+        return [(r.path, r.params, r.perturbations) for r in records if r.domain == "inpaint"]
+
     assert params(other) != params(manifest.read(forged))
 
 

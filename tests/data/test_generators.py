@@ -252,10 +252,16 @@ def test_colour_calibration_removes_a_global_cast_and_keeps_spatial_detail():
     cast = np.clip(real.astype(float) @ np.array([[0.9, 0.1, 0.0], [0.0, 0.7, 0.0], [0.0, 0.1, 1.0]]) + 12, 0, 255)
     blurred = np.asarray(Image.fromarray(cast.astype(np.uint8)).resize((24, 24)).resize((96, 96), Image.BICUBIC))
     corrected, matrix = calibrate_colour(real, blurred)
-    colour_error = lambda image: np.abs(image.reshape(-1, 3).mean(0) - real.reshape(-1, 3).mean(0)).max()
+
+    def colour_error(image):
+        return np.abs(image.reshape(-1, 3).mean(0) - real.reshape(-1, 3).mean(0)).max()
+
     assert colour_error(blurred) > 10 and colour_error(corrected) < 1.0
     assert psnr(real, corrected) > psnr(real, blurred) + 3.0
     assert len(matrix) == 4 and len(matrix[0]) == 3
     # the blur (a spatial trace) stays: calibration cannot sharpen
-    detail = lambda image: np.abs(np.diff(image.astype(float), axis=1)).mean()
+
+    def detail(image):
+        return np.abs(np.diff(image.astype(float), axis=1)).mean()
+
     assert detail(corrected) < 0.8 * detail(real)

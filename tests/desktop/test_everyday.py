@@ -90,7 +90,7 @@ def test_placeholder_text_reads_in_light_and_dark_palettes(qtbot, themed_window)
 def over(colour: QColor, ground: QColor) -> QColor:
     """``colour`` as it shows on ``ground``, its alpha blended in."""
     a = colour.alphaF()
-    return QColor.fromRgbF(*(g + (c - g) * a for c, g in zip(colour.getRgbF()[:3], ground.getRgbF()[:3])))
+    return QColor.fromRgbF(*(g + (c - g) * a for c, g in zip(colour.getRgbF()[:3], ground.getRgbF()[:3], strict=True)))
 
 
 def placeholder_contrast(widget_palette: QPalette, ground_role=QPalette.ColorRole.Base) -> float:

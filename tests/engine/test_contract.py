@@ -47,7 +47,7 @@ def test_crops_are_native_pixels():
     rgb = np.random.default_rng(1).integers(0, 255, (100, 120, 3), dtype=np.uint8)
     boxes = plan_crops(100, 120, 32, max_crops=64)
     crops = extract_crops(rgb, boxes)
-    for box, crop in zip(boxes, crops):
+    for box, crop in zip(boxes, crops, strict=True):
         assert np.array_equal(crop, rgb[box.top:box.top + 32, box.left:box.left + 32])
 
 

@@ -97,7 +97,7 @@ def test_parity_fails_on_any_output_not_only_the_logit(tmp_path, crops):
     export_detector(detector, path, metadata(), parity_crops=crops, exporters=("torchscript",))
     with torch.no_grad():
         reference = dict(zip(ContractWrapper(detector).output_names,
-                             (t.numpy() for t in ContractWrapper(detector)(torch.from_numpy(crops)))))
+                             (t.numpy() for t in ContractWrapper(detector)(torch.from_numpy(crops))), strict=True))
     reference[contract.OUTPUT_EXPERT_WEIGHTS] = reference[contract.OUTPUT_EXPERT_WEIGHTS] + 0.002
     report = check_parity(path, crops, reference, "fp32", "torchscript")
     assert [line.split()[0] for line in report.over(PARITY_TOLERANCE["fp32"])] == [contract.OUTPUT_EXPERT_WEIGHTS]

@@ -187,5 +187,5 @@ def test_sef_gamma_detector_traces_to_onnx_with_a_free_batch_size(backbone, tmp_
     results = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]).run(None, {"x": x.numpy()})
     with torch.no_grad():
         expected = wrapped(x)
-    for got, want in zip(results, expected):
+    for got, want in zip(results, expected, strict=True):
         np.testing.assert_allclose(got, want.numpy(), atol=1e-4, rtol=1e-4)

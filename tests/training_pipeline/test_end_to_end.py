@@ -86,7 +86,7 @@ def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_
     store = Store(tmp_path / "store.sqlite")
     with Scanner(engine, store, workers=1) as scanner:
         results = scanner.scan([ScanRequest(path=str(manifest.resolve(forged_manifest, r.path))) for r in records])
-    for record, result in zip(records, results):
+    for record, result in zip(records, results, strict=True):
         assert result.ok, result.error
         rgb = np.asarray(Image.open(manifest.resolve(forged_manifest, record.path)).convert("RGB"))
         crops = extract_crops(rgb, plan_for(rgb, 32, engine.metadata.max_crops, engine.metadata.crop_plan))

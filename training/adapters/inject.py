@@ -139,7 +139,7 @@ def active_adapter(root: nn.Module, name: str | None):
     try:
         yield
     finally:
-        for layer, active in zip(layers, saved):
+        for layer, active in zip(layers, saved, strict=True):
             layer.active_adapters = active
 
 

@@ -93,7 +93,7 @@ class LoraLayer(nn.Module):
             chunks, results = x.unflatten(0, (count, -1)), result.unflatten(0, (count, -1))
             deltas = [
                 torch.zeros_like(r) if name is None else self.adapters[name](chunk)
-                for name, chunk, r in zip(self.batch_adapters, chunks, results)
+                for name, chunk, r in zip(self.batch_adapters, chunks, results, strict=True)
             ]
             return result + torch.cat(deltas)
         for name in self.active_adapters:

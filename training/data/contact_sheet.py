@@ -55,7 +55,10 @@ def render(manifest_path: str, rows: int = 8, cell: int = 192, split: str | None
     draw = ImageDraw.Draw(sheet)
     for column, name in enumerate(columns):
         draw.text((column * cell + 4, 2), name, fill="black")
-    load = lambda rel: np.asarray(Image.open(manifest.resolve(manifest_path, rel)).convert("RGB"))
+
+    def load(rel):
+        return np.asarray(Image.open(manifest.resolve(manifest_path, rel)).convert("RGB"))
+
     for row, unit in enumerate(chosen):
         real = load(unit["real"].path)
         mask = None
@@ -65,7 +68,10 @@ def render(manifest_path: str, rows: int = 8, cell: int = 192, split: str | None
         centre = (int(np.mean(ys)), int(np.mean(xs))) if len(ys) else (real.shape[0] // 2, real.shape[1] // 2)
         top = int(np.clip(centre[0] - cell // 2, 0, max(real.shape[0] - cell, 0)))
         left = int(np.clip(centre[1] - cell // 2, 0, max(real.shape[1] - cell, 0)))
-        aligned = lambda image: image[top:, left:]  # the same window of the real and its fakes
+
+        def aligned(image, top=top, left=left):  # the same window of the real and its fakes
+            return image[top:, left:]
+
         cells: list[tuple[np.ndarray | None, str]] = [(aligned(real), f"{unit['real'].source_id[:8]} {unit['real'].format}")]
         for domain in present:
             record = unit.get(domain)

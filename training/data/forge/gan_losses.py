@@ -53,7 +53,7 @@ class PerceptualLoss(nn.Module):
         with torch.no_grad():
             wanted = self.features(target)
         got = self.features(output)
-        return sum((g - w).abs().mean() / (w.abs().mean() + 1e-3) for g, w in zip(got, wanted)) / len(got)
+        return sum((g - w).abs().mean() / (w.abs().mean() + 1e-3) for g, w in zip(got, wanted, strict=True)) / len(got)
 
 
 class PatchDiscriminator(nn.Module):

@@ -137,7 +137,10 @@ def _import_amt_s(package_root: Path):
 
     truncated_setting = ImageFile.LOAD_TRUNCATED_IMAGES
     prefix = "markdiffusion"
-    ours = lambda name: name == prefix or name.startswith(prefix + ".")
+
+    def ours(name):
+        return name == prefix or name.startswith(prefix + ".")
+
     with _import_lock:
         saved = {name: sys.modules.pop(name) for name in list(sys.modules) if ours(name)}
         try:

@@ -112,7 +112,7 @@ def _read_weights(path: Path, convs: list[tuple[int, int, bool]]) -> list[tuple[
 def build_network(param: Path, weights: Path) -> nn.Sequential:
     convs, shuffle = _read_param(param)
     layers: list[nn.Module] = []
-    for (out_channels, _count, relu), (weight, bias) in zip(convs, _read_weights(weights, convs)):
+    for (out_channels, _count, relu), (weight, bias) in zip(convs, _read_weights(weights, convs), strict=True):
         conv = nn.Conv2d(weight.shape[1], out_channels, 3, padding=1)
         conv.weight.data.copy_(weight)
         conv.bias.data.copy_(bias)

@@ -79,8 +79,12 @@ def random_crops(images: list[np.ndarray], batch: int, size: int, rng: np.random
 
 
 def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    dx = lambda t: t[..., :, 1:] - t[..., :, :-1]
-    dy = lambda t: t[..., 1:, :] - t[..., :-1, :]
+    def dx(t):
+        return t[..., :, 1:] - t[..., :, :-1]
+
+    def dy(t):
+        return t[..., 1:, :] - t[..., :-1, :]
+
     return (dx(a) - dx(b)).abs().mean() + (dy(a) - dy(b)).abs().mean()
 
 

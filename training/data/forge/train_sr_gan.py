@@ -51,7 +51,10 @@ def random_pairs(images: list[np.ndarray], batch: int, size: int, rng: np.random
         crop = np.ascontiguousarray(crop)
         highs.append(crop)
         lows.append(half(crop))
-    to_tensor = lambda arrays: torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 255.0
+
+    def to_tensor(arrays):
+        return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 255.0
+
     return to_tensor(lows), to_tensor(highs)
 
 
