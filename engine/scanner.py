@@ -209,8 +209,9 @@ class Scanner:
             self._ready.put(None, timeout=None if wait else 0.1)
         except queue.Full:  # the inference thread is a daemon and stops with the process
             return
-        if wait:
-            self._inference.join(timeout=30)
+        # Even without waiting for decodes, let a model run in progress end: an interpreter that exits
+        # while ONNX Runtime is inside a run aborts ("terminate called without an active exception").
+        self._inference.join(timeout=30 if wait else 2)
 
     def __enter__(self) -> Scanner:
         return self
