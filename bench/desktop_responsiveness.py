@@ -35,11 +35,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from alternate import run_alternately
 
 REPO = Path(__file__).resolve().parents[1]
 HEARTBEAT_MS = 5
@@ -292,20 +293,13 @@ COMPARED = [  # key, label, format
 
 def compare(args, photos: Path, big: Path, root: Path) -> int:
     trees = {"old": Path(args.compare).resolve(), "new": REPO}
-    runs: dict[str, list[dict]] = {name: [] for name in trees}
-    for round_index in range(args.rounds):
-        for name, tree in trees.items():  # alternately: the machine's load falls on both alike
-            work = root / f"{name}-{round_index}"
-            output = subprocess.run(
-                [sys.executable, __file__, "--photos", str(photos), "--big", str(big), "--work", str(work),
-                 "--code", str(tree), "--json"],
-                check=True, capture_output=True, text=True).stdout
-            figures = json.loads(output.strip().splitlines()[-1])
-            runs[name].append(figures)
-            print(f"round {round_index + 1} {name} ({tree}): p99 {figures['stall_p99_ms']:.0f} ms, "
-                  f"scan {figures['scan_s']:.0f} s, GUI CPU {figures['gui_cpu_s']:.1f} s, "
-                  f"RSS after images {figures['rss_after_scan_mib']:.0f} MiB, "
-                  f"after 48 MP {figures['rss_after_big_mib']:.0f} MiB", flush=True)
+    runs = run_alternately(
+        __file__, trees, args.rounds, root, ["--photos", str(photos), "--big", str(big)],
+        lambda index, name, tree, figures: (
+            f"round {index + 1} {name} ({tree}): p99 {figures['stall_p99_ms']:.0f} ms, "
+            f"scan {figures['scan_s']:.0f} s, GUI CPU {figures['gui_cpu_s']:.1f} s, "
+            f"RSS after images {figures['rss_after_scan_mib']:.0f} MiB, "
+            f"after 48 MP {figures['rss_after_big_mib']:.0f} MiB"))
     print(f"\n{args.images} images of {args.size}, {args.rounds} rounds each, medians; ratio = new / old")
     print(f"{'':38s} {'old':>9s} {'new':>9s} {'ratio':>7s}")
     for key, label, form in COMPARED:

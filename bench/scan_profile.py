@@ -24,11 +24,12 @@ import hashlib
 import json
 import logging
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from alternate import run_alternately
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -152,19 +153,12 @@ def print_table(columns: dict[str, dict], images: int) -> None:
 
 def compare(args, photos: Path, root: Path) -> int:
     trees = {"old": Path(args.compare).resolve(), "new": REPO}
-    runs: dict[str, list[dict]] = {name: [] for name in trees}
-    for round_index in range(args.rounds):
-        for name, tree in trees.items():  # alternately: the machine's load falls on both alike
-            work = root / f"{name}-{round_index}"
-            output = subprocess.run(
-                [sys.executable, __file__, "--photos", str(photos), "--work", str(work), "--code", str(tree),
-                 "--model", str(Path(args.model).resolve()), "--passes", str(args.passes), "--json"],
-                check=True, capture_output=True, text=True).stdout
-            figures = json.loads(output.strip().splitlines()[-1])
-            runs[name].append(figures)
-            print(f"round {round_index + 1} {name}: {figures['images_per_s']:.1f} images/s end to end "
-                  f"({figures['cpu_ms']:.1f} CPU ms per image), stages sum {sum(figures['stages'].values()):.1f} "
-                  "CPU ms", flush=True)
+    runs = run_alternately(
+        __file__, trees, args.rounds, root,
+        ["--photos", str(photos), "--model", str(Path(args.model).resolve()), "--passes", str(args.passes)],
+        lambda index, name, tree, figures: (
+            f"round {index + 1} {name}: {figures['images_per_s']:.1f} images/s end to end "
+            f"({figures['cpu_ms']:.1f} CPU ms per image), stages sum {sum(figures['stages'].values()):.1f} CPU ms"))
     same = all(run["found"] == runs["old"][0]["found"] for name in trees for run in runs[name])
     print(f"\nmedians of {args.rounds} alternating rounds (each the best of {args.passes} passes)")
     columns = {}
