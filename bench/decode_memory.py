@@ -17,10 +17,8 @@ Targets (issue 16): engine peak <= 2 x Pillow's + 200 MB, time <= 2 x Pillow's +
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -28,6 +26,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: tests.fixtures
+from tests.fixtures.crafted import encode, gif_with_screen  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024
@@ -67,18 +68,6 @@ except Exception as exc:
 elapsed = time.perf_counter() - started
 print(json.dumps({"base": base, "peak": hwm(), "seconds": elapsed, "error": error}))
 """
-
-
-def gif_with_screen(width: int, height: int) -> bytes:
-    header = b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
-    frame = b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02\x44\x01\x00"
-    return header + frame + b"\x3b"
-
-
-def encode(image: Image.Image, fmt: str, **save) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **save)
-    return buffer.getvalue()
 
 
 def gradient(width: int, height: int, dtype=np.uint8, peak: float = 255.0) -> np.ndarray:

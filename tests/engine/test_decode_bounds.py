@@ -16,23 +16,11 @@ from engine.decode import decode_image, open_image
 from engine.memory import MemoryBudget
 from engine.pixels import to_rgb_array
 from engine.provenance import provenance_hints
+from tests.fixtures.crafted import encode, gif_with_screen
 
 
 def png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-
-
-def gif_with_screen(width: int, height: int) -> bytes:
-    """A 40-byte GIF whose logical screen is huge and whose only frame is one pixel."""
-    header = b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
-    frame = b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02\x44\x01\x00"
-    return header + frame + b"\x3b"
-
-
-def encode(image: Image.Image, fmt: str, **save) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **save)
-    return buffer.getvalue()
 
 
 def palette_png(size: int) -> bytes:
