@@ -10,6 +10,7 @@ from desktop.results_model import RowRole
 from desktop.ui.style import badge_colours, pill_colours
 
 BADGE_HEIGHT = 22
+BADGE_PADDING = 20  # the pill's rounded ends around its text
 TAG_HEIGHT = 18
 
 
@@ -31,9 +32,7 @@ class VerdictDelegate(QStyledItemDelegate):
         style = option.widget.style() if option.widget else None
         if style:
             style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, option.widget)
-        text = row.verdict_text
-        metrics = QFontMetrics(option.font)
-        width = min(option.rect.width() - 8, metrics.horizontalAdvance(text) + 20)
+        text, width = fit_badge(row.verdict_text, QFontMetrics(option.font), option.rect.width() - 8)
         badge = QRect(option.rect.left() + 4, option.rect.center().y() - BADGE_HEIGHT // 2 + 1, width, BADGE_HEIGHT)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -41,7 +40,17 @@ class VerdictDelegate(QStyledItemDelegate):
         painter.restore()
 
     def sizeHint(self, option, index) -> QSize:
-        return QSize(150, BADGE_HEIGHT + 8)
+        row = index.data(RowRole)
+        text_width = QFontMetrics(option.font).horizontalAdvance(row.verdict_text) if row is not None else 0
+        return QSize(max(150, text_width + BADGE_PADDING + 8), BADGE_HEIGHT + 8)
+
+
+def fit_badge(text: str, metrics: QFontMetrics, available: int) -> tuple[str, int]:
+    """The badge's text and width within ``available`` pixels: elided with "…" at the end when the
+    column is too narrow, never clipped at both ends (a centred text wider than its pill loses both)."""
+    if metrics.horizontalAdvance(text) + BADGE_PADDING > available:
+        text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(0, available - BADGE_PADDING))
+    return text, min(available, metrics.horizontalAdvance(text) + BADGE_PADDING)
 
 
 class TagsDelegate(QStyledItemDelegate):

@@ -238,3 +238,18 @@ def test_the_progress_bar_is_redrawn_a_few_times_a_second_not_on_every_drain(qtb
     qtbot.wait(300)
     window._progress(1000, 2000)  # more work joined, later: shown
     assert window.progress.maximum() == 2000
+
+
+def test_a_verdict_badge_too_wide_for_its_column_is_elided_at_the_end_not_clipped(qapp):
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    from desktop.ui.delegates import BADGE_PADDING, fit_badge
+
+    metrics = QFontMetrics(QFont())
+    long_text = "Likely AI 97% · seen before"
+    narrow = metrics.horizontalAdvance(long_text) // 2 + BADGE_PADDING
+    text, width = fit_badge(long_text, metrics, narrow)
+    assert text.endswith("…") and text.startswith("Likely")
+    assert metrics.horizontalAdvance(text) + BADGE_PADDING <= narrow and width <= narrow
+    wide = metrics.horizontalAdvance(long_text) + BADGE_PADDING + 10
+    assert fit_badge(long_text, metrics, wide) == (long_text, metrics.horizontalAdvance(long_text) + BADGE_PADDING)
