@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from .adapters import LoraLayer, adapter_layers
 from .backbones import backbone_entry
 from .config import DetectorConfig
-from .detector import Detector, create_detector
+from .detector import MIXED_ADAPTER, Detector, create_detector
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -76,3 +76,36 @@ def load_checkpoint(directory: str | Path, weights: str | None = None) -> Detect
         )
     detector.load_state_dict(tensors, strict=False)
     return detector.eval()
+
+
+def import_expert(detector: Detector, expert: str, source: str | Path) -> None:
+    """Make SEF expert ``expert`` of ``detector`` the single LoRA (and linear head) of the ``mixed``
+    checkpoint in ``source``: an expert trained once serves every fusion built on it, as SEF intends."""
+    source = Path(source)
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if not (source / name).is_file():
+            raise CheckpointError(f"expert {expert!r}: {source} has no {name}")
+    donor = DetectorConfig.from_json((source / CONFIG_FILE).read_text())
+    target = detector.config
+    if target.method != "sef" or expert not in target.sef.experts:
+        raise CheckpointError(f"{expert!r} is not an SEF expert of this detector")
+    if donor.method != "mixed" or donor.adapter != "lora" or donor.gamma.enabled:
+        raise CheckpointError(f"expert {expert!r}: {source} is not a plain single-LoRA checkpoint "
+                              f"(method {donor.method}, adapter {donor.adapter}, gamma {donor.gamma.enabled})")
+    differing = [field for field in ("backbone", "weights", "crop_size", "lora")
+                 if getattr(donor, field) != getattr(target, field)]
+    if differing:
+        raise CheckpointError(f"expert {expert!r}: {source} differs from this detector in {', '.join(differing)}")
+    donated = load_file(str(source / WEIGHTS_FILE))
+    renamed = {}
+    for key, value in donated.items():
+        if f".adapters.{MIXED_ADAPTER}." in key:
+            renamed[key.replace(f".adapters.{MIXED_ADAPTER}.", f".adapters.{expert}.")] = value
+        elif key.startswith("head.fc."):
+            renamed[f"encoder.expert_heads.{expert}.{key.removeprefix('head.fc.')}"] = value
+    wanted = {key for key in detector.state_dict() if f".adapters.{expert}." in key
+              or key.startswith(f"encoder.expert_heads.{expert}.")}
+    missing, unexpected = sorted(wanted - set(renamed)), sorted(set(renamed) - wanted)
+    if missing or unexpected:
+        raise CheckpointError(f"expert {expert!r}: {source} does not fit: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    detector.load_state_dict(renamed, strict=False)

@@ -40,6 +40,9 @@ class TrainConfig:
     variants: tuple[str, ...] | None = None  # None: aligned and perturbed copies
     epochs: int = 2  # single-stage methods, and SEF's fusion stage
     expert_epochs: int = 2  # SEF stage 1, per expert
+    # SEF experts taken from trained single-LoRA checkpoints instead of trained here:
+    # {expert name: checkpoint directory}; their ``expert:`` stages are skipped.
+    expert_init: dict[str, str] = field(default_factory=dict)
     steps_per_epoch: int | None = None  # cap, for small budgets
     batch_size: int = 16  # global: split across processes under torchrun
     accumulate: int = 1

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from training import distributed
-from training.checkpoint import save_checkpoint
+from training.checkpoint import import_expert, save_checkpoint
 from training.config import ConfigError, DetectorConfig
 from training.detector import Detector, create_detector
 from training.runs import AUTOCAST_DTYPES, RunFolder, TrainConfig
@@ -47,6 +47,8 @@ def plan_stages(detector_config: DetectorConfig, config: TrainConfig) -> list[St
     for expert in detector_config.sef.experts:  # an expert is named by the domain it learns
         if config.train_domains is not None and expert not in config.train_domains:
             raise ConfigError(f"SEF expert {expert!r} needs its domain, which is not in train_domains")
+        if expert in config.expert_init:
+            continue  # imported from a trained checkpoint before the first stage
         stages.append(Stage(f"expert:{expert}", (expert,), config.expert_epochs))
     return stages + [Stage("fusion", config.train_domains, config.epochs)]
 
@@ -147,6 +149,13 @@ def train(detector_config: DetectorConfig, config: TrainConfig, run_dir: str | P
         load_trainable_state(detector, state["model"])
         log.info("resumed at stage %d epoch %d", state["stage"], state["epoch"])
     stages = plan_stages(detector_config, config)
+    unknown = sorted(set(config.expert_init) - set(detector_config.sef.experts if detector_config.method == "sef" else ()))
+    if unknown:
+        raise ConfigError(f"expert_init names {unknown}, which are not SEF experts of this detector")
+    if state is None:  # a resumed state already holds the imported experts
+        for expert, source in sorted(config.expert_init.items()):
+            import_expert(detector, expert, source)
+            log.info("expert %s imported from %s", expert, source)
     with_masks = detector_config.gamma.enabled
     for stage_index, stage in enumerate(stages):
         if state is not None and stage_index < state["stage"]:

@@ -1,0 +1,81 @@
+"""SEF experts imported from trained single-LoRA checkpoints (``TrainConfig.expert_init``): the
+expert computes exactly what the donor did, its stage is skipped, and it stays frozen in fusion."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from training.checkpoint import CheckpointError, import_expert, save_checkpoint
+from training.config import ConfigError, DetectorConfig, LoraConfig, SefConfig
+from training.detector import create_detector
+from training.runs import TrainConfig
+from training.train import Stage, plan_stages, train
+
+MIXED = DetectorConfig(backbone="tiny_vit", crop_size=32)
+SEF = DetectorConfig(backbone="tiny_vit", crop_size=32, method="sef", sef=SefConfig(experts=("upsample", "reconstruct")))
+
+
+def _trained_donor(path, config=MIXED):
+    torch.manual_seed(1)
+    donor = create_detector(config)
+    with torch.no_grad():  # LoRA's B starts at zero: make the adapter change the output
+        for name, value in donor.named_parameters():
+            if "lora_" in name or name.startswith("head."):
+                value.normal_(0, 0.05)
+    save_checkpoint(donor.eval(), path)
+    return donor
+
+
+def test_an_imported_expert_gives_the_donors_logit(tmp_path):
+    donor = _trained_donor(tmp_path / "donor")
+    torch.manual_seed(2)
+    fused = create_detector(SEF)
+    backbone = {k: v for k, v in donor.state_dict().items() if k in donor.pretrained_state_keys()}
+    fused.load_state_dict(backbone, strict=False)  # tiny_vit is random: share the donor's backbone
+    import_expert(fused, "upsample", tmp_path / "donor")
+    fused.set_stage("expert:upsample")
+    images = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(fused.eval().encoder(images).expert_logit, donor(images).logit, atol=1e-6)
+        fused.set_stage("expert:reconstruct")  # the other expert was not touched
+        assert not torch.allclose(fused.eval().encoder(images).expert_logit, donor(images).logit, atol=1e-3)
+
+
+def test_a_donor_that_does_not_fit_is_refused(tmp_path):
+    _trained_donor(tmp_path / "rank4", replace(MIXED, lora=LoraConfig(rank=4)))
+    with pytest.raises(CheckpointError, match="differs from this detector in lora"):
+        import_expert(create_detector(SEF), "upsample", tmp_path / "rank4")
+    _trained_donor(tmp_path / "sef", SEF)
+    with pytest.raises(CheckpointError, match="not a plain single-LoRA checkpoint"):
+        import_expert(create_detector(SEF), "upsample", tmp_path / "sef")
+    with pytest.raises(CheckpointError, match="has no config.json"):
+        import_expert(create_detector(SEF), "upsample", tmp_path / "nowhere")
+
+
+def test_an_imported_experts_stage_is_skipped():
+    config = TrainConfig(epochs=3, expert_epochs=5, expert_init={"upsample": "somewhere"})
+    assert plan_stages(SEF, config) == [Stage("expert:reconstruct", ("reconstruct",), 5), Stage("fusion", None, 3)]
+
+
+def test_training_keeps_the_imported_expert_frozen(flat_manifest, tmp_path):
+    _trained_donor(tmp_path / "donor")
+    donated = load_file(str(tmp_path / "donor" / "model.safetensors"))
+    config = TrainConfig(manifest=str(flat_manifest), batch_size=4, steps_per_epoch=1, epochs=1, expert_epochs=1,
+                         expert_init={"reconstruct": str(tmp_path / "donor")})  # the set's fakes are upsamples
+    checkpoint = train(SEF, config, tmp_path / "run", resume=False, progress=False)
+    saved = load_file(str(checkpoint / "model.safetensors"))
+    for key, value in donated.items():
+        if ".adapters.default." in key:
+            assert torch.equal(saved[key.replace(".adapters.default.", ".adapters.reconstruct.")], value)
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "expert reconstruct imported" in log and "stage expert:reconstruct" not in log
+    assert "stage expert:upsample" in log and "stage fusion" in log
+
+
+def test_an_import_for_an_expert_the_detector_lacks_is_refused(flat_manifest, tmp_path):
+    config = TrainConfig(manifest=str(flat_manifest), batch_size=4, steps_per_epoch=1, epochs=1,
+                         expert_init={"inpaint": str(tmp_path)})
+    with pytest.raises(ConfigError, match="not SEF experts"):
+        train(SEF, config, tmp_path / "run", resume=False, progress=False)
