@@ -35,15 +35,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from training.data.forge import autoencoder, gan_losses
+from training.data.forge import autoencoder, gan_losses, gan_training
 
 KL_WEIGHT = 1e-6
 
@@ -130,6 +128,8 @@ def evaluate(model, images: list[np.ndarray]) -> dict:
     """Mean PSNR/SSIM of mean-latent reconstructions (centre 512x512 of each image, at most)."""
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+    if not images:
+        return {"images": 0}
     was_training = model.training
     model.eval()
     psnrs, ssims = [], []
@@ -141,23 +141,12 @@ def evaluate(model, images: list[np.ndarray]) -> dict:
     return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "images": len(images)}
 
 
-class Trainer:
+class Trainer(gan_training.GanTrainer):
     """One autoencoder, its discriminator and optimisers; `step` does one update."""
 
     def __init__(self, model: autoencoder.Autoencoder, lr: float = 2e-3, perceptual: gan_losses.PerceptualLoss | None = None,
                  perceptual_weight: float = 1.0, adversarial_weight: float = 0.5, discriminator: torch.nn.Module | None = None):
-        self.model = model.train()
-        self.perceptual, self.perceptual_weight = perceptual, perceptual_weight
-        self.adversarial_weight = adversarial_weight
-        self.discriminator = discriminator if discriminator is not None else gan_losses.PatchDiscriminator()
-        self.optimiser = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.5, 0.9), weight_decay=0.0)
-        self.d_optimiser = torch.optim.AdamW(self.discriminator.parameters(), lr=4e-4, betas=(0.5, 0.9), weight_decay=0.0)
-        self.base_lr = lr
-
-    def set_progress(self, progress: float) -> None:
-        """Cosine decay of the autoencoder's learning rate over the budget, so training ends annealed."""
-        for group in self.optimiser.param_groups:
-            group["lr"] = self.base_lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        super().__init__(model, lr, (0.5, 0.9), perceptual, perceptual_weight, adversarial_weight, discriminator)
 
     def step(self, x: torch.Tensor, adversarial: bool) -> dict:
         recon, reconstruction, regulariser = reconstruction_terms(self.model, x, self.perceptual, self.perceptual_weight)
@@ -171,13 +160,7 @@ def main(argv=None) -> int:
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--design", choices=sorted(DESIGNS), default="kl-f8-nearest", help="ignored with --resume")
-    parser.add_argument("--minutes", type=float, default=12.0, help="CPU minutes of training (this run)")
-    parser.add_argument("--gan-start-minutes", type=float, help="CPU minutes (all runs together) before the "
-                        "adversarial loss switches on; default 40%% of --minutes")
-    parser.add_argument("--max-wall-minutes", type=float, default=60.0, help="stop by this wall time too")
-    parser.add_argument("--checkpoint-minutes", type=float, default=3.0, help="save to --out every this many CPU minutes")
-    parser.add_argument("--resume", help="an autoencoder folder to continue from")
-    parser.add_argument("--state", help="folder for the discriminator (read on --resume, written at the end)")
+    gan_training.add_budget_arguments(parser, minutes=12.0, max_wall_minutes=60.0, checkpoint_minutes=3.0)
     parser.add_argument("--max-steps", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--crop", type=int, default=64)
@@ -197,42 +180,24 @@ def main(argv=None) -> int:
     model = autoencoder.load(args.resume).train() if args.resume else autoencoder.Autoencoder(DESIGNS[args.design])
     previous = json.loads((Path(args.resume) / "autoencoder.json").read_text())["metrics"] if args.resume else {}
     discriminator = gan_losses.PatchDiscriminator()
-    state = Path(args.state) if args.state else None
-    if args.resume and state and (state / "discriminator.safetensors").exists():
-        gan_losses.load_discriminator(discriminator, state / "discriminator.safetensors")
+    gan_training.load_discriminator_state(discriminator, args.state, bool(args.resume))
     trainer = Trainer(model, args.lr, gan_losses.PerceptualLoss() if args.perceptual_weight > 0 else None,
                       args.perceptual_weight, args.adversarial_weight, discriminator)
-    gan_start = (0.4 * args.minutes if args.gan_start_minutes is None else args.gan_start_minutes) * 60
-    previous_cpu = previous.get("train_cpu_seconds", 0)
-    budget, wall_budget = args.minutes * 60, args.max_wall_minutes * 60
-    start, wall_start = time.process_time(), time.monotonic()
-    step, next_checkpoint, gan_steps = 0, args.checkpoint_minutes * 60, 0
+    budget = gan_training.Budget.from_args(args, args.max_steps)
 
-    def metrics(final: bool) -> dict:
-        return {"design": args.design if not args.resume else previous.get("design", ""),
-                "steps": step + previous.get("steps", 0), "gan_steps": gan_steps + previous.get("gan_steps", 0),
-                "train_cpu_seconds": round(time.process_time() - start) + previous_cpu, "batch": args.batch, "crop": args.crop,
+    def metrics(progress: gan_training.Progress, final: bool) -> dict:
+        return {"design": args.design if not args.resume else previous.get("design", ""), **progress.totals(previous),
+                "batch": args.batch, "crop": args.crop,
                 "losses": {"perceptual": args.perceptual_weight, "adversarial": args.adversarial_weight,
-                           "gan_start_cpu_seconds": round(gan_start)},
+                           "gan_start_cpu_seconds": round(budget.gan_start_seconds)},
                 "train_images": len(train), **({"val_centre512": evaluate(model, val)} if final else {"partial": True})}
 
-    while (step < args.max_steps and (elapsed := time.process_time() - start) < budget
-           and time.monotonic() - wall_start < wall_budget):
-        trainer.set_progress(max(elapsed / budget, (time.monotonic() - wall_start) / wall_budget))
-        adversarial = previous_cpu + elapsed >= gan_start
-        logs = trainer.step(random_crops(train, args.batch, args.crop, rng), adversarial)
-        step += 1
-        gan_steps += adversarial
-        if step % 50 == 0:
-            print(f"step {step} " + " ".join(f"{k} {v:.4f}" for k, v in logs.items()) + f" elapsed {elapsed:.0f}s", flush=True)
-        if elapsed >= next_checkpoint:
-            autoencoder.save(model, args.out, metrics(final=False))
-            next_checkpoint += args.checkpoint_minutes * 60
-    final = metrics(final=True)
+    progress = gan_training.train_within_budget(
+        trainer, lambda: (random_crops(train, args.batch, args.crop, rng),), budget, previous,
+        lambda partial: autoencoder.save(model, args.out, metrics(partial, final=False)))
+    final = metrics(progress, final=True)
     autoencoder.save(model, args.out, final)
-    if state:
-        state.mkdir(parents=True, exist_ok=True)
-        gan_losses.save_discriminator(discriminator, state / "discriminator.safetensors")
+    gan_training.save_discriminator_state(discriminator, args.state)
     print(json.dumps(final))
     return 0
 

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from training.data.forge import gan_losses, own_sr
+from training.data.forge import gan_losses, gan_training, own_sr
 
 
 def half(image: np.ndarray) -> np.ndarray:
@@ -58,19 +56,10 @@ def random_pairs(images: list[np.ndarray], batch: int, size: int, rng: np.random
     return to_tensor(lows), to_tensor(highs)
 
 
-class SRTrainer:
+class SRTrainer(gan_training.GanTrainer):
     def __init__(self, model: own_sr.ESRGANLite, lr: float = 1e-3, perceptual: gan_losses.PerceptualLoss | None = None,
                  perceptual_weight: float = 0.2, adversarial_weight: float = 0.2, discriminator: torch.nn.Module | None = None):
-        self.model = model.train()
-        self.perceptual, self.perceptual_weight, self.adversarial_weight = perceptual, perceptual_weight, adversarial_weight
-        self.discriminator = discriminator if discriminator is not None else gan_losses.PatchDiscriminator()
-        self.optimiser = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
-        self.d_optimiser = torch.optim.AdamW(self.discriminator.parameters(), lr=4e-4, betas=(0.5, 0.9), weight_decay=0.0)
-        self.base_lr = lr
-
-    def set_progress(self, progress: float) -> None:
-        for group in self.optimiser.param_groups:
-            group["lr"] = self.base_lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        super().__init__(model, lr, (0.9, 0.99), perceptual, perceptual_weight, adversarial_weight, discriminator)
 
     def step(self, low: torch.Tensor, high: torch.Tensor, adversarial: bool) -> dict:
         sr = self.model(low)
@@ -112,13 +101,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--minutes", type=float, default=30.0, help="CPU minutes of training (this run)")
-    parser.add_argument("--gan-start-minutes", type=float, help="CPU minutes (all runs together) of L1 pre-training; "
-                        "default 40%% of --minutes")
-    parser.add_argument("--max-wall-minutes", type=float, default=90.0)
-    parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
-    parser.add_argument("--resume", help="a generator folder to continue from")
-    parser.add_argument("--state", help="folder for the discriminator (read on --resume, written at the end)")
+    gan_training.add_budget_arguments(parser, minutes=30.0, max_wall_minutes=90.0, checkpoint_minutes=5.0)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--crop", type=int, default=64, help="HR crop size")
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -137,40 +120,23 @@ def main(argv=None) -> int:
     model = own_sr.load(args.resume).train() if args.resume else own_sr.ESRGANLite()
     previous = json.loads((Path(args.resume) / "generator.json").read_text())["metrics"] if args.resume else {}
     discriminator = gan_losses.PatchDiscriminator()
-    state = Path(args.state) if args.state else None
-    if args.resume and state and (state / "discriminator.safetensors").exists():
-        gan_losses.load_discriminator(discriminator, state / "discriminator.safetensors")
+    gan_training.load_discriminator_state(discriminator, args.state, bool(args.resume))
     trainer = SRTrainer(model, args.lr, gan_losses.PerceptualLoss() if args.perceptual_weight > 0 else None,
                         args.perceptual_weight, args.adversarial_weight, discriminator)
-    gan_start = (0.4 * args.minutes if args.gan_start_minutes is None else args.gan_start_minutes) * 60
-    previous_cpu = previous.get("train_cpu_seconds", 0)
-    budget, wall_budget = args.minutes * 60, args.max_wall_minutes * 60
-    start, wall_start = time.process_time(), time.monotonic()
-    step, gan_steps, next_checkpoint = 0, 0, args.checkpoint_minutes * 60
+    budget = gan_training.Budget.from_args(args)
 
-    def metrics(final: bool) -> dict:
-        return {"steps": step + previous.get("steps", 0), "gan_steps": gan_steps + previous.get("gan_steps", 0),
-                "train_cpu_seconds": round(time.process_time() - start) + previous_cpu, "batch": args.batch, "crop": args.crop,
+    def metrics(progress: gan_training.Progress, final: bool) -> dict:
+        return {**progress.totals(previous), "batch": args.batch, "crop": args.crop,
                 "losses": {"l1": 1.0, "perceptual": args.perceptual_weight, "adversarial": args.adversarial_weight,
-                           "gan_start_cpu_seconds": round(gan_start)},
+                           "gan_start_cpu_seconds": round(budget.gan_start_seconds)},
                 "train_images": len(train), **({"val_centre512": evaluate(model, val)} if final else {"partial": True})}
 
-    while (elapsed := time.process_time() - start) < budget and time.monotonic() - wall_start < wall_budget:
-        trainer.set_progress(max(elapsed / budget, (time.monotonic() - wall_start) / wall_budget))
-        adversarial = previous_cpu + elapsed >= gan_start
-        logs = trainer.step(*random_pairs(train, args.batch, args.crop, rng), adversarial)
-        step += 1
-        gan_steps += adversarial
-        if step % 50 == 0:
-            print(f"step {step} " + " ".join(f"{k} {v:.4f}" for k, v in logs.items()) + f" elapsed {elapsed:.0f}s", flush=True)
-        if elapsed >= next_checkpoint:
-            own_sr.save(model, args.out, metrics(final=False))
-            next_checkpoint += args.checkpoint_minutes * 60
-    final = metrics(final=True)
+    progress = gan_training.train_within_budget(
+        trainer, lambda: random_pairs(train, args.batch, args.crop, rng), budget, previous,
+        lambda partial: own_sr.save(model, args.out, metrics(partial, final=False)))
+    final = metrics(progress, final=True)
     own_sr.save(model, args.out, final)
-    if state:
-        state.mkdir(parents=True, exist_ok=True)
-        gan_losses.save_discriminator(discriminator, state / "discriminator.safetensors")
+    gan_training.save_discriminator_state(discriminator, args.state)
     print(json.dumps(final))
     return 0
 
