@@ -139,7 +139,8 @@ def create_detector(config: DetectorConfig, weights: str | None = None) -> Detec
         encoder = MixedEncoder(backbone)
     if config.gamma.enabled:
         gamma = config.gamma
-        head = GammaHead(backbone.embed_dim, gamma.seg_dim, len(gamma.domains), gamma.attention_heads)
+        head = GammaHead(backbone.embed_dim, gamma.seg_dim, len(gamma.domains), gamma.attention_heads,
+                         backbone.fine_channels, backbone.feature_stride)
     else:
         head = LinearHead(backbone.embed_dim)
     detector = Detector(config, encoder, head, crop_size)

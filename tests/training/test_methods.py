@@ -100,22 +100,32 @@ def test_sef_batched_pass_equals_one_pass_per_expert(gate_input):
 
 
 @pytest.mark.parametrize(
-    "backbone, height, width, grid",
-    [("tiny_vit", 32, 48, (4, 6)), ("tiny_vit", 56, 24, (7, 3)), ("efficientnet_lite0", 64, 128, (2, 4))],
+    "backbone, height, width, cells",
+    # 1/8 of the crop: EfficientNet's 1/32 grid is decoded with its stride-8 map; tiny_vit's patches are 8 px
+    [("tiny_vit", 32, 48, (4, 6)), ("tiny_vit", 56, 24, (7, 3)), ("efficientnet_lite0", 64, 128, (8, 16))],
 )
-def test_gamma_maps_have_the_inputs_spatial_layout(backbone, height, width, grid):
+def test_gamma_maps_are_drawn_at_an_eighth_of_the_crop(backbone, height, width, cells):
     detector = build(backbone, gamma=GAMMA)
-    x = sample_input(backbone, height=height, width=width)
     with torch.no_grad():
-        output = detector(x)
-        features = detector.backbone(x)
-        seg = detector.head.seg_neck(features.patch_tokens)
-    assert output.artifact_map.shape == (2, 1, *grid)
-    assert output.domain_map.shape == (2, len(GAMMA.domains), *grid)
-    # Cell (row, col) of the map is the head applied to the token of patch (row, col): row-major, no transposition.
-    row, col = grid[0] - 1, 0
-    token = seg[:, row * grid[1] + col]
-    torch.testing.assert_close(output.artifact_map[:, 0, row, col], detector.head.manipulation_head(token)[:, 0])
+        output = detector(sample_input(backbone, height=height, width=width))
+    assert output.artifact_map.shape == (2, 1, *cells)
+    assert output.domain_map.shape == (2, len(GAMMA.domains), *cells)
+
+
+def test_gamma_map_cells_answer_for_their_own_part_of_the_crop():
+    """With the coarse path held constant, a change in the crop's right end moves only the map's right
+    cells: the fine path is local and keeps the layout (no transposition, no flip)."""
+    detector = build("efficientnet_lite0", gamma=GAMMA)
+    with torch.no_grad():
+        for layer in detector.head.seg_neck:
+            if isinstance(layer, torch.nn.Linear):
+                layer.weight.zero_()
+        x = sample_input("efficientnet_lite0", height=64, width=256)
+        changed = x.clone()
+        changed[..., 224:] = changed[..., 224:].flip(-2)
+        delta = (detector(changed).artifact_map - detector(x).artifact_map).abs()[:, 0]
+    assert delta[..., 24:].amax() > 1e-3  # the changed columns (x >= 224 px: cells 28-31) and their neighbours
+    assert delta[..., :8].amax() == 0  # the left quarter (x < 64 px) never sees it
 
 
 def test_reverse_cross_attention_lets_segmentation_features_change_the_logit():

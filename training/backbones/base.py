@@ -41,11 +41,14 @@ class DataConfig:
 
 
 class Features(NamedTuple):
-    """``cls_token [B, D]``; ``patch_tokens [B, h*w, D]`` in row-major grid order; ``grid (h, w)``."""
+    """``cls_token [B, D]``; ``patch_tokens [B, h*w, D]`` in row-major grid order; ``grid (h, w)``;
+    ``fine [B, C, H/8, W/8]``: an earlier feature map at stride 8, where the backbone has one
+    (convolutional backbones), for decoders that draw maps finer than the grid."""
 
     cls_token: torch.Tensor
     patch_tokens: torch.Tensor
     grid: tuple[int, int]
+    fine: torch.Tensor | None = None
 
 
 class Backbone(nn.Module):
@@ -58,6 +61,8 @@ class Backbone(nn.Module):
     embed_dim: int
     data_config: DataConfig
     blocks: nn.ModuleList
+    feature_stride: int  # input pixels per grid cell
+    fine_channels: int = 0  # channels of ``Features.fine`` (0: the backbone gives none)
 
     def train(self, mode: bool = True) -> Backbone:
         freeze_statistics(self, mode)

@@ -43,6 +43,10 @@ class EfficientNetLite(Backbone):
         self.net = EfficientNet.from_name(f"efficientnet-lite{variant}", image_size=None, drop_connect_rate=0.0)
         self.embed_dim = self.net._conv_head.out_channels
         self.data_config = DataConfig(LITE_MEAN, LITE_STD, LITE_INPUT_SIZE[variant], size_multiple=1)
+        self.feature_stride = 32
+        # The last block at stride 8 gives ``Features.fine`` (GAMMA's decoder reads it).
+        self.fine_block = _last_block_at_stride(self.net, 8)
+        self.fine_channels = self.net._blocks[self.fine_block]._project_conv.out_channels
 
     @property
     def blocks(self) -> nn.ModuleList:
@@ -50,14 +54,35 @@ class EfficientNetLite(Backbone):
 
     def forward_features(self, x: torch.Tensor) -> Features:
         self.check_input(x)
-        feature_map = self.net.extract_features(x)
+        # The package's extract_features, keeping the stride-8 map on the way (no drop-connect: frozen).
+        net = self.net
+        x = net._swish(net._bn0(net._conv_stem(x)))
+        fine = x
+        for index, block in enumerate(net._blocks):
+            x = block(x, drop_connect_rate=0.0)
+            if index == self.fine_block:
+                fine = x
+        feature_map = net._swish(net._bn1(net._conv_head(x)))
         grid = (feature_map.shape[-2], feature_map.shape[-1])
         tokens = feature_map.flatten(2).transpose(1, 2)
-        return Features(tokens.mean(dim=1), tokens, grid)
+        return Features(tokens.mean(dim=1), tokens, grid, fine)
 
     def imagenet_logits(self, x: torch.Tensor) -> torch.Tensor:
         """The original 1000-class head (only with ``keep_imagenet_head``), for checking the weights."""
         return self.net._fc(self.forward_features(x).cls_token)
+
+
+def _last_block_at_stride(net: nn.Module, stride: int) -> int:
+    """Index of the last block whose output is at ``stride`` (the stem halves the input)."""
+    total, last = 2, -1
+    for index, block in enumerate(net._blocks):
+        step = block._depthwise_conv.stride
+        total *= step[0] if isinstance(step, (tuple, list)) else step
+        if total == stride:
+            last = index
+    if last < 0:
+        raise ValueError(f"no block of this EfficientNet outputs at stride {stride}")
+    return last
 
 
 def create_efficientnet_lite(

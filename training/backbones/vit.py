@@ -105,6 +105,7 @@ class VisionTransformer(Backbone):
         self.arch = arch
         self.embed_dim = arch.embed_dim
         self.data_config = data_config
+        self.feature_stride = arch.patch_size
         dim = arch.embed_dim
         self.patch_embed = nn.Conv2d(3, dim, arch.patch_size, arch.patch_size, bias=arch.patch_bias)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))

@@ -22,7 +22,7 @@ class EncoderOutput:
 @dataclass
 class DetectorOutput:
     """``logit [B]`` (fake if > 0); ``expert_weights [B, E]`` (SEF, sums to one); ``artifact_map [B, 1, h, w]``
-    (GAMMA, manipulation logits on the patch grid); ``domain_map [B, C, h, w]`` (GAMMA, logits over
+    (GAMMA, manipulation logits at 1/8 of the crop); ``domain_map [B, C, h, w]`` (GAMMA, logits over
     ``config.gamma.domains``); ``aux_losses``: unweighted extra losses (``mole_balance``)."""
 
     logit: torch.Tensor

@@ -77,9 +77,16 @@ class SefEncoder(nn.Module):
         else:
             gate_in = cls_tokens.transpose(0, 1).reshape(batch, -1)
         weights = self.gate(gate_in).softmax(dim=-1)
+        fine = None
+        if stacked.fine is not None:  # the experts' stride-8 maps, mixed by the same weights
+            fine = stacked.fine.reshape(len(chunks), batch, *stacked.fine.shape[1:])
+            if self.gate_input == "backbone":
+                fine = fine[1:]
+            fine = torch.einsum("be,ebchw->bchw", weights, fine)
         fused = Features(
             torch.einsum("be,ebd->bd", weights, cls_tokens),
             torch.einsum("be,ebnd->bnd", weights, patch_tokens),
             stacked.grid,
+            fine,
         )
         return EncoderOutput(fused, expert_weights=weights)
