@@ -3,14 +3,16 @@
 # Each probe trains 4 epochs x 40 steps x 32 crops (5,120 crops, about 1.5 minutes on 2 cores)
 # and prints its per-epoch training loss; chance is 0.693. Not a score: a go/no-go before a long run.
 #   scripts/domain_probes.sh MANIFEST OUT "upsample" "reconstruct:noaug" "upsample,reconstruct" ...
-# A probe is comma-separated domains, ":noaug" to switch augmentation off.
+# A probe is comma-separated domains, then any of ":noaug" (augmentation off) and ":gamma" (GAMMA's
+# heads and pixel losses; the printed loss is then the classification part alone, comparable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 manifest=$1; out=$2; shift 2
 mkdir -p "$out"
 for probe in "$@"; do
     domains=${probe%%:*}
-    augment=true; [[ $probe == *:noaug ]] && augment=false
+    augment=true; [[ $probe == *:noaug* ]] && augment=false
+    gamma=false; [[ $probe == *:gamma* ]] && gamma=true
     name=$(echo "$probe" | tr ',:' '+-')
     quoted=$(echo "$domains" | sed 's/[^,]*/"&"/g; s/,/, /g')
     cat > "$out/$name.toml" <<TOML
@@ -20,6 +22,9 @@ backbone = "efficientnet_lite0"
 crop_size = 96
 method = "mixed"
 adapter = "lora"
+
+[detector.gamma]
+enabled = $gamma
 
 [training]
 train_domains = [$quoted]
@@ -37,6 +42,6 @@ enabled = $augment
 TOML
     .venv/bin/python -m training train --config "$out/$name.toml" --run "$out/$name" --manifest "$manifest" \
         --no-resume --no-progress > "$out/$name.log" 2>&1
-    .venv/bin/python -c "import json, sys; print(sys.argv[2], ' '.join(f\"{json.loads(line)['loss']:.3f}\" for line in open(sys.argv[1])))" \
+    .venv/bin/python -c "import json, sys; print(sys.argv[2], ' '.join(f\"{json.loads(line)['cls']:.3f}\" for line in open(sys.argv[1])))" \
         "$out/$name/metrics.jsonl" "$probe"
 done

@@ -79,8 +79,11 @@ def load_checkpoint(directory: str | Path, weights: str | None = None) -> Detect
 
 
 def import_expert(detector: Detector, expert: str, source: str | Path) -> None:
-    """Make SEF expert ``expert`` of ``detector`` the single LoRA (and linear head) of the ``mixed``
-    checkpoint in ``source``: an expert trained once serves every fusion built on it, as SEF intends."""
+    """Make SEF expert ``expert`` of ``detector`` the LoRA trained in the checkpoint ``source``: an
+    expert trained once serves every fusion built on it, as SEF intends. The donor is a ``mixed``
+    single-LoRA checkpoint (with or without GAMMA heads: a LoRA trained under GAMMA's pixel
+    supervision is how an inpaint expert learns at all) or an SEF checkpoint with that expert.
+    Its linear head, where it has one, becomes the expert's own head."""
     source = Path(source)
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         if not (source / name).is_file():
@@ -89,22 +92,24 @@ def import_expert(detector: Detector, expert: str, source: str | Path) -> None:
     target = detector.config
     if target.method != "sef" or expert not in target.sef.experts:
         raise CheckpointError(f"{expert!r} is not an SEF expert of this detector")
-    if donor.method != "mixed" or donor.adapter != "lora" or donor.gamma.enabled:
-        raise CheckpointError(f"expert {expert!r}: {source} is not a plain single-LoRA checkpoint "
-                              f"(method {donor.method}, adapter {donor.adapter}, gamma {donor.gamma.enabled})")
+    if donor.adapter != "lora" or (donor.method == "sef" and expert not in donor.sef.experts):
+        raise CheckpointError(f"expert {expert!r}: {source} has no such LoRA to give "
+                              f"(method {donor.method}, adapter {donor.adapter})")
     differing = [field for field in ("backbone", "weights", "crop_size", "lora")
                  if getattr(donor, field) != getattr(target, field)]
     if differing:
         raise CheckpointError(f"expert {expert!r}: {source} differs from this detector in {', '.join(differing)}")
-    donated = load_file(str(source / WEIGHTS_FILE))
+    adapter = expert if donor.method == "sef" else MIXED_ADAPTER
+    head = f"encoder.expert_heads.{expert}." if donor.method == "sef" else "head.fc."
     renamed = {}
-    for key, value in donated.items():
-        if f".adapters.{MIXED_ADAPTER}." in key:
-            renamed[key.replace(f".adapters.{MIXED_ADAPTER}.", f".adapters.{expert}.")] = value
-        elif key.startswith("head.fc."):
-            renamed[f"encoder.expert_heads.{expert}.{key.removeprefix('head.fc.')}"] = value
-    wanted = {key for key in detector.state_dict() if f".adapters.{expert}." in key
-              or key.startswith(f"encoder.expert_heads.{expert}.")}
+    for key, value in load_file(str(source / WEIGHTS_FILE)).items():
+        if f".adapters.{adapter}." in key:
+            renamed[key.replace(f".adapters.{adapter}.", f".adapters.{expert}.")] = value
+        elif key.startswith(head):
+            renamed[f"encoder.expert_heads.{expert}.{key.removeprefix(head)}"] = value
+    wanted = {key for key in detector.state_dict() if f".adapters.{expert}." in key}
+    if not donor.gamma.enabled or donor.method == "sef":
+        wanted |= {key for key in detector.state_dict() if key.startswith(f"encoder.expert_heads.{expert}.")}
     missing, unexpected = sorted(wanted - set(renamed)), sorted(set(renamed) - wanted)
     if missing or unexpected:
         raise CheckpointError(f"expert {expert!r}: {source} does not fit: missing {missing[:3]}, unexpected {unexpected[:3]}")

@@ -1,4 +1,4 @@
-"""SEF experts imported from trained single-LoRA checkpoints (``TrainConfig.expert_init``): the
+"""SEF experts imported from trained checkpoints (``TrainConfig.expert_init``): the
 expert computes exactly what the donor did, its stage is skipped, and it stays frozen in fusion."""
 
 from dataclasses import replace
@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from training.checkpoint import CheckpointError, import_expert, save_checkpoint
-from training.config import ConfigError, DetectorConfig, LoraConfig, SefConfig
+from training.config import ConfigError, DetectorConfig, GammaConfig, LoraConfig, SefConfig
 from training.detector import create_detector
 from training.runs import TrainConfig
 from training.train import Stage, plan_stages, train
@@ -43,13 +43,29 @@ def test_an_imported_expert_gives_the_donors_logit(tmp_path):
         assert not torch.allclose(fused.eval().encoder(images).expert_logit, donor(images).logit, atol=1e-3)
 
 
+def test_an_sef_donor_gives_its_expert_and_a_gamma_donor_its_lora(tmp_path):
+    donor = _trained_donor(tmp_path / "sef", SEF)
+    torch.manual_seed(3)
+    fused = create_detector(replace(SEF, sef=SefConfig(experts=("reconstruct", "inpaint"))))
+    fused.load_state_dict({k: v for k, v in donor.state_dict().items() if k in donor.pretrained_state_keys()}, strict=False)
+    import_expert(fused, "reconstruct", tmp_path / "sef")
+    images = torch.rand(2, 3, 32, 32)
+    donor.set_stage("expert:reconstruct")
+    fused.set_stage("expert:reconstruct")
+    with torch.no_grad():
+        assert torch.allclose(fused.eval().encoder(images).expert_logit, donor.eval().encoder(images).expert_logit, atol=1e-6)
+    with pytest.raises(CheckpointError, match="has no such LoRA"):
+        import_expert(fused, "inpaint", tmp_path / "sef")  # the SEF donor has no inpaint expert
+    gamma = _trained_donor(tmp_path / "gamma", replace(MIXED, gamma=GammaConfig(enabled=True, seg_dim=8)))
+    import_expert(fused, "inpaint", tmp_path / "gamma")
+    lora = next(k for k in gamma.state_dict() if ".adapters.default.lora_B" in k)
+    assert torch.equal(fused.state_dict()[lora.replace(".default.", ".inpaint.")], gamma.state_dict()[lora])
+
+
 def test_a_donor_that_does_not_fit_is_refused(tmp_path):
     _trained_donor(tmp_path / "rank4", replace(MIXED, lora=LoraConfig(rank=4)))
     with pytest.raises(CheckpointError, match="differs from this detector in lora"):
         import_expert(create_detector(SEF), "upsample", tmp_path / "rank4")
-    _trained_donor(tmp_path / "sef", SEF)
-    with pytest.raises(CheckpointError, match="not a plain single-LoRA checkpoint"):
-        import_expert(create_detector(SEF), "upsample", tmp_path / "sef")
     with pytest.raises(CheckpointError, match="has no config.json"):
         import_expert(create_detector(SEF), "upsample", tmp_path / "nowhere")
 
