@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
@@ -113,4 +114,8 @@ def import_expert(detector: Detector, expert: str, source: str | Path) -> None:
     missing, unexpected = sorted(wanted - set(renamed)), sorted(set(renamed) - wanted)
     if missing or unexpected:
         raise CheckpointError(f"expert {expert!r}: {source} does not fit: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    if donor.gamma.enabled and donor.method != "sef":  # no linear head to give: the expert's verdict starts neutral
+        with torch.no_grad():
+            for parameter in detector.encoder.expert_heads[expert].parameters():
+                parameter.zero_()
     detector.load_state_dict(renamed, strict=False)

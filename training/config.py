@@ -65,6 +65,10 @@ class SefConfig:
     experts: tuple[str, ...] = DEFAULT_DOMAINS
     gate_input: str = "experts"  # "experts": the experts' class tokens; "backbone": the frozen backbone's
     gate_hidden: int = 0  # 0: a linear gate; otherwise a one-hidden-layer MLP
+    # True: the final logit also adds the experts' own verdicts (each expert's linear head on its
+    # class token) mixed by the gate, and those heads train in fusion; the fused head then learns a
+    # correction. False: SEF as published, one head on the fused features only.
+    expert_verdicts: bool = False
 
     def validate(self) -> None:
         _check(len(self.experts) >= 2, "sef.experts needs at least two experts")

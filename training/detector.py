@@ -81,8 +81,9 @@ class Detector(nn.Module):
         if encoded.expert_logit is not None:  # SEF, training one expert: its own head, no fusion
             return DetectorOutput(encoded.expert_logit, aux_losses=encoded.aux_losses)
         heads = self.head(encoded.features)
+        logit = heads["logit"] if encoded.verdict_logit is None else heads["logit"] + encoded.verdict_logit
         return DetectorOutput(
-            logit=heads["logit"],
+            logit=logit,
             expert_weights=encoded.expert_weights,
             artifact_map=heads.get("artifact_map"),
             domain_map=heads.get("domain_map"),
@@ -134,7 +135,8 @@ def create_detector(config: DetectorConfig, weights: str | None = None) -> Detec
     backbone.requires_grad_(False)
     _inject(config, backbone)
     if config.method == "sef":
-        encoder = SefEncoder(backbone, config.sef.experts, config.sef.gate_input, config.sef.gate_hidden)
+        encoder = SefEncoder(backbone, config.sef.experts, config.sef.gate_input, config.sef.gate_hidden,
+                             config.sef.expert_verdicts)
     else:
         encoder = MixedEncoder(backbone)
     if config.gamma.enabled:

@@ -58,6 +58,25 @@ def test_sef_fusion_trains_the_gate_and_leaves_every_expert_unchanged(backbone):
     assert any(not torch.equal(detector.encoder.gate.state_dict()[k], v) for k, v in gate.items())
 
 
+def test_sef_with_expert_verdicts_adds_their_gated_mix_and_trains_their_heads_not_their_loras():
+    detector = build(method="sef", sef=SefConfig(expert_verdicts=True), gamma=GAMMA)
+    x = sample_input("tiny_vit")
+    with torch.no_grad():
+        output = detector(x)
+        encoded = detector.encoder(x)
+        separate = []
+        for name in EXPERTS:
+            with active_adapter(detector.backbone, name):
+                separate.append(detector.encoder.expert_heads[name](detector.backbone(x).cls_token).squeeze(-1))
+        expected = detector.head(encoded.features)["logit"] + (output.expert_weights * torch.stack(separate, -1)).sum(-1)
+    torch.testing.assert_close(output.logit, expected, atol=1e-5, rtol=1e-5)
+    loras = {k: v.clone() for k, v in detector.state_dict().items() if ".adapters." in k}
+    heads = {k: v.clone() for k, v in detector.encoder.expert_heads.state_dict().items()}
+    optimiser_step(detector, x)
+    assert all(torch.equal(detector.state_dict()[k], v) for k, v in loras.items())
+    assert any(not torch.equal(detector.encoder.expert_heads.state_dict()[k], v) for k, v in heads.items())
+
+
 def test_sef_expert_stage_trains_only_that_expert():
     detector = build(method="sef")
     detector.set_stage("expert:upsample")

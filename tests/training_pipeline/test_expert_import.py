@@ -60,6 +60,7 @@ def test_an_sef_donor_gives_its_expert_and_a_gamma_donor_its_lora(tmp_path):
     import_expert(fused, "inpaint", tmp_path / "gamma")
     lora = next(k for k in gamma.state_dict() if ".adapters.default.lora_B" in k)
     assert torch.equal(fused.state_dict()[lora.replace(".default.", ".inpaint.")], gamma.state_dict()[lora])
+    assert all(not p.any() for p in fused.encoder.expert_heads["inpaint"].parameters())  # no head given: a neutral verdict
 
 
 def test_a_donor_that_does_not_fit_is_refused(tmp_path):

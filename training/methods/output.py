@@ -11,11 +11,13 @@ from ..backbones.base import Features
 
 @dataclass
 class EncoderOutput:
-    """Features for the head; SEF adds its gate weights, or, while training one expert, that expert's logit."""
+    """Features for the head; SEF adds its gate weights (and, with ``expert_verdicts``, the experts'
+    own logits mixed by them, ``verdict_logit``), or, while training one expert, that expert's logit."""
 
     features: Features
     expert_weights: torch.Tensor | None = None
     expert_logit: torch.Tensor | None = None
+    verdict_logit: torch.Tensor | None = None
     aux_losses: dict[str, torch.Tensor] = field(default_factory=dict)
 
 

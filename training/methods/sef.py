@@ -23,8 +23,10 @@ EXPERT_PREFIX = "expert:"
 
 
 class SefEncoder(nn.Module):
-    def __init__(self, backbone: Backbone, experts: tuple[str, ...], gate_input: str, gate_hidden: int = 0):
+    def __init__(self, backbone: Backbone, experts: tuple[str, ...], gate_input: str, gate_hidden: int = 0,
+                 expert_verdicts: bool = False):
         super().__init__()
+        self.expert_verdicts = expert_verdicts
         self.backbone = backbone
         self.experts = tuple(experts)
         self.gate_input = gate_input
@@ -49,6 +51,8 @@ class SefEncoder(nn.Module):
         self.requires_grad_(False)
         if stage == FUSION:
             self.gate.requires_grad_(True)
+            if self.expert_verdicts:  # their LoRAs stay frozen; their verdicts are recalibrated beside each other
+                self.expert_heads.requires_grad_(True)
             return
         name = stage.removeprefix(EXPERT_PREFIX)
         self.expert_heads[name].requires_grad_(True)
@@ -89,4 +93,9 @@ class SefEncoder(nn.Module):
             stacked.grid,
             fine,
         )
-        return EncoderOutput(fused, expert_weights=weights)
+        verdict = None
+        if self.expert_verdicts:
+            logits = torch.stack([self.expert_heads[name](cls_tokens[i]).squeeze(-1)
+                                  for i, name in enumerate(self.experts)], dim=-1)
+            verdict = (weights * logits).sum(dim=-1)
+        return EncoderOutput(fused, expert_weights=weights, verdict_logit=verdict)
