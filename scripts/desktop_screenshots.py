@@ -2,7 +2,11 @@
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/desktop_screenshots.py [--out DIR]
 
-(or QT_QPA_PLATFORM=offscreen without Xvfb). It builds a throwaway store,
+    ... scripts/desktop_screenshots.py --model MODEL.onnx --image PHOTO [--image PHOTO ...] [--out DIR]
+
+(or QT_QPA_PLATFORM=offscreen without Xvfb). With --model and --image it scans those photos with
+that model in a throwaway store and saves the detail pane of each (verdict, expert mix, heatmap):
+how a real model sees a real inpaint. Without them it builds a throwaway store,
 settings file and a synthetic contract model with experts and an artifact map
 (tests.fixtures.synthetic: it detects nothing; bright regions score as "AI"), scans a
 few real photographs from scikit-image, some edited to light up the heatmap,
@@ -80,13 +84,57 @@ def wait_for(app, predicate, timeout: float = 60.0) -> None:
         time.sleep(0.02)
 
 
+def detail_shots(model: Path, images: list[Path], out: Path, work: Path) -> list[Path]:
+    """The detail pane of each image as ``model`` scores it (heatmap on, crop boxes off)."""
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.session import AppSession
+    from desktop.settings import AppSettings
+    from desktop.ui.main_window import MainWindow
+    from engine.store import Store
+
+    app = QApplication(sys.argv[:1])
+    settings = AppSettings.open(work / "settings.ini")
+    settings.model_path = str(model)
+    settings.bridge_port = free_port()
+    session = AppSession(settings, Store(work / "results.sqlite3"))
+    window = MainWindow(session)
+    session.start()
+    window.resize(1440, 860)
+    window.show()
+    wait_for(app, lambda: session.service.model_state.ready)
+    session.service.submit_paths([str(p) for p in images], "dropped")
+    wait_for(app, lambda: sum(row.status == "done" for row in window.model.rows()) == len(images), timeout=300)
+    saved = []
+    for image in images:
+        row = next(i for i in range(window.proxy.rowCount())
+                   if window.proxy.row_for(window.proxy.index(i, 0)).name == image.name)
+        window.select_proxy_row(row)
+        wait_for(app, lambda: window.detail.image_view.image_rect() is not None)
+        window.detail.crops_toggle.setChecked(False)
+        app.processEvents()
+        saved.append(out / f"detail-{image.stem}.png")
+        window.detail.grab().save(str(saved[-1]))
+    window.shutdown()
+    session.shutdown()
+    return saved
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("/work/screens"), help="where the PNGs go")
+    parser.add_argument("--model", type=Path, help="with --image: this ONNX model's view of real photos")
+    parser.add_argument("--image", type=Path, action="append", default=[], help="a photo to scan (repeatable)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="synthspot-screens-"))
     os.environ.pop("SYNTHSPOT_MODEL", None)
+    if args.model or args.image:
+        if not (args.model and args.image):
+            parser.error("--model and --image go together")
+        for path in detail_shots(args.model, args.image, args.out, work):
+            print(path)
+        return 0
 
     from PySide6.QtWidgets import QApplication
 
