@@ -11,7 +11,9 @@ pixels are in the mask. Figures:
 
 - ``pixel_iou``: intersection over union of the fake crops' cells, all crops pooled;
 - ``mean_crop_iou``: the mean over fake crops (a crop with neither truth nor prediction counts 1);
-- ``real_cells_flagged``: the share of real crops' cells predicted manipulated (false alarms).
+- ``real_cells_flagged``: the share of real crops' cells predicted manipulated (false alarms);
+- ``all_cells_iou``: the pooled IoU of a map that flags every cell, the floor a useful map beats
+  (crops cut around manipulated pixels are often mostly manipulated).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class MapScores:
     crop_ious: list[float] = field(default_factory=list)
     real_cells: int = 0
     real_flagged: int = 0
+    fake_cells: int = 0
+    fake_truth: int = 0
 
     def add(self, probabilities: np.ndarray, truth: np.ndarray, is_fake: np.ndarray) -> None:
         """probabilities, truth: [B, h, w] (truth boolean); is_fake: [B] boolean."""
@@ -48,6 +52,8 @@ class MapScores:
                 self.real_cells += crop_predicted.size
                 self.real_flagged += int(crop_predicted.sum())
                 continue
+            self.fake_cells += crop_truth.size
+            self.fake_truth += int(crop_truth.sum())
             inter, union = int((crop_predicted & crop_truth).sum()), int((crop_predicted | crop_truth).sum())
             self.intersection += inter
             self.union += union
@@ -57,6 +63,7 @@ class MapScores:
         return {"pixel_iou": self.intersection / self.union if self.union else None,
                 "mean_crop_iou": float(np.mean(self.crop_ious)) if self.crop_ious else None,
                 "real_cells_flagged": self.real_flagged / self.real_cells if self.real_cells else None,
+                "all_cells_iou": self.fake_truth / self.fake_cells if self.fake_cells else None,
                 "fake_crops": len(self.crop_ious), "threshold": self.threshold}
 
 

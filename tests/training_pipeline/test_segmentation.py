@@ -29,6 +29,7 @@ def test_iou_pools_fake_crops_and_counts_false_alarms_on_reals():
     assert summary["mean_crop_iou"] == pytest.approx((1 / 3 + 1) / 2)
     assert summary["real_cells_flagged"] == pytest.approx(1 / 4)
     assert summary["fake_crops"] == 2
+    assert summary["all_cells_iou"] == pytest.approx(3 / 8)  # three of the fake crops' eight cells are manipulated
 
 
 def test_a_cell_is_manipulated_when_half_its_pixels_are():
