@@ -84,32 +84,42 @@ def wait_for(app, predicate, timeout: float = 60.0) -> None:
         time.sleep(0.02)
 
 
-def detail_shots(model: Path, images: list[Path], out: Path, work: Path) -> list[Path]:
-    """The detail pane of each image as ``model`` scores it (heatmap on, crop boxes off)."""
-    from PySide6.QtWidgets import QApplication
-
+def open_window(app, work: Path, model: Path, watched: list[str] = ()):
+    """A session on a throwaway store and settings with ``model``, its window shown and the model loaded."""
     from desktop.session import AppSession
-    from desktop.settings import AppSettings
+    from desktop.settings import AppSettings, WatchedFolder
     from desktop.ui.main_window import MainWindow
     from engine.store import Store
 
-    app = QApplication(sys.argv[:1])
     settings = AppSettings.open(work / "settings.ini")
     settings.model_path = str(model)
-    settings.bridge_port = free_port()
+    settings.watched_folders = [WatchedFolder(folder) for folder in watched]
+    settings.bridge_port = free_port()  # never the real bridge's port: another SynthSpot may run
     session = AppSession(settings, Store(work / "results.sqlite3"))
     window = MainWindow(session)
     session.start()
     window.resize(1440, 860)
     window.show()
     wait_for(app, lambda: session.service.model_state.ready)
+    return session, window
+
+
+def row_named(window, name: str) -> int:
+    rows = range(window.proxy.rowCount())
+    return next(i for i in rows if window.proxy.row_for(window.proxy.index(i, 0)).name == name)
+
+
+def detail_shots(model: Path, images: list[Path], out: Path, work: Path) -> list[Path]:
+    """The detail pane of each image as ``model`` scores it (heatmap on, crop boxes off)."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication(sys.argv[:1])
+    session, window = open_window(app, work, model)
     session.service.submit_paths([str(p) for p in images], "dropped")
     wait_for(app, lambda: sum(row.status == "done" for row in window.model.rows()) == len(images), timeout=300)
     saved = []
     for image in images:
-        row = next(i for i in range(window.proxy.rowCount())
-                   if window.proxy.row_for(window.proxy.index(i, 0)).name == image.name)
-        window.select_proxy_row(row)
+        window.select_proxy_row(row_named(window, image.name))
         wait_for(app, lambda: window.detail.image_view.image_rect() is not None)
         window.detail.crops_toggle.setChecked(False)
         app.processEvents()
@@ -140,7 +150,7 @@ def main() -> int:
 
     from desktop.scanning import LOADING
     from desktop.session import AppSession
-    from desktop.settings import AppSettings, WatchedFolder
+    from desktop.settings import AppSettings
     from desktop.ui.main_window import MainWindow
     from desktop.ui.settings_dialog import SettingsDialog
     from engine.store import Store
@@ -169,24 +179,13 @@ def main() -> int:
     window.close()
 
     # 2. With a model and results.
-    settings = AppSettings.open(work / "settings.ini")
-    settings.model_path = str(model)
-    settings.watched_folders = [WatchedFolder(str(Path.home() / "Downloads"))]
-    settings.bridge_port = free_port()  # never the real bridge's port: another SynthSpot may run
-    session = AppSession(settings, Store(work / "results.sqlite3"))
-    window = MainWindow(session)
-    session.start()
-    window.resize(1440, 860)
-    window.show()
-    wait_for(app, lambda: session.service.model_state.ready)
+    session, window = open_window(app, work, model, [str(Path.home() / "Downloads")])
     for source, paths in photos.items():
         session.service.submit_paths([str(p) for p in paths], source)
     total = sum(len(paths) for paths in photos.values())
     wait_for(app, lambda: sum(row.status == "done" for row in window.model.rows()) == total)
     wait_for(app, lambda: not session.service.busy)
-    target = next(i for i in range(window.proxy.rowCount())
-                  if window.proxy.row_for(window.proxy.index(i, 0)).name == "cat-with-patch.png")
-    window.select_proxy_row(target)
+    window.select_proxy_row(row_named(window, "cat-with-patch.png"))
     window.table.setFocus()
     wait_for(app, lambda: window.detail.image_view.image_rect() is not None)
     wait_for(app, lambda: all(window.thumbnails.get(row.path) is not None or window.thumbnails.failed(row.path)
@@ -201,9 +200,7 @@ def main() -> int:
     saved.append(args.out / "desktop-detail-heatmap.png")
     window.detail.grab().save(str(saved[-1]))
     window.detail.crops_toggle.setChecked(True)
-    portrait = next(i for i in range(window.proxy.rowCount())
-                    if window.proxy.row_for(window.proxy.index(i, 0)).name == "astronaut-portrait.png")
-    window.select_proxy_row(portrait)
+    window.select_proxy_row(row_named(window, "astronaut-portrait.png"))
     wait_for(app, lambda: window.detail.image_view.image_rect() is not None)
     app.processEvents()
     saved.append(args.out / "desktop-detail-generated.png")

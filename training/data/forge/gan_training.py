@@ -9,12 +9,14 @@ training; the clocks are injectable so that the loop's decisions can be tested e
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -43,8 +45,11 @@ class GanTrainer:
             group["lr"] = self.base_lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
-def add_budget_arguments(parser: argparse.ArgumentParser, minutes: float, max_wall_minutes: float,
-                         checkpoint_minutes: float) -> None:
+def add_arguments(parser: argparse.ArgumentParser, *, minutes: float, max_wall_minutes: float, checkpoint_minutes: float,
+                  lr: float, perceptual_weight: float, adversarial_weight: float, crop_help: str = "") -> None:
+    """The flags every such command takes (corpus and output, budget, batch, losses, threads, seed, val)."""
+    parser.add_argument("--corpus", required=True)
+    parser.add_argument("--out", required=True)
     parser.add_argument("--minutes", type=float, default=minutes, help="CPU minutes of training (this run)")
     parser.add_argument("--gan-start-minutes", type=float, help="CPU minutes (all runs together) before the "
                         "adversarial loss switches on; default 40%% of --minutes")
@@ -53,6 +58,39 @@ def add_budget_arguments(parser: argparse.ArgumentParser, minutes: float, max_wa
                         help="save to --out every this many CPU minutes")
     parser.add_argument("--resume", help="a saved network folder to continue from")
     parser.add_argument("--state", help="folder for the discriminator (read on --resume, written at the end)")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--crop", type=int, default=64, help=crop_help or None)
+    parser.add_argument("--lr", type=float, default=lr)
+    parser.add_argument("--perceptual-weight", type=float, default=perceptual_weight)
+    parser.add_argument("--adversarial-weight", type=float, default=adversarial_weight)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--val-limit", type=int, help="evaluate on at most this many val images")
+
+
+def load_split(corpus: str, split: str, limit: int | None = None) -> list[np.ndarray]:
+    from training.data.corpus import read_manifest
+    from training.data.imageformat import decode_rgb
+
+    entries = [e for e in read_manifest(corpus) if e["split"] == split][:limit]
+    return [decode_rgb((Path(corpus) / e["path"]).read_bytes()) for e in entries]
+
+
+def random_crop(images: list[np.ndarray], size: int, rng: np.random.Generator) -> np.ndarray:
+    """A size x size window of a random image, mirrored half of the time."""
+    image = images[rng.integers(len(images))]
+    h, w = image.shape[:2]
+    y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
+    crop = image[y : y + size, x : x + size]
+    return np.ascontiguousarray(crop[:, ::-1] if rng.random() < 0.5 else crop)
+
+
+def prepare(args: argparse.Namespace) -> tuple[np.random.Generator, list[np.ndarray], list[np.ndarray]]:
+    """Seeds and threads as asked; the corpus's train photos (at least a crop big) and val photos."""
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    train = [image for image in load_split(args.corpus, "train") if min(image.shape[:2]) >= args.crop]
+    return np.random.default_rng(args.seed), train, load_split(args.corpus, "val", args.val_limit)
 
 
 @dataclass(frozen=True)
@@ -112,6 +150,18 @@ def train_within_budget(trainer: GanTrainer, next_batch: Callable[[], tuple], bu
             next_checkpoint += budget.checkpoint_minutes * 60
     progress.cpu_seconds = cpu_clock() - cpu_start
     return progress
+
+
+def train_and_save(trainer: GanTrainer, next_batch: Callable[[], tuple], budget: Budget, previous: dict,
+                   metrics: Callable[[Progress, bool], dict], save: Callable[[dict], None], state: str | None) -> dict:
+    """The budgeted loop with partial saves, then the final save (with val figures) and the
+    discriminator's state; prints and returns the final metrics."""
+    progress = train_within_budget(trainer, next_batch, budget, previous, lambda partial: save(metrics(partial, False)))
+    final = metrics(progress, True)
+    save(final)
+    save_discriminator_state(trainer.discriminator, state)
+    print(json.dumps(final))
+    return final
 
 
 def load_discriminator_state(discriminator: nn.Module, state: str | None, resuming: bool) -> None:

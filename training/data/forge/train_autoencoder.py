@@ -55,24 +55,8 @@ DESIGNS = {
 }
 
 
-def load_split(corpus: str, split: str, limit: int | None = None) -> list[np.ndarray]:
-    from training.data.corpus import read_manifest
-    from training.data.imageformat import decode_rgb
-
-    entries = [e for e in read_manifest(corpus) if e["split"] == split][:limit]
-    return [decode_rgb((Path(corpus) / e["path"]).read_bytes()) for e in entries]
-
-
 def random_crops(images: list[np.ndarray], batch: int, size: int, rng: np.random.Generator) -> torch.Tensor:
-    crops = []
-    for _ in range(batch):
-        image = images[rng.integers(len(images))]
-        h, w = image.shape[:2]
-        y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
-        crop = image[y : y + size, x : x + size]
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        crops.append(np.ascontiguousarray(crop))
+    crops = [gan_training.random_crop(images, size, rng) for _ in range(batch)]
     return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
@@ -157,26 +141,13 @@ class Trainer(gan_training.GanTrainer):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", required=True)
-    parser.add_argument("--out", required=True)
     parser.add_argument("--design", choices=sorted(DESIGNS), default="kl-f8-nearest", help="ignored with --resume")
-    gan_training.add_budget_arguments(parser, minutes=12.0, max_wall_minutes=60.0, checkpoint_minutes=3.0)
+    gan_training.add_arguments(parser, minutes=12.0, max_wall_minutes=60.0, checkpoint_minutes=3.0, lr=2e-3,
+                               perceptual_weight=1.0, adversarial_weight=0.5)
     parser.add_argument("--max-steps", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--crop", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--perceptual-weight", type=float, default=1.0)
-    parser.add_argument("--adversarial-weight", type=float, default=0.5)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--val-limit", type=int, help="evaluate on at most this many val images")
     args = parser.parse_args(argv)
 
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(args.threads)
-    rng = np.random.default_rng(args.seed)
-    train = [im for im in load_split(args.corpus, "train") if min(im.shape[:2]) >= args.crop]
-    val = load_split(args.corpus, "val", args.val_limit)
+    rng, train, val = gan_training.prepare(args)
     model = autoencoder.load(args.resume).train() if args.resume else autoencoder.Autoencoder(DESIGNS[args.design])
     previous = json.loads((Path(args.resume) / "autoencoder.json").read_text())["metrics"] if args.resume else {}
     discriminator = gan_losses.PatchDiscriminator()
@@ -192,13 +163,8 @@ def main(argv=None) -> int:
                            "gan_start_cpu_seconds": round(budget.gan_start_seconds)},
                 "train_images": len(train), **({"val_centre512": evaluate(model, val)} if final else {"partial": True})}
 
-    progress = gan_training.train_within_budget(
-        trainer, lambda: (random_crops(train, args.batch, args.crop, rng),), budget, previous,
-        lambda partial: autoencoder.save(model, args.out, metrics(partial, final=False)))
-    final = metrics(progress, final=True)
-    autoencoder.save(model, args.out, final)
-    gan_training.save_discriminator_state(discriminator, args.state)
-    print(json.dumps(final))
+    gan_training.train_and_save(trainer, lambda: (random_crops(train, args.batch, args.crop, rng),), budget, previous,
+                                metrics, lambda figures: autoencoder.save(model, args.out, figures), args.state)
     return 0
 
 

@@ -40,13 +40,7 @@ def random_pairs(images: list[np.ndarray], batch: int, size: int, rng: np.random
     """(LR, HR) float batches in [0, 1], HR size x size, LR half that."""
     lows, highs = [], []
     for _ in range(batch):
-        image = images[rng.integers(len(images))]
-        h, w = image.shape[:2]
-        y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
-        crop = image[y : y + size, x : x + size]
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        crop = np.ascontiguousarray(crop)
+        crop = gan_training.random_crop(images, size, rng)
         highs.append(crop)
         lows.append(half(crop))
 
@@ -96,27 +90,12 @@ def evaluate(model: own_sr.ESRGANLite, images: list[np.ndarray]) -> dict:
 
 
 def main(argv=None) -> int:
-    from training.data.forge.train_autoencoder import load_split
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", required=True)
-    parser.add_argument("--out", required=True)
-    gan_training.add_budget_arguments(parser, minutes=30.0, max_wall_minutes=90.0, checkpoint_minutes=5.0)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--crop", type=int, default=64, help="HR crop size")
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--perceptual-weight", type=float, default=0.2)
-    parser.add_argument("--adversarial-weight", type=float, default=0.2)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--val-limit", type=int)
+    gan_training.add_arguments(parser, minutes=30.0, max_wall_minutes=90.0, checkpoint_minutes=5.0, lr=1e-3,
+                               perceptual_weight=0.2, adversarial_weight=0.2, crop_help="HR crop size")
     args = parser.parse_args(argv)
 
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(args.threads)
-    rng = np.random.default_rng(args.seed)
-    train = [im for im in load_split(args.corpus, "train") if min(im.shape[:2]) >= args.crop]
-    val = load_split(args.corpus, "val", args.val_limit)
+    rng, train, val = gan_training.prepare(args)
     model = own_sr.load(args.resume).train() if args.resume else own_sr.ESRGANLite()
     previous = json.loads((Path(args.resume) / "generator.json").read_text())["metrics"] if args.resume else {}
     discriminator = gan_losses.PatchDiscriminator()
@@ -131,13 +110,8 @@ def main(argv=None) -> int:
                            "gan_start_cpu_seconds": round(budget.gan_start_seconds)},
                 "train_images": len(train), **({"val_centre512": evaluate(model, val)} if final else {"partial": True})}
 
-    progress = gan_training.train_within_budget(
-        trainer, lambda: random_pairs(train, args.batch, args.crop, rng), budget, previous,
-        lambda partial: own_sr.save(model, args.out, metrics(partial, final=False)))
-    final = metrics(progress, final=True)
-    own_sr.save(model, args.out, final)
-    gan_training.save_discriminator_state(discriminator, args.state)
-    print(json.dumps(final))
+    gan_training.train_and_save(trainer, lambda: random_pairs(train, args.batch, args.crop, rng), budget, previous,
+                                metrics, lambda figures: own_sr.save(model, args.out, figures), args.state)
     return 0
 
 
