@@ -196,14 +196,18 @@ def _check_batch_axis(model: onnx.ModelProto) -> None:
 
 
 def _merged_copy(detector: nn.Module) -> nn.Module:
-    """A copy with single-adapter LoRA folded into the base weights: the export then costs what the
-    bare backbone costs. SEF's per-expert adapters and MoLE's routed ones cannot be folded."""
+    """A copy with LoRA folded into the base weights, so the export costs what bare backbone passes
+    cost: the single adapter of ``mixed``; for SEF, one backbone copy per expert with its adapter
+    folded in (``SefEncoder.merge_experts``). MoLE's routed adapters cannot be folded."""
     from training.adapters import merge_lora
 
-    if detector.config.method != "mixed" or detector.config.adapter != "lora":
+    if detector.config.adapter != "lora":
         return detector
     merged = copy.deepcopy(detector)
-    merge_lora(merged.backbone)
+    if detector.config.method == "sef":
+        merged.encoder.merge_experts()
+    else:
+        merge_lora(merged.backbone)
     return merged
 
 

@@ -218,3 +218,21 @@ def test_sef_gamma_detector_traces_to_onnx_with_a_free_batch_size(backbone, tmp_
         expected = wrapped(x)
     for got, want in zip(results, expected, strict=True):
         np.testing.assert_allclose(got, want.numpy(), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("backbone, gate_input", [("tiny_vit", "backbone"), ("efficientnet_lite0", "experts")])
+def test_sef_merged_for_inference_gives_the_batched_outputs(backbone, gate_input):
+    detector = build(backbone, method="sef", sef=SefConfig(gate_input=gate_input, expert_verdicts=True), gamma=GAMMA)
+    with torch.no_grad():
+        for name, parameter in detector.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.05)  # B starts at zero: make every expert change the backbone
+    x = sample_input(backbone)
+    with torch.no_grad():
+        batched = detector.eval()(x)
+        detector.encoder.merge_experts()
+        merged = detector(x)
+    for field in ("logit", "expert_weights", "artifact_map", "domain_map"):
+        torch.testing.assert_close(getattr(merged, field), getattr(batched, field), atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="merged for inference"):
+        detector.set_stage("expert:upsample")

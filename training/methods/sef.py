@@ -11,6 +11,8 @@ detector's head. The experts' passes run as one batched backbone call over
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -38,6 +40,9 @@ class SefEncoder(nn.Module):
             self.gate = nn.Linear(gate_in, count)
         self.expert_heads = nn.ModuleDict({name: nn.Linear(dim, 1) for name in experts})
         self.stage = FUSION
+        # For inference only (export): one copy of the backbone per chunk with that expert's LoRA
+        # folded into its weights, run one after the other instead of the batched adapter pass.
+        self.merged_backbones: nn.ModuleList | None = None
 
     @property
     def stages(self) -> tuple[str, ...]:
@@ -45,6 +50,8 @@ class SefEncoder(nn.Module):
 
     def set_stage(self, stage: str) -> None:
         """Freeze everything but what ``stage`` trains; the detector's head trains only in fusion."""
+        if self.merged_backbones is not None and stage != FUSION:
+            raise ValueError("the experts are merged for inference: only the fusion stage runs")
         if stage not in self.stages:
             raise ValueError(f"unknown SEF stage {stage!r}; known: {self.stages}")
         self.stage = stage
@@ -72,8 +79,11 @@ class SefEncoder(nn.Module):
         chunks: list[str | None] = list(self.experts)
         if self.gate_input == "backbone":
             chunks = [None] + chunks  # one more chunk through the plain backbone, for the gate
-        with batched_adapters(self.backbone, chunks):
-            stacked = self.backbone(x.repeat(len(chunks), 1, 1, 1))
+        if self.merged_backbones is not None:
+            stacked = _concatenate([backbone(x) for backbone in self.merged_backbones])
+        else:
+            with batched_adapters(self.backbone, chunks):
+                stacked = self.backbone(x.repeat(len(chunks), 1, 1, 1))
         cls_tokens = stacked.cls_token.reshape(len(chunks), batch, -1)
         patch_tokens = stacked.patch_tokens.reshape(len(chunks), batch, *stacked.patch_tokens.shape[1:])
         if self.gate_input == "backbone":
@@ -99,3 +109,28 @@ class SefEncoder(nn.Module):
                                   for i, name in enumerate(self.experts)], dim=-1)
             verdict = (weights * logits).sum(dim=-1)
         return EncoderOutput(fused, expert_weights=weights, verdict_logit=verdict)
+
+    @torch.no_grad()
+    def merge_experts(self) -> None:
+        """Inference copies of the backbone, one per chunk of the fused pass (the plain backbone first
+        where the gate reads it), each with its expert's LoRA folded in: the same outputs as the batched
+        pass at the cost of bare backbone passes. Training afterwards is refused."""
+        chunks: list[str | None] = list(self.experts)
+        if self.gate_input == "backbone":
+            chunks = [None] + chunks
+        copies = []
+        for name in chunks:
+            backbone = copy.deepcopy(self.backbone)
+            for layer in adapter_layers(backbone):
+                layer.active_adapters = [] if name is None else [name]
+                if name is not None:
+                    layer.merge([name])
+            copies.append(backbone)
+        self.merged_backbones = nn.ModuleList(copies)
+        self.stage = FUSION
+
+
+def _concatenate(parts: list[Features]) -> Features:
+    fine = None if parts[0].fine is None else torch.cat([part.fine for part in parts])
+    return Features(torch.cat([part.cls_token for part in parts]), torch.cat([part.patch_tokens for part in parts]),
+                    parts[0].grid, fine)
