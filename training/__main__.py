@@ -23,6 +23,7 @@ def _train(argv: list[str]) -> int:
                        ("device", str)):
         parser.add_argument(f"--{name}", type=kind)
     args = parser.parse_args(argv)
+    from training.checkpoint import CheckpointError
     from training.config import ConfigError
     from training.runs import load_run_config
     from training.train import train
@@ -32,7 +33,7 @@ def _train(argv: list[str]) -> int:
     try:
         checkpoint = train(detector_config, train_config, args.run, resume=not args.no_resume,
                            progress=not args.no_progress)
-    except ConfigError as error:  # e.g. a run folder whose saved state was trained with another config
+    except (ConfigError, CheckpointError) as error:  # e.g. another config's saved state, an expert that does not fit
         print(f"synthspot-train train: {error}", file=sys.stderr)
         return 2
     print(checkpoint)

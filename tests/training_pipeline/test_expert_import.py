@@ -96,3 +96,16 @@ def test_an_import_for_an_expert_the_detector_lacks_is_refused(flat_manifest, tm
                          expert_init={"inpaint": str(tmp_path)})
     with pytest.raises(ConfigError, match="not SEF experts"):
         train(SEF, config, tmp_path / "run", resume=False, progress=False)
+
+
+def test_the_train_command_says_which_expert_cannot_be_imported(flat_manifest, tmp_path, capsys):
+    from training.__main__ import main
+
+    config = tmp_path / "run.toml"
+    config.write_text('[detector]\nbackbone = "tiny_vit"\ncrop_size = 32\nmethod = "sef"\n'
+                      '[detector.sef]\nexperts = ["upsample", "reconstruct"]\n'
+                      f'[training.expert_init]\nupsample = "{tmp_path / "missing"}"\n')
+    assert main(["train", "--config", str(config), "--run", str(tmp_path / "run"), "--manifest", str(flat_manifest),
+                 "--no-progress"]) == 2
+    error = capsys.readouterr().err
+    assert "expert 'upsample'" in error and "has no config.json" in error
