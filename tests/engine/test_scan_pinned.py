@@ -1,8 +1,10 @@
 """The crops the texture plan picks, and the shipped model's logits on them, pinned for a few images.
 
-Recorded from the code before the plan was made faster (commit 4b0732f): a faster plan or decoder
-must choose the very same windows, and the model must score them the same, or every stored
-result and every calibration is silently off. The photos cover JPEG, PNG and WebP samples, an
+The windows were recorded from the code before the plan was made faster (commit 4b0732f), the
+logits from the shipped model's first export (version 5, batched experts; the shipped file folds
+each expert into its own backbone and must score the same): a faster plan, decoder or export must
+choose the very same windows and give the same scores, or every stored result and every
+calibration is silently off. The photos cover JPEG, PNG and WebP samples, an
 EXIF-rotated view (a transposed array), 1 MP sizes with even and odd sides, and a 12 MP image.
 """
 from __future__ import annotations
