@@ -53,13 +53,18 @@ def save_checkpoint(detector: Detector, directory: str | Path, include_backbone:
     return directory
 
 
-def load_checkpoint(directory: str | Path, weights: str | None = None) -> Detector:
-    """Rebuild the detector; ``weights`` points at the backbone's file where the config's path no longer holds."""
-    directory = Path(directory)
+def read_config(directory: Path) -> DetectorConfig:
+    """The checkpoint's config, after checking that both of its files are there."""
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         if not (directory / name).is_file():
             raise CheckpointError(f"{directory} has no {name}")
-    config = DetectorConfig.from_json((directory / CONFIG_FILE).read_text())
+    return DetectorConfig.from_json((directory / CONFIG_FILE).read_text())
+
+
+def load_checkpoint(directory: str | Path, weights: str | None = None) -> Detector:
+    """Rebuild the detector; ``weights`` points at the backbone's file where the config's path no longer holds."""
+    directory = Path(directory)
+    config = read_config(directory)
     with safe_open(str(directory / WEIGHTS_FILE), framework="pt") as handle:
         includes_backbone = (handle.metadata() or {}).get(INCLUDES_BACKBONE) == "1"
     detector = create_detector(config, weights="random" if includes_backbone else weights)
@@ -86,10 +91,10 @@ def import_expert(detector: Detector, expert: str, source: str | Path) -> None:
     supervision is how an inpaint expert learns at all) or an SEF checkpoint with that expert.
     Its linear head, where it has one, becomes the expert's own head."""
     source = Path(source)
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
-        if not (source / name).is_file():
-            raise CheckpointError(f"expert {expert!r}: {source} has no {name}")
-    donor = DetectorConfig.from_json((source / CONFIG_FILE).read_text())
+    try:
+        donor = read_config(source)
+    except CheckpointError as error:
+        raise CheckpointError(f"expert {expert!r}: {error}") from None
     target = detector.config
     if target.method != "sef" or expert not in target.sef.experts:
         raise CheckpointError(f"{expert!r} is not an SEF expert of this detector")
@@ -108,9 +113,10 @@ def import_expert(detector: Detector, expert: str, source: str | Path) -> None:
             renamed[key.replace(f".adapters.{adapter}.", f".adapters.{expert}.")] = value
         elif key.startswith(head):
             renamed[f"encoder.expert_heads.{expert}.{key.removeprefix(head)}"] = value
-    wanted = {key for key in detector.state_dict() if f".adapters.{expert}." in key}
+    keys = detector.state_dict().keys()
+    wanted = {key for key in keys if f".adapters.{expert}." in key}
     if not donor.gamma.enabled or donor.method == "sef":
-        wanted |= {key for key in detector.state_dict() if key.startswith(f"encoder.expert_heads.{expert}.")}
+        wanted |= {key for key in keys if key.startswith(f"encoder.expert_heads.{expert}.")}
     missing, unexpected = sorted(wanted - set(renamed)), sorted(set(renamed) - wanted)
     if missing or unexpected:
         raise CheckpointError(f"expert {expert!r}: {source} does not fit: missing {missing[:3]}, unexpected {unexpected[:3]}")
