@@ -79,6 +79,7 @@ def test_processed_reals_are_label_zero_with_their_chain_recorded(forged):
         assert r.processing[-1]["op"] in processing.ENCODES
         image = Image.open(manifest.resolve(forged, r.path))
         assert image.size == (r.width, r.height) and image.format == r.format
+        assert r.path.rsplit(".", 1)[1] == {"JPEG": "jpg", "HEIF": "heic"}.get(r.format, r.format.lower())
         assert max(r.width, r.height) <= r.crop["size"]
     assert len({json.dumps(r.processing) for r in processed}) > len(processed) // 2
 
@@ -89,6 +90,8 @@ def test_processed_reals_are_label_zero_with_their_chain_recorded(forged):
      {"op": "double_jpeg", "first": 90, "quality": 70}],
     [{"op": "gaussian_blur", "sigma": 1.0}, {"op": "denoise", "method": "tv"}, {"op": "webp", "quality": 60}],
     [{"op": "tone", "gamma": 1.3, "contrast": 1.1}, {"op": "denoise", "method": "wavelet"}, {"op": "png_resave"}],
+    [{"op": "unsharp_mask", "radius": 1.2, "percent": 120, "threshold": 1}, {"op": "heic", "quality": 50}],
+    [{"op": "resize", "factor": 0.7, "resampler": "bicubic"}, {"op": "avif", "quality": 60}],
 ])
 def test_each_processing_keeps_the_photo_recognisable(ops, real_photo):
     window = processing.source_window(128, ops)

@@ -23,7 +23,7 @@ training.data.readers (GenImage, ForenSynths/UnivFD, flat real/ + fake/). Fields
                      ({"op": "downscale"|"gaussian_blur"|"colour"|"jpeg"|"webp"|"keep_format", ...});
                      [] for the unperturbed variant
     variant          "" for the aligned set, "p0", "p1", ... for perturbed copies
-    format           "JPEG" | "PNG" | "WEBP" (what the file is, as Pillow reads it)
+    format           "JPEG" | "PNG" | "WEBP" | "HEIF" | "AVIF" (what the file is, as Pillow reads it)
     mode             "RGB" | "L"
     width, height    pixels
     jpeg_quality     IJG-equivalent quality estimated from the file's tables (JPEG), else null
@@ -48,12 +48,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from collections.abc import Iterable
 
+import pi_heif
 from PIL import Image
 
 from training.data.forge.base import DOMAIN_CODES  # noqa: F401  (re-exported: codes live with the forge)
 from training.data.imageformat import estimate_jpeg_quality
 
 MANIFEST_NAME = "manifest.jsonl"
+
+pi_heif.register_heif_opener()  # processed reals include HEIC, as phones save them; every reader of records opens them
 
 
 @dataclass

@@ -3,7 +3,8 @@ sharpened, recompressed, denoised or tone-mapped are still real (label 0).
 
 Without them a detector learns "smooth = fake" or "resampled = fake" and flags every blurred
 snapshot and resized web image. Each processed copy is a chain of one to three classical
-operations, then an encode (JPEG, double JPEG, WebP or a screenshot-like PNG), all recorded.
+operations, then an encode (JPEG, double JPEG, WebP, a screenshot-like PNG, or a phone's HEIC or
+AVIF), all recorded.
 
 A resize changes the size; the caller passes a window of the photo large enough that the
 processed pixels cover the crop size (`source_window`), then cuts the crop from the result."""
@@ -15,11 +16,11 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 NAME = "processed"
-VERSION = "1"
+VERSION = "2"  # 2: HEIC and AVIF encodes
 
 RESAMPLERS = {"bicubic": Image.BICUBIC, "lanczos": Image.LANCZOS, "bilinear": Image.BILINEAR, "area": Image.BOX}
 PIXEL_OPS = ("resize", "gaussian_blur", "unsharp_mask", "denoise", "tone")
-ENCODES = ("jpeg", "double_jpeg", "webp", "png_resave")
+ENCODES = ("jpeg", "double_jpeg", "webp", "png_resave", "heic", "avif")
 
 
 def draw(rng: np.random.Generator) -> list[dict]:
@@ -47,6 +48,8 @@ def draw(rng: np.random.Generator) -> list[dict]:
         ops.append({"op": "double_jpeg", "first": int(rng.integers(60, 96)), "quality": int(rng.integers(30, 96))})
     elif encode == "webp":
         ops.append({"op": "webp", "quality": int(rng.integers(40, 96))})
+    elif encode in ("heic", "avif"):  # phones save HEIC; both codecs' in-loop filters smooth like a decoder
+        ops.append({"op": encode, "quality": int(rng.integers(40, 91))})
     else:
         ops.append({"op": "png_resave"})
     return ops
@@ -103,6 +106,16 @@ def apply_pixels(rgb: np.ndarray, ops: list[dict]) -> np.ndarray:
     return np.asarray(image.convert("RGB"))
 
 
+def _heic_encoder():
+    """pillow-heif, the training extra that carries libheif's x265 encoder (the app's pi-heif only
+    decodes, to keep GPL code out of the installer)."""
+    try:
+        import pillow_heif
+    except ImportError as error:
+        raise RuntimeError("HEIC processed reals need pillow-heif: pip install -e '.[train]'") from error
+    return pillow_heif
+
+
 def encode(rgb: np.ndarray, ops: list[dict], mode: str = "RGB") -> bytes:
     """The chain's final encode; `mode` "L" keeps a greyscale photo greyscale."""
     final = ops[-1]
@@ -118,6 +131,10 @@ def encode(rgb: np.ndarray, ops: list[dict], mode: str = "RGB") -> bytes:
         Image.open(first).save(buffer, "JPEG", quality=final["quality"])
     elif final["op"] == "webp":
         image.save(buffer, "WEBP", quality=final["quality"], method=4)
+    elif final["op"] == "heic":
+        _heic_encoder().from_pillow(image).save(buffer, quality=final["quality"])
+    elif final["op"] == "avif":
+        image.save(buffer, "AVIF", quality=final["quality"])
     elif final["op"] == "png_resave":
         image.save(buffer, "PNG", compress_level=6)
     else:

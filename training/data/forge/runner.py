@@ -289,6 +289,8 @@ def forge_photo(entry: dict, options: ForgeOptions) -> dict[str, float]:
 
 
 def _extension(encoded: bytes) -> str:
+    if encoded[4:8] == b"ftyp":  # ISO base media: the brand says which
+        return ".avif" if encoded[8:12] in (b"avif", b"avis") else ".heic"  # heic, heix (greyscale), mif1
     return {b"\xff\xd8": ".jpg", b"\x89P": ".png", b"RI": ".webp"}[encoded[:2]]
 
 
