@@ -46,7 +46,7 @@ def sheet(photos: list[np.ndarray], reconstructions: list[list[np.ndarray]], nam
     draw = ImageDraw.Draw(canvas)
     for column, name in enumerate(["real", *names]):
         draw.text((column * cell + 4, 3), name, fill="black")
-    for row, (photo, recons) in enumerate(zip(photos, reconstructions)):
+    for row, (photo, recons) in enumerate(zip(photos, reconstructions, strict=True)):
         top, left = _detail(photo)
         for column, image in enumerate([photo, *recons]):
             detail = Image.fromarray(image[top : top + DETAIL, left : left + DETAIL])
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         names.append(name)
         columns.append([reconstruct_array(model, p) for p in shown])
     print(json.dumps(scores, indent=1))
-    sheet(shown, [list(row) for row in zip(*columns)], names).save(args.out)
+    sheet(shown, [list(row) for row in zip(*columns, strict=True)], names).save(args.out)
     print(f"sheet: {args.out}")
     return 0
 
