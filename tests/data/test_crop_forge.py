@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training.data import corpus, leaveout, manifest
+from training.data import audit, corpus, leaveout, manifest
 from training.data.forge import crops, processing, runner
 
 NCNN = ["realesr-animevideov3-x2", "realesr-animevideov3-x4", "waifu2x-upconv7-photo-x2"]
@@ -191,3 +191,19 @@ def test_a_photo_dropped_from_the_corpus_leaves_the_manifest(forged, tiny_corpus
         assert dropped not in {r.source_id for r in rewritten}
     finally:
         runner.write_manifest(forged.parent, tiny_corpus)  # the module's fixture stays whole
+
+
+def test_each_crop_fake_matches_its_own_real_in_every_container_statistic(forged):
+    report = audit.separability(manifest.read(forged))
+    for statistic in ("format", "width", "height", "mode", "jpeg_quality"):
+        assert report[statistic]["paired_differences"] == 0, (statistic, report[statistic])
+    # crops of one photo differ in size: pairing by photo alone would count differences here
+    assert len({r.width for r in manifest.read(forged) if r.label == 1}) > 1
+
+
+def test_fidelity_scores_each_crop_against_its_own_window(forged, tiny_corpus):
+    split = manifest.read(forged)[0].split
+    report = audit.fidelity(str(forged), str(tiny_corpus), split)
+    assert report["upsample"]["images"] >= 1 and report["upsample"]["psnr"] > 18.0
+    per_autoencoder = [name for name in report if name.startswith("reconstruct:")]
+    assert per_autoencoder and report[per_autoencoder[0]]["images"] == report["reconstruct"]["images"]

@@ -7,6 +7,7 @@ variant), and the ROC AUC of the statistic alone as a real/fake score over the w
 (0.5 = useless to a detector; 0 or 1 = a perfect shortcut). Also per fake domain."""
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 
@@ -35,20 +36,26 @@ def _auc(records: list[manifest.Record], statistic: str) -> float:
     return float(roc_auc_score(labels, np.asarray(values, dtype=np.float64)))
 
 
+def unit_key(record: manifest.Record) -> tuple:
+    """What a fake is aligned with: its source photo, variant and crop window (None: whole photo)."""
+    return record.source_id, record.variant, record.crop["index"] if record.crop else None
+
+
 def separability(records: list[manifest.Record]) -> dict:
-    reals = {(r.source_id, r.variant): r for r in records if r.label == 0}
-    fakes = [r for r in records if r.label == 1 and (r.source_id, r.variant) in reals]
+    # a fake's partner is the unprocessed real of its own unit (processed reals differ by design)
+    reals = {unit_key(r): r for r in records if r.label == 0 and not r.processing}
+    fakes = [r for r in records if r.label == 1 and unit_key(r) in reals]
     report = {}
     for statistic in STATISTICS:
-        differences = sum(_value(f, statistic) != _value(reals[(f.source_id, f.variant)], statistic) for f in fakes)
+        differences = sum(_value(f, statistic) != _value(reals[unit_key(f)], statistic) for f in fakes)
         entry = {"paired_differences": int(differences) if statistic != "bytes_per_pixel" else None, "auc": _auc(records, statistic)}
         by_domain = defaultdict(list)
         for f in fakes:
             by_domain[f.domain].append(f)
         entry["auc_by_domain"] = {d: _auc(list(reals.values()) + fs, statistic) for d, fs in sorted(by_domain.items())}
         if statistic == "bytes_per_pixel":
-            ratios = [f.bytes / reals[(f.source_id, f.variant)].bytes for f in fakes]
-            entry["fake_to_real_bytes_median"] = {d: float(np.median([f.bytes / reals[(f.source_id, f.variant)].bytes for f in fs])) for d, fs in sorted(by_domain.items())}
+            ratios = [f.bytes / reals[unit_key(f)].bytes for f in fakes]
+            entry["fake_to_real_bytes_median"] = {d: float(np.median([f.bytes / reals[unit_key(f)].bytes for f in fs])) for d, fs in sorted(by_domain.items())}
             entry["fake_to_real_bytes_median_all"] = float(np.median(ratios)) if ratios else float("nan")
         report[statistic] = entry
     return report
@@ -66,17 +73,25 @@ def fidelity(manifest_path: str, corpus: str, split: str = "val") -> dict:
     from training.data.imageformat import decode_rgb
 
     out = Path(manifest_path).parent
+    photo = functools.lru_cache(maxsize=4)(lambda path: decode_rgb((Path(corpus) / path).read_bytes()))  # crops of one photo
     scores = defaultdict(lambda: defaultdict(list))
     for r in manifest.read(manifest_path):
         if r.split != split or r.variant or r.domain not in ("upsample", "reconstruct"):
             continue
-        cached = out / "cache" / r.source_id / f"{r.domain}.npy"
+        unit = f"c{r.crop['index']}." if r.crop else ""
+        cached = out / "cache" / r.source_id / f"{unit}{r.domain}.npy"
         if not cached.exists():
             continue
-        real = decode_rgb((Path(corpus) / r.source_path).read_bytes())
+        real = photo(r.source_path)
+        if r.crop:
+            x, y, size = r.crop["x"], r.crop["y"], r.crop["size"]
+            real = real[y : y + size, x : x + size]
         fake = np.load(cached)
         scores[r.domain]["psnr"].append(psnr(real, fake))
         scores[r.domain]["ssim"].append(ssim(real, fake, channel_axis=2))
+        if r.domain == "reconstruct":  # per autoencoder: each design's own fidelity
+            scores[f"reconstruct:{r.network}"]["psnr"].append(scores["reconstruct"]["psnr"][-1])
+            scores[f"reconstruct:{r.network}"]["ssim"].append(scores["reconstruct"]["ssim"][-1])
         if r.domain == "upsample":
             factor = r.params["factor"]
             h, w = real.shape[:2]
