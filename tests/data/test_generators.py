@@ -265,3 +265,23 @@ def test_colour_calibration_removes_a_global_cast_and_keeps_spatial_detail():
         return np.abs(np.diff(image.astype(float), axis=1)).mean()
 
     assert detail(corrected) < 0.8 * detail(real)
+
+
+def test_transplant_starts_a_deeper_design_with_the_trained_full_resolution_layers():
+    torch.manual_seed(0)
+    f4 = autoencoder.Autoencoder(autoencoder.AutoencoderConfig(channels=(8, 12, 16), groups=4))
+    f8 = autoencoder.Autoencoder(autoencoder.AutoencoderConfig(channels=(8, 12, 16, 20), groups=4))
+    copied = autoencoder.transplant(f4, f8)
+    offset = len(f8.decoder) - len(f4.decoder)
+    source = f4.state_dict()
+    for name in copied:
+        part, index, rest = name.split(".", 2)
+        origin = f"{part}.{int(index) - offset if part == 'decoder' else index}.{rest}"
+        assert torch.equal(f8.state_dict()[name], source[origin]), name
+    # the input conv and the output conv are copied; the new, deepest level is not
+    assert "encoder.0.weight" in copied and f"decoder.{len(f8.decoder) - 1}.weight" in copied
+    assert not any(name.startswith(("decoder.0.", "decoder.1.", "encoder.7.")) for name in copied)
+    # a design whose upsampling differs keeps only the layers after its last upsampling
+    shuffle = autoencoder.Autoencoder(autoencoder.AutoencoderConfig(channels=(8, 12, 16, 20), groups=4, decoder="pixelshuffle"))
+    assert len([n for n in autoencoder.transplant(f4, shuffle) if n.startswith("decoder")]) < len(
+        [n for n in copied if n.startswith("decoder")])

@@ -223,6 +223,26 @@ class Autoencoder(nn.Module):
         return self.decode(z), mean, kl
 
 
+def transplant(source: Autoencoder, target: Autoencoder) -> list[str]:
+    """Copy the trained full-resolution layers of `source` into `target` (e.g. a KL-f4 into a new
+    KL-f8): the encoder's modules from the input on and the decoder's from the output back, as long
+    as each module's tensors have the same shapes. Those layers draw the fine texture, which an f8
+    learns slowest on a CPU budget. Returns the names copied into `target`'s state."""
+    copied: list[str] = []
+    for part, from_output in (("encoder", False), ("decoder", True)):
+        mine, theirs = getattr(target, part), getattr(source, part)
+        pairs = list(zip(reversed(mine), reversed(theirs), strict=False) if from_output else zip(mine, theirs, strict=False))
+        offset = len(mine) - len(theirs) if from_output else 0
+        for index, (into, out_of) in enumerate(pairs):
+            into_state, from_state = into.state_dict(), out_of.state_dict()
+            if into_state.keys() != from_state.keys() or any(into_state[k].shape != from_state[k].shape for k in into_state):
+                break
+            into.load_state_dict(from_state)
+            position = len(theirs) - 1 - index + offset if from_output else index
+            copied += [f"{part}.{position}.{name}" for name in into_state]
+    return copied
+
+
 KLAutoencoder = Autoencoder  # the name from when KL was the only quantiser
 
 

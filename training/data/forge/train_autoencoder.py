@@ -145,10 +145,15 @@ def main(argv=None) -> int:
     gan_training.add_arguments(parser, minutes=12.0, max_wall_minutes=60.0, checkpoint_minutes=3.0, lr=2e-3,
                                perceptual_weight=1.0, adversarial_weight=0.5)
     parser.add_argument("--max-steps", type=int, default=100_000)
+    parser.add_argument("--init-from", help="a trained autoencoder folder whose full-resolution layers start a new "
+                        "design (autoencoder.transplant); ignored with --resume")
     args = parser.parse_args(argv)
 
     rng, train, val = gan_training.prepare(args)
     model = autoencoder.load(args.resume).train() if args.resume else autoencoder.Autoencoder(DESIGNS[args.design])
+    if args.init_from and not args.resume:
+        copied = autoencoder.transplant(autoencoder.load(args.init_from), model)
+        print(f"--init-from {args.init_from}: {len(copied)} tensors copied", flush=True)
     previous = json.loads((Path(args.resume) / "autoencoder.json").read_text())["metrics"] if args.resume else {}
     discriminator = gan_losses.PatchDiscriminator()
     gan_training.load_discriminator_state(discriminator, args.state, bool(args.resume))
