@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import torch
 from PIL import Image
 
 from training.data.corpus import read_manifest
@@ -21,6 +22,7 @@ def test_sheet_scores_every_autoencoder_and_shows_each_beside_the_real(tiny_corp
     code = autoencoder_sheet.main([str(tiny_autoencoder), str(tiny_autoencoder), "--corpus", str(tiny_corpus),
                                    "--split", split, "--show", "1", "--out", str(out)])
     assert code == 0
+    assert torch.is_grad_enabled()  # called in-process, it leaves autograd as it found it
     printed = capsys.readouterr().out
     scores = json.loads(printed[: printed.rindex("}") + 1])
     (name, figures), = scores.items()  # the same folder twice: one name

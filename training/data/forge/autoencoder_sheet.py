@@ -54,6 +54,7 @@ def sheet(photos: list[np.ndarray], reconstructions: list[list[np.ndarray]], nam
     return canvas
 
 
+@torch.inference_mode()  # scoped: a global switch would outlive the command when it is called in-process
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", nargs="+", help="autoencoder folders (autoencoder.json + .safetensors)")
@@ -72,7 +73,6 @@ def main(argv: list[str] | None = None) -> int:
     shown = [centre_crop(p) for p in photos[: args.show]]
     names, columns, scores = [], [], {}
     for folder in args.folders:
-        torch.set_grad_enabled(False)
         model = autoencoder.load(folder).eval()
         name = Path(folder).name
         scores[name] = evaluate(model, photos)
