@@ -76,9 +76,7 @@ class SefEncoder(nn.Module):
 
     def _fuse(self, x: torch.Tensor) -> EncoderOutput:
         batch = x.shape[0]
-        chunks: list[str | None] = list(self.experts)
-        if self.gate_input == "backbone":
-            chunks = [None] + chunks  # one more chunk through the plain backbone, for the gate
+        chunks = self._chunks()
         if self.merged_backbones is not None:
             stacked = _concatenate([backbone(x) for backbone in self.merged_backbones])
         else:
@@ -110,16 +108,18 @@ class SefEncoder(nn.Module):
             verdict = (weights * logits).sum(dim=-1)
         return EncoderOutput(fused, expert_weights=weights, verdict_logit=verdict)
 
+    def _chunks(self) -> list[str | None]:
+        """The fused pass's backbone chunks: one per expert, after one through the plain backbone
+        (None) where the gate reads it."""
+        return ([None] if self.gate_input == "backbone" else []) + list(self.experts)
+
     @torch.no_grad()
     def merge_experts(self) -> None:
         """Inference copies of the backbone, one per chunk of the fused pass (the plain backbone first
         where the gate reads it), each with its expert's LoRA folded in: the same outputs as the batched
         pass at the cost of bare backbone passes. Training afterwards is refused."""
-        chunks: list[str | None] = list(self.experts)
-        if self.gate_input == "backbone":
-            chunks = [None] + chunks
         copies = []
-        for name in chunks:
+        for name in self._chunks():
             backbone = copy.deepcopy(self.backbone)
             for layer in adapter_layers(backbone):
                 layer.active_adapters = [] if name is None else [name]
