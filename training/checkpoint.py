@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from .adapters import LoraLayer, adapter_layers
 from .backbones import backbone_entry
 from .config import DetectorConfig
-from .detector import MIXED_ADAPTER, Detector, create_detector
+from .detector import MIXED_ADAPTER, Detector, create_detector, lora_targets
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -84,6 +84,11 @@ def load_checkpoint(directory: str | Path, weights: str | None = None) -> Detect
     return detector.eval()
 
 
+def _lora_shape(config: DetectorConfig, adapter: str) -> tuple:
+    lora = config.lora
+    return lora.rank, lora.alpha, lora.dropout, lora.spatial, lora_targets(config, adapter)
+
+
 def import_expert(detector: Detector, expert: str, source: str | Path) -> None:
     """Make SEF expert ``expert`` of ``detector`` the LoRA trained in the checkpoint ``source``: an
     expert trained once serves every fusion built on it, as SEF intends. The donor is a ``mixed``
@@ -101,11 +106,13 @@ def import_expert(detector: Detector, expert: str, source: str | Path) -> None:
     if donor.adapter != "lora" or (donor.method == "sef" and expert not in donor.sef.experts):
         raise CheckpointError(f"expert {expert!r}: {source} has no such LoRA to give "
                               f"(method {donor.method}, adapter {donor.adapter})")
-    differing = [field for field in ("backbone", "weights", "crop_size", "lora")
-                 if getattr(donor, field) != getattr(target, field)]
+    adapter = expert if donor.method == "sef" else MIXED_ADAPTER
+    differing = [field for field in ("backbone", "weights", "crop_size") if getattr(donor, field) != getattr(target, field)]
+    # the LoRA itself must be the same shape in the same layers; other experts' targets may differ
+    if _lora_shape(donor, adapter) != _lora_shape(target, expert):
+        differing.append("lora")
     if differing:
         raise CheckpointError(f"expert {expert!r}: {source} differs from this detector in {', '.join(differing)}")
-    adapter = expert if donor.method == "sef" else MIXED_ADAPTER
     head = f"encoder.expert_heads.{expert}." if donor.method == "sef" else "head.fc."
     renamed = {}
     for key, value in load_file(str(source / WEIGHTS_FILE)).items():

@@ -28,6 +28,9 @@ class LoraConfig:
     alpha: float = 16.0  # scaling = alpha / rank, as in peft
     dropout: float = 0.0
     targets: tuple[str, ...] = ()  # module names; () = the backbone's defaults (qkv/proj/fc1/fc2, 1x1 convs)
+    # True: targets may be spatial convolutions too (a stem, depthwise filters: low-level evidence);
+    # False keeps them out, so a ViT's patch embedding (a Conv2d named "proj") is never adapted by accident.
+    spatial: bool = False
 
     def validate(self) -> None:
         _check(self.rank >= 1, "lora.rank must be >= 1")
@@ -69,9 +72,18 @@ class SefConfig:
     # class token) mixed by the gate, and those heads train in fusion; the fused head then learns a
     # correction. False: SEF as published, one head on the fused features only.
     expert_verdicts: bool = False
+    # expert -> its own LoRA targets instead of lora.targets, e.g. a low-level expert on the stem and
+    # the first blocks (with lora.spatial) by dotted path tails ("_blocks.0._depthwise_conv").
+    expert_targets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "expert_targets", {name: tuple(targets) for name, targets in dict(self.expert_targets).items()})
 
     def validate(self) -> None:
         _check(len(self.experts) >= 2, "sef.experts needs at least two experts")
+        unknown = sorted(set(self.expert_targets) - set(self.experts))
+        _check(not unknown, f"sef.expert_targets names {unknown}, which are not in sef.experts")
+        _check(all(self.expert_targets.values()), "sef.expert_targets: each expert needs at least one target")
         _check(len(set(self.experts)) == len(self.experts), "sef.experts must be unique")
         _check(all(name in FAKE_DOMAINS for name in self.experts), f"sef.experts must be fake domains ({', '.join(FAKE_DOMAINS)})")
         _check(self.gate_input in GATE_INPUTS, f"sef.gate_input must be one of {GATE_INPUTS}")

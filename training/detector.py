@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .adapters import adapter_parameters, inject_lora, inject_mole
+from .adapters import adapter_parameters, inject_lora, inject_mole, spatial_targets
 from .backbones import Backbone, backbone_entry
 from .config import ConfigError, DetectorConfig
 from .methods.heads import GammaHead, LinearHead
@@ -104,13 +104,24 @@ class Detector(nn.Module):
         }
 
 
+def lora_targets(config: DetectorConfig, adapter: str) -> tuple[str, ...]:
+    """The layers LoRA ``adapter`` sits in: an SEF expert's own targets, else lora.targets, else the backbone's."""
+    own = config.sef.expert_targets.get(adapter) if config.method == "sef" else None
+    return own or config.lora.targets or backbone_entry(config.backbone).lora_targets
+
+
 def _inject(config: DetectorConfig, backbone: Backbone) -> None:
     entry = backbone_entry(config.backbone)
     if config.adapter == "lora":
         lora = config.lora
         names = config.sef.experts if config.method == "sef" else (MIXED_ADAPTER,)
         for name in names:
-            inject_lora(backbone, lora.targets or entry.lora_targets, name, lora.rank, lora.alpha, lora.dropout)
+            targets = lora_targets(config, name)
+            explicit = targets != entry.lora_targets
+            if explicit and not lora.spatial and (spatial := spatial_targets(backbone, targets)):
+                raise ConfigError(f"LoRA targets of {name!r} name spatial convolutions ({', '.join(spatial[:3])}); "
+                                  "set lora.spatial = true to adapt them, or name 1x1 layers only")
+            inject_lora(backbone, targets, name, lora.rank, lora.alpha, lora.dropout, lora.spatial)
     elif config.adapter == "mole":
         mole = config.mole
         inject_mole(

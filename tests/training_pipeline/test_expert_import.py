@@ -71,6 +71,25 @@ def test_a_donor_that_does_not_fit_is_refused(tmp_path):
         import_expert(create_detector(SEF), "upsample", tmp_path / "nowhere")
 
 
+def test_a_low_level_donor_becomes_an_expert_with_its_own_targets(tmp_path):
+    low_level = ("patch_embed", "blocks.0.attn.qkv")  # tiny_vit's patch embedding is an 8x8 strided Conv2d
+    spatial = LoraConfig(spatial=True)
+    donor = _trained_donor(tmp_path / "low", replace(MIXED, lora=replace(spatial, targets=low_level)))
+    fused = create_detector(replace(SEF, lora=spatial, sef=SefConfig(experts=("upsample", "reconstruct"),
+                                                                   expert_targets={"upsample": low_level})))
+    # share the donor's random backbone; a layer wrapped in one model only has another key there
+    bare = {k.replace(".base_layer", ""): v for k, v in donor.state_dict().items() if k in donor.pretrained_state_keys()}
+    fused.load_state_dict({k: bare[k.replace(".base_layer", "")] for k in fused.pretrained_state_keys()}, strict=False)
+    import_expert(fused, "upsample", tmp_path / "low")
+    assert list(fused.encoder.backbone.patch_embed.adapters) == ["upsample"]
+    fused.set_stage("expert:upsample")
+    images = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(fused.eval().encoder(images).expert_logit, donor(images).logit, atol=1e-6)
+    with pytest.raises(CheckpointError, match="differs from this detector in lora"):
+        import_expert(fused, "reconstruct", tmp_path / "low")  # that expert sits in the default layers
+
+
 def test_an_imported_experts_stage_is_skipped():
     config = TrainConfig(epochs=3, expert_epochs=5, expert_init={"upsample": "somewhere"})
     assert plan_stages(SEF, config) == [Stage("expert:reconstruct", ("reconstruct",), 5), Stage("fusion", None, 3)]

@@ -10,6 +10,7 @@ from .inject import (
     inject_mole,
     merge_lora,
     mole_balance_loss,
+    spatial_targets,
     unload_adapters,
     unmerge_lora,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "merge_lora",
     "mole_balance_loss",
     "route",
+    "spatial_targets",
     "unload_adapters",
     "unmerge_lora",
 ]

@@ -9,21 +9,25 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from .lora import LoraLayer, is_adaptable
+from .lora import LoraLayer, is_adaptable, is_pointwise
 from .mole import MoleLayer
 
 ADAPTER_LAYERS = (LoraLayer, MoleLayer)
 
 
-def _targets(root: nn.Module, targets: tuple[str, ...], prefix: str = "") -> list[tuple[str, nn.Module]]:
-    """Modules whose own name (last dotted part) is a target; already-wrapped layers are found through the wrapper."""
+def matches_target(name: str, targets: tuple[str, ...]) -> bool:
+    """peft's rule: a target names a module by its own name ("_expand_conv") or by a dotted tail of
+    its path ("_blocks.0._depthwise_conv"), so one adapter can reach only the first blocks."""
+    return any(name == target or name.endswith("." + target) for target in targets)
+
+
+def _targets(root: nn.Module, targets: tuple[str, ...], adaptable) -> list[tuple[str, nn.Module]]:
+    """Unwrapped modules that match a target; already-wrapped layers are found through the wrapper."""
     found = []
-    for name, module in root.named_modules(prefix=prefix):
-        if isinstance(module, ADAPTER_LAYERS) or name.split(".")[-1] not in targets:
+    for name, module in root.named_modules():
+        if isinstance(module, ADAPTER_LAYERS) or ".base_layer" in name or not matches_target(name, targets):
             continue
-        if ".base_layer" in name:
-            continue
-        if is_adaptable(module):
+        if adaptable(module):
             found.append((name, module))
     return found
 
@@ -33,22 +37,32 @@ def _replace(root: nn.Module, name: str, new: nn.Module) -> None:
     setattr(root.get_submodule(parent_name) if parent_name else root, child, new)
 
 
+def spatial_targets(root: nn.Module, targets: tuple[str, ...]) -> list[str]:
+    """Layers the targets name that are spatial convolutions (adapted only with ``spatial``)."""
+    return [name for name, module in _targets(root, targets, adaptable=is_adaptable) if not is_pointwise(module)]
+
+
 def inject_lora(
-    root: nn.Module, targets: tuple[str, ...], adapter_name: str, rank: int, alpha: float, dropout: float = 0.0
+    root: nn.Module, targets: tuple[str, ...], adapter_name: str, rank: int, alpha: float, dropout: float = 0.0,
+    spatial: bool = False,
 ) -> list[str]:
-    """Add adapter ``adapter_name`` to every target layer of ``root`` (wrapping it on first use); returns their names."""
+    """Add adapter ``adapter_name`` to every target layer of ``root`` (wrapping it on first use); returns their names.
+
+    Targets are Linear layers and 1x1 convolutions; with ``spatial`` also k x k, strided and grouped
+    convolutions (so a ViT's patch embedding, a Conv2d named "proj", stays out of the defaults)."""
     names = []
     for name, module in root.named_modules():
-        if isinstance(module, LoraLayer) and name.split(".")[-1] in targets:
+        if isinstance(module, LoraLayer) and matches_target(name, targets) and (spatial or not module.spatial):
             module.add_adapter(adapter_name, rank, alpha, dropout)
             names.append(name)
-    for name, module in _targets(root, targets):
+    for name, module in _targets(root, targets, adaptable=is_adaptable if spatial else is_pointwise):
         wrapper = LoraLayer(module)
         wrapper.add_adapter(adapter_name, rank, alpha, dropout)
         _replace(root, name, wrapper)
         names.append(name)
     if not names:
-        raise ValueError(f"no Linear or 1x1 Conv2d named {targets} in {type(root).__name__}")
+        kinds = "Linear or Conv2d" if spatial else "Linear or 1x1 Conv2d"
+        raise ValueError(f"no {kinds} named {targets} in {type(root).__name__}")
     return sorted(names)
 
 
@@ -67,7 +81,7 @@ def inject_mole(
         raise ValueError(f"last_blocks={last_blocks} but the backbone has {len(blocks)} blocks")
     names = []
     for index in range(len(blocks) - last_blocks, len(blocks)):
-        for name, module in _targets(blocks[index], targets):
+        for name, module in _targets(blocks[index], targets, adaptable=is_pointwise):
             _replace(blocks[index], name, MoleLayer(module, num_experts, rank, alpha, dropout, top_k))
             names.append(f"{index}.{name}")
     if not names:

@@ -4,6 +4,10 @@ module dicts keyed by name, and the output is ``base(x) + (alpha / rank) * B(A(d
 A 1x1 convolution is a linear map over channels, so both kinds share one
 low-rank module; on NCHW input it runs as two 1x1 convolutions, which keeps
 the feature maps in the layout the backbone's own convolutions are fast on.
+A spatial convolution (k x k, strided, grouped: a stem, a depthwise filter) carries a LoRA on its
+weight seen as an ``[out, in/groups * k * k]`` matrix, as peft's Conv2d LoRA factors a kernel; it
+runs as the layer itself with the update added to its weight, so the layer's own padding
+(e.g. TensorFlow "same") and stride stay exactly as they are.
 """
 
 from __future__ import annotations
@@ -13,24 +17,33 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.func import functional_call
 
 
-def is_adaptable(module: nn.Module) -> bool:
-    """Linear layers and plain 1x1 convolutions (stride 1, no groups) can carry a LoRA."""
+def is_pointwise(module: nn.Module) -> bool:
+    """Linear layers and plain 1x1 convolutions (stride 1, no groups): maps over channels alone."""
     if isinstance(module, nn.Linear):
         return True
     return (
         isinstance(module, nn.Conv2d)
-        and module.kernel_size == (1, 1)
-        and module.stride == (1, 1)
+        and tuple(module.kernel_size) == (1, 1)
+        and tuple(module.stride) == (1, 1)
         and module.groups == 1
     )
 
 
+def is_adaptable(module: nn.Module) -> bool:
+    """What can carry a LoRA: Linear layers and every Conv2d (spatial ones through their weight)."""
+    return isinstance(module, (nn.Linear, nn.Conv2d))
+
+
 def layer_dims(module: nn.Module) -> tuple[int, int]:
+    """(in, out) of the layer's weight as a matrix: a k x k kernel counts in/groups * k * k inputs."""
     if isinstance(module, nn.Linear):
         return module.in_features, module.out_features
-    return module.in_channels, module.out_channels
+    if is_pointwise(module):
+        return module.in_channels, module.out_channels
+    return module.weight[0].numel(), module.out_channels
 
 
 def linear_or_pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -65,9 +78,10 @@ class LoraLayer(nn.Module):
     def __init__(self, base_layer: nn.Module):
         super().__init__()
         if not is_adaptable(base_layer):
-            raise TypeError(f"LoRA needs a Linear or a 1x1 Conv2d, got {base_layer}")
+            raise TypeError(f"LoRA needs a Linear or a Conv2d, got {base_layer}")
         self.base_layer = base_layer
         self.is_conv = isinstance(base_layer, nn.Conv2d)
+        self.spatial = not is_pointwise(base_layer)  # runs with the update folded into its weight
         self.in_features, self.out_features = layer_dims(base_layer)
         self.adapters = nn.ModuleDict()
         self.active_adapters: list[str] = []
@@ -78,10 +92,14 @@ class LoraLayer(nn.Module):
     def add_adapter(self, name: str, rank: int, alpha: float, dropout: float = 0.0) -> None:
         if name in self.adapters:
             raise ValueError(f"adapter {name!r} already exists")
+        if self.spatial and dropout > 0:
+            raise ValueError(f"a LoRA on a spatial convolution has no input dropout (got {dropout} for {name!r})")
         self.adapters[name] = LowRank(self.in_features, self.out_features, rank, alpha, dropout)
         self.active_adapters.append(name)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.spatial:
+            return self._spatial_forward(x)
         result = self.base_layer(x)
         if self.batch_adapters is not None:
             if self.merged_adapters:
@@ -92,24 +110,46 @@ class LoraLayer(nn.Module):
             # unflatten, not chunk: chunk's sizes are not symbolic, so an export would fix the batch size
             chunks, results = x.unflatten(0, (count, -1)), result.unflatten(0, (count, -1))
             deltas = [
-                torch.zeros_like(r) if name is None else self.adapters[name](chunk)
+                self.adapters[name](chunk) if name in self.adapters else torch.zeros_like(r)
                 for name, chunk, r in zip(self.batch_adapters, chunks, results, strict=True)
             ]
             return result + torch.cat(deltas)
         for name in self.active_adapters:
-            if name not in self.merged_adapters:
+            if name in self.adapters and name not in self.merged_adapters:
                 result = result + self.adapters[name](x)
         return result
 
+    def _spatial_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The layer with each applied adapter's update added to its weight (conv is linear in it)."""
+        if self.batch_adapters is not None:
+            if self.merged_adapters:
+                raise RuntimeError("batched adapters need unmerged weights")
+            count = len(self.batch_adapters)
+            if x.shape[0] % count:
+                raise ValueError(f"batch of {x.shape[0]} does not split into {count} equal chunks")
+            chunks = x.unflatten(0, (count, -1))
+            return torch.cat([self._with_updates(chunk, [name] if name in self.adapters else [])
+                              for name, chunk in zip(self.batch_adapters, chunks, strict=True)])
+        return self._with_updates(x, [name for name in self.active_adapters
+                                      if name in self.adapters and name not in self.merged_adapters])
+
+    def _with_updates(self, x: torch.Tensor, names: list[str]) -> torch.Tensor:
+        if not names:
+            return self.base_layer(x)
+        weight = self.base_layer.weight + sum(self._delta_weight(name) for name in names)
+        return functional_call(self.base_layer, {"weight": weight}, (x,))
+
     def _delta_weight(self, name: str) -> torch.Tensor:
         delta = self.adapters[name].delta_weight()
+        if self.spatial:
+            return delta.reshape(self.base_layer.weight.shape)
         return delta[:, :, None, None] if self.is_conv else delta
 
     @torch.no_grad()
     def merge(self, names: list[str] | None = None) -> None:
         """Fold adapters into ``base_layer.weight``; refuses updates that are not finite."""
         for name in names if names is not None else self.active_adapters:
-            if name in self.merged_adapters:
+            if name in self.merged_adapters or name not in self.adapters:  # not every expert sits in every layer
                 continue
             merged = self.base_layer.weight + self._delta_weight(name)
             if not torch.isfinite(merged).all():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .lora import LowRank, is_adaptable, layer_dims, linear_or_pointwise
+from .lora import LowRank, is_pointwise, layer_dims, linear_or_pointwise
 
 
 def route(logits: torch.Tensor, top_k: int | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -45,7 +45,7 @@ class MoleLayer(nn.Module):
         top_k: int | None = None,
     ):
         super().__init__()
-        if not is_adaptable(base_layer):
+        if not is_pointwise(base_layer):
             raise TypeError(f"MoLE needs a Linear or a 1x1 Conv2d, got {base_layer}")
         self.base_layer = base_layer
         self.is_conv = isinstance(base_layer, nn.Conv2d)

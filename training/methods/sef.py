@@ -64,7 +64,8 @@ class SefEncoder(nn.Module):
         name = stage.removeprefix(EXPERT_PREFIX)
         self.expert_heads[name].requires_grad_(True)
         for layer in adapter_layers(self.backbone):
-            layer.adapters[name].requires_grad_(True)
+            if name in layer.adapters:  # an expert with its own targets sits in some layers only
+                layer.adapters[name].requires_grad_(True)
 
     def forward(self, x: torch.Tensor) -> EncoderOutput:
         if self.stage != FUSION:
