@@ -102,13 +102,7 @@ class LoraLayer(nn.Module):
             return self._spatial_forward(x)
         result = self.base_layer(x)
         if self.batch_adapters is not None:
-            if self.merged_adapters:
-                raise RuntimeError("batched adapters need unmerged weights")
-            count = len(self.batch_adapters)
-            if x.shape[0] % count:
-                raise ValueError(f"batch of {x.shape[0]} does not split into {count} equal chunks")
-            # unflatten, not chunk: chunk's sizes are not symbolic, so an export would fix the batch size
-            chunks, results = x.unflatten(0, (count, -1)), result.unflatten(0, (count, -1))
+            chunks, results = self._batch_chunks(x), result.unflatten(0, (len(self.batch_adapters), -1))
             deltas = [
                 self.adapters[name](chunk) if name in self.adapters else torch.zeros_like(r)
                 for name, chunk, r in zip(self.batch_adapters, chunks, results, strict=True)
@@ -119,17 +113,21 @@ class LoraLayer(nn.Module):
                 result = result + self.adapters[name](x)
         return result
 
+    def _batch_chunks(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` as ``[len(batch_adapters), B, ...]``; unflatten, not chunk: chunk's sizes are not
+        symbolic, so an export would fix the batch size."""
+        if self.merged_adapters:
+            raise RuntimeError("batched adapters need unmerged weights")
+        count = len(self.batch_adapters)
+        if x.shape[0] % count:
+            raise ValueError(f"batch of {x.shape[0]} does not split into {count} equal chunks")
+        return x.unflatten(0, (count, -1))
+
     def _spatial_forward(self, x: torch.Tensor) -> torch.Tensor:
         """The layer with each applied adapter's update added to its weight (conv is linear in it)."""
         if self.batch_adapters is not None:
-            if self.merged_adapters:
-                raise RuntimeError("batched adapters need unmerged weights")
-            count = len(self.batch_adapters)
-            if x.shape[0] % count:
-                raise ValueError(f"batch of {x.shape[0]} does not split into {count} equal chunks")
-            chunks = x.unflatten(0, (count, -1))
             return torch.cat([self._with_updates(chunk, [name] if name in self.adapters else [])
-                              for name, chunk in zip(self.batch_adapters, chunks, strict=True)])
+                              for name, chunk in zip(self.batch_adapters, self._batch_chunks(x), strict=True)])
         return self._with_updates(x, [name for name in self.active_adapters
                                       if name in self.adapters and name not in self.merged_adapters])
 
