@@ -85,8 +85,9 @@ def load_checkpoint(directory: str | Path, weights: str | None = None) -> Detect
 
 
 def _lora_shape(config: DetectorConfig, adapter: str) -> tuple:
+    """What must agree (lora.spatial need not: the layers each side wrapped are compared by their keys)."""
     lora = config.lora
-    return lora.rank, lora.alpha, lora.dropout, lora.spatial, lora_targets(config, adapter)
+    return lora.rank, lora.alpha, lora.dropout, lora_targets(config, adapter)
 
 
 def import_expert(detector: Detector, expert: str, source: str | Path) -> None:
