@@ -24,9 +24,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from training import DetectorConfig, GammaConfig, create_detector, list_backbones  # noqa: E402
+from training.config import LoraConfig  # noqa: E402
+
+# configs/lite0-upsample-lowlevel.toml's LoRA: also the stem and the first blocks' depthwise filters
+LOW_LEVEL = LoraConfig(spatial=True, targets=("_expand_conv", "_project_conv", "_conv_stem",
+                                              *(f"_blocks.{i}._depthwise_conv" for i in range(4))))
 
 METHODS = {
     "mixed+lora": {},
+    "mixed+lora(low-level)": dict(lora=LOW_LEVEL),  # EfficientNet only
     "mixed+mole": dict(adapter="mole"),
     "sef(3)": dict(method="sef"),
     "mixed+lora+gamma": dict(gamma=GammaConfig(enabled=True)),
@@ -86,6 +92,8 @@ def main() -> None:
     for backbone in backbones:
         weights = "random" if backbone.startswith("clip") else None
         for method in args.methods.split(","):
+            if "low-level" in method and not backbone.startswith("efficientnet"):
+                continue  # its targets name EfficientNet's layers
             config = DetectorConfig(name=f"{backbone}-{method}", backbone=backbone, weights=weights, **METHODS[method])
             torch.manual_seed(0)
             detector = create_detector(config)
