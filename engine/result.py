@@ -175,8 +175,10 @@ def decide_verdict(
     crop_probabilities = np.asarray(crop_probabilities, dtype=np.float64)
     # Parts disagree when some crops say "likely AI" and others "likely real". A mere spread of
     # scores is no reason: a sharp model's crops spread widely on flat and textured regions alike,
-    # and a spread rule made most images "uncertain" whatever their calibrated score.
-    if crop_probabilities.size > 1:
+    # and a spread rule made most images "uncertain" whatever their calibrated score. Nor is it one
+    # once the whole image scores "likely AI": a photo edited in places (an inpaint) is exactly an
+    # image whose parts disagree, and the heatmap and crop scores show where.
+    if crop_probabilities.size > 1 and band != LIKELY_AI:
         if crop_probabilities.max() >= thresholds.likely_ai and crop_probabilities.min() <= thresholds.likely_real:
             reasons.append(
                 f"parts of the image disagree (crop scores from {crop_probabilities.min():.0%} "
