@@ -180,6 +180,65 @@ PACKAGE_SOURCES: tuple[PackageSource, ...] = (
     # Left out: DepartmentStore.jpg (a drawing), nuclear.png (fluorescence micrograph), and
     # lena.jpg, which is never used.
     PackageSource("pypi", "mahotas", "mahotas/demos/data", ("luispedro.jpg",), "MIT (mahotas licence)", "Luis Pedro Coelho (mahotas author)"),
+    # The sources below were found by a survey of ~70 Debian and PyPI packages (most wallpaper and
+    # theme packages hold renders). KPhotoAlbum's demo album: Canon, Olympus and Jenoptik EXIF on
+    # most; three are stored sideways or upside down, untouched. Left out: CategoryImages (128 px).
+    PackageSource(
+        "deb", "kphotoalbum", "usr/share/kphotoalbum/demo",
+        _split(
+            "anne_helene.jpg bar55.jpg bar55_2.jpg blackie.jpg cold_water.jpg donna.jpg donna_2.jpg "
+            "grand_canyon_1.jpg grand_canyon_2.jpg grand_canyon_3.jpg jesper.jpg jesper_2.jpg new_wave_1.jpg "
+            "new_wave_2.jpg pool.jpg pool_2.jpg qt-logo.jpg skagen.jpg skagen_2.jpg snow.jpg spiff.jpg "
+            "spiff_2.jpg sunset.jpg wayne.jpg"
+        ),
+        "GPL-2+ (debian/copyright of kphotoalbum)", "KPhotoAlbum demo album, Jesper K. Pedersen and others",
+    ),
+    # Left out: backgroundLeaves.jpg (darkened), cork.jpg (a texture close-up), logos and sprites.
+    PackageSource(
+        "deb", "qtdeclarative5-examples", "usr/lib/*/qt5/examples", ("quick/customitems/scrollbar/pics/niagara_falls.jpg",),
+        "BSD-3-clause (debian/copyright of qtdeclarative5-examples, examples/*)", "The Qt Company Ltd.",
+    ),
+    PackageSource(
+        "deb", "qtmultimedia5-examples", "usr/lib/*/qt5/examples", ("multimedia/video/qmlvideo/images/leaves.jpg",),
+        "LGPL-3 or GPL-2 (debian/copyright of qtmultimedia5-examples)", "The Qt Company Ltd.",
+    ),
+    # The recipe browser's food photos (no camera metadata, no per-file credit); the rest are icons.
+    PackageSource(
+        "deb", "qtwebengine5-examples", "usr/lib/*/qt5/examples/webengine/recipebrowser/resources/pages/images",
+        _split("burger.jpg cupcakes.jpg pasta.jpg pizza.jpg skewers.jpg soup.jpg steak.jpg"),
+        "LGPL-3 or GPL-2 (debian/copyright of qtwebengine5-examples)", "The Qt Company Ltd. (recipe browser example)",
+    ),
+    # The tone-mapping tutorial's two straight-from-camera photos; its other images are processed
+    # versions and comparisons, the rest of the manual screenshots.
+    PackageSource(
+        "deb", "gimp-help-en", "usr/share/gimp/2.0/help/en/images/tutorials/tone-mapping",
+        _split("apple-orchard-truck-from-camera.jpg before-auto-stretch-contrast.jpg"),
+        "GFDL-1.2+ (debian/copyright of gimp-help)", "The GIMP Documentation Team",
+    ),
+    # Left out: reprojected panoramas, 320 px crops, synthetic chromatic-aberration examples.
+    PackageSource(
+        "deb", "hugin-data", "usr/share/hugin/xrc/data/help_en_EN", _split("CA_fringes00.jpg CA_tCA00.jpg"),
+        "GPL-2+ (debian/copyright of hugin-data)", "Hugin authors (help pages from the Hugin wiki)",
+    ),
+    # Camera JPEGs among Pillow's test images (Canon, Nokia); left out: re-encodings, stereo pairs,
+    # a watermarked one, MPO files (for now: frame 0 only would need its own reader).
+    PackageSource(
+        "pypi", "pillow", "pillow-*/Tests/images", _split("xmp_test.jpg iptc.jpg exif-72dpi-int.jpg flower.jpg"),
+        "MIT-CMU (Pillow licence)", "Pillow test images (Secret Labs AB, Fredrik Lundh, Jeffrey A. Clark and contributors)",
+        sdist=True,
+    ),
+    # Casio QV-R51 shots of Prague and Dresden; left out: thumbnails, a greyscale copy, a TIFF duplicate.
+    PackageSource(
+        "pypi", "piexif", "piexif-*/tests/images", _split("large.jpg L01.jpg L02.jpg"), "MIT (piexif licence)", "piexif (hMatoba)",
+        sdist=True,
+    ),
+    # Left out: zidane.jpg (a press photo the package does not own).
+    PackageSource("pypi", "ultralytics", "ultralytics/assets", ("bus.jpg",), "AGPL-3.0 (ultralytics licence)", "Ultralytics"),
+    # A Canon PowerShot photo; left out: its watermarked and bordered copies, tiger_hd (downscaled, no source).
+    PackageSource(
+        "pypi", "wand", "wand-*/tests/assets", ("beach.jpg",), "MIT (Wand licence)", "Wand (Hong Minhee, E. McConville)",
+        sdist=True,
+    ),
 )
 
 Fetch = Callable[..., tuple[Path, str]]
