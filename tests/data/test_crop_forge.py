@@ -207,3 +207,32 @@ def test_fidelity_scores_each_crop_against_its_own_window(forged, tiny_corpus):
     assert report["upsample"]["images"] >= 1 and report["upsample"]["psnr"] > 18.0
     per_autoencoder = [name for name in report if name.startswith("reconstruct:")]
     assert per_autoencoder and report[per_autoencoder[0]]["images"] == report["reconstruct"]["images"]
+
+
+def test_forgetting_a_domain_removes_only_its_outputs_and_the_next_run_remakes_them(forged, tiny_corpus, tiny_autoencoder, tmp_path):
+    import shutil
+
+    from training.data.forge import forget
+
+    out = tmp_path / "copy"
+    shutil.copytree(forged.parent, out)
+    before = manifest.read(out / manifest.MANIFEST_NAME)
+    kept = {r.path: (out / r.path).read_bytes() for r in before if r.domain != "reconstruct"}
+    gone = [r.path for r in before if r.domain == "reconstruct"]
+    counts = forget.forget(out, "reconstruct")
+    assert counts["rows"] == len(gone) == 5 * CROPS and counts["cache"] > 0
+    after = manifest.read(out / manifest.MANIFEST_NAME)
+    assert {r.path for r in after} == set(kept) and not any((out / path).exists() for path in gone)
+    assert all((out / path).read_bytes() == data for path, data in kept.items())
+    with pytest.raises(ValueError, match="not a fake domain"):
+        forget.forget(out, "processed")
+
+    options = runner.ForgeOptions(
+        corpus=str(tiny_corpus), out=str(out), domains=("upsample", "reconstruct", "inpaint"), seed=0,
+        domain_options={"weights": str(tiny_autoencoder), "super_resolvers": NCNN},
+        crops_per_photo=CROPS, crop_sizes=(32, 64), processed_per_unit=PROCESSED,
+    )
+    runner.run(sorted(corpus.read_manifest(tiny_corpus), key=lambda e: e["id"]), options, workers=1, progress=False)
+    again = manifest.read(out / manifest.MANIFEST_NAME)
+    assert sorted(r.path for r in again) == sorted(r.path for r in before)
+    assert all((out / path).read_bytes() == data for path, data in kept.items())
