@@ -35,3 +35,17 @@ def test_an_empty_split_is_a_clear_error(tiny_corpus, tiny_autoencoder, tmp_path
     assert autoencoder_sheet.main([str(tiny_autoencoder), "--corpus", str(tiny_corpus), "--split", "nowhere",
                                    "--out", str(tmp_path / "s.png")]) == 2
     assert "no photos in split 'nowhere'" in capsys.readouterr().err
+
+
+def test_colour_calibrated_scores_are_what_the_forge_writes(tiny_corpus, tiny_autoencoder, tmp_path, capsys):
+    split = read_manifest(tiny_corpus)[0]["split"]
+
+    def psnr(*extra):
+        autoencoder_sheet.main([str(tiny_autoencoder), "--corpus", str(tiny_corpus), "--split", split, "--show", "1",
+                                "--out", str(tmp_path / "s.png"), *extra])
+        printed = capsys.readouterr().out
+        return json.loads(printed[: printed.rindex("}") + 1])[tiny_autoencoder.name]["psnr"]
+
+    # the colour map is a least-squares fit of the reconstruction onto the real: never further from it
+    raw, calibrated = psnr(), psnr("--colour-calibrated")
+    assert calibrated > raw + 1.0  # a tiny autoencoder's colour cast is most of its error

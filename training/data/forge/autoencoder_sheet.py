@@ -3,7 +3,7 @@
     python -m training.data.forge.autoencoder_sheet --corpus CORPUS --out SHEET.png AE_FOLDER...
 
 Prints each autoencoder's PSNR/SSIM on the centre 512x512 of the split's photos (the same figure
-training records), and writes a sheet: one row per photo, a 128 px detail of the real, then the
+training records; with --colour-calibrated, after the forge's global colour map), and writes a sheet: one row per photo, a 128 px detail of the real, then the
 same detail from each autoencoder, magnified 2x so that blur, ringing and colour casts show. A
 blurry autoencoder teaches a detector "blur = fake"; look before bundling one."""
 from __future__ import annotations
@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 
 from training.data.corpus import read_manifest
 from training.data.forge import autoencoder
+from training.data.forge.reconstruct import calibrate_colour
 from training.data.forge.train_autoencoder import centre_crop, evaluate, reconstruct_array
 
 DETAIL = 128
@@ -63,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=20, help="photos scored (the first N of the split, by id)")
     parser.add_argument("--show", type=int, default=6, help="photos shown on the sheet")
     parser.add_argument("--out", required=True, help="PNG sheet to write")
+    parser.add_argument("--colour-calibrated", action="store_true",
+                        help="score and show them after the forge's global colour map (what the reconstruct domain writes)")
     args = parser.parse_args(argv)
 
     entries = sorted((e for e in read_manifest(args.corpus) if e["split"] == args.split), key=lambda e: e["id"])
@@ -75,9 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     for folder in args.folders:
         model = autoencoder.load(folder).eval()
         name = Path(folder).name
-        scores[name] = evaluate(model, photos)
+        scores[name] = evaluate(model, photos, colour_calibrated=args.colour_calibrated)
         names.append(name)
-        columns.append([reconstruct_array(model, p) for p in shown])
+        recons = [reconstruct_array(model, p) for p in shown]
+        if args.colour_calibrated:
+            recons = [calibrate_colour(p, r)[0] for p, r in zip(shown, recons, strict=True)]
+        columns.append(recons)
     print(json.dumps(scores, indent=1))
     sheet(shown, [list(row) for row in zip(*columns, strict=True)], names).save(args.out)
     print(f"sheet: {args.out}")
