@@ -8,8 +8,12 @@
 # training/data/weights/ by hand, once its reconstructions are looked at (sharp, no colour cast).
 #   scripts/train_autoencoders.sh [CORPUS] [OUT] [MINUTES] [DESIGNS...]
 # AE_INIT_FROM=FOLDER starts each new design from a trained autoencoder's full-resolution layers
-# (e.g. training/data/weights/kl-f4-nearest; `--init-from`), where an f8 trained from scratch on
-# a CPU budget stays blurry (KL-f8 nearest: 22.6 dB after 50 CPU-minutes, the KL-f4 29 dB).
+# (e.g. training/data/weights/kl-f4-nearest; `--init-from`). The bundled f8s came from
+#   scripts/train_autoencoders.sh CORPUS OUT 50 kl-f8-nearest                      (from scratch)
+#   AE_INIT_FROM=training/data/weights/kl-f4-nearest \
+#       scripts/train_autoencoders.sh CORPUS OUT2 25 kl-f8-pixelshuffle vq-f8
+# (their figures: training/data/forge/train_autoencoder.py). Started from the f4 as well, the
+# KL-f8 nearest reached about what it did from scratch (22.4 vs 22.6 dB raw after 30 / 50 minutes).
 # Logs: OUT/DESIGN.log; OUT/train.pid while it runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,11 +1,13 @@
 """Train one of the forge's small autoencoders on the corpus's train split (CPU, time-budgeted).
 
 Every folder training/data/weights/<design>/ with an autoencoder.json is drawn by the
-reconstruct domain. Bundled (PSNR / SSIM on the centre 512 px of 20 val photos, raw and after the
-forge's global colour map, `python -m training.data.forge.autoencoder_sheet ... --colour-calibrated`):
-  kl-f4-nearest       28 CPU-minutes from scratch                 calibrated 30.5 dB / 0.868
-  kl-f8-nearest       50 CPU-minutes from scratch (SD's design)   raw 22.6 / 0.663, calibrated 26.7 / 0.768
-  kl-f8-pixelshuffle  25 CPU-minutes from the f4's outer layers   raw 20.9 / 0.636, calibrated 25.4 / 0.727
+reconstruct domain. Bundled, PSNR / SSIM on the centre 512 px of the first 20 val photos, raw and
+after the forge's global colour map (`python -m training.data.forge.autoencoder_sheet FOLDERS
+--corpus C --limit 20 [--colour-calibrated]`, corpus of 444 photos):
+  kl-f4-nearest       28 CPU-min from scratch                       raw 29.7 / 0.855, calibrated 30.5 / 0.868
+  kl-f8-nearest       50 CPU-min from scratch (SD's design, 4 ch)   raw 23.7 / 0.724, calibrated 26.7 / 0.768
+  kl-f8-pixelshuffle  25 CPU-min from the f4's outer layers (16 ch) raw 22.0 / 0.696, calibrated 25.4 / 0.727
+  vq-f8               25 CPU-min from the f4's outer layers         raw 23.0 / 0.724, calibrated 25.9 / 0.750
 The f8 ones are softer than the f4 and than SD's own VAE: fine text smears, local colour (a green
 pepper on a pizza) fades. That is the kind of loss an f8 latent decoder leaves, stronger; the
 processed reals (blur, resizes, denoising) are label 0 so that softness alone does not read as fake.
