@@ -29,7 +29,7 @@ class LoraConfig:
     dropout: float = 0.0
     targets: tuple[str, ...] = ()  # module names; () = the backbone's defaults (qkv/proj/fc1/fc2, 1x1 convs)
     # True: targets may be spatial convolutions too (a stem, depthwise filters: low-level evidence);
-    # False keeps them out, so a ViT's patch embedding (a Conv2d named "proj") is never adapted by accident.
+    # False keeps them out, so a target name never reaches a spatial convolution by accident.
     spatial: bool = False
 
     def validate(self) -> None:

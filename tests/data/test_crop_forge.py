@@ -14,15 +14,20 @@ NCNN = ["realesr-animevideov3-x2", "realesr-animevideov3-x4", "waifu2x-upconv7-p
 CROPS, PROCESSED = 3, 2
 
 
-@pytest.fixture(scope="module")
-def forged(tiny_corpus, tiny_autoencoder, tmp_path_factory):
-    out = tmp_path_factory.mktemp("crop-forged")
+def _forge(tiny_corpus, tiny_autoencoder, out) -> None:
+    """The crop forge on the tiny corpus; rerunning it into the same folder resumes."""
     options = runner.ForgeOptions(
         corpus=str(tiny_corpus), out=str(out), domains=("upsample", "reconstruct", "inpaint"), seed=0,
         domain_options={"weights": str(tiny_autoencoder), "super_resolvers": NCNN},
         crops_per_photo=CROPS, crop_sizes=(32, 64), processed_per_unit=PROCESSED,
     )
     runner.run(sorted(corpus.read_manifest(tiny_corpus), key=lambda e: e["id"]), options, workers=1, progress=False)
+
+
+@pytest.fixture(scope="module")
+def forged(tiny_corpus, tiny_autoencoder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("crop-forged")
+    _forge(tiny_corpus, tiny_autoencoder, out)
     return out / manifest.MANIFEST_NAME
 
 
@@ -114,12 +119,7 @@ def test_same_seed_same_crops_and_resume_redoes_only_the_missing_row(forged, tin
     before = manifest.resolve(forged, victim.path).read_bytes()
     row.unlink()
     manifest.resolve(forged, victim.path).unlink()
-    options = runner.ForgeOptions(
-        corpus=str(tiny_corpus), out=str(out), domains=("upsample", "reconstruct", "inpaint"), seed=0,
-        domain_options={"weights": str(tiny_autoencoder), "super_resolvers": NCNN},
-        crops_per_photo=CROPS, crop_sizes=(32, 64), processed_per_unit=PROCESSED,
-    )
-    runner.run(sorted(corpus.read_manifest(tiny_corpus), key=lambda e: e["id"]), options, workers=1, progress=False)
+    _forge(tiny_corpus, tiny_autoencoder, out)
     assert manifest.resolve(forged, victim.path).read_bytes() == before
     assert [r.path for r in manifest.read(forged)] == [r.path for r in first]
 
@@ -227,12 +227,7 @@ def test_forgetting_a_domain_removes_only_its_outputs_and_the_next_run_remakes_t
     with pytest.raises(ValueError, match="not a fake domain"):
         forget.forget(out, "processed")
 
-    options = runner.ForgeOptions(
-        corpus=str(tiny_corpus), out=str(out), domains=("upsample", "reconstruct", "inpaint"), seed=0,
-        domain_options={"weights": str(tiny_autoencoder), "super_resolvers": NCNN},
-        crops_per_photo=CROPS, crop_sizes=(32, 64), processed_per_unit=PROCESSED,
-    )
-    runner.run(sorted(corpus.read_manifest(tiny_corpus), key=lambda e: e["id"]), options, workers=1, progress=False)
+    _forge(tiny_corpus, tiny_autoencoder, out)
     again = manifest.read(out / manifest.MANIFEST_NAME)
     assert sorted(r.path for r in again) == sorted(r.path for r in before)
     assert all((out / path).read_bytes() == data for path, data in kept.items())

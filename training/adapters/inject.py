@@ -49,7 +49,7 @@ def inject_lora(
     """Add adapter ``adapter_name`` to every target layer of ``root`` (wrapping it on first use); returns their names.
 
     Targets are Linear layers and 1x1 convolutions; with ``spatial`` also k x k, strided and grouped
-    convolutions (so a ViT's patch embedding, a Conv2d named "proj", stays out of the defaults)."""
+    convolutions (a name shared by both kinds never reaches a spatial one by accident)."""
     names = []
     for name, module in root.named_modules():
         if isinstance(module, LoraLayer) and matches_target(name, targets) and (spatial or not module.spatial):

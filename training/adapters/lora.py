@@ -108,10 +108,14 @@ class LoraLayer(nn.Module):
                 for name, chunk, r in zip(self.batch_adapters, chunks, results, strict=True)
             ]
             return result + torch.cat(deltas)
-        for name in self.active_adapters:
-            if name in self.adapters and name not in self.merged_adapters:
-                result = result + self.adapters[name](x)
+        for name in self._applied():
+            result = result + self.adapters[name](x)
         return result
+
+    def _applied(self) -> list[str]:
+        """Active adapters this layer holds (an expert with its own targets sits in some layers only)
+        whose update is not already folded into the weight."""
+        return [name for name in self.active_adapters if name in self.adapters and name not in self.merged_adapters]
 
     def _batch_chunks(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` as ``[len(batch_adapters), B, ...]``; unflatten, not chunk: chunk's sizes are not
@@ -128,8 +132,7 @@ class LoraLayer(nn.Module):
         if self.batch_adapters is not None:
             return torch.cat([self._with_updates(chunk, [name] if name in self.adapters else [])
                               for name, chunk in zip(self.batch_adapters, self._batch_chunks(x), strict=True)])
-        return self._with_updates(x, [name for name in self.active_adapters
-                                      if name in self.adapters and name not in self.merged_adapters])
+        return self._with_updates(x, self._applied())
 
     def _with_updates(self, x: torch.Tensor, names: list[str]) -> torch.Tensor:
         if not names:

@@ -87,11 +87,11 @@ def fidelity(manifest_path: str, corpus: str, split: str = "val") -> dict:
             x, y, size = r.crop["x"], r.crop["y"], r.crop["size"]
             real = real[y : y + size, x : x + size]
         fake = np.load(cached)
-        scores[r.domain]["psnr"].append(psnr(real, fake))
-        scores[r.domain]["ssim"].append(ssim(real, fake, channel_axis=2))
-        if r.domain == "reconstruct":  # per autoencoder: each design's own fidelity
-            scores[f"reconstruct:{r.network}"]["psnr"].append(scores["reconstruct"]["psnr"][-1])
-            scores[f"reconstruct:{r.network}"]["ssim"].append(scores["reconstruct"]["ssim"][-1])
+        fidelity_psnr, fidelity_ssim = psnr(real, fake), ssim(real, fake, channel_axis=2)
+        # the domain's figure, and each autoencoder's own
+        for name in (r.domain, f"reconstruct:{r.network}") if r.domain == "reconstruct" else (r.domain,):
+            scores[name]["psnr"].append(fidelity_psnr)
+            scores[name]["ssim"].append(fidelity_ssim)
         if r.domain == "upsample":
             factor = r.params["factor"]
             h, w = real.shape[:2]
