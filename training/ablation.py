@@ -1,11 +1,18 @@
 """Run the ablation (train -> calibrate on val reals -> evaluate on test) and print its table.
 
-    python -m training.ablation --manifest M --runs RUNS_DIR [--perturbations jpeg75] \
-        --held-out-generator upconv_7_photo --held-out-domain inpaint configs/ablation/*.toml
+Leave-one-out folds (written by ``python -m training.data.leaveout``; a fold's test split holds only
+its held-out fakes), each config trained once per seed, mean +- spread over the seeds:
 
-Each config trains into RUNS_DIR/<config name> (skipped when its evaluation exists, so an
-interrupted ablation continues). The table pools the test fakes three ways: generators seen in
-training, the held-out generator, and the held-out domain, each against every test real.
+    python -m training.ablation --folds FORGED/folds/family-esrgan-rrdb.jsonl,FORGED/folds/family-vq.jsonl \
+        --seeds 0,1,2 --runs RUNS --perturbations jpeg75,blur1,downscale0.5 configs/ablation-100k/*.toml
+
+One manifest, with a generator and a domain kept out of training by the configs themselves:
+
+    python -m training.ablation --manifest M --runs RUNS --held-out-generator upconv_7_photo \
+        --held-out-domain inpaint configs/ablation/*.toml
+
+Each run trains into RUNS/<fold>/<config>/seed-<n> (<fold> is the fold manifest's name, or "all")
+and is skipped when its evaluation exists, so an interrupted ablation continues where it stopped.
 """
 
 from __future__ import annotations
@@ -20,91 +27,123 @@ import numpy as np
 from engine.contract import sigmoid
 from training.metrics import detection_metrics
 
+WHOLE_MANIFEST = "all"
 
-def run_one(config: Path, manifest: str, runs: Path, perturbations: str, fpr: float) -> Path:
+
+def training_crops(config: Path) -> int | None:
+    """Crops one run trains on (every stage; SEF's experts included): the ablation's budget.
+    None when an epoch's length depends on the data (no ``steps_per_epoch``)."""
+    from training.runs import load_run_config
+    from training.train import plan_stages
+
+    detector_config, train_config = load_run_config(config)
+    if train_config.steps_per_epoch is None:
+        return None
+    per_epoch = train_config.steps_per_epoch * train_config.batch_size
+    return sum(stage.epochs * per_epoch for stage in plan_stages(detector_config, train_config))
+
+
+def run_folder(runs: Path, manifest: str | Path, config: Path, seed: int, fold: bool) -> Path:
+    return runs / (Path(manifest).stem if fold else WHOLE_MANIFEST) / config.stem / f"seed-{seed}"
+
+
+def run_one(config: Path, manifest: str, run: Path, seed: int, perturbations: str, fpr: float) -> Path:
+    """Train (resuming a stopped run), calibrate on the val reals and evaluate on test, scoring as the
+    engine does (texture crop plan); a run whose evaluation exists is left as it is."""
     from training.__main__ import main as cli
     from training.evaluate import main as evaluate
 
-    run = runs / config.stem
     if (run / "eval" / "metrics.json").is_file():
         return run
     started = time.perf_counter()
     if not (run / "checkpoint" / "model.safetensors").is_file():
-        cli(["train", "--config", str(config), "--run", str(run), "--manifest", manifest, "--no-progress"])
+        cli(["train", "--config", str(config), "--run", str(run), "--manifest", manifest, "--seed", str(seed),
+             "--no-progress"])
     trained = time.perf_counter() - started
-    cli(["calibrate", "--checkpoint", str(run / "checkpoint"), "--data", manifest, "--fpr", str(fpr),
-         "--out", str(run / "calibration.json")])
-    evaluate(["--checkpoint", str(run / "checkpoint"), "--data", manifest, "--perturbations", perturbations,
-              "--calibration", str(run / "calibration.json"), "--out", str(run / "eval"), "--title", config.stem])
-    timing = {"train_seconds": trained, "total_seconds": time.perf_counter() - started}
+    scoring = ["--crop-plan", "texture"]
+    cli(["calibrate", "--checkpoint", str(run / "checkpoint"), "--data", manifest, "--split", "val",
+         "--fpr", str(fpr), *scoring, "--out", str(run / "calibration.json")])
+    evaluate(["--checkpoint", str(run / "checkpoint"), "--data", manifest, "--split", "test", *scoring,
+              "--perturbations", perturbations, "--calibration", str(run / "calibration.json"),
+              "--out", str(run / "eval"), "--title", f"{config.stem} seed {seed}"])
+    timing = {"train_seconds": trained, "total_seconds": time.perf_counter() - started, "seed": seed}
     (run / "timing.json").write_text(json.dumps(timing) + "\n")
     return run
 
 
-def pooled_row(run: Path, held_generator: str, held_domain: str) -> dict:
+def held_out_figures(run: Path) -> dict[str, float]:
+    """A fold run's held-out figures: AP of all test fakes (every one is held out) against the test
+    reals, the mean of the held-out generators' APs, and the AP under each processing."""
+    summary = json.loads((run / "eval" / "metrics.json").read_text())["metrics"]
+    clean = summary["clean"]
+    figures = {"ap": clean["overall"]["ap"], "auc": clean["overall"]["auc"],
+               "generator_ap": float(np.mean([g["ap"] for g in clean["per_generator"].values()])),
+               "flagged": clean["overall"]["acc_fake"], "real_kept": clean["overall"]["acc_real"]}
+    figures.update({f"ap {name}": summary[name]["overall"]["ap"] for name in summary if name != "clean"})
+    return figures
+
+
+def pooled_figures(run: Path, held_generator: str, held_domain: str) -> dict[str, float]:
+    """A whole-manifest run's test fakes pooled three ways (generators trained on, the held-out
+    generator, the held-out domain), each against every test real."""
     scores = np.load(run / "eval" / "scores.npz")
     labels, groups = scores["labels"], scores["groups"].astype(str)
     probabilities = sigmoid(scores["clean"])
     threshold = json.loads((run / "eval" / "metrics.json").read_text())["threshold"]
     held_dom = np.array([g.split("/")[0] == held_domain for g in groups])
     held_gen = np.array([held_generator in g for g in groups]) & ~held_dom  # inpaint fills name their sources
-    selections = {"seen": (labels == 1) & ~held_gen & ~held_dom, "held_gen": held_gen, "held_domain": held_dom}
-    row = {}
+    selections = {"seen": (labels == 1) & ~held_gen & ~held_dom, "held-out generator": held_gen,
+                  "held-out domain": held_dom}
+    figures = {}
     for name, fakes in selections.items():
         keep = fakes | (labels == 0)
         if fakes.any():
-            row[name] = detection_metrics(labels[keep], probabilities[keep], threshold)
+            figures[f"ap {name}"] = detection_metrics(labels[keep], probabilities[keep], threshold)["ap"]
     summary = json.loads((run / "eval" / "metrics.json").read_text())["metrics"]
-    row["overall"] = summary["clean"]["overall"]
-    row["perturbed"] = {c: summary[c]["overall"] for c in summary if c != "clean"}
-    timing = run / "timing.json"
-    row["train_seconds"] = json.loads(timing.read_text())["train_seconds"] if timing.is_file() else float("nan")
-    return row
+    figures["ap all"] = summary["clean"]["overall"]["ap"]
+    figures.update({f"ap all {name}": summary[name]["overall"]["ap"] for name in summary if name != "clean"})
+    return figures
 
 
-def table(rows: dict[str, dict]) -> str:
-    perturbed = sorted({c for row in rows.values() for c in row["perturbed"]})
-    head = (["run", "AP seen", "AP held-out generator", "AP held-out domain", "AP all", "AUC all", "TPR@5%FPR all",
-             "real acc @cal", *[f"AP all {c}" for c in perturbed], "train s"])
+def over_seeds(per_seed: list[dict[str, float]]) -> dict[str, tuple[float, float, int]]:
+    """Each figure's mean, sample standard deviation (0 for one seed) and seed count."""
+    keys = sorted({key for figures in per_seed for key in figures})
+    summary = {}
+    for key in keys:
+        values = np.array([figures[key] for figures in per_seed if key in figures], dtype=np.float64)
+        spread = float(values.std(ddof=1)) if values.size > 1 else 0.0
+        summary[key] = (float(values.mean()), spread, int(values.size))
+    return summary
+
+
+def table(rows: dict[str, dict], columns: list[str]) -> str:
+    """Markdown: one row per (fold, config); cells "mean +- sd" over the seeds that finished."""
+    head = ["fold", "config", "crops", "seeds", *columns]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
-    for name, row in rows.items():
-        def ap(part, row=row):
-            return f"{row[part]['ap']:.3f}" if part in row else "-"
-        cells = [name, ap("seen"), ap("held_gen"), ap("held_domain"), f"{row['overall']['ap']:.3f}",
-                 f"{row['overall']['auc']:.3f}", f"{row['overall']['tpr_at_5fpr']:.3f}",
-                 f"{row['overall']['acc_real']:.3f}", *[f"{row['perturbed'][c]['ap']:.3f}" for c in perturbed],
-                 f"{row['train_seconds']:.0f}"]
+    for (fold, config), row in rows.items():
+        stats = row["figures"]
+        seeds = max((n for _, _, n in stats.values()), default=0)
+        cells = [fold, config, "-" if row["crops"] is None else f"{row['crops']:,}", str(seeds)]
+        cells += [f"{stats[c][0]:.3f} ± {stats[c][1]:.3f}" if c in stats else "-" for c in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.ablation", description=__doc__.split("\n\n")[0])
-    parser.add_argument("configs", nargs="+", type=Path)
-    parser.add_argument("--manifest", required=True)
-    parser.add_argument("--runs", required=True, type=Path)
-    parser.add_argument("--perturbations", default="jpeg75")
-    parser.add_argument("--fpr", type=float, default=0.05)
-    parser.add_argument("--held-out-generator", default="upconv_7_photo")
-    parser.add_argument("--held-out-domain", default="inpaint")
-    parser.add_argument("--table-only", action="store_true", help="only tabulate runs that finished")
-    args = parser.parse_args(argv)
-    rows = {}
-    for config in args.configs:
-        run = args.runs / config.stem
-        if not args.table_only:
-            run_one(config, args.manifest, args.runs, args.perturbations, args.fpr)
-        if (run / "eval" / "scores.npz").is_file():
-            rows[config.stem] = pooled_row(run, args.held_out_generator, args.held_out_domain)
-    text = table(rows)
-    (args.runs / "ablation.md").write_text(text + "\n")
-    (args.runs / "ablation.json").write_text(json.dumps(rows, indent=1) + "\n")
-    print(text)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def fold_means(rows: dict[str, dict]) -> dict[str, dict]:
+    """Per config, each seed's figures averaged over the folds that seed finished in every fold,
+    then mean +- sd over those seeds: the "mean held-out AP" of the whole protocol."""
+    by_config: dict[str, dict[str, list]] = {}
+    for (_, config), row in rows.items():
+        for seed, figures in row["per_seed"].items():
+            by_config.setdefault(config, {}).setdefault(seed, []).append(figures)
+    folds = len({fold for fold, _ in rows})
+    means = {}
+    for config, seeds in by_config.items():
+        complete = [runs for runs in seeds.values() if len(runs) == folds]
+        averaged = [{key: float(np.mean([r[key] for r in runs])) for key in runs[0]} for runs in complete]
+        means[(f"mean of {folds} folds", config)] = {"figures": over_seeds(averaged),
+                                                     "crops": next(r["crops"] for (_, c), r in rows.items() if c == config)}
+    return means
 
 
 def complete_sources_manifest(forged: str | Path, out_name: str, domains=("real", "upsample", "reconstruct", "inpaint")) -> Path:
@@ -121,3 +160,60 @@ def complete_sources_manifest(forged: str | Path, out_name: str, domains=("real"
     path = Path(forged) / out_name
     manifest.write(kept, path)
     return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.ablation", description=__doc__.split("\n\n")[0])
+    parser.add_argument("configs", nargs="+", type=Path)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--manifest", help="one manifest; configs keep the held-out generator/domain out")
+    source.add_argument("--folds", help="comma list of leave-out fold manifests (training.data.leaveout)")
+    parser.add_argument("--runs", required=True, type=Path)
+    parser.add_argument("--seeds", default="0", help="comma list of training seeds")
+    parser.add_argument("--perturbations", default="jpeg75")
+    parser.add_argument("--fpr", type=float, default=0.05)
+    parser.add_argument("--held-out-generator", default="upconv_7_photo")
+    parser.add_argument("--held-out-domain", default="inpaint")
+    parser.add_argument("--table-only", action="store_true", help="only tabulate runs that finished")
+    args = parser.parse_args(argv)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    fold_mode = args.folds is not None
+    manifests = args.folds.split(",") if fold_mode else [args.manifest]
+    missing = [m for m in manifests if not Path(m).is_file()]
+    if missing:
+        parser.error(f"no such manifest: {', '.join(missing)}")
+    if not args.table_only:  # seed-major: one seed of every fold and config first, then the next seed
+        for seed in seeds:
+            for manifest in manifests:
+                for config in args.configs:
+                    run_one(config, manifest, run_folder(args.runs, manifest, config, seed, fold_mode), seed,
+                            args.perturbations, args.fpr)
+    rows: dict[tuple[str, str], dict] = {}
+    for manifest in manifests:
+        for config in args.configs:
+            per_seed = {}
+            for seed in seeds:
+                run = run_folder(args.runs, manifest, config, seed, fold_mode)
+                if (run / "eval" / "metrics.json").is_file():
+                    per_seed[seed] = (held_out_figures(run) if fold_mode else
+                                      pooled_figures(run, args.held_out_generator, args.held_out_domain))
+            fold = Path(manifest).stem if fold_mode else WHOLE_MANIFEST
+            rows[(fold, config.stem)] = {"per_seed": per_seed, "figures": over_seeds(list(per_seed.values())),
+                                         "crops": training_crops(config)}
+    if fold_mode and len(manifests) > 1:
+        rows.update(fold_means(rows))
+    columns = sorted({key for row in rows.values() for key in row["figures"]},
+                     key=lambda key: (not key.startswith(("ap", "generator")), key))
+    text = table(rows, columns)
+    args.runs.mkdir(parents=True, exist_ok=True)
+    (args.runs / "ablation.md").write_text(text + "\n")
+    serialisable = {f"{fold}/{config}": {"crops": row["crops"], "figures": row["figures"],
+                                         "per_seed": row.get("per_seed", {})} for (fold, config), row in rows.items()}
+    (args.runs / "ablation.json").write_text(json.dumps(serialisable, indent=1) + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+

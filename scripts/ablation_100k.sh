@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The method ablation at scale, in the background and resumable (issue "A detector that detects"):
+# mixed, SEF and MoLE (then GAMMA on mixed and on SEF) at 102,400 crops each, on two
+# leave-one-family-out folds (an ESRGAN upsampler and the VQ autoencoder never trained on), three
+# seeds. About 30 CPU-minutes per run on 2 cores, 30 runs: it spans sessions. Rerun the same command
+# after a stop and it continues (finished runs are skipped, a stopped one resumes from its epoch).
+#   scripts/ablation_100k.sh [FORGED] [RUNS]        then: python -m training.ablation ... --table-only
+# Logs: RUNS/ablation.log; RUNS/ablation.pid while it runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+forged=${1:-$HOME/synthspot-data/forged}
+runs=${2:-$HOME/synthspot-data/runs/ablation-100k}
+families=${FAMILIES:-esrgan-rrdb vq}
+py=.venv/bin/python
+folds=()
+for family in $families; do
+    fold=$forged/folds/family-$family.jsonl
+    [ -f "$fold" ] || $py -m training.data.leaveout --manifest "$forged/manifest.jsonl" --by family --held-out "$family"
+    folds+=("$fold")
+done
+mkdir -p "$runs"
+nohup $py -m training.ablation --folds "$(IFS=,; echo "${folds[*]}")" --seeds 0,1,2 --runs "$runs" \
+    --perturbations jpeg75,blur1,downscale0.5 \
+    configs/ablation-100k/lite0-mixed.toml configs/ablation-100k/lite0-sef.toml configs/ablation-100k/lite0-mole.toml \
+    configs/ablation-100k/lite0-mixed-gamma.toml configs/ablation-100k/lite0-sef-gamma.toml \
+    >> "$runs/ablation.log" 2>&1 &
+echo $! > "$runs/ablation.pid"
+echo "ablation in the background: pid $(cat "$runs/ablation.pid"), log $runs/ablation.log"

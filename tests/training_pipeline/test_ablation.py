@@ -1,0 +1,85 @@
+"""The ablation runner: every config x seed x leave-out fold is trained, calibrated and evaluated on
+its own, the table gives mean +- spread over seeds, and an interrupted ablation continues."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from training import ablation
+from training.data import leaveout, manifest
+
+from .conftest import write_flat_set
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def _two_generator_folds(root: Path) -> list[Path]:
+    """The flat set with its fakes split between two named generators, and one fold per generator."""
+    path = write_flat_set(root, count=18)
+    records = manifest.read(path)
+    for record in records:
+        if record.label == 1:
+            generator = "gen-a" if int(Path(record.path).stem) // 6 % 2 else "gen-b"  # both in every split
+            record.network, record.family, record.generator = generator, generator, generator
+    manifest.write(records, path)
+    return [leaveout.write_fold(path, "generator", name) for name in ("gen-a", "gen-b")]
+
+
+def _tiny_config(tmp_path: Path) -> Path:
+    config = tmp_path / "tiny-mixed.toml"
+    config.write_text((CONFIGS / "tiny.toml").read_text())
+    return config
+
+
+def test_each_seed_and_fold_is_its_own_run_and_the_table_gives_mean_and_spread(tmp_path):
+    folds = _two_generator_folds(tmp_path / "flat")
+    config, runs = _tiny_config(tmp_path), tmp_path / "runs"
+    args = [str(config), "--folds", ",".join(map(str, folds)), "--seeds", "0,1", "--runs", str(runs),
+            "--perturbations", "none"]
+    assert ablation.main(args) == 0
+
+    per_run = {}
+    for fold in folds:
+        for seed in (0, 1):
+            run = runs / fold.stem / "tiny-mixed" / f"seed-{seed}"
+            assert json.loads((run / "run_config.json").read_text())["training"]["seed"] == seed
+            test_groups = np.load(run / "eval" / "scores.npz")["groups"].astype(str)
+            held = fold.stem.split("-", 1)[1]
+            assert all(held in g for g in test_groups if g != "real")  # only the held-out fakes are tested
+            per_run[(fold.stem, seed)] = ablation.held_out_figures(run)
+    # different seeds train different models
+    assert per_run[(folds[0].stem, 0)] != per_run[(folds[0].stem, 1)]
+
+    summary = json.loads((runs / "ablation.json").read_text())
+    row = summary[f"{folds[0].stem}/tiny-mixed"]
+    assert row["crops"] == 1 * 2 * 4  # epochs x steps x batch of configs/tiny.toml
+    values = [per_run[(folds[0].stem, seed)]["ap"] for seed in (0, 1)]
+    mean, spread, seeds = row["figures"]["ap"]
+    assert (seeds, mean) == (2, np.mean(values)) and np.isclose(spread, np.std(values, ddof=1))
+    # the protocol's figure: each seed averaged over both folds, then over seeds
+    both = [np.mean([per_run[(f.stem, seed)]["ap"] for f in folds]) for seed in (0, 1)]
+    assert np.isclose(summary["mean of 2 folds/tiny-mixed"]["figures"]["ap"][0], np.mean(both))
+    table = (runs / "ablation.md").read_text()
+    assert f"| {folds[1].stem} | tiny-mixed | 8 | 2 |" in table and "±" in table
+
+    # A second invocation trains nothing again and tabulates the same figures.
+    stamps = {p: p.stat().st_mtime_ns for p in runs.rglob("timing.json")}
+    assert ablation.main(args) == 0
+    assert {p: p.stat().st_mtime_ns for p in runs.rglob("timing.json")} == stamps
+    assert (runs / "ablation.md").read_text() == table
+
+
+def test_a_missing_fold_manifest_is_a_clear_error(tmp_path, capsys):
+    try:
+        ablation.main([str(_tiny_config(tmp_path)), "--folds", str(tmp_path / "nope.jsonl"), "--runs", str(tmp_path)])
+    except SystemExit as exit_:
+        assert exit_.code == 2
+    assert "no such manifest" in capsys.readouterr().err
+
+
+def test_the_budget_counts_every_training_stage():
+    # SEF trains each expert, then the gate: 2 experts x 2 epochs + 2 epochs, of 10 steps x 16 crops
+    assert ablation.training_crops(CONFIGS / "ablation" / "lite0-sef.toml") == (2 * 2 + 2) * 10 * 16
+    # imported experts cost nothing here: only the fusion trains
+    assert ablation.training_crops(CONFIGS / "lite0-sef-gamma-three.toml") == 16 * 64 * 64
