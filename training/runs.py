@@ -58,8 +58,8 @@ class TrainConfig:
     # bf16 roughly doubles CPU throughput where the CPU has bf16 instructions (AVX512-BF16, AMX).
     autocast: str | None = None
     min_manipulated: float = 0.02  # share of an inpaint crop that must be manipulated for label 1
-    channels_last: bool = True
-    cache_decoded: bool = False  # keep decoded training images in memory (with workers = 0)  # NHWC activations: faster convolutions on CPU and GPU alike
+    channels_last: bool = True  # NHWC activations: faster convolutions on CPU and GPU alike
+    cache_decoded: bool = False  # keep decoded training images in memory (with workers = 0)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
