@@ -56,6 +56,8 @@ def _calibrate(argv: list[str]) -> int:
     parser.add_argument("--max-crops", type=int, help="default: the model's (8 for checkpoints)")
     parser.add_argument("--aggregation", help="default: the model's (mean for checkpoints)")
     parser.add_argument("--crop-plan", choices=("grid", "texture"), help="default: the model's (grid for checkpoints)")
+    parser.add_argument("--pooled", action="store_true",
+                        help="hold the FPR on all reals pooled only, not also on each kind of processing")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.split == "test":
@@ -68,7 +70,7 @@ def _calibrate(argv: list[str]) -> int:
     reals = [r for r in records if r.label == 0]  # processed reals included: they are real photos too
     scores = score_records(reals, base, scorer, recipe.max_crops, recipe.aggregation, crop_plan=recipe.crop_plan)
     result = calibrate(scores.probabilities(), args.fpr, args.real_quantile, args.split, recipe=recipe,
-                       crop_size=scorer.crop_size)
+                       crop_size=scorer.crop_size, kinds=None if args.pooled else scores.real_kinds)
     result.save(args.out)
     print(result)
     return 0

@@ -4,6 +4,11 @@
 below which ``real_quantile`` of them fall (capped at ``likely_ai``). The default 0.9 leaves about
 9% of real photos "uncertain" (between the two) at a 1% FPR: "uncertain" is meant for genuinely
 ambiguous images, not as the usual answer (a median, 0.5, left half of all real photos there).
+
+Given what was done to each real (``kinds``: original, resize, gaussian_blur, jpeg...), ``likely_ai``
+holds the FPR on every kind with enough reals, not only on all of them pooled: "likely AI" should
+mean the same on a camera original, a resized web copy and a blurred snapshot, and a pooled
+quantile lets the kinds that score high (blur, originals) take more than their share.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from engine.contract import Thresholds
 
 
 DEFAULT_REAL_QUANTILE = 0.9
+# A kind gets its own quantile only with at least this many reals per unit of FPR (500 at 1%):
+# fewer, and its 1 - fpr quantile is little more than its highest score.
+KIND_REALS_PER_FPR = 5
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,9 @@ class Calibration:
     max_crops: int | None = None
     aggregation: str | None = None
     crop_plan: str | None = None
+    # Each kind's own 1 - fpr quantile, where it had enough reals; likely_ai is the highest of these
+    # and the pooled one (None in files fitted on the pool alone).
+    kind_likely_ai: dict[str, float] | None = None
 
     def thresholds(self) -> Thresholds:
         return Thresholds(likely_ai=self.likely_ai, likely_real=self.likely_real, fpr=self.fpr)
@@ -53,16 +64,29 @@ class Calibration:
 
 
 def calibrate(real_probabilities, fpr: float = 0.01, real_quantile: float = DEFAULT_REAL_QUANTILE, split: str = "val",
-              recipe=None, crop_size: int | None = None) -> Calibration:
+              recipe=None, crop_size: int | None = None, kinds=None) -> Calibration:
+    """Thresholds from real photos' probabilities; ``kinds`` (one tuple of processing kinds per real,
+    as ``training.evaluate.real_kinds`` gives) makes ``likely_ai`` hold ``fpr`` on each kind too."""
     scores = np.asarray(real_probabilities, dtype=np.float64)
     if scores.size == 0:
         raise ValueError("calibration needs held-out real photos")
     if not 0 < fpr < 1 or not 0 < real_quantile < 1:
         raise ValueError("fpr and real_quantile must lie in (0, 1)")
     likely_ai = float(np.quantile(scores, 1.0 - fpr, method="higher"))
+    kind_likely_ai = None
+    if kinds is not None:
+        if len(kinds) != scores.size:
+            raise ValueError(f"{len(kinds)} kinds for {scores.size} real scores")
+        kind_likely_ai = {}
+        for kind in sorted({k for ks in kinds for k in ks}):
+            chosen = scores[np.array([kind in ks for ks in kinds])]
+            if chosen.size * fpr >= KIND_REALS_PER_FPR:
+                kind_likely_ai[kind] = float(np.quantile(chosen, 1.0 - fpr, method="higher"))
+        likely_ai = max([likely_ai, *kind_likely_ai.values()])
     # Strictly above every real score it was fitted on, where that is possible, so the FPR holds on them.
     likely_ai = float(np.nextafter(likely_ai, 1.0)) if likely_ai < 1.0 else 1.0
     likely_real = min(float(np.quantile(scores, real_quantile)), likely_ai)
     scoring = {} if recipe is None else {"max_crops": recipe.max_crops, "aggregation": recipe.aggregation,
                                          "crop_plan": recipe.crop_plan}
-    return Calibration(likely_ai, likely_real, fpr, real_quantile, int(scores.size), split, crop_size=crop_size, **scoring)
+    return Calibration(likely_ai, likely_real, fpr, real_quantile, int(scores.size), split, crop_size=crop_size,
+                       kind_likely_ai=kind_likely_ai, **scoring)

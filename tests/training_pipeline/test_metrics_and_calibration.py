@@ -53,6 +53,23 @@ def test_calibration_round_trips_and_refuses_bad_input(tmp_path):
         calibrate([], fpr=0.01)
 
 
+def test_per_kind_calibration_holds_the_fpr_on_each_kind_that_scores_high():
+    rng = np.random.default_rng(2)
+    originals, blurred, heic = rng.beta(2, 5, 3000), rng.beta(3, 4, 1000), rng.beta(2, 5, 100)
+    reals = np.concatenate([originals, blurred, heic])
+    kinds = [("original",)] * 3000 + [("gaussian_blur", "jpeg")] * 1000 + [("heic",)] * 100
+    pooled, per_kind = calibrate(reals, fpr=0.01), calibrate(reals, fpr=0.01, kinds=kinds)
+    assert np.mean(blurred >= pooled.likely_ai) > 0.02  # the pool lets the blurred kind take more
+    assert np.mean(blurred >= per_kind.likely_ai) <= 0.01
+    assert np.mean(reals >= per_kind.likely_ai) <= 0.01
+    # 100 HEIC reals are too few for a 1% quantile of their own (their highest score would decide)
+    assert set(per_kind.kind_likely_ai) == {"original", "gaussian_blur", "jpeg"}
+    assert per_kind.likely_ai > max(per_kind.kind_likely_ai.values()) > pooled.likely_ai
+    assert pooled.kind_likely_ai is None
+    with pytest.raises(ValueError, match="kinds for"):
+        calibrate(reals, kinds=kinds[:-1])
+
+
 def test_calibrate_cli_refuses_the_test_split(tmp_path):
     with pytest.raises(SystemExit):
         cli(["calibrate", "--checkpoint", str(tmp_path), "--data", str(tmp_path), "--split", "test", "--out", "x"])
