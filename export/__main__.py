@@ -10,7 +10,8 @@ fitted with; export refuses a recipe that differs from it, since the thresholds 
 Writes ``<out>/<name>-<precision>.onnx`` for each precision; each export runs the parity
 check against torch on crops of real photos (from ``--parity-data``'s val split, else from the
 photographs scikit-image ships), on every output the model has, and fails above the tolerance
-(``export.onnx_export``: the current exporter is tried first, then the TorchScript one).
+(``export.onnx_export``: the current exporter is tried first, then the TorchScript one). int8 is
+static: its activation ranges come from crops of ``--parity-data``'s train split.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from PIL import Image
 from engine.contract import DEFAULT_MAX_CROPS, ModelMetadata, extract_crops, plan_for
 
 
-def parity_crops(data: str | None, crop_size: int, count: int = 32) -> np.ndarray:
-    """Crops of real photos from the val split of ``data``; without data, of scikit-image's sample photographs."""
+def parity_crops(data: str | None, crop_size: int, count: int = 32, split: str = "val") -> np.ndarray:
+    """Crops of photos from ``split`` of ``data`` (every fourth image, so fakes and reals both come);
+    without data, of scikit-image's sample photographs."""
     if data is None:
         from export.onnx_export import sample_photo_crops
 
@@ -35,9 +37,9 @@ def parity_crops(data: str | None, crop_size: int, count: int = 32) -> np.ndarra
     from training.evaluate import load_records
     from training.data import manifest
 
-    records, base = load_records(data, "val")
+    records, base = load_records(data, split)
     crops = []
-    for record in records[: max(1, count // 4)]:
+    for record in records[::4][: max(1, count // 4)]:
         rgb = np.asarray(Image.open(manifest.resolve(base, record.path)).convert("RGB"))
         crops.append(extract_crops(rgb, plan_for(rgb, crop_size, 4, "texture")))
     return np.concatenate(crops)[:count]
@@ -96,11 +98,16 @@ def main(argv: list[str] | None = None) -> int:
     detector = load_checkpoint(args.checkpoint)
     metadata = build_metadata(args, detector)
     crops = parity_crops(args.parity_data, detector.input_spec.crop_size)
+    precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
+    # int8's activation ranges are measured on training crops, never on the crops that check it
+    ranges = (parity_crops(args.parity_data, detector.input_spec.crop_size, 128, "train")
+              if "int8" in precisions and args.parity_data else None)  # None: export's own range photos
     failed = []
-    for precision in [p.strip() for p in args.precisions.split(",") if p.strip()]:
+    for precision in precisions:
         path = Path(args.out) / f"{args.name}-{precision}.onnx"
         try:
-            report = export_detector(detector, path, metadata, precision, parity_crops=crops)
+            report = export_detector(detector, path, metadata, precision, parity_crops=crops,
+                                     calibration_crops=ranges)
         except ExportError as exc:  # one precision that does not hold must not stop the others
             print(f"{path}: NOT exported: {exc}", file=sys.stderr)
             failed.append(precision)
