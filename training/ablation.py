@@ -89,7 +89,8 @@ def pooled_figures(run: Path, held_generator: str, held_domain: str) -> dict[str
     scores = np.load(run / "eval" / "scores.npz")
     labels, groups = scores["labels"], scores["groups"].astype(str)
     probabilities = sigmoid(scores["clean"])
-    threshold = json.loads((run / "eval" / "metrics.json").read_text())["threshold"]
+    evaluation = json.loads((run / "eval" / "metrics.json").read_text())
+    threshold, summary = evaluation["threshold"], evaluation["metrics"]
     held_dom = np.array([g.split("/")[0] == held_domain for g in groups])
     held_gen = np.array([held_generator in g for g in groups]) & ~held_dom  # inpaint fills name their sources
     selections = {"seen": (labels == 1) & ~held_gen & ~held_dom, "held-out generator": held_gen,
@@ -99,7 +100,6 @@ def pooled_figures(run: Path, held_generator: str, held_domain: str) -> dict[str
         keep = fakes | (labels == 0)
         if fakes.any():
             figures[f"ap {name}"] = detection_metrics(labels[keep], probabilities[keep], threshold)["ap"]
-    summary = json.loads((run / "eval" / "metrics.json").read_text())["metrics"]
     figures["ap all"] = summary["clean"]["overall"]["ap"]
     figures.update({f"ap all {name}": summary[name]["overall"]["ap"] for name in summary if name != "clean"})
     return figures
@@ -130,7 +130,7 @@ def table(rows: dict[str, dict], columns: list[str]) -> str:
 
 
 def fold_means(rows: dict[str, dict]) -> dict[str, dict]:
-    """Per config, each seed's figures averaged over the folds that seed finished in every fold,
+    """Per config, each seed's figures averaged over the folds (seeds finished in every fold only),
     then mean +- sd over those seeds: the "mean held-out AP" of the whole protocol."""
     by_config: dict[str, dict[str, list]] = {}
     for (_, config), row in rows.items():

@@ -83,3 +83,16 @@ def test_the_budget_counts_every_training_stage():
     assert ablation.training_crops(CONFIGS / "ablation" / "lite0-sef.toml") == (2 * 2 + 2) * 10 * 16
     # imported experts cost nothing here: only the fusion trains
     assert ablation.training_crops(CONFIGS / "lite0-sef-gamma-three.toml") == 16 * 64 * 64
+
+
+def test_one_manifest_pools_the_test_fakes_seen_and_held_out(tmp_path):
+    folds = _two_generator_folds(tmp_path / "flat")
+    whole = folds[0].parents[1] / manifest.MANIFEST_NAME
+    config, runs = _tiny_config(tmp_path), tmp_path / "runs"
+    assert ablation.main([str(config), "--manifest", str(whole), "--runs", str(runs), "--perturbations", "none",
+                          "--held-out-generator", "gen-a", "--held-out-domain", "inpaint"]) == 0
+    figures = json.loads((runs / "ablation.json").read_text())["all/tiny-mixed"]["figures"]
+    # gen-a and gen-b fakes are both in this test split: each pool is its fakes against every test real
+    assert {"ap seen", "ap held-out generator", "ap all"} <= set(figures)
+    assert "ap held-out domain" not in figures  # no inpaint in this set
+    assert (runs / "all" / "tiny-mixed" / "seed-0" / "eval" / "scores.npz").is_file()
