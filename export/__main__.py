@@ -27,7 +27,7 @@ from PIL import Image
 from engine.contract import DEFAULT_MAX_CROPS, ModelMetadata, extract_crops, plan_for
 
 
-def parity_crops(data: str | None, crop_size: int, count: int = 32, split: str = "val") -> np.ndarray:
+def photo_crops(data: str | None, crop_size: int, count: int = 32, split: str = "val") -> np.ndarray:
     """Crops of photos from ``split`` of ``data`` (every fourth image, so fakes and reals both come);
     without data, of scikit-image's sample photographs."""
     if data is None:
@@ -97,10 +97,10 @@ def main(argv: list[str] | None = None) -> int:
 
     detector = load_checkpoint(args.checkpoint)
     metadata = build_metadata(args, detector)
-    crops = parity_crops(args.parity_data, detector.input_spec.crop_size)
+    crops = photo_crops(args.parity_data, detector.input_spec.crop_size)
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
     # int8's activation ranges are measured on training crops, never on the crops that check it
-    ranges = (parity_crops(args.parity_data, detector.input_spec.crop_size, 128, "train")
+    ranges = (photo_crops(args.parity_data, detector.input_spec.crop_size, 128, "train")
               if "int8" in precisions and args.parity_data else None)  # None: export's own range photos
     failed = []
     for precision in precisions:

@@ -166,10 +166,10 @@ def test_fp16_export_of_a_vit_whose_position_embeddings_are_resized(tmp_path, re
 
 
 def test_without_parity_data_the_cli_checks_crops_of_real_photos_not_noise():
-    from export.__main__ import parity_crops
+    from export.__main__ import photo_crops
 
-    crops = parity_crops(None, 32, count=8)
+    crops = photo_crops(None, 32, count=8)
     assert crops.shape == (8, 32, 32, 3) and crops.dtype == np.uint8
     neighbours = np.abs(np.diff(crops.astype(np.int16), axis=2)).mean()
     assert neighbours < 40  # photographs are locally smooth; uniform noise differs by ~85 on average
-    assert np.array_equal(crops, parity_crops(None, 32, count=8))
+    assert np.array_equal(crops, photo_crops(None, 32, count=8))
