@@ -5,6 +5,8 @@
 # seeds. About 30 CPU-minutes per run on 2 cores, 30 runs: it spans sessions. Rerun the same command
 # after a stop and it continues (finished runs are skipped, a stopped one resumes from its epoch).
 #   scripts/ablation_100k.sh [FORGED] [RUNS]        then: python -m training.ablation ... --table-only
+# Each finished run's figures are copied to results/ablation-100k/ (commit them: a fresh machine loses
+# RUNS, and a run recorded on the same fold manifest is not trained again).
 # Logs: RUNS/ablation.log; RUNS/ablation.pid while it runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,7 @@ for family in $families; do
 done
 mkdir -p "$runs"
 nohup $py -m training.ablation --folds "$(IFS=,; echo "${folds[*]}")" --seeds 0,1,2 --runs "$runs" \
+    --record "${RECORD:-results/ablation-100k}" \
     --perturbations jpeg75,blur1,downscale0.5 \
     configs/ablation-100k/lite0-mixed.toml configs/ablation-100k/lite0-sef.toml configs/ablation-100k/lite0-mole.toml \
     configs/ablation-100k/lite0-mixed-gamma.toml configs/ablation-100k/lite0-sef-gamma.toml \

@@ -13,12 +13,19 @@ One manifest, with a generator and a domain kept out of training by the configs 
 
 Each run trains into RUNS/<fold>/<config>/seed-<n> (<fold> is the fold manifest's name, or "all")
 and is skipped when its evaluation exists, so an interrupted ablation continues where it stopped.
+
+``--record DIR`` (fold mode) copies each finished run's figures, calibration and timing into
+DIR/<fold>/<config>/seed-<n>, a few KB meant to be committed: runs' folders live outside the
+repository and a fresh machine loses them, a record does not. A recorded run counts, and is not
+trained again, only on the fold manifest it was made on (same SHA-256).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -71,10 +78,37 @@ def run_one(config: Path, manifest: str, run: Path, seed: int, perturbations: st
     return run
 
 
+RECORDED_FILES = {"eval/metrics.json": "metrics.json", "calibration.json": "calibration.json",
+                  "timing.json": "timing.json"}
+
+
+def manifest_digest(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def record_run(run: Path, record: Path, manifest: str | Path) -> None:
+    """Copy a finished run's small results into ``record``, with the digest of the data it was made on."""
+    record.mkdir(parents=True, exist_ok=True)
+    for source, name in RECORDED_FILES.items():
+        if (run / source).is_file():
+            shutil.copyfile(run / source, record / name)
+    data = {"manifest": Path(manifest).name, "sha256": manifest_digest(manifest)}
+    (record / "data.json").write_text(json.dumps(data, indent=1) + "\n")
+
+
+def recorded_on(record: Path, digest: str) -> bool:
+    """Whether ``record`` holds a finished run made on the manifest with this digest."""
+    data = record / "data.json"
+    return ((record / "metrics.json").is_file() and data.is_file()
+            and json.loads(data.read_text()).get("sha256") == digest)
+
+
 def held_out_figures(run: Path) -> dict[str, float]:
     """A fold run's held-out figures: AP of all test fakes (every one is held out) against the test
-    reals, the mean of the held-out generators' APs, and the AP under each processing."""
-    summary = json.loads((run / "eval" / "metrics.json").read_text())["metrics"]
+    reals, the mean of the held-out generators' APs, and the AP under each processing. ``run`` is a
+    run folder or a record of one."""
+    metrics = run / "eval" / "metrics.json"
+    summary = json.loads((metrics if metrics.is_file() else run / "metrics.json").read_text())["metrics"]
     clean = summary["clean"]
     figures = {"ap": clean["overall"]["ap"], "auc": clean["overall"]["auc"],
                "generator_ap": float(np.mean([g["ap"] for g in clean["per_generator"].values()])),
@@ -175,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-out-generator", default="upconv_7_photo")
     parser.add_argument("--held-out-domain", default="inpaint")
     parser.add_argument("--table-only", action="store_true", help="only tabulate runs that finished")
+    parser.add_argument("--record", type=Path,
+                        help="folder (committed) that keeps each finished fold run's figures; recorded runs are not retrained")
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     fold_mode = args.folds is not None
@@ -182,19 +218,35 @@ def main(argv: list[str] | None = None) -> int:
     missing = [m for m in manifests if not Path(m).is_file()]
     if missing:
         parser.error(f"no such manifest: {', '.join(missing)}")
+    if args.record and not fold_mode:
+        parser.error("--record keeps fold runs only (use --folds)")
+    digests = {m: manifest_digest(m) for m in manifests} if args.record else {}
+
+    def recorded(manifest: str, config: Path, seed: int) -> Path | None:
+        if not args.record:
+            return None
+        record = run_folder(args.record, manifest, config, seed, fold_mode)
+        return record if recorded_on(record, digests[manifest]) else None
+
     if not args.table_only:  # seed-major: one seed of every fold and config first, then the next seed
         for seed in seeds:
             for manifest in manifests:
                 for config in args.configs:
-                    run_one(config, manifest, run_folder(args.runs, manifest, config, seed, fold_mode), seed,
-                            args.perturbations, args.fpr)
+                    if recorded(manifest, config, seed):
+                        continue
+                    run = run_one(config, manifest, run_folder(args.runs, manifest, config, seed, fold_mode), seed,
+                                  args.perturbations, args.fpr)
+                    if args.record:
+                        record_run(run, run_folder(args.record, manifest, config, seed, fold_mode), manifest)
     rows: dict[tuple[str, str], dict] = {}
     for manifest in manifests:
         for config in args.configs:
             per_seed = {}
             for seed in seeds:
                 run = run_folder(args.runs, manifest, config, seed, fold_mode)
-                if (run / "eval" / "metrics.json").is_file():
+                if not (run / "eval" / "metrics.json").is_file():
+                    run = recorded(manifest, config, seed)
+                if run is not None:
                     per_seed[seed] = (held_out_figures(run) if fold_mode else
                                       pooled_figures(run, args.held_out_generator, args.held_out_domain))
             fold = Path(manifest).stem if fold_mode else WHOLE_MANIFEST
@@ -205,11 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     columns = sorted({key for row in rows.values() for key in row["figures"]},
                      key=lambda key: (not key.startswith(("ap", "generator")), key))
     text = table(rows, columns)
-    args.runs.mkdir(parents=True, exist_ok=True)
-    (args.runs / "ablation.md").write_text(text + "\n")
     serialisable = {f"{fold}/{config}": {"crops": row["crops"], "figures": row["figures"],
                                          "per_seed": row.get("per_seed", {})} for (fold, config), row in rows.items()}
-    (args.runs / "ablation.json").write_text(json.dumps(serialisable, indent=1) + "\n")
+    for folder in filter(None, (args.runs, args.record)):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "ablation.md").write_text(text + "\n")
+        (folder / "ablation.json").write_text(json.dumps(serialisable, indent=1) + "\n")
     print(text)
     return 0
 

@@ -2,9 +2,11 @@
 its own, the table gives mean +- spread over seeds, and an interrupted ablation continues."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from training import ablation
 from training.data import leaveout, manifest
@@ -96,3 +98,37 @@ def test_one_manifest_pools_the_test_fakes_seen_and_held_out(tmp_path):
     assert {"ap seen", "ap held-out generator", "ap all"} <= set(figures)
     assert "ap held-out domain" not in figures  # no inpaint in this set
     assert (runs / "all" / "tiny-mixed" / "seed-0" / "eval" / "scores.npz").is_file()
+
+
+def test_a_record_outlives_the_runs_folder_and_counts_only_on_its_own_data(tmp_path):
+    fold = _two_generator_folds(tmp_path / "flat")[0]
+    config, runs, record = _tiny_config(tmp_path), tmp_path / "runs", tmp_path / "record"
+    args = [str(config), "--folds", str(fold), "--runs", str(runs), "--record", str(record), "--perturbations", "none"]
+    assert ablation.main(args) == 0
+    kept = record / fold.stem / "tiny-mixed" / "seed-0"
+    assert {p.name for p in kept.iterdir()} == {"metrics.json", "calibration.json", "timing.json", "data.json"}
+    assert json.loads((kept / "data.json").read_text())["sha256"] == ablation.manifest_digest(fold)
+    table = (record / "ablation.md").read_text()
+    assert f"| {fold.stem} | tiny-mixed | 8 | 1 |" in table
+
+    # A fresh machine: the runs are gone, the record is enough; nothing is trained again.
+    shutil.rmtree(runs)
+    assert ablation.main(args) == 0
+    assert not (runs / fold.stem).exists()
+    assert (record / "ablation.md").read_text() == table
+
+    # Different data (the fold manifest changed): the recorded run no longer counts and is trained again.
+    with fold.open("a") as lines:
+        lines.write((fold.read_text().splitlines()[0]) + "\n")
+    assert ablation.main(args) == 0
+    assert (runs / fold.stem / "tiny-mixed" / "seed-0" / "eval" / "metrics.json").is_file()
+    assert json.loads((kept / "data.json").read_text())["sha256"] == ablation.manifest_digest(fold)
+
+
+def test_a_record_needs_folds(tmp_path, capsys):
+    whole = _two_generator_folds(tmp_path / "flat")[0].parents[1] / manifest.MANIFEST_NAME
+    with pytest.raises(SystemExit) as exit_:
+        ablation.main([str(_tiny_config(tmp_path)), "--manifest", str(whole), "--runs", str(tmp_path / "runs"),
+                       "--record", str(tmp_path / "record")])
+    assert exit_.value.code == 2
+    assert "--record keeps fold runs only" in capsys.readouterr().err
