@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import time
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QMimeData, QModelIndex, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QPalette
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView, QApplication, QComboBox, QFileDialog, QFrame, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-    QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton, QSplitter, QSystemTrayIcon, QTableView, QToolBar,
+    QAbstractItemView, QApplication, QComboBox, QFileDialog, QFrame, QHeaderView, QLabel, QLineEdit,
+    QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton, QSplitter, QSystemTrayIcon, QToolBar,
     QVBoxLayout, QWidget,
 )
 
@@ -27,12 +26,13 @@ from desktop.reveal import reveal_in_file_manager
 from desktop.scanning import FAILED, LOADING, NO_MODEL, READY, ModelState
 from desktop.settings import dialog_start_folder
 from desktop.thumbnails import ImageCache
+from desktop.ui.banners import AlertBanner, ModelBanner
 from desktop.ui.delegates import TagsDelegate, VerdictDelegate
 from desktop.ui.detail_pane import DETAIL_IMAGE_SIDE, DetailPane
+from desktop.ui.results_table import ResultsTable
 from desktop.ui.settings_dialog import SettingsDialog
-from desktop.ui.style import app_icon, banner_stylesheet, keep_placeholder_readable, verdict_colour
+from desktop.ui.style import app_icon, keep_placeholder_readable
 from desktop.ui.tray import TrayIcon
-from engine.result import LIKELY_AI, UNCERTAIN
 
 THUMBNAIL_SIDE = 44
 ROW_HEIGHT = 52
@@ -45,112 +45,6 @@ def model_status_text(metadata, provider: str) -> str:
     if version and not version.lower().startswith("v"):
         version = f"v{version}"
     return f"Model: {' '.join(part for part in (metadata.name, version) if part)} ({provider})"
-
-
-EMPTY_HINT = ("Drop images or folders here to scan them\n\n"
-              "or use Open files… (Ctrl+O), Open folder… (Ctrl+Shift+O) or paste an image (Ctrl+V).\n"
-              "Everything is scanned on this computer.")
-NO_MATCH_HINT = "No results match the filters."
-
-
-class ResultsTable(QTableView):
-    """The results table: Home and End go to the first and last row, keeping the column, as in a list
-    (QTableView's own Home/End move across the columns of the current row). Empty, it says what to do:
-    the whole list is a drop target."""
-
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        super().paintEvent(event)
-        model = self.model()
-        if model is None or model.rowCount(self.rootIndex()) > 0:
-            return
-        filtered = isinstance(model, ResultsFilterProxy) and model.sourceModel().rowCount() > 0
-        painter = QPainter(self.viewport())
-        try:
-            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
-            painter.drawText(self.viewport().rect().adjusted(24, 24, -24, -24),
-                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                             NO_MATCH_HINT if filtered else EMPTY_HINT)
-        finally:
-            painter.end()
-
-    def moveCursor(self, cursor_action, modifiers):  # noqa: N802 (Qt's name)
-        actions = QAbstractItemView.CursorAction
-        if cursor_action in (actions.MoveHome, actions.MoveEnd):
-            model = self.model()
-            rows = model.rowCount(self.rootIndex()) if model is not None else 0
-            order = range(rows) if cursor_action == actions.MoveHome else range(rows - 1, -1, -1)
-            row = next((r for r in order if not self.isRowHidden(r)), None)
-            if row is None:
-                return QModelIndex()
-            current = self.currentIndex()
-            column = current.column() if current.isValid() else 0
-            while column > 0 and self.isColumnHidden(column):
-                column -= 1
-            return model.index(row, column, self.rootIndex())
-        return super().moveCursor(cursor_action, modifiers)
-
-
-class Banner(QFrame):
-    """A message above the list, with the buttons that act on it, tinted with ``accent``."""
-
-    def __init__(self, name: str, accent: QColor, buttons: list[str], parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setObjectName(name)
-        self._accent = accent
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        layout = QHBoxLayout(self)
-        layout.addWidget(self.label, 1)
-        self.buttons = [QPushButton(caption) for caption in buttons]
-        for button in self.buttons:
-            layout.addWidget(button)
-        self._restyle()
-
-    def _restyle(self) -> None:
-        # From the application's palette, not this widget's: the stylesheet rewrites the widget's own.
-        sheet = banner_stylesheet(self.objectName(), self._accent, QApplication.palette())
-        if sheet != self.styleSheet():  # unchanged: no restyle, so no palette-change loop
-            self.setStyleSheet(sheet)
-
-    def showEvent(self, event) -> None:
-        self._restyle()  # a hidden widget may miss a palette change
-        super().showEvent(event)
-
-    def changeEvent(self, event) -> None:
-        if event.type() in (QEvent.Type.ApplicationPaletteChange, QEvent.Type.PaletteChange):
-            # The desktop switched between light and dark; the application's palette is complete only
-            # once this round of change events is over.
-            QTimer.singleShot(0, self, self._restyle)  # not after the banner is gone
-        super().changeEvent(event)
-
-
-class ModelBanner(Banner):
-    """Says clearly when no model can scan, with the one button that fixes it."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__("modelBanner", verdict_colour(UNCERTAIN), ["Choose model file…"], parent)
-        self.choose = self.buttons[0]
-
-
-class AlertBanner(Banner):
-    """A likely-AI arrival, kept on screen until the person looks (Show) or waves it away: a status-bar
-    message is gone in seconds, and on a desktop without a tray it is the only sign in the window."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__("alertBanner", verdict_colour(LIKELY_AI), ["Show", "Dismiss"], parent)
-        self.show_button, self.dismiss_button = self.buttons
-        self.dismiss_button.clicked.connect(self.dismiss)
-        self.count = 0  # arrivals since the person last looked
-
-    def alert(self, title: str, message: str) -> None:
-        self.count += 1
-        more = f" ({self.count} arrivals since you last looked; this is the latest)" if self.count > 1 else ""
-        self.label.setText(f"<b>{html.escape(title)}</b>: {html.escape(message)}{more}")
-        self.show()
-
-    def dismiss(self) -> None:
-        self.count = 0
-        self.hide()
 
 
 class MainWindow(QMainWindow):

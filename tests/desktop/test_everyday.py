@@ -213,7 +213,7 @@ def test_the_window_hands_freed_memory_back_after_a_scan(qtbot, tmp_path, monkey
 
 
 def test_the_empty_list_says_what_to_do_and_a_filtered_out_one_says_why(qtbot, tmp_path, model_path, make_window):
-    from desktop.ui.main_window import EMPTY_HINT
+    from desktop.ui.results_table import EMPTY_HINT
 
     window = make_window(model_path)
     assert "Drop images or folders here" in EMPTY_HINT

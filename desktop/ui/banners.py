@@ -1,0 +1,75 @@
+"""Messages above the results list: no usable model, a likely-AI arrival."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import QEvent, QTimer
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+
+from desktop.ui.style import banner_stylesheet, verdict_colour
+from engine.result import LIKELY_AI, UNCERTAIN
+
+
+class Banner(QFrame):
+    """A message above the list, with the buttons that act on it, tinted with ``accent``."""
+
+    def __init__(self, name: str, accent: QColor, buttons: list[str], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName(name)
+        self._accent = accent
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.label, 1)
+        self.buttons = [QPushButton(caption) for caption in buttons]
+        for button in self.buttons:
+            layout.addWidget(button)
+        self._restyle()
+
+    def _restyle(self) -> None:
+        # From the application's palette, not this widget's: the stylesheet rewrites the widget's own.
+        sheet = banner_stylesheet(self.objectName(), self._accent, QApplication.palette())
+        if sheet != self.styleSheet():  # unchanged: no restyle, so no palette-change loop
+            self.setStyleSheet(sheet)
+
+    def showEvent(self, event) -> None:
+        self._restyle()  # a hidden widget may miss a palette change
+        super().showEvent(event)
+
+    def changeEvent(self, event) -> None:
+        if event.type() in (QEvent.Type.ApplicationPaletteChange, QEvent.Type.PaletteChange):
+            # The desktop switched between light and dark; the application's palette is complete only
+            # once this round of change events is over.
+            QTimer.singleShot(0, self, self._restyle)  # not after the banner is gone
+        super().changeEvent(event)
+
+
+class ModelBanner(Banner):
+    """Says clearly when no model can scan, with the one button that fixes it."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("modelBanner", verdict_colour(UNCERTAIN), ["Choose model file…"], parent)
+        self.choose = self.buttons[0]
+
+
+class AlertBanner(Banner):
+    """A likely-AI arrival, kept on screen until the person looks (Show) or waves it away: a status-bar
+    message is gone in seconds, and on a desktop without a tray it is the only sign in the window."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("alertBanner", verdict_colour(LIKELY_AI), ["Show", "Dismiss"], parent)
+        self.show_button, self.dismiss_button = self.buttons
+        self.dismiss_button.clicked.connect(self.dismiss)
+        self.count = 0  # arrivals since the person last looked
+
+    def alert(self, title: str, message: str) -> None:
+        self.count += 1
+        more = f" ({self.count} arrivals since you last looked; this is the latest)" if self.count > 1 else ""
+        self.label.setText(f"<b>{html.escape(title)}</b>: {html.escape(message)}{more}")
+        self.show()
+
+    def dismiss(self) -> None:
+        self.count = 0
+        self.hide()

@@ -1,0 +1,51 @@
+"""The results table view: list-like Home/End, and what to do when it is empty."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QPainter, QPalette
+from PySide6.QtWidgets import QAbstractItemView, QTableView
+
+from desktop.results_model import ResultsFilterProxy
+
+EMPTY_HINT = ("Drop images or folders here to scan them\n\n"
+              "or use Open files… (Ctrl+O), Open folder… (Ctrl+Shift+O) or paste an image (Ctrl+V).\n"
+              "Everything is scanned on this computer.")
+NO_MATCH_HINT = "No results match the filters."
+
+
+class ResultsTable(QTableView):
+    """The results table: Home and End go to the first and last row, keeping the column, as in a list
+    (QTableView's own Home/End move across the columns of the current row). Empty, it says what to do:
+    the whole list is a drop target."""
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().paintEvent(event)
+        model = self.model()
+        if model is None or model.rowCount(self.rootIndex()) > 0:
+            return
+        filtered = isinstance(model, ResultsFilterProxy) and model.sourceModel().rowCount() > 0
+        painter = QPainter(self.viewport())
+        try:
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(self.viewport().rect().adjusted(24, 24, -24, -24),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             NO_MATCH_HINT if filtered else EMPTY_HINT)
+        finally:
+            painter.end()
+
+    def moveCursor(self, cursor_action, modifiers):  # noqa: N802 (Qt's name)
+        actions = QAbstractItemView.CursorAction
+        if cursor_action in (actions.MoveHome, actions.MoveEnd):
+            model = self.model()
+            rows = model.rowCount(self.rootIndex()) if model is not None else 0
+            order = range(rows) if cursor_action == actions.MoveHome else range(rows - 1, -1, -1)
+            row = next((r for r in order if not self.isRowHidden(r)), None)
+            if row is None:
+                return QModelIndex()
+            current = self.currentIndex()
+            column = current.column() if current.isValid() else 0
+            while column > 0 and self.isColumnHidden(column):
+                column -= 1
+            return model.index(row, column, self.rootIndex())
+        return super().moveCursor(cursor_action, modifiers)
