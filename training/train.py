@@ -29,7 +29,7 @@ from training import distributed
 from training.checkpoint import import_expert, save_checkpoint
 from training.config import ConfigError, DetectorConfig
 from training.detector import Detector, create_detector
-from training.runs import AUTOCAST_DTYPES, RunFolder, TrainConfig
+from training.runs import RunFolder, TrainConfig, autocast_dtype
 from training.train_data import IGNORE_INDEX, RecordFilter, TrainingSet, balanced_epoch
 
 
@@ -144,6 +144,8 @@ def train(detector_config: DetectorConfig, config: TrainConfig, run_dir: str | P
     detector = create_detector(detector_config).to(context.device)
     if config.channels_last:
         detector = detector.to(memory_format=torch.channels_last)
+    if config.autocast and autocast_dtype(config.autocast, context.device.type) is None:
+        log.info("autocast %s skipped: this CPU has no native bf16, so fp32 is several times faster", config.autocast)
     state = run.load_resume() if resume else None
     if state is not None:
         load_trainable_state(detector, state["model"])
@@ -206,7 +208,7 @@ def train(detector_config: DetectorConfig, config: TrainConfig, run_dir: str | P
 def _run_epoch(model, detector, loader, optimizer, scheduler, config, context, label, progress) -> dict:
     detector.train()  # the frozen backbone's own layers stay in eval mode (``freeze_statistics``)
     bar = tqdm(loader, desc=label, disable=not (progress and context.is_main), leave=False)
-    dtype = AUTOCAST_DTYPES[config.autocast]
+    dtype = autocast_dtype(config.autocast, context.device.type)
     autocast = (torch.autocast(context.device.type, dtype=dtype) if dtype is not None
                 else contextlib.nullcontext())
     # fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none.

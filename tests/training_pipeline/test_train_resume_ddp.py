@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from training.config import ConfigError, DetectorConfig, LoraConfig
 from training.detector import create_detector
-from training.runs import RunFolder, TrainConfig
+from training.runs import RunFolder, TrainConfig, autocast_dtype
 from training.train import load_trainable_state, train, trainable_state
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,6 +143,18 @@ def test_bf16_autocast_and_channels_last_train_close_to_fp32(flat_manifest, tmp_
     update_bf16 = torch.cat([bf16[key].flatten() for key in trained])
     assert update_fp32.abs().max() > 0  # training moved the weights at all
     assert torch.nn.functional.cosine_similarity(update_fp32, update_bf16, dim=0) > 0.9
+
+
+def test_bf16_autocast_runs_only_where_the_cpu_has_native_bf16():
+    # Emulated bf16 trained ~10x slower than fp32 on an AVX2-only CPU: such CPUs train in fp32.
+    assert autocast_dtype("bf16", "cpu", cpu_bf16_native=False) is None
+    assert autocast_dtype("bf16", "cpu", cpu_bf16_native=True) is torch.bfloat16
+    assert autocast_dtype("bf16", "cuda", cpu_bf16_native=False) is torch.bfloat16
+    assert autocast_dtype("fp16", "cpu", cpu_bf16_native=False) is torch.float16
+    assert autocast_dtype(None, "cpu") is None
+    # this machine's own answer follows its CPU
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert autocast_dtype("bf16", "cpu") is (torch.bfloat16 if native else None)
 
 
 def test_an_unknown_autocast_precision_is_refused():
