@@ -39,6 +39,8 @@ def autocast_dtype(requested: str | None, device_type: str, cpu_bf16_native: boo
         native = torch.ops.mkldnn._is_mkldnn_bf16_supported() if cpu_bf16_native is None else cpu_bf16_native
         return dtype if native else None
     return dtype
+
+
 # Training fields that say how a run executes, not what it computes: a resumed run may change them.
 RUNTIME_FIELDS = ("workers", "threads", "device", "cache_decoded")
 
