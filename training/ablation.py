@@ -86,13 +86,13 @@ def manifest_digest(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def record_run(run: Path, record: Path, manifest: str | Path) -> None:
+def record_run(run: Path, record: Path, manifest: str | Path, digest: str) -> None:
     """Copy a finished run's small results into ``record``, with the digest of the data it was made on."""
     record.mkdir(parents=True, exist_ok=True)
     for source, name in RECORDED_FILES.items():
         if (run / source).is_file():
             shutil.copyfile(run / source, record / name)
-    data = {"manifest": Path(manifest).name, "sha256": manifest_digest(manifest)}
+    data = {"manifest": Path(manifest).name, "sha256": digest}
     (record / "data.json").write_text(json.dumps(data, indent=1) + "\n")
 
 
@@ -237,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
                     run = run_one(config, manifest, run_folder(args.runs, manifest, config, seed, fold_mode), seed,
                                   args.perturbations, args.fpr)
                     if args.record:
-                        record_run(run, run_folder(args.record, manifest, config, seed, fold_mode), manifest)
+                        record_run(run, run_folder(args.record, manifest, config, seed, fold_mode), manifest,
+                                   digests[manifest])
     rows: dict[tuple[str, str], dict] = {}
     for manifest in manifests:
         for config in args.configs:

@@ -135,6 +135,9 @@ def test_bf16_autocast_and_channels_last_train_close_to_fp32(flat_manifest, tmp_
     train(detector, TrainConfig(**base, autocast="bf16"), tmp_path / "bf16", resume=False, progress=False)
     fp32, nhwc, bf16 = (_weights(tmp_path / name) for name in ("fp32", "nhwc", "bf16"))
     _assert_same(fp32, nhwc, atol=1e-5)
+    if autocast_dtype("bf16", "cpu") is None:  # no native bf16 here: the run trained in fp32 instead
+        _assert_same(fp32, bf16, atol=1e-5)
+        return
     # bf16 keeps 8 mantissa bits: the same direction of travel, not the same digits. (Adam's first
     # steps are nearly sign updates, so single small entries may flip: compare the whole update.)
     trained = [key for key in fp32 if key.endswith("lora_B.weight") or key.startswith("head")]
