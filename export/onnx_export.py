@@ -34,6 +34,7 @@ from torch import nn
 from engine import contract
 from engine.contract import ModelMetadata
 from export.metadata import stamp
+from training.detector import merged_for_inference
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ def export_detector(detector: nn.Module, path: str | Path, metadata: ModelMetada
         wrapper = ContractWrapper(detector).eval()
         outputs = wrapper(torch.from_numpy(crops))
         reference = {name: value.numpy() for name, value in zip(wrapper.output_names, outputs, strict=True)}
-    merged = _merged_copy(detector)
+    merged = merged_for_inference(detector)
     metadata = replace(metadata, crop_size=size, precision=precision,
                        expert_names=tuple(detector.input_spec.expert_names))
     limits = PARITY_TOLERANCE[precision] if tolerance is None else dict.fromkeys(reference, tolerance)
@@ -214,22 +215,6 @@ def _check_batch_axis(model: onnx.ModelProto) -> None:
         dims = value.type.tensor_type.shape.dim
         if not dims or not dims[0].dim_param:
             raise ExportError(f"{value.name}'s batch axis is fixed at {dims[0].dim_value if dims else '?'}")
-
-
-def _merged_copy(detector: nn.Module) -> nn.Module:
-    """A copy with LoRA folded into the base weights, so the export costs what bare backbone passes
-    cost: the single adapter of ``mixed``; for SEF, one backbone copy per expert with its adapter
-    folded in (``SefEncoder.merge_experts``). MoLE's routed adapters cannot be folded."""
-    from training.adapters import merge_lora
-
-    if detector.config.adapter != "lora":
-        return detector
-    merged = copy.deepcopy(detector)
-    if detector.config.method == "sef":
-        merged.encoder.merge_experts()
-    else:
-        merge_lora(merged.backbone)
-    return merged
 
 
 def _export_torchscript(wrapper: ContractWrapper, path: Path, size: int) -> None:
