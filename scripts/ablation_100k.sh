@@ -4,7 +4,7 @@
 # leave-one-family-out folds (an ESRGAN upsampler and the VQ autoencoder never trained on), three
 # seeds. About 30 CPU-minutes per run on 2 cores, 30 runs: it spans sessions. Rerun the same command
 # after a stop and it continues (finished runs are skipped, a stopped one resumes from its epoch).
-#   scripts/ablation_100k.sh [FORGED] [RUNS]        then: python -m training.ablation ... --table-only
+#   scripts/ablation_100k.sh [FORGED] [RUNS]        then: TABLE_ONLY=1 scripts/ablation_100k.sh [FORGED] [RUNS]
 # Each finished run's figures are copied to results/ablation-100k/ (commit them: a fresh machine loses
 # RUNS, and a run recorded on the same fold manifest is not trained again).
 # Logs: RUNS/ablation.log; RUNS/ablation.pid while it runs.
@@ -21,11 +21,14 @@ for family in $families; do
     folds+=("$fold")
 done
 mkdir -p "$runs"
-nohup $py -m training.ablation --folds "$(IFS=,; echo "${folds[*]}")" --seeds 0,1,2 --runs "$runs" \
-    --record "${RECORD:-results/ablation-100k}" \
-    --perturbations jpeg75,blur1,downscale0.5 \
-    configs/ablation-100k/lite0-mixed.toml configs/ablation-100k/lite0-sef.toml configs/ablation-100k/lite0-mole.toml \
-    configs/ablation-100k/lite0-mixed-gamma.toml configs/ablation-100k/lite0-sef-gamma.toml \
+args=(--folds "$(IFS=,; echo "${folds[*]}")" --seeds 0,1,2 --runs "$runs" --record "${RECORD:-results/ablation-100k}"
+      --perturbations jpeg75,blur1,downscale0.5
+      configs/ablation-100k/lite0-mixed.toml configs/ablation-100k/lite0-sef.toml configs/ablation-100k/lite0-mole.toml
+      configs/ablation-100k/lite0-mixed-gamma.toml configs/ablation-100k/lite0-sef-gamma.toml)
+if [ -n "${TABLE_ONLY:-}" ]; then  # the table of the runs finished so far, in the foreground
+    exec $py -m training.ablation "${args[@]}" --table-only
+fi
+nohup $py -m training.ablation "${args[@]}" \
     >> "$runs/ablation.log" 2>&1 &
 echo $! > "$runs/ablation.pid"
 echo "ablation in the background: pid $(cat "$runs/ablation.pid"), log $runs/ablation.log"

@@ -50,6 +50,10 @@ def test_each_seed_and_fold_is_its_own_run_and_the_table_gives_mean_and_spread(t
             held = fold.stem.split("-", 1)[1]
             assert all(held in g for g in test_groups if g != "real")  # only the held-out fakes are tested
             per_run[(fold.stem, seed)] = ablation.held_out_figures(run)
+            timing = json.loads((run / "timing.json").read_text())
+            epochs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+            assert timing["train_seconds"] == sum(row["seconds"] for row in epochs) > 0
+            assert timing["score_seconds"] > 0
     # different seeds train different models
     assert per_run[(folds[0].stem, 0)] != per_run[(folds[0].stem, 1)]
 
