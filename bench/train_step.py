@@ -3,14 +3,16 @@ autocast, alternated in one process, so load on a shared machine falls on both a
 
     nice -n 10 .venv/bin/python bench/train_step.py configs/ablation-100k/lite0-mixed.toml [more.toml ...]
         [--device auto|cpu|cuda] [--batch N] [--steps 20] [--rounds 3] [--threads 2] [--random-weights]
+        [--autocast config|bf16|fp16]
 
 A step is what ``training.train`` runs per batch (the same ``LossModel``, AdamW on the trainable
 parameters, channels_last where the config asks, GradScaler for fp16) on random uint8 crops, so it
 times the model, not decoding. SEF is timed in its fusion stage (its last, and the one with every
 expert), GAMMA with its segmentation losses. ``--random-weights`` skips the packaged backbone weights:
 speed does not depend on their values, and a GPU machine may not have the packages. The autocast
-column is the dtype ``training.runs.autocast_dtype`` picks here, so a CPU without native bf16 shows
-"fp32" in both columns. Prints one markdown row per config: crops/s, fastest of ``--rounds``.
+column is the dtype ``training.runs.autocast_dtype`` picks here for the config's ``autocast`` (or for
+``--autocast``), so a CPU without native bf16 shows "fp32" in both columns. Prints one markdown row
+per config: crops/s, fastest of ``--rounds``.
 """
 
 from __future__ import annotations
@@ -103,6 +105,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (the ablation's configs use 2)")
     parser.add_argument("--random-weights", action="store_true", help="skip the packaged backbone weights")
+    parser.add_argument("--autocast", choices=("config", "bf16", "fp16"), default="config",
+                        help="the precision timed beside fp32 (default: each config's own)")
     args = parser.parse_args()
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -118,7 +122,8 @@ def main() -> None:
     print("|---|---:|---:|---|---:|---:|---:|")
     for path in args.configs:
         timer = StepTimer(path, device, args.batch, args.random_weights)
-        chosen = autocast_dtype(timer.requested, device.type)
+        requested = timer.requested if args.autocast == "config" else args.autocast
+        chosen = autocast_dtype(requested, device.type)
         best = {None: 0.0, chosen: 0.0}
         for _ in range(args.rounds):
             for dtype in best:  # alternated, so both see the same load
