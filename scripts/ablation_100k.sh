@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The method ablation at scale, in the background and resumable (issue "A detector that detects"):
-# mixed, SEF and MoLE (then GAMMA on mixed and on SEF, and SEF with a low-level upsample expert) at
-# 102,400 crops each, on two leave-one-family-out folds (an ESRGAN upsampler and the VQ autoencoder
-# never trained on), three seeds. About 40 CPU-minutes per run on 2 cores (about 27 training, 13
+# mixed, SEF, SEF with a low-level upsample expert (right after its baseline), MoLE, then GAMMA on
+# mixed and on SEF, at 102,400 crops each, on two leave-one-family-out folds (an ESRGAN upsampler and
+# the VQ autoencoder never trained on), three seeds. About 40 CPU-minutes per run on 2 cores (about 27 training, 13
 # scoring), 36 runs, seed-major: it spans sessions. Rerun the same command
 # after a stop and it continues (finished runs are skipped, a stopped one resumes from its epoch).
 #   scripts/ablation_100k.sh [FORGED] [RUNS]        then: TABLE_ONLY=1 scripts/ablation_100k.sh [FORGED] [RUNS]
@@ -24,9 +24,9 @@ done
 mkdir -p "$runs"
 args=(--folds "$(IFS=,; echo "${folds[*]}")" --seeds 0,1,2 --runs "$runs" --record "${RECORD:-results/ablation-100k}"
       --perturbations jpeg75,blur1,downscale0.5
-      configs/ablation-100k/lite0-mixed.toml configs/ablation-100k/lite0-sef.toml configs/ablation-100k/lite0-mole.toml
-      configs/ablation-100k/lite0-mixed-gamma.toml configs/ablation-100k/lite0-sef-gamma.toml
-      configs/ablation-100k/lite0-sef-lowlevel.toml)
+      configs/ablation-100k/lite0-mixed.toml configs/ablation-100k/lite0-sef.toml
+      configs/ablation-100k/lite0-sef-lowlevel.toml configs/ablation-100k/lite0-mole.toml
+      configs/ablation-100k/lite0-mixed-gamma.toml configs/ablation-100k/lite0-sef-gamma.toml)
 if [ -n "${TABLE_ONLY:-}" ]; then  # the table of the runs finished so far, in the foreground
     exec $py -m training.ablation "${args[@]}" --table-only
 fi
