@@ -54,6 +54,11 @@ def test_each_seed_and_fold_is_its_own_run_and_the_table_gives_mean_and_spread(t
             epochs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
             assert timing["train_seconds"] == sum(row["seconds"] for row in epochs) > 0
             assert timing["score_seconds"] > 0
+            # scored as the engine scores: the run's own exported model, with the recipe calibrated on
+            evaluation = json.loads((run / "eval" / "metrics.json").read_text())
+            assert evaluation["model"] == str(run / ablation.SCORING_MODEL)
+            assert evaluation["crop_plan"] == "texture"
+            assert json.loads((run / "calibration.json").read_text())["crop_plan"] == "texture"
     # different seeds train different models
     assert per_run[(folds[0].stem, 0)] != per_run[(folds[0].stem, 1)]
 
