@@ -68,7 +68,7 @@ def run_one(config: Path, manifest: str, run: Path, seed: int, perturbations: st
              "--no-progress"])
     started = time.perf_counter()
     model = export_for_scoring(run / "checkpoint", run / SCORING_MODEL)
-    scoring = ["--onnx", str(model), "--crop-plan", "texture"]
+    scoring = ["--onnx", str(model), "--crop-plan", SCORING_CROP_PLAN]
     cli(["calibrate", *scoring, "--data", manifest, "--split", "val",
          "--fpr", str(fpr), "--out", str(run / "calibration.json")])
     evaluate([*scoring, "--data", manifest, "--split", "test",
@@ -80,6 +80,7 @@ def run_one(config: Path, manifest: str, run: Path, seed: int, perturbations: st
 
 
 SCORING_MODEL = "scoring-fp32.onnx"
+SCORING_CROP_PLAN = "texture"  # the engine's
 
 
 def export_for_scoring(checkpoint: Path, path: Path) -> Path:
@@ -97,7 +98,7 @@ def export_for_scoring(checkpoint: Path, path: Path) -> Path:
     detector = load_checkpoint(checkpoint)
     recipe = ScoringRecipe()
     metadata = ModelMetadata(name=detector.config.name, version="ablation", crop_size=detector.input_spec.crop_size,
-                             aggregation=recipe.aggregation, max_crops=recipe.max_crops, crop_plan="texture")
+                             aggregation=recipe.aggregation, max_crops=recipe.max_crops, crop_plan=SCORING_CROP_PLAN)
     export_detector(detector, path, metadata, "fp32")
     return path
 

@@ -49,7 +49,7 @@ class TorchScorer:
         from training.detector import merged_for_inference
 
         self.torch = torch
-        self.detector = merged_for_inference(detector.eval()).eval().to(memory_format=torch.channels_last)
+        self.detector = merged_for_inference(detector.eval()).to(memory_format=torch.channels_last)
         self.crop_size = detector.input_spec.crop_size
         self.batch = batch
 
