@@ -10,6 +10,7 @@ always gives the outputs it was saved with.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -82,6 +83,24 @@ def load_checkpoint(directory: str | Path, weights: str | None = None) -> Detect
         )
     detector.load_state_dict(tensors, strict=False)
     return detector.eval()
+
+
+def warm_start(detector: Detector, source: str | Path) -> None:
+    """Start ``detector`` from the weights of checkpoint ``source``, made by the same detector
+    config (its name aside): a trained model trains on under a new schedule. The optimiser's state
+    is not in a checkpoint, so this is a warm restart, not a resume."""
+    source = Path(source)
+    donor = read_config(source)
+    differing = [f.name for f in fields(DetectorConfig)
+                 if f.name != "name" and getattr(donor, f.name) != getattr(detector.config, f.name)]
+    if differing:
+        raise CheckpointError(f"{source} was made by another detector config (it differs in {', '.join(differing)})")
+    tensors = load_file(str(source / WEIGHTS_FILE))
+    trainable = set(detector.state_dict()) - detector.pretrained_state_keys()
+    missing = sorted(trainable - set(tensors))
+    if missing:
+        raise CheckpointError(f"{source} lacks weights this detector trains: {missing[:5]}")
+    detector.load_state_dict(tensors, strict=False)  # with the backbone, where the checkpoint holds one
 
 
 def _lora_shape(config: DetectorConfig, adapter: str) -> tuple:

@@ -56,6 +56,8 @@ class TrainConfig:
     # SEF experts taken from trained single-LoRA checkpoints instead of trained here:
     # {expert name: checkpoint directory}; their ``expert:`` stages are skipped.
     expert_init: dict[str, str] = field(default_factory=dict)
+    # A checkpoint of this same detector to start from (a warm restart: new schedule, fresh optimiser).
+    init_from: str = ""
     steps_per_epoch: int | None = None  # cap, for small budgets
     batch_size: int = 16  # global: split across processes under torchrun
     accumulate: int = 1

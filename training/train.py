@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from training import distributed
-from training.checkpoint import import_expert, save_checkpoint
+from training.checkpoint import import_expert, save_checkpoint, warm_start
 from training.config import ConfigError, DetectorConfig
 from training.detector import Detector, create_detector
 from training.runs import RunFolder, TrainConfig, autocast_dtype
@@ -158,6 +158,9 @@ def train(detector_config: DetectorConfig, config: TrainConfig, run_dir: str | P
         for expert, source in sorted(config.expert_init.items()):
             import_expert(detector, expert, source)
             log.info("expert %s imported from %s", expert, source)
+        if config.init_from:
+            warm_start(detector, config.init_from)
+            log.info("weights start from %s (a warm restart)", config.init_from)
     with_masks = detector_config.gamma.enabled
     for stage_index, stage in enumerate(stages):
         if state is not None and stage_index < state["stage"]:
