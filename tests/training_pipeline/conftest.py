@@ -8,7 +8,10 @@ import pytest
 import torch
 from PIL import Image, ImageFilter
 
+from training.checkpoint import save_checkpoint
+from training.config import DetectorConfig
 from training.data import manifest, readers
+from training.detector import create_detector
 
 
 @pytest.fixture(autouse=True)
@@ -67,3 +70,18 @@ def forged_manifest(tmp_path_factory):
     copies = [manifest.Record(**{**r.__dict__, "split": split}) for r in records for split in ("train", "val", "test")]
     manifest.write(copies, path)
     return path
+
+
+TINY_MIXED = DetectorConfig(backbone="tiny_vit", crop_size=32)
+
+
+def trained_checkpoint(path, config=TINY_MIXED):
+    """A checkpoint whose LoRA and head have left their start values."""
+    torch.manual_seed(1)
+    donor = create_detector(config)
+    with torch.no_grad():  # LoRA's B starts at zero: make the adapter change the output
+        for name, value in donor.named_parameters():
+            if "lora_" in name or name.startswith("head."):
+                value.normal_(0, 0.05)
+    save_checkpoint(donor.eval(), path)
+    return donor

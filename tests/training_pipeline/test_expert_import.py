@@ -7,25 +7,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from training.checkpoint import CheckpointError, import_expert, save_checkpoint
+from training.checkpoint import CheckpointError, import_expert
 from training.config import ConfigError, DetectorConfig, GammaConfig, LoraConfig, SefConfig
 from training.detector import create_detector
 from training.runs import TrainConfig
+from tests.training_pipeline.conftest import trained_checkpoint as _trained_donor
 from training.train import Stage, plan_stages, train
 
 MIXED = DetectorConfig(backbone="tiny_vit", crop_size=32)
 SEF = DetectorConfig(backbone="tiny_vit", crop_size=32, method="sef", sef=SefConfig(experts=("upsample", "reconstruct")))
-
-
-def _trained_donor(path, config=MIXED):
-    torch.manual_seed(1)
-    donor = create_detector(config)
-    with torch.no_grad():  # LoRA's B starts at zero: make the adapter change the output
-        for name, value in donor.named_parameters():
-            if "lora_" in name or name.startswith("head."):
-                value.normal_(0, 0.05)
-    save_checkpoint(donor.eval(), path)
-    return donor
 
 
 def test_an_imported_expert_gives_the_donors_logit(tmp_path):

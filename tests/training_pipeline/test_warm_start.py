@@ -7,28 +7,18 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, warm_start
+from training.checkpoint import CheckpointError, load_checkpoint, warm_start
 from training.config import DetectorConfig
 from training.detector import create_detector
 from training.runs import TrainConfig
 from training.train import train
+from tests.training_pipeline.conftest import trained_checkpoint
 
 MIXED = DetectorConfig(backbone="tiny_vit", crop_size=32)
 
 
-def _trained(path):
-    torch.manual_seed(1)
-    donor = create_detector(MIXED)
-    with torch.no_grad():  # LoRA's B starts at zero: make the adapter change the output
-        for name, value in donor.named_parameters():
-            if "lora_" in name or name.startswith("head."):
-                value.normal_(0, 0.05)
-    save_checkpoint(donor.eval(), path)
-    return donor
-
-
 def test_a_warm_started_detector_gives_the_checkpoints_logits(tmp_path):
-    donor = _trained(tmp_path / "donor")
+    donor = trained_checkpoint(tmp_path / "donor")
     torch.manual_seed(7)  # another random backbone and adapters: the checkpoint's must replace both
     detector = create_detector(replace(MIXED, name="renamed"))
     images = torch.rand(2, 3, 32, 32)
@@ -39,7 +29,7 @@ def test_a_warm_started_detector_gives_the_checkpoints_logits(tmp_path):
 
 
 def test_training_carries_on_from_the_checkpoint(flat_manifest, tmp_path):
-    _trained(tmp_path / "donor")
+    trained_checkpoint(tmp_path / "donor")
     donated = load_file(str(tmp_path / "donor" / "model.safetensors"))
     tiny_steps = TrainConfig(manifest=str(flat_manifest), batch_size=4, steps_per_epoch=1, epochs=1, lr=1e-9)
     warm = train(MIXED, replace(tiny_steps, init_from=str(tmp_path / "donor")), tmp_path / "warm",
@@ -55,7 +45,7 @@ def test_training_carries_on_from_the_checkpoint(flat_manifest, tmp_path):
 
 
 def test_a_checkpoint_of_another_detector_is_refused(tmp_path):
-    _trained(tmp_path / "donor")
+    trained_checkpoint(tmp_path / "donor")
     other = create_detector(replace(MIXED, crop_size=48))
     with pytest.raises(CheckpointError, match="differs in crop_size"):
         warm_start(other, tmp_path / "donor")
