@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from training.backbones import backbone_entry
+from training.checkpoint import import_expert, warm_start
 from training.detector import create_detector
 from training.runs import load_run_config
 
@@ -20,3 +21,18 @@ def test_config_loads_and_builds(path):
     detector = create_detector(detector_config, weights=None if packaged else "random")  # e.g. tiny_vit
     total, trainable = detector.parameter_counts()
     assert 0 < trainable < total
+
+
+STARTS_FROM_CHECKPOINTS = [path for path in CONFIGS if any(load_run_config(path)[1].expert_init.values())
+                           or load_run_config(path)[1].init_from]
+
+
+@pytest.mark.parametrize("path", STARTS_FROM_CHECKPOINTS, ids=lambda path: str(path.relative_to(path.parents[1])))
+def test_the_checkpoints_a_config_starts_from_are_committed_and_fit(path):
+    detector_config, train_config = load_run_config(path)
+    root = Path(__file__).resolve().parents[2]
+    detector = create_detector(detector_config)
+    for expert, source in sorted(train_config.expert_init.items()):
+        import_expert(detector, expert, root / source)
+    if train_config.init_from:
+        warm_start(detector, root / train_config.init_from)
