@@ -239,6 +239,111 @@ PACKAGE_SOURCES: tuple[PackageSource, ...] = (
         "pypi", "wand", "wand-*/tests/assets", ("beach.jpg",), "MIT (Wand licence)", "Wand (Hong Minhee, E. McConville)",
         sdist=True,
     ),
+    # The tenth session's survey (Debian's Contents index searched for JPEGs, then every image
+    # looked at). Underwater reef photos from one Fujifilm F50fd trip, 2000x1500, most re-saved by
+    # ACD Systems after levels. Left out: menu-scores1 (a byte copy of bonus-01), menu-credits and
+    # menu-sounds (level-18 and menu-play flipped).
+    PackageSource(
+        "deb", "krank", "usr/share/games/krank/levels/unera-backgrounds",
+        ("bonus-01.jpg", *(f"level-{n:02d}.jpg" for n in range(1, 31)),
+         *_split("menu-levels.jpg menu-play.jpg menu-scores.jpg menu-scores2.jpg menu-scores3.jpg menu-screen.jpg menu.jpg")),
+        "Public domain (debian/copyright of krank: images by Slava Anishenko)", "Slava Anishenko",
+    ),
+    # 512x512 stock-photo avatars. Left out: the 96 px avatars and faces/legacy. debian/copyright
+    # has no stanza for them; CC0-1.0 is the only image licence in its `Files: *` list (upstream
+    # panels/user-accounts/data/faces). budgie-control-center-data ships the same files.
+    PackageSource(
+        "deb", "gnome-control-center-data", "usr/share/pixmaps/faces",
+        _split("bicycle.jpg book.jpg calculator.jpg cat.jpg coffee2.jpg flower2.jpg gamepad.jpg guitar2.jpg "
+               "headphones.jpg hummingbird.jpg mountain.jpg plane.jpg surfer.jpg tomatoes.jpg tree.jpg"),
+        "CC0-1.0 (debian/copyright of gnome-control-center, Files: *)", "GNOME contributors (gnome-control-center)",
+    ),
+    # Phone originals (Xiaomi Mi A3, 4000x3000), a WhatsApp re-save and a GIMP-resaved Canon shot.
+    # Left out: the Debian logo files and empty.jpg.
+    PackageSource(
+        "deb", "forensics-samples-files", "usr/share/forensics-samples/original-files",
+        _split("pic1/IMG-20191006-WA0002.jpg pic1/IMG_1054.JPG pic1/IMG_20200827_231612.jpg "
+               "pic2/IMG_20191224_234846.jpg pic2/IMG_20200124_231153.jpg pic2/IMG_20200608_111614.jpg"),
+        "CC-BY-SA-4.0 (debian/copyright of forensics-samples-files, original-files/*)", "Joao Eriberto Mota Filho",
+    ),
+    # Wikimedia Commons landscapes at 1280 px; used under the GFDL-1.3 alternative (the other,
+    # CC-BY-NC-ND-3.0, forbids derivatives).
+    PackageSource(
+        "deb", "liblemonldap-ng-portal-perl", "usr/share/lemonldap-ng/portal/htdocs/static/common/backgrounds",
+        ("1280px-Anse_Source_d'Argent_2-La_Digue.jpg", "1280px-Autumn-clear-water-waterfall-landscape_-_Virginia_-_ForestWander.jpg",
+         "1280px-BrockenSnowedTrees.jpg", "1280px-Cedar_Breaks_National_Monument_partially.jpg",
+         "1280px-Parry_Peak_from_Winter_Park.jpg", "Aletschgletscher_mit_Pinus_cembra1.jpg"),
+        "GFDL-1.3 (debian/copyright of liblemonldap-ng-portal-perl, backgrounds/*)", "Various artists on Wikimedia Commons",
+    ),
+    # Left out: the 480/960/1280 px copies of sample1_ and sample2_ (downscales of the 1920 px ones).
+    PackageSource(
+        "deb", "libjs-jquery-backstretch", "usr/share/doc/libjs-jquery-backstretch/examples",
+        _split("coffee.jpg dome.jpg pot-holder.jpg sample1_1920.jpg sample2_1920.jpg"),
+        "Expat (debian/copyright of libjs-jquery-backstretch)", "Scott Robbin",
+    ),
+    # The author's own photos. Left out: daisy.jpg (a downscale of daisy@2x), homer.jpg (129 px).
+    PackageSource(
+        "deb", "libjs-jquery-colorbox", "usr/share/doc/libjs-jquery-colorbox/examples/content",
+        _split("daisy@2x.jpg marylou.jpg ohoopee1.jpg ohoopee2.jpg ohoopee3.jpg"),
+        "MIT (debian/copyright of libjs-jquery-colorbox)", "Jack Moore",
+    ),
+    # Left out: copies of konijntjes (stim1), blurred and grey variants, a painting, a collage,
+    # chess diagrams, the float OpenEXR photos (would need tone mapping), stimuli under 480 px.
+    PackageSource(
+        "deb", "psychtoolbox-3-common", "usr/share/psychtoolbox-3",
+        _split("PsychDemos/konijntjes1024x768.jpg PsychDemos/PsychExampleExperiments/OldNewRecognition/stims/stim3.jpg "
+               "PsychHardware/EyelinkToolbox/EyelinkDemos/SR-ResearchDemo/town.jpg "
+               "PsychDemos/OpenGL4MatlabDemos/MorphDemo/TeapotTexture.jpg"),
+        "Expat (debian/copyright of psychtoolbox-3)", "Psychtoolbox authors (Brainard, Pelli, Ingling, Kleiner)",
+    ),
+    # A Meizu phone original at night, a Panasonic GF1 shot, a greyscale cat. Left out:
+    # bug725582-testrotate (the GF1 pixels again), corrupted and synthetic test files.
+    PackageSource(
+        "deb", "gdk-pixbuf-tests", "usr/libexec/installed-tests/gdk-pixbuf",
+        _split("issue70.jpg bug143608-comment.jpg test-images/reftests/cat.jpg"),
+        "GPL-2+ (debian/copyright of gdk-pixbuf, tests/*)", "gdk-pixbuf test suite (Red Hat, Bastien Nocera and others)",
+    ),
+    # Left out: Dark_Waters (an HDR-like grade), Dark_Sunset (graded to blue monochrome).
+    PackageSource(
+        "deb", "tagua-data", "usr/share/tagua/themes/wallpapers", _split("Mont_Blanc.jpg Prmao.jpg"),
+        "GPL (debian/copyright of tagua-data, per file)", "Giordano Termanini, Maurizio Monge",
+        credits={"Mont_Blanc.jpg": ("GPL (debian/copyright of tagua-data)", "Giordano Termanini"),
+                 "Prmao.jpg": ("GPL (debian/copyright of tagua-data)", "Maurizio Monge")},
+    ),
+    # Left out: snake-grayscale and snake-progressive (copies of snake.jpg).
+    PackageSource(
+        "deb", "libsixel-examples", "usr/share/doc/libsixel-examples/examples/images", _split("egret.jpg snake.jpg"),
+        "Public domain (debian/copyright of libsixel, images/egret.* images/snake.*)", "Jon Sullivan",
+    ),
+    # The Earth's limb from the ISS (NASA iss007e16249). Left out: the backgrounds (Hubble composites).
+    PackageSource(
+        "deb", "tuxmath-data", "usr/share/tuxmath/images/title", ("menu_bkg.jpg",),
+        "Public domain (NASA; debian/copyright of tuxmath)", "NASA",
+    ),
+    # Credited per file in docs/license.rst. Left out: the same pixels under other names, Hubble
+    # composites, a render, a diagram, a map, a CC-BY-NC phone photo, uncredited WebP re-encodings.
+    PackageSource(
+        "pypi", "sigal", "sigal-*/tests/sample/pictures",
+        _split("dir1/test1/11.jpg dir1/test3/3.jpg iptcTest/1.jpg dir2/KeckObservatory20071020.jpg "
+               "nomedia/created/should_be_created.jpg nomedia/created/should_be_ignored3.jpg "
+               "nomedia/created/ignored/should_be_ignored2.jpg nomedia/ignored/should_be_ignored_1.jpg "
+               "nomedia/ignored/recursively_ignored/should_be_ignored.jpg"),
+        "Public domain (sigal docs/license.rst)", "Simon Conseil (saimn), Edwin Steele; Apollo 7 crew (Project Apollo Archive)",
+        credits={"dir2/KeckObservatory20071020.jpg": ("CC-BY-3.0 (sigal docs/license.rst)", "SiOwl on Wikimedia Commons")},
+        sdist=True,
+    ),
+    # Freely licensed Wikimedia portraits (tests/fixtures/images/README.mkd). Left out: CMYK,
+    # greyscale and PNG variants, downscales, filter outputs, clipart and synthetic images.
+    PackageSource(
+        "pypi", "thumbor", "thumbor-*/tests/fixtures/images",
+        _split("10_years_of_Wikipedia_by_Guillaume_Paumier.jpg Christophe_Henner_-_June_2016.jpg "
+               "Giunchedi%2C_Filippo_January_2015_01.jpg"),
+        "CC-BY-SA-3.0 (Wikimedia Commons)", "Pierre-Selim Huard; Ruby Mizrahi and Myleen Hollero / Wikimedia Foundation",
+        credits={"10_years_of_Wikipedia_by_Guillaume_Paumier.jpg": ("CC-BY-SA-3.0 (Wikimedia Commons)", "Pierre-Selim Huard"),
+                 "Christophe_Henner_-_June_2016.jpg": ("CC-BY-SA-3.0 (Wikimedia Commons)", "Ruby Mizrahi / Wikimedia Foundation"),
+                 "Giunchedi%2C_Filippo_January_2015_01.jpg": ("CC-BY-SA-3.0 (Wikimedia Commons)", "Myleen Hollero / Wikimedia Foundation")},
+        sdist=True,
+    ),
 )
 
 Fetch = Callable[..., tuple[Path, str]]
