@@ -166,6 +166,8 @@ def train(detector_config: DetectorConfig, config: TrainConfig, run_dir: str | P
         if state is not None and stage_index < state["stage"]:
             continue
         detector.set_stage(stage.name)
+        if stage.name == "fusion" and detector_config.adapter == "lora" and detector_config.lora.dropout == 0:
+            detector.encoder.fold_frozen_experts()  # nothing before the gate trains: bare backbone passes
         dataset = TrainingSet(
             config.manifest, RecordFilter("train", stage.domains, config.exclude_generators, config.variants),
             detector.crop_size, config.augment, config.seed, with_masks, detector_config.gamma.domains,

@@ -236,3 +236,34 @@ def test_sef_merged_for_inference_gives_the_batched_outputs(backbone, gate_input
         torch.testing.assert_close(getattr(merged, field), getattr(batched, field), atol=1e-4, rtol=1e-4)
     with pytest.raises(ValueError, match="merged for inference"):
         detector.set_stage("expert:upsample")
+
+
+@pytest.mark.parametrize("backbone, gate_input", [("tiny_vit", "backbone"), ("efficientnet_lite0", "experts")])
+def test_fusion_on_folded_experts_gives_the_batched_outputs_and_gradients(backbone, gate_input):
+    detector = build(backbone, method="sef", sef=SefConfig(gate_input=gate_input, expert_verdicts=True), gamma=GAMMA)
+    with torch.no_grad():
+        for name, parameter in detector.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.05)
+    detector.set_stage("fusion")
+    detector.train()
+    x = sample_input(backbone)
+    saved_keys = set(detector.state_dict())
+
+    def loss_and_gate_grad():
+        detector.zero_grad()
+        output = detector(x)
+        (output.logit.sum() + output.artifact_map.mean()).backward()
+        return output, detector.encoder.gate.weight.grad.clone()
+
+    batched, batched_grad = loss_and_gate_grad()
+    detector.encoder.fold_frozen_experts()
+    folded, folded_grad = loss_and_gate_grad()
+    for field in ("logit", "expert_weights", "artifact_map"):
+        torch.testing.assert_close(getattr(folded, field), getattr(batched, field), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(folded_grad, batched_grad, atol=1e-4, rtol=1e-4)
+    assert set(detector.state_dict()) == saved_keys  # the copies are never saved
+    detector.set_stage("expert:upsample")  # an expert stage trains its LoRA: the copies are dropped
+    assert detector.encoder._fusion_copies is None
+    with pytest.raises(ValueError, match="fusion stage only"):
+        detector.encoder.fold_frozen_experts()

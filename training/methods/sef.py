@@ -43,6 +43,9 @@ class SefEncoder(nn.Module):
         # For inference only (export): one copy of the backbone per chunk with that expert's LoRA
         # folded into its weights, run one after the other instead of the batched adapter pass.
         self.merged_backbones: nn.ModuleList | None = None
+        # For fusion training (fold_frozen_experts): the same folded copies, kept out of the module
+        # tree (a plain list), so they are never saved, loaded or moved.
+        self._fusion_copies: list[nn.Module] | None = None
 
     @property
     def stages(self) -> tuple[str, ...]:
@@ -55,6 +58,7 @@ class SefEncoder(nn.Module):
         if stage not in self.stages:
             raise ValueError(f"unknown SEF stage {stage!r}; known: {self.stages}")
         self.stage = stage
+        self._fusion_copies = None
         self.requires_grad_(False)
         if stage == FUSION:
             self.gate.requires_grad_(True)
@@ -78,8 +82,9 @@ class SefEncoder(nn.Module):
     def _fuse(self, x: torch.Tensor) -> EncoderOutput:
         batch = x.shape[0]
         chunks = self._chunks()
-        if self.merged_backbones is not None:
-            stacked = _concatenate([backbone(x) for backbone in self.merged_backbones])
+        backbones = self.merged_backbones if self.merged_backbones is not None else self._fusion_copies
+        if backbones is not None:
+            stacked = _concatenate([backbone(x) for backbone in backbones])
         else:
             with batched_adapters(self.backbone, chunks):
                 stacked = self.backbone(x.repeat(len(chunks), 1, 1, 1))
@@ -115,10 +120,9 @@ class SefEncoder(nn.Module):
         return ([None] if self.gate_input == "backbone" else []) + list(self.experts)
 
     @torch.no_grad()
-    def merge_experts(self) -> None:
-        """Inference copies of the backbone, one per chunk of the fused pass (the plain backbone first
-        where the gate reads it), each with its expert's LoRA folded in: the same outputs as the batched
-        pass at the cost of bare backbone passes. Training afterwards is refused."""
+    def _folded_copies(self) -> list[nn.Module]:
+        """One backbone copy per chunk of the fused pass (the plain backbone first where the gate reads
+        it), each with its expert's LoRA folded in: the batched pass's outputs at bare backbone cost."""
         copies = []
         for name in self._chunks():
             backbone = copy.deepcopy(self.backbone)
@@ -127,8 +131,21 @@ class SefEncoder(nn.Module):
                 if name is not None:
                     layer.merge([name])
             copies.append(backbone)
-        self.merged_backbones = nn.ModuleList(copies)
+        return copies
+
+    def merge_experts(self) -> None:
+        """Inference (export, scoring): the fused pass runs on folded copies. Training afterwards is refused."""
+        self.merged_backbones = nn.ModuleList(self._folded_copies())
         self.stage = FUSION
+
+    def fold_frozen_experts(self) -> None:
+        """Fusion training, where the backbone and every expert are frozen: run the fused pass on
+        folded copies (in eval mode) instead of the batched adapters, the same features at about a
+        third of the cost. Only exact with LoRA dropout 0 (a frozen adapter's dropout in train mode
+        would otherwise differ); ``set_stage`` drops the copies, so call it after moving the model."""
+        if self.stage != FUSION:
+            raise ValueError("experts are folded for the fusion stage only")
+        self._fusion_copies = [backbone.eval() for backbone in self._folded_copies()]
 
 
 def _concatenate(parts: list[Features]) -> Features:
