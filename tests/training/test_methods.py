@@ -220,13 +220,18 @@ def test_sef_gamma_detector_traces_to_onnx_with_a_free_batch_size(backbone, tmp_
         np.testing.assert_allclose(got, want.numpy(), atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("backbone, gate_input", [("tiny_vit", "backbone"), ("efficientnet_lite0", "experts")])
-def test_sef_merged_for_inference_gives_the_batched_outputs(backbone, gate_input):
+def _sef_with_working_experts(backbone, gate_input):
     detector = build(backbone, method="sef", sef=SefConfig(gate_input=gate_input, expert_verdicts=True), gamma=GAMMA)
     with torch.no_grad():
         for name, parameter in detector.named_parameters():
             if "lora_B" in name:
                 parameter.normal_(0, 0.05)  # B starts at zero: make every expert change the backbone
+    return detector
+
+
+@pytest.mark.parametrize("backbone, gate_input", [("tiny_vit", "backbone"), ("efficientnet_lite0", "experts")])
+def test_sef_merged_for_inference_gives_the_batched_outputs(backbone, gate_input):
+    detector = _sef_with_working_experts(backbone, gate_input)
     x = sample_input(backbone)
     with torch.no_grad():
         batched = detector.eval()(x)
@@ -240,11 +245,7 @@ def test_sef_merged_for_inference_gives_the_batched_outputs(backbone, gate_input
 
 @pytest.mark.parametrize("backbone, gate_input", [("tiny_vit", "backbone"), ("efficientnet_lite0", "experts")])
 def test_fusion_on_folded_experts_gives_the_batched_outputs_and_gradients(backbone, gate_input):
-    detector = build(backbone, method="sef", sef=SefConfig(gate_input=gate_input, expert_verdicts=True), gamma=GAMMA)
-    with torch.no_grad():
-        for name, parameter in detector.named_parameters():
-            if "lora_B" in name:
-                parameter.normal_(0, 0.05)
+    detector = _sef_with_working_experts(backbone, gate_input)
     detector.set_stage("fusion")
     detector.train()
     x = sample_input(backbone)
