@@ -1,7 +1,7 @@
 """The crops the texture plan picks, and the shipped model's logits on them, pinned for a few images.
 
 The windows were recorded from the code before the plan was made faster (commit 4b0732f), the
-logits from the shipped model's file (version 7, each expert folded into its own backbone; its export
+logits from the shipped model's file (version 8, each expert folded into its own backbone; its export
 matched the batched torch experts within 2e-5): a faster plan, decoder or export must
 choose the very same windows and give the same scores, or every stored result and every
 calibration is silently off. The photos cover JPEG, PNG and WebP samples, an
@@ -106,32 +106,32 @@ PLANS = {
 # The shipped model's crop logits on the (96, 8) plan above.
 LOGITS = {
     "chelsea.jpg": [
-        4.756829, -1.556649, 2.353967, 0.684917,
-        -0.401869, 5.876971, -1.260006, -0.292951,
+        2.669410, -1.814759, 1.108035, 0.922903,
+        -0.702352, 3.803388, -1.414376, -0.356073,
     ],
     "coffee.png": [
-        -0.747096, -0.500503, -0.517066, -0.677063,
-        -0.526699, -0.714458, -0.940001, -0.695930,
+        -0.841582, 0.115159, -0.342895, -1.113440,
+        -0.476364, -0.831092, -1.364352, -0.677422,
     ],
     "rocket.webp": [
-        -1.171532, -0.011082, -0.329988, -1.034824,
-        -1.724872, -1.309564, -0.968862, -1.137272,
+        -0.700843, -0.501216, -0.679321, -0.800099,
+        -1.787195, -1.068924, -1.322057, -1.040048,
     ],
     "chelsea.jpg orientation 6": [
-        -0.951989, 3.498172, -1.124667, 1.074434,
-        -0.282055, 1.117904, 6.687322, 1.504943,
+        -1.139307, 2.137432, -1.551443, 0.371914,
+        0.158975, 0.781665, 5.048781, 1.051558,
     ],
     "synthetic 864x1152": [
-        -1.807531, -1.574548, -1.823399, -0.809260,
-        -2.979089, -0.645459, -0.992780, -1.292787,
+        -1.281411, -1.385843, -1.625079, -0.686306,
+        -1.682441, -1.189189, -1.013176, -1.326175,
     ],
     "synthetic 865x1153": [
-        -1.598138, -1.674324, -1.421248, -1.741049,
-        -1.281751, -1.450026, -1.280138, -1.207503,
+        -1.321305, -1.297129, -1.434765, -1.513766,
+        -1.320214, -1.129887, -1.030496, -1.020635,
     ],
     "synthetic 3001x4003": [
-        -3.539728, -2.167922, -3.504948, -2.180170,
-        -2.229948, -3.247676, -3.534849, -3.446183,
+        -2.151106, -1.352016, -2.418550, -1.792372,
+        -1.757708, -2.108600, -1.911671, -1.748573,
     ],
 }
 
