@@ -23,8 +23,12 @@ def test_config_loads_and_builds(path):
     assert 0 < trainable < total
 
 
-STARTS_FROM_CHECKPOINTS = [path for path in CONFIGS if any(load_run_config(path)[1].expert_init.values())
-                           or load_run_config(path)[1].init_from]
+def _starts_from_checkpoints(path):
+    training = load_run_config(path)[1]
+    return bool(training.expert_init or training.init_from)
+
+
+STARTS_FROM_CHECKPOINTS = [path for path in CONFIGS if _starts_from_checkpoints(path)]
 
 
 @pytest.mark.parametrize("path", STARTS_FROM_CHECKPOINTS, ids=lambda path: str(path.relative_to(path.parents[1])))

@@ -8,13 +8,11 @@ import torch
 from safetensors.torch import load_file
 
 from training.checkpoint import CheckpointError, load_checkpoint, warm_start
-from training.config import DetectorConfig
 from training.detector import create_detector
 from training.runs import TrainConfig
 from training.train import train
+from tests.training_pipeline.conftest import TINY_MIXED as MIXED
 from tests.training_pipeline.conftest import trained_checkpoint
-
-MIXED = DetectorConfig(backbone="tiny_vit", crop_size=32)
 
 
 def test_a_warm_started_detector_gives_the_checkpoints_logits(tmp_path):
