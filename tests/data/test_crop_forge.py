@@ -231,3 +231,14 @@ def test_forgetting_a_domain_removes_only_its_outputs_and_the_next_run_remakes_t
     again = manifest.read(out / manifest.MANIFEST_NAME)
     assert sorted(r.path for r in again) == sorted(r.path for r in before)
     assert all((out / path).read_bytes() == data for path, data in kept.items())
+
+
+@pytest.mark.parametrize("method", ["wavelet", "tv", "median3"])
+def test_denoising_keeps_a_channel_without_detail(method):
+    """A crop of flat sky, or a photo whose red is clipped, has channels with no detail; the noise
+    estimate there is undefined, and the channel must keep its value, not turn black."""
+    rgb = np.full((64, 64, 3), 197, np.uint8)
+    rgb[..., 1] = np.random.default_rng(0).integers(60, 200, (64, 64))
+    out = processing.apply_pixels(rgb, [{"op": "denoise", "method": method}])
+    assert np.abs(out[..., 0].astype(int) - 197).max() <= 1 and np.abs(out[..., 2].astype(int) - 197).max() <= 1
+    assert 100 < out[..., 1].mean() < 160

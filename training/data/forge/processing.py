@@ -79,6 +79,9 @@ def _denoise(image: Image.Image, method: str) -> Image.Image:
         out = denoise_wavelet(array, channel_axis=-1, rescale_sigma=True, method="BayesShrink", mode="soft")
     else:
         out = denoise_tv_chambolle(array, weight=0.04, channel_axis=-1)
+    # BayesShrink's noise estimate is NaN on a channel without detail (a flat sky, a clipped red):
+    # such a channel has nothing to denoise, so it keeps its values instead of casting NaN to black
+    out = np.where(np.isfinite(out), out, array)
     return Image.fromarray(np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8))
 
 
