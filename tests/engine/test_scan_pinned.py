@@ -1,7 +1,7 @@
 """The crops the texture plan picks, and the shipped model's logits on them, pinned for a few images.
 
 The windows were recorded from the code before the plan was made faster (commit 4b0732f), the
-logits from the shipped model's file (version 8, each expert folded into its own backbone; its export
+logits from the shipped model's file (version 9, each expert folded into its own backbone; its export
 matched the batched torch experts within 2e-5): a faster plan, decoder or export must
 choose the very same windows and give the same scores, or every stored result and every
 calibration is silently off. The photos cover JPEG, PNG and WebP samples, an
@@ -106,32 +106,32 @@ PLANS = {
 # The shipped model's crop logits on the (96, 8) plan above.
 LOGITS = {
     "chelsea.jpg": [
-        2.669410, -1.814759, 1.108035, 0.922903,
-        -0.702352, 3.803388, -1.414376, -0.356073,
+        2.719836, -1.790961, 1.137912, 0.020418,
+        -0.807488, 2.011258, -0.855187, -0.136119,
     ],
     "coffee.png": [
-        -0.841582, 0.115159, -0.342895, -1.113440,
-        -0.476364, -0.831092, -1.364352, -0.677422,
+        -0.896602, 0.137624, -0.540459, -0.937539,
+        -0.833176, -0.959484, -0.977450, -0.473422,
     ],
     "rocket.webp": [
-        -0.700843, -0.501216, -0.679321, -0.800099,
-        -1.787195, -1.068924, -1.322057, -1.040048,
+        -0.714580, -0.607080, -0.543353, -1.048363,
+        -1.754037, -0.519270, -0.856898, -0.953510,
     ],
     "chelsea.jpg orientation 6": [
-        -1.139307, 2.137432, -1.551443, 0.371914,
-        0.158975, 0.781665, 5.048781, 1.051558,
+        0.193401, 2.100421, -1.335664, 0.858662,
+        -1.261770, 0.938766, 2.362483, 1.471207,
     ],
     "synthetic 864x1152": [
-        -1.281411, -1.385843, -1.625079, -0.686306,
-        -1.682441, -1.189189, -1.013176, -1.326175,
+        -1.660655, -1.758428, -1.869439, -0.905836,
+        -2.129829, -0.780731, -1.320447, -1.491009,
     ],
     "synthetic 865x1153": [
-        -1.321305, -1.297129, -1.434765, -1.513766,
-        -1.320214, -1.129887, -1.030496, -1.020635,
+        -1.549621, -1.238470, -2.074415, -1.511728,
+        -1.664642, -1.749297, -1.950056, -1.282411,
     ],
     "synthetic 3001x4003": [
-        -2.151106, -1.352016, -2.418550, -1.792372,
-        -1.757708, -2.108600, -1.911671, -1.748573,
+        -2.051323, -2.276471, -2.011953, -2.086561,
+        -2.121260, -2.578016, -1.573359, -1.870325,
     ],
 }
 
