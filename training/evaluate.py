@@ -89,10 +89,10 @@ def _reencode(rgb: np.ndarray, fmt: str, quality: int) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
 
 
-def _downscale(rgb: np.ndarray, factor: float) -> np.ndarray:
+def _resize(rgb: np.ndarray, factor: float, resample: Image.Resampling) -> np.ndarray:
     image = Image.fromarray(rgb)
     size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
-    return np.asarray(image.resize(size, Image.LANCZOS))
+    return np.asarray(image.resize(size, resample))
 
 
 PERTURBATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -100,7 +100,9 @@ PERTURBATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "jpeg75": lambda rgb: _reencode(rgb, "JPEG", 75),
     "jpeg50": lambda rgb: _reencode(rgb, "JPEG", 50),
     "blur1": lambda rgb: np.asarray(Image.fromarray(rgb).filter(ImageFilter.GaussianBlur(1.0))),
-    "downscale0.5": lambda rgb: _downscale(rgb, 0.5),
+    "downscale0.5": lambda rgb: _resize(rgb, 0.5, Image.LANCZOS),
+    # a real photo blown up by an ordinary editor: the false alarm an upsampling detector must not raise
+    "upscale2": lambda rgb: _resize(rgb, 2.0, Image.BICUBIC),
     "webp80": lambda rgb: _reencode(rgb, "WEBP", 80),
 }
 
