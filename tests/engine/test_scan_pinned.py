@@ -1,7 +1,7 @@
 """The crops the texture plan picks, and the shipped model's logits on them, pinned for a few images.
 
 The windows were recorded from the code before the plan was made faster (commit 4b0732f), the
-logits from the shipped model's file (version 9, each expert folded into its own backbone; its export
+logits from the shipped model's file (version 10, each expert folded into its own backbone; its export
 matched the batched torch experts within 2e-5): a faster plan, decoder or export must
 choose the very same windows and give the same scores, or every stored result and every
 calibration is silently off. The photos cover JPEG, PNG and WebP samples, an
@@ -106,32 +106,32 @@ PLANS = {
 # The shipped model's crop logits on the (96, 8) plan above.
 LOGITS = {
     "chelsea.jpg": [
-        2.719836, -1.790961, 1.137912, 0.020418,
-        -0.807488, 2.011258, -0.855187, -0.136119,
+        2.732409, -1.291484, 1.380631, 0.111634,
+        -0.443395, 1.984149, -0.519269, -0.068459,
     ],
     "coffee.png": [
-        -0.896602, 0.137624, -0.540459, -0.937539,
-        -0.833176, -0.959484, -0.977450, -0.473422,
+        -0.953280, -0.265381, -0.707779, -0.833957,
+        -0.991299, -0.657759, -0.950873, -1.364041,
     ],
     "rocket.webp": [
-        -0.714580, -0.607080, -0.543353, -1.048363,
-        -1.754037, -0.519270, -0.856898, -0.953510,
+        -0.543358, -0.426719, -0.893331, -0.947211,
+        -1.134876, -0.693491, -0.429453, -1.004650,
     ],
     "chelsea.jpg orientation 6": [
-        0.193401, 2.100421, -1.335664, 0.858662,
-        -1.261770, 0.938766, 2.362483, 1.471207,
+        -0.037150, 2.059688, -1.071069, 0.677440,
+        -0.617296, 0.593861, 1.822501, 1.449358,
     ],
     "synthetic 864x1152": [
-        -1.660655, -1.758428, -1.869439, -0.905836,
-        -2.129829, -0.780731, -1.320447, -1.491009,
+        -1.186721, -1.080083, -2.617265, -0.856200,
+        -2.070310, -0.762660, -0.607993, -0.602624,
     ],
     "synthetic 865x1153": [
-        -1.549621, -1.238470, -2.074415, -1.511728,
-        -1.664642, -1.749297, -1.950056, -1.282411,
+        -1.228229, -1.292921, -1.819613, -1.783288,
+        -1.118061, -1.492622, -2.203776, -1.959502,
     ],
     "synthetic 3001x4003": [
-        -2.051323, -2.276471, -2.011953, -2.086561,
-        -2.121260, -2.578016, -1.573359, -1.870325,
+        -2.494925, -1.821572, -2.464673, -2.475075,
+        -2.164431, -2.624901, -2.409683, -2.328126,
     ],
 }
 
