@@ -2,7 +2,8 @@
 
     train      --config CONFIG.toml --run RUN_DIR [--no-resume] [--manifest M] [--epochs N] ...
                (under torchrun: ``torchrun --nproc-per-node 2 -m training train ...``)
-    calibrate  --checkpoint RUN/checkpoint --data MANIFEST [--split val] [--fpr 0.01] --out RUN/calibration.json
+    calibrate  --checkpoint RUN/checkpoint --data MANIFEST [--split val] [--fpr 0.01]
+               [--perturbations blur1,downscale0.5,upscale2] --out RUN/calibration.json
     evaluate   see ``python -m training.evaluate --help``
 """
 
@@ -58,19 +59,28 @@ def _calibrate(argv: list[str]) -> int:
     parser.add_argument("--crop-plan", choices=("grid", "texture"), help="default: the model's (grid for checkpoints)")
     parser.add_argument("--pooled", action="store_true",
                         help="hold the FPR on all reals pooled only, not also on each kind of processing")
+    parser.add_argument("--perturbations", default="none",
+                        help="comma list of training.evaluate's perturbations (e.g. blur1,downscale0.5,upscale2) whose "
+                             "copies of every real must also stay under the FPR, or 'none'")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.split == "test":
         parser.error("thresholds are never tuned on the test split")
-    from training.evaluate import load_records, load_scorer, score_records
+    from training.evaluate import PERTURBATIONS, load_records, load_scorer, score_records
+
+    perturbations = [] if args.perturbations == "none" else [p.strip() for p in args.perturbations.split(",")]
+    if unknown := [p for p in perturbations if p not in PERTURBATIONS]:
+        parser.error(f"unknown perturbation(s) {', '.join(unknown)}; known: {', '.join(PERTURBATIONS)}")
 
     scorer, recipe = load_scorer(args.checkpoint, args.onnx)
     recipe = recipe.but(args.max_crops, args.aggregation, args.crop_plan)
     records, base = load_records(args.data, args.split, args.layout)
     reals = [r for r in records if r.label == 0]  # processed reals included: they are real photos too
-    scores = score_records(reals, base, scorer, recipe.max_crops, recipe.aggregation, crop_plan=recipe.crop_plan)
+    scores = score_records(reals, base, scorer, recipe.max_crops, recipe.aggregation, perturbations,
+                           crop_plan=recipe.crop_plan)
     result = calibrate(scores.probabilities(), args.fpr, args.real_quantile, args.split, recipe=recipe,
-                       crop_size=scorer.crop_size, kinds=None if args.pooled else scores.real_kinds)
+                       crop_size=scorer.crop_size, kinds=None if args.pooled else scores.real_kinds,
+                       perturbed={name: scores.probabilities(name) for name in perturbations})
     result.save(args.out)
     print(result)
     return 0

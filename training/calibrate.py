@@ -8,7 +8,10 @@ ambiguous images, not as the usual answer (a median, 0.5, left half of all real 
 Given what was done to each real (``kinds``: original, resize, gaussian_blur, jpeg...), ``likely_ai``
 holds the FPR on every kind with enough reals, not only on all of them pooled: "likely AI" should
 mean the same on a camera original, a resized web copy and a blurred snapshot, and a pooled
-quantile lets the kinds that score high (blur, originals) take more than their share.
+quantile lets the kinds that score high (blur, originals) take more than their share. ``perturbed``
+copies of the same reals (every one blurred, halved, upscaled: ``training.evaluate.PERTURBATIONS``)
+are kinds of their own in the same way, named ``perturbed:<name>``; they stay out of the pool and of
+``likely_real``, which describe the reals as they came.
 """
 
 from __future__ import annotations
@@ -64,9 +67,10 @@ class Calibration:
 
 
 def calibrate(real_probabilities, fpr: float = 0.01, real_quantile: float = DEFAULT_REAL_QUANTILE, split: str = "val",
-              recipe=None, crop_size: int | None = None, kinds=None) -> Calibration:
+              recipe=None, crop_size: int | None = None, kinds=None, perturbed=None) -> Calibration:
     """Thresholds from real photos' probabilities; ``kinds`` (one tuple of processing kinds per real,
-    as ``training.evaluate.real_kinds`` gives) makes ``likely_ai`` hold ``fpr`` on each kind too."""
+    as ``training.evaluate.real_kinds`` gives) makes ``likely_ai`` hold ``fpr`` on each kind too, and
+    ``perturbed`` ({perturbation: the same reals' probabilities after it}) on each perturbation."""
     scores = np.asarray(real_probabilities, dtype=np.float64)
     if scores.size == 0:
         raise ValueError("calibration needs held-out real photos")
@@ -83,6 +87,14 @@ def calibrate(real_probabilities, fpr: float = 0.01, real_quantile: float = DEFA
             if chosen.size * fpr >= KIND_REALS_PER_FPR:
                 kind_likely_ai[kind] = float(np.quantile(chosen, 1.0 - fpr, method="higher"))
         likely_ai = max([likely_ai, *kind_likely_ai.values()])
+    for name, copies in sorted((perturbed or {}).items()):
+        copies = np.asarray(copies, dtype=np.float64)
+        if copies.size != scores.size:
+            raise ValueError(f"{copies.size} {name} scores for {scores.size} real scores")
+        if copies.size * fpr >= KIND_REALS_PER_FPR:
+            threshold = float(np.quantile(copies, 1.0 - fpr, method="higher"))
+            kind_likely_ai = {**(kind_likely_ai or {}), f"perturbed:{name}": threshold}
+            likely_ai = max(likely_ai, threshold)
     # Strictly above every real score it was fitted on, where that is possible, so the FPR holds on them.
     likely_ai = float(np.nextafter(likely_ai, 1.0)) if likely_ai < 1.0 else 1.0
     likely_real = min(float(np.quantile(scores, real_quantile)), likely_ai)

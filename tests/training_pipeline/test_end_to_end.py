@@ -37,7 +37,7 @@ lr = 0.005
 """
 
 
-def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_path):
+def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_path, monkeypatch):
     config = tmp_path / "tiny.toml"
     config.write_text(CONFIG)
     run = tmp_path / "run"
@@ -52,6 +52,14 @@ def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_
                          "--crop-plan", "texture", "--max-crops", "6", "--out", str(run / "calibration.json")]) == 0
     recipe = json.loads((run / "calibration.json").read_text())
     assert (recipe["crop_size"], recipe["max_crops"], recipe["aggregation"], recipe["crop_plan"]) == (32, 6, "mean", "texture")
+    # every val real blurred too, scored by the same model, is a kind with its own threshold (the tiny
+    # set has 5 val reals: let a kind count from one real per unit of FPR)
+    monkeypatch.setattr("training.calibrate.KIND_REALS_PER_FPR", 1)
+    assert training_cli(["calibrate", "--checkpoint", str(run / "checkpoint"), "--data", str(forged_manifest),
+                         "--crop-plan", "texture", "--max-crops", "6", "--perturbations", "blur1", "--fpr", "0.5",
+                         "--out", str(run / "calibration-blur.json")]) == 0
+    blur = json.loads((run / "calibration-blur.json").read_text())
+    assert blur["likely_ai"] >= blur["kind_likely_ai"]["perturbed:blur1"] > 0
     with pytest.raises(SystemExit, match="max_crops: calibrated with 6, model has 8"):
         export_cli(["--checkpoint", str(run / "checkpoint"), "--calibration", str(run / "calibration.json"),
                     "--out", str(tmp_path / "refused"), "--name", "tiny", "--max-crops", "8"])

@@ -70,6 +70,29 @@ def test_per_kind_calibration_holds_the_fpr_on_each_kind_that_scores_high():
         calibrate(reals, kinds=kinds[:-1])
 
 
+def test_perturbed_copies_hold_the_fpr_without_entering_the_pool():
+    rng = np.random.default_rng(3)
+    reals = rng.beta(2, 5, 2000)
+    halved = np.clip(reals + rng.uniform(0.05, 0.3, reals.size), 0, 1)  # a perturbation that scores higher
+    plain, held = calibrate(reals, fpr=0.01), calibrate(reals, fpr=0.01, perturbed={"downscale0.5": halved})
+    assert np.mean(halved >= plain.likely_ai) > 0.02
+    assert np.mean(halved >= held.likely_ai) <= 0.01
+    assert set(held.kind_likely_ai) == {"perturbed:downscale0.5"}
+    # the reals as they came still decide "likely real" and the count
+    assert (held.likely_real, held.n_real) == (plain.likely_real, plain.n_real)
+    few = calibrate(reals[:400], fpr=0.01, perturbed={"blur1": halved[:400]})
+    assert few.kind_likely_ai is None  # 400 copies are too few for a 1% quantile of their own
+    with pytest.raises(ValueError, match="downscale0.5 scores for"):
+        calibrate(reals, perturbed={"downscale0.5": halved[:-1]})
+
+
+def test_calibrate_cli_refuses_an_unknown_perturbation(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli(["calibrate", "--checkpoint", str(tmp_path), "--data", str(tmp_path), "--perturbations", "blur1,sepia",
+             "--out", "x"])
+    assert "unknown perturbation(s) sepia" in capsys.readouterr().err
+
+
 def test_calibrate_cli_refuses_the_test_split(tmp_path):
     with pytest.raises(SystemExit):
         cli(["calibrate", "--checkpoint", str(tmp_path), "--data", str(tmp_path), "--split", "test", "--out", "x"])
