@@ -66,11 +66,12 @@ def _calibrate(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.split == "test":
         parser.error("thresholds are never tuned on the test split")
-    from training.evaluate import PERTURBATIONS, load_records, load_scorer, score_records
+    from training.evaluate import load_records, load_scorer, parse_perturbations, score_records
 
-    perturbations = [] if args.perturbations == "none" else [p.strip() for p in args.perturbations.split(",")]
-    if unknown := [p for p in perturbations if p not in PERTURBATIONS]:
-        parser.error(f"unknown perturbation(s) {', '.join(unknown)}; known: {', '.join(PERTURBATIONS)}")
+    try:
+        perturbations = parse_perturbations(args.perturbations)
+    except ValueError as error:
+        parser.error(str(error))
 
     scorer, recipe = load_scorer(args.checkpoint, args.onnx)
     recipe = recipe.but(args.max_crops, args.aggregation, args.crop_plan)

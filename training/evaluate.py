@@ -107,6 +107,16 @@ PERTURBATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+def parse_perturbations(text: str) -> list[str]:
+    """A command line's comma list of PERTURBATIONS ('all' for every one, 'none' for none)."""
+    if text == "all":
+        return list(PERTURBATIONS)
+    names = [name.strip() for name in text.split(",") if name.strip() and name.strip() != "none"]
+    if unknown := [name for name in names if name not in PERTURBATIONS]:
+        raise ValueError(f"unknown perturbation(s) {', '.join(unknown)}; known: {', '.join(PERTURBATIONS)}")
+    return names
+
+
 def load_records(data: str | os.PathLike, split: str | None = "test", layout: str | None = None,
                  variants: Sequence[str] | None = ("",)) -> tuple[list[manifest.Record], Path]:
     """Records of a manifest file, or of a folder in any reader layout; returns them and their base path."""
@@ -264,10 +274,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--title", default="")
     args = parser.parse_args(argv)
 
+    try:  # before the model loads: a typo should not cost a minute
+        perturbations = parse_perturbations(args.perturbations)
+    except ValueError as error:
+        parser.error(str(error))
     scorer, recipe = load_scorer(args.checkpoint, args.onnx)
     recipe = recipe.but(args.max_crops, args.aggregation, args.crop_plan)
-    perturbations = list(PERTURBATIONS) if args.perturbations == "all" else [
-        p for p in args.perturbations.split(",") if p and p != "none"]
     records, base = load_records(args.data, args.split, args.layout)
     threshold, likely_real = 0.5, None
     if args.calibration:
