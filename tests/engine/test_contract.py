@@ -56,6 +56,9 @@ def test_aggregations():
     assert aggregate_logits(logits, "mean") == pytest.approx(2 / 3)
     assert aggregate_logits(logits, "max") == 4.0
     assert aggregate_logits(logits, "top2_mean") == 2.0
+    assert aggregate_logits(logits, "top_half_mean") == 2.0  # ceil(3 / 2) = 2 crops
+    assert aggregate_logits(np.array([-2.0, 0.0, 1.0, 5.0]), "top_half_mean") == 3.0
+    assert aggregate_logits(np.array([7.0]), "top_half_mean") == 7.0
     probability = np.mean(1 / (1 + np.exp(-logits)))
     assert aggregate_logits(logits, "prob_mean") == pytest.approx(math.log(probability / (1 - probability)))
     with pytest.raises(ValueError):
