@@ -10,7 +10,9 @@ half-precision copy of the model) and the legacy TorchScript tracer (``torchscri
 onnxconverter-common plus three graph patches). Parity compares every output the model has
 (``fake_logit``, ``expert_weights``, ``artifact_map``) with torch's fp32 outputs, in ONNX
 Runtime with the engine's session options, in a child process (a graph that crashes ONNX
-Runtime fails the check instead of the export).
+Runtime fails the check instead of the export). Before the check, the SEF experts' backbone copies
+are stored as one tensor plus low-rank differences (``export.compact``), which ONNX Runtime folds
+back when it loads the file.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from torch import nn
 
 from engine import contract
 from engine.contract import ModelMetadata
+from export.compact import share_weights
 from export.metadata import stamp
 from training.detector import merged_for_inference
 
@@ -172,6 +175,7 @@ def export_detector(detector: nn.Module, path: str | Path, metadata: ModelMetada
             candidate = Path(scratch) / f"{exporter}-{precision}.onnx"
             try:
                 model = _build(exporter, merged, precision, size, Path(scratch), calibration_crops)
+                log.info("%s exporter, %s: %s", exporter, precision, share_weights(model))
                 stamp(model, metadata)
                 onnx.checker.check_model(model)
                 _check_batch_axis(model)

@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from onnx import numpy_helper
 import torch
 
 from engine import contract
@@ -93,6 +94,10 @@ def test_the_current_torch_exporter_passes_parity_on_every_output(tmp_path, crop
     assert report.exporter == "dynamo"
     assert set(report.max_abs_diff) == (EVERY_OUTPUT if kind == "sef_gamma" else {contract.OUTPUT_LOGIT})
     assert not report.over(PARITY_TOLERANCE["fp32"])
+    # every tensor is stored once: the layers the experts' copies of the backbone share are not repeated
+    contents = [(tensor.data_type, tuple(tensor.dims), numpy_helper.to_array(tensor).tobytes())
+                for tensor in onnx.load(tmp_path / "m.onnx").graph.initializer]
+    assert len(set(contents)) == len(contents)
 
 
 def test_parity_fails_on_any_output_not_only_the_logit(tmp_path, crops):
