@@ -1,8 +1,8 @@
 """The crops the texture plan picks, and the shipped model's logits on them, pinned for a few images.
 
 The windows were recorded from the code before the plan was made faster (commit 4b0732f), the
-logits from the shipped model's file (version 10, each expert folded into its own backbone; its export
-matched the batched torch experts within 2e-5): a faster plan, decoder or export must
+logits from the shipped model's file (version 11, each expert folded into its own backbone, the copies
+stored as one plus low-rank differences; its export matched the batched torch experts within 2e-5): a faster plan, decoder or export must
 choose the very same windows and give the same scores, or every stored result and every
 calibration is silently off. The photos cover JPEG, PNG and WebP samples, an
 EXIF-rotated view (a transposed array), 1 MP sizes with even and odd sides, and a 12 MP image.
@@ -106,32 +106,32 @@ PLANS = {
 # The shipped model's crop logits on the (96, 8) plan above.
 LOGITS = {
     "chelsea.jpg": [
-        2.732409, -1.291484, 1.380631, 0.111634,
-        -0.443395, 1.984149, -0.519269, -0.068459,
+        1.797353, -0.165107, 1.214043, 0.630005,
+        0.102153, 1.378680, -0.053997, 0.833639,
     ],
     "coffee.png": [
-        -0.953280, -0.265381, -0.707779, -0.833957,
-        -0.991299, -0.657759, -0.950873, -1.364041,
+        -0.094323, 0.384611, 0.128001, -0.123289,
+        -0.207276, -0.234057, -0.174582, -0.467731,
     ],
     "rocket.webp": [
-        -0.543358, -0.426719, -0.893331, -0.947211,
-        -1.134876, -0.693491, -0.429453, -1.004650,
+        0.111092, 0.321622, 0.119901, 0.026379,
+        -0.231058, -0.045502, 0.132166, -0.169466,
     ],
     "chelsea.jpg orientation 6": [
-        -0.037150, 2.059688, -1.071069, 0.677440,
-        -0.617296, 0.593861, 1.822501, 1.449358,
+        0.494368, 1.901548, -0.045887, 0.937284,
+        0.140734, 0.983603, 2.072948, 0.941222,
     ],
     "synthetic 864x1152": [
-        -1.186721, -1.080083, -2.617265, -0.856200,
-        -2.070310, -0.762660, -0.607993, -0.602624,
+        -0.348435, -0.426461, -1.112233, -0.265128,
+        -1.165850, 0.065768, -0.170946, -0.102022,
     ],
     "synthetic 865x1153": [
-        -1.228229, -1.292921, -1.819613, -1.783288,
-        -1.118061, -1.492622, -2.203776, -1.959502,
+        -0.393500, -0.274148, -0.488467, -0.509732,
+        -0.357920, -0.277192, -1.057635, -1.338642,
     ],
     "synthetic 3001x4003": [
-        -2.494925, -1.821572, -2.464673, -2.475075,
-        -2.164431, -2.624901, -2.409683, -2.328126,
+        -1.233661, -1.003545, -1.472489, -1.138635,
+        -1.202317, -1.077471, -1.196569, -1.206010,
     ],
 }
 
