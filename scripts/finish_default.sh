@@ -11,6 +11,8 @@ run=${2:-$HOME/synthspot-data/runs/default-lite0}
 models=${3:-$run/models}
 version=${4:-2}
 recipe_crops=${RECIPE_CROPS:-8,28}  # crop counts the recipe compares on val
+# val reals perturbed as evaluation perturbs them, each held to the FPR as its own kind (version 11: half size)
+calibration_perturbations=${CALIBRATION_PERTURBATIONS:-downscale0.5}
 py=.venv/bin/python
 
 [ -f "$run/recipe.json" ] || $py -m training.recipe --checkpoint "$run/checkpoint" --data "$manifest" \
@@ -19,7 +21,8 @@ read -r max_crops aggregation < <($py -c "import json,sys; c=json.load(open(sys.
 echo "recipe: $max_crops crops, $aggregation"
 
 $py -m training calibrate --checkpoint "$run/checkpoint" --data "$manifest" --split val --fpr 0.01 \
-    --max-crops "$max_crops" --aggregation "$aggregation" --crop-plan texture --out "$run/calibration.json"
+    --max-crops "$max_crops" --aggregation "$aggregation" --crop-plan texture \
+    --perturbations "$calibration_perturbations" --out "$run/calibration.json"
 $py -m export --checkpoint "$run/checkpoint" --calibration "$run/calibration.json" --out "$models" \
     --name synthspot-lite0 --version "$version" --precisions fp32 --parity-data "$manifest"
 $py -m training.evaluate --onnx "$models/synthspot-lite0-fp32.onnx" --data "$manifest" --split test \
