@@ -164,10 +164,8 @@ def decide_verdict(
         band = LIKELY_REAL
     else:
         band = UNCERTAIN
-        reasons.append(
-            f"the score {probability:.0%} lies between the model's bands "
-            f"(likely real ≤ {thresholds.likely_real:.0%}, likely AI ≥ {thresholds.likely_ai:.0%})"
-        )
+        real, score, ai = distinct_percents(thresholds.likely_real, probability, thresholds.likely_ai)
+        reasons.append(f"the score {score} lies between the model's bands (likely real ≤ {real}, likely AI ≥ {ai})")
     if min(width, height) < crop_size // 2:
         reasons.append(f"the image is very small ({width}×{height}) for the model's {crop_size}px view")
     if jpeg_quality is not None and jpeg_quality < MIN_TRUSTED_JPEG_QUALITY:
@@ -187,6 +185,16 @@ def decide_verdict(
     if reasons:
         band = UNCERTAIN
     return band, reasons
+
+
+def distinct_percents(*values: float) -> list[str]:
+    """The values as percentages with as few decimals as keep different values different: a score of
+    85.9% against a 86.1% threshold must not read "86% lies below 86%"."""
+    for decimals in (0, 1, 2):
+        texts = [f"{value:.{decimals}%}" for value in values]
+        if len(set(texts)) == len(set(values)):
+            break
+    return texts
 
 
 def probability_from_logit(logit: float) -> float:

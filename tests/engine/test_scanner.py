@@ -279,6 +279,19 @@ def test_a_spread_of_crop_scores_within_one_band_side_does_not_make_an_image_unc
     assert band == UNCERTAIN and any("disagree" in r for r in reasons)
 
 
+def test_the_uncertain_reason_never_shows_a_score_equal_to_the_band_it_misses():
+    from engine.contract import Thresholds
+    from engine.result import decide_verdict
+
+    # Seen with version 11 on a test inpaint: 85.9% against likely AI at 86.1% read "86% ... ≥ 86%".
+    thresholds = Thresholds(likely_ai=0.861, likely_real=0.551, fpr=0.01)
+    band, reasons = decide_verdict(0.8586, thresholds, np.array([0.8, 0.9]), 368, 368, 96, None)
+    assert band == UNCERTAIN
+    assert reasons == ["the score 85.9% lies between the model's bands (likely real ≤ 55.1%, likely AI ≥ 86.1%)"]
+    band, reasons = decide_verdict(0.7, thresholds, np.array([0.7]), 368, 368, 96, None)
+    assert reasons == ["the score 70% lies between the model's bands (likely real ≤ 55%, likely AI ≥ 86%)"]
+
+
 def test_a_folder_stays_pending_until_all_its_files_are_queued_and_an_interruption_keeps_all(tmp_path):
     folder = tmp_path / "dropped"
     folder.mkdir()
