@@ -77,24 +77,23 @@ def calibrate(real_probabilities, fpr: float = 0.01, real_quantile: float = DEFA
     if not 0 < fpr < 1 or not 0 < real_quantile < 1:
         raise ValueError("fpr and real_quantile must lie in (0, 1)")
     likely_ai = float(np.quantile(scores, 1.0 - fpr, method="higher"))
-    kind_likely_ai = None
+    groups: dict[str, np.ndarray] = {}  # every kind, and every perturbation as a kind of its own
     if kinds is not None:
         if len(kinds) != scores.size:
             raise ValueError(f"{len(kinds)} kinds for {scores.size} real scores")
-        kind_likely_ai = {}
         for kind in sorted({k for ks in kinds for k in ks}):
-            chosen = scores[np.array([kind in ks for ks in kinds])]
-            if chosen.size * fpr >= KIND_REALS_PER_FPR:
-                kind_likely_ai[kind] = float(np.quantile(chosen, 1.0 - fpr, method="higher"))
-        likely_ai = max([likely_ai, *kind_likely_ai.values()])
+            groups[kind] = scores[np.array([kind in ks for ks in kinds])]
     for name, copies in sorted((perturbed or {}).items()):
-        copies = np.asarray(copies, dtype=np.float64)
-        if copies.size != scores.size:
-            raise ValueError(f"{copies.size} {name} scores for {scores.size} real scores")
-        if copies.size * fpr >= KIND_REALS_PER_FPR:
-            threshold = float(np.quantile(copies, 1.0 - fpr, method="higher"))
-            kind_likely_ai = {**(kind_likely_ai or {}), f"perturbed:{name}": threshold}
-            likely_ai = max(likely_ai, threshold)
+        groups[f"perturbed:{name}"] = np.asarray(copies, dtype=np.float64)
+        if groups[f"perturbed:{name}"].size != scores.size:
+            raise ValueError(f"{len(copies)} {name} scores for {scores.size} real scores")
+    kind_likely_ai = {} if kinds is not None else None
+    for name, chosen in groups.items():
+        if chosen.size * fpr >= KIND_REALS_PER_FPR:
+            kind_likely_ai = kind_likely_ai or {}
+            kind_likely_ai[name] = float(np.quantile(chosen, 1.0 - fpr, method="higher"))
+    if kind_likely_ai:
+        likely_ai = max(likely_ai, *kind_likely_ai.values())
     # Strictly above every real score it was fitted on, where that is possible, so the FPR holds on them.
     likely_ai = float(np.nextafter(likely_ai, 1.0)) if likely_ai < 1.0 else 1.0
     likely_real = min(float(np.quantile(scores, real_quantile)), likely_ai)

@@ -1,10 +1,10 @@
 """The crops the texture plan picks, and the shipped model's logits on them, pinned for a few images.
 
 The windows were recorded from the code before the plan was made faster (commit 4b0732f), the
-logits from the shipped model's file (version 11, each expert folded into its own backbone, the copies
-stored as one plus low-rank differences; its export matched the batched torch experts within 2e-5): a faster plan, decoder or export must
-choose the very same windows and give the same scores, or every stored result and every
-calibration is silently off. The photos cover JPEG, PNG and WebP samples, an
+logits from the shipped model's file (version 11, each expert folded into its own backbone, the
+copies stored as one plus low-rank differences; its export matched the batched torch experts within
+2e-5): a faster plan, decoder or export must choose the very same windows and give the same
+scores, or every stored result and every calibration is silently off. The photos cover JPEG, PNG and WebP samples, an
 EXIF-rotated view (a transposed array), 1 MP sizes with even and odd sides, and a 12 MP image.
 """
 from __future__ import annotations
