@@ -44,6 +44,7 @@ KEY_METRICS = KEY_PREFIX + "metrics"
 KEY_PRECISION = KEY_PREFIX + "precision"
 KEY_MAX_CROPS = KEY_PREFIX + "max_crops"
 KEY_CROP_PLAN = KEY_PREFIX + "crop_plan"
+KEY_LOGIT_SCALING = KEY_PREFIX + "logit_scaling"
 
 REQUIRED_KEYS = (KEY_SCHEMA_VERSION, KEY_NAME, KEY_VERSION, KEY_CROP_SIZE, KEY_AGGREGATION, KEY_THRESHOLDS)
 
@@ -88,6 +89,25 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class LogitScaling:
+    """Platt scaling, ``scale * logit + offset``, fitted on validation images so that probabilities mean
+    what they say (a raw head trained beside hard negatives tends to squeeze them toward 0.5). Monotone:
+    it moves the probabilities and the thresholds together and changes no verdict."""
+
+    scale: float = 1.0
+    offset: float = 0.0
+
+    def validate(self) -> None:
+        if not (isinstance(self.scale, (int, float)) and math.isfinite(self.scale) and self.scale > 0):
+            raise ContractError(f"logit scale {self.scale!r} must be a positive number")
+        if not (isinstance(self.offset, (int, float)) and math.isfinite(self.offset)):
+            raise ContractError(f"logit offset {self.offset!r} must be a finite number")
+
+    def apply(self, logits):
+        return self.scale * np.asarray(logits, dtype=np.float64) + self.offset
+
+
+@dataclass(frozen=True)
 class ModelMetadata:
     name: str
     version: str
@@ -100,6 +120,7 @@ class ModelMetadata:
     precision: str = "fp32"
     max_crops: int = DEFAULT_MAX_CROPS
     crop_plan: str = "grid"
+    logit_scaling: LogitScaling = field(default_factory=LogitScaling)  # identity in models from before it
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -125,6 +146,7 @@ class ModelMetadata:
         if self.precision not in PRECISIONS:
             raise ContractError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         self.thresholds.validate()
+        self.logit_scaling.validate()
 
     def to_props(self) -> dict[str, str]:
         """The metadata as ONNX ``metadata_props`` (all strings)."""
@@ -142,6 +164,7 @@ class ModelMetadata:
             KEY_PRECISION: self.precision,
             KEY_MAX_CROPS: str(self.max_crops),
             KEY_CROP_PLAN: self.crop_plan,
+            KEY_LOGIT_SCALING: json.dumps(asdict(self.logit_scaling)),
         }
 
     @classmethod
@@ -166,6 +189,9 @@ class ModelMetadata:
         unknown = set(thresholds_raw) - {"likely_ai", "likely_real", "fpr"}
         if unknown:
             raise ContractError(f"metadata {KEY_THRESHOLDS} has unknown keys {sorted(unknown)}")
+        scaling_raw = _json_prop(props, KEY_LOGIT_SCALING, {})
+        if not isinstance(scaling_raw, dict) or set(scaling_raw) - {"scale", "offset"}:
+            raise ContractError(f"metadata {KEY_LOGIT_SCALING} must be a JSON object with 'scale' and 'offset'")
         meta = cls(
             name=props[KEY_NAME],
             version=props[KEY_VERSION],
@@ -178,6 +204,7 @@ class ModelMetadata:
             precision=props.get(KEY_PRECISION, "fp32"),
             max_crops=max_crops,
             crop_plan=props.get(KEY_CROP_PLAN, "grid"),
+            logit_scaling=LogitScaling(**scaling_raw),
             schema_version=schema_version,
         )
         meta.validate()

@@ -210,8 +210,9 @@ def score_result(result: Result, metadata: ModelMetadata, boxes: list[CropBox], 
     probability, the verdict band and its reasons, each crop's score, the mix of experts and the heatmap.
     ``result`` already describes the image (size, JPEG quality); the scanner calls this, and so may anything
     that runs the model on the contract's crops."""
-    crop_probabilities = sigmoid(logits)
-    result.probability = probability_from_logit(aggregate_logits(logits, metadata.aggregation))
+    scaling = metadata.logit_scaling  # after aggregation, so that it means the same for every aggregation
+    crop_probabilities = sigmoid(scaling.apply(logits))
+    result.probability = probability_from_logit(float(scaling.apply(aggregate_logits(logits, metadata.aggregation))))
     result.verdict, result.reasons = decide_verdict(
         result.probability, metadata.thresholds, crop_probabilities, result.width, result.height,
         metadata.crop_size, result.jpeg_quality)

@@ -71,7 +71,8 @@ def build_metadata(args, detector) -> ModelMetadata:
                          "with the calibration's recipe): " + "; ".join(mismatches))
     return ModelMetadata(name=args.name, version=args.version, crop_size=crop_size,
                          aggregation=aggregation, thresholds=calibration.thresholds(),
-                         training=training, metrics=metrics, max_crops=max_crops, crop_plan=crop_plan)
+                         training=training, metrics=metrics, max_crops=max_crops, crop_plan=crop_plan,
+                         logit_scaling=calibration.scaling())
 
 
 def main(argv: list[str] | None = None) -> int:

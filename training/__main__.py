@@ -3,7 +3,7 @@
     train      --config CONFIG.toml --run RUN_DIR [--no-resume] [--manifest M] [--epochs N] ...
                (under torchrun: ``torchrun --nproc-per-node 2 -m training train ...``)
     calibrate  --checkpoint RUN/checkpoint --data MANIFEST [--split val] [--fpr 0.01]
-               [--perturbations blur1,downscale0.5,upscale2] --out RUN/calibration.json
+               [--perturbations blur1,downscale0.5,upscale2] [--scaling platt|none] --out RUN/calibration.json
     evaluate   see ``python -m training.evaluate --help``
 """
 
@@ -42,7 +42,9 @@ def _train(argv: list[str]) -> int:
 
 
 def _calibrate(argv: list[str]) -> int:
-    from training.calibrate import DEFAULT_REAL_QUANTILE, calibrate
+    import numpy as np
+
+    from training.calibrate import DEFAULT_REAL_QUANTILE, MIN_IMAGES_PER_CLASS_FOR_SCALING, calibrate, fit_logit_scaling
 
     parser = argparse.ArgumentParser(prog="synthspot-train calibrate")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -62,6 +64,9 @@ def _calibrate(argv: list[str]) -> int:
     parser.add_argument("--perturbations", default="none",
                         help="comma list of training.evaluate's perturbations (e.g. blur1,downscale0.5,upscale2) whose "
                              "copies of every real must also stay under the FPR, or 'none'")
+    parser.add_argument("--scaling", choices=("platt", "none"), default="platt",
+                        help="fit a Platt scaling of the logits on the split's reals and fakes first (default), or "
+                             "keep the raw logits")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.split == "test":
@@ -77,11 +82,23 @@ def _calibrate(argv: list[str]) -> int:
     recipe = recipe.but(args.max_crops, args.aggregation, args.crop_plan)
     records, base = load_records(args.data, args.split, args.layout)
     reals = [r for r in records if r.label == 0]  # processed reals included: they are real photos too
+    fakes = [r for r in records if r.label == 1] if args.scaling == "platt" else []
+    if args.scaling == "platt" and min(len(reals), len(fakes)) < MIN_IMAGES_PER_CLASS_FOR_SCALING:
+        parser.error(f"the {args.split} split has {len(reals)} real and {len(fakes)} fake images; the logit scaling "
+                     f"needs {MIN_IMAGES_PER_CLASS_FOR_SCALING} of each (or pass --scaling none)")
     scores = score_records(reals, base, scorer, recipe.max_crops, recipe.aggregation, perturbations,
                            crop_plan=recipe.crop_plan)
+    if fakes:  # the fakes only fit the scaling: the thresholds come from reals alone
+        fake_logits = score_records(fakes, base, scorer, recipe.max_crops, recipe.aggregation,
+                                    crop_plan=recipe.crop_plan).logits["clean"]
+        try:
+            scores.scaling = fit_logit_scaling(np.r_[np.zeros(len(reals)), np.ones(len(fakes))],
+                                               np.r_[scores.logits["clean"], fake_logits])
+        except ValueError as error:
+            parser.error(f"{error} (pass --scaling none to keep the raw logits)")
     result = calibrate(scores.probabilities(), args.fpr, args.real_quantile, args.split, recipe=recipe,
                        crop_size=scorer.crop_size, kinds=None if args.pooled else scores.real_kinds,
-                       perturbed={name: scores.probabilities(name) for name in perturbations})
+                       perturbed={name: scores.probabilities(name) for name in perturbations}, scaling=scores.scaling)
     result.save(args.out)
     print(result)
     return 0

@@ -69,7 +69,9 @@ def run_one(config: Path, manifest: str, run: Path, seed: int, perturbations: st
     started = time.perf_counter()
     model = export_for_scoring(run / "checkpoint", run / SCORING_MODEL)
     scoring = ["--onnx", str(model), "--crop-plan", SCORING_CROP_PLAN]
-    cli(["calibrate", *scoring, "--data", manifest, "--split", "val",
+    # Raw logits: the ablation compares detection (ranks and thresholds at an FPR), which a monotone
+    # scaling leaves as it is, and scoring every val fake too would add a third to each run's scoring.
+    cli(["calibrate", *scoring, "--data", manifest, "--split", "val", "--scaling", "none",
          "--fpr", str(fpr), "--out", str(run / "calibration.json")])
     evaluate([*scoring, "--data", manifest, "--split", "test",
               "--perturbations", perturbations, "--calibration", str(run / "calibration.json"),

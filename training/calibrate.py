@@ -12,6 +12,11 @@ quantile lets the kinds that score high (blur, originals) take more than their s
 copies of the same reals (every one blurred, halved, upscaled: ``training.evaluate.PERTURBATIONS``)
 are kinds of their own in the same way, named ``perturbed:<name>``; they stay out of the pool and of
 ``likely_real``, which describe the reals as they came.
+
+The probabilities themselves come from a Platt scaling of the image logits (``fit_logit_scaling``),
+the one step that looks at validation fakes too: a head trained beside hard negatives squeezes its
+probabilities toward 0.5, and "86%" should mean about 86%. The thresholds are quantiles of the scaled
+probabilities, so the scaling changes the numbers people read, not which images are flagged.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.contract import Thresholds
+from engine.contract import LogitScaling, Thresholds
 
 
 DEFAULT_REAL_QUANTILE = 0.9
@@ -48,9 +53,15 @@ class Calibration:
     # Each kind's own 1 - fpr quantile, where it had enough reals; likely_ai is the highest of these
     # and the pooled one (None in files fitted on the pool alone).
     kind_likely_ai: dict[str, float] | None = None
+    # The Platt scaling the probabilities were computed with (identity in files from before it).
+    logit_scale: float = 1.0
+    logit_offset: float = 0.0
 
     def thresholds(self) -> Thresholds:
         return Thresholds(likely_ai=self.likely_ai, likely_real=self.likely_real, fpr=self.fpr)
+
+    def scaling(self) -> LogitScaling:
+        return LogitScaling(self.logit_scale, self.logit_offset)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -66,9 +77,33 @@ class Calibration:
                 for key, value in asked.items() if getattr(self, key) is not None and getattr(self, key) != value]
 
 
+# Too few of either class and the fitted slope is noise.
+MIN_IMAGES_PER_CLASS_FOR_SCALING = 20
+
+
+def fit_logit_scaling(labels, logits) -> LogitScaling:
+    """Platt scaling (``scale * logit + offset``) by logistic regression on validation images, the classes
+    weighted equally: a probability then means the chance of a fake at even odds, whatever the split's mix."""
+    from sklearn.linear_model import LogisticRegression
+
+    labels = np.asarray(labels)
+    logits = np.asarray(logits, dtype=np.float64).reshape(-1, 1)
+    counts = [int(np.sum(labels == value)) for value in (0, 1)]
+    if min(counts) < MIN_IMAGES_PER_CLASS_FOR_SCALING:
+        raise ValueError(f"fitting the logit scaling needs at least {MIN_IMAGES_PER_CLASS_FOR_SCALING} real and "
+                         f"fake images; the split has {counts[0]} real and {counts[1]} fake")
+    # No regularisation to speak of: two parameters, thousands of images.
+    model = LogisticRegression(C=1e6, class_weight="balanced").fit(logits, labels)
+    scaling = LogitScaling(float(model.coef_[0, 0]), float(model.intercept_[0]))
+    if scaling.scale <= 0:
+        raise ValueError(f"the model's scores rank fakes below reals on this split (fitted scale {scaling.scale:.3f})")
+    return scaling
+
+
 def calibrate(real_probabilities, fpr: float = 0.01, real_quantile: float = DEFAULT_REAL_QUANTILE, split: str = "val",
-              recipe=None, crop_size: int | None = None, kinds=None, perturbed=None) -> Calibration:
-    """Thresholds from real photos' probabilities; ``kinds`` (one tuple of processing kinds per real,
+              recipe=None, crop_size: int | None = None, kinds=None, perturbed=None,
+              scaling: LogitScaling | None = None) -> Calibration:
+    """Thresholds from real photos' probabilities (``scaling`` is recorded: the one they were computed with); ``kinds`` (one tuple of processing kinds per real,
     as ``training.evaluate.real_kinds`` gives) makes ``likely_ai`` hold ``fpr`` on each kind too, and
     ``perturbed`` ({perturbation: the same reals' probabilities after it}) on each perturbation."""
     scores = np.asarray(real_probabilities, dtype=np.float64)
@@ -99,5 +134,6 @@ def calibrate(real_probabilities, fpr: float = 0.01, real_quantile: float = DEFA
     likely_real = min(float(np.quantile(scores, real_quantile)), likely_ai)
     scoring = {} if recipe is None else {"max_crops": recipe.max_crops, "aggregation": recipe.aggregation,
                                          "crop_plan": recipe.crop_plan}
+    scaling = scaling or LogitScaling()
     return Calibration(likely_ai, likely_real, fpr, real_quantile, int(scores.size), split, crop_size=crop_size,
-                       kind_likely_ai=kind_likely_ai, **scoring)
+                       kind_likely_ai=kind_likely_ai, logit_scale=scaling.scale, logit_offset=scaling.offset, **scoring)

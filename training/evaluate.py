@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from PIL import Image, ImageFilter
 
-from engine.contract import (DEFAULT_MAX_CROPS, INPUT_IMAGE, KEY_AGGREGATION, KEY_CROP_PLAN, KEY_MAX_CROPS,
+from engine.contract import (DEFAULT_MAX_CROPS, INPUT_IMAGE, KEY_AGGREGATION, KEY_CROP_PLAN, KEY_MAX_CROPS, LogitScaling,
                              OUTPUT_LOGIT, aggregate_logits, extract_crops, plan_for, sigmoid)
 from training.data import manifest, readers
 
@@ -180,9 +180,10 @@ class Scores:
     logits: dict[str, np.ndarray] = field(default_factory=dict)  # condition -> image logits
     families: list[str] = field(default_factory=list)  # per image: family_name (reals: "real")
     real_kinds: list[tuple[str, ...]] = field(default_factory=list)  # per image: real_kinds (fakes: ())
+    scaling: LogitScaling = field(default_factory=LogitScaling)  # the calibration's, as the app applies it
 
     def probabilities(self, condition: str = "clean") -> np.ndarray:
-        return sigmoid(self.logits[condition])
+        return sigmoid(self.scaling.apply(self.logits[condition]))
 
 
 def score_records(records: Sequence[manifest.Record], base: Path, scorer: CropScorer,
@@ -269,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aggregation", help="default: the model's (mean for checkpoints)")
     parser.add_argument("--crop-plan", choices=("grid", "texture"), help="default: the model's (grid for checkpoints)")
     parser.add_argument("--perturbations", default="all", help="comma list of " + ",".join(PERTURBATIONS) + ", 'all' or 'none'")
-    parser.add_argument("--calibration", help="calibration.json: accuracies at its likely_ai threshold instead of 0.5")
+    parser.add_argument("--calibration", help="calibration.json: probabilities on its logit scaling, accuracies at "
+                                              "its likely_ai threshold (default: raw logits, 0.5)")
     parser.add_argument("--out", required=True, help="folder for metrics.json, scores.npz, report.md and plots")
     parser.add_argument("--title", default="")
     args = parser.parse_args(argv)
@@ -289,11 +291,14 @@ def main(argv: list[str] | None = None) -> int:
         threshold, likely_real = calibration.likely_ai, calibration.likely_real
     scores = score_records(records, base, scorer, recipe.max_crops, recipe.aggregation, perturbations, progress=True,
                            crop_plan=recipe.crop_plan)
+    if args.calibration:
+        scores.scaling = calibration.scaling()
     summary = summarize(scores, threshold, likely_real)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     payload = {"data": str(args.data), "split": args.split, "threshold": threshold, "likely_real": likely_real,
                "max_crops": recipe.max_crops, "aggregation": recipe.aggregation, "crop_plan": recipe.crop_plan,
+               "logit_scaling": {"scale": scores.scaling.scale, "offset": scores.scaling.offset},
                "model": args.checkpoint or args.onnx, "metrics": summary}
     (out / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
     np.savez(out / "scores.npz", labels=scores.labels, groups=np.array(scores.groups),

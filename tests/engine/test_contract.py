@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from engine.contract import (
-    ContractError, ModelMetadata, Thresholds, aggregate_logits, extract_crops, plan_crops,
+    ContractError, LogitScaling, ModelMetadata, Thresholds, aggregate_logits, extract_crops, plan_crops,
 )
 
 
@@ -68,8 +68,16 @@ def test_aggregations():
 def test_metadata_round_trips_through_props():
     meta = ModelMetadata(name="m", version="2", crop_size=224, aggregation="max",
                          thresholds=Thresholds(0.9, 0.2, 0.01), expert_names=("a", "b"), max_crops=4,
-                         metrics={"ap": 0.9}, precision="fp16")
+                         metrics={"ap": 0.9}, precision="fp16", logit_scaling=LogitScaling(1.4, -0.05))
     assert ModelMetadata.from_props(meta.to_props()) == meta
+
+
+def test_models_from_before_the_logit_scaling_read_as_raw_logits():
+    props = ModelMetadata(name="m", version="1", crop_size=224, logit_scaling=LogitScaling(2.0, 1.0)).to_props()
+    del props["synthspot.logit_scaling"]
+    scaling = ModelMetadata.from_props(props).logit_scaling
+    assert scaling == LogitScaling(1.0, 0.0)
+    assert scaling.apply(np.array([-3.0, 0.5])).tolist() == [-3.0, 0.5]
 
 
 @pytest.mark.parametrize("change,message", [
@@ -79,6 +87,11 @@ def test_metadata_round_trips_through_props():
     ({"synthspot.thresholds": '{"likely_ai": 0.2, "likely_real": 0.5}'}, "above"),
     ({"synthspot.thresholds": "{nope"}, "not valid JSON"),
     ({"synthspot.precision": "fp8"}, "precision"),
+    ({"synthspot.logit_scaling": '{"scale": 0, "offset": 0}'}, "must be a positive number"),
+    ({"synthspot.logit_scaling": '{"scale": -1.2, "offset": 0}'}, "must be a positive number"),
+    ({"synthspot.logit_scaling": '{"scale": 1, "offset": NaN}'}, "must be a finite number"),
+    ({"synthspot.logit_scaling": '{"scale": 1, "temperature": 2}'}, "'scale' and 'offset'"),
+    ({"synthspot.logit_scaling": '[1, 0]'}, "'scale' and 'offset'"),
 ])
 def test_bad_metadata_is_named(change, message):
     props = ModelMetadata(name="m", version="1", crop_size=224).to_props()

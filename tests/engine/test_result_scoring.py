@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.contract import CropBox, ModelMetadata, Thresholds
+from dataclasses import replace
+
+from engine.contract import CropBox, LogitScaling, ModelMetadata, Thresholds
 from engine.result import LIKELY_AI, UNCERTAIN, Result, artifact_heatmap, score_result
 
 META = ModelMetadata(name="m", version="1", crop_size=32, aggregation="mean",
@@ -23,6 +25,22 @@ def test_scores_verdict_crops_and_expert_mix_come_from_the_outputs():
                                                                (32, pytest.approx(0.9526, abs=1e-3))]
     assert result.expert_weights == {"upsample": 0.8, "inpaint": 0.2}
     assert result.artifact_map is None
+
+
+def test_the_model_s_logit_scaling_sets_the_probability_the_crop_scores_and_the_band():
+    # Raw crop logits 1.0 and 0.0 average to 0.5: 62% raw, under the 0.8 band; the model's scaling
+    # (3 * logit + 0.5, as calibration fitted it) makes it 2.0 -> 88%, and each crop's score follows.
+    logits = np.array([1.0, 0.0], np.float32)
+    boxes = [CropBox(0, 0, 32), CropBox(0, 32, 32)]
+    raw, scaled = Result(sha256="0" * 64, width=64, height=32), Result(sha256="0" * 64, width=64, height=32)
+    score_result(raw, META, boxes, logits)
+    score_result(scaled, replace(META, logit_scaling=LogitScaling(3.0, 0.5)), boxes, logits)
+    assert raw.probability == pytest.approx(1 / (1 + np.exp(-0.5)))
+    assert raw.verdict == UNCERTAIN
+    assert scaled.probability == pytest.approx(1 / (1 + np.exp(-2.0)))
+    assert scaled.verdict == LIKELY_AI
+    assert [c.probability for c in scaled.crops] == [pytest.approx(1 / (1 + np.exp(-3.5)), abs=1e-4),
+                                                     pytest.approx(1 / (1 + np.exp(-0.5)), abs=1e-4)]
 
 
 def test_crops_that_disagree_make_the_verdict_uncertain():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.contract import extract_crops, plan_for, sigmoid
+from engine.contract import LogitScaling, extract_crops, plan_for, sigmoid
 from engine.model import Detector as EngineDetector
 from engine.scanner import Scanner, ScanRequest
 from engine.store import Store
@@ -37,7 +37,7 @@ lr = 0.005
 """
 
 
-def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_path, monkeypatch):
+def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_path, monkeypatch, capsys):
     config = tmp_path / "tiny.toml"
     config.write_text(CONFIG)
     run = tmp_path / "run"
@@ -48,15 +48,27 @@ def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_
     fusion = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert fusion["seg"] > 0 and fusion["domain"] > 0  # GAMMA's losses took part
 
+    # The tiny val split (5 reals, 10 fakes) is too small to fit a logit scaling on, and says so before scoring.
+    with pytest.raises(SystemExit):
+        training_cli(["calibrate", "--checkpoint", str(run / "checkpoint"), "--data", str(forged_manifest),
+                      "--out", str(run / "refused.json")])
+    assert "needs 20 of each (or pass --scaling none)" in capsys.readouterr().err
     assert training_cli(["calibrate", "--checkpoint", str(run / "checkpoint"), "--data", str(forged_manifest),
-                         "--crop-plan", "texture", "--max-crops", "6", "--out", str(run / "calibration.json")]) == 0
+                         "--crop-plan", "texture", "--max-crops", "6", "--scaling", "none",
+                         "--out", str(run / "calibration.json")]) == 0
     recipe = json.loads((run / "calibration.json").read_text())
     assert (recipe["crop_size"], recipe["max_crops"], recipe["aggregation"], recipe["crop_plan"]) == (32, 6, "mean", "texture")
+    assert (recipe["logit_scale"], recipe["logit_offset"]) == (1.0, 0.0)
+    # A scaling as a fit on a real split gives one: evaluation, export and the engine must all apply it.
+    scaling = LogitScaling(1.7, -0.3)
+    recipe.update(logit_scale=scaling.scale, logit_offset=scaling.offset)
+    (run / "calibration.json").write_text(json.dumps(recipe))
     # every val real blurred too, scored by the same model, is a kind with its own threshold (the tiny
     # set has 5 val reals: let a kind count from one real per unit of FPR)
     monkeypatch.setattr("training.calibrate.KIND_REALS_PER_FPR", 1)
     assert training_cli(["calibrate", "--checkpoint", str(run / "checkpoint"), "--data", str(forged_manifest),
                          "--crop-plan", "texture", "--max-crops", "6", "--perturbations", "blur1", "--fpr", "0.5",
+                         "--scaling", "none",
                          "--out", str(run / "calibration-blur.json")]) == 0
     blur = json.loads((run / "calibration-blur.json").read_text())
     assert blur["likely_ai"] >= blur["kind_likely_ai"]["perturbed:blur1"] > 0
@@ -67,7 +79,9 @@ def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_
     assert training_cli(["evaluate", "--checkpoint", str(run / "checkpoint"), "--data", str(forged_manifest),
                          "--perturbations", "jpeg75", "--calibration", str(run / "calibration.json"),
                          "--out", str(run / "eval")]) == 0
-    metrics = json.loads((run / "eval" / "metrics.json").read_text())["metrics"]
+    evaluation = json.loads((run / "eval" / "metrics.json").read_text())
+    assert evaluation["logit_scaling"] == {"scale": scaling.scale, "offset": scaling.offset}
+    metrics = evaluation["metrics"]
     assert set(metrics) == {"clean", "jpeg75"}
     assert {"upsample", "reconstruct"} <= {g.split("/")[0] for g in metrics["clean"]["per_generator"]}
     test_fakes = [r for r in manifest.read(forged_manifest) if r.split == "test" and r.label == 1]
@@ -87,6 +101,7 @@ def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_
     calibration = json.loads((run / "calibration.json").read_text())
     assert engine.metadata.thresholds.likely_ai == pytest.approx(calibration["likely_ai"])
     assert (engine.metadata.max_crops, engine.metadata.crop_plan) == (6, "texture")  # the calibration's recipe
+    assert engine.metadata.logit_scaling == scaling
     assert engine.has_experts and engine.has_artifact_map
 
     torch_scorer = TorchScorer(load_checkpoint(run / "checkpoint"))
@@ -99,6 +114,6 @@ def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_
         rgb = np.asarray(Image.open(manifest.resolve(forged_manifest, record.path)).convert("RGB"))
         crops = extract_crops(rgb, plan_for(rgb, 32, engine.metadata.max_crops, engine.metadata.crop_plan))
         np.testing.assert_allclose(engine.run(crops).logits, torch_scorer(crops), atol=1e-4)
-        expected = sigmoid(score_image(rgb, torch_scorer, engine.metadata.max_crops, engine.metadata.aggregation,
-                                       engine.metadata.crop_plan))
+        expected = sigmoid(scaling.apply(score_image(rgb, torch_scorer, engine.metadata.max_crops,
+                                                     engine.metadata.aggregation, engine.metadata.crop_plan)))
         assert result.probability == pytest.approx(float(expected), abs=1e-4)

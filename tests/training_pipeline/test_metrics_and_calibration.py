@@ -1,12 +1,15 @@
 """Metrics on known inputs (checked against sklearn and by hand) and threshold calibration."""
 
+import json
+
 import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from engine.contract import AGGREGATIONS
 from training.__main__ import main as cli
-from training.calibrate import Calibration, calibrate
+from engine.contract import LogitScaling
+from training.calibrate import Calibration, calibrate, fit_logit_scaling
 from training.metrics import detection_metrics, expected_calibration_error, tpr_at_fpr
 
 LABELS = np.array([0, 0, 0, 0, 1, 1, 1, 1])
@@ -52,6 +55,39 @@ def test_calibration_round_trips_and_refuses_bad_input(tmp_path):
     assert result.likely_ai > 0.9  # above every real it saw
     with pytest.raises(ValueError):
         calibrate([], fpr=0.01)
+
+
+def test_the_logit_scaling_recovers_a_known_one_and_fixes_the_reliability():
+    # Image logits whose true odds are sigmoid(2 x - 0.5): a head that squeezes its probabilities toward 0.5.
+    rng = np.random.default_rng(4)
+    logits = rng.normal(0, 2, 40_000)
+    labels = (rng.random(logits.size) < 1 / (1 + np.exp(-(2 * logits - 0.5)))).astype(int)
+    scaling = fit_logit_scaling(labels, logits)
+    # The classes are weighted equally: the offset comes back shifted by the log of the split's mix.
+    prior = np.log(labels.mean() / (1 - labels.mean()))
+    assert scaling.scale == pytest.approx(2.0, rel=0.05)
+    assert scaling.offset + prior == pytest.approx(-0.5, abs=0.05)
+    raw = 1 / (1 + np.exp(-logits))
+    scaled = 1 / (1 + np.exp(-(scaling.apply(logits) + prior)))
+    assert expected_calibration_error(labels, scaled) < 0.01 < 0.05 < expected_calibration_error(labels, raw)
+
+
+def test_the_logit_scaling_refuses_too_few_images_or_a_reversed_ranking():
+    with pytest.raises(ValueError, match="3 fake"):
+        fit_logit_scaling(np.r_[np.zeros(50), np.ones(3)], np.r_[np.zeros(50), np.ones(3)])
+    rng = np.random.default_rng(5)
+    reversed_logits = np.r_[rng.normal(1, 1, 100), rng.normal(-1, 1, 100)]  # fakes score lower
+    with pytest.raises(ValueError, match="rank fakes below reals"):
+        fit_logit_scaling(np.r_[np.zeros(100), np.ones(100)], reversed_logits)
+
+
+def test_a_calibration_records_its_scaling_and_old_files_read_as_raw(tmp_path):
+    result = calibrate([0.2, 0.3, 0.9], fpr=0.05, scaling=LogitScaling(1.3, -0.1))
+    result.save(tmp_path / "c.json")
+    assert Calibration.load(tmp_path / "c.json").scaling() == LogitScaling(1.3, -0.1)
+    old = {k: v for k, v in json.loads((tmp_path / "c.json").read_text()).items() if not k.startswith("logit_")}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert Calibration.load(tmp_path / "old.json").scaling() == LogitScaling()
 
 
 def test_per_kind_calibration_holds_the_fpr_on_each_kind_that_scores_high():
