@@ -8,11 +8,19 @@ from PySide6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QTextBrow
 
 from desktop.ui.settings_dialog import thresholds_text
 from desktop.ui.style import rich_text_css
+from engine.contract import LogitScaling
 
 
 def _rows(items) -> str:
     return "".join(f"<tr><td class='muted' style='padding-right:10px'>{html.escape(str(key))}</td>"
                    f"<td>{html.escape(str(value))}</td></tr>" for key, value in items)
+
+
+def probabilities_text(scaling: LogitScaling) -> str:
+    if scaling == LogitScaling():
+        return "the model's own scores (not rescaled on validation images)"
+    return (f"rescaled on validation images (Platt: {scaling.scale:.3g} × logit {scaling.offset:+.3g}), "
+            "so a score is the chance of a fake when fakes and real photos are equally likely")
 
 
 def model_card_html(detector, message: str = "") -> str:
@@ -27,6 +35,7 @@ def model_card_html(detector, message: str = "") -> str:
         ("Crops", f"{meta.crop_size} px at native resolution, up to {meta.max_crops}, {meta.crop_plan} plan"),
         ("Aggregation", meta.aggregation),
         ("Thresholds", thresholds_text(detector)),
+        ("Probabilities", probabilities_text(meta.logit_scaling)),
         ("Kinds of artifact", ", ".join(meta.expert_names) or "not reported by this model"),
         ("Artifact heatmap", "yes" if detector.has_artifact_map else "no (this model has no artifact map output)"),
     ]

@@ -350,6 +350,7 @@ def test_menus_shortcuts_and_accessible_names_for_keyboard_users(tmp_path, qtbot
     window.model_card_action.trigger()
     assert isinstance(opened[0], ModelCardDialog) and "test-brightness 1" in opened[1]
     assert "Artifact heatmap" in opened[1]
+    assert "Probabilities\nthe model's own scores (not rescaled" in opened[1]
 
 
 def test_export_writes_valid_csv_and_json(tmp_path, qtbot, model_path, make_window):
@@ -511,3 +512,11 @@ def test_a_thumbnail_that_failed_on_a_half_written_file_comes_back_with_its_resu
     drop(window, [target])
     wait_for_results(qtbot, window, 1)
     qtbot.waitUntil(lambda: window.thumbnails.get(str(target)) is not None, timeout=WAIT_MS)
+
+
+def test_the_model_card_says_how_the_probabilities_were_rescaled():
+    from desktop.ui.model_card import probabilities_text
+    from engine.contract import LogitScaling
+
+    assert "(Platt: 1.34 × logit -0.0409)" in probabilities_text(LogitScaling(1.3432, -0.04091))
+    assert "not rescaled" in probabilities_text(LogitScaling())

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from engine.contract import LogitScaling
 from engine.model import Detector
 from engine.result import LIKELY_AI, LIKELY_REAL, UNCERTAIN, probability_from_logit
 from engine.pending import PendingWork
 from engine.scanner import Scanner, ScanJob, ScanRequest
 from engine.store import Store
-from tests.fixtures.synthetic import expected_logit
+from tests.fixtures.synthetic import brightness_model, expected_logit
 from tests.conftest import solid_image
 
 
@@ -49,6 +50,24 @@ def test_verdicts_follow_the_models_scores(tmp_path, detector):
     assert len(first.sha256) == 64 and first.model_name == "test-brightness" and first.provider == "cpu"
     assert set(first.expert_weights) == {"reconstruction", "upsampling"}
     assert {"decode", "model", "total"} <= set(first.timings_ms)
+
+
+def test_the_model_s_logit_scaling_is_what_the_scan_reports(tmp_path):
+    # A grey 150 image: raw logit 8 * (150/255 - 0.5) = 0.71, 67%, "uncertain" between 30% and 80%; stamped
+    # with the scaling calibration fitted (2.5 * logit - 0.2 = 1.57), it is 83%, "likely AI".
+    crop = np.full((32, 32, 3), 150, np.uint8)
+    image = solid_image(tmp_path / "grey.png", 150)
+    raw = brightness_model(tmp_path / "raw.onnx")
+    scaled = brightness_model(tmp_path / "scaled.onnx", logit_scaling=LogitScaling(2.5, -0.2))
+    with Scanner(Detector(raw)) as scanner:
+        [plain] = scanner.scan([ScanRequest(path=str(image))])
+    with Scanner(Detector(scaled)) as scanner:
+        [rescaled] = scanner.scan([ScanRequest(path=str(image))])
+    assert plain.probability == pytest.approx(probability_from_logit(expected_logit(crop)), abs=1e-4)
+    assert plain.verdict == UNCERTAIN
+    assert rescaled.probability == pytest.approx(probability_from_logit(2.5 * expected_logit(crop) - 0.2), abs=1e-4)
+    assert rescaled.verdict == LIKELY_AI
+    assert [c.probability for c in rescaled.crops] == [pytest.approx(rescaled.probability, abs=1e-4)] * 4
 
 
 def test_crops_cover_the_image_and_report_their_own_scores(tmp_path, detector):
