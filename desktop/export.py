@@ -33,12 +33,19 @@ def expert_mix_text(weights: dict[str, float]) -> str:
     return ", ".join(f"{EXPERT_LABELS.get(name, name)}-like {weight:.0%}" for name, weight in ranked)
 
 
+def score_text(probability: float) -> str:
+    """The score beside a verdict. Not "N% likely AI-generated": the bands are set by where real photos
+    score, and a photo can be "Likely real" at 55% (the reals' 90th percentile lies above one half),
+    which that wording would contradict."""
+    return f"AI score {probability:.0%}"
+
+
 def result_summary(result: Result) -> str:
     """A few lines a person can paste into a message."""
     name = Path(result.path).name if result.path else (result.image_url or "image")
     if not result.ok:
         return f"{name}: could not be scanned ({result.error})"
-    lines = [f"{name}: {result.verdict_label} ({result.probability:.0%} likely AI-generated)"]
+    lines = [f"{name}: {result.verdict_label} ({score_text(result.probability)})"]
     lines += [f"  why uncertain: {reason}" for reason in result.reasons]
     if result.expert_weights:
         lines.append(f"  artifact kind: {expert_mix_text(result.expert_weights)}")

@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QCheckBox, QHBoxLayout, QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
-from desktop.export import expert_mix_text
+from desktop.export import expert_mix_text, score_text
 from desktop.results_model import CANCELLED, QUEUED, Row, source_label
 from desktop.thumbnails import ImageCache
 from desktop.ui.image_view import ImageView
@@ -45,7 +45,7 @@ def describe_row(row: Row) -> str:
     else:
         fill, text = badge_colours(result.verdict)  # the verdict's own colours, the same in any theme
         parts.append(f"<p><span style='background:{fill.name()};color:{text.name()};padding:2px 8px'>&nbsp;"
-                     f"{e(result.verdict_label)}&nbsp;</span>&nbsp; {result.probability:.0%} likely AI-generated</p>")
+                     f"{e(result.verdict_label)}&nbsp;</span>&nbsp; {score_text(result.probability)}</p>")
         if result.reasons:
             parts.append("<p><b>Why uncertain</b></p><ul style='margin-top:0'>"
                          + "".join(f"<li>{e(reason)}</li>" for reason in result.reasons) + "</ul>")

@@ -253,3 +253,17 @@ def test_a_verdict_badge_too_wide_for_its_column_is_elided_at_the_end_not_clippe
     assert metrics.horizontalAdvance(text) + BADGE_PADDING <= narrow and width <= narrow
     wide = metrics.horizontalAdvance(long_text) + BADGE_PADDING + 10
     assert fit_badge(long_text, metrics, wide) == (long_text, metrics.horizontalAdvance(long_text) + BADGE_PADDING)
+
+
+def test_a_likely_real_photo_scoring_above_one_half_is_not_called_likely_ai_generated():
+    # The bands come from where real photos score: version 12 calls up to 62% "Likely real".
+    from desktop.export import result_summary
+    from desktop.results_model import DONE, Row
+    from desktop.ui.detail_pane import describe_row
+
+    result = Result(sha256="ab" * 32, path="/p/beach.jpg", probability=0.58, verdict=LIKELY_REAL)
+    pane = describe_row(Row("/p/beach.jpg", "/p/beach.jpg", "dropped", DONE, result))
+    summary = result_summary(result)
+    for text in (pane, summary):
+        assert "Likely real" in text and "AI score 58%" in text
+        assert "likely AI-generated" not in text
