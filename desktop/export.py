@@ -33,11 +33,11 @@ def expert_mix_text(weights: dict[str, float]) -> str:
     return ", ".join(f"{EXPERT_LABELS.get(name, name)}-like {weight:.0%}" for name, weight in ranked)
 
 
-def score_text(probability: float) -> str:
+def score_text(probability: float | None) -> str:
     """The score beside a verdict. Not "N% likely AI-generated": the bands are set by where real photos
     score, and a photo can be "Likely real" at 55% (the reals' 90th percentile lies above one half),
     which that wording would contradict."""
-    return f"AI score {probability:.0%}"
+    return "no AI score" if probability is None else f"AI score {probability:.0%}"
 
 
 def result_summary(result: Result) -> str:
