@@ -64,8 +64,10 @@ def run_one(config: Path, manifest: str, run: Path, seed: int, perturbations: st
     if (run / "eval" / "metrics.json").is_file():
         return run
     if not (run / "checkpoint" / "model.safetensors").is_file():
-        cli(["train", "--config", str(config), "--run", str(run), "--manifest", manifest, "--seed", str(seed),
-             "--no-progress"])
+        status = cli(["train", "--config", str(config), "--run", str(run), "--manifest", manifest, "--seed", str(seed),
+                      "--no-progress"])
+        if status:  # its reason is printed above; scoring a run that did not train would only hide it
+            raise RuntimeError(f"training {run} failed (exit status {status})")
     started = time.perf_counter()
     model = export_for_scoring(run / "checkpoint", run / SCORING_MODEL)
     scoring = ["--onnx", str(model), "--crop-plan", SCORING_CROP_PLAN]

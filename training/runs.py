@@ -135,7 +135,11 @@ class RunFolder:
         for payload in (saved, now):
             for name in RUNTIME_FIELDS:
                 payload.get("training", {}).pop(name, None)
-        return [f"{key}: {_show(old)} -> {_show(new)}" for key, old, new in _differences(saved, now)]
+        # A field added to the code after the run started is absent from its file: at its default, the
+        # run is the same run (a stopped ablation run must resume after such a change).
+        defaults = dict(_leaves(json.loads(json.dumps(_config_payload(DetectorConfig(), TrainConfig())))))
+        return [f"{key}: {_show(old)} -> {_show(new)}" for key, old, new in _differences(saved, now)
+                if not (old is _MISSING and key in defaults and defaults[key] == new)]
 
     def logger(self) -> logging.Logger:
         log = logging.getLogger(f"synthspot.run.{self.path.resolve()}")
@@ -183,6 +187,15 @@ def _differences(old: Any, new: Any, prefix: str = ""):
             yield from _differences(old.get(key, _MISSING), new.get(key, _MISSING), f"{prefix}{key}.")
     elif old != new:
         yield prefix.rstrip("."), old, new
+
+
+def _leaves(payload: Any, prefix: str = ""):
+    """(dotted key, value) for every leaf, keyed as ``_differences`` names them."""
+    if isinstance(payload, dict):
+        for key, value in payload.items():
+            yield from _leaves(value, f"{prefix}{key}.")
+    else:
+        yield prefix.rstrip("."), payload
 
 
 def _show(value: Any) -> str:

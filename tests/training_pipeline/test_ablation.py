@@ -141,3 +141,17 @@ def test_a_record_needs_folds(tmp_path, capsys):
                        "--record", str(tmp_path / "record")])
     assert exit_.value.code == 2
     assert "--record keeps fold runs only" in capsys.readouterr().err
+
+
+def test_a_run_that_cannot_train_stops_the_ablation_with_its_reason(tmp_path, capsys):
+    # A stopped run whose saved state came from another config is refused by training: the runner must
+    # say so, not go on to score a checkpoint that was never written.
+    flat = write_flat_set(tmp_path / "flat")
+    config, run = _tiny_config(tmp_path), tmp_path / "runs" / "run"
+    run.mkdir(parents=True)
+    (run / "resume.pt").write_bytes(b"saved state of another config")
+    (run / "run_config.json").write_text(json.dumps({"detector": {"backbone": "another"}, "training": {}}))
+    with pytest.raises(RuntimeError, match="failed"):
+        ablation.run_one(config, str(flat), run, seed=0, perturbations="none", fpr=0.05)
+    assert "was started with another config" in capsys.readouterr().err
+    assert not (run / ablation.SCORING_MODEL).exists()

@@ -74,6 +74,22 @@ def test_a_run_whose_config_changed_is_not_resumed(flat_manifest, tmp_path):
     assert '"rank": 4' in (run / "run_config.json").read_text()
 
 
+def test_a_run_from_before_a_new_config_field_resumes_when_the_field_is_at_its_default(flat_manifest, tmp_path):
+    # An ablation run stopped before `training.init_from` existed could not resume ("(absent) -> """).
+    import json
+
+    detector = DetectorConfig(backbone="tiny_vit", crop_size=32)
+    config = TrainConfig(manifest=str(flat_manifest), batch_size=4, steps_per_epoch=1, epochs=1)
+    run = RunFolder(tmp_path / "run")
+    run.save_config(detector, config)
+    saved = json.loads((run.path / "run_config.json").read_text())
+    del saved["training"]["init_from"]
+    (run.path / "run_config.json").write_text(json.dumps(saved))
+    assert run.config_changes(detector, config) == []
+    warm = TrainConfig(manifest=str(flat_manifest), batch_size=4, steps_per_epoch=1, epochs=1, init_from="runs/x")
+    assert run.config_changes(detector, warm) == ['training.init_from: (absent) -> "runs/x"']
+
+
 def test_a_saved_state_must_fit_the_detector_exactly():
     detector = create_detector(DetectorConfig(backbone="tiny_vit", crop_size=32))
     state = trainable_state(detector)
