@@ -1,7 +1,7 @@
 """The crops the texture plan picks, and the shipped model's logits on them, pinned for a few images.
 
 The windows were recorded from the code before the plan was made faster (commit 4b0732f), the
-logits from the shipped model's file (version 11, each expert folded into its own backbone, the
+logits from the shipped model's file (version 12, each expert folded into its own backbone, the
 copies stored as one plus low-rank differences; its export matched the batched torch experts within
 2e-5): a faster plan, decoder or export must choose the very same windows and give the same
 scores, or every stored result and every calibration is silently off. The photos cover JPEG, PNG and WebP samples, an
@@ -106,32 +106,32 @@ PLANS = {
 # The shipped model's crop logits on the (96, 8) plan above.
 LOGITS = {
     "chelsea.jpg": [
-        1.797353, -0.165107, 1.214043, 0.630005,
-        0.102153, 1.378680, -0.053997, 0.833639,
+        1.363197, -0.819655, 1.168526, 0.010489,
+        0.701658, 1.793034, -0.253476, 1.298539,
     ],
     "coffee.png": [
-        -0.094323, 0.384611, 0.128001, -0.123289,
-        -0.207276, -0.234057, -0.174582, -0.467731,
+        0.035443, -0.439304, 0.130805, 0.397996,
+        -0.622943, -0.419725, 0.393939, -0.681370,
     ],
     "rocket.webp": [
-        0.111092, 0.321622, 0.119901, 0.026379,
-        -0.231058, -0.045502, 0.132166, -0.169466,
+        0.144447, -0.257991, -0.715694, -0.473846,
+        -0.126036, -0.113216, -0.003181, -0.282188,
     ],
     "chelsea.jpg orientation 6": [
-        0.494368, 1.901548, -0.045887, 0.937284,
-        0.140734, 0.983603, 2.072948, 0.941222,
+        0.066765, 0.287500, -0.188477, -0.328381,
+        -0.490404, 3.433434, 3.661777, 2.918388,
     ],
     "synthetic 864x1152": [
-        -0.348435, -0.426461, -1.112233, -0.265128,
-        -1.165850, 0.065768, -0.170946, -0.102022,
+        -0.282109, -0.366404, -2.059416, -1.391397,
+        -1.728660, -0.532886, -0.314359, 0.031071,
     ],
     "synthetic 865x1153": [
-        -0.393500, -0.274148, -0.488467, -0.509732,
-        -0.357920, -0.277192, -1.057635, -1.338642,
+        -0.382950, -0.182046, -1.377841, -1.155973,
+        -0.519188, -0.907925, -1.752301, -2.063442,
     ],
     "synthetic 3001x4003": [
-        -1.233661, -1.003545, -1.472489, -1.138635,
-        -1.202317, -1.077471, -1.196569, -1.206010,
+        -2.319665, -1.612191, -2.336775, -1.738054,
+        -1.792330, -2.092508, -2.060350, -2.152684,
     ],
 }
 
