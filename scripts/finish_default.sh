@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # After scripts/train_default.sh: choose the scoring recipe on validation data, calibrate on the
-# validation reals (processed ones included), export fp32 with a parity check, evaluate
+# validation split (a Platt scaling of the logits on its reals and fakes, then thresholds from its reals,
+# processed ones included), export fp32 with a parity check, evaluate
 # it on the test split (clean and under every perturbation), then export fp32 and fp16 with the figures.
 #   scripts/finish_default.sh [MANIFEST] [RUN] [OUT_MODELS] [VERSION]
 # Everything lands in RUN (recipe.json, calibration.json, eval_test/) and OUT_MODELS.
