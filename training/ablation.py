@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.contract import sigmoid
+from engine.contract import LogitScaling, sigmoid
 from training.metrics import detection_metrics
 from training.runs import METRICS_FILE
 
@@ -158,8 +158,9 @@ def pooled_figures(run: Path, held_generator: str, held_domain: str) -> dict[str
     generator, the held-out domain), each against every test real."""
     scores = np.load(run / "eval" / "scores.npz")
     labels, groups = scores["labels"], scores["groups"].astype(str)
-    probabilities = sigmoid(scores["clean"])
     evaluation = json.loads((run / "eval" / "metrics.json").read_text())
+    # On the scale the threshold was fitted on (raw logits in evaluations from before the scaling).
+    probabilities = sigmoid(LogitScaling(**evaluation.get("logit_scaling", {})).apply(scores["clean"]))
     threshold, summary = evaluation["threshold"], evaluation["metrics"]
     held_dom = np.array([g.split("/")[0] == held_domain for g in groups])
     held_gen = np.array([held_generator in g for g in groups]) & ~held_dom  # inpaint fills name their sources
