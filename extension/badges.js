@@ -192,13 +192,14 @@
       const result = outcome.value;
       kind = result.verdict;
       const percent = Math.round(100 * result.probability);
-      // Says what the number is: the chance it is AI-generated, whatever the verdict.
+      // Says what the number is: the AI score. Not "probability that it is AI-generated": the bands come
+      // from where real photos score, so a "likely real" photo can score above 50%.
       text.textContent = `AI ${percent}%`;
       const what = document.createElement("span");
       what.className = "what";
       what.textContent = result.verdictLabel.charAt(0).toLowerCase() + result.verdictLabel.slice(1); // "likely AI"
       full.append(what);
-      badge.title = [`Probability that this image is AI-generated: ${percent}% (${result.probability.toFixed(3)})`,
+      badge.title = [`AI score: ${percent}% (${result.probability.toFixed(3)})`,
         `Verdict: ${result.verdictLabel}`, ...result.reasons, ...result.provenance].join("\n");
       const open = document.createElement("a");
       open.textContent = "Open in SynthSpot";
@@ -246,7 +247,8 @@
         const box = entry.badge.hidden ? null : entry.badge.getBoundingClientRect();
         const link = entry.open ? entry.open.getBoundingClientRect() : null;
         return {
-          src: entry.url, ...entry.data, text: entry.badge.textContent, compact: entry.badge.classList.contains("compact"),
+          src: entry.url, ...entry.data, text: entry.badge.textContent, title: entry.badge.title,
+          compact: entry.badge.classList.contains("compact"),
           visible: Boolean(box), left: box ? box.left : null, top: box ? box.top : null,
           width: box ? box.width : null, height: box ? box.height : null,
           openLink: link && link.width ? { x: link.left + link.width / 2, y: link.top + link.height / 2 } : null,

@@ -137,6 +137,8 @@ def test_pair_in_the_popup_scan_the_page_and_badge_every_visible_image(
         assert abs(badge["probability"] - result.probability) < 1e-6
         assert f"AI {round(100 * result.probability)}%" in badge["text"]  # says what the number is
         assert result.verdict_label[0].lower() + result.verdict_label[1:] in badge["text"]  # "likely AI"
+        assert badge["title"].startswith(f"AI score: {round(100 * result.probability)}%")
+        assert f"Verdict: {result.verdict_label}" in badge["title"]
         stored = store.find(result.sha256)
         assert stored is not None and stored.source == "browser" and stored.page_url == f"{base}/index.html"
         assert stored.image_url == f"{base}/{name}"
