@@ -56,7 +56,7 @@ class StreamingPrinter:
 
 
 def format_table(results: list[Result]) -> str:
-    rows = [("VERDICT", "P(AI)", "SIZE", "FORMAT", "FILE", "NOTES")]
+    rows = [("VERDICT", "SCORE", "SIZE", "FORMAT", "FILE", "NOTES")]  # the AI score; bands from real photos
     for r in results:
         notes = r.error or "; ".join([*r.reasons[:1], *(h.label for h in r.provenance)])
         rows.append((

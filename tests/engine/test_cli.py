@@ -33,7 +33,7 @@ def test_table_output_and_exit_zero_even_when_fakes_are_found(folder, brightness
                             "--store", str(tmp_path / "s.db")], capsys)
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split()[:3] == ["VERDICT", "P(AI)", "SIZE"]
+    assert lines[0].split()[:3] == ["VERDICT", "SCORE", "SIZE"]
     body = "\n".join(lines[1:4])
     assert "Likely AI" in body and "Likely real" in body and "Uncertain" in body
     assert "notes.txt" not in out

@@ -62,7 +62,7 @@ def test_ctrl_c_prints_the_table_of_what_finished(many_images, brightness_model_
     out, err = scan.communicate(timeout=60)
     assert scan.returncode == 130, err
     lines = out.splitlines()
-    assert lines[0].split()[:2] == ["VERDICT", "P(AI)"]
+    assert lines[0].split()[:2] == ["VERDICT", "SCORE"]
     assert "interrupted: " in out and " of 400 scanned" in out
     assert len([line for line in lines[1:] if line.endswith(".png") or ".png " in line]) >= 5
 
