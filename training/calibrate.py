@@ -103,9 +103,10 @@ def fit_logit_scaling(labels, logits) -> LogitScaling:
 def calibrate(real_probabilities, fpr: float = 0.01, real_quantile: float = DEFAULT_REAL_QUANTILE, split: str = "val",
               recipe=None, crop_size: int | None = None, kinds=None, perturbed=None,
               scaling: LogitScaling | None = None) -> Calibration:
-    """Thresholds from real photos' probabilities (``scaling`` is recorded: the one they were computed with); ``kinds`` (one tuple of processing kinds per real,
+    """Thresholds from real photos' probabilities; ``kinds`` (one tuple of processing kinds per real,
     as ``training.evaluate.real_kinds`` gives) makes ``likely_ai`` hold ``fpr`` on each kind too, and
-    ``perturbed`` ({perturbation: the same reals' probabilities after it}) on each perturbation."""
+    ``perturbed`` ({perturbation: the same reals' probabilities after it}) on each perturbation.
+    ``scaling``, the logit scaling the probabilities were computed with, is recorded beside them."""
     scores = np.asarray(real_probabilities, dtype=np.float64)
     if scores.size == 0:
         raise ValueError("calibration needs held-out real photos")
