@@ -103,7 +103,8 @@ class Row:
             return "Error"
         # Bytes the store knew (a copy, a re-download, a second drop) carry the stored verdict: say so.
         seen = " · seen before" if result.cached else ""
-        return f"{result.verdict_label} {result.probability:.0%}{seen}"
+        # "AI 58%", as the extension's badge says: a bare "Likely real 58%" reads as 58% sure it is real.
+        return f"{result.verdict_label} · AI {result.probability:.0%}{seen}"
 
     def sort_value(self, column: int):
         """What the proxy sorts by; unscanned and failed rows sort below every score."""

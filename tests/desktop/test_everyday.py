@@ -246,7 +246,7 @@ def test_a_verdict_badge_too_wide_for_its_column_is_elided_at_the_end_not_clippe
     from desktop.ui.delegates import BADGE_PADDING, fit_badge
 
     metrics = QFontMetrics(QFont())
-    long_text = "Likely AI 97% · seen before"
+    long_text = "Likely AI · AI 97% · seen before"
     narrow = metrics.horizontalAdvance(long_text) // 2 + BADGE_PADDING
     text, width = fit_badge(long_text, metrics, narrow)
     assert text.endswith("…") and text.startswith("Likely")

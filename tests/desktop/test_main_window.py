@@ -80,7 +80,7 @@ def test_dropping_files_and_folders_gives_rows_then_results(tmp_path, qtbot, mod
     assert {name: row.result.verdict for name, row in rows.items()} == {
         "bright.png": LIKELY_AI, "dark.jpg": LIKELY_REAL, "grey.png": UNCERTAIN}
     assert all(row.source == "dropped" for row in rows.values())
-    assert rows["bright.png"].verdict_text.startswith("Likely AI ")
+    assert rows["bright.png"].verdict_text.startswith("Likely AI · AI ")  # the AI score, not a confidence
     assert not window.progress.isVisible() and not window.cancel_button.isVisible()
 
 
