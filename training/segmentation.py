@@ -13,7 +13,12 @@ pixels are in the mask. Figures:
 - ``mean_crop_iou``: the mean over fake crops (a crop with neither truth nor prediction counts 1);
 - ``real_cells_flagged``: the share of real crops' cells predicted manipulated (false alarms);
 - ``all_cells_iou``: the pooled IoU of a map that flags every cell, the floor a useful map beats
-  (crops cut around manipulated pixels are often mostly manipulated).
+  (crops cut around manipulated pixels are often mostly manipulated);
+- ``cell_ap``: average precision of the cell probabilities against the cells' truth, over the cells
+  of every crop (a real crop's are all negatives): no threshold, so it ranks maps by themselves.
+
+``--threshold`` takes a comma list too (``0.2,0.3,0.5``): the thresholded figures for each, under
+``by_threshold``, the first at the top level. Choose a threshold on val and give only it on test.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,24 +79,43 @@ def cell_truth(masks: torch.Tensor, cells: tuple[int, int]) -> np.ndarray:
 
 
 @torch.no_grad()
-def score_maps(detector, manifest_path: str, split: str, crops_per_image: int = 4, threshold: float = 0.5,
-               batch_size: int = 32, seed: int = 0, min_manipulated: float = 0.02) -> dict:
+def score_maps(detector, manifest_path: str, split: str, crops_per_image: int = 4,
+               thresholds: Sequence[float] = (0.5,), batch_size: int = 32, seed: int = 0,
+               min_manipulated: float = 0.02) -> dict:
     if not detector.config.gamma.enabled:
         raise ValueError("this checkpoint has no GAMMA heads: it draws no manipulation maps")
     dataset = TrainingSet(manifest_path, RecordFilter(split, ("inpaint",)), detector.crop_size,
                           AugmentConfig(enabled=False), seed, with_masks=True,
                           domain_classes=detector.config.gamma.domains, min_manipulated=min_manipulated)
     keys = [(index, (seed, 0, draw)) for index in range(len(dataset)) for draw in range(crops_per_image)]
-    scores = MapScores(threshold)
+    by_threshold = [MapScores(threshold) for threshold in thresholds]
+    probabilities, truths = [], []
     for start in range(0, len(keys), batch_size):
         items = [dataset[key] for key in keys[start:start + batch_size]]
         pixels = torch.stack([item["image"] for item in items]).permute(0, 3, 1, 2).float().div(255.0)
         maps = detector(detector.normalize(pixels)).artifact_map
         masks = torch.stack([item["mask"] for item in items])
         labels = np.array([float(item["label"]) == 1.0 for item in items])
-        scores.add(torch.sigmoid(maps[:, 0]).numpy(), cell_truth(masks, tuple(maps.shape[-2:])), labels)
-    return {**scores.summary(), "split": split, "crops_per_image": crops_per_image,
+        probability, truth = torch.sigmoid(maps[:, 0]).numpy(), cell_truth(masks, tuple(maps.shape[-2:]))
+        truth &= labels[:, None, None]  # a crop training labels real has no manipulated cell
+        for scores in by_threshold:
+            scores.add(probability, truth, labels)
+        probabilities.append(probability.ravel())
+        truths.append(truth.ravel())
+    summaries = [scores.summary() for scores in by_threshold]
+    return {**summaries[0], "cell_ap": cell_average_precision(probabilities, truths),
+            "by_threshold": summaries, "split": split, "crops_per_image": crops_per_image,
             "map_cells": list(maps.shape[-2:]) if keys else None, "records": len(dataset)}
+
+
+def cell_average_precision(probabilities: list[np.ndarray], truths: list[np.ndarray]) -> float | None:
+    """AP of cell probabilities against cell truth, pooled; None without a manipulated cell."""
+    from sklearn.metrics import average_precision_score
+
+    truth = np.concatenate(truths) if truths else np.zeros(0, bool)
+    if not truth.any():
+        return None
+    return float(average_precision_score(truth, np.concatenate(probabilities)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,13 +124,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="the forge's manifest.jsonl")
     parser.add_argument("--split", default="val")
     parser.add_argument("--crops-per-image", type=int, default=4)
-    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--threshold", default="0.5", help="a cell's probability that counts as manipulated; a comma list compares several")
     parser.add_argument("--out", help="write the figures here as JSON too")
     args = parser.parse_args(argv)
     from training.checkpoint import load_checkpoint
 
     try:
-        figures = score_maps(load_checkpoint(args.checkpoint), args.data, args.split, args.crops_per_image, args.threshold)
+        thresholds = [float(value) for value in args.threshold.split(",")]
+        if not all(0.0 < value < 1.0 for value in thresholds):
+            raise ValueError(f"thresholds are probabilities strictly between 0 and 1, not {args.threshold!r}")
+        figures = score_maps(load_checkpoint(args.checkpoint), args.data, args.split, args.crops_per_image, thresholds)
     except ValueError as error:
         print(f"training.segmentation: {error}", file=sys.stderr)
         return 2
