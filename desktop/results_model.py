@@ -94,17 +94,22 @@ class Row:
 
     @property
     def verdict_text(self) -> str:
+        return self.badge_texts()[0]
+
+    def badge_texts(self) -> tuple[str, ...]:
+        """The verdict badge's text, longest first: where the column is too narrow for the first, the
+        badge drops "seen before" before it would elide the score."""
         if self.status == QUEUED:
-            return "Scanning…"
+            return ("Scanning…",)
         if self.status == CANCELLED:
-            return "Cancelled"
+            return ("Cancelled",)
         result = self.result
         if result is None or result.verdict == ERROR or result.probability is None:
-            return "Error"
-        # Bytes the store knew (a copy, a re-download, a second drop) carry the stored verdict: say so.
-        seen = " · seen before" if result.cached else ""
+            return ("Error",)
         # "AI 58%", as the extension's badge says: a bare "Likely real 58%" reads as 58% sure it is real.
-        return f"{result.verdict_label} · AI {result.probability:.0%}{seen}"
+        verdict = f"{result.verdict_label} · AI {result.probability:.0%}"
+        # Bytes the store knew (a copy, a re-download, a second drop) carry the stored verdict: say so.
+        return (f"{verdict} · seen before", verdict) if result.cached else (verdict,)
 
     def sort_value(self, column: int):
         """What the proxy sorts by; unscanned and failed rows sort below every score."""
@@ -203,8 +208,11 @@ class ResultsModel(QAbstractTableModel):
         if column == COLUMN_VERDICT and result is not None:
             if result.error:
                 return result.error
+            seen = "Seen before: the verdict stored for these bytes.\n" if result.cached else ""
             if result.reasons:
-                return "Why uncertain:\n" + "\n".join(f"• {reason}" for reason in result.reasons)
+                return seen + "Why uncertain:\n" + "\n".join(f"• {reason}" for reason in result.reasons)
+            if seen:
+                return seen.strip()
         return row.path or (result.image_url if result else "")
 
     # --- updates ----------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
@@ -32,7 +34,7 @@ class VerdictDelegate(QStyledItemDelegate):
         style = option.widget.style() if option.widget else None
         if style:
             style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, option.widget)
-        text, width = fit_badge(row.verdict_text, QFontMetrics(option.font), option.rect.width() - 8)
+        text, width = fit_badge(row.badge_texts(), QFontMetrics(option.font), option.rect.width() - 8)
         badge = QRect(option.rect.left() + 4, option.rect.center().y() - BADGE_HEIGHT // 2 + 1, width, BADGE_HEIGHT)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -45,12 +47,26 @@ class VerdictDelegate(QStyledItemDelegate):
         return QSize(max(150, text_width + BADGE_PADDING + 8), BADGE_HEIGHT + 8)
 
 
-def fit_badge(text: str, metrics: QFontMetrics, available: int) -> tuple[str, int]:
-    """The badge's text and width within ``available`` pixels: elided with "…" at the end when the
-    column is too narrow, never clipped at both ends (a centred text wider than its pill loses both)."""
-    if metrics.horizontalAdvance(text) + BADGE_PADDING > available:
-        text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(0, available - BADGE_PADDING))
+def fit_badge(texts: str | Sequence[str], metrics: QFontMetrics, available: int) -> tuple[str, int]:
+    """The badge's text and width within ``available`` pixels: the first of ``texts`` (longest first)
+    that fits, else the last elided with "…" at the end, never clipped at both ends (a centred
+    text wider than its pill loses both)."""
+    candidates = [texts] if isinstance(texts, str) else list(texts)
+    text = next((candidate for candidate in candidates
+                 if metrics.horizontalAdvance(candidate) + BADGE_PADDING <= available), None)
+    if text is None:
+        text = metrics.elidedText(candidates[-1], Qt.TextElideMode.ElideRight, max(0, available - BADGE_PADDING))
     return text, min(available, metrics.horizontalAdvance(text) + BADGE_PADDING)
+
+
+# The widest badge the verdict column is sized for: every verdict with its score ("seen before"
+# goes first when space is short).
+WIDEST_VERDICT_BADGE = "Likely real · AI 100%"
+
+
+def verdict_column_width(metrics: QFontMetrics) -> int:
+    """Pixels the verdict column needs to show every verdict with its score whole."""
+    return metrics.horizontalAdvance(WIDEST_VERDICT_BADGE) + BADGE_PADDING + 8 + 6
 
 
 class TagsDelegate(QStyledItemDelegate):

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QMimeData, QModelIndex, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView, QApplication, QComboBox, QFileDialog, QFrame, QHeaderView, QLabel, QLineEdit,
     QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton, QSplitter, QSystemTrayIcon, QToolBar,
@@ -27,7 +27,7 @@ from desktop.scanning import FAILED, LOADING, NO_MODEL, READY, ModelState
 from desktop.settings import dialog_start_folder
 from desktop.thumbnails import ImageCache
 from desktop.ui.banners import AlertBanner, ModelBanner
-from desktop.ui.delegates import TagsDelegate, VerdictDelegate
+from desktop.ui.delegates import TagsDelegate, VerdictDelegate, verdict_column_width
 from desktop.ui.detail_pane import DETAIL_IMAGE_SIDE, DetailPane
 from desktop.ui.results_table import ResultsTable
 from desktop.ui.settings_dialog import SettingsDialog
@@ -218,7 +218,8 @@ class MainWindow(QMainWindow):
         vertical.setDefaultSectionSize(ROW_HEIGHT)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COLUMN_NAME, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((COLUMN_VERDICT, 140), (COLUMN_SOURCE, 110), (COLUMN_PROVENANCE, 150),
+        verdict_width = max(140, verdict_column_width(QFontMetrics(self.table.font())))
+        for column, width in ((COLUMN_VERDICT, verdict_width), (COLUMN_SOURCE, 110), (COLUMN_PROVENANCE, 150),
                               (COLUMN_TIME, 140)):
             self.table.setColumnWidth(column, width)
         self.table.setItemDelegateForColumn(COLUMN_VERDICT, VerdictDelegate(self.table))

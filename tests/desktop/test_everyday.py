@@ -255,15 +255,45 @@ def test_a_verdict_badge_too_wide_for_its_column_is_elided_at_the_end_not_clippe
     assert fit_badge(long_text, metrics, wide) == (long_text, metrics.horizontalAdvance(long_text) + BADGE_PADDING)
 
 
+def test_the_verdict_column_shows_every_score_whole_and_drops_seen_before_first(model_path, make_window):
+    # At the old 140 px, "Likely real · AI 58%" showed as "Likely real · AI 5…", and every row seen
+    # before lost its score.
+    from PySide6.QtGui import QFontMetrics
+
+    from desktop.results_model import COLUMN_VERDICT, DONE, Row
+    from desktop.ui.delegates import fit_badge
+
+    window = make_window(model_path)
+    metrics = QFontMetrics(window.table.font())
+    available = window.table.columnWidth(COLUMN_VERDICT) - 8  # as the delegate paints it
+    for verdict, probability in ((LIKELY_REAL, 1.0), (LIKELY_REAL, 0.58), (UNCERTAIN, 0.88), (LIKELY_AI, 0.97)):
+        for cached in (False, True):
+            result = Result(sha256="cd" * 32, path="/p/x.jpg", probability=probability, verdict=verdict, cached=cached)
+            row = Row("/p/x.jpg", "/p/x.jpg", "dropped", DONE, result)
+            text, _ = fit_badge(row.badge_texts(), metrics, available)
+            assert "…" not in text and text.endswith(f"AI {probability:.0%}")
+            assert row.verdict_text.endswith(" · seen before") == cached
+    seen = Row("/p/x.jpg", "/p/x.jpg", "dropped", DONE,
+               Result(sha256="cd" * 32, path="/p/x.jpg", probability=0.4, verdict=LIKELY_REAL, cached=True))
+    wide = metrics.horizontalAdvance(seen.verdict_text) + 40
+    assert fit_badge(seen.badge_texts(), metrics, wide)[0] == "Likely real · AI 40% · seen before"
+    assert "Seen before" in window.model._tooltip(seen, COLUMN_VERDICT)
+
+
 def test_a_likely_real_photo_scoring_above_one_half_is_not_called_likely_ai_generated():
     # The bands come from where real photos score: version 12 calls up to 62% "Likely real".
     from desktop.export import result_summary
     from desktop.results_model import DONE, Row
     from desktop.ui.detail_pane import describe_row
 
-    result = Result(sha256="ab" * 32, path="/p/beach.jpg", probability=0.58, verdict=LIKELY_REAL)
+    mix = {"regenerate": 0.6, "upsample": 0.4}
+    result = Result(sha256="ab" * 32, path="/p/beach.jpg", probability=0.58, verdict=LIKELY_REAL, expert_weights=mix)
     pane = describe_row(Row("/p/beach.jpg", "/p/beach.jpg", "dropped", DONE, result))
     summary = result_summary(result)
     for text in (pane, summary):
         assert "Likely real" in text and "AI score 58%" in text
         assert "likely AI-generated" not in text
+        assert "regeneration-like" not in text  # "kind of artifact" on a photo called real reads as a finding
+    doubtful = Result(sha256="ab" * 32, path="/p/beach.jpg", probability=0.8, verdict=UNCERTAIN, expert_weights=mix)
+    assert "regeneration-like 60%" in describe_row(Row("/p/beach.jpg", "/p/beach.jpg", "dropped", DONE, doubtful))
+    assert "regeneration-like 60%" in result_summary(doubtful)
