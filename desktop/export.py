@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from engine.result import Result, to_csv
+from engine.result import LIKELY_REAL, Result, to_csv
 
 
 def write_results(path: str | os.PathLike, results: list[Result]) -> Path:
@@ -47,7 +47,7 @@ def result_summary(result: Result) -> str:
         return f"{name}: could not be scanned ({result.error})"
     lines = [f"{name}: {result.verdict_label} ({score_text(result.probability)})"]
     lines += [f"  why uncertain: {reason}" for reason in result.reasons]
-    if result.expert_weights:
+    if result.expert_weights and result.verdict != LIKELY_REAL:  # as the detail pane: not for a likely-real photo
         lines.append(f"  artifact kind: {expert_mix_text(result.expert_weights)}")
     lines += [f"  provenance: {hint.label}" for hint in result.provenance]
     lines.append(f"  model: {result.model_name} {result.model_version} on {result.provider.upper()}; "

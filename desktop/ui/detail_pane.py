@@ -15,7 +15,7 @@ from desktop.results_model import CANCELLED, QUEUED, Row, source_label
 from desktop.thumbnails import ImageCache
 from desktop.ui.image_view import ImageView
 from desktop.ui.style import badge_colours, readable_indicators, rich_text_css
-from engine.result import Result
+from engine.result import LIKELY_REAL, Result
 
 DETAIL_IMAGE_SIDE = 1600
 
@@ -49,11 +49,16 @@ def describe_row(row: Row) -> str:
         if result.reasons:
             parts.append("<p><b>Why uncertain</b></p><ul style='margin-top:0'>"
                          + "".join(f"<li>{e(reason)}</li>" for reason in result.reasons) + "</ul>")
-        if result.expert_weights:
+        # Which expert spoke loudest means little for a photo called likely real: not shown there.
+        if result.expert_weights and result.verdict != LIKELY_REAL:
             parts.append(f"<p><b>Kind of artifact</b>: {e(expert_mix_text(result.expert_weights))}</p>")
         if result.crops:
             scores = ", ".join(f"{crop.probability:.0%}" for crop in result.crops)
             parts.append(f"<p><b>Crop scores</b> ({len(result.crops)} crops): {e(scores)}</p>")
+    if not result.ok and not result.provenance:  # a file that could not be read has no metadata to report
+        parts.append("<p><b>File</b></p>")
+        parts.append(_facts_table(_facts(row, result)))
+        return "".join(parts)
     parts.append("<p><b>Provenance</b> (shown beside the score, never mixed into it)</p>")
     if result.provenance:
         items = []
@@ -175,8 +180,12 @@ class DetailPane(QWidget):
             message = ""
         elif not row.path:
             message = "This image came from the browser; its pixels are not kept."
-        elif self._images.failed(row.path) or not os.path.exists(row.path):
-            message = f"{Path(row.path).name} cannot be shown (moved, deleted, or not an image)."
+        elif not os.path.exists(row.path):
+            message = f"{Path(row.path).name} cannot be shown: it was moved or deleted."
+        elif self._images.failed(row.path):
+            # The scan's own reason says more than a guess: "truncated or corrupt", "above the 100 MP limit"...
+            error = row.result.error if row.result is not None and not row.result.ok else ""
+            message = f"{Path(row.path).name} cannot be shown: {error or 'not an image this viewer reads'}."
         else:
             message = "Loading…"
         self.image_view.set_content(pixmap, row.result if row.status not in (QUEUED, CANCELLED) else None, message)
@@ -197,6 +206,10 @@ class DetailPane(QWidget):
         self._update_toggles()
 
     def _update_toggles(self) -> None:
+        has_crops = bool(self._row is not None and self._row.result is not None and self._row.result.crops)
+        self.crops_toggle.setEnabled(has_crops)
+        self.crops_toggle.setToolTip("The crops the model looked at, at native resolution, with each one's score"
+                                     if has_crops else "No crops were scored for this image")
         if not self._model_has_map:
             self.heatmap_toggle.setEnabled(False)
             self.heatmap_toggle.setToolTip("The loaded model has no artifact map, so there is no heatmap to show")

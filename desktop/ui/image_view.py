@@ -65,6 +65,11 @@ class ImageView(QWidget):
         self.update()
 
     @property
+    def message(self) -> str:
+        """The text shown in place of the picture ("" while a picture is shown)."""
+        return self._message
+
+    @property
     def has_heatmap(self) -> bool:
         return self._heatmap is not None
 

@@ -93,6 +93,12 @@ def test_corrupt_file_gives_an_error_row_and_the_app_keeps_working(tmp_path, qtb
     row = rows_by_name(window)["broken.jpg"]
     assert row.result.verdict == ERROR and row.result.error
     assert row.verdict_text == "Error"
+    # The pane gives the scan's own reason where the picture would be, and claims nothing it did not read.
+    window.select_proxy_row(0)
+    detail = window.detail
+    qtbot.waitUntil(lambda: row.result.error in detail.image_view.message, timeout=WAIT_MS)
+    assert detail.image_view.message.startswith("broken.jpg cannot be shown: ")
+    assert "Provenance" not in detail.info.toPlainText() and not detail.crops_toggle.isEnabled()
     drop(window, [write_image(tmp_path / "after.png", 230)])
     wait_for_results(qtbot, window, 2)
     assert rows_by_name(window)["after.png"].result.verdict == LIKELY_AI
