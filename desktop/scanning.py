@@ -70,6 +70,7 @@ class ScanService(QObject):
     resultsReady = Signal(list)  # [Result]
     progressChanged = Signal(int, int)  # done, total for the current run of work
     scanFinished = Signal(bool)  # True when the run was cancelled
+    nothingFound = Signal(list)  # [path] given to scan, in which no file was found
     historyLoaded = Signal(list)  # [Result], newest first
 
     _modelLoaded = Signal(object, int)  # ModelState, load generation
@@ -262,13 +263,17 @@ class ScanService(QObject):
 
     def _expand_and_submit(self, scanner: Scanner, paths: list[str], source: str, recursive: bool,
                            generation: int) -> None:  # a worker thread
+        found = 0
         try:
             for files in self.pending.expand(paths, source, recursive,
                                              cancelled=lambda: generation != self._generation,
                                              interrupted=lambda: self._tasks.closed):
+                found += len(files)
                 requests = [ScanRequest(path=path, source=source) for path in files]
                 if not self._submit_chunk(scanner, requests, generation):
                     break  # shutting down: what is not queued stays pending, for the next start
+            if not found and generation == self._generation and not self._tasks.closed:
+                self.nothingFound.emit(paths)  # folders with no image in them: say so, or nothing seems to happen
         except Exception:
             log.exception("expanding %s failed", paths)
         finally:

@@ -7,7 +7,7 @@ import sys
 from collections import Counter
 
 from engine.paths import display_path, printable
-from engine.result import VERDICT_LABELS, Result, to_csv
+from engine.result import VERDICT_LABELS, Result, to_csv, verdict_counts_text
 
 MAX_SKIPPED_LISTED = 20
 
@@ -73,11 +73,10 @@ def format_table(results: list[Result]) -> str:
 
 
 def summary(results: list[Result], skipped: list[tuple[str, str]], total: int | None = None) -> str:
-    counts = Counter(result.verdict for result in results)
-    parts = [f"{counts[k]} {VERDICT_LABELS[k].lower()}" for k in VERDICT_LABELS if counts.get(k)]
-    line = f"{len(results)} scanned: " + (", ".join(parts) if parts else "nothing")
+    counts = verdict_counts_text(result.verdict for result in results) or "nothing"
+    line = f"{len(results)} scanned: {counts}"
     if total is not None and total != len(results):
-        line = f"interrupted: {len(results)} of {total} scanned: " + (", ".join(parts) if parts else "nothing")
+        line = f"interrupted: {len(results)} of {total} scanned: {counts}"
     if skipped:
         reasons = Counter(reason for _, reason in skipped)
         line += f" · {len(skipped)} skipped (" + ", ".join(f"{n} {why}" for why, n in reasons.most_common()) + ")"

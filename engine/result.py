@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import math
+from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from dataclasses import asdict, dataclass, field, fields
 
@@ -19,6 +21,15 @@ UNCERTAIN = "uncertain"
 LIKELY_REAL = "likely_real"
 ERROR = "error"
 VERDICT_LABELS = {LIKELY_AI: "Likely AI", UNCERTAIN: "Uncertain", LIKELY_REAL: "Likely real", ERROR: "Error"}
+
+
+
+def verdict_counts_text(verdicts: Iterable[str]) -> str:
+    """"3 likely AI, 1 uncertain, 2 could not be read": each verdict's count, in the labels' order."""
+    counts = Counter(verdicts)
+    return ", ".join(f"{counts[verdict]} " + ("could not be read" if verdict == ERROR else label[0].lower() + label[1:])
+                     for verdict, label in VERDICT_LABELS.items() if counts.get(verdict))
+
 
 # Heavier JPEG compression than this erases much of what detectors look for.
 MIN_TRUSTED_JPEG_QUALITY = 60

@@ -33,6 +33,7 @@ from desktop.ui.results_table import ResultsTable
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.style import app_icon, keep_placeholder_readable
 from desktop.ui.tray import TrayIcon
+from engine.result import verdict_counts_text
 
 THUMBNAIL_SIDE = 44
 ROW_HEIGHT = 52
@@ -57,6 +58,7 @@ class MainWindow(QMainWindow):
         self._follow_key = ""  # the row brought into view; kept there while re-sorting moves it
         self._alerted = None  # the Result the alert banner and the desktop notification point at
         self._progress_shown_at = 0.0
+        self._verdicts_this_scan: list[str] = []  # for the summary when the scan finishes
         keep_placeholder_readable()
         self.setWindowTitle("SynthSpot")
         self.setWindowIcon(app_icon())
@@ -284,6 +286,7 @@ class MainWindow(QMainWindow):
         service.historyLoaded.connect(self.model.add_history)
         service.progressChanged.connect(self._progress)
         service.scanFinished.connect(self._scan_finished)
+        service.nothingFound.connect(self._nothing_found)
         self.session.watchStatusChanged.connect(self._watch_status)
         self.session.notify.connect(self._notify)
         self.session.bridge.changed.connect(self._bridge_changed)
@@ -401,6 +404,7 @@ class MainWindow(QMainWindow):
             self.table.scrollTo(current)
 
     def _results_ready(self, results: list) -> None:
+        self._verdicts_this_scan.extend(result.verdict for result in results)
         for result in results:
             if result.ok and result.path:  # it decodes now: a thumbnail that failed on it may have seen half a file
                 self.thumbnails.retry_failed(result.path)
@@ -603,13 +607,22 @@ class MainWindow(QMainWindow):
         self.progress.hide()
         self.cancel_button.hide()
         self.cancel_action.setEnabled(False)
+        verdicts, self._verdicts_this_scan = self._verdicts_this_scan, []
         if cancelled:
             count = self.model.mark_cancelled()
             self.statusBar().showMessage(f"Cancelled; {count} images were not scanned.", 8000)
+        elif verdicts:
+            count = f"{len(verdicts)} image{'s' if len(verdicts) != 1 else ''}"
+            self.statusBar().showMessage(f"Scan finished: {count}: {verdict_counts_text(verdicts)}.", 15000)
         else:
             self.statusBar().showMessage("Scan finished.", 4000)
         if self.tray:
             self.tray.set_status("Idle")
+
+    def _nothing_found(self, paths: list) -> None:
+        names = ", ".join(Path(path).name or path for path in paths[:3]) + (" …" if len(paths) > 3 else "")
+        self.statusBar().showMessage(f"No images found in {names}: nothing to scan (sub-folders were searched too).",
+                                     10000)
 
     def _watch_status(self, text: str) -> None:
         self.watch_label.setText(text)

@@ -81,7 +81,21 @@ def test_dropping_files_and_folders_gives_rows_then_results(tmp_path, qtbot, mod
         "bright.png": LIKELY_AI, "dark.jpg": LIKELY_REAL, "grey.png": UNCERTAIN}
     assert all(row.source == "dropped" for row in rows.values())
     assert rows["bright.png"].verdict_text.startswith("Likely AI · AI ")  # the AI score, not a confidence
-    assert not window.progress.isVisible() and not window.cancel_button.isVisible()
+    qtbot.waitUntil(lambda: not window.progress.isVisible() and not window.cancel_button.isVisible(), timeout=WAIT_MS)
+    assert window.statusBar().currentMessage() == "Scan finished: 3 images: 1 likely AI, 1 uncertain, 1 likely real."
+
+
+def test_a_folder_with_no_image_in_it_says_so(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    notes = tmp_path / "notes"
+    (notes / "deeper").mkdir(parents=True)
+    (notes / "readme.txt").write_text("words")
+    (notes / "deeper" / "todo.md").write_text("more words")
+    assert drop(window, [notes])
+    qtbot.waitUntil(lambda: "No images found in notes" in window.statusBar().currentMessage(), timeout=WAIT_MS)
+    assert window.model.rowCount() == 0
+    drop(window, [write_image(tmp_path / "a.png", 230)])  # and the next drop scans as usual
+    wait_for_results(qtbot, window, 1)
 
 
 def test_corrupt_file_gives_an_error_row_and_the_app_keeps_working(tmp_path, qtbot, model_path, make_window):

@@ -37,7 +37,7 @@ def test_table_output_and_exit_zero_even_when_fakes_are_found(folder, brightness
     body = "\n".join(lines[1:4])
     assert "Likely AI" in body and "Likely real" in body and "Uncertain" in body
     assert "notes.txt" not in out
-    assert "3 scanned: 1 likely ai, 1 uncertain, 1 likely real" in out
+    assert "3 scanned: 1 likely AI, 1 uncertain, 1 likely real" in out
 
 
 def test_json_lines_output(folder, brightness_model_path, tmp_path, capsys):
