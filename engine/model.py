@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,17 @@ def resolve_provider(choice: str) -> str:
     return choice
 
 
+def load_failure_text(name: str, error: Exception) -> str:
+    """Why ONNX Runtime refused a file, for a person: a file that is not ONNX at all is said plainly,
+    other refusals keep ONNX Runtime's reason without its "[ONNXRuntimeError] : 7 : CODE :" prefix."""
+    text = str(error)
+    if "INVALID_PROTOBUF" in text or "Protobuf parsing failed" in text:
+        return (f"{name} is not a loadable ONNX model: the file is not an ONNX model, or it is damaged or "
+                "only partly downloaded")
+    reason = re.sub(r"^\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : ", "", text).strip()
+    return f"{name} is not a loadable ONNX model: {reason or type(error).__name__}"
+
+
 class Detector:
     """A contract model on one execution provider.
 
@@ -82,7 +94,8 @@ class Detector:
         try:
             self._session = ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
         except Exception as exc:
-            raise ModelLoadError(f"{self.path.name} is not a loadable ONNX model: {exc}") from None
+            log.warning("ONNX Runtime could not load %s: %s", self.path, exc)
+            raise ModelLoadError(load_failure_text(self.path.name, exc)) from None
         try:
             self.metadata = validate_session(self._session)
         except ContractError as exc:

@@ -50,8 +50,9 @@ class ModelBanner(Banner):
     """Says clearly when no model can scan, with the one button that fixes it."""
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__("modelBanner", verdict_colour(UNCERTAIN), ["Choose model file…"], parent)
-        self.choose = self.buttons[0]
+        super().__init__("modelBanner", verdict_colour(UNCERTAIN), ["Use built-in model", "Choose model file…"], parent)
+        self.use_builtin, self.choose = self.buttons
+        self.use_builtin.setToolTip("Go back to the detector that comes with SynthSpot")
 
 
 class AlertBanner(Banner):

@@ -109,6 +109,7 @@ class DetailPane(QWidget):
         self._images = images
         self._row: Row | None = None
         self._model_has_map = True
+        self._can_scan = True
         self._heatmap_wanted = True  # the person's choice, kept while a model without maps hides it
         self.image_view = ImageView()
         self.heatmap_toggle = QCheckBox("Artifact heatmap")
@@ -160,11 +161,21 @@ class DetailPane(QWidget):
     def row(self) -> Row | None:
         return self._row
 
+    def set_can_scan(self, can_scan: bool) -> None:
+        """Whether a model can scan: the empty pane's hint says how to start, or what to do first."""
+        if can_scan != self._can_scan:
+            self._can_scan = can_scan
+            if self._row is None:
+                self.show_row(None)
+
     def show_row(self, row: Row | None) -> None:
         self._row = row
         if row is None:
             self.info.setHtml("<p class='muted'>Drop images or folders anywhere on the window, "
-                              "or use Open files… (Ctrl+O). Select a row to see its details here.</p>")
+                              "or use Open files… (Ctrl+O). Select a row to see its details here.</p>"
+                              if self._can_scan else
+                              "<p class='muted'>Choose a detector model first (the button above the list): "
+                              "without one nothing can be scanned. Select a row to see its details here.</p>")
             self.image_view.set_content(None, None)
             self._update_toggles()
             return

@@ -33,6 +33,7 @@ from desktop.ui.results_table import ResultsTable
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.style import app_icon, keep_placeholder_readable
 from desktop.ui.tray import TrayIcon
+from engine.models import builtin_model_available
 from engine.result import verdict_counts_text
 
 THUMBNAIL_SIDE = 44
@@ -197,6 +198,7 @@ class MainWindow(QMainWindow):
     def _build_central(self) -> None:
         self.banner = ModelBanner()
         self.banner.choose.clicked.connect(self.choose_model)
+        self.banner.use_builtin.clicked.connect(self.use_builtin_model)
         self.banner.hide()
         self.alert_banner = AlertBanner()
         self.alert_banner.show_button.clicked.connect(self.show_alerted)
@@ -547,6 +549,9 @@ class MainWindow(QMainWindow):
         if path:
             self.session.set_model(path, self.session.settings.provider)
 
+    def use_builtin_model(self) -> None:
+        self.session.set_model("", self.session.settings.provider)  # "" is the embedded default
+
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.session, self)
         if dialog.exec():
@@ -571,10 +576,14 @@ class MainWindow(QMainWindow):
             action.setEnabled(scanning_possible)
         if state.state in (NO_MODEL, FAILED):
             self.banner.label.setText(state.message)
+            # Offered where a file of the person's own failed and the built-in one is there to go back to.
+            self.banner.use_builtin.setVisible(bool(self.session.settings.model_path) and builtin_model_available())
             self.banner.show()
             self.provider_label.setText("No model")
         else:
             self.banner.hide()
+        self.table.set_can_scan(scanning_possible)
+        self.detail.set_can_scan(scanning_possible)
         if state.state == LOADING:
             self.provider_label.setText("Loading model…")
         if state.state == READY and (detector := state.detector) is not None:

@@ -12,12 +12,21 @@ EMPTY_HINT = ("Drop images or folders here to scan them\n\n"
               "or use Open files… (Ctrl+O), Open folder… (Ctrl+Shift+O) or paste an image (Ctrl+V).\n"
               "Everything is scanned on this computer.")
 NO_MATCH_HINT = "No results match the filters."
+NO_MODEL_HINT = ("No detector model is loaded, so nothing can be scanned yet.\n\n"
+                 "Choose one with the button above, or in Settings.")
 
 
 class ResultsTable(QTableView):
     """The results table: Home and End go to the first and last row, keeping the column, as in a list
     (QTableView's own Home/End move across the columns of the current row). Empty, it says what to do:
     the whole list is a drop target."""
+
+    can_scan = True  # False while no model can scan: the hint then says what to do first
+
+    def set_can_scan(self, can_scan: bool) -> None:
+        if can_scan != self.can_scan:
+            self.can_scan = can_scan
+            self.viewport().update()
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         super().paintEvent(event)
@@ -30,7 +39,7 @@ class ResultsTable(QTableView):
             painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
             painter.drawText(self.viewport().rect().adjusted(24, 24, -24, -24),
                              Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                             NO_MATCH_HINT if filtered else EMPTY_HINT)
+                             NO_MATCH_HINT if filtered else EMPTY_HINT if self.can_scan else NO_MODEL_HINT)
         finally:
             painter.end()
 

@@ -61,6 +61,13 @@ def list_models() -> list[ModelInfo]:
     return found
 
 
+def builtin_model_available() -> bool:
+    """Whether the model that comes with SynthSpot is there (a source checkout without it has none)."""
+    if not DEFAULTS_FILE.is_file():
+        return False
+    return any((EMBEDDED_DIR / name).is_file() for name in json.loads(DEFAULTS_FILE.read_text()).values() if name)
+
+
 def default_model_path(provider: str = "cpu") -> Path:
     """The model to use when none is named: $SYNTHSPOT_MODEL, else the embedded default."""
     if os.environ.get(MODEL_ENV):

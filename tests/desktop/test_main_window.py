@@ -440,12 +440,16 @@ def test_without_a_model_the_app_starts_with_a_banner_and_scans_after_one_is_cho
     assert window.banner.isVisible()
     assert "No detector model installed" in window.banner.label.text()
     assert not window.open_files_action.isEnabled()
+    # Nothing to go back to, and the empty list and pane say what to do first, not how to open files.
+    assert window.banner.use_builtin.isHidden() and not window.table.can_scan
+    assert "Choose a detector model first" in window.detail.info.toPlainText()
     path = write_image(tmp_path / "a.png", 230)
     assert not window.scan_paths([str(path)], "dropped")
     assert window.model.rowCount() == 0
     window.session.set_model(str(model_path), "auto")
     qtbot.waitUntil(lambda: window.service.model_state.ready, timeout=WAIT_MS)
-    assert not window.banner.isVisible() and window.open_files_action.isEnabled()
+    assert not window.banner.isVisible() and window.open_files_action.isEnabled() and window.table.can_scan
+    assert "Open files" in window.detail.info.toPlainText()
     assert window.provider_label.text() == "Model: test-brightness v1 (CPU)"
     assert window.scan_paths([str(path)], "dropped")
     wait_for_results(qtbot, window, 1)
@@ -457,6 +461,13 @@ def test_a_broken_model_file_says_why(tmp_path, qtbot, make_window):
     window = make_window(broken)
     assert window.banner.isVisible()
     assert "could not be loaded" in window.banner.label.text()
+    assert "ONNXRuntimeError" not in window.banner.label.text()
+    # The person's own file failed: one click goes back to the model that comes with SynthSpot.
+    assert window.banner.use_builtin.isVisible()
+    window.banner.use_builtin.click()
+    qtbot.waitUntil(lambda: window.service.model_state.ready, timeout=WAIT_MS)
+    assert not window.banner.isVisible() and window.session.settings.model_path == ""
+    assert window.provider_label.text().startswith("Model: synthspot-lite0 v")
 
 
 def test_cancel_marks_unscanned_rows(tmp_path, qtbot, slow_model, make_window):

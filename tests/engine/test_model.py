@@ -61,8 +61,19 @@ def test_missing_and_non_onnx_files(tmp_path):
         Detector(tmp_path / "nope.onnx")
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"definitely not protobuf")
-    with pytest.raises(ModelLoadError, match="not a loadable ONNX model"):
+    with pytest.raises(ModelLoadError, match="not a loadable ONNX model") as refused:
         Detector(junk)
+    # said for a person: no "[ONNXRuntimeError] : 7 : INVALID_PROTOBUF" in what the app shows
+    assert "damaged or only partly downloaded" in str(refused.value) and "ONNXRuntimeError" not in str(refused.value)
+
+
+def test_other_onnx_runtime_refusals_keep_their_reason_without_the_error_code_prefix():
+    from engine.model import load_failure_text
+
+    error = RuntimeError("[ONNXRuntimeError] : 1 : FAIL : Load model from m.onnx failed: Unsupported opset 99")
+    assert load_failure_text("m.onnx", error) == \
+        "m.onnx is not a loadable ONNX model: Load model from m.onnx failed: Unsupported opset 99"
+    assert load_failure_text("m.onnx", RuntimeError("")) == "m.onnx is not a loadable ONNX model: RuntimeError"
 
 
 def _edited(tmp_path, edit, name="edited.onnx"):
