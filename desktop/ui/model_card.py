@@ -23,6 +23,56 @@ def probabilities_text(scaling: LogitScaling) -> str:
             "so a score is the chance of a fake when fakes and real photos are equally likely")
 
 
+METHODS = {"sef": "SEF: separately trained experts, one per kind of fake, fused by a gate",
+           "mixed": "one adapter trained on every kind of fake", "mole": "MoLE: a mixture of low-rank experts"}
+ADAPTERS = {"lora": "LoRA adapters on the frozen backbone", "mole": "mixture of LoRA experts", "none": "none"}
+MEASURES = {"ap": "Average precision", "auc": "ROC AUC", "acc_balanced": "Balanced accuracy",
+            "tpr_at_1fpr": "Fakes caught at 1% false alarms on real photos"}
+SHARES = {"acc_balanced", "tpr_at_1fpr"}  # shown as percentages
+
+
+def _plain(value) -> str:
+    """A metadata value as a person reads it: yes/no, "key: value" pairs, not Python's reprs."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(f"{key.replace('_', ' ')}: {_plain(item)}" for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(item) for item in value)
+    return str(value)
+
+
+def training_rows(training: dict) -> list[tuple[str, str]]:
+    """The "How it was made" rows: known keys in words, any other as it is."""
+    rows = []
+    for key, value in training.items():
+        if key == "method":
+            rows.append(("Method", METHODS.get(str(value), str(value))))
+        elif key == "adapter":
+            rows.append(("Adapter", ADAPTERS.get(str(value), str(value))))
+        elif key == "backbone":
+            rows.append(("Backbone", str(value)))
+        elif key == "gamma":
+            rows.append(("Manipulation maps", "GAMMA segmentation heads" if value else "none"))
+        elif key == "calibration" and isinstance(value, dict) and "n_real" in value:
+            rows.append(("Calibrated on", f"{value['n_real']:,} real photos of the {value.get('split', 'val')} split"))
+        else:
+            rows.append((key.replace("_", " ").capitalize(), _plain(value)))
+    return rows
+
+
+def measured_rows(metrics: dict) -> list[tuple[str, str]]:
+    """The "Measured" rows: named measures, shares as percentages, the split they come from first."""
+    rows = [("Images", f"the {metrics['split']} split, never trained or tuned on")] if "split" in metrics else []
+    for key, value in metrics.items():
+        if key == "split":
+            continue
+        label = MEASURES.get(key, key.replace("_", " ").capitalize())
+        shown = f"{value:.1%}" if key in SHARES and isinstance(value, (int, float)) else _plain(value)
+        rows.append((label, shown))
+    return rows
+
+
 def model_card_html(detector, message: str = "") -> str:
     """The card as HTML; without a detector, why there is none."""
     if detector is None:
@@ -40,9 +90,9 @@ def model_card_html(detector, message: str = "") -> str:
         ("Artifact heatmap", "yes" if detector.has_artifact_map else "no (this model has no artifact map output)"),
     ]
     parts = [f"<h3>{html.escape(meta.name)} {html.escape(meta.version)}</h3>", f"<table>{_rows(facts)}</table>"]
-    for title, values in (("Training", meta.training), ("Measured", meta.metrics)):
-        if values:
-            parts.append(f"<p><b>{title}</b></p><table>{_rows(sorted(values.items()))}</table>")
+    for title, rows in (("How it was made", training_rows(meta.training)), ("Measured", measured_rows(meta.metrics))):
+        if rows:
+            parts.append(f"<p><b>{title}</b></p><table>{_rows(rows)}</table>")
     return "".join(parts)
 
 

@@ -551,3 +551,20 @@ def test_the_model_card_says_how_the_probabilities_were_rescaled():
 
     assert "(Platt: 1.34 × logit -0.0409)" in probabilities_text(LogitScaling(1.3432, -0.04091))
     assert "not rescaled" in probabilities_text(LogitScaling())
+
+
+def test_the_model_card_says_in_words_how_the_model_was_made_and_measured():
+    from desktop.ui.model_card import measured_rows, training_rows
+
+    training = {"backbone": "efficientnet_lite0", "method": "sef", "adapter": "lora", "gamma": True,
+                "calibration": {"split": "val", "n_real": 4105, "real_quantile": 0.9}, "crops_seen": 65536}
+    made = dict(training_rows(training))
+    assert made["Method"].startswith("SEF: separately trained experts")
+    assert made["Manipulation maps"] == "GAMMA segmentation heads"
+    assert made["Calibrated on"] == "4,105 real photos of the val split"
+    assert made["Crops seen"] == "65536"  # a key the card does not know is still shown, plainly
+    measured = measured_rows({"split": "test", "ap": 0.87, "tpr_at_1fpr": 0.3675, "extra": {"a_b": True}})
+    assert measured[0] == ("Images", "the test split, never trained or tuned on")
+    assert ("Fakes caught at 1% false alarms on real photos", "36.8%") in measured
+    assert ("Average precision", "0.87") in measured and ("Extra", "a b: yes") in measured
+    assert not any("{" in value or "True" in value for _, value in [*made.items(), *measured])
