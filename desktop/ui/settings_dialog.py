@@ -143,11 +143,16 @@ class SettingsDialog(QDialog):
 
     def _refresh_bridge(self) -> None:
         bridge = self._session.bridge
-        self.bridge_status.setText(bridge.status_text())
-        pairable = bridge.running and self.bridge_enabled.isChecked()
-        self.pair_browser.setEnabled(pairable)
-        self.revoke.setEnabled(pairable)
-        self.pair_browser.setToolTip("" if pairable else "Switch the bridge on and press OK first")
+        wanted = self.bridge_enabled.isEnabled() and self.bridge_enabled.isChecked()
+        status = bridge.status_text()
+        if wanted and not bridge.running and not bridge.error:
+            status += " · starts when you press OK or Pair a browser…"
+        self.bridge_status.setText(status)
+        # Pairing is an explicit wish for the bridge: offered as soon as the box is ticked, it starts the
+        # bridge itself rather than sending the person through OK and back into Settings.
+        self.pair_browser.setEnabled(wanted)
+        self.revoke.setEnabled(wanted and bridge.running)
+        self.pair_browser.setToolTip("" if wanted else "Tick the box above first")
 
     # --- actions ----------------------------------------------------------------------
 
@@ -180,6 +185,10 @@ class SettingsDialog(QDialog):
     def _open_pairing(self) -> None:
         from desktop.ui.pairing_dialog import PairingDialog
 
+        if not self._session.bridge.running:
+            self._session.set_bridge_enabled(True)
+            if not self._session.bridge.running:  # the port is taken, say: the status line says why
+                return
         PairingDialog(self._session, self).exec()
 
     def _revoke(self) -> None:

@@ -169,6 +169,7 @@ def test_bridge_switch_starts_the_bridge_and_offers_pairing(tmp_path, qtbot, mod
     assert not dialog.pair_browser.isEnabled()
     dialog.bridge_enabled.setChecked(True)
     assert not session.bridge.running  # acts on OK only
+    assert dialog.pair_browser.isEnabled() and "starts when you press OK" in dialog.bridge_status.text()
     dialog.reject()
     assert not session.bridge.running and session.settings.bridge_enabled is False  # Cancel undoes it
     dialog = SettingsDialog(session, window)
@@ -184,6 +185,22 @@ def test_bridge_switch_starts_the_bridge_and_offers_pairing(tmp_path, qtbot, mod
     assert session.bridge.running and not dialog.pair_browser.isEnabled()
     dialog.apply()
     assert not session.bridge.running and session.settings.bridge_enabled is False
+
+
+def test_pair_a_browser_starts_the_bridge_itself_no_trip_through_ok(tmp_path, qtbot, model_path, make_window,
+                                                                    monkeypatch):
+    from desktop.ui import pairing_dialog
+
+    window = make_window(model_path, bridge_port=free_port())
+    session = window.session
+    dialog = SettingsDialog(session, window)
+    qtbot.addWidget(dialog)
+    shown = []
+    monkeypatch.setattr(pairing_dialog.PairingDialog, "exec", lambda self: shown.append(session.bridge.running))
+    dialog.bridge_enabled.setChecked(True)
+    dialog.pair_browser.click()
+    assert shown == [True] and session.settings.bridge_enabled is True  # running before the pairing window
+    assert "Browser bridge on 127.0.0.1" in dialog.bridge_status.text() and dialog.revoke.isEnabled()
 
 
 def test_a_long_model_error_wraps_instead_of_widening_settings(tmp_path, qtbot, make_window):
