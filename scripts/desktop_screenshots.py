@@ -163,7 +163,11 @@ def main() -> int:
     photos = make_photos(work / "photos")
     saved = []
 
-    # 1. No model installed yet: the banner.
+    # 1. No model installed yet: the banner. A checkout ships the embedded default, which the app would
+    # load: hidden for this shot, as a build without it would be.
+    from engine import models
+
+    shipped_defaults, models.DEFAULTS_FILE = models.DEFAULTS_FILE, work / "no-default.json"
     settings = AppSettings.open(work / "empty.ini")
     session = AppSession(settings, Store(work / "empty.sqlite3"))
     window = MainWindow(session)
@@ -177,6 +181,7 @@ def main() -> int:
     window.shutdown()
     session.shutdown()
     window.close()
+    models.DEFAULTS_FILE = shipped_defaults
 
     # 2. With a model and results.
     session, window = open_window(app, work, model, [str(Path.home() / "Downloads")])
