@@ -10,6 +10,7 @@ from engine.paths import display_path, printable
 from engine.result import VERDICT_LABELS, Result, to_csv, verdict_counts_text
 
 MAX_SKIPPED_LISTED = 20
+MAX_FILE_COLUMN = 60  # characters; the table's FILE column is no wider
 
 
 class StreamingPrinter:
@@ -68,6 +69,8 @@ def format_table(results: list[Result]) -> str:
             printable(notes),
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    # One long path would push every row's notes far right: longer paths overrun the column instead.
+    widths[4] = min(widths[4], MAX_FILE_COLUMN)
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True)) + "  " + row[5]
                      for row in rows).rstrip()
 

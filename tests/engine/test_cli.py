@@ -125,3 +125,16 @@ def test_the_embedded_default_model_scans_with_no_set_up(capsys, monkeypatch):
     default = models.read_metadata(models.default_model_path("cpu"))
     assert {r["model_name"] for r in records} == {default.name}
     assert all(r["verdict"] in ("likely_ai", "uncertain", "likely_real") for r in records)
+
+
+def test_one_long_path_does_not_push_every_row_s_notes_across_the_terminal():
+    from engine.cli_output import MAX_FILE_COLUMN, format_table
+    from engine.result import ERROR, LIKELY_REAL, Result
+
+    long_path = "/photos/" + "a-very-long-folder-name/" * 10 + "holiday.jpg"
+    results = [Result(sha256="", path=long_path, probability=0.1, verdict=LIKELY_REAL, width=10, height=10, format="JPEG"),
+               Result(sha256="", path="/p/x.jpg", verdict=ERROR, error="the image data is truncated")]
+    header, first, second = format_table(results).splitlines()
+    assert header.index("NOTES") <= header.index("FILE") + MAX_FILE_COLUMN + 2
+    assert second.index("the image data is truncated") == header.index("NOTES")  # short rows stay aligned
+    assert long_path in first  # the long path is whole, overrunning its column
