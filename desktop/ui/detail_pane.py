@@ -29,11 +29,22 @@ def _size_text(size: int) -> str:
     return ""
 
 
+MAX_TITLE_CHARS = 80  # a longer name is cut in the middle in the pane's title; the File facts give it whole
+
+
+def elide_middle(text: str, limit: int) -> str:
+    """``text`` at most ``limit`` characters, cut in the middle with "…" (the extension stays in view)."""
+    if len(text) <= limit:
+        return text
+    keep = limit - 1
+    return text[:(keep + 1) // 2] + "…" + text[len(text) - keep // 2:]
+
+
 def describe_row(row: Row) -> str:
     """The pane's text as HTML: verdict, why uncertain, artifact kind, provenance, file facts."""
     e = html.escape
     result = row.result
-    parts = [f"<h3 style='margin:0'>{e(row.name)}</h3>"]
+    parts = [f"<h3 style='margin:0'>{e(elide_middle(row.name, MAX_TITLE_CHARS))}</h3>"]
     if row.status == QUEUED or result is None:
         parts.append("<p>Waiting to be scanned…</p>" if row.status == QUEUED else "<p>Not scanned.</p>")
         if row.status == CANCELLED:

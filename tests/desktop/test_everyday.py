@@ -297,3 +297,16 @@ def test_a_likely_real_photo_scoring_above_one_half_is_not_called_likely_ai_gene
     doubtful = Result(sha256="ab" * 32, path="/p/beach.jpg", probability=0.8, verdict=UNCERTAIN, expert_weights=mix)
     assert "regeneration-like 60%" in describe_row(Row("/p/beach.jpg", "/p/beach.jpg", "dropped", DONE, doubtful))
     assert "regeneration-like 60%" in result_summary(doubtful)
+
+
+def test_a_very_long_file_name_is_cut_in_the_pane_title_and_given_whole_in_the_facts():
+    from desktop.results_model import DONE, Row
+    from desktop.ui.detail_pane import MAX_TITLE_CHARS, describe_row, elide_middle
+
+    name = "a" * 200 + ".jpg"
+    result = Result(sha256="ab" * 32, path=f"/p/{name}", probability=0.2, verdict=LIKELY_REAL)
+    text = describe_row(Row(f"/p/{name}", f"/p/{name}", "dropped", DONE, result))
+    title = elide_middle(name, MAX_TITLE_CHARS)
+    assert len(title) == MAX_TITLE_CHARS and title.endswith("aaa.jpg") and "…" in title
+    assert f"<h3 style='margin:0'>{title}</h3>" in text and f"/p/{name}" in text
+    assert elide_middle("short.jpg", MAX_TITLE_CHARS) == "short.jpg"
