@@ -140,10 +140,11 @@
   function placeAll() {
     const now = performance.now();
     for (const entry of entries) {
-      if (!entry.element.isConnected && !entry.toast) {
+      if (entry.toast) continue; // a corner toast has no element to follow (reading one threw, and the frame loop stopped)
+      if (!entry.element.isConnected) {
         entry.badge.remove();
         entries.delete(entry);
-      } else if (!entry.toast) {
+      } else {
         place(entry, now);
       }
     }

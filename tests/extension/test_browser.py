@@ -231,6 +231,33 @@ def test_context_menu_check_open_link_auto_scan_and_clear_failure_states(browser
     popup.wait_for_selector('#connection[data-state="app_not_running"]')
 
 
+@pytest.mark.browser
+def test_a_corner_toast_does_not_stop_the_other_badges_following_their_images(browser, page_server, synthspot_serve):
+    # A menu check of an image the page no longer shows puts its verdict in a corner toast; the badge
+    # code then read the toast's missing element, threw, and every badge stayed where it was on scroll.
+    folder, base = page_server
+    write_image(folder / "bright.png", 235, (280, 180), texture=12)
+    write_image(folder / "gone.png", 25, (280, 180), texture=12)
+    (folder / "index.html").write_text('<!doctype html><body style="margin:20px; height:3000px">'
+                                       '<img id="bright" src="bright.png"></body>')
+    worker = browser.service_workers[0]
+    pair_extension(worker, synthspot_serve)
+    page = browser.new_page()
+    page.goto(f"{base}/index.html")
+    page.wait_for_function("() => [...document.images].every((i) => i.complete)")
+    pages = f"{base}/*"
+    worker.evaluate(MENU_CHECK, [f"{base}/gone.png"])  # not on the page: a toast
+    worker.evaluate(MENU_CHECK, [f"{base}/bright.png"])
+    found = wait_for_badges(worker, pages, lambda f: settled(f"{base}/gone.png")(f) and settled(f"{base}/bright.png")(f))
+    assert len(found) == 2
+    page.mouse.wheel(0, 12)  # the image stays whole in view: its badge belongs 6 px inside its corner
+    page.wait_for_timeout(300)
+    box = page.locator("#bright").bounding_box()
+    assert 0 < box["y"] < 20
+    bright = badge_on(badges(worker, pages), f"{base}/bright.png")
+    assert bright["visible"] and abs(bright["top"] - (box["y"] + 6)) <= 1 and abs(bright["left"] - (box["x"] + 6)) <= 1
+
+
 class SiteHandler(http.server.BaseHTTPRequestHandler):
     """Another site ("the bank", on localhost): private images need its session cookie; every request is logged."""
 
