@@ -179,18 +179,24 @@ def badge_on(found: list[dict], url: str) -> dict:
     return next(b for b in found if b["src"] == url)
 
 
-@pytest.mark.browser
-def test_context_menu_check_open_link_auto_scan_and_clear_failure_states(browser, page_server, synthspot_serve):
+def paired_page(browser, page_server, serve, names: tuple[str, str], body: str):
+    """A paired extension and a page of ``body``, with a bright and a dark image named ``names`` served."""
     folder, base = page_server
-    write_image(folder / "bright.png", 235, (280, 180), texture=12)
-    write_image(folder / "dark.png", 25, (280, 180), texture=12)
-    (folder / "index.html").write_text('<!doctype html><body style="margin:20px">'
-                                       '<img id="bright" src="bright.png"> <img id="dark" src="dark.png"></body>')
+    write_image(folder / f"{names[0]}.png", 235, (280, 180), texture=12)
+    write_image(folder / f"{names[1]}.png", 25, (280, 180), texture=12)
+    (folder / "index.html").write_text(f'<!doctype html><body style="margin:20px">{body}</body>')
     worker = browser.service_workers[0]
-    pair_extension(worker, synthspot_serve)
+    pair_extension(worker, serve)
     page = browser.new_page()
     page.goto(f"{base}/index.html")
     page.wait_for_function("() => [...document.images].every((i) => i.complete)")
+    return worker, page, base
+
+
+@pytest.mark.browser
+def test_context_menu_check_open_link_auto_scan_and_clear_failure_states(browser, page_server, synthspot_serve):
+    worker, page, base = paired_page(browser, page_server, synthspot_serve, ("bright", "dark"),
+                                     '<img id="bright" src="bright.png"> <img id="dark" src="dark.png">')
     pages = f"{base}/*"
 
     # "Check image with SynthSpot" on one image: only that image gets a badge.
@@ -235,20 +241,12 @@ def test_context_menu_check_open_link_auto_scan_and_clear_failure_states(browser
 def test_a_corner_toast_does_not_stop_the_other_badges_following_their_images(browser, page_server, synthspot_serve):
     # A menu check of an image the page no longer shows puts its verdict in a corner toast; the badge
     # code then read the toast's missing element, threw, and every badge stayed where it was on scroll.
-    folder, base = page_server
-    write_image(folder / "bright.png", 235, (280, 180), texture=12)
-    write_image(folder / "gone.png", 25, (280, 180), texture=12)
-    (folder / "index.html").write_text('<!doctype html><body style="margin:20px; height:3000px">'
-                                       '<img id="bright" src="bright.png"></body>')
-    worker = browser.service_workers[0]
-    pair_extension(worker, synthspot_serve)
-    page = browser.new_page()
-    page.goto(f"{base}/index.html")
-    page.wait_for_function("() => [...document.images].every((i) => i.complete)")
+    worker, page, base = paired_page(browser, page_server, synthspot_serve, ("bright", "dark"),
+                                     '<img id="bright" src="bright.png"><div style="height:3000px"></div>')
     pages = f"{base}/*"
-    worker.evaluate(MENU_CHECK, [f"{base}/gone.png"])  # not on the page: a toast
+    worker.evaluate(MENU_CHECK, [f"{base}/dark.png"])  # not on the page: a toast
     worker.evaluate(MENU_CHECK, [f"{base}/bright.png"])
-    found = wait_for_badges(worker, pages, lambda f: settled(f"{base}/gone.png")(f) and settled(f"{base}/bright.png")(f))
+    found = wait_for_badges(worker, pages, lambda f: settled(f"{base}/dark.png")(f) and settled(f"{base}/bright.png")(f))
     assert len(found) == 2
     page.mouse.wheel(0, 12)  # the image stays whole in view: its badge belongs 6 px inside its corner
     page.wait_for_timeout(300)
