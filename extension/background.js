@@ -195,11 +195,18 @@ async function startPairing(name) {
 
 async function waitForApproval(attempt, shown) {
   const deadline = Date.now() + PAIRING_TIMEOUT_MS;
+  // Cancelled in the popup (the attempt is gone) or replaced by a new one: stop asking, write nothing.
+  const stillWanted = async () => {
+    const { pairingAttempt: current } = await chrome.storage.local.get("pairingAttempt");
+    return Boolean(current) && current.code === shown.code;
+  };
   while (Date.now() < deadline) {
+    if (!(await stillWanted())) return;
     let answer;
     try {
       answer = await SynthSpotBridge.pairingAnswer(attempt);
     } catch (error) {
+      if (!(await stillWanted())) return;
       await chrome.storage.local.set({ pairingAttempt: { ...shown, state: "failed", error: error.state,
         message: error.message } });
       return;
@@ -209,9 +216,11 @@ async function waitForApproval(attempt, shown) {
       return;
     }
     // An extension API call each round also keeps this worker alive while the person decides.
+    if (!(await stillWanted())) return;
     await chrome.storage.local.set({ pairingAttempt: { ...shown, polled: Date.now() } });
     await new Promise((resolve) => setTimeout(resolve, PAIRING_POLL_MS));
   }
+  if (!(await stillWanted())) return;
   await chrome.storage.local.set({ pairingAttempt: { ...shown, state: "failed", error: "timeout",
     message: "Nobody approved the pairing in SynthSpot in time. Try again." } });
 }

@@ -17,15 +17,15 @@ const SynthSpotBridge = (() => {
 
   // Every failure has a state the UI can explain; never a silent failure.
   const MESSAGES = {
-    app_not_running: "SynthSpot is not running on this computer. Start the app (or `synthspot serve`).",
+    app_not_running: "SynthSpot is not running on this computer. Start the app (or run synthspot serve).",
     not_paired: "Not paired with SynthSpot: open the SynthSpot popup and pair this browser.",
     not_recognised: "The SynthSpot on this port does not know this browser (it was unpaired in the app, or it is " +
       "not SynthSpot). Nothing was sent. Pair again from the popup.",
     impostor: "Something answers on SynthSpot's port but cannot prove it is the SynthSpot this browser paired " +
       "with. Nothing was sent to it.",
-    pairing_closed: "SynthSpot is not accepting browsers now: open Settings → Browser bridge → Pair a browser in " +
-      "the app (or run `synthspot serve --pair`), then click Pair again.",
-    pairing_refused: "The pairing was refused in the SynthSpot app.",
+    pairing_closed: "SynthSpot is not accepting browsers yet: open Pair a browser in the app first, as above, " +
+      "then click Pair again.",
+    pairing_refused: "The pairing was refused in SynthSpot.",
     unknown_request: "The pairing request is gone (the app's Pair a browser window was closed). Try again.",
     bad_origin: "SynthSpot refused this extension (its ID is not on the app's list of allowed extensions).",
     rate_limited: "SynthSpot is busy; try again in a moment.",
@@ -116,7 +116,7 @@ const SynthSpotBridge = (() => {
     } catch (error) {
       throw new BridgeError("app_not_running",
         `SynthSpot is not running on this computer (nothing answers on 127.0.0.1:${bridgePort}). ` +
-        "Start the app (or `synthspot serve`).");
+        "Start the app (or run synthspot serve).");
     }
   }
 
@@ -125,6 +125,11 @@ const SynthSpotBridge = (() => {
   }
 
   function refusal(status, data) {
+    // No SynthSpot error in the answer: another program has the port (a web server, a proxy).
+    if (!data.error && !data.message && data.app !== "SynthSpot") {
+      return new BridgeError("not_synthspot", `Something other than SynthSpot answers on this port (HTTP ${status}). ` +
+        "Check the port under Settings, or start SynthSpot.", status);
+    }
     const state = data.error || "bridge_error";
     const message = state === "not_scanned" && data.message
       ? `SynthSpot could not read this image: ${data.message}.`
@@ -232,6 +237,7 @@ const SynthSpotBridge = (() => {
     const response = await send("/v1/status");
     const data = await jsonOf(response);
     if (!response.ok) throw refusal(response.status, data);
+    if (data.app !== "SynthSpot") throw refusal(response.status, {}); // a web page, not SynthSpot's answer
     return data;
   }
 

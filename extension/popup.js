@@ -39,7 +39,11 @@ async function showPairing(message = "") {
     if (error.state === "app_not_running") {
       setConnection("app_not_running", "SynthSpot is not running", error.message);
       return;
-    } // something answered, if oddly: pairing is still the way forward
+    }
+    if (error.state === "not_synthspot") {
+      setConnection("impostor", "Not SynthSpot on this port", error.message);
+      return;
+    } // SynthSpot answered, if oddly: pairing is still the way forward
   }
   const { pairingAttempt: attempt } = await chrome.storage.local.get("pairingAttempt");
   if (attempt && attempt.state === "waiting" && Date.now() - attempt.started < 10 * 60_000) {
@@ -60,7 +64,10 @@ function showWaiting(attempt) {
 
 async function refresh() {
   setConnection("checking", "Looking for SynthSpot on this computer…");
-  if (!(await SynthSpotBridge.loadPairing())) {
+  const paired = Boolean(await SynthSpotBridge.loadPairing());
+  $("unpair").hidden = !paired; // nothing to unpair before pairing
+  resetUnpair();
+  if (!paired) {
     await showPairing();
     return;
   }
@@ -69,7 +76,9 @@ async function refresh() {
     status = await SynthSpotBridge.status(); // the server proves it is the app we paired with, first
   } catch (error) {
     if (error.state === "app_not_running") setConnection("app_not_running", "SynthSpot is not running", error.message);
-    else if (error.state === "impostor") setConnection("impostor", "Not SynthSpot on this port", error.message);
+    else if (["impostor", "not_synthspot"].includes(error.state)) {
+      setConnection("impostor", "Not SynthSpot on this port", error.message);
+    }
     else if (error.state === "not_recognised") await showPairing(error.message);
     else setConnection("error", "SynthSpot refused this extension", error.message);
     return;
@@ -131,6 +140,8 @@ async function scanPage() {
     c.failed && `${c.failed} could not be checked`].filter(Boolean);
   message.dataset.state = "finished";
   message.textContent = `Finished: checked ${plural(c.checked, "image")} on ${where}: ${parts.join(", ")}.`;
+  // Checks that failed may mean the app went away mid-scan: the connection line says so, not a stale "Connected".
+  if (c.failed) await refresh();
 }
 
 async function toggleAutoScan(event) {
@@ -162,13 +173,35 @@ $("auto-scan").addEventListener("change", toggleAutoScan);
 $("retry").addEventListener("click", refresh);
 $("save-port").addEventListener("click", async () => {
   const port = Number($("port").value);
-  if (Number.isInteger(port) && port > 0 && port < 65536) await chrome.storage.local.set({ bridgePort: port });
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    $("port-message").textContent = "A port is a whole number from 1 to 65535; the port was not changed.";
+    return;
+  }
+  $("port-message").textContent = "";
+  await chrome.storage.local.set({ bridgePort: port });
   await refresh();
 });
+// Unpairing cannot be undone from here (pairing again needs the app): the first click asks, the second acts.
+let unpairArmed = null;
+function resetUnpair() {
+  clearTimeout(unpairArmed);
+  unpairArmed = null;
+  $("unpair").textContent = "Unpair this browser";
+}
 $("unpair").addEventListener("click", async () => {
+  if (!unpairArmed) {
+    $("unpair").textContent = "Click again to unpair (pairing again needs the app)";
+    unpairArmed = setTimeout(resetUnpair, 6000);
+    return;
+  }
+  resetUnpair();
   await SynthSpotBridge.unpair();
   await chrome.storage.local.remove("pairingAttempt");
   await refresh();
+});
+$("cancel-pairing").addEventListener("click", async () => {
+  await chrome.storage.local.remove("pairingAttempt");
+  await showPairing("Pairing cancelled.");
 });
 
 chrome.storage.local.get({ bridgePort: SynthSpotBridge.DEFAULT_PORT }).then(({ bridgePort }) => {

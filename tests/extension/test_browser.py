@@ -90,12 +90,32 @@ def test_pair_in_the_popup_scan_the_page_and_badge_every_visible_image(
     popup.click("#save-port")
     popup.wait_for_selector('#connection[data-state="app_not_running"]')
     assert "not running" in popup.inner_text("#status-text")
+    # A port no program can have: said, and nothing changes.
+    popup.fill("#port", "99999")
+    popup.click("#save-port")
+    assert "1 to 65535" in popup.inner_text("#port-message")
+    assert worker.evaluate("async () => (await chrome.storage.local.get('bridgePort')).bridgePort") == 1
+    # Another program on the port (this page's web server): not SynthSpot, not "pairing is not open".
+    popup.fill("#port", base.rsplit(":", 1)[1])
+    popup.click("#save-port")
+    popup.wait_for_selector('#connection[data-state="impostor"]')
+    assert "Something other than SynthSpot answers on this port" in popup.inner_text("#status-detail")
     # The bridge's real port: running, not paired; the popup asks for a name and shows the code to compare.
     popup.fill("#port", str(synthspot_serve.port))
     popup.click("#save-port")
     popup.wait_for_selector('#connection[data-state="not_paired"]')
-    assert popup.input_value("#browser-name")  # a default name, e.g. "Chromium on Linux"
+    assert popup.input_value("#browser-name") and popup.is_hidden("#unpair")  # a default name, e.g. "Chromium on Linux"
     popup.fill("#browser-name", "Test Chromium")
+    # Waiting can be cancelled; the request then answered in the app changes nothing here.
+    popup.click("#pair")
+    popup.wait_for_selector('#connection[data-state="waiting"]')
+    popup.click("#cancel-pairing")
+    popup.wait_for_selector('#connection[data-state="not_paired"]')
+    assert popup.inner_text("#pair-message") == "Pairing cancelled."
+    synthspot_serve.answer_next_request(approve=False)
+    popup.wait_for_timeout(1500)  # two of the worker's polling rounds
+    assert popup.inner_text("#pair-message") == "Pairing cancelled."
+    assert worker.evaluate("async () => (await chrome.storage.local.get('pairingAttempt')).pairingAttempt") is None
     popup.click("#pair")
     popup.wait_for_selector('#connection[data-state="waiting"]')
     name, code = synthspot_serve.answer_next_request(approve=False)  # refused on the terminal
@@ -109,6 +129,7 @@ def test_pair_in_the_popup_scan_the_page_and_badge_every_visible_image(
     popup.wait_for_selector('#connection[data-state="paired"]')
     assert "test-brightness" in popup.inner_text("#status-detail")
     assert "Test Chromium" in popup.inner_text("#status-text")
+    assert popup.is_visible("#unpair")  # Settings is open since the port was set
 
     popup.click("#scan-page")
     popup.wait_for_function("() => document.querySelector('#scan-message').dataset.state === 'finished'",
