@@ -9,7 +9,7 @@
   const Badges = globalThis.SynthSpotBadges;
 
   const MIN_SIDE = 64; // CSS pixels shown: icons, avatars and spacers are not worth a verdict
-  const MIN_NATURAL_SIDE = 32; // pixels decoded: smaller is a spacer or a lazy loader's placeholder
+  const MIN_NATURAL_SIDE = 64; // pixels decoded, as MIN_SIDE: smaller is a spacer or a lazy loader's placeholder (blown up)
   const MAX_ELEMENTS_FOR_BACKGROUNDS = 5000;
   const BACKGROUND_DECODE_MS = 3000;
   const SHORT_ERRORS = {

@@ -503,11 +503,12 @@ GALLERY = """<!doctype html><html><head><meta charset="utf-8"><title>Gallery</ti
 <img id="rotated" src="rotated.png" width="280" height="180">
 <iframe id="frame" src="frame.html" width="320" height="210" style="border: 1px solid #999"></iframe>
 <img id="lazy" src="data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///ywAAAAAAQABAAACAUwAOw==" data-src="lazy.png" width="280" height="180">
+<img id="lazy-blur" src="placeholder.png" data-src="lazy2.png" width="280" height="180">
 <img id="vector" src="logo.svg" width="200" height="120">
 <img id="fixed" src="fixed.png" width="160" height="110">
 <div style="height: 600px"></div>
 <script>
-  window.swapLazy = () => { const img = document.querySelector("#lazy"); img.src = img.dataset.src; };
+  window.swapLazy = () => { for (const img of document.querySelectorAll("[data-src]")) img.src = img.dataset.src; };
   // Where a badge should sit: 6 px inside the top-left of the part of the element that shows.
   window.expectedCorner = (id) => {
     const element = document.getElementById(id);
@@ -534,9 +535,10 @@ SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="200" height="120"><rect w
 def test_a_gallery_with_scroll_containers_a_carousel_and_thumbnails(browser, page_server, synthspot_serve):
     folder, base = page_server
     values = {"s1": 235, "s2": 25, "s3": 128, "s4": 220, "c1": 30, "c2": 240, "c3": 130, "rotated": 60,
-              "fixed": 225, "lazy": 245, "framed": 20}
+              "fixed": 225, "lazy": 245, "lazy2": 35, "framed": 20}
     for name, value in values.items():
         write_image(folder / f"{name}.png", value, (280, 180), texture=18)
+    write_image(folder / "placeholder.png", 128, (48, 48), texture=10)  # a lazy loader's blurred preview
     for index in range(6):
         write_image(folder / f"t{index}.png", (20, 240, 128, 230, 35, 200)[index], (160, 160), texture=25)
     thumbs = "".join(f'<img id="t{i}" src="t{i}.png" width="80" height="80">' for i in range(6))
@@ -581,6 +583,7 @@ def test_a_gallery_with_scroll_containers_a_carousel_and_thumbnails(browser, pag
     assert found["logo"]["state"] == "unsupported_format" and "SVG: this format is not checked" in found["logo"]["text"]
     assert found["framed"]["frameId"] != 0 and found["framed"]["state"] == "done"
     assert "data:" not in " ".join(b["src"] for b in found.values())  # the lazy loader's placeholder is not checked
+    assert "placeholder" not in found  # nor a 48 px one of its own URL, blown up to 280 px
     for index in range(6):
         thumb = found[f"t{index}"]
         assert thumb["compact"] and thumb["width"] <= 24 and thumb["state"] == "done", thumb
@@ -606,5 +609,6 @@ def test_a_gallery_with_scroll_containers_a_carousel_and_thumbnails(browser, pag
 
     # The lazy loader swaps the real image in: it is checked once it has loaded.
     page.evaluate("() => swapLazy()")
-    found = wait_for_badges(worker, pages, settled(f"{base}/lazy.png"))
+    found = wait_for_badges(worker, pages, lambda f: settled(f"{base}/lazy.png")(f) and settled(f"{base}/lazy2.png")(f))
     assert next(b for b in found if b["src"] == f"{base}/lazy.png")["state"] == "done"
+    assert next(b for b in found if b["src"] == f"{base}/lazy2.png")["state"] == "done"
