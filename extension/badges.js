@@ -9,6 +9,7 @@
 
   const COMPACT_BELOW = 120; // CSS px: smaller images get an icon; the verdict shows on hover
   const INSET = 6;
+  const MIN_SHOWN = 2 * INSET + 20; // CSS px of an image in view: the compact icon (20 px) and its insets
   const CLIPS_REFRESH_MS = 1000;
   // Inline and !important: beats any page rule aimed at the host (synthspot-badges{display:none!important}).
   const HOST_STYLE = {
@@ -116,16 +117,35 @@
       right = Math.min(right, edge.left + clip.clientLeft + clip.clientWidth);
       bottom = Math.min(bottom, edge.top + clip.clientTop + clip.clientHeight);
     }
-    if (right - left < 4 || bottom - top < 4) return null;
+    // A sliver of an image cannot hold even the icon: it would spill onto the page's text beside it.
+    if (right - left < MIN_SHOWN || bottom - top < MIN_SHOWN) return null;
     return { left, top, right, bottom, width: box.width, height: box.height };
+  }
+
+  // The width a verdict badge takes in full ("AI 42% likely real Open in SynthSpot"), measured once per text.
+  function fullWidth(entry) {
+    if (entry.fullWidth === undefined) {
+      const { badge } = entry;
+      const compact = badge.classList.contains("compact");
+      const maxWidth = badge.style.maxWidth;
+      badge.classList.remove("compact");
+      badge.style.maxWidth = "";
+      entry.fullWidth = badge.getBoundingClientRect().width;
+      badge.classList.toggle("compact", compact);
+      badge.style.maxWidth = maxWidth;
+    }
+    return entry.fullWidth;
   }
 
   function place(entry, now = performance.now()) {
     const part = visiblePart(entry, now);
     entry.badge.hidden = !part;
     if (!part) return;
-    // Small images, and images mostly scrolled or clipped out of view, get the icon.
-    const compact = Math.min(part.width, part.height, part.right - part.left, part.bottom - part.top) < COMPACT_BELOW;
+    // Small images, images mostly scrolled or clipped out of view, and images narrower than the verdict's
+    // full badge (it would be cut, its link with it) get the icon; the verdict shows on hover.
+    const shown = Math.min(part.width, part.right - part.left);
+    const compact = Math.min(shown, part.height, part.bottom - part.top) < COMPACT_BELOW
+      || (entry.data.state === "done" && shown - 2 * INSET < fullWidth(entry));
     entry.badge.classList.toggle("compact", compact);
     const left = `${Math.round(part.left + INSET)}px`;
     const top = `${Math.round(part.top + INSET)}px`;
@@ -171,6 +191,7 @@
     badge.className = entry.toast ? "badge toast" : "badge";
     badge.classList.toggle("compact", compact);
     badge.title = "";
+    entry.fullWidth = undefined;
     const icon = document.createElement("span");
     icon.className = "icon";
     const full = document.createElement("span");
@@ -210,7 +231,10 @@
         if (!event.isTrusted) return; // only the person's own click, never a page script's
         const answer = await onOpen(result.sha256);
         open.title = answer.ok ? "Shown in the SynthSpot app" : answer.message;
-        if (!answer.ok) open.textContent = "Open the SynthSpot app";
+        if (!answer.ok) {
+          open.textContent = "Open the SynthSpot app";
+          entry.fullWidth = undefined; // a longer text: measured again
+        }
       });
       full.append(open);
       entry.data = { state: "done", verdict: result.verdict, probability: result.probability, sha256: result.sha256 };

@@ -499,6 +499,7 @@ GALLERY = """<!doctype html><html><head><meta charset="utf-8"><title>Gallery</ti
 <div id="carousel"><div id="track"><img id="c1" src="c1.png" width="300" height="200"><img id="c2" src="c2.png" width="300" height="200"><img id="c3" src="c3.png" width="300" height="200"></div></div>
 <h2>80 px thumbnails</h2>
 <div id="thumbs">THUMBS</div>
+<img id="mid" src="mid.png" width="200" height="150">
 <h2>Transformed, framed, lazy and vector</h2>
 <img id="rotated" src="rotated.png" width="280" height="180">
 <iframe id="frame" src="frame.html" width="320" height="210" style="border: 1px solid #999"></iframe>
@@ -523,7 +524,7 @@ GALLERY = """<!doctype html><html><head><meta charset="utf-8"><title>Gallery</ti
       right = Math.min(right, edge.left + node.clientLeft + node.clientWidth);
       bottom = Math.min(bottom, edge.top + node.clientTop + node.clientHeight);
     }
-    return right - left < 4 || bottom - top < 4 ? null : { left: left + 6, top: top + 6 };
+    return right - left < 32 || bottom - top < 32 ? null : { left: left + 6, top: top + 6 };
   };
 </script></body></html>"""
 
@@ -535,7 +536,7 @@ SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="200" height="120"><rect w
 def test_a_gallery_with_scroll_containers_a_carousel_and_thumbnails(browser, page_server, synthspot_serve):
     folder, base = page_server
     values = {"s1": 235, "s2": 25, "s3": 128, "s4": 220, "c1": 30, "c2": 240, "c3": 130, "rotated": 60,
-              "fixed": 225, "lazy": 245, "lazy2": 35, "framed": 20}
+              "fixed": 225, "lazy": 245, "lazy2": 35, "framed": 20, "mid": 240}
     for name, value in values.items():
         write_image(folder / f"{name}.png", value, (280, 180), texture=18)
     write_image(folder / "placeholder.png", 128, (48, 48), texture=10)  # a lazy loader's blurred preview
@@ -561,9 +562,9 @@ def test_a_gallery_with_scroll_containers_a_carousel_and_thumbnails(browser, pag
     popup.click("#scan-page")
     popup.wait_for_function("() => document.querySelector('#scan-message').dataset.state === 'finished'",
                             timeout=60_000)
-    # 4 in the strip, 3 slides, 6 thumbnails, the rotated, fixed and SVG images, 1 in the frame; not the placeholder.
+    # 4 in the strip, 3 slides, 6 thumbnails, the rotated, fixed, 200 px and SVG images, 1 in the frame; not the placeholders.
     summary = popup.inner_text("#scan-message")
-    assert summary.startswith("Finished: checked 17 images on 127.0.0.1") and "1 not checked (SVG)" in summary, summary
+    assert summary.startswith("Finished: checked 18 images on 127.0.0.1") and "1 not checked (SVG)" in summary, summary
     page.bring_to_front()
     pages = f"{base}/*"
 
@@ -587,7 +588,9 @@ def test_a_gallery_with_scroll_containers_a_carousel_and_thumbnails(browser, pag
     for index in range(6):
         thumb = found[f"t{index}"]
         assert thumb["compact"] and thumb["width"] <= 24 and thumb["state"] == "done", thumb
-    assert not found["s1"]["compact"] and found["s1"]["text"].count("AI ") == 1
+    assert not found["s1"]["compact"] and found["s1"]["text"].count("AI ") == 1 and found["s1"]["openLink"]
+    # 200 px: above the size for an icon, but narrower than the full badge, which it would cut with its link
+    assert found["mid"]["compact"] and found["mid"]["visible"] and found["mid"]["state"] == "done", found["mid"]
     for name in ("s1", "s2", "s3", "s4", "c1", "c2", "c3", "rotated", "fixed", "t0", "t5"):
         on_its_image(name, found)
     assert found["s1"]["visible"] and not found["s4"]["visible"]  # s4 is scrolled out of the strip
@@ -612,3 +615,12 @@ def test_a_gallery_with_scroll_containers_a_carousel_and_thumbnails(browser, pag
     found = wait_for_badges(worker, pages, lambda f: settled(f"{base}/lazy.png")(f) and settled(f"{base}/lazy2.png")(f))
     assert next(b for b in found if b["src"] == f"{base}/lazy.png")["state"] == "done"
     assert next(b for b in found if b["src"] == f"{base}/lazy2.png")["state"] == "done"
+
+    # A 20 px sliver of an image left at the top of the window: no room for the icon, which would spill
+    # onto the text below; 60 px: the icon, on the sliver.
+    for sliver, shown in ((20, False), (60, True)):
+        page.evaluate(f"() => scrollBy(0, document.getElementById('mid').getBoundingClientRect().bottom - {sliver})")
+        page.wait_for_timeout(300)
+        found = by_name()
+        assert found["mid"]["visible"] is shown, (sliver, found["mid"])
+        on_its_image("mid", found)
