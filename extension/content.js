@@ -73,14 +73,31 @@
     return Promise.race([decoded, timeout]);
   }
 
+  // Every element of the page, those inside open shadow roots (web components, some galleries) included.
+  function pageElements() {
+    const found = [];
+    const roots = document.body ? [document.body] : [];
+    while (roots.length) {
+      const root = roots.pop();
+      for (const element of root.querySelectorAll("*")) {
+        found.push(element);
+        if (element.shadowRoot) roots.push(element.shadowRoot);
+      }
+    }
+    return found;
+  }
+
   async function pageImages() {
     const found = [];
-    for (const image of document.images) {
+    const elements = pageElements();
+    const images = new Set(document.images);
+    for (const element of elements) if (element instanceof HTMLImageElement) images.add(element);
+    for (const image of images) {
       if (loaded(image) && shownBox(image)) found.push({ element: image, url: image.currentSrc || image.src });
     }
     const fetched = pageFetched();
     const backgrounds = [];
-    const all = document.body ? document.body.getElementsByTagName("*") : [];
+    const all = elements;
     for (let i = 0; i < Math.min(all.length, MAX_ELEMENTS_FOR_BACKGROUNDS); i += 1) {
       const element = all[i];
       if (element instanceof HTMLImageElement) continue;
@@ -180,7 +197,7 @@
     },
     // "Check image with SynthSpot" on one image: the ticket lets the worker fetch it with the site's cookies.
     async checkOne(srcUrl, ticket) {
-      const matching = [...document.images, ...(document.body ? document.body.getElementsByTagName("*") : [])]
+      const matching = [...document.images, ...pageElements()]
         .filter((element) => (element instanceof HTMLImageElement ? element.currentSrc || element.src
           : backgroundUrl(element)) === srcUrl);
       const items = [...new Set(matching)].map((element) => ({ element, url: srcUrl }));

@@ -500,6 +500,11 @@ GALLERY = """<!doctype html><html><head><meta charset="utf-8"><title>Gallery</ti
 <h2>80 px thumbnails</h2>
 <div id="thumbs">THUMBS</div>
 <img id="mid" src="mid.png" width="200" height="150">
+<span id="widget"></span>
+<script>
+  document.getElementById("widget").attachShadow({ mode: "open" }).innerHTML =
+    '<img src="shadowed.png" width="280" height="180">';  // a web component's image
+</script>
 <h2>Transformed, framed, lazy and vector</h2>
 <img id="rotated" src="rotated.png" width="280" height="180">
 <iframe id="frame" src="frame.html" width="320" height="210" style="border: 1px solid #999"></iframe>
@@ -536,7 +541,7 @@ SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="200" height="120"><rect w
 def test_a_gallery_with_scroll_containers_a_carousel_and_thumbnails(browser, page_server, synthspot_serve):
     folder, base = page_server
     values = {"s1": 235, "s2": 25, "s3": 128, "s4": 220, "c1": 30, "c2": 240, "c3": 130, "rotated": 60,
-              "fixed": 225, "lazy": 245, "lazy2": 35, "framed": 20, "mid": 240}
+              "fixed": 225, "lazy": 245, "lazy2": 35, "framed": 20, "mid": 240, "shadowed": 15}
     for name, value in values.items():
         write_image(folder / f"{name}.png", value, (280, 180), texture=18)
     write_image(folder / "placeholder.png", 128, (48, 48), texture=10)  # a lazy loader's blurred preview
@@ -554,6 +559,7 @@ def test_a_gallery_with_scroll_containers_a_carousel_and_thumbnails(browser, pag
     page.goto(f"{base}/index.html")
     page.wait_for_function("() => [...document.images].every((i) => i.complete)")
     page.wait_for_function("() => document.querySelector('#frame').contentDocument.images[0].complete")
+    page.wait_for_function("() => document.querySelector('#widget').shadowRoot.querySelector('img').complete")
     extent = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
 
     popup = browser.new_page()
@@ -562,9 +568,10 @@ def test_a_gallery_with_scroll_containers_a_carousel_and_thumbnails(browser, pag
     popup.click("#scan-page")
     popup.wait_for_function("() => document.querySelector('#scan-message').dataset.state === 'finished'",
                             timeout=60_000)
-    # 4 in the strip, 3 slides, 6 thumbnails, the rotated, fixed, 200 px and SVG images, 1 in the frame; not the placeholders.
+    # 4 in the strip, 3 slides, 6 thumbnails, the rotated, fixed, 200 px, shadow-DOM and SVG images, 1 in the frame;
+    # not the placeholders.
     summary = popup.inner_text("#scan-message")
-    assert summary.startswith("Finished: checked 18 images on 127.0.0.1") and "1 not checked (SVG)" in summary, summary
+    assert summary.startswith("Finished: checked 19 images on 127.0.0.1") and "1 not checked (SVG)" in summary, summary
     page.bring_to_front()
     pages = f"{base}/*"
 
@@ -591,6 +598,7 @@ def test_a_gallery_with_scroll_containers_a_carousel_and_thumbnails(browser, pag
     assert not found["s1"]["compact"] and found["s1"]["text"].count("AI ") == 1 and found["s1"]["openLink"]
     # 200 px: above the size for an icon, but narrower than the full badge, which it would cut with its link
     assert found["mid"]["compact"] and found["mid"]["visible"] and found["mid"]["state"] == "done", found["mid"]
+    assert found["shadowed"]["visible"] and found["shadowed"]["verdict"] == "likely_real"  # inside a shadow root
     for name in ("s1", "s2", "s3", "s4", "c1", "c2", "c3", "rotated", "fixed", "t0", "t5"):
         on_its_image(name, found)
     assert found["s1"]["visible"] and not found["s4"]["visible"]  # s4 is scrolled out of the strip
