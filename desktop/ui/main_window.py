@@ -621,8 +621,8 @@ class MainWindow(QMainWindow):
             count = self.model.mark_cancelled()
             self.statusBar().showMessage(f"Cancelled; {count} images were not scanned.", 8000)
         elif verdicts:
-            count = f"{len(verdicts)} image{'s' if len(verdicts) != 1 else ''}"
-            self.statusBar().showMessage(f"Scan finished: {count}: {verdict_counts_text(verdicts)}.", 15000)
+            images = f"{len(verdicts)} image{'s' if len(verdicts) != 1 else ''}"
+            self.statusBar().showMessage(f"Scan finished: {images}: {verdict_counts_text(verdicts)}.", 15000)
         else:
             self.statusBar().showMessage("Scan finished.", 4000)
         if self.tray:
