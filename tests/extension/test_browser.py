@@ -169,6 +169,15 @@ def test_pair_in_the_popup_scan_the_page_and_badge_every_visible_image(
     box = page.locator("#bright").bounding_box()
     assert abs(found["bright.png"]["left"] - (box["x"] + 6)) <= 1 and abs(found["bright.png"]["top"] - (box["y"] + 6)) <= 1
     store.close()
+    # Unpairing cannot be undone from the popup: the first click asks, the second unpairs.
+    popup.bring_to_front()
+    popup.wait_for_selector('#connection[data-state="paired"]')
+    popup.click("#unpair")
+    assert popup.inner_text("#unpair").startswith("Click again to unpair")
+    assert popup.get_attribute("#connection", "data-state") == "paired"
+    popup.click("#unpair")
+    popup.wait_for_selector('#connection[data-state="not_paired"]')
+    assert popup.is_hidden("#unpair")
 
 
 MENU_CHECK = """async ([srcUrl]) => {
