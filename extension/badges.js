@@ -221,8 +221,11 @@
       what.className = "what";
       what.textContent = result.verdictLabel.charAt(0).toLowerCase() + result.verdictLabel.slice(1); // "likely AI"
       full.append(what);
+      // A score above one half called likely real is explained, as in the app.
+      const aboveHalf = result.verdict === "likely_real" && result.probability > 0.5
+        ? ["The bands are set where real photos score, and many real photos score this high."] : [];
       badge.title = [`AI score: ${percent}% (${result.probability.toFixed(3)})`,
-        `Verdict: ${result.verdictLabel}`, ...result.reasons, ...result.provenance].join("\n");
+        `Verdict: ${result.verdictLabel}`, ...aboveHalf, ...result.reasons, ...result.provenance].join("\n");
       const open = document.createElement("a");
       open.textContent = "Open in SynthSpot";
       open.addEventListener("click", async (event) => {

@@ -29,6 +29,9 @@ def _size_text(size: int) -> str:
     return ""
 
 
+# A score above one half called likely real reads as a contradiction unless it is explained.
+ABOVE_HALF_BUT_REAL = ("Likely real although the score is above 50%: the bands are set where real photos score, "
+                       "and many real photos score this high.")
 MAX_TITLE_CHARS = 80  # a longer name is cut in the middle in the pane's title; the File facts give it whole
 
 
@@ -57,6 +60,8 @@ def describe_row(row: Row) -> str:
         fill, text = badge_colours(result.verdict)  # the verdict's own colours, the same in any theme
         parts.append(f"<p><span style='background:{fill.name()};color:{text.name()};padding:2px 8px'>&nbsp;"
                      f"{e(result.verdict_label)}&nbsp;</span>&nbsp; {score_text(result.probability)}</p>")
+        if result.verdict == LIKELY_REAL and result.probability is not None and result.probability > 0.5:
+            parts.append(f"<p class='muted'>{e(ABOVE_HALF_BUT_REAL)}</p>")
         if result.reasons:
             parts.append("<p><b>Why uncertain</b></p><ul style='margin-top:0'>"
                          + "".join(f"<li>{e(reason)}</li>" for reason in result.reasons) + "</ul>")
