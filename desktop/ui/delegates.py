@@ -13,6 +13,7 @@ from desktop.ui.style import badge_colours, pill_colours
 
 BADGE_HEIGHT = 22
 BADGE_PADDING = 20  # the pill's rounded ends around its text
+CELL_INSET = 8  # the badge sits this many pixels inside its cell, half on each side
 TAG_HEIGHT = 18
 
 
@@ -34,8 +35,8 @@ class VerdictDelegate(QStyledItemDelegate):
         style = option.widget.style() if option.widget else None
         if style:
             style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, option.widget)
-        text, width = fit_badge(row.badge_texts(), QFontMetrics(option.font), option.rect.width() - 8)
-        badge = QRect(option.rect.left() + 4, option.rect.center().y() - BADGE_HEIGHT // 2 + 1, width, BADGE_HEIGHT)
+        text, width = fit_badge(row.badge_texts(), QFontMetrics(option.font), option.rect.width() - CELL_INSET)
+        badge = QRect(option.rect.left() + CELL_INSET // 2, option.rect.center().y() - BADGE_HEIGHT // 2 + 1, width, BADGE_HEIGHT)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         _draw_pill(painter, badge, text, *badge_colours(row.verdict))
@@ -66,7 +67,7 @@ WIDEST_VERDICT_BADGE = "Likely real · AI 100%"
 
 def verdict_column_width(metrics: QFontMetrics) -> int:
     """Pixels the verdict column needs to show every verdict with its score whole."""
-    return metrics.horizontalAdvance(WIDEST_VERDICT_BADGE) + BADGE_PADDING + 8 + 6
+    return metrics.horizontalAdvance(WIDEST_VERDICT_BADGE) + BADGE_PADDING + CELL_INSET + 6  # 6: a little air
 
 
 class TagsDelegate(QStyledItemDelegate):

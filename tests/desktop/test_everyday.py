@@ -261,11 +261,11 @@ def test_the_verdict_column_shows_every_score_whole_and_drops_seen_before_first(
     from PySide6.QtGui import QFontMetrics
 
     from desktop.results_model import COLUMN_VERDICT, DONE, Row
-    from desktop.ui.delegates import fit_badge
+    from desktop.ui.delegates import CELL_INSET, fit_badge
 
     window = make_window(model_path)
     metrics = QFontMetrics(window.table.font())
-    available = window.table.columnWidth(COLUMN_VERDICT) - 8  # as the delegate paints it
+    available = window.table.columnWidth(COLUMN_VERDICT) - CELL_INSET  # as the delegate paints it
     for verdict, probability in ((LIKELY_REAL, 1.0), (LIKELY_REAL, 0.58), (UNCERTAIN, 0.88), (LIKELY_AI, 0.97)):
         for cached in (False, True):
             result = Result(sha256="cd" * 32, path="/p/x.jpg", probability=probability, verdict=verdict, cached=cached)
