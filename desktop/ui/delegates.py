@@ -36,7 +36,8 @@ class VerdictDelegate(QStyledItemDelegate):
         if style:
             style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, option.widget)
         text, width = fit_badge(row.badge_texts(), QFontMetrics(option.font), option.rect.width() - CELL_INSET)
-        badge = QRect(option.rect.left() + CELL_INSET // 2, option.rect.center().y() - BADGE_HEIGHT // 2 + 1, width, BADGE_HEIGHT)
+        top = option.rect.center().y() - BADGE_HEIGHT // 2 + 1
+        badge = QRect(option.rect.left() + CELL_INSET // 2, top, width, BADGE_HEIGHT)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         _draw_pill(painter, badge, text, *badge_colours(row.verdict))
