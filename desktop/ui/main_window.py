@@ -223,9 +223,15 @@ class MainWindow(QMainWindow):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COLUMN_NAME, QHeaderView.ResizeMode.Stretch)
         verdict_width = max(140, verdict_column_width(QFontMetrics(self.table.font())))
-        for column, width in ((COLUMN_VERDICT, verdict_width), (COLUMN_SOURCE, 110), (COLUMN_PROVENANCE, 150),
-                              (COLUMN_TIME, 140)):
+        widths = {COLUMN_VERDICT: verdict_width, COLUMN_SOURCE: 110, COLUMN_PROVENANCE: 150, COLUMN_TIME: 140}
+        for column, width in widths.items():
             self.table.setColumnWidth(column, width)
+        # A narrow window keeps the name and the verdict readable: the time goes first, then the source.
+        name_room = 200
+        self.table.narrow_rules = (
+            (COLUMN_TIME, name_room + sum(widths.values())),
+            (COLUMN_SOURCE, name_room + widths[COLUMN_VERDICT] + widths[COLUMN_SOURCE] + widths[COLUMN_PROVENANCE]),
+        )
         self.table.setItemDelegateForColumn(COLUMN_VERDICT, VerdictDelegate(self.table))
         self.table.setItemDelegateForColumn(COLUMN_PROVENANCE, TagsDelegate(self.table))
         self.table.addAction(self.remove_action)

@@ -22,6 +22,18 @@ class ResultsTable(QTableView):
     the whole list is a drop target."""
 
     can_scan = True  # False while no model can scan: the hint then says what to do first
+    # Columns given up, in this order, when the table is too narrow for them beside a readable name
+    # (the detail pane shows each row's source and time anyway): (column, table width below which it hides).
+    narrow_rules: tuple[tuple[int, int], ...] = ()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        width = self.viewport().width()
+        for column, below in self.narrow_rules:
+            self.setColumnHidden(column, width < below)
 
     def set_can_scan(self, can_scan: bool) -> None:
         if can_scan != self.can_scan:
