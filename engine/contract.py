@@ -45,6 +45,7 @@ KEY_PRECISION = KEY_PREFIX + "precision"
 KEY_MAX_CROPS = KEY_PREFIX + "max_crops"
 KEY_CROP_PLAN = KEY_PREFIX + "crop_plan"
 KEY_LOGIT_SCALING = KEY_PREFIX + "logit_scaling"
+KEY_EARLY_EXIT = KEY_PREFIX + "early_exit"
 
 REQUIRED_KEYS = (KEY_SCHEMA_VERSION, KEY_NAME, KEY_VERSION, KEY_CROP_SIZE, KEY_AGGREGATION, KEY_THRESHOLDS)
 
@@ -108,6 +109,23 @@ class LogitScaling:
 
 
 @dataclass(frozen=True)
+class EarlyExit:
+    """A cascade of crops: score the plan's first ``first_crops`` crops, and where their aggregated
+    probability lies more than ``margin`` beyond a threshold (clearly real, clearly AI), decide on them
+    alone; otherwise score the rest. The texture plan is greedy, so its first crops are the best ones.
+    ``first_crops`` 0 (models from before it) scores every crop."""
+
+    first_crops: int = 0
+    margin: float = 0.1
+
+    def validate(self) -> None:
+        if not isinstance(self.first_crops, int) or isinstance(self.first_crops, bool) or self.first_crops < 0:
+            raise ContractError(f"early exit first_crops {self.first_crops!r} must be a whole number, 0 for none")
+        if not (isinstance(self.margin, (int, float)) and math.isfinite(self.margin) and 0 <= self.margin < 1):
+            raise ContractError(f"early exit margin {self.margin!r} must be a probability margin in [0, 1)")
+
+
+@dataclass(frozen=True)
 class ModelMetadata:
     name: str
     version: str
@@ -121,6 +139,7 @@ class ModelMetadata:
     max_crops: int = DEFAULT_MAX_CROPS
     crop_plan: str = "grid"
     logit_scaling: LogitScaling = field(default_factory=LogitScaling)  # identity in models from before it
+    early_exit: EarlyExit = field(default_factory=EarlyExit)  # off in models from before it
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -147,6 +166,7 @@ class ModelMetadata:
             raise ContractError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         self.thresholds.validate()
         self.logit_scaling.validate()
+        self.early_exit.validate()
 
     def to_props(self) -> dict[str, str]:
         """The metadata as ONNX ``metadata_props`` (all strings)."""
@@ -165,6 +185,7 @@ class ModelMetadata:
             KEY_MAX_CROPS: str(self.max_crops),
             KEY_CROP_PLAN: self.crop_plan,
             KEY_LOGIT_SCALING: json.dumps(asdict(self.logit_scaling)),
+            **({KEY_EARLY_EXIT: json.dumps(asdict(self.early_exit))} if self.early_exit.first_crops else {}),
         }
 
     @classmethod
@@ -192,6 +213,9 @@ class ModelMetadata:
         scaling_raw = _json_prop(props, KEY_LOGIT_SCALING, {})
         if not isinstance(scaling_raw, dict) or set(scaling_raw) - {"scale", "offset"}:
             raise ContractError(f"metadata {KEY_LOGIT_SCALING} must be a JSON object with 'scale' and 'offset'")
+        early_raw = _json_prop(props, KEY_EARLY_EXIT, {})
+        if not isinstance(early_raw, dict) or set(early_raw) - {"first_crops", "margin"}:
+            raise ContractError(f"metadata {KEY_EARLY_EXIT} must be a JSON object with 'first_crops' and 'margin'")
         meta = cls(
             name=props[KEY_NAME],
             version=props[KEY_VERSION],
@@ -205,6 +229,7 @@ class ModelMetadata:
             max_crops=max_crops,
             crop_plan=props.get(KEY_CROP_PLAN, "grid"),
             logit_scaling=LogitScaling(**scaling_raw),
+            early_exit=EarlyExit(**early_raw),
             schema_version=schema_version,
         )
         meta.validate()
@@ -408,3 +433,21 @@ def aggregate_logits(logits: np.ndarray, method: str) -> float:
 
 def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+
+
+def first_stage(box_count: int, meta: ModelMetadata) -> int:
+    """How many of an image's ``box_count`` crops the cascade scores first (all of them without one)."""
+    first = meta.early_exit.first_crops
+    return first if 0 < first < box_count else box_count
+
+
+def decided_early(first_logits, meta: ModelMetadata) -> bool:
+    """Whether the cascade's first crops settle the image: their aggregated, scaled probability lies more
+    than the margin below ``likely_real`` or above ``likely_ai``. The engine and training's evaluation
+    both ask this, so that they score images alike."""
+    logits = np.asarray(first_logits, dtype=np.float64).reshape(-1)
+    if not meta.early_exit.first_crops or logits.size < meta.early_exit.first_crops:
+        return False
+    probability = float(sigmoid(meta.logit_scaling.apply(aggregate_logits(logits, meta.aggregation))))
+    margin, bands = meta.early_exit.margin, meta.thresholds
+    return probability <= bands.likely_real - margin or probability >= bands.likely_ai + margin

@@ -13,6 +13,7 @@ service), not the scanner's.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import logging
 import queue
@@ -145,6 +146,18 @@ class _Prepared:
     boxes: list[contract.CropBox]
     started: float
     followers: list[tuple[ScanJob, ScanRequest]] = field(default_factory=list)
+    first: int = 0  # crops the first run scores: all of them, or the cascade's first stage
+    scored: int = 0  # crops scored so far
+    outputs: list[tuple] = field(default_factory=list)  # (logits, expert weights, maps) per run
+    model_ms: float = 0.0
+
+    @property
+    def next_count(self) -> int:
+        return (self.first if self.scored == 0 else len(self.boxes)) - self.scored
+
+    def joined(self, index: int):
+        parts = [output[index] for output in self.outputs]
+        return None if parts[0] is None else np.concatenate(parts)
 
 
 class Scanner:
@@ -159,6 +172,9 @@ class Scanner:
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="synthspot-prep")
         # Bounded: decoded 12 MP images are large, so preparation waits for inference.
         self._ready: queue.Queue[_Prepared | None] = queue.Queue(maxsize=max(2, 2 * workers))
+        # Images whose first crops did not settle them (the model's cascade), for their remaining crops:
+        # the inference thread's own, so it never waits on the bounded queue it drains.
+        self._second_stage: collections.deque[_Prepared] = collections.deque()
         self._in_flight: dict[str, _Prepared] = {}
         self._in_flight_lock = threading.Lock()
         self._claimed: set[str] = set()  # sha256s this scanner has claimed in the store
@@ -378,40 +394,49 @@ class Scanner:
                 "provenance": _ms(done - cropped),
             },
         )
-        return _Prepared(job, request, result, crops, boxes, started)
+        return _Prepared(job, request, result, crops, boxes, started, first=contract.first_stage(len(boxes), meta))
 
     # --- inference (one thread) -----------------------------------------------
 
     def _inference_loop(self) -> None:
         while True:
-            item = self._ready.get()
+            item = self._second_stage.popleft() if self._second_stage else self._ready.get()
             if item is None:
+                while self._second_stage:  # second stages still owed before stopping
+                    self._score([self._second_stage.popleft()])
                 return
             batch = [item]
-            crops = len(item.boxes)
+            crops = item.next_count
             # Gather more images while they are ready, up to the batch size.
             while crops < self.batch_crops:
-                try:
-                    more = self._ready.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._ready.put(None)
-                    break
-                batch.append(more)
-                crops += len(more.boxes)
-            try:
-                self._run_batch(batch)
-            except Exception:
-                if len(batch) == 1:
-                    self._fail_batch(batch, "the model failed")
-                    continue
-                # One image's crops must not fail its batch-mates: score each alone, so only it fails.
-                for prepared in batch:
+                more: _Prepared | None
+                if self._second_stage:
+                    more = self._second_stage.popleft()
+                else:
                     try:
-                        self._run_batch([prepared])
-                    except Exception:
-                        self._fail_batch([prepared], "the model failed")
+                        more = self._ready.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        self._ready.put(None)
+                        break
+                batch.append(more)
+                crops += more.next_count
+            self._score(batch)
+
+    def _score(self, batch: list[_Prepared]) -> None:
+        try:
+            self._run_batch(batch)
+        except Exception:
+            if len(batch) == 1:
+                self._fail_batch(batch, "the model failed")
+                return
+            # One image's crops must not fail its batch-mates: score each alone, so only it fails.
+            for prepared in batch:
+                try:
+                    self._run_batch([prepared])
+                except Exception:
+                    self._fail_batch([prepared], "the model failed")
 
     def _fail_batch(self, batch: list[_Prepared], what: str) -> None:
         exc = sys.exc_info()[1]
@@ -430,27 +455,35 @@ class Scanner:
                 live.append(prepared)
         if not live:
             return
+        counts = [p.next_count for p in live]
         started = time.perf_counter()
-        outputs = self.detector.run(np.concatenate([p.crops for p in live]))
+        outputs = self.detector.run(np.concatenate([p.crops[p.scored:p.scored + n] for p, n in zip(live, counts,
+                                                                                                   strict=True)]))
         model_ms = _ms(time.perf_counter() - started)
-        total_crops = sum(len(p.boxes) for p in live)
+        total_crops = sum(counts)
         offset = 0
-        for prepared in live:
-            count = len(prepared.boxes)
+        meta = self.detector.metadata
+        for prepared, count in zip(live, counts, strict=True):
             window = slice(offset, offset + count)
             offset += count
             try:  # the model has scored the whole batch: whatever goes wrong now is this image's alone
-                self._finish_result(prepared, outputs.logits[window],
-                                    None if outputs.expert_weights is None else outputs.expert_weights[window],
-                                    None if outputs.artifact_map is None else outputs.artifact_map[window],
-                                    model_ms * count / total_crops)
+                prepared.outputs.append((outputs.logits[window],
+                                         None if outputs.expert_weights is None else outputs.expert_weights[window],
+                                         None if outputs.artifact_map is None else outputs.artifact_map[window]))
+                prepared.scored += count
+                prepared.model_ms += model_ms * count / total_crops
+                if prepared.scored < len(prepared.boxes) and not contract.decided_early(prepared.joined(0), meta):
+                    self._second_stage.append(prepared)  # its first crops did not settle it: the rest next
+                    continue
+                self._finish_result(prepared)
             except Exception:
                 self._fail_batch([prepared], "internal error after scoring")
 
-    def _finish_result(self, prepared: _Prepared, logits, experts, artifact, model_ms: float) -> None:
+    def _finish_result(self, prepared: _Prepared) -> None:
         result = prepared.result
-        score_result(result, self.detector.metadata, prepared.boxes, logits, experts, artifact)
-        result.timings_ms["model"] = round(model_ms, 2)
+        score_result(result, self.detector.metadata, prepared.boxes[:prepared.scored], prepared.joined(0),
+                     prepared.joined(1), prepared.joined(2))
+        result.timings_ms["model"] = round(prepared.model_ms, 2)
         result.scanned_at = time.time()
         result.timings_ms["total"] = _ms(time.perf_counter() - prepared.started)
         if self.store:

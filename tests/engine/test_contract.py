@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from engine.contract import (
-    ContractError, LogitScaling, ModelMetadata, Thresholds, aggregate_logits, extract_crops, plan_crops,
+    ContractError, EarlyExit, LogitScaling, ModelMetadata, Thresholds, aggregate_logits, decided_early, extract_crops,
+    first_stage, plan_crops,
 )
 
 
@@ -80,6 +81,21 @@ def test_models_from_before_the_logit_scaling_read_as_raw_logits():
     assert scaling.apply(np.array([-3.0, 0.5])).tolist() == [-3.0, 0.5]
 
 
+def test_the_cascade_round_trips_is_off_in_older_models_and_decides_only_beyond_a_margin():
+    bands = Thresholds(likely_ai=0.9, likely_real=0.6)
+    meta = ModelMetadata(name="m", version="1", crop_size=96, thresholds=bands, early_exit=EarlyExit(4, 0.1))
+    assert ModelMetadata.from_props(meta.to_props()) == meta
+    older = ModelMetadata(name="m", version="1", crop_size=96, thresholds=bands)
+    assert "synthspot.early_exit" not in older.to_props() and older.early_exit.first_crops == 0
+    assert first_stage(8, meta) == 4 and first_stage(3, meta) == 3 and first_stage(8, older) == 8
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    assert decided_early([logit(0.49)] * 4, meta)  # 0.49 <= 0.6 - 0.1: clearly real
+    assert not decided_early([logit(0.55)] * 4, meta)  # likely real, but within the margin
+    assert not decided_early([logit(0.95)] * 4, meta)  # likely AI, within the margin (0.9 + 0.1 = 1.0)
+    assert not decided_early([logit(0.2)] * 3, meta)  # fewer than the first stage: nothing to decide early
+    assert not decided_early([logit(0.01)] * 4, older)
+
+
 @pytest.mark.parametrize("change,message", [
     ({"synthspot.schema_version": "99"}, "schema version 99"),
     ({"synthspot.crop_size": "big"}, "not an integer"),
@@ -92,6 +108,9 @@ def test_models_from_before_the_logit_scaling_read_as_raw_logits():
     ({"synthspot.logit_scaling": '{"scale": 1, "offset": NaN}'}, "must be a finite number"),
     ({"synthspot.logit_scaling": '{"scale": 1, "temperature": 2}'}, "'scale' and 'offset'"),
     ({"synthspot.logit_scaling": '[1, 0]'}, "'scale' and 'offset'"),
+    ({"synthspot.early_exit": '{"first_crops": -1, "margin": 0.1}'}, "whole number"),
+    ({"synthspot.early_exit": '{"first_crops": 4, "margin": 1.5}'}, "margin"),
+    ({"synthspot.early_exit": '{"first": 4}'}, "'first_crops' and 'margin'"),
 ])
 def test_bad_metadata_is_named(change, message):
     props = ModelMetadata(name="m", version="1", crop_size=224).to_props()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.contract import LogitScaling
+from engine.contract import EarlyExit, LogitScaling
 from engine.model import Detector
 from engine.result import LIKELY_AI, LIKELY_REAL, UNCERTAIN, probability_from_logit
 from engine.pending import PendingWork
@@ -68,6 +68,34 @@ def test_the_model_s_logit_scaling_is_what_the_scan_reports(tmp_path):
     assert rescaled.probability == pytest.approx(probability_from_logit(2.5 * expected_logit(crop) - 0.2), abs=1e-4)
     assert rescaled.verdict == LIKELY_AI
     assert [c.probability for c in rescaled.crops] == [pytest.approx(rescaled.probability, abs=1e-4)] * 4
+
+
+def test_a_cascade_decides_clear_images_on_their_first_crops_and_scores_the_rest_of_the_others(tmp_path):
+    # Eight 32 px crops per 128 x 64 image; the model's cascade scores two first and stops where they lie
+    # more than 0.05 beyond a band (likely real <= 30%, likely AI >= 80%).
+    cascade = brightness_model(tmp_path / "cascade.onnx", early_exit=EarlyExit(first_crops=2, margin=0.05))
+    plain = brightness_model(tmp_path / "plain.onnx")
+    dark, bright, grey = (solid_image(tmp_path / f"{name}.png", value, size=(128, 64))
+                          for name, value in (("dark", 10), ("bright", 250), ("grey", 120)))
+    half = np.full((64, 128, 3), 250, np.uint8)
+    half[:, 64:] = 10  # its first two crops (the top row's left) are bright, the image as a whole is not
+    Image.fromarray(half).save(tmp_path / "half.png")
+    requests = [ScanRequest(path=str(tmp_path / f"{name}.png")) for name in ("dark", "bright", "grey", "half")]
+    detector = CountingDetector(cascade)
+    with Scanner(detector, batch_crops=16) as scanner:
+        dark_result, bright_result, grey_result, half_result = scanner.scan(requests)
+    with Scanner(Detector(plain)) as scanner:
+        plain_results = scanner.scan(requests)
+    assert [len(r.crops) for r in (dark_result, bright_result, grey_result)] == [2, 2, 8]
+    assert sum(detector.calls) == 2 + 2 + 8 + len(half_result.crops)
+    assert dark_result.verdict == LIKELY_REAL and bright_result.verdict == LIKELY_AI
+    # Scored whole, an image comes out exactly as without the cascade; decided early, its first crops decide.
+    assert grey_result.probability == pytest.approx(plain_results[2].probability, abs=1e-6)
+    assert dark_result.verdict == plain_results[0].verdict and bright_result.verdict == plain_results[1].verdict
+    # The price: the grid plan's first two crops are the bright top left, and they decide an image that,
+    # whole, is uncertain (with the texture plan the first crops are the most textured, not the first row).
+    assert [(c.top, c.left) for c in half_result.crops] == [(0, 0), (0, 32)]
+    assert half_result.verdict == LIKELY_AI and plain_results[3].verdict == UNCERTAIN
 
 
 def test_crops_cover_the_image_and_report_their_own_scores(tmp_path, detector):
