@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import onnx
 
-from engine.contract import ModelMetadata
+from engine.contract import KEY_PREFIX, ModelMetadata
 
 
 def stamp(model: onnx.ModelProto, metadata: ModelMetadata) -> None:
-    """Write the contract metadata into ``metadata_props``, replacing any earlier stamp."""
+    """Write the contract metadata into ``metadata_props``, replacing any earlier stamp whole (a key the new
+    metadata leaves out, such as a cascade switched off, must not survive from the old one)."""
     props = metadata.to_props()
-    kept = [p for p in model.metadata_props if p.key not in props]
+    kept = [p for p in model.metadata_props if not p.key.startswith(KEY_PREFIX)]
     del model.metadata_props[:]
     model.metadata_props.extend(kept)
     for key, value in props.items():

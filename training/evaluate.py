@@ -13,6 +13,7 @@ before cropping, as a re-shared photo would arrive).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import os
@@ -26,8 +27,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from PIL import Image, ImageFilter
 
-from engine.contract import (DEFAULT_MAX_CROPS, INPUT_IMAGE, KEY_AGGREGATION, KEY_CROP_PLAN, KEY_MAX_CROPS, LogitScaling,
-                             OUTPUT_LOGIT, aggregate_logits, extract_crops, plan_for, sigmoid)
+from engine.contract import (DEFAULT_MAX_CROPS, INPUT_IMAGE, KEY_AGGREGATION, KEY_CROP_PLAN, KEY_EARLY_EXIT,
+                             KEY_MAX_CROPS, OUTPUT_LOGIT, LogitScaling, ModelMetadata, aggregate_logits, decided_early,
+                             extract_crops, first_stage, plan_for, sigmoid)
 from training.data import manifest, readers
 
 
@@ -162,15 +164,26 @@ class ScoringRecipe:
     max_crops: int = DEFAULT_MAX_CROPS
     aggregation: str = "mean"
     crop_plan: str = "grid"
+    cascade: ModelMetadata | None = None  # an exported model's metadata where it has a cascade of crops
 
     def but(self, max_crops: int | None = None, aggregation: str | None = None, crop_plan: str | None = None) -> ScoringRecipe:
         """This recipe with the given fields overridden (None keeps a field)."""
-        return ScoringRecipe(max_crops or self.max_crops, aggregation or self.aggregation, crop_plan or self.crop_plan)
+        return ScoringRecipe(max_crops or self.max_crops, aggregation or self.aggregation, crop_plan or self.crop_plan,
+                             self.cascade)
 
 
-def score_image(rgb: np.ndarray, scorer: CropScorer, max_crops: int, aggregation: str, crop_plan: str = "grid") -> float:
+def score_image(rgb: np.ndarray, scorer: CropScorer, max_crops: int, aggregation: str, crop_plan: str = "grid",
+                cascade: ModelMetadata | None = None) -> float:
+    """One image's logit as the engine computes it; with ``cascade`` (a model's metadata), its first crops
+    alone where they settle the image (``engine.contract.decided_early``)."""
     boxes = plan_for(rgb, scorer.crop_size, max_crops, crop_plan)
-    return aggregate_logits(scorer(extract_crops(rgb, boxes)), aggregation)
+    if cascade is None:
+        return aggregate_logits(scorer(extract_crops(rgb, boxes)), aggregation)
+    first = first_stage(len(boxes), cascade)
+    logits = scorer(extract_crops(rgb, boxes[:first]))
+    if first < len(boxes) and not decided_early(logits, cascade):
+        logits = np.concatenate([logits, scorer(extract_crops(rgb, boxes[first:]))])
+    return aggregate_logits(logits, aggregation)
 
 
 @dataclass
@@ -188,7 +201,8 @@ class Scores:
 
 def score_records(records: Sequence[manifest.Record], base: Path, scorer: CropScorer,
                   max_crops: int = DEFAULT_MAX_CROPS, aggregation: str = "mean",
-                  perturbations: Sequence[str] = (), progress: bool = False, crop_plan: str = "grid") -> Scores:
+                  perturbations: Sequence[str] = (), progress: bool = False, crop_plan: str = "grid",
+                  cascade: ModelMetadata | None = None) -> Scores:
     conditions = ["clean", *perturbations]
     logits = {c: np.empty(len(records)) for c in conditions}
     started = time.perf_counter()
@@ -196,7 +210,7 @@ def score_records(records: Sequence[manifest.Record], base: Path, scorer: CropSc
         rgb = np.asarray(Image.open(manifest.resolve(base, record.path)).convert("RGB"))
         for condition in conditions:
             image = rgb if condition == "clean" else PERTURBATIONS[condition](rgb)
-            logits[condition][index] = score_image(image, scorer, max_crops, aggregation, crop_plan)
+            logits[condition][index] = score_image(image, scorer, max_crops, aggregation, crop_plan, cascade)
         if progress and (index + 1) % 20 == 0:
             print(f"  {index + 1}/{len(records)} images, {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return Scores(np.array([r.label for r in records]), [group_name(r) for r in records], logits,
@@ -251,8 +265,9 @@ def load_scorer(checkpoint: str | None, onnx_path: str | None) -> tuple[CropScor
     if onnx_path:
         scorer = OnnxScorer(onnx_path)
         props = scorer.session.get_modelmeta().custom_metadata_map
+        cascade = ModelMetadata.from_props(props) if KEY_EARLY_EXIT in props else None
         return scorer, ScoringRecipe(int(props.get(KEY_MAX_CROPS, DEFAULT_MAX_CROPS)), props[KEY_AGGREGATION],
-                                     props.get(KEY_CROP_PLAN, "grid"))
+                                     props.get(KEY_CROP_PLAN, "grid"), cascade)
     from training.checkpoint import load_checkpoint
 
     return TorchScorer(load_checkpoint(checkpoint)), ScoringRecipe()
@@ -290,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         calibration = Calibration.load(args.calibration)
         threshold, likely_real = calibration.likely_ai, calibration.likely_real
     scores = score_records(records, base, scorer, recipe.max_crops, recipe.aggregation, perturbations, progress=True,
-                           crop_plan=recipe.crop_plan)
+                           crop_plan=recipe.crop_plan, cascade=recipe.cascade)
     if args.calibration:
         scores.scaling = calibration.scaling()
     summary = summarize(scores, threshold, likely_real)
@@ -298,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     payload = {"data": str(args.data), "split": args.split, "threshold": threshold, "likely_real": likely_real,
                "max_crops": recipe.max_crops, "aggregation": recipe.aggregation, "crop_plan": recipe.crop_plan,
+               "early_exit": None if recipe.cascade is None else dataclasses.asdict(recipe.cascade.early_exit),
                "logit_scaling": {"scale": scores.scaling.scale, "offset": scores.scaling.offset},
                "model": args.checkpoint or args.onnx, "metrics": summary}
     (out / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
