@@ -24,15 +24,24 @@ from engine.contract import ContractError, EarlyExit, ModelMetadata
 from export.metadata import stamp
 
 
-def with_cascade(source: Path, target: Path, first_crops: int, margin: float) -> ModelMetadata:
+def with_cascade(source: Path, target: Path, first_crops: int, margin: float,
+                 version: str | None = None) -> ModelMetadata:
+    """A copy of ``source`` with the cascade stamped. It scores some images differently, so it is another
+    version (the results store keys cached verdicts by name and version): ``version``, or the old one with
+    "+cascade" (and without it when the cascade is switched off)."""
     model = onnx.load(str(source))
     metadata = ModelMetadata.from_props({p.key: p.value for p in model.metadata_props})
-    updated = dataclasses.replace(metadata, early_exit=EarlyExit(first_crops, margin))
+    base = metadata.version.removesuffix(CASCADE_SUFFIX)
+    version = version or (base + CASCADE_SUFFIX if first_crops else base)
+    updated = dataclasses.replace(metadata, early_exit=EarlyExit(first_crops, margin), version=version)
     if first_crops >= updated.max_crops:
         raise ContractError(f"a first stage of {first_crops} crops is the whole plan (max_crops {updated.max_crops})")
     stamp(model, updated)  # validates
     onnx.save(model, str(target))
     return updated
+
+
+CASCADE_SUFFIX = "+cascade"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,9 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-crops", required=True, type=int, help="crops scored first; 0 switches it off")
     parser.add_argument("--margin", type=float, default=0.1, help="how far beyond a band the first crops must lie")
     parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--version", help='the copy\'s version (default: the model\'s with "+cascade")')
     args = parser.parse_args(argv)
     try:
-        metadata = with_cascade(args.model, args.out, args.first_crops, args.margin)
+        metadata = with_cascade(args.model, args.out, args.first_crops, args.margin, args.version)
     except (ContractError, OSError, DecodeError) as error:  # off the contract, unreadable, not ONNX
         print(f"export.cascade: {error}", file=sys.stderr)
         return 2
@@ -51,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     state = "off"
     if cascade.first_crops:
         state = f"first {cascade.first_crops} of {metadata.max_crops} crops, margin {cascade.margin}"
-    print(f"{args.out}: cascade {state}")
+    print(f"{args.out}: {metadata.name} {metadata.version}, cascade {state}")
     return 0
 
 

@@ -20,7 +20,7 @@ def test_the_engine_and_evaluation_score_a_cascade_model_alike(tmp_path, capsys)
     plain = brightness_model(tmp_path / "plain.onnx")
     fast = tmp_path / "fast.onnx"
     assert cascade_main(["--model", str(plain), "--first-crops", "2", "--margin", "0.05", "--out", str(fast)]) == 0
-    assert "cascade first 2 of 8 crops, margin 0.05" in capsys.readouterr().out
+    assert "test-brightness 1+cascade, cascade first 2 of 8 crops, margin 0.05" in capsys.readouterr().out
     metadata = ModelMetadata.from_props({p.key: p.value for p in onnx.load(str(fast)).metadata_props})
     assert metadata.early_exit == EarlyExit(2, 0.05)
     paths = [solid_image(tmp_path / f"{value}.png", value, size=(128, 64)) for value in (10, 120, 250)]
@@ -40,7 +40,8 @@ def test_the_engine_and_evaluation_score_a_cascade_model_alike(tmp_path, capsys)
     # Switched off again: the key is gone, not left over from the earlier stamp.
     off = tmp_path / "off.onnx"
     assert cascade_main(["--model", str(fast), "--first-crops", "0", "--out", str(off)]) == 0
-    assert KEY_EARLY_EXIT not in {p.key for p in onnx.load(str(off)).metadata_props}
+    props = {p.key: p.value for p in onnx.load(str(off)).metadata_props}
+    assert KEY_EARLY_EXIT not in props and props["synthspot.version"] == "1"  # its own version again
     assert load_scorer(None, str(off))[1].cascade is None
 
 
