@@ -73,6 +73,14 @@ def measured_rows(metrics: dict) -> list[tuple[str, str]]:
     return rows
 
 
+def cascade_text(meta) -> str:
+    cascade = meta.early_exit
+    if not cascade.first_crops:
+        return "none: every crop is scored"
+    return (f"the first {cascade.first_crops} crops decide alone when their score lies more than "
+            f"{cascade.margin:.0%} beyond a band; otherwise all {meta.max_crops} are scored")
+
+
 def model_card_html(detector, message: str = "") -> str:
     """The card as HTML; without a detector, why there is none."""
     if detector is None:
@@ -84,6 +92,7 @@ def model_card_html(detector, message: str = "") -> str:
         ("Precision", meta.precision),
         ("Crops", f"{meta.crop_size} px at native resolution, up to {meta.max_crops}, {meta.crop_plan} plan"),
         ("Aggregation", meta.aggregation),
+        ("Cascade", cascade_text(meta)),
         ("Thresholds", thresholds_text(detector)),
         ("Probabilities", probabilities_text(meta.logit_scaling)),
         ("Kinds of artifact", ", ".join(meta.expert_names) or "not reported by this model"),

@@ -568,3 +568,14 @@ def test_the_model_card_says_in_words_how_the_model_was_made_and_measured():
     assert ("Fakes caught at 1% false alarms on real photos", "36.8%") in measured
     assert ("Average precision", "0.87") in measured and ("Extra", "a b: yes") in measured
     assert not any("{" in value or "True" in value for _, value in [*made.items(), *measured])
+
+
+def test_the_model_card_says_whether_the_model_decides_some_images_on_its_first_crops():
+    from desktop.ui.model_card import cascade_text
+    from engine.contract import EarlyExit, ModelMetadata
+
+    plain = ModelMetadata(name="m", version="1", crop_size=96)
+    fast = ModelMetadata(name="m", version="1", crop_size=96, early_exit=EarlyExit(4, 0.4))
+    assert cascade_text(plain) == "none: every crop is scored"
+    assert cascade_text(fast) == ("the first 4 crops decide alone when their score lies more than 40% beyond a band; "
+                                  "otherwise all 8 are scored")
