@@ -78,7 +78,7 @@ def cascade_text(meta) -> str:
     if not cascade.first_crops:
         return "none: every crop is scored"
     return (f"the first {cascade.first_crops} crops decide alone when their score lies more than "
-            f"{cascade.margin:.0%} beyond a band; otherwise all {meta.max_crops} are scored")
+            f"{100 * cascade.margin:.0f} points beyond a band; otherwise all {meta.max_crops} are scored")
 
 
 def model_card_html(detector, message: str = "") -> str:

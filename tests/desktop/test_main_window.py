@@ -577,5 +577,5 @@ def test_the_model_card_says_whether_the_model_decides_some_images_on_its_first_
     plain = ModelMetadata(name="m", version="1", crop_size=96)
     fast = ModelMetadata(name="m", version="1", crop_size=96, early_exit=EarlyExit(4, 0.4))
     assert cascade_text(plain) == "none: every crop is scored"
-    assert cascade_text(fast) == ("the first 4 crops decide alone when their score lies more than 40% beyond a band; "
+    assert cascade_text(fast) == ("the first 4 crops decide alone when their score lies more than 40 points beyond a band; "
                                   "otherwise all 8 are scored")
