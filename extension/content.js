@@ -97,9 +97,8 @@
     }
     const fetched = pageFetched();
     const backgrounds = [];
-    const all = elements;
-    for (let i = 0; i < Math.min(all.length, MAX_ELEMENTS_FOR_BACKGROUNDS); i += 1) {
-      const element = all[i];
+    for (let i = 0; i < Math.min(elements.length, MAX_ELEMENTS_FOR_BACKGROUNDS); i += 1) {
+      const element = elements[i];
       if (element instanceof HTMLImageElement) continue;
       const url = backgroundUrl(element);
       const made = url.startsWith("data:") || url.startsWith("blob:");
