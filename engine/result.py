@@ -23,7 +23,6 @@ ERROR = "error"
 VERDICT_LABELS = {LIKELY_AI: "Likely AI", UNCERTAIN: "Uncertain", LIKELY_REAL: "Likely real", ERROR: "Error"}
 
 
-
 def verdict_counts_text(verdicts: Iterable[str]) -> str:
     """"3 likely AI, 1 uncertain, 2 could not be read": each verdict's count, in the labels' order."""
     counts = Counter(verdicts)

@@ -32,7 +32,7 @@ from engine import contract
 from engine.decode import DecodeError, open_image
 from engine.files import NotReadable, read_regular_file
 from engine.memory import DECODE_BUDGET, MemoryBudget
-from engine.model import Detector
+from engine.model import Detector, ModelOutputs
 from engine.pending import PendingWork
 from engine.paths import display_path
 from engine.provenance import provenance_hints
@@ -148,15 +148,16 @@ class _Prepared:
     followers: list[tuple[ScanJob, ScanRequest]] = field(default_factory=list)
     first: int = 0  # crops the first run scores: all of them, or the cascade's first stage
     scored: int = 0  # crops scored so far
-    outputs: list[tuple] = field(default_factory=list)  # (logits, expert weights, maps) per run
+    outputs: list[ModelOutputs] = field(default_factory=list)  # this image's share of each run
     model_ms: float = 0.0
 
     @property
     def next_count(self) -> int:
         return (self.first if self.scored == 0 else len(self.boxes)) - self.scored
 
-    def joined(self, index: int):
-        parts = [output[index] for output in self.outputs]
+    def joined(self, name: str):
+        """One output (``logits``, ``expert_weights``, ``artifact_map``) over every run so far."""
+        parts = [getattr(output, name) for output in self.outputs]
         return None if parts[0] is None else np.concatenate(parts)
 
 
@@ -467,12 +468,14 @@ class Scanner:
             window = slice(offset, offset + count)
             offset += count
             try:  # the model has scored the whole batch: whatever goes wrong now is this image's alone
-                prepared.outputs.append((outputs.logits[window],
-                                         None if outputs.expert_weights is None else outputs.expert_weights[window],
-                                         None if outputs.artifact_map is None else outputs.artifact_map[window]))
+                prepared.outputs.append(ModelOutputs(
+                    outputs.logits[window],
+                    None if outputs.expert_weights is None else outputs.expert_weights[window],
+                    None if outputs.artifact_map is None else outputs.artifact_map[window]))
                 prepared.scored += count
                 prepared.model_ms += model_ms * count / total_crops
-                if prepared.scored < len(prepared.boxes) and not contract.decided_early(prepared.joined(0), meta):
+                more_to_score = prepared.scored < len(prepared.boxes)
+                if more_to_score and not contract.decided_early(prepared.joined("logits"), meta):
                     self._second_stage.append(prepared)  # its first crops did not settle it: the rest next
                     continue
                 self._finish_result(prepared)
@@ -481,8 +484,8 @@ class Scanner:
 
     def _finish_result(self, prepared: _Prepared) -> None:
         result = prepared.result
-        score_result(result, self.detector.metadata, prepared.boxes[:prepared.scored], prepared.joined(0),
-                     prepared.joined(1), prepared.joined(2))
+        score_result(result, self.detector.metadata, prepared.boxes[:prepared.scored], prepared.joined("logits"),
+                     prepared.joined("expert_weights"), prepared.joined("artifact_map"))
         result.timings_ms["model"] = round(prepared.model_ms, 2)
         result.scanned_at = time.time()
         result.timings_ms["total"] = _ms(time.perf_counter() - prepared.started)

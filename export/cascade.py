@@ -23,6 +23,8 @@ from google.protobuf.message import DecodeError
 from engine.contract import ContractError, EarlyExit, ModelMetadata
 from export.metadata import stamp
 
+CASCADE_SUFFIX = "+cascade"  # of the version: a cascade scores some images differently
+
 
 def with_cascade(source: Path, target: Path, first_crops: int, margin: float,
                  version: str | None = None) -> ModelMetadata:
@@ -39,9 +41,6 @@ def with_cascade(source: Path, target: Path, first_crops: int, margin: float,
     stamp(model, updated)  # validates
     onnx.save(model, str(target))
     return updated
-
-
-CASCADE_SUFFIX = "+cascade"
 
 
 def main(argv: list[str] | None = None) -> int:

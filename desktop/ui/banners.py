@@ -47,7 +47,8 @@ class Banner(QFrame):
 
 
 class ModelBanner(Banner):
-    """Says clearly when no model can scan, with the one button that fixes it."""
+    """Says clearly when no model can scan, with the buttons that fix it: back to the built-in model (shown
+    where a file of the person's own failed), or another file."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("modelBanner", verdict_colour(UNCERTAIN), ["Use built-in model", "Choose model file…"], parent)
