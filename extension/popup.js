@@ -139,7 +139,9 @@ async function scanPage() {
     c.likely_real && `${c.likely_real} likely real`, c.unsupported && `${c.unsupported} not checked (SVG)`,
     c.failed && `${c.failed} could not be checked`].filter(Boolean);
   message.dataset.state = "finished";
-  message.textContent = `Finished: checked ${plural(c.checked, "image")} on ${where}: ${parts.join(", ")}.`;
+  // The page stays watched (content.js): a lazy loader's later images get badges, not this count.
+  message.textContent = `Finished: checked ${plural(c.checked, "image")} on ${where}: ${parts.join(", ")}.`
+    + " Images the page loads later are checked as they appear.";
   // Checks that failed may mean the app went away mid-scan: the connection line says so, not a stale "Connected".
   if (c.failed) await refresh();
 }

@@ -137,6 +137,7 @@ def test_pair_in_the_popup_scan_the_page_and_badge_every_visible_image(
     message = popup.inner_text("#scan-message")
     assert message.startswith("Finished: checked 6 images on 127.0.0.1"), message
     assert "1 could not be checked" in message
+    assert message.endswith("Images the page loads later are checked as they appear.")  # still watched
 
     page.bring_to_front()
     found = {b["src"].removeprefix(base + "/"): b for b in badges(worker, f"{base}/*")}
