@@ -265,23 +265,19 @@ class CropBox:
     size: int  # the crop is size x size; parts beyond the image are padded
 
 
-def plan_crops(height: int, width: int, crop_size: int, max_crops: int = DEFAULT_MAX_CROPS,
-               luma: np.ndarray | None = None) -> list[CropBox]:
-    """A deterministic set of crops at native resolution.
+def plan_crops(height: int, width: int, crop_size: int, max_crops: int = DEFAULT_MAX_CROPS) -> list[CropBox]:
+    """The ``grid`` plan: a deterministic set of crops at native resolution.
 
     The full grid has ``ceil(H/S) x ceil(W/S)`` crops spaced evenly from edge to
     edge (overlapping where S does not divide the side), so it covers every pixel.
-    When that exceeds ``max_crops``, huge images are sampled, never resized: with
-    ``luma`` (the image's HxW luminance), the ``max_crops`` most textured windows
-    that do not overlap (``texture_crops``); without it, a coarser evenly spread
-    grid with the image's aspect.
+    When that exceeds ``max_crops``, huge images are sampled, never resized: a
+    coarser evenly spread grid with the image's aspect. (``plan_for`` picks the
+    model's plan; ``texture`` differs only where the full grid does not fit.)
     """
     if height < 1 or width < 1:
         raise ValueError("image has no pixels")
     rows = math.ceil(height / crop_size)
     cols = math.ceil(width / crop_size)
-    if rows * cols > max_crops and luma is not None:
-        return texture_crops(luma, crop_size, max_crops)
     while rows * cols > max_crops:
         # Drop a row or column from the longer side of the grid first.
         if rows > 1 and (rows >= cols or cols == 1):
@@ -322,12 +318,14 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
 
 def texture_crops(luma: np.ndarray, crop_size: int, max_crops: int, step: int = 1,
                   shape: tuple[int, int] | None = None) -> list[CropBox]:
-    """The ``max_crops`` windows with the most high-frequency energy, none overlapping.
+    """The ``max_crops`` windows with the most high-frequency energy, apart where they fit.
 
     Candidates sit on a half-crop stride spread edge to edge; each is scored by the mean
     absolute horizontal and vertical pixel difference inside it (a summed-area table makes
     that one pass over the image). Greedy best-first with no overlap spreads the crops
-    over the image's content; ties break by position, so the plan is deterministic.
+    over the image's content; where no free window is left, later passes allow a quarter,
+    a half, then any overlap until ``max_crops`` are chosen. Ties break by position, so the
+    plan is deterministic.
     ``luma`` may be the image sampled every ``step`` pixels, ``shape`` then the full size."""
     height, width = shape or luma.shape
     size = min(crop_size, height, width)
@@ -432,7 +430,11 @@ def aggregate_logits(logits: np.ndarray, method: str) -> float:
 
 
 def sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+    """The probability of a logit, in float64. The engine's image probability, its crop scores and all of
+    training use this one function, so their figures agree to the bit. A very negative logit overflows
+    ``exp`` to infinity and gives exactly 0, the limit: not worth a warning."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
 
 
 def first_stage(box_count: int, meta: ModelMetadata) -> int:

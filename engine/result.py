@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
@@ -207,13 +206,6 @@ def distinct_percents(*values: float) -> list[str]:
     return texts
 
 
-def probability_from_logit(logit: float) -> float:
-    if logit >= 0:
-        return 1.0 / (1.0 + math.exp(-logit))
-    z = math.exp(logit)
-    return z / (1.0 + z)
-
-
 def score_result(result: Result, metadata: ModelMetadata, boxes: list[CropBox], logits: np.ndarray,
                  expert_weights: np.ndarray | None = None, artifact_map: np.ndarray | None = None) -> None:
     """Fill in what the model said about one image from its outputs for that image's crops: the aggregated
@@ -222,7 +214,7 @@ def score_result(result: Result, metadata: ModelMetadata, boxes: list[CropBox], 
     that runs the model on the contract's crops."""
     scaling = metadata.logit_scaling  # after aggregation, so that it means the same for every aggregation
     crop_probabilities = sigmoid(scaling.apply(logits))
-    result.probability = probability_from_logit(float(scaling.apply(aggregate_logits(logits, metadata.aggregation))))
+    result.probability = float(sigmoid(scaling.apply(aggregate_logits(logits, metadata.aggregation))))
     result.verdict, result.reasons = decide_verdict(
         result.probability, metadata.thresholds, crop_probabilities, result.width, result.height,
         metadata.crop_size, result.jpeg_quality)

@@ -84,7 +84,7 @@ def run_one(config: Path, manifest: str, run: Path, seed: int, perturbations: st
 
 
 SCORING_MODEL = "scoring-fp32.onnx"
-SCORING_CROP_PLAN = "texture"  # the engine's
+SCORING_CROP_PLAN = "texture"  # the plan every shipped model since version 2 asks the engine for
 
 
 def export_for_scoring(checkpoint: Path, path: Path) -> Path:

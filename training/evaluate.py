@@ -3,7 +3,7 @@
     python -m training.evaluate --checkpoint RUN/checkpoint --data MANIFEST_OR_FOLDER [--split test]
         [--calibration RUN/calibration.json] [--perturbations all] [--out RUN/eval_test]
 
-Every image is cut into the engine's crop plan (``engine.contract.plan_crops`` /
+Every image is cut into the engine's crop plan (``engine.contract.plan_for`` /
 ``extract_crops``), the crops' logits are combined by ``aggregate_logits``, and
 metrics are computed per generator (its fakes against all reals of the split) and
 overall, on clean images and under each perturbation (applied to the whole image
@@ -27,8 +27,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from PIL import Image, ImageFilter
 
-from engine.contract import (DEFAULT_MAX_CROPS, INPUT_IMAGE, KEY_AGGREGATION, KEY_CROP_PLAN, KEY_EARLY_EXIT,
-                             KEY_MAX_CROPS, OUTPUT_LOGIT, LogitScaling, ModelMetadata, aggregate_logits, decided_early,
+from engine.contract import (DEFAULT_MAX_CROPS, INPUT_IMAGE, KEY_AGGREGATION, KEY_CROP_PLAN, KEY_CROP_SIZE,
+                             KEY_EARLY_EXIT, KEY_MAX_CROPS, OUTPUT_LOGIT, LogitScaling, ModelMetadata, aggregate_logits, decided_early,
                              extract_crops, first_stage, plan_for, sigmoid)
 from training.data import manifest, readers
 
@@ -71,13 +71,15 @@ class OnnxScorer:
     def __init__(self, path: str | os.PathLike, batch: int = 32, threads: int | None = None):
         import onnxruntime as ort
 
+        # ONNX Runtime's default optimisation level is the engine's (ORT_ENABLE_ALL), so the scores are
+        # the app's; the engine's other option (no spinning threads) changes speed only.
         options = ort.SessionOptions()
         options.log_severity_level = 3
         if threads:
             options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
         props = self.session.get_modelmeta().custom_metadata_map
-        self.crop_size = int(props["synthspot.crop_size"])
+        self.crop_size = int(props[KEY_CROP_SIZE])
         self.batch = batch
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import math
 import threading
 
 import numpy as np
@@ -10,12 +11,17 @@ from PIL import Image
 
 from engine.contract import EarlyExit, LogitScaling
 from engine.model import Detector
-from engine.result import LIKELY_AI, LIKELY_REAL, UNCERTAIN, probability_from_logit
+from engine.result import LIKELY_AI, LIKELY_REAL, UNCERTAIN
+
 from engine.pending import PendingWork
 from engine.scanner import Scanner, ScanJob, ScanRequest
 from engine.store import Store
 from tests.fixtures.synthetic import brightness_model, expected_logit
 from tests.conftest import solid_image
+
+
+def logistic(logit: float) -> float:  # the expected probability, computed apart from the engine's
+    return 1.0 / (1.0 + math.exp(-logit))
 
 
 class CountingDetector(Detector):
@@ -43,7 +49,7 @@ def test_verdicts_follow_the_models_scores(tmp_path, detector):
         results = scanner.scan([ScanRequest(path=str(p)) for p in (bright, dark, grey)])
     assert [r.verdict for r in results] == [LIKELY_AI, LIKELY_REAL, UNCERTAIN]
     crop = np.full((32, 32, 3), 240, np.uint8)
-    assert results[0].probability == pytest.approx(probability_from_logit(expected_logit(crop)), abs=1e-4)
+    assert results[0].probability == pytest.approx(logistic(expected_logit(crop)), abs=1e-4)
     assert "between the model's bands" in results[2].reasons[0]
     first = results[0]
     assert (first.width, first.height, first.format) == (64, 48, "PNG")
@@ -63,9 +69,9 @@ def test_the_model_s_logit_scaling_is_what_the_scan_reports(tmp_path):
         [plain] = scanner.scan([ScanRequest(path=str(image))])
     with Scanner(Detector(scaled)) as scanner:
         [rescaled] = scanner.scan([ScanRequest(path=str(image))])
-    assert plain.probability == pytest.approx(probability_from_logit(expected_logit(crop)), abs=1e-4)
+    assert plain.probability == pytest.approx(logistic(expected_logit(crop)), abs=1e-4)
     assert plain.verdict == UNCERTAIN
-    assert rescaled.probability == pytest.approx(probability_from_logit(2.5 * expected_logit(crop) - 0.2), abs=1e-4)
+    assert rescaled.probability == pytest.approx(logistic(2.5 * expected_logit(crop) - 0.2), abs=1e-4)
     assert rescaled.verdict == LIKELY_AI
     assert [c.probability for c in rescaled.crops] == [pytest.approx(rescaled.probability, abs=1e-4)] * 4
 
