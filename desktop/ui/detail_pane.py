@@ -43,6 +43,22 @@ def elide_middle(text: str, limit: int) -> str:
     return text[:(keep + 1) // 2] + "…" + text[len(text) - keep // 2:]
 
 
+def changed_since_scan(row: Row) -> bool:
+    """The file at the row's path is not the one scanned: its size differs from the scanned bytes' (edited,
+    or replaced by another download under the same name). Its verdict, crops and heatmap are the old file's."""
+    result = row.result
+    if not row.path or result is None or not result.ok or not result.file_size:
+        return False
+    try:
+        return os.stat(row.path).st_size != result.file_size
+    except OSError:  # gone: the image view says so
+        return False
+
+
+CHANGED_SINCE_SCAN = ("This file has changed since it was scanned: the verdict below is for its earlier "
+                      "content. Rescan it (Ctrl+R) for a verdict on what it holds now.")
+
+
 def describe_row(row: Row) -> str:
     """The pane's text as HTML: verdict, why uncertain, artifact kind, provenance, file facts."""
     e = html.escape
@@ -54,6 +70,8 @@ def describe_row(row: Row) -> str:
             parts.append("<p>The scan was cancelled. Drop the file again to scan it.</p>")
         parts.append(_facts_table([("Path", row.path), ("Source", source_label(row.source))]))
         return "".join(parts)
+    if changed_since_scan(row):
+        parts.append(f"<p class='error'>{e(CHANGED_SINCE_SCAN)}</p>")
     if not result.ok:
         parts.append(f"<p><span class='error'>Could not be scanned</span>: {e(result.error or '')}</p>")
     else:
@@ -215,7 +233,9 @@ class DetailPane(QWidget):
             message = f"{Path(row.path).name} cannot be shown: {error or 'not an image this viewer reads'}."
         else:
             message = "Loading…"
-        self.image_view.set_content(pixmap, row.result if row.status not in (QUEUED, CANCELLED) else None, message)
+        # No crops or heatmap of another file's content over this one's picture.
+        overlays = row.status not in (QUEUED, CANCELLED) and not changed_since_scan(row)
+        self.image_view.set_content(pixmap, row.result if overlays else None, message)
         self._update_toggles()
 
     def _image_ready(self, path: str) -> None:

@@ -467,11 +467,20 @@ class MainWindow(QMainWindow):
 
     def rescan_selected(self) -> None:
         """Scan the selected files again with the model in use: its stored verdict on them is dropped
-        first, since the store would otherwise answer from its cache."""
+        first, since the store would otherwise answer from its cache. A file that is gone keeps its result."""
         scanner = self.service.scanner
         rows = [row for row in self.selected_rows() if row.path and row.status != QUEUED]
-        if scanner is None or not rows:
+        if not rows:
             return
+        if scanner is None:
+            self.statusBar().showMessage("No detector model is loaded: choose one to rescan.", 8000)
+            return
+        gone = [row for row in rows if not os.path.exists(row.path)]
+        rows = [row for row in rows if os.path.exists(row.path)]
+        if gone:
+            self.statusBar().showMessage(
+                (f"{gone[0].name} no longer exists" if len(gone) == 1 else f"{len(gone)} of the files no longer exist")
+                + ": not rescanned, the earlier result is kept.", 8000)
         for row in rows:
             if row.result is not None and row.result.sha256:
                 self.session.store.forget_result(row.result.sha256, scanner.model_id)

@@ -267,6 +267,43 @@ def test_detail_pane_shows_heatmap_crops_and_expert_mix(tmp_path, qtbot, model_p
     assert with_crops != without_heatmap
 
 
+def test_a_file_changed_after_its_scan_shows_no_old_overlays_and_asks_for_a_rescan(
+        tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    path = write_image(tmp_path / "photo.png", 225, size=(256, 192))
+    drop(window, [path])
+    wait_for_results(qtbot, window, 1)
+    window.select_proxy_row(0)
+    detail = window.detail
+    qtbot.waitUntil(lambda: detail.image_view.image_rect() is not None, timeout=WAIT_MS)
+    assert detail.image_view.has_heatmap and "changed since it was scanned" not in detail.info.toPlainText()
+    write_image(path, 30, size=(320, 240))  # another picture under the same name
+    detail.show_row(detail.row)
+    assert "changed since it was scanned" in detail.info.toPlainText()
+    assert not detail.image_view.has_heatmap and not detail.heatmap_toggle.isEnabled()
+    window.rescan_selected()  # the rescan gives the new content's verdict, and the warning goes
+    qtbot.waitUntil(lambda: rows_by_name(window)["photo.png"].result is not None
+                    and rows_by_name(window)["photo.png"].result.verdict == LIKELY_REAL, timeout=WAIT_MS)
+    window.select_proxy_row(0)
+    assert "changed since it was scanned" not in window.detail.info.toPlainText()
+
+
+def test_rescanning_a_file_that_is_gone_keeps_its_result(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    path = write_image(tmp_path / "gone.png", 225)
+    drop(window, [path])
+    wait_for_results(qtbot, window, 1)
+    verdict, sha256 = window.model.rows()[0].result.verdict, window.model.rows()[0].result.sha256
+    path.unlink()
+    window.select_proxy_row(0)
+    window.rescan_selected()
+    qtbot.wait(300)  # a rescan, had one started, would have answered by now
+    row = window.model.rows()[0]
+    assert row.result.ok and row.result.verdict == verdict
+    assert "gone.png no longer exists" in window.statusBar().currentMessage()
+    assert window.session.store.get(sha256, window.service.scanner.model_id) is not None
+
+
 def test_a_model_without_artifact_maps_shows_no_live_heatmap_box(tmp_path, qtbot, plain_model_path, model_path,
                                                                    make_window):
     window = make_window(plain_model_path)
