@@ -243,15 +243,19 @@ def test_file_dialogs_start_in_the_last_folder_used_never_the_working_directory(
     assert starts[1] == str(photos)
 
 
-def test_detail_pane_shows_heatmap_crops_and_expert_mix(tmp_path, qtbot, model_path, make_window):
-    window = make_window(model_path)
-    path = write_image(tmp_path / "bright.png", 225, size=(256, 192))
+def scanned_and_shown(window, qtbot, path):
+    """``path`` dropped, scanned, selected, and its picture drawn in the detail pane."""
     drop(window, [path])
     wait_for_results(qtbot, window, 1)
     window.select_proxy_row(0)
-    detail = window.detail
+    qtbot.waitUntil(lambda: window.detail.image_view.image_rect() is not None, timeout=WAIT_MS)
+    return window.detail
+
+
+def test_detail_pane_shows_heatmap_crops_and_expert_mix(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    detail = scanned_and_shown(window, qtbot, write_image(tmp_path / "bright.png", 225, size=(256, 192)))
     assert detail.row.name == "bright.png"
-    qtbot.waitUntil(lambda: detail.image_view.image_rect() is not None, timeout=WAIT_MS)
     text = detail.info.toPlainText()
     assert "reconstruction-like" in text and "upsampling-like" in text
     assert "Likely AI" in text and "SHA-256" in text
@@ -271,11 +275,7 @@ def test_a_file_changed_after_its_scan_shows_no_old_overlays_and_asks_for_a_resc
         tmp_path, qtbot, model_path, make_window):
     window = make_window(model_path)
     path = write_image(tmp_path / "photo.png", 225, size=(256, 192))
-    drop(window, [path])
-    wait_for_results(qtbot, window, 1)
-    window.select_proxy_row(0)
-    detail = window.detail
-    qtbot.waitUntil(lambda: detail.image_view.image_rect() is not None, timeout=WAIT_MS)
+    detail = scanned_and_shown(window, qtbot, path)
     assert detail.image_view.has_heatmap and "changed since it was scanned" not in detail.info.toPlainText()
     write_image(path, 30, size=(320, 240))  # another picture under the same name
     detail.show_row(detail.row)
