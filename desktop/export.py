@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -17,9 +18,28 @@ def write_results(path: str | os.PathLike, results: list[Result]) -> Path:
     else:
         text = json.dumps([result.to_dict() for result in results], indent=2, ensure_ascii=False) + "\n"
     temporary = path.with_name(path.name + ".saving")
-    temporary.write_text(text, encoding="utf-8", newline="")
-    os.replace(temporary, path)  # a crash mid-write never leaves half a file under the real name
+    try:
+        temporary.write_text(text, encoding="utf-8", newline="")
+        os.replace(temporary, path)  # a crash mid-write never leaves half a file under the real name
+    except OSError:
+        temporary.unlink(missing_ok=True)  # a full disk leaves no half-written ".saving" file behind
+        raise
     return path
+
+
+def save_failure_text(path: str | os.PathLike, exc: OSError) -> str:
+    """Why nothing could be saved at ``path``, in words (the error itself names the hidden ".saving" file)."""
+    if exc.errno == errno.ENOENT:
+        return f"the folder {Path(path).parent} does not exist"
+    if exc.errno == errno.EROFS:
+        return "that place is read-only"
+    if isinstance(exc, PermissionError):
+        return "there is no permission to write there"
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "the name is longer than the system allows"
+    return exc.strerror or str(exc)
 
 
 # Experts are named by the fake domain they learned (training.domains); people read the process.

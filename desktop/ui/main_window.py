@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from desktop.export import result_summary, write_results
+from desktop.export import result_summary, save_failure_text, write_results
 from desktop.memory import release_freed_memory
 from desktop.notifications import DesktopNotifications
 from desktop.results_model import (
@@ -548,7 +548,14 @@ class MainWindow(QMainWindow):
                 return None
             if not Path(path).suffix:
                 path += ".json" if "JSON" in chosen else ".csv"
-        written = write_results(path, results)
+        try:
+            written = write_results(path, results)
+        except OSError as exc:
+            reason = save_failure_text(path, exc)
+            self.statusBar().showMessage(f"Export failed: {reason}.", 8000)
+            QMessageBox.warning(self, "Export failed", f"The results could not be saved to {path}: {reason}.\n\n"
+                                "Nothing was written. Export again and choose another place.")
+            return None
         self.statusBar().showMessage(f"Exported {len(results)} results to {written}", 8000)
         return written
 

@@ -11,7 +11,7 @@ import numpy as np
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QKeySequence
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from desktop.results_model import COLUMN_SOURCE, COLUMN_TIME, COLUMN_VERDICT, DONE, QUEUED
 from engine.result import ERROR, LIKELY_AI, LIKELY_REAL, UNCERTAIN
@@ -426,6 +426,32 @@ def test_export_writes_valid_csv_and_json(tmp_path, qtbot, model_path, make_wind
     window.verdict_filter.setCurrentIndex(window.verdict_filter.findData(LIKELY_AI))
     filtered = json.loads(window.export_results(str(tmp_path / "ai.json")).read_text())
     assert [item["verdict"] for item in filtered] == [LIKELY_AI]  # exports what is in view
+
+
+def test_an_export_that_cannot_be_written_says_why_and_leaves_nothing(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    drop(window, [write_image(tmp_path / "a.png", 230)])
+    wait_for_results(qtbot, window, 1)
+    seen = []
+
+    def read_and_close():
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, read_and_close)
+            return
+        seen.append(box.text())
+        box.accept()
+
+    QTimer.singleShot(0, read_and_close)
+    target = tmp_path / "no-such-folder" / "out.csv"
+    assert window.export_results(str(target)) is None
+    assert seen and "the folder" in seen[0] and "no-such-folder" in seen[0] and "does not exist" in seen[0]
+    assert "Export failed" in window.statusBar().currentMessage()
+    full = tmp_path / "full.json"  # a disk that fills up mid-write: no half file, no ".saving" left behind
+    QTimer.singleShot(0, read_and_close)
+    (tmp_path / "full.json.saving").symlink_to("/dev/full")  # Linux's always-full device
+    assert window.export_results(str(full)) is None
+    assert "the disk is full" in seen[1] and not full.exists() and not (tmp_path / "full.json.saving").exists()
 
 
 def test_copy_result_and_paste_image_from_clipboard(tmp_path, qtbot, model_path, make_window):
