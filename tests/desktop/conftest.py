@@ -11,6 +11,8 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
+from PySide6.QtCore import QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
 from engine.contract import Thresholds  # noqa: E402
 
@@ -114,3 +116,20 @@ def wait_for_results(qtbot, window, count: int):
     """Wait until ``count`` rows hold a finished result."""
     qtbot.waitUntil(lambda: sum(row.result is not None and row.status == "done" for row in window.model.rows())
                     >= count, timeout=WAIT_MS)
+
+
+def answer_message_box(press, seen: list | None = None):
+    """Answer the next modal message box as a person would: its text is added to ``seen``, then the button
+    ``press`` is clicked (a standard button, or a button's text)."""
+    def answer():
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, answer)  # not open yet
+            return
+        if seen is not None:
+            seen.append(box.text())
+        button = (next(b for b in box.buttons() if b.text() == press) if isinstance(press, str)
+                  else box.button(press))
+        button.click()
+
+    QTimer.singleShot(0, answer)

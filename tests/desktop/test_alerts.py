@@ -10,13 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
 from PySide6.QtDBus import QDBusConnection
-from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
+from PySide6.QtWidgets import QSystemTrayIcon
 
 from desktop.notifications import DesktopNotifications
 from desktop.settings import WatchedFolder
-from tests.desktop.conftest import WAIT_MS, wait_for_results, write_image
+from tests.desktop.conftest import WAIT_MS, answer_message_box, wait_for_results, write_image
 
 
 def watching_window(tmp_path, qtbot, model_path, make_window):
@@ -101,18 +100,6 @@ def test_without_a_tray_a_likely_ai_arrival_is_a_desktop_notification_that_shows
 def test_no_notification_server_means_none_sent(bus_connection, qapp):
     notifications = DesktopNotifications(bus_connection)
     assert not notifications.available() and notifications.send("title", "body") is None
-
-
-def answer_message_box(button_text: str, seen: list):
-    def answer():
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            QTimer.singleShot(20, answer)
-            return
-        seen.append(box.text())
-        next(button for button in box.buttons() if button.text() == button_text).click()
-
-    QTimer.singleShot(0, answer)
 
 
 def test_closing_the_window_without_a_tray_says_watching_stops_and_can_be_cancelled(

@@ -7,10 +7,10 @@ import csv
 import io
 from datetime import datetime
 
-from PySide6.QtCore import QItemSelectionModel, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import QItemSelectionModel
+from PySide6.QtWidgets import QMessageBox
 
-from tests.desktop.conftest import WAIT_MS, wait_for_results, write_image
+from tests.desktop.conftest import WAIT_MS, answer_message_box, wait_for_results, write_image
 from tests.desktop.test_main_window import drop
 
 
@@ -22,17 +22,6 @@ def select_names(window, names):
         index = window.proxy.index(position, 0)
         if window.proxy.row_for(index).name in names:
             selection.select(index, QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
-
-
-def answer_question(button):
-    def answer():
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            QTimer.singleShot(20, answer)
-            return
-        box.button(button).click()
-
-    QTimer.singleShot(0, answer)
 
 
 def stored_names(window):
@@ -60,10 +49,10 @@ def test_clear_history_asks_then_empties_the_store(tmp_path, qtbot, model_path, 
     window = make_window(model_path)
     drop(window, [write_image(tmp_path / "a.png", 230), write_image(tmp_path / "b.png", 30)])
     wait_for_results(qtbot, window, 2)
-    answer_question(QMessageBox.StandardButton.Cancel)
+    answer_message_box(QMessageBox.StandardButton.Cancel)
     window.clear_history_action.trigger()
     assert window.model.rowCount() == 2 and stored_names(window) == ["a.png", "b.png"]
-    answer_question(QMessageBox.StandardButton.Yes)
+    answer_message_box(QMessageBox.StandardButton.Yes)
     window.clear_history_action.trigger()
     assert window.model.rowCount() == 0 and window.session.store.history() == []
 

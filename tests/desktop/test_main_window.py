@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from desktop.results_model import COLUMN_SOURCE, COLUMN_TIME, COLUMN_VERDICT, DONE, QUEUED
 from engine.result import ERROR, LIKELY_AI, LIKELY_REAL, UNCERTAIN
-from tests.desktop.conftest import WAIT_MS, wait_for_results, write_image
+from tests.desktop.conftest import WAIT_MS, answer_message_box, wait_for_results, write_image
 
 
 def drop(window, paths):
@@ -432,23 +432,14 @@ def test_an_export_that_cannot_be_written_says_why_and_leaves_nothing(tmp_path, 
     window = make_window(model_path)
     drop(window, [write_image(tmp_path / "a.png", 230)])
     wait_for_results(qtbot, window, 1)
-    seen = []
-
-    def read_and_close():
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            QTimer.singleShot(20, read_and_close)
-            return
-        seen.append(box.text())
-        box.accept()
-
-    QTimer.singleShot(0, read_and_close)
+    seen: list[str] = []
+    answer_message_box(QMessageBox.StandardButton.Ok, seen)
     target = tmp_path / "no-such-folder" / "out.csv"
     assert window.export_results(str(target)) is None
     assert seen and "the folder" in seen[0] and "no-such-folder" in seen[0] and "does not exist" in seen[0]
     assert "Export failed" in window.statusBar().currentMessage()
     full = tmp_path / "full.json"  # a disk that fills up mid-write: no half file, no ".saving" left behind
-    QTimer.singleShot(0, read_and_close)
+    answer_message_box(QMessageBox.StandardButton.Ok, seen)
     (tmp_path / "full.json.saving").symlink_to("/dev/full")  # Linux's always-full device
     assert window.export_results(str(full)) is None
     assert "the disk is full" in seen[1] and not full.exists() and not (tmp_path / "full.json.saving").exists()
