@@ -146,10 +146,10 @@ class DetailPane(QWidget):
         self._can_scan = True
         self._heatmap_wanted = True  # the person's choice, kept while a model without maps hides it
         self.image_view = ImageView()
-        self.heatmap_toggle = QCheckBox("Artifact heatmap")
+        self.heatmap_toggle = QCheckBox("&Artifact heatmap")
         self.heatmap_toggle.setChecked(True)
         self.heatmap_toggle.setToolTip("Where the model's segmentation head saw generator artifacts (red: likely)")
-        self.crops_toggle = QCheckBox("Crop scores")
+        self.crops_toggle = QCheckBox("Crop &scores")
         self.crops_toggle.setChecked(True)
         self.crops_toggle.setToolTip("The crops the model looked at, at native resolution, with each one's score")
         readable_indicators(self.heatmap_toggle, self.crops_toggle)

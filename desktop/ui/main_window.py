@@ -208,6 +208,7 @@ class MainWindow(QMainWindow):
         self.table.setAccessibleName("Scan results")
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setTabKeyNavigation(False)  # rows are chosen with the arrows; Tab goes on to the detail pane
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(COLUMN_TIME, Qt.SortOrder.DescendingOrder)
         self.table.setShowGrid(False)
