@@ -1,7 +1,9 @@
 """The app's settings as typed option declarations over QSettings.
 
-Each option names its key, type and default once; reading coerces the stored
-value (QSettings' INI backend returns strings) and writing stores plain types.
+Each option names its key, type, default and, where it has one, its valid range once;
+reading coerces the stored value (QSettings' INI backend returns strings) and gives the
+default for one out of range (a hand-edited file, another build's choices), so a bad value
+never stops the app; writing stores plain types.
 ``SYNTHSPOT_SETTINGS`` points the app at an INI file instead of the user's real
 settings, which is how tests and benchmarks keep their hands off them.
 """
@@ -10,10 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths
+
+from engine.model import PROVIDER_CHOICES
 
 SETTINGS_ENV = "SYNTHSPOT_SETTINGS"
 ORGANISATION = "SynthSpot"
@@ -31,37 +36,39 @@ class Option:
     key: str
     kind: type
     default: object
+    valid: Callable[[object], bool] | None = None  # None: any value of the kind
 
 
 OPTIONS = {
     "model_path": Option("model/path", str, ""),  # "" means the embedded default model
-    "provider": Option("model/provider", str, "auto"),
+    "provider": Option("model/provider", str, "auto", lambda value: value in PROVIDER_CHOICES),
     "notifications": Option("watch/notifications", bool, True),
     "watching_paused": Option("watch/paused", bool, False),
-    "stable_seconds": Option("watch/stable_seconds", float, 1.5),
-    "rescan_seconds": Option("watch/rescan_seconds", float, 60.0),
+    "stable_seconds": Option("watch/stable_seconds", float, 1.5, lambda value: 0 < value <= 600),
+    "rescan_seconds": Option("watch/rescan_seconds", float, 60.0, lambda value: 1 <= value <= 86400),
     "watch_last_active": Option("watch/last_active", float, 0.0),  # when the app last watched (quit time)
     "bridge_enabled": Option("bridge/enabled", bool, False),
-    "bridge_port": Option("bridge/port", int, 0),  # 0: the bridge's own default
+    "bridge_port": Option("bridge/port", int, 0, lambda value: 0 <= value <= 65535),  # 0: the bridge's default
     "window_geometry": Option("window/geometry", bytes, b""),
     "window_splitter": Option("window/splitter", bytes, b""),
     "last_folder": Option("dialogs/last_folder", str, ""),  # where the last file dialog was answered
 }
 
 
-def _coerce(value, kind: type, default):
+def _coerce(value, option: Option):
     if value is None:
-        return default
+        return option.default
     try:
-        if kind is bool:
+        if option.kind is bool:
             if isinstance(value, str):
                 return value.strip().lower() in ("1", "true", "yes", "on")
             return bool(value)
-        if kind is bytes:
+        if option.kind is bytes:
             return bytes(value)
-        return kind(value)
+        typed = option.kind(value)
     except (TypeError, ValueError):
-        return default
+        return option.default
+    return typed if option.valid is None or option.valid(typed) else option.default
 
 
 class AppSettings:
@@ -85,7 +92,7 @@ class AppSettings:
         option = OPTIONS.get(name)
         if option is None:
             raise AttributeError(name)
-        return _coerce(self._q.value(option.key), option.kind, option.default)
+        return _coerce(self._q.value(option.key), option)
 
     def __setattr__(self, name: str, value) -> None:
         if name.startswith("_") or isinstance(getattr(type(self), name, None), property):
@@ -94,7 +101,7 @@ class AppSettings:
         option = OPTIONS.get(name)
         if option is None:
             raise AttributeError(f"unknown setting {name!r}")
-        self._q.setValue(option.key, _coerce(value, option.kind, option.default))
+        self._q.setValue(option.key, _coerce(value, option))
 
     # Lists of records are stored as JSON: QSettings' INI lists do not round-trip nested values.
     @property

@@ -57,6 +57,24 @@ def test_typed_options_round_trip_and_survive_junk(settings_path, qapp):
     reopened._q.setValue("watch/stable_seconds", "not a number")
     reopened._q.setValue("watch/folders", "{broken json")
     assert reopened.stable_seconds == 1.5 and reopened.watched_folders == []
+    # Values of the right type but out of range (a hand-edited file, another build): the default, not a dead app.
+    for key, junk in [("model/provider", "tpu"), ("bridge/port", "99999"), ("watch/stable_seconds", "nan"),
+                      ("watch/rescan_seconds", "-5")]:
+        reopened._q.setValue(key, junk)
+    assert (reopened.provider, reopened.bridge_port, reopened.stable_seconds, reopened.rescan_seconds) == \
+        ("auto", 0, 1.5, 60.0)
+    reopened._q.setValue("model/provider", "cpu")
+    assert reopened.provider == "cpu"
+
+
+def test_an_unknown_provider_in_the_settings_file_still_loads_the_model(tmp_path, qtbot, model_path, make_window,
+                                                                        settings_path):
+    settings = AppSettings.open(settings_path)
+    settings._q.setValue("model/provider", "tpu")
+    settings.sync()
+    window = make_window(model_path)
+    qtbot.waitUntil(lambda: window.service.scanner is not None, timeout=WAIT_MS)
+    assert window.service.scanner is not None
 
 
 def test_watched_folder_scans_arrivals_and_notifies_on_likely_ai(tmp_path, qtbot, model_path, make_window):
