@@ -227,11 +227,13 @@ class MainWindow(QMainWindow):
         widths = {COLUMN_VERDICT: verdict_width, COLUMN_SOURCE: 110, COLUMN_PROVENANCE: 150, COLUMN_TIME: 140}
         for column, width in widths.items():
             self.table.setColumnWidth(column, width)
-        # A narrow window keeps the name and the verdict readable: the time goes first, then the source.
-        name_room = 200
+        # A narrow window keeps the name and the verdict readable: the time goes first, then the source, then
+        # the provenance tags (the pane shows all three). The default window (1280 px) shows every column.
+        name_room = 160  # the thumbnail and about 16 characters of the name
         self.table.narrow_rules = (
             (COLUMN_TIME, name_room + sum(widths.values())),
             (COLUMN_SOURCE, name_room + widths[COLUMN_VERDICT] + widths[COLUMN_SOURCE] + widths[COLUMN_PROVENANCE]),
+            (COLUMN_PROVENANCE, name_room + widths[COLUMN_VERDICT] + widths[COLUMN_PROVENANCE]),
         )
         self.table.setItemDelegateForColumn(COLUMN_VERDICT, VerdictDelegate(self.table))
         self.table.setItemDelegateForColumn(COLUMN_PROVENANCE, TagsDelegate(self.table))

@@ -315,15 +315,18 @@ def test_a_very_long_file_name_is_cut_in_the_pane_title_and_given_whole_in_the_f
     assert elide_middle("short.jpg", MAX_TITLE_CHARS) == "short.jpg"
 
 
-def test_a_narrow_window_gives_up_the_time_then_the_source_column_not_the_verdict(model_path, make_window, qtbot):
-    from desktop.results_model import COLUMN_NAME, COLUMN_SOURCE, COLUMN_TIME, COLUMN_VERDICT
+def test_a_narrow_window_gives_up_time_source_and_provenance_not_the_verdict(model_path, make_window, qtbot):
+    from desktop.results_model import COLUMN_NAME, COLUMN_PROVENANCE, COLUMN_SOURCE, COLUMN_TIME, COLUMN_VERDICT
 
     window = make_window(model_path)
-    window.resize(1600, 900)
+    window.resize(1280, 780)  # the window's own first size shows every column
     qtbot.waitUntil(lambda: not window.table.isColumnHidden(COLUMN_TIME), timeout=WAIT_MS)
     window.resize(800, 600)  # the table gets about 480 px of it
     qtbot.waitUntil(lambda: window.table.isColumnHidden(COLUMN_TIME), timeout=WAIT_MS)
     assert window.table.isColumnHidden(COLUMN_SOURCE)
+    assert not window.table.isColumnHidden(COLUMN_VERDICT) and not window.table.isColumnHidden(COLUMN_NAME)
+    window.resize(640, 420)
+    qtbot.waitUntil(lambda: window.table.isColumnHidden(COLUMN_PROVENANCE), timeout=WAIT_MS)
     assert not window.table.isColumnHidden(COLUMN_VERDICT) and not window.table.isColumnHidden(COLUMN_NAME)
     window.resize(1600, 900)
     qtbot.waitUntil(lambda: not window.table.isColumnHidden(COLUMN_SOURCE), timeout=WAIT_MS)
