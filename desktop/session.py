@@ -16,10 +16,12 @@ from PySide6.QtCore import QObject, Signal, Slot
 from desktop import bridge as bridge_glue
 from desktop.scanning import ScanService
 from desktop.settings import AppSettings, WatchedFolder
-from desktop.watcher import FolderWatcher
+from desktop.watcher import FAILED, MISSING, NO_PERMISSION, FolderWatcher
 from engine.result import LIKELY_AI, Result
 from engine.scanner import ScanRequest
 from engine.store import Store
+
+SHORT_FOLDER_STATES = {MISSING: "missing", NO_PERMISSION: "no permission", FAILED: "cannot watch"}
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +129,26 @@ class AppSession(QObject):
             return "Not watching any folder"
         if self.settings.watching_paused:
             return f"Watching paused ({len(folders)} folder{'s' if len(folders) != 1 else ''})"
-        troubled = [(path, message) for path, (state, message) in self._folder_status.items()
+        troubled = [(path, state) for path, (state, _message) in self._folder_status.items()
                     if state not in ("watching", "paused") and path in {f.path for f in folders}]
-        if troubled:
-            path, message = troubled[0]
-            return f"{Path(path).name or path}: {message}"
+        if troubled:  # a few words for the status bar; watch_details() gives the whole story
+            path, state = troubled[0]
+            name = Path(path).name or path
+            name = name if len(name) <= 24 else name[:23] + "…"
+            more = f" (+{len(troubled) - 1} more)" if len(troubled) > 1 else ""
+            return f"{name}: {SHORT_FOLDER_STATES.get(state, state)}{more}"
         return f"Watching {len(folders)} folder{'s' if len(folders) != 1 else ''}"
+
+    def watch_details(self) -> str:
+        """Every watched folder with its state in full, one per line (the status bar's tooltip)."""
+        folders = self.settings.watched_folders
+        if not folders:
+            return "No folder is watched: add one in Settings."
+        lines = []
+        for folder in folders:
+            state, message = self._folder_status.get(folder.path, ("watching", ""))
+            lines.append(f"{folder.path}: {message or ('paused' if self.settings.watching_paused else state)}")
+        return "\n".join(lines)
 
     def _emit_watch_status(self) -> None:
         self.watchStatusChanged.emit(self.watch_summary())

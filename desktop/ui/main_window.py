@@ -268,6 +268,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.clicked.connect(self.service.cancel)
         self.cancel_button.hide()
         self.watch_label = QLabel(self.session.watch_summary())
+        self.watch_label.setToolTip(self.session.watch_details())
         self.bridge_label = QLabel()
         self.provider_label = QLabel("Loading model…")
         for label in (self.watch_label, self.bridge_label, self.provider_label):
@@ -660,6 +661,7 @@ class MainWindow(QMainWindow):
 
     def _watch_status(self, text: str) -> None:
         self.watch_label.setText(text)
+        self.watch_label.setToolTip(self.session.watch_details())
         if self.tray:
             self.tray.pause_action.setChecked(self.session.settings.watching_paused)
 

@@ -175,6 +175,10 @@ def test_notifications_off_means_no_notification(tmp_path, qtbot, model_path, ma
 def test_missing_watched_folder_shows_a_status(tmp_path, qtbot, model_path, make_window):
     window = make_window(model_path, watched_folders=[WatchedFolder(str(tmp_path / "unplugged-drive"))])
     qtbot.waitUntil(lambda: "missing" in window.watch_label.text(), timeout=WAIT_MS)
+    # A few words in the status bar; the whole story (the path, what to do) in its tooltip.
+    assert window.watch_label.text() == "unplugged-drive: missing"
+    assert str(tmp_path / "unplugged-drive") in window.watch_label.toolTip()
+    assert "unplugged" in window.watch_label.toolTip().split(": ", 1)[1]
 
 
 def test_bridge_switch_starts_the_bridge_and_offers_pairing(tmp_path, qtbot, model_path, make_window):
