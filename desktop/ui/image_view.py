@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRect, QRectF, QSize, Qt
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, QSizeF, Qt
 from PySide6.QtGui import QFont, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -34,11 +34,33 @@ def heatmap_image(cells: list) -> QImage | None:
     return image.copy()  # own the pixels: ``pixels`` dies with this frame
 
 
+# A small image is shown at most this many times its size: blown up further it is a blur of its pixels.
+MAX_ZOOM = 2
+
+
 def fit_rect(image_size: QSize, area: QRect) -> QRect:
     scaled = image_size.scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
+    if scaled.width() > image_size.width() * MAX_ZOOM:
+        scaled = image_size * MAX_ZOOM
     left = area.left() + (area.width() - scaled.width()) // 2
     top = area.top() + (area.height() - scaled.height()) // 2
     return QRect(left, top, scaled.width(), scaled.height())
+
+
+def place_labels(boxes, bounds: QRectF, text_width, text_height: int) -> list:
+    """(label, rectangle, colour) for the crops' score labels: each at its box's top left, moved inside
+    ``bounds``, the highest scores first; a label that would cover one already placed is left out (the
+    pane's text lists every crop's score). ``boxes``: (probability, box, colour) in widget coordinates."""
+    placed: list = []
+    for probability, box, colour in sorted(boxes, key=lambda item: -item[0]):
+        label = f"{probability:.0%}"
+        size = QSizeF(text_width(label) + 8, text_height + 2)
+        left = max(bounds.left(), min(box.left() + 1, bounds.right() - size.width()))
+        top = max(bounds.top(), min(box.top() + 1, bounds.bottom() - size.height()))
+        tag = QRectF(QPointF(left, top), size)
+        if not any(tag.intersects(other) for _label, other, _colour in placed):
+            placed.append((label, tag, colour))
+    return placed
 
 
 class ImageView(QWidget):
@@ -105,9 +127,12 @@ class ImageView(QWidget):
                              Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message)
             return
         if self._scaled is None or self._scaled.size() != target.size():
-            # Smooth scaling of a 1600 px image costs tens of ms: once per size, not on every paint.
+            # Smooth scaling of a 1600 px image costs tens of ms: once per size, not on every paint. Enlarged,
+            # the pixels are shown as they are: smoothing would add a blur that reads as an artifact.
+            enlarged = target.width() > pixmap.width()
             self._scaled = pixmap.scaled(target.size(), Qt.AspectRatioMode.IgnoreAspectRatio,
-                                               Qt.TransformationMode.SmoothTransformation)
+                                         Qt.TransformationMode.FastTransformation if enlarged
+                                         else Qt.TransformationMode.SmoothTransformation)
         painter.drawPixmap(target.topLeft(), self._scaled)
         if self.show_heatmap and self._heatmap is not None:
             painter.setOpacity(HEATMAP_OPACITY)
@@ -122,6 +147,7 @@ class ImageView(QWidget):
         font.setBold(True)
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
         painter.setFont(font)
+        boxes = []
         for crop in result.crops:
             box = QRectF(target.left() + crop.left * scale_x, target.top() + crop.top * scale_y,
                          crop.size * scale_x, crop.size * scale_y)
@@ -129,9 +155,9 @@ class ImageView(QWidget):
             painter.setPen(QPen(colour, 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(box)
-            label = f"{crop.probability:.0%}"
-            width = painter.fontMetrics().horizontalAdvance(label) + 8
-            tag = QRectF(box.left() + 1, box.top() + 1, width, painter.fontMetrics().height() + 2)
+            boxes.append((crop.probability, box, colour))
+        metrics = painter.fontMetrics()
+        for label, tag, colour in place_labels(boxes, QRectF(target), metrics.horizontalAdvance, metrics.height()):
             fill, text = readable_badge(colour)
             painter.fillRect(tag, fill)
             painter.setPen(text)

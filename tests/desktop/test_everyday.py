@@ -330,3 +330,39 @@ def test_a_narrow_window_gives_up_time_source_and_provenance_not_the_verdict(mod
     assert not window.table.isColumnHidden(COLUMN_VERDICT) and not window.table.isColumnHidden(COLUMN_NAME)
     window.resize(1600, 900)
     qtbot.waitUntil(lambda: not window.table.isColumnHidden(COLUMN_SOURCE), timeout=WAIT_MS)
+
+
+def test_crop_score_labels_stay_inside_the_picture_and_never_cover_each_other(qapp):
+    from PySide6.QtCore import QRectF
+
+    from desktop.ui.image_view import place_labels
+
+    bounds = QRectF(0, 0, 300, 200)
+    # A 2592 px photo's crops drawn a few pixels wide: boxes on top of each other, one at the right edge.
+    boxes = [(0.35, QRectF(296, 50, 4, 4), "c1"), (0.47, QRectF(294, 52, 4, 4), "c2"),
+             (0.12, QRectF(10, 10, 4, 4), "c3"), (0.9, QRectF(12, 12, 4, 4), "c4")]
+    placed = place_labels(boxes, bounds, lambda text: 8 * len(text), 12)
+    assert [label for label, _tag, _colour in placed] == ["90%", "47%"]  # the higher of each pile
+    for _label, tag, _colour in placed:
+        assert bounds.contains(tag), tag
+    assert not placed[0][1].intersects(placed[1][1])
+
+
+def test_a_small_image_is_enlarged_at_most_twice_with_its_pixels_kept_sharp(qtbot):
+    from PySide6.QtGui import QPixmap
+
+    from desktop.ui.image_view import ImageView
+
+    checker = QImage(8, 8, QImage.Format.Format_RGB32)
+    for y in range(8):
+        for x in range(8):
+            checker.setPixelColor(x, y, QColor("black") if (x + y) % 2 else QColor("white"))
+    view = ImageView()
+    qtbot.addWidget(view)
+    view.resize(600, 600)
+    view.set_content(QPixmap.fromImage(checker), None)
+    target = view.image_rect()
+    assert (target.width(), target.height()) == (16, 16)  # twice its size, not blown up to the pane
+    shown = view.grab().toImage().copy(target)
+    colours = {shown.pixelColor(x, y).name() for y in range(16) for x in range(16)}
+    assert colours == {"#000000", "#ffffff"}  # no grey in between: the pixels as they are
