@@ -241,6 +241,9 @@ class MainWindow(QMainWindow):
         self.table.addAction(self.copy_action)
         self.table.addAction(self.delete_action)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.table.selectionModel().selectionChanged.connect(self._update_selection_actions)
+        for signal in (self.model.rowsInserted, self.model.rowsRemoved, self.model.modelReset):
+            signal.connect(self._update_selection_actions)
         self.proxy.layoutChanged.connect(self._keep_followed_row_in_view)
         self.detail = DetailPane(self.detail_images)
         self.detail.image_view.setAccessibleName("Selected image with its overlays")
@@ -494,6 +497,17 @@ class MainWindow(QMainWindow):
         for source, paths in by_source.items():
             self.service.submit_paths(paths, source, recursive=False)
 
+    def _update_selection_actions(self, *_changed) -> None:
+        """What acts on the selected rows is offered only while some are selected (Rescan and Reveal: rows
+        with a file; Rescan: while a model can scan). Clear history stays: rows removed from view are still
+        stored."""
+        rows = self.selected_rows()
+        with_file = any(row.path for row in rows)
+        for action in (self.copy_action, self.remove_action, self.delete_action):
+            action.setEnabled(bool(rows))
+        self.reveal_action.setEnabled(with_file)
+        self.rescan_action.setEnabled(with_file and self.service.model_state.state in (READY, LOADING))
+
     def select_proxy_row(self, position: int) -> None:
         index = self.proxy.index(position, 0)
         self.table.selectionModel().setCurrentIndex(
@@ -610,6 +624,7 @@ class MainWindow(QMainWindow):
             self.banner.hide()
         self.table.set_can_scan(scanning_possible)
         self.detail.set_can_scan(scanning_possible)
+        self._update_selection_actions()
         if state.state == LOADING:
             self.provider_label.setText("Loading model…")
         if state.state == READY and (detector := state.detector) is not None:

@@ -436,6 +436,22 @@ def test_export_writes_valid_csv_and_json(tmp_path, qtbot, model_path, make_wind
     assert [item["verdict"] for item in filtered] == [LIKELY_AI]  # exports what is in view
 
 
+def test_actions_on_the_selection_are_offered_only_while_rows_are_selected(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    on_selection = [window.copy_action, window.rescan_action, window.reveal_action, window.remove_action,
+                    window.delete_action]
+    assert not any(action.isEnabled() for action in on_selection)
+    drop(window, [write_image(tmp_path / "a.png", 230)])
+    wait_for_results(qtbot, window, 1)
+    window.table.clearSelection()
+    assert not any(action.isEnabled() for action in on_selection)
+    window.select_proxy_row(0)
+    assert all(action.isEnabled() for action in on_selection)
+    window.remove_action.trigger()
+    assert window.model.rowCount() == 0 and not any(action.isEnabled() for action in on_selection)
+    assert window.clear_history_action.isEnabled()  # what was removed from view is still stored
+
+
 def test_an_export_that_cannot_be_written_says_why_and_leaves_nothing(tmp_path, qtbot, model_path, make_window):
     window = make_window(model_path)
     drop(window, [write_image(tmp_path / "a.png", 230)])
