@@ -146,8 +146,8 @@ class AppSession(QObject):
             return "No folder is watched: add one in Settings."
         lines = []
         for folder in folders:
-            state, message = self._folder_status.get(folder.path, ("watching", ""))
-            lines.append(f"{folder.path}: {message or ('paused' if self.settings.watching_paused else state)}")
+            state, message = self.folder_status(folder.path)
+            lines.append(f"{folder.path}: {message or state}")
         return "\n".join(lines)
 
     def _emit_watch_status(self) -> None:

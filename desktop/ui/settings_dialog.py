@@ -7,15 +7,18 @@ import os
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-    QLineEdit, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
+    QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox,
+    QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
 from desktop.bridge import BRIDGE_AVAILABLE
+from desktop.session import SHORT_FOLDER_STATES
 from desktop.settings import WatchedFolder, dialog_start_folder, suggested_watch_folder
 from desktop.ui.style import readable_indicators
 from engine.model import PROVIDER_CHOICES, available_providers
 
+# The watched folders' columns: where, whether its sub-folders count, and how watching it goes.
+FOLDER_PATH, FOLDER_RECURSIVE, FOLDER_STATUS = range(3)
 PROVIDER_LABELS = {"auto": "Automatic (CUDA when available, else CPU)", "cuda": "CUDA (NVIDIA GPU)", "cpu": "CPU"}
 
 
@@ -87,24 +90,38 @@ class SettingsDialog(QDialog):
     def _watch_group(self, settings) -> QGroupBox:
         group = QGroupBox("Watched folders")
         layout = QVBoxLayout(group)
-        self.folders = QListWidget()
-        self.folders.setToolTip("Ticked folders are watched with their sub-folders")
-        for folder in settings.watched_folders:
-            self._add_folder_item(folder)
+        self.folders = QTreeWidget()
+        self.folders.setHeaderLabels(["Folder", "Sub-folders", "Status"])
+        self.folders.setRootIsDecorated(False)
+        self.folders.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # the folder's own name stays in view
+        self.folders.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        header = self.folders.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(FOLDER_PATH, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(FOLDER_RECURSIVE, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(FOLDER_STATUS, QHeaderView.ResizeMode.ResizeToContents)
+        self.no_folders = QLabel("No folder is watched yet. Add your downloads folder, say, and every image "
+                                 "saved there is checked as it arrives.")
+        self.no_folders.setWordWrap(True)
         add = QPushButton("Add folder…")
         add.clicked.connect(self._add_folder)
-        remove = QPushButton("Remove")
-        remove.clicked.connect(self._remove_selected_folders)
+        self.remove_folders = QPushButton("Remove")
+        self.remove_folders.clicked.connect(self._remove_selected_folders)
+        self.folders.itemSelectionChanged.connect(self._folders_changed)
+        for folder in settings.watched_folders:
+            self._add_folder_item(folder)
         buttons = QHBoxLayout()
         buttons.addWidget(add)
-        buttons.addWidget(remove)
+        buttons.addWidget(self.remove_folders)
         buttons.addStretch(1)
         layout.addWidget(self.folders)
-        hint = QLabel("Tick a folder to include its sub-folders. New image files are scanned once they are "
-                      "fully written; files already there are left alone.")
+        layout.addWidget(self.no_folders)
+        hint = QLabel("New image files are scanned once they are fully written; files already there are left "
+                      "alone. Tick Sub-folders to watch the folders inside too.")
         hint.setWordWrap(True)
         layout.addWidget(hint)
         layout.addLayout(buttons)
+        self._folders_changed()
         self.notifications = QCheckBox("Notify me when a watched folder receives a likely AI-generated image")
         self.notifications.setChecked(settings.notifications)
         readable_indicators(self.notifications, self.folders)  # the folders' "include sub-folders" ticks too
@@ -165,12 +182,20 @@ class SettingsDialog(QDialog):
 
     def _add_folder_item(self, folder: WatchedFolder) -> None:
         state, message = self._session.folder_status(folder.path)
-        item = QListWidgetItem(f"{folder.path}  —  {message}" if message else folder.path)
-        item.setData(Qt.ItemDataRole.UserRole, folder.path)
+        # A word or two in the column ("missing"); the whole story in its tooltip.
+        item = QTreeWidgetItem([folder.path, "", SHORT_FOLDER_STATES.get(state, state)])
+        item.setData(FOLDER_PATH, Qt.ItemDataRole.UserRole, folder.path)
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-        item.setCheckState(Qt.CheckState.Checked if folder.recursive else Qt.CheckState.Unchecked)
-        item.setToolTip(message or "watched")
-        self.folders.addItem(item)
+        item.setCheckState(FOLDER_RECURSIVE, Qt.CheckState.Checked if folder.recursive else Qt.CheckState.Unchecked)
+        item.setToolTip(FOLDER_PATH, folder.path)
+        item.setToolTip(FOLDER_RECURSIVE, "Ticked: the folders inside it are watched too")
+        item.setToolTip(FOLDER_STATUS, message or state)
+        self.folders.addTopLevelItem(item)
+        self._folders_changed()
+
+    def _folders_changed(self) -> None:
+        self.remove_folders.setEnabled(bool(self.folders.selectedItems()))
+        self.no_folders.setVisible(self.folders.topLevelItemCount() == 0)
 
     def _add_folder(self) -> None:
         start = suggested_watch_folder()
@@ -180,7 +205,8 @@ class SettingsDialog(QDialog):
 
     def _remove_selected_folders(self) -> None:
         for item in self.folders.selectedItems():
-            self.folders.takeItem(self.folders.row(item))
+            self.folders.takeTopLevelItem(self.folders.indexOfTopLevelItem(item))
+        self._folders_changed()
 
     def _open_pairing(self) -> None:
         from desktop.ui.pairing_dialog import PairingDialog
@@ -197,12 +223,13 @@ class SettingsDialog(QDialog):
         self.bridge_status.setText(f"{count} browser(s) unpaired. " + self._session.bridge.status_text())
 
     def watched_paths(self) -> list[str]:
-        return [self.folders.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.folders.count())]
+        return [self.folders.topLevelItem(i).data(FOLDER_PATH, Qt.ItemDataRole.UserRole)
+                for i in range(self.folders.topLevelItemCount())]
 
     def watched_folders(self) -> list[WatchedFolder]:
-        return [WatchedFolder(self.folders.item(i).data(Qt.ItemDataRole.UserRole),
-                              self.folders.item(i).checkState() == Qt.CheckState.Checked)
-                for i in range(self.folders.count())]
+        items = [self.folders.topLevelItem(i) for i in range(self.folders.topLevelItemCount())]
+        return [WatchedFolder(item.data(FOLDER_PATH, Qt.ItemDataRole.UserRole),
+                              item.checkState(FOLDER_RECURSIVE) == Qt.CheckState.Checked) for item in items]
 
     def apply(self) -> None:
         """Hand the choices to the session, which persists them and acts on them."""

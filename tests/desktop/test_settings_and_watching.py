@@ -46,6 +46,28 @@ def test_settings_dialog_choices_persist_across_restarts(tmp_path, qtbot, model_
     assert again.provider.currentData() == "cpu"
 
 
+def test_watched_folders_show_path_sub_folders_and_status_apart(tmp_path, qtbot, model_path, make_window):
+    from PySide6.QtCore import Qt
+
+    from desktop.ui.settings_dialog import FOLDER_RECURSIVE, FOLDER_STATUS
+
+    gone = tmp_path / "unplugged-drive"
+    window = make_window(model_path, watched_folders=[WatchedFolder(str(gone), False)])
+    qtbot.waitUntil(lambda: "missing" in window.watch_label.text(), timeout=WAIT_MS)
+    dialog = SettingsDialog(window.session, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    item = dialog.folders.topLevelItem(0)
+    assert "missing" in item.text(FOLDER_STATUS)  # its own column, not cut off behind the path
+    assert item.checkState(FOLDER_RECURSIVE) == Qt.CheckState.Unchecked  # the tick means sub-folders only
+    assert not dialog.no_folders.isVisible() and not dialog.remove_folders.isEnabled()
+    item.setSelected(True)
+    assert dialog.remove_folders.isEnabled()
+    dialog.remove_folders.click()
+    assert dialog.watched_folders() == [] and dialog.no_folders.isVisible()
+    assert not dialog.remove_folders.isEnabled()
+
+
 def test_typed_options_round_trip_and_survive_junk(settings_path, qapp):
     settings = AppSettings.open(settings_path)
     settings.stable_seconds = 0.75
