@@ -181,8 +181,8 @@ class ResultsModel(QAbstractTableModel):
             return self._rows[index.row()].result
         if role == _DECORATION:
             row = self._rows[index.row()]
-            if index.column() == COLUMN_NAME and self._thumbnail_for and row.path:
-                return self._thumbnail_for(row.path)
+            if index.column() == COLUMN_NAME and self._thumbnail_for:
+                return self._thumbnail_for(row.path)  # "" for bytes from the browser
             return None
         if role == _TOOLTIP:
             return self._tooltip(self._rows[index.row()], index.column())

@@ -11,7 +11,7 @@ from PySide6.QtCore import QEvent, QItemSelectionModel, QMimeData, QModelIndex, 
 from PySide6.QtGui import QAction, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView, QApplication, QComboBox, QFileDialog, QFrame, QHeaderView, QLabel, QLineEdit,
-    QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton, QSplitter, QSystemTrayIcon, QToolBar,
+    QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton, QSplitter, QStyle, QSystemTrayIcon, QToolBar,
     QVBoxLayout, QWidget,
 )
 
@@ -68,7 +68,7 @@ class MainWindow(QMainWindow):
         ratio = self.devicePixelRatioF()
         self.thumbnails = ImageCache(THUMBNAIL_SIDE, capacity=3000, device_pixel_ratio=ratio, parent=self)
         self.detail_images = ImageCache(DETAIL_IMAGE_SIDE, capacity=12, parent=self)
-        self.model = ResultsModel(self.thumbnails.get, self)
+        self.model = ResultsModel(self._thumbnail, self)
         self.proxy = ResultsFilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self.thumbnails.imageReady.connect(self.model.thumbnail_ready)
@@ -84,6 +84,14 @@ class MainWindow(QMainWindow):
         self._restore_layout()
 
     # --- construction -----------------------------------------------------------------
+
+    def _thumbnail(self, path: str):
+        """A row's thumbnail; a plain file icon where there is none to make (bytes from the browser, a file
+        that is not a readable image or is gone), so every name starts at the same place."""
+        thumbnail = self.thumbnails.get(path) if path else None
+        if thumbnail is None and (not path or self.thumbnails.failed(path)):
+            return self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon)
+        return thumbnail
 
     def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
         action = QAction(text, self)

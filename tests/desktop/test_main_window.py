@@ -9,7 +9,7 @@ import json
 import numpy as np
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QKeySequence
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon, QImage, QKeySequence
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
@@ -113,6 +113,9 @@ def test_corrupt_file_gives_an_error_row_and_the_app_keeps_working(tmp_path, qtb
     qtbot.waitUntil(lambda: row.result.error in detail.image_view.message, timeout=WAIT_MS)
     assert detail.image_view.message.startswith("broken.jpg cannot be shown: ")
     assert "Provenance" not in detail.info.toPlainText() and not detail.crops_toggle.isEnabled()
+    # A plain file icon where no thumbnail can be made, so its name lines up with the others'.
+    name_cell = window.model.index(0, 0)
+    qtbot.waitUntil(lambda: isinstance(name_cell.data(Qt.ItemDataRole.DecorationRole), QIcon), timeout=WAIT_MS)
     drop(window, [write_image(tmp_path / "after.png", 230)])
     wait_for_results(qtbot, window, 2)
     assert rows_by_name(window)["after.png"].result.verdict == LIKELY_AI
