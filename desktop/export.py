@@ -48,9 +48,11 @@ EXPERT_LABELS = {"upsample": "upsampling", "reconstruct": "reconstruction", "reg
 
 
 def expert_mix_text(weights: dict[str, float]) -> str:
-    """"reconstruction-like 70%, upsampling-like 30%", largest share first (other models' own names as they are)."""
+    """"reconstruction-like 70%, upsampling-like 30%", largest share first (other models' own names as they are);
+    shares that round to 0% are left out, the largest always shown."""
     ranked = sorted(weights.items(), key=lambda item: item[1], reverse=True)
-    return ", ".join(f"{EXPERT_LABELS.get(name, name)}-like {weight:.0%}" for name, weight in ranked)
+    shown = [item for index, item in enumerate(ranked) if index == 0 or round(item[1] * 100) > 0]
+    return ", ".join(f"{EXPERT_LABELS.get(name, name)}-like {weight:.0%}" for name, weight in shown)
 
 
 def score_text(probability: float | None) -> str:

@@ -6,6 +6,7 @@ import html
 
 from PySide6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
+from desktop.export import EXPERT_LABELS
 from desktop.ui.settings_dialog import thresholds_text
 from desktop.ui.style import rich_text_css
 from engine.contract import LogitScaling
@@ -14,6 +15,11 @@ from engine.contract import LogitScaling
 def _rows(items) -> str:
     return "".join(f"<tr><td class='muted' style='padding-right:10px'>{html.escape(str(key))}</td>"
                    f"<td>{html.escape(str(value))}</td></tr>" for key, value in items)
+
+
+def _section(title: str) -> str:
+    """A heading row inside the card's one table, so every section's values start at the same place."""
+    return f"<tr><td colspan='2' style='padding-top:12px'><b>{html.escape(title)}</b></td></tr>"
 
 
 def probabilities_text(scaling: LogitScaling) -> str:
@@ -26,8 +32,8 @@ def probabilities_text(scaling: LogitScaling) -> str:
 METHODS = {"sef": "SEF: separately trained experts, one per kind of fake, fused by a gate",
            "mixed": "one adapter trained on every kind of fake", "mole": "MoLE: a mixture of low-rank experts"}
 ADAPTERS = {"lora": "LoRA adapters on the frozen backbone", "mole": "mixture of LoRA experts", "none": "none"}
-MEASURES = {"ap": "Average precision", "auc": "ROC AUC", "acc_balanced": "Balanced accuracy",
-            "tpr_at_1fpr": "Fakes caught at 1% false alarms on real photos"}
+MEASURES = {"ap": "Average precision (1 is perfect)", "auc": "ROC AUC (1 is perfect, 0.5 chance)",
+            "acc_balanced": "Balanced accuracy", "tpr_at_1fpr": "Fakes caught (1% false alarms)"}
 SHARES = {"acc_balanced", "tpr_at_1fpr"}  # shown as percentages
 
 
@@ -95,14 +101,15 @@ def model_card_html(detector, message: str = "") -> str:
         ("Cascade", cascade_text(meta)),
         ("Thresholds", thresholds_text(detector)),
         ("Probabilities", probabilities_text(meta.logit_scaling)),
-        ("Kinds of artifact", ", ".join(meta.expert_names) or "not reported by this model"),
+        ("Kinds of artifact", ", ".join(EXPERT_LABELS.get(name, name) for name in meta.expert_names)
+         or "not reported by this model"),
         ("Artifact heatmap", "yes" if detector.has_artifact_map else "no (this model has no artifact map output)"),
     ]
-    parts = [f"<h3>{html.escape(meta.name)} {html.escape(meta.version)}</h3>", f"<table>{_rows(facts)}</table>"]
+    table = [_rows(facts)]
     for title, rows in (("How it was made", training_rows(meta.training)), ("Measured", measured_rows(meta.metrics))):
         if rows:
-            parts.append(f"<p><b>{title}</b></p><table>{_rows(rows)}</table>")
-    return "".join(parts)
+            table += [_section(title), _rows(rows)]
+    return f"<h3>{html.escape(meta.name)} {html.escape(meta.version)}</h3><table>{''.join(table)}</table>"
 
 
 class ModelCardDialog(QDialog):

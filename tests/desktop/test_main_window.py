@@ -646,9 +646,22 @@ def test_the_model_card_says_in_words_how_the_model_was_made_and_measured():
     assert made["Crops seen"] == "65536"  # a key the card does not know is still shown, plainly
     measured = measured_rows({"split": "test", "ap": 0.87, "tpr_at_1fpr": 0.3675, "extra": {"a_b": True}})
     assert measured[0] == ("Images", "the test split, never trained or tuned on")
-    assert ("Fakes caught at 1% false alarms on real photos", "36.8%") in measured
-    assert ("Average precision", "0.87") in measured and ("Extra", "a b: yes") in measured
+    assert ("Fakes caught (1% false alarms)", "36.8%") in measured
+    assert ("Average precision (1 is perfect)", "0.87") in measured and ("Extra", "a b: yes") in measured
     assert not any("{" in value or "True" in value for _, value in [*made.items(), *measured])
+
+
+def test_kinds_of_artifact_read_as_processes_and_a_share_that_rounds_to_nothing_is_left_out(model_path):
+    from desktop.export import expert_mix_text
+    from desktop.ui.model_card import model_card_html
+    from engine.model import Detector
+
+    mix = {"upsample": 0.991, "reconstruct": 0.006, "regenerate": 0.0, "inpaint": 0.003}
+    assert expert_mix_text(mix) == "upsampling-like 99%, reconstruction-like 1%"
+    assert expert_mix_text({"inpaint": 0.001, "upsample": 0.0}) == "inpainting-like 0%"  # the largest stays
+    card = model_card_html(Detector(model_path, provider="cpu"))
+    assert "reconstruction, upsampling" in card and "reconstruct," not in card
+    assert card.count("<table>") == 1  # one table: every section's values start at the same place
 
 
 def test_the_model_card_says_whether_the_model_decides_some_images_on_its_first_crops():
