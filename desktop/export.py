@@ -55,6 +55,14 @@ def expert_mix_text(weights: dict[str, float]) -> str:
     return ", ".join(f"{EXPERT_LABELS.get(name, name)}-like {weight:.0%}" for name, weight in shown)
 
 
+def model_label(name: str, version: str) -> str:
+    """"synthspot-lite0 v12+cascade": one spelling of a model everywhere it is named."""
+    version = str(version or "").strip()
+    if version and not version.lower().startswith("v"):
+        version = f"v{version}"
+    return " ".join(part for part in (name, version) if part)
+
+
 def score_text(probability: float | None) -> str:
     """The score beside a verdict. Not "N% likely AI-generated": the bands are set by where real photos
     score, and a photo can be "Likely real" at 55% (the reals' 90th percentile lies above one half),
@@ -72,6 +80,6 @@ def result_summary(result: Result) -> str:
     if result.expert_weights and result.verdict != LIKELY_REAL:  # as the detail pane: not for a likely-real photo
         lines.append(f"  artifact kind: {expert_mix_text(result.expert_weights)}")
     lines += [f"  provenance: {hint.label}" for hint in result.provenance]
-    lines.append(f"  model: {result.model_name} {result.model_version} on {result.provider.upper()}; "
+    lines.append(f"  model: {model_label(result.model_name, result.model_version)} on {result.provider.upper()}; "
                  f"sha256 {result.sha256}")
     return "\n".join(lines)

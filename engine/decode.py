@@ -131,7 +131,7 @@ class OpenedImage:
         except MemoryError:
             raise DecodeError("the image needs more memory than is free") from None
         except Exception as exc:
-            raise DecodeError(f"the image data is truncated or corrupt ({_short(exc)})") from None
+            raise _corrupt(exc) from None
 
     def decode(self) -> DecodedImage:
         image = self._image
@@ -144,7 +144,7 @@ class OpenedImage:
         except MemoryError:
             raise DecodeError("the image needs more memory than is free") from None
         except Exception as exc:
-            raise DecodeError(f"the image data is truncated or corrupt ({_short(exc)})") from None
+            raise _corrupt(exc) from None
         finally:
             self.close()  # Pillow's copy goes before anything else is allocated
         rgb = _orient(rgb, orientation)
@@ -227,6 +227,14 @@ def _ijg_sorted_tables() -> np.ndarray:
         scale = 5000 / quality if quality < 50 else 200 - 2 * quality
         tables.append(np.sort(np.clip(np.floor((base * scale + 50) / 100), 1, 255)))
     return np.array(tables)
+
+
+def _corrupt(exc: BaseException) -> DecodeError:
+    """Pillow's own words say which: "image file is truncated" needs no repeating."""
+    detail = _short(exc)
+    if "truncated" in detail.lower():
+        return DecodeError("the image data is truncated: the file ends before the picture does")
+    return DecodeError(f"the image data is corrupt ({detail})")
 
 
 def _short(exc: BaseException) -> str:

@@ -559,7 +559,7 @@ def _read(request: ScanRequest) -> tuple[bytes, str | None]:
     except NotReadable as exc:
         return b"", str(exc)
     except FileNotFoundError:
-        return b"", "the file no longer exists"
+        return b"", "the file does not exist (moved, renamed or deleted)"
     except PermissionError:
         return b"", "permission denied: SynthSpot cannot read this file"
     except OSError as exc:

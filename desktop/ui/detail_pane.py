@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QCheckBox, QHBoxLayout, QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
-from desktop.export import expert_mix_text, score_text
+from desktop.export import expert_mix_text, model_label, score_text
 from desktop.results_model import CANCELLED, QUEUED, Row, source_label
 from desktop.thumbnails import ImageCache
 from desktop.ui.image_view import ImageView
@@ -67,7 +67,7 @@ def describe_row(row: Row) -> str:
     if row.status == QUEUED or result is None:
         parts.append("<p>Waiting to be scanned…</p>" if row.status == QUEUED else "<p>Not scanned.</p>")
         if row.status == CANCELLED:
-            parts.append("<p>The scan was cancelled. Drop the file again to scan it.</p>")
+            parts.append("<p>The scan was cancelled. Rescan it (Ctrl+R) or drop it again.</p>")
         parts.append(_facts_table([("Path", row.path), ("Source", source_label(row.source))]))
         return "".join(parts)
     if changed_since_scan(row):
@@ -123,7 +123,7 @@ def _facts(row: Row, result: Result) -> list[tuple[str, str]]:
         when = datetime.fromtimestamp(result.scanned_at).strftime("%Y-%m-%d %H:%M:%S")
         facts.append(("Scanned", when + (" (from the results store)" if result.cached else "")))
     if result.model_name:
-        facts.append(("Model", f"{result.model_name} {result.model_version} on {result.provider.upper()}"))
+        facts.append(("Model", f"{model_label(result.model_name, result.model_version)} on {result.provider.upper()}"))
     if "total" in result.timings_ms:
         facts.append(("Time", f"{result.timings_ms['total']:.0f} ms"))
     if result.sha256:
@@ -210,7 +210,7 @@ class DetailPane(QWidget):
                               if self._can_scan else
                               "<p class='muted'>Choose a detector model first (the button above the list): "
                               "without one nothing can be scanned. Select a row to see its details here.</p>")
-            self.image_view.set_content(None, None)
+            self.image_view.set_content(None, None, "No image selected")
             self._update_toggles()
             return
         self.info.setHtml(describe_row(row))

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from desktop.export import result_summary, save_failure_text, write_results
+from desktop.export import model_label, result_summary, save_failure_text, write_results
 from desktop.memory import release_freed_memory
 from desktop.notifications import DesktopNotifications
 from desktop.results_model import (
@@ -34,7 +34,7 @@ from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.style import app_icon, keep_placeholder_readable
 from desktop.ui.tray import TrayIcon
 from engine.models import builtin_model_available
-from engine.result import verdict_counts_text
+from engine.result import ERROR, verdict_counts_text
 
 THUMBNAIL_SIDE = 44
 ROW_HEIGHT = 52
@@ -43,10 +43,7 @@ PROGRESS_INTERVAL_S = 0.25  # QProgressBar.setValue repaints at once: a few time
 
 def model_status_text(metadata, provider: str) -> str:
     """The status bar's model: "Model: synthspot-lite0 v2 (CPU)", not the bare "synthspot-lite0 2 · CPU"."""
-    version = str(metadata.version or "").strip()
-    if version and not version.lower().startswith("v"):
-        version = f"v{version}"
-    return f"Model: {' '.join(part for part in (metadata.name, version) if part)} ({provider})"
+    return f"Model: {model_label(metadata.name, metadata.version)} ({provider})"
 
 
 class MainWindow(QMainWindow):
@@ -668,10 +665,13 @@ class MainWindow(QMainWindow):
         verdicts, self._verdicts_this_scan = self._verdicts_this_scan, []
         if cancelled:
             count = self.model.mark_cancelled()
-            self.statusBar().showMessage(f"Cancelled; {count} images were not scanned.", 8000)
+            self.statusBar().showMessage(
+                f"Cancelled; {count} file{'s were' if count != 1 else ' was'} not scanned (Ctrl+R scans them).", 8000)
         elif verdicts:
-            images = f"{len(verdicts)} image{'s' if len(verdicts) != 1 else ''}"
-            self.statusBar().showMessage(f"Scan finished: {images}: {verdict_counts_text(verdicts)}.", 15000)
+            # "files" once one could not be read: a text file dropped with the photos is no image.
+            noun = "file" if ERROR in verdicts else "image"
+            counted = f"{len(verdicts)} {noun}{'s' if len(verdicts) != 1 else ''}"
+            self.statusBar().showMessage(f"Scan finished: {counted}: {verdict_counts_text(verdicts)}.", 15000)
         else:
             self.statusBar().showMessage("Scan finished.", 4000)
         if self.tray:

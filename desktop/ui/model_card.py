@@ -6,7 +6,7 @@ import html
 
 from PySide6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
-from desktop.export import EXPERT_LABELS
+from desktop.export import EXPERT_LABELS, model_label
 from desktop.ui.settings_dialog import thresholds_text
 from desktop.ui.style import rich_text_css
 from engine.contract import LogitScaling
@@ -109,7 +109,7 @@ def model_card_html(detector, message: str = "") -> str:
     for title, rows in (("How it was made", training_rows(meta.training)), ("Measured", measured_rows(meta.metrics))):
         if rows:
             table += [_section(title), _rows(rows)]
-    return f"<h3>{html.escape(meta.name)} {html.escape(meta.version)}</h3><table>{''.join(table)}</table>"
+    return f"<h3>{html.escape(model_label(meta.name, meta.version))}</h3><table>{''.join(table)}</table>"
 
 
 class ModelCardDialog(QDialog):

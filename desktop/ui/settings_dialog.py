@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.bridge import BRIDGE_AVAILABLE
+from desktop.export import model_label
 from desktop.session import SHORT_FOLDER_STATES
 from desktop.settings import WatchedFolder, dialog_start_folder, suggested_watch_folder
 from desktop.ui.style import readable_indicators
@@ -77,8 +78,8 @@ class SettingsDialog(QDialog):
         self.provider.setCurrentIndex(max(0, self.provider.findData(settings.provider)))
         form.addRow("Execution provider", self.provider)
         detector = self._session.service.detector
-        in_use = f"{detector.metadata.name} {detector.metadata.version} on {detector.active_provider.upper()}" \
-            if detector else self._session.service.model_state.message
+        in_use = (f"{model_label(detector.metadata.name, detector.metadata.version)} on "
+                  f"{detector.active_provider.upper()}" if detector else self._session.service.model_state.message)
         self.in_use = QLabel(in_use)
         self.in_use.setWordWrap(True)  # a model's load error can be a long line; it must not widen the dialog
         form.addRow("In use", self.in_use)

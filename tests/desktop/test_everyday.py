@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionButton, QStyleOp
 
 from desktop.ui.style import contrast_ratio
 from engine.result import ERROR, LIKELY_AI, LIKELY_REAL, UNCERTAIN, Result
-from tests.desktop.conftest import WAIT_MS, write_image
+from tests.desktop.conftest import WAIT_MS, wait_for_results, write_image
 from tests.desktop.test_palette import app_palette, ink_contrast  # noqa: F401 (a fixture)
 
 VERDICTS = {LIKELY_AI: 0.97, UNCERTAIN: 0.55, LIKELY_REAL: 0.05, ERROR: None}
@@ -366,3 +366,20 @@ def test_a_small_image_is_enlarged_at_most_twice_with_its_pixels_kept_sharp(qtbo
     shown = view.grab().toImage().copy(target)
     colours = {shown.pixelColor(x, y).name() for y in range(16) for x in range(16)}
     assert colours == {"#000000", "#ffffff"}  # no grey in between: the pixels as they are
+
+
+def test_the_model_is_spelled_the_same_in_the_status_bar_settings_and_pane_and_an_empty_pane_says_so(
+        tmp_path, qtbot, model_path, make_window):
+    from desktop.ui.settings_dialog import SettingsDialog
+    from tests.desktop.test_main_window import drop
+
+    window = make_window(model_path)
+    assert window.detail.image_view.message == "No image selected"
+    assert "test-brightness v1 (CPU)" in window.provider_label.text()
+    dialog = SettingsDialog(window.session, window)
+    qtbot.addWidget(dialog)
+    assert dialog.in_use.text() == "test-brightness v1 on CPU"
+    drop(window, [write_image(tmp_path / "a.png", 200)])
+    wait_for_results(qtbot, window, 1)
+    window.select_proxy_row(0)
+    assert "test-brightness v1 on CPU" in window.detail.info.toPlainText()

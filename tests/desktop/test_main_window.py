@@ -107,6 +107,8 @@ def test_corrupt_file_gives_an_error_row_and_the_app_keeps_working(tmp_path, qtb
     row = rows_by_name(window)["broken.jpg"]
     assert row.result.verdict == ERROR and row.result.error
     assert row.verdict_text == "Error"
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == "Scan finished: 1 file: 1 could not be read.",
+                    timeout=WAIT_MS)  # a file, not an image: it could not be read as one
     # The pane gives the scan's own reason where the picture would be, and claims nothing it did not read.
     window.select_proxy_row(0)
     detail = window.detail
@@ -416,7 +418,7 @@ def test_menus_shortcuts_and_accessible_names_for_keyboard_users(tmp_path, qtbot
     opened.clear()
     QTimer.singleShot(0, close_dialog)
     window.model_card_action.trigger()
-    assert isinstance(opened[0], ModelCardDialog) and "test-brightness 1" in opened[1]
+    assert isinstance(opened[0], ModelCardDialog) and "test-brightness v1" in opened[1]
     assert "Artifact heatmap" in opened[1]
     assert "Probabilities\nthe model's own scores (not rescaled" in opened[1]
 
@@ -565,6 +567,7 @@ def test_cancel_marks_unscanned_rows(tmp_path, qtbot, slow_model, make_window):
     qtbot.waitUntil(lambda: all(row.status != QUEUED for row in window.model.rows()), timeout=WAIT_MS)
     statuses = [row.status for row in window.model.rows()]
     assert statuses.count("cancelled") > 0
+    assert "not scanned (Ctrl+R scans them)" in window.statusBar().currentMessage()
     assert window.session.store.pending() == []  # cancelled files are not resumed at the next start
     drop(window, [folder / "059.jpg"])  # the app keeps working after a cancel
     qtbot.waitUntil(lambda: rows_by_name(window)["059.jpg"].status == DONE, timeout=WAIT_MS)
