@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QSettings, QStandardPaths
 
@@ -36,7 +37,7 @@ class Option:
     key: str
     kind: type
     default: object
-    valid: Callable[[object], bool] | None = None  # None: any value of the kind
+    valid: Callable[[Any], bool] | None = None  # None: any value of the kind
 
 
 OPTIONS = {

@@ -224,13 +224,16 @@ class SettingsDialog(QDialog):
         self.bridge_status.setText(f"{count} browser(s) unpaired. " + self._session.bridge.status_text())
 
     def watched_paths(self) -> list[str]:
-        return [self.folders.topLevelItem(i).data(FOLDER_PATH, Qt.ItemDataRole.UserRole)
-                for i in range(self.folders.topLevelItemCount())]
+        return [item.data(FOLDER_PATH, Qt.ItemDataRole.UserRole) for item in self._folder_items()]
 
     def watched_folders(self) -> list[WatchedFolder]:
-        items = [self.folders.topLevelItem(i) for i in range(self.folders.topLevelItemCount())]
         return [WatchedFolder(item.data(FOLDER_PATH, Qt.ItemDataRole.UserRole),
-                              item.checkState(FOLDER_RECURSIVE) == Qt.CheckState.Checked) for item in items]
+                              item.checkState(FOLDER_RECURSIVE) == Qt.CheckState.Checked)
+                for item in self._folder_items()]
+
+    def _folder_items(self) -> list[QTreeWidgetItem]:
+        items = (self.folders.topLevelItem(i) for i in range(self.folders.topLevelItemCount()))
+        return [item for item in items if item is not None]
 
     def apply(self) -> None:
         """Hand the choices to the session, which persists them and acts on them."""
