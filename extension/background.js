@@ -6,6 +6,10 @@
 if (typeof importScripts === "function") importScripts("bridge.js");
 
 const MENU_ID = "synthspot-check-image";
+const LINK_MENU_ID = "synthspot-check-linked-image";
+// A link to a picture ("View the full-size photo"): its address ends in an image format.
+const IMAGE_LINK_PATTERNS = ["jpg", "jpeg", "png", "webp", "gif", "avif", "heic", "heif", "bmp", "tif", "tiff"]
+  .flatMap((extension) => [`*://*/*.${extension}`, `*://*/*.${extension}?*`, `*://*/*.${extension.toUpperCase()}`]);
 const MAX_PARALLEL_CHECKS = 4;
 const MAX_IMAGE_BYTES = 40 * 1024 * 1024;
 const TICKET_TTL_MS = 60_000;
@@ -16,6 +20,8 @@ const CONTENT_FILES = ["badges.js", "content.js"];
 
 chrome.runtime.onInstalled.addListener(() => {
   chrome.contextMenus.create({ id: MENU_ID, title: "Check image with SynthSpot", contexts: ["image"] });
+  chrome.contextMenus.create({ id: LINK_MENU_ID, title: "Check linked image with SynthSpot", contexts: ["link"],
+    targetUrlPatterns: IMAGE_LINK_PATTERNS });
 });
 
 chrome.contextMenus.onClicked.addListener((info, tab) => checkFromMenu(info, tab));
@@ -39,15 +45,16 @@ function takeTicket(ticket, sender, url) {
 }
 
 async function checkFromMenu(info, tab) {
-  if (info.menuItemId !== MENU_ID || !tab || tab.id === undefined) return null;
+  if (![MENU_ID, LINK_MENU_ID].includes(info.menuItemId) || !tab || tab.id === undefined) return null;
   const frameId = info.frameId || 0;
+  const url = info.menuItemId === LINK_MENU_ID ? info.linkUrl : info.srcUrl;
   try {
     await inject({ tabId: tab.id, frameIds: [frameId] });
-    const ticket = issueTicket(tab.id, frameId, info.srcUrl);
+    const ticket = issueTicket(tab.id, frameId, url);
     const [run] = await chrome.scripting.executeScript({
       target: { tabId: tab.id, frameIds: [frameId] },
       func: (srcUrl, held) => globalThis.__synthspot.checkOne(srcUrl, held),
-      args: [info.srcUrl, ticket],
+      args: [url, ticket],
     });
     return run && run.result;
   } catch (error) {
@@ -58,11 +65,19 @@ async function checkFromMenu(info, tab) {
   }
 }
 
-// Auto-scan: pages of the sites the person switched it on for are scanned once loaded.
+// Auto-scan: pages of the sites the person switched it on for are scanned once loaded, quietly: while
+// the app is not running nothing is badged (the popup says why), and a page that only changed its
+// address (history.pushState) checks just the images it had not checked.
 chrome.tabs.onUpdated.addListener(async (tabId, change, tab) => {
   if (change.status !== "complete" || !tab.url || !/^https?:/.test(tab.url)) return;
   const { autoScanSites = [] } = await chrome.storage.local.get("autoScanSites");
-  if (autoScanSites.includes(new URL(tab.url).origin)) scanTab(tabId).catch(() => {});
+  if (!autoScanSites.includes(new URL(tab.url).origin)) return;
+  try {
+    await SynthSpotBridge.publicStatus();
+  } catch (_) {
+    return;
+  }
+  scanTab(tabId, { onlyNew: true }).catch(() => {});
 });
 
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
@@ -90,10 +105,10 @@ async function inject(target) {
 }
 
 // Every frame the extension may access; the counts are summed over frames.
-async function scanTab(tabId) {
+async function scanTab(tabId, options = {}) {
   await inject({ tabId, allFrames: true });
   const runs = await chrome.scripting.executeScript({
-    target: { tabId, allFrames: true }, func: () => globalThis.__synthspot.startScan(),
+    target: { tabId, allFrames: true }, func: (given) => globalThis.__synthspot.startScan(given), args: [options],
   });
   const found = runs.map((run) => run.result).filter(Boolean);
   return {

@@ -39,7 +39,7 @@
     .checking { background: #374151; font-weight: 500; }
     .failed, .unsupported { background: #1f2937; border: 1px solid #f59e0b; font-weight: 500; }
     .failed .label, .unsupported .label { white-space: normal; }
-    .toast { top: 12px; right: 12px; max-width: 320px; }
+    .toast { right: 12px; max-width: 320px; }
   `;
   const ICONS = { likely_ai: "!", uncertain: "?", likely_real: "✓", checking: "…", failed: "×", unsupported: "–" };
 
@@ -100,6 +100,10 @@
   function visiblePart(entry, now) {
     const element = entry.element;
     if (!element.isConnected) return null;
+    // Hidden by the page (a faded-out carousel slide, a view an app set to visibility: hidden): no badge.
+    if (element.checkVisibility && !element.checkVisibility({ opacityProperty: true, visibilityProperty: true })) {
+      return null;
+    }
     const box = element.getBoundingClientRect();
     if (box.width < 1 || box.height < 1) return null;
     if (now - entry.clipsAt > CLIPS_REFRESH_MS) {
@@ -157,8 +161,19 @@
     if (entry.badge.style.maxWidth !== wanted) entry.badge.style.maxWidth = wanted;
   }
 
+  // Corner toasts (images the page no longer shows) stack downwards, the oldest on top, never on each other.
+  function stackToasts() {
+    let top = 12;
+    for (const entry of entries) {
+      if (!entry.toast) continue;
+      entry.badge.style.top = `${top}px`;
+      top += entry.badge.getBoundingClientRect().height + 6;
+    }
+  }
+
   function placeAll() {
     const now = performance.now();
+    stackToasts();
     for (const entry of entries) {
       if (entry.toast) continue; // a corner toast has no element to follow (reading one threw, and the frame loop stopped)
       if (!entry.element.isConnected) {
@@ -245,17 +260,14 @@
     badge.classList.add(kind);
     icon.textContent = ICONS[kind] || "";
     entry.open = badge.querySelector("a");
+    entry.outcome = outcome;
+    if (entry.toast) stackToasts();
   }
 
   globalThis.SynthSpotBadges = {
     // A badge on ``element`` (or, without one, in a corner of the frame) for ``url``.
     add(element, url) {
-      for (const entry of entries) {
-        if (entry.element === element && element) {
-          entry.badge.remove();
-          entries.delete(entry);
-        }
-      }
+      if (element) this.remove(element);
       const badge = document.createElement("div");
       layer().appendChild(badge);
       const entry = { element, url, badge, clips: [], clipsAt: -Infinity, data: {}, toast: !element };
@@ -267,6 +279,21 @@
     urlOn(element) {
       for (const entry of entries) if (entry.element === element) return entry.url;
       return null;
+    },
+    // The verdict shown on ``element`` for ``url`` (the outcome it was drawn from), or null.
+    verdictOn(element, url) {
+      for (const entry of entries) {
+        if (entry.element === element && entry.url === url && entry.outcome && entry.outcome.ok) return entry.outcome;
+      }
+      return null;
+    },
+    remove(element) {
+      for (const entry of entries) {
+        if (entry.element === element) {
+          entry.badge.remove();
+          entries.delete(entry);
+        }
+      }
     },
     // For the service worker's summary and the tests (the extension's world only; the page cannot call it).
     describe() {

@@ -13,11 +13,19 @@ const SynthSpotBridge = (() => {
     body: "X-SynthSpot-Body-Sha256", page: "X-SynthSpot-Page-Url", image: "X-SynthSpot-Image-Url",
   };
   const MAX_URL_LABEL = 2048;
+  // How long an answer may take: a frozen app must not leave badges "checking…" for ever. A scan waits
+  // behind the app's queue, so it gets longer than the quick control calls.
+  const ANSWER_TIMEOUT_MS = 15_000;
+  const SCAN_TIMEOUT_MS = 120_000;
+  // "Busy" (HTTP 429) is the app's rate limit on a big page: wait as it asks (Retry-After), then try again.
+  const BUSY_RETRIES = 5;
+  const MAX_BUSY_WAIT_MS = 5_000;
   const enc = new TextEncoder();
 
   // Every failure has a state the UI can explain; never a silent failure.
   const MESSAGES = {
     app_not_running: "SynthSpot is not running on this computer. Start the app (or run synthspot serve).",
+    app_not_responding: "SynthSpot does not answer: it may be stopped or very busy. Try again in a moment.",
     not_paired: "Not paired with SynthSpot: open the SynthSpot popup and pair this browser.",
     not_recognised: "The SynthSpot on this port does not know this browser (it was unpaired in the app, or it is " +
       "not SynthSpot). Nothing was sent. Pair again from the popup.",
@@ -107,13 +115,14 @@ const SynthSpotBridge = (() => {
 
   // --- plain HTTP ---------------------------------------------------------------
 
-  async function send(path, { method = "GET", body, headers = {} } = {}) {
+  async function send(path, { method = "GET", body, headers = {}, timeoutMs = ANSWER_TIMEOUT_MS } = {}) {
     const bridgePort = await port();
     try {
       return await fetch(`http://127.0.0.1:${bridgePort}${path}`, {
-        method, body, headers, credentials: "omit", cache: "no-store",
+        method, body, headers, credentials: "omit", cache: "no-store", signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
+      if (error.name === "TimeoutError") throw new BridgeError("app_not_responding");
       throw new BridgeError("app_not_running",
         `SynthSpot is not running on this computer (nothing answers on 127.0.0.1:${bridgePort}). ` +
         "Start the app (or run synthspot serve).");
@@ -137,6 +146,13 @@ const SynthSpotBridge = (() => {
     return new BridgeError(state, message, status);
   }
 
+  // Seconds the app asked to wait (Retry-After), as milliseconds within reason; 1 s when it did not say.
+  function busyWait(response) {
+    const seconds = Number(response.headers.get("Retry-After"));
+    const wait = Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000;
+    return Math.min(wait, MAX_BUSY_WAIT_MS) + Math.random() * 250; // apart, not all at once again
+  }
+
   const postJson = (path, value, headers = {}) => send(path, {
     method: "POST", body: JSON.stringify(value), headers: { "Content-Type": "application/json", ...headers },
   });
@@ -149,14 +165,30 @@ const SynthSpotBridge = (() => {
     const response = await postJson("/v1/hello", { client: pairing.client, challenge }, { [H.client]: pairing.client });
     const data = await jsonOf(response);
     if (response.status === 401) throw new BridgeError("not_recognised", MESSAGES.not_recognised, 401);
-    if (!response.ok) throw refusal(response.status, data);
+    if (!response.ok) {
+      const error = refusal(response.status, data);
+      if (response.status === 429) error.retryAfterMs = busyWait(response);
+      throw error;
+    }
     const proven = typeof data.nonce === "string"
       && await verify(pairing.key, data.proof, "synthspot-server-v1", pairing.client, challenge, data.nonce);
     if (!proven) throw new BridgeError("impostor", MESSAGES.impostor, response.status);
     return data.nonce;
   }
 
-  async function signedCall(path, { method = "GET", body, contentType = "", pageUrl = "", imageUrl = "" } = {}) {
+  async function signedCall(path, options = {}) {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await signedCallOnce(path, options);
+      } catch (error) {
+        if (error.state !== "rate_limited" || attempt >= BUSY_RETRIES) throw error;
+        await new Promise((resolve) => setTimeout(resolve, error.retryAfterMs || 1000));
+      }
+    }
+  }
+
+  async function signedCallOnce(path, { method = "GET", body, contentType = "", pageUrl = "", imageUrl = "",
+    timeoutMs = ANSWER_TIMEOUT_MS } = {}) {
     const pairing = await loadPairing();
     if (!pairing) throw new BridgeError("not_paired");
     const bytes = body ? new Uint8Array(await body.arrayBuffer()) : new Uint8Array(0);
@@ -170,7 +202,7 @@ const SynthSpotBridge = (() => {
     if (contentType) headers["Content-Type"] = contentType;
     if (pageUrl) headers[H.page] = pageUrl;
     if (imageUrl) headers[H.image] = imageUrl;
-    const response = await send(path, { method, body: body ? bytes : undefined, headers });
+    const response = await send(path, { method, body: body ? bytes : undefined, headers, timeoutMs });
     const answer = new Uint8Array(await response.arrayBuffer());
     const signed = await verify(pairing.key, response.headers.get(H.signature), "synthspot-answer-v1", nonce,
       String(response.status), await sha256Hex(answer));
@@ -180,7 +212,9 @@ const SynthSpotBridge = (() => {
     if ((response.ok || response.status === 422) && !signed) throw new BridgeError("impostor", MESSAGES.impostor);
     if (response.ok) return data;
     // A 401 here may come from anything on the port: it never deletes our key.
-    throw refusal(response.status, response.status === 401 ? { error: "not_recognised" } : data);
+    const error = refusal(response.status, response.status === 401 ? { error: "not_recognised" } : data);
+    if (response.status === 429) error.retryAfterMs = busyWait(response);
+    throw error;
   }
 
   function label(url) {
@@ -259,6 +293,7 @@ const SynthSpotBridge = (() => {
       const type = blob.type && blob.type.startsWith("image/") ? blob.type : "application/octet-stream";
       return signedCall("/v1/scan", {
         method: "POST", body: blob, contentType: type, pageUrl: label(pageUrl), imageUrl: label(imageUrl),
+        timeoutMs: SCAN_TIMEOUT_MS,
       });
     },
     open: (sha256) => signedCall(`/v1/open/${encodeURIComponent(sha256)}`, { method: "POST" }),

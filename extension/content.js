@@ -24,6 +24,14 @@
     no_model: "No model loaded in SynthSpot",
     unsupported_format: "SVG: this format is not checked",
     extension_reloaded: "SynthSpot was updated: reload the page",
+    app_not_responding: "SynthSpot does not answer",
+  };
+  // Failures that say nothing about the image: a verdict already shown for it stays.
+  const TRANSIENT = new Set(["rate_limited", "app_not_running", "app_not_responding", "extension_reloaded"]);
+  // What the badge's tooltip says where the answer is made here, not by the worker.
+  const LOCAL_MESSAGES = {
+    unsupported_format: "SVG images are not checked: SynthSpot checks photos and pictures (JPEG, PNG, WebP…).",
+    fetch_failed: "This image exists only inside the page (a blob: address) and the page did not let it be read.",
   };
 
   let watching = false;
@@ -128,15 +136,17 @@
   // The service worker fetches the bytes (without cookies unless the person asked for this one image).
   // blob: URLs, and images only this page may read, are read here instead, as the page itself could.
   async function verdictFor(url, ticket) {
-    let answer = isSvg(url) ? { ok: false, state: "unsupported_format" } : null;
-    if (!answer) answer = url.startsWith("blob:") ? { ok: false, state: "fetch_failed" }
+    let answer = isSvg(url) ? { ok: false, state: "unsupported_format", message: LOCAL_MESSAGES.unsupported_format }
+      : null;
+    if (!answer) answer = url.startsWith("blob:") ? { ok: false, state: "fetch_failed", message: LOCAL_MESSAGES.fetch_failed }
       : await ask({ type: "synthspot:check", url, ticket });
     if (!answer.ok && answer.state === "fetch_failed" && !isSvg(url)) {
       try {
         const response = await fetch(url, { credentials: "same-origin" });
         if (response.ok) {
           const blob = await response.blob();
-          answer = blob.type === "image/svg+xml" ? { ok: false, state: "unsupported_format" }
+          answer = blob.type === "image/svg+xml"
+            ? { ok: false, state: "unsupported_format", message: LOCAL_MESSAGES.unsupported_format }
             : await ask({ type: "synthspot:check", url, base64: await asBase64(blob), mimeType: blob.type });
         }
       } catch (_) { /* the service worker's answer stands */ }
@@ -155,9 +165,13 @@
       byUrl.get(url).push(element);
     }
     const done = [...byUrl].map(async ([url, elements]) => {
+      const shown = elements.map((element) => Badges.verdictOn(element, url)).find(Boolean);
       const entries = elements.map((element) => Badges.add(element, url));
       entries.forEach((entry) => Badges.render(entry, { state: "checking" }, openInApp));
-      const outcome = await verdictFor(url, ticket);
+      let outcome = await verdictFor(url, ticket);
+      // In a page scan, a busy or absent app says nothing about the image: the verdict it had stays. (A
+      // check the person asked for from the menu says what happened: the popup is not open to say it.)
+      if (!ticket && !outcome.ok && TRANSIENT.has(outcome.state) && shown) outcome = shown;
       entries.forEach((entry) => Badges.render(entry, outcome, openInApp));
       return outcome;
     });
@@ -174,18 +188,29 @@
     return counts;
   }
 
-  // Lazy loaders: once a scan ran here, an image that finishes loading later is checked too.
+  // Lazy loaders: once a scan ran here, an image that finishes loading later is checked too. Without a
+  // page scan (one image checked from the menu), an image that now shows another picture (a lightbox's
+  // Next) loses the badge of the one before: only the person may ask for the new one.
   document.addEventListener("load", (event) => {
     const image = event.target;
-    if (!watching || !(image instanceof HTMLImageElement) || !loaded(image) || !shownBox(image)) return;
+    if (!(image instanceof HTMLImageElement)) return;
     const url = image.currentSrc || image.src;
-    if (Badges.urlOn(image) !== url) scans.push(check([{ element: image, url }]).done);
+    const badged = Badges.urlOn(image);
+    if (!watching) {
+      if (badged && badged !== url) Badges.remove(image);
+      return;
+    }
+    if (!loaded(image) || !shownBox(image)) return;
+    if (badged !== url) scans.push(check([{ element: image, url }]).done);
   }, true);
 
   globalThis.__synthspot = {
-    async startScan() {
+    // ``onlyNew``: leave images that already show a verdict for what they show (an auto-scan after the
+    // page only changed its address); the popup's Scan checks everything again.
+    async startScan({ onlyNew = false } = {}) {
       watching = true;
-      const items = await pageImages();
+      let items = await pageImages();
+      if (onlyNew) items = items.filter(({ element, url }) => !Badges.verdictOn(element, url));
       const { images, done } = check(items);
       scans = [done];
       return { elements: items.length, images };

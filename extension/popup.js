@@ -9,7 +9,7 @@ function setConnection(state, text, detail = "") {
   $("connection").dataset.state = state;
   $("status-text").textContent = text;
   $("status-detail").textContent = detail;
-  $("retry").hidden = !["app_not_running", "error", "impostor"].includes(state);
+  $("retry").hidden = !["app_not_running", "not_responding", "busy", "error", "impostor"].includes(state);
   for (const [panelState, panel] of Object.entries(PANELS)) $(panel).hidden = state !== panelState;
 }
 
@@ -21,11 +21,17 @@ function defaultBrowserName() {
   return `${browser} on ${platform}`;
 }
 
-// The page to act on. Opened as a tab of its own (not from the toolbar), the popup acts on the
-// page looked at last in this window.
+// The page to act on: from the toolbar, the tab in front (null when it is a browser page, which cannot
+// be scanned: never another tab behind it). Opened as a tab of its own, the page looked at last in
+// this window.
 async function targetTab() {
   const tabs = await chrome.tabs.query({ currentWindow: true });
-  const pages = tabs.filter((tab) => tab.url && SCANNABLE.test(tab.url));
+  const scannable = (tab) => Boolean(tab && tab.url && SCANNABLE.test(tab.url));
+  if (!(await chrome.tabs.getCurrent())) {
+    const front = tabs.find((tab) => tab.active);
+    return scannable(front) ? front : null;
+  }
+  const pages = tabs.filter(scannable);
   return pages.find((tab) => tab.active)
     || pages.sort((a, b) => (b.lastAccessed || 0) - (a.lastAccessed || 0))[0]
     || null;
@@ -38,6 +44,10 @@ async function showPairing(message = "") {
   } catch (error) {
     if (error.state === "app_not_running") {
       setConnection("app_not_running", "SynthSpot is not running", error.message);
+      return;
+    }
+    if (error.state === "app_not_responding") {
+      setConnection("not_responding", "SynthSpot does not answer", error.message);
       return;
     }
     if (error.state === "not_synthspot") {
@@ -76,6 +86,8 @@ async function refresh() {
     status = await SynthSpotBridge.status(); // the server proves it is the app we paired with, first
   } catch (error) {
     if (error.state === "app_not_running") setConnection("app_not_running", "SynthSpot is not running", error.message);
+    else if (error.state === "app_not_responding") setConnection("not_responding", "SynthSpot does not answer", error.message);
+    else if (error.state === "rate_limited") setConnection("busy", "SynthSpot is busy", error.message);
     else if (["impostor", "not_synthspot"].includes(error.state)) {
       setConnection("impostor", "Not SynthSpot on this port", error.message);
     }
@@ -114,7 +126,8 @@ async function scanPage() {
   const message = $("scan-message");
   const tab = await targetTab();
   if (!tab) {
-    message.textContent = "There is no web page to scan in this window.";
+    message.textContent = "This tab cannot be scanned: SynthSpot scans web pages (http, https and file addresses), "
+      + "not browser pages.";
     return;
   }
   const where = (tab.url && new URL(tab.url).host) || "this page";

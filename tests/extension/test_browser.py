@@ -212,9 +212,15 @@ def badge_on(found: list[dict], url: str) -> dict:
 
 def paired_page(browser, page_server, serve, names: tuple[str, str], body: str):
     """A paired extension and a page of ``body``, with a bright and a dark image named ``names`` served."""
-    folder, base = page_server
+    folder, _base = page_server
     write_image(folder / f"{names[0]}.png", 235, (280, 180), texture=12)
     write_image(folder / f"{names[1]}.png", 25, (280, 180), texture=12)
+    return paired_page_of(browser, page_server, serve, body)
+
+
+def paired_page_of(browser, page_server, serve, body: str):
+    """A paired extension and a page of ``body`` (its images already in the page server's folder), loaded."""
+    folder, base = page_server
     (folder / "index.html").write_text(f'<!doctype html><body style="margin:20px">{body}</body>')
     worker = browser.service_workers[0]
     pair_extension(worker, serve)
@@ -642,3 +648,66 @@ def test_a_gallery_with_scroll_containers_a_carousel_and_thumbnails(browser, pag
         found = by_name()
         assert found["mid"]["visible"] is shown, (sliver, found["mid"])
         on_its_image("mid", found)
+
+
+# The popup's Scan, straight through the service worker: every frame scanned, the summary when done.
+SCAN_TAB = """async () => {
+  const [tab] = await chrome.tabs.query({ url: "http://127.0.0.1/*" });
+  await scanTab(tab.id);
+  return scanFinished(tab.id);
+}"""
+
+LINK_MENU_CHECK = """async ([linkUrl]) => {
+  const [tab] = await chrome.tabs.query({ url: "http://127.0.0.1/*" });
+  return checkFromMenu({ menuItemId: LINK_MENU_ID, linkUrl, frameId: 0 }, tab);
+}"""
+
+
+@pytest.mark.browser
+def test_badges_follow_what_the_page_shows_and_corner_toasts_stack(browser, page_server, synthspot_serve):
+    worker, page, base = paired_page(browser, page_server, synthspot_serve, ("bright", "dark"),
+                                     '<img id="bright" src="bright.png"> <img id="dark" src="dark.png">'
+                                     '<p><a id="full" href="bright.png">the full-size photo</a></p>')
+    pages = f"{base}/*"
+    # One image checked from the menu, then a lightbox's Next puts another picture in the same element:
+    # the old verdict goes (only the person may ask about the new picture).
+    worker.evaluate(MENU_CHECK, [f"{base}/bright.png"])
+    wait_for_badges(worker, pages, settled(f"{base}/bright.png"))
+    page.evaluate("() => { document.getElementById('bright').src = 'dark.png'; }")
+    wait_for_badges(worker, pages, lambda found: not found)
+
+    # A page scan, then the page fades one image out (a carousel): its badge hides with it.
+    page.evaluate("() => { document.getElementById('bright').src = 'bright.png'; }")
+    page.wait_for_function("() => document.getElementById('bright').complete")
+    worker.evaluate(SCAN_TAB)
+    wait_for_badges(worker, pages, lambda f: sum(b["state"] == "done" and b["visible"] for b in f) == 2)
+    page.evaluate("() => { document.getElementById('dark').style.opacity = '0'; }")
+    found = wait_for_badges(worker, pages, lambda f: not badge_on(f, f"{base}/dark.png")["visible"])
+    assert badge_on(found, f"{base}/bright.png")["visible"]
+
+    # "Check linked image" on a link to a picture; pictures the page does not show get corner toasts,
+    # one under the other.
+    worker.evaluate(LINK_MENU_CHECK, [f"{base}/dark.png?linked"])
+    worker.evaluate(MENU_CHECK, [f"{base}/bright.png?gone"])
+    found = wait_for_badges(worker, pages, lambda f: settled(f"{base}/dark.png?linked")(f)
+                            and settled(f"{base}/bright.png?gone")(f))
+    first, second = badge_on(found, f"{base}/dark.png?linked"), badge_on(found, f"{base}/bright.png?gone")
+    assert first["verdict"] == "likely_real" and second["verdict"] == "likely_ai"
+    assert second["top"] >= first["top"] + first["height"], (first, second)
+
+
+@pytest.mark.browser
+def test_a_big_page_gets_a_verdict_on_every_image_not_busy_errors(browser, page_server, synthspot_serve):
+    """300 images ask the app for 600 answers, past its rate limit: the extension waits as asked and
+    retries, and scanning again never trades a verdict for "busy"."""
+    folder, base = page_server
+    for index in range(300):
+        write_image(folder / f"p{index}.png", 40 + index % 180, (72, 72), texture=3 + index % 7)
+    tags = "".join(f'<img src="p{index}.png" width="72" height="72">' for index in range(300))
+    worker, _page, base = paired_page_of(browser, page_server, synthspot_serve, tags)
+    for _ in range(2):
+        summary = worker.evaluate(SCAN_TAB)
+        assert summary["checked"] == 300 and summary["failed"] == 0, summary
+        found = badges(worker, f"{base}/*")
+        assert len(found) == 300 and all(b["state"] == "done" for b in found), \
+            {b["state"] for b in found if b["state"] != "done"}
