@@ -76,9 +76,12 @@ class Detector:
     """
 
     def __init__(self, path: str | os.PathLike, provider: str = "auto", threads: int = 0):
+        if not str(path).strip():
+            raise ModelLoadError("no model file given")
         self.path = Path(path)
         if not self.path.is_file():
-            raise ModelLoadError(f"model file not found: {self.path}")
+            raise ModelLoadError(f"not a model file (a folder, a device or a pipe): {self.path}"
+                                 if os.path.exists(self.path) else f"model file not found: {self.path}")
         self.requested_provider = resolve_provider(provider)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -41,6 +41,8 @@ def user_models_dir() -> Path:
 
 def read_metadata(path: Path) -> ModelMetadata:
     """Metadata only, without building a full session's kernels."""
+    if not path.is_file():  # a pipe named *.onnx would block the read for ever
+        raise ValueError("not a model file (a folder, a device or a pipe)")
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.log_severity_level = 3

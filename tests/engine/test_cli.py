@@ -73,11 +73,13 @@ def test_explicit_bad_file_is_reported_not_fatal(tmp_path, brightness_model_path
     (["scan", "/definitely/not/here.png"], "no such file or folder"),
     (["frobnicate"], "invalid choice"),
     (["scan", "{here}", "--model", "/no/model.onnx"], "model file not found"),
+    (["scan", "{here}", "--model", "/dev/zero"], "not a model file (a folder, a device or a pipe): /dev/zero"),
+    (["scan", "{here}", "--model", "{folder}"], "not a model file (a folder, a device or a pipe)"),
     (["scan", "{here}", "--provider", "tpu"], "invalid choice"),
 ])
 def test_usage_errors_exit_2(args, message, tmp_path, capsys):
     here = solid_image(tmp_path / "x.png", 100)
-    code, _, err = run_cli([a.replace("{here}", str(here)) for a in args], capsys)
+    code, _, err = run_cli([a.replace("{here}", str(here)).replace("{folder}", str(tmp_path)) for a in args], capsys)
     assert code == 2
     assert message in err
 
@@ -97,10 +99,12 @@ def test_models_lists_user_models(tmp_path, brightness_model_path, capsys, monke
     user_dir.mkdir(parents=True)
     (user_dir / "mine.onnx").write_bytes(brightness_model_path.read_bytes())
     (user_dir / "broken.onnx").write_bytes(b"junk")
+    os.mkfifo(user_dir / "pipe.onnx")  # opening it would wait for a writer for ever
     code, out, _ = run_cli(["models"], capsys)
     assert code == 0
     assert "test-brightness 1 (fp32, crop 32px, mean, experts: reconstruction, upsampling)  [user]" in out
     assert "broken.onnx  [user]  unusable" in out
+    assert "pipe.onnx  [user]  unusable: not a model file (a folder, a device or a pipe)" in out
     assert "models would run on CPU" in out
 
 
