@@ -206,12 +206,18 @@ def distinct_percents(*values: float) -> list[str]:
     return texts
 
 
+class UnusableScore(ValueError):
+    """The model's outputs for an image are not numbers (NaN or infinite): no verdict can come of them."""
+
+
 def score_result(result: Result, metadata: ModelMetadata, boxes: list[CropBox], logits: np.ndarray,
                  expert_weights: np.ndarray | None = None, artifact_map: np.ndarray | None = None) -> None:
     """Fill in what the model said about one image from its outputs for that image's crops: the aggregated
     probability, the verdict band and its reasons, each crop's score, the mix of experts and the heatmap.
     ``result`` already describes the image (size, JPEG quality); the scanner calls this, and so may anything
     that runs the model on the contract's crops."""
+    if not np.all(np.isfinite(np.asarray(logits, dtype=np.float64))):
+        raise UnusableScore("the model gave no usable score for this image (its output is not a number)")
     scaling = metadata.logit_scaling  # after aggregation, so that it means the same for every aggregation
     crop_probabilities = sigmoid(scaling.apply(logits))
     result.probability = float(sigmoid(scaling.apply(aggregate_logits(logits, metadata.aggregation))))

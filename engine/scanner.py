@@ -36,7 +36,7 @@ from engine.model import Detector, ModelOutputs
 from engine.pending import PendingWork
 from engine.paths import display_path
 from engine.provenance import provenance_hints
-from engine.result import Result, score_result
+from engine.result import Result, UnusableScore, score_result
 from engine.store import Store, claim_owner
 
 log = logging.getLogger(__name__)
@@ -479,6 +479,9 @@ class Scanner:
                     self._second_stage.append(prepared)  # its first crops did not settle it: the rest next
                     continue
                 self._finish_result(prepared)
+            except UnusableScore as exc:  # the model's fault, not the image's: said plainly, no traceback
+                self._release(prepared.result.sha256, self._error_result(
+                    prepared.request, prepared.result.sha256, str(exc), prepared.started, prepared.result.file_size))
             except Exception:
                 self._fail_batch([prepared], "internal error after scoring")
 

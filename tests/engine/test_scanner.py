@@ -387,3 +387,15 @@ def test_a_request_carrying_the_sha256_of_known_bytes_is_answered_without_readin
     assert len(detector.calls) == calls + 1  # only the changed file reached the model
     assert rescanned.ok and not rescanned.cached and rescanned.sha256 != first.sha256
     assert rescanned.verdict == LIKELY_REAL
+
+
+def test_a_model_that_answers_nan_gives_an_error_row_not_a_verdict(tmp_path):
+    import json
+
+    broken = Detector(brightness_model(tmp_path / "nan.onnx", gain=float("nan")), provider="cpu")
+    with Scanner(broken) as scanner:
+        (result,) = scanner.scan([ScanRequest(path=str(solid_image(tmp_path / "a.png", 200)))])
+    assert not result.ok and result.probability is None
+    assert result.error == "the model gave no usable score for this image (its output is not a number)"
+    # Strict JSON: the extension's parser refuses a bare NaN.
+    json.loads(result.to_json(), parse_constant=lambda name: pytest.fail(f"bare {name} in the JSON"))
