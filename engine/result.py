@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from engine.contract import CropBox, ModelMetadata, Thresholds, aggregate_logits, sigmoid
-from engine.paths import display_path, is_text, path_bytes_b64
+from engine.paths import display_path, is_text, path_bytes_b64, printable
 
 LIKELY_AI = "likely_ai"
 UNCERTAIN = "uncertain"
@@ -129,7 +129,7 @@ def to_csv(results: list[Result]) -> str:
     writer.writeheader()
     for result in results:
         shown = display_path(result.path)
-        writer.writerow({
+        row = {
             "path": shown,
             "source": result.source,
             "sha256": result.sha256,
@@ -152,7 +152,9 @@ def to_csv(results: list[Result]) -> str:
             "page_url": result.page_url,
             "image_url": result.image_url,
             "path_bytes": "" if shown == result.path else path_bytes_b64(result.path),  # exact when "path" is escaped
-        })
+        }
+        # Text from the file (metadata labels, decoder messages) or a page (URLs) may hold terminal escapes.
+        writer.writerow({key: printable(value) if isinstance(value, str) else value for key, value in row.items()})
     return buffer.getvalue()
 
 

@@ -82,6 +82,19 @@ def test_display_form_escapes_what_would_rewrite_a_terminal():
     assert display_path(os.fsdecode(b"a\nb\x1b[2J\xff.png")) == "a\\x0ab\\x1b[2J\\xff.png"
 
 
+def test_csv_escapes_terminal_codes_in_metadata_and_page_addresses():
+    """A crafted image's EXIF Software, or a page's address, must not retitle or clear the terminal."""
+    from engine.result import ProvenanceHint
+
+    hint = ProvenanceHint("exif_software", "Software: \x1b]0;pwned\x07Midjourney\x1b[2J")
+    result = Result(sha256="0" * 64, path="/tmp/a.png", provenance=[hint], error="bad\x1b[31m",
+                    page_url="https://x.test/\x1b[2J")
+    text = to_csv([result])
+    assert "\x1b" not in text and "\x07" not in text
+    [row] = csv.DictReader(io.StringIO(text))
+    assert row["provenance"] == "Software: \\x1b]0;pwned\\x07Midjourney\\x1b[2J"
+
+
 @pytest.mark.parametrize("mode", ["table", "--csv", "--json"])
 def test_cli_prints_undecodable_names_with_a_strict_stdout(tmp_path, brightness_model_path, mode):
     folder = tmp_path / "images"
