@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     output = scan.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print results as JSON lines")
     output.add_argument("--csv", action="store_true", help="print results as CSV")
-    scan.add_argument("--no-cache", action="store_true", help="scan again even when a result is stored")
+    scan.add_argument("--no-cache", action="store_true",
+                      help="leave the results database alone: scan every file afresh and store nothing")
     scan.add_argument("--no-recursive", action="store_true", help="do not descend into sub-folders")
     scan.add_argument("--workers", type=int, default=2, help="decoding threads (default 2)")
     scan.add_argument("--move-corrupt-store", action="store_true",
@@ -103,8 +104,19 @@ def load_detector(model: Path | None, provider: str) -> Detector:
     return Detector(path, provider=provider)
 
 
+def _missing(path: str) -> bool:
+    """Not there at all. A path there but not ours to read (a locked folder) is scanned: its row says why."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def cmd_scan(args) -> int:
-    missing = [p for p in args.paths if not os.path.lexists(p)]
+    missing = [p for p in args.paths if _missing(p)]
     if missing:
         print(f"synthspot: no such file or folder: {', '.join(map(display_path, missing))}", file=sys.stderr)
         return EXIT_USAGE
@@ -126,7 +138,7 @@ def cmd_scan(args) -> int:
             printer.drain()
             if printer.broken or ctrl_c.is_set():
                 break
-    interrupted = ctrl_c.is_set()
+    interrupted = ctrl_c.is_set() and not job.wait(0)  # Ctrl-C as the last file finished cut nothing short
     if interrupted or printer.broken:
         job.cancel()
     printer.close()
@@ -136,17 +148,23 @@ def cmd_scan(args) -> int:
     if printer.broken:
         _silence_stdout()
         return EXIT_OK
-    results = job.ordered_results()
+    # The summary counts what was printed: results finishing after an interrupt are not.
+    results = job.ordered_results() if mode == "table" else printer.printed
     line = f"{summary(results, skipped, len(requests) if interrupted else None)} · model " \
            f"{detector.metadata.model_id} on {detector.active_provider.upper()}"
-    if mode == "table":
-        print(format_table(results))
-        print(f"\n{line}")
-    elif interrupted or skipped:
-        print(f"synthspot: {line}", file=sys.stderr)
-    sys.stdout.flush()
+    try:
+        if mode == "table":
+            print(format_table(results))
+            print(f"\n{line}")
+        elif interrupted or skipped:
+            print(f"synthspot: {line}", file=sys.stderr)
+        sys.stdout.flush()
+    except BrokenPipeError:  # ``| head`` read what it wanted
+        _silence_stdout()
+        return EXIT_OK
     if interrupted:
-        print("synthspot: interrupted; the results above are stored, the rest were not scanned", file=sys.stderr)
+        kept = "the results above are stored" if store is not None else "the results above were not stored (--no-cache)"
+        print(f"synthspot: interrupted; {kept}, the rest were not scanned", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK
 
@@ -167,10 +185,20 @@ def open_store(path: Path | None, move_corrupt: bool) -> Store:
 @contextmanager
 def _ctrl_c_sets(event: threading.Event):
     """While scanning, Ctrl-C only sets ``event``: a KeyboardInterrupt raised in the middle of writing a JSON
-    line would cut it in half. A second Ctrl-C after that is a plain KeyboardInterrupt (exit 130 at once)."""
+    line would cut it in half. A second Ctrl-C after that ends the process at once (exit 130): not by an
+    exception, which would leave the interpreter tearing down under ONNX Runtime's running threads (an
+    abort, "terminate called without an active exception")."""
     def first_interrupt(signum, frame):
         event.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, second_interrupt)
+
+    def second_interrupt(signum, frame):
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+        print("synthspot: interrupted", file=sys.stderr, flush=True)
+        os._exit(EXIT_INTERRUPTED)
     try:
         previous = signal.signal(signal.SIGINT, first_interrupt)
     except ValueError:  # not the main thread (an embedding caller): Ctrl-C is theirs
@@ -179,7 +207,7 @@ def _ctrl_c_sets(event: threading.Event):
     try:
         yield
     finally:
-        if signal.getsignal(signal.SIGINT) is first_interrupt:
+        if signal.getsignal(signal.SIGINT) in (first_interrupt, second_interrupt):
             signal.signal(signal.SIGINT, previous)
 
 

@@ -23,6 +23,7 @@ class StreamingPrinter:
         self.mode = mode  # "json", "csv" or "table"
         self.out = out or sys.stdout
         self.broken = False  # the reader went away (``| head``): stop writing, stop scanning
+        self.printed: list[Result] = []  # written whole, in the order written
         self._finished: queue.SimpleQueue[Result] = queue.SimpleQueue()
         self._closed = False
         if mode == "csv":
@@ -42,6 +43,8 @@ class StreamingPrinter:
                 self._write(result.to_json() + "\n")
             else:
                 self._write(to_csv([result]).split("\n", 1)[1])  # the row without the header
+            if not self.broken:
+                self.printed.append(result)
 
     def close(self) -> None:
         """Write what has finished; results still finishing after an interrupt are not printed."""

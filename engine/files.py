@@ -127,18 +127,22 @@ def expand_paths(paths: Iterable[str | os.PathLike], recursive: bool = True,
     """Files named directly are yielded as they are (a bad one gets an error result);
     folders yield the image files inside them, found by content, in a stable order, plus
     files whose name says image (so one that does not decode is reported, not lost).
-    Symlinked folders are followed once each (a link back up cannot loop). Whatever else
-    is passed over lands in ``skipped`` with the reason, when a list is given."""
+    Symlinked folders are followed once each (a link back up cannot loop). A file named
+    twice, or inside a folder also given (``photos photos/2024``), is yielded once. Whatever
+    else is passed over lands in ``skipped`` with the reason, when a list is given."""
+    visited: set[tuple[int, int]] = set()  # folders walked, over every root
+    yielded: set[str] = set()
     for raw in paths:
         path = Path(raw)
-        if not path.is_dir():
-            yield path
-            continue
-        yield from _walk(path, recursive, skipped if skipped is not None else [])
+        found = _walk(path, recursive, skipped if skipped is not None else [], visited) if path.is_dir() else [path]
+        for file in found:
+            where = os.path.abspath(file)  # the same name however it was written, links kept apart
+            if where not in yielded:
+                yielded.add(where)
+                yield file
 
 
-def _walk(root: Path, recursive: bool, skipped: Skipped) -> Iterator[Path]:
-    visited: set[tuple[int, int]] = set()
+def _walk(root: Path, recursive: bool, skipped: Skipped, visited: set[tuple[int, int]]) -> Iterator[Path]:
     stack = [root]  # depth first, files of a folder before its sub-folders, like os.walk top-down
     while stack:
         folder = stack.pop()

@@ -40,6 +40,8 @@ def test_json_lines_stream_and_ctrl_c_keeps_them(many_images, brightness_model_p
     records = [json.loads(first)] + [json.loads(line) for line in rest.splitlines()]
     assert 1 <= len(records) < 400
     assert "interrupted" in err and "Traceback" not in err
+    # The summary counts what was printed, not results that finished after the interrupt.
+    assert f"interrupted: {len(records)} of 400 scanned" in err, err
     with sqlite3.connect(tmp_path / "s.db") as db:  # what was printed is what was stored
         stored = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
     assert stored >= len(records)
@@ -74,3 +76,21 @@ def test_a_closed_pipe_ends_the_scan_quietly(many_images, brightness_model_path)
     err = scan.stderr.read()
     assert scan.wait(60) == 0
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_the_table_into_a_closed_pipe_ends_quietly(many_images, brightness_model_path):
+    scan = start([str(many_images), "--no-cache"], brightness_model_path)
+    scan.stdout.close()  # the reader is gone before the table is printed (`| true`)
+    err = scan.stderr.read()
+    assert scan.wait(60) == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_ctrl_c_without_a_store_does_not_claim_the_results_are_stored(many_images, brightness_model_path):
+    scan = start([str(many_images), "--json", "--no-cache"], brightness_model_path)
+    assert scan.stdout.readline()
+    scan.send_signal(signal.SIGINT)
+    scan.stdout.read()
+    err = scan.stderr.read()
+    assert scan.wait(60) == 130, err
+    assert "were not stored (--no-cache)" in err and "are stored" not in err

@@ -71,3 +71,14 @@ def test_image_named_files_that_do_not_decode_are_errors_the_rest_is_counted(tmp
     assert "broken.jpg" in out and "not an image" in out  # an error row, not a silent skip
     assert "2 scanned" in out and "2 skipped (2 not an image)" in out
     assert "skipped " + str(tmp_path / "notes.txt") + ": not an image" in err
+
+
+def test_a_file_named_twice_or_inside_a_folder_also_given_is_scanned_once(tmp_path):
+    from engine.files import expand_paths
+
+    nested = tmp_path / "nest" / "a"
+    nested.mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(nested / "x.png")
+    Image.new("RGB", (8, 8)).save(tmp_path / "nest" / "y.png")
+    found = list(expand_paths([tmp_path / "nest", nested, nested / "x.png", f"{tmp_path}/nest/./a/x.png"]))
+    assert sorted(path.name for path in found) == ["x.png", "y.png"]
