@@ -82,7 +82,7 @@ class BridgeController(QObject):
             self._server.set_scanner(self._session.service.scanner)
 
     def _start(self) -> None:
-        from engine.bridge import DEFAULT_PORT, BridgeServer, PairingState, PortInUseError
+        from engine.bridge import DEFAULT_PORT, BridgeServer, PairingState, PortInUseError, PortUnavailableError
         from engine.bridge.pairing import PAIRING_FILE
 
         port = self._session.settings.bridge_port or DEFAULT_PORT
@@ -94,6 +94,9 @@ class BridgeController(QObject):
             server.start()
         except PortInUseError:
             self.error = f"port {port} is in use, perhaps by another SynthSpot"
+            return
+        except PortUnavailableError as exc:
+            self.error = f"could not start: {exc.strerror}"
             return
         except Exception as exc:  # the app must keep working without the bridge
             log.exception("the bridge failed to start")

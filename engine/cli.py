@@ -60,10 +60,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the localhost bridge for the browser extension, without the app")
     model_options(serve)
-    serve.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: the bridge's default)")
+    serve.add_argument("--port", type=port_number, default=None,
+                       help="port on 127.0.0.1, 0 for any free one (default: the bridge's default)")
     serve.add_argument("--pair", action="store_true",
                        help="accept a browser's pairing request, approved here on the terminal")
     return parser
+
+
+def port_number(text: str) -> int:
+    """A TCP port for argparse: a usage error in words, not a traceback from bind()."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range (0 to 65535)")
+    return port
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -166,10 +166,11 @@ def _check_size(size: tuple[int, int], max_pixels: int) -> None:
     if width < 1 or height < 1:
         raise DecodeError("the image has no pixels")
     if width * height > max_pixels:
-        raise DecodeError(
-            f"the image is {width}x{height} ({width * height / 1e6:.0f} MP), above the "
-            f"{max_pixels / 1e6:.0f} MP safety limit"
-        )
+        limit = f"{max_pixels / 1e6:.0f}"
+        size = f"{width * height / 1e6:.0f}"
+        if size == limit:  # just over: "100 MP, above the 100 MP limit" would read as a contradiction
+            size = f"{width * height / 1e6:.2f}"
+        raise DecodeError(f"the image is {width}x{height} ({size} MP), above the {limit} MP safety limit")
 
 
 def _best_effort(read, image):

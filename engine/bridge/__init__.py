@@ -4,8 +4,9 @@ from engine.bridge.extension_id import UNPACKED_EXTENSION_ID, configured_extensi
 from engine.bridge.guards import RateLimit
 from engine.bridge.headless import serve_forever
 from engine.bridge.pairing import PairedBrowser, PairingRequest, PairingState
-from engine.bridge.server import DEFAULT_PORT, BridgeServer, PortInUseError
+from engine.bridge.server import DEFAULT_PORT, BridgeServer, PortInUseError, PortUnavailableError
 
-__all__ = ["BridgeServer", "PairedBrowser", "PairingRequest", "PairingState", "PortInUseError", "RateLimit",
+__all__ = ["BridgeServer", "PairedBrowser", "PairingRequest", "PairingState", "PortInUseError", "PortUnavailableError",
+           "RateLimit",
            "DEFAULT_PORT", "UNPACKED_EXTENSION_ID", "configured_extension_origins", "extension_id_from_key",
            "serve_forever"]

@@ -14,7 +14,7 @@ import threading
 
 from engine.bridge.extension_id import configured_extension_origins
 from engine.bridge.pairing import PAIRING_FILE, PairingState
-from engine.bridge.server import DEFAULT_PORT, BridgeServer, PortInUseError
+from engine.bridge.server import DEFAULT_PORT, BridgeServer, PortUnavailableError
 from engine.model import Detector
 from engine.scanner import Scanner
 from engine.store import Store
@@ -39,7 +39,7 @@ def serve_forever(detector: Detector, store: Store, port: int | None = None, pai
                               extension_origins=origins, pairing=pairing)
         try:
             server.start()
-        except PortInUseError as exc:
+        except PortUnavailableError as exc:  # taken, or not ours to take
             print(f"synthspot: {exc.strerror}", file=sys.stderr)
             return EXIT_PORT_TAKEN
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -82,6 +82,7 @@ def _ask_about_pairings(pairing: PairingState, stop: threading.Event) -> None:
             continue
         request = waiting[0]
         asked.add(request.request_id)
+        _discard_typed_ahead(answers)  # a "y" typed before the code was shown approves nothing
         print(f'Browser "{request.name}" asks to pair; its popup shows the code {request.code[:3]} '
               f"{request.code[3:]}. Approve? [y/N]", flush=True)
         answer = _next_answer(answers, ended, stop)
@@ -106,6 +107,14 @@ def _read_lines(answers: queue.Queue, ended: threading.Event) -> None:
             answers.put(line)
     finally:
         ended.set()  # no terminal (or it closed): every later request is refused
+
+
+def _discard_typed_ahead(answers: queue.Queue) -> None:
+    while True:
+        try:
+            answers.get_nowait()
+        except queue.Empty:
+            return
 
 
 def _next_answer(answers: queue.Queue, ended: threading.Event, stop: threading.Event) -> str:

@@ -46,7 +46,11 @@ SCAN_CONTENT_TYPES = ("application/octet-stream",)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-class PortInUseError(OSError):
+class PortUnavailableError(OSError):
+    """The bridge cannot listen on its port; ``strerror`` says why, in words."""
+
+
+class PortInUseError(PortUnavailableError):
     """The bridge's port is taken, most likely by another SynthSpot."""
 
 
@@ -169,6 +173,10 @@ class BridgeServer:
                 raise PortInUseError(
                     exc.errno, f"port {self.requested_port} on {HOST} is already in use; is SynthSpot (or "
                     f"`synthspot serve`) already running? Close it or choose another port.") from None
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                raise PortUnavailableError(
+                    exc.errno, f"port {self.requested_port} on {HOST} needs administrator rights (as ports below "
+                    f"1024 do); choose a port from 1024 to 65535.") from None
             raise
         self.port = self._runner.addresses[0][1]
         self._allowed_hosts = frozenset({f"{HOST}:{self.port}", f"localhost:{self.port}"})

@@ -67,6 +67,32 @@ def test_serve_pair_asks_on_the_terminal_pairs_scans_and_stops_on_sigterm(bright
     assert protocol.b64url(pairing.key) not in out + err
 
 
+def test_an_answer_typed_before_the_code_is_shown_approves_nothing(brightness_model_path, tmp_path):
+    process = start_serve(brightness_model_path, tmp_path, pair=True)
+    try:
+        port = int(read_until(process, r"bridge on http://127\.0\.0\.1:(\d+)").group(1))
+        read_until(process, r"Pairing is open")
+        process.stdin.write("y\n")  # typed ahead (or piped in): nobody has compared a code yet
+        process.stdin.flush()
+        api = BridgeClient(port)
+        ticket = api.request_pairing("Chromium")
+        read_until(process, r'Browser "Chromium" asks to pair')
+        process.stdin.write("n\n")  # the answer given once the code is shown is the one that counts
+        process.stdin.flush()
+        read_until(process, r'Refused "Chromium"')
+        assert api.pairing_answer(ticket).status == 403
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+
+
+def test_serve_refuses_a_port_out_of_range_in_words(brightness_model_path, tmp_path):
+    process = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--model", str(brightness_model_path),
+                              "--port", "70000"], capture_output=True, text=True, timeout=60)
+    assert process.returncode == 2 and "port 70000 is out of range (0 to 65535)" in process.stderr
+    assert "Traceback" not in process.stderr
+
+
 def test_serve_without_pair_refuses_pairing(brightness_model_path, tmp_path):
     process = start_serve(brightness_model_path, tmp_path)
     try:

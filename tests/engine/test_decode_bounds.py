@@ -161,3 +161,12 @@ def test_png_text_behind_pixels_that_do_not_decode_is_still_read():
     data = (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat)
             + png_chunk(b"tEXt", b"parameters\x00Steps: 30") + png_chunk(b"IEND", b""))
     assert [h.label for h in provenance_hints(data, "PNG")] == ["Generator parameters (parameters)"]
+
+
+def test_an_image_just_over_the_pixel_limit_does_not_read_as_equal_to_it():
+    from engine.decode import DecodeError, _check_size
+
+    with pytest.raises(DecodeError, match=r"^the image is 10001x10000 \(100\.01 MP\), above the 100 MP safety limit$"):
+        _check_size((10001, 10000), 100_000_000)
+    with pytest.raises(DecodeError, match=r"\(150 MP\), above the 100 MP"):
+        _check_size((15000, 10000), 100_000_000)
