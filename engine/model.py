@@ -97,7 +97,7 @@ class Detector:
         try:
             self._session = ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
         except Exception as exc:
-            log.warning("ONNX Runtime could not load %s: %s", self.path, exc)
+            log.info("ONNX Runtime could not load %s: %s", self.path, exc)  # the error below says it in words
             raise ModelLoadError(load_failure_text(self.path.name, exc)) from None
         try:
             self.metadata = validate_session(self._session)
