@@ -31,8 +31,9 @@
     a { color: inherit; font-weight: 500; text-decoration: underline; cursor: pointer; opacity: .9; }
     .compact { padding: 3px; border-radius: 10px; }
     .compact .full { display: none; }
-    .compact:hover { padding: 4px 8px; z-index: 1; }
-    .compact:hover .full { display: flex; }
+    .compact:hover, .compact:focus-within { padding: 4px 8px; z-index: 1; }
+    .compact:hover .full, .compact:focus-within .full { display: flex; }
+    a:focus-visible { outline: 2px solid #fff; outline-offset: 1px; }
     .likely_ai { background: #b91c1c; }
     .uncertain { background: #b45309; }
     .likely_real { background: #15803d; }
@@ -243,21 +244,30 @@
         `Verdict: ${result.verdictLabel}`, ...aboveHalf, ...result.reasons, ...result.provenance].join("\n");
       const open = document.createElement("a");
       open.textContent = "Open in SynthSpot";
-      open.addEventListener("click", async (event) => {
+      // Reachable from the keyboard (Tab, then Enter or Space); a compact badge opens up while focused.
+      open.tabIndex = 0;
+      open.setAttribute("role", "button");
+      const activate = async (event) => {
         event.preventDefault();
         event.stopPropagation();
-        if (!event.isTrusted) return; // only the person's own click, never a page script's
+        if (!event.isTrusted) return; // only the person's own click or key, never a page script's
         const answer = await onOpen(result.sha256);
         open.title = answer.ok ? "Shown in the SynthSpot app" : answer.message;
         if (!answer.ok) {
           open.textContent = "Open the SynthSpot app";
           entry.fullWidth = undefined; // a longer text: measured again
         }
+      };
+      open.addEventListener("click", activate);
+      open.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") activate(event);
       });
       full.append(open);
       entry.data = { state: "done", verdict: result.verdict, probability: result.probability, sha256: result.sha256 };
     }
     badge.classList.add(kind);
+    badge.setAttribute("role", "status"); // screen readers hear the verdict, and the reason of a failure
+    badge.setAttribute("aria-label", [text.textContent, badge.title].filter(Boolean).join(". "));
     icon.textContent = ICONS[kind] || "";
     entry.open = badge.querySelector("a");
     entry.outcome = outcome;
@@ -303,6 +313,7 @@
         const link = entry.open ? entry.open.getBoundingClientRect() : null;
         return {
           src: entry.url, ...entry.data, text: entry.badge.textContent, title: entry.badge.title,
+          label: entry.badge.getAttribute("aria-label") || "",
           compact: entry.badge.classList.contains("compact"),
           visible: Boolean(box), left: box ? box.left : null, top: box ? box.top : null,
           width: box ? box.width : null, height: box ? box.height : null,

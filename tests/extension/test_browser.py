@@ -672,7 +672,15 @@ def test_badges_follow_what_the_page_shows_and_corner_toasts_stack(browser, page
     # One image checked from the menu, then a lightbox's Next puts another picture in the same element:
     # the old verdict goes (only the person may ask about the new picture).
     worker.evaluate(MENU_CHECK, [f"{base}/bright.png"])
-    wait_for_badges(worker, pages, settled(f"{base}/bright.png"))
+    found = wait_for_badges(worker, pages, settled(f"{base}/bright.png"))
+    assert badge_on(found, f"{base}/bright.png")["label"].startswith("AI ")  # what a screen reader hears
+    # The badge's "Open in SynthSpot" is reached with Tab (after the page's own link) and works with Enter.
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.tagName") == "SYNTHSPOT-BADGES":
+            break
+    page.keyboard.press("Enter")
+    wait_for_badges(worker, pages, lambda f: "Open the SynthSpot app" in badge_on(f, f"{base}/bright.png")["text"])
     page.evaluate("() => { document.getElementById('bright').src = 'dark.png'; }")
     wait_for_badges(worker, pages, lambda found: not found)
 
