@@ -138,8 +138,10 @@
   async function verdictFor(url, ticket) {
     let answer = isSvg(url) ? { ok: false, state: "unsupported_format", message: LOCAL_MESSAGES.unsupported_format }
       : null;
-    if (!answer) answer = url.startsWith("blob:") ? { ok: false, state: "fetch_failed", message: LOCAL_MESSAGES.fetch_failed }
-      : await ask({ type: "synthspot:check", url, ticket });
+    if (!answer) {
+      answer = url.startsWith("blob:") ? { ok: false, state: "fetch_failed", message: LOCAL_MESSAGES.fetch_failed }
+        : await ask({ type: "synthspot:check", url, ticket });
+    }
     if (!answer.ok && answer.state === "fetch_failed" && !isSvg(url)) {
       try {
         const response = await fetch(url, { credentials: "same-origin" });
@@ -196,12 +198,9 @@
     if (!(image instanceof HTMLImageElement)) return;
     const url = image.currentSrc || image.src;
     const badged = Badges.urlOn(image);
-    if (!watching) {
-      if (badged && badged !== url) Badges.remove(image);
-      return;
-    }
-    if (!loaded(image) || !shownBox(image)) return;
-    if (badged !== url) scans.push(check([{ element: image, url }]).done);
+    const checkable = watching && loaded(image) && shownBox(image);
+    if (badged && badged !== url && !checkable) Badges.remove(image); // no verdict of another picture stays
+    if (checkable && badged !== url) scans.push(check([{ element: image, url }]).done);
   }, true);
 
   globalThis.__synthspot = {
