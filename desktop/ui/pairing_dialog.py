@@ -11,10 +11,25 @@ can be revoked on its own.
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QDialog, QDialogButtonBox, QGridLayout, QGroupBox, QLabel, QPushButton, QVBoxLayout, QWidget,
+    QDialog, QDialogButtonBox, QGridLayout, QGroupBox, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget,
 )
+
+MAX_NAME_CHARS = 40  # a browser's own name (it chose it): longer is cut, whole in the tooltip
+
+
+class RequestRow(NamedTuple):
+    name: QLabel
+    code: QLabel  # a column of its own, never cut: comparing it is the whole check
+    approve: QPushButton
+    refuse: QPushButton
+
+
+def short_name(name: str) -> str:
+    return name if len(name) <= MAX_NAME_CHARS else name[:MAX_NAME_CHARS - 1] + "…"
 
 
 def when(timestamp: float | None) -> str:
@@ -32,7 +47,9 @@ class PairingDialog(QDialog):
     def __init__(self, session, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Pair a browser")
-        self.setMinimumWidth(520)
+        # A first width, not a minimum: an explicit minimum would stop the layout growing the window to fit
+        # its rows (codes and warnings were cut off).
+        self.resize(520, 0)
         self._bridge = session.bridge
         layout = QVBoxLayout(self)
         self.intro = QLabel()
@@ -47,7 +64,7 @@ class PairingDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.request_rows: dict[str, tuple[QLabel, QPushButton, QPushButton]] = {}
+        self.request_rows: dict[str, RequestRow] = {}
         self.browser_rows: dict[str, tuple[QLabel, QPushButton]] = {}
         self._bridge.pairingChanged.connect(self.refresh)
         self._bridge.changed.connect(self.refresh)
@@ -69,23 +86,30 @@ class PairingDialog(QDialog):
                            "browser shows.")
         self._fill_requests(pairing.pending())
         self._fill_browsers(pairing.browsers())
-
+        self.layout().activate()  # the new rows' sizes, before the dialog fits itself to them
+        self.adjustSize()  # grows with the requests listed, so no code is ever squeezed
     def _fill_requests(self, requests) -> None:
         _clear(self._requests)
         self.request_rows = {}
         if not requests:
             self._requests.addWidget(QLabel("No browser is asking right now."), 0, 0)
         for row, request in enumerate(requests):
-            label = QLabel(f"“{request.name}” · code <b>{request.code[:3]} {request.code[3:]}</b>")
+            name = QLabel(f"“{short_name(request.name)}”")
+            name.setToolTip(request.name)
+            name.setTextFormat(Qt.TextFormat.PlainText)  # the browser chose it: never markup
+            code = QLabel(f"code <b>{request.code[:3]} {request.code[3:]}</b>")
+            code.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
             approve, refuse = QPushButton("Approve"), QPushButton("Refuse")
             approve.clicked.connect(lambda _=False, rid=request.request_id: self._answer(rid, True))
             refuse.clicked.connect(lambda _=False, rid=request.request_id: self._answer(rid, False))
-            for column, widget in enumerate((label, approve, refuse)):
+            for column, widget in enumerate((name, code, approve, refuse)):
                 self._requests.addWidget(widget, row, column)
-            self.request_rows[request.request_id] = (label, approve, refuse)
+            self.request_rows[request.request_id] = RequestRow(name, code, approve, refuse)
+        self._requests.setColumnStretch(0, 1)
         if len(requests) > 1:
-            self._requests.addWidget(QLabel("Several browsers ask at once: approve only the one whose code your "
-                                            "browser shows."), len(requests), 0, 1, 3)
+            several = QLabel("Several browsers ask at once: approve only the one whose code your browser shows.")
+            several.setWordWrap(True)
+            self._requests.addWidget(several, len(requests), 0, 1, 4)
 
     def _fill_browsers(self, browsers) -> None:
         _clear(self._browsers)
@@ -93,12 +117,17 @@ class PairingDialog(QDialog):
         if not browsers:
             self._browsers.addWidget(QLabel("None yet."), 0, 0)
         for row, browser in enumerate(browsers):
-            label = QLabel(f"{browser.name} · paired {when(browser.paired_at)} · last used {when(browser.last_used)}")
+            label = QLabel(f"{short_name(browser.name)} · paired {when(browser.paired_at)} · "
+                           f"last used {when(browser.last_used)}")
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            label.setToolTip(browser.name)
             revoke = QPushButton("Revoke")
+            revoke.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
             revoke.clicked.connect(lambda _=False, cid=browser.client_id: self._revoke(cid))
             self._browsers.addWidget(label, row, 0)
             self._browsers.addWidget(revoke, row, 1)
             self.browser_rows[browser.client_id] = (label, revoke)
+        self._browsers.setColumnStretch(0, 1)
 
     def _answer(self, request_id: str, approve: bool) -> None:
         pairing = self._bridge.pairing

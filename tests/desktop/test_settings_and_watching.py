@@ -272,11 +272,18 @@ def test_the_pair_a_browser_window_is_the_only_way_to_pair(tmp_path, qtbot, mode
     dialog.show()
     ticket = api.request_pairing("Chromium on Linux")
     other = BridgeClient(window.session.settings.bridge_port).request_pairing("Chromium on Linux")
-    qtbot.waitUntil(lambda: len(dialog.request_rows) == 2, timeout=WAIT_MS)
-    label, approve, _ = dialog.request_rows[ticket.request_id]
-    assert "Chromium on Linux" in label.text() and f"{ticket.code[:3]} {ticket.code[3:]}" in label.text()
-    dialog.request_rows[other.request_id][2].click()  # refuse the one whose code the browser does not show
-    approve.click()
+    long_name = BridgeClient(window.session.settings.bridge_port).request_pairing("A browser " * 8)
+    qtbot.waitUntil(lambda: len(dialog.request_rows) == 3, timeout=WAIT_MS)
+    row = dialog.request_rows[ticket.request_id]
+    assert "Chromium on Linux" in row.name.text() and f"{ticket.code[:3]} {ticket.code[3:]}" in row.code.text()
+    # Every code, name and warning whole, however many ask and however long a name: nothing clipped.
+    from PySide6.QtWidgets import QLabel
+    qtbot.waitUntil(lambda: all(label.width() >= label.minimumSizeHint().width()
+                                for label in dialog.findChildren(QLabel) if label.isVisible()), timeout=WAIT_MS)
+    assert dialog.request_rows[long_name.request_id].name.text().endswith("…”")
+    dialog.request_rows[other.request_id].refuse.click()  # refuse the ones whose code the browser does not show
+    dialog.request_rows[long_name.request_id].refuse.click()
+    row.approve.click()
     pairing = api.wait_for_approval(ticket)
     qtbot.waitUntil(lambda: list(dialog.browser_rows) == [pairing.client_id], timeout=WAIT_MS)
     assert "Chromium on Linux" in dialog.browser_rows[pairing.client_id][0].text()
