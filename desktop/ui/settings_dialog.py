@@ -8,7 +8,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox,
-    QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+    QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
+    QWidget,
 )
 
 from desktop.bridge import BRIDGE_AVAILABLE
@@ -141,6 +142,7 @@ class SettingsDialog(QDialog):
         form.addRow(self.bridge_enabled)
         bridge = self._session.bridge
         self.bridge_status = QLabel(bridge.status_text())
+        self.bridge_status.setWordWrap(True)
         form.addRow("Status", self.bridge_status)
         # Pairing is possible only while that window is open, and only with the person's approval in it.
         self.pair_browser = QPushButton("Pair a browser…")
@@ -169,7 +171,8 @@ class SettingsDialog(QDialog):
         # Pairing is an explicit wish for the bridge: offered as soon as the box is ticked, it starts the
         # bridge itself rather than sending the person through OK and back into Settings.
         self.pair_browser.setEnabled(wanted)
-        self.revoke.setEnabled(wanted and bridge.running)
+        paired = bridge.pairing is not None and bool(bridge.pairing.browsers())
+        self.revoke.setEnabled(wanted and bridge.running and paired)
         self.pair_browser.setToolTip("" if wanted else "Tick the box above first")
 
     # --- actions ----------------------------------------------------------------------
@@ -219,9 +222,17 @@ class SettingsDialog(QDialog):
         PairingDialog(self._session, self).exec()
 
     def _revoke(self) -> None:
+        """Every paired browser loses its key: each must pair again, so the person says so first."""
+        answer = QMessageBox.question(
+            self, "Unpair all browsers?", "Every paired browser will have to pair again (in Pair a browser…) "
+            "before it can send images to SynthSpot.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
         count = self._session.bridge.revoke()
         self._refresh_bridge()
-        self.bridge_status.setText(f"{count} browser(s) unpaired. " + self._session.bridge.status_text())
+        unpaired = f"{count} browser{'s' if count != 1 else ''} unpaired. "
+        self.bridge_status.setText(unpaired + self._session.bridge.status_text())
 
     def watched_paths(self) -> list[str]:
         return [item.data(FOLDER_PATH, Qt.ItemDataRole.UserRole) for item in self._folder_items()]

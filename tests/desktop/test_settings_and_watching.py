@@ -244,7 +244,37 @@ def test_pair_a_browser_starts_the_bridge_itself_no_trip_through_ok(tmp_path, qt
     dialog.bridge_enabled.setChecked(True)
     dialog.pair_browser.click()
     assert shown == [True] and session.settings.bridge_enabled is True  # running before the pairing window
-    assert "Browser bridge on 127.0.0.1" in dialog.bridge_status.text() and dialog.revoke.isEnabled()
+    assert "Browser bridge on 127.0.0.1" in dialog.bridge_status.text()
+    assert not dialog.revoke.isEnabled()  # nothing paired yet: nothing to unpair
+
+
+def test_unpair_all_asks_first_and_says_how_many(tmp_path, qtbot, model_path, make_window):
+    from PySide6.QtWidgets import QMessageBox
+
+    from engine.bridge.client import BridgeClient
+    from tests.desktop.conftest import answer_message_box
+
+    window = make_window(model_path, bridge_port=free_port())
+    window.session.set_bridge_enabled(True)
+    pairing = window.session.bridge.pairing
+    pairing.open_window()
+    api = BridgeClient(window.session.settings.bridge_port)
+    ticket = api.request_pairing("Chromium")
+    pairing.approve(ticket.request_id)
+    api.wait_for_approval(ticket)
+    pairing.close_window()
+    dialog = SettingsDialog(window.session, window)
+    qtbot.addWidget(dialog)
+    assert dialog.revoke.isEnabled()
+    answer_message_box(QMessageBox.StandardButton.Cancel)
+    dialog.revoke.click()
+    assert len(pairing.browsers()) == 1  # cancelled: still paired
+    seen: list[str] = []
+    answer_message_box(QMessageBox.StandardButton.Yes, seen)
+    dialog.revoke.click()
+    assert "pair again" in seen[0] and pairing.browsers() == []
+    assert dialog.bridge_status.text().startswith("1 browser unpaired.") and not dialog.revoke.isEnabled()
+    window.session.set_bridge_enabled(False)
 
 
 def test_a_long_model_error_wraps_instead_of_widening_settings(tmp_path, qtbot, make_window):
