@@ -29,6 +29,7 @@ from desktop.thumbnails import ImageCache
 from desktop.ui.banners import AlertBanner, ModelBanner
 from desktop.ui.delegates import TagsDelegate, VerdictDelegate, verdict_column_width
 from desktop.ui.detail_pane import DETAIL_IMAGE_SIDE, DetailPane
+from desktop.ui.confirm import confirmed
 from desktop.ui.results_table import ResultsTable
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.style import app_icon, keep_placeholder_readable
@@ -461,16 +462,17 @@ class MainWindow(QMainWindow):
         rows = self.selected_rows()
         if not rows:
             return
+        count = f"{len(rows)} result{'s' if len(rows) != 1 else ''}"
+        if not confirmed(self, "Delete from history?", f"Delete {count} from this computer's SynthSpot history? "
+                         "The image files stay where they are; scanning them again gives the results again."):
+            return
         self.session.store.delete_history([(row.path, row.result.sha256 if row.result else "") for row in rows])
         self.remove_selected()
         self.statusBar().showMessage(f"Deleted {len(rows)} row{'s' if len(rows) != 1 else ''} from the history.", 5000)
 
     def clear_history(self) -> None:
-        answer = QMessageBox.question(
-            self, "Clear history?", "Delete every stored result from this computer's SynthSpot history? "
-            "The image files stay where they are; scanning them again gives the results again.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
-        if answer != QMessageBox.StandardButton.Yes:
+        if not confirmed(self, "Clear history?", "Delete every stored result from this computer's SynthSpot "
+                         "history? The image files stay where they are; scanning them again gives the results again."):
             return
         self.session.store.clear_history()
         self.model.remove_rows([position for position, row in enumerate(self.model.rows()) if row.status != QUEUED])

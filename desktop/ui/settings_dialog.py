@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox,
-    QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
+    QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
     QWidget,
 )
 
@@ -16,6 +16,7 @@ from desktop.bridge import BRIDGE_AVAILABLE
 from desktop.export import model_label
 from desktop.session import SHORT_FOLDER_STATES
 from desktop.settings import WatchedFolder, dialog_start_folder, suggested_watch_folder
+from desktop.ui.confirm import confirmed
 from desktop.ui.style import readable_indicators
 from engine.model import PROVIDER_CHOICES, available_providers
 
@@ -223,11 +224,8 @@ class SettingsDialog(QDialog):
 
     def _revoke(self) -> None:
         """Every paired browser loses its key: each must pair again, so the person says so first."""
-        answer = QMessageBox.question(
-            self, "Unpair all browsers?", "Every paired browser will have to pair again (in Pair a browser…) "
-            "before it can send images to SynthSpot.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
-        if answer != QMessageBox.StandardButton.Yes:
+        if not confirmed(self, "Unpair all browsers?", "Every paired browser will have to pair again (in Pair a "
+                         "browser…) before it can send images to SynthSpot."):
             return
         count = self._session.bridge.revoke()
         self._refresh_bridge()

@@ -33,6 +33,11 @@ def test_deleted_rows_are_gone_from_the_store_and_stay_gone_after_a_restart(tmp_
     drop(window, [write_image(tmp_path / f"{name}.png", value) for name, value in (("a", 230), ("b", 30), ("c", 140))])
     wait_for_results(qtbot, window, 3)
     select_names(window, {"a.png", "c.png"})
+    seen: list[str] = []
+    answer_message_box(QMessageBox.StandardButton.Cancel, seen)  # asked first, as Clear history is
+    window.delete_action.trigger()
+    assert "Delete 2 results" in seen[0] and len(window.model.rows()) == 3
+    answer_message_box(QMessageBox.StandardButton.Yes)
     window.delete_action.trigger()
     assert sorted(row.name for row in window.model.rows()) == ["b.png"]
     assert stored_names(window) == ["b.png"]
