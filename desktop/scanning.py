@@ -72,6 +72,7 @@ class ScanService(QObject):
     scanFinished = Signal(bool)  # True when the run was cancelled
     nothingFound = Signal(list)  # [path] given to scan, in which no file was found
     historyLoaded = Signal(list)  # [Result], newest first
+    modelRejected = Signal(str)  # a model asked for could not be loaded; the one in use stays (why, in words)
 
     _modelLoaded = Signal(object, int)  # ModelState, load generation
     _historyRead = Signal(list)
@@ -85,6 +86,7 @@ class ScanService(QObject):
         self.workers = workers or preparation_workers()
         self.model_state = ModelState(LOADING, "loading the detector model…")
         self._scanner: Scanner | None = None
+        self._working = self.model_state  # the state of the model in use (READY once one has loaded)
         self._tasks = Workers(name="synthspot-service")
         self._lock = threading.Lock()
         self._results: list[Result] = []
@@ -150,7 +152,15 @@ class ScanService(QObject):
                 state.scanner.close(wait=False)
             return
         old = self._scanner
+        if state.scanner is None and old is not None:
+            # A switch to a model that does not load keeps the one that works: scanning goes on, and the
+            # person is told why the new one was not taken.
+            self._set_state(self._working)
+            self.modelRejected.emit(state.message)
+            return
         self._scanner = state.scanner
+        if state.state == READY:
+            self._working = state
         self._set_state(state)
         if old is None:
             self._start_scanning()

@@ -51,6 +51,8 @@ class AppSession(QObject):
         self._watchedReady.connect(self._on_watched_ready)
         self._watchStatus.connect(self._on_watch_status)
         self.service.resultsReady.connect(self._on_results)
+        self._model_in_use = (self.settings.model_path, self.settings.provider)
+        self.service.modelRejected.connect(self._model_rejected)
         self.service.modelStateChanged.connect(lambda _state: self.bridge.model_changed())
         # Browser scans join the same results stream as everything else.
         self.bridge.resultArrived.connect(lambda result: self.service.resultsReady.emit([result]))
@@ -78,9 +80,15 @@ class AppSession(QObject):
     def set_model(self, path: str, provider: str) -> None:
         if (path, provider) == (self.settings.model_path, self.settings.provider) and self.service.model_state.ready:
             return
+        # Kept to go back to when the new choice does not load (ScanService.modelRejected).
+        self._model_in_use = (self.settings.model_path, self.settings.provider)
         self.settings.model_path = path
         self.settings.provider = provider
         self.service.load_model(path, provider)
+
+    def _model_rejected(self, _message: str) -> None:
+        """The model chosen did not load and the one in use stays: so do the settings, for the next start."""
+        self.settings.model_path, self.settings.provider = self._model_in_use
 
     def set_watched_folders(self, folders: list[WatchedFolder]) -> None:
         current = {f.path: f for f in self.settings.watched_folders}

@@ -308,6 +308,7 @@ class MainWindow(QMainWindow):
         service.progressChanged.connect(self._progress)
         service.scanFinished.connect(self._scan_finished)
         service.nothingFound.connect(self._nothing_found)
+        service.modelRejected.connect(self._model_rejected)
         self.session.watchStatusChanged.connect(self._watch_status)
         self.session.notify.connect(self._notify)
         self.session.bridge.changed.connect(self._bridge_changed)
@@ -641,6 +642,13 @@ class MainWindow(QMainWindow):
             self.detail.set_model_has_artifact_map(detector.has_artifact_map)
             self.provider_label.setText(model_status_text(detector.metadata, provider))
             self.provider_label.setToolTip(f"Model file: {detector.path}\nExecution provider in use: {provider}")
+
+    def _model_rejected(self, message: str) -> None:
+        detector = self.service.detector
+        kept = f"SynthSpot keeps using {model_label(detector.metadata.name, detector.metadata.version)}." \
+            if detector is not None else ""
+        self.statusBar().showMessage(f"That model was not loaded. {kept}", 10000)
+        QMessageBox.warning(self, "Model not loaded", f"{message}\n\n{kept}")
 
     def _progress(self, done: int, total: int) -> None:
         if total <= 0:

@@ -553,6 +553,23 @@ def test_a_broken_model_file_says_why(tmp_path, qtbot, make_window):
     assert window.provider_label.text().startswith("Model: synthspot-lite0 v")
 
 
+def test_choosing_a_model_that_does_not_load_keeps_the_one_in_use(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    working = window.service.detector
+    broken = tmp_path / "damaged.onnx"
+    broken.write_bytes(b"half a download")
+    seen: list[str] = []
+    answer_message_box(QMessageBox.StandardButton.Ok, seen)
+    window.session.set_model(str(broken), "cpu")
+    qtbot.waitUntil(lambda: bool(seen), timeout=WAIT_MS)
+    assert "could not be loaded" in seen[0] and "keeps using test-brightness v1" in seen[0]
+    assert window.service.model_state.ready and window.service.detector is working
+    assert not window.banner.isVisible() and window.open_files_action.isEnabled()
+    assert window.session.settings.model_path == str(model_path)  # the next start uses the working one too
+    drop(window, [write_image(tmp_path / "a.png", 230)])  # and scanning goes on
+    wait_for_results(qtbot, window, 1)
+
+
 def test_cancel_marks_unscanned_rows(tmp_path, qtbot, slow_model, make_window):
     window = make_window(slow_model)
     folder = tmp_path / "many"
