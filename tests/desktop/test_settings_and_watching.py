@@ -8,12 +8,13 @@ import socket
 import time
 
 import pytest
+from PySide6.QtWidgets import QMessageBox
 
 from desktop.bridge import BRIDGE_AVAILABLE
 from desktop.settings import AppSettings, WatchedFolder
 from desktop.ui.settings_dialog import SettingsDialog
 from engine.result import LIKELY_AI, LIKELY_REAL
-from tests.desktop.conftest import WAIT_MS, wait_for_results, write_image
+from tests.desktop.conftest import WAIT_MS, answer_message_box, wait_for_results, write_image
 
 
 def free_port() -> int:
@@ -168,12 +169,23 @@ def test_watched_arrivals_while_the_model_cannot_load_are_scanned_once_one_does(
     wait_for_results(qtbot, window, 1)
     assert window.model.rows()[0].source == "watched" and window.model.rows()[0].result.verdict == LIKELY_AI
 
+    # Switching to a file that does not load keeps the working model: arrivals are still scanned.
+    answer_message_box(QMessageBox.StandardButton.Ok)
     window.session.set_model(str(broken), "auto")
-    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=WAIT_MS)
-    write_image(watched / "after-restart.png", 30)
-    qtbot.waitUntil(lambda: str(watched / "after-restart.png") in [p for p, _ in store.pending()], timeout=WAIT_MS)
+    write_image(watched / "after-switch.png", 30)
+    qtbot.waitUntil(lambda: any(row.name == "after-switch.png" and row.status == "done"
+                                for row in window.model.rows()), timeout=WAIT_MS)
     window.shutdown()
     window.session.shutdown()
+
+    # A start on a model that does not load: arrivals wait, pending, through a restart with one that does.
+    down = make_window(broken, stable_seconds=0.2, watched_folders=[WatchedFolder(str(watched))])
+    qtbot.waitUntil(lambda: down.banner.isVisible(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: down.session.watch_summary() == "Watching 1 folder", timeout=WAIT_MS)
+    write_image(watched / "after-restart.png", 30)
+    qtbot.waitUntil(lambda: str(watched / "after-restart.png") in [p for p, _ in store.pending()], timeout=WAIT_MS)
+    down.shutdown()
+    down.session.shutdown()
     again = make_window(model_path)  # a restart with a model that loads
     qtbot.waitUntil(lambda: any(row.name == "after-restart.png" and row.status == "done"
                                 for row in again.model.rows()), timeout=WAIT_MS)
