@@ -181,14 +181,15 @@ class AppSession(QObject):
                 self.notify.emit("Likely AI-generated image",
                                  f"{name} in {Path(result.path).parent} ({result.probability:.0%}{seen})")
 
-    def pasted_image_path(self) -> Path:
-        """Where a pasted clipboard image is saved so it can be scanned, revealed and kept."""
+    def pasted_image_path(self, how: str = "pasted") -> Path:
+        """Where image data (pasted, or dropped from a program that sends pixels, not a file) is saved so it
+        can be scanned, revealed and kept; ``how`` begins its name."""
         folder = self.store.path.parent / "pasted"
         folder.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y-%m-%d %H-%M-%S")
-        candidate = folder / f"pasted {stamp}.png"
+        candidate = folder / f"{how} {stamp}.png"
         counter = 1
         while candidate.exists():
             counter += 1
-            candidate = folder / f"pasted {stamp} ({counter}).png"
+            candidate = folder / f"{how} {stamp} ({counter}).png"
         return candidate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import time
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
+import engine
 from desktop.export import model_label, result_summary, save_failure_text, write_results
 from desktop.memory import release_freed_memory
 from desktop.notifications import DesktopNotifications
@@ -53,6 +55,7 @@ class MainWindow(QMainWindow):
         self.session = session
         self.service = session.service
         self._quitting = False
+        self._told_keeps_watching = False  # the tray's "keeps watching" note, shown on the first close only
         self._wanted_in_view: list[str] = []  # what the person just gave (files, folders): shown once it is queued
         self._follow_key = ""  # the row brought into view; kept there while re-sorting moves it
         self._alerted = None  # the Result the alert banner and the desktop notification point at
@@ -122,6 +125,10 @@ class MainWindow(QMainWindow):
         self.reveal_action = self._action("Reveal in file manager", self.reveal_selected)
         self.copy_action = self._action("Copy result", self.copy_selected, QKeySequence.StandardKey.Copy)
         self.quit_action = self._action("Quit", self.quit_app, QKeySequence.StandardKey.Quit)
+        # Some key schemes (Windows, offscreen) have no Quit key: Ctrl+Q everywhere, as Settings gets Ctrl+,.
+        quit_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Quit)
+        self.quit_action.setShortcuts(quit_keys + ([] if QKeySequence("Ctrl+Q") in quit_keys
+                                                   else [QKeySequence("Ctrl+Q")]))
         # Delete removes rows from the view only; scoped to the table so it never eats the filter box's Delete.
         self.remove_action = QAction("Remove from view", self)
         self.remove_action.setShortcut(QKeySequence.StandardKey.Delete)
@@ -220,6 +227,9 @@ class MainWindow(QMainWindow):
         self.table.setShowGrid(False)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
+        # Long names lose their middle, not their end: "pasted 2026-12-05 10-40-53.png" keeps its time,
+        # "IMG_20241205_104053.jpg" its number.
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setIconSize(QSize(THUMBNAIL_SIDE, THUMBNAIL_SIDE))
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
@@ -312,6 +322,7 @@ class MainWindow(QMainWindow):
         self.session.watchStatusChanged.connect(self._watch_status)
         self.session.notify.connect(self._notify)
         self.session.bridge.changed.connect(self._bridge_changed)
+        self.session.bridge.pairingChanged.connect(self._bridge_changed)  # "2 browsers paired" stays true
         self.session.bridge.openRequested.connect(self._open_sha256)
         self._model_state_changed(service.model_state)
         self._bridge_changed()
@@ -371,17 +382,23 @@ class MainWindow(QMainWindow):
             image = mime.imageData()
             if image is None or image.isNull():
                 return False
-            path = self.session.pasted_image_path()
+            path = self.session.pasted_image_path("pasted" if source == "clipboard" else "dropped")
             if not image.save(str(path), "PNG"):
-                self.statusBar().showMessage(f"Could not save the pasted image to {path}", 8000)
+                self.statusBar().showMessage(f"Could not save the image to {path}", 8000)
                 return False
-            return self.scan_paths([str(path)], "clipboard")
-        self.statusBar().showMessage("The clipboard holds no image or image files.", 5000)
+            return self.scan_paths([str(path)], source)
+        if mime.hasUrls() and mime.urls():  # an address on the web, not a file here: nothing is downloaded
+            self.statusBar().showMessage("That is a web address, not a file on this computer: save the image first, "
+                                         "or check it in the browser with the SynthSpot extension.", 10000)
+            return False
+        where = "The clipboard holds" if source == "clipboard" else "What was dropped holds"
+        self.statusBar().showMessage(f"{where} no image or image files.", 5000)
         return False
 
     def dragEnterEvent(self, event) -> None:
         mime = event.mimeData()
-        if (mime.hasUrls() and any(url.isLocalFile() for url in mime.urls())) or mime.hasImage():
+        # Web addresses are accepted too, so that dropping one is answered (scan_mime says what to do).
+        if mime.hasUrls() or mime.hasImage():
             event.acceptProposedAction()
 
     def dragMoveEvent(self, event) -> None:
@@ -564,7 +581,9 @@ class MainWindow(QMainWindow):
         results = [result for row in self.proxy.visible_rows()
                    if (result := whole_result(row, self.session.store)) is not None]
         if not results:
-            self.statusBar().showMessage("Nothing to export yet.", 5000)
+            hidden = self.model.rowCount() > 0  # rows there are, but the filters show none
+            self.statusBar().showMessage("No rows in view to export: clear the filters to export them." if hidden
+                                         else "Nothing to export yet.", 5000)
             return None
         if not path:
             path, chosen = QFileDialog.getSaveFileName(
@@ -582,7 +601,8 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Export failed", f"The results could not be saved to {path}: {reason}.\n\n"
                                 "Nothing was written. Export again and choose another place.")
             return None
-        self.statusBar().showMessage(f"Exported {len(results)} results to {written}", 8000)
+        self.statusBar().showMessage(f"Exported {len(results)} result{'s' if len(results) != 1 else ''} to {written}",
+                                     8000)
         return written
 
     def focus_filter(self) -> None:
@@ -607,10 +627,15 @@ class MainWindow(QMainWindow):
             self._watch_status(self.session.watch_summary())
 
     def show_about(self) -> None:
+        detector = self.service.detector
+        model = (f"{model_label(detector.metadata.name, detector.metadata.version)} on "
+                 f"{detector.active_provider.upper()}" if detector is not None else "no model loaded")
         QMessageBox.about(self, "About SynthSpot",
-                          "<b>SynthSpot</b><p>Finds AI-generated images on this computer. Images are scanned "
-                          "locally with ONNX Runtime; nothing leaves the machine.</p>"
-                          "<p>Help ▸ Model card describes the detector in use.</p>")
+                          f"<b>SynthSpot {engine.__version__}</b><p>Finds AI-generated images on this computer. "
+                          "Images are scanned locally with ONNX Runtime; nothing leaves the machine.</p>"
+                          f"<p>Detector: {html.escape(model)}. Help ▸ Model card describes it, with its data, "
+                          "licences and measured accuracy.</p>"
+                          "<p>Built with Qt (PySide6), ONNX Runtime, Pillow, pi-heif, c2pa-python and watchdog.</p>")
 
     def show_model_card(self) -> None:
         from desktop.ui.model_card import ModelCardDialog
@@ -682,7 +707,7 @@ class MainWindow(QMainWindow):
             noun = "file" if ERROR in verdicts else "image"
             counted = f"{len(verdicts)} {noun}{'s' if len(verdicts) != 1 else ''}"
             self.statusBar().showMessage(f"Scan finished: {counted}: {verdict_counts_text(verdicts)}.", 15000)
-        else:
+        elif not self.statusBar().currentMessage().startswith("No images found"):  # that says more: it stays
             self.statusBar().showMessage("Scan finished.", 4000)
         if self.tray:
             self.tray.set_status("Idle")
@@ -732,8 +757,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         if self.tray is not None and self.session.settings.watched_folders and not self._quitting:
             self.hide()  # keep watching from the tray
-            self.tray.showMessage("SynthSpot keeps watching", "Quit from the tray icon's menu.",
-                                  QSystemTrayIcon.MessageIcon.Information, 4000)
+            if not self._told_keeps_watching:  # once a session: after that the person knows
+                self._told_keeps_watching = True
+                self.tray.showMessage("SynthSpot keeps watching", "Quit from the tray icon's menu.",
+                                      QSystemTrayIcon.MessageIcon.Information, 4000)
             event.ignore()
             return
         if self.tray is None and self.session.settings.watched_folders and not self._quitting \

@@ -94,6 +94,8 @@ def test_a_folder_with_no_image_in_it_says_so(tmp_path, qtbot, model_path, make_
     assert drop(window, [notes])
     qtbot.waitUntil(lambda: "No images found in notes" in window.statusBar().currentMessage(), timeout=WAIT_MS)
     assert window.model.rowCount() == 0
+    qtbot.wait(300)  # the scan's end does not cover the explanation with a bare "Scan finished."
+    assert "No images found in notes" in window.statusBar().currentMessage()
     drop(window, [write_image(tmp_path / "a.png", 230)])  # and the next drop scans as usual
     wait_for_results(qtbot, window, 1)
 
@@ -495,6 +497,39 @@ def test_copy_result_and_paste_image_from_clipboard(tmp_path, qtbot, model_path,
         pasted[0].path).parents
     # The clipboard owns that QMimeData now; left there, Qt frees it after Python's wrapper at exit (SIGSEGV).
     clipboard.clear()
+    # Image data dropped (as some browsers drag it) is a dropped image, not a pasted one.
+    dropped = QMimeData()
+    dropped.setImageData(QImage(str(write_image(tmp_path / "grey.png", 140))))
+    assert window.scan_mime(dropped, "dropped")
+    wait_for_results(qtbot, window, 3)
+    assert [row.name[:8] for row in window.model.rows() if row.name.startswith("dropped ")] == ["dropped "]
+    # A web address is not downloaded: the person is told what to do instead.
+    web = QMimeData()
+    web.setUrls([QUrl("https://example.com/cat.jpg")])
+    assert not window.scan_mime(web, "dropped")
+    assert "web address" in window.statusBar().currentMessage()
+
+
+def test_export_counts_in_words_and_says_when_filters_hide_everything(tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    drop(window, [write_image(tmp_path / "a.png", 230)])
+    wait_for_results(qtbot, window, 1)
+    window.export_results(str(tmp_path / "one.csv"))
+    assert window.statusBar().currentMessage().startswith("Exported 1 result to ")
+    window.filter_edit.setText("no row has this name")
+    assert window.export_results(str(tmp_path / "none.csv")) is None
+    assert "clear the filters" in window.statusBar().currentMessage()
+
+
+def test_about_names_the_version_and_the_detector_and_quit_has_ctrl_q(qtbot, model_path, make_window):
+    import engine
+
+    window = make_window(model_path)
+    seen: list[str] = []
+    answer_message_box(QMessageBox.StandardButton.Ok, seen)
+    window.about_action.trigger()
+    assert f"SynthSpot {engine.__version__}" in seen[0] and "test-brightness v1 on CPU" in seen[0]
+    assert QKeySequence("Ctrl+Q") in window.quit_action.shortcuts()
 
 
 def test_history_reloads_after_restart(tmp_path, qtbot, model_path, make_window):

@@ -328,6 +328,7 @@ def test_the_pair_a_browser_window_is_the_only_way_to_pair(tmp_path, qtbot, mode
     row.approve.click()
     pairing = api.wait_for_approval(ticket)
     qtbot.waitUntil(lambda: list(dialog.browser_rows) == [pairing.client_id], timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "1 browser paired" in window.bridge_label.text(), timeout=WAIT_MS)  # not stale
     assert "Chromium on Linux" in dialog.browser_rows[pairing.client_id][0].text()
     assert api.call("GET", "/v1/status").json()["paired"] is True
     dialog.browser_rows[pairing.client_id][1].click()  # revoke it alone
