@@ -19,6 +19,7 @@ from desktop.settings import WatchedFolder, dialog_start_folder, suggested_watch
 from desktop.ui.confirm import confirmed
 from desktop.ui.style import readable_indicators
 from engine.model import PROVIDER_CHOICES, available_providers
+from engine.models import builtin_model_available
 
 # The watched folders' columns: where, whether its sub-folders count, and how watching it goes.
 FOLDER_PATH, FOLDER_RECURSIVE, FOLDER_STATUS = range(3)
@@ -57,11 +58,17 @@ class SettingsDialog(QDialog):
         group = QGroupBox("Detector model")
         form = QFormLayout(group)
         self.model_path = QLineEdit(settings.model_path)
-        self.model_path.setPlaceholderText("the embedded default model")
+        builtin = builtin_model_available()
+        # Empty means the built-in model: where this installation has none, the field says so instead.
+        self.model_path.setPlaceholderText("the built-in model" if builtin
+                                           else "no built-in model here: choose a model file")
         browse = QPushButton("Choose…")
         browse.clicked.connect(self._choose_model)
-        default = QPushButton("Use default")
+        self.use_default = default = QPushButton("Use default")
         default.clicked.connect(self.model_path.clear)
+        default.setEnabled(builtin)
+        default.setToolTip("The model that comes with SynthSpot" if builtin
+                           else "This installation has no built-in model")
         row = QHBoxLayout()
         row.addWidget(self.model_path, 1)
         row.addWidget(browse)

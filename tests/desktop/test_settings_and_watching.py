@@ -376,3 +376,16 @@ def test_images_that_arrived_while_the_app_was_closed_are_scanned_at_start(tmp_p
     wait_for_results(qtbot, again, 1)
     qtbot.wait(800)
     assert [row.name for row in again.model.rows()] == ["while-closed.png"]
+
+
+def test_without_a_built_in_model_settings_do_not_offer_one(tmp_path, qtbot, model_path, make_window, monkeypatch):
+    from engine import models
+
+    window = make_window(model_path)
+    dialog = SettingsDialog(window.session, window)
+    qtbot.addWidget(dialog)
+    assert dialog.use_default.isEnabled() and dialog.model_path.placeholderText() == "the built-in model"
+    monkeypatch.setattr(models, "DEFAULTS_FILE", tmp_path / "no-default.json")  # an install without models
+    bare = SettingsDialog(window.session, window)
+    qtbot.addWidget(bare)
+    assert not bare.use_default.isEnabled() and "no built-in model" in bare.model_path.placeholderText()
