@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from desktop import bridge as bridge_glue
 from desktop.scanning import ScanService
@@ -21,6 +21,7 @@ from engine.result import LIKELY_AI, Result
 from engine.scanner import ScanRequest
 from engine.store import Store
 
+ARRIVALS_GATHER_MS = 1500  # likely-AI arrivals this close together are told of in one notification
 SHORT_FOLDER_STATES = {MISSING: "missing", NO_PERMISSION: "no permission", FAILED: "cannot watch"}
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,9 @@ STORE_ENV = "SYNTHSPOT_STORE"
 class AppSession(QObject):
     watchStatusChanged = Signal(str)  # a one-line summary for the status bar and tray
     flagged = Signal(object)  # Result: a fresh likely-AI result (the tray's "last flagged")
-    notify = Signal(str, str)  # title, message: a watched folder received a likely-AI image
+    # title, message, how many arrivals it tells of: watched folders received likely-AI images. Arrivals a
+    # moment apart (a burst of downloads) make one notification, not one each.
+    notify = Signal(str, str, int)
     bridgeChanged = Signal()
 
     _watchedReady = Signal(list)
@@ -43,6 +46,11 @@ class AppSession(QObject):
         self.store = store or Store(os.environ.get(STORE_ENV) or None)
         self.service = ScanService(self.store, parent=self)
         self.last_flagged: Result | None = None
+        self._arrivals: list[Result] = []  # likely-AI arrivals not told of yet
+        self._arrivals_timer = QTimer(self)
+        self._arrivals_timer.setSingleShot(True)
+        self._arrivals_timer.setInterval(ARRIVALS_GATHER_MS)
+        self._arrivals_timer.timeout.connect(self._tell_arrivals)
         self._folder_status: dict[str, tuple[str, str]] = {}
         self.watcher = FolderWatcher(self._watchedReady.emit, self._watchStatus.emit,
                                      stable_for=settings.stable_seconds, rescan_interval=settings.rescan_seconds,
@@ -176,10 +184,25 @@ class AppSession(QObject):
             self.last_flagged = result
             self.flagged.emit(result)
             if arrived and self.settings.notifications:
-                name = Path(result.path).name
-                seen = ", seen before" if result.cached else ""
-                self.notify.emit("Likely AI-generated image",
-                                 f"{name} in {Path(result.path).parent} ({result.probability:.0%}{seen})")
+                self._arrivals.append(result)
+                if not self._arrivals_timer.isActive():
+                    self._arrivals_timer.start()
+
+    def _tell_arrivals(self) -> None:
+        arrivals, self._arrivals = self._arrivals, []
+        if not arrivals:
+            return
+        if len(arrivals) == 1:
+            result = arrivals[0]
+            seen = ", seen before" if result.cached else ""
+            self.notify.emit("Likely AI-generated image", f"{Path(result.path).name} in {Path(result.path).parent} "
+                             f"({result.probability:.0%}{seen})", 1)
+            return
+        names = [Path(result.path).name for result in arrivals]
+        listed = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        folders = {str(Path(result.path).parent) for result in arrivals}
+        where = next(iter(folders)) if len(folders) == 1 else f"{len(folders)} watched folders"
+        self.notify.emit(f"{len(arrivals)} likely AI-generated images", f"{listed} in {where}", len(arrivals))
 
     def pasted_image_path(self, how: str = "pasted") -> Path:
         """Where image data (pasted, or dropped from a program that sends pixels, not a file) is saved so it

@@ -66,9 +66,9 @@ class AlertBanner(Banner):
         self.dismiss_button.clicked.connect(self.dismiss)
         self.count = 0  # arrivals since the person last looked
 
-    def alert(self, title: str, message: str) -> None:
-        self.count += 1
-        more = f" ({self.count} arrivals since you last looked; this is the latest)" if self.count > 1 else ""
+    def alert(self, title: str, message: str, arrivals: int = 1) -> None:
+        self.count += arrivals
+        more = f" ({self.count} arrivals since you last looked)" if self.count > arrivals else ""
         self.label.setText(f"<b>{html.escape(title)}</b>: {html.escape(message)}{more}")
         self.show()
 

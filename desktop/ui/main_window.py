@@ -726,11 +726,11 @@ class MainWindow(QMainWindow):
     def _bridge_changed(self) -> None:
         self.bridge_label.setText(self.session.bridge.status_text())
 
-    def _notify(self, title: str, message: str) -> None:
-        """A likely-AI arrival: a banner that stays until seen, and a pop-up outside the window (the tray's
+    def _notify(self, title: str, message: str, arrivals: int) -> None:
+        """Likely-AI arrivals: a banner that stays until seen, and a pop-up outside the window (the tray's
         where there is one, else the desktop's notification server over D-Bus)."""
         self._alerted = self.session.last_flagged
-        self.alert_banner.alert(title, message)
+        self.alert_banner.alert(title, message, arrivals)
         if self.tray is not None and self.tray.supportsMessages():
             self.tray.showMessage(title, message, QSystemTrayIcon.MessageIcon.Warning, 8000)
         else:

@@ -84,6 +84,9 @@ def test_without_a_tray_a_likely_ai_arrival_is_a_desktop_notification_that_shows
     assert window.notifications.available()
     write_image(watched / "generated.png", 235)
     wait_for_results(qtbot, window, 1)
+    # The notification goes out with the banner, a moment after the arrival (a burst makes one): the event
+    # loop runs until then, and only then is the server's line read (a read would block the loop).
+    qtbot.waitUntil(window.alert_banner.isVisible, timeout=WAIT_MS)
     sent = json.loads(notification_server.stdout.readline())
     assert sent["app"] == "SynthSpot" and "generated.png" in sent["body"] and "default" in sent["actions"]
     write_image(watched / "photo.png", 30)

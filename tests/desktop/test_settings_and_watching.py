@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from desktop.bridge import BRIDGE_AVAILABLE
+from desktop.session import ARRIVALS_GATHER_MS
 from desktop.settings import AppSettings, WatchedFolder
 from desktop.ui.settings_dialog import SettingsDialog
 from engine.result import LIKELY_AI, LIKELY_REAL
@@ -110,7 +111,7 @@ def test_watched_folder_scans_arrivals_and_notifies_on_likely_ai(tmp_path, qtbot
                          watched_folders=[WatchedFolder(str(watched))])
     session = window.session
     notes = []
-    session.notify.connect(lambda title, message: notes.append((title, message)))
+    session.notify.connect(lambda title, message, _arrivals: notes.append((title, message)))
     qtbot.waitUntil(lambda: session.watch_summary() == "Watching 1 folder", timeout=WAIT_MS)
     write_image(watched / "generated.png", 235)
     write_image(watched / "photo.png", 30)
@@ -139,7 +140,7 @@ def test_a_copy_of_a_flagged_image_in_a_watched_folder_is_shown_as_seen_before_a
     window = make_window(model_path, stable_seconds=0.2, notifications=True,
                          watched_folders=[WatchedFolder(str(watched))])
     notes = []
-    window.session.notify.connect(lambda title, message: notes.append(message))
+    window.session.notify.connect(lambda title, message, _arrivals: notes.append(message))
     qtbot.waitUntil(lambda: window.session.watch_summary() == "Watching 1 folder", timeout=WAIT_MS)
     write_image(watched / "x.jpg", 235, fmt="JPEG")
     wait_for_results(qtbot, window, 1)
@@ -202,8 +203,30 @@ def test_notifications_off_means_no_notification(tmp_path, qtbot, model_path, ma
     qtbot.waitUntil(lambda: window.session.watch_summary() == "Watching 1 folder", timeout=WAIT_MS)
     write_image(watched / "generated.png", 235)
     wait_for_results(qtbot, window, 1)
-    qtbot.wait(200)
+    qtbot.wait(ARRIVALS_GATHER_MS + 300)  # past the moment a notification would have gone out
     assert notes == [] and window.session.last_flagged is not None
+
+
+def test_a_burst_of_likely_ai_arrivals_is_one_notification(tmp_path, qtbot, model_path, make_window):
+    watched = tmp_path / "Downloads"
+    watched.mkdir()
+    window = make_window(model_path, stable_seconds=0.2, notifications=True,
+                         watched_folders=[WatchedFolder(str(watched))])
+    notes = []
+    window.session.notify.connect(lambda *note: notes.append(note))
+    qtbot.waitUntil(lambda: window.session.watch_summary() == "Watching 1 folder", timeout=WAIT_MS)
+    for index in range(6):
+        write_image(watched / f"generated-{index}.png", 230 + index, seed=index)
+    wait_for_results(qtbot, window, 6)
+    qtbot.waitUntil(lambda: bool(notes), timeout=WAIT_MS)
+    qtbot.wait(ARRIVALS_GATHER_MS + 300)
+    assert len(notes) == 1, notes
+    title, message, arrivals = notes[0]
+    assert (title, arrivals) == ("6 likely AI-generated images", 6)
+    assert message.endswith(f"and 3 more in {watched}")
+    assert "6 likely AI-generated images" in window.alert_banner.label.text()
+    window.alert_banner.alert("Likely AI-generated image", "one more", 1)  # told before this one was seen
+    assert "(7 arrivals since you last looked)" in window.alert_banner.label.text()
 
 
 def test_missing_watched_folder_shows_a_status(tmp_path, qtbot, model_path, make_window):
