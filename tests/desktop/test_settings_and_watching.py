@@ -193,14 +193,20 @@ def test_watched_arrivals_while_the_model_cannot_load_are_scanned_once_one_does(
     assert store.pending() == []
 
 
-def test_notifications_off_means_no_notification(tmp_path, qtbot, model_path, make_window):
+def watching_downloads(tmp_path, qtbot, model_path, make_window, notifications: bool):
+    """A window watching a fresh Downloads folder, and the list its notifications land in."""
     watched = tmp_path / "Downloads"
     watched.mkdir()
-    window = make_window(model_path, stable_seconds=0.3, notifications=False,
+    window = make_window(model_path, stable_seconds=0.2, notifications=notifications,
                          watched_folders=[WatchedFolder(str(watched))])
-    notes = []
+    notes: list[tuple] = []
     window.session.notify.connect(lambda *note: notes.append(note))
     qtbot.waitUntil(lambda: window.session.watch_summary() == "Watching 1 folder", timeout=WAIT_MS)
+    return window, watched, notes
+
+
+def test_notifications_off_means_no_notification(tmp_path, qtbot, model_path, make_window):
+    window, watched, notes = watching_downloads(tmp_path, qtbot, model_path, make_window, notifications=False)
     write_image(watched / "generated.png", 235)
     wait_for_results(qtbot, window, 1)
     qtbot.wait(ARRIVALS_GATHER_MS + 300)  # past the moment a notification would have gone out
@@ -208,13 +214,7 @@ def test_notifications_off_means_no_notification(tmp_path, qtbot, model_path, ma
 
 
 def test_a_burst_of_likely_ai_arrivals_is_one_notification(tmp_path, qtbot, model_path, make_window):
-    watched = tmp_path / "Downloads"
-    watched.mkdir()
-    window = make_window(model_path, stable_seconds=0.2, notifications=True,
-                         watched_folders=[WatchedFolder(str(watched))])
-    notes = []
-    window.session.notify.connect(lambda *note: notes.append(note))
-    qtbot.waitUntil(lambda: window.session.watch_summary() == "Watching 1 folder", timeout=WAIT_MS)
+    window, watched, notes = watching_downloads(tmp_path, qtbot, model_path, make_window, notifications=True)
     for index in range(6):
         write_image(watched / f"generated-{index}.png", 230 + index, seed=index)
     wait_for_results(qtbot, window, 6)
