@@ -141,6 +141,11 @@ class MainWindow(QMainWindow):
         self.delete_action.triggered.connect(self.delete_selected)
         self.rescan_action = self._action("Rescan selected", self.rescan_selected, "Ctrl+R",
                                           "Scan the selected files again with the model in use now")
+        # Not only in the tray's menu: many desktops (stock GNOME) show no tray.
+        self.pause_watching_action = self._action("Pause watching", self.session.set_watching_paused,
+                                                  tip="Hold new files in watched folders until watching resumes")
+        self.pause_watching_action.setCheckable(True)
+        self.pause_watching_action.setChecked(self.session.settings.watching_paused)
         self.clear_history_action = self._action("Clear history…", self.clear_history,
                                                  tip="Delete every stored result (files stay)")
         self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -165,6 +170,8 @@ class MainWindow(QMainWindow):
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.reveal_action)
         view_menu.addAction(self.cancel_action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.pause_watching_action)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.model_card_action)
         help_menu.addAction(self.about_action)
@@ -326,6 +333,7 @@ class MainWindow(QMainWindow):
         self.session.bridge.openRequested.connect(self._open_sha256)
         self._model_state_changed(service.model_state)
         self._bridge_changed()
+        self._watch_status(self.session.watch_summary())
 
     def _restore_layout(self) -> None:
         geometry, splitter = self.session.settings.window_geometry, self.session.settings.window_splitter
@@ -720,8 +728,12 @@ class MainWindow(QMainWindow):
     def _watch_status(self, text: str) -> None:
         self.watch_label.setText(text)
         self.watch_label.setToolTip(self.session.watch_details())
+        paused = self.session.settings.watching_paused
+        self.pause_watching_action.setChecked(paused)
+        self.pause_watching_action.setEnabled(bool(self.session.settings.watched_folders) or paused)
         if self.tray:
-            self.tray.pause_action.setChecked(self.session.settings.watching_paused)
+            self.tray.pause_action.setChecked(paused)
+            self.tray.setToolTip(f"SynthSpot — {text}")  # the pause shows without opening the menu
 
     def _bridge_changed(self) -> None:
         self.bridge_label.setText(self.session.bridge.status_text())

@@ -412,3 +412,21 @@ def test_without_a_built_in_model_settings_do_not_offer_one(tmp_path, qtbot, mod
     bare = SettingsDialog(window.session, window)
     qtbot.addWidget(bare)
     assert not bare.use_default.isEnabled() and "no built-in model" in bare.model_path.placeholderText()
+
+
+def test_watching_pauses_and_resumes_from_the_window_without_a_tray(tmp_path, qtbot, model_path, make_window):
+    window, watched, _notes = watching_downloads(tmp_path, qtbot, model_path, make_window, notifications=False)
+    assert window.tray is None and window.pause_watching_action.isEnabled()
+    window.pause_watching_action.trigger()
+    qtbot.waitUntil(lambda: window.watch_label.text() == "Watching paused (1 folder)", timeout=WAIT_MS)
+    assert window.session.settings.watching_paused and window.pause_watching_action.isChecked()
+    write_image(watched / "while-paused.png", 235)
+    qtbot.waitUntil(lambda: str(watched / "while-paused.png") in window.session.watcher.settling(), timeout=WAIT_MS)
+    window.pause_watching_action.trigger()
+    wait_for_results(qtbot, window, 1)
+    assert not window.session.settings.watching_paused and window.watch_label.text() == "Watching 1 folder"
+
+
+def test_pause_watching_is_off_while_no_folder_is_watched(qtbot, model_path, make_window):
+    window = make_window(model_path)
+    assert not window.pause_watching_action.isEnabled()
