@@ -167,10 +167,10 @@ def _check_size(size: tuple[int, int], max_pixels: int) -> None:
         raise DecodeError("the image has no pixels")
     if width * height > max_pixels:
         limit = f"{max_pixels / 1e6:.0f}"
-        size = f"{width * height / 1e6:.0f}"
-        if size == limit:  # just over: "100 MP, above the 100 MP limit" would read as a contradiction
-            size = f"{width * height / 1e6:.2f}"
-        raise DecodeError(f"the image is {width}x{height} ({size} MP), above the {limit} MP safety limit")
+        megapixels = f"{width * height / 1e6:.0f}"
+        if megapixels == limit:  # just over: "100 MP, above the 100 MP limit" would read as a contradiction
+            megapixels = f"{width * height / 1e6:.2f}"
+        raise DecodeError(f"the image is {width}x{height} ({megapixels} MP), above the {limit} MP safety limit")
 
 
 def _best_effort(read, image):

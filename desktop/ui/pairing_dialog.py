@@ -51,7 +51,7 @@ class PairingDialog(QDialog):
         # its rows (codes and warnings were cut off).
         self.resize(520, 0)
         self._bridge = session.bridge
-        layout = QVBoxLayout(self)
+        self._layout = layout = QVBoxLayout(self)
         self.intro = QLabel()
         self.intro.setWordWrap(True)
         layout.addWidget(self.intro)
@@ -86,7 +86,7 @@ class PairingDialog(QDialog):
                            "browser shows.")
         self._fill_requests(pairing.pending())
         self._fill_browsers(pairing.browsers())
-        self.layout().activate()  # the new rows' sizes, before the dialog fits itself to them
+        self._layout.activate()  # the new rows' sizes, before the dialog fits itself to them
         self.adjustSize()  # grows with the requests listed, so no code is ever squeezed
     def _fill_requests(self, requests) -> None:
         _clear(self._requests)
