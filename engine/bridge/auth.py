@@ -72,7 +72,8 @@ def auth_guard(pairing: PairingState, nonces: NonceBook):
     nonce, and its answer is signed back. Refusals raised by handlers become (signed) answers here."""
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if protocol.SIGNATURE_HEADER not in request.headers and (request.method, request.path) in PUBLIC_ROUTES:
+        method = "GET" if request.method == "HEAD" else request.method  # HEAD asks what GET would answer
+        if protocol.SIGNATURE_HEADER not in request.headers and (method, request.path) in PUBLIC_ROUTES:
             return await _answer(request, handler)
         client_id = request.headers.get(protocol.CLIENT_HEADER, "")
         key = pairing.key_for(client_id)

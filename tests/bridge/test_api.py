@@ -12,6 +12,7 @@ def test_status_without_a_signature_says_only_that_synthspot_runs(client, server
                             "pairing_open": False, "paired": False}
     server.pairing.open_window()
     assert client.call("GET", "/v1/status", signed=False).json()["pairing_open"] is True
+    assert client.call("HEAD", "/v1/status", signed=False).status == 200  # as GET, not "not paired"
 
 
 def test_signed_status_names_the_model_and_the_browser(paired, detector):
