@@ -46,6 +46,7 @@
 
   let host = null;
   let root = null;
+  let modal = null; // the page's open modal <dialog>: the browser's top layer, above any z-index
   const entries = new Set(); // {element, badge, clips, clipsAt, data}
   let framing = false;
 
@@ -71,8 +72,11 @@
   // (our own change also wakes the observer).
   let ownStyle = "";
   function styleHost() {
-    if (ownStyle && host.attributes.length === 1 && host.getAttribute("style") === ownStyle) return;
-    for (const name of [...host.attributes].map((a) => a.name)) host.removeAttribute(name);
+    const ours = modal ? 2 : 1; // style, and popover while the layer sits above a modal dialog
+    if (ownStyle && host.attributes.length === ours && host.getAttribute("style") === ownStyle) return;
+    for (const name of [...host.attributes].map((a) => a.name)) {
+      if (!(modal && name === "popover")) host.removeAttribute(name);
+    }
     for (const [property, value] of Object.entries(HOST_STYLE)) host.style.setProperty(property, value, "important");
     ownStyle = host.getAttribute("style");
   }
@@ -98,9 +102,30 @@
     return clips;
   }
 
+  // A modal dialog (a lightbox) is drawn in the top layer, above the badges: while one is open, the layer
+  // joins the top layer above it (a manual popover, shown again after it), and only the images inside
+  // the dialog keep badges (the page behind is inert and dimmed). The modal makes the layer inert too:
+  // its badges show there, but their "Open in SynthSpot" takes no clicks until the dialog closes.
+  function followModal() {
+    let open = null;
+    try { open = document.querySelector("dialog:modal"); } catch (_) { return; } // no :modal: an older browser
+    if (open === modal || !host || typeof host.showPopover !== "function") return;
+    modal = open;
+    try {
+      if (host.matches(":popover-open")) host.hidePopover();
+      if (modal) {
+        host.setAttribute("popover", "manual");
+        host.showPopover();
+      } else {
+        host.removeAttribute("popover");
+      }
+    } catch (_) { /* the page removed the layer meanwhile: guardHost puts it back */ }
+  }
+
   function visiblePart(entry, now) {
     const element = entry.element;
     if (!element.isConnected) return null;
+    if (modal && !modal.contains(element)) return null;
     // Hidden by the page (a faded-out carousel slide, a view an app set to visibility: hidden): no badge.
     if (element.checkVisibility && !element.checkVisibility({ opacityProperty: true, visibilityProperty: true })) {
       return null;
@@ -174,6 +199,7 @@
 
   function placeAll() {
     const now = performance.now();
+    followModal();
     stackToasts();
     for (const entry of entries) {
       if (entry.toast) continue; // a corner toast has no element to follow (reading one threw, and the frame loop stopped)

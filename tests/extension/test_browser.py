@@ -667,7 +667,8 @@ LINK_MENU_CHECK = """async ([linkUrl]) => {
 def test_badges_follow_what_the_page_shows_and_corner_toasts_stack(browser, page_server, synthspot_serve):
     worker, page, base = paired_page(browser, page_server, synthspot_serve, ("bright", "dark"),
                                      '<img id="bright" src="bright.png"> <img id="dark" src="dark.png">'
-                                     '<p><a id="full" href="bright.png">the full-size photo</a></p>')
+                                     '<p><a id="full" href="bright.png">the full-size photo</a></p>'
+                                     '<dialog id="lightbox"><img id="big" src="dark.png?big"></dialog>')
     pages = f"{base}/*"
     # One image checked from the menu, then a lightbox's Next puts another picture in the same element:
     # the old verdict goes (only the person may ask about the new picture).
@@ -692,6 +693,23 @@ def test_badges_follow_what_the_page_shows_and_corner_toasts_stack(browser, page
     page.evaluate("() => { document.getElementById('dark').style.opacity = '0'; }")
     found = wait_for_badges(worker, pages, lambda f: not badge_on(f, f"{base}/dark.png")["visible"])
     assert badge_on(found, f"{base}/bright.png")["visible"]
+
+    # A lightbox in a modal <dialog> (the browser's top layer): its image's badge is drawn above it, and the
+    # badges of the page behind it, inert and dimmed, step aside until it closes.
+    page.evaluate("() => document.getElementById('lightbox').showModal()")
+    page.wait_for_function("() => document.getElementById('big').complete")
+    worker.evaluate(MENU_CHECK, [f"{base}/dark.png?big"])
+    found = wait_for_badges(worker, pages, lambda f: settled(f"{base}/dark.png?big")(f)
+                            and badge_on(f, f"{base}/dark.png?big")["visible"]
+                            and not badge_on(f, f"{base}/bright.png")["visible"])
+    big = badge_on(found, f"{base}/dark.png?big")
+    # Drawn above the dialog (the page's pixels there are the badge's green, not the dark picture's grey).
+    shot = Image.open(io.BytesIO(page.screenshot(clip={"x": big["left"] + big["width"] / 2, "y": big["top"] + 3,
+                                                       "width": 1, "height": 1})))
+    red, green, _blue = shot.convert("RGB").getpixel((0, 0))
+    assert green > red + 50, (red, green)
+    page.evaluate("() => document.getElementById('lightbox').close()")
+    wait_for_badges(worker, pages, lambda f: badge_on(f, f"{base}/bright.png")["visible"])
 
     # "Check linked image" on a link to a picture; pictures the page does not show get corner toasts,
     # one under the other.
