@@ -11,6 +11,7 @@
   const INSET = 6;
   const MIN_SHOWN = 2 * INSET + 20; // CSS px of an image in view: the compact icon (20 px) and its insets
   const CLIPS_REFRESH_MS = 1000;
+  const COVER_REFRESH_MS = 250; // how often to ask what lies over an image's corner (a fixed header)
   // Inline and !important: beats any page rule aimed at the host (synthspot-badges{display:none!important}).
   const HOST_STYLE = {
     display: "block", position: "fixed", inset: "0", width: "100vw", height: "100vh", margin: "0", padding: "0",
@@ -122,6 +123,21 @@
     } catch (_) { /* the page removed the layer meanwhile: guardHost puts it back */ }
   }
 
+  // The fixed or sticky element drawn over ``element`` at (x, y), or null. Only those: an overlay that
+  // scrolls with the image (a gallery's transparent link over each picture) is part of the picture.
+  function fixedCover(element, x, y) {
+    for (const hit of document.elementsFromPoint(x, y)) {
+      if (hit === host) continue; // our own badge
+      if (hit === element || element.contains(hit) || hit.contains(element)) return null;
+      for (let node = hit; node && node !== document.body; node = node.parentElement) {
+        const position = getComputedStyle(node).position;
+        if (position === "fixed" || position === "sticky") return node.contains(element) ? null : node;
+      }
+      return null;
+    }
+    return null;
+  }
+
   function visiblePart(entry, now) {
     const element = entry.element;
     if (!element.isConnected) return null;
@@ -147,6 +163,12 @@
       right = Math.min(right, edge.left + clip.clientLeft + clip.clientWidth);
       bottom = Math.min(bottom, edge.top + clip.clientTop + clip.clientHeight);
     }
+    // A fixed or sticky bar (a site's header) over the image's top: the badge goes below it, not over it.
+    if (now - entry.coverAt > COVER_REFRESH_MS) {
+      entry.cover = right > left && bottom > top ? fixedCover(element, left + INSET + 2, top + INSET + 2) : null;
+      entry.coverAt = now;
+    }
+    if (entry.cover && entry.cover.isConnected) top = Math.max(top, entry.cover.getBoundingClientRect().bottom);
     // A sliver of an image cannot hold even the icon: it would spill onto the page's text beside it.
     if (right - left < MIN_SHOWN || bottom - top < MIN_SHOWN) return null;
     return { left, top, right, bottom, width: box.width, height: box.height };
@@ -306,7 +328,8 @@
       if (element) this.remove(element);
       const badge = document.createElement("div");
       layer().appendChild(badge);
-      const entry = { element, url, badge, clips: [], clipsAt: -Infinity, data: {}, toast: !element };
+      const entry = { element, url, badge, clips: [], clipsAt: -Infinity, cover: null, coverAt: -Infinity, data: {},
+        toast: !element };
       if (element) place(entry);
       track(entry);
       return entry;

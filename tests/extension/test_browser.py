@@ -737,3 +737,18 @@ def test_a_big_page_gets_a_verdict_on_every_image_not_busy_errors(browser, page_
         found = badges(worker, f"{base}/*")
         assert len(found) == 300 and all(b["state"] == "done" for b in found), \
             {b["state"] for b in found if b["state"] != "done"}
+
+
+@pytest.mark.browser
+def test_a_badge_steps_below_a_fixed_header_instead_of_covering_it(browser, page_server, synthspot_serve):
+    header = '<header style="position:fixed;top:0;left:0;right:0;height:80px;background:#223">Site</header>'
+    worker, page, base = paired_page(browser, page_server, synthspot_serve, ("bright", "dark"),
+                                     header + '<img id="bright" src="bright.png" style="margin-top:40px">'
+                                     '<div style="height:2000px"></div>')
+    worker.evaluate(MENU_CHECK, [f"{base}/bright.png"])
+    found = wait_for_badges(worker, f"{base}/*", lambda f: settled(f"{base}/bright.png")(f)
+                            and badge_on(f, f"{base}/bright.png")["visible"])
+    assert badge_on(found, f"{base}/bright.png")["top"] >= 80  # below the header, on the image's visible part
+    page.mouse.wheel(0, 120)  # scrolled further under the header: the badge follows the part still shown
+    wait_for_badges(worker, f"{base}/*", lambda f: (lambda b: not b["visible"] or b["top"] >= 80)(
+        badge_on(f, f"{base}/bright.png")))
