@@ -89,6 +89,7 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
     // The popup's requests: never honoured from a content script.
     "synthspot:scanTab": fromExtensionPage && (() => scanTab(message.tabId)),
     "synthspot:scanFinished": fromExtensionPage && (() => scanFinished(message.tabId)),
+    "synthspot:scanProgress": fromExtensionPage && (() => scanProgress(message.tabId)),
     "synthspot:pair": fromExtensionPage && (() => startPairing(message.name)),
   };
   const handler = handlers[message && message.type];
@@ -128,6 +129,15 @@ async function scanFinished(tabId) {
     for (const [name, count] of Object.entries((run && run.result) || {})) total[name] = (total[name] || 0) + count;
   }
   return total;
+}
+
+// How many images the tab's frames are still checking (0 where no scan ran).
+async function scanProgress(tabId) {
+  const runs = await chrome.scripting.executeScript({
+    target: { tabId, allFrames: true },
+    func: () => (globalThis.__synthspot ? globalThis.__synthspot.progress() : null),
+  });
+  return { checking: runs.reduce((sum, run) => sum + ((run && run.result && run.result.checking) || 0), 0) };
 }
 
 // A page with a hundred images should not open a hundred connections at once.

@@ -36,6 +36,7 @@
 
   let watching = false;
   let scans = [];
+  let checking = 0; // images asked about and not answered yet (the popup, reopened mid-scan, shows it)
 
   function shownBox(element) {
     const style = getComputedStyle(element);
@@ -170,7 +171,13 @@
       const shown = elements.map((element) => Badges.verdictOn(element, url)).find(Boolean);
       const entries = elements.map((element) => Badges.add(element, url));
       entries.forEach((entry) => Badges.render(entry, { state: "checking" }, openInApp));
-      let outcome = await verdictFor(url, ticket);
+      checking += 1;
+      let outcome;
+      try {
+        outcome = await verdictFor(url, ticket);
+      } finally {
+        checking -= 1;
+      }
       // In a page scan, a busy or absent app says nothing about the image: the verdict it had stays. (A
       // check the person asked for from the menu says what happened: the popup is not open to say it.)
       if (!ticket && !outcome.ok && TRANSIENT.has(outcome.state) && shown) outcome = shown;
@@ -214,6 +221,7 @@
       scans = [done];
       return { elements: items.length, images };
     },
+    progress: () => ({ checking }),
     async scanFinished() {
       const outcomes = (await Promise.all(scans)).flat();
       return summarise(outcomes);

@@ -100,6 +100,21 @@ async function refresh() {
     : "no model loaded";
   setConnection("paired", `Connected to SynthSpot as “${status.browser_name}”`, `SynthSpot ${status.version} · ${model}`);
   await showSite();
+  await showRunningScan();
+}
+
+// Reopened while a scan of this tab still runs (the popup closes on a click elsewhere): say so, then
+// give its summary as if it had stayed open.
+async function showRunningScan() {
+  const tab = await targetTab();
+  if (!tab) return;
+  const answer = await chrome.runtime.sendMessage({ type: "synthspot:scanProgress", tabId: tab.id }).catch(() => null);
+  if (!answer || !answer.ok || !answer.value.checking) return;
+  const where = new URL(tab.url).host || "this page";
+  const message = $("scan-message");
+  message.dataset.state = "checking";
+  message.textContent = `Still checking ${plural(answer.value.checking, "image")} on ${where}…`;
+  await showFinished(tab, where);
 }
 
 async function showSite() {
@@ -145,6 +160,12 @@ async function scanPage() {
   }
   message.dataset.state = "checking";
   message.textContent = `Checking ${plural(images, "image")} on ${where}…`;
+  await showFinished(tab, where);
+}
+
+// The summary once the tab's checks are done (a scan started here, or earlier and still running).
+async function showFinished(tab, where) {
+  const message = $("scan-message");
   const finished = await chrome.runtime.sendMessage({ type: "synthspot:scanFinished", tabId: tab.id });
   if (!finished || !finished.ok) return;
   const c = finished.value;

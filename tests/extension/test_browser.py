@@ -737,6 +737,16 @@ def test_a_big_page_gets_a_verdict_on_every_image_not_busy_errors(browser, page_
         found = badges(worker, f"{base}/*")
         assert len(found) == 300 and all(b["state"] == "done" for b in found), \
             {b["state"] for b in found if b["state"] != "done"}
+    # A third scan, started and left running (the popup closed): reopened, the popup says it is still
+    # checking, then gives the summary.
+    worker.evaluate("async () => { const [tab] = await chrome.tabs.query({ url: 'http://127.0.0.1/*' });"
+                    " await scanTab(tab.id); }")
+    popup = browser.new_page()
+    popup.goto(POPUP)
+    popup.wait_for_function("() => document.querySelector('#scan-message').textContent.startsWith('Still checking')")
+    popup.wait_for_function("() => document.querySelector('#scan-message').dataset.state === 'finished'",
+                            timeout=60_000)
+    assert popup.inner_text("#scan-message").startswith("Finished: checked 300 images")
 
 
 @pytest.mark.browser
