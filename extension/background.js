@@ -66,12 +66,13 @@ async function checkFromMenu(info, tab) {
 }
 
 // Auto-scan: pages of the sites the person switched it on for are scanned once loaded, quietly: while
-// the app is not running nothing is badged (the popup says why), and a page that only changed its
-// address (history.pushState) checks just the images it had not checked.
+// the app is not running, or this browser is not paired with it, nothing is badged (the popup says
+// why), and a page that only changed its address (history.pushState) checks just the images it had not
+// checked.
 chrome.tabs.onUpdated.addListener(async (tabId, change, tab) => {
   if (change.status !== "complete" || !tab.url || !/^https?:/.test(tab.url)) return;
   const { autoScanSites = [] } = await chrome.storage.local.get("autoScanSites");
-  if (!autoScanSites.includes(new URL(tab.url).origin)) return;
+  if (!autoScanSites.includes(new URL(tab.url).origin) || !(await SynthSpotBridge.loadPairing())) return;
   try {
     await SynthSpotBridge.publicStatus();
   } catch (_) {
