@@ -164,8 +164,10 @@
       bottom = Math.min(bottom, edge.top + clip.clientTop + clip.clientHeight);
     }
     // A fixed or sticky bar (a site's header) over the image's top: the badge goes below it, not over it.
+    // Headers sit at the top: only badges in the viewport's top third ask (a hit test each, 4 times a second).
     if (now - entry.coverAt > COVER_REFRESH_MS) {
-      entry.cover = right > left && bottom > top ? fixedCover(element, left + INSET + 2, top + INSET + 2) : null;
+      const asked = right > left && bottom > top && top < window.innerHeight / 3;
+      entry.cover = asked ? fixedCover(element, left + INSET + 2, top + INSET + 2) : null;
       entry.coverAt = now;
     }
     if (entry.cover && entry.cover.isConnected) top = Math.max(top, entry.cover.getBoundingClientRect().bottom);
