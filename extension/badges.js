@@ -16,7 +16,8 @@
   const HOST_STYLE = {
     display: "block", position: "fixed", inset: "0", width: "100vw", height: "100vh", margin: "0", padding: "0",
     border: "0", overflow: "hidden", "pointer-events": "none", "z-index": "2147483647", visibility: "visible",
-    opacity: "1", transform: "none", filter: "none", "clip-path": "none", contain: "strict", background: "none",
+    opacity: "1", transform: "none", translate: "none", scale: "none", rotate: "none", filter: "none",
+    "clip-path": "none", contain: "strict", background: "none",
   };
   const STYLE = `
     :host { all: initial; }

@@ -325,7 +325,8 @@ class SiteHandler(http.server.BaseHTTPRequestHandler):
 
 HOSTILE_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Free wallpapers</title>
 <style>
- synthspot-badges { display: none !important; }  /* tries to hide the verdicts */
+ synthspot-badges { display: none !important; scale: 0 !important; translate: -5000px 0 !important;
+   rotate: 90deg !important; }  /* tries to hide the verdicts, or throw them off the screen */
  #css-private { width: 280px; height: 180px; background: url("{bank}/private/statement.png"); }
 </style></head><body>
 <img id="private" src="{bank}/private/inbox-42.png" width="280" height="180">
@@ -402,6 +403,10 @@ def test_a_page_that_tries_to_read_cross_site_results_gets_nothing(browser, page
     # The page learns nothing from the DOM, cannot hide the layer with CSS, and cannot click "Open".
     probe = page.evaluate("() => probe()")
     assert probe == {"host": True, "shadowRoot": False, "display": "block", "leaks": [], "hexes": 0}, probe
+    on_image = badges(worker, f"{base}/*")[0]  # where the image is, not scaled away or thrown off screen
+    public = page.evaluate("() => { const r = document.getElementById('public').getBoundingClientRect();"
+                           " return [r.left, r.top, r.right, r.bottom]; }")
+    assert on_image["visible"] and public[0] <= on_image["left"] < public[2] and public[1] <= on_image["top"] < public[3]
     page.evaluate("() => forgeClicks()")
     time.sleep(0.5)
     assert "Open in SynthSpot" in badges(worker, f"{base}/*")[0]["text"]  # the link never fired
