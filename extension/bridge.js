@@ -24,7 +24,8 @@ const SynthSpotBridge = (() => {
 
   // Every failure has a state the UI can explain; never a silent failure.
   const MESSAGES = {
-    app_not_running: "SynthSpot is not running on this computer. Start the app (or run synthspot serve).",
+    app_not_running: "SynthSpot is not running on this computer, or its browser bridge is off. Start the app and "
+      + "tick Settings → Browser bridge (a developer install can run synthspot serve instead).",
     app_not_responding: "SynthSpot does not answer: it may be stopped or very busy. Try again in a moment.",
     not_paired: "Not paired with SynthSpot: open the SynthSpot popup and pair this browser.",
     not_recognised: "The SynthSpot on this port does not know this browser (it was unpaired in the app, or it is " +
@@ -40,7 +41,7 @@ const SynthSpotBridge = (() => {
     too_large: "The image is too large for SynthSpot (over 40 MB).",
     not_scanned: "SynthSpot could not read this image.",
     no_model: "SynthSpot has no detection model loaded: choose one in the app.",
-    no_app_window: "SynthSpot runs without a window (synthspot serve): open the app to see details.",
+    no_app_window: "SynthSpot runs without a window here (synthspot serve): open the app to see details.",
     fetch_failed: "The image could not be downloaded from the site.",
     unsupported_format: "SVG images are not checked: SynthSpot checks photos and pictures (JPEG, PNG, WebP…).",
   };
@@ -124,8 +125,8 @@ const SynthSpotBridge = (() => {
     } catch (error) {
       if (error.name === "TimeoutError") throw new BridgeError("app_not_responding");
       throw new BridgeError("app_not_running",
-        `SynthSpot is not running on this computer (nothing answers on 127.0.0.1:${bridgePort}). ` +
-        "Start the app (or run synthspot serve).");
+        `Nothing answers on 127.0.0.1:${bridgePort}: SynthSpot is not running, or its browser bridge is off. ` +
+        "Start the app and tick Settings → Browser bridge (a developer install can run synthspot serve instead).");
     }
   }
 

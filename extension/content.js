@@ -13,7 +13,7 @@
   const MAX_ELEMENTS_FOR_BACKGROUNDS = 5000;
   const BACKGROUND_DECODE_MS = 3000;
   const SHORT_ERRORS = {
-    app_not_running: "SynthSpot is not running",
+    app_not_running: "SynthSpot not running (or its bridge is off)",
     not_paired: "Not paired: open the SynthSpot popup",
     not_recognised: "Not paired with this SynthSpot: open the popup",
     impostor: "Not SynthSpot on its port: nothing sent",

@@ -43,7 +43,7 @@ async function showPairing(message = "") {
     open = (await SynthSpotBridge.publicStatus()).pairing_open;
   } catch (error) {
     if (error.state === "app_not_running") {
-      setConnection("app_not_running", "SynthSpot is not running", error.message);
+      setConnection("app_not_running", "SynthSpot is not running (or its bridge is off)", error.message);
       return;
     }
     if (error.state === "app_not_responding") {
@@ -85,7 +85,9 @@ async function refresh() {
   try {
     status = await SynthSpotBridge.status(); // the server proves it is the app we paired with, first
   } catch (error) {
-    if (error.state === "app_not_running") setConnection("app_not_running", "SynthSpot is not running", error.message);
+    if (error.state === "app_not_running") {
+      setConnection("app_not_running", "SynthSpot is not running (or its bridge is off)", error.message);
+    }
     else if (error.state === "app_not_responding") setConnection("not_responding", "SynthSpot does not answer", error.message);
     else if (error.state === "rate_limited") setConnection("busy", "SynthSpot is busy", error.message);
     else if (["impostor", "not_synthspot"].includes(error.state)) {
@@ -96,7 +98,8 @@ async function refresh() {
     return;
   }
   const model = status.model
-    ? `model ${status.model.name} ${status.model.version} on ${String(status.provider).toUpperCase()}`
+    ? `model ${status.model.name} ${/^v/i.test(status.model.version) ? "" : "v"}${status.model.version} on `
+      + String(status.provider).toUpperCase()
     : "no model loaded";
   setConnection("paired", `Connected to SynthSpot as “${status.browser_name}”`, `SynthSpot ${status.version} · ${model}`);
   await showSite();

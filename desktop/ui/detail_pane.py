@@ -32,6 +32,8 @@ def _size_text(size: int) -> str:
 # A score above one half called likely real reads as a contradiction unless it is explained.
 ABOVE_HALF_BUT_REAL = ("Likely real although the score is above 50%: the bands are set where real photos score, "
                        "and many real photos score this high.")
+HEATMAP_TIP = ("Where the model looked hardest for generator artifacts (red: most). It does not reliably "
+               "outline edited areas.")
 MAX_TITLE_CHARS = 80  # a longer name is cut in the middle in the pane's title; the File facts give it whole
 
 
@@ -93,7 +95,8 @@ def describe_row(row: Row) -> str:
         parts.append("<p><b>File</b></p>")
         parts.append(_facts_table(_facts(row, result)))
         return "".join(parts)
-    parts.append("<p><b>Provenance</b> (shown beside the score, never mixed into it)</p>")
+    parts.append("<p><b>Provenance</b> (what the file says about how it was made; shown beside the score, "
+                 "never mixed into it)</p>")
     if result.provenance:
         items = []
         for hint in result.provenance:
@@ -103,7 +106,8 @@ def describe_row(row: Row) -> str:
         parts.append("<ul style='margin-top:0'>" + "".join(items) + "</ul>")
     else:
         parts.append("<p class='muted' style='margin-top:0'>No provenance metadata (C2PA, IPTC source type, "
-                     "generator parameters or EXIF software) in this file.</p>")
+                     "generator parameters or EXIF software) in this file. Most photos and generated images "
+                     "carry none: its absence proves nothing.</p>")
     parts.append("<p><b>File</b></p>")
     parts.append(_facts_table(_facts(row, result)))
     return "".join(parts)
@@ -148,7 +152,7 @@ class DetailPane(QWidget):
         self.image_view = ImageView()
         self.heatmap_toggle = QCheckBox("&Artifact heatmap")
         self.heatmap_toggle.setChecked(True)
-        self.heatmap_toggle.setToolTip("Where the model's segmentation head saw generator artifacts (red: likely)")
+        self.heatmap_toggle.setToolTip(HEATMAP_TIP)
         self.crops_toggle = QCheckBox("Crop &scores")
         self.crops_toggle.setChecked(True)
         self.crops_toggle.setToolTip("The crops the model looked at, at native resolution, with each one's score")
@@ -263,8 +267,7 @@ class DetailPane(QWidget):
             return
         self.heatmap_toggle.setEnabled(self.image_view.has_heatmap)
         self.heatmap_toggle.setToolTip(
-            "Where the model's segmentation head saw generator artifacts (red: likely)"
-            if self.image_view.has_heatmap else "No artifact map for this image")
+            HEATMAP_TIP if self.image_view.has_heatmap else "No artifact map for this image")
 
     def _overlays_changed(self) -> None:
         self.image_view.set_overlays(self.heatmap_toggle.isChecked(), self.crops_toggle.isChecked())

@@ -642,7 +642,9 @@ class MainWindow(QMainWindow):
                           f"<b>SynthSpot {engine.__version__}</b><p>Finds AI-generated images on this computer. "
                           "Images are scanned locally with ONNX Runtime; nothing leaves the machine.</p>"
                           f"<p>Detector: {html.escape(model)}. Help ▸ Model card describes it, with its data, "
-                          "licences and measured accuracy.</p>"
+                          "licences and measured accuracy. The built-in model has never seen a text-to-image "
+                          "generator (Stable Diffusion, Midjourney, DALL-E, Flux) and misses most wholly "
+                          "generated pictures: \u201cLikely real\u201d is not proof of a photo.</p>"
                           "<p>Built with Qt (PySide6), ONNX Runtime, Pillow, pi-heif, c2pa-python and watchdog.</p>")
 
     def show_model_card(self) -> None:

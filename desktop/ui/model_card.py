@@ -25,8 +25,9 @@ def _section(title: str) -> str:
 def probabilities_text(scaling: LogitScaling) -> str:
     if scaling == LogitScaling():
         return "the model's own scores (not rescaled on validation images)"
-    return (f"rescaled on validation images (Platt: {scaling.scale:.3g} × logit {scaling.offset:+.3g}), "
-            "so a score is the chance of a fake when fakes and real photos are equally likely")
+    return ("adjusted on held-back images so that a score is the chance of a fake when fakes and real photos "
+            f"are equally common (Platt scaling: the score is the sigmoid of {scaling.scale:.3g} × the model's "
+            f"logit {scaling.offset:+.3g})")
 
 
 METHODS = {"sef": "SEF: separately trained experts, one per kind of fake, fused by a gate",
@@ -61,7 +62,8 @@ def training_rows(training: dict) -> list[tuple[str, str]]:
         elif key == "gamma":
             rows.append(("Manipulation maps", "GAMMA segmentation heads" if value else "none"))
         elif key == "calibration" and isinstance(value, dict) and "n_real" in value:
-            rows.append(("Calibrated on", f"{value['n_real']:,} real photos of the {value.get('split', 'val')} split"))
+            rows.append(("Calibrated on", f"{value['n_real']:,} real images of the {value.get('split', 'val')} split "
+                                          "(crops and processed copies of held-back photos)"))
         else:
             rows.append((key.replace("_", " ").capitalize(), _plain(value)))
     return rows

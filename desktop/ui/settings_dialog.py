@@ -64,7 +64,7 @@ class SettingsDialog(QDialog):
                                            else "no built-in model here: choose a model file")
         browse = QPushButton("Choose…")
         browse.clicked.connect(self._choose_model)
-        self.use_default = default = QPushButton("Use default")
+        self.use_default = default = QPushButton("Use built-in model")
         default.clicked.connect(self.model_path.clear)
         default.setEnabled(builtin)
         default.setToolTip("The model that comes with SynthSpot" if builtin

@@ -52,7 +52,7 @@ class TrayIcon(QSystemTrayIcon):
 
     def _flagged(self, result) -> None:
         name = Path(result.path).name if result.path else (result.image_url or "browser image")
-        self.flagged_action.setText(f"Last flagged: {name} ({result.probability:.0%})")
+        self.flagged_action.setText(f"Last flagged: {name} (AI score {result.probability:.0%})")
         self.flagged_action.setEnabled(True)
         self.setIcon(app_icon(LIKELY_AI))
 

@@ -685,7 +685,7 @@ def test_the_model_card_says_how_the_probabilities_were_rescaled():
     from desktop.ui.model_card import probabilities_text
     from engine.contract import LogitScaling
 
-    assert "(Platt: 1.34 × logit -0.0409)" in probabilities_text(LogitScaling(1.3432, -0.04091))
+    assert "the sigmoid of 1.34 × the model's logit -0.0409" in probabilities_text(LogitScaling(1.3432, -0.04091))
     assert "not rescaled" in probabilities_text(LogitScaling())
 
 
@@ -697,7 +697,7 @@ def test_the_model_card_says_in_words_how_the_model_was_made_and_measured():
     made = dict(training_rows(training))
     assert made["Method"].startswith("SEF: separately trained experts")
     assert made["Manipulation maps"] == "GAMMA segmentation heads"
-    assert made["Calibrated on"] == "4,105 real photos of the val split"
+    assert made["Calibrated on"] == "4,105 real images of the val split (crops and processed copies of held-back photos)"
     assert made["Crops seen"] == "65536"  # a key the card does not know is still shown, plainly
     measured = measured_rows({"split": "test", "ap": 0.87, "tpr_at_1fpr": 0.3675, "extra": {"a_b": True}})
     assert measured[0] == ("Images", "the test split, never trained or tuned on")
