@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 SYSTEM_PACKAGES=(
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3  # Qt
+  python3-venv  # `python3 -m venv` on Debian's own Python (ensurepip is packaged apart)
   xvfb          # virtual screen for GUI tests and screenshots
   dbus-daemon   # a private session bus for the desktop-notification tests
   chromium      # real-browser tests of the extension
