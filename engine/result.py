@@ -23,10 +23,12 @@ VERDICT_LABELS = {LIKELY_AI: "Likely AI", UNCERTAIN: "Uncertain", LIKELY_REAL: "
 
 
 def verdict_counts_text(verdicts: Iterable[str]) -> str:
-    """"3 likely AI, 1 uncertain, 2 could not be read": each verdict's count, in the labels' order."""
+    """"3 likely AI, 1 uncertain, 2 could not be scanned": each verdict's count, in the labels' order (the
+    detail pane's words for a failed scan)."""
     counts = Counter(verdicts)
-    return ", ".join(f"{counts[verdict]} " + ("could not be read" if verdict == ERROR else label[0].lower() + label[1:])
-                     for verdict, label in VERDICT_LABELS.items() if counts.get(verdict))
+    words = {verdict: "could not be scanned" if verdict == ERROR else label[0].lower() + label[1:]
+             for verdict, label in VERDICT_LABELS.items()}
+    return ", ".join(f"{counts[verdict]} {words[verdict]}" for verdict in VERDICT_LABELS if counts.get(verdict))
 
 
 # Heavier JPEG compression than this erases much of what detectors look for.

@@ -109,7 +109,7 @@ def test_corrupt_file_gives_an_error_row_and_the_app_keeps_working(tmp_path, qtb
     row = rows_by_name(window)["broken.jpg"]
     assert row.result.verdict == ERROR and row.result.error
     assert row.verdict_text == "Error"
-    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == "Scan finished: 1 file: 1 could not be read.",
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == "Scan finished: 1 file: 1 could not be scanned.",
                     timeout=WAIT_MS)  # a file, not an image: it could not be read as one
     # The pane gives the scan's own reason where the picture would be, and claims nothing it did not read.
     window.select_proxy_row(0)
