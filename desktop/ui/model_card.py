@@ -102,7 +102,7 @@ def model_card_html(detector, message: str = "") -> str:
         ("Aggregation", meta.aggregation),
         ("Cascade", cascade_text(meta)),
         ("Thresholds", thresholds_text(detector)),
-        ("Probabilities", probabilities_text(meta.logit_scaling)),
+        ("AI scores", probabilities_text(meta.logit_scaling)),
         ("Kinds of artifact", ", ".join(EXPERT_LABELS.get(name, name) for name in meta.expert_names)
          or "not reported by this model"),
         ("Artifact heatmap", "yes" if detector.has_artifact_map else "no (this model has no artifact map output)"),

@@ -422,7 +422,7 @@ def test_menus_shortcuts_and_accessible_names_for_keyboard_users(tmp_path, qtbot
     window.model_card_action.trigger()
     assert isinstance(opened[0], ModelCardDialog) and "test-brightness v1" in opened[1]
     assert "Artifact heatmap" in opened[1]
-    assert "Probabilities\nthe model's own scores (not rescaled" in opened[1]
+    assert "AI scores\nthe model's own scores (not rescaled" in opened[1]
 
 
 def test_export_writes_valid_csv_and_json(tmp_path, qtbot, model_path, make_window):
