@@ -55,6 +55,11 @@ def expert_mix_text(weights: dict[str, float]) -> str:
     return ", ".join(f"{EXPERT_LABELS.get(name, name)}-like {weight:.0%}" for name, weight in shown)
 
 
+def counted(count: int, word: str) -> str:
+    """"1 result", "3 results": a count with its noun (regular plurals only)."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def model_label(name: str, version: str) -> str:
     """"synthspot-lite0 v12+cascade": one spelling of a model everywhere it is named."""
     version = str(version or "").strip()

@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from desktop import bridge as bridge_glue
+from desktop.export import counted
 from desktop.scanning import ScanService
 from desktop.settings import AppSettings, WatchedFolder
 from desktop.watcher import FAILED, MISSING, NO_PERMISSION, FolderWatcher
@@ -144,7 +145,7 @@ class AppSession(QObject):
         if not folders:
             return "Not watching any folder"
         if self.settings.watching_paused:
-            return f"Watching paused ({len(folders)} folder{'s' if len(folders) != 1 else ''})"
+            return f"Watching paused ({counted(len(folders), 'folder')})"
         troubled = [(path, state) for path, (state, _message) in self._folder_status.items()
                     if state not in ("watching", "paused") and path in {f.path for f in folders}]
         if troubled:  # a few words for the status bar; watch_details() gives the whole story
@@ -153,7 +154,7 @@ class AppSession(QObject):
             name = name if len(name) <= 24 else name[:23] + "…"
             more = f" (+{len(troubled) - 1} more)" if len(troubled) > 1 else ""
             return f"{name}: {SHORT_FOLDER_STATES.get(state, state)}{more}"
-        return f"Watching {len(folders)} folder{'s' if len(folders) != 1 else ''}"
+        return f"Watching {counted(len(folders), 'folder')}"
 
     def watch_details(self) -> str:
         """Every watched folder with its state in full, one per line (the status bar's tooltip)."""

@@ -3,6 +3,7 @@
 
 const $ = (id) => document.getElementById(id);
 const SCANNABLE = /^(https?|file):/;
+const NOT_RUNNING = "SynthSpot is not running (or its bridge is off)";
 const PANELS = { not_paired: "pairing", waiting: "waiting", paired: "actions" };
 
 function setConnection(state, text, detail = "") {
@@ -43,7 +44,7 @@ async function showPairing(message = "") {
     open = (await SynthSpotBridge.publicStatus()).pairing_open;
   } catch (error) {
     if (error.state === "app_not_running") {
-      setConnection("app_not_running", "SynthSpot is not running (or its bridge is off)", error.message);
+      setConnection("app_not_running", NOT_RUNNING, error.message);
       return;
     }
     if (error.state === "app_not_responding") {
@@ -86,7 +87,7 @@ async function refresh() {
     status = await SynthSpotBridge.status(); // the server proves it is the app we paired with, first
   } catch (error) {
     if (error.state === "app_not_running") {
-      setConnection("app_not_running", "SynthSpot is not running (or its bridge is off)", error.message);
+      setConnection("app_not_running", NOT_RUNNING, error.message);
     }
     else if (error.state === "app_not_responding") setConnection("not_responding", "SynthSpot does not answer", error.message);
     else if (error.state === "rate_limited") setConnection("busy", "SynthSpot is busy", error.message);

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 import engine
-from desktop.export import model_label, result_summary, save_failure_text, write_results
+from desktop.export import counted, model_label, result_summary, save_failure_text, write_results
 from desktop.memory import release_freed_memory
 from desktop.notifications import DesktopNotifications
 from desktop.results_model import (
@@ -55,6 +55,7 @@ class MainWindow(QMainWindow):
         self.session = session
         self.service = session.service
         self._quitting = False
+        self._no_thumbnail = self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon)  # asked for on every paint
         self._told_keeps_watching = False  # the tray's "keeps watching" note, shown on the first close only
         self._wanted_in_view: list[str] = []  # what the person just gave (files, folders): shown once it is queued
         self._follow_key = ""  # the row brought into view; kept there while re-sorting moves it
@@ -91,7 +92,7 @@ class MainWindow(QMainWindow):
         that is not a readable image or is gone), so every name starts at the same place."""
         thumbnail = self.thumbnails.get(path) if path else None
         if thumbnail is None and (not path or self.thumbnails.failed(path)):
-            return self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon)
+            return self._no_thumbnail
         return thumbnail
 
     def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
@@ -488,13 +489,13 @@ class MainWindow(QMainWindow):
         rows = self.selected_rows()
         if not rows:
             return
-        count = f"{len(rows)} result{'s' if len(rows) != 1 else ''}"
-        if not confirmed(self, "Delete from history?", f"Delete {count} from this computer's SynthSpot history? "
+        if not confirmed(self, "Delete from history?", f"Delete {counted(len(rows), 'result')} from this "
+                         "computer's SynthSpot history? "
                          "The image files stay where they are; scanning them again gives the results again."):
             return
         self.session.store.delete_history([(row.path, row.result.sha256 if row.result else "") for row in rows])
         self.remove_selected()
-        self.statusBar().showMessage(f"Deleted {len(rows)} row{'s' if len(rows) != 1 else ''} from the history.", 5000)
+        self.statusBar().showMessage(f"Deleted {counted(len(rows), 'row')} from the history.", 5000)
 
     def clear_history(self) -> None:
         if not confirmed(self, "Clear history?", "Delete every stored result from this computer's SynthSpot "
@@ -515,8 +516,9 @@ class MainWindow(QMainWindow):
         if scanner is None:
             self.statusBar().showMessage("No detector model is loaded: choose one to rescan.", 8000)
             return
-        gone = [row for row in rows if not os.path.exists(row.path)]
-        rows = [row for row in rows if os.path.exists(row.path)]
+        there = {row.key: os.path.exists(row.path) for row in rows}
+        gone = [row for row in rows if not there[row.key]]
+        rows = [row for row in rows if there[row.key]]
         if gone:
             self.statusBar().showMessage(
                 (f"{gone[0].name} no longer exists" if len(gone) == 1 else f"{len(gone)} of the files no longer exist")
@@ -583,7 +585,7 @@ class MainWindow(QMainWindow):
         mime.setText("\n\n".join(result_summary(result) for result in results))
         mime.setData("application/json", json.dumps([r.to_dict() for r in results], indent=2).encode("utf-8"))
         QApplication.clipboard().setMimeData(mime)
-        self.statusBar().showMessage(f"Copied {len(results)} result{'s' if len(results) != 1 else ''}.", 3000)
+        self.statusBar().showMessage(f"Copied {counted(len(results), 'result')}.", 3000)
 
     def export_results(self, path: str | None = None) -> Path | None:
         results = [result for row in self.proxy.visible_rows()
@@ -609,8 +611,7 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Export failed", f"The results could not be saved to {path}: {reason}.\n\n"
                                 "Nothing was written. Export again and choose another place.")
             return None
-        self.statusBar().showMessage(f"Exported {len(results)} result{'s' if len(results) != 1 else ''} to {written}",
-                                     8000)
+        self.statusBar().showMessage(f"Exported {counted(len(results), 'result')} to {written}", 8000)
         return written
 
     def focus_filter(self) -> None:
@@ -715,8 +716,8 @@ class MainWindow(QMainWindow):
         elif verdicts:
             # "files" once one could not be read: a text file dropped with the photos is no image.
             noun = "file" if ERROR in verdicts else "image"
-            counted = f"{len(verdicts)} {noun}{'s' if len(verdicts) != 1 else ''}"
-            self.statusBar().showMessage(f"Scan finished: {counted}: {verdict_counts_text(verdicts)}.", 15000)
+            self.statusBar().showMessage(f"Scan finished: {counted(len(verdicts), noun)}: "
+                                         f"{verdict_counts_text(verdicts)}.", 15000)
         elif not self.statusBar().currentMessage().startswith("No images found"):  # that says more: it stays
             self.statusBar().showMessage("Scan finished.", 4000)
         if self.tray:

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.bridge import BRIDGE_AVAILABLE
-from desktop.export import model_label
+from desktop.export import counted, model_label
 from desktop.session import SHORT_FOLDER_STATES
 from desktop.settings import WatchedFolder, dialog_start_folder, suggested_watch_folder
 from desktop.ui.confirm import confirmed
@@ -236,8 +236,7 @@ class SettingsDialog(QDialog):
             return
         count = self._session.bridge.revoke()
         self._refresh_bridge()
-        unpaired = f"{count} browser{'s' if count != 1 else ''} unpaired. "
-        self.bridge_status.setText(unpaired + self._session.bridge.status_text())
+        self.bridge_status.setText(f"{counted(count, 'browser')} unpaired. " + self._session.bridge.status_text())
 
     def watched_paths(self) -> list[str]:
         return [item.data(FOLDER_PATH, Qt.ItemDataRole.UserRole) for item in self._folder_items()]
