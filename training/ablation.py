@@ -18,6 +18,11 @@ and is skipped when its evaluation exists, so an interrupted ablation continues 
 DIR/<fold>/<config>/seed-<n>, a few KB meant to be committed: runs' folders live outside the
 repository and a fresh machine loses them, a record does not. A recorded run counts, and is not
 trained again, only on the fold manifest it was made on (same SHA-256).
+
+``--gamma-on-better``: after the first seed, GAMMA goes on the better of the methods only (the issue's
+"GAMMA on the better of them"): a GAMMA config is trained for later seeds only when its method and
+adapter are those of the plain config with the best first-seed held-out AP (mean over the folds),
+among the plain configs some GAMMA config builds on.
 """
 
 from __future__ import annotations
@@ -116,6 +121,24 @@ def training_seconds(run: Path) -> float:
 
 RECORDED_FILES = {"eval/metrics.json": "metrics.json", "calibration.json": "calibration.json",
                   "timing.json": "timing.json"}
+
+
+def gamma_on_better(configs: list[Path], first_seed_ap: dict[Path, float]) -> list[Path]:
+    """The configs for the seeds after the first: every plain config, and only the GAMMA configs that
+    build on the best plain config by first-seed AP. A GAMMA config builds on the plain configs with
+    its method and adapter (its extra inpaint expert aside). All configs while that AP is not known."""
+    from training.runs import load_run_config
+
+    detectors = {config: load_run_config(config)[0] for config in configs}
+    kind = {config: (detector.method, detector.adapter) for config, detector in detectors.items()}
+    gamma = [config for config in configs if detectors[config].gamma.enabled]
+    candidates = [config for config in configs
+                  if not detectors[config].gamma.enabled and kind[config] in {kind[g] for g in gamma}]
+    scored = [config for config in candidates if config in first_seed_ap]
+    if not gamma or not scored or len(scored) < len(candidates):
+        return list(configs)
+    best = max(scored, key=lambda config: first_seed_ap[config])
+    return [config for config in configs if config not in gamma or kind[config] == kind[best]]
 
 
 def manifest_digest(path: str | Path) -> str:
@@ -248,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table-only", action="store_true", help="only tabulate runs that finished")
     parser.add_argument("--record", type=Path,
                         help="folder (committed) that keeps each finished fold run's figures; recorded runs are not retrained")
+    parser.add_argument("--gamma-on-better", action="store_true",
+                        help="after the first seed, GAMMA only on the better method (by first-seed held-out AP)")
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     fold_mode = args.folds is not None
@@ -265,10 +290,32 @@ def main(argv: list[str] | None = None) -> int:
         record = run_folder(args.record, manifest, config, seed, fold_mode)
         return record if recorded_on(record, digests[manifest]) else None
 
+    def figures_of(manifest: str, config: Path, seed: int) -> dict[str, float] | None:
+        run: Path | None = run_folder(args.runs, manifest, config, seed, fold_mode)
+        if not (run / "eval" / "metrics.json").is_file():
+            run = recorded(manifest, config, seed)
+        if run is None:
+            return None
+        return (held_out_figures(run) if fold_mode else
+                pooled_figures(run, args.held_out_generator, args.held_out_domain))
+
+    def first_seed_ap() -> dict[Path, float]:
+        """Each config's first-seed AP over all the folds (held-out AP; the pooled AP of one manifest)."""
+        key = "ap" if fold_mode else "ap all"
+        found = {config: [figures_of(manifest, config, seeds[0]) for manifest in manifests] for config in args.configs}
+        return {config: float(np.mean([f[key] for f in runs if f is not None]))
+                for config, runs in found.items() if all(f is not None for f in runs)}
+
     if not args.table_only:  # seed-major: one seed of every fold and config first, then the next seed
-        for seed in seeds:
+        for index, seed in enumerate(seeds):
+            configs = args.configs
+            if args.gamma_on_better and index > 0:
+                configs = gamma_on_better(args.configs, first_seed_ap())
+                left_out = [config.stem for config in args.configs if config not in configs]
+                if left_out:
+                    print(f"seed {seed}: GAMMA on the better method only; not trained: {', '.join(left_out)}", flush=True)
             for manifest in manifests:
-                for config in args.configs:
+                for config in configs:
                     if recorded(manifest, config, seed):
                         continue
                     run = run_one(config, manifest, run_folder(args.runs, manifest, config, seed, fold_mode), seed,
@@ -279,14 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[tuple[str, str], dict] = {}
     for manifest in manifests:
         for config in args.configs:
-            per_seed = {}
-            for seed in seeds:
-                run = run_folder(args.runs, manifest, config, seed, fold_mode)
-                if not (run / "eval" / "metrics.json").is_file():
-                    run = recorded(manifest, config, seed)
-                if run is not None:
-                    per_seed[seed] = (held_out_figures(run) if fold_mode else
-                                      pooled_figures(run, args.held_out_generator, args.held_out_domain))
+            per_seed = {seed: figures for seed in seeds if (figures := figures_of(manifest, config, seed)) is not None}
             fold = Path(manifest).stem if fold_mode else WHOLE_MANIFEST
             rows[(fold, config.stem)] = {"per_seed": per_seed, "figures": over_seeds(list(per_seed.values())),
                                          "crops": training_crops(config)}

@@ -155,3 +155,49 @@ def test_a_run_that_cannot_train_stops_the_ablation_with_its_reason(tmp_path, ca
         ablation.run_one(config, str(flat), run, seed=0, perturbations="none", fpr=0.05)
     assert "was started with another config" in capsys.readouterr().err
     assert not (run / ablation.SCORING_MODEL).exists()
+
+
+ABLATION_100K = sorted((CONFIGS / "ablation-100k").glob("*.toml"))
+
+
+def _named(stem: str) -> Path:
+    return next(config for config in ABLATION_100K if config.stem == stem)
+
+
+def test_gamma_goes_on_the_better_method_for_the_later_seeds():
+    ap = {_named("lite0-mixed"): 0.24, _named("lite0-sef"): 0.22, _named("lite0-sef-lowlevel"): 0.23,
+          _named("lite0-mole"): 0.90, _named("lite0-mixed-gamma"): 0.10, _named("lite0-sef-gamma"): 0.30}
+    # MoLE leads, but no GAMMA config builds on it: of mixed and SEF, mixed is better.
+    kept = {config.stem for config in ablation.gamma_on_better(ABLATION_100K, ap)}
+    assert kept == {"lite0-mixed", "lite0-sef", "lite0-sef-lowlevel", "lite0-mole", "lite0-mixed-gamma"}
+    # SEF with its low-level expert is an SEF config: when it leads, GAMMA goes on SEF.
+    ap[_named("lite0-sef-lowlevel")] = 0.25
+    kept = {config.stem for config in ablation.gamma_on_better(ABLATION_100K, ap)}
+    assert "lite0-sef-gamma" in kept and "lite0-mixed-gamma" not in kept
+    # Until every candidate's first seed is in, nothing is left out.
+    del ap[_named("lite0-sef")]
+    assert ablation.gamma_on_better(ABLATION_100K, ap) == ABLATION_100K
+
+
+def test_later_seeds_train_gamma_only_on_the_method_whose_first_seed_did_better(tmp_path, capsys):
+    fold = _two_generator_folds(tmp_path / "flat")[0]
+    tiny = (CONFIGS / "tiny.toml").read_text()
+    configs = []
+    for name, extra in (("lora", ""), ("mole", 'adapter = "mole"\n')):
+        for gamma in ("", "\n[detector.gamma]\nenabled = true\nseg_dim = 8\n"):
+            config = tmp_path / f"tiny-{name}{'-gamma' if gamma else ''}.toml"
+            text = tiny.replace('crop_size = 32\n', f'crop_size = 32\n{extra}').replace("\n[training]", f"{gamma}\n[training]")
+            config.write_text(text)
+            configs.append(config)
+    runs = tmp_path / "runs"
+    args = [*map(str, configs), "--folds", str(fold), "--seeds", "0,1", "--runs", str(runs),
+            "--perturbations", "none", "--gamma-on-better"]
+    assert ablation.main(args) == 0
+
+    first_ap = {name: ablation.held_out_figures(runs / fold.stem / f"tiny-{name}" / "seed-0")["ap"] for name in ("lora", "mole")}
+    better = max(first_ap, key=first_ap.__getitem__)
+    worse = "mole" if better == "lora" else "lora"
+    trained = {path.parents[2].name for path in runs.glob(f"{fold.stem}/*/seed-1/eval/metrics.json")}
+    assert trained == {"tiny-lora", "tiny-mole", f"tiny-{better}-gamma"}
+    assert f"not trained: tiny-{worse}-gamma" in capsys.readouterr().out
+    assert f"| {fold.stem} | tiny-{worse}-gamma | 8 | 1 |" in (runs / "ablation.md").read_text()
