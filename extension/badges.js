@@ -50,6 +50,7 @@
   let root = null;
   let modal = null; // the page's open modal <dialog>: the browser's top layer, above any z-index
   const entries = new Set(); // {element, badge, clips, clipsAt, data}
+  const onElement = new Map(); // element -> its entry (one each): a page of hundreds of images looks up in O(1)
   let framing = false;
 
   function layer() {
@@ -229,8 +230,7 @@
     for (const entry of entries) {
       if (entry.toast) continue; // a corner toast has no element to follow (reading one threw, and the frame loop stopped)
       if (!entry.element.isConnected) {
-        entry.badge.remove();
-        entries.delete(entry);
+        forget(entry);
       } else {
         place(entry, now);
       }
@@ -245,10 +245,17 @@
 
   function track(entry) {
     entries.add(entry);
+    if (entry.element) onElement.set(entry.element, entry);
     if (!framing) {
       framing = true;
       requestAnimationFrame(frame);
     }
+  }
+
+  function forget(entry) {
+    entry.badge.remove();
+    entries.delete(entry);
+    if (entry.element && onElement.get(entry.element) === entry) onElement.delete(entry.element);
   }
 
   function render(entry, outcome, onOpen) {
@@ -339,23 +346,17 @@
     },
     render,
     urlOn(element) {
-      for (const entry of entries) if (entry.element === element) return entry.url;
-      return null;
+      const entry = onElement.get(element);
+      return entry ? entry.url : null;
     },
     // The verdict shown on ``element`` for ``url`` (the outcome it was drawn from), or null.
     verdictOn(element, url) {
-      for (const entry of entries) {
-        if (entry.element === element && entry.url === url && entry.outcome && entry.outcome.ok) return entry.outcome;
-      }
-      return null;
+      const entry = onElement.get(element);
+      return entry && entry.url === url && entry.outcome && entry.outcome.ok ? entry.outcome : null;
     },
     remove(element) {
-      for (const entry of entries) {
-        if (entry.element === element) {
-          entry.badge.remove();
-          entries.delete(entry);
-        }
-      }
+      const entry = onElement.get(element);
+      if (entry) forget(entry);
     },
     // For the service worker's summary and the tests (the extension's world only; the page cannot call it).
     describe() {
