@@ -63,25 +63,50 @@
       root.appendChild(style);
       new MutationObserver(guardHost).observe(document.documentElement, { childList: true });
       new MutationObserver(styleHost).observe(host, { attributes: true });
+      // A page script that hides the popover: shown again (our own hide-then-show in raise has
+      // reopened it by the time this runs).
+      host.addEventListener("toggle", () => { if (host.isConnected && !raised()) raise(); });
       window.addEventListener("scroll", placeAll, { capture: true, passive: true });
       window.addEventListener("resize", placeAll, { passive: true });
     }
     styleHost();
     document.documentElement.appendChild(host); // outside <body>: body margins and transforms do not apply
+    raise();
     return root;
+  }
+
+  // The layer lives in the browser's top layer (a manual popover): drawn against the viewport and above
+  // every z-index, and out of reach of a filter on <html> (a page greyed for a day of mourning would
+  // grey the badges too, and make <html> what the fixed layer is placed against). Shown again to go
+  // above whatever joined the top layer after it (a modal dialog).
+  function raised() {
+    return typeof host.showPopover !== "function" || host.matches(":popover-open"); // older browsers: z-index alone
+  }
+
+  function raise() {
+    if (typeof host.showPopover !== "function") return;
+    try {
+      if (host.getAttribute("popover") !== "manual") host.setAttribute("popover", "manual");
+      if (host.matches(":popover-open")) host.hidePopover();
+      host.showPopover();
+    } catch (_) { /* the page removed the layer meanwhile: guardHost puts it back */ }
   }
 
   // Re-applied whenever the page touches the host's attributes; a no-op when they are still ours
   // (our own change also wakes the observer).
   let ownStyle = "";
   function styleHost() {
-    const ours = modal ? 2 : 1; // style, and popover while the layer sits above a modal dialog
-    if (ownStyle && host.attributes.length === ours && host.getAttribute("style") === ownStyle) return;
-    for (const name of [...host.attributes].map((a) => a.name)) {
-      if (!(modal && name === "popover")) host.removeAttribute(name);
+    const popover = host.getAttribute("popover");
+    const ours = popover === null ? 1 : 2; // style, and popover (see raise)
+    if (!(ownStyle && host.attributes.length === ours && host.getAttribute("style") === ownStyle
+          && [null, "manual"].includes(popover))) {
+      for (const name of [...host.attributes].map((a) => a.name)) {
+        if (!(name === "popover" && popover === "manual")) host.removeAttribute(name);
+      }
+      for (const [property, value] of Object.entries(HOST_STYLE)) host.style.setProperty(property, value, "important");
+      ownStyle = host.getAttribute("style");
     }
-    for (const [property, value] of Object.entries(HOST_STYLE)) host.style.setProperty(property, value, "important");
-    ownStyle = host.getAttribute("style");
+    if (host.isConnected && !raised()) raise(); // the page took the popover away, or hid it
   }
 
   let reattached = 0;
@@ -89,6 +114,7 @@
     if (entries.size && host && !host.isConnected && reattached < 100) { // a page that keeps removing it wins eventually
       reattached += 1;
       document.documentElement.appendChild(host);
+      raise();
     }
   }
 
@@ -105,24 +131,16 @@
     return clips;
   }
 
-  // A modal dialog (a lightbox) is drawn in the top layer, above the badges: while one is open, the layer
-  // joins the top layer above it (a manual popover, shown again after it), and only the images inside
-  // the dialog keep badges (the page behind is inert and dimmed). The modal makes the layer inert too:
-  // its badges show there, but their "Open in SynthSpot" takes no clicks until the dialog closes.
+  // A modal dialog (a lightbox) joins the top layer above the badges: the layer is raised above it again,
+  // and only the images inside the dialog keep badges (the page behind is inert and dimmed). The modal
+  // makes the layer inert too: its badges show there, but their "Open in SynthSpot" takes no clicks
+  // until the dialog closes.
   function followModal() {
     let open = null;
     try { open = document.querySelector("dialog:modal"); } catch (_) { return; } // no :modal: an older browser
-    if (open === modal || !host || typeof host.showPopover !== "function") return;
+    if (open === modal || !host) return;
     modal = open;
-    try {
-      if (host.matches(":popover-open")) host.hidePopover();
-      if (modal) {
-        host.setAttribute("popover", "manual");
-        host.showPopover();
-      } else {
-        host.removeAttribute("popover");
-      }
-    } catch (_) { /* the page removed the layer meanwhile: guardHost puts it back */ }
+    if (modal) raise();
   }
 
   // The fixed or sticky element drawn over ``element`` at (x, y), or null. Only those: an overlay that

@@ -772,3 +772,29 @@ def test_a_badge_steps_below_a_fixed_header_instead_of_covering_it(browser, page
     page.mouse.wheel(0, 120)  # scrolled further under the header: the badge follows the part still shown
     wait_for_badges(worker, f"{base}/*", lambda f: (lambda b: not b["visible"] or b["top"] >= 80)(
         badge_on(f, f"{base}/bright.png")))
+
+
+@pytest.mark.browser
+def test_a_page_greyed_by_a_filter_keeps_its_badges_in_colour_and_on_their_images(browser, page_server, synthspot_serve):
+    # Mourning-day sites grey the whole page with a filter on <html>; that filter would also grey the
+    # badges and make <html>, not the viewport, the place a fixed layer is drawn against.
+    worker, page, base = paired_page(browser, page_server, synthspot_serve, ("bright", "dark"),
+                                     '<style>html { filter: grayscale(1) }</style><div style="height:700px"></div>'
+                                     '<img id="dark" src="dark.png"><div style="height:2000px"></div>')
+    page.mouse.wheel(0, 600)
+    page.wait_for_function("() => window.scrollY >= 600")
+    worker.evaluate(MENU_CHECK, [f"{base}/dark.png"])
+    found = wait_for_badges(worker, f"{base}/*", lambda f: settled(f"{base}/dark.png")(f)
+                            and badge_on(f, f"{base}/dark.png")["visible"])
+    badge = badge_on(found, f"{base}/dark.png")
+    image = page.evaluate("() => { const r = document.getElementById('dark').getBoundingClientRect();"
+                          " return { top: r.top, bottom: r.bottom }; }")
+    assert image["top"] <= badge["top"] < image["bottom"], (badge, image)
+    shot = Image.open(io.BytesIO(page.screenshot(clip={"x": badge["left"] + badge["width"] / 2, "y": badge["top"] + 3,
+                                                       "width": 1, "height": 1})))
+    red, green, _blue = shot.convert("RGB").getpixel((0, 0))
+    assert green > red + 50, (red, green)  # likely real's green, not grey
+    # A page script that takes the layer out of the top layer (hides it, strips its popover) does not keep it out.
+    for attack in ("hidePopover()", "removeAttribute('popover')"):
+        page.evaluate(f"() => document.querySelector('synthspot-badges').{attack}")
+        page.wait_for_function("() => document.querySelector('synthspot-badges').matches(':popover-open')")
