@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import ExifTags, Image, UnidentifiedImageError
 
+from engine.orientation import shown_array, shown_size
 from engine.pixels import STRIP_PIXELS, stored_bytes_per_pixel, to_rgb_array
 
 try:  # HEIC/HEIF through libheif. pi-heif decodes only: no GPL x265 encoder in the app or its installer.
@@ -48,12 +49,18 @@ class DecodeError(ValueError):
 
 @dataclass(frozen=True)
 class DecodedImage:
-    rgb: np.ndarray  # uint8 [H, W, 3], EXIF orientation applied (a view when rotated; no copy)
+    rgb: np.ndarray  # uint8 [H, W, 3] as stored: EXIF orientation not applied (what the model scores)
     format: str  # Pillow's format name, e.g. "JPEG"
-    width: int
+    width: int  # as shown (EXIF orientation applied)
     height: int
     mode: str  # the mode before conversion to RGB, e.g. "P", "I;16", "CMYK"
     jpeg_quality: int | None  # estimated from the quantisation tables, JPEG only
+    orientation: int = 1  # EXIF orientation, 1-8
+
+    @property
+    def shown(self) -> np.ndarray:
+        """The pixels as a viewer shows them (a view; no copy)."""
+        return shown_array(self.rgb, self.orientation)
 
 
 def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedImage:
@@ -147,9 +154,9 @@ class OpenedImage:
             raise _corrupt(exc) from None
         finally:
             self.close()  # Pillow's copy goes before anything else is allocated
-        rgb = _orient(rgb, orientation)
-        return DecodedImage(rgb=rgb, format="JPEG" if self.format == "MPO" else self.format, width=rgb.shape[1],
-                            height=rgb.shape[0], mode=self.mode, jpeg_quality=quality)
+        height, width = shown_size(rgb.shape[0], rgb.shape[1], orientation)
+        return DecodedImage(rgb=rgb, format="JPEG" if self.format == "MPO" else self.format, width=width,
+                            height=height, mode=self.mode, jpeg_quality=quality, orientation=orientation)
 
     def close(self) -> None:
         self._image.close()
@@ -184,25 +191,6 @@ def _best_effort(read, image):
 def _exif_orientation(image: Image.Image) -> int:
     value = image.getexif().get(ExifTags.Base.Orientation, 1)
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
-
-
-def _orient(rgb: np.ndarray, orientation: int) -> np.ndarray:
-    """EXIF orientation as numpy views (Pillow's exif_transpose would copy the whole image)."""
-    if orientation == 2:
-        return rgb[:, ::-1]
-    if orientation == 3:
-        return rgb[::-1, ::-1]
-    if orientation == 4:
-        return rgb[::-1]
-    if orientation == 5:
-        return rgb.transpose(1, 0, 2)
-    if orientation == 6:
-        return np.rot90(rgb, -1)
-    if orientation == 7:
-        return rgb[::-1, ::-1].transpose(1, 0, 2)
-    if orientation == 8:
-        return np.rot90(rgb, 1)
-    return rgb
 
 
 def estimate_jpeg_quality(image: Image.Image) -> int | None:

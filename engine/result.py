@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from engine.contract import CropBox, ModelMetadata, Thresholds, aggregate_logits, sigmoid
+from engine.orientation import shown_array, shown_box, shown_size
 from engine.paths import display_path, is_text, path_bytes_b64, printable
 
 LIKELY_AI = "likely_ai"
@@ -215,11 +216,13 @@ class UnusableScore(ValueError):
 
 
 def score_result(result: Result, metadata: ModelMetadata, boxes: list[CropBox], logits: np.ndarray,
-                 expert_weights: np.ndarray | None = None, artifact_map: np.ndarray | None = None) -> None:
+                 expert_weights: np.ndarray | None = None, artifact_map: np.ndarray | None = None,
+                 orientation: int = 1) -> None:
     """Fill in what the model said about one image from its outputs for that image's crops: the aggregated
     probability, the verdict band and its reasons, each crop's score, the mix of experts and the heatmap.
-    ``result`` already describes the image (size, JPEG quality); the scanner calls this, and so may anything
-    that runs the model on the contract's crops."""
+    ``result`` already describes the image as shown (size, JPEG quality); ``boxes`` are on its pixels as
+    stored, which EXIF ``orientation`` turns into the shown layout for the crops and the heatmap. The
+    scanner calls this, and so may anything that runs the model on the contract's crops."""
     if not np.all(np.isfinite(np.asarray(logits, dtype=np.float64))):
         raise UnusableScore("the model gave no usable score for this image (its output is not a number)")
     scaling = metadata.logit_scaling  # after aggregation, so that it means the same for every aggregation
@@ -228,19 +231,21 @@ def score_result(result: Result, metadata: ModelMetadata, boxes: list[CropBox], 
     result.verdict, result.reasons = decide_verdict(
         result.probability, metadata.thresholds, crop_probabilities, result.width, result.height,
         metadata.crop_size, result.jpeg_quality)
+    stored_height, stored_width = shown_size(result.height, result.width, orientation)  # its own inverse
+    shown = [shown_box(box, orientation, stored_height, stored_width) for box in boxes]
     result.crops = [CropScore(b.top, b.left, b.size, round(float(p), 4))
-                    for b, p in zip(boxes, crop_probabilities, strict=True)]
+                    for b, p in zip(shown, crop_probabilities, strict=True)]
     if expert_weights is not None:
         names = metadata.expert_names or tuple(f"expert {i + 1}" for i in range(expert_weights.shape[1]))
         mix = expert_weights.mean(axis=0)
         result.expert_weights = {name: round(float(w), 4) for name, w in zip(names, mix, strict=True)}
     if artifact_map is not None:
-        result.artifact_map = artifact_heatmap(artifact_map, boxes, result.height, result.width)
+        result.artifact_map = artifact_heatmap(artifact_map, boxes, stored_height, stored_width, orientation)
 
 
-def artifact_heatmap(maps: np.ndarray, boxes: list[CropBox], height: int, width: int) -> list:
-    """Per-crop map logits [N, 1, h, w] -> one probability map in the image's layout (None where no crop looked),
-    at most ``ARTIFACT_MAP_MAX_CELLS`` on its longer side."""
+def artifact_heatmap(maps: np.ndarray, boxes: list[CropBox], height: int, width: int, orientation: int = 1) -> list:
+    """Per-crop map logits [N, 1, h, w] on a ``height`` x ``width`` image as stored -> one probability map in
+    the shown image's layout (None where no crop looked), at most ``ARTIFACT_MAP_MAX_CELLS`` on its longer side."""
     cell = boxes[0].size / maps.shape[-1]  # image pixels per map cell
     rows, cols = max(1, round(height / cell)), max(1, round(width / cell))
     total = np.zeros((rows, cols))
@@ -252,7 +257,7 @@ def artifact_heatmap(maps: np.ndarray, boxes: list[CropBox], height: int, width:
         total[top:top + h, left:left + w] += grid[:h, :w]
         weight[top:top + h, left:left + w] += 1
     with np.errstate(invalid="ignore"):
-        heat = total / weight
+        heat = shown_array(total / weight, orientation)
     step = max(1, int(np.ceil(max(rows, cols) / ARTIFACT_MAP_MAX_CELLS)))
     heat = heat[::step, ::step]
     return [[None if np.isnan(v) else round(float(v), 3) for v in row] for row in heat]

@@ -143,8 +143,9 @@ class _Prepared:
     request: ScanRequest
     result: Result
     crops: np.ndarray
-    boxes: list[contract.CropBox]
+    boxes: list[contract.CropBox]  # on the pixels as stored
     started: float
+    orientation: int = 1  # EXIF: how the stored pixels show
     followers: list[tuple[ScanJob, ScanRequest]] = field(default_factory=list)
     first: int = 0  # crops the first run scores: all of them, or the cascade's first stage
     scored: int = 0  # crops scored so far
@@ -369,6 +370,7 @@ class Scanner:
                 boxes = contract.plan_for(image.rgb, meta.crop_size, meta.max_crops, meta.crop_plan)
                 crops = contract.extract_crops(image.rgb, boxes)
                 image_format, width, height, jpeg_quality = image.format, image.width, image.height, image.jpeg_quality
+                orientation = image.orientation
                 del image
         cropped = time.perf_counter()
         hints = provenance_hints(data, image_format)
@@ -395,7 +397,8 @@ class Scanner:
                 "provenance": _ms(done - cropped),
             },
         )
-        return _Prepared(job, request, result, crops, boxes, started, first=contract.first_stage(len(boxes), meta))
+        return _Prepared(job, request, result, crops, boxes, started, orientation,
+                         first=contract.first_stage(len(boxes), meta))
 
     # --- inference (one thread) -----------------------------------------------
 
@@ -488,7 +491,7 @@ class Scanner:
     def _finish_result(self, prepared: _Prepared) -> None:
         result = prepared.result
         score_result(result, self.detector.metadata, prepared.boxes[:prepared.scored], prepared.joined("logits"),
-                     prepared.joined("expert_weights"), prepared.joined("artifact_map"))
+                     prepared.joined("expert_weights"), prepared.joined("artifact_map"), prepared.orientation)
         result.timings_ms["model"] = round(prepared.model_ms, 2)
         result.scanned_at = time.time()
         result.timings_ms["total"] = _ms(time.perf_counter() - prepared.started)

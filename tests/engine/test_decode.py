@@ -57,8 +57,9 @@ def test_exif_orientation_is_applied():
     exif = image.getexif()
     exif[0x0112] = 6  # rotate 90 clockwise to display
     decoded = decode_image(encode(image, "PNG", exif=exif))
-    assert (decoded.height, decoded.width) == (40, 20)
-    assert decoded.rgb[0, 10].mean() > 200 and decoded.rgb[-1, 10].mean() < 50  # the white half is now on top
+    assert (decoded.height, decoded.width) == (40, 20) and decoded.orientation == 6
+    assert decoded.shown[0, 10].mean() > 200 and decoded.shown[-1, 10].mean() < 50  # the white half is now on top
+    assert np.array_equal(decoded.rgb, array)  # what the model scores: the pixels as stored
 
 
 @pytest.mark.parametrize("mode", ["P", "L", "1", "CMYK", "RGBA", "LA", "I;16", "I", "F"])

@@ -109,7 +109,7 @@ def test_orientation_matches_pillows(orientation):
     data = encode(image, "PNG", exif=exif)
     from PIL import ImageOps
     expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
-    assert np.array_equal(decode_image(data).rgb, expected)
+    assert np.array_equal(decode_image(data).shown, expected)
 
 
 def test_memory_budget_serialises_what_does_not_fit_and_lets_a_giant_through_alone():

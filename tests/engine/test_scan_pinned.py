@@ -5,7 +5,7 @@ logits from the shipped model's file (version 12, each expert folded into its ow
 copies stored as one plus low-rank differences; its export matched the batched torch experts within
 2e-5): a faster plan, decoder or export must choose the very same windows and give the same
 scores, or every stored result and every calibration is silently off. The photos cover JPEG, PNG and WebP samples, an
-EXIF-rotated view (a transposed array), 1 MP sizes with even and odd sides, and a 12 MP image.
+photo turned a quarter (a transposed array), 1 MP sizes with even and odd sides, and a 12 MP image.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def _image(name: str) -> np.ndarray:
         height, width = (int(v) for v in name.split()[1].split("x"))
         return _synthetic(height, width, {864: 0, 865: 1, 3001: 2}[height])
     rgb = decode_image((SAMPLES / name.split()[0]).read_bytes()).rgb
-    return np.rot90(rgb, -1) if name.endswith("orientation 6") else rgb  # as decode orients a rotated JPEG
+    return np.rot90(rgb, -1) if name.endswith("orientation 6") else rgb  # a turned photo: another pixel layout
 
 
 # {image: {(crop_size, max_crops): [(top, left), ...]}}
