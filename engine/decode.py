@@ -17,6 +17,7 @@ from PIL import ExifTags, Image, UnidentifiedImageError
 
 from engine.orientation import shown_array, shown_size
 from engine.pixels import STRIP_PIXELS, stored_bytes_per_pixel, to_rgb_array
+from engine.structure import StructureError, check_structure
 
 try:  # HEIC/HEIF through libheif. pi-heif decodes only: no GPL x265 encoder in the app or its installer.
     import pi_heif
@@ -74,6 +75,10 @@ def open_image(data: bytes, max_pixels: int = MAX_PIXELS) -> OpenedImage:
         raise DecodeError("the file is empty")
     if len(data) > MAX_FILE_BYTES:
         raise DecodeError(f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    try:
+        check_structure(data)
+    except StructureError as exc:
+        raise DecodeError(f"{exc}: refused as malformed") from None
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
