@@ -176,8 +176,10 @@ def cmd_scan(args) -> int:
         return EXIT_OK
     if interrupted:
         kept = "the results above are stored" if store is not None else "the results above were not stored (--no-cache)"
-        print(f"synthspot: interrupted; {kept}, the rest were not scanned", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        print(f"synthspot: interrupted; {kept}, the rest were not scanned", file=sys.stderr, flush=True)
+        # Now, not after the image still decoding: the interpreter would join the decoding threads at exit.
+        # Everything printed is flushed and every stored result committed (each in its own transaction).
+        os._exit(EXIT_INTERRUPTED)
     return EXIT_OK
 
 

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.fixtures.jpeg_scans import progressive_jpeg
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child is POSIX")
 
 
@@ -94,3 +96,28 @@ def test_ctrl_c_without_a_store_does_not_claim_the_results_are_stored(many_image
     err = scan.stderr.read()
     assert scan.wait(60) == 130, err
     assert "were not stored (--no-cache)" in err and "are stored" not in err
+
+
+def test_ctrl_c_exits_at_once_while_a_large_image_is_still_decoding(brightness_model_path, tmp_path):
+    from engine.decode import decode_image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    # 64 MP in hundreds of progressive scans (legal, and seconds to decode), then small ones.
+    (folder / "0-large.jpg").write_bytes(progressive_jpeg(8000, 400))
+    for index in range(1, 30):
+        Image.new("RGB", (64, 64), (index, 0, 0)).save(folder / f"{index}.png")
+    started = time.monotonic()
+    decode_image((folder / "0-large.jpg").read_bytes())
+    decode_seconds = time.monotonic() - started
+    scan = subprocess.Popen([sys.executable, "-m", "engine.cli", "scan", str(folder), "--json", "--no-cache",
+                             "--model", str(brightness_model_path), "--workers", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert scan.stdout.readline()  # a small one is done while the large one decodes
+    interrupted = time.monotonic()
+    scan.send_signal(signal.SIGINT)
+    scan.stdout.read()
+    err = scan.stderr.read()
+    assert scan.wait(60) == 130, err
+    assert time.monotonic() - interrupted < decode_seconds / 2, (time.monotonic() - interrupted, decode_seconds)
+    assert "Traceback" not in err and "Exception ignored" not in err, err
