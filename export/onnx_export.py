@@ -168,7 +168,6 @@ def export_detector(detector: nn.Module, path: str | Path, metadata: ModelMetada
     limits = PARITY_TOLERANCE[precision] if tolerance is None else dict.fromkeys(reference, tolerance)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
     failures = []
     with tempfile.TemporaryDirectory() as scratch:
         for exporter in exporters:
@@ -192,7 +191,9 @@ def export_detector(detector: nn.Module, path: str | Path, metadata: ModelMetada
                 shutil.move(candidate, path)
                 return report
             failures.append(f"{report}: {'; '.join(over)} above the tolerance")
-    raise ExportError("no exporter passed the parity check, nothing was written: " + " | ".join(failures))
+    # An earlier file at ``path`` is left as it was (a failed export loses nothing), and said to be earlier.
+    kept = f"; {path.name} there is an earlier export, not this model's" if path.exists() else ""
+    raise ExportError(f"no exporter passed the parity check, nothing was written{kept}: " + " | ".join(failures))
 
 
 def _build(exporter: str, detector: nn.Module, precision: str, size: int, scratch: Path,
