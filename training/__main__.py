@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _train(argv: list[str]) -> int:
@@ -30,7 +31,18 @@ def _train(argv: list[str]) -> int:
     from training.train import train
 
     keys = ("manifest", "epochs", "expert_epochs", "steps_per_epoch", "batch_size", "lr", "seed", "workers", "threads", "device")
-    detector_config, train_config = load_run_config(args.config, {k: getattr(args, k) for k in keys})
+    try:  # a config that does not read (missing, not TOML, a field of the wrong type) is one line, not a traceback
+        detector_config, train_config = load_run_config(args.config, {k: getattr(args, k) for k in keys})
+    except (ConfigError, OSError, ValueError, TypeError) as error:  # TOMLDecodeError is a ValueError
+        print(f"synthspot-train train: {args.config}: {error}", file=sys.stderr)
+        return 2
+    if not train_config.manifest:
+        print("synthspot-train train: no data: pass --manifest (a manifest.jsonl), or set manifest in the "
+              "config's [training]", file=sys.stderr)
+        return 2
+    if not Path(train_config.manifest).is_file():
+        print(f"synthspot-train train: the manifest {train_config.manifest} is not a file", file=sys.stderr)
+        return 2
     try:
         checkpoint = train(detector_config, train_config, args.run, resume=not args.no_resume,
                            progress=not args.no_progress)

@@ -297,18 +297,31 @@ def main(argv: list[str] | None = None) -> int:
         perturbations = parse_perturbations(args.perturbations)
     except ValueError as error:
         parser.error(str(error))
-    scorer, recipe = load_scorer(args.checkpoint, args.onnx)
-    recipe = recipe.but(args.max_crops, args.aggregation, args.crop_plan)
-    records, base = load_records(args.data, args.split, args.layout)
-    threshold, likely_real = 0.5, None
+    calibration = None
     if args.calibration:
         from training.calibrate import Calibration
 
-        calibration = Calibration.load(args.calibration)
+        try:
+            calibration = Calibration.load(args.calibration)
+        except (OSError, ValueError, TypeError, KeyError) as error:
+            parser.error(f"--calibration {args.calibration} is not a calibration.json ({error})")
+    scorer, recipe = load_scorer(args.checkpoint, args.onnx)
+    asked = (args.max_crops, args.aggregation, args.crop_plan)
+    if calibration is not None:  # it carries the recipe it was fitted with: that, unless asked otherwise
+        fitted = (calibration.max_crops, calibration.aggregation, calibration.crop_plan)
+        asked = tuple(fitted_value if value is None else value for value, fitted_value in zip(asked, fitted, strict=True))
+    recipe = recipe.but(*asked)
+    threshold, likely_real = 0.5, None
+    if calibration is not None:
+        # Thresholds fitted on another crop size or recipe mean nothing here (export refuses the same).
+        mismatches = calibration.mismatches(scorer.crop_size, recipe.max_crops, recipe.aggregation, recipe.crop_plan)
+        if mismatches:
+            parser.error("the calibration does not fit this model and recipe: " + "; ".join(mismatches))
         threshold, likely_real = calibration.likely_ai, calibration.likely_real
+    records, base = load_records(args.data, args.split, args.layout)
     scores = score_records(records, base, scorer, recipe.max_crops, recipe.aggregation, perturbations, progress=True,
                            crop_plan=recipe.crop_plan, cascade=recipe.cascade)
-    if args.calibration:
+    if calibration is not None:
         scores.scaling = calibration.scaling()
     summary = summarize(scores, threshold, likely_real)
     out = Path(args.out)

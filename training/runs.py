@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -95,6 +96,12 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"unknown training fields: {sorted(unknown)}")
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        defaults = cls()
+        for name, value in values.items():  # a number written as text ("4") fails here, by name
+            wanted = type(getattr(defaults, name))
+            accepted = (int, float) if wanted is float else (wanted,)
+            if wanted in (bool, int, float, str) and (type(value) not in accepted):
+                raise ConfigError(f"training.{name} must be {wanted.__name__}, not {value!r}")
         if isinstance(values.get("augment"), dict):
             values["augment"] = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v
                                                  for k, v in values["augment"].items()})
@@ -109,6 +116,31 @@ def load_run_config(path: str | os.PathLike, overrides: dict[str, Any] | None = 
     training = dict(data.get("training", {}))
     training.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return DetectorConfig.from_dict(data.get("detector", {})), TrainConfig.from_dict(training)
+
+
+def set_aside(path: str | os.PathLike) -> Path | None:
+    """Move a started run out of the way of a new one (``RUN.previous-YYYYmmdd-HHMMSS``) so that starting over
+    loses nothing and mixes no logs; None when there is nothing at ``path``."""
+    path = Path(path)
+    if not path.is_dir() or not any(path.iterdir()):
+        return None
+    aside = path.with_name(f"{path.name}.previous-{time.strftime('%Y%m%d-%H%M%S')}")
+    log = logging.getLogger(_logger_name(path))
+    for handler in list(log.handlers):  # an open log file would follow the folder it was moved with
+        log.removeHandler(handler)
+        handler.close()
+    path.rename(aside)
+    return aside
+
+
+def _logger_name(path: Path) -> str:
+    return f"synthspot.run.{path.resolve()}"
+
+
+def _same_file(key: str, old: Any, new: Any) -> bool:
+    """A path spelled another way (relative, absolute, through a link) names the same file."""
+    is_path = key in ("training.manifest", "training.init_from") or key.startswith("training.expert_init.")
+    return is_path and isinstance(old, str) and isinstance(new, str) and bool(old) and Path(old).resolve() == Path(new).resolve()
 
 
 class RunFolder:
@@ -139,10 +171,10 @@ class RunFolder:
         # run is the same run (a stopped ablation run must resume after such a change).
         defaults = dict(_leaves(json.loads(json.dumps(_config_payload(DetectorConfig(), TrainConfig())))))
         return [f"{key}: {_show(old)} -> {_show(new)}" for key, old, new in _differences(saved, now)
-                if not (old is _MISSING and key in defaults and defaults[key] == new)]
+                if not (old is _MISSING and key in defaults and defaults[key] == new) and not _same_file(key, old, new)]
 
     def logger(self) -> logging.Logger:
-        log = logging.getLogger(f"synthspot.run.{self.path.resolve()}")
+        log = logging.getLogger(_logger_name(self.path))
         log.setLevel(logging.INFO)
         if self.write and not log.handlers:
             handler = logging.FileHandler(self.path / LOG_FILE)
@@ -160,6 +192,10 @@ class RunFolder:
             scratch = self.path / (RESUME_FILE + ".tmp")
             torch.save(state, scratch)
             os.replace(scratch, self.path / RESUME_FILE)  # an interrupted save leaves the last good one
+
+    def was_started(self) -> bool:
+        """Whether a run was started in this folder (it has saved its config)."""
+        return (self.path / RUN_CONFIG).is_file()
 
     def has_resume(self) -> bool:
         return (self.path / RESUME_FILE).is_file()

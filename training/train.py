@@ -29,7 +29,7 @@ from training import distributed
 from training.checkpoint import import_expert, save_checkpoint, warm_start
 from training.config import ConfigError, DetectorConfig
 from training.detector import Detector, create_detector
-from training.runs import RunFolder, TrainConfig, autocast_dtype
+from training.runs import RunFolder, TrainConfig, autocast_dtype, set_aside
 from training.train_data import IGNORE_INDEX, RecordFilter, TrainingSet, balanced_epoch
 
 
@@ -132,13 +132,17 @@ def train(detector_config: DetectorConfig, config: TrainConfig, run_dir: str | P
         torch.set_num_threads(config.threads)
     if config.batch_size % context.world_size:
         raise ConfigError(f"batch_size {config.batch_size} does not split over {context.world_size} processes")
+    set_aside_to = set_aside(run_dir) if not resume and context.is_main else None
     run = RunFolder(run_dir, write=context.is_main)
     log = run.logger()
-    if resume and run.has_resume():
+    if set_aside_to:
+        log.info("starting over: the run that was here is now %s", set_aside_to)
+    if resume and run.was_started():  # a finished run too: its checkpoint is not another config's to replace
         changes = run.config_changes(detector_config, config)
         if changes:
-            raise ConfigError(f"{run.path} was started with another config, so its saved state cannot be "
-                              "resumed (use a new run folder, or --no-resume to start over): " + "; ".join(changes))
+            raise ConfigError(f"{run.path} was started with another config, so it cannot be resumed or replaced "
+                              "(use a new run folder, or --no-resume to start over: the old run is kept beside it): "
+                              + "; ".join(changes))
     run.save_config(detector_config, config)
     torch.manual_seed(config.seed)  # adapters and heads start the same in every process and every run
     detector = create_detector(detector_config).to(context.device)

@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from training.augment import AugmentConfig, augment_crop
+from training.config import ConfigError
 from training.data import manifest
 from training.data.dataset import ManifestDataset
 from training.domains import DOMAIN_CODES
@@ -88,6 +89,15 @@ class TrainingSet(ManifestDataset):
         self._decoded: dict[int, tuple[np.ndarray, list[np.ndarray]]] | None = {} if cache_decoded else None
         self.code_table = domain_code_to_class(domain_classes) if with_masks else None
         self.labels = np.array([r.label for r in self.records], np.int64)
+        self._check_files_exist()
+
+    def _check_files_exist(self) -> None:
+        """Every image and mask the stage will draw is there: a missing one is found now, not hours in."""
+        named = [path for record in self.records for path in (record.path, record.mask_path) if path]
+        missing = [path for path in named if not manifest.resolve(self.manifest_path, path).is_file()]
+        if missing:
+            raise ConfigError(f"{len(missing):,} of the {len(named):,} files {self.manifest_path} names for this "
+                              f"stage are missing, e.g. {', '.join(missing[:3])}")
 
     def __getitem__(self, key) -> dict:
         index, draw = key
@@ -116,8 +126,11 @@ class TrainingSet(ManifestDataset):
     def _pixels(self, index: int, record: manifest.Record, masks_wanted: bool) -> tuple[np.ndarray, list[np.ndarray]]:
         if self._decoded is not None and index in self._decoded:
             return self._decoded[index]
-        data = manifest.resolve(self.manifest_path, record.path).read_bytes()
-        rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+        path = manifest.resolve(self.manifest_path, record.path)
+        try:
+            rgb = np.asarray(Image.open(io.BytesIO(path.read_bytes())).convert("RGB"))
+        except (OSError, ValueError) as error:  # Pillow names a BytesIO, not the file
+            raise ValueError(f"{path}: {error}") from error
         masks = [m.astype(np.uint8) for m in self._masks(record, rgb.shape[:2])] if masks_wanted else []
         if self._decoded is not None:
             self._decoded[index] = (rgb, masks)

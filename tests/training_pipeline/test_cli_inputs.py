@@ -1,0 +1,96 @@
+"""The training commands with bad or unusual inputs: one clear line (exit 2) instead of a traceback,
+found before any work, and nothing a person made is lost or overwritten."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from training.__main__ import main as training_cli
+from training.evaluate import main as evaluate_cli
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def _train(config, run, manifest=None, *extra):
+    args = ["train", "--config", str(config), "--run", str(run), "--no-progress", *extra]
+    return training_cli(args + (["--manifest", str(manifest)] if manifest else []))
+
+
+@pytest.mark.parametrize("text, said", [
+    (None, "No such file"),
+    ("[detector\nbackbone = 'tiny_vit'", "Expected"),  # not TOML
+    ("[detector]\nbackbone = 'tiny_vit'\ncrop_sise = 32\n", "unknown config fields: ['crop_sise']"),
+    ("[detector]\nbackbone = 'tiny_vit'\n[training]\nbatch_size = '4'\n", "batch_size"),
+    ("[detector]\nbackbone = 'tiny_vit'\n[training]\nepochs = -1\n", "must be >= 1"),
+])
+def test_a_config_that_does_not_read_is_one_line(flat_manifest, tmp_path, capsys, text, said):
+    config = tmp_path / "bad.toml"
+    if text is not None:
+        config.write_text(text)
+    assert _train(config, tmp_path / "run", flat_manifest) == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err and err.count("\n") == 1, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_no_manifest_says_how_to_give_one(tmp_path, capsys):
+    assert _train(CONFIGS / "tiny.toml", tmp_path / "run") == 2
+    assert "no data: pass --manifest" in capsys.readouterr().err
+    assert _train(CONFIGS / "tiny.toml", tmp_path / "run", tmp_path) == 2  # a folder
+    assert "is not a file" in capsys.readouterr().err
+
+
+def test_a_missing_image_is_found_before_training(flat_manifest, tmp_path, capsys):
+    record = next(r for r in map(json.loads, flat_manifest.read_text().splitlines()) if r["split"] == "train")
+    (flat_manifest.parent / record["path"]).unlink()
+    assert _train(CONFIGS / "tiny.toml", tmp_path / "run", flat_manifest) == 2
+    assert f"are missing, e.g. {record['path']}" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "checkpoint").exists()
+
+
+def test_a_finished_run_of_another_config_is_not_replaced_and_starting_over_keeps_it(flat_manifest, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(CONFIGS / "tiny.toml", run, flat_manifest) == 0
+    (run / "resume.pt").unlink()  # a finished run, its resumable state removed to save space
+    weights = (run / "checkpoint" / "model.safetensors").read_bytes()
+    assert _train(CONFIGS / "tiny.toml", run, flat_manifest, "--lr", "0.01") == 2
+    assert "training.lr: 0.005 -> 0.01" in capsys.readouterr().err
+    assert (run / "checkpoint" / "model.safetensors").read_bytes() == weights
+
+    assert _train(CONFIGS / "tiny.toml", run, flat_manifest, "--lr", "0.01", "--no-resume") == 0
+    [aside] = tmp_path.glob("run.previous-*")
+    assert (aside / "checkpoint" / "model.safetensors").read_bytes() == weights  # nothing lost
+    rows = (run / "metrics.jsonl").read_text().splitlines()
+    assert len(rows) == 1 and json.loads(rows[0])["lr"] <= 0.01  # the new run's log alone
+    assert f"the run that was here is now {aside}" in (run / "train.log").read_text()
+
+
+def test_the_same_manifest_spelled_another_way_resumes(flat_manifest, tmp_path, monkeypatch):
+    monkeypatch.chdir(flat_manifest.parent)
+    run = tmp_path / "run"
+    assert _train(CONFIGS / "tiny.toml", run, Path(flat_manifest.name)) == 0
+    assert _train(CONFIGS / "tiny.toml", run, flat_manifest.resolve()) == 0
+    other = flat_manifest.with_name("other.jsonl")
+    other.write_text(flat_manifest.read_text())
+    assert _train(CONFIGS / "tiny.toml", run, other) == 2  # another file, even with the same lines
+
+
+def test_evaluate_scores_with_the_calibrations_recipe_and_refuses_another(flat_manifest, tmp_path,
+                                                                                           capsys):
+    run = tmp_path / "run"
+    assert _train(CONFIGS / "tiny.toml", run, flat_manifest) == 0
+    calibration = run / "calibration.json"
+    assert training_cli(["calibrate", "--checkpoint", str(run / "checkpoint"), "--data", str(flat_manifest),
+                         "--scaling", "none", "--max-crops", "4", "--fpr", "0.2", "--out", str(calibration)]) == 0
+    evaluate = ["--checkpoint", str(run / "checkpoint"), "--data", str(flat_manifest), "--perturbations", "none",
+                "--out", str(tmp_path / "eval")]
+    # The calibration's own recipe (4 crops) unless asked otherwise; asked for another, refused.
+    assert evaluate_cli([*evaluate, "--calibration", str(calibration)]) == 0
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["max_crops"] == 4
+    with pytest.raises(SystemExit):
+        evaluate_cli([*evaluate, "--calibration", str(calibration), "--max-crops", "8"])
+    assert "max_crops: calibrated with 4, model has 8" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        evaluate_cli([*evaluate, "--calibration", str(flat_manifest)])
+    assert "is not a calibration.json" in capsys.readouterr().err
