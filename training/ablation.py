@@ -37,6 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.contract import LogitScaling, sigmoid
+from training.config import ConfigError
+from training.evaluate import parse_perturbations
 from training.metrics import detection_metrics
 from training.runs import METRICS_FILE
 
@@ -67,6 +69,10 @@ def run_one(config: Path, manifest: str, run: Path, seed: int, perturbations: st
     from training.evaluate import main as evaluate
 
     if (run / "eval" / "metrics.json").is_file():
+        changes = config_changes(config, run, manifest, seed)
+        if changes:  # a run of another config under this name: its figures are not this config's
+            raise RuntimeError(f"{run} was made with another config than {config} ({'; '.join(changes)}): "
+                               "move it away or rename the config")
         return run
     if not (run / "checkpoint" / "model.safetensors").is_file():
         status = cli(["train", "--config", str(config), "--run", str(run), "--manifest", manifest, "--seed", str(seed),
@@ -86,6 +92,14 @@ def run_one(config: Path, manifest: str, run: Path, seed: int, perturbations: st
     timing = {"train_seconds": training_seconds(run), "score_seconds": time.perf_counter() - started, "seed": seed}
     (run / "timing.json").write_text(json.dumps(timing) + "\n")
     return run
+
+
+def config_changes(config: Path, run: Path, manifest: str, seed: int) -> list[str]:
+    """How ``config`` (with the fold's manifest and the seed, as the run was trained) differs from ``run``'s."""
+    from training.runs import RunFolder, load_run_config
+
+    detector_config, train_config = load_run_config(config, {"manifest": manifest, "seed": seed})
+    return RunFolder(run, write=False).config_changes(detector_config, train_config)
 
 
 SCORING_MODEL = "scoring-fp32.onnx"
@@ -274,7 +288,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gamma-on-better", action="store_true",
                         help="after the first seed, GAMMA only on the better method (by first-seed held-out AP)")
     args = parser.parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",")]
+    # Every argument checked before the first run: a typo found after an hour of training costs the hour.
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+        parse_perturbations(args.perturbations)
+    except ValueError as error:
+        parser.error(f"--seeds is a comma list of whole numbers, --perturbations of known ones ({error})")
+    if not 0 < args.fpr < 1:
+        parser.error(f"--fpr is a share between 0 and 1, not {args.fpr}")
+    names: dict[str, Path] = {}
+    for config in args.configs:
+        try:
+            training_crops(config)
+        except (ConfigError, OSError, ValueError, TypeError) as error:
+            parser.error(f"{config}: {error}")
+        if names.setdefault(config.stem, config) != config:  # runs are filed by the config's name
+            parser.error(f"{names[config.stem]} and {config} share the name {config.stem!r}: rename one")
     fold_mode = args.folds is not None
     manifests = args.folds.split(",") if fold_mode else [args.manifest]
     missing = [m for m in manifests if not Path(m).is_file()]

@@ -201,3 +201,30 @@ def test_later_seeds_train_gamma_only_on_the_method_whose_first_seed_did_better(
     assert trained == {"tiny-lora", "tiny-mole", f"tiny-{better}-gamma"}
     assert f"not trained: tiny-{worse}-gamma" in capsys.readouterr().out
     assert f"| {fold.stem} | tiny-{worse}-gamma | 8 | 1 |" in (runs / "ablation.md").read_text()
+
+
+def test_bad_arguments_are_refused_before_any_training(tmp_path, capsys):
+    fold = _two_generator_folds(tmp_path / "flat")[0]
+    config, runs = _tiny_config(tmp_path), tmp_path / "runs"
+    twin = tmp_path / "elsewhere" / config.name
+    twin.parent.mkdir()
+    twin.write_text(config.read_text())
+    for bad, said in ((["--perturbations", "jpeg7"], "jpeg7"), (["--seeds", "0,x"], "--seeds"),
+                      (["--fpr", "5"], "--fpr"), ([str(tmp_path / "nope.toml")], "nope.toml"),
+                      ([str(twin)], "share the name 'tiny-mixed'")):
+        configs = [str(config), *(b for b in bad if b.endswith(".toml"))]
+        options = [b for b in bad if not b.endswith(".toml")]
+        with pytest.raises(SystemExit):
+            ablation.main([*configs, "--folds", str(fold), "--runs", str(runs), *options])
+        assert said in capsys.readouterr().err
+    assert not runs.exists()
+
+
+def test_a_finished_run_of_another_config_under_the_same_name_is_not_counted(tmp_path):
+    fold = _two_generator_folds(tmp_path / "flat")[0]
+    config, runs = _tiny_config(tmp_path), tmp_path / "runs"
+    args = [str(config), "--folds", str(fold), "--runs", str(runs), "--perturbations", "none"]
+    assert ablation.main(args) == 0
+    config.write_text(config.read_text().replace("lr = 0.005", "lr = 0.02"))  # edited since
+    with pytest.raises(RuntimeError, match=r"made with another config .*training\.lr: 0\.005 -> 0\.02"):
+        ablation.main(args)
