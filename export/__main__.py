@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.contract import DEFAULT_MAX_CROPS, ModelMetadata, extract_crops, plan_for
+from engine.contract import AGGREGATIONS, DEFAULT_MAX_CROPS, ModelMetadata, extract_crops, plan_for
 
 
 def photo_crops(data: str | None, crop_size: int, count: int = 32, split: str = "val") -> np.ndarray:
@@ -48,7 +48,11 @@ def photo_crops(data: str | None, crop_size: int, count: int = 32, split: str = 
 def build_metadata(args, detector) -> ModelMetadata:
     from training.calibrate import Calibration
 
-    calibration = Calibration.load(args.calibration)
+    try:
+        calibration = Calibration.load(args.calibration)
+    except (OSError, ValueError, TypeError) as error:
+        raise SystemExit(f"python -m export: --calibration {args.calibration} is not a calibration.json "
+                         f"({error})") from None
     metrics = {}
     if args.metrics:
         payload = json.loads(Path(args.metrics).read_text())
@@ -76,6 +80,8 @@ def build_metadata(args, detector) -> ModelMetadata:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from training.evaluate import positive_int
+
     parser = argparse.ArgumentParser(prog="python -m export", description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--calibration", required=True, help="calibration.json from `python -m training calibrate`")
@@ -83,8 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", required=True)
     parser.add_argument("--version", default="1")
     parser.add_argument("--precisions", default="fp32,fp16")
-    parser.add_argument("--max-crops", type=int, help="default: the calibration's (8 if it records none)")
-    parser.add_argument("--aggregation", help="default: the calibration's (mean if it records none)")
+    parser.add_argument("--max-crops", type=positive_int, help="default: the calibration's (8 if it records none)")
+    parser.add_argument("--aggregation", choices=AGGREGATIONS,
+                        help="default: the calibration's (mean if it records none)")
     parser.add_argument("--crop-plan", choices=("grid", "texture"),
                         help="default: the calibration's (grid if it records none)")
     parser.add_argument("--parity-data", help="manifest or folder whose val-split photos give the parity crops "
@@ -94,12 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from export.onnx_export import ExportError, export_detector
-    from training.checkpoint import load_checkpoint
+    from training.evaluate import load_checkpoint_or_exit
 
-    detector = load_checkpoint(args.checkpoint)
+    precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
+    if not precisions:
+        parser.error("--precisions names none (e.g. fp32,fp16)")
+    detector = load_checkpoint_or_exit(parser, args.checkpoint)
     metadata = build_metadata(args, detector)
     crops = photo_crops(args.parity_data, detector.input_spec.crop_size)
-    precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
     # int8's activation ranges are measured on training crops, never on the crops that check it
     ranges = (photo_crops(args.parity_data, detector.input_spec.crop_size, 128, "train")
               if "int8" in precisions and args.parity_data else None)  # None: export's own range photos

@@ -56,6 +56,9 @@ def _train(argv: list[str]) -> int:
 def _calibrate(argv: list[str]) -> int:
     import numpy as np
 
+    from engine.contract import AGGREGATIONS
+    from training.evaluate import positive_int
+
     from training.calibrate import DEFAULT_REAL_QUANTILE, MIN_IMAGES_PER_CLASS_FOR_SCALING, calibrate, fit_logit_scaling
 
     parser = argparse.ArgumentParser(prog="synthspot-train calibrate")
@@ -68,8 +71,8 @@ def _calibrate(argv: list[str]) -> int:
     parser.add_argument("--fpr", type=float, default=0.01)
     parser.add_argument("--real-quantile", type=float, default=DEFAULT_REAL_QUANTILE,
                         help="share of held-out real photos below likely_real (the rest up to likely_ai are 'uncertain')")
-    parser.add_argument("--max-crops", type=int, help="default: the model's (8 for checkpoints)")
-    parser.add_argument("--aggregation", help="default: the model's (mean for checkpoints)")
+    parser.add_argument("--max-crops", type=positive_int, help="default: the model's (8 for checkpoints)")
+    parser.add_argument("--aggregation", choices=AGGREGATIONS, help="default: the model's (mean for checkpoints)")
     parser.add_argument("--crop-plan", choices=("grid", "texture"), help="default: the model's (grid for checkpoints)")
     parser.add_argument("--pooled", action="store_true",
                         help="hold the FPR on all reals pooled only, not also on each kind of processing")
@@ -83,14 +86,18 @@ def _calibrate(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.split == "test":
         parser.error("thresholds are never tuned on the test split")
-    from training.evaluate import load_records, load_scorer, parse_perturbations, score_records
+    from training.evaluate import check_out_file, load_records, load_scorer_or_exit, parse_perturbations, score_records
 
     try:
         perturbations = parse_perturbations(args.perturbations)
     except ValueError as error:
         parser.error(str(error))
+    for name in ("fpr", "real_quantile"):  # checked now, not after every image was scored
+        if not 0 < getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} is a share between 0 and 1, not {getattr(args, name)}")
+    check_out_file(parser, args.out)
 
-    scorer, recipe = load_scorer(args.checkpoint, args.onnx)
+    scorer, recipe = load_scorer_or_exit(parser, args.checkpoint, args.onnx)
     recipe = recipe.but(args.max_crops, args.aggregation, args.crop_plan)
     records, base = load_records(args.data, args.split, args.layout)
     reals = [r for r in records if r.label == 0]  # processed reals included: they are real photos too

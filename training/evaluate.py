@@ -21,13 +21,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import NoReturn, Protocol
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from PIL import Image, ImageFilter
 
-from engine.contract import (DEFAULT_MAX_CROPS, INPUT_IMAGE, KEY_AGGREGATION, KEY_CROP_PLAN, KEY_CROP_SIZE,
+from engine.contract import (AGGREGATIONS, DEFAULT_MAX_CROPS, INPUT_IMAGE, KEY_AGGREGATION, KEY_CROP_PLAN, KEY_CROP_SIZE,
                              KEY_EARLY_EXIT, KEY_MAX_CROPS, OUTPUT_LOGIT, LogitScaling, ModelMetadata, aggregate_logits, decided_early,
                              extract_crops, first_stage, plan_for, sigmoid)
 from training.data import manifest, readers
@@ -275,6 +275,51 @@ def load_scorer(checkpoint: str | None, onnx_path: str | None) -> tuple[CropScor
     return TorchScorer(load_checkpoint(checkpoint)), ScoringRecipe()
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (0 crops would silently mean the default)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def load_scorer_or_exit(parser: argparse.ArgumentParser, checkpoint: str | None,
+                        onnx_path: str | None) -> tuple[CropScorer, ScoringRecipe]:
+    """:func:`load_scorer`, a path that is not a model being one line (with a hint for a run folder)."""
+    try:
+        return load_scorer(checkpoint, onnx_path)
+    except Exception as error:  # a zoo: safetensors, JSON, protobuf, onnxruntime, a missing file
+        exit_unusable(parser, checkpoint or onnx_path or "", "checkpoint" if checkpoint else "ONNX model", error)
+
+
+def load_checkpoint_or_exit(parser: argparse.ArgumentParser, checkpoint: str):
+    """A training checkpoint, or one line saying why the path is not one."""
+    from training.checkpoint import load_checkpoint
+
+    try:
+        return load_checkpoint(checkpoint)
+    except Exception as error:
+        exit_unusable(parser, checkpoint, "checkpoint", error)
+
+
+def exit_unusable(parser: argparse.ArgumentParser, path: str, kind: str, error: Exception) -> NoReturn:
+    folder = Path(path)
+    hint = f" (did you mean {folder / 'checkpoint'}?)" if kind == "checkpoint" and (folder / "checkpoint").is_dir() else ""
+    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+    parser.error(f"{path} is not a usable {kind}{hint}: {first_line}")
+
+
+def check_out_file(parser: argparse.ArgumentParser, out: str) -> None:
+    """Before any scoring: ``out`` must be writable as a file (its folder is made)."""
+    path = Path(out)
+    if path.is_dir():
+        parser.error(f"--out {out} is a folder; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        parser.error(f"--out {out}: {error}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -283,8 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="a manifest.jsonl, or a folder in a reader layout")
     parser.add_argument("--layout", choices=sorted(readers.READERS))
     parser.add_argument("--split", default="test")
-    parser.add_argument("--max-crops", type=int, help="crops per image (default: the model's)")
-    parser.add_argument("--aggregation", help="default: the model's (mean for checkpoints)")
+    parser.add_argument("--max-crops", type=positive_int, help="crops per image (default: the model's)")
+    parser.add_argument("--aggregation", choices=AGGREGATIONS, help="default: the model's (mean for checkpoints)")
     parser.add_argument("--crop-plan", choices=("grid", "texture"), help="default: the model's (grid for checkpoints)")
     parser.add_argument("--perturbations", default="all", help="comma list of " + ",".join(PERTURBATIONS) + ", 'all' or 'none'")
     parser.add_argument("--calibration", help="calibration.json: probabilities on its logit scaling, accuracies at "
@@ -305,7 +350,9 @@ def main(argv: list[str] | None = None) -> int:
             calibration = Calibration.load(args.calibration)
         except (OSError, ValueError, TypeError, KeyError) as error:
             parser.error(f"--calibration {args.calibration} is not a calibration.json ({error})")
-    scorer, recipe = load_scorer(args.checkpoint, args.onnx)
+    if Path(args.out).is_file():
+        parser.error(f"--out {args.out} is a file; evaluate writes a folder")
+    scorer, recipe = load_scorer_or_exit(parser, args.checkpoint, args.onnx)
     asked = (args.max_crops, args.aggregation, args.crop_plan)
     if calibration is not None:  # it carries the recipe it was fitted with: that, unless asked otherwise
         fitted = (calibration.max_crops, calibration.aggregation, calibration.crop_plan)

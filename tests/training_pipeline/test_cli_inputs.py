@@ -94,3 +94,39 @@ def test_evaluate_scores_with_the_calibrations_recipe_and_refuses_another(flat_m
     with pytest.raises(SystemExit):
         evaluate_cli([*evaluate, "--calibration", str(flat_manifest)])
     assert "is not a calibration.json" in capsys.readouterr().err
+
+
+def test_calibrate_evaluate_and_export_check_their_arguments_before_scoring(flat_manifest, tmp_path, capsys):
+    from export.__main__ import main as export_cli
+
+    run = tmp_path / "run"
+    assert _train(CONFIGS / "tiny.toml", run, flat_manifest) == 0
+    calibrate = ["calibrate", "--data", str(flat_manifest), "--scaling", "none"]
+    not_onnx = tmp_path / "model.onnx"
+    not_onnx.write_text("not a model")
+    cases = [
+        ([*calibrate, "--checkpoint", str(run / "checkpoint"), "--fpr", "5", "--out", str(tmp_path / "c.json")],
+         "--fpr is a share between 0 and 1, not 5.0"),
+        ([*calibrate, "--checkpoint", str(run / "checkpoint"), "--max-crops", "0", "--out", str(tmp_path / "c.json")],
+         "must be at least 1, not 0"),
+        ([*calibrate, "--checkpoint", str(run / "checkpoint"), "--out", str(tmp_path)], "is a folder"),
+        ([*calibrate, "--checkpoint", str(run), "--out", str(tmp_path / "c.json")],
+         f"did you mean {run / 'checkpoint'}?"),
+        ([*calibrate, "--onnx", str(not_onnx), "--out", str(tmp_path / "c.json")], "is not a usable ONNX model"),
+        (["evaluate", "--checkpoint", str(run / "checkpoint"), "--data", str(flat_manifest), "--aggregation", "medain",
+          "--out", str(tmp_path / "eval")], "invalid choice: 'medain'"),
+    ]
+    for args, said in cases:
+        with pytest.raises(SystemExit):
+            training_cli(args)
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err, (args, err)
+    assert not (tmp_path / "c.json").exists()
+
+    export = ["--checkpoint", str(run / "checkpoint"), "--out", str(tmp_path / "models"), "--name", "mine"]
+    with pytest.raises(SystemExit, match="is not a calibration.json"):
+        export_cli([*export, "--calibration", str(flat_manifest)])
+    with pytest.raises(SystemExit):
+        export_cli([*export, "--calibration", str(flat_manifest), "--precisions", ","])
+    assert "--precisions names none" in capsys.readouterr().err
+    assert not (tmp_path / "models").exists()
