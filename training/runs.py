@@ -83,6 +83,12 @@ class TrainConfig:
             raise ConfigError("batch_size, accumulate, epochs and expert_epochs must be >= 1")
         if self.lr <= 0:
             raise ConfigError("lr must be > 0")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise ConfigError("steps_per_epoch must be >= 1 (leave it out for whole epochs)")
+        if self.weight_decay < 0 or self.gamma_weight < 0 or self.workers < 0 or (self.threads or 0) < 0:
+            raise ConfigError("weight_decay, gamma_weight, workers and threads must be >= 0")
+        if not (0 <= self.warmup_fraction < 1 and 0 <= self.min_manipulated <= 1):
+            raise ConfigError("warmup_fraction must be in [0, 1), min_manipulated in [0, 1]")
         if self.autocast not in AUTOCAST_DTYPES:
             raise ConfigError(f"autocast must be one of {sorted(k for k in AUTOCAST_DTYPES if k)} or absent")
 
@@ -113,6 +119,9 @@ def load_run_config(path: str | os.PathLike, overrides: dict[str, Any] | None = 
     path = Path(path)
     text = path.read_text()
     data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    unknown = sorted(set(data) - {"detector", "training"})
+    if unknown:  # a misspelt table ([detektor]) would otherwise train on every default
+        raise ConfigError(f"unknown config tables: {unknown} (there are [detector] and [training])")
     training = dict(data.get("training", {}))
     training.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return DetectorConfig.from_dict(data.get("detector", {})), TrainConfig.from_dict(training)

@@ -23,6 +23,9 @@ def _train(config, run, manifest=None, *extra):
     ("[detector]\nbackbone = 'tiny_vit'\ncrop_sise = 32\n", "unknown config fields: ['crop_sise']"),
     ("[detector]\nbackbone = 'tiny_vit'\n[training]\nbatch_size = '4'\n", "batch_size"),
     ("[detector]\nbackbone = 'tiny_vit'\n[training]\nepochs = -1\n", "must be >= 1"),
+    ("[detector]\nbackbone = 'tiny_vit'\n[training]\nsteps_per_epoch = 0\n", "steps_per_epoch must be >= 1"),
+    ("[detector]\nbackbone = 'tiny_vit'\n[training]\nwarmup_fraction = -1.0\n", "warmup_fraction must be in"),
+    ("[detektor]\nbackbone = 'tiny_vit'\n", "unknown config tables: ['detektor']"),
 ])
 def test_a_config_that_does_not_read_is_one_line(flat_manifest, tmp_path, capsys, text, said):
     config = tmp_path / "bad.toml"
