@@ -130,8 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         from training.evaluate import main as evaluate
 
         return evaluate(argv[1:])
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
     if not argv or argv[0] not in commands:
-        print(__doc__, file=sys.stderr)
+        unknown = f"synthspot-train: unknown command {argv[0]!r}\n" if argv else ""
+        print(unknown + __doc__, file=sys.stderr)
         return 2
     return commands[argv[0]](argv[1:])
 

@@ -228,3 +228,25 @@ def test_a_finished_run_of_another_config_under_the_same_name_is_not_counted(tmp
     config.write_text(config.read_text().replace("lr = 0.005", "lr = 0.02"))  # edited since
     with pytest.raises(RuntimeError, match=r"made with another config .*training\.lr: 0\.005 -> 0\.02"):
         ablation.main(args)
+
+
+def test_leave_out_writes_only_folds_that_can_be_evaluated(tmp_path, capsys):
+    path = write_flat_set(tmp_path / "flat", count=18)
+    records = manifest.read(path)
+    with pytest.raises(SystemExit):  # the flat set's fakes name no family
+        leaveout.main(["--manifest", str(path)])
+    assert "no fake in" in capsys.readouterr().err
+    for record in records:
+        if record.label == 1:  # "org/kept" in every split, "seen-in-train" only in train
+            index = int(Path(record.path).stem)
+            record.family = "org/kept" if index % 2 or record.split != "train" else "seen-in-train"
+    manifest.write(records, path)
+    assert leaveout.main(["--manifest", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {"org/kept": str(path.parent / "folds" / "family-org_kept.jsonl")}
+    assert "skipped: family 'seen-in-train' has no fake in the test split" in captured.err
+    with pytest.raises(SystemExit):
+        leaveout.main(["--manifest", str(path), "--held-out", "seen-in-train"])
+    with pytest.raises(SystemExit):
+        leaveout.main(["--manifest", str(path.parent)])  # a folder
+    assert "no manifest at" in capsys.readouterr().err

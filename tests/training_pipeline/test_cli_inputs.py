@@ -133,3 +133,10 @@ def test_calibrate_evaluate_and_export_check_their_arguments_before_scoring(flat
         export_cli([*export, "--calibration", str(flat_manifest), "--precisions", ","])
     assert "--precisions names none" in capsys.readouterr().err
     assert not (tmp_path / "models").exists()
+
+
+def test_help_is_an_answer_and_a_typo_is_named(capsys):
+    assert training_cli(["--help"]) == 0
+    assert "calibrate" in capsys.readouterr().out
+    assert training_cli(["trian"]) == 2
+    assert "unknown command 'trian'" in capsys.readouterr().err

@@ -62,10 +62,14 @@ def write_fold(manifest_path: str | os.PathLike, by: str, held_out: str) -> Path
     records = manifest.read(manifest_path)
     if held_out not in names(records, by):
         raise ValueError(f"no fake in {manifest_path} has {by} {held_out!r}; known: {', '.join(sorted(names(records, by)))}")
-    target = manifest_path.parent / FOLDS / f"{by}-{held_out}.jsonl"
+    kept = fold(records, by, held_out)
+    if not any(r.label == 1 and r.split == "test" for r in kept):  # it would evaluate to NaN
+        raise ValueError(f"{by} {held_out!r} has no fake in the test split: a fold of it could not be evaluated")
+    # A name may hold a path separator ("org/model"): the fold's file name may not.
+    target = manifest_path.parent / FOLDS / f"{by}-{held_out.replace('/', '_').replace(os.sep, '_')}.jsonl"
     target.parent.mkdir(exist_ok=True)
     relocated = [dataclasses.replace(r, path=_relocate(r.path), mask_path=_relocate(r.mask_path),
-                                     domain_map_path=_relocate(r.domain_map_path)) for r in fold(records, by, held_out)]
+                                     domain_map_path=_relocate(r.domain_map_path)) for r in kept]
     manifest.write(relocated, target)
     return target
 
@@ -84,17 +88,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-out", help="one generator or family (default: one fold for each)")
     parser.add_argument("--list", action="store_true", help="print the names and their fake counts, write nothing")
     args = parser.parse_args(argv)
-    if not Path(args.manifest).exists():
+    if not Path(args.manifest).is_file():
         parser.error(f"no manifest at {args.manifest}")
     counts = names(manifest.read(args.manifest), args.by)
+    if not counts:
+        parser.error(f"no fake in {args.manifest} names its {args.by}: nothing to hold out")
     if args.list:
         print(json.dumps(dict(sorted(counts.items())), indent=1))
         return 0
-    wanted = [args.held_out] if args.held_out else sorted(counts)
-    try:
-        written = {name: str(write_fold(args.manifest, args.by, name)) for name in wanted}
-    except ValueError as error:
-        parser.error(str(error))
+    written, skipped = {}, []
+    for name in [args.held_out] if args.held_out else sorted(counts):
+        try:
+            written[name] = str(write_fold(args.manifest, args.by, name))
+        except ValueError as error:
+            if args.held_out:
+                parser.error(str(error))
+            skipped.append(str(error))  # one fold for each: those that cannot be evaluated are said, not written
+    for reason in skipped:
+        print(f"skipped: {reason}", file=sys.stderr)
     print(json.dumps(written, indent=1))
     return 0
 
