@@ -57,6 +57,7 @@ class DecodedImage:
     mode: str  # the mode before conversion to RGB, e.g. "P", "I;16", "CMYK"
     jpeg_quality: int | None  # estimated from the quantisation tables, JPEG only
     orientation: int = 1  # EXIF orientation, 1-8
+    frames: int = 1  # of an animation, or pages of a TIFF; ``rgb`` is the first
 
     @property
     def shown(self) -> np.ndarray:
@@ -153,6 +154,7 @@ class OpenedImage:
         orientation = _best_effort(_exif_orientation, image) or 1
         try:
             rgb = to_rgb_array(image)
+            frames = _best_effort(_frame_count, image) or 1  # after the pixels: counting seeks through the file
         except MemoryError:
             raise DecodeError("the image needs more memory than is free") from None
         except Exception as exc:
@@ -161,7 +163,8 @@ class OpenedImage:
             self.close()  # Pillow's copy goes before anything else is allocated
         height, width = shown_size(rgb.shape[0], rgb.shape[1], orientation)
         return DecodedImage(rgb=rgb, format="JPEG" if self.format == "MPO" else self.format, width=width,
-                            height=height, mode=self.mode, jpeg_quality=quality, orientation=orientation)
+                            height=height, mode=self.mode, jpeg_quality=quality, orientation=orientation,
+                            frames=frames)
 
     def close(self) -> None:
         self._image.close()
@@ -191,6 +194,11 @@ def _best_effort(read, image):
         return read(image)
     except Exception:
         return None
+
+
+def _frame_count(image: Image.Image) -> int:
+    # An MPO's second image is the same photo (a stereo pair or a depth view), not another picture.
+    return 1 if image.format == "MPO" else int(getattr(image, "n_frames", 1))
 
 
 def _exif_orientation(image: Image.Image) -> int:

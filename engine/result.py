@@ -161,6 +161,17 @@ def to_csv(results: list[Result]) -> str:
     return buffer.getvalue()
 
 
+@dataclass(frozen=True)
+class ImageTraits:
+    """What about an image, beyond its size and JPEG quality, limits what its score can say."""
+
+    mode: str = "RGB"  # Pillow's mode as stored: "P" and "1" have a few colours at most
+    frames: int = 1  # frames of an animation or pages of a TIFF; the first is scored
+
+
+FEW_COLOUR_MODES = ("P", "PA", "1")
+
+
 def decide_verdict(
     probability: float,
     thresholds: Thresholds,
@@ -169,6 +180,7 @@ def decide_verdict(
     height: int,
     crop_size: int,
     jpeg_quality: int | None,
+    traits: ImageTraits = ImageTraits(),
 ) -> tuple[str, list[str]]:
     """The verdict band and, when it is "uncertain", the reasons in words."""
     reasons: list[str] = []
@@ -184,6 +196,11 @@ def decide_verdict(
         reasons.append(f"the image is very small ({width}×{height}) for the model's {crop_size}px view")
     if jpeg_quality is not None and jpeg_quality < MIN_TRUSTED_JPEG_QUALITY:
         reasons.append(f"heavily recompressed (JPEG quality about {jpeg_quality}); compression erases the traces")
+    if traits.mode in FEW_COLOUR_MODES:
+        reasons.append("the image has few colours (a palette or black-and-white image); reducing the colours "
+                       "erases the traces")
+    if traits.frames > 1:
+        reasons.append(f"only the first of its {traits.frames} frames or pages was checked")
     crop_probabilities = np.asarray(crop_probabilities, dtype=np.float64)
     # Parts disagree when some crops say "likely AI" and others "likely real". A mere spread of
     # scores is no reason: a sharp model's crops spread widely on flat and textured regions alike,
@@ -217,7 +234,7 @@ class UnusableScore(ValueError):
 
 def score_result(result: Result, metadata: ModelMetadata, boxes: list[CropBox], logits: np.ndarray,
                  expert_weights: np.ndarray | None = None, artifact_map: np.ndarray | None = None,
-                 orientation: int = 1) -> None:
+                 orientation: int = 1, traits: ImageTraits = ImageTraits()) -> None:
     """Fill in what the model said about one image from its outputs for that image's crops: the aggregated
     probability, the verdict band and its reasons, each crop's score, the mix of experts and the heatmap.
     ``result`` already describes the image as shown (size, JPEG quality); ``boxes`` are on its pixels as
@@ -230,7 +247,7 @@ def score_result(result: Result, metadata: ModelMetadata, boxes: list[CropBox], 
     result.probability = float(sigmoid(scaling.apply(aggregate_logits(logits, metadata.aggregation))))
     result.verdict, result.reasons = decide_verdict(
         result.probability, metadata.thresholds, crop_probabilities, result.width, result.height,
-        metadata.crop_size, result.jpeg_quality)
+        metadata.crop_size, result.jpeg_quality, traits)
     stored_height, stored_width = shown_size(result.height, result.width, orientation)  # its own inverse
     shown = [shown_box(box, orientation, stored_height, stored_width) for box in boxes]
     result.crops = [CropScore(b.top, b.left, b.size, round(float(p), 4))

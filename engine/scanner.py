@@ -36,7 +36,7 @@ from engine.model import Detector, ModelOutputs
 from engine.pending import PendingWork
 from engine.paths import display_path
 from engine.provenance import provenance_hints
-from engine.result import Result, UnusableScore, score_result
+from engine.result import ImageTraits, Result, UnusableScore, score_result
 from engine.store import Store, claim_owner
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,7 @@ class _Prepared:
     boxes: list[contract.CropBox]  # on the pixels as stored
     started: float
     orientation: int = 1  # EXIF: how the stored pixels show
+    traits: ImageTraits = ImageTraits()
     followers: list[tuple[ScanJob, ScanRequest]] = field(default_factory=list)
     first: int = 0  # crops the first run scores: all of them, or the cascade's first stage
     scored: int = 0  # crops scored so far
@@ -371,6 +372,7 @@ class Scanner:
                 crops = contract.extract_crops(image.rgb, boxes)
                 image_format, width, height, jpeg_quality = image.format, image.width, image.height, image.jpeg_quality
                 orientation = image.orientation
+                traits = ImageTraits(image.mode, image.frames)
                 del image
         cropped = time.perf_counter()
         hints = provenance_hints(data, image_format)
@@ -397,7 +399,7 @@ class Scanner:
                 "provenance": _ms(done - cropped),
             },
         )
-        return _Prepared(job, request, result, crops, boxes, started, orientation,
+        return _Prepared(job, request, result, crops, boxes, started, orientation, traits,
                          first=contract.first_stage(len(boxes), meta))
 
     # --- inference (one thread) -----------------------------------------------
@@ -491,7 +493,8 @@ class Scanner:
     def _finish_result(self, prepared: _Prepared) -> None:
         result = prepared.result
         score_result(result, self.detector.metadata, prepared.boxes[:prepared.scored], prepared.joined("logits"),
-                     prepared.joined("expert_weights"), prepared.joined("artifact_map"), prepared.orientation)
+                     prepared.joined("expert_weights"), prepared.joined("artifact_map"), prepared.orientation,
+                     prepared.traits)
         result.timings_ms["model"] = round(prepared.model_ms, 2)
         result.scanned_at = time.time()
         result.timings_ms["total"] = _ms(time.perf_counter() - prepared.started)

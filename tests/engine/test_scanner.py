@@ -399,3 +399,18 @@ def test_a_model_that_answers_nan_gives_an_error_row_not_a_verdict(tmp_path):
     assert result.error == "the model gave no usable score for this image (its output is not a number)"
     # Strict JSON: the extension's parser refuses a bare NaN.
     json.loads(result.to_json(), parse_constant=lambda name: pytest.fail(f"bare {name} in the JSON"))
+
+
+def test_a_palette_image_and_an_animation_say_what_limits_their_score(tmp_path, detector):
+    bright = Image.new("RGB", (64, 48), (250, 250, 250))
+    bright.save(tmp_path / "plain.png")
+    bright.convert("P").save(tmp_path / "palette.png")
+    bright.save(tmp_path / "moving.webp", save_all=True, append_images=[Image.new("RGB", (64, 48), (10, 10, 10))],
+                lossless=True)
+    with Scanner(detector) as scanner:
+        plain, palette, moving = scanner.scan([ScanRequest(path=str(tmp_path / n))
+                                                for n in ("plain.png", "palette.png", "moving.webp")])
+    assert plain.verdict == LIKELY_AI and not plain.reasons
+    assert palette.verdict == UNCERTAIN and any("few colours" in r for r in palette.reasons)
+    assert moving.verdict == UNCERTAIN and any("first of its 2 frames" in r for r in moving.reasons)
+    assert moving.probability == pytest.approx(plain.probability, abs=1e-3)  # the first frame, the bright one
