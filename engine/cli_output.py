@@ -6,6 +6,8 @@ import queue
 import sys
 from collections import Counter
 
+from wcwidth import wcswidth
+
 from engine.paths import display_path, printable
 from engine.result import VERDICT_LABELS, Result, to_csv, verdict_counts_text
 
@@ -71,11 +73,21 @@ def format_table(results: list[Result]) -> str:
             display_path(r.path),
             printable(notes),
         ))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    widths = [max(_columns(row[i]) for row in rows) for i in range(5)]
     # One long path would push every row's notes far right: longer paths overrun the column instead.
     widths[4] = min(widths[4], MAX_FILE_COLUMN)
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True)) + "  " + row[5]
+    return "\n".join("  ".join(_padded(cell, width) for cell, width in zip(row[:5], widths, strict=True)) + "  " + row[5]
                      for row in rows).rstrip()
+
+
+def _columns(text: str) -> int:
+    """Terminal columns ``text`` takes: a CJK character or an emoji takes two."""
+    width = wcswidth(text)
+    return len(text) if width < 0 else width  # < 0: a control character (names are printable() already)
+
+
+def _padded(text: str, width: int) -> str:
+    return text + " " * max(0, width - _columns(text))
 
 
 def summary(results: list[Result], skipped: list[tuple[str, str]], total: int | None = None) -> str:

@@ -142,3 +142,16 @@ def test_one_long_path_does_not_push_every_row_s_notes_across_the_terminal():
     assert header.index("NOTES") <= header.index("FILE") + MAX_FILE_COLUMN + 2
     assert second.index("the image data is truncated") == header.index("NOTES")  # short rows stay aligned
     assert long_path in first  # the long path is whole, overrunning its column
+
+
+def test_wide_characters_in_names_keep_the_notes_column_aligned():
+    from wcwidth import wcswidth
+
+    from engine.cli_output import format_table
+    from engine.result import ERROR, Result
+
+    names = ["/p/猫の写真.jpg", "/p/🐱🐱.jpg", "/p/plain-name.jpg"]
+    results = [Result(sha256="", path=name, verdict=ERROR, error="the file is empty") for name in names]
+    header, *rows = format_table(results).splitlines()
+    notes_column = wcswidth(header[:header.index("NOTES")])
+    assert [wcswidth(row[:row.index("the file is empty")]) for row in rows] == [notes_column] * 3
