@@ -31,6 +31,10 @@ except ImportError:  # pragma: no cover - the plugin is a declared dependency
 # is not thread-safe and decoding runs on several threads.
 warnings.filterwarnings("ignore", module=r"PIL(\.|$)")
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+# Pillow's own bomb check fires at open with "could be decompression bomb"; the size check below runs at
+# the same point (before any pixel is decoded) and says the size and the limit. Pixels are only ever
+# decoded here, after it (metadata.py parses headers of files that passed it).
+Image.MAX_IMAGE_PIXELS = None
 
 # 100 megapixels: far above any camera, and the decoded image (at most 4 bytes a pixel as Pillow
 # stores it, plus the 3-byte RGB result) stays under 0.8 GB.
