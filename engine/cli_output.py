@@ -76,8 +76,9 @@ def format_table(results: list[Result]) -> str:
     widths = [max(_columns(row[i]) for row in rows) for i in range(5)]
     # One long path would push every row's notes far right: longer paths overrun the column instead.
     widths[4] = min(widths[4], MAX_FILE_COLUMN)
-    return "\n".join("  ".join(_padded(cell, width) for cell, width in zip(row[:5], widths, strict=True)) + "  " + row[5]
-                     for row in rows).rstrip()
+    lines = ("  ".join(_padded(cell, width) for cell, width in zip(row[:5], widths, strict=True)) + "  " + row[5]
+             for row in rows)
+    return "\n".join(lines).rstrip()
 
 
 def _columns(text: str) -> int:
