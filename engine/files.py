@@ -163,8 +163,11 @@ def _walk(root: Path, recursive: bool, skipped: Skipped, visited: set[tuple[int,
                 if entry.is_dir():  # follows symlinks
                     subfolders.append(candidate)
                     continue
-            except OSError as exc:
-                skipped.append((str(candidate), _why(exc)))
+            except OSError as exc:  # a symlink loop: a name that says image gets its error row, as a FIFO does
+                if name_says_image(entry.name):
+                    yield candidate
+                else:
+                    skipped.append((str(candidate), _why(exc)))
                 continue
             reason = _not_an_image(candidate)
             if reason is None or name_says_image(entry.name):

@@ -2,6 +2,7 @@
 import io
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,3 +83,12 @@ def test_a_file_named_twice_or_inside_a_folder_also_given_is_scanned_once(tmp_pa
     Image.new("RGB", (8, 8)).save(tmp_path / "nest" / "y.png")
     found = list(expand_paths([tmp_path / "nest", nested, nested / "x.png", f"{tmp_path}/nest/./a/x.png"]))
     assert sorted(path.name for path in found) == ["x.png", "y.png"]
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or sys.platform == "win32", reason="POSIX symlinks")
+def test_a_self_looping_link_named_like_an_image_gets_its_error_row_and_others_are_listed(tmp_path):
+    (tmp_path / "loop.jpg").symlink_to(tmp_path / "loop.jpg")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    skipped = []
+    assert list(expand_paths([tmp_path], skipped=skipped)) == [tmp_path / "loop.jpg"]
+    assert [Path(path).name for path, _ in skipped] == ["loop"]
