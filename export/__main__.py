@@ -17,6 +17,7 @@ static: its activation ranges come from crops of ``--parity-data``'s train split
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from engine.contract import AGGREGATIONS, DEFAULT_MAX_CROPS, ModelMetadata, extract_crops, plan_for
+from training.checkpoint import WEIGHTS_FILE
 
 
 def photo_crops(data: str | None, crop_size: int, count: int = 32, split: str = "val") -> np.ndarray:
@@ -43,6 +45,11 @@ def photo_crops(data: str | None, crop_size: int, count: int = 32, split: str = 
         rgb = np.asarray(Image.open(manifest.resolve(base, record.path)).convert("RGB"))
         crops.append(extract_crops(rgb, plan_for(rgb, crop_size, 4, "texture")))
     return np.concatenate(crops)[:count]
+
+
+def weights_version(checkpoint: str) -> str:
+    """A version that changes exactly when the weights do: results are cached by name@version."""
+    return hashlib.sha256((Path(checkpoint) / WEIGHTS_FILE).read_bytes()).hexdigest()[:8]
 
 
 def build_metadata(args, detector) -> ModelMetadata:
@@ -73,7 +80,7 @@ def build_metadata(args, detector) -> ModelMetadata:
     if mismatches:
         raise SystemExit("the calibration's thresholds do not hold for this model's scoring (recalibrate, or export "
                          "with the calibration's recipe): " + "; ".join(mismatches))
-    return ModelMetadata(name=args.name, version=args.version, crop_size=crop_size,
+    return ModelMetadata(name=args.name, version=args.version or weights_version(args.checkpoint), crop_size=crop_size,
                          aggregation=aggregation, thresholds=calibration.thresholds(),
                          training=training, metrics=metrics, max_crops=max_crops, crop_plan=crop_plan,
                          logit_scaling=calibration.scaling())
@@ -87,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibration", required=True, help="calibration.json from `python -m training calibrate`")
     parser.add_argument("--out", required=True)
     parser.add_argument("--name", required=True)
-    parser.add_argument("--version", default="1")
+    parser.add_argument("--version", help="default: the first 8 hex digits of the checkpoint's weights' SHA-256, so "
+                                           "that a retrained model never reuses results cached for the last one")
     parser.add_argument("--precisions", default="fp32,fp16")
     parser.add_argument("--max-crops", type=positive_int, help="default: the calibration's (8 if it records none)")
     parser.add_argument("--aggregation", choices=AGGREGATIONS,

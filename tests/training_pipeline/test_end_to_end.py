@@ -1,6 +1,7 @@
 """Forge a few images -> train a few steps -> calibrate -> evaluate -> export -> the engine loads the
 export and scores images exactly as training's evaluation does."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -103,6 +104,9 @@ def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_
     assert (engine.metadata.max_crops, engine.metadata.crop_plan) == (6, "texture")  # the calibration's recipe
     assert engine.metadata.logit_scaling == scaling
     assert engine.has_experts and engine.has_artifact_map
+    # No --version: the weights' own digest, so a retrained model never reuses this one's cached results.
+    weights = (run / "checkpoint" / "model.safetensors").read_bytes()
+    assert engine.metadata.version == hashlib.sha256(weights).hexdigest()[:8]
 
     torch_scorer = TorchScorer(load_checkpoint(run / "checkpoint"))
     records = [r for r in manifest.read(forged_manifest) if r.split == "test"][:4]
