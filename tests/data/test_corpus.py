@@ -2,6 +2,7 @@ import io
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 from skimage import data
 
@@ -66,3 +67,42 @@ def test_splits_are_deterministic_and_roughly_proportional():
 def test_allow_lists_name_photo_sets_only():
     assert not any("paintings" in s or "words_sample" in s for s in sources.GCOMPRIS_PHOTO_SETS)
     assert "data/starry_night.jpg" not in sources.OPENCV_PHOTOS
+
+
+def test_add_says_what_it_passed_over_and_refuses_what_is_no_folder_of_photos(tmp_path, capsys, small_images_allowed):
+    folder = tmp_path / "Trip [2023]"  # glob's special characters in a name
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "up").symlink_to(folder, target_is_directory=True)  # a loop
+    (folder / "photo.png").write_bytes(_png(data.astronaut()[:200, :200]))
+    (folder / "sub" / "coffee.png").write_bytes(_png(data.coffee()[:150, :180]))
+    (folder / "clip.gif").write_bytes(b"GIF89a")
+    (folder / ".hidden.png").write_bytes(_png(data.coffee()[:150, :150]))
+    root = tmp_path / "corpus"
+    assert corpus.main(["add", str(folder), "--corpus", str(root)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["outcomes"] == {"kept": 2}  # each photo once, the loop not followed
+    assert report["skipped"] == {"not a photo format taken (.gif)": 1, "hidden": 1}
+
+    for bad, said in ((tmp_path / "nope", "is not a folder"), (folder / "photo.png", "is not a folder"),
+                      (tmp_path / "empty", "no photos")):
+        if bad.name == "empty":
+            bad.mkdir()
+        assert corpus.main(["add", str(bad), "--corpus", str(tmp_path / "other")]) == 2
+        assert said in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()
+
+
+def test_an_interrupted_add_keeps_a_manifest_that_names_only_files_that_exist(tmp_path, small_images_allowed):
+    root = tmp_path / "corpus"
+    small = np.asarray(Image.fromarray(data.astronaut()).resize((200, 200)))
+    corpus.ingest(root, [sources.SourcePhoto(_png(small), "user", "/small.png", "CC0", "")])
+
+    def photos():  # the same photo, larger (it replaces the small one), then the person presses Ctrl-C
+        yield sources.SourcePhoto(_png(data.astronaut()), "user", "/large.png", "CC0", "")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        corpus.ingest(root, photos())
+    [entry] = corpus.read_manifest(root)
+    assert entry["original_path"] == "/large.png" and (root / entry["path"]).is_file()
+    assert len(list((root / "images").iterdir())) == 1  # the replaced file went once the manifest said so

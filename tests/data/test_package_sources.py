@@ -159,3 +159,17 @@ def test_imgaug_wheel_gives_its_quokka_photo():
         pytest.skip(f"no package index reachable: {error}")
     assert photo.source_package.startswith("pypi:imgaug=")
     assert photo_filter.judge(photo.data).is_photo
+
+
+def test_add_refuses_a_reserved_package_reached_through_a_link(tmp_path, capsys):
+    unpacked = tmp_path / "deb" / "plasma-workspace-wallpapers" / "usr" / "share" / "wallpapers"
+    unpacked.mkdir(parents=True)
+    (unpacked / "photo.jpg").write_bytes(_jpeg(data.astronaut()))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "photo.jpg").write_bytes(_jpeg(data.coffee()))
+    (mine / "walls").symlink_to(unpacked, target_is_directory=True)  # a folder link: not followed
+    (mine / "wall.jpg").symlink_to(unpacked / "photo.jpg")  # a file link: followed, and refused
+    assert corpus.main(["add", str(mine), "--corpus", str(tmp_path / "corpus")]) == 2
+    assert "plasma-workspace-wallpapers" in capsys.readouterr().err
+    assert not (tmp_path / "corpus" / "manifest.jsonl").exists()

@@ -21,9 +21,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import itertools
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 
@@ -67,6 +69,7 @@ class Corpus:
         (self.root / "images").mkdir(parents=True, exist_ok=True)
         self.entries = read_manifest(self.root)
         self.rejected: list[dict] = []
+        self._superseded: list[Path] = []  # deleted once the manifest no longer names them
 
     def _hashes(self) -> np.ndarray:
         return np.array([int(e["phash"], 16) for e in self.entries], dtype=np.uint64)
@@ -102,7 +105,8 @@ class Corpus:
                 existing = self.entries[nearest]
                 if image.width * image.height <= existing["width"] * existing["height"]:
                     return self._reject(photo, f"duplicate of {existing['id']}")
-                (self.root / existing["path"]).unlink(missing_ok=True)
+                if existing["path"] != entry["path"]:
+                    self._superseded.append(self.root / existing["path"])
                 self.rejected.append({"id": existing["id"], "original_path": existing["original_path"], "reason": f"duplicate of {entry['id']} (smaller)"})
                 self.entries[nearest] = entry
                 (self.root / entry["path"]).write_bytes(photo.data)
@@ -116,23 +120,36 @@ class Corpus:
         return reason
 
     def save(self) -> None:
-        with open(self.root / MANIFEST, "w") as handle:
+        """The manifest whole or not at all (written beside, then renamed); files it no longer names go after."""
+        scratch = self.root / (MANIFEST + ".tmp")
+        with open(scratch, "w") as handle:
             for entry in sorted(self.entries, key=lambda e: e["id"]):
                 handle.write(json.dumps(entry) + "\n")
+        os.replace(scratch, self.root / MANIFEST)
+        for path in self._superseded:
+            path.unlink(missing_ok=True)
+        self._superseded = []
         with open(self.root / REJECTED, "a") as handle:
             for row in self.rejected:
                 handle.write(json.dumps(row) + "\n")
         self.rejected = []
 
 
+SAVE_EVERY = 50  # photos between manifest saves: an interrupted build keeps what it had done
+
+
 def ingest(root: str | os.PathLike, photos: Iterable[sources.SourcePhoto]) -> dict[str, int]:
     corpus = Corpus(root)
     counts: dict[str, int] = {}
-    for photo in photos:
-        outcome = corpus.add(photo)
-        key = outcome if outcome in ("kept", "replaced") else outcome.split(":")[0].split(" of ")[0]
-        counts[key] = counts.get(key, 0) + 1
-    corpus.save()
+    try:
+        for index, photo in enumerate(photos, 1):
+            outcome = corpus.add(photo)
+            key = outcome if outcome in ("kept", "replaced") else outcome.split(":")[0].split(" of ")[0]
+            counts[key] = counts.get(key, 0) + 1
+            if index % SAVE_EVERY == 0:
+                corpus.save()
+    finally:  # Ctrl-C or an error: what was added stays, named by a whole manifest
+        corpus.save()
     return counts
 
 
@@ -200,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--attribution", default="")
     args = parser.parse_args(argv)
 
+    skipped: list[tuple[str, str]] = []
     try:
         if args.command == "build":
             only = [name.strip() for name in args.only.split(",") if name.strip()] if args.only else None
@@ -208,12 +226,21 @@ def main(argv: list[str] | None = None) -> int:
         else:
             for part in Path(args.folder).resolve().parts:  # e.g. an unpacked reserved package
                 refuse_photo_source(part)
-            counts = ingest(args.corpus, sources.folder_photos(args.folder, args.licence, args.attribution))
+            if Path(args.corpus).exists() and not Path(args.corpus).is_dir():
+                raise NotADirectoryError(f"--corpus {args.corpus} is not a folder")
+            photos = sources.folder_photos(args.folder, args.licence, args.attribution, skipped)
+            first = next(photos, None)  # read one at a time: a folder may hold more than memory does
+            if first is None:
+                raise FileNotFoundError(f"no photos ({', '.join(sources.IMAGE_SUFFIXES)}) in {args.folder}")
+            counts = ingest(args.corpus, itertools.chain([first], photos))
             root = args.corpus
-    except (ReservedSourceError, UnknownSourceError) as error:
+    except (ReservedSourceError, UnknownSourceError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(json.dumps({"outcomes": counts, **summary(root)}, indent=1))
+    report = {"outcomes": counts, **summary(root)}
+    if skipped:  # nothing passed over in silence
+        report["skipped"] = dict(Counter(why for _, why in skipped))
+    print(json.dumps(report, indent=1))
     return 0
 
 

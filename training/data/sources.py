@@ -3,7 +3,6 @@ allow-list of photo sets (clipart, paintings, renders, diagrams and logos left o
 after looking at every set), plus a user's own folder."""
 from __future__ import annotations
 
-import glob
 import os
 import subprocess
 import tempfile
@@ -171,8 +170,47 @@ def debian_package_photos(only: Container[str] | None = None) -> Iterator[Source
             yield from opencv_doc_photos(Path(tmp))
 
 
-def folder_photos(folder: str | os.PathLike, licence: str = "user-supplied", attribution: str = "") -> Iterator[SourcePhoto]:
-    for path in sorted(glob.glob(os.path.join(folder, "**", "*"), recursive=True)):
-        if path.lower().endswith(IMAGE_SUFFIXES) and os.path.isfile(path):
-            with open(path, "rb") as handle:
-                yield SourcePhoto(handle.read(), "user", os.path.abspath(path), licence, attribution)
+def folder_photos(folder: str | os.PathLike, licence: str = "user-supplied", attribution: str = "",
+                  skipped: list[tuple[str, str]] | None = None) -> Iterator[SourcePhoto]:
+    """The photos under ``folder``, in name order. Links to folders are not followed (no loops, nothing from
+    outside it), hidden files and other formats are passed over and listed in ``skipped``; a photo that
+    resolves into a reserved package (an unpacked one, a link to one, one installed by apt) stops it all."""
+    skipped = [] if skipped is None else skipped
+    if not os.path.isdir(folder):
+        raise NotADirectoryError(f"{folder} is not a folder")
+    files = []
+    for top, folders, names in os.walk(folder):
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        for name in sorted(names):
+            path = os.path.join(top, name)
+            if name.startswith("."):
+                skipped.append((path, "hidden"))
+            elif not name.lower().endswith(IMAGE_SUFFIXES):
+                skipped.append((path, "not a photo format taken (" + (os.path.splitext(name)[1].lower() or "no suffix") + ")"))
+            elif not os.path.isfile(path):
+                skipped.append((path, "not a file"))
+            else:
+                files.append(path)
+    refuse_reserved_files(files)
+    for path in files:
+        with open(path, "rb") as handle:
+            yield SourcePhoto(handle.read(), "user", os.path.abspath(path), licence, attribution)
+
+
+def refuse_reserved_files(paths: list[str]) -> None:
+    """Raise if a file lies, once links are resolved, in a reserved package's folder or belongs to one that
+    the system's package manager installed."""
+    resolved = [os.path.realpath(path) for path in paths]
+    for path in resolved:
+        for part in Path(path).parts:
+            refuse_photo_source(part)
+    installed = [path for path in resolved if path.startswith(("/usr/", "/opt/"))]
+    for start in range(0, len(installed), 500):  # dpkg names the package that owns each file
+        try:
+            answer = subprocess.run(["dpkg-query", "-S", *installed[start:start + 500]], capture_output=True,
+                                    text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return  # not a Debian system: the folder names above are the check
+        for line in answer.stdout.splitlines():
+            for package in line.split(": ", 1)[0].split(", "):
+                refuse_photo_source(package.split(":", 1)[0])
