@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 from collections import Counter
 
 from training.data.corpus import read_manifest
 from training.data.forge import ALL_DOMAINS
-from training.data.forge.runner import ForgeOptions, collect, run
+from training.data.forge.runner import ForgeOptions, ForgeOptionsError, collect, run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,17 +19,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", required=True, help="a folder made by `python -m training.data.corpus`")
     parser.add_argument("--out", required=True)
     parser.add_argument("--domains", default="upsample,reconstruct,regenerate,inpaint", help=f"comma list of {','.join(ALL_DOMAINS)}")
-    parser.add_argument("--crops-per-photo", type=int, default=0, help="aligned crops cut at native resolution per photo (0: whole photos)")
+    parser.add_argument("--crops-per-photo", type=_at_least(0), default=0, help="aligned crops cut at native resolution per photo (0: whole photos)")
     parser.add_argument("--crop-sizes", default="256,512", help="smallest,largest crop side in pixels (multiples of 16)")
-    parser.add_argument("--processed", type=int, default=0, help="processed reals (label 0: resized, blurred, recompressed...) per photo or crop")
+    parser.add_argument("--processed", type=_at_least(0), default=0, help="processed reals (label 0: resized, blurred, recompressed...) per photo or crop")
     parser.add_argument("--super-resolvers", help="comma list of upsample network names (default: all; see --list-networks)")
     parser.add_argument("--regenerators", help="comma list of regenerate network names (default: all)")
     parser.add_argument("--list-networks", action="store_true", help="print every network by domain and family, then exit")
-    parser.add_argument("--perturb-variants", type=int, default=1, help="perturbed copies per photo when 'perturb' is listed")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--perturb-variants", type=_at_least(0), default=1, help="perturbed copies per photo when 'perturb' is listed")
+    parser.add_argument("--workers", type=_at_least(1), default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--splits", default="train,val,test")
-    parser.add_argument("--limit", type=int, help="only the first N photos (by id) of the chosen splits")
+    parser.add_argument("--limit", type=_at_least(1), help="only the first N photos (by id) of the chosen splits")
     parser.add_argument("--vae", help="a diffusers AutoencoderKL directory to use for 'reconstruct' (needs diffusers)")
     parser.add_argument("--ae-weights", help="folder with autoencoder.safetensors/.json (default: the bundled one)")
     parser.add_argument("--no-progress", action="store_true")
@@ -49,12 +50,29 @@ def main(argv: list[str] | None = None) -> int:
         sizes = tuple(int(v) for v in args.crop_sizes.split(","))
     except ValueError:
         parser.error(f"--crop-sizes takes two integers, got {args.crop_sizes!r}")
-    if len(sizes) != 2 or not 16 <= sizes[0] <= sizes[1]:
-        parser.error(f"--crop-sizes takes smallest,largest with 16 <= smallest <= largest, got {args.crop_sizes!r}")
+    if len(sizes) != 2 or not 16 <= sizes[0] <= sizes[1] or any(size % 16 for size in sizes):
+        parser.error(f"--crop-sizes takes smallest,largest, multiples of 16 with 16 <= smallest <= largest, "
+                     f"got {args.crop_sizes!r}")
     if not Path(args.corpus, "manifest.jsonl").exists():
         parser.error(f"no corpus at {args.corpus} (make one with `python -m training.data.corpus build`)")
-    splits = set(args.splits.split(","))
+    if Path(args.out).resolve() == Path(args.corpus).resolve() or Path(args.out, "images").is_dir():
+        parser.error(f"--out {args.out} is a corpus: the forge writes a manifest of its own there (give another folder)")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        parser.error(f"--out {args.out} is not a folder")
+    splits = {split.strip() for split in args.splits.split(",") if split.strip()}
+    if not splits or splits - {"train", "val", "test"}:
+        parser.error(f"--splits is a comma list of train, val and test, got {args.splits!r}")
     entries = sorted((e for e in read_manifest(args.corpus) if e["split"] in splits), key=lambda e: e["id"])[: args.limit]
+    from training.data.forge import registry
+
+    try:  # a misspelt network is one line now, not a failure on every photo
+        for names, select in ((args.super_resolvers, registry.super_resolvers), (args.regenerators, registry.regenerators)):
+            if names:
+                select(_names(names))
+    except ValueError as error:
+        parser.error(str(error))
+    if not entries:
+        parser.error(f"the corpus {args.corpus} has no photo in the splits {', '.join(sorted(splits))}")
     options = ForgeOptions(
         corpus=args.corpus,
         out=args.out,
@@ -67,12 +85,29 @@ def main(argv: list[str] | None = None) -> int:
         crop_sizes=sizes,
         processed_per_unit=args.processed,
     )
-    count = run(entries, options, args.workers, progress=not args.no_progress)
+    try:
+        count, failed = run(entries, options, args.workers, progress=not args.no_progress)
+    except (ForgeOptionsError, ValueError) as error:  # another run's options in --out; an unknown network name
+        parser.error(str(error))
+    except KeyboardInterrupt:
+        print("forge: interrupted; what was forged is kept, rerun the same command to go on", file=sys.stderr)
+        return 130
     rows = collect(args.out)
     counts = Counter((r["record"]["split"], r["record"]["variant"] or "aligned",
                       "processed" if r["record"].get("processing") else r["record"]["domain"]) for r in rows)
     print(json.dumps({"manifest_rows": count, "counts": {"/".join(k): v for k, v in sorted(counts.items())}}, indent=1))
-    return 0
+    for source_id, reason in failed:
+        print(f"forge: photo {source_id} failed: {reason}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _at_least(low: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {value}")
+        return value
+    return parse
 
 
 def _names(value: str | None) -> list[str] | None:

@@ -320,24 +320,71 @@ def _job(args: tuple[dict, ForgeOptions]) -> dict[str, float]:
     return forge_photo(*args)
 
 
-def run(entries: list[dict], options: ForgeOptions, workers: int, progress: bool = True) -> int:
+OPTIONS_FILE = "forge_options.json"
+# What a domain's rows were made with: a later run into the same folder must make them alike.
+DOMAIN_OPTION_KEYS = {"upsample": ("super_resolvers",), "regenerate": ("regenerators",), "reconstruct": ("vae", "weights")}
+
+
+class ForgeOptionsError(ValueError):
+    """The output folder holds rows made with other options: a rerun would mix them in silently."""
+
+
+def check_options(options: ForgeOptions) -> None:
+    """Refuse a run into ``options.out`` whose crops (sizes, count, seed) or whose settings for a domain
+    already forged there differ from the runs before; then record this run's (domains accumulate)."""
+    path = Path(options.out) / OPTIONS_FILE
+    now = {"crop_sizes": list(options.crop_sizes), "crops_per_photo": options.crops_per_photo, "seed": options.seed,
+           "domains": {domain: {key: options.domain_options.get(key) for key in DOMAIN_OPTION_KEYS.get(domain, ())}
+                       for domain in options.domains}}
+    if path.is_file():
+        before = json.loads(path.read_text())
+        changed = [f"{key}: {before[key]} -> {now[key]}" for key in ("crop_sizes", "crops_per_photo", "seed")
+                   if before.get(key) != now[key]]
+        changed += [f"{domain}: {before['domains'][domain]} -> {settings}" for domain, settings in now["domains"].items()
+                    if domain in before.get("domains", {}) and before["domains"][domain] != settings]
+        if changed:
+            raise ForgeOptionsError(f"{options.out} was forged with other options ({'; '.join(changed)}): its rows "
+                                    "would be kept as they are; forge into another --out")
+        now["domains"] = {**before.get("domains", {}), **now["domains"]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(now, indent=1) + "\n")
+
+
+def run(entries: list[dict], options: ForgeOptions, workers: int,
+        progress: bool = True) -> tuple[int, list[tuple[str, str]]]:
+    """Forge every photo not yet done; (manifest rows, [(photo id, why it failed)]). A photo that fails is
+    said and skipped, not the end of the run; Ctrl-C cancels what has not started, keeping what is done."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
     import multiprocessing
 
     from tqdm import tqdm
 
+    check_options(options)
     todo = [e for e in entries if pending(e, options)]
     bar = tqdm(total=len(entries), initial=len(entries) - len(todo), desc="forge", unit="photo", disable=not progress)
+    failed: list[tuple[str, str]] = []
     if workers <= 1:
         _init_worker()
         for entry in todo:
-            forge_photo(entry, options)
+            try:
+                forge_photo(entry, options)
+            except (OSError, ValueError) as error:  # a photo that cannot be read or forged
+                failed.append((entry["id"], f"{type(error).__name__}: {error}"))
             bar.update()
     else:
         context = multiprocessing.get_context("spawn")  # ncnn and torch thread pools do not survive fork
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
-            for future in as_completed([pool.submit(_job, (e, options)) for e in todo]):
-                future.result()
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker)
+        try:
+            futures = {pool.submit(_job, (e, options)): e["id"] for e in todo}
+            for future in as_completed(futures):
+                try:
+                    future.result()
+                except (OSError, ValueError) as error:
+                    failed.append((futures[future], f"{type(error).__name__}: {error}"))
                 bar.update()
+        except BaseException:  # Ctrl-C: photos not started are cancelled, the ones running finish their row
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
     bar.close()
-    return write_manifest(options.out, options.corpus)
+    return write_manifest(options.out, options.corpus), failed

@@ -1,0 +1,60 @@
+"""The forge command with bad or unusual inputs: refused before any work in one line, a rerun with other
+options refused instead of mixed in, and one unreadable photo said and skipped, not the end of the run."""
+
+import json
+import shutil
+
+import pytest
+
+from training.data import corpus, manifest
+from training.data.forge import runner
+from training.data.forge.__main__ import main as forge_cli
+
+
+@pytest.mark.parametrize("extra, said", [
+    (["--crops-per-photo", "-3"], "must be at least 0"),
+    (["--limit", "0"], "must be at least 1"),
+    (["--crop-sizes", "100,100"], "multiples of 16"),
+    (["--splits", "training"], "--splits is a comma list"),
+    (["--super-resolvers", "realesrgan-x4plus"], "unknown super-resolution network realesrgan-x4plus"),
+])
+def test_nonsense_is_refused_before_forging(tiny_corpus, tmp_path, capsys, extra, said):
+    with pytest.raises(SystemExit):
+        forge_cli(["--corpus", str(tiny_corpus), "--out", str(tmp_path / "out"), "--domains", "perturb", *extra])
+    assert said in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_corpus_itself_is_no_place_for_the_forge(tiny_corpus, capsys):
+    before = (tiny_corpus / "manifest.jsonl").read_bytes()
+    with pytest.raises(SystemExit):
+        forge_cli(["--corpus", str(tiny_corpus), "--out", str(tiny_corpus), "--domains", "perturb"])
+    assert "is a corpus" in capsys.readouterr().err
+    assert (tiny_corpus / "manifest.jsonl").read_bytes() == before
+
+
+def test_a_rerun_with_other_crops_or_networks_is_refused_and_adding_a_domain_is_not(tmp_path):
+    first = runner.ForgeOptions(corpus="c", out=str(tmp_path), domains=("upsample",), crops_per_photo=2,
+                                crop_sizes=(64, 64), domain_options={"super_resolvers": ["a"]})
+    runner.check_options(first)
+    runner.check_options(first)  # the same command again: resumes
+    runner.check_options(runner.ForgeOptions(corpus="c", out=str(tmp_path), domains=("perturb",), crops_per_photo=2,
+                                             crop_sizes=(64, 64)))  # another domain beside: fine
+    for changed, said in (({"crop_sizes": (128, 128)}, "crop_sizes: [64, 64] -> [128, 128]"),
+                          ({"domain_options": {"super_resolvers": ["b"]}}, "upsample: {'super_resolvers': ['a']}")):
+        with pytest.raises(runner.ForgeOptionsError, match=said.replace("[", r"\[").replace("]", r"\]")):
+            runner.check_options(runner.ForgeOptions(**{**first.__dict__, **changed}))
+    assert set(json.loads((tmp_path / runner.OPTIONS_FILE).read_text())["domains"]) == {"upsample", "perturb"}
+
+
+def test_an_unreadable_photo_is_said_and_the_others_are_forged(tiny_corpus, tmp_path, capsys):
+    damaged = tmp_path / "corpus"
+    shutil.copytree(tiny_corpus, damaged)
+    entries = sorted(corpus.read_manifest(damaged), key=lambda e: e["id"])
+    (damaged / entries[0]["path"]).write_bytes(b"not a photo any more")
+    out = tmp_path / "out"
+    assert forge_cli(["--corpus", str(damaged), "--out", str(out), "--domains", "perturb", "--workers", "1",
+                      "--no-progress"]) == 1
+    assert f"forge: photo {entries[0]['id']} failed" in capsys.readouterr().err
+    forged = {record.source_id for record in manifest.read(out / manifest.MANIFEST_NAME)}
+    assert forged == {entry["id"] for entry in entries[1:]}
