@@ -106,3 +106,11 @@ def test_an_interrupted_add_keeps_a_manifest_that_names_only_files_that_exist(tm
     [entry] = corpus.read_manifest(root)
     assert entry["original_path"] == "/large.png" and (root / entry["path"]).is_file()
     assert len(list((root / "images").iterdir())) == 1  # the replaced file went once the manifest said so
+
+
+def test_a_16_bit_grey_photo_is_judged_on_its_tones_not_clipped_to_white():
+    grey = np.asarray(Image.fromarray(data.astronaut()).convert("L"), np.uint16) * 257
+    buffer = io.BytesIO()
+    Image.fromarray(grey).save(buffer, "PNG")  # mode I;16
+    assert photo_filter.judge(buffer.getvalue()).is_photo
+    assert photo_filter.judge(b"").reason == "undecodable: not an image Pillow reads"

@@ -6,7 +6,9 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
+
+from training.data.imageformat import decode_rgb
 
 MIN_LONG_SIDE = 256
 MIN_SHORT_SIDE = 192
@@ -23,7 +25,8 @@ def judge(data: bytes) -> PhotoVerdict:
         image = Image.open(io.BytesIO(data))
         image.load()
     except Exception as error:  # unreadable bytes are not a photo we can use
-        return PhotoVerdict(False, f"undecodable: {error}")
+        reason = "not an image Pillow reads" if isinstance(error, UnidentifiedImageError) else str(error)
+        return PhotoVerdict(False, f"undecodable: {reason}")
     width, height = image.size
     if max(width, height) < MIN_LONG_SIDE or min(width, height) < MIN_SHORT_SIDE:
         return PhotoVerdict(False, f"too small: {width}x{height}")
@@ -31,7 +34,9 @@ def judge(data: bytes) -> PhotoVerdict:
         alpha = np.asarray(image.convert("RGBA"))[..., 3]
         if (alpha < 250).mean() > 0.05:
             return PhotoVerdict(False, "transparent cut-out")
-    thumbnail = image.convert("RGB")
+    # 16-bit scaled to 8 (convert("RGB") clips it to white); every other mode exactly as the corpus was judged
+    sixteen_bit = image.mode in ("I;16", "I;16B", "I")
+    thumbnail = Image.fromarray(decode_rgb(data)) if sixteen_bit else image.convert("RGB")
     thumbnail.thumbnail((256, 256))
     pixels = np.asarray(thumbnail).astype(np.int16)
     grey = pixels.mean(axis=2)
