@@ -173,3 +173,9 @@ def test_add_refuses_a_reserved_package_reached_through_a_link(tmp_path, capsys)
     assert corpus.main(["add", str(mine), "--corpus", str(tmp_path / "corpus")]) == 2
     assert "plasma-workspace-wallpapers" in capsys.readouterr().err
     assert not (tmp_path / "corpus" / "manifest.jsonl").exists()
+
+
+def test_an_empty_only_list_is_an_error_not_every_source(tmp_path, capsys):
+    assert corpus.main(["build", str(tmp_path / "corpus"), "--only", ""]) == 2
+    assert "--only names no source" in capsys.readouterr().err
+    assert not (tmp_path / "corpus").exists()

@@ -220,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     skipped: list[tuple[str, str]] = []
     try:
         if args.command == "build":
-            only = [name.strip() for name in args.only.split(",") if name.strip()] if args.only else None
+            only = [name.strip() for name in args.only.split(",") if name.strip()] if args.only is not None else None
+            if only == []:  # an empty shell variable must not mean "every source" (apt downloads included)
+                raise UnknownSourceError("--only names no source")
             counts = ingest(args.out, build_photos(only, debian=not args.no_debian))
             root = args.out
         else:
