@@ -58,3 +58,16 @@ def test_an_unreadable_photo_is_said_and_the_others_are_forged(tiny_corpus, tmp_
     assert f"forge: photo {entries[0]['id']} failed" in capsys.readouterr().err
     forged = {record.source_id for record in manifest.read(out / manifest.MANIFEST_NAME)}
     assert forged == {entry["id"] for entry in entries[1:]}
+
+
+def test_audit_says_what_it_was_given_instead_of_a_traceback(tiny_corpus, tmp_path, capsys):
+    from training.data.audit import main as audit_cli
+
+    reals_only = tmp_path / "reals.jsonl"
+    reals_only.write_text("")
+    for args, said in (([str(tmp_path / "nope.jsonl")], "no manifest at"),
+                       ([str(tiny_corpus / "manifest.jsonl")], "is not a forged set's manifest"),
+                       ([str(reals_only)], "needs real and fake images")):
+        with pytest.raises(SystemExit):
+            audit_cli(args)
+        assert said in capsys.readouterr().err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+from pathlib import Path
 from collections import defaultdict
 
 import numpy as np
@@ -64,8 +65,6 @@ def separability(records: list[manifest.Record]) -> dict:
 def fidelity(manifest_path: str, corpus: str, split: str = "val") -> dict:
     """PSNR/SSIM of each generator's raw output (before the final encode, from the forge's
     cache) against its real photo, with a bicubic baseline for upsampling at the same factor."""
-    from pathlib import Path
-
     from PIL import Image
     from skimage.metrics import peak_signal_noise_ratio as psnr
     from skimage.metrics import structural_similarity as ssim
@@ -105,12 +104,22 @@ def fidelity(manifest_path: str, corpus: str, split: str = "val") -> dict:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("manifest")
+    parser = argparse.ArgumentParser(prog="python -m training.data.audit", description=__doc__.split("\n\n")[0])
+    parser.add_argument("manifest", help="a forged set's manifest.jsonl")
     parser.add_argument("--fidelity", metavar="CORPUS", help="also report generator PSNR/SSIM on a split")
     parser.add_argument("--split", default="val")
     args = parser.parse_args(argv)
-    report = {"separability": separability(manifest.read(args.manifest))}
+    if not Path(args.manifest).is_file():
+        parser.error(f"no manifest at {args.manifest}")
+    if args.fidelity and not Path(args.fidelity, "manifest.jsonl").is_file():
+        parser.error(f"--fidelity {args.fidelity} is not a corpus (no manifest.jsonl there)")
+    try:
+        records = manifest.read(args.manifest)
+    except (ValueError, TypeError, KeyError) as error:  # a corpus's manifest, or another file
+        parser.error(f"{args.manifest} is not a forged set's manifest ({error})")
+    if not any(r.label == 1 for r in records) or not any(r.label == 0 for r in records):
+        parser.error(f"{args.manifest} needs real and fake images to compare")
+    report = {"separability": separability(records)}
     if args.fidelity:
         report["fidelity"] = fidelity(args.manifest, args.fidelity, args.split)
     print(json.dumps(report, indent=1))
