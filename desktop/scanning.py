@@ -318,6 +318,8 @@ class ScanService(QObject):
         mid-scan): the one resume path. Files already scanned come back from the store's cache."""
         for source, paths in self.pending.take():
             self.submit_paths(paths, source)
+        if self.pending.given_up:  # files that stopped the app while being scanned: error rows, not a crash loop
+            self.resultsReady.emit(list(self.pending.given_up))
 
     def _collect(self, result: Result) -> None:  # scanner thread
         with self._lock:

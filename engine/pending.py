@@ -11,26 +11,39 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 
 from engine.files import expand_paths
 from engine.paths import display_path
+from engine.result import Result
 from engine.store import Store
 
 log = logging.getLogger(__name__)
 
 CHUNK = 256  # files per chunk when a folder is expanded
+MAX_STOPS = 2  # a file whose scan was under way when the app stopped this often is not resumed by itself
+GAVE_UP = ("scanning this file stopped SynthSpot {stops} times, so it is not scanned again by itself "
+           "(scan it again to retry)")
 
 
 class PendingWork:
     def __init__(self, store: Store):
         self.store = store
+        self.given_up: list[Result] = []  # by the last take(): files that stopped the app too often
 
     def add(self, items: Iterable[tuple[str, str]]) -> None:
         """Remember (path, source) pairs: files or folders accepted for scanning."""
         items = [(path, source) for path, source in items if path]
         if items:
             self.store.add_pending(items)
+
+    def started(self, path: str) -> None:
+        """``path``'s scan begins: should the process die before its outcome, the next start counts it."""
+        try:
+            self.store.mark_started(path)
+        except Exception as exc:
+            log.warning("could not mark %s as started: %s", display_path(path), exc)
 
     def done(self, path: str) -> None:
         """``path`` has its outcome. A store that fails here costs a rescan from the cache, not a result."""
@@ -41,7 +54,18 @@ class PendingWork:
 
     def take(self) -> list[tuple[str, list[str]]]:
         """What a previous run left unfinished, grouped by source in the order it was queued; it stays
-        pending until each path has its outcome."""
+        pending until each path has its outcome. A file whose scan was under way when the app stopped
+        ``MAX_STOPS`` times (one that crashes it) is not among them: it gets an error row instead
+        (recorded in the store, and in :attr:`given_up` for the caller to show)."""
+        self.given_up = []
+        for path, source, stops in self.store.count_stops():
+            if stops >= MAX_STOPS:
+                result = Result(sha256="", source=source, path=path, error=GAVE_UP.format(stops=stops),
+                                scanned_at=time.time())
+                self.store.record_error(result)
+                self.store.remove_pending(path)
+                self.given_up.append(result)
+                log.warning("%s: %s", display_path(path), result.error)
         by_source: dict[str, list[str]] = {}
         for path, source in self.store.pending():
             by_source.setdefault(source, []).append(path)

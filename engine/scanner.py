@@ -284,6 +284,8 @@ class Scanner:
             self._record_sighting(result)
             self._release(sha256, result)
             return
+        if self.pending is not None and request.path and request.data is None:
+            self.pending.started(request.path)  # a file that crashes decoding or the model is not resumed for ever
         try:
             prepared = self._decode_and_crop(job, request, data, sha256, started, read_done)
         except Exception as exc:  # whatever happens, release the bytes: others may be waiting on them

@@ -112,8 +112,15 @@ def _add_summaries(db: sqlite3.Connection) -> None:
         db.execute("UPDATE results SET summary=? WHERE rowid=?", (json.dumps(summary_of(json.loads(data))), rowid))
 
 
+def _add_pending_starts(db: sqlite3.Connection) -> None:
+    """Version 3: when a pending file's scan started (cleared by its outcome), and how many times the app
+    stopped while it was being scanned: a file that crashes the app is not resumed for ever."""
+    db.execute("ALTER TABLE pending ADD COLUMN started_at REAL")
+    db.execute("ALTER TABLE pending ADD COLUMN stops INTEGER NOT NULL DEFAULT 0")
+
+
 # MIGRATIONS[n] takes a store from version n - 1 to n.
-MIGRATIONS = {2: _add_summaries}
+MIGRATIONS = {2: _add_summaries, 3: _add_pending_starts}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -299,6 +306,20 @@ class Store:
         with self._connect() as db:
             rows = db.execute("SELECT path, source FROM pending ORDER BY queued_at, rowid").fetchall()
         return [(path_from_db(p), s) for p, s in rows]
+
+    def mark_started(self, path: str) -> None:
+        """A pending file's scan begins (decoding and the model): if the process dies before its outcome, the
+        next :meth:`count_stops` counts it."""
+        with self._connect(write=True) as db:
+            db.execute("UPDATE pending SET started_at=? WHERE path=?", (time.time(), db_path(path)))
+
+    def count_stops(self) -> list[tuple[str, str, int]]:
+        """At a start, before resuming: every pending file whose scan had started when the last process
+        stopped gets one more stop. (path, source, stops) of the files stopped in at least once."""
+        with self._connect(write=True) as db:
+            db.execute("UPDATE pending SET stops = stops + 1, started_at = NULL WHERE started_at IS NOT NULL")
+            rows = db.execute("SELECT path, source, stops FROM pending WHERE stops > 0").fetchall()
+        return [(path_from_db(p), s, n) for p, s, n in rows]
 
     # --- work claimed by a scanner (several processes share one store) --------
 

@@ -84,7 +84,7 @@ def old_store(tmp_path):
 def test_a_store_from_before_versions_is_migrated_and_keeps_everything(old_store):
     path, photos, broken = old_store
     store = Store(path)
-    assert user_version(path) == SCHEMA_VERSION == 2
+    assert user_version(path) == SCHEMA_VERSION == 3
     # The cache answers as before, whole.
     cached = store.get(photos[1].sha256, "brightness@1")
     assert cached.artifact_map == HEATMAP and [c.probability for c in cached.crops] == [0.9, 0.95]
