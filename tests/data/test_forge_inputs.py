@@ -16,7 +16,7 @@ from training.data.forge.__main__ import main as forge_cli
     (["--limit", "0"], "must be at least 1"),
     (["--crop-sizes", "100,100"], "multiples of 16"),
     (["--splits", "training"], "--splits is a comma list"),
-    (["--super-resolvers", "realesrgan-x4plus"], "unknown super-resolution network realesrgan-x4plus"),
+    (["--domains", "upsample", "--super-resolvers", "realesrgan-x4plus"], "unknown super-resolution network realesrgan-x4plus"),
 ])
 def test_nonsense_is_refused_before_forging(tiny_corpus, tmp_path, capsys, extra, said):
     with pytest.raises(SystemExit):
@@ -71,3 +71,16 @@ def test_audit_says_what_it_was_given_instead_of_a_traceback(tiny_corpus, tmp_pa
         with pytest.raises(SystemExit):
             audit_cli(args)
         assert said in capsys.readouterr().err
+
+
+def test_networks_are_listed_without_a_corpus_and_a_flag_for_a_left_out_domain_is_refused(tiny_corpus, tmp_path,
+                                                                                         capsys):
+    assert forge_cli(["--list-networks"]) == 0
+    assert "realesr-animevideov3-x2" in json.loads(capsys.readouterr().out)["upsample"]
+    with pytest.raises(SystemExit):
+        forge_cli(["--corpus", str(tiny_corpus), "--out", str(tmp_path / "out"), "--domains", "perturb",
+                   "--regenerators", "anything"])
+    assert "--regenerators is for the regenerate domain" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        forge_cli(["--domains", "perturb"])
+    assert "--corpus and --out are required" in capsys.readouterr().err

@@ -16,8 +16,8 @@ from training.data.forge.runner import ForgeOptions, ForgeOptionsError, collect,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.data.forge", description="Forge aligned fakes from a real-photo corpus.")
-    parser.add_argument("--corpus", required=True, help="a folder made by `python -m training.data.corpus`")
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--corpus", help="a folder made by `python -m training.data.corpus` (required)")
+    parser.add_argument("--out", help="the forged set's folder (required)")
     parser.add_argument("--domains", default="upsample,reconstruct,regenerate,inpaint", help=f"comma list of {','.join(ALL_DOMAINS)}")
     parser.add_argument("--crops-per-photo", type=_at_least(0), default=0, help="aligned crops cut at native resolution per photo (0: whole photos)")
     parser.add_argument("--crop-sizes", default="256,512", help="smallest,largest crop side in pixels (multiples of 16)")
@@ -42,10 +42,16 @@ def main(argv: list[str] | None = None) -> int:
                    "regenerate": {r.name: {"family": r.family, "identity": r.identity} for r in registry.regenerators()}}
         print(json.dumps(listing, indent=1))
         return 0
+    if not args.corpus or not args.out:
+        parser.error("--corpus and --out are required (only --list-networks goes without them)")
     domains = tuple(d.strip() for d in args.domains.split(",") if d.strip())
     unknown = set(domains) - set(ALL_DOMAINS)
     if unknown:
         parser.error(f"unknown domains: {', '.join(sorted(unknown))}")
+    for flag, value, domain in (("--super-resolvers", args.super_resolvers, "upsample"),
+                                ("--regenerators", args.regenerators, "regenerate")):
+        if value and domain not in domains:
+            parser.error(f"{flag} is for the {domain} domain, which --domains leaves out")
     try:
         sizes = tuple(int(v) for v in args.crop_sizes.split(","))
     except ValueError:
