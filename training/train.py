@@ -176,6 +176,10 @@ def train(detector_config: DetectorConfig, config: TrainConfig, run_dir: str | P
             config.manifest, RecordFilter("train", stage.domains, config.exclude_generators, config.variants),
             detector.crop_size, config.augment, config.seed, with_masks, detector_config.gamma.domains,
             config.min_manipulated, config.cache_decoded)
+        reals, fakes = int((dataset.labels == 0).sum()), int((dataset.labels == 1).sum())
+        if not reals or not fakes:  # say which: a typo'd split or domain, a manifest of one class
+            raise ConfigError(f"stage {stage.name} needs real and fake images: {config.manifest}'s train split has "
+                              f"{reals} reals and {fakes} fakes of domains {', '.join(stage.domains or ()) or 'any'}")
         steps = len(balanced_epoch(dataset.labels, config.seed, stage_index, 0)) // config.batch_size
         steps = max(1, min(steps, config.steps_per_epoch or steps))
         optimizer_steps = math.ceil(steps / config.accumulate) * stage.epochs

@@ -140,3 +140,11 @@ def test_help_is_an_answer_and_a_typo_is_named(capsys):
     assert "calibrate" in capsys.readouterr().out
     assert training_cli(["trian"]) == 2
     assert "unknown command 'trian'" in capsys.readouterr().err
+
+
+def test_a_manifest_without_fakes_to_train_on_says_what_it_holds(flat_manifest, tmp_path, capsys):
+    reals = flat_manifest.with_name("reals.jsonl")
+    reals.write_text("".join(line + "\n" for line in flat_manifest.read_text().splitlines()
+                             if json.loads(line)["label"] == 0))
+    assert _train(CONFIGS / "tiny.toml", tmp_path / "run", reals) == 2
+    assert "train split has 8 reals and 0 fakes" in capsys.readouterr().err
