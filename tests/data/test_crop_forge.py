@@ -226,6 +226,11 @@ def test_forgetting_a_domain_removes_only_its_outputs_and_the_next_run_remakes_t
     assert all((out / path).read_bytes() == data for path, data in kept.items())
     with pytest.raises(ValueError, match="not a fake domain"):
         forget.forget(out, "processed")
+    # Its settings go too: the next run may make it with other autoencoders.
+    import json
+
+    recorded = json.loads((out / runner.OPTIONS_FILE).read_text())["domains"]
+    assert "reconstruct" not in recorded and "upsample" in recorded
 
     _forge(tiny_corpus, tiny_autoencoder, out)
     again = manifest.read(out / manifest.MANIFEST_NAME)

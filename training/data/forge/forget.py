@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from training.data.forge.runner import CACHE, ROWS, write_manifest
+from training.data.forge.runner import CACHE, OPTIONS_FILE, ROWS, write_manifest
 from training.domains import check_domain
 
 RECORD_FILES = ("path", "mask_path", "domain_map_path")
@@ -43,6 +43,11 @@ def forget(out: str | Path, domain: str) -> dict[str, int]:
         if _is_domain_file(cached.name, domain, ".npy") or _is_domain_file(cached.name, domain, ".json"):
             cached.unlink()
             counts["cache"] += 1
+    options = out / OPTIONS_FILE
+    if options.is_file():  # the next run may make the domain with other settings (new autoencoders)
+        recorded = json.loads(options.read_text())
+        recorded.get("domains", {}).pop(domain, None)
+        options.write_text(json.dumps(recorded, indent=1) + "\n")
     write_manifest(out)
     return counts
 
