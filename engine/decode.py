@@ -61,7 +61,7 @@ class DecodedImage:
     mode: str  # the mode before conversion to RGB, e.g. "P", "I;16", "CMYK"
     jpeg_quality: int | None  # estimated from the quantisation tables, JPEG only
     orientation: int = 1  # EXIF orientation, 1-8
-    frames: int = 1  # of an animation, or pages of a TIFF; ``rgb`` is the first
+    animated: bool = False  # more than one frame (an animation) or page (a TIFF); ``rgb`` is the first
 
     @property
     def shown(self) -> np.ndarray:
@@ -158,7 +158,7 @@ class OpenedImage:
         orientation = _best_effort(_exif_orientation, image) or 1
         try:
             rgb = to_rgb_array(image)
-            frames = _best_effort(_frame_count, image) or 1  # after the pixels: counting seeks through the file
+            animated = bool(_best_effort(_more_than_one_frame, image))  # after the pixels: it seeks
         except MemoryError:
             raise DecodeError("the image needs more memory than is free") from None
         except Exception as exc:
@@ -168,7 +168,7 @@ class OpenedImage:
         height, width = shown_size(rgb.shape[0], rgb.shape[1], orientation)
         return DecodedImage(rgb=rgb, format="JPEG" if self.format == "MPO" else self.format, width=width,
                             height=height, mode=self.mode, jpeg_quality=quality, orientation=orientation,
-                            frames=frames)
+                            animated=animated)
 
     def close(self) -> None:
         self._image.close()
@@ -200,9 +200,10 @@ def _best_effort(read, image):
         return None
 
 
-def _frame_count(image: Image.Image) -> int:
-    # An MPO's second image is the same photo (a stereo pair or a depth view), not another picture.
-    return 1 if image.format == "MPO" else int(getattr(image, "n_frames", 1))
+def _more_than_one_frame(image: Image.Image) -> bool:
+    # ``is_animated`` looks at the second frame only; ``n_frames`` walks them all (minutes for a TIFF of
+    # 64,000 tiny pages). An MPO's second image is the same photo (a stereo pair, a depth view).
+    return image.format != "MPO" and bool(getattr(image, "is_animated", False))
 
 
 def _exif_orientation(image: Image.Image) -> int:

@@ -166,7 +166,7 @@ class ImageTraits:
     """What about an image, beyond its size and JPEG quality, limits what its score can say."""
 
     mode: str = "RGB"  # Pillow's mode as stored: "P" and "1" have a few colours at most
-    frames: int = 1  # frames of an animation or pages of a TIFF; the first is scored
+    animated: bool = False  # more than one frame (an animation) or page (a TIFF); the first is scored
 
 
 FEW_COLOUR_MODES = ("P", "PA", "1")
@@ -199,8 +199,8 @@ def decide_verdict(
     if traits.mode in FEW_COLOUR_MODES:
         reasons.append("the image has few colours (a palette or black-and-white image); reducing the colours "
                        "erases the traces")
-    if traits.frames > 1:
-        reasons.append(f"only the first of its {traits.frames} frames or pages was checked")
+    if traits.animated:
+        reasons.append("only its first frame or page was checked")
     crop_probabilities = np.asarray(crop_probabilities, dtype=np.float64)
     # Parts disagree when some crops say "likely AI" and others "likely real". A mere spread of
     # scores is no reason: a sharp model's crops spread widely on flat and textured regions alike,

@@ -412,5 +412,5 @@ def test_a_palette_image_and_an_animation_say_what_limits_their_score(tmp_path, 
                                                 for n in ("plain.png", "palette.png", "moving.webp")])
     assert plain.verdict == LIKELY_AI and not plain.reasons
     assert palette.verdict == UNCERTAIN and any("few colours" in r for r in palette.reasons)
-    assert moving.verdict == UNCERTAIN and any("first of its 2 frames" in r for r in moving.reasons)
+    assert moving.verdict == UNCERTAIN and any("only its first frame or page" in r for r in moving.reasons)
     assert moving.probability == pytest.approx(plain.probability, abs=1e-3)  # the first frame, the bright one
