@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 256  # files per chunk when a folder is expanded
 MAX_STOPS = 2  # a file whose scan was under way when the app stopped this often is not resumed by itself
+AUTOMATIC_SOURCES = ("watched",)  # arrivals nobody asked for by hand: a given-up file is not scanned for them
 GAVE_UP = ("scanning this file stopped SynthSpot {stops} times, so it is not scanned again by itself "
            "(scan it again to retry)")
 
@@ -30,7 +31,8 @@ GAVE_UP = ("scanning this file stopped SynthSpot {stops} times, so it is not sca
 class PendingWork:
     def __init__(self, store: Store):
         self.store = store
-        self.given_up: list[Result] = []  # by the last take(): files that stopped the app too often
+        self.given_up: list[Result] = []  # by the first take(): files that stopped the app too often
+        self._stops_counted = False  # once per process: later takes (a model switch) find nothing new
 
     def add(self, items: Iterable[tuple[str, str]]) -> None:
         """Remember (path, source) pairs: files or folders accepted for scanning."""
@@ -58,18 +60,49 @@ class PendingWork:
         ``MAX_STOPS`` times (one that crashes it) is not among them: it gets an error row instead
         (recorded in the store, and in :attr:`given_up` for the caller to show)."""
         self.given_up = []
-        for path, source, stops in self.store.count_stops():
-            if stops >= MAX_STOPS:
-                result = Result(sha256="", source=source, path=path, error=GAVE_UP.format(stops=stops),
-                                scanned_at=time.time())
-                self.store.record_error(result)
-                self.store.remove_pending(path)
-                self.given_up.append(result)
-                log.warning("%s: %s", display_path(path), result.error)
+        if not self._stops_counted:
+            self._stops_counted = True
+            for path, source, stops in self.store.count_stops():
+                if stops >= MAX_STOPS:
+                    result = self._given_up_result(path, source, stops)
+                    self.store.record_error(result)
+                    self.given_up.append(result)
+                    log.warning("%s: %s", display_path(path), result.error)
+        rows = self.store.pending()
+        stopped = self.store.stops([path for path, _ in rows])
         by_source: dict[str, list[str]] = {}
-        for path, source in self.store.pending():
-            by_source.setdefault(source, []).append(path)
+        for path, source in rows:
+            if stopped.get(path, 0) < MAX_STOPS:  # a given-up file stays listed, so a watcher cannot requeue it
+                by_source.setdefault(source, []).append(path)
         return list(by_source.items())
+
+    def screen(self, requests: list) -> dict[str, Result]:
+        """Of ``requests`` (ScanRequests), the given-up files a watcher brought back, each with its error row
+        (not to be scanned: it would stop the app again). A file the person asks for again by hand
+        (dropped, opened, rescanned) gets its tries back instead."""
+        paths = [request.path for request in requests if request.path and request.data is None]
+        if not paths:
+            return {}
+        stopped = {path: stops for path, stops in self.store.stops(paths).items() if stops >= MAX_STOPS}
+        refused = {}
+        for request in requests:
+            if request.path in stopped:
+                if request.source in AUTOMATIC_SOURCES:
+                    refused[request.path] = self._given_up_result(request.path, request.source, stopped[request.path])
+                else:
+                    self.store.reset_stops(request.path)
+        return refused
+
+    def clear_started(self) -> None:
+        """A scanner closed cleanly: the scans it left unfinished did not stop the app."""
+        try:
+            self.store.clear_started()
+        except Exception as exc:
+            log.warning("could not clear the pending list's started marks: %s", exc)
+
+    @staticmethod
+    def _given_up_result(path: str, source: str, stops: int) -> Result:
+        return Result(sha256="", source=source, path=path, error=GAVE_UP.format(stops=stops), scanned_at=time.time())
 
     def expand(self, paths: list[str], source: str, recursive: bool = True,
                cancelled: Callable[[], bool] = lambda: False, interrupted: Callable[[], bool] = lambda: False,

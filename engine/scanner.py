@@ -194,9 +194,15 @@ class Scanner:
             raise RuntimeError("the scanner is closed")
         requests = list(requests)
         job = ScanJob(requests, on_result, on_progress)
+        refused: dict[str, Result] = {}
         if self.pending is not None:
             self.pending.add((r.path, r.source) for r in requests if r.path and r.data is None)
+            refused = self.pending.screen(requests)
         for position, request in enumerate(requests):
+            if request.path in refused:  # it stopped the app before: its error row, and it stays listed
+                self._record_error(refused[request.path], request)
+                job.report(request, refused[request.path])
+                continue
             try:
                 future = self._pool.submit(self._prepare, job, request)
             except RuntimeError:  # closed by another thread meanwhile: the rest ends unscanned, not unreported
@@ -224,6 +230,8 @@ class Scanner:
             return
         self._closed = True
         self._pool.shutdown(wait=wait, cancel_futures=True)
+        if wait and self.pending is not None:  # every decode has ended: what did not finish, did not crash us
+            self.pending.clear_started()
         try:
             self._ready.put(None, timeout=None if wait else 0.1)
         except queue.Full:  # the inference thread is a daemon and stops with the process
@@ -374,7 +382,7 @@ class Scanner:
                 crops = contract.extract_crops(image.rgb, boxes)
                 image_format, width, height, jpeg_quality = image.format, image.width, image.height, image.jpeg_quality
                 orientation = image.orientation
-                traits = ImageTraits(image.mode, image.frames)
+                traits = ImageTraits(image.mode, image.animated)
                 del image
         cropped = time.perf_counter()
         hints = provenance_hints(data, image_format)
@@ -538,16 +546,20 @@ class Scanner:
 
     def _finish(self, job: ScanJob, request: ScanRequest, result: Result | None) -> None:
         """Report one request. Never raises: a request that is not reported leaves its job waiting forever."""
-        if result is not None and not result.ok and self.store:
-            try:  # the history keeps failures too, so an error row outlives a restart
-                self.store.record_error(result)
-            except Exception as exc:
-                log.warning("could not record the error for %s: %s", display_path(request.path) or "bytes", exc)
+        if result is not None and not result.ok:
+            self._record_error(result, request)
         # Unscanned because the scanner closed: it stays pending, for the next scanner or the next start.
         closing = result is None and self._closed
         if self.pending is not None and request.path and request.data is None and not closing:
             self.pending.done(request.path)
         job.report(request, result)
+
+    def _record_error(self, result: Result, request: ScanRequest) -> None:
+        if self.store:
+            try:  # the history keeps failures too, so an error row outlives a restart
+                self.store.record_error(result)
+            except Exception as exc:
+                log.warning("could not record the error for %s: %s", display_path(request.path) or "bytes", exc)
 
     def _error_result(self, request: ScanRequest, sha256: str, error: str, started: float, size: int = 0) -> Result:
         meta = self.detector.metadata

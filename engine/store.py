@@ -313,13 +313,40 @@ class Store:
         with self._connect(write=True) as db:
             db.execute("UPDATE pending SET started_at=? WHERE path=?", (time.time(), db_path(path)))
 
+    def count_started(self) -> int:
+        """Pending files whose scan is under way (or was, when a process died)."""
+        with self._connect() as db:
+            return db.execute("SELECT COUNT(*) FROM pending WHERE started_at IS NOT NULL").fetchone()[0]
+
+    def clear_started(self) -> None:
+        """A scanner closed cleanly (a quit, a model switch): the scans it left unfinished did not stop it."""
+        with self._connect(write=True) as db:
+            db.execute("UPDATE pending SET started_at = NULL WHERE started_at IS NOT NULL")
+
     def count_stops(self) -> list[tuple[str, str, int]]:
         """At a start, before resuming: every pending file whose scan had started when the last process
-        stopped gets one more stop. (path, source, stops) of the files stopped in at least once."""
+        died gets one more stop. (path, source, stops) of those files."""
         with self._connect(write=True) as db:
+            rows = db.execute("SELECT path, source, stops + 1 FROM pending WHERE started_at IS NOT NULL").fetchall()
             db.execute("UPDATE pending SET stops = stops + 1, started_at = NULL WHERE started_at IS NOT NULL")
-            rows = db.execute("SELECT path, source, stops FROM pending WHERE stops > 0").fetchall()
         return [(path_from_db(p), s, n) for p, s, n in rows]
+
+    def stops(self, paths: list[str]) -> dict[str, int]:
+        """How often each of ``paths`` (those pending and stopped in at least once) stopped a process."""
+        found: dict[str, int] = {}
+        with self._connect() as db:
+            for start in range(0, len(paths), 500):
+                chunk = [db_path(p) for p in paths[start:start + 500]]
+                marks = ",".join("?" * len(chunk))
+                for path, stops in db.execute(f"SELECT path, stops FROM pending WHERE stops > 0 AND path IN ({marks})",
+                                              chunk):
+                    found[path_from_db(path)] = stops
+        return found
+
+    def reset_stops(self, path: str) -> None:
+        """The person asked for this file again: it gets its tries back."""
+        with self._connect(write=True) as db:
+            db.execute("UPDATE pending SET stops = 0 WHERE path=?", (db_path(path),))
 
     # --- work claimed by a scanner (several processes share one store) --------
 

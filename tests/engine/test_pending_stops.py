@@ -8,7 +8,9 @@ import sys
 import time
 from contextlib import closing
 
+from engine.model import Detector
 from engine.pending import MAX_STOPS, PendingWork
+from engine.scanner import Scanner, ScanRequest
 from engine.store import Store
 from tests.fixtures.jpeg_scans import progressive_jpeg
 
@@ -61,3 +63,32 @@ def test_a_file_that_stops_the_app_twice_gets_an_error_row_not_a_third_try(tmp_p
     assert resumed == {"watched": [str(other)]}  # the file that was never started stays
     assert given_up.path == str(image) and f"stopped SynthSpot {MAX_STOPS} times" in given_up.error
     assert any(r.path == str(image) and not r.ok for r in history)  # an error row, kept
+    # The watcher sees the file again (it is newer than the last quit): refused, still listed; asked for by
+    # hand (dropped), it gets its tries back and is scanned.
+    with closing(Store(store_path)) as store:
+        pending = PendingWork(store)
+        with Scanner(Detector(brightness_model_path), store, workers=1, pending=pending) as scanner:
+            [watched] = scanner.scan([ScanRequest(path=str(image), source="watched")])
+            assert watched.error == given_up.error
+            assert str(image) in store.stops([str(image)])
+            [dropped] = scanner.scan([ScanRequest(path=str(image), source="dropped")])
+            assert dropped.ok and not store.stops([str(image)])
+
+
+def test_a_clean_close_is_no_stop(tmp_path, brightness_model_path):
+    image = tmp_path / "slow.jpg"
+    image.write_bytes(progressive_jpeg(8000, 400))
+    store_path = tmp_path / "store.sqlite"
+    for _ in range(MAX_STOPS + 1):  # quit mid-scan again and again, as a person may
+        with closing(Store(store_path)) as store:
+            pending = PendingWork(store)
+            assert pending.take() in ([], [("watched", [str(image)])]) and not pending.given_up
+            scanner = Scanner(Detector(brightness_model_path), store, workers=1, pending=pending)
+            scanner.submit([ScanRequest(path=str(image), source="watched")])
+            deadline = time.monotonic() + 60
+            while not store.count_started() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            scanner.close()
+    with closing(Store(store_path)) as store:
+        pending = PendingWork(store)
+        assert pending.take() == [("watched", [str(image)])] and not pending.given_up
