@@ -40,7 +40,10 @@ def test_a_rerun_with_other_crops_or_networks_is_refused_and_adding_a_domain_is_
     runner.check_options(first)  # the same command again: resumes
     runner.check_options(runner.ForgeOptions(corpus="c", out=str(tmp_path), domains=("perturb",), crops_per_photo=2,
                                              crop_sizes=(64, 64)))  # another domain beside: fine
+    runner.check_options(runner.ForgeOptions(**{**first.__dict__, "crops_per_photo": 3}))  # more crops: added
     for changed, said in (({"crop_sizes": (128, 128)}, "crop_sizes: [64, 64] -> [128, 128]"),
+                          ({"crops_per_photo": 2}, "crops_per_photo: 3 -> 2"),
+                          ({"crops_per_photo": 0}, "crops_per_photo: 3 -> 0"),
                           ({"domain_options": {"super_resolvers": ["b"]}}, "upsample: {'super_resolvers': ['a']}")):
         with pytest.raises(runner.ForgeOptionsError, match=said.replace("[", r"\[").replace("]", r"\]")):
             runner.check_options(runner.ForgeOptions(**{**first.__dict__, **changed}))

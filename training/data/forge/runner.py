@@ -338,8 +338,12 @@ def check_options(options: ForgeOptions) -> None:
                        for domain in options.domains}}
     if path.is_file():
         before = json.loads(path.read_text())
-        changed = [f"{key}: {before[key]} -> {now[key]}" for key in ("crop_sizes", "crops_per_photo", "seed")
-                   if before.get(key) != now[key]]
+        changed = [f"{key}: {before[key]} -> {now[key]}" for key in ("crop_sizes", "seed") if before.get(key) != now[key]]
+        # More crops per photo add to those made (the same seeded draws come first); fewer, or whole photos
+        # instead of crops, would leave rows that the new command does not describe.
+        more_crops = 0 < before.get("crops_per_photo", 0) <= now["crops_per_photo"]
+        if before.get("crops_per_photo") != now["crops_per_photo"] and not more_crops:
+            changed.append(f"crops_per_photo: {before.get('crops_per_photo')} -> {now['crops_per_photo']}")
         changed += [f"{domain}: {before['domains'][domain]} -> {settings}" for domain, settings in now["domains"].items()
                     if domain in before.get("domains", {}) and before["domains"][domain] != settings]
         if changed:
