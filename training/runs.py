@@ -131,7 +131,7 @@ def set_aside(path: str | os.PathLike) -> Path | None:
     """Move a started run out of the way of a new one (``RUN.previous-YYYYmmdd-HHMMSS``) so that starting over
     loses nothing and mixes no logs; None when there is nothing at ``path``."""
     path = Path(path)
-    if not path.is_dir() or not any(path.iterdir()):
+    if not (path / RUN_CONFIG).is_file():  # not a run (nothing, or a folder of runs): nothing to set aside
         return None
     aside = path.with_name(f"{path.name}.previous-{time.strftime('%Y%m%d-%H%M%S')}")
     log = logging.getLogger(_logger_name(path))

@@ -148,3 +148,10 @@ def test_a_manifest_without_fakes_to_train_on_says_what_it_holds(flat_manifest, 
                              if json.loads(line)["label"] == 0))
     assert _train(CONFIGS / "tiny.toml", tmp_path / "run", reals) == 2
     assert "train split has 8 reals and 0 fakes" in capsys.readouterr().err
+
+
+def test_starting_over_in_a_folder_that_is_no_run_moves_nothing(flat_manifest, tmp_path):
+    runs = tmp_path / "runs"
+    (runs / "other").mkdir(parents=True)  # a folder of runs, given as --run by mistake
+    assert _train(CONFIGS / "tiny.toml", runs, flat_manifest, "--no-resume") == 0
+    assert (runs / "other").is_dir() and not list(tmp_path.glob("runs.previous-*"))
