@@ -179,6 +179,7 @@ def cmd_scan(args) -> int:
         print(f"synthspot: interrupted; {kept}, the rest were not scanned", file=sys.stderr, flush=True)
         # Now, not after the image still decoding: the interpreter would join the decoding threads at exit.
         # Everything printed is flushed and every stored result committed (each in its own transaction).
+        scanner.release_claims()
         os._exit(EXIT_INTERRUPTED)
     return EXIT_OK
 

@@ -240,6 +240,14 @@ class Scanner:
         # while ONNX Runtime is inside a run aborts ("terminate called without an active exception").
         self._inference.join(timeout=30 if wait else 2)
 
+    def release_claims(self) -> None:
+        """Give up every claim this scanner holds (a process about to exit without waiting for its decodes):
+        another process sharing the store takes the bytes over at once, not when the claims go stale."""
+        with self._in_flight_lock:
+            claimed = list(self._claimed)
+        for sha256 in claimed:
+            self._release_claim(sha256)
+
     def __enter__(self) -> Scanner:
         return self
 

@@ -110,7 +110,8 @@ def test_ctrl_c_exits_at_once_while_a_large_image_is_still_decoding(brightness_m
     started = time.monotonic()
     decode_image((folder / "0-large.jpg").read_bytes())
     decode_seconds = time.monotonic() - started
-    scan = subprocess.Popen([sys.executable, "-m", "engine.cli", "scan", str(folder), "--json", "--no-cache",
+    store = tmp_path / "s.db"
+    scan = subprocess.Popen([sys.executable, "-m", "engine.cli", "scan", str(folder), "--json", "--store", str(store),
                              "--model", str(brightness_model_path), "--workers", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert scan.stdout.readline()  # a small one is done while the large one decodes
@@ -121,3 +122,5 @@ def test_ctrl_c_exits_at_once_while_a_large_image_is_still_decoding(brightness_m
     assert scan.wait(60) == 130, err
     assert time.monotonic() - interrupted < decode_seconds / 2, (time.monotonic() - interrupted, decode_seconds)
     assert "Traceback" not in err and "Exception ignored" not in err, err
+    with sqlite3.connect(store) as db:  # the large image's claim is given up, not left to go stale
+        assert db.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
