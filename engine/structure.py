@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import struct
 
-MAX_JPEG_SEGMENTS = 10_000  # before the first scan; an ICC profile takes at most 255, XMP a few dozen
+MAX_JPEG_SEGMENTS = 10_000  # marker segments in the whole image; an ICC profile takes at most 255, XMP a few dozen
 MAX_JPEG_SCANS = 500  # a progressive JPEG has about 10; as libjpeg-turbo's own suggested scan limit
 MAX_TIFF_STRIPS = 100_000  # a 100 MP TIFF of one-row strips has 10,000
 _TIFF_OFFSET_TAGS = (273, 324)  # StripOffsets, TileOffsets

@@ -386,7 +386,7 @@ def run(entries: list[dict], options: ForgeOptions, workers: int,
                 except (OSError, ValueError) as error:
                     failed.append((futures[future], f"{type(error).__name__}: {error}"))
                 bar.update()
-        except BaseException:  # Ctrl-C: photos not started are cancelled, the ones running finish their row
+        except BaseException:  # Ctrl-C: photos not started are cancelled; the workers, interrupted too, keep every row already written
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown()
