@@ -27,7 +27,9 @@ def check_structure(data: bytes) -> None:
     if data[:2] == b"\xff\xd8":
         _check_jpeg(data)
     elif data[:4] in (b"II*\x00", b"MM\x00*"):
-        _check_tiff(data)
+        _check_tiff(data, big=False)
+    elif data[:4] in (b"II+\x00", b"MM\x00+"):  # BigTIFF: 8-byte offsets and counts
+        _check_tiff(data, big=True)
 
 
 def _check_jpeg(data: bytes) -> None:
@@ -51,14 +53,17 @@ def _check_jpeg(data: bytes) -> None:
         position = start + 2 + struct.unpack(">H", data[start + 2:start + 4])[0]
 
 
-def _check_tiff(data: bytes) -> None:
+def _check_tiff(data: bytes, big: bool) -> None:
+    """The first directory's strip or tile count (the one Pillow parses at open)."""
     order = "<" if data[:2] == b"II" else ">"
+    offset, entries, entry = ("Q", "Q", 20) if big else ("I", "H", 12)
     try:
-        (first,) = struct.unpack(order + "I", data[4:8])
-        (entries,) = struct.unpack(order + "H", data[first:first + 2])
-        for index in range(entries):
-            start = first + 2 + 12 * index
-            tag, _type, count = struct.unpack(order + "HHI", data[start:start + 8])
+        (first,) = struct.unpack(order + offset, data[8:16] if big else data[4:8])
+        size = struct.calcsize(entries)
+        (count_entries,) = struct.unpack(order + entries, data[first:first + size])
+        for index in range(min(count_entries, 4096)):
+            start = first + size + entry * index
+            tag, _type, count = struct.unpack(order + "HH" + offset, data[start:start + 4 + struct.calcsize(offset)])
             if tag in _TIFF_OFFSET_TAGS and count > MAX_TIFF_STRIPS:
                 kind = "strips" if tag == 273 else "tiles"
                 raise StructureError(f"the TIFF has {count:,} {kind} (at most {MAX_TIFF_STRIPS:,} are read)")

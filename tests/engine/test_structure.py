@@ -66,3 +66,16 @@ def test_what_follows_the_end_of_a_jpeg_is_not_counted():
     # A motion photo: the video after the JPEG's end holds marker-like bytes by chance.
     data = _jpeg() + b"\xff\xda\x00\x08" * (2 * MAX_JPEG_SCANS) + b"\xff\xef\x00\x02" * (2 * MAX_JPEG_SEGMENTS)
     assert decode_image(data).width == 64
+
+
+def test_a_bigtiff_is_read_and_its_strip_table_checked_too():
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(buffer, "TIFF", big_tiff=True)
+    assert buffer.getvalue()[:4] == b"II+\x00" and decode_image(buffer.getvalue()).width == 30
+    rows = MAX_TIFF_STRIPS + 1
+    entries = [struct.pack("<HHQQ", tag, kind, count, value)
+               for tag, kind, count, value in ((256, 3, 1, 1), (257, 4, 1, rows), (273, 16, rows, 0), (279, 16, rows, 0))]
+    bigtiff = (b"II+\x00" + struct.pack("<HHQ", 8, 0, 16) + struct.pack("<Q", len(entries)) + b"".join(entries)
+               + struct.pack("<Q", 0))
+    with pytest.raises(DecodeError, match=f"the TIFF has {rows:,} strips"):
+        decode_image(bigtiff)
