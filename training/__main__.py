@@ -86,6 +86,9 @@ def _calibrate(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.split == "test":
         parser.error("thresholds are never tuned on the test split")
+    if args.split == "train":
+        print("synthspot-train calibrate: warning: the model has seen the train split; thresholds fitted on it "
+              "are too sure of themselves (use val)", file=sys.stderr)
     from training.evaluate import check_out_file, load_records, load_scorer_or_exit, parse_perturbations, score_records
 
     try:
