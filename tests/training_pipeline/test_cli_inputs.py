@@ -155,3 +155,12 @@ def test_starting_over_in_a_folder_that_is_no_run_moves_nothing(flat_manifest, t
     (runs / "other").mkdir(parents=True)  # a folder of runs, given as --run by mistake
     assert _train(CONFIGS / "tiny.toml", runs, flat_manifest, "--no-resume") == 0
     assert (runs / "other").is_dir() and not list(tmp_path.glob("runs.previous-*"))
+
+
+def test_calibrating_on_the_train_split_is_warned_about(flat_manifest, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(CONFIGS / "tiny.toml", run, flat_manifest) == 0
+    assert training_cli(["calibrate", "--checkpoint", str(run / "checkpoint"), "--data", str(flat_manifest),
+                         "--split", "train", "--scaling", "none", "--fpr", "0.2",
+                         "--out", str(tmp_path / "c.json")]) == 0
+    assert "the model has seen the train split" in capsys.readouterr().err
