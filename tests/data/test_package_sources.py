@@ -179,3 +179,8 @@ def test_an_empty_only_list_is_an_error_not_every_source(tmp_path, capsys):
     assert corpus.main(["build", str(tmp_path / "corpus"), "--only", ""]) == 2
     assert "--only names no source" in capsys.readouterr().err
     assert not (tmp_path / "corpus").exists()
+
+
+def test_a_build_that_finds_no_photo_says_so(tmp_path, capsys):
+    assert corpus.main(["build", str(tmp_path / "corpus"), "--only", "opencv-doc", "--no-debian"]) == 2
+    assert "no photo came from the chosen sources (--no-debian leaves the Debian packages out)" in capsys.readouterr().err

@@ -225,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise UnknownSourceError("--only names no source")
             counts = ingest(args.out, build_photos(only, debian=not args.no_debian))
             root = args.out
+            if not counts:  # e.g. --only a Debian package with --no-debian
+                raise UnknownSourceError("no photo came from the chosen sources" +
+                                         (" (--no-debian leaves the Debian packages out)" if args.no_debian else ""))
         else:
             for part in Path(args.folder).resolve().parts:  # e.g. an unpacked reserved package
                 refuse_photo_source(part)
