@@ -83,14 +83,18 @@ class PendingWork:
         paths = [request.path for request in requests if request.path and request.data is None]
         if not paths:
             return {}
-        stopped = {path: stops for path, stops in self.store.stops(paths).items() if stops >= MAX_STOPS}
         refused = {}
-        for request in requests:
-            if request.path in stopped:
-                if request.source in AUTOMATIC_SOURCES:
-                    refused[request.path] = self._given_up_result(request.path, request.source, stopped[request.path])
-                else:
-                    self.store.reset_stops(request.path)
+        try:  # a store that fails here costs the guard, never the scan
+            stopped = {path: stops for path, stops in self.store.stops(paths).items() if stops >= MAX_STOPS}
+            for request in requests:
+                if request.path in stopped:
+                    if request.source in AUTOMATIC_SOURCES:
+                        refused[request.path] = self._given_up_result(request.path, request.source,
+                                                                      stopped[request.path])
+                    else:
+                        self.store.reset_stops(request.path)
+        except Exception as exc:
+            log.warning("could not check the pending list for files that stopped the app: %s", exc)
         return refused
 
     def clear_started(self) -> None:
