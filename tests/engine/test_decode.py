@@ -141,3 +141,13 @@ def test_pixel_cap_is_configurable(real_photo):
 
 def test_quality_estimate_handles_non_jpeg():
     assert estimate_jpeg_quality(Image.new("RGB", (8, 8))) is None
+
+
+def test_a_second_page_or_frame_is_noticed_and_a_single_image_is_not():
+    first, second = (Image.new("RGB", (20, 10), colour) for colour in ((200, 0, 0), (0, 0, 200)))
+    two_pages = io.BytesIO()
+    first.save(two_pages, "TIFF", save_all=True, append_images=[second])
+    decoded = decode_image(two_pages.getvalue())
+    assert decoded.animated and tuple(decoded.rgb[0, 0]) == (200, 0, 0)  # the first page is the one scored
+    assert not decode_image(encode(first, "TIFF")).animated
+    assert not decode_image(encode(first, "PNG")).animated
