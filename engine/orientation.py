@@ -14,23 +14,20 @@ from engine.contract import CropBox
 TRANSPOSED = (5, 6, 7, 8)  # orientations whose shown width is the stored height
 
 
+# orientation -> (flip the rows, flip the columns, then swap the axes): the EXIF transforms, as Pillow's
+# exif_transpose applies them (5 transposes; 6 and 8 turn a quarter clockwise and counter-clockwise).
+_STEPS = {1: (False, False, False), 2: (False, True, False), 3: (True, True, False), 4: (True, False, False),
+          5: (False, False, True), 6: (True, False, True), 7: (True, True, True), 8: (False, True, True)}
+
+
 def shown_array(array: np.ndarray, orientation: int) -> np.ndarray:
     """``array`` [H, W, ...] as shown under EXIF ``orientation`` (numpy views: no copy); as Pillow's exif_transpose."""
-    if orientation == 2:
-        return array[:, ::-1]
-    if orientation == 3:
-        return array[::-1, ::-1]
-    if orientation == 4:
-        return array[::-1]
-    if orientation == 5:
-        return np.swapaxes(array, 0, 1)
-    if orientation == 6:
-        return np.rot90(array, -1)
-    if orientation == 7:
-        return np.swapaxes(array[::-1, ::-1], 0, 1)
-    if orientation == 8:
-        return np.rot90(array, 1)
-    return array
+    flip_rows, flip_cols, swap = _STEPS.get(orientation, _STEPS[1])
+    if flip_rows:
+        array = array[::-1]
+    if flip_cols:
+        array = array[:, ::-1]
+    return np.swapaxes(array, 0, 1) if swap else array
 
 
 def shown_size(height: int, width: int, orientation: int) -> tuple[int, int]:
@@ -48,19 +45,10 @@ def shown_box(box: CropBox, orientation: int, height: int, width: int) -> CropBo
 
 
 def _shown_point(row: int, col: int, orientation: int, height: int, width: int) -> tuple[int, int]:
-    """Where stored pixel (row, col) shows; the inverse of ``shown_array``'s indexing."""
-    if orientation == 2:
-        return row, width - 1 - col
-    if orientation == 3:
-        return height - 1 - row, width - 1 - col
-    if orientation == 4:
-        return height - 1 - row, col
-    if orientation == 5:
-        return col, row
-    if orientation == 6:
-        return col, height - 1 - row
-    if orientation == 7:
-        return width - 1 - col, height - 1 - row
-    if orientation == 8:
-        return width - 1 - col, row
-    return row, col
+    """Where stored pixel (row, col) shows: the same steps as ``shown_array``, on one index."""
+    flip_rows, flip_cols, swap = _STEPS.get(orientation, _STEPS[1])
+    if flip_rows:
+        row = height - 1 - row
+    if flip_cols:
+        col = width - 1 - col
+    return (col, row) if swap else (row, col)

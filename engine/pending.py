@@ -68,12 +68,10 @@ class PendingWork:
                     self.store.record_error(result)
                     self.given_up.append(result)
                     log.warning("%s: %s", display_path(path), result.error)
-        rows = self.store.pending()
-        stopped = self.store.stops([path for path, _ in rows])
         by_source: dict[str, list[str]] = {}
-        for path, source in rows:
-            if stopped.get(path, 0) < MAX_STOPS:  # a given-up file stays listed, so a watcher cannot requeue it
-                by_source.setdefault(source, []).append(path)
+        # A given-up file stays listed (so a watcher cannot requeue it) but is not resumed.
+        for path, source in self.store.pending(below_stops=MAX_STOPS):
+            by_source.setdefault(source, []).append(path)
         return list(by_source.items())
 
     def screen(self, requests: list) -> dict[str, Result]:

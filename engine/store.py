@@ -302,9 +302,13 @@ class Store:
         with self._connect(write=True) as db:
             db.execute("DELETE FROM pending WHERE path=?", (db_path(path),))
 
-    def pending(self) -> list[tuple[str, str]]:
+    def pending(self, below_stops: int | None = None) -> list[tuple[str, str]]:
+        """(path, source) in the order queued; with ``below_stops``, only files that stopped a process fewer times."""
+        query, args = "SELECT path, source FROM pending", []
+        if below_stops is not None:
+            query, args = query + " WHERE stops < ?", [below_stops]
         with self._connect() as db:
-            rows = db.execute("SELECT path, source FROM pending ORDER BY queued_at, rowid").fetchall()
+            rows = db.execute(query + " ORDER BY queued_at, rowid", args).fetchall()
         return [(path_from_db(p), s) for p, s in rows]
 
     def mark_started(self, path: str) -> None:

@@ -87,7 +87,7 @@ def build_metadata(args, detector) -> ModelMetadata:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from training.evaluate import positive_int
+    from training.arguments import at_least
 
     parser = argparse.ArgumentParser(prog="python -m export", description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", required=True)
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", help="default: the first 8 hex digits of the checkpoint's weights' SHA-256, so "
                                            "that a retrained model never reuses results cached for the last one")
     parser.add_argument("--precisions", default="fp32,fp16")
-    parser.add_argument("--max-crops", type=positive_int, help="default: the calibration's (8 if it records none)")
+    parser.add_argument("--max-crops", type=at_least(1), help="default: the calibration's (8 if it records none)")
     parser.add_argument("--aggregation", choices=AGGREGATIONS,
                         help="default: the calibration's (mean if it records none)")
     parser.add_argument("--crop-plan", choices=("grid", "texture"),

@@ -57,8 +57,7 @@ def _calibrate(argv: list[str]) -> int:
     import numpy as np
 
     from engine.contract import AGGREGATIONS
-    from training.evaluate import positive_int
-
+    from training.arguments import at_least
     from training.calibrate import DEFAULT_REAL_QUANTILE, MIN_IMAGES_PER_CLASS_FOR_SCALING, calibrate, fit_logit_scaling
 
     parser = argparse.ArgumentParser(prog="synthspot-train calibrate")
@@ -71,7 +70,7 @@ def _calibrate(argv: list[str]) -> int:
     parser.add_argument("--fpr", type=float, default=0.01)
     parser.add_argument("--real-quantile", type=float, default=DEFAULT_REAL_QUANTILE,
                         help="share of held-out real photos below likely_real (the rest up to likely_ai are 'uncertain')")
-    parser.add_argument("--max-crops", type=positive_int, help="default: the model's (8 for checkpoints)")
+    parser.add_argument("--max-crops", type=at_least(1), help="default: the model's (8 for checkpoints)")
     parser.add_argument("--aggregation", choices=AGGREGATIONS, help="default: the model's (mean for checkpoints)")
     parser.add_argument("--crop-plan", choices=("grid", "texture"), help="default: the model's (grid for checkpoints)")
     parser.add_argument("--pooled", action="store_true",

@@ -30,6 +30,7 @@ from PIL import Image, ImageFilter
 from engine.contract import (AGGREGATIONS, DEFAULT_MAX_CROPS, INPUT_IMAGE, KEY_AGGREGATION, KEY_CROP_PLAN, KEY_CROP_SIZE,
                              KEY_EARLY_EXIT, KEY_MAX_CROPS, OUTPUT_LOGIT, LogitScaling, ModelMetadata, aggregate_logits, decided_early,
                              extract_crops, first_stage, plan_for, sigmoid)
+from training.arguments import at_least
 from training.data import manifest, readers
 
 
@@ -275,14 +276,6 @@ def load_scorer(checkpoint: str | None, onnx_path: str | None) -> tuple[CropScor
     return TorchScorer(load_checkpoint(checkpoint)), ScoringRecipe()
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1 (0 crops would silently mean the default)."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def load_scorer_or_exit(parser: argparse.ArgumentParser, checkpoint: str | None,
                         onnx_path: str | None) -> tuple[CropScorer, ScoringRecipe]:
     """:func:`load_scorer`, a path that is not a model being one line (with a hint for a run folder)."""
@@ -328,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="a manifest.jsonl, or a folder in a reader layout")
     parser.add_argument("--layout", choices=sorted(readers.READERS))
     parser.add_argument("--split", default="test")
-    parser.add_argument("--max-crops", type=positive_int, help="crops per image (default: the model's)")
+    parser.add_argument("--max-crops", type=at_least(1), help="crops per image (default: the model's)")
     parser.add_argument("--aggregation", choices=AGGREGATIONS, help="default: the model's (mean for checkpoints)")
     parser.add_argument("--crop-plan", choices=("grid", "texture"), help="default: the model's (grid for checkpoints)")
     parser.add_argument("--perturbations", default="all", help="comma list of " + ",".join(PERTURBATIONS) + ", 'all' or 'none'")

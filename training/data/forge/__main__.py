@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from collections import Counter
 
+from training.arguments import at_least
 from training.data.corpus import read_manifest
 from training.data.forge import ALL_DOMAINS
 from training.data.forge.runner import ForgeOptions, ForgeOptionsError, collect, run
@@ -19,17 +20,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", help="a folder made by `python -m training.data.corpus` (required)")
     parser.add_argument("--out", help="the forged set's folder (required)")
     parser.add_argument("--domains", default="upsample,reconstruct,regenerate,inpaint", help=f"comma list of {','.join(ALL_DOMAINS)}")
-    parser.add_argument("--crops-per-photo", type=_at_least(0), default=0, help="aligned crops cut at native resolution per photo (0: whole photos)")
+    parser.add_argument("--crops-per-photo", type=at_least(0), default=0, help="aligned crops cut at native resolution per photo (0: whole photos)")
     parser.add_argument("--crop-sizes", default="256,512", help="smallest,largest crop side in pixels (multiples of 16)")
-    parser.add_argument("--processed", type=_at_least(0), default=0, help="processed reals (label 0: resized, blurred, recompressed...) per photo or crop")
+    parser.add_argument("--processed", type=at_least(0), default=0, help="processed reals (label 0: resized, blurred, recompressed...) per photo or crop")
     parser.add_argument("--super-resolvers", help="comma list of upsample network names (default: all; see --list-networks)")
     parser.add_argument("--regenerators", help="comma list of regenerate network names (default: all)")
     parser.add_argument("--list-networks", action="store_true", help="print every network by domain and family, then exit")
-    parser.add_argument("--perturb-variants", type=_at_least(0), default=1, help="perturbed copies per photo when 'perturb' is listed")
-    parser.add_argument("--workers", type=_at_least(1), default=os.cpu_count() or 1)
+    parser.add_argument("--perturb-variants", type=at_least(0), default=1, help="perturbed copies per photo when 'perturb' is listed")
+    parser.add_argument("--workers", type=at_least(1), default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--splits", default="train,val,test")
-    parser.add_argument("--limit", type=_at_least(1), help="only the first N photos (by id) of the chosen splits")
+    parser.add_argument("--limit", type=at_least(1), help="only the first N photos (by id) of the chosen splits")
     parser.add_argument("--vae", help="a diffusers AutoencoderKL directory to use for 'reconstruct' (needs diffusers)")
     parser.add_argument("--ae-weights", help="folder with autoencoder.safetensors/.json (default: the bundled one)")
     parser.add_argument("--no-progress", action="store_true")
@@ -105,15 +106,6 @@ def main(argv: list[str] | None = None) -> int:
     for source_id, reason in failed:
         print(f"forge: photo {source_id} failed: {reason}", file=sys.stderr)
     return 1 if failed else 0
-
-
-def _at_least(low: int):
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, not {value}")
-        return value
-    return parse
 
 
 def _names(value: str | None) -> list[str] | None:
