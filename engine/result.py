@@ -167,9 +167,26 @@ class ImageTraits:
 
     mode: str = "RGB"  # Pillow's mode as stored: "P" and "1" have a few colours at most
     animated: bool = False  # more than one frame (an animation) or page (a TIFF); the first is scored
+    # The mean absolute step between neighbouring pixels in the most detailed crop, in grey levels;
+    # None when not measured. Generators and cameras leave their traces in that fine detail.
+    fine_detail: float | None = None
 
 
 FEW_COLOUR_MODES = ("P", "PA", "1")
+# Below half a grey level per pixel step even in the most detailed crop, an image is a flat colour or
+# a smooth gradient: there is nothing for the model to judge, and any score it gives is noise.
+MIN_FINE_DETAIL = 0.5
+
+
+def fine_detail(crops: np.ndarray) -> float:
+    """The mean absolute difference between horizontally and vertically neighbouring pixels (all
+    channels), in the crop where it is largest: ``crops`` is (n, height, width, channels) uint8."""
+    if crops.size == 0:
+        return 0.0
+    values = crops.astype(np.int16)
+    across = np.abs(np.diff(values, axis=2)).mean(axis=(1, 2, 3))
+    down = np.abs(np.diff(values, axis=1)).mean(axis=(1, 2, 3))
+    return float(((across + down) / 2).max())
 
 
 def decide_verdict(
@@ -201,6 +218,9 @@ def decide_verdict(
                        "erases the traces")
     if traits.animated:
         reasons.append("only its first frame or page was checked")
+    if traits.fine_detail is not None and traits.fine_detail < MIN_FINE_DETAIL:
+        reasons.append("the image has almost no fine detail (a flat colour or smooth gradient); "
+                       "there is nothing to judge")
     crop_probabilities = np.asarray(crop_probabilities, dtype=np.float64)
     # Parts disagree when some crops say "likely AI" and others "likely real". A mere spread of
     # scores is no reason: a sharp model's crops spread widely on flat and textured regions alike,

@@ -36,7 +36,7 @@ from engine.model import Detector, ModelOutputs
 from engine.pending import PendingWork
 from engine.paths import display_path
 from engine.provenance import provenance_hints
-from engine.result import ImageTraits, Result, UnusableScore, score_result
+from engine.result import ImageTraits, Result, UnusableScore, fine_detail, score_result
 from engine.store import Store, claim_owner
 
 log = logging.getLogger(__name__)
@@ -390,7 +390,7 @@ class Scanner:
                 crops = contract.extract_crops(image.rgb, boxes)
                 image_format, width, height, jpeg_quality = image.format, image.width, image.height, image.jpeg_quality
                 orientation = image.orientation
-                traits = ImageTraits(image.mode, image.animated)
+                traits = ImageTraits(image.mode, image.animated, fine_detail(crops))
                 del image
         cropped = time.perf_counter()
         hints = provenance_hints(data, image_format)

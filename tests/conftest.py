@@ -34,7 +34,16 @@ def real_photo() -> np.ndarray:
     return data.chelsea()
 
 
+def fine_checker(height: int, width: int) -> np.ndarray:
+    """±2 grey levels alternating pixel by pixel: detail enough for the engine, no change of mean."""
+    return (np.indices((height, width)).sum(axis=0) % 2) * 4 - 2
+
+
 def solid_image(path, value: int, size=(64, 48), fmt=None, **save):
-    """Write a flat grey image; the brightness model scores it from ``value`` alone."""
-    Image.fromarray(np.full((size[1], size[0], 3), value, np.uint8)).save(path, format=fmt, **save)
+    """Write a grey image of mean brightness ``value`` (kept 2 levels from black and white) with a fine
+    ±2 checker: the brightness model scores it from the mean alone, and the engine finds detail enough
+    to judge (a truly flat image is "uncertain" whatever its score)."""
+    width, height = size
+    grey = np.clip(value, 2, 253) + fine_checker(height, width)
+    Image.fromarray(np.repeat(grey[..., None], 3, axis=2).astype(np.uint8)).save(path, format=fmt, **save)
     return path

@@ -17,7 +17,7 @@ from engine.pending import PendingWork
 from engine.scanner import Scanner, ScanJob, ScanRequest
 from engine.store import Store
 from tests.fixtures.synthetic import brightness_model, expected_logit
-from tests.conftest import solid_image
+from tests.conftest import fine_checker, solid_image
 
 
 def logistic(logit: float) -> float:  # the expected probability, computed apart from the engine's
@@ -83,9 +83,9 @@ def test_a_cascade_decides_clear_images_on_their_first_crops_and_scores_the_rest
     plain = brightness_model(tmp_path / "plain.onnx")
     dark, bright, grey = (solid_image(tmp_path / f"{name}.png", value, size=(128, 64))
                           for name, value in (("dark", 10), ("bright", 250), ("grey", 120)))
-    half = np.full((64, 128, 3), 250, np.uint8)
-    half[:, 64:] = 10  # its first two crops (the top row's left) are bright, the image as a whole is not
-    Image.fromarray(half).save(tmp_path / "half.png")
+    half = np.full((64, 128), 250) + fine_checker(64, 128)
+    half[:, 64:] -= 240  # its first two crops (the top row's left) are bright, the image as a whole is not
+    Image.fromarray(np.repeat(half[..., None], 3, axis=2).astype(np.uint8)).save(tmp_path / "half.png")
     requests = [ScanRequest(path=str(tmp_path / f"{name}.png")) for name in ("dark", "bright", "grey", "half")]
     detector = CountingDetector(cascade)
     with Scanner(detector, batch_crops=16) as scanner:
@@ -402,8 +402,7 @@ def test_a_model_that_answers_nan_gives_an_error_row_not_a_verdict(tmp_path):
 
 
 def test_a_palette_image_and_an_animation_say_what_limits_their_score(tmp_path, detector):
-    bright = Image.new("RGB", (64, 48), (250, 250, 250))
-    bright.save(tmp_path / "plain.png")
+    bright = Image.open(solid_image(tmp_path / "plain.png", 250))
     bright.convert("P").save(tmp_path / "palette.png")
     bright.save(tmp_path / "moving.webp", save_all=True, append_images=[Image.new("RGB", (64, 48), (10, 10, 10))],
                 lossless=True)
@@ -414,3 +413,21 @@ def test_a_palette_image_and_an_animation_say_what_limits_their_score(tmp_path, 
     assert palette.verdict == UNCERTAIN and any("few colours" in r for r in palette.reasons)
     assert moving.verdict == UNCERTAIN and any("only its first frame or page" in r for r in moving.reasons)
     assert moving.probability == pytest.approx(plain.probability, abs=1e-3)  # the first frame, the bright one
+
+
+def test_a_flat_colour_or_smooth_gradient_is_uncertain_whatever_its_score(tmp_path, detector):
+    # The brightness model would call the white image "likely AI" and the black one "likely real";
+    # with no fine detail there is nothing to judge, so neither verdict may stand.
+    ramp = np.tile(np.linspace(100, 140, 256), (48, 1))  # a sky's gentle gradient
+    Image.fromarray(np.stack([ramp, ramp / 2, 255 - ramp], axis=2).astype(np.uint8)).save(tmp_path / "ramp.png")
+    Image.new("RGB", (64, 48), (255, 255, 255)).save(tmp_path / "white.png")
+    Image.new("RGB", (64, 48), (0, 0, 0)).save(tmp_path / "black.jpg", quality=95)
+    names = ("white.png", "black.jpg", "ramp.png", "checked.png")
+    solid_image(tmp_path / "checked.png", 250)
+    with Scanner(detector) as scanner:
+        white, black, ramp_result, checked = scanner.scan([ScanRequest(path=str(tmp_path / n)) for n in names])
+    for flat in (white, black, ramp_result):
+        assert flat.ok and flat.verdict == UNCERTAIN
+        assert any("almost no fine detail" in reason for reason in flat.reasons)
+    assert white.probability > 0.9 and black.probability < 0.1  # the score stays; only the verdict hedges
+    assert checked.verdict == LIKELY_AI and not checked.reasons
