@@ -325,7 +325,8 @@ def texture_crops(luma: np.ndarray, crop_size: int, max_crops: int, step: int = 
     that one pass over the image). Greedy best-first with no overlap spreads the crops
     over the image's content; where no free window is left, later passes allow a quarter,
     a half, then any overlap until ``max_crops`` are chosen. Ties break by position, so the
-    plan is deterministic.
+    plan is deterministic. The crops come best first, so a cascade's first stage is the most
+    textured part of the plan.
     ``luma`` may be the image sampled every ``step`` pixels, ``shape`` then the full size."""
     height, width = shape or luma.shape
     size = min(crop_size, height, width)
@@ -354,7 +355,7 @@ def texture_crops(luma: np.ndarray, crop_size: int, max_crops: int, step: int = 
                     _overlap_area(top, left, other_top, other_left, crop_size) / area <= allowed
                     for other_top, other_left in chosen):
                 chosen.append((top, left))
-    return [CropBox(top, left, crop_size) for top, left in sorted(chosen)]
+    return [CropBox(top, left, crop_size) for top, left in chosen]  # best first: the cascade's first stage
 
 
 def _summed_area_rows(luma: np.ndarray, rows: np.ndarray) -> np.ndarray:

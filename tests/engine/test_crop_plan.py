@@ -58,3 +58,14 @@ def test_crop_plan_is_model_metadata_and_old_models_mean_grid():
     assert contract.ModelMetadata.from_props(props).crop_plan == "grid"
     with pytest.raises(contract.ContractError, match="crop plan"):
         contract.ModelMetadata(name="m", version="1", crop_size=96, crop_plan="random").validate()
+
+
+def test_the_plan_comes_best_first_so_a_cascade_starts_with_the_most_textured_crops():
+    # Texture grows down the image: in position order the first crops would be the flattest;
+    # best first, the plan climbs from the bottom row.
+    rng = np.random.default_rng(2)
+    amplitude = np.linspace(2, 120, 768)[:, None, None]
+    image = np.clip(128 + rng.normal(size=(768, 384, 3)) * amplitude, 0, 255).astype(np.uint8)
+    boxes = contract.plan_for(image, 96, 8, "texture")
+    assert [b.top for b in boxes] == sorted((b.top for b in boxes), reverse=True)
+    assert boxes[0].top == 768 - 96
