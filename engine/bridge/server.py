@@ -338,6 +338,7 @@ class BridgeServer:
         result = await asyncio.get_running_loop().run_in_executor(self._executor, self.store.find, sha256)
         if result is None:
             raise guards.Refusal(404, "not_found", "SynthSpot has no result for this image")
+        result.cached = True  # read back from the store (the stored blob says how it was first made)
         return web.json_response(result_payload(result))
 
     async def _open(self, request: web.Request) -> web.Response:

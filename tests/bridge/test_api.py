@@ -43,6 +43,7 @@ def test_results_by_sha256(paired):
     scanned = paired.scan(png_bytes(128)).json()
     reply = paired.call("GET", f"/v1/results/{scanned['sha256']}")
     assert reply.status == 200 and reply.json()["probability"] == scanned["probability"]
+    assert scanned["cached"] is False and reply.json()["cached"] is True
     assert paired.call("GET", "/v1/results/" + "f" * 64).status == 404
     assert paired.call("GET", "/v1/results/not-a-hash").status == 400
 

