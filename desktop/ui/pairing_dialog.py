@@ -63,6 +63,7 @@ class PairingDialog(QDialog):
         layout.addWidget(self._browsers_box)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
+        self.close_button = buttons.button(QDialogButtonBox.StandardButton.Close)
         layout.addWidget(buttons)
         self.request_rows: dict[str, RequestRow] = {}
         self.browser_rows: dict[str, tuple[QLabel, QPushButton]] = {}
@@ -75,6 +76,16 @@ class PairingDialog(QDialog):
         self.refresh()
 
     def refresh(self) -> None:
+        # The rows are rebuilt; a keyboard user on one of their buttons lands on Close, not nowhere
+        # (and never on another request's Approve, where a second Enter would approve it).
+        focus = self.focusWidget()
+        rows_had_focus = focus is not None and any(box.isAncestorOf(focus)
+                                                   for box in (self._requests_box, self._browsers_box))
+        self._refresh_rows()
+        if rows_had_focus:
+            self.close_button.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _refresh_rows(self) -> None:
         pairing = self._bridge.pairing
         if pairing is None:
             self.intro.setText("Switch the browser bridge on (Settings → Browser bridge) to pair a browser.")
@@ -100,6 +111,10 @@ class PairingDialog(QDialog):
             code = QLabel(f"code <b>{request.code[:3]} {request.code[3:]}</b>")
             code.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
             approve, refuse = QPushButton("Approve"), QPushButton("Refuse")
+            # A screen reader tabbing from button to button hears which request each answers.
+            spoken = f"{short_name(request.name)}, code {request.code[:3]} {request.code[3:]}"
+            approve.setAccessibleName(f"Approve {spoken}")
+            refuse.setAccessibleName(f"Refuse {spoken}")
             approve.clicked.connect(lambda _=False, rid=request.request_id: self._answer(rid, True))
             refuse.clicked.connect(lambda _=False, rid=request.request_id: self._answer(rid, False))
             for column, widget in enumerate((name, code, approve, refuse)):
@@ -122,6 +137,7 @@ class PairingDialog(QDialog):
             label.setTextFormat(Qt.TextFormat.PlainText)
             label.setToolTip(browser.name)
             revoke = QPushButton("Revoke")
+            revoke.setAccessibleName(f"Revoke {short_name(browser.name)}")
             revoke.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
             revoke.clicked.connect(lambda _=False, cid=browser.client_id: self._revoke(cid))
             self._browsers.addWidget(label, row, 0)

@@ -36,6 +36,22 @@ def thresholds_text(detector) -> str:
     return text
 
 
+class FolderList(QTreeWidget):
+    """The watched folders. Space ticks or unticks Sub-folders on the selected rows: the keyboard's
+    current cell is the path, so the tick's own column could not be reached without a mouse."""
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt's naming
+        current = self.currentItem()
+        rows = self.selectedItems() or ([current] if current is not None else [])
+        if event.key() == Qt.Key.Key_Space and event.modifiers() == Qt.KeyboardModifier.NoModifier and rows:
+            tick = Qt.CheckState.Unchecked if all(
+                row.checkState(FOLDER_RECURSIVE) == Qt.CheckState.Checked for row in rows) else Qt.CheckState.Checked
+            for row in rows:
+                row.setCheckState(FOLDER_RECURSIVE, tick)
+            return
+        super().keyPressEvent(event)
+
+
 class SettingsDialog(QDialog):
     def __init__(self, session, parent: QWidget | None = None):
         super().__init__(parent)
@@ -100,7 +116,9 @@ class SettingsDialog(QDialog):
     def _watch_group(self, settings) -> QGroupBox:
         group = QGroupBox("Watched folders")
         layout = QVBoxLayout(group)
-        self.folders = QTreeWidget()
+        self.folders = FolderList()
+        self.folders.setAccessibleName("Watched folders")
+        self.folders.setAccessibleDescription("Space ticks or unticks Sub-folders on the selected folders")
         self.folders.setHeaderLabels(["Folder", "Sub-folders", "Status"])
         self.folders.setRootIsDecorated(False)
         self.folders.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # the folder's own name stays in view
@@ -127,7 +145,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.folders)
         layout.addWidget(self.no_folders)
         hint = QLabel("New image files are scanned once they are fully written; files already there are left "
-                      "alone. Tick Sub-folders to watch the folders inside too.")
+                      "alone. Tick Sub-folders (or press Space on a selected folder) to watch the folders inside too.")
         hint.setWordWrap(True)
         layout.addWidget(hint)
         layout.addLayout(buttons)
@@ -200,7 +218,8 @@ class SettingsDialog(QDialog):
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         item.setCheckState(FOLDER_RECURSIVE, Qt.CheckState.Checked if folder.recursive else Qt.CheckState.Unchecked)
         item.setToolTip(FOLDER_PATH, folder.path)
-        item.setToolTip(FOLDER_RECURSIVE, "Ticked: the folders inside it are watched too")
+        item.setToolTip(FOLDER_RECURSIVE, "Ticked: the folders inside it are watched too (Space on a selected row)")
+        item.setData(FOLDER_RECURSIVE, Qt.ItemDataRole.AccessibleTextRole, "Sub-folders")
         item.setToolTip(FOLDER_STATUS, message or state)
         self.folders.addTopLevelItem(item)
         self._folders_changed()

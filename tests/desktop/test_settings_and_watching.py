@@ -51,7 +51,7 @@ def test_settings_dialog_choices_persist_across_restarts(tmp_path, qtbot, model_
 def test_watched_folders_show_path_sub_folders_and_status_apart(tmp_path, qtbot, model_path, make_window):
     from PySide6.QtCore import Qt
 
-    from desktop.ui.settings_dialog import FOLDER_RECURSIVE, FOLDER_STATUS
+    from desktop.ui.settings_dialog import FOLDER_PATH, FOLDER_RECURSIVE, FOLDER_STATUS
 
     gone = tmp_path / "unplugged-drive"
     window = make_window(model_path, watched_folders=[WatchedFolder(str(gone), False)])
@@ -63,6 +63,13 @@ def test_watched_folders_show_path_sub_folders_and_status_apart(tmp_path, qtbot,
     assert "missing" in item.text(FOLDER_STATUS)  # its own column, not cut off behind the path
     assert item.checkState(FOLDER_RECURSIVE) == Qt.CheckState.Unchecked  # the tick means sub-folders only
     assert not dialog.no_folders.isVisible() and not dialog.remove_folders.isEnabled()
+    # By keyboard: the current cell is the path, and Space still ticks Sub-folders (then unticks it).
+    dialog.folders.setFocus()
+    dialog.folders.setCurrentItem(item, FOLDER_PATH)
+    qtbot.keyClick(dialog.folders, Qt.Key.Key_Space)
+    assert dialog.watched_folders() == [WatchedFolder(str(gone), True)]
+    qtbot.keyClick(dialog.folders, Qt.Key.Key_Space)
+    assert item.checkState(FOLDER_RECURSIVE) == Qt.CheckState.Unchecked
     item.setSelected(True)
     assert dialog.remove_folders.isEnabled()
     dialog.remove_folders.click()
@@ -346,7 +353,14 @@ def test_the_pair_a_browser_window_is_the_only_way_to_pair(tmp_path, qtbot, mode
     qtbot.waitUntil(lambda: all(label.width() >= label.minimumSizeHint().width()
                                 for label in dialog.findChildren(QLabel) if label.isVisible()), timeout=WAIT_MS)
     assert dialog.request_rows[long_name.request_id].name.text().endswith("…”")
-    dialog.request_rows[other.request_id].refuse.click()  # refuse the ones whose code the browser does not show
+    # Refuse the ones whose code the browser does not show; by keyboard, focus lands on Close, not nowhere
+    # (the rows are rebuilt) and not on another Approve; a screen reader hears which request a button answers.
+    from PySide6.QtCore import Qt
+    refuse = dialog.request_rows[other.request_id].refuse
+    assert refuse.accessibleName() == f"Refuse Chromium on Linux, code {other.code[:3]} {other.code[3:]}"
+    refuse.setFocus()
+    qtbot.keyClick(refuse, Qt.Key.Key_Space)
+    assert other.request_id not in dialog.request_rows and dialog.focusWidget() is dialog.close_button
     dialog.request_rows[long_name.request_id].refuse.click()
     row.approve.click()
     pairing = api.wait_for_approval(ticket)
