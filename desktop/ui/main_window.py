@@ -34,6 +34,7 @@ from desktop.ui.detail_pane import DETAIL_IMAGE_SIDE, DetailPane
 from desktop.ui.confirm import confirmed
 from desktop.ui.results_table import ResultsTable
 from desktop.ui.settings_dialog import SettingsDialog
+from desktop.ui.focus import show_keyboard_focus
 from desktop.ui.style import app_icon, keep_placeholder_readable
 from desktop.ui.tray import TrayIcon
 from engine.models import builtin_model_available
@@ -63,6 +64,7 @@ class MainWindow(QMainWindow):
         self._progress_shown_at = 0.0
         self._verdicts_this_scan: list[str] = []  # for the summary when the scan finishes
         keep_placeholder_readable()
+        show_keyboard_focus()
         self.setWindowTitle("SynthSpot")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)

@@ -401,6 +401,12 @@ def test_menus_shortcuts_and_accessible_names_for_keyboard_users(tmp_path, qtbot
         qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
         reached.add(QApplication.focusWidget())
     assert window.detail.info in reached and window.filter_edit in reached, [type(w).__name__ for w in reached]
+    # Where the keyboard is, a ring in the window's text colour shows it; a click needs none.
+    from desktop.ui.focus import show_keyboard_focus
+    ring = show_keyboard_focus()
+    assert ring is not None and ring.widget is QApplication.focusWidget()
+    qtbot.mouseClick(window.table.viewport(), Qt.MouseButton.LeftButton)
+    assert window.table.hasFocus() and ring.widget is None
 
     opened = []
 
