@@ -34,6 +34,14 @@ RowRole = int(Qt.ItemDataRole.UserRole) + 2
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 _DECORATION = int(Qt.ItemDataRole.DecorationRole)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ACCESSIBLE = int(Qt.ItemDataRole.AccessibleTextRole)
+
+AI_TAG_MARK = "AI · "  # a tag that declares generative AI says so in words, not by its tint alone
+
+
+def tag_text(hint) -> str:
+    """A provenance hint as its tag in the table."""
+    return AI_TAG_MARK + hint.label if hint.ai_generated else hint.label
 
 SOURCE_LABELS = {
     "dropped": "Dropped",
@@ -186,6 +194,10 @@ class ResultsModel(QAbstractTableModel):
             return None
         if role == _TOOLTIP:
             return self._tooltip(self._rows[index.row()], index.column())
+        if role == _ACCESSIBLE and index.column() == COLUMN_NAME:
+            # Rows are walked with the arrows on the name cell: a screen reader hears the verdict with it.
+            row = self._rows[index.row()]
+            return f"{row.name}, {row.verdict_text}"
         return None
 
     @staticmethod
@@ -197,7 +209,7 @@ class ResultsModel(QAbstractTableModel):
         if column == COLUMN_SOURCE:
             return source_label(row.source)
         if column == COLUMN_PROVENANCE:
-            return ", ".join(hint.label for hint in row.result.provenance) if row.result else ""
+            return ", ".join(tag_text(hint) for hint in row.result.provenance) if row.result else ""
         if column == COLUMN_TIME:
             return datetime.fromtimestamp(row.time).strftime("%Y-%m-%d %H:%M:%S") if row.time else ""
         return ""

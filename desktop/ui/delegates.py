@@ -8,7 +8,7 @@ from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from desktop.results_model import RowRole
+from desktop.results_model import RowRole, tag_text
 from desktop.ui.style import badge_colours, pill_colours
 
 BADGE_HEIGHT = 22
@@ -72,7 +72,7 @@ def verdict_column_width(metrics: QFontMetrics) -> int:
 
 
 class TagsDelegate(QStyledItemDelegate):
-    """Provenance hints as small tags; a tag that declares generative AI is tinted."""
+    """Provenance hints as small tags; a tag that declares generative AI is tinted and marked "AI"."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
         row = index.data(RowRole)
@@ -94,7 +94,7 @@ class TagsDelegate(QStyledItemDelegate):
         top = option.rect.center().y() - TAG_HEIGHT // 2 + 1
         right = option.rect.right() - 4
         for position, hint in enumerate(hints):
-            label = hint.label
+            label = tag_text(hint)
             width = metrics.horizontalAdvance(label) + 14
             if x + width > right:
                 if position > 0:  # later tags: say there are more (the detail pane lists them)

@@ -103,3 +103,17 @@ def test_signal_emit_keeps_its_references(qapp):
     for _ in range(200):
         model.layoutChanged.emit()
     assert sys.getrefcount(True) >= before - 5
+
+
+def test_a_row_speaks_its_verdict_and_an_ai_tag_says_ai_in_words(qapp):
+    from desktop.results_model import COLUMN_NAME, COLUMN_PROVENANCE
+
+    model = ResultsModel()
+    hints = [ProvenanceHint("c2pa", "C2PA: Firefly", ai_generated=True), ProvenanceHint("exif_software", "GIMP")]
+    model.add_results([Result(sha256="1" * 64, path="/gen.png", source="dropped", probability=0.93,
+                              verdict=LIKELY_AI, provenance=hints)])
+    name = model.index(0, COLUMN_NAME)
+    assert model.data(name, Qt.ItemDataRole.DisplayRole) == "gen.png"
+    spoken = model.data(name, Qt.ItemDataRole.AccessibleTextRole)
+    assert spoken.startswith("gen.png, ") and "Likely AI" in spoken and "93%" in spoken
+    assert model.data(model.index(0, COLUMN_PROVENANCE)) == "AI · C2PA: Firefly, GIMP"
