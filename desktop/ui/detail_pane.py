@@ -158,6 +158,7 @@ class DetailPane(QWidget):
         self.crops_toggle.setToolTip("The crops the model looked at, at native resolution, with each one's score")
         readable_indicators(self.heatmap_toggle, self.crops_toggle)
         self.info = QTextBrowser()
+        self.info.setAccessibleName("Details of the selected image")
         self.info.setOpenLinks(False)
         self.info.document().setDefaultStyleSheet(rich_text_css(QApplication.palette()))
         toggles = QHBoxLayout()

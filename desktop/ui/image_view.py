@@ -75,6 +75,7 @@ class ImageView(QWidget):
         self._message = "Select an image to see why SynthSpot scored it as it did."
         self.show_heatmap = True
         self.show_crops = True
+        self.setAccessibleDescription(self._message)
 
     # what the detail pane sets ---------------------------------------------------
 
@@ -84,6 +85,7 @@ class ImageView(QWidget):
         self._result = result
         self._heatmap = heatmap_image(result.artifact_map) if result is not None and result.artifact_map else None
         self._message = message
+        self._describe()
         self.update()
 
     @property
@@ -97,7 +99,21 @@ class ImageView(QWidget):
 
     def set_overlays(self, heatmap: bool, crops: bool) -> None:
         self.show_heatmap, self.show_crops = heatmap, crops
+        self._describe()
         self.update()
+
+    def _describe(self) -> None:
+        """What is painted, in words for a screen reader: the message, or the picture and its overlays."""
+        if self._message or self._pixmap is None:
+            self.setAccessibleDescription(self._message)
+            return
+        shown = []
+        if self.show_heatmap and self._heatmap is not None:
+            shown.append("the artifact heatmap (red where the model found most evidence)")
+        crops = len(self._result.crops) if self._result is not None else 0
+        if self.show_crops and crops:
+            shown.append(f"{crops} crop boxes with their scores (listed in the details)")
+        self.setAccessibleDescription("The image" + (" with " + " and ".join(shown) if shown else ""))
 
     def image_rect(self) -> QRect | None:
         if self._pixmap is None or self._pixmap.isNull():

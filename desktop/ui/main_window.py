@@ -35,7 +35,7 @@ from desktop.ui.confirm import confirmed
 from desktop.ui.results_table import ResultsTable
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.focus import show_keyboard_focus
-from desktop.ui.style import app_icon, keep_placeholder_readable
+from desktop.ui.style import app_icon, keep_palette_readable
 from desktop.ui.tray import TrayIcon
 from engine.models import builtin_model_available
 from engine.result import ERROR, verdict_counts_text
@@ -63,7 +63,7 @@ class MainWindow(QMainWindow):
         self._alerted = None  # the Result the alert banner and the desktop notification point at
         self._progress_shown_at = 0.0
         self._verdicts_this_scan: list[str] = []  # for the summary when the scan finishes
-        keep_placeholder_readable()
+        keep_palette_readable()
         show_keyboard_focus()
         self.setWindowTitle("SynthSpot")
         self.setWindowIcon(app_icon())
@@ -206,7 +206,13 @@ class MainWindow(QMainWindow):
             self.source_filter.addItem(label, key)
         self.source_filter.currentIndexChanged.connect(
             lambda: self.proxy.set_source_filter(self.source_filter.currentData()))
-        for widget in (self.filter_edit, self.verdict_filter, self.source_filter):
+        # Visible labels, each the buddy of its combo box: on Linux a screen reader names a combo box by
+        # its label and otherwise hears only the current item ("All verdicts").
+        self.verdict_filter_label, self.source_filter_label = QLabel(" Ve&rdict "), QLabel(" S&ource ")
+        self.verdict_filter_label.setBuddy(self.verdict_filter)
+        self.source_filter_label.setBuddy(self.source_filter)
+        for widget in (self.filter_edit, self.verdict_filter_label, self.verdict_filter, self.source_filter_label,
+                       self.source_filter):
             toolbar.addWidget(widget)
         self.filter_edit.setAccessibleName("Filter results")
         self.verdict_filter.setAccessibleName("Show verdict")
@@ -289,6 +295,7 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.progress = QProgressBar()
+        self.progress.setAccessibleName("Scan progress")
         self.progress.setMaximumWidth(240)
         self.progress.setFormat("%v of %m")
         self.progress.hide()
@@ -762,7 +769,7 @@ class MainWindow(QMainWindow):
     def changeEvent(self, event) -> None:
         if event.type() in (QEvent.Type.ApplicationPaletteChange, QEvent.Type.PaletteChange):
             # A theme switch: once the new palette is complete, keep its placeholder text readable.
-            QTimer.singleShot(0, self, keep_placeholder_readable)
+            QTimer.singleShot(0, self, keep_palette_readable)
         super().changeEvent(event)
 
     def bring_to_front(self) -> None:

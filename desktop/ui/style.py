@@ -115,22 +115,40 @@ READABLE_GROUPS = (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive)
 MIN_BOUNDARY_CONTRAST = 3.0  # WCAG 1.4.11: a control's outline against what surrounds it
 
 
-def with_readable_placeholder(palette: QPalette) -> QPalette | None:
+def with_readable_palette(palette: QPalette) -> QPalette | None:
     """``palette`` with placeholder text (the filter box's hint, the image view's message) at 4.5:1 on
-    its ground, or None when it already is. Qt's default placeholder is black at half opacity: grey on
-    white (3.9:1), and all but invisible on a dark theme that does not set its own (1.1:1)."""
+    its ground and selected rows' text at 4.5:1 on their highlight, or None when both already are.
+    Qt's default placeholder is black at half opacity: grey on white (3.9:1), and all but invisible on a
+    dark theme that does not set its own (1.1:1); Fusion's white on its blue highlight is 3.7:1."""
     fixed, changed = QPalette(palette), False
     for group in READABLE_GROUPS:
         base, text = palette.color(group, QPalette.ColorRole.Base), palette.color(group, QPalette.ColorRole.Text)
         if contrast_ratio(over(palette.color(group, QPalette.ColorRole.PlaceholderText), base), base) < MIN_CONTRAST:
             fixed.setColor(group, QPalette.ColorRole.PlaceholderText, readable(mix(text, base, 0.35), base, text))
             changed = True
+        highlight = palette.color(group, QPalette.ColorRole.Highlight)
+        selected_text = palette.color(group, QPalette.ColorRole.HighlightedText)
+        if contrast_ratio(highlight, selected_text) < MIN_CONTRAST:
+            fixed.setColor(group, QPalette.ColorRole.Highlight, away_from(highlight, selected_text))
+            changed = True
     return fixed if changed else None
 
 
-def keep_placeholder_readable() -> None:
-    """Apply ``with_readable_placeholder`` to the application's palette (at start and after a theme switch)."""
-    fixed = with_readable_placeholder(QApplication.palette())
+def away_from(fill: QColor, text: QColor, minimum: float = MIN_CONTRAST) -> QColor:
+    """``fill`` moved toward black or white, whichever is further from ``text``, just enough for
+    ``text`` to read on it (the selection's blue darkened under white text)."""
+    away = QColor("#000000") if contrast_ratio(text, QColor("#000000")) > contrast_ratio(text, QColor("#ffffff")) \
+        else QColor("#ffffff")
+    for step in range(1, 41):
+        candidate = mix(fill, away, step / 40)
+        if contrast_ratio(candidate, text) >= minimum:
+            return candidate
+    return away
+
+
+def keep_palette_readable() -> None:
+    """Apply ``with_readable_palette`` to the application's palette (at start and after a theme switch)."""
+    fixed = with_readable_palette(QApplication.palette())
     if fixed is not None:
         QApplication.setPalette(fixed)
 

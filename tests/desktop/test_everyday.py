@@ -76,6 +76,14 @@ def test_the_detail_panes_verdict_badge_reads_at_4_5_to_1():
         assert contrast_ratio(QColor(fill), QColor(text)) >= 4.5, verdict
 
 
+def test_a_selected_rows_text_reads_at_4_5_to_1_in_light_and_dark_palettes(qtbot, themed_window):
+    palette = themed_window.table.palette()
+    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
+        selected = contrast_ratio(palette.color(group, QPalette.ColorRole.Highlight),
+                                  palette.color(group, QPalette.ColorRole.HighlightedText))
+        assert selected >= 4.5, group  # Fusion's white on its blue: 3.7:1
+
+
 def test_placeholder_text_reads_in_light_and_dark_palettes(qtbot, themed_window):
     window = themed_window
     qtbot.waitUntil(lambda: placeholder_contrast(window.filter_edit.palette()) >= 4.5, timeout=2000)

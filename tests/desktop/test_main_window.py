@@ -116,6 +116,7 @@ def test_corrupt_file_gives_an_error_row_and_the_app_keeps_working(tmp_path, qtb
     detail = window.detail
     qtbot.waitUntil(lambda: row.result.error in detail.image_view.message, timeout=WAIT_MS)
     assert detail.image_view.message.startswith("broken.jpg cannot be shown: ")
+    assert detail.image_view.accessibleDescription() == detail.image_view.message  # painted, and said
     assert "Provenance" not in detail.info.toPlainText() and not detail.crops_toggle.isEnabled()
     # A plain file icon where no thumbnail can be made, so its name lines up with the others'.
     name_cell = window.model.index(0, 0)
@@ -276,6 +277,9 @@ def test_detail_pane_shows_heatmap_crops_and_expert_mix(tmp_path, qtbot, model_p
     detail.crops_toggle.setChecked(True)
     with_crops = detail.image_view.grab().toImage()
     assert with_crops != without_heatmap
+    # What is painted is said: the crop boxes now, the heatmap off.
+    described = detail.image_view.accessibleDescription()
+    assert f"{len(detail.row.result.crops)} crop boxes" in described and "heatmap" not in described
 
 
 def test_a_file_changed_after_its_scan_shows_no_old_overlays_and_asks_for_a_rescan(
@@ -376,9 +380,17 @@ def test_menus_shortcuts_and_accessible_names_for_keyboard_users(tmp_path, qtbot
     assert menus == ["File", "Edit", "View", "Help"]
     help_menu = window.menuBar().actions()[3].menu()
     assert [a.text() for a in help_menu.actions()] == ["Model card", "About SynthSpot"]
-    for widget in (window.table, window.detail.image_view, window.verdict_filter, window.source_filter,
-                   window.filter_edit):
-        assert widget.accessibleName()
+    from PySide6.QtGui import QAccessible
+
+    def spoken(widget) -> str:
+        return QAccessible.queryAccessibleInterface(widget).text(QAccessible.Text.Name)
+
+    for widget in (window.table, window.detail.image_view, window.filter_edit, window.detail.info, window.progress):
+        assert spoken(widget), widget
+    # On Linux a combo box is named by the label it is the buddy of, else only by its current item.
+    for combo, name in ((window.verdict_filter, "Verdict"), (window.source_filter, "Source")):
+        labels = QAccessible.queryAccessibleInterface(combo).relations(QAccessible.RelationFlag.Label)
+        assert [label.text(QAccessible.Text.Name).strip() for label, _ in labels] == [name]
     toolbar_button = window.findChild(QToolBar).widgetForAction(window.open_files_action)
     assert toolbar_button.focusPolicy() in (Qt.FocusPolicy.TabFocus, Qt.FocusPolicy.StrongFocus)
 
