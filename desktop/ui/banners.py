@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QEvent, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
+from desktop.ui.announce import announce
 from desktop.ui.style import banner_stylesheet, verdict_colour
 from engine.result import LIKELY_AI, UNCERTAIN
 
@@ -21,12 +22,21 @@ class Banner(QFrame):
         self._accent = accent
         self.label = QLabel()
         self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.RichText)  # callers escape what they did not write
         layout = QHBoxLayout(self)
         layout.addWidget(self.label, 1)
         self.buttons = [QPushButton(caption) for caption in buttons]
         for button in self.buttons:
             layout.addWidget(button)
         self._restyle()
+
+    def show_message(self, rich_text: str, spoken: str) -> None:
+        """Show the banner with ``rich_text``; a screen reader is told ``spoken`` at once (showing the
+        banner moves no focus) and finds it again as the banner's description."""
+        self.label.setText(rich_text)
+        self.setAccessibleDescription(spoken)
+        self.show()
+        announce(self, spoken, assertive=True)
 
     def _restyle(self) -> None:
         # From the application's palette, not this widget's: the stylesheet rewrites the widget's own.
@@ -52,6 +62,7 @@ class ModelBanner(Banner):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("modelBanner", verdict_colour(UNCERTAIN), ["Use built-in model", "Choose model file…"], parent)
+        self.setAccessibleName("No detector model")
         self.use_builtin, self.choose = self.buttons
         self.use_builtin.setToolTip("Go back to the detector that comes with SynthSpot")
 
@@ -62,6 +73,7 @@ class AlertBanner(Banner):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("alertBanner", verdict_colour(LIKELY_AI), ["Show", "Dismiss"], parent)
+        self.setAccessibleName("Alert")
         self.show_button, self.dismiss_button = self.buttons
         self.dismiss_button.clicked.connect(self.dismiss)
         self.count = 0  # arrivals since the person last looked
@@ -69,8 +81,7 @@ class AlertBanner(Banner):
     def alert(self, title: str, message: str, arrivals: int = 1) -> None:
         self.count += arrivals
         more = f" ({self.count} arrivals since you last looked)" if self.count > arrivals else ""
-        self.label.setText(f"<b>{html.escape(title)}</b>: {html.escape(message)}{more}")
-        self.show()
+        self.show_message(f"<b>{html.escape(title)}</b>: {html.escape(message)}{more}", f"{title}: {message}{more}")
 
     def dismiss(self) -> None:
         self.count = 0

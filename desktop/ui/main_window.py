@@ -28,6 +28,7 @@ from desktop.reveal import reveal_in_file_manager
 from desktop.scanning import FAILED, LOADING, NO_MODEL, READY, ModelState
 from desktop.settings import dialog_start_folder
 from desktop.thumbnails import ImageCache
+from desktop.ui.announce import announce
 from desktop.ui.banners import AlertBanner, ModelBanner
 from desktop.ui.delegates import TagsDelegate, VerdictDelegate, verdict_column_width
 from desktop.ui.detail_pane import DETAIL_IMAGE_SIDE, DetailPane
@@ -668,10 +669,9 @@ class MainWindow(QMainWindow):
         for action in (self.open_files_action, self.open_folder_action, self.paste_action):
             action.setEnabled(scanning_possible)
         if state.state in (NO_MODEL, FAILED):
-            self.banner.label.setText(state.message)
             # Offered where a file of the person's own failed and the built-in one is there to go back to.
             self.banner.use_builtin.setVisible(bool(self.session.settings.model_path) and builtin_model_available())
-            self.banner.show()
+            self.banner.show_message(html.escape(state.message).replace("\n", "<br>"), state.message)
             self.provider_label.setText("No model")
         else:
             self.banner.hide()
@@ -725,8 +725,9 @@ class MainWindow(QMainWindow):
         elif verdicts:
             # "files" once one could not be read: a text file dropped with the photos is no image.
             noun = "file" if ERROR in verdicts else "image"
-            self.statusBar().showMessage(f"Scan finished: {counted(len(verdicts), noun)}: "
-                                         f"{verdict_counts_text(verdicts)}.", 15000)
+            finished = f"Scan finished: {counted(len(verdicts), noun)}: {verdict_counts_text(verdicts)}."
+            self.statusBar().showMessage(finished, 15000)
+            announce(self.statusBar(), finished)
         elif not self.statusBar().currentMessage().startswith("No images found"):  # that says more: it stays
             self.statusBar().showMessage("Scan finished.", 4000)
         if self.tray:

@@ -39,6 +39,7 @@ def test_a_likely_ai_arrival_stays_on_screen_until_shown(tmp_path, qtbot, model_
     qtbot.waitUntil(lambda: not window.progress.isVisible(), timeout=WAIT_MS)  # the scan has finished...
     qtbot.wait(100)
     assert window.alert_banner.isVisible() and "generated.png" in window.alert_banner.label.text()  # ...and it stays
+    assert "generated.png" in window.alert_banner.accessibleDescription()  # announced, and found again by a reader
     window.table.selectRow(window.proxy.rowCount() - 1)
     window.alert_banner.show_button.click()
     assert not window.alert_banner.isVisible()

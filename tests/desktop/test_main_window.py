@@ -575,6 +575,7 @@ def test_without_a_model_the_app_starts_with_a_banner_and_scans_after_one_is_cho
     window = make_window(None)
     assert window.banner.isVisible()
     assert "No detector model installed" in window.banner.label.text()
+    assert "No detector model installed" in window.banner.accessibleDescription()  # said, not only painted
     assert not window.open_files_action.isEnabled()
     # Nothing to go back to, and the empty list and pane say what to do first, not how to open files.
     assert window.banner.use_builtin.isHidden() and not window.table.can_scan
