@@ -42,18 +42,26 @@ class ResultsTable(QTableView):
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         super().paintEvent(event)
-        model = self.model()
-        if model is None or model.rowCount(self.rootIndex()) > 0:
+        hint = self.empty_hint()
+        if self.accessibleDescription() != hint:  # what is painted is said too
+            self.setAccessibleDescription(hint)
+        if not hint:
             return
-        filtered = isinstance(model, ResultsFilterProxy) and model.sourceModel().rowCount() > 0
         painter = QPainter(self.viewport())
         try:
             painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
             painter.drawText(self.viewport().rect().adjusted(24, 24, -24, -24),
-                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                             NO_MATCH_HINT if filtered else EMPTY_HINT if self.can_scan else NO_MODEL_HINT)
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, hint)
         finally:
             painter.end()
+
+    def empty_hint(self) -> str:
+        """What the empty table says to do; "" while it lists rows."""
+        model = self.model()
+        if model is None or model.rowCount(self.rootIndex()) > 0:
+            return ""
+        filtered = isinstance(model, ResultsFilterProxy) and model.sourceModel().rowCount() > 0
+        return NO_MATCH_HINT if filtered else EMPTY_HINT if self.can_scan else NO_MODEL_HINT
 
     def moveCursor(self, cursor_action, modifiers):  # noqa: N802 (Qt's name)
         actions = QAbstractItemView.CursorAction

@@ -48,13 +48,19 @@ class TrayIcon(QSystemTrayIcon):
 
     def set_status(self, text: str) -> None:
         self.status_action.setText(text)
-        self.setToolTip(f"SynthSpot — {text}")
+        self._update_tooltip()
+
+    def _update_tooltip(self) -> None:
+        # The tinted icon says "something was flagged" by colour; the tooltip says it in words.
+        flagged = f"\n{self.flagged_action.text()}" if self.flagged_action.isEnabled() else ""
+        self.setToolTip(f"SynthSpot — {self.status_action.text()}{flagged}")
 
     def _flagged(self, result) -> None:
         name = Path(result.path).name if result.path else (result.image_url or "browser image")
         self.flagged_action.setText(f"Last flagged: {name} (AI score {result.probability:.0%})")
         self.flagged_action.setEnabled(True)
         self.setIcon(app_icon(LIKELY_AI))
+        self._update_tooltip()
 
     def _activated(self, reason) -> None:
         if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):

@@ -579,6 +579,9 @@ def test_without_a_model_the_app_starts_with_a_banner_and_scans_after_one_is_cho
     assert not window.open_files_action.isEnabled()
     # Nothing to go back to, and the empty list and pane say what to do first, not how to open files.
     assert window.banner.use_builtin.isHidden() and not window.table.can_scan
+    window.table.grab()  # painted, and the same words given to a screen reader
+    assert window.table.accessibleDescription() == window.table.empty_hint() and "No detector model" in \
+        window.table.empty_hint()
     assert "Choose a detector model first" in window.detail.info.toPlainText()
     path = write_image(tmp_path / "a.png", 230)
     assert not window.scan_paths([str(path)], "dropped")

@@ -388,6 +388,7 @@ def test_tray_menu_reflects_flagged_and_pause(qtbot, model_path, make_window, tm
     drop(window, [write_image(tmp_path / "gen.png", 235)])
     wait_for_results(qtbot, window, 1)
     assert tray.flagged_action.isEnabled() and "gen.png" in tray.flagged_action.text()
+    assert "Last flagged: gen.png" in tray.toolTip()  # in words, not only the icon's tint
     tray.pause_action.setChecked(True)
     assert window.session.settings.watching_paused is True
     shown = []
