@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, QSizeF, Qt
-from PySide6.QtGui import QFont, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from desktop.ui.style import VERDICT_COLOURS, probability_colour, readable_badge, rgb_fractions
 from engine.result import LIKELY_AI, LIKELY_REAL, UNCERTAIN, Result
 
 HEATMAP_OPACITY = 0.55
+
+
+CROP_HALO = QColor(0, 0, 0, 170)
 
 
 def heatmap_image(cells: list) -> QImage | None:
@@ -168,8 +171,12 @@ class ImageView(QWidget):
             box = QRectF(target.left() + crop.left * scale_x, target.top() + crop.top * scale_y,
                          crop.size * scale_x, crop.size * scale_y)
             colour = probability_colour(crop.probability)
-            painter.setPen(QPen(colour, 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
+            # A dark halo under the coloured line: amber on a grey photo is 1.1:1, the halo reads on any
+            # but the darkest ground, where the colour itself does.
+            painter.setPen(QPen(CROP_HALO, 4))
+            painter.drawRect(box)
+            painter.setPen(QPen(colour, 2))
             painter.drawRect(box)
             boxes.append((crop.probability, box, colour))
         metrics = painter.fontMetrics()

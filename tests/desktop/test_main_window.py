@@ -750,3 +750,21 @@ def test_the_model_card_says_whether_the_model_decides_some_images_on_its_first_
     assert cascade_text(plain) == "none: every crop is scored"
     assert cascade_text(fast) == ("the first 4 crops decide alone when their score lies more than 40 points beyond a band; "
                                   "otherwise all 8 are scored")
+
+
+def test_crop_boxes_stand_out_from_a_photo_of_their_own_colour_range(tmp_path, qtbot, model_path, make_window):
+    from desktop.ui.style import contrast_ratio
+
+    window = make_window(model_path)
+    detail = scanned_and_shown(window, qtbot, write_image(tmp_path / "grey.png", 150, size=(256, 192)))
+    detail.heatmap_toggle.setChecked(False)
+    image = detail.image_view.grab().toImage()
+    target = detail.image_view.image_rect()
+    result = detail.row.result
+    crop = result.crops[0]
+    scale = target.width() / result.width
+    left = round(target.left() + crop.left * scale)
+    middle = round(target.top() + (crop.top + crop.size / 2) * scale)  # the side's middle: clear of its label
+    ground = image.pixelColor(left + round(crop.size * scale / 2), middle)  # the photo inside the box
+    edge = max(contrast_ratio(image.pixelColor(x, middle), ground) for x in range(left - 3, left + 4))
+    assert edge >= 3.0, edge  # the coloured line alone on this grey: 2.5:1
