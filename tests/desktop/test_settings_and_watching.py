@@ -352,6 +352,8 @@ def test_the_pair_a_browser_window_is_the_only_way_to_pair(tmp_path, qtbot, mode
     from PySide6.QtWidgets import QLabel
     qtbot.waitUntil(lambda: all(label.width() >= label.minimumSizeHint().width()
                                 for label in dialog.findChildren(QLabel) if label.isVisible()), timeout=WAIT_MS)
+    layout = dialog.layout()  # ...and tall enough for the wrapped "Several browsers ask at once" warning
+    qtbot.waitUntil(lambda: dialog.height() >= layout.totalHeightForWidth(dialog.width()), timeout=WAIT_MS)
     assert dialog.request_rows[long_name.request_id].name.text().endswith("…”")
     # Refuse the ones whose code the browser does not show; by keyboard, focus lands on Close, not nowhere
     # (the rows are rebuilt) and not on another Approve; a screen reader hears which request a button answers.
