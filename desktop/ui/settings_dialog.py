@@ -136,6 +136,13 @@ class SettingsDialog(QDialog):
         self.remove_folders = QPushButton("Remove")
         self.remove_folders.clicked.connect(self._remove_selected_folders)
         self.folders.itemSelectionChanged.connect(self._folders_changed)
+        # The status column has a word or two; the selected folder's whole story is shown here, not only in
+        # a tooltip that a keyboard user cannot open.
+        self.folder_status = QLabel()
+        self.folder_status.setWordWrap(True)
+        self.folder_status.setTextFormat(Qt.TextFormat.PlainText)
+        self.folder_status.hide()
+        self.folders.currentItemChanged.connect(self._show_folder_status)
         for folder in settings.watched_folders:
             self._add_folder_item(folder)
         buttons = QHBoxLayout()
@@ -143,6 +150,7 @@ class SettingsDialog(QDialog):
         buttons.addWidget(self.remove_folders)
         buttons.addStretch(1)
         layout.addWidget(self.folders)
+        layout.addWidget(self.folder_status)
         layout.addWidget(self.no_folders)
         hint = QLabel("New image files are scanned once they are fully written; files already there are left "
                       "alone. Tick Sub-folders (or press Space on a selected folder) to watch the folders inside too.")
@@ -221,8 +229,15 @@ class SettingsDialog(QDialog):
         item.setToolTip(FOLDER_RECURSIVE, "Ticked: the folders inside it are watched too (Space on a selected row)")
         item.setData(FOLDER_RECURSIVE, Qt.ItemDataRole.AccessibleTextRole, "Sub-folders")
         item.setToolTip(FOLDER_STATUS, message or state)
+        item.setData(FOLDER_STATUS, Qt.ItemDataRole.AccessibleTextRole, message or state)
         self.folders.addTopLevelItem(item)
         self._folders_changed()
+
+    def _show_folder_status(self, item: QTreeWidgetItem | None) -> None:
+        message = item.toolTip(FOLDER_STATUS) if item is not None else ""
+        troubled = item is not None and item.text(FOLDER_STATUS) in SHORT_FOLDER_STATES.values()
+        self.folder_status.setText(f"{item.text(FOLDER_PATH)}: {message}" if item is not None and troubled else "")
+        self.folder_status.setVisible(troubled)
 
     def _folders_changed(self) -> None:
         self.remove_folders.setEnabled(bool(self.folders.selectedItems()))

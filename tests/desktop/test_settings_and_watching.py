@@ -65,7 +65,11 @@ def test_watched_folders_show_path_sub_folders_and_status_apart(tmp_path, qtbot,
     assert not dialog.no_folders.isVisible() and not dialog.remove_folders.isEnabled()
     # By keyboard: the current cell is the path, and Space still ticks Sub-folders (then unticks it).
     dialog.folders.setFocus()
+    assert not dialog.folder_status.isVisible()
     dialog.folders.setCurrentItem(item, FOLDER_PATH)
+    # The status column's word or two, and the whole story under the list, where a keyboard user sees it.
+    assert dialog.folder_status.isVisible() and dialog.folder_status.text() == \
+        f"{gone}: {item.toolTip(FOLDER_STATUS)}" and len(item.toolTip(FOLDER_STATUS)) > len("missing")
     qtbot.keyClick(dialog.folders, Qt.Key.Key_Space)
     assert dialog.watched_folders() == [WatchedFolder(str(gone), True)]
     qtbot.keyClick(dialog.folders, Qt.Key.Key_Space)
