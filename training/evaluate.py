@@ -28,8 +28,11 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from engine.contract import (AGGREGATIONS, DEFAULT_MAX_CROPS, INPUT_IMAGE, KEY_AGGREGATION, KEY_CROP_PLAN, KEY_CROP_SIZE,
-                             KEY_EARLY_EXIT, KEY_MAX_CROPS, OUTPUT_LOGIT, LogitScaling, ModelMetadata, aggregate_logits, decided_early,
-                             extract_crops, first_stage, plan_for, sigmoid)
+                             KEY_EARLY_EXIT, KEY_MAX_CROPS, OUTPUT_LOGIT, LogitScaling, ModelMetadata, Thresholds,
+                             aggregate_logits, decided_early, extract_crops, first_stage, plan_for, sigmoid)
+# The app's verdict rule and what it reads of a file: evaluation reports the verdicts people see.
+from engine.decode import estimate_jpeg_quality
+from engine.result import ImageTraits, decide_verdict, fine_detail
 from training.arguments import at_least
 from training.data import manifest, readers
 
@@ -179,14 +182,45 @@ def score_image(rgb: np.ndarray, scorer: CropScorer, max_crops: int, aggregation
                 cascade: ModelMetadata | None = None) -> float:
     """One image's logit as the engine computes it; with ``cascade`` (a model's metadata), its first crops
     alone where they settle the image (``engine.contract.decided_early``)."""
-    boxes = plan_for(rgb, scorer.crop_size, max_crops, crop_plan)
+    return aggregate_logits(crop_logits(rgb, scorer, max_crops, crop_plan, cascade)[0], aggregation)
+
+
+def crop_logits(rgb: np.ndarray, scorer: CropScorer, max_crops: int, crop_plan: str = "grid",
+                cascade: ModelMetadata | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(the logits of the crops the engine scores, every crop of the plan): a cascade that settles an
+    image on its first crops scores only those."""
+    crops = extract_crops(rgb, plan_for(rgb, scorer.crop_size, max_crops, crop_plan))
     if cascade is None:
-        return aggregate_logits(scorer(extract_crops(rgb, boxes)), aggregation)
-    first = first_stage(len(boxes), cascade)
-    logits = scorer(extract_crops(rgb, boxes[:first]))
-    if first < len(boxes) and not decided_early(logits, cascade):
-        logits = np.concatenate([logits, scorer(extract_crops(rgb, boxes[first:]))])
-    return aggregate_logits(logits, aggregation)
+        return scorer(crops), crops
+    first = first_stage(len(crops), cascade)
+    logits = scorer(crops[:first])
+    if first < len(crops) and not decided_early(logits, cascade):
+        logits = np.concatenate([logits, scorer(crops[first:])])
+    return logits, crops
+
+
+@dataclass(frozen=True)
+class AppView:
+    """What the app reads of an image besides its score, for the verdict it would show (clean images)."""
+
+    crop_logits: np.ndarray
+    width: int
+    height: int
+    jpeg_quality: int | None
+    traits: ImageTraits
+
+    def verdict(self, probability: float, thresholds: Thresholds, scaling: LogitScaling, crop_size: int) -> str:
+        crop_probabilities = sigmoid(scaling.apply(self.crop_logits))
+        return decide_verdict(probability, thresholds, crop_probabilities, self.width, self.height, crop_size,
+                              self.jpeg_quality, self.traits)[0]
+
+
+def read_image(path: Path) -> tuple[np.ndarray, int | None, str, bool]:
+    """An image's RGB pixels as stored (as training reads them), and what the app reads of the file:
+    its JPEG quality (None for other formats), Pillow's mode, whether it has more than one frame."""
+    with Image.open(path) as image:
+        quality = estimate_jpeg_quality(image) if image.format == "JPEG" else None
+        return np.asarray(image.convert("RGB")), quality, image.mode, bool(getattr(image, "is_animated", False))
 
 
 @dataclass
@@ -197,6 +231,8 @@ class Scores:
     families: list[str] = field(default_factory=list)  # per image: family_name (reals: "real")
     real_kinds: list[tuple[str, ...]] = field(default_factory=list)  # per image: real_kinds (fakes: ())
     scaling: LogitScaling = field(default_factory=LogitScaling)  # the calibration's, as the app applies it
+    app_views: list[AppView] = field(default_factory=list)  # per image, clean: for the app's verdicts
+    crop_size: int = 0
 
     def probabilities(self, condition: str = "clean") -> np.ndarray:
         return sigmoid(self.scaling.apply(self.logits[condition]))
@@ -208,17 +244,25 @@ def score_records(records: Sequence[manifest.Record], base: Path, scorer: CropSc
                   cascade: ModelMetadata | None = None) -> Scores:
     conditions = ["clean", *perturbations]
     logits = {c: np.empty(len(records)) for c in conditions}
+    views = []
     started = time.perf_counter()
     for index, record in enumerate(records):
-        rgb = np.asarray(Image.open(manifest.resolve(base, record.path)).convert("RGB"))
+        rgb, jpeg_quality, mode, animated = read_image(manifest.resolve(base, record.path))
         for condition in conditions:
-            image = rgb if condition == "clean" else PERTURBATIONS[condition](rgb)
-            logits[condition][index] = score_image(image, scorer, max_crops, aggregation, crop_plan, cascade)
+            if condition == "clean":
+                scored, crops = crop_logits(rgb, scorer, max_crops, crop_plan, cascade)
+                logits[condition][index] = aggregate_logits(scored, aggregation)
+                views.append(AppView(scored, rgb.shape[1], rgb.shape[0], jpeg_quality,
+                                     ImageTraits(mode, animated, fine_detail(crops))))
+            else:
+                logits[condition][index] = score_image(PERTURBATIONS[condition](rgb), scorer, max_crops, aggregation,
+                                                       crop_plan, cascade)
         if progress and (index + 1) % 20 == 0:
             print(f"  {index + 1}/{len(records)} images, {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return Scores(np.array([r.label for r in records]), [group_name(r) for r in records], logits,
                   [family_name(r) if r.label else "real" for r in records],
-                  [real_kinds(r) if r.label == 0 else () for r in records])
+                  [real_kinds(r) if r.label == 0 else () for r in records], app_views=views,
+                  crop_size=scorer.crop_size)
 
 
 def per_group_metrics(labels: np.ndarray, probabilities: np.ndarray, names: Sequence[str], threshold: float = 0.5) -> dict:
@@ -237,10 +281,13 @@ def summarize(scores: Scores, threshold: float = 0.5, likely_real: float | None 
     """{condition: {"overall", "per_generator", "per_family": metrics, "verdicts": band shares}}.
 
     Each generator or family group is its fakes against every real. ``verdicts`` (with
-    ``likely_real``) gives the share of images in each of the app's bands: for all fakes, per
-    family, and for real photos by what was done to them (``real_kinds``: original, resize, blur...).
+    ``likely_real``) gives the share of images in each of the app's bands by score alone: for all
+    fakes, per family, and for real photos by what was done to them (``real_kinds``: original, resize,
+    blur...). ``app_verdicts`` (clean images) gives the shares of the verdicts the app would show, which
+    may also call an image "uncertain" for what it is (heavily recompressed, flat, tiny, parts that
+    disagree: ``engine.result.decide_verdict``).
     """
-    from training.metrics import detection_metrics, verdict_shares
+    from training.metrics import band_shares, detection_metrics, verdict_shares
 
     out = {}
     for condition in scores.logits:
@@ -250,17 +297,26 @@ def summarize(scores: Scores, threshold: float = 0.5, likely_real: float | None 
         if scores.families:
             entry["per_family"] = per_group_metrics(scores.labels, probabilities, scores.families, threshold)
         if likely_real is not None:
-            bands = {"fake": verdict_shares(probabilities[scores.labels == 1], threshold, likely_real),
-                     "real": verdict_shares(probabilities[scores.labels == 0], threshold, likely_real)}
-            for family in sorted({f for f, label in zip(scores.families, scores.labels, strict=True) if label == 1}):
-                chosen = np.array([f == family for f in scores.families])
-                bands[f"fake/{family}"] = verdict_shares(probabilities[chosen], threshold, likely_real)
-            for kind in sorted({k for kinds in scores.real_kinds for k in kinds}):
-                chosen = np.array([kind in kinds for kinds in scores.real_kinds])
-                bands[f"real/{kind}"] = verdict_shares(probabilities[chosen], threshold, likely_real)
-            entry["verdicts"] = bands
+            entry["verdicts"] = {name: verdict_shares(probabilities[chosen], threshold, likely_real)
+                                 for name, chosen in verdict_groups(scores)}
+            if condition == "clean" and len(scores.app_views) == len(probabilities):
+                thresholds = Thresholds(threshold, likely_real)
+                shown = np.array([view.verdict(p, thresholds, scores.scaling, scores.crop_size)
+                                  for view, p in zip(scores.app_views, probabilities, strict=True)], dtype=object)
+                entry["app_verdicts"] = {name: band_shares(shown[chosen]) for name, chosen in verdict_groups(scores)}
         out[condition] = entry
     return out
+
+
+def verdict_groups(scores: Scores) -> list[tuple[str, np.ndarray]]:
+    """(name, mask) of the groups verdict shares are reported for: all fakes, all reals, each family's
+    fakes, and real photos by what was done to them (``real_kinds``: original, resize, blur...)."""
+    groups = [("fake", scores.labels == 1), ("real", scores.labels == 0)]
+    for family in sorted({f for f, label in zip(scores.families, scores.labels, strict=True) if label == 1}):
+        groups.append((f"fake/{family}", np.array([f == family for f in scores.families])))
+    for kind in sorted({k for kinds in scores.real_kinds for k in kinds}):
+        groups.append((f"real/{kind}", np.array([kind in kinds for kinds in scores.real_kinds])))
+    return groups
 
 
 def load_scorer(checkpoint: str | None, onnx_path: str | None) -> tuple[CropScorer, ScoringRecipe]:

@@ -63,6 +63,16 @@ def verdict_shares(probabilities, likely_ai: float, likely_real: float) -> dict[
             "uncertain": float((~ai & ~real).mean()), "likely_real": float(real.mean())}
 
 
+def band_shares(verdicts) -> dict[str, float]:
+    """Shares of images in each of the app's three verdicts, from the verdicts themselves (the engine's,
+    which may call an image "uncertain" for what it is, whatever its score)."""
+    verdicts = np.asarray(verdicts, dtype=object)
+    if verdicts.size == 0:
+        return {"n": 0, "likely_ai": float("nan"), "uncertain": float("nan"), "likely_real": float("nan")}
+    return {"n": int(verdicts.size), **{band: float((verdicts == band).mean())
+                                        for band in ("likely_ai", "uncertain", "likely_real")}}
+
+
 def reliability_bins(labels, probabilities, bins: int = 10) -> list[dict]:
     """Per equal-width bin of P(fake): how many images, their mean P(fake) and the share that are fake."""
     labels = np.asarray(labels, dtype=float)

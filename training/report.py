@@ -118,6 +118,11 @@ def write_report(folder: Path, scores, payload: dict, title: str) -> Path:
     if "verdicts" in clean:
         parts += [f"## Verdicts (clean): likely AI at P >= {payload['threshold']:.4f}, likely real below "
                   f"{payload['likely_real']:.4f}", "", verdicts_table(clean["verdicts"]), ""]
+        if "app_verdicts" in clean:
+            parts += ["### The verdicts the app shows (clean)", "",
+                      "By the same bands, with the engine's rule on what an image is: heavily recompressed JPEG, "
+                      "flat, tiny, or crops that disagree across both bands are \"uncertain\" whatever the score.",
+                      "", verdicts_table(clean["app_verdicts"]), ""]
         for condition, entry in summary.items():
             if condition != "clean":
                 parts += [f"### Verdicts under {condition}", "", verdicts_table(

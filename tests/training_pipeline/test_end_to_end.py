@@ -16,7 +16,7 @@ from export.__main__ import main as export_cli
 from training.__main__ import main as training_cli
 from training.checkpoint import load_checkpoint
 from training.data import manifest
-from training.evaluate import TorchScorer, family_name, score_image
+from training.evaluate import TorchScorer, family_name, score_image, score_records
 
 CONFIG = """
 [detector]
@@ -121,3 +121,9 @@ def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_
         expected = sigmoid(scaling.apply(score_image(rgb, torch_scorer, engine.metadata.max_crops,
                                                      engine.metadata.aggregation, engine.metadata.crop_plan)))
         assert result.probability == pytest.approx(float(expected), abs=1e-4)
+    # Evaluation's app verdicts are the engine's, reasons for "uncertain" included.
+    scored = score_records(records, forged_manifest, torch_scorer, engine.metadata.max_crops,
+                           engine.metadata.aggregation, crop_plan=engine.metadata.crop_plan)
+    scored.scaling = scaling
+    for view, probability, result in zip(scored.app_views, scored.probabilities(), results, strict=True):
+        assert view.verdict(probability, engine.metadata.thresholds, scaling, 32) == result.verdict
