@@ -26,16 +26,17 @@
       box-shadow: 0 1px 4px rgba(0,0,0,.45); background: #4b5563; pointer-events: auto; white-space: nowrap;
       overflow: hidden; box-sizing: border-box; }
     .badge[hidden] { display: none; }
-    .icon { width: 14px; height: 14px; border-radius: 50%; background: rgba(255,255,255,.25); flex: none;
+    .icon { width: 14px; height: 14px; border-radius: 50%; background: rgba(0,0,0,.3); flex: none;
       font: 700 10px/14px system-ui, sans-serif; text-align: center; }
     .full { display: flex; gap: 6px; align-items: center; }
-    .what { font-weight: 500; opacity: .9; }
-    a { color: inherit; font-weight: 500; text-decoration: underline; cursor: pointer; opacity: .9; }
+    .what { font-weight: 500; }
+    a { color: inherit; font-weight: 500; text-decoration: underline; cursor: pointer; }
     .compact { padding: 3px; border-radius: 10px; }
     .compact .full { display: none; }
     .compact:hover, .compact:focus-within { padding: 4px 8px; z-index: 1; }
     .compact:hover .full, .compact:focus-within .full { display: flex; }
-    a:focus-visible { outline: 2px solid #fff; outline-offset: 1px; }
+    a:focus-visible, button:focus-visible, .badge:focus-visible { outline: 2px solid #fff; outline-offset: 1px; }
+    .dismiss { all: unset; cursor: pointer; padding: 0 4px; font: 700 14px/1 system-ui, sans-serif; }
     .likely_ai { background: #b91c1c; }
     .uncertain { background: #b45309; }
     .likely_real { background: #15803d; }
@@ -132,15 +133,17 @@
   }
 
   // A modal dialog (a lightbox) joins the top layer above the badges: the layer is raised above it again,
-  // and only the images inside the dialog keep badges (the page behind is inert and dimmed). The modal
-  // makes the layer inert too: its badges show there, but their "Open in SynthSpot" takes no clicks
-  // until the dialog closes.
+  // and only the images inside the dialog keep badges (the page behind is inert and dimmed). Outside the
+  // dialog the layer would be inert too (its "Open in SynthSpot" unreachable by keyboard and hidden from
+  // screen readers), so it moves into the dialog while it is open, and back when it closes.
   function followModal() {
     let open = null;
     try { open = document.querySelector("dialog:modal"); } catch (_) { return; } // no :modal: an older browser
     if (open === modal || !host) return;
     modal = open;
-    if (modal) raise();
+    const home = modal || document.documentElement;
+    if (host.parentNode !== home) home.appendChild(host);
+    raise();
   }
 
   // The fixed or sticky element drawn over ``element`` at (x, y), or null. Only those: an overlay that
@@ -221,6 +224,12 @@
     const compact = Math.min(shown, part.height, part.bottom - part.top) < COMPACT_BELOW
       || (entry.data.state === "done" && shown - 2 * INSET < fullWidth(entry));
     entry.badge.classList.toggle("compact", compact);
+    // A compact badge hides its link: the badge itself takes focus from Tab, and focused, it opens up.
+    const focusable = compact && entry.data.state === "done";
+    if (focusable !== (entry.badge.getAttribute("tabindex") === "0")) {
+      if (focusable) entry.badge.setAttribute("tabindex", "0");
+      else entry.badge.removeAttribute("tabindex");
+    }
     const left = `${Math.round(part.left + INSET)}px`;
     const top = `${Math.round(part.top + INSET)}px`;
     const maxWidth = `${Math.max(24, Math.round(part.right - part.left - 2 * INSET))}px`;
@@ -274,6 +283,27 @@
     entry.badge.remove();
     entries.delete(entry);
     if (entry.element && onElement.get(entry.element) === entry) onElement.delete(entry.element);
+  }
+
+  // ', image "name"': the image's alt text, else its file name, for a screen reader to tell badges apart.
+  function imageName(entry) {
+    const alt = entry.element && entry.element.getAttribute && (entry.element.getAttribute("alt") || "").trim();
+    let name = alt;
+    if (!name && entry.url) {
+      try {
+        name = decodeURIComponent(new URL(entry.url).pathname.split("/").pop() || "");
+      } catch (_) {
+        name = "";
+      }
+    }
+    name = name.length > 60 ? `${name.slice(0, 59)}…` : name;
+    return name ? `, image “${name}”` : "";
+  }
+
+  // A corner toast goes when the person says so: its × or Escape while it has focus.
+  function dismissToast(entry) {
+    forget(entry);
+    stackToasts();
   }
 
   function render(entry, outcome, onOpen) {
@@ -339,11 +369,29 @@
         if (event.key === "Enter" || event.key === " ") activate(event);
       });
       full.append(open);
-      entry.data = { state: "done", verdict: result.verdict, probability: result.probability, sha256: result.sha256 };
+      entry.data = { state: "done", verdict: result.verdict, probability: result.probability, sha256: result.sha256,
+        verdictText: what.textContent };
     }
     badge.classList.add(kind);
-    badge.setAttribute("role", "status"); // screen readers hear the verdict, and the reason of a failure
-    badge.setAttribute("aria-label", [text.textContent, badge.title].filter(Boolean).join(". "));
+    // A screen reader hears whose verdict it is, and on which image; the details come after, on request.
+    // Only a corner toast (a check the person asked for, of an image the page does not show) is a live
+    // region: a page scan would queue one announcement per image (the popup sums a scan up).
+    const spoken = kind === "checking" ? "checking…"
+      : outcome.ok ? `${entry.data.verdictText}, AI score ${Math.round(100 * entry.data.probability)}%` : text.textContent;
+    badge.setAttribute("aria-label", `SynthSpot: ${spoken}${imageName(entry)}`);
+    if (badge.title) badge.setAttribute("aria-description", badge.title.replaceAll("\n", ". "));
+    else badge.removeAttribute("aria-description");
+    if (entry.toast) {
+      badge.setAttribute("role", "status");
+      const dismiss = document.createElement("button");
+      dismiss.className = "dismiss";
+      dismiss.textContent = "×";
+      dismiss.setAttribute("aria-label", "Dismiss");
+      dismiss.addEventListener("click", (event) => { if (event.isTrusted) dismissToast(entry); });
+      badge.append(dismiss);
+    } else {
+      badge.setAttribute("role", "group");
+    }
     icon.textContent = ICONS[kind] || "";
     entry.open = badge.querySelector("a");
     entry.outcome = outcome;
@@ -355,6 +403,11 @@
     add(element, url) {
       if (element) this.remove(element);
       const badge = document.createElement("div");
+      if (!element) {
+        badge.addEventListener("keydown", (event) => {
+          if (event.key === "Escape" && event.isTrusted) dismissToast(entry);
+        });
+      }
       layer().appendChild(badge);
       const entry = { element, url, badge, clips: [], clipsAt: -Infinity, cover: null, coverAt: -Infinity, data: {},
         toast: !element };
@@ -382,6 +435,8 @@
       return [...entries].map((entry) => {
         const box = entry.badge.hidden ? null : entry.badge.getBoundingClientRect();
         const link = entry.open ? entry.open.getBoundingClientRect() : null;
+        const dismiss = entry.badge.querySelector(".dismiss");
+        const cross = dismiss ? dismiss.getBoundingClientRect() : null;
         return {
           src: entry.url, ...entry.data, text: entry.badge.textContent, title: entry.badge.title,
           label: entry.badge.getAttribute("aria-label") || "",
@@ -389,6 +444,8 @@
           visible: Boolean(box), left: box ? box.left : null, top: box ? box.top : null,
           width: box ? box.width : null, height: box ? box.height : null,
           openLink: link && link.width ? { x: link.left + link.width / 2, y: link.top + link.height / 2 } : null,
+          dismissButton: cross && cross.width ? { x: cross.left + cross.width / 2, y: cross.top + cross.height / 2 } : null,
+          focusable: entry.badge.getAttribute("tabindex") === "0",
         };
       });
     },

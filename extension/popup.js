@@ -7,11 +7,15 @@ const NOT_RUNNING = "SynthSpot is not running (or its bridge is off)";
 const PANELS = { not_paired: "pairing", waiting: "waiting", paired: "actions" };
 
 function setConnection(state, text, detail = "") {
+  const focused = document.activeElement;
   $("connection").dataset.state = state;
   $("status-text").textContent = text;
   $("status-detail").textContent = detail;
   $("retry").hidden = !["app_not_running", "not_responding", "busy", "error", "impostor"].includes(state);
   for (const [panelState, panel] of Object.entries(PANELS)) $(panel).hidden = state !== panelState;
+  // A keyboard user on a control that just went away (Try again, Pair, Cancel) lands on the news, not
+  // back at the top of the popup.
+  if (focused && focused !== document.body && !focused.checkVisibility()) $("status-text").focus();
 }
 
 function defaultBrowserName() {
@@ -223,21 +227,26 @@ $("save-port").addEventListener("click", async () => {
 });
 // Unpairing cannot be undone from here (pairing again needs the app): the first click asks, the second acts.
 let unpairArmed = null;
+const UNPAIR_ARMED_MS = 15_000; // time to hear the question read out and answer it
 function resetUnpair() {
   clearTimeout(unpairArmed);
   unpairArmed = null;
   $("unpair").textContent = "Unpair this browser";
+  $("unpair-message").textContent = "";
 }
 $("unpair").addEventListener("click", async () => {
   if (!unpairArmed) {
     $("unpair").textContent = "Click again to unpair (pairing again needs the app)";
-    unpairArmed = setTimeout(resetUnpair, 6000);
+    // Said as well as shown: a changed button label alone is not announced.
+    $("unpair-message").textContent = "Press Unpair again within 15 seconds to unpair this browser.";
+    unpairArmed = setTimeout(resetUnpair, UNPAIR_ARMED_MS);
     return;
   }
   resetUnpair();
   await SynthSpotBridge.unpair();
   await chrome.storage.local.remove("pairingAttempt");
   await refresh();
+  $("status-text").focus(); // the button is gone: the news, not the top of the popup
 });
 $("cancel-pairing").addEventListener("click", async () => {
   await chrome.storage.local.remove("pairingAttempt");

@@ -173,12 +173,16 @@ def test_pair_in_the_popup_scan_the_page_and_badge_every_visible_image(
     # Unpairing cannot be undone from the popup: the first click asks, the second unpairs.
     popup.bring_to_front()
     popup.wait_for_selector('#connection[data-state="paired"]')
-    popup.click("#unpair")
+    popup.focus("#unpair")
+    popup.keyboard.press("Enter")
     assert popup.inner_text("#unpair").startswith("Click again to unpair")
+    assert "again within 15 seconds" in popup.inner_text("#unpair-message")  # said, not only relabelled
     assert popup.get_attribute("#connection", "data-state") == "paired"
-    popup.click("#unpair")
+    popup.keyboard.press("Enter")
     popup.wait_for_selector('#connection[data-state="not_paired"]')
     assert popup.is_hidden("#unpair")
+    # The button went away under the keyboard: focus is on the news, not back at the top of the popup.
+    assert popup.evaluate("() => document.activeElement.id") == "status-text"
 
 
 MENU_CHECK = """async ([srcUrl]) => {
@@ -621,7 +625,9 @@ def test_a_gallery_with_scroll_containers_a_carousel_and_thumbnails(browser, pag
     for index in range(6):
         thumb = found[f"t{index}"]
         assert thumb["compact"] and thumb["width"] <= 24 and thumb["state"] == "done", thumb
+        assert thumb["focusable"]  # its link is hidden: the icon itself takes Tab, and opens up when focused
     assert not found["s1"]["compact"] and found["s1"]["text"].count("AI ") == 1 and found["s1"]["openLink"]
+    assert not found["s1"]["focusable"]  # a full badge's own link takes Tab
     # 200 px: above the size for an icon, but narrower than the full badge, which it would cut with its link
     assert found["mid"]["compact"] and found["mid"]["visible"] and found["mid"]["state"] == "done", found["mid"]
     assert found["shadowed"]["visible"] and found["shadowed"]["verdict"] == "likely_real"  # inside a shadow root
@@ -684,7 +690,9 @@ def test_badges_follow_what_the_page_shows_and_corner_toasts_stack(browser, page
     # the old verdict goes (only the person may ask about the new picture).
     worker.evaluate(MENU_CHECK, [f"{base}/bright.png"])
     found = wait_for_badges(worker, pages, settled(f"{base}/bright.png"))
-    assert badge_on(found, f"{base}/bright.png")["label"].startswith("AI ")  # what a screen reader hears
+    # What a screen reader hears: whose verdict, which, and on which image (the details on request).
+    label = badge_on(found, f"{base}/bright.png")["label"]
+    assert label.startswith("SynthSpot: likely AI, AI score ") and label.endswith(", image “bright.png”"), label
     # The badge's "Open in SynthSpot" is reached with Tab (after the page's own link) and works with Enter.
     for _ in range(4):
         page.keyboard.press("Tab")
@@ -718,6 +726,12 @@ def test_badges_follow_what_the_page_shows_and_corner_toasts_stack(browser, page
                                                        "width": 1, "height": 1})))
     red, green, _blue = shot.convert("RGB").getpixel((0, 0))
     assert green > red + 50, (red, green)
+    # ...and not inert: inside the lightbox, Tab reaches its "Open in SynthSpot".
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.tagName") == "SYNTHSPOT-BADGES":
+            break
+    assert page.evaluate("() => document.activeElement.tagName") == "SYNTHSPOT-BADGES"
     page.evaluate("() => document.getElementById('lightbox').close()")
     wait_for_badges(worker, pages, lambda f: badge_on(f, f"{base}/bright.png")["visible"])
 
@@ -730,6 +744,10 @@ def test_badges_follow_what_the_page_shows_and_corner_toasts_stack(browser, page
     first, second = badge_on(found, f"{base}/dark.png?linked"), badge_on(found, f"{base}/bright.png?gone")
     assert first["verdict"] == "likely_real" and second["verdict"] == "likely_ai"
     assert second["top"] >= first["top"] + first["height"], (first, second)
+    # A toast stays until the person dismisses it (its ×): it covered the page's corner for good.
+    page.mouse.click(first["dismissButton"]["x"], first["dismissButton"]["y"])
+    found = wait_for_badges(worker, pages, lambda f: not any(b["src"] == f"{base}/dark.png?linked" for b in f))
+    assert badge_on(found, f"{base}/bright.png?gone")["top"] <= first["top"] + 1  # the next one moves up
 
 
 @pytest.mark.browser
