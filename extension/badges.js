@@ -24,6 +24,7 @@
     .badge { position: absolute; display: flex; gap: 6px; align-items: center; font: 600 12px/1.3 system-ui,
       -apple-system, "Segoe UI", sans-serif; color: #fff; padding: 4px 8px; border-radius: 12px;
       box-shadow: 0 1px 4px rgba(0,0,0,.45); background: #4b5563; pointer-events: auto; white-space: nowrap;
+      border: 1px solid transparent; /* forced colours (high contrast) draw it: the fill is dropped there */
       overflow: hidden; box-sizing: border-box; }
     .badge[hidden] { display: none; }
     .icon { width: 14px; height: 14px; border-radius: 50%; background: rgba(0,0,0,.3); flex: none;

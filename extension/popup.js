@@ -74,6 +74,7 @@ async function showPairing(message = "") {
 function showWaiting(attempt) {
   setConnection("waiting", "Waiting for approval in SynthSpot");
   $("pair-code").textContent = `${attempt.code.slice(0, 3)} ${attempt.code.slice(3)}`;
+  $("pair-code").setAttribute("aria-label", `code ${[...attempt.code].join(" ")}`); // read digit by digit
   $("pair-name").textContent = attempt.name;
 }
 
@@ -215,13 +216,19 @@ chrome.storage.onChanged.addListener((changes) => {
 $("scan-page").addEventListener("click", scanPage);
 $("auto-scan").addEventListener("change", toggleAutoScan);
 $("retry").addEventListener("click", refresh);
+// Enter in the port field saves, as in a form.
+$("port").addEventListener("keydown", (event) => {
+  if (event.key === "Enter") $("save-port").click();
+});
 $("save-port").addEventListener("click", async () => {
   const port = Number($("port").value);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     $("port-message").textContent = "A port is a whole number from 1 to 65535; the port was not changed.";
+    $("port").setAttribute("aria-invalid", "true");
     return;
   }
   $("port-message").textContent = "";
+  $("port").removeAttribute("aria-invalid");
   await chrome.storage.local.set({ bridgePort: port });
   await refresh();
 });

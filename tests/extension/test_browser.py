@@ -92,13 +92,15 @@ def test_pair_in_the_popup_scan_the_page_and_badge_every_visible_image(
     assert "not running" in popup.inner_text("#status-text")
     # A port no program can have: said, and nothing changes.
     popup.fill("#port", "99999")
-    popup.click("#save-port")
+    popup.press("#port", "Enter")  # Enter saves, as in a form
     assert "1 to 65535" in popup.inner_text("#port-message")
+    assert popup.get_attribute("#port", "aria-invalid") == "true"  # the field itself says it is wrong
     assert worker.evaluate("async () => (await chrome.storage.local.get('bridgePort')).bridgePort") == 1
     # Another program on the port (this page's web server): not SynthSpot, not "pairing is not open".
     popup.fill("#port", base.rsplit(":", 1)[1])
     popup.click("#save-port")
     popup.wait_for_selector('#connection[data-state="impostor"]')
+    assert popup.get_attribute("#port", "aria-invalid") is None
     assert "Something other than SynthSpot answers on this port" in popup.inner_text("#status-detail")
     # The bridge's real port: running, not paired; the popup asks for a name and shows the code to compare.
     popup.fill("#port", str(synthspot_serve.port))
@@ -120,6 +122,7 @@ def test_pair_in_the_popup_scan_the_page_and_badge_every_visible_image(
     popup.wait_for_selector('#connection[data-state="waiting"]')
     name, code = synthspot_serve.answer_next_request(approve=False)  # refused on the terminal
     assert name == "Test Chromium" and popup.inner_text("#pair-code").replace(" ", "") == code
+    assert popup.get_attribute("#pair-code", "aria-label") == "code " + " ".join(code)  # read digit by digit
     popup.wait_for_selector('#connection[data-state="not_paired"]')
     popup.wait_for_function("() => document.querySelector('#pair-message').textContent.includes('refused')")
     popup.click("#pair")  # again, and approved this time
