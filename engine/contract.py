@@ -290,14 +290,20 @@ def plan_crops(height: int, width: int, crop_size: int, max_crops: int = DEFAULT
 
 
 def plan_for(rgb: np.ndarray, crop_size: int, max_crops: int, crop_plan: str = "grid") -> list[CropBox]:
-    """The crop plan a model's metadata asks for, on a decoded HxWx3 image."""
+    """The crop plan a model's metadata asks for, on a decoded HxWx3 image. The ``texture`` plan lists
+    its crops best first, so a cascade's first stage is the most textured part of it."""
     if crop_plan != "texture":
         return plan_crops(rgb.shape[0], rgb.shape[1], crop_size, max_crops)
-    rows, cols = math.ceil(rgb.shape[0] / crop_size), math.ceil(rgb.shape[1] / crop_size)
-    if rows * cols <= max_crops:  # the full grid fits: no need to look at the pixels
-        return plan_crops(rgb.shape[0], rgb.shape[1], crop_size, max_crops)
-    return texture_crops(luminance(rgb[::TEXTURE_STEP, ::TEXTURE_STEP]), crop_size, max_crops, TEXTURE_STEP,
-                         (rgb.shape[0], rgb.shape[1]))
+    shape = (rgb.shape[0], rgb.shape[1])
+    luma = luminance(rgb[::TEXTURE_STEP, ::TEXTURE_STEP])
+    rows, cols = math.ceil(shape[0] / crop_size), math.ceil(shape[1] / crop_size)
+    if rows * cols <= max_crops:  # the full grid fits: all of it, best first
+        grid = plan_crops(shape[0], shape[1], crop_size, max_crops)
+        tops, lefts = sorted({box.top for box in grid}), sorted({box.left for box in grid})
+        totals = _window_totals(luma, tops, lefts, crop_size, TEXTURE_STEP, shape)
+        scores = [totals[tops.index(box.top), lefts.index(box.left)] for box in grid]
+        return [grid[i] for i in sorted(range(len(grid)), key=lambda i: -scores[i])]  # stable: ties by position
+    return texture_crops(luma, crop_size, max_crops, TEXTURE_STEP, shape)
 
 
 # Texture is measured on every second pixel: a quarter of the work, and pixel differences of
@@ -329,18 +335,9 @@ def texture_crops(luma: np.ndarray, crop_size: int, max_crops: int, step: int = 
     textured part of the plan.
     ``luma`` may be the image sampled every ``step`` pixels, ``shape`` then the full size."""
     height, width = shape or luma.shape
-    size = min(crop_size, height, width)
     tops = _spread(max(height - crop_size, 0), max(1, math.ceil(2 * max(height - crop_size, 0) / crop_size) + 1))
     lefts = _spread(max(width - crop_size, 0), max(1, math.ceil(2 * max(width - crop_size, 0) / crop_size) + 1))
-    y0 = np.array([top // step for top in tops])
-    y1 = np.array([min(top + size, height) // step for top in tops])
-    x0 = np.array([left // step for left in lefts])
-    x1 = np.array([min(left + size, width) // step for left in lefts])
-    rows = np.unique(np.concatenate([y0, y1]))
-    energy = _summed_area_rows(luma, rows)  # energy[k, x]: the gradient summed over [0, rows[k]) x [0, x)
-    r0, r1 = np.searchsorted(rows, y0), np.searchsorted(rows, y1)
-    # [tops, lefts] window totals: the four corners, in the order (a - b - c + d) that fixes every rounding.
-    totals = (energy[r1][:, x1] - energy[r0][:, x1]) - energy[r1][:, x0] + energy[r0][:, x0]
+    totals = _window_totals(luma, tops, lefts, crop_size, step, (height, width))
     # Best first; equal scores by position (top, then left): a stable sort of the candidates in that order.
     order = np.argsort(-totals.ravel(), kind="stable")
     ranked = [(tops[i // len(lefts)], lefts[i % len(lefts)]) for i in order.tolist()]
@@ -356,6 +353,23 @@ def texture_crops(luma: np.ndarray, crop_size: int, max_crops: int, step: int = 
                     for other_top, other_left in chosen):
                 chosen.append((top, left))
     return [CropBox(top, left, crop_size) for top, left in chosen]  # best first: the cascade's first stage
+
+
+def _window_totals(luma: np.ndarray, tops: list[int], lefts: list[int], crop_size: int, step: int,
+                   shape: tuple[int, int]) -> np.ndarray:
+    """[tops, lefts]: the luma gradient summed inside each window of side ``crop_size`` (cut to the image)
+    at those corners, on ``luma`` sampled every ``step`` pixels of an image of ``shape``."""
+    height, width = shape
+    size = min(crop_size, height, width)
+    y0 = np.array([top // step for top in tops])
+    y1 = np.array([min(top + size, height) // step for top in tops])
+    x0 = np.array([left // step for left in lefts])
+    x1 = np.array([min(left + size, width) // step for left in lefts])
+    rows = np.unique(np.concatenate([y0, y1]))
+    energy = _summed_area_rows(luma, rows)  # energy[k, x]: the gradient summed over [0, rows[k]) x [0, x)
+    r0, r1 = np.searchsorted(rows, y0), np.searchsorted(rows, y1)
+    # The four corners, in the order (a - b - c + d) that fixes every rounding.
+    return (energy[r1][:, x1] - energy[r0][:, x1]) - energy[r1][:, x0] + energy[r0][:, x0]
 
 
 def _summed_area_rows(luma: np.ndarray, rows: np.ndarray) -> np.ndarray:
