@@ -3,7 +3,7 @@
     python -m training.evaluate --checkpoint RUN/checkpoint --data MANIFEST_OR_FOLDER [--split test]
         [--calibration RUN/calibration.json] [--perturbations all] [--out RUN/eval_test]
 
-Every image is cut into the engine's crop plan (``engine.contract.plan_for`` /
+Every image is decoded as the engine decodes it (``engine.decode``), cut into the engine's crop plan (``engine.contract.plan_for`` /
 ``extract_crops``), the crops' logits are combined by ``aggregate_logits``, and
 metrics are computed per generator (its fakes against all reals of the split) and
 overall, on clean images and under each perturbation (applied to the whole image
@@ -31,7 +31,7 @@ from engine.contract import (AGGREGATIONS, DEFAULT_MAX_CROPS, INPUT_IMAGE, KEY_A
                              KEY_EARLY_EXIT, KEY_MAX_CROPS, OUTPUT_LOGIT, LogitScaling, ModelMetadata, Thresholds,
                              aggregate_logits, decided_early, extract_crops, first_stage, plan_for, sigmoid)
 # The app's verdict rule and what it reads of a file: evaluation reports the verdicts people see.
-from engine.decode import estimate_jpeg_quality
+from engine.decode import DecodedImage, decode_image
 from engine.result import ImageTraits, decide_verdict, fine_detail
 from training.arguments import at_least
 from training.data import manifest, readers
@@ -209,18 +209,18 @@ class AppView:
     jpeg_quality: int | None
     traits: ImageTraits
 
-    def verdict(self, probability: float, thresholds: Thresholds, scaling: LogitScaling, crop_size: int) -> str:
+    def verdict(self, probability: float, thresholds: Thresholds, scaling: LogitScaling,
+                crop_size: int) -> tuple[str, list[str]]:
+        """The verdict and the reasons for "uncertain", as ``engine.result.score_result`` decides them."""
         crop_probabilities = sigmoid(scaling.apply(self.crop_logits))
         return decide_verdict(probability, thresholds, crop_probabilities, self.width, self.height, crop_size,
-                              self.jpeg_quality, self.traits)[0]
+                              self.jpeg_quality, self.traits)
 
 
-def read_image(path: Path) -> tuple[np.ndarray, int | None, str, bool]:
-    """An image's RGB pixels as stored (as training reads them), and what the app reads of the file:
-    its JPEG quality (None for other formats), Pillow's mode, whether it has more than one frame."""
-    with Image.open(path) as image:
-        quality = estimate_jpeg_quality(image) if image.format == "JPEG" else None
-        return np.asarray(image.convert("RGB")), quality, image.mode, bool(getattr(image, "is_animated", False))
+def read_image(path: Path) -> DecodedImage:
+    """An image as the engine decodes it: its pixels as stored (for an RGB file, training's own), and what
+    the app reads of the file (JPEG quality, mode, frames, size as shown)."""
+    return decode_image(Path(path).read_bytes())
 
 
 @dataclass
@@ -247,13 +247,14 @@ def score_records(records: Sequence[manifest.Record], base: Path, scorer: CropSc
     views = []
     started = time.perf_counter()
     for index, record in enumerate(records):
-        rgb, jpeg_quality, mode, animated = read_image(manifest.resolve(base, record.path))
+        image = read_image(manifest.resolve(base, record.path))
+        rgb = image.rgb
         for condition in conditions:
             if condition == "clean":
                 scored, crops = crop_logits(rgb, scorer, max_crops, crop_plan, cascade)
                 logits[condition][index] = aggregate_logits(scored, aggregation)
-                views.append(AppView(scored, rgb.shape[1], rgb.shape[0], jpeg_quality,
-                                     ImageTraits(mode, animated, fine_detail(crops))))
+                views.append(AppView(scored, image.width, image.height, image.jpeg_quality,
+                                     ImageTraits(image.mode, image.animated, fine_detail(crops))))
             else:
                 logits[condition][index] = score_image(PERTURBATIONS[condition](rgb), scorer, max_crops, aggregation,
                                                        crop_plan, cascade)
@@ -284,8 +285,9 @@ def summarize(scores: Scores, threshold: float = 0.5, likely_real: float | None 
     ``likely_real``) gives the share of images in each of the app's bands by score alone: for all
     fakes, per family, and for real photos by what was done to them (``real_kinds``: original, resize,
     blur...). ``app_verdicts`` (clean images) gives the shares of the verdicts the app would show, which
-    may also call an image "uncertain" for what it is (heavily recompressed, flat, tiny, parts that
-    disagree: ``engine.result.decide_verdict``).
+    may also call an image "uncertain" for what it is (tiny, heavily recompressed, few colours, an
+    animation, flat) or, short of likely AI, for crops on both sides of the bands
+    (``engine.result.decide_verdict``).
     """
     from training.metrics import band_shares, detection_metrics, verdict_shares
 
@@ -301,7 +303,7 @@ def summarize(scores: Scores, threshold: float = 0.5, likely_real: float | None 
                                  for name, chosen in verdict_groups(scores)}
             if condition == "clean" and len(scores.app_views) == len(probabilities):
                 thresholds = Thresholds(threshold, likely_real)
-                shown = np.array([view.verdict(p, thresholds, scores.scaling, scores.crop_size)
+                shown = np.array([view.verdict(p, thresholds, scores.scaling, scores.crop_size)[0]
                                   for view, p in zip(scores.app_views, probabilities, strict=True)], dtype=object)
                 entry["app_verdicts"] = {name: band_shares(shown[chosen]) for name, chosen in verdict_groups(scores)}
         out[condition] = entry

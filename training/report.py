@@ -120,8 +120,9 @@ def write_report(folder: Path, scores, payload: dict, title: str) -> Path:
                   f"{payload['likely_real']:.4f}", "", verdicts_table(clean["verdicts"]), ""]
         if "app_verdicts" in clean:
             parts += ["### The verdicts the app shows (clean)", "",
-                      "By the same bands, with the engine's rule on what an image is: heavily recompressed JPEG, "
-                      "flat, tiny, or crops that disagree across both bands are \"uncertain\" whatever the score.",
+                      "By the same bands, with the engine's rule on what an image is: a tiny, heavily recompressed, "
+                      "few-colour, animated or flat image is \"uncertain\" whatever its score, and so is one short "
+                      "of likely AI whose crops lie on both sides of the bands.",
                       "", verdicts_table(clean["app_verdicts"]), ""]
         for condition, entry in summary.items():
             if condition != "clean":

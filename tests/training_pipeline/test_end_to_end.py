@@ -126,4 +126,5 @@ def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_
                            engine.metadata.aggregation, crop_plan=engine.metadata.crop_plan)
     scored.scaling = scaling
     for view, probability, result in zip(scored.app_views, scored.probabilities(), results, strict=True):
-        assert view.verdict(probability, engine.metadata.thresholds, scaling, 32) == result.verdict
+        assert view.verdict(probability, engine.metadata.thresholds, scaling, 32) == (result.verdict, result.reasons)
+        assert view.jpeg_quality == result.jpeg_quality and (view.width, view.height) == (result.width, result.height)

@@ -177,20 +177,22 @@ def test_the_apps_verdicts_hedge_where_the_engine_would_whatever_the_score():
     from training.evaluate import AppView, Scores, summarize
 
     logit = lambda p: np.log(p / (1 - p))  # noqa: E731
-    probabilities = np.array([0.1, 0.1, 0.95, 0.1])
+    probabilities = np.array([0.1, 0.1, 0.1, 0.95, 0.1])
     plain = ImageTraits(fine_detail=8.0)
     views = [AppView(logit(np.array([0.1, 0.1])), 640, 480, 90, plain),  # a photo: likely real, as scored
              AppView(logit(np.array([0.1, 0.1])), 640, 480, 40, plain),  # recompressed at q40: uncertain
+             AppView(logit(np.array([0.1, 0.1])), 640, 480, None, ImageTraits(fine_detail=0.2)),  # flat: uncertain
              AppView(logit(np.array([0.95, 0.95])), 640, 480, None, plain),  # a fake: likely AI, as scored
              AppView(logit(np.array([0.02, 0.99])), 640, 480, None, plain)]  # parts disagree: uncertain
-    scores = Scores(labels=np.array([0, 0, 1, 1]), groups=["real", "real", "upsample/a", "inpaint"],
-                    logits={"clean": logit(probabilities)}, families=["real", "real", "srmd", "inpaint"],
-                    real_kinds=[("original",), ("jpeg",), (), ()], app_views=views, crop_size=96)
+    scores = Scores(labels=np.array([0, 0, 0, 1, 1]), groups=["real"] * 3 + ["upsample/a", "inpaint"],
+                    logits={"clean": logit(probabilities)}, families=["real"] * 3 + ["srmd", "inpaint"],
+                    real_kinds=[("original",), ("jpeg",), ("blur",), (), ()], app_views=views, crop_size=96)
     summary = summarize(scores, threshold=0.9, likely_real=0.3)["clean"]
     assert summary["verdicts"]["real"]["likely_real"] == 1.0  # by score alone
     shown = summary["app_verdicts"]
-    assert shown["real"] == {"n": 2, "likely_ai": 0.0, "uncertain": 0.5, "likely_real": 0.5}
-    assert shown["real/jpeg"]["uncertain"] == 1.0 and shown["real/original"]["likely_real"] == 1.0
+    assert shown["real"] == {"n": 3, "likely_ai": 0.0, "uncertain": pytest.approx(2 / 3), "likely_real": pytest.approx(1 / 3)}
+    assert shown["real/jpeg"]["uncertain"] == 1.0 and shown["real/blur"]["uncertain"] == 1.0
+    assert shown["real/original"]["likely_real"] == 1.0
     assert shown["fake/srmd"]["likely_ai"] == 1.0 and shown["fake/inpaint"]["uncertain"] == 1.0
 
 
