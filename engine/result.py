@@ -55,6 +55,12 @@ class CropScore:
     probability: float
 
 
+# Raised whenever the engine would score the same bytes with the same model differently (the crops'
+# order, a verdict rule), so that results cached before are scored again rather than served as if
+# current. 1: the cascade's first crops the most textured; flat images "uncertain".
+SCORING_REVISION = 1
+
+
 @dataclass
 class Result:
     sha256: str
@@ -81,6 +87,7 @@ class Result:
     page_url: str = ""  # browser scans: where the image was seen
     image_url: str = ""
     cached: bool = False  # served from the store rather than a fresh model run
+    scoring_revision: int = SCORING_REVISION  # the engine's that scored it; 0 in blobs from before it was kept
 
     @property
     def ok(self) -> bool:
@@ -106,6 +113,7 @@ class Result:
     def from_dict(cls, data: dict) -> Result:
         known = {f.name for f in fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
+        values.setdefault("scoring_revision", 0)  # stored before the engine kept its scoring revision
         values["crops"] = [CropScore(**c) for c in values.get("crops", [])]
         values["provenance"] = [ProvenanceHint(**p) for p in values.get("provenance", [])]
         return cls(**values)

@@ -30,7 +30,7 @@ from pathlib import Path
 import platformdirs
 
 from engine.paths import is_text
-from engine.result import Result
+from engine.result import SCORING_REVISION, Result
 from engine.store_errors import StoreError, explain, quick_check, refuse_unusable_path
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "default_store_path"]
@@ -177,9 +177,12 @@ class Store:
     # --- results --------------------------------------------------------------
 
     def get(self, sha256: str, model_id: str) -> Result | None:
+        """The cached result of this model for these bytes; None when there is none, or when the engine
+        has since changed how it scores (``SCORING_REVISION``): the caller scans again and replaces it."""
         with self._connect() as db:
             row = db.execute("SELECT data FROM results WHERE sha256=? AND model_id=?", (sha256, model_id)).fetchone()
-        return Result.from_dict(json.loads(row[0])) if row else None
+        result = Result.from_dict(json.loads(row[0])) if row else None
+        return result if result is not None and result.scoring_revision >= SCORING_REVISION else None
 
     def put(self, result: Result, model_id: str) -> None:
         """Store a scan. A failed one goes to the history only, never to the cache (a file being written

@@ -1,4 +1,6 @@
 import hashlib
+import json
+import sqlite3
 import os
 import subprocess
 import sys
@@ -156,6 +158,15 @@ def test_same_bytes_are_scanned_once_per_model(tmp_path, detector):
     with Scanner(detector, Store(tmp_path / "store.db")) as scanner:
         [again] = scanner.scan([ScanRequest(path=str(image))])
     assert detector.calls == [] and again.cached and again.probability == results[0].probability
+    # A result cached before the engine changed how it scores (an older scoring revision) is scored again.
+    stale = again.to_dict()
+    stale.pop("scoring_revision")  # as stored before revisions were kept
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        db.execute("UPDATE results SET data=?", (json.dumps(stale),))
+    with Scanner(detector, Store(tmp_path / "store.db")) as scanner:
+        [rescored] = scanner.scan([ScanRequest(path=str(image))])
+    assert detector.calls == [4] and not rescored.cached and rescored.probability == results[0].probability
+    assert Store(tmp_path / "store.db").get(rescored.sha256, detector.metadata.model_id) is not None  # replaced
 
 
 @pytest.mark.parametrize("make,message", [
