@@ -140,10 +140,14 @@
   function followModal() {
     let open = null;
     try { open = document.querySelector("dialog:modal"); } catch (_) { return; } // no :modal: an older browser
-    if (open === modal || !host) return;
+    if (!host) return;
+    const changed = open !== modal;
     modal = open;
+    // Checked every frame, not only when the dialog changes: a page that re-renders the dialog's
+    // children takes the layer out, and layer() puts it back under <html>.
     const home = modal || document.documentElement;
     if (host.parentNode !== home) home.appendChild(host);
+    else if (!changed) return;
     raise();
   }
 
@@ -227,7 +231,8 @@
     entry.badge.classList.toggle("compact", compact);
     // A compact badge hides its link: the badge itself takes focus from Tab, and focused, it opens up.
     const focusable = compact && entry.data.state === "done";
-    if (focusable !== (entry.badge.getAttribute("tabindex") === "0")) {
+    // Not taken away from a badge being used (scrolled to full size while focused: focus would drop).
+    if (focusable !== (entry.badge.getAttribute("tabindex") === "0") && !entry.badge.matches(":focus-within")) {
       if (focusable) entry.badge.setAttribute("tabindex", "0");
       else entry.badge.removeAttribute("tabindex");
     }
@@ -290,7 +295,7 @@
   function imageName(entry) {
     const alt = entry.element && entry.element.getAttribute && (entry.element.getAttribute("alt") || "").trim();
     let name = alt;
-    if (!name && entry.url) {
+    if (!name && entry.url && !/^(data|blob):/.test(entry.url)) { // their "file name" is base64 or a UUID
       try {
         name = decodeURIComponent(new URL(entry.url).pathname.split("/").pop() || "");
       } catch (_) {
@@ -310,6 +315,7 @@
   function render(entry, outcome, onOpen) {
     const { badge } = entry;
     const compact = badge.classList.contains("compact");
+    const focused = entry.toast && badge.matches(":focus-within"); // a toast's × in use as its result arrives
     badge.replaceChildren();
     badge.className = entry.toast ? "badge toast" : "badge";
     badge.classList.toggle("compact", compact);
@@ -390,6 +396,7 @@
       dismiss.setAttribute("aria-label", "Dismiss");
       dismiss.addEventListener("click", (event) => { if (event.isTrusted) dismissToast(entry); });
       badge.append(dismiss);
+      if (focused) dismiss.focus();
     } else {
       badge.setAttribute("role", "group");
     }

@@ -74,7 +74,8 @@ async function showPairing(message = "") {
 function showWaiting(attempt) {
   setConnection("waiting", "Waiting for approval in SynthSpot");
   $("pair-code").textContent = `${attempt.code.slice(0, 3)} ${attempt.code.slice(3)}`;
-  $("pair-code").setAttribute("aria-label", `code ${[...attempt.code].join(" ")}`); // read digit by digit
+  // Read digit by digit ("9 3 7 4 9 6"), not as two numbers; the big code is hidden from screen readers.
+  $("pair-code-spoken").textContent = `Code ${[...attempt.code].join(" ")}`;
   $("pair-name").textContent = attempt.name;
 }
 

@@ -122,7 +122,8 @@ def test_pair_in_the_popup_scan_the_page_and_badge_every_visible_image(
     popup.wait_for_selector('#connection[data-state="waiting"]')
     name, code = synthspot_serve.answer_next_request(approve=False)  # refused on the terminal
     assert name == "Test Chromium" and popup.inner_text("#pair-code").replace(" ", "") == code
-    assert popup.get_attribute("#pair-code", "aria-label") == "code " + " ".join(code)  # read digit by digit
+    assert popup.text_content("#pair-code-spoken") == "Code " + " ".join(code)  # read digit by digit
+    assert popup.get_attribute("#pair-code", "aria-hidden") == "true"  # not also as two numbers
     popup.wait_for_selector('#connection[data-state="not_paired"]')
     popup.wait_for_function("() => document.querySelector('#pair-message').textContent.includes('refused')")
     popup.click("#pair")  # again, and approved this time
@@ -735,6 +736,9 @@ def test_badges_follow_what_the_page_shows_and_corner_toasts_stack(browser, page
         if page.evaluate("() => document.activeElement.tagName") == "SYNTHSPOT-BADGES":
             break
     assert page.evaluate("() => document.activeElement.tagName") == "SYNTHSPOT-BADGES"
+    # A page that re-renders the lightbox's content (a framework) takes the layer out with it: it comes back.
+    page.evaluate("() => { const box = document.getElementById('lightbox'); box.replaceChildren(box.querySelector('img')); }")
+    page.wait_for_function("() => document.querySelector('#lightbox synthspot-badges') !== null")
     page.evaluate("() => document.getElementById('lightbox').close()")
     wait_for_badges(worker, pages, lambda f: badge_on(f, f"{base}/bright.png")["visible"])
 
