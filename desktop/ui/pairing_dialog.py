@@ -76,14 +76,32 @@ class PairingDialog(QDialog):
         self.refresh()
 
     def refresh(self) -> None:
-        # The rows are rebuilt; a keyboard user on one of their buttons lands on Close, not nowhere
-        # (and never on another request's Approve, where a second Enter would approve it).
-        focus = self.focusWidget()
-        rows_had_focus = focus is not None and any(box.isAncestorOf(focus)
-                                                   for box in (self._requests_box, self._browsers_box))
+        # The rows are rebuilt (a request arrives, a paired browser is used): a keyboard user stays on the
+        # same button of the same request or browser; where that row is gone, on Close, not nowhere (and
+        # never on another request's Approve, where a second Enter would approve it).
+        focused = self._focused_button()
         self._refresh_rows()
-        if rows_had_focus:
-            self.close_button.setFocus(Qt.FocusReason.OtherFocusReason)
+        if focused is not None:
+            target = self._button(*focused) or self.close_button
+            target.show()  # a new row's widgets are shown by a queued call, and a hidden one takes no focus
+            target.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _focused_button(self) -> tuple[str, int] | None:
+        """(row id, button index) of the row button with keyboard focus, ("", -1) for another widget in
+        the rows, None when the focus is elsewhere."""
+        focus = self.focusWidget()
+        if focus is None or not any(box.isAncestorOf(focus) for box in (self._requests_box, self._browsers_box)):
+            return None
+        rows = {**{rid: (row.approve, row.refuse) for rid, row in self.request_rows.items()},
+                **{cid: (revoke,) for cid, (_label, revoke) in self.browser_rows.items()}}
+        return next(((key, buttons.index(focus)) for key, buttons in rows.items() if focus in buttons), ("", -1))
+
+    def _button(self, key: str, index: int) -> QPushButton | None:
+        if key in self.request_rows:
+            return (self.request_rows[key].approve, self.request_rows[key].refuse)[index]
+        if key in self.browser_rows:
+            return self.browser_rows[key][1]
+        return None
 
     def _refresh_rows(self) -> None:
         pairing = self._bridge.pairing
