@@ -43,7 +43,13 @@ def solid_image(path, value: int, size=(64, 48), fmt=None, **save):
     """Write a grey image of mean brightness ``value`` (kept 2 levels from black and white) with a fine
     ±2 checker: the brightness model scores it from the mean alone, and the engine finds detail enough
     to judge (a truly flat image is "uncertain" whatever its score)."""
+    Image.fromarray(checkered_grey(value, size)).save(path, format=fmt, **save)
+    return path
+
+
+def checkered_grey(value: int, size=(64, 48)) -> np.ndarray:
+    """``solid_image``'s pixels: RGB uint8 of mean ``value`` (kept 2 levels from black and white) with the
+    fine ±2 checker."""
     width, height = size
     grey = np.clip(value, 2, 253) + fine_checker(height, width)
-    Image.fromarray(np.repeat(grey[..., None], 3, axis=2).astype(np.uint8)).save(path, format=fmt, **save)
-    return path
+    return np.repeat(grey[..., None], 3, axis=2).astype(np.uint8)

@@ -15,7 +15,7 @@ from engine.bridge.extension_id import UNPACKED_EXTENSION_ID
 from engine.model import Detector
 from engine.scanner import Scanner
 from engine.store import Store
-from tests.conftest import fine_checker
+from tests.conftest import checkered_grey
 
 EXTENSION_ORIGIN = f"chrome-extension://{UNPACKED_EXTENSION_ID}"
 
@@ -23,8 +23,7 @@ EXTENSION_ORIGIN = f"chrome-extension://{UNPACKED_EXTENSION_ID}"
 def png_bytes(value: int, size=(64, 48), noise_seed: int | None = None) -> bytes:
     """A grey PNG of mean ``value`` with a fine checker (the brightness model scores it from ``value``;
     the engine sees detail to judge); noise makes each one distinct."""
-    grey = np.clip(value, 2, 253) + fine_checker(size[1], size[0])
-    pixels = np.repeat(grey[..., None], 3, axis=2).astype(np.uint8)
+    pixels = checkered_grey(value, size)
     if noise_seed is not None:
         rng = np.random.default_rng(noise_seed)
         pixels = np.clip(pixels.astype(int) + rng.integers(-2, 3, pixels.shape), 0, 255).astype(np.uint8)
