@@ -247,6 +247,23 @@ def decide_verdict(
     return band, reasons
 
 
+# Each reason decide_verdict gives, by the words it starts with: for counting which ones fire
+# (training's evaluation reports the app's verdicts by reason).
+REASON_KINDS = (
+    ("between_bands", "the score "),
+    ("very_small", "the image is very small"),
+    ("recompressed", "heavily recompressed"),
+    ("few_colours", "the image has few colours"),
+    ("first_frame", "only its first frame"),
+    ("flat", "the image has almost no fine detail"),
+    ("disagree", "parts of the image disagree"),
+)
+
+
+def reason_kind(reason: str) -> str:
+    return next((kind for kind, start in REASON_KINDS if reason.startswith(start)), "other")
+
+
 def distinct_percents(*values: float) -> list[str]:
     """The values as percentages with as few decimals as keep different values different: a score of
     85.9% against a 86.1% threshold must not read "86% lies below 86%"."""

@@ -32,7 +32,7 @@ from engine.contract import (AGGREGATIONS, DEFAULT_MAX_CROPS, INPUT_IMAGE, KEY_A
                              aggregate_logits, decided_early, extract_crops, first_stage, plan_for, sigmoid)
 # The app's verdict rule and what it reads of a file: evaluation reports the verdicts people see.
 from engine.decode import DecodedImage, decode_image
-from engine.result import ImageTraits, decide_verdict, fine_detail
+from engine.result import REASON_KINDS, ImageTraits, decide_verdict, fine_detail, reason_kind
 from training.arguments import at_least
 from training.data import manifest, readers
 
@@ -303,9 +303,15 @@ def summarize(scores: Scores, threshold: float = 0.5, likely_real: float | None 
                                  for name, chosen in verdict_groups(scores)}
             if condition == "clean" and len(scores.app_views) == len(probabilities):
                 thresholds = Thresholds(threshold, likely_real)
-                shown = np.array([view.verdict(p, thresholds, scores.scaling, scores.crop_size)[0]
-                                  for view, p in zip(scores.app_views, probabilities, strict=True)], dtype=object)
+                decided = [view.verdict(p, thresholds, scores.scaling, scores.crop_size)
+                           for view, p in zip(scores.app_views, probabilities, strict=True)]
+                shown = np.array([verdict for verdict, _reasons in decided], dtype=object)
+                kinds = [{reason_kind(reason) for reason in reasons} for _verdict, reasons in decided]
                 entry["app_verdicts"] = {name: band_shares(shown[chosen]) for name, chosen in verdict_groups(scores)}
+                # Which reasons for "uncertain" fire, as shares of each group (an image may have several).
+                entry["app_reasons"] = {
+                    name: {kind: float(np.mean([kind in kinds[i] for i in np.flatnonzero(chosen)]))
+                           for kind, _start in REASON_KINDS} for name, chosen in verdict_groups(scores) if chosen.any()}
         out[condition] = entry
     return out
 

@@ -98,6 +98,16 @@ def verdicts_table(rows: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def reasons_table(rows: dict[str, dict]) -> str:
+    """Shares of each group's images given each reason for "uncertain" (an image may have several)."""
+    kinds = list(next(iter(rows.values()))) if rows else []
+    lines = ["| images | " + " | ".join(kind.replace("_", " ") for kind in kinds) + " |",
+             "|---|" + "---|" * len(kinds)]
+    for name, shares in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f"{shares[kind]:.1%}" for kind in kinds) + " |")
+    return "\n".join(lines)
+
+
 def write_report(folder: Path, scores, payload: dict, title: str) -> Path:
     summary = payload["metrics"]
     _plot_roc(folder / "roc.png", scores)
@@ -124,6 +134,8 @@ def write_report(folder: Path, scores, payload: dict, title: str) -> Path:
                       "few-colour, animated or flat image is \"uncertain\" whatever its score, and so is one short "
                       "of likely AI whose crops lie on both sides of the bands.",
                       "", verdicts_table(clean["app_verdicts"]), ""]
+            if "app_reasons" in clean:
+                parts += ["Which reasons fire (shares of each group):", "", reasons_table(clean["app_reasons"]), ""]
         for condition, entry in summary.items():
             if condition != "clean":
                 parts += [f"### Verdicts under {condition}", "", verdicts_table(

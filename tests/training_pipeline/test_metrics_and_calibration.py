@@ -194,6 +194,19 @@ def test_the_apps_verdicts_hedge_where_the_engine_would_whatever_the_score():
     assert shown["real/jpeg"]["uncertain"] == 1.0 and shown["real/blur"]["uncertain"] == 1.0
     assert shown["real/original"]["likely_real"] == 1.0
     assert shown["fake/srmd"]["likely_ai"] == 1.0 and shown["fake/inpaint"]["uncertain"] == 1.0
+    why = summary["app_reasons"]
+    assert why["real"]["recompressed"] == pytest.approx(1 / 3) and why["real"]["flat"] == pytest.approx(1 / 3)
+    assert why["fake/inpaint"]["disagree"] == 1.0 and why["fake/srmd"]["disagree"] == 0.0
+
+
+def test_every_reason_for_uncertain_has_its_kind():
+    from engine.contract import Thresholds
+    from engine.result import ImageTraits, decide_verdict, reason_kind
+
+    _verdict, reasons = decide_verdict(0.5, Thresholds(0.9, 0.3), np.array([0.95, 0.05]), 20, 20, 96, 40,
+                                       ImageTraits(mode="P", animated=True, fine_detail=0.1))
+    assert len(reasons) == 7 and "other" not in {reason_kind(r) for r in reasons}
+    assert len({reason_kind(r) for r in reasons}) == 7
 
 
 def test_recipe_comparison_aggregates_the_same_crop_logits_every_way():
