@@ -57,7 +57,8 @@ class CropScore:
 
 # Raised whenever the engine would score the same bytes with the same model differently (the crops'
 # order, a verdict rule), so that results cached before are scored again rather than served as if
-# current. 1: the cascade's first crops the most textured; flat images "uncertain".
+# current. 1: the cascade's first crops the most textured; flat colours "uncertain"; heavy JPEG
+# compression doubts only a likely real.
 SCORING_REVISION = 1
 
 
@@ -181,9 +182,11 @@ class ImageTraits:
 
 
 FEW_COLOUR_MODES = ("P", "PA", "1")
-# Below half a grey level per pixel step even in the most detailed crop, an image is a flat colour or
-# a smooth gradient: there is nothing for the model to judge, and any score it gives is noise.
-MIN_FINE_DETAIL = 0.5
+# A flat colour: less than one step of one grey level per hundred pixels even in the most detailed crop
+# (a solid colour gives 0), where any score is noise. Smooth images are judged: on val (version 12) the
+# 11% of images whose most detailed crop steps under half a level are ranked at AP 0.84 (0.87 for the
+# rest) and called likely real as rightly as any; no val image comes below 0.0195.
+MIN_FINE_DETAIL = 0.01
 
 
 def fine_detail(crops: np.ndarray) -> float:
@@ -220,7 +223,10 @@ def decide_verdict(
         reasons.append(f"the score {score} lies between the model's bands (likely real ≤ {real}, likely AI ≥ {ai})")
     if min(width, height) < crop_size // 2:
         reasons.append(f"the image is very small ({width}×{height}) for the model's {crop_size}px view")
-    if jpeg_quality is not None and jpeg_quality < MIN_TRUSTED_JPEG_QUALITY:
+    # Compression erases the traces: "likely real" cannot be trusted then (val, version 12: below quality
+    # 50 the model ranks fakes against reals at AP 0.48 and calls 79% of fakes likely real), while traces
+    # that survive it still count (0.3% of those reals score likely AI, 12% of those fakes do).
+    if jpeg_quality is not None and jpeg_quality < MIN_TRUSTED_JPEG_QUALITY and band != LIKELY_AI:
         reasons.append(f"heavily recompressed (JPEG quality about {jpeg_quality}); compression erases the traces")
     if traits.mode in FEW_COLOUR_MODES:
         reasons.append("the image has few colours (a palette or black-and-white image); reducing the colours "
@@ -228,8 +234,7 @@ def decide_verdict(
     if traits.animated:
         reasons.append("only its first frame or page was checked")
     if traits.fine_detail is not None and traits.fine_detail < MIN_FINE_DETAIL:
-        reasons.append("the image has almost no fine detail (a flat colour or smooth gradient); "
-                       "there is nothing to judge")
+        reasons.append("the image is a flat colour, without any fine detail; there is nothing to judge")
     crop_probabilities = np.asarray(crop_probabilities, dtype=np.float64)
     # Parts disagree when some crops say "likely AI" and others "likely real". A mere spread of
     # scores is no reason: a sharp model's crops spread widely on flat and textured regions alike,
@@ -255,7 +260,7 @@ REASON_KINDS = (
     ("recompressed", "heavily recompressed"),
     ("few_colours", "the image has few colours"),
     ("first_frame", "only its first frame"),
-    ("flat", "the image has almost no fine detail"),
+    ("flat", "the image is a flat colour"),
     ("disagree", "parts of the image disagree"),
 )
 

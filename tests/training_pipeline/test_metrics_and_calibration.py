@@ -181,7 +181,7 @@ def test_the_apps_verdicts_hedge_where_the_engine_would_whatever_the_score():
     plain = ImageTraits(fine_detail=8.0)
     views = [AppView(logit(np.array([0.1, 0.1])), 640, 480, 90, plain),  # a photo: likely real, as scored
              AppView(logit(np.array([0.1, 0.1])), 640, 480, 40, plain),  # recompressed at q40: uncertain
-             AppView(logit(np.array([0.1, 0.1])), 640, 480, None, ImageTraits(fine_detail=0.2)),  # flat: uncertain
+             AppView(logit(np.array([0.1, 0.1])), 640, 480, None, ImageTraits(fine_detail=0.0)),  # flat: uncertain
              AppView(logit(np.array([0.95, 0.95])), 640, 480, None, plain),  # a fake: likely AI, as scored
              AppView(logit(np.array([0.02, 0.99])), 640, 480, None, plain)]  # parts disagree: uncertain
     scores = Scores(labels=np.array([0, 0, 0, 1, 1]), groups=["real"] * 3 + ["upsample/a", "inpaint"],
@@ -204,7 +204,7 @@ def test_every_reason_for_uncertain_has_its_kind():
     from engine.result import ImageTraits, decide_verdict, reason_kind
 
     _verdict, reasons = decide_verdict(0.5, Thresholds(0.9, 0.3), np.array([0.95, 0.05]), 20, 20, 96, 40,
-                                       ImageTraits(mode="P", animated=True, fine_detail=0.1))
+                                       ImageTraits(mode="P", animated=True, fine_detail=0.0))
     assert len(reasons) == 7 and "other" not in {reason_kind(r) for r in reasons}
     assert len({reason_kind(r) for r in reasons}) == 7
 
