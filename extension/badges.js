@@ -38,6 +38,9 @@
     .compact:hover .full, .compact:focus-within .full { display: flex; }
     a:focus-visible, button:focus-visible, .badge:focus-visible { outline: 2px solid #fff; outline-offset: 1px; }
     .dismiss { all: unset; cursor: pointer; padding: 0 4px; font: 700 14px/1 system-ui, sans-serif; }
+    .details { display: none; flex-basis: 100%; white-space: normal; font-weight: 400; }
+    .badge:focus-within { flex-wrap: wrap; max-width: 320px; } /* a full badge's own max-width (its image) wins */
+    .badge:focus-within .details:not(:empty) { display: block; }
     .likely_ai { background: #b91c1c; }
     .uncertain { background: #b45309; }
     .likely_real { background: #15803d; }
@@ -306,6 +309,11 @@
     return name ? `, image “${name}”` : "";
   }
 
+  function shownDetails(badge) {
+    const details = badge.querySelector(".details");
+    return details && details.getBoundingClientRect().width ? details.textContent : "";
+  }
+
   // A corner toast goes when the person says so: its × or Escape while it has focus.
   function dismissToast(entry) {
     forget(entry);
@@ -355,6 +363,9 @@
         ? ["The bands are set where real photos score, and many real photos score this high."] : [];
       badge.title = [`AI score: ${percent}% (${result.probability.toFixed(3)})`,
         `Verdict: ${result.verdictLabel}`, ...aboveHalf, ...result.reasons, ...result.provenance].join("\n");
+      const details = document.createElement("span");
+      details.className = "details";
+      details.setAttribute("aria-hidden", "true"); // the description says it already
       const open = document.createElement("a");
       open.textContent = "Open in SynthSpot";
       // Reachable from the keyboard (Tab, then Enter or Space); a compact badge opens up while focused.
@@ -368,6 +379,7 @@
         open.title = answer.ok ? "Shown in the SynthSpot app" : answer.message;
         if (!answer.ok) {
           open.textContent = "Open the SynthSpot app";
+          details.textContent = answer.message; // why, where the keyboard is
           entry.fullWidth = undefined; // a longer text: measured again
         }
       };
@@ -376,6 +388,10 @@
         if (event.key === "Enter" || event.key === " ") activate(event);
       });
       full.append(open);
+      // What a hover tooltip tells a mouse user, shown while the keyboard is on the badge (a title never
+      // shows on focus); screen readers have it as the badge's description already.
+      details.textContent = [...aboveHalf, ...result.reasons, ...result.provenance].join(" · ");
+      badge.append(details);
       entry.data = { state: "done", verdict: result.verdict, probability: result.probability, sha256: result.sha256,
         verdictText: what.textContent };
     }
@@ -446,13 +462,16 @@
         const dismiss = entry.badge.querySelector(".dismiss");
         const cross = dismiss ? dismiss.getBoundingClientRect() : null;
         return {
-          src: entry.url, ...entry.data, text: entry.badge.textContent, title: entry.badge.title,
+          src: entry.url, ...entry.data, title: entry.badge.title,
+          text: [...entry.badge.childNodes].filter((node) => !node.classList || !node.classList.contains("details"))
+            .map((node) => node.textContent).join(""),
           label: entry.badge.getAttribute("aria-label") || "",
           compact: entry.badge.classList.contains("compact"),
           visible: Boolean(box), left: box ? box.left : null, top: box ? box.top : null,
           width: box ? box.width : null, height: box ? box.height : null,
           openLink: link && link.width ? { x: link.left + link.width / 2, y: link.top + link.height / 2 } : null,
           dismissButton: cross && cross.width ? { x: cross.left + cross.width / 2, y: cross.top + cross.height / 2 } : null,
+          details: shownDetails(entry.badge),
           focusable: entry.badge.getAttribute("tabindex") === "0",
         };
       });
