@@ -84,6 +84,12 @@ def test_pair_in_the_popup_scan_the_page_and_badge_every_visible_image(
 
     popup = browser.new_page()
     popup.goto(POPUP)
+    # A dark system theme gets a dark popup, its text still readable; a light one the light popup.
+    colours = "() => [getComputedStyle(document.body).backgroundColor, getComputedStyle(document.body).color]"
+    popup.emulate_media(color_scheme="dark")
+    assert popup.evaluate(colours) == ["rgb(31, 41, 55)", "rgb(229, 231, 235)"]
+    popup.emulate_media(color_scheme="light")
+    assert popup.evaluate(colours)[1] == "rgb(17, 24, 39)"
     # Wrong port first: the popup must say plainly that SynthSpot is not running.
     popup.click("#settings summary")
     popup.fill("#port", "1")
