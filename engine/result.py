@@ -57,9 +57,10 @@ class CropScore:
 
 # Raised whenever the engine would score the same bytes with the same model differently (the crops'
 # order, a verdict rule), so that results cached before are scored again rather than served as if
-# current. 1: the cascade's first crops the most textured; flat colours "uncertain"; heavy JPEG
-# compression doubts only a likely real.
-SCORING_REVISION = 1
+# current. 1: the cascade's first crops the most textured; smooth images "uncertain" (under 0.5 grey
+# levels per step); 2: only flat colours (under 0.01), and heavy JPEG compression no longer doubts a
+# likely AI.
+SCORING_REVISION = 2
 
 
 @dataclass
@@ -189,9 +190,11 @@ FEW_COLOUR_MODES = ("P", "PA", "1")
 MIN_FINE_DETAIL = 0.01
 
 
-def fine_detail(crops: np.ndarray) -> float:
+def fine_detail(crops: np.ndarray) -> float | None:
     """The mean absolute difference between horizontally and vertically neighbouring pixels (all
     channels), in the crop where it is largest: ``crops`` is (n, height, width, channels) uint8."""
+    if len(crops) == 0:
+        return None  # nothing measured: no claim that the image is flat
     most = 0.0
     for crop in crops:  # one at a time: a model of many large crops never holds int16 copies of them all
         values = crop.astype(np.int16)

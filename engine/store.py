@@ -182,6 +182,8 @@ class Store:
         with self._connect() as db:
             row = db.execute("SELECT data FROM results WHERE sha256=? AND model_id=?", (sha256, model_id)).fetchone()
         result = Result.from_dict(json.loads(row[0])) if row else None
+        # A newer revision (after a downgrade) is served as it is: rescanning back and forth between
+        # versions would be worse than a verdict by slightly newer rules.
         return result if result is not None and result.scoring_revision >= SCORING_REVISION else None
 
     def put(self, result: Result, model_id: str) -> None:

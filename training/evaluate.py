@@ -285,8 +285,8 @@ def summarize(scores: Scores, threshold: float = 0.5, likely_real: float | None 
     ``likely_real``) gives the share of images in each of the app's bands by score alone: for all
     fakes, per family, and for real photos by what was done to them (``real_kinds``: original, resize,
     blur...). ``app_verdicts`` (clean images) gives the shares of the verdicts the app would show, which
-    may also call an image "uncertain" for what it is (tiny, heavily recompressed, few colours, an
-    animation, flat) or, short of likely AI, for crops on both sides of the bands
+    may also call an image "uncertain" for what it is (tiny, few colours, an animation, flat) or, short
+    of likely AI, for heavy JPEG compression or crops on both sides of the bands
     (``engine.result.decide_verdict``).
     """
     from training.metrics import band_shares, detection_metrics, verdict_shares

@@ -100,7 +100,9 @@ def verdicts_table(rows: dict[str, dict]) -> str:
 
 def reasons_table(rows: dict[str, dict]) -> str:
     """Shares of each group's images given each reason for "uncertain" (an image may have several)."""
-    kinds = list(next(iter(rows.values()))) if rows else []
+    if not rows:
+        return ""
+    kinds = list(next(iter(rows.values())))
     lines = ["| images | " + " | ".join(kind.replace("_", " ") for kind in kinds) + " |",
              "|---|" + "---|" * len(kinds)]
     for name, shares in rows.items():
@@ -130,9 +132,9 @@ def write_report(folder: Path, scores, payload: dict, title: str) -> Path:
                   f"{payload['likely_real']:.4f}", "", verdicts_table(clean["verdicts"]), ""]
         if "app_verdicts" in clean:
             parts += ["### The verdicts the app shows (clean)", "",
-                      "By the same bands, with the engine's rule on what an image is: a tiny, heavily recompressed, "
-                      "few-colour, animated or flat image is \"uncertain\" whatever its score, and so is one short "
-                      "of likely AI whose crops lie on both sides of the bands.",
+                      "By the same bands, with the engine's rule on what an image is: a tiny, few-colour, animated "
+                      "or flat image is \"uncertain\" whatever its score, and so, short of likely AI, is a heavily "
+                      "recompressed JPEG or one whose crops lie on both sides of the bands.",
                       "", verdicts_table(clean["app_verdicts"]), ""]
             if "app_reasons" in clean:
                 parts += ["Which reasons fire (shares of each group):", "", reasons_table(clean["app_reasons"]), ""]

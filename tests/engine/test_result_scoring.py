@@ -62,3 +62,26 @@ def test_a_large_heatmap_is_thinned_to_its_cap():
     maps = np.zeros((1, 1, 4, 4), np.float32)
     heat = artifact_heatmap(maps, [CropBox(0, 0, 32)], height=8 * 400, width=8 * 200)
     assert max(len(heat), len(heat[0])) <= 96
+
+
+def test_fine_detail_and_the_flat_colour_threshold():
+    from engine.result import ImageTraits, decide_verdict, fine_detail
+
+    checker = ((np.indices((32, 32)).sum(axis=0) % 2) * 4)[..., None].repeat(3, axis=2).astype(np.uint8)
+    flat = np.full((32, 32, 3), 7, np.uint8)
+    assert fine_detail(np.stack([flat, checker])) == pytest.approx(4.0)  # the most detailed crop counts
+    assert fine_detail(np.stack([flat])) == 0.0 and fine_detail(np.zeros((0, 32, 32, 3), np.uint8)) is None
+    bands = Thresholds(0.9, 0.3)
+    for detail, hedged in ((0.009, True), (0.011, False), (None, False)):
+        verdict, reasons = decide_verdict(0.1, bands, np.array([0.1]), 640, 480, 96, None, ImageTraits(fine_detail=detail))
+        assert (verdict == UNCERTAIN and any("flat colour" in r for r in reasons)) == hedged, detail
+
+
+def test_heavy_jpeg_compression_doubts_a_likely_real_not_a_likely_ai():
+    from engine.result import LIKELY_REAL, decide_verdict
+
+    bands = Thresholds(0.9, 0.3)
+    assert decide_verdict(0.95, bands, np.array([0.95]), 640, 480, 96, 40) == (LIKELY_AI, [])
+    verdict, reasons = decide_verdict(0.1, bands, np.array([0.1]), 640, 480, 96, 40)
+    assert verdict == UNCERTAIN and reasons[0].startswith("heavily recompressed (JPEG quality about 40)")
+    assert decide_verdict(0.1, bands, np.array([0.1]), 640, 480, 96, 60) == (LIKELY_REAL, [])

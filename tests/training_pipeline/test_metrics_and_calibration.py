@@ -199,6 +199,14 @@ def test_the_apps_verdicts_hedge_where_the_engine_would_whatever_the_score():
     assert why["fake/inpaint"]["disagree"] == 1.0 and why["fake/srmd"]["disagree"] == 0.0
 
 
+def test_the_reports_reasons_table():
+    from training.report import reasons_table
+
+    assert reasons_table({}) == ""
+    table = reasons_table({"real": {"recompressed": 0.125, "flat": 0.0}})
+    assert table.splitlines() == ["| images | recompressed | flat |", "|---|---|---|", "| real | 12.5% | 0.0% |"]
+
+
 def test_every_reason_for_uncertain_has_its_kind():
     from engine.contract import Thresholds
     from engine.result import ImageTraits, decide_verdict, reason_kind
