@@ -41,6 +41,7 @@
     .details { display: none; flex-basis: 100%; white-space: normal; font-weight: 400; }
     .badge:focus-within { flex-wrap: wrap; max-width: 320px; } /* a full badge's own max-width (its image) wins */
     .badge:focus-within .details:not(:empty) { display: block; }
+    .badge.measuring .details, .badge.measuring:focus-within .details:not(:empty) { display: none; }
     .likely_ai { background: #b91c1c; }
     .uncertain { background: #b45309; }
     .likely_real { background: #15803d; }
@@ -214,8 +215,10 @@
       const compact = badge.classList.contains("compact");
       const maxWidth = badge.style.maxWidth;
       badge.classList.remove("compact");
+      badge.classList.add("measuring"); // the one-line badge, without details a focus may be showing
       badge.style.maxWidth = "";
       entry.fullWidth = badge.getBoundingClientRect().width;
+      badge.classList.remove("measuring");
       badge.classList.toggle("compact", compact);
       badge.style.maxWidth = maxWidth;
     }
@@ -379,7 +382,7 @@
         open.title = answer.ok ? "Shown in the SynthSpot app" : answer.message;
         if (!answer.ok) {
           open.textContent = "Open the SynthSpot app";
-          details.textContent = answer.message; // why, where the keyboard is
+          details.textContent = [answer.message, details.textContent].filter(Boolean).join(" · "); // why, first
           entry.fullWidth = undefined; // a longer text: measured again
         }
       };
