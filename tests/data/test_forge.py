@@ -170,6 +170,21 @@ def test_a_later_run_adds_domains_reusing_cached_inputs(tiny_corpus, tiny_autoen
         assert (out / path).read_bytes() == manifest.resolve(forged, path).read_bytes(), path
 
 
+def test_a_cache_entry_cut_short_is_made_again_not_an_error(tmp_path):
+    made = Generated(np.arange(48, dtype=np.uint8).reshape(4, 4, 3), "net==1", params={"scale": 2}, network="net",
+                     family="fam", lineage=("net",))
+    runner._store(tmp_path, "photo", "upsample", "", "v1", made)
+    again = runner._cached(tmp_path, "photo", "upsample", "", "v1")
+    assert again is not None and np.array_equal(again.pixels, made.pixels) and again.lineage == ("net",)
+    assert not list(tmp_path.rglob("*.partial"))  # written beside, then renamed
+    pixels, meta = runner._cache_paths(tmp_path, "photo", "upsample", "")
+    meta.write_text(meta.read_text()[:10])  # a crash (or a full disk) in the middle of the metadata
+    assert runner._cached(tmp_path, "photo", "upsample", "", "v1") is None
+    runner._store(tmp_path, "photo", "upsample", "", "v1", made)
+    pixels.write_bytes(pixels.read_bytes()[:40])  # ...or of the pixels
+    assert runner._cached(tmp_path, "photo", "upsample", "", "v1") is None
+
+
 def test_fidelity_report_scores_generators_against_their_reals(forged, tiny_corpus):
     split = manifest.read(forged)[0].split
     report = audit.fidelity(str(forged), str(tiny_corpus), split)

@@ -148,19 +148,30 @@ def _cached(out: Path, source_id: str, domain: str, unit: str, version: str) -> 
     pixels_path, meta_path = _cache_paths(out, source_id, domain, unit)
     if not (pixels_path.exists() and meta_path.exists()):
         return None
-    meta = json.loads(meta_path.read_text())
-    if meta["version"] != version:
+    try:  # a cache entry cut short (a crash, a full disk) is made again, never an error
+        meta = json.loads(meta_path.read_text())
+        if meta["version"] != version:
+            return None
+        return Generated(np.load(pixels_path), meta["generator"], params=meta["params"],
+                         network=meta.get("network", ""), family=meta.get("family", ""),
+                         lineage=tuple(meta.get("lineage", ())))
+    except (OSError, ValueError, KeyError, EOFError):
         return None
-    return Generated(np.load(pixels_path), meta["generator"], params=meta["params"], network=meta.get("network", ""),
-                     family=meta.get("family", ""), lineage=tuple(meta.get("lineage", ())))
 
 
 def _store(out: Path, source_id: str, domain: str, unit: str, version: str, made: Generated) -> None:
     pixels_path, meta_path = _cache_paths(out, source_id, domain, unit)
     pixels_path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(pixels_path, made.pixels)
-    meta_path.write_text(json.dumps({"version": version, "generator": made.generator, "params": made.params,
-                                     "network": made.network, "family": made.family, "lineage": list(made.lineage)}))
+    # Each file whole or not at all (written beside, then renamed), the pixels before the metadata that
+    # makes them count: a crash between leaves an entry that is simply made again.
+    partial = pixels_path.with_name(pixels_path.name + ".partial")
+    with open(partial, "wb") as handle:
+        np.save(handle, made.pixels)
+    os.replace(partial, pixels_path)
+    partial = meta_path.with_name(meta_path.name + ".partial")
+    partial.write_text(json.dumps({"version": version, "generator": made.generator, "params": made.params,
+                                   "network": made.network, "family": made.family, "lineage": list(made.lineage)}))
+    os.replace(partial, meta_path)
 
 
 def _save_png(path: Path, array: np.ndarray) -> None:
