@@ -88,7 +88,8 @@ def _calibrate(argv: list[str]) -> int:
     if args.split == "train":
         print("synthspot-train calibrate: warning: the model has seen the train split; thresholds fitted on it "
               "are too sure of themselves (use val)", file=sys.stderr)
-    from training.evaluate import check_out_file, load_records, load_scorer_or_exit, parse_perturbations, score_records
+    from training.evaluate import (UndecodableImage, check_out_file, load_records, load_scorer_or_exit,
+                                   parse_perturbations, score_records)
 
     try:
         perturbations = parse_perturbations(args.perturbations)
@@ -107,11 +108,15 @@ def _calibrate(argv: list[str]) -> int:
     if args.scaling == "platt" and min(len(reals), len(fakes)) < MIN_IMAGES_PER_CLASS_FOR_SCALING:
         parser.error(f"the {args.split} split has {len(reals)} real and {len(fakes)} fake images; the logit scaling "
                      f"needs {MIN_IMAGES_PER_CLASS_FOR_SCALING} of each (or pass --scaling none)")
-    scores = score_records(reals, base, scorer, recipe.max_crops, recipe.aggregation, perturbations,
-                           crop_plan=recipe.crop_plan)
-    if fakes:  # the fakes only fit the scaling: the thresholds come from reals alone
+    try:
+        scores = score_records(reals, base, scorer, recipe.max_crops, recipe.aggregation, perturbations,
+                               crop_plan=recipe.crop_plan)
+        # the fakes only fit the scaling: the thresholds come from reals alone
         fake_logits = score_records(fakes, base, scorer, recipe.max_crops, recipe.aggregation,
-                                    crop_plan=recipe.crop_plan).logits["clean"]
+                                    crop_plan=recipe.crop_plan).logits["clean"] if fakes else None
+    except UndecodableImage as error:
+        parser.error(f"{error} (the app could not score it either: take it out of the data)")
+    if fake_logits is not None:
         try:
             scores.scaling = fit_logit_scaling(np.r_[np.zeros(len(reals)), np.ones(len(fakes))],
                                                np.r_[scores.logits["clean"], fake_logits])

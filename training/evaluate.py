@@ -31,7 +31,7 @@ from engine.contract import (AGGREGATIONS, DEFAULT_MAX_CROPS, INPUT_IMAGE, KEY_A
                              KEY_EARLY_EXIT, KEY_MAX_CROPS, OUTPUT_LOGIT, LogitScaling, ModelMetadata, Thresholds,
                              aggregate_logits, decided_early, extract_crops, first_stage, plan_for, sigmoid)
 # The app's verdict rule and what it reads of a file: evaluation reports the verdicts people see.
-from engine.decode import DecodedImage, decode_image
+from engine.decode import DecodedImage, DecodeError, decode_image
 from engine.result import REASON_KINDS, ImageTraits, decide_verdict, fine_detail, reason_kind
 from training.arguments import at_least
 from training.data import manifest, readers
@@ -217,10 +217,17 @@ class AppView:
                               self.jpeg_quality, self.traits)
 
 
+class UndecodableImage(ValueError):
+    """An image of the data that the engine's decoder refuses (the app could not score it either)."""
+
+
 def read_image(path: Path) -> DecodedImage:
     """An image as the engine decodes it: its pixels as stored (for an RGB file, training's own), and what
     the app reads of the file (JPEG quality, mode, frames, size as shown)."""
-    return decode_image(Path(path).read_bytes())
+    try:
+        return decode_image(Path(path).read_bytes())
+    except (DecodeError, OSError) as error:
+        raise UndecodableImage(f"{path}: {error}") from error
 
 
 @dataclass
@@ -423,8 +430,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("the calibration does not fit this model and recipe: " + "; ".join(mismatches))
         threshold, likely_real = calibration.likely_ai, calibration.likely_real
     records, base = load_records(args.data, args.split, args.layout)
-    scores = score_records(records, base, scorer, recipe.max_crops, recipe.aggregation, perturbations, progress=True,
-                           crop_plan=recipe.crop_plan, cascade=recipe.cascade)
+    try:
+        scores = score_records(records, base, scorer, recipe.max_crops, recipe.aggregation, perturbations,
+                               progress=True, crop_plan=recipe.crop_plan, cascade=recipe.cascade)
+    except UndecodableImage as error:
+        parser.error(f"{error} (the app could not score it either: take it out of the data)")
     if calibration is not None:
         scores.scaling = calibration.scaling()
     summary = summarize(scores, threshold, likely_real)

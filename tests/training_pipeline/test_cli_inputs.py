@@ -97,6 +97,18 @@ def test_evaluate_scores_with_the_calibrations_recipe_and_refuses_another(flat_m
     with pytest.raises(SystemExit):
         evaluate_cli([*evaluate, "--calibration", str(flat_manifest)])
     assert "is not a calibration.json" in capsys.readouterr().err
+    # An image the engine cannot decode: one line naming it, from evaluate and from calibrate (no traceback).
+    from training.data import manifest
+    records = manifest.read(flat_manifest)
+    for split, command in (("test", lambda: evaluate_cli([*evaluate, "--calibration", str(calibration)])),
+                           ("val", lambda: training_cli(["calibrate", "--checkpoint", str(run / "checkpoint"), "--data",
+                                                         str(flat_manifest), "--scaling", "none",
+                                                         "--out", str(tmp_path / "c.json")]))):
+        damaged = manifest.resolve(flat_manifest, next(r for r in records if r.split == split and r.label == 0).path)
+        damaged.write_bytes(damaged.read_bytes()[:60])
+        with pytest.raises(SystemExit):
+            command()
+        assert f"{damaged}: " in capsys.readouterr().err
 
 
 def test_calibrate_evaluate_and_export_check_their_arguments_before_scoring(flat_manifest, tmp_path, capsys):
