@@ -413,6 +413,11 @@ def test_menus_shortcuts_and_accessible_names_for_keyboard_users(tmp_path, qtbot
         qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
         reached.add(QApplication.focusWidget())
     assert window.detail.info in reached and window.filter_edit in reached, [type(w).__name__ for w in reached]
+    # The filters' labels take Alt+R and Alt+O to their combo boxes.
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_R, Qt.KeyboardModifier.AltModifier)
+    assert window.verdict_filter.hasFocus()
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_O, Qt.KeyboardModifier.AltModifier)
+    assert window.source_filter.hasFocus()
     # Where the keyboard is, a ring in the window's text colour shows it; a click needs none.
     from desktop.ui.focus import show_keyboard_focus
     ring = show_keyboard_focus()
