@@ -299,6 +299,7 @@ def summarize(scores: Scores, threshold: float = 0.5, likely_real: float | None 
     from training.metrics import band_shares, detection_metrics, verdict_shares
 
     out = {}
+    groups = verdict_groups(scores)
     for condition in scores.logits:
         probabilities = scores.probabilities(condition)
         entry = {"overall": detection_metrics(scores.labels, probabilities, threshold),
@@ -307,18 +308,18 @@ def summarize(scores: Scores, threshold: float = 0.5, likely_real: float | None 
             entry["per_family"] = per_group_metrics(scores.labels, probabilities, scores.families, threshold)
         if likely_real is not None:
             entry["verdicts"] = {name: verdict_shares(probabilities[chosen], threshold, likely_real)
-                                 for name, chosen in verdict_groups(scores)}
+                                 for name, chosen in groups}
             if condition == "clean" and len(scores.app_views) == len(probabilities):
                 thresholds = Thresholds(threshold, likely_real)
                 decided = [view.verdict(p, thresholds, scores.scaling, scores.crop_size)
                            for view, p in zip(scores.app_views, probabilities, strict=True)]
                 shown = np.array([verdict for verdict, _reasons in decided], dtype=object)
                 kinds = [{reason_kind(reason) for reason in reasons} for _verdict, reasons in decided]
-                entry["app_verdicts"] = {name: band_shares(shown[chosen]) for name, chosen in verdict_groups(scores)}
+                entry["app_verdicts"] = {name: band_shares(shown[chosen]) for name, chosen in groups}
                 # Which reasons for "uncertain" fire, as shares of each group (an image may have several).
                 entry["app_reasons"] = {
                     name: {kind: float(np.mean([kind in kinds[i] for i in np.flatnonzero(chosen)]))
-                           for kind, _start in REASON_KINDS} for name, chosen in verdict_groups(scores) if chosen.any()}
+                           for kind, _start in REASON_KINDS} for name, chosen in groups if chosen.any()}
         out[condition] = entry
     return out
 

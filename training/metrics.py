@@ -55,12 +55,9 @@ def verdict_shares(probabilities, likely_ai: float, likely_real: float) -> dict[
     """Shares of images in each of the app's three verdict bands, by score alone, with the same
     comparisons as ``engine.result.decide_verdict`` (which may add reasons for "uncertain")."""
     probabilities = np.asarray(probabilities, dtype=np.float64)
-    if probabilities.size == 0:
-        return {"n": 0, "likely_ai": float("nan"), "uncertain": float("nan"), "likely_real": float("nan")}
-    ai = probabilities >= likely_ai
-    real = (probabilities <= likely_real) & ~ai
-    return {"n": int(probabilities.size), "likely_ai": float(ai.mean()),
-            "uncertain": float((~ai & ~real).mean()), "likely_real": float(real.mean())}
+    bands = np.where(probabilities >= likely_ai, "likely_ai",
+                     np.where(probabilities <= likely_real, "likely_real", "uncertain"))
+    return band_shares(bands)
 
 
 def band_shares(verdicts) -> dict[str, float]:
