@@ -92,16 +92,17 @@ class PairingDialog(QDialog):
         focus = self.focusWidget()
         if focus is None or not any(box.isAncestorOf(focus) for box in (self._requests_box, self._browsers_box)):
             return None
-        rows = {**{rid: (row.approve, row.refuse) for rid, row in self.request_rows.items()},
-                **{cid: (revoke,) for cid, (_label, revoke) in self.browser_rows.items()}}
-        return next(((key, buttons.index(focus)) for key, buttons in rows.items() if focus in buttons), ("", -1))
+        return next(((key, buttons.index(focus)) for key, buttons in self._row_buttons().items() if focus in buttons),
+                    ("", -1))
 
     def _button(self, key: str, index: int) -> QPushButton | None:
-        if key in self.request_rows:
-            return (self.request_rows[key].approve, self.request_rows[key].refuse)[index]
-        if key in self.browser_rows:
-            return self.browser_rows[key][1]
-        return None
+        buttons = self._row_buttons().get(key)
+        return buttons[index] if buttons else None
+
+    def _row_buttons(self) -> dict[str, tuple[QPushButton, ...]]:
+        """Each request's and paired browser's buttons, by its id."""
+        return {**{rid: (row.approve, row.refuse) for rid, row in self.request_rows.items()},
+                **{cid: (revoke,) for cid, (_label, revoke) in self.browser_rows.items()}}
 
     def _refresh_rows(self) -> None:
         pairing = self._bridge.pairing
