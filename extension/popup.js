@@ -42,6 +42,25 @@ async function targetTab() {
     || null;
 }
 
+// The tab the person was looking at, scannable or not: from the toolbar the tab in front; opened as a
+// tab of its own, the one looked at before it.
+async function frontTab() {
+  const current = await chrome.tabs.getCurrent();
+  const tabs = await chrome.tabs.query({ currentWindow: true });
+  if (!current) return tabs.find((tab) => tab.active) || null;
+  return tabs.filter((tab) => tab.id !== current.id)
+    .sort((a, b) => (b.lastAccessed || 0) - (a.lastAccessed || 0))[0] || null;
+}
+
+// A "Check image with SynthSpot" that failed on this tab marks the toolbar button "!" (background.js);
+// the popup, opened to see why, says it in words, whatever the connection.
+async function showMenuFailure() {
+  const tab = await frontTab();
+  const failed = Boolean(tab) && (await chrome.action.getBadgeText({ tabId: tab.id })) === "!";
+  $("menu-failure").textContent = failed ? await chrome.action.getTitle({ tabId: tab.id }) : "";
+  $("menu-failure").hidden = !failed;
+}
+
 async function showPairing(message = "") {
   let open = false;
   try {
@@ -130,11 +149,18 @@ async function showRunningScan() {
 async function showSite() {
   const tab = await targetTab();
   const toggle = $("auto-scan");
+  const note = $("auto-scan-note");
   if (!tab || !/^https?:/.test(tab.url)) {
     $("site").textContent = "this site";
     toggle.disabled = true;
+    // A switch greyed out without a word reads as broken: say why it is off here.
+    note.textContent = tab
+      ? "Automatic scanning is for web sites (http and https addresses). Use Scan this page for a file."
+      : "Automatic scanning is for web sites; this tab is a browser page, which extensions cannot read.";
+    note.hidden = false;
     return;
   }
+  note.hidden = true;
   const origin = new URL(tab.url).origin;
   const { autoScanSites = [] } = await chrome.storage.local.get("autoScanSites");
   $("site").textContent = new URL(tab.url).host;
@@ -265,3 +291,4 @@ chrome.storage.local.get({ bridgePort: SynthSpotBridge.DEFAULT_PORT }).then(({ b
   $("port").value = bridgePort;
 });
 refresh();
+showMenuFailure();

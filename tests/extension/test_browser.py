@@ -293,6 +293,33 @@ def test_context_menu_check_open_link_auto_scan_and_clear_failure_states(browser
     assert badges(worker, pages) == []
 
 
+# The context menu used on a page no extension may script (the worker's own call, as the menu's).
+MENU_CHECK_ON_BROWSER_PAGE = """async () => {
+  const tab = await chrome.tabs.create({ url: "chrome://version/", active: true });
+  await new Promise((done) => setTimeout(done, 500));
+  await checkFromMenu({ menuItemId: MENU_ID, srcUrl: "chrome://version/logo.png", frameId: 0 }, tab);
+}"""
+
+
+@pytest.mark.browser
+def test_the_popup_says_why_a_menu_check_failed_and_why_auto_scan_is_off(browser, page_server, synthspot_serve):
+    worker, page, _base = paired_page(browser, page_server, synthspot_serve, ("bright", "dark"),
+                                      '<img id="bright" src="bright.png">')
+    page.close()  # only a browser page is left to act on
+    worker.evaluate(MENU_CHECK_ON_BROWSER_PAGE)
+
+    popup = browser.new_page()
+    popup.goto(POPUP)
+    popup.wait_for_selector('#connection[data-state="paired"]')
+    popup.wait_for_selector("#menu-failure:not([hidden])")
+    assert popup.inner_text("#menu-failure").startswith("SynthSpot cannot check images on this page:")
+    assert popup.is_disabled("#auto-scan")
+    note = popup.inner_text("#auto-scan-note")
+    assert popup.is_visible("#auto-scan-note") and "browser page" in note
+    # A screen reader hears why along with the switch.
+    assert popup.get_attribute("#auto-scan", "aria-describedby") == "auto-scan-note"
+
+
 @pytest.mark.browser
 def test_a_corner_toast_does_not_stop_the_other_badges_following_their_images(browser, page_server, synthspot_serve):
     # A menu check of an image the page no longer shows puts its verdict in a corner toast; the badge
