@@ -102,55 +102,56 @@ class MainWindow(QMainWindow):
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
-        action.setToolTip(tip or text)
+        # The text's "&" marks the letter that picks it in an open menu; a tooltip shows no mnemonic.
+        action.setToolTip(tip or action.iconText())
         action.triggered.connect(slot)
         self.addAction(action)
         return action
 
     def _build_actions(self) -> None:
-        self.open_files_action = self._action("Open files…", self.open_files, QKeySequence.StandardKey.Open)
-        self.open_folder_action = self._action("Open folder…", self.open_folder, "Ctrl+Shift+O")
-        self.paste_action = self._action("Paste image", self.paste, QKeySequence.StandardKey.Paste,
+        self.open_files_action = self._action("&Open files…", self.open_files, QKeySequence.StandardKey.Open)
+        self.open_folder_action = self._action("Open fol&der…", self.open_folder, "Ctrl+Shift+O")
+        self.paste_action = self._action("&Paste image", self.paste, QKeySequence.StandardKey.Paste,
                                          "Scan an image or files from the clipboard")
-        self.export_action = self._action("Export…", self.export_results, "Ctrl+E",
+        self.export_action = self._action("&Export…", self.export_results, "Ctrl+E",
                                           "Export the rows in view to CSV or JSON")
-        self.settings_action = self._action("Settings…", self.open_settings)
+        self.settings_action = self._action("&Settings…", self.open_settings)
         # The platform's Preferences key is empty on X11 (and Windows): Ctrl+, everywhere, plus the native one.
         preferences = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
         self.settings_action.setShortcuts(
             [QKeySequence("Ctrl+,")] + [key for key in preferences if key != QKeySequence("Ctrl+,")])
-        self.cancel_action = self._action("Cancel scan", self.service.cancel, "Esc",
+        self.cancel_action = self._action("&Cancel scan", self.service.cancel, "Esc",
                                           "Stop scanning what has not started yet (Esc)")
         self.cancel_action.setEnabled(False)  # only while scanning, so Esc means nothing else then
-        self.about_action = self._action("About SynthSpot", self.show_about)
-        self.model_card_action = self._action("Model card", self.show_model_card,
+        self.about_action = self._action("&About SynthSpot", self.show_about)
+        self.model_card_action = self._action("&Model card", self.show_model_card,
                                               tip="What the loaded model is, how it decides, what it was measured on")
-        self.find_action = self._action("Find", self.focus_filter, QKeySequence.StandardKey.Find)
-        self.reveal_action = self._action("Reveal in file manager", self.reveal_selected)
-        self.copy_action = self._action("Copy result", self.copy_selected, QKeySequence.StandardKey.Copy)
-        self.quit_action = self._action("Quit", self.quit_app, QKeySequence.StandardKey.Quit)
+        self.find_action = self._action("&Find", self.focus_filter, QKeySequence.StandardKey.Find)
+        self.reveal_action = self._action("&Reveal in file manager", self.reveal_selected)
+        self.copy_action = self._action("&Copy result", self.copy_selected, QKeySequence.StandardKey.Copy)
+        self.quit_action = self._action("&Quit", self.quit_app, QKeySequence.StandardKey.Quit)
         # Some key schemes (Windows, offscreen) have no Quit key: Ctrl+Q everywhere, as Settings gets Ctrl+,.
         quit_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Quit)
         self.quit_action.setShortcuts(quit_keys + ([] if QKeySequence("Ctrl+Q") in quit_keys
                                                    else [QKeySequence("Ctrl+Q")]))
         # Delete removes rows from the view only; scoped to the table so it never eats the filter box's Delete.
-        self.remove_action = QAction("Remove from view", self)
+        self.remove_action = QAction("Re&move from view", self)
         self.remove_action.setShortcut(QKeySequence.StandardKey.Delete)
         self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.remove_action.triggered.connect(self.remove_selected)
-        self.delete_action = QAction("Delete from history", self)
+        self.delete_action = QAction("&Delete from history", self)
         self.delete_action.setToolTip("Delete the selected rows from the results store for good (files stay)")
         self.delete_action.setShortcut(QKeySequence("Shift+Delete"))
         self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.delete_action.triggered.connect(self.delete_selected)
-        self.rescan_action = self._action("Rescan selected", self.rescan_selected, "Ctrl+R",
+        self.rescan_action = self._action("&Rescan selected", self.rescan_selected, "Ctrl+R",
                                           "Scan the selected files again with the model in use now")
         # Not only in the tray's menu: many desktops (stock GNOME) show no tray.
-        self.pause_watching_action = self._action("Pause watching", self.session.set_watching_paused,
+        self.pause_watching_action = self._action("Pause &watching", self.session.set_watching_paused,
                                                   tip="Hold new files in watched folders until watching resumes")
         self.pause_watching_action.setCheckable(True)
         self.pause_watching_action.setChecked(self.session.settings.watching_paused)
-        self.clear_history_action = self._action("Clear history…", self.clear_history,
+        self.clear_history_action = self._action("C&lear history…", self.clear_history,
                                                  tip="Delete every stored result (files stay)")
         self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import numpy as np
 
@@ -379,7 +380,19 @@ def test_menus_shortcuts_and_accessible_names_for_keyboard_users(tmp_path, qtbot
     menus = [action.text().replace("&", "") for action in window.menuBar().actions()]
     assert menus == ["File", "Edit", "View", "Help"]
     help_menu = window.menuBar().actions()[3].menu()
-    assert [a.text() for a in help_menu.actions()] == ["Model card", "About SynthSpot"]
+    assert [a.text().replace("&", "") for a in help_menu.actions()] == ["Model card", "About SynthSpot"]
+    # In each open menu every item has its own letter (Alt+E, then P pastes), none shared within a menu.
+    for menu_action in window.menuBar().actions():
+        items = [a for a in menu_action.menu().actions() if not a.isSeparator()]
+        letters = [re.search(r"&(\w)", a.text()) for a in items]
+        assert all(letters), [a.text() for a in items]
+        keys = [letter[1].lower() for letter in letters]
+        assert len(set(keys)) == len(keys), keys
+    # Tool buttons and tooltips show the text without the mnemonic's "&".
+    toolbar = window.findChild(QToolBar)
+    for action in (window.open_files_action, window.paste_action, window.export_action, window.settings_action):
+        assert "&" not in toolbar.widgetForAction(action).text() and "&" not in action.toolTip()
+    assert toolbar.widgetForAction(window.open_folder_action).text() == "Open folder"
     from PySide6.QtGui import QAccessible
 
     def spoken(widget) -> str:
