@@ -84,6 +84,20 @@ def check_heif() -> str:
             f"({image.width}x{image.height})")
 
 
+def check_colour() -> str:
+    from PIL import Image, ImageCms, features
+
+    from desktop.thumbnails import in_srgb
+
+    # A photo tagged sRGB goes through littlecms as a phone's Display P3 one would: a build without it
+    # (or its native library) shows profiled photos raw, silently.
+    image = Image.new("RGB", (4, 4), (200, 100, 50))
+    image.info["icc_profile"] = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    if in_srgb(image) is image:
+        raise RuntimeError("littlecms did not convert a colour-profiled image to sRGB")
+    return f"littlecms {features.version('littlecms2')} shows colour-profiled images in sRGB"
+
+
 def find_model_path() -> Path:
     from engine.models import NoModelError, default_model_path
 
@@ -221,6 +235,7 @@ def run_selftest(out: TextIO | None = None) -> int:
                 ("runtime", check_runtime),
                 ("c2pa", check_c2pa),
                 ("heif", check_heif),
+                ("colour", check_colour),
                 ("model", model.load_model),
                 ("scan", model.scan_samples),
                 ("bridge", model.bridge),

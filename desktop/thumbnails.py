@@ -9,9 +9,11 @@ through 10,000 rows decodes only what is on screen now, not everything passed.
 from __future__ import annotations
 
 import collections
+import functools
+import io
 import threading
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageCms, ImageOps
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
@@ -32,10 +34,33 @@ def decode_reduced(path: str, longest_side: int) -> Image.Image:
 
 
 def decode_for_display(path: str, longest_side: int) -> Image.Image:
-    """``decode_reduced``, scaled to fit ``longest_side``."""
+    """``decode_reduced``, scaled to fit ``longest_side``, in sRGB as its colour profile says."""
     image = decode_reduced(path, longest_side)
     image.thumbnail((longest_side, longest_side), Image.Resampling.BILINEAR)
-    return image
+    return in_srgb(image)
+
+
+# Modes littlecms converts from, and the mode each gives in sRGB.
+_SRGB_MODES = {"RGB": "RGB", "RGBA": "RGBA", "CMYK": "RGB", "L": "RGB"}
+
+
+@functools.lru_cache(maxsize=8)  # phones and cameras embed the same few profiles
+def _to_srgb(profile: bytes, mode: str) -> ImageCms.ImageCmsTransform:
+    source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+    return ImageCms.buildTransform(source, ImageCms.createProfile("sRGB"), mode, _SRGB_MODES[mode])
+
+
+def in_srgb(image: Image.Image) -> Image.Image:
+    """``image`` converted from its embedded colour profile to sRGB, for the screen: a phone's Display P3
+    photo shown raw looks dull and a CMYK one garish. Display only (the model scores the pixels as stored,
+    as it was trained). Unchanged without a profile, or with one littlecms cannot read or apply."""
+    profile = image.info.get("icc_profile")
+    if not profile or image.mode not in _SRGB_MODES:
+        return image
+    try:
+        return ImageCms.applyTransform(image, _to_srgb(bytes(profile), image.mode))
+    except (ImageCms.PyCMSError, OSError, ValueError):  # a damaged profile, or one for another colour space
+        return image
 
 
 def load_scaled(path: str, longest_side: int) -> QImage | None:

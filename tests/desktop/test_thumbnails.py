@@ -40,3 +40,36 @@ def test_a_big_jpeg_decodes_reduced_in_the_decoder(tmp_path, qapp):
     assert decode_reduced(str(path), 1600).size == (width // 2, height // 2)  # the detail pane's side
     thumbnail = load_scaled(str(path), 88)
     assert (thumbnail.width(), thumbnail.height()) == (88, 66)
+
+
+def display_p3_profile() -> bytes:
+    from PySide6.QtGui import QColorSpace
+    return bytes(QColorSpace(QColorSpace.NamedColorSpace.DisplayP3).iccProfile().data())
+
+
+def qt_in_srgb(rgb: tuple[int, int, int], profile: bytes) -> tuple[int, int, int]:
+    """Qt's own conversion of one colour from ``profile`` to sRGB: a second opinion on littlecms's."""
+    from PySide6.QtGui import QColorSpace, QImage
+    image = QImage(1, 1, QImage.Format.Format_RGB32)
+    image.setPixel(0, 0, (0xFF << 24) | (rgb[0] << 16) | (rgb[1] << 8) | rgb[2])
+    image.setColorSpace(QColorSpace.fromIccProfile(profile))
+    return image.convertedToColorSpace(QColorSpace(QColorSpace.NamedColorSpace.SRgb)).pixelColor(0, 0).getRgb()[:3]
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+def test_a_display_p3_photo_is_shown_in_srgb_as_its_profile_says(tmp_path, qapp, fmt):
+    colour = (200, 100, 50)  # a P3 orange: in sRGB more saturated numbers, about (215, 93, 31)
+    profile = display_p3_profile()
+    path = tmp_path / f"phone.{fmt.lower()}"
+    Image.new("RGB", (64, 48), colour).save(path, fmt, icc_profile=profile, quality=100)
+    shown = load_scaled(str(path), 32).pixelColor(16, 12).getRgb()[:3]
+    expected = qt_in_srgb(colour, profile)
+    assert expected != colour and all(abs(a - b) <= 3 for a, b in zip(shown, expected, strict=True)), (shown, expected)
+
+
+def test_a_photo_with_a_damaged_profile_or_none_is_shown_as_stored(tmp_path, qapp):
+    colour = (200, 100, 50)
+    for name, profile in (("none.png", None), ("damaged.png", b"not a colour profile" * 10)):
+        path = tmp_path / name
+        Image.new("RGB", (64, 48), colour).save(path, "PNG", **({"icc_profile": profile} if profile else {}))
+        assert load_scaled(str(path), 32).pixelColor(16, 12).getRgb()[:3] == colour

@@ -13,7 +13,7 @@ from desktop import selftest
 from engine import models
 
 REPO = Path(__file__).resolve().parents[2]
-CHECKS = ("runtime", "c2pa", "heif", "model", "scan", "bridge", "window")
+CHECKS = ("runtime", "c2pa", "heif", "colour", "model", "scan", "bridge", "window")
 
 
 def run_app_selftest(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
