@@ -58,7 +58,7 @@ def in_srgb(image: Image.Image) -> Image.Image:
     if not profile or image.mode not in _SRGB_MODES:
         return image
     try:
-        return ImageCms.applyTransform(image, _to_srgb(bytes(profile), image.mode))
+        return _to_srgb(bytes(profile), image.mode).apply(image)
     except (ImageCms.PyCMSError, OSError, ValueError):  # a damaged profile, or one for another colour space
         return image
 
