@@ -58,6 +58,11 @@
   const entries = new Set(); // {element, badge, clips, clipsAt, data}
   const onElement = new Map(); // element -> its entry (one each): a page of hundreds of images looks up in O(1)
   let framing = false;
+  // In a frame, the part of its viewport that the top-level window shows (null: the top frame, or not yet
+  // known): a frame half scrolled out of its page puts a badge on the part of its image that shows
+  // there, which the frame's own geometry cannot tell (the page around it may be another site's).
+  let frameShown = null;
+  const FRAME_SHOWN_STEPS = Array.from({ length: 101 }, (_, step) => step / 100); // to 1% of the frame
 
   function layer() {
     if (root && host.isConnected) return root;
@@ -74,6 +79,12 @@
       host.addEventListener("toggle", () => { if (host.isConnected && !raised()) raise(); });
       window.addEventListener("scroll", placeAll, { capture: true, passive: true });
       window.addEventListener("resize", placeAll, { passive: true });
+      if (window !== window.top) {
+        new IntersectionObserver((seen) => {
+          frameShown = seen[seen.length - 1].intersectionRect;
+          placeAll();
+        }, { threshold: FRAME_SHOWN_STEPS }).observe(host);
+      }
     }
     styleHost();
     document.documentElement.appendChild(host); // outside <body>: body margins and transforms do not apply
@@ -188,6 +199,12 @@
     let top = Math.max(box.top, 0);
     let right = Math.min(box.right, window.innerWidth);
     let bottom = Math.min(box.bottom, window.innerHeight);
+    if (frameShown) {
+      left = Math.max(left, frameShown.left);
+      top = Math.max(top, frameShown.top);
+      right = Math.min(right, frameShown.right);
+      bottom = Math.min(bottom, frameShown.bottom);
+    }
     for (const clip of entry.clips) {
       const edge = clip.getBoundingClientRect();
       left = Math.max(left, edge.left + clip.clientLeft);

@@ -293,6 +293,50 @@ def test_context_menu_check_open_link_auto_scan_and_clear_failure_states(browser
     assert badges(worker, pages) == []
 
 
+FRAME_VIEWPORT_TOP = """() => { const f = document.getElementById('frame');
+  return f.getBoundingClientRect().top + f.clientTop; }"""
+
+
+@pytest.mark.browser
+def test_a_frame_scrolled_half_out_of_the_page_keeps_its_images_badge_on_what_shows(
+        browser, page_server, synthspot_serve):
+    folder, base = page_server
+    write_image(folder / "framed.png", 20, (280, 360), texture=18)
+    (folder / "frame.html").write_text('<!doctype html><body style="margin:12px"><img src="framed.png" '
+                                       'width="280" height="360"></body>')
+    worker, page, _base = paired_page_of(browser, page_server, synthspot_serve,
+                                         '<div style="height: 400px"></div><iframe id="frame" src="frame.html" '
+                                         'width="320" height="400" style="border: 1px solid #999"></iframe>'
+                                         '<div style="height: 1200px"></div>')
+    page.set_viewport_size({"width": 800, "height": 600})
+    page.wait_for_function("() => document.querySelector('#frame').contentDocument.images[0].complete")
+    popup = browser.new_page()
+    popup.goto(POPUP)
+    popup.wait_for_selector('#connection[data-state="paired"]')
+    popup.click("#scan-page")
+    popup.wait_for_function("() => document.querySelector('#scan-message').dataset.state === 'finished'",
+                            timeout=60_000)
+    page.bring_to_front()
+    pages = f"{base}/*"
+
+    # The page scrolled until the frame's top 150 px (the image's top 138) are above the window: the badge
+    # moves down onto the part of the image that shows, as it does for an image of the page itself.
+    frame_at = page.evaluate(FRAME_VIEWPORT_TOP)  # unscrolled: where the frame's viewport starts on the page
+    for scrolled_out in (0, 150, 300):
+        page.evaluate(f"() => scrollTo(0, {frame_at} + {scrolled_out})")
+        page.wait_for_timeout(400)
+        frame_top = page.evaluate(FRAME_VIEWPORT_TOP)
+        assert abs(frame_top + scrolled_out) <= 1
+        [badge] = badges(worker, pages)
+        expected_top = max(12, -frame_top) + 6  # in the frame's own coordinates
+        assert badge["visible"] and abs(badge["top"] - expected_top) <= 4, (scrolled_out, badge, expected_top)
+    # Scrolled until only a sliver of the image shows: no room for the badge, as on the page.
+    page.evaluate(f"() => scrollTo(0, {frame_at} + 12 + 360 - 20)")
+    page.wait_for_timeout(400)
+    [badge] = badges(worker, pages)
+    assert not badge["visible"], badge
+
+
 # The context menu used on a page no extension may script (the worker's own call, as the menu's).
 MENU_CHECK_ON_BROWSER_PAGE = """async () => {
   const tab = await chrome.tabs.create({ url: "chrome://version/", active: true });
