@@ -293,6 +293,17 @@ def test_context_menu_check_open_link_auto_scan_and_clear_failure_states(browser
     assert badges(worker, pages) == []
 
 
+def scan_from_popup(browser):
+    """The popup in a tab of its own, paired: "Scan this page" clicked and its summary waited for."""
+    popup = browser.new_page()
+    popup.goto(POPUP)
+    popup.wait_for_selector('#connection[data-state="paired"]')
+    popup.click("#scan-page")
+    popup.wait_for_function("() => document.querySelector('#scan-message').dataset.state === 'finished'",
+                            timeout=60_000)
+    return popup
+
+
 FRAME_VIEWPORT_TOP = """() => { const f = document.getElementById('frame');
   return f.getBoundingClientRect().top + f.clientTop; }"""
 
@@ -310,12 +321,7 @@ def test_a_frame_scrolled_half_out_of_the_page_keeps_its_images_badge_on_what_sh
                                          '<div style="height: 1200px"></div>')
     page.set_viewport_size({"width": 800, "height": 600})
     page.wait_for_function("() => document.querySelector('#frame').contentDocument.images[0].complete")
-    popup = browser.new_page()
-    popup.goto(POPUP)
-    popup.wait_for_selector('#connection[data-state="paired"]')
-    popup.click("#scan-page")
-    popup.wait_for_function("() => document.querySelector('#scan-message').dataset.state === 'finished'",
-                            timeout=60_000)
+    scan_from_popup(browser)
     page.bring_to_front()
     pages = f"{base}/*"
 
@@ -471,11 +477,7 @@ def test_a_page_that_tries_to_read_cross_site_results_gets_nothing(browser, page
     page.wait_for_function("() => [...document.images].every((i) => i.complete)")
     assert page.evaluate("() => document.querySelector('#private').naturalWidth") == 0  # the page got a 404
 
-    popup = browser.new_page()
-    popup.goto(POPUP)
-    popup.wait_for_selector('#connection[data-state="paired"]')
-    popup.click("#scan-page")
-    popup.wait_for_function("() => document.querySelector('#scan-message').dataset.state === 'finished'")
+    popup = scan_from_popup(browser)
     assert popup.inner_text("#scan-message").startswith("Finished: checked 1 image on 127.0.0.1")
     page.bring_to_front()
     found = wait_for_badges(worker, f"{base}/*", settled(f"{bank}/public.png"))
@@ -673,12 +675,7 @@ def test_a_gallery_with_scroll_containers_a_carousel_and_thumbnails(browser, pag
     page.wait_for_function("() => document.querySelector('#widget').shadowRoot.querySelector('img').complete")
     extent = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
 
-    popup = browser.new_page()
-    popup.goto(POPUP)
-    popup.wait_for_selector('#connection[data-state="paired"]')
-    popup.click("#scan-page")
-    popup.wait_for_function("() => document.querySelector('#scan-message').dataset.state === 'finished'",
-                            timeout=60_000)
+    popup = scan_from_popup(browser)
     # 4 in the strip, 3 slides, 6 thumbnails, the rotated, fixed, 200 px, shadow-DOM and SVG images, 1 in the frame;
     # not the placeholders.
     summary = popup.inner_text("#scan-message")
