@@ -30,13 +30,12 @@ function defaultBrowserName() {
 // be scanned: never another tab behind it). Opened as a tab of its own, the page looked at last in
 // this window.
 async function targetTab() {
-  const tabs = await chrome.tabs.query({ currentWindow: true });
   const scannable = (tab) => Boolean(tab && tab.url && SCANNABLE.test(tab.url));
   if (!(await chrome.tabs.getCurrent())) {
-    const front = tabs.find((tab) => tab.active);
+    const front = await frontTab();
     return scannable(front) ? front : null;
   }
-  const pages = tabs.filter(scannable);
+  const pages = (await chrome.tabs.query({ currentWindow: true })).filter(scannable);
   return pages.find((tab) => tab.active)
     || pages.sort((a, b) => (b.lastAccessed || 0) - (a.lastAccessed || 0))[0]
     || null;
