@@ -32,6 +32,8 @@ fi
 [ -f "$run/eval_val/metrics.json" ] || $py -m training.evaluate --onnx "$run/models/candidate-cascade.onnx" \
     --data "$manifest" --split val --perturbations "$perturbations" --calibration "$run/calibration.json" \
     --out "$run/eval_val"
+# SHIPPED_EVAL: an earlier chain's eval_val_shipped, reused (only while engine/models and the scoring are unchanged).
+if [ -n "${SHIPPED_EVAL:-}" ] && [ ! -e "$run/eval_val_shipped" ]; then cp -r "$SHIPPED_EVAL" "$run/eval_val_shipped"; fi
 [ -f "$run/eval_val_shipped/metrics.json" ] || $py -m training.evaluate --onnx "$shipped" \
     --data "$manifest" --split val --perturbations "$perturbations" --calibration "$shipped_calibration" \
     --out "$run/eval_val_shipped"
