@@ -114,3 +114,21 @@ def test_a_16_bit_grey_photo_is_judged_on_its_tones_not_clipped_to_white():
     Image.fromarray(grey).save(buffer, "PNG")  # mode I;16
     assert photo_filter.judge(buffer.getvalue()).is_photo
     assert photo_filter.judge(b"").reason == "undecodable: not an image Pillow reads"
+
+
+def test_add_takes_a_phones_heic_and_avif_photos(tmp_path, small_images_allowed):
+    import pillow_heif  # the encoder: training's dependency (the app only decodes)
+
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    pillow_heif.from_pillow(Image.fromarray(data.astronaut()[:240, :240])).save(folder / "IMG_0001.HEIC", quality=90)
+    Image.fromarray(data.coffee()[:200, :260]).save(folder / "IMG_0002.avif", quality=90)
+    root = tmp_path / "corpus"
+    assert corpus.main(["add", str(folder), "--corpus", str(root)]) == 0
+    entries = {e["original_path"].rsplit("/", 1)[1]: e for e in corpus.read_manifest(root)}
+    assert set(entries) == {"IMG_0001.HEIC", "IMG_0002.avif"}
+    heic, avif = entries["IMG_0001.HEIC"], entries["IMG_0002.avif"]
+    assert (heic["format"], heic["path"][-5:], heic["width"]) == ("HEIF", ".heic", 240)
+    assert (avif["format"], avif["path"][-5:], avif["width"]) == ("AVIF", ".avif", 260)
+    with Image.open(root / heic["path"]) as kept:  # the corpus's copy opens as the photo it is
+        assert kept.size == (240, 240)

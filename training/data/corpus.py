@@ -41,7 +41,7 @@ from training.data.splits import split_for
 PHASH_RADIUS = 6
 MANIFEST = "manifest.jsonl"
 REJECTED = "rejected.jsonl"
-FORMAT_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
+FORMAT_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp", "HEIF": ".heic", "AVIF": ".avif"}
 
 
 def read_manifest(corpus: str | os.PathLike) -> list[dict]:

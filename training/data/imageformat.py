@@ -8,7 +8,7 @@ Policy (chosen to keep real and fake indistinguishable by container statistics):
   grid; the real also carries its original encode, which at identical tables is close to
   idempotent, and that is the residual difference we accept.
 - Lossy WebP reals: both re-encoded as WebP at a fixed quality (no table to read back).
-- Everything else (PNG, lossless WebP, TIFF, BMP, GIF): both written as PNG.
+- Everything else (PNG, lossless WebP, TIFF, BMP, GIF, HEIC, AVIF): both written as PNG.
 - Pixel mode follows the real: a greyscale real gets greyscale fakes.
 """
 from __future__ import annotations
@@ -18,7 +18,12 @@ import io
 from dataclasses import dataclass, field
 
 import numpy as np
+import pi_heif
 from PIL import Image, JpegImagePlugin
+
+# Phones save HEIC: photos added to the corpus and processed reals come in it, and every reader of
+# them (the photo filter, the forge, the manifest's records) opens bytes through this module.
+pi_heif.register_heif_opener()
 
 WEBP_QUALITY = 90
 

@@ -48,15 +48,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from collections.abc import Iterable
 
-import pi_heif
 from PIL import Image
 
 from training.data.forge.base import DOMAIN_CODES  # noqa: F401  (re-exported: codes live with the forge)
 from training.data.imageformat import estimate_jpeg_quality
 
 MANIFEST_NAME = "manifest.jsonl"
-
-pi_heif.register_heif_opener()  # processed reals include HEIC, as phones save them; every reader of records opens them
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from training.data.reserved import refuse_photo_source
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif", ".avif")  # phones save HEIC
 
 
 @dataclass(frozen=True)
