@@ -55,11 +55,17 @@ def in_srgb(image: Image.Image) -> Image.Image:
     photo shown raw looks dull and a CMYK one garish. Display only (the model scores the pixels as stored,
     as it was trained). Unchanged without a profile, or with one littlecms cannot read or apply."""
     profile = image.info.get("icc_profile")
-    if not profile or image.mode not in _SRGB_MODES:
+    if not profile:
+        return image
+    if image.mode in ("P", "PA", "LA"):  # palette and grey-with-alpha: littlecms takes their RGB(A) form
+        image = image.convert("RGBA" if image.has_transparency_data else "RGB")
+    if image.mode not in _SRGB_MODES:  # 16-bit and float modes: shown as stored
         return image
     try:
         return _to_srgb(bytes(profile), image.mode).apply(image)
     except (ImageCms.PyCMSError, OSError, ValueError):  # a damaged profile, or one for another colour space
+        return image
+    except ImportError:  # a Pillow built without littlecms: shown as stored, never not at all
         return image
 
 

@@ -127,7 +127,7 @@ class MainWindow(QMainWindow):
         self.model_card_action = self._action("&Model card", self.show_model_card,
                                               tip="What the loaded model is, how it decides, what it was measured on")
         self.find_action = self._action("&Find", self.focus_filter, QKeySequence.StandardKey.Find)
-        self.reveal_action = self._action("&Reveal in file manager", self.reveal_selected)
+        self.reveal_action = self._action("Reveal in &file manager", self.reveal_selected)
         self.copy_action = self._action("&Copy result", self.copy_selected, QKeySequence.StandardKey.Copy)
         self.quit_action = self._action("&Quit", self.quit_app, QKeySequence.StandardKey.Quit)
         # Some key schemes (Windows, offscreen) have no Quit key: Ctrl+Q everywhere, as Settings gets Ctrl+,.
@@ -573,14 +573,17 @@ class MainWindow(QMainWindow):
                 return
         self.bring_to_front()
 
-    def _context_menu(self, position) -> None:
-        if not self.selected_rows():
-            return
+    def row_menu(self) -> QMenu:
+        """The selected rows' right-click menu."""
         menu = QMenu(self)
         for action in (self.reveal_action, self.copy_action, self.rescan_action, self.remove_action,
                        self.delete_action):
             menu.addAction(action)
-        menu.exec(self.table.viewport().mapToGlobal(position))
+        return menu
+
+    def _context_menu(self, position) -> None:
+        if self.selected_rows():
+            self.row_menu().exec(self.table.viewport().mapToGlobal(position))
 
     def reveal_selected(self) -> None:
         rows = self.selected_rows()

@@ -381,9 +381,9 @@ def test_menus_shortcuts_and_accessible_names_for_keyboard_users(tmp_path, qtbot
     assert menus == ["File", "Edit", "View", "Help"]
     help_menu = window.menuBar().actions()[3].menu()
     assert [a.text().replace("&", "") for a in help_menu.actions()] == ["Model card", "About SynthSpot"]
-    # In each open menu every item has its own letter (Alt+E, then P pastes), none shared within a menu.
-    for menu_action in window.menuBar().actions():
-        items = [a for a in menu_action.menu().actions() if not a.isSeparator()]
+    # In each open menu (and a row's right-click menu) every item has its own letter (Alt+E, then P pastes).
+    for menu in [a.menu() for a in window.menuBar().actions()] + [window.row_menu()]:
+        items = [a for a in menu.actions() if not a.isSeparator()]
         letters = [re.search(r"&(\w)", a.text()) for a in items]
         assert all(letters), [a.text() for a in items]
         keys = [letter[1].lower() for letter in letters]

@@ -67,6 +67,27 @@ def test_a_display_p3_photo_is_shown_in_srgb_as_its_profile_says(tmp_path, qapp,
     assert expected != colour and all(abs(a - b) <= 3 for a, b in zip(shown, expected, strict=True)), (shown, expected)
 
 
+def test_a_palette_image_with_a_profile_is_shown_in_srgb(tmp_path, qapp):
+    colour = (200, 100, 50)
+    profile = display_p3_profile()
+    path = tmp_path / "palette.png"
+    Image.new("RGB", (64, 48), colour).quantize(4).save(path, "PNG", icc_profile=profile)
+    shown = load_scaled(str(path), 32).pixelColor(16, 12).getRgb()[:3]
+    assert all(abs(a - b) <= 3 for a, b in zip(shown, qt_in_srgb(colour, profile), strict=True)), shown
+
+
+def test_without_littlecms_a_profiled_photo_still_shows_as_stored(tmp_path, qapp, monkeypatch):
+    from desktop import thumbnails
+
+    def no_littlecms(profile, mode):  # what Pillow built without littlecms raises on first use
+        raise ImportError("The _imagingcms C module is not installed")
+
+    monkeypatch.setattr(thumbnails, "_to_srgb", no_littlecms)
+    path = tmp_path / "phone.png"
+    Image.new("RGB", (64, 48), (200, 100, 50)).save(path, "PNG", icc_profile=display_p3_profile())
+    assert load_scaled(str(path), 32).pixelColor(16, 12).getRgb()[:3] == (200, 100, 50)
+
+
 def test_a_photo_with_a_damaged_profile_or_none_is_shown_as_stored(tmp_path, qapp):
     colour = (200, 100, 50)
     for name, profile in (("none.png", None), ("damaged.png", b"not a colour profile" * 10)):
