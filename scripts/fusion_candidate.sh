@@ -5,7 +5,8 @@
 # margin 0.4), then score val clean and re-encoded at JPEG q75 and q50 with the candidate and with
 # engine/models' shipped model. Never the test split: that is for the model chosen here.
 #   scripts/fusion_candidate.sh CONFIG RUN VERSION [MANIFEST]
-# Background: nohup scripts/fusion_candidate.sh ... > RUN/chain.log 2>&1 &
+# Background: mkdir -p RUN && nohup scripts/fusion_candidate.sh CONFIG RUN VERSION > RUN/chain.log 2>&1 &
+# Resumable: each step is skipped once its output is whole (written aside, then renamed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 config=$1
@@ -19,22 +20,28 @@ py=.venv/bin/python
 mkdir -p "$run"
 echo $$ > "$run/chain.pid"
 
-$py -m training train --config "$config" --run "$run" --manifest "$manifest" --no-progress
-[ -f "$run/calibration.json" ] || $py -m training calibrate --checkpoint "$run/checkpoint" --data "$manifest" \
-    --split val --fpr 0.01 --max-crops 8 --aggregation mean --crop-plan texture \
-    --perturbations downscale0.5 --out "$run/calibration.json"
+[ -f "$run/checkpoint/model.safetensors" ] || \
+    $py -m training train --config "$config" --run "$run" --manifest "$manifest" --no-progress
+if [ ! -f "$run/calibration.json" ]; then
+    $py -m training calibrate --checkpoint "$run/checkpoint" --data "$manifest" \
+        --split val --fpr 0.01 --max-crops 8 --aggregation mean --crop-plan texture \
+        --perturbations downscale0.5 --out "$run/calibration.tmp.json"
+    mv "$run/calibration.tmp.json" "$run/calibration.json"
+fi
 if [ ! -f "$run/models/candidate-cascade.onnx" ]; then
     $py -m export --checkpoint "$run/checkpoint" --calibration "$run/calibration.json" --out "$run/models" \
         --name synthspot-lite0 --version "$version" --precisions fp32 --parity-data "$manifest"
     $py -m export.cascade --model "$run/models/synthspot-lite0-fp32.onnx" --first-crops 4 --margin 0.4 \
-        --out "$run/models/candidate-cascade.onnx"
+        --out "$run/models/candidate-cascade.tmp.onnx"
+    mv "$run/models/candidate-cascade.tmp.onnx" "$run/models/candidate-cascade.onnx"
 fi
-[ -f "$run/eval_val/metrics.json" ] || $py -m training.evaluate --onnx "$run/models/candidate-cascade.onnx" \
+# An evaluation is whole once its report is written (metrics, scores and plots come before it).
+[ -f "$run/eval_val/report.md" ] || $py -m training.evaluate --onnx "$run/models/candidate-cascade.onnx" \
     --data "$manifest" --split val --perturbations "$perturbations" --calibration "$run/calibration.json" \
     --out "$run/eval_val"
 # SHIPPED_EVAL: an earlier chain's eval_val_shipped, reused (only while engine/models and the scoring are unchanged).
 if [ -n "${SHIPPED_EVAL:-}" ] && [ ! -e "$run/eval_val_shipped" ]; then cp -r "$SHIPPED_EVAL" "$run/eval_val_shipped"; fi
-[ -f "$run/eval_val_shipped/metrics.json" ] || $py -m training.evaluate --onnx "$shipped" \
+[ -f "$run/eval_val_shipped/report.md" ] || $py -m training.evaluate --onnx "$shipped" \
     --data "$manifest" --split val --perturbations "$perturbations" --calibration "$shipped_calibration" \
     --out "$run/eval_val_shipped"
 rm -f "$run/chain.pid"
