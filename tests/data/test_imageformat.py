@@ -39,3 +39,23 @@ def test_lossless_and_lossy_webp_and_greyscale():
     assert (written.format, written.mode) == ("PNG", "L")
     assert read_jpeg_quality(_bytes(colour, "PNG")) is None
     assert decode_rgb(_bytes(data.camera()[:8, :8], "PNG")).shape == (8, 8, 3)
+
+
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
+def test_a_phones_heic_or_avif_real_and_its_fakes_are_written_in_its_own_codec(fmt):
+    import pillow_heif  # the encoder: training's dependency (the app only decodes)
+
+    photo = data.chelsea()[:96, :128]
+    if fmt == "HEIF":
+        buffer = io.BytesIO()
+        pillow_heif.from_pillow(Image.fromarray(photo)).save(buffer, quality=80)
+        real_bytes = buffer.getvalue()
+    else:
+        real_bytes = _bytes(photo, "AVIF", quality=80)
+    spec = encode_spec_for(real_bytes)
+    assert spec.format == fmt
+    # Both through the same codec: its traces are no clue to which is the real (as PNG, only the real had them).
+    fake = decode_rgb(real_bytes)[::-1].copy()
+    for pixels in (decode_rgb(real_bytes), fake):
+        written = Image.open(io.BytesIO(encode(pixels, spec)))
+        assert (written.format, written.size) == (fmt, (128, 96))

@@ -8,7 +8,9 @@ Policy (chosen to keep real and fake indistinguishable by container statistics):
   grid; the real also carries its original encode, which at identical tables is close to
   idempotent, and that is the residual difference we accept.
 - Lossy WebP reals: both re-encoded as WebP at a fixed quality (no table to read back).
-- Everything else (PNG, lossless WebP, TIFF, BMP, GIF, HEIC, AVIF): both written as PNG.
+- HEIC and AVIF reals (phones): both re-encoded in the real's own format at a fixed quality, so the
+  codec's traces are on the fakes too, not only on the real.
+- Everything else (PNG, lossless WebP, TIFF, BMP, GIF): both written as PNG.
 - Pixel mode follows the real: a greyscale real gets greyscale fakes.
 """
 from __future__ import annotations
@@ -26,13 +28,24 @@ from PIL import Image, JpegImagePlugin
 pi_heif.register_heif_opener()
 
 WEBP_QUALITY = 90
+LOSSY_QUALITY = 90  # HEIC and AVIF reals and their fakes
+
+
+def heic_encoder():
+    """pillow-heif, the training extra that carries libheif's x265 encoder (the app's pi-heif only
+    decodes, to keep GPL code out of the installer)."""
+    try:
+        import pillow_heif
+    except ImportError as error:
+        raise RuntimeError("writing HEIC needs pillow-heif: pip install -e '.[train]'") from error
+    return pillow_heif
 
 
 @dataclass(frozen=True)
 class EncodeSpec:
     """How a real photo (and therefore each of its fakes) is written to disk."""
 
-    format: str  # "JPEG", "WEBP" or "PNG"
+    format: str  # "JPEG", "WEBP", "HEIF", "AVIF" or "PNG"
     mode: str  # "RGB" or "L"
     jpeg_quality: int | None = None  # IJG-equivalent estimate, recorded for every sample
     qtables: tuple | None = field(default=None, compare=False, repr=False)  # None: use jpeg_quality
@@ -82,6 +95,8 @@ def encode_spec_for(data: bytes) -> EncodeSpec:
         )
     if image.format == "WEBP" and _is_lossy_webp(image, data):
         return EncodeSpec("WEBP", mode)
+    if image.format in ("HEIF", "AVIF"):
+        return EncodeSpec(image.format, mode)
     return EncodeSpec("PNG", mode)
 
 
@@ -113,6 +128,10 @@ def encode(pixels: np.ndarray, spec: EncodeSpec) -> bytes:
             image.save(buffer, "JPEG", qtables=[list(t) for t in spec.qtables], subsampling=subsampling)
     elif spec.format == "WEBP":
         image.save(buffer, "WEBP", quality=spec.webp_quality, method=4)
+    elif spec.format == "HEIF":
+        heic_encoder().from_pillow(image).save(buffer, quality=LOSSY_QUALITY)
+    elif spec.format == "AVIF":
+        image.save(buffer, "AVIF", quality=LOSSY_QUALITY)
     else:
         image.save(buffer, "PNG", compress_level=6)
     return buffer.getvalue()

@@ -15,6 +15,8 @@ import io
 import numpy as np
 from PIL import Image, ImageFilter
 
+from training.data.imageformat import heic_encoder
+
 NAME = "processed"
 VERSION = "2"  # 2: HEIC and AVIF encodes
 
@@ -109,16 +111,6 @@ def apply_pixels(rgb: np.ndarray, ops: list[dict]) -> np.ndarray:
     return np.asarray(image.convert("RGB"))
 
 
-def _heic_encoder():
-    """pillow-heif, the training extra that carries libheif's x265 encoder (the app's pi-heif only
-    decodes, to keep GPL code out of the installer)."""
-    try:
-        import pillow_heif
-    except ImportError as error:
-        raise RuntimeError("HEIC processed reals need pillow-heif: pip install -e '.[train]'") from error
-    return pillow_heif
-
-
 def encode(rgb: np.ndarray, ops: list[dict], mode: str = "RGB") -> bytes:
     """The chain's final encode; `mode` "L" keeps a greyscale photo greyscale."""
     final = ops[-1]
@@ -135,7 +127,7 @@ def encode(rgb: np.ndarray, ops: list[dict], mode: str = "RGB") -> bytes:
     elif final["op"] == "webp":
         image.save(buffer, "WEBP", quality=final["quality"], method=4)
     elif final["op"] == "heic":
-        _heic_encoder().from_pillow(image).save(buffer, quality=final["quality"])
+        heic_encoder().from_pillow(image).save(buffer, quality=final["quality"])
     elif final["op"] == "avif":
         image.save(buffer, "AVIF", quality=final["quality"])
     elif final["op"] == "png_resave":
