@@ -56,6 +56,11 @@ async function checkFromMenu(info, tab) {
       func: (srcUrl, held) => globalThis.__synthspot.checkOne(srcUrl, held),
       args: [url, ticket],
     });
+    // A check that works here takes back what an earlier failure on this tab put on the button.
+    if ((await chrome.action.getBadgeText({ tabId: tab.id })) === "!") {
+      await chrome.action.setBadgeText({ tabId: tab.id, text: "" });
+      await chrome.action.setTitle({ tabId: tab.id, title: await chrome.action.getTitle({}) });  // every tab's
+    }
     return run && run.result;
   } catch (error) {
     // Browser pages and extension stores cannot be scripted; say so on the toolbar button.

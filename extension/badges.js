@@ -62,6 +62,7 @@
   // known): a frame half scrolled out of its page puts a badge on the part of its image that shows
   // there, which the frame's own geometry cannot tell (the page around it may be another site's).
   let frameShown = null;
+  let frameWatch = null; // the IntersectionObserver that measures frameShown
   const FRAME_SHOWN_STEPS = Array.from({ length: 101 }, (_, step) => step / 100); // to 1% of the frame
 
   function layer() {
@@ -80,10 +81,11 @@
       window.addEventListener("scroll", placeAll, { capture: true, passive: true });
       window.addEventListener("resize", placeAll, { passive: true });
       if (window !== window.top) {
-        new IntersectionObserver((seen) => {
+        frameWatch = new IntersectionObserver((seen) => {
           frameShown = seen[seen.length - 1].intersectionRect;
           placeAll();
-        }, { threshold: FRAME_SHOWN_STEPS }).observe(host);
+        }, { threshold: FRAME_SHOWN_STEPS });
+        frameWatch.observe(host);
       }
     }
     styleHost();
@@ -293,7 +295,19 @@
     }
   }
 
+  // The observer speaks when the share of the frame in view crosses a step; a frame taller than the window
+  // with both ends out of it keeps that share while the page scrolls: measured afresh every frame then.
+  function remeasureFrame() {
+    if (!frameWatch || !frameShown) return;
+    const shown = frameShown.width * frameShown.height;
+    if (shown > 0 && shown < window.innerWidth * window.innerHeight - 1) {
+      frameWatch.unobserve(host);
+      frameWatch.observe(host);
+    }
+  }
+
   function frame() {
+    remeasureFrame();
     placeAll();
     if (entries.size) requestAnimationFrame(frame);
     else framing = false;

@@ -155,7 +155,7 @@ async function showSite() {
     // A switch greyed out without a word reads as broken: say why it is off here.
     note.textContent = tab
       ? "Automatic scanning is for web sites (http and https addresses). Use Scan this page for a file."
-      : "Automatic scanning is for web sites; this tab is a browser page, which extensions cannot read.";
+      : "Automatic scanning is for web sites; this tab is a browser page, or a file this extension may not open.";
     note.hidden = false;
     return;
   }

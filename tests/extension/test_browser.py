@@ -200,6 +200,16 @@ MENU_CHECK = """async ([srcUrl]) => {
   return checkFromMenu({ menuItemId: MENU_ID, srcUrl, frameId: 0 }, tab);
 }"""
 
+# The toolbar button's text and title on the test page's tab: set (both given), then read back.
+TOOLBAR_MARK = """async ([text, title]) => {
+  const [tab] = await chrome.tabs.query({ url: "http://127.0.0.1/*" });
+  if (text !== null) {
+    await chrome.action.setBadgeText({ tabId: tab.id, text });
+    await chrome.action.setTitle({ tabId: tab.id, title });
+  }
+  return [await chrome.action.getBadgeText({ tabId: tab.id }), await chrome.action.getTitle({ tabId: tab.id })];
+}"""
+
 # Take the pairing out of the extension's store (and put it back), to see the "not paired" state.
 HIDE_PAIRING = """async () => {
   globalThis.__hiddenPairing = await SynthSpotBridge.loadPairing();
@@ -250,10 +260,13 @@ def test_context_menu_check_open_link_auto_scan_and_clear_failure_states(browser
                                      '<img id="bright" src="bright.png"> <img id="dark" src="dark.png">')
     pages = f"{base}/*"
 
-    # "Check image with SynthSpot" on one image: only that image gets a badge.
+    # "Check image with SynthSpot" on one image: only that image gets a badge, and the "!" an earlier
+    # failure on this tab left on the toolbar button goes.
+    worker.evaluate(TOOLBAR_MARK, ["!", "SynthSpot cannot check images on this page: gone"])
     worker.evaluate(MENU_CHECK, [f"{base}/bright.png"])
     found = wait_for_badges(worker, pages, settled(f"{base}/bright.png"))
     assert badge_on(found, f"{base}/bright.png")["verdict"] == "likely_ai" and len(found) == 1
+    assert worker.evaluate(TOOLBAR_MARK, [None, None]) == ["", "SynthSpot"]
     # "Open in SynthSpot" under `synthspot serve` (no window) says so, on the person's real click.
     link = badge_on(found, f"{base}/bright.png")["openLink"]
     page.mouse.click(link["x"], link["y"])
@@ -317,7 +330,7 @@ def test_a_frame_scrolled_half_out_of_the_page_keeps_its_images_badge_on_what_sh
                                        'width="280" height="360"></body>')
     worker, page, _base = paired_page_of(browser, page_server, synthspot_serve,
                                          '<div style="height: 400px"></div><iframe id="frame" src="frame.html" '
-                                         'width="320" height="400" style="border: 1px solid #999"></iframe>'
+                                         'width="320" height="1400" style="border: 1px solid #999"></iframe>'
                                          '<div style="height: 1200px"></div>')
     page.set_viewport_size({"width": 800, "height": 600})
     page.wait_for_function("() => document.querySelector('#frame').contentDocument.images[0].complete")
@@ -326,7 +339,8 @@ def test_a_frame_scrolled_half_out_of_the_page_keeps_its_images_badge_on_what_sh
     pages = f"{base}/*"
 
     # The page scrolled until the frame's top 150 px (the image's top 138) are above the window: the badge
-    # moves down onto the part of the image that shows, as it does for an image of the page itself.
+    # moves down onto the part of the image that shows, as it does for an image of the page itself. The
+    # frame is taller than the window: scrolled on, the share of it in view stays the same.
     frame_at = page.evaluate(FRAME_VIEWPORT_TOP)  # unscrolled: where the frame's viewport starts on the page
     for scrolled_out in (0, 150, 300):
         page.evaluate(f"() => scrollTo(0, {frame_at} + {scrolled_out})")
