@@ -1,0 +1,133 @@
+"""Two evaluations side by side, for choosing between models (issue "A detector that detects"):
+
+    python -m training.compare BASE CANDIDATE [--manifest MANIFEST] [--out FILE.md]
+
+BASE and CANDIDATE are ``python -m training.evaluate --out`` folders scored on the same images (same
+data, split and perturbations). For every condition: AP, AUC, ECE, the mean AP over families and over
+generators, the verdict shares by score and, clean, as the app shows them, and the worst false-positive
+rate over the kinds of real photo; then each family's clean AP. With ``--manifest`` (the evaluations'
+data), the clean scores are also sliced by the quality each image was stored at (JPEG), the photos the
+app's heavy-compression rule is about. Prints a markdown table (candidate minus base in the last column).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from training.metrics import detection_metrics
+
+BANDS = ("likely_ai", "uncertain", "likely_real")
+# Stored JPEG quality slices: [low, high); 101 stands for "not a JPEG".
+QUALITY_SLICES = ((0, 50), (50, 60), (60, 75), (75, 101), (101, 102))
+
+
+class NotComparable(ValueError):
+    pass
+
+
+def load(folder: str | Path) -> tuple[dict, dict]:
+    """(metrics.json, scores.npz as a dict) of one evaluation folder."""
+    folder = Path(folder)
+    try:
+        payload = json.loads((folder / "metrics.json").read_text())
+        with np.load(folder / "scores.npz") as scores:
+            return payload, {name: scores[name] for name in scores.files}
+    except FileNotFoundError as error:
+        raise NotComparable(f"{folder} is not a finished evaluation: {error.filename} is missing") from None
+
+
+def condition_rows(entry: dict) -> dict[str, float]:
+    """One condition's figures, by row name."""
+    rows = {name: entry["overall"][key] for name, key in (("AP", "ap"), ("AUC", "auc"), ("ECE", "ece"))}
+    rows["mean family AP"] = float(np.mean([m["ap"] for m in entry.get("per_family", {}).values()] or [np.nan]))
+    rows["mean generator AP"] = float(np.mean([m["ap"] for m in entry["per_generator"].values()]))
+    for source, label in (("verdicts", "score"), ("app_verdicts", "app")):
+        for side in ("fake", "real"):
+            for band in BANDS:
+                if source in entry:
+                    rows[f"{label}: {side}s {band.replace('_', ' ')}"] = entry[source][side][band]
+    kinds = [k for k in entry.get("verdicts", {}) if k.startswith("real/")]
+    if kinds:
+        rows["worst FPR over real kinds"] = max(entry["verdicts"][k]["likely_ai"] for k in kinds)
+    return rows
+
+
+def quality_rows(scores: dict, quality: np.ndarray) -> dict[str, float]:
+    """Clean AP of the images stored in each JPEG quality slice (where it holds reals and fakes)."""
+    labels, logits = scores["labels"], scores["clean"]
+    rows = {}
+    for low, high in QUALITY_SLICES:
+        chosen = (quality >= low) & (quality < high)
+        if labels[chosen].min(initial=1) == labels[chosen].max(initial=0):
+            continue  # one class or none: no AP
+        name = "not JPEG" if low == 101 else f"JPEG q{low}-{high - 1}"
+        counts = f"{int((labels[chosen] == 0).sum())} reals, {int(labels[chosen].sum())} fakes"
+        rows[f"clean AP, stored {name} ({counts})"] = detection_metrics(labels[chosen], logits[chosen], 0.0)["ap"]
+    return rows
+
+
+def stored_quality(manifest: str | Path, split: str) -> np.ndarray:
+    from training.evaluate import load_records  # evaluation's own order of the split's images
+
+    records, _ = load_records(manifest, split=split)
+    return np.array([r.jpeg_quality if r.format == "JPEG" and r.jpeg_quality else 101 for r in records])
+
+
+def compare(base: str | Path, candidate: str | Path, manifest: str | Path | None = None) -> str:
+    (base_payload, base_scores), (cand_payload, cand_scores) = load(base), load(candidate)
+    if base_payload["split"] != cand_payload["split"] or not np.array_equal(base_scores["labels"], cand_scores["labels"]):
+        raise NotComparable("the two evaluations scored different images (split or data differ)")
+    missing = set(base_payload["metrics"]) ^ set(cand_payload["metrics"])
+    if missing:
+        raise NotComparable(f"conditions scored by only one of them: {', '.join(sorted(missing))}")
+    lines = [f"| {base_payload['split']} | base | candidate | difference |", "|---|---|---|---|"]
+
+    def add(name: str, old: float, new: float) -> None:
+        lines.append(f"| {name} | {old:.4f} | {new:.4f} | {new - old:+.4f} |")
+
+    for condition, entry in base_payload["metrics"].items():
+        lines.append(f"| **{condition}** | | | |")
+        other = condition_rows(cand_payload["metrics"][condition])
+        for name, value in condition_rows(entry).items():
+            if name in other:
+                add(name, value, other[name])
+    families = cand_payload["metrics"]["clean"].get("per_family", {})
+    for family, figures in sorted(base_payload["metrics"]["clean"].get("per_family", {}).items()):
+        if family in families:
+            add(f"clean AP, family {family}", figures["ap"], families[family]["ap"])
+    if manifest is not None:
+        quality = stored_quality(manifest, base_payload["split"])
+        if len(quality) != len(base_scores["labels"]):
+            raise NotComparable(f"{manifest} holds {len(quality)} {base_payload['split']} images, the evaluations "
+                                f"{len(base_scores['labels'])}: not their data")
+        cand_quality = quality_rows(cand_scores, quality)
+        for name, value in quality_rows(base_scores, quality).items():
+            add(name, value, cand_quality[name])
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.compare", description=__doc__.split("\n\n")[0])
+    parser.add_argument("base", help="a training.evaluate --out folder (the model to beat)")
+    parser.add_argument("candidate", help="a training.evaluate --out folder on the same images")
+    parser.add_argument("--manifest", help="the evaluations' data: adds AP by stored JPEG quality")
+    parser.add_argument("--out", help="also write the table to this file")
+    args = parser.parse_args(argv)
+    try:
+        table = compare(args.base, args.candidate, args.manifest)
+    except NotComparable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(table, end="")
+    if args.out:
+        Path(args.out).write_text(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
