@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             photos = sources.folder_photos(args.folder, args.licence, args.attribution, skipped)
             first = next(photos, None)  # read one at a time: a folder may hold more than memory does
             if first is None:
-                raise FileNotFoundError(f"no photos ({', '.join(sources.IMAGE_SUFFIXES)}) in {args.folder}")
+                raise FileNotFoundError(f"no photos ({', '.join(sources.FOLDER_SUFFIXES)}) in {args.folder}")
             counts = ingest(args.corpus, itertools.chain([first], photos))
             root = args.corpus
     except (ReservedSourceError, UnknownSourceError, OSError) as error:

@@ -16,7 +16,7 @@ from pathlib import Path
 from collections.abc import Iterator
 
 from training.data import manifest
-from training.data.sources import IMAGE_SUFFIXES
+from training.data.sources import FOLDER_SUFFIXES
 from training.data.splits import split_for
 
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
@@ -24,7 +24,7 @@ SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "va
 
 def _images(folder: Path) -> Iterator[Path]:
     for path in sorted(folder.rglob("*")):
-        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+        if path.suffix.lower() in FOLDER_SUFFIXES and path.is_file():
             yield path
 
 

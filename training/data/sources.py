@@ -12,7 +12,10 @@ from pathlib import Path
 
 from training.data.reserved import refuse_photo_source
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif", ".avif")  # phones save HEIC
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")  # what package sources are searched for
+# A person's own folder takes a phone's formats too (packages are searched for the above only, so a corpus
+# rebuilt from them stays the same photos).
+FOLDER_SUFFIXES = IMAGE_SUFFIXES + (".heic", ".heif", ".avif")
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,7 @@ def folder_photos(folder: str | os.PathLike, licence: str = "user-supplied", att
             path = os.path.join(top, name)
             if name.startswith("."):
                 skipped.append((path, "hidden"))
-            elif not name.lower().endswith(IMAGE_SUFFIXES):
+            elif not name.lower().endswith(FOLDER_SUFFIXES):
                 skipped.append((path, "not a photo format taken (" + (os.path.splitext(name)[1].lower() or "no suffix") + ")"))
             elif not os.path.isfile(path):
                 skipped.append((path, "not a file"))
