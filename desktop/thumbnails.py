@@ -63,9 +63,9 @@ def in_srgb(image: Image.Image) -> Image.Image:
         return image
     try:
         return _to_srgb(bytes(profile), image.mode).apply(image)
-    except (ImageCms.PyCMSError, OSError, ValueError):  # a damaged profile, or one for another colour space
-        return image
-    except ImportError:  # a Pillow built without littlecms: shown as stored, never not at all
+    # A damaged profile, one for another colour space, or a Pillow built without littlecms (ImportError on
+    # first use): shown as stored, never not at all.
+    except (ImageCms.PyCMSError, OSError, ValueError, ImportError):
         return image
 
 
