@@ -24,15 +24,16 @@ class TrayIcon(QSystemTrayIcon):
         menu = QMenu()
         self.status_action = QAction("Idle", menu)
         self.status_action.setEnabled(False)
-        self.flagged_action = QAction("No likely-AI image yet", menu)
+        self.flagged_text = "No likely-AI image yet"
+        self.flagged_action = QAction(self.flagged_text, menu)
         self.flagged_action.setEnabled(False)
         self.flagged_action.triggered.connect(lambda: self.flaggedRequested.emit(session.last_flagged))
-        self.pause_action = QAction("Pause watching", menu, checkable=True)
+        self.pause_action = QAction("&Pause watching", menu, checkable=True)
         self.pause_action.setChecked(session.settings.watching_paused)
         self.pause_action.toggled.connect(session.set_watching_paused)
-        show = QAction("Show SynthSpot", menu)
+        show = QAction("&Show SynthSpot", menu)
         show.triggered.connect(self.showRequested)
-        quit_action = QAction("Quit", menu)
+        quit_action = QAction("&Quit", menu)
         quit_action.triggered.connect(self.quitRequested)
         for action in (self.status_action, self.flagged_action):
             menu.addAction(action)
@@ -52,12 +53,14 @@ class TrayIcon(QSystemTrayIcon):
 
     def _update_tooltip(self) -> None:
         # The tinted icon says "something was flagged" by colour; the tooltip says it in words.
-        flagged = f"\n{self.flagged_action.text()}" if self.flagged_action.isEnabled() else ""
+        flagged = f"\n{self.flagged_text}" if self.flagged_action.isEnabled() else ""
         self.setToolTip(f"SynthSpot — {self.status_action.text()}{flagged}")
 
     def _flagged(self, result) -> None:
         name = Path(result.path).name if result.path else (result.image_url or "browser image")
-        self.flagged_action.setText(f"Last flagged: {name} (AI score {result.probability:.0%})")
+        self.flagged_text = f"Last flagged: {name} (AI score {result.probability:.0%})"
+        # In a menu "&" marks the letter that picks an item: a file named "Tom & Jerry.jpg" keeps its "&".
+        self.flagged_action.setText(self.flagged_text.replace("&", "&&"))
         self.flagged_action.setEnabled(True)
         self.setIcon(app_icon(LIKELY_AI))
         self._update_tooltip()

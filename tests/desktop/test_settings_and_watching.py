@@ -393,16 +393,17 @@ def test_tray_menu_reflects_flagged_and_pause(qtbot, model_path, make_window, tm
     assert not tray.flagged_action.isEnabled()
     from tests.desktop.test_main_window import drop
 
-    drop(window, [write_image(tmp_path / "gen.png", 235)])
+    drop(window, [write_image(tmp_path / "gen & co.png", 235)])
     wait_for_results(qtbot, window, 1)
-    assert tray.flagged_action.isEnabled() and "gen.png" in tray.flagged_action.text()
-    assert "Last flagged: gen.png" in tray.toolTip()  # in words, not only the icon's tint
+    # The menu shows the name as it is ("&&" is how a menu writes "&", which would mark a letter).
+    assert tray.flagged_action.isEnabled() and "gen && co.png" in tray.flagged_action.text()
+    assert "Last flagged: gen & co.png" in tray.toolTip()  # in words, not only the icon's tint
     tray.pause_action.setChecked(True)
     assert window.session.settings.watching_paused is True
     shown = []
     tray.flaggedRequested.connect(shown.append)
     tray.flagged_action.trigger()
-    assert shown and shown[0].path.endswith("gen.png")
+    assert shown and shown[0].path.endswith("gen & co.png")
 
 
 def test_images_that_arrived_while_the_app_was_closed_are_scanned_at_start(tmp_path, qtbot, model_path, make_window):
