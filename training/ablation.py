@@ -39,7 +39,7 @@ import numpy as np
 from engine.contract import LogitScaling, sigmoid
 from training.config import ConfigError
 from training.evaluate import parse_perturbations
-from training.metrics import detection_metrics
+from training.metrics import detection_metrics, mean_ap
 from training.runs import METRICS_FILE
 
 WHOLE_MANIFEST = "all"
@@ -184,7 +184,7 @@ def held_out_figures(run: Path) -> dict[str, float]:
     summary = json.loads((metrics if metrics.is_file() else run / "metrics.json").read_text())["metrics"]
     clean = summary["clean"]
     figures = {"ap": clean["overall"]["ap"], "auc": clean["overall"]["auc"],
-               "generator_ap": float(np.mean([g["ap"] for g in clean["per_generator"].values()])),
+               "generator_ap": mean_ap(clean["per_generator"]),
                "flagged": clean["overall"]["acc_fake"], "real_kept": clean["overall"]["acc_real"]}
     figures.update({f"ap {name}": summary[name]["overall"]["ap"] for name in summary if name != "clean"})
     return figures

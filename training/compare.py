@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.metrics import detection_metrics
+from training.metrics import detection_metrics, mean_ap
 
 BANDS = ("likely_ai", "uncertain", "likely_real")
 # Stored JPEG quality slices: [low, high); 101 stands for "not a JPEG".
@@ -44,8 +44,8 @@ def load(folder: str | Path) -> tuple[dict, dict]:
 def condition_rows(entry: dict) -> dict[str, float]:
     """One condition's figures, by row name."""
     rows = {name: entry["overall"][key] for name, key in (("AP", "ap"), ("AUC", "auc"), ("ECE", "ece"))}
-    rows["mean family AP"] = float(np.mean([m["ap"] for m in entry.get("per_family", {}).values()] or [np.nan]))
-    rows["mean generator AP"] = float(np.mean([m["ap"] for m in entry["per_generator"].values()]))
+    rows["mean family AP"] = mean_ap(entry.get("per_family", {}))
+    rows["mean generator AP"] = mean_ap(entry["per_generator"])
     for source, label in (("verdicts", "score"), ("app_verdicts", "app")):
         for side in ("fake", "real"):
             for band in BANDS:

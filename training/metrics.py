@@ -51,6 +51,11 @@ def detection_metrics(labels, probabilities, threshold: float = 0.5) -> dict[str
     }
 
 
+def mean_ap(per_group: dict[str, dict[str, float]]) -> float:
+    """The mean AP over groups (generators, families) of ``per_group_metrics``; NaN without any."""
+    return float(np.mean([m["ap"] for m in per_group.values()])) if per_group else float("nan")
+
+
 def verdict_shares(probabilities, likely_ai: float, likely_real: float) -> dict[str, float]:
     """Shares of images in each of the app's three verdict bands, by score alone, with the same
     comparisons as ``engine.result.decide_verdict`` (which may add reasons for "uncertain")."""

@@ -36,7 +36,7 @@ def crop_logits(records, base, scorer, max_crops: int, crop_plan: str) -> list[n
 def compare(labels: np.ndarray, groups: list[str], logits_per_image: list[np.ndarray]) -> dict[str, dict]:
     """{aggregation: {"ap", "auc", "mean_generator_ap"}} from the same crop logits."""
     from training.evaluate import per_group_metrics
-    from training.metrics import detection_metrics
+    from training.metrics import detection_metrics, mean_ap
 
     table = {}
     for aggregation in AGGREGATIONS:
@@ -44,7 +44,7 @@ def compare(labels: np.ndarray, groups: list[str], logits_per_image: list[np.nda
         overall = detection_metrics(labels, scores)
         per_generator = per_group_metrics(labels, scores, groups)
         table[aggregation] = {"ap": overall["ap"], "auc": overall["auc"],
-                              "mean_generator_ap": float(np.mean([m["ap"] for m in per_generator.values()]))}
+                              "mean_generator_ap": mean_ap(per_generator)}
     return table
 
 
