@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from tests.training_pipeline.conftest import trained_checkpoint
 from training.__main__ import main as training_cli
@@ -19,8 +20,9 @@ def evaluate(checkpoint, manifest, out, *extra) -> dict:
 
 
 def table_rows(text: str) -> dict[str, list[float]]:
+    """The first table's rows (the bootstrap's, if any, follows a blank line)."""
     rows = {}
-    for line in text.splitlines()[2:]:
+    for line in text.split("\n\n")[0].splitlines()[2:]:
         cells = [cell.strip() for cell in line.strip("|").split("|")]
         if cells[1]:
             rows.setdefault(cells[0], []).append([float(cell) for cell in cells[1:]])
@@ -63,3 +65,63 @@ def test_evaluations_of_different_images_or_unfinished_are_refused(forged_manife
     (tmp_path / "half" / "metrics.json").write_text((tmp_path / "test" / "metrics.json").read_text())
     assert compare_cli([str(tmp_path / "test"), str(tmp_path / "half")]) == 2
     assert "not a finished evaluation: " in capsys.readouterr().err
+
+
+def bootstrap_table(text: str) -> tuple[str, dict[str, list[float]]]:
+    """(header, rows) of the table after the blank line."""
+    lines = text.split("\n\n")[1].splitlines()
+    return lines[0], {cells[0]: [float(c) for c in cells[1:]]
+                      for cells in ([c.strip() for c in line.strip("|").split("|")] for line in lines[2:])}
+
+
+def test_bootstrap_by_photo_is_zero_for_a_model_against_itself_and_positive_for_a_better_one(
+        forged_manifest, tmp_path, capsys):
+    trained_checkpoint(tmp_path / "checkpoint")
+    evaluate(tmp_path / "checkpoint", forged_manifest, tmp_path / "base")
+    # A candidate that ranks every fake above every real: the same images, its scores the labels.
+    (tmp_path / "perfect").mkdir()
+    (tmp_path / "perfect" / "metrics.json").write_text((tmp_path / "base" / "metrics.json").read_text())
+    with np.load(tmp_path / "base" / "scores.npz") as scores:
+        perfect = {name: scores[name] for name in scores.files}
+    for condition in ("clean", "jpeg75"):
+        perfect[condition] = perfect["labels"] * 10.0 - 5.0
+    np.savez(tmp_path / "perfect" / "scores.npz", **perfect)
+    capsys.readouterr()
+
+    assert compare_cli([str(tmp_path / "base"), str(tmp_path / "base"), "--manifest", str(forged_manifest),
+                        "--bootstrap", "50"]) == 0
+    header, rows = bootstrap_table(capsys.readouterr().out)
+    records, _ = load_records(forged_manifest, split="test")
+    assert header.startswith(f"| {len({r.source_id for r in records})} photos resampled 50 times")
+    assert rows["clean: mean family AP difference"] == [0.0, 0.0, 0.0]  # never ahead of itself
+
+    assert compare_cli([str(tmp_path / "base"), str(tmp_path / "perfect"), "--manifest", str(forged_manifest),
+                        "--bootstrap", "50"]) == 0
+    printed = capsys.readouterr().out
+    _, rows = bootstrap_table(printed)
+    base_mean = table_rows(printed)["mean family AP"][0][0]
+    for condition in ("clean", "jpeg75"):
+        low, high, ahead = rows[f"{condition}: mean family AP difference"]
+        assert 0 < low <= high <= 1 - base_mean + 0.2 and ahead == 1.0
+
+
+def test_bootstrap_needs_the_manifest(forged_manifest, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        compare_cli([str(tmp_path / "a"), str(tmp_path / "b"), "--bootstrap", "10"])
+    assert "--bootstrap needs --manifest" in capsys.readouterr().err
+
+
+def test_resampling_whole_photos_widens_the_interval_when_a_photo_s_images_move_together():
+    from training.metrics import paired_bootstrap_mean_ap
+
+    rng = np.random.default_rng(3)
+    photos = np.repeat(np.arange(20), 30)  # 20 photos, 30 images each (the reals and fakes made from it)
+    labels = np.tile(np.r_[np.zeros(10, int), np.ones(20, int)], 20)
+    families = np.where(labels == 1, np.where(np.arange(600) % 2 == 0, "a", "b"), "real")
+    # The candidate is far better on half the photos and far worse on the others, by the whole photo.
+    sign = np.where(np.arange(20) % 2 == 0, 1.0, -1.0)[photos]
+    base = labels + rng.normal(0, 1, 600)
+    candidate = labels * (1 + 2 * sign) + rng.normal(0, 1, 600)
+    by_photo = paired_bootstrap_mean_ap(labels, families, photos, base, candidate, resamples=200)
+    by_image = paired_bootstrap_mean_ap(labels, families, np.arange(600), base, candidate, resamples=200)
+    assert by_photo.std() > 2 * by_image.std()
