@@ -385,6 +385,19 @@ def check_out_file(parser: argparse.ArgumentParser, out: str) -> None:
         parser.error(f"--out {out}: {error}")
 
 
+def photo_intervals(scores: Scores, photos: Sequence[str], resamples: int) -> dict:
+    """95% intervals of each condition's mean generator and family AP, the split's photos resampled."""
+    from training.metrics import bootstrap_mean_aps
+
+    out: dict = {"resamples": resamples, "photos": len(set(photos))}
+    for condition, logits in scores.logits.items():  # AP ranks: logits serve as well as probabilities
+        out[condition] = {}
+        for key, groups in (("mean_generator_ap", scores.groups), ("mean_family_ap", scores.families)):
+            means = bootstrap_mean_aps(scores.labels, groups, photos, [logits], resamples)[:, 0]
+            out[condition][key] = [float(v) for v in np.percentile(means, [2.5, 97.5])]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -401,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
                                               "its likely_ai threshold (default: raw logits, 0.5)")
     parser.add_argument("--out", required=True, help="folder for metrics.json, scores.npz, report.md and plots")
     parser.add_argument("--title", default="")
+    parser.add_argument("--bootstrap", type=at_least(0), default=0, metavar="N",
+                        help="resample the split's real photos (each with every fake and copy made from it) N times: "
+                             "95%% intervals of the mean generator and family AP (a split of a few dozen photos is noisy)")
     args = parser.parse_args(argv)
 
     try:  # before the model loads: a typo should not cost a minute
@@ -446,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
                "early_exit": None if recipe.cascade is None else dataclasses.asdict(recipe.cascade.early_exit),
                "logit_scaling": {"scale": scores.scaling.scale, "offset": scores.scaling.offset},
                "model": args.checkpoint or args.onnx, "metrics": summary}
+    if args.bootstrap:
+        payload["bootstrap"] = photo_intervals(scores, [r.source_id for r in records], args.bootstrap)
     (out / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
     np.savez(out / "scores.npz", labels=scores.labels, groups=np.array(scores.groups),
              families=np.array(scores.families), **scores.logits)

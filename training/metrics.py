@@ -89,33 +89,38 @@ def reliability_bins(labels, probabilities, bins: int = 10) -> list[dict]:
     return rows
 
 
-def paired_bootstrap_mean_ap(labels, groups, clusters, base_scores, candidate_scores, resamples: int = 1000,
-                             seed: int = 0) -> np.ndarray:
-    """Candidate minus base mean AP over groups, once per resample of ``clusters`` with replacement.
+def bootstrap_mean_aps(labels, groups, clusters, score_sets, resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """(resamples, len(score_sets)): each score set's mean AP over groups, once per resample of ``clusters``.
 
-    Each group's AP is its fakes against every real, as ``per_group_metrics`` has it. The unit resampled
-    is the cluster (the real photo every fake of it was made from): a photo's fakes and processed copies
-    rise and fall together, so resampling images would make the interval far too narrow. Both models
-    are scored on the same resample (paired), which is what a choice between them needs.
+    Each group's AP is its fakes against every real, as ``per_group_metrics`` has it. The unit resampled,
+    with replacement, is the cluster (the real photo every fake of it was made from): a photo's fakes and
+    processed copies rise and fall together, so resampling images would make an interval far too narrow.
+    All score sets are scored on the same resamples, so their differences are paired.
     """
     labels = np.asarray(labels, dtype=int)
     groups, clusters = np.asarray(groups), np.asarray(clusters)
     _, cluster_index = np.unique(clusters, return_inverse=True)
+    count = cluster_index.max() + 1
     names = sorted(set(groups[labels == 1]))
     rng = np.random.default_rng(seed)
-    differences = np.empty(resamples)
+    means = np.empty((resamples, len(score_sets)))
     for resample in range(resamples):
         # How often each cluster was drawn: its images' weight (0: left out of this resample).
-        weights = np.bincount(rng.integers(0, cluster_index.max() + 1, cluster_index.max() + 1),
-                              minlength=cluster_index.max() + 1)[cluster_index]
-        totals = []
-        for scores in (base_scores, candidate_scores):
-            aps = []
-            for name in names:
-                keep = ((groups == name) | (labels == 0)) & (weights > 0)
-                if labels[keep].min(initial=1) == labels[keep].max(initial=0):
-                    continue  # this resample drew no fake of the group (or no real)
-                aps.append(average_precision_score(labels[keep], np.asarray(scores)[keep], sample_weight=weights[keep]))
-            totals.append(np.mean(aps))
-        differences[resample] = totals[1] - totals[0]
-    return differences
+        weights = np.bincount(rng.integers(0, count, count), minlength=count)[cluster_index]
+        kept = []
+        for name in names:
+            keep = ((groups == name) | (labels == 0)) & (weights > 0)
+            if labels[keep].min(initial=1) != labels[keep].max(initial=0):
+                kept.append(keep)  # else this resample drew no fake of the group (or no real)
+        for column, scores in enumerate(score_sets):
+            scores = np.asarray(scores)
+            means[resample, column] = np.mean([
+                average_precision_score(labels[keep], scores[keep], sample_weight=weights[keep]) for keep in kept])
+    return means
+
+
+def paired_bootstrap_mean_ap(labels, groups, clusters, base_scores, candidate_scores, resamples: int = 1000,
+                             seed: int = 0) -> np.ndarray:
+    """Candidate minus base mean AP over groups, once per resample of the clusters (``bootstrap_mean_aps``)."""
+    means = bootstrap_mean_aps(labels, groups, clusters, [base_scores, candidate_scores], resamples, seed)
+    return means[:, 1] - means[:, 0]

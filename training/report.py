@@ -125,6 +125,14 @@ def write_report(folder: Path, scores, payload: dict, title: str) -> Path:
              metrics_table({c: summary[c]["overall"] for c in summary}), "",
              "![ROC](roc.png) ![histogram](histogram.png) ![reliability](reliability.png)", "",
              "![per generator](per_generator.png)", ""]
+    if "bootstrap" in payload:
+        sure = payload["bootstrap"]
+        parts += [f"## How sure: the split's {sure['photos']} photos resampled {sure['resamples']} times (95% intervals)", "",
+                  "| condition | mean generator AP | mean family AP |", "|---|---|---|"]
+        parts += [f"| {condition} | {sure[condition]['mean_generator_ap'][0]:.4f}..{sure[condition]['mean_generator_ap'][1]:.4f} "
+                  f"| {sure[condition]['mean_family_ap'][0]:.4f}..{sure[condition]['mean_family_ap'][1]:.4f} |"
+                  for condition in summary]
+        parts.append("")
     if "per_family" in clean:
         parts += ["## Per family (clean; each family's fakes against every real)", "", metrics_table(clean["per_family"]), ""]
     if "verdicts" in clean:

@@ -1,4 +1,4 @@
-"""`python -m training.compare`: two real evaluations of the same images, side by side."""
+"""`python -m training.compare` (two real evaluations of the same images, side by side) and how sure a mean AP is."""
 
 from __future__ import annotations
 
@@ -125,3 +125,24 @@ def test_resampling_whole_photos_widens_the_interval_when_a_photo_s_images_move_
     by_photo = paired_bootstrap_mean_ap(labels, families, photos, base, candidate, resamples=200)
     by_image = paired_bootstrap_mean_ap(labels, families, np.arange(600), base, candidate, resamples=200)
     assert by_photo.std() > 2 * by_image.std()
+
+
+def test_evaluate_reports_how_sure_its_mean_aps_are_with_photos_resampled(forged_manifest, tmp_path, capsys):
+    trained_checkpoint(tmp_path / "checkpoint")
+    metrics = evaluate(tmp_path / "checkpoint", forged_manifest, tmp_path / "eval", "--bootstrap", "40")
+    payload = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    sure = payload["bootstrap"]
+    records, _ = load_records(forged_manifest, split="test")
+    assert sure["resamples"] == 40 and sure["photos"] == len({r.source_id for r in records})
+    for condition in ("clean", "jpeg75"):
+        for key, per_group in (("mean_generator_ap", "per_generator"), ("mean_family_ap", "per_family")):
+            low, high = sure[condition][key]
+            observed = np.mean([m["ap"] for m in metrics[condition][per_group].values()])
+            assert 0 <= low < high <= 1 and low - 0.05 <= observed <= high + 0.05, (condition, key)
+    report = (tmp_path / "eval" / "report.md").read_text()
+    assert f"the split's {sure['photos']} photos resampled 40 times" in report
+    low, high = sure["clean"]["mean_generator_ap"]
+    assert f"| clean | {low:.4f}..{high:.4f} |" in report
+    # Without the flag, no interval is claimed.
+    evaluate(tmp_path / "checkpoint", forged_manifest, tmp_path / "plain")
+    assert "bootstrap" not in json.loads((tmp_path / "plain" / "metrics.json").read_text())
