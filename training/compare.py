@@ -9,10 +9,10 @@ rate over the kinds of real photo; then each family's clean AP. With ``--manifes
 data), the clean scores are also sliced by the quality each image was stored at (JPEG), the photos the
 app's heavy-compression rule is about. Prints a markdown table (candidate minus base in the last column).
 
-With ``--bootstrap N`` (and ``--manifest``), a second table says how sure the mean family AP's difference
-is: the real photos of the split are resampled N times with replacement (a photo with every fake and copy
-made from it), both models scored on each resample; its 95% interval, and the share of resamples where
-the candidate is ahead. On a split of a few dozen photos a difference of 0.01 is often noise.
+With ``--bootstrap N`` (and ``--manifest``), a second table says how sure the mean generator and family
+AP's differences are: the source photos of the split are resampled N times with replacement (a real photo
+with every fake and copy made from it), both models scored on each resample; the 95% interval of each
+difference, and the share of resamples where the candidate is ahead (a tie is not ahead). On a split of a few dozen photos a difference of 0.01 is often noise.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.metrics import detection_metrics, mean_ap, paired_bootstrap_mean_ap
+from training.arguments import at_least
+from training.metrics import detection_metrics, mean_ap, paired_bootstrap_mean_ap, percentile_interval
 
 BANDS = ("likely_ai", "uncertain", "likely_real")
 # Stored JPEG quality slices: [low, high); 101 stands for "not a JPEG".
@@ -76,13 +77,14 @@ def quality_rows(scores: dict, quality: np.ndarray) -> dict[str, float]:
     return rows
 
 
-def split_records(manifest: str | Path, split: str, count: int) -> list:
+def split_records(manifest: str | Path, split: str, labels: np.ndarray) -> list:
     """The split's records in the evaluation's own order, checked to be the evaluations' images."""
     from training.evaluate import load_records
 
     records, _ = load_records(manifest, split=split)
-    if len(records) != count:
-        raise NotComparable(f"{manifest} holds {len(records)} {split} images, the evaluations {count}: not their data")
+    if len(records) != len(labels) or not np.array_equal([r.label for r in records], labels):
+        raise NotComparable(f"{manifest}'s {split} images ({len(records)}) are not the evaluations' "
+                            f"({len(labels)}, in their order): not their data")
     return records
 
 
@@ -90,17 +92,22 @@ def stored_quality(records: list) -> np.ndarray:
     return np.array([r.jpeg_quality if r.format == "JPEG" and r.jpeg_quality else 101 for r in records])
 
 
-def bootstrap_rows(base_payload: dict, base_scores: dict, cand_scores: dict, photos: np.ndarray,
-                   resamples: int) -> list[str]:
-    """The second table: each condition's mean family AP difference, resampled by photo."""
-    lines = [f"| {len(set(photos))} photos resampled {resamples} times | 2.5% | 97.5% | candidate ahead |",
+def bootstrap_rows(conditions, records: list, base_scores: dict, cand_scores: dict, resamples: int) -> list[str]:
+    """The second table: each condition's mean generator and family AP difference, resampled by source photo."""
+    from training.evaluate import family_name, group_name
+
+    photos = np.array([r.source_id for r in records])
+    groupings = (("generator", np.array([group_name(r) for r in records])),
+                 ("family", np.array([family_name(r) for r in records])))
+    lines = [f"| {len(set(photos))} source photos resampled {resamples} times | 2.5% | 97.5% | candidate ahead |",
              "|---|---|---|---|"]
-    for condition in base_payload["metrics"]:
-        differences = paired_bootstrap_mean_ap(base_scores["labels"], base_scores["families"], photos,
-                                               base_scores[condition], cand_scores[condition], resamples)
-        low, high = np.percentile(differences, [2.5, 97.5])
-        lines.append(f"| {condition}: mean family AP difference | {low:+.4f} | {high:+.4f} | "
-                     f"{np.mean(differences > 0):.3f} |")
+    for condition in conditions:
+        for name, groups in groupings:
+            differences = paired_bootstrap_mean_ap(base_scores["labels"], groups, photos, base_scores[condition],
+                                                   cand_scores[condition], resamples)
+            low, high = percentile_interval(differences)
+            lines.append(f"| {condition}: mean {name} AP difference | {low:+.4f} | {high:+.4f} | "
+                         f"{np.mean(differences > 0):.3f} |")
     return lines
 
 
@@ -127,14 +134,16 @@ def compare(base: str | Path, candidate: str | Path, manifest: str | Path | None
         if family in families:
             add(f"clean AP, family {family}", figures["ap"], families[family]["ap"])
     if manifest is not None:
-        records = split_records(manifest, base_payload["split"], len(base_scores["labels"]))
+        records = split_records(manifest, base_payload["split"], base_scores["labels"])
         quality = stored_quality(records)
         cand_quality = quality_rows(cand_scores, quality)
         for name, value in quality_rows(base_scores, quality).items():
             add(name, value, cand_quality[name])
         if bootstrap:
-            photos = np.array([r.source_id for r in records])
-            lines += ["", *bootstrap_rows(base_payload, base_scores, cand_scores, photos, bootstrap)]
+            try:
+                lines += ["", *bootstrap_rows(base_payload["metrics"], records, base_scores, cand_scores, bootstrap)]
+            except ValueError as error:
+                raise NotComparable(f"no intervals: {error}") from None
     return "\n".join(lines) + "\n"
 
 
@@ -143,14 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("base", help="a training.evaluate --out folder (the model to beat)")
     parser.add_argument("candidate", help="a training.evaluate --out folder on the same images")
     parser.add_argument("--manifest", help="the evaluations' data: adds AP by stored JPEG quality")
-    parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
+    parser.add_argument("--bootstrap", type=at_least(0), default=0, metavar="N",
                         help="with --manifest: resample the photos N times for the mean family AP's 95%% interval")
     parser.add_argument("--out", help="also write the table to this file")
     args = parser.parse_args(argv)
     if args.bootstrap and not args.manifest:
         parser.error("--bootstrap needs --manifest (which photo each image was made from)")
-    if args.bootstrap < 0:
-        parser.error("--bootstrap takes a number of resamples, 0 or more")
     try:
         table = compare(args.base, args.candidate, args.manifest, args.bootstrap)
     except NotComparable as error:

@@ -386,15 +386,18 @@ def check_out_file(parser: argparse.ArgumentParser, out: str) -> None:
 
 
 def photo_intervals(scores: Scores, photos: Sequence[str], resamples: int) -> dict:
-    """95% intervals of each condition's mean generator and family AP, the split's photos resampled."""
-    from training.metrics import bootstrap_mean_aps
+    """Each condition's mean generator and family AP over resamples of the split's source photos: the
+    95% percentile interval and the resamples' median. AP over a few dozen photos is lopsided (leaving
+    out a real photo that scores high raises it more than drawing it twice lowers it): the median can
+    sit above the observed value, and the interval is not centred on it."""
+    from training.metrics import bootstrap_mean_aps, percentile_interval
 
-    out: dict = {"resamples": resamples, "photos": len(set(photos))}
+    out: dict = {"resamples": resamples, "sources": len(set(photos)), "images": len(photos)}
     for condition, logits in scores.logits.items():  # AP ranks: logits serve as well as probabilities
         out[condition] = {}
         for key, groups in (("mean_generator_ap", scores.groups), ("mean_family_ap", scores.families)):
             means = bootstrap_mean_aps(scores.labels, groups, photos, [logits], resamples)[:, 0]
-            out[condition][key] = [float(v) for v in np.percentile(means, [2.5, 97.5])]
+            out[condition][key] = {"interval": percentile_interval(means), "median": float(np.median(means))}
     return out
 
 
@@ -415,8 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="folder for metrics.json, scores.npz, report.md and plots")
     parser.add_argument("--title", default="")
     parser.add_argument("--bootstrap", type=at_least(0), default=0, metavar="N",
-                        help="resample the split's real photos (each with every fake and copy made from it) N times: "
-                             "95%% intervals of the mean generator and family AP (a split of a few dozen photos is noisy)")
+                        help="resample the split's source photos (each with every fake and copy made from it; a "
+                             "folder's files are their own sources) N times: 95%% intervals of the mean APs")
     args = parser.parse_args(argv)
 
     try:  # before the model loads: a typo should not cost a minute
@@ -462,11 +465,15 @@ def main(argv: list[str] | None = None) -> int:
                "early_exit": None if recipe.cascade is None else dataclasses.asdict(recipe.cascade.early_exit),
                "logit_scaling": {"scale": scores.scaling.scale, "offset": scores.scaling.offset},
                "model": args.checkpoint or args.onnx, "metrics": summary}
-    if args.bootstrap:
-        payload["bootstrap"] = photo_intervals(scores, [r.source_id for r in records], args.bootstrap)
     (out / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
     np.savez(out / "scores.npz", labels=scores.labels, groups=np.array(scores.groups),
              families=np.array(scores.families), **scores.logits)
+    if args.bootstrap:  # after the scores are safe: minutes of resampling, and a split too small for it
+        try:
+            payload["bootstrap"] = photo_intervals(scores, [r.source_id for r in records], args.bootstrap)
+        except ValueError as error:
+            print(f"no intervals: {error}", file=sys.stderr)
+        (out / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
     from training.report import write_report
 
     write_report(out, scores, payload, args.title or Path(args.checkpoint or args.onnx).name)

@@ -95,8 +95,12 @@ def bootstrap_mean_aps(labels, groups, clusters, score_sets, resamples: int = 10
     Each group's AP is its fakes against every real, as ``per_group_metrics`` has it. The unit resampled,
     with replacement, is the cluster (the real photo every fake of it was made from): a photo's fakes and
     processed copies rise and fall together, so resampling images would make an interval far too narrow.
-    All score sets are scored on the same resamples, so their differences are paired.
+    All score sets are scored on the same resamples, so their differences are paired. A group none of
+    whose fakes a resample drew is left out of that resample's mean (for every score set alike).
     """
+    if resamples < 1:
+        raise ValueError(f"resamples must be at least 1, not {resamples}")
+    score_sets = [np.asarray(scores) for scores in score_sets]
     labels = np.asarray(labels, dtype=int)
     groups, clusters = np.asarray(groups), np.asarray(clusters)
     _, cluster_index = np.unique(clusters, return_inverse=True)
@@ -112,8 +116,9 @@ def bootstrap_mean_aps(labels, groups, clusters, score_sets, resamples: int = 10
             keep = ((groups == name) | (labels == 0)) & (weights > 0)
             if labels[keep].min(initial=1) != labels[keep].max(initial=0):
                 kept.append(keep)  # else this resample drew no fake of the group (or no real)
+        if not kept:
+            raise ValueError("a resample holds no group with both fakes and reals: too few photos to resample")
         for column, scores in enumerate(score_sets):
-            scores = np.asarray(scores)
             means[resample, column] = np.mean([
                 average_precision_score(labels[keep], scores[keep], sample_weight=weights[keep]) for keep in kept])
     return means
@@ -124,3 +129,10 @@ def paired_bootstrap_mean_ap(labels, groups, clusters, base_scores, candidate_sc
     """Candidate minus base mean AP over groups, once per resample of the clusters (``bootstrap_mean_aps``)."""
     means = bootstrap_mean_aps(labels, groups, clusters, [base_scores, candidate_scores], resamples, seed)
     return means[:, 1] - means[:, 0]
+
+
+def percentile_interval(values, level: float = 0.95) -> tuple[float, float]:
+    """The central ``level`` share of bootstrap ``values`` (the percentile interval)."""
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)

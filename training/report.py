@@ -110,6 +110,21 @@ def reasons_table(rows: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def bootstrap_table(sure: dict, summary: dict) -> list[str]:
+    """How sure the mean APs are: their intervals over resamples of the source photos."""
+    def cell(figures: dict) -> str:
+        low, high = figures["interval"]
+        return f"{low:.4f}..{high:.4f} ({figures['median']:.4f})"
+
+    return [f"## How sure: {sure['sources']} source photos resampled {sure['resamples']} times", "",
+            "95% percentile intervals (the resamples' median). Each source is a real photo with every fake and "
+            "copy made from it (a folder's files are their own sources). The median can sit above the "
+            "observed mean: an interval over a few dozen photos is lopsided.", "",
+            "| condition | mean generator AP | mean family AP |", "|---|---|---|",
+            *(f"| {c} | {cell(sure[c]['mean_generator_ap'])} | {cell(sure[c]['mean_family_ap'])} |"
+              for c in summary if c in sure), ""]
+
+
 def write_report(folder: Path, scores, payload: dict, title: str) -> Path:
     summary = payload["metrics"]
     _plot_roc(folder / "roc.png", scores)
@@ -126,13 +141,7 @@ def write_report(folder: Path, scores, payload: dict, title: str) -> Path:
              "![ROC](roc.png) ![histogram](histogram.png) ![reliability](reliability.png)", "",
              "![per generator](per_generator.png)", ""]
     if "bootstrap" in payload:
-        sure = payload["bootstrap"]
-        parts += [f"## How sure: the split's {sure['photos']} photos resampled {sure['resamples']} times (95% intervals)", "",
-                  "| condition | mean generator AP | mean family AP |", "|---|---|---|"]
-        parts += [f"| {condition} | {sure[condition]['mean_generator_ap'][0]:.4f}..{sure[condition]['mean_generator_ap'][1]:.4f} "
-                  f"| {sure[condition]['mean_family_ap'][0]:.4f}..{sure[condition]['mean_family_ap'][1]:.4f} |"
-                  for condition in summary]
-        parts.append("")
+        parts += bootstrap_table(payload["bootstrap"], summary)
     if "per_family" in clean:
         parts += ["## Per family (clean; each family's fakes against every real)", "", metrics_table(clean["per_family"]), ""]
     if "verdicts" in clean:

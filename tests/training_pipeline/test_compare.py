@@ -92,8 +92,9 @@ def test_bootstrap_by_photo_is_zero_for_a_model_against_itself_and_positive_for_
                         "--bootstrap", "50"]) == 0
     header, rows = bootstrap_table(capsys.readouterr().out)
     records, _ = load_records(forged_manifest, split="test")
-    assert header.startswith(f"| {len({r.source_id for r in records})} photos resampled 50 times")
-    assert rows["clean: mean family AP difference"] == [0.0, 0.0, 0.0]  # never ahead of itself
+    assert header.startswith(f"| {len({r.source_id for r in records})} source photos resampled 50 times")
+    for name in ("generator", "family"):
+        assert rows[f"clean: mean {name} AP difference"] == [0.0, 0.0, 0.0]  # never ahead of itself
 
     assert compare_cli([str(tmp_path / "base"), str(tmp_path / "perfect"), "--manifest", str(forged_manifest),
                         "--bootstrap", "50"]) == 0
@@ -101,8 +102,11 @@ def test_bootstrap_by_photo_is_zero_for_a_model_against_itself_and_positive_for_
     _, rows = bootstrap_table(printed)
     base_mean = table_rows(printed)["mean family AP"][0][0]
     for condition in ("clean", "jpeg75"):
-        low, high, ahead = rows[f"{condition}: mean family AP difference"]
-        assert 0 < low <= high <= 1 - base_mean + 0.2 and ahead == 1.0
+        for name in ("generator", "family"):
+            low, high, ahead = rows[f"{condition}: mean {name} AP difference"]
+            assert 0 < low <= high and ahead == 1.0
+    # Perfect is 1.0 in every resample, so the difference is at most what the base lacks in its worst one.
+    assert rows["clean: mean family AP difference"][1] <= 1 - base_mean + 0.2
 
 
 def test_bootstrap_needs_the_manifest(forged_manifest, tmp_path, capsys):
@@ -133,16 +137,52 @@ def test_evaluate_reports_how_sure_its_mean_aps_are_with_photos_resampled(forged
     payload = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     sure = payload["bootstrap"]
     records, _ = load_records(forged_manifest, split="test")
-    assert sure["resamples"] == 40 and sure["photos"] == len({r.source_id for r in records})
+    assert sure["resamples"] == 40 and sure["sources"] == len({r.source_id for r in records}) < sure["images"]
     for condition in ("clean", "jpeg75"):
         for key, per_group in (("mean_generator_ap", "per_generator"), ("mean_family_ap", "per_family")):
-            low, high = sure[condition][key]
+            (low, high), median = sure[condition][key]["interval"], sure[condition][key]["median"]
             observed = np.mean([m["ap"] for m in metrics[condition][per_group].values()])
-            assert 0 <= low < high <= 1 and low - 0.05 <= observed <= high + 0.05, (condition, key)
+            assert 0 <= low <= median <= high <= 1 and low < high, (condition, key)
+            assert low - 0.05 <= observed <= high + 0.05, (condition, key)
     report = (tmp_path / "eval" / "report.md").read_text()
-    assert f"the split's {sure['photos']} photos resampled 40 times" in report
-    low, high = sure["clean"]["mean_generator_ap"]
-    assert f"| clean | {low:.4f}..{high:.4f} |" in report
+    assert f"{sure['sources']} source photos resampled 40 times" in report
+    figures = sure["clean"]["mean_generator_ap"]
+    assert f"| clean | {figures['interval'][0]:.4f}..{figures['interval'][1]:.4f} ({figures['median']:.4f}) |" in report
     # Without the flag, no interval is claimed.
     evaluate(tmp_path / "checkpoint", forged_manifest, tmp_path / "plain")
     assert "bootstrap" not in json.loads((tmp_path / "plain" / "metrics.json").read_text())
+
+
+def test_a_photo_drawn_twice_weighs_as_its_images_copied():
+    """The resample's weights stand for copies: sklearn's weighted AP equals the AP of duplicated rows."""
+    from sklearn.metrics import average_precision_score
+
+    from training.metrics import bootstrap_mean_aps
+
+    rng = np.random.default_rng(5)
+    photos = np.repeat(np.arange(8), 6)
+    labels = np.tile([0, 0, 1, 1, 1, 0], 8)
+    scores = labels + rng.normal(0, 1, 48)
+    families = np.where(labels == 1, "a", "real")
+    [[weighted]] = bootstrap_mean_aps(labels, families, photos, [scores], resamples=1, seed=11)
+    # The same draw by hand: which photos, how often; each drawn photo's rows copied that often.
+    drawn = np.random.default_rng(11).integers(0, 8, 8)
+    rows = np.concatenate([np.flatnonzero(photos == photo) for photo in drawn])
+    assert weighted == pytest.approx(average_precision_score(labels[rows], scores[rows]), abs=1e-12)
+
+
+def test_compare_refuses_a_manifest_whose_images_are_not_the_evaluations(forged_manifest, tmp_path, capsys):
+    trained_checkpoint(tmp_path / "checkpoint")
+    evaluate(tmp_path / "checkpoint", forged_manifest, tmp_path / "base")
+    # Two evaluations of as many images as the manifest's test split, but not its images (labels flipped).
+    with np.load(tmp_path / "base" / "scores.npz") as scores:
+        flipped = {name: scores[name] for name in scores.files}
+    flipped["labels"] = 1 - flipped["labels"]
+    for name in ("base2", "other"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text((tmp_path / "base" / "metrics.json").read_text())
+        np.savez(tmp_path / name / "scores.npz", **flipped)
+    capsys.readouterr()
+    assert compare_cli([str(tmp_path / "base2"), str(tmp_path / "other"), "--manifest", str(forged_manifest),
+                        "--bootstrap", "5"]) == 2
+    assert "not their data" in capsys.readouterr().err
