@@ -45,4 +45,4 @@ if [ -n "${SHIPPED_EVAL:-}" ] && [ ! -e "$run/eval_val_shipped" ]; then cp -r "$
     --data "$manifest" --split val --perturbations "$perturbations" --calibration "$shipped_calibration" \
     --out "$run/eval_val_shipped"
 rm -f "$run/chain.pid"
-echo "done: python -m training.compare $run/eval_val_shipped $run/eval_val --manifest $manifest"
+echo "done: python -m training.compare $run/eval_val_shipped $run/eval_val --manifest $manifest --bootstrap 1000"
