@@ -12,7 +12,8 @@ app's heavy-compression rule is about. Prints a markdown table (candidate minus 
 With ``--bootstrap N`` (and ``--manifest``), a second table says how sure the mean generator and family
 AP's differences are: the source photos of the split are resampled N times with replacement (a real photo
 with every fake and copy made from it), both models scored on each resample; the 95% interval of each
-difference, and the share of resamples where the candidate is ahead (a tie is not ahead). On a split of a few dozen photos a difference of 0.01 is often noise.
+difference, and the share of resamples where the candidate is ahead (a tie is not ahead). On a split of
+a few dozen photos a difference of 0.01 is often noise.
 """
 
 from __future__ import annotations
@@ -153,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("candidate", help="a training.evaluate --out folder on the same images")
     parser.add_argument("--manifest", help="the evaluations' data: adds AP by stored JPEG quality")
     parser.add_argument("--bootstrap", type=at_least(0), default=0, metavar="N",
-                        help="with --manifest: resample the photos N times for the mean family AP's 95%% interval")
+                        help="with --manifest: resample the source photos N times for 95%% intervals of the "
+                             "mean generator and family AP differences")
     parser.add_argument("--out", help="also write the table to this file")
     args = parser.parse_args(argv)
     if args.bootstrap and not args.manifest:
