@@ -105,15 +105,16 @@ def bootstrap_mean_aps(labels, groups, clusters, score_sets, resamples: int = 10
     groups, clusters = np.asarray(groups), np.asarray(clusters)
     _, cluster_index = np.unique(clusters, return_inverse=True)
     count = cluster_index.max() + 1
-    names = sorted(set(groups[labels == 1]))
+    # Each group's images (its fakes and every real), the same in every resample.
+    members = [(groups == name) | (labels == 0) for name in sorted(set(groups[labels == 1]))]
     rng = np.random.default_rng(seed)
     means = np.empty((resamples, len(score_sets)))
     for resample in range(resamples):
         # How often each cluster was drawn: its images' weight (0: left out of this resample).
         weights = np.bincount(rng.integers(0, count, count), minlength=count)[cluster_index]
         kept = []
-        for name in names:
-            keep = ((groups == name) | (labels == 0)) & (weights > 0)
+        for member in members:
+            keep = member & (weights > 0)
             if labels[keep].min(initial=1) != labels[keep].max(initial=0):
                 kept.append(keep)  # else this resample drew no fake of the group (or no real)
         if not kept:
