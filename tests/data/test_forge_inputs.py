@@ -79,7 +79,9 @@ def test_audit_says_what_it_was_given_instead_of_a_traceback(tiny_corpus, tmp_pa
 def test_networks_are_listed_without_a_corpus_and_a_flag_for_a_left_out_domain_is_refused(tiny_corpus, tmp_path,
                                                                                          capsys):
     assert forge_cli(["--list-networks"]) == 0
-    assert "realesr-animevideov3-x2" in json.loads(capsys.readouterr().out)["upsample"]
+    upsample = json.loads(capsys.readouterr().out)["upsample"]
+    assert upsample["realesr-animevideov3-x2"]["drawn_by_default"] is True
+    assert upsample["upscalerjs-esrgan-thick-x4"]["drawn_by_default"] is False  # opt-in: named only
     with pytest.raises(SystemExit):
         forge_cli(["--corpus", str(tiny_corpus), "--out", str(tmp_path / "out"), "--domains", "perturb",
                    "--regenerators", "anything"])

@@ -82,7 +82,7 @@ def unpacked(kind: str, name: str, source: bool = False) -> tuple[Path, str]:
     if marker.exists():
         return folder / "files", marker.read_text().strip()
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{name}-") as tmp:
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{folder.name}-") as tmp:
         download = Path(tmp) / "download"
         download.mkdir()
         archive = _fetch(kind, name, download, source)

