@@ -13,6 +13,9 @@ config=$1
 run=$2
 version=$3
 manifest=${4:-$HOME/synthspot-data/forged/manifest.jsonl}
+# EVAL_MANIFEST: score on another manifest than the one trained and calibrated on (e.g. one with a
+# family held out of training added to val)
+eval_manifest=${EVAL_MANIFEST:-$manifest}
 perturbations=${PERTURBATIONS:-jpeg75,jpeg50}
 shipped=engine/models/synthspot-lite0-fp32.onnx
 shipped_calibration=${SHIPPED_CALIBRATION:-configs/checkpoints/lite0-sef-gamma-v12/calibration.json}
@@ -37,12 +40,12 @@ if [ ! -f "$run/models/candidate-cascade.onnx" ]; then
 fi
 # An evaluation is whole once its report is written (metrics, scores and plots come before it).
 [ -f "$run/eval_val/report.md" ] || $py -m training.evaluate --onnx "$run/models/candidate-cascade.onnx" \
-    --data "$manifest" --split val --perturbations "$perturbations" --calibration "$run/calibration.json" \
+    --data "$eval_manifest" --split val --perturbations "$perturbations" --calibration "$run/calibration.json" \
     --out "$run/eval_val"
 # SHIPPED_EVAL: an earlier chain's eval_val_shipped, reused (only while engine/models and the scoring are unchanged).
 if [ -n "${SHIPPED_EVAL:-}" ] && [ ! -e "$run/eval_val_shipped" ]; then cp -r "$SHIPPED_EVAL" "$run/eval_val_shipped"; fi
 [ -f "$run/eval_val_shipped/report.md" ] || $py -m training.evaluate --onnx "$shipped" \
-    --data "$manifest" --split val --perturbations "$perturbations" --calibration "$shipped_calibration" \
+    --data "$eval_manifest" --split val --perturbations "$perturbations" --calibration "$shipped_calibration" \
     --out "$run/eval_val_shipped"
 rm -f "$run/chain.pid"
-echo "done: python -m training.compare $run/eval_val_shipped $run/eval_val --manifest $manifest --bootstrap 1000"
+echo "done: python -m training.compare $run/eval_val_shipped $run/eval_val --manifest $eval_manifest --bootstrap 1000"
