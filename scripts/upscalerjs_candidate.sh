@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A candidate trained with UpscalerJS' photo upsamplers (issue "A detector that detects"): the ten RDN
-# networks forge fakes from the train split's crops, all fourteen (RDN and the never-trained RRDN) from
+# A candidate trained with UpscalerJS' photo upsamplers (issue "A detector that detects"): the seven RDN
+# networks that keep a photo's colours forge fakes from the train split's crops, all fourteen (RDN and the never-trained RRDN) from
 # val's and test's; version 12's upsample expert is trained on with the RDN fakes added
 # (configs/lite0-upsample-upscalerjs.toml, copied to configs/checkpoints/lite0-upsample-upscalerjs once
 # finished: commit it), then version 12's fusion over it (configs/lite0-sef-gamma-upscalerjs.toml),
@@ -16,7 +16,8 @@ py=.venv/bin/python
 mkdir -p "$runs"
 echo $$ > "$runs/chain.pid"
 stage() { echo "== $(date -u +%H:%M:%S) $*"; }
-networks() { $py -c "from training.data.forge import upscalerjs_sr as u; print(','.join(s.name for s in u.SPECS if '$1' in ('all', s.family)))"; }
+# all: every network; rdn: the RDNs that keep a photo's colours (the tinting ones are never trained on)
+networks() { $py -c "from training.data.forge import upscalerjs_sr as u; print(','.join(s.name for s in u.SPECS if '$1' == 'all' or (s.family == '$1' and not s.colour_cast)))"; }
 
 forge() {  # forge OUT SPLITS FAMILY: upsample fakes only, by UpscalerJS networks, from the same crops as the default forge
     [ -f "$1/.complete" ] && return

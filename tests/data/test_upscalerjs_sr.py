@@ -63,3 +63,15 @@ def test_a_real_photo_is_upscaled_faithfully_at_its_exact_size(by_name, name):
     resolver = by_name[name]
     assert resolver.upscale(real[:13, :21]).shape == (13 * resolver.factor, 21 * resolver.factor, 3)
     assert_faithful_super_resolution(real, super_resolve(real, resolver), resolver.factor)
+
+
+def test_the_networks_marked_as_tinting_are_the_ones_that_tint(by_name):
+    """Training leaves out the networks that shift a photo's colour; the mark must match what they do."""
+    from skimage import data
+
+    for photo in (data.astronaut()[100:197, 150:251], data.chelsea()[50:200, 100:250]):
+        for resolver in by_name.values():
+            if resolver.spec.family != "rdn":  # RRDN is never trained on, marked or not
+                continue
+            shift = np.abs(super_resolve(photo, resolver).reshape(-1, 3).mean(0) - photo.reshape(-1, 3).mean(0)).max()
+            assert (shift > 3.0) == resolver.spec.colour_cast, (resolver.name, shift)
