@@ -140,12 +140,13 @@ def load_records(data: str | os.PathLike, split: str | None = "test", layout: st
 
 
 def group_name(record: manifest.Record) -> str:
-    """Per-generator group: domain plus the generator's short name (weights), e.g. ``upsample/realesr-animevideov3-x2``."""
+    """Per-generator group: domain plus the network's name, e.g. ``upsample/srmd-x3``; without one (reader
+    manifests), the generator's last field. (That field is often a weights hash, unreadable in a report.)"""
     if record.label == 0:
         return "real"
     if "[" in record.generator:  # a composite (inpaint fills from other generators): one group per domain
         return record.domain
-    short = record.generator.split(":")[-1] if record.generator else ""
+    short = record.network or (record.generator.split(":")[-1] if record.generator else "")
     return f"{record.domain}/{short}" if short and short != record.domain else record.domain
 
 

