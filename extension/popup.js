@@ -53,10 +53,17 @@ async function frontTab() {
 
 // A "Check image with SynthSpot" that failed on this tab marks the toolbar button "!" (background.js);
 // the popup, opened to see why, says it in words, whatever the connection.
+// Opened as a tab of its own, "Scan this page" may act on another page than the one the check failed
+// on (the last web page, not the last tab): the line then names the tab it is about.
 async function showMenuFailure() {
   const tab = await frontTab();
   const failed = Boolean(tab) && (await chrome.action.getBadgeText({ tabId: tab.id })) === "!";
-  $("menu-failure").textContent = failed ? await chrome.action.getTitle({ tabId: tab.id }) : "";
+  let text = failed ? await chrome.action.getTitle({ tabId: tab.id }) : "";
+  if (failed) {
+    const target = await targetTab();
+    if (!target || target.id !== tab.id) text = `On the tab “${tab.title || tab.url || "without a title"}”: ${text}`;
+  }
+  $("menu-failure").textContent = text;
   $("menu-failure").hidden = !failed;
 }
 

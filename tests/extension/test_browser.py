@@ -376,12 +376,43 @@ def test_the_popup_says_why_a_menu_check_failed_and_why_auto_scan_is_off(browser
     popup.goto(POPUP)
     popup.wait_for_selector('#connection[data-state="paired"]')
     popup.wait_for_selector("#menu-failure:not([hidden])")
-    assert popup.inner_text("#menu-failure").startswith("SynthSpot cannot check images on this page:")
+    # opened as a tab with no web page to scan: the line says which tab it is about
+    assert popup.inner_text("#menu-failure").startswith("On the tab “")
+    assert "”: SynthSpot cannot check images on this page:" in popup.inner_text("#menu-failure")
     assert popup.is_disabled("#auto-scan")
     note = popup.inner_text("#auto-scan-note")
     assert popup.is_visible("#auto-scan-note") and "browser page" in note
     # A screen reader hears why along with the switch.
     assert popup.get_attribute("#auto-scan", "aria-describedby") == "auto-scan-note"
+
+
+@pytest.mark.browser
+def test_opened_as_a_tab_the_failure_line_names_its_tab_when_the_scan_acts_on_another(browser, page_server,
+                                                                                      synthspot_serve):
+    worker, page, base = paired_page(browser, page_server, synthspot_serve, ("bright", "dark"),
+                                     '<img id="bright" src="bright.png">')
+    worker.evaluate(MENU_CHECK_ON_BROWSER_PAGE)  # fails on a browser page, looked at after the web page
+    popup = browser.new_page()
+    popup.goto(POPUP)
+    popup.wait_for_selector('#connection[data-state="paired"]')
+    popup.wait_for_selector("#menu-failure:not([hidden])")
+    host = base.split("//", 1)[1]
+    popup.wait_for_function(f"() => document.getElementById('site').textContent === {host!r}")  # the web page
+    line = popup.inner_text("#menu-failure")
+    assert line.startswith("On the tab “") and "cannot check images on this page" in line
+    assert host not in line  # it is not about the page that "Scan this page" acts on
+    popup.close()
+
+    # A failure on the web page itself, the one the popup acts on: no need to name it.
+    for tab in browser.pages:
+        if tab.url.startswith("chrome://"):
+            tab.close()
+    worker.evaluate(TOOLBAR_MARK, ["!", "SynthSpot cannot check images on this page: gone"])
+    page.bring_to_front()
+    popup = browser.new_page()
+    popup.goto(POPUP)
+    popup.wait_for_selector("#menu-failure:not([hidden])")
+    assert popup.inner_text("#menu-failure") == "SynthSpot cannot check images on this page: gone"
 
 
 @pytest.mark.browser
