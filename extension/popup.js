@@ -59,7 +59,7 @@ async function showMenuFailure() {
   const tab = await frontTab();
   const failed = Boolean(tab) && (await chrome.action.getBadgeText({ tabId: tab.id })) === "!";
   let text = failed ? await chrome.action.getTitle({ tabId: tab.id }) : "";
-  if (failed) {
+  if (failed && (await chrome.tabs.getCurrent())) {
     const target = await targetTab();
     if (!target || target.id !== tab.id) text = `On the tab “${tab.title || tab.url || "without a title"}”: ${text}`;
   }

@@ -22,7 +22,10 @@ networks() { $py -c "from training.data.forge import upscalerjs_sr as u; print('
 forge() {  # forge OUT SPLITS FAMILY: upsample fakes only, by UpscalerJS networks, from the same crops as the default forge
     [ -f "$1/.complete" ] && return
     stage "forge $2 with the $3 networks -> $1"
-    scripts/forge_default.sh "$data/corpus" "$1" --domains upsample --processed 0 --splits "$2" --super-resolvers "$(networks "$3")"
+    local names  # assigned on its own line: a failure inside $(...) then stops the script (set -e)
+    names=$(networks "$3")
+    [ -n "$names" ] || { echo "no UpscalerJS network selected for $3" >&2; exit 1; }
+    scripts/forge_default.sh "$data/corpus" "$1" --domains upsample --processed 0 --splits "$2" --super-resolvers "$names"
     touch "$1/.complete"
 }
 merged() {  # merged OUT MANIFEST...: written aside, then renamed

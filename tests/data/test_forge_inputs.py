@@ -86,6 +86,10 @@ def test_networks_are_listed_without_a_corpus_and_a_flag_for_a_left_out_domain_i
         forge_cli(["--corpus", str(tiny_corpus), "--out", str(tmp_path / "out"), "--domains", "perturb",
                    "--regenerators", "anything"])
     assert "--regenerators is for the regenerate domain" in capsys.readouterr().err
+    for empty in ("", " , "):  # e.g. a script's $(...) that failed: never the default draw in its place
+        with pytest.raises(SystemExit):
+            forge_cli(["--corpus", str(tiny_corpus), "--out", str(tmp_path / "out"), "--super-resolvers", empty])
+        assert "--super-resolvers names no network" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         forge_cli(["--domains", "perturb"])
     assert "--corpus and --out are required" in capsys.readouterr().err

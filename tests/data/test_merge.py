@@ -19,11 +19,12 @@ def _forge(tiny_corpus, out, network, processed):
 def two_forges(tiny_corpus, tmp_path_factory):
     first = _forge(tiny_corpus, tmp_path_factory.mktemp("first"), "realesr-animevideov3-x2", processed=1)
     second = _forge(tiny_corpus, tmp_path_factory.mktemp("second"), "waifu2x-upconv7-photo-x2", processed=0)
-    return first, second
+    third = _forge(tiny_corpus, tmp_path_factory.mktemp("third"), "realesr-animevideov3-x4", processed=1)
+    return first, second, third
 
 
 def test_fakes_of_both_and_each_real_once(two_forges, tmp_path):
-    first, second = two_forges
+    first, second, _ = two_forges
     out = tmp_path / "merged.jsonl"
     assert merge.main([str(out), str(first), str(second)]) == 0
     merged, a, b = manifest.read(out), manifest.read(first), manifest.read(second)
@@ -35,8 +36,17 @@ def test_fakes_of_both_and_each_real_once(two_forges, tmp_path):
     assert sum(1 for r in merged if r.processing) == 10  # the first forge's processed reals stay
 
 
+def test_processed_reals_made_again_are_not_counted_twice(two_forges, tmp_path):
+    first, _, third = two_forges
+    out = tmp_path / "merged.jsonl"
+    assert merge.main([str(out), str(first), str(third)]) == 0
+    merged = manifest.read(out)
+    assert sum(1 for r in merged if r.label == 0) == sum(1 for r in manifest.read(first) if r.label == 0)
+    assert sum(1 for r in merged if r.label == 1) == 20
+
+
 def test_a_real_crop_that_differs_is_refused(two_forges, tmp_path, capsys):
-    first, second = two_forges
+    first, second, _ = two_forges
     rows = manifest.read(second)
     real = next(r for r in rows if r.domain == "real")
     changed = tmp_path / "changed"
@@ -53,7 +63,11 @@ def test_a_real_crop_that_differs_is_refused(two_forges, tmp_path, capsys):
     assert not (tmp_path / "out.jsonl").exists()
 
 
-def test_refuses_to_overwrite_an_input(two_forges):
-    first, second = two_forges
+def test_refuses_to_overwrite_an_input_or_take_one_twice(two_forges, tmp_path, capsys):
+    first, second, _ = two_forges
     with pytest.raises(SystemExit):
         merge.main([str(first), str(first), str(second)])
+    assert "would overwrite one of the inputs" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        merge.main([str(tmp_path / "out.jsonl"), str(first), str(first)])
+    assert "given twice" in capsys.readouterr().err

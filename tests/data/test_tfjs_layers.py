@@ -97,6 +97,19 @@ def test_what_it_cannot_run_is_refused_by_name(tmp_path):
         TfjsLayersModel(_write(tmp_path, strided, weights, "F1"))
     with pytest.raises(UnsupportedModel, match="no layer uses"):
         TfjsLayersModel(_write(tmp_path, base, {**weights, "extra/kernel": np.zeros(2)}, "F1"))
+    refusals = {
+        "even kernel": ([base[0], _layer("Conv2D", "F1", ["LR"], kernel_size=[2, 2], strides=[1, 1], padding="same", use_bias=True)],
+                        {"F1/kernel": np.zeros((2, 2, 3, 3)), "F1/bias": np.zeros(3)}, "F1"),
+        "'gelu' is not supported": (base + [_layer("Activation", "A", ["F1"], activation="gelu")], weights, "A"),
+        "only the channel axis": (base + [_layer("Concatenate", "C", ["LR", "F1"], axis=1)], weights, "C"),
+        "out of order": ([base[0], _layer("Activation", "A", ["F1"], activation="relu"), base[1]], weights, "A"),
+        "channels_first": ([base[0], _layer("Conv2D", "F1", ["LR"], kernel_size=[3, 3], strides=[1, 1], padding="same",
+                                            use_bias=True, data_format="channels_first")], weights, "F1"),
+        "no F1/bias": (base, {"F1/kernel": np.zeros((3, 3, 3, 3))}, "F1"),
+    }
+    for said, (layers, layer_weights, output) in refusals.items():
+        with pytest.raises(UnsupportedModel, match=said):
+            TfjsLayersModel(_write(tmp_path, layers, layer_weights, output))
     path = _write(tmp_path, base, weights, "F1")
     shard = tmp_path / "group1-shard1of1.bin"
     shard.write_bytes(shard.read_bytes()[:-8])

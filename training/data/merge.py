@@ -4,12 +4,13 @@ networks from the same corpus:
     python -m training.data.merge OUT.jsonl FORGED/manifest.jsonl EXTRA/manifest.jsonl
 
 Paths become absolute (the sets stay where they are). A second forge of the same corpus cuts the
-same crops, so its untouched reals are the first's again: a real whose photo, crop, variant and
-bytes match one already taken is left out, not counted twice. Two files that claim to be the same
+same crops and processed reals, so those are the first's again: a real whose photo, crop, variant,
+processing and bytes match one already taken is left out, not counted twice. Two files that claim to be the same
 real crop but differ in bytes mean two different corpora: that is refused, never merged."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -23,10 +24,13 @@ class MergeConflict(ValueError):
 
 
 def _real_key(record: manifest.Record) -> tuple | None:
-    if record.label != 0 or record.domain != "real" or record.processing:
+    """A real crop's identity: photo, window, variant and what was done to it (processing is seeded,
+    so two forges of one corpus make the same processed reals too)."""
+    if record.label != 0 or record.domain != "real":
         return None
     crop = record.crop or {}
-    return record.split, record.source_id, record.variant, crop.get("x"), crop.get("y"), crop.get("size")
+    return (record.split, record.source_id, record.variant, crop.get("x"), crop.get("y"), crop.get("size"),
+            json.dumps(record.processing, sort_keys=True))
 
 
 def _absolute(path: Path, record: manifest.Record) -> manifest.Record:
@@ -47,7 +51,8 @@ def merge(paths: Sequence[str | Path]) -> tuple[list[manifest.Record], int]:
             key = _real_key(record)
             if key is not None and key in reals:
                 first = reals[key]
-                if (first.bytes, first.width, first.height) != (record.bytes, record.width, record.height) or \
+                if (first.bytes, first.width, first.height, first.source_path) != \
+                        (record.bytes, record.width, record.height, record.source_path) or \
                         Path(first.path).read_bytes() != Path(record.path).read_bytes():
                     raise MergeConflict(f"{record.path} and {first.path} are the same real crop of {record.source_id} "
                                         "but differ: were they forged from different corpora?")
@@ -69,8 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     missing = [m for m in args.manifests if not Path(m).is_file()]
     if missing:
         parser.error(f"no manifest at {', '.join(missing)}")
-    if Path(args.out).resolve() in {Path(m).resolve() for m in args.manifests}:
+    inputs = [Path(m).resolve() for m in args.manifests]
+    if Path(args.out).resolve() in inputs:
         parser.error("the output would overwrite one of the inputs")
+    if len(set(inputs)) < len(inputs):
+        parser.error("a manifest is given twice: its fakes would count twice")
     try:
         records, skipped = merge(args.manifests)
     except MergeConflict as error:

@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown domains: {', '.join(sorted(unknown))}")
     for flag, value, domain in (("--super-resolvers", args.super_resolvers, "upsample"),
                                 ("--regenerators", args.regenerators, "regenerate")):
+        if value is not None and not _names(value):  # an empty list would quietly mean "all"
+            parser.error(f"{flag} names no network (got {value!r}); leave it out for the default draw")
         if value and domain not in domains:
             parser.error(f"{flag} is for the {domain} domain, which --domains leaves out")
     try:

@@ -1,7 +1,7 @@
 """A TensorFlow.js layers-model (model.json + weight shards) run as a PyTorch module.
 
 UpscalerJS ships its super-resolution networks in this format: a Keras functional graph and
-float32 weights. TensorFlow is not a dependency here, so the graph is rebuilt from its JSON with
+float32 weights (some stored float16 or uint8-quantised). TensorFlow is not a dependency here, so the graph is rebuilt from its JSON with
 the few layer kinds these networks use; anything else is refused by name rather than guessed.
 Tensors are NCHW inside; Keras' channels-last axes and kernel layouts are translated on load."""
 from __future__ import annotations
@@ -95,6 +95,7 @@ class TfjsLayersModel(nn.Module):
         self._plan: list[tuple[str, str, dict, list[str]]] = []  # (kind, name, config, inputs)
         self.convs = nn.ModuleDict()
         used: set[str] = set()
+        defined: set[str] = set()
         for layer in graph["layers"]:
             kind, name, config = _layer_kind(layer), layer["name"], layer["config"]
             if kind not in SUPPORTED:
@@ -103,11 +104,19 @@ class TfjsLayersModel(nn.Module):
             if len(nodes) > 1:
                 raise UnsupportedModel(f"layer {name} is applied {len(nodes)} times; shared layers are not supported")
             inputs = [source[0] for source in nodes[0]] if nodes else []
+            undefined = [source for source in inputs if source not in defined]
+            if undefined:
+                raise UnsupportedModel(f"layer {name} reads {', '.join(undefined)} before it is defined (layers out of order)")
+            defined.add(name)
+            if config.get("data_format", "channels_last") != "channels_last":
+                raise UnsupportedModel(f"layer {name}: data_format {config['data_format']!r}; only channels_last is supported")
             if kind == "Conv2D":
                 kernel_name, bias_name = f"{name}/kernel", f"{name}/bias"
                 if kernel_name not in weights:
                     raise UnsupportedModel(f"Conv2D {name}: no weight {kernel_name} in the shards")
-                bias = weights.get(bias_name) if config.get("use_bias", True) else None
+                if config.get("use_bias", True) and bias_name not in weights:
+                    raise UnsupportedModel(f"Conv2D {name}: uses a bias, but the shards hold no {bias_name}")
+                bias = weights[bias_name] if config.get("use_bias", True) else None
                 self.convs[name] = _conv(config, weights[kernel_name], bias)
                 used.update({kernel_name, bias_name} if bias is not None else {kernel_name})
             elif kind == "Activation" and config.get("activation") not in _ACTIVATIONS:
