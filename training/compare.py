@@ -14,12 +14,17 @@ AP's differences are: the source photos of the split are resampled N times with 
 with every fake and copy made from it), both models scored on each resample; the 95% interval of each
 difference, and the share of resamples where the candidate is ahead (a tie is not ahead). On a split of
 a few dozen photos a difference of 0.01 is often noise.
+
+With ``--group NAME=REGEX`` (repeatable), each condition also gets the mean AP over the generators whose
+name matches REGEX (``re.search``), e.g. ``--group unseen=upscalerjs-(esrgan-thick|gans)`` for a family
+kept out of training next to the ones trained on.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -112,7 +117,19 @@ def bootstrap_rows(conditions, records: list, base_scores: dict, cand_scores: di
     return lines
 
 
-def compare(base: str | Path, candidate: str | Path, manifest: str | Path | None = None, bootstrap: int = 0) -> str:
+def group_rows(entry: dict, groups: dict[str, str]) -> dict[str, float]:
+    """Mean generator AP over each named group of generators (a pattern no generator matches is refused)."""
+    rows = {}
+    for name, pattern in groups.items():
+        chosen = {g: m for g, m in entry["per_generator"].items() if re.search(pattern, g)}
+        if not chosen:
+            raise NotComparable(f"--group {name}={pattern} matches no generator of the evaluation")
+        rows[f"mean generator AP, {name} ({len(chosen)})"] = mean_ap(chosen)
+    return rows
+
+
+def compare(base: str | Path, candidate: str | Path, manifest: str | Path | None = None, bootstrap: int = 0,
+            groups: dict[str, str] | None = None) -> str:
     (base_payload, base_scores), (cand_payload, cand_scores) = load(base), load(candidate)
     if base_payload["split"] != cand_payload["split"] or not np.array_equal(base_scores["labels"], cand_scores["labels"]):
         raise NotComparable("the two evaluations scored different images (split or data differ)")
@@ -126,8 +143,8 @@ def compare(base: str | Path, candidate: str | Path, manifest: str | Path | None
 
     for condition, entry in base_payload["metrics"].items():
         lines.append(f"| **{condition}** | | | |")
-        other = condition_rows(cand_payload["metrics"][condition])
-        for name, value in condition_rows(entry).items():
+        other = condition_rows(cand_payload["metrics"][condition]) | group_rows(cand_payload["metrics"][condition], groups or {})
+        for name, value in (condition_rows(entry) | group_rows(entry, groups or {})).items():
             if name in other:
                 add(name, value, other[name])
     families = cand_payload["metrics"]["clean"].get("per_family", {})
@@ -156,12 +173,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", type=at_least(0), default=0, metavar="N",
                         help="with --manifest: resample the source photos N times for 95%% intervals of the "
                              "mean generator and family AP differences")
+    parser.add_argument("--group", action="append", default=[], metavar="NAME=REGEX",
+                        help="a row per condition: the mean AP of the generators matching REGEX (repeatable)")
     parser.add_argument("--out", help="also write the table to this file")
     args = parser.parse_args(argv)
     if args.bootstrap and not args.manifest:
         parser.error("--bootstrap needs --manifest (which photo each image was made from)")
+    groups = {}
+    for spec in args.group:
+        name, _, pattern = spec.partition("=")
+        if not name or not pattern:
+            parser.error(f"--group takes NAME=REGEX, got {spec!r}")
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            parser.error(f"--group {name}: {pattern!r} is not a regular expression ({error})")
+        groups[name] = pattern
     try:
-        table = compare(args.base, args.candidate, args.manifest, args.bootstrap)
+        table = compare(args.base, args.candidate, args.manifest, args.bootstrap, groups)
     except NotComparable as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -186,3 +186,20 @@ def test_compare_refuses_a_manifest_whose_images_are_not_the_evaluations(forged_
     assert compare_cli([str(tmp_path / "base2"), str(tmp_path / "other"), "--manifest", str(forged_manifest),
                         "--bootstrap", "5"]) == 2
     assert "not their data" in capsys.readouterr().err
+
+
+def test_named_groups_of_generators_get_their_mean_ap(forged_manifest, tmp_path, capsys):
+    trained_checkpoint(tmp_path / "checkpoint")
+    base = evaluate(tmp_path / "checkpoint", forged_manifest, tmp_path / "base", "--max-crops", "1")
+    evaluate(tmp_path / "checkpoint", forged_manifest, tmp_path / "candidate", "--max-crops", "2")
+    upsample = {g: m for g, m in base["clean"]["per_generator"].items() if g.startswith("upsample/")}
+    assert upsample and len(upsample) < len(base["clean"]["per_generator"])
+    capsys.readouterr()
+    assert compare_cli([str(tmp_path / "base"), str(tmp_path / "candidate"), "--group", "ups=^upsample/"]) == 0
+    rows = table_rows(capsys.readouterr().out)
+    assert rows[f"mean generator AP, ups ({len(upsample)})"][0][0] == round(np.mean([m["ap"] for m in upsample.values()]), 4)
+    assert compare_cli([str(tmp_path / "base"), str(tmp_path / "candidate"), "--group", "none=^nothing"]) == 2
+    assert "matches no generator" in capsys.readouterr().err
+    for bad in ("noequals", "x=("):
+        with pytest.raises(SystemExit):
+            compare_cli([str(tmp_path / "base"), str(tmp_path / "candidate"), "--group", bad])
