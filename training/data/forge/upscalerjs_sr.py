@@ -61,6 +61,8 @@ SPECS = (
     UpscalerJsSpec("@upscalerjs/esrgan-legacy", "gans", "upscalerjs-gans-rrdn-x4", "rrdn", 4, "gans"),
 )
 
+NAMES = tuple(spec.name for spec in SPECS)  # read by the registry before it fetches the package
+
 
 def weights_sha256(model_json: Path) -> str:
     """One fingerprint for the graph and its shards together (either changes the network)."""
