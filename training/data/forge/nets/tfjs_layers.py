@@ -117,6 +117,8 @@ class TfjsLayersModel(nn.Module):
                 if config.get("use_bias", True) and bias_name not in weights:
                     raise UnsupportedModel(f"Conv2D {name}: uses a bias, but the shards hold no {bias_name}")
                 bias = weights[bias_name] if config.get("use_bias", True) else None
+                if config.get("activation", "linear") not in _ACTIVATIONS:
+                    raise UnsupportedModel(f"Conv2D {name}: activation {config.get('activation')!r} is not supported")
                 self.convs[name] = _conv(config, weights[kernel_name], bias)
                 used.update({kernel_name, bias_name} if bias is not None else {kernel_name})
             elif kind == "Activation" and config.get("activation") not in _ACTIVATIONS:
@@ -125,8 +127,6 @@ class TfjsLayersModel(nn.Module):
                 raise UnsupportedModel(f"Concatenate {name}: only the channel axis is supported")
             elif kind == "UpSampling2D" and config.get("interpolation", "nearest") != "nearest":
                 raise UnsupportedModel(f"UpSampling2D {name}: only nearest is supported")
-            if kind == "Conv2D" and config.get("activation", "linear") not in _ACTIVATIONS:
-                raise UnsupportedModel(f"Conv2D {name}: activation {config.get('activation')!r} is not supported")
             self._plan.append((kind, name, config, inputs))
         unused = sorted(set(weights) - used)
         if unused:
@@ -155,7 +155,7 @@ class TfjsLayersModel(nn.Module):
             elif kind == "Concatenate":
                 out = torch.cat(args, dim=1)
             elif kind == "Add":
-                out = torch.stack(args).sum(0) if len(args) > 2 else args[0] + args[1]
+                out = sum(args[1:], args[0])
             elif kind == "UpSampling2D":
                 out = F.interpolate(args[0], scale_factor=tuple(config["size"]), mode="nearest")
             elif kind == "MultiplyBeta":
