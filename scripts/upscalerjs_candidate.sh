@@ -8,6 +8,7 @@
 # (scripts/fusion_candidate.sh), on a manifest with the UpscalerJS val fakes added. Calibration never
 # sees them: RRDN stays unseen. Resumable: rerun the same command; finished stages are skipped.
 #   mkdir -p RUNS && nohup scripts/upscalerjs_candidate.sh [DATA] [RUNS] > RUNS/chain.log 2>&1 &
+#   STOP_AFTER=eval scripts/upscalerjs_candidate.sh [DATA] [RUNS]   # only val's and test's fakes, merged
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-$HOME/synthspot-data}
@@ -34,9 +35,11 @@ merged() {  # merged OUT MANIFEST...: written aside, then renamed
     mv "$1.tmp" "$1"
 }
 forge "$data/forged-upscalerjs" val,test all
+merged "$runs/eval.jsonl" "$data/forged/manifest.jsonl" "$data/forged-upscalerjs/manifest.jsonl"
+# STOP_AFTER=eval: only the evaluation manifest (e.g. for scripts/wiseft_candidate.sh)
+[ "${STOP_AFTER:-}" = eval ] && { rm -f "$runs/chain.pid"; stage "done (eval manifest)"; exit 0; }
 forge "$data/forged-upscalerjs-train" train rdn
 merged "$runs/train.jsonl" "$data/forged/manifest.jsonl" "$data/forged-upscalerjs-train/manifest.jsonl"
-merged "$runs/eval.jsonl" "$data/forged/manifest.jsonl" "$data/forged-upscalerjs/manifest.jsonl"
 
 kept=configs/checkpoints/lite0-upsample-upscalerjs
 if [ ! -d "$kept" ]; then

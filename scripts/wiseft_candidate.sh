@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# WiSE-FT for the upsample expert (issue "A detector that detects"): the expert trained on with
+# UpscalerJS' RDN fakes (configs/checkpoints/lite0-upsample-upscalerjs) learnt them but lost some of
+# the forge's own upsamplers, and retraining the fusion over it lost more. Weight interpolation
+# between it and the expert it started from (version 12's, lite0-upsample-lowlevel-730k) keeps both
+# at no inference cost (python -m training.interpolate). Here: the experts alone along the path, on
+# val's upsample fakes (the forge's and UpscalerJS') against val's original reals; then version 12's
+# own fusion with its upsample LoRA swapped for the interpolated one at ALPHA (chosen before any
+# score: WiSE-FT's usual 0.5), gate and heads untouched (python -m training.swap_expert),
+# calibrated, exported and scored on val beside the shipped model (scripts/fusion_candidate.sh).
+# Never the test split. Resumable: rerun the same command; finished stages are skipped.
+#   mkdir -p RUNS && nohup scripts/wiseft_candidate.sh [DATA] [RUNS] > RUNS/chain.log 2>&1 &
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data=${1:-$HOME/synthspot-data}
+runs=${2:-$data/runs/wiseft}
+ujs_runs=${UJS_RUNS:-$data/runs/upscalerjs}
+alpha=${ALPHA:-0.5}
+expert_alphas=${EXPERT_ALPHAS:-0.25 0.5 0.75}
+start=configs/checkpoints/lite0-upsample-lowlevel-730k
+end=configs/checkpoints/lite0-upsample-upscalerjs
+py=.venv/bin/python
+mkdir -p "$runs"
+echo $$ > "$runs/chain.pid"
+stage() { echo "== $(date -u +%H:%M:%S) $*"; }
+tag() { $py -c "print(f'wise{round(float($1) * 100):02d}')"; }  # 0.5 -> wise50
+
+stage "UpscalerJS' val and test fakes, merged with the forge"
+STOP_AFTER=eval scripts/upscalerjs_candidate.sh "$data" "$ujs_runs"
+eval_manifest=$ujs_runs/eval.jsonl
+val_upsample=$runs/val_upsample.jsonl
+if [ ! -f "$val_upsample" ]; then  # val's upsample fakes and its original reals (paths are absolute)
+    $py - "$eval_manifest" "$val_upsample.tmp" <<'EOF'
+import sys
+from training.data import manifest
+kept = [r for r in manifest.read(sys.argv[1]) if r.split == "val"
+        and ((r.label == 0 and not r.processing) or r.domain == "upsample")]
+manifest.write(kept, sys.argv[2])
+EOF
+    mv "$val_upsample.tmp" "$val_upsample"
+fi
+
+interpolated() {  # interpolated ALPHA OUT: the expert ALPHA of the way from start to end
+    [ -f "$2/model.safetensors" ] && return
+    rm -rf "$2.tmp"
+    $py -m training.interpolate "$2.tmp" --start "$start" --end "$end" --alpha "$1" > /dev/null
+    mv "$2.tmp" "$2"
+}
+expert_eval() {  # expert_eval CHECKPOINT OUT: the expert alone, 8 texture crops, mean
+    [ -f "$2/report.md" ] && return
+    stage "expert alone: $1"
+    $py -m training.evaluate --checkpoint "$1" --data "$val_upsample" --split val --perturbations none \
+        --max-crops 8 --crop-plan texture --out "$2"
+}
+expert_eval "$start" "$runs/expert-start"
+expert_eval "$end" "$runs/expert-end"
+for a in $expert_alphas; do
+    t=$(tag "$a")
+    interpolated "$a" "$runs/experts/$t"
+    expert_eval "$runs/experts/$t" "$runs/expert-$t"
+done
+
+t=$(tag "$alpha")
+kept=configs/checkpoints/lite0-upsample-upscalerjs-$t
+interpolated "$alpha" "$kept"
+fusion=$runs/v12-$t
+if [ ! -f "$fusion/checkpoint/model.safetensors" ]; then
+    rm -rf "$fusion/checkpoint.tmp"
+    $py -m training.swap_expert "$fusion/checkpoint.tmp" --fusion configs/checkpoints/lite0-sef-gamma-v12 \
+        --expert upsample --from "$kept"
+    mv "$fusion/checkpoint.tmp" "$fusion/checkpoint"
+fi
+stage "version 12 with the $t expert: calibration, export and val scores"
+# the config is not trained (the checkpoint is there); it names what the checkpoint was built from
+PERTURBATIONS=${PERTURBATIONS:-none} EVAL_MANIFEST=$eval_manifest \
+    scripts/fusion_candidate.sh configs/lite0-sef-gamma-v12.toml "$fusion" 15 "$data/forged/manifest.jsonl"
+rm -f "$runs/chain.pid"
+stage "done"
