@@ -15,6 +15,9 @@ data=${1:-$HOME/synthspot-data}
 runs=${2:-$data/runs/upscalerjs}
 py=.venv/bin/python
 mkdir -p "$runs"
+if [ -f "$runs/chain.pid" ] && kill -0 "$(cat "$runs/chain.pid")" 2>/dev/null; then
+    echo "a chain already runs in $runs (pid $(cat "$runs/chain.pid"))" >&2; exit 1
+fi
 echo $$ > "$runs/chain.pid"
 stage() { echo "== $(date -u +%H:%M:%S) $*"; }
 # all: every network; rdn: the RDNs that keep a photo's colours (the tinting ones are never trained on)

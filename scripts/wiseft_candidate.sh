@@ -7,7 +7,8 @@
 # val's upsample fakes (the forge's and UpscalerJS') against val's original reals; then version 12's
 # own fusion with its upsample LoRA swapped for the interpolated one at ALPHA (chosen before any
 # score: WiSE-FT's usual 0.5), gate and heads untouched (python -m training.swap_expert),
-# calibrated, exported and scored on val beside the shipped model (scripts/fusion_candidate.sh).
+# calibrated, exported and scored on val beside the shipped model (scripts/fusion_candidate.sh; clean
+# only unless PERTURBATIONS=jpeg75,jpeg50 is set: the JPEG conditions cost an hour more).
 # Never the test split. Resumable: rerun the same command; finished stages are skipped.
 #   mkdir -p RUNS && nohup scripts/wiseft_candidate.sh [DATA] [RUNS] > RUNS/chain.log 2>&1 &
 set -euo pipefail
@@ -21,6 +22,9 @@ start=configs/checkpoints/lite0-upsample-lowlevel-730k
 end=configs/checkpoints/lite0-upsample-upscalerjs
 py=.venv/bin/python
 mkdir -p "$runs"
+if [ -f "$runs/chain.pid" ] && kill -0 "$(cat "$runs/chain.pid")" 2>/dev/null; then
+    echo "a chain already runs in $runs (pid $(cat "$runs/chain.pid"))" >&2; exit 1
+fi
 echo $$ > "$runs/chain.pid"
 stage() { echo "== $(date -u +%H:%M:%S) $*"; }
 tag() { $py -c "print(f'wise{round(float($1) * 100):02d}')"; }  # 0.5 -> wise50
@@ -29,7 +33,7 @@ stage "UpscalerJS' val and test fakes, merged with the forge"
 STOP_AFTER=eval scripts/upscalerjs_candidate.sh "$data" "$ujs_runs"
 eval_manifest=$ujs_runs/eval.jsonl
 val_upsample=$runs/val_upsample.jsonl
-if [ ! -f "$val_upsample" ]; then  # val's upsample fakes and its original reals (paths are absolute)
+if [ ! "$val_upsample" -nt "$eval_manifest" ]; then  # val's upsample fakes and original reals (absolute paths)
     $py - "$eval_manifest" "$val_upsample.tmp" <<'EOF'
 import sys
 from training.data import manifest
@@ -44,6 +48,7 @@ interpolated() {  # interpolated ALPHA OUT: the expert ALPHA of the way from sta
     [ -f "$2/model.safetensors" ] && return
     rm -rf "$2.tmp"
     $py -m training.interpolate "$2.tmp" --start "$start" --end "$end" --alpha "$1" > /dev/null
+    rm -rf "$2"  # a partial one
     mv "$2.tmp" "$2"
 }
 expert_eval() {  # expert_eval CHECKPOINT OUT: the expert alone, 8 texture crops, mean
@@ -52,22 +57,23 @@ expert_eval() {  # expert_eval CHECKPOINT OUT: the expert alone, 8 texture crops
     $py -m training.evaluate --checkpoint "$1" --data "$val_upsample" --split val --perturbations none \
         --max-crops 8 --crop-plan texture --out "$2"
 }
-expert_eval "$start" "$runs/expert-start"
-expert_eval "$end" "$runs/expert-end"
-for a in $expert_alphas; do
-    t=$(tag "$a")
-    interpolated "$a" "$runs/experts/$t"
-    expert_eval "$runs/experts/$t" "$runs/expert-$t"
-done
-
 t=$(tag "$alpha")
 kept=configs/checkpoints/lite0-upsample-upscalerjs-$t
 interpolated "$alpha" "$kept"
+expert_eval "$start" "$runs/expert-start"
+expert_eval "$end" "$runs/expert-end"
+for a in $expert_alphas; do
+    at=$(tag "$a")
+    if [ "$at" = "$t" ]; then checkpoint=$kept; else checkpoint=$runs/experts/$at; interpolated "$a" "$checkpoint"; fi
+    expert_eval "$checkpoint" "$runs/expert-$at"
+done
+
 fusion=$runs/v12-$t
 if [ ! -f "$fusion/checkpoint/model.safetensors" ]; then
     rm -rf "$fusion/checkpoint.tmp"
     $py -m training.swap_expert "$fusion/checkpoint.tmp" --fusion configs/checkpoints/lite0-sef-gamma-v12 \
         --expert upsample --from "$kept"
+    rm -rf "$fusion/checkpoint"
     mv "$fusion/checkpoint.tmp" "$fusion/checkpoint"
 fi
 stage "version 12 with the $t expert: calibration, export and val scores"

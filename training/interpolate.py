@@ -9,7 +9,10 @@ tensor both share stays bit for bit). A LoRA is interpolated as the weight updat
 ``(1 - alpha) B1 A1 + alpha B2 A2``, not factor by factor (the product of interpolated factors is not
 the interpolated product). That sum has rank up to twice the LoRA's, so it is stored as its best
 rank-r approximation (truncated SVD): the output keeps the config, and so still imports as an SEF
-expert. What the truncation dropped, as a share of each update's energy, is in ``interpolation.json``.
+expert. What the truncation dropped, as a share of each changed update's energy, is in
+``interpolation.json``. A LoRA both checkpoints hold alike (an SEF fusion's frozen experts), and every
+tensor at alpha 0 or 1, is copied as it is. Where a layer is narrower than the rank, the factors are
+padded with zero directions: the same update, but slots that a later training run cannot revive.
 """
 
 from __future__ import annotations
@@ -71,6 +74,10 @@ def interpolate(start: str | Path, end: str | Path, alpha: float, out: str | Pat
     first, last = load_file(str(start / WEIGHTS_FILE)), load_file(str(end / WEIGHTS_FILE))
     if set(first) != set(last) or _includes_backbone(start) != _includes_backbone(end):
         raise CheckpointError(f"{start} and {end} hold different tensors: not one model trained on from the other")
+    unpaired = sorted({key.removesuffix(_A) for key in first if key.endswith(_A)}
+                      ^ {key.removesuffix(_B) for key in first if key.endswith(_B)})
+    if unpaired:
+        raise CheckpointError(f"{start}: LoRA layers without both factors: {unpaired[:3]}")
     scaling = config.lora.alpha / config.lora.rank
     mixed: dict[str, torch.Tensor] = {}
     dropped: dict[str, float] = {}
@@ -78,34 +85,39 @@ def interpolate(start: str | Path, end: str | Path, alpha: float, out: str | Pat
         a, b = first[key], last[key]
         if a.shape != b.shape or a.dtype != b.dtype:
             raise CheckpointError(f"{key}: {tuple(a.shape)} {a.dtype} in {start}, {tuple(b.shape)} {b.dtype} in {end}")
-        if key.endswith(_B):
+        if not a.is_floating_point() and not torch.equal(a, b):
+            raise CheckpointError(f"{key}: a non-float tensor that differs between the checkpoints")
+    for key in sorted(first):
+        a, b = first[key], last[key]
+        layer = key.removesuffix(_A)
+        if alpha in (0.0, 1.0) or torch.equal(a, b) and not key.endswith((_A, _B)):
+            mixed[key] = a if alpha == 0.0 or torch.equal(a, b) else b
+        elif key.endswith(_B):
             continue  # handled with its A
-        if key.endswith(_A):
-            layer = key.removesuffix(_A)
-            delta = torch.lerp((first[layer + _B].double() @ a.double()), (last[layer + _B].double() @ b.double()), alpha)
+        elif key.endswith(_A) and torch.equal(a, b) and torch.equal(first[layer + _B], last[layer + _B]):
+            mixed[key], mixed[layer + _B] = a, first[layer + _B]  # a LoRA both hold alike
+        elif key.endswith(_A):
+            delta = torch.lerp(first[layer + _B].double() @ a.double(), last[layer + _B].double() @ b.double(), alpha)
             new_b, new_a, dropped[layer] = _low_rank(delta * scaling, a.shape[0], scaling)
             mixed[key], mixed[layer + _B] = new_a.to(a.dtype).contiguous(), new_b.to(a.dtype).contiguous()
-        elif torch.equal(a, b) or not a.is_floating_point():
-            if not torch.equal(a, b):
-                raise CheckpointError(f"{key}: a non-float tensor that differs between the checkpoints")
-            mixed[key] = a
         else:
             mixed[key] = torch.lerp(a.double(), b.double(), alpha).to(a.dtype).contiguous()
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG_FILE).write_text(config.to_json() + "\n")
     save_file(mixed, str(out / WEIGHTS_FILE), metadata={INCLUDES_BACKBONE: _includes_backbone(start)})
     shares = list(dropped.values()) or [0.0]
-    record = {"start": str(start), "end": str(end), "alpha": alpha, "lora_layers": len(dropped),
+    record = {"start": str(start), "end": str(end), "alpha": alpha, "lora_layers_interpolated": len(dropped),
               "dropped_energy_max": max(shares), "dropped_energy_mean": sum(shares) / len(shares)}
     (out / RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n")
     return record
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.interpolate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m training.interpolate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", help="folder for the interpolated checkpoint")
-    parser.add_argument("--start", required=True, help="the checkpoint trained on (alpha 0)")
-    parser.add_argument("--end", required=True, help="the checkpoint trained on from it (alpha 1)")
+    parser.add_argument("--start", required=True, help="the checkpoint END was trained on from (alpha 0)")
+    parser.add_argument("--end", required=True, help="the checkpoint trained on from START (alpha 1)")
     parser.add_argument("--alpha", type=float, required=True, help="how far from start to end, 0..1")
     args = parser.parse_args(argv)
     try:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from training import load_checkpoint, save_checkpoint
 from training.adapters import LoraLayer, adapter_layers
@@ -62,7 +62,7 @@ def test_interpolation_moves_every_update_alpha_of_the_way(tmp_path):
     with torch.no_grad():
         assert torch.allclose(_logits(tmp_path / "half", x), expected(x).logit, atol=1e-5)
     assert not torch.allclose(_logits(start, x), _logits(end, x), atol=1e-3)
-    assert record["lora_layers"] == len(_lora_layers(build(**LORA))) and record["dropped_energy_max"] < 1e-10
+    assert record["lora_layers_interpolated"] == len(_lora_layers(build(**LORA))) and record["dropped_energy_max"] < 1e-10
     assert json.loads((tmp_path / "half" / RECORD_FILE).read_text())["alpha"] == 0.5
 
 
@@ -72,8 +72,27 @@ def test_the_ends_of_the_path_are_the_checkpoints(tmp_path, alpha, same_as):
     interpolate(start, end, alpha, tmp_path / "out")
     x = sample_input("efficientnet_lite0")
     assert torch.allclose(_logits(tmp_path / "out", x), _logits(tmp_path / same_as, x), atol=1e-5)
-    head = "head.fc.weight"
-    assert torch.equal(load_file(str(tmp_path / "out" / WEIGHTS_FILE))[head], load_file(str(tmp_path / same_as / WEIGHTS_FILE))[head])
+    written, wanted = (load_file(str(path / WEIGHTS_FILE)) for path in (tmp_path / "out", tmp_path / same_as))
+    assert written.keys() == wanted.keys() and all(torch.equal(written[key], wanted[key]) for key in wanted)
+
+
+def test_an_sef_fusions_unchanged_experts_stay_bit_for_bit(tmp_path):
+    detector = build(backbone="efficientnet_lite0", crop_size=64, method="sef")
+    with torch.no_grad():
+        for name, parameter in detector.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.05)
+    save_checkpoint(detector, tmp_path / "start")
+    with torch.no_grad():  # only the upsample expert trains on
+        for name, parameter in detector.named_parameters():
+            if ".adapters.upsample.lora_B" in name:
+                parameter.mul_(2.0)
+    save_checkpoint(detector, tmp_path / "end")
+    record = interpolate(tmp_path / "start", tmp_path / "end", 0.5, tmp_path / "half")
+    start, half = (load_file(str(tmp_path / name / WEIGHTS_FILE)) for name in ("start", "half"))
+    others = [key for key in start if ".adapters." in key and ".adapters.upsample." not in key]
+    assert others and all(torch.equal(half[key], start[key]) for key in others)
+    assert record["lora_layers_interpolated"] == sum(".adapters.upsample.lora_A" in key for key in start)
 
 
 def test_updates_in_other_directions_keep_their_best_rank_r_part(tmp_path):
@@ -107,6 +126,13 @@ def test_it_refuses_what_is_not_one_model_trained_on(tmp_path, capsys):
     save_checkpoint(build(backbone="tiny_vit", adapter="mole"), tmp_path / "mole")
     with pytest.raises(CheckpointError, match="LoRA"):
         interpolate(tmp_path / "mole", tmp_path / "mole", 0.5, tmp_path / "out")
+    tensors = load_file(str(end / WEIGHTS_FILE))
+    save_file({k: v for k, v in tensors.items() if "_expand_conv" not in k or "lora_B" not in k}, str(tmp_path / "b.safetensors"))
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text((end / "config.json").read_text())
+    (tmp_path / "b.safetensors").rename(tmp_path / "broken" / WEIGHTS_FILE)
+    with pytest.raises(CheckpointError, match="without both factors"):
+        interpolate(tmp_path / "broken", tmp_path / "broken", 0.5, tmp_path / "out")
     with pytest.raises(ValueError, match="alpha"):
         interpolate(start, end, 1.5, tmp_path / "out")
     before = (start / WEIGHTS_FILE).read_bytes()
