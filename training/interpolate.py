@@ -3,7 +3,9 @@ CVPR 2022): a model fine-tuned on new generators keeps more of what it knew, at 
 
     python -m training.interpolate OUT --start CHECKPOINT --end CHECKPOINT --alpha 0.5
 
-``end`` is trained on from ``start`` (``[training] init_from``), under the same detector config.
+``end`` is trained on from ``start`` (``[training] init_from``), or both were trained from one
+initialisation on similar data (a "model soup", Wortsman et al., ICML 2022: two fusions with one seed
+over experts that are mostly the same), under the same detector config.
 Each tensor the checkpoints hold moves ``alpha`` of the way from start to end (``torch.lerp``, so a
 tensor both share stays bit for bit). A LoRA is interpolated as the weight update it makes,
 ``(1 - alpha) B1 A1 + alpha B2 A2``, not factor by factor (the product of interpolated factors is not
