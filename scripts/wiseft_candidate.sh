@@ -63,11 +63,7 @@ kept=configs/checkpoints/lite0-upsample-upscalerjs-$t
 interpolated "$alpha" "$kept"
 expert_eval "$start" "$runs/expert-start"
 expert_eval "$end" "$runs/expert-end"
-for a in $expert_alphas; do
-    at=$(tag "$a")
-    if [ "$at" = "$t" ]; then checkpoint=$kept; else checkpoint=$runs/experts/$at; interpolated "$a" "$checkpoint"; fi
-    expert_eval "$checkpoint" "$runs/expert-$at"
-done
+expert_eval "$kept" "$runs/expert-$t"
 
 fusion=$runs/v12-$t
 if [ ! -f "$fusion/checkpoint/model.safetensors" ]; then
@@ -96,5 +92,13 @@ fi
 stage "the soup of version 12 and the UpscalerJS fusion at $alpha: calibration, export and val scores"
 PERTURBATIONS=${PERTURBATIONS:-none} EVAL_MANIFEST=$eval_manifest SHIPPED_EVAL=$fusion/eval_val_shipped \
     scripts/fusion_candidate.sh configs/lite0-sef-gamma-upscalerjs.toml "$soup" 16 "$data/forged/manifest.jsonl"
+
+# The rest of the path, the experts alone (last: the fusions above answer the question)
+for a in $expert_alphas; do
+    at=$(tag "$a")
+    [ "$at" = "$t" ] && continue
+    interpolated "$a" "$runs/experts/$at"
+    expert_eval "$runs/experts/$at" "$runs/expert-$at"
+done
 rm -f "$runs/chain.pid"
 stage "done"
