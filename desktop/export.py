@@ -75,6 +75,12 @@ def score_text(probability: float | None) -> str:
     return "no AI score" if probability is None else f"AI score {probability:.0%}"
 
 
+def shows_artifact_kind(result: Result) -> bool:
+    """Which expert spoke loudest means little for a photo called likely real, or for one scored below
+    even odds (called uncertain for being tiny or heavily compressed): it would read as a finding."""
+    return bool(result.expert_weights) and result.verdict != LIKELY_REAL and (result.probability or 0.0) >= 0.5
+
+
 def result_summary(result: Result) -> str:
     """A few lines a person can paste into a message."""
     name = Path(result.path).name if result.path else (result.image_url or "image")
@@ -82,7 +88,7 @@ def result_summary(result: Result) -> str:
         return f"{name}: could not be scanned ({result.error})"
     lines = [f"{name}: {result.verdict_label} ({score_text(result.probability)})"]
     lines += [f"  why uncertain: {reason}" for reason in result.reasons]
-    if result.expert_weights and result.verdict != LIKELY_REAL:  # as the detail pane: not for a likely-real photo
+    if shows_artifact_kind(result):
         lines.append(f"  artifact kind: {expert_mix_text(result.expert_weights)}")
     lines += [f"  provenance: {hint.label}" for hint in result.provenance]
     lines.append(f"  model: {model_label(result.model_name, result.model_version)} on {result.provider.upper()}; "

@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QCheckBox, QHBoxLayout, QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
-from desktop.export import expert_mix_text, model_label, score_text
+from desktop.export import counted, expert_mix_text, model_label, score_text, shows_artifact_kind
 from desktop.results_model import CANCELLED, QUEUED, Row, source_label
 from desktop.thumbnails import ImageCache
 from desktop.ui.image_view import ImageView
@@ -85,12 +85,11 @@ def describe_row(row: Row) -> str:
         if result.reasons:
             parts.append("<p><b>Why uncertain</b></p><ul style='margin-top:0'>"
                          + "".join(f"<li>{e(reason)}</li>" for reason in result.reasons) + "</ul>")
-        # Which expert spoke loudest means little for a photo called likely real: not shown there.
-        if result.expert_weights and result.verdict != LIKELY_REAL:
+        if shows_artifact_kind(result):
             parts.append(f"<p><b>Kind of artifact</b>: {e(expert_mix_text(result.expert_weights))}</p>")
         if result.crops:
             scores = ", ".join(f"{crop.probability:.0%}" for crop in result.crops)
-            parts.append(f"<p><b>Crop scores</b> ({len(result.crops)} crops): {e(scores)}</p>")
+            parts.append(f"<p><b>Crop scores</b> ({counted(len(result.crops), 'crop')}): {e(scores)}</p>")
     if not result.ok and not result.provenance:  # a file that could not be read has no metadata to report
         parts.append("<p><b>File</b></p>")
         parts.append(_facts_table(_facts(row, result)))

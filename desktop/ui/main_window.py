@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
         self._follow_key = ""  # the row brought into view; kept there while re-sorting moves it
         self._alerted = None  # the Result the alert banner and the desktop notification point at
         self._progress_shown_at = 0.0
+        self._cancelling = False  # cancel asked, the images already being scanned still finishing
         self._verdicts_this_scan: list[str] = []  # for the summary when the scan finishes
         keep_palette_readable()
         show_keyboard_focus()
@@ -120,7 +121,7 @@ class MainWindow(QMainWindow):
         preferences = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
         self.settings_action.setShortcuts(
             [QKeySequence("Ctrl+,")] + [key for key in preferences if key != QKeySequence("Ctrl+,")])
-        self.cancel_action = self._action("&Cancel scan", self.service.cancel, "Esc",
+        self.cancel_action = self._action("&Cancel scan", self.cancel_scan, "Esc",
                                           "Stop scanning what has not started yet (Esc)")
         self.cancel_action.setEnabled(False)  # only while scanning, so Esc means nothing else then
         self.about_action = self._action("&About SynthSpot", self.show_about)
@@ -303,7 +304,7 @@ class MainWindow(QMainWindow):
         self.progress.hide()
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop scanning what has not started yet")
-        self.cancel_button.clicked.connect(self.service.cancel)
+        self.cancel_button.clicked.connect(self.cancel_scan)
         self.cancel_button.hide()
         self.watch_label = QLabel(self.session.watch_summary())
         self.watch_label.setToolTip(self.session.watch_details())
@@ -710,9 +711,25 @@ class MainWindow(QMainWindow):
         self.progress.setValue(done)
         self.progress.show()
         self.cancel_button.show()
+        if self._cancelling:
+            return
         self.cancel_action.setEnabled(True)
         if self.tray:
             self.tray.set_status(f"Scanning {done} of {total}")
+
+    def cancel_scan(self) -> None:
+        """Stop what has not started, and say so at once: the images already being decoded or scored
+        finish first (seconds on a busy machine), and a Cancel that looked ignored would be pressed again."""
+        if not self.service.busy or self._cancelling:
+            return
+        self._cancelling = True
+        self.service.cancel()
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setText("Cancelling…")
+        self.cancel_action.setEnabled(False)
+        self.statusBar().showMessage("Cancelling: the images already being scanned finish first…")
+        if self.tray:
+            self.tray.set_status("Cancelling the scan…")
 
     def _scan_finished(self, cancelled: bool) -> None:
         # What the scan's threads decoded is freed but kept by the C library: give it back, or one 48 MP
@@ -720,7 +737,10 @@ class MainWindow(QMainWindow):
         release_freed_memory()
         self.progress.hide()
         self.cancel_button.hide()
+        self.cancel_button.setEnabled(True)
+        self.cancel_button.setText("Cancel")
         self.cancel_action.setEnabled(False)
+        self._cancelling = False
         verdicts, self._verdicts_this_scan = self._verdicts_this_scan, []
         if cancelled:
             count = self.model.mark_cancelled()

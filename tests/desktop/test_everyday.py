@@ -308,6 +308,14 @@ def test_a_likely_real_photo_scoring_above_one_half_is_not_called_likely_ai_gene
     doubtful = Result(sha256="ab" * 32, path="/p/beach.jpg", probability=0.8, verdict=UNCERTAIN, expert_weights=mix)
     assert "regeneration-like 60%" in describe_row(Row("/p/beach.jpg", "/p/beach.jpg", "dropped", DONE, doubtful))
     assert "regeneration-like 60%" in result_summary(doubtful)
+    # uncertain for what the file is (tiny, JPEG quality 10), at a score far below even odds: no finding either
+    squashed = Result(sha256="ab" * 32, path="/p/q10.jpg", probability=0.02, verdict=UNCERTAIN, expert_weights=mix,
+                      reasons=["heavily compressed (JPEG quality about 10)"])
+    assert "regeneration-like" not in describe_row(Row("/p/q10.jpg", "/p/q10.jpg", "dropped", DONE, squashed))
+    assert "regeneration-like" not in result_summary(squashed)
+    from engine.result import CropScore
+    one = Result(sha256="ab" * 32, path="/p/a.jpg", probability=0.8, verdict=UNCERTAIN, crops=[CropScore(0, 0, 96, 0.8)])
+    assert "(1 crop)" in describe_row(Row("/p/a.jpg", "/p/a.jpg", "dropped", DONE, one))
 
 
 def test_a_very_long_file_name_is_cut_in_the_pane_title_and_given_whole_in_the_facts():

@@ -645,12 +645,18 @@ def test_choosing_a_model_that_does_not_load_keeps_the_one_in_use(tmp_path, qtbo
     wait_for_results(qtbot, window, 1)
 
 
-def test_cancel_marks_unscanned_rows(tmp_path, qtbot, slow_model, make_window):
-    window = make_window(slow_model)
+def sixty_jpegs(tmp_path):
+    """A folder of 60 small JPEGs: with the slow model, a scan long enough to be interrupted."""
     folder = tmp_path / "many"
     folder.mkdir()
     for index in range(60):
         write_image(folder / f"{index:03d}.jpg", 100 + index, size=(256, 192), seed=index, fmt="JPEG")
+    return folder
+
+
+def test_cancel_marks_unscanned_rows(tmp_path, qtbot, slow_model, make_window):
+    window = make_window(slow_model)
+    folder = sixty_jpegs(tmp_path)
     # Cancel the moment the rows appear, as a person who dropped the wrong folder would.
     window.service.rowsQueued.connect(lambda rows: window.cancel_button.click())
     drop(window, [folder])
@@ -665,13 +671,34 @@ def test_cancel_marks_unscanned_rows(tmp_path, qtbot, slow_model, make_window):
     qtbot.waitUntil(lambda: rows_by_name(window)["059.jpg"].status == DONE, timeout=WAIT_MS)
 
 
+def test_cancel_says_so_at_once_and_is_not_offered_twice(tmp_path, qtbot, slow_model, make_window):
+    window = make_window(slow_model)
+    folder = sixty_jpegs(tmp_path)
+    seen_while_cancelling = []
+    window.service.progressChanged.connect(lambda done, total: seen_while_cancelling.append(
+        (window.cancel_button.isEnabled(), window.cancel_action.isEnabled())) if window._cancelling else None)
+    drop(window, [folder])
+    wait_for_results(qtbot, window, 1)
+    window.cancel_action.trigger()  # Esc
+    # before the images already being scanned have finished: the button says what is happening
+    assert window.cancel_button.text() == "Cancelling…" and not window.cancel_button.isEnabled()
+    assert not window.cancel_action.isEnabled()
+    assert window.statusBar().currentMessage().startswith("Cancelling")
+    with qtbot.waitSignal(window.service.scanFinished, timeout=WAIT_MS) as finished:
+        pass
+    assert finished.args == [True]
+    assert seen_while_cancelling and not any(enabled for pair in seen_while_cancelling for enabled in pair)
+    assert "not scanned (Ctrl+R scans them)" in window.statusBar().currentMessage()
+    # the next scan offers Cancel again
+    drop(window, [write_image(tmp_path / "next.png", 50, size=(256, 192))])
+    qtbot.waitUntil(lambda: window.cancel_action.isEnabled() or not window.service.busy, timeout=WAIT_MS)
+    assert window.cancel_button.text() == "Cancel" and window.cancel_button.isEnabled()
+
+
 def test_switching_the_model_mid_scan_scans_the_rest_with_the_new_one_and_ends_the_scan(
         tmp_path, qtbot, slow_model, model_path, make_window):
     window = make_window(slow_model)
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for index in range(60):
-        write_image(folder / f"{index:03d}.jpg", 100 + index, size=(256, 192), seed=index, fmt="JPEG")
+    folder = sixty_jpegs(tmp_path)
     progress = []
     window.service.progressChanged.connect(lambda done, total: progress.append((done, total)))
     drop(window, [folder])
