@@ -61,9 +61,6 @@ expert_eval() {  # expert_eval CHECKPOINT OUT: the expert alone, 8 texture crops
 t=$(tag "$alpha")
 kept=configs/checkpoints/lite0-upsample-upscalerjs-$t
 interpolated "$alpha" "$kept"
-expert_eval "$start" "$runs/expert-start"
-expert_eval "$end" "$runs/expert-end"
-expert_eval "$kept" "$runs/expert-$t"
 
 fusion=$runs/v12-$t
 if [ ! -f "$fusion/checkpoint/model.safetensors" ]; then
@@ -93,7 +90,10 @@ stage "the soup of version 12 and the UpscalerJS fusion at $alpha: calibration, 
 PERTURBATIONS=${PERTURBATIONS:-none} EVAL_MANIFEST=$eval_manifest SHIPPED_EVAL=$fusion/eval_val_shipped \
     scripts/fusion_candidate.sh configs/lite0-sef-gamma-upscalerjs.toml "$soup" 16 "$data/forged/manifest.jsonl"
 
-# The rest of the path, the experts alone (last: the fusions above answer the question)
+# The experts alone along the path (last: the fusions above answer the question)
+expert_eval "$start" "$runs/expert-start"
+expert_eval "$end" "$runs/expert-end"
+expert_eval "$kept" "$runs/expert-$t"
 for a in $expert_alphas; do
     at=$(tag "$a")
     [ "$at" = "$t" ] && continue
