@@ -23,6 +23,7 @@ from engine.result import ERROR, LIKELY_AI, LIKELY_REAL, UNCERTAIN, Result
 QUEUED = "queued"
 DONE = "done"
 CANCELLED = "cancelled"
+VERDICT_ORDER = {LIKELY_AI: 3, UNCERTAIN: 2, LIKELY_REAL: 1}  # sorting by verdict: the bands, then the score
 
 RESORT_DELAY_MS = 300  # rows whose score or time changed move into place after this
 
@@ -120,11 +121,12 @@ class Row:
         return (f"{verdict} · seen before", verdict) if result.cached else (verdict,)
 
     def sort_value(self, column: int):
-        """What the proxy sorts by; unscanned and failed rows sort below every score."""
+        """What the proxy sorts by; unscanned and failed rows sort below every score. Verdicts group
+        before scores: a photo called uncertain for being tiny can score under one called likely real."""
         if column == COLUMN_VERDICT:
             if self.status == DONE and self.result is not None and self.result.probability is not None:
-                return float(self.result.probability)
-            return -1.0 if self.status == DONE else -2.0
+                return VERDICT_ORDER.get(self.result.verdict, 0), float(self.result.probability)
+            return (-1, 0.0) if self.status == DONE else (-2, 0.0)
         if column == COLUMN_TIME:
             return float(self.time)
         return ResultsModel._display(self, column).lower()

@@ -92,6 +92,19 @@ def test_ten_thousand_rows_sort_filter_and_ask_only_for_visible_thumbnails(qtbot
     assert 0 < len(requested) < 40  # only the rows on screen asked for a thumbnail
 
 
+def test_sorting_by_verdict_groups_the_verdicts_before_the_scores(qtbot):
+    model, proxy, view = sorted_table(lambda key: None)
+    qtbot.addWidget(view)
+    results = [Result(sha256=f"{i:064x}", path=f"/p/{name}", probability=p, verdict=v)
+               for i, (name, p, v) in enumerate([("real.jpg", 0.60, LIKELY_REAL), ("tiny.png", 0.22, UNCERTAIN),
+                                                 ("fake.png", 0.97, LIKELY_AI), ("doubt.jpg", 0.80, UNCERTAIN)])]
+    model.add_queued([(r.path, "dropped") for r in results] + [("/p/queued.png", "dropped")])
+    model.add_results(results)
+    view.sortByColumn(COLUMN_VERDICT, Qt.SortOrder.DescendingOrder)
+    order = [proxy.row_for(proxy.index(i, 0)).name for i in range(proxy.rowCount())]
+    assert order == ["fake.png", "doubt.jpg", "tiny.png", "real.jpg", "queued.png"]
+
+
 def test_signal_emit_keeps_its_references(qapp):
     """PySide6 6.12.0 returned True from Signal.emit without a reference: after a few thousand
     emits Python 3.11 frees True and the app crashes. pyproject excludes that release; this
