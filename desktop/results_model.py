@@ -213,6 +213,8 @@ class ResultsModel(QAbstractTableModel):
         if column == COLUMN_PROVENANCE:
             return ", ".join(tag_text(hint) for hint in row.result.provenance) if row.result else ""
         if column == COLUMN_TIME:
+            if row.status in (QUEUED, CANCELLED):  # the column says when it was scanned: not yet
+                return "—"
             return datetime.fromtimestamp(row.time).strftime("%Y-%m-%d %H:%M:%S") if row.time else ""
         return ""
 

@@ -33,7 +33,10 @@ def test_results_fill_the_rows_queued_for_them_and_redrops_reuse_rows(qapp):
     assert model.rowCount() == 3 and model.rows()[2].name == "cat.jpg"
     model.add_queued([("/b.png", "watched")])
     assert model.rowCount() == 3 and model.rows()[1].status == QUEUED
+    time_shown = [model.data(model.index(position, COLUMN_TIME)) for position in range(3)]
+    assert time_shown[:2] == ["—", "—"] and time_shown[2] != "—"  # queued: not scanned yet; done: when
     assert model.mark_cancelled() == 2
+    assert model.data(model.index(0, COLUMN_TIME)) == "—"
     assert [row.status for row in model.rows()] == [CANCELLED, CANCELLED, DONE]
     model.add_history([Result(sha256="3" * 64, path="/a.png"), Result(sha256="4" * 64, path="/old.png")])
     assert [row.name for row in model.rows()] == ["a.png", "b.png", "cat.jpg", "old.png"]
