@@ -168,8 +168,9 @@ class ImageView(QWidget):
         painter.setFont(font)
         boxes = []
         for crop in result.crops:
+            # A crop larger than the image (the engine pads a tiny one) is drawn around the image, not past it.
             box = QRectF(target.left() + crop.left * scale_x, target.top() + crop.top * scale_y,
-                         crop.size * scale_x, crop.size * scale_y)
+                         crop.size * scale_x, crop.size * scale_y).intersected(QRectF(target))
             colour = probability_colour(crop.probability)
             painter.setBrush(Qt.BrushStyle.NoBrush)
             # A dark halo under the coloured line: amber on a grey photo is 1.1:1, the halo reads on any

@@ -384,6 +384,29 @@ def test_a_small_image_is_enlarged_at_most_twice_with_its_pixels_kept_sharp(qtbo
     assert colours == {"#000000", "#ffffff"}  # no grey in between: the pixels as they are
 
 
+def test_a_crop_larger_than_a_tiny_image_is_drawn_around_the_image_not_past_it(qtbot):
+    from PySide6.QtGui import QPixmap
+
+    from desktop.ui.image_view import ImageView
+    from engine.result import CropScore
+
+    tiny = QImage(16, 16, QImage.Format.Format_RGB32)
+    tiny.fill(QColor("white"))
+    result = Result(sha256="ab" * 32, path="/p/icon.png", probability=0.9, verdict="likely_ai", width=16, height=16,
+                    crops=[CropScore(0, 0, 96, 0.9)])  # the engine pads a 16 px image to its 96 px crop
+    view = ImageView()
+    qtbot.addWidget(view)
+    view.resize(600, 600)
+    view.set_content(QPixmap.fromImage(tiny), result)
+    view.set_overlays(heatmap=False, crops=True)
+    target = view.image_rect()
+    shown = view.grab().toImage()
+    background = shown.pixelColor(2, 2)
+    # where the 96 px box's right edge would fall (six image widths on): the pane's own background
+    assert shown.pixelColor(target.left() + 6 * target.width(), target.top() + target.height() // 2) == background
+    assert shown.pixelColor(target.left(), target.top() + target.height() // 2) != QColor("white")  # its edge is drawn
+
+
 def test_the_model_is_spelled_the_same_in_the_status_bar_settings_and_pane_and_an_empty_pane_says_so(
         tmp_path, qtbot, model_path, make_window):
     from desktop.ui.settings_dialog import SettingsDialog
