@@ -115,6 +115,7 @@ def _generator_hint(key: str, value: str) -> ProvenanceHint:
 
 
 def _exif_hints(meta: FileMetadata) -> list[ProvenanceHint]:
+    from_exif = bool(meta.ifd0.get(ExifTags.Base.Software))
     software = meta.ifd0.get(ExifTags.Base.Software) or meta.text.get("Software")
     if isinstance(software, bytes):
         software = software.decode("utf-8", "replace")
@@ -123,7 +124,11 @@ def _exif_hints(meta: FileMetadata) -> list[ProvenanceHint]:
     software = software.strip("\x00 ")
     if not software:
         return []
-    return [ProvenanceHint("exif_software", f"Software: {_clip(software, 40)}", f"EXIF Software: {software}",
+    label = f"Software: {_clip(software, 40)}"
+    # The detail says where the name was found, and the whole name only where the label had to clip it.
+    where = "the EXIF Software tag" if from_exif else "the file's Software text"
+    detail = f"From {where}" + (f": {software}" if label != f"Software: {software}" else "")
+    return [ProvenanceHint("exif_software", label, detail,
                            ai_generated=True if KNOWN_AI_SOFTWARE.search(software) else None)]
 
 

@@ -55,6 +55,11 @@ def test_camera_software_is_reported_without_an_ai_claim():
     exif[0x0131] = "GIMP 2.10"
     hints = provenance_hints(image_bytes("JPEG", exif=exif), "JPEG")
     assert [(h.kind, h.ai_generated) for h in hints] == [("exif_software", None)]
+    # the detail says where the name came from, not the name a second time
+    assert hints[0].label == "Software: GIMP 2.10" and hints[0].detail == "From the EXIF Software tag"
+    exif[0x0131] = "A very long software name, version 12.3.4, build 20261206 (x86_64)"
+    [long] = provenance_hints(image_bytes("JPEG", exif=exif), "JPEG")
+    assert long.label.endswith("…") and long.detail.endswith("build 20261206 (x86_64)")
 
 
 def test_iptc_digital_source_type_in_xmp():
