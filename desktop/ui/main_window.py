@@ -71,6 +71,8 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.resize(1280, 780)
+        # Narrower, the list keeps the names but its verdicts scroll out of sight, and the status bar clips.
+        self.setMinimumSize(640, 420)
         ratio = self.devicePixelRatioF()
         self.thumbnails = ImageCache(THUMBNAIL_SIDE, capacity=3000, device_pixel_ratio=ratio, parent=self)
         self.detail_images = ImageCache(DETAIL_IMAGE_SIDE, capacity=12, parent=self)
