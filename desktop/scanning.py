@@ -73,6 +73,7 @@ class ScanService(QObject):
     nothingFound = Signal(list)  # [path] given to scan, in which no file was found
     historyLoaded = Signal(list)  # [Result], newest first
     modelRejected = Signal(str)  # a model asked for could not be loaded; the one in use stays (why, in words)
+    leftoversResumed = Signal(int, bool)  # files (and folders, True) a previous run left unscanned, now resumed
 
     _modelLoaded = Signal(object, int)  # ModelState, load generation
     _historyRead = Signal(list)
@@ -83,6 +84,13 @@ class ScanService(QObject):
         super().__init__(parent)
         self.store = store
         self.pending = PendingWork(store)  # lent to each scanner: files stay there until they have their outcome
+        # What a previous run left (quit or killed mid-scan), said once when it resumes: a scan that starts by
+        # itself, unannounced, looks like a fault. A store that cannot say costs the message, not the resume.
+        try:
+            self._leftovers = {path for path, _source in store.pending()}
+        except Exception as exc:
+            log.warning("could not read the pending list: %s", exc)
+            self._leftovers = set()
         self.workers = workers or preparation_workers()
         self.model_state = ModelState(LOADING, "loading the detector model…")
         self._scanner: Scanner | None = None
@@ -316,8 +324,13 @@ class ScanService(QObject):
     def _resume_pending(self) -> None:
         """Queue again what waited for a model, or what a previous run left unfinished (killed, or quit
         mid-scan): the one resume path. Files already scanned come back from the store's cache."""
+        resumed = 0
         for source, paths in self.pending.take():
+            resumed += sum(path in self._leftovers for path in paths)
             self.submit_paths(paths, source)
+        if resumed:
+            self.leftoversResumed.emit(resumed, any(os.path.isdir(path) for path in self._leftovers))
+        self._leftovers = set()
         if self.pending.given_up:  # files that stopped the app while being scanned: error rows, not a crash loop
             self.resultsReady.emit(list(self.pending.given_up))
 

@@ -341,6 +341,7 @@ class MainWindow(QMainWindow):
         service.scanFinished.connect(self._scan_finished)
         service.nothingFound.connect(self._nothing_found)
         service.modelRejected.connect(self._model_rejected)
+        service.leftoversResumed.connect(self._leftovers_resumed)
         self.session.watchStatusChanged.connect(self._watch_status)
         self.session.notify.connect(self._notify)
         self.session.bridge.changed.connect(self._bridge_changed)
@@ -694,6 +695,12 @@ class MainWindow(QMainWindow):
             self.detail.set_model_has_artifact_map(detector.has_artifact_map)
             self.provider_label.setText(model_status_text(detector.metadata, provider))
             self.provider_label.setToolTip(f"Model file: {detector.path}\nExecution provider in use: {provider}")
+
+    def _leftovers_resumed(self, count: int, with_folders: bool) -> None:
+        what = f"{count} {'files and folders' if with_folders else 'file' if count == 1 else 'files'}"
+        text = f"Scanning {what} left unscanned when SynthSpot last closed."
+        self.statusBar().showMessage(text, 15000)
+        announce(self.statusBar(), text)
 
     def _model_rejected(self, message: str) -> None:
         detector = self.service.detector

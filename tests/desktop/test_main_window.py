@@ -726,12 +726,23 @@ def test_pending_files_and_folders_from_a_previous_run_are_resumed_at_start(
         write_image(folder / f"{index}.png", 200 + index * 5)
     lone = write_image(tmp_path / "lone.png", 20)
     Store(store_path).add_pending([(str(folder), "cli"), (str(lone), "watched")])  # a run died here
-    window = make_window(model_path)
+    from desktop.ui.main_window import MainWindow
+
+    session = make_session(model_path)
+    window = MainWindow(session)  # as make_window builds it, watched from before the session starts
+    qtbot.addWidget(window)
+    said = []
+    window.service.leftoversResumed.connect(lambda count, folders: said.append(window.statusBar().currentMessage()))
+    session.start()
     wait_for_results(qtbot, window, 6)
+    assert said == ["Scanning 2 files and folders left unscanned when SynthSpot last closed."]
     rows = rows_by_name(window)
     assert rows["lone.png"].source == "watched" and rows["0.png"].source == "cli"
     qtbot.waitUntil(lambda: window.session.store.pending() == [], timeout=WAIT_MS)
     assert window.session.store.count() == 6
+    window.shutdown()
+    second = make_window(model_path)  # nothing left over this time: nothing said
+    assert "left unscanned" not in second.statusBar().currentMessage()
 
 
 def test_a_thumbnail_that_failed_on_a_half_written_file_comes_back_with_its_result(
