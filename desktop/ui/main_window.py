@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QMimeData, QModelIndex, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QFontMetrics, QKeySequence
+from PySide6.QtGui import QAction, QFontMetrics, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView, QApplication, QComboBox, QFileDialog, QFrame, QHeaderView, QLabel, QLineEdit,
     QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton, QSplitter, QStyle, QSystemTrayIcon, QToolBar,
@@ -58,6 +58,9 @@ class MainWindow(QMainWindow):
         self.service = session.service
         self._quitting = False
         self._no_thumbnail = self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon)  # asked for on every paint
+        blank = QPixmap(THUMBNAIL_SIDE, THUMBNAIL_SIDE)
+        blank.fill(Qt.GlobalColor.transparent)
+        self._loading_thumbnail = QIcon(blank)  # holds the thumbnail's place: names do not jump when it comes
         self._told_keeps_watching = False  # the tray's "keeps watching" note, shown on the first close only
         self._wanted_in_view: list[str] = []  # what the person just gave (files, folders): shown once it is queued
         self._follow_key = ""  # the row brought into view; kept there while re-sorting moves it
@@ -99,7 +102,7 @@ class MainWindow(QMainWindow):
         thumbnail = self.thumbnails.get(path) if path else None
         if thumbnail is None and (not path or self.thumbnails.failed(path)):
             return self._no_thumbnail
-        return thumbnail
+        return self._loading_thumbnail if thumbnail is None else thumbnail
 
     def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
         action = QAction(text, self)

@@ -121,10 +121,23 @@ def test_corrupt_file_gives_an_error_row_and_the_app_keeps_working(tmp_path, qtb
     assert "Provenance" not in detail.info.toPlainText() and not detail.crops_toggle.isEnabled()
     # A plain file icon where no thumbnail can be made, so its name lines up with the others'.
     name_cell = window.model.index(0, 0)
-    qtbot.waitUntil(lambda: isinstance(name_cell.data(Qt.ItemDataRole.DecorationRole), QIcon), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: isinstance(name_cell.data(Qt.ItemDataRole.DecorationRole), QIcon)
+                    and name_cell.data(Qt.ItemDataRole.DecorationRole).cacheKey() == window._no_thumbnail.cacheKey(),
+                    timeout=WAIT_MS)
     drop(window, [write_image(tmp_path / "after.png", 230)])
     wait_for_results(qtbot, window, 2)
     assert rows_by_name(window)["after.png"].result.verdict == LIKELY_AI
+
+
+def test_a_thumbnail_still_loading_holds_its_place(tmp_path, qtbot, model_path, make_window):
+    from PySide6.QtGui import QPixmap
+
+    window = make_window(model_path)
+    path = str(write_image(tmp_path / "new.png", 120))
+    waiting = window._thumbnail(path)  # asked before it is made: a blank of the thumbnail's size
+    assert isinstance(waiting, QIcon) and waiting.cacheKey() != window._no_thumbnail.cacheKey()
+    assert waiting.availableSizes()[0].width() == window.table.iconSize().width()
+    qtbot.waitUntil(lambda: isinstance(window._thumbnail(path), QPixmap), timeout=WAIT_MS)
 
 
 def test_image_named_files_that_do_not_decode_are_error_rows_that_outlive_a_restart(
