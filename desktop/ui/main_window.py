@@ -74,8 +74,6 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.resize(1280, 780)
-        # Narrower, the list keeps the names but its verdicts scroll out of sight, and the status bar clips.
-        self.setMinimumSize(640, 420)
         ratio = self.devicePixelRatioF()
         self.thumbnails = ImageCache(THUMBNAIL_SIDE, capacity=3000, device_pixel_ratio=ratio, parent=self)
         self.detail_images = ImageCache(DETAIL_IMAGE_SIDE, capacity=12, parent=self)
@@ -270,6 +268,9 @@ class MainWindow(QMainWindow):
         # A narrow window keeps the name and the verdict readable: the time goes first, then the source, then
         # the provenance tags (the pane shows all three). The default window (1280 px) shows every column.
         name_room = 160  # the thumbnail and about 16 characters of the name
+        # Narrower, the list would keep the names and scroll its verdicts out of sight: the splitter and the
+        # window stop here (the detail pane gives way first).
+        self.table.setMinimumWidth(name_room + verdict_width + self.table.verticalScrollBar().sizeHint().width())
         self.table.narrow_rules = (
             (COLUMN_TIME, name_room + sum(widths.values())),
             (COLUMN_SOURCE, name_room + widths[COLUMN_VERDICT] + widths[COLUMN_SOURCE] + widths[COLUMN_PROVENANCE]),
