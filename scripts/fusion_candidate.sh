@@ -16,6 +16,13 @@ manifest=${4:-$HOME/synthspot-data/forged/manifest.jsonl}
 # EVAL_MANIFEST: score on another manifest than the one trained and calibrated on (e.g. one with a
 # family held out of training added to val)
 eval_manifest=${EVAL_MANIFEST:-$manifest}
+# BORROW_CALIBRATION=FILE: a first look without calibrating (16 minutes saved): export and score with
+# another model's calibration. APs are close to what the candidate's own would give (a monotonic
+# rescaling ranks the same; only the cascade's stop rule, set from the calibration, moves); its flag
+# rates and "uncertain" shares are not its own. Written aside (models-borrowed,
+# eval_val-borrowed), so a later run without it calibrates and scores as usual.
+borrowed=${BORROW_CALIBRATION:-}
+suffix=${borrowed:+-borrowed}
 perturbations=${PERTURBATIONS:-jpeg75,jpeg50}
 shipped=engine/models/synthspot-lite0-fp32.onnx
 shipped_calibration=${SHIPPED_CALIBRATION:-configs/checkpoints/lite0-sef-gamma-v12/calibration.json}
@@ -25,27 +32,29 @@ echo $$ > "$run/chain.pid"
 
 [ -f "$run/checkpoint/model.safetensors" ] || \
     $py -m training train --config "$config" --run "$run" --manifest "$manifest" --no-progress
-if [ ! -f "$run/calibration.json" ]; then
+calibration=${borrowed:-$run/calibration.json}
+if [ -z "$borrowed" ] && [ ! -f "$run/calibration.json" ]; then
     $py -m training calibrate --checkpoint "$run/checkpoint" --data "$manifest" \
         --split val --fpr 0.01 --max-crops 8 --aggregation mean --crop-plan texture \
         --perturbations downscale0.5 --out "$run/calibration.tmp.json"
     mv "$run/calibration.tmp.json" "$run/calibration.json"
 fi
-if [ ! -f "$run/models/candidate-cascade.onnx" ]; then
-    $py -m export --checkpoint "$run/checkpoint" --calibration "$run/calibration.json" --out "$run/models" \
+models=$run/models$suffix
+if [ ! -f "$models/candidate-cascade.onnx" ]; then
+    $py -m export --checkpoint "$run/checkpoint" --calibration "$calibration" --out "$models" \
         --name synthspot-lite0 --version "$version" --precisions fp32 --parity-data "$manifest"
-    $py -m export.cascade --model "$run/models/synthspot-lite0-fp32.onnx" --first-crops 4 --margin 0.4 \
-        --out "$run/models/candidate-cascade.tmp.onnx"
-    mv "$run/models/candidate-cascade.tmp.onnx" "$run/models/candidate-cascade.onnx"
+    $py -m export.cascade --model "$models/synthspot-lite0-fp32.onnx" --first-crops 4 --margin 0.4 \
+        --out "$models/candidate-cascade.tmp.onnx"
+    mv "$models/candidate-cascade.tmp.onnx" "$models/candidate-cascade.onnx"
 fi
 # An evaluation is whole once its report is written (metrics, scores and plots come before it).
-[ -f "$run/eval_val/report.md" ] || $py -m training.evaluate --onnx "$run/models/candidate-cascade.onnx" \
-    --data "$eval_manifest" --split val --perturbations "$perturbations" --calibration "$run/calibration.json" \
-    --out "$run/eval_val"
+[ -f "$run/eval_val$suffix/report.md" ] || $py -m training.evaluate --onnx "$models/candidate-cascade.onnx" \
+    --data "$eval_manifest" --split val --perturbations "$perturbations" --calibration "$calibration" \
+    --out "$run/eval_val$suffix"
 # SHIPPED_EVAL: an earlier chain's eval_val_shipped, reused (only while engine/models and the scoring are unchanged).
 if [ -n "${SHIPPED_EVAL:-}" ] && [ ! -e "$run/eval_val_shipped" ]; then cp -r "$SHIPPED_EVAL" "$run/eval_val_shipped"; fi
 [ -f "$run/eval_val_shipped/report.md" ] || $py -m training.evaluate --onnx "$shipped" \
     --data "$eval_manifest" --split val --perturbations "$perturbations" --calibration "$shipped_calibration" \
     --out "$run/eval_val_shipped"
 rm -f "$run/chain.pid"
-echo "done: python -m training.compare $run/eval_val_shipped $run/eval_val --manifest $eval_manifest --bootstrap 1000"
+echo "done: python -m training.compare $run/eval_val_shipped $run/eval_val$suffix --manifest $eval_manifest --bootstrap 1000"

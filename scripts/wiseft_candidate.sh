@@ -9,7 +9,8 @@
 # score: WiSE-FT's usual 0.5), gate and heads untouched (python -m training.swap_expert),
 # calibrated, exported and scored on val beside the shipped model (scripts/fusion_candidate.sh; clean
 # only unless PERTURBATIONS=jpeg75,jpeg50 is set: the JPEG conditions cost an hour more).
-# Then a soup of the two fusions (version 12 and the one retrained over the UpscalerJS expert).
+# Then a soup of the two fusions (version 12 and the one retrained over the UpscalerJS expert). Both are
+# first scored on version 12's calibration (their APs, in minutes), then calibrated and scored in full.
 # Never the test split. Resumable: rerun the same command; finished stages are skipped.
 #   mkdir -p RUNS && nohup scripts/wiseft_candidate.sh [DATA] [RUNS] > RUNS/chain.log 2>&1 &
 set -euo pipefail
@@ -70,11 +71,6 @@ if [ ! -f "$fusion/checkpoint/model.safetensors" ]; then
     rm -rf "$fusion/checkpoint"
     mv "$fusion/checkpoint.tmp" "$fusion/checkpoint"
 fi
-stage "version 12 with the $t expert: calibration, export and val scores"
-# the config is not trained (the checkpoint is there); it names what the checkpoint was built from
-PERTURBATIONS=${PERTURBATIONS:-none} EVAL_MANIFEST=$eval_manifest \
-    scripts/fusion_candidate.sh configs/lite0-sef-gamma-v12.toml "$fusion" 15 "$data/forged/manifest.jsonl"
-
 # A soup of the two fusions themselves: version 12 and the fusion retrained over the UpscalerJS expert
 # (configs/checkpoints/lite0-sef-gamma-upscalerjs), same config and seed, ALPHA of the way: the upsample
 # expert as above, the gate and heads half way too. Scored against the same shipped evaluation.
@@ -86,9 +82,16 @@ if [ ! -f "$soup/checkpoint/model.safetensors" ]; then
     rm -rf "$soup/checkpoint"
     mv "$soup/checkpoint.tmp" "$soup/checkpoint"
 fi
-stage "the soup of version 12 and the UpscalerJS fusion at $alpha: calibration, export and val scores"
-PERTURBATIONS=${PERTURBATIONS:-none} EVAL_MANIFEST=$eval_manifest SHIPPED_EVAL=$fusion/eval_val_shipped \
-    scripts/fusion_candidate.sh configs/lite0-sef-gamma-upscalerjs.toml "$soup" 16 "$data/forged/manifest.jsonl"
+candidates() {  # each candidate through fusion_candidate.sh (the config is not trained: the checkpoint is there)
+    PERTURBATIONS=${PERTURBATIONS:-none} EVAL_MANIFEST=$eval_manifest \
+        scripts/fusion_candidate.sh configs/lite0-sef-gamma-v12.toml "$fusion" 15 "$data/forged/manifest.jsonl"
+    PERTURBATIONS=${PERTURBATIONS:-none} EVAL_MANIFEST=$eval_manifest SHIPPED_EVAL=$fusion/eval_val_shipped \
+        scripts/fusion_candidate.sh configs/lite0-sef-gamma-upscalerjs.toml "$soup" 16 "$data/forged/manifest.jsonl"
+}
+stage "first look, both candidates on version 12's calibration (their APs; not their flag rates)"
+BORROW_CALIBRATION=configs/checkpoints/lite0-sef-gamma-v12/calibration.json candidates
+stage "both candidates calibrated as version 12 was, exported and scored"
+candidates
 
 # The experts alone along the path (last: the fusions above answer the question)
 expert_eval "$start" "$runs/expert-start"
