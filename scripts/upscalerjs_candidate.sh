@@ -15,11 +15,8 @@ data=${1:-$HOME/synthspot-data}
 runs=${2:-$data/runs/upscalerjs}
 py=.venv/bin/python
 mkdir -p "$runs"
-if [ -f "$runs/chain.pid" ] && kill -0 "$(cat "$runs/chain.pid")" 2>/dev/null; then
-    echo "a chain already runs in $runs (pid $(cat "$runs/chain.pid"))" >&2; exit 1
-fi
-echo $$ > "$runs/chain.pid"
-stage() { echo "== $(date -u +%H:%M:%S) $*"; }
+source scripts/chain_lib.sh
+claim_chain "$runs"
 # all: every network; rdn: the RDNs that keep a photo's colours (the tinting ones are never trained on)
 networks() { $py -c "from training.data.forge import upscalerjs_sr as u; print(','.join(s.name for s in u.SPECS if '$1' == 'all' or (s.family == '$1' and not s.colour_cast)))"; }
 

@@ -24,11 +24,8 @@ start=configs/checkpoints/lite0-upsample-lowlevel-730k
 end=configs/checkpoints/lite0-upsample-upscalerjs
 py=.venv/bin/python
 mkdir -p "$runs"
-if [ -f "$runs/chain.pid" ] && kill -0 "$(cat "$runs/chain.pid")" 2>/dev/null; then
-    echo "a chain already runs in $runs (pid $(cat "$runs/chain.pid"))" >&2; exit 1
-fi
-echo $$ > "$runs/chain.pid"
-stage() { echo "== $(date -u +%H:%M:%S) $*"; }
+source scripts/chain_lib.sh
+claim_chain "$runs"
 tag() { $py -c "print(f'wise{round(float($1) * 100):02d}')"; }  # 0.5 -> wise50
 
 stage "UpscalerJS' val and test fakes, merged with the forge"
