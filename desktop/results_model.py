@@ -27,6 +27,9 @@ VERDICT_ORDER = {LIKELY_AI: 3, UNCERTAIN: 2, LIKELY_REAL: 1}  # sorting by verdi
 
 RESORT_DELAY_MS = 300  # rows whose score or time changed move into place after this
 
+# A queued row, in the list and the pane alike (the few in flight at a moment are not told apart).
+QUEUED_TEXT = "Waiting to be scanned…"
+
 COLUMN_NAME, COLUMN_VERDICT, COLUMN_SOURCE, COLUMN_PROVENANCE, COLUMN_TIME = range(5)
 HEADERS = ("Image", "Verdict", "Source", "Provenance", "Scanned")
 
@@ -109,7 +112,7 @@ class Row:
         """The verdict badge's text, longest first: where the column is too narrow for the first, the
         badge drops "seen before" before it would elide the score."""
         if self.status == QUEUED:
-            return ("Scanning…",)
+            return (QUEUED_TEXT, "Waiting…")
         if self.status == CANCELLED:
             return ("Cancelled",)
         result = self.result

@@ -11,7 +11,7 @@ from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QCheckBox, QHBoxLayout, QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
 from desktop.export import counted, expert_mix_text, model_label, score_text, shows_artifact_kind
-from desktop.results_model import CANCELLED, QUEUED, Row, source_label
+from desktop.results_model import CANCELLED, QUEUED, QUEUED_TEXT, Row, source_label
 from desktop.thumbnails import ImageCache
 from desktop.ui.image_view import ImageView
 from desktop.ui.style import badge_colours, readable_indicators, rich_text_css
@@ -67,7 +67,7 @@ def describe_row(row: Row) -> str:
     result = row.result
     parts = [f"<h3 style='margin:0'>{e(elide_middle(row.name, MAX_TITLE_CHARS))}</h3>"]
     if row.status == QUEUED or result is None:
-        parts.append("<p>Waiting to be scanned…</p>" if row.status == QUEUED else "<p>Not scanned.</p>")
+        parts.append(f"<p>{QUEUED_TEXT}</p>" if row.status == QUEUED else "<p>Not scanned.</p>")
         if row.status == CANCELLED:
             parts.append("<p>The scan was cancelled. Rescan it (Ctrl+R) or drop it again.</p>")
         parts.append(_facts_table([("Path", row.path), ("Source", source_label(row.source))]))

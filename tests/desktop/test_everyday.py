@@ -427,3 +427,19 @@ def test_the_model_is_spelled_the_same_in_the_status_bar_settings_and_pane_and_a
     wait_for_results(qtbot, window, 1)
     window.select_proxy_row(0)
     assert "test-brightness v1 on CPU" in window.detail.info.toPlainText()
+
+
+def test_a_queued_row_says_the_same_in_the_list_and_the_pane(model_path, make_window):
+    """Rows waiting their turn are not "Scanning…" in the list while the pane says they wait; a narrow
+    verdict column gets the short form, not an elided long one."""
+    from desktop.results_model import QUEUED, Row
+    from desktop.ui.delegates import BADGE_PADDING, fit_badge
+    from desktop.ui.detail_pane import describe_row
+
+    window = make_window(model_path)
+    row = Row("/p/queued.jpg", "/p/queued.jpg", "dropped", QUEUED)
+    long_text, short_text = row.badge_texts()
+    assert long_text in describe_row(row)
+    metrics = window.table.fontMetrics()
+    assert fit_badge(row.badge_texts(), metrics, metrics.horizontalAdvance(long_text) + BADGE_PADDING)[0] == long_text
+    assert fit_badge(row.badge_texts(), metrics, metrics.horizontalAdvance(short_text) + BADGE_PADDING)[0] == short_text
