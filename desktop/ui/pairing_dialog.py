@@ -81,10 +81,16 @@ class PairingDialog(QDialog):
         # never on another request's Approve, where a second Enter would approve it).
         focused = self._focused_button()
         self._refresh_rows()
+        if self.isVisible():
+            # A layout shows the widgets added to a shown window by a queued call: until then a new row
+            # takes no focus and a click or key sent to it is lost. Shown now, the rows are whole at once.
+            for grid in (self._requests, self._browsers):
+                for position in range(grid.count()):
+                    widget = grid.itemAt(position).widget()
+                    if widget is not None:
+                        widget.show()
         if focused is not None:
-            target = self._button(*focused) or self.close_button
-            target.show()  # a new row's widgets are shown by a queued call, and a hidden one takes no focus
-            target.setFocus(Qt.FocusReason.OtherFocusReason)
+            (self._button(*focused) or self.close_button).setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _focused_button(self) -> tuple[str, int] | None:
         """(row id, button index) of the row button with keyboard focus, ("", -1) for another widget in
@@ -193,4 +199,5 @@ def _clear(grid: QGridLayout) -> None:
         item = grid.takeAt(0)
         widget = item.widget() if item is not None else None
         if widget is not None:
+            widget.hide()  # gone from sight and the focus chain now; deleted once events run
             widget.deleteLater()
