@@ -4,16 +4,31 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, QSizeF, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from desktop.ui.style import VERDICT_COLOURS, probability_colour, readable_badge, rgb_fractions
+from desktop.ui.style import (
+    TRANSPARENCY_DARK, TRANSPARENCY_LIGHT, VERDICT_COLOURS, probability_colour, readable_badge, rgb_fractions,
+)
 from engine.result import LIKELY_AI, LIKELY_REAL, UNCERTAIN, Result
 
 HEATMAP_OPACITY = 0.55
 
 
 CROP_HALO = QColor(0, 0, 0, 170)
+TRANSPARENCY_SQUARE = 8  # px of the checkerboard shown through transparent pixels, as image viewers do
+
+
+def transparency_brush() -> QBrush:
+    """Light and mid grey squares: a transparent area reads as transparent in any theme, not as the
+    pane's own colour (a white logo on a light pane would vanish)."""
+    tile = QPixmap(2 * TRANSPARENCY_SQUARE, 2 * TRANSPARENCY_SQUARE)
+    tile.fill(TRANSPARENCY_LIGHT)
+    painter = QPainter(tile)
+    for corner in (0, TRANSPARENCY_SQUARE):
+        painter.fillRect(corner, corner, TRANSPARENCY_SQUARE, TRANSPARENCY_SQUARE, TRANSPARENCY_DARK)
+    painter.end()
+    return QBrush(tile)
 
 
 def heatmap_image(cells: list) -> QImage | None:
@@ -152,6 +167,9 @@ class ImageView(QWidget):
             self._scaled = pixmap.scaled(target.size(), Qt.AspectRatioMode.IgnoreAspectRatio,
                                          Qt.TransformationMode.FastTransformation if enlarged
                                          else Qt.TransformationMode.SmoothTransformation)
+        if pixmap.hasAlphaChannel():
+            painter.setBrushOrigin(target.topLeft())
+            painter.fillRect(target, transparency_brush())
         painter.drawPixmap(target.topLeft(), self._scaled)
         if self.show_heatmap and self._heatmap is not None:
             painter.setOpacity(HEATMAP_OPACITY)

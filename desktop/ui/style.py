@@ -71,6 +71,9 @@ def readable(colour: QColor, background: QColor, text: QColor, minimum: float = 
 
 BADGE_LIGHT_TEXT = QColor("#ffffff")
 BADGE_DARK_TEXT = QColor("#1a1a1a")
+# The checkerboard behind transparent pixels: the same in any theme, as image viewers draw it.
+TRANSPARENCY_LIGHT = QColor("#cccccc")
+TRANSPARENCY_DARK = QColor("#999999")
 
 
 def readable_badge(fill: QColor) -> tuple[QColor, QColor]:

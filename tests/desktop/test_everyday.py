@@ -443,3 +443,25 @@ def test_a_queued_row_says_the_same_in_the_list_and_the_pane(model_path, make_wi
     metrics = window.table.fontMetrics()
     assert fit_badge(row.badge_texts(), metrics, metrics.horizontalAdvance(long_text) + BADGE_PADDING)[0] == long_text
     assert fit_badge(row.badge_texts(), metrics, metrics.horizontalAdvance(short_text) + BADGE_PADDING)[0] == short_text
+
+
+def test_transparent_pixels_show_a_checkerboard_and_opaque_ones_do_not(qtbot):
+    from PySide6.QtGui import QPixmap
+
+    from desktop.ui.image_view import ImageView
+
+    def shown_colours(image: QImage) -> set[str]:
+        view = ImageView()
+        qtbot.addWidget(view)
+        view.resize(600, 600)
+        view.set_content(QPixmap.fromImage(image), None)
+        shown = view.grab().toImage().copy(view.image_rect())
+        return {shown.pixelColor(x, y).name() for y in range(0, shown.height(), 3) for x in range(0, shown.width(), 3)}
+
+    clear = QImage(64, 64, QImage.Format.Format_ARGB32)
+    clear.fill(QColor(0, 0, 0, 0))
+    assert shown_colours(clear) == {"#cccccc", "#999999"}  # not the pane's background
+    opaque = QImage(64, 64, QImage.Format.Format_RGB32)
+    opaque.fill(QColor("#336699"))
+    assert shown_colours(opaque) == {"#336699"}
+

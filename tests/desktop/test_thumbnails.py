@@ -94,3 +94,13 @@ def test_a_photo_with_a_damaged_profile_or_none_is_shown_as_stored(tmp_path, qap
         path = tmp_path / name
         Image.new("RGB", (64, 48), colour).save(path, "PNG", **({"icc_profile": profile} if profile else {}))
         assert load_scaled(str(path), 32).pixelColor(16, 12).getRgb()[:3] == colour
+
+
+def test_only_images_that_can_be_transparent_are_loaded_with_an_alpha_channel(tmp_path):
+    Image.new("RGB", (40, 30), (10, 20, 30)).save(tmp_path / "photo.jpg")
+    Image.new("RGBA", (40, 30), (10, 20, 30, 0)).save(tmp_path / "logo.png")
+    Image.new("P", (40, 30)).save(tmp_path / "indexed.png", transparency=0)
+    assert not load_scaled(str(tmp_path / "photo.jpg"), 64).hasAlphaChannel()
+    logo = load_scaled(str(tmp_path / "logo.png"), 64)
+    assert logo.hasAlphaChannel() and logo.pixelColor(5, 5).alpha() == 0
+    assert load_scaled(str(tmp_path / "indexed.png"), 64).hasAlphaChannel()
