@@ -86,7 +86,8 @@ class PairingDialog(QDialog):
             # takes no focus and a click or key sent to it is lost. Shown now, the rows are whole at once.
             for grid in (self._requests, self._browsers):
                 for position in range(grid.count()):
-                    widget = grid.itemAt(position).widget()
+                    item = grid.itemAt(position)
+                    widget = item.widget() if item is not None else None
                     if widget is not None:
                         widget.show()
         if focused is not None:
