@@ -47,6 +47,8 @@ if [ ! -f "$models/candidate-cascade.onnx" ]; then
         --out "$models/candidate-cascade.tmp.onnx"
     mv "$models/candidate-cascade.tmp.onnx" "$models/candidate-cascade.onnx"
 fi
+# STOP_AFTER=export: calibrated and exported only (a candidate already chosen on val, about to be tested).
+[ "${STOP_AFTER:-}" = export ] && { rm -f "$run/chain.pid"; echo "done: $models/candidate-cascade.onnx"; exit 0; }
 # An evaluation is whole once its report is written (metrics, scores and plots come before it).
 [ -f "$run/eval_val$suffix/report.md" ] || $py -m training.evaluate --onnx "$models/candidate-cascade.onnx" \
     --data "$eval_manifest" --split val --perturbations "$perturbations" --calibration "$calibration" \
