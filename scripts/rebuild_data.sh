@@ -56,7 +56,7 @@ if [ ! -f "$data/.corpus-540" ]; then
     $py -m training.data.corpus build "$corpus"
     touch "$data/.corpus-540"
 fi
-# FORGE_SPLITS=val,test: only the added photos' val and test crops (5 minutes, not 50): what a
+# FORGE_SPLITS=val,test: only the added photos' val and test crops (20 photos, 8 minutes, not 50): what a
 # calibration and a test run on the 540-photo splits need; a later run without it adds the rest.
 stage "forge: the photos added${FORGE_SPLITS:+ ($FORGE_SPLITS only)}"
 scripts/forge_default.sh "$corpus" "$forged" ${FORGE_SPLITS:+--splits "$FORGE_SPLITS"}
