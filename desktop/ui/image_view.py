@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, QSizeF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap
@@ -19,6 +21,7 @@ CROP_HALO = QColor(0, 0, 0, 170)
 TRANSPARENCY_SQUARE = 8  # px of the checkerboard shown through transparent pixels, as image viewers do
 
 
+@functools.cache  # one tile for every paint (made once a QGuiApplication exists: painting needs one)
 def transparency_brush() -> QBrush:
     """Light and mid grey squares: a transparent area reads as transparent in any theme, not as the
     pane's own colour (a white logo on a light pane would vanish)."""
