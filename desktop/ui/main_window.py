@@ -5,15 +5,13 @@ from __future__ import annotations
 import html
 import json
 import os
-import time
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QMimeData, QModelIndex, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QFontMetrics, QIcon, QKeySequence, QPixmap
+from PySide6.QtCore import QEvent, QItemSelectionModel, QMimeData, QModelIndex, Qt, QTimer
+from PySide6.QtGui import QAction, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView, QApplication, QComboBox, QFileDialog, QFrame, QHeaderView, QLabel, QLineEdit,
-    QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton, QSplitter, QStyle, QSystemTrayIcon, QToolBar,
-    QVBoxLayout, QWidget,
+    QApplication, QFileDialog, QFrame, QLabel, QMainWindow, QMenu, QMessageBox, QSplitter,
+    QStyle, QSystemTrayIcon, QToolBar, QVBoxLayout, QWidget,
 )
 
 import engine
@@ -21,8 +19,7 @@ from desktop.export import counted, model_label, result_summary, save_failure_te
 from desktop.memory import release_freed_memory
 from desktop.notifications import DesktopNotifications
 from desktop.results_model import (
-    COLUMN_NAME, COLUMN_PROVENANCE, COLUMN_SOURCE, COLUMN_TIME, COLUMN_VERDICT, QUEUED, SOURCE_LABELS, VERDICT_FILTERS,
-    ResultsFilterProxy, ResultsModel, Row, row_key, show_details, whole_result,
+    QUEUED, ResultsFilterProxy, ResultsModel, Row, row_key, show_details, whole_result,
 )
 from desktop.reveal import reveal_in_file_manager
 from desktop.scanning import FAILED, LOADING, NO_MODEL, READY, ModelState
@@ -30,20 +27,18 @@ from desktop.settings import dialog_start_folder
 from desktop.thumbnails import ImageCache
 from desktop.ui.announce import announce
 from desktop.ui.banners import AlertBanner, ModelBanner
-from desktop.ui.delegates import TagsDelegate, VerdictDelegate, verdict_column_width
 from desktop.ui.detail_pane import DETAIL_IMAGE_SIDE, DetailPane
 from desktop.ui.confirm import confirmed
-from desktop.ui.results_table import ResultsTable
+from desktop.ui.results_table import THUMBNAIL_SIDE, ResultsTable
+from desktop.ui.scan_progress import ScanProgress
 from desktop.ui.settings_dialog import SettingsDialog
+from desktop.ui.filter_bar import ResultFilters
 from desktop.ui.focus import show_keyboard_focus
 from desktop.ui.style import app_icon, keep_palette_readable
 from desktop.ui.tray import TrayIcon
 from engine.models import builtin_model_available
 from engine.result import ERROR, verdict_counts_text
 
-THUMBNAIL_SIDE = 44
-ROW_HEIGHT = 52
-PROGRESS_INTERVAL_S = 0.25  # QProgressBar.setValue repaints at once: a few times a second is plenty
 
 
 def model_status_text(metadata, provider: str) -> str:
@@ -65,8 +60,6 @@ class MainWindow(QMainWindow):
         self._wanted_in_view: list[str] = []  # what the person just gave (files, folders): shown once it is queued
         self._follow_key = ""  # the row brought into view; kept there while re-sorting moves it
         self._alerted = None  # the Result the alert banner and the desktop notification point at
-        self._progress_shown_at = 0.0
-        self._cancelling = False  # cancel asked, the images already being scanned still finishing
         self._verdicts_this_scan: list[str] = []  # for the summary when the scan finishes
         keep_palette_readable()
         show_keyboard_focus()
@@ -195,34 +188,8 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.export_action)
         toolbar.addAction(self.settings_action)
         toolbar.addSeparator()
-        self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter by name, tag or verdict (Ctrl+F)")
-        self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.setMaximumWidth(320)
-        self.filter_edit.setAcceptDrops(False)  # a file dropped here is meant for scanning, like anywhere else
-        self.filter_edit.textChanged.connect(self.proxy.set_text_filter)
-        self.verdict_filter = QComboBox()
-        for key, label in VERDICT_FILTERS.items():
-            self.verdict_filter.addItem(label, key)
-        self.verdict_filter.currentIndexChanged.connect(
-            lambda: self.proxy.set_verdict_filter(self.verdict_filter.currentData()))
-        self.source_filter = QComboBox()
-        self.source_filter.addItem("All sources", "")
-        for key, label in SOURCE_LABELS.items():
-            self.source_filter.addItem(label, key)
-        self.source_filter.currentIndexChanged.connect(
-            lambda: self.proxy.set_source_filter(self.source_filter.currentData()))
-        # Visible labels, each the buddy of its combo box: on Linux a screen reader names a combo box by
-        # its label and otherwise hears only the current item ("All verdicts").
-        self.verdict_filter_label, self.source_filter_label = QLabel(" Ve&rdict "), QLabel(" S&ource ")
-        self.verdict_filter_label.setBuddy(self.verdict_filter)
-        self.source_filter_label.setBuddy(self.source_filter)
-        for widget in (self.filter_edit, self.verdict_filter_label, self.verdict_filter, self.source_filter_label,
-                       self.source_filter):
-            toolbar.addWidget(widget)
-        self.filter_edit.setAccessibleName("Filter results")
-        self.verdict_filter.setAccessibleName("Show verdict")
-        self.source_filter.setAccessibleName("Show source")
+        self.filters = ResultFilters(self.proxy)
+        self.filters.add_to(toolbar)
         # Tool buttons take no focus by default: Tab must reach them for keyboard users.
         for action in toolbar.actions():
             button = toolbar.widgetForAction(action)
@@ -238,46 +205,8 @@ class MainWindow(QMainWindow):
         self.alert_banner = AlertBanner()
         self.alert_banner.show_button.clicked.connect(self.show_alerted)
         self.alert_banner.hide()
-        self.table = ResultsTable()
-        self.table.setModel(self.proxy)
-        self.table.setAccessibleName("Scan results")
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setTabKeyNavigation(False)  # rows are chosen with the arrows; Tab goes on to the detail pane
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(COLUMN_TIME, Qt.SortOrder.DescendingOrder)
-        self.table.setShowGrid(False)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        # Long names lose their middle, not their end: "pasted 2026-12-05 10-40-53.png" keeps its time,
-        # "IMG_20241205_104053.jpg" its number.
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.table.setIconSize(QSize(THUMBNAIL_SIDE, THUMBNAIL_SIDE))
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table = ResultsTable(self.proxy)
         self.table.customContextMenuRequested.connect(self._context_menu)
-        vertical = self.table.verticalHeader()
-        vertical.hide()
-        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # fixed heights keep 10,000 rows cheap
-        vertical.setDefaultSectionSize(ROW_HEIGHT)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(COLUMN_NAME, QHeaderView.ResizeMode.Stretch)
-        verdict_width = max(140, verdict_column_width(QFontMetrics(self.table.font())))
-        widths = {COLUMN_VERDICT: verdict_width, COLUMN_SOURCE: 110, COLUMN_PROVENANCE: 150, COLUMN_TIME: 140}
-        for column, width in widths.items():
-            self.table.setColumnWidth(column, width)
-        # A narrow window keeps the name and the verdict readable: the time goes first, then the source, then
-        # the provenance tags (the pane shows all three). The default window (1280 px) shows every column.
-        name_room = 160  # the thumbnail and about 16 characters of the name
-        # Narrower, the list would keep the names and scroll its verdicts out of sight: the splitter and the
-        # window stop here (the detail pane gives way first).
-        self.table.setMinimumWidth(name_room + verdict_width + self.table.verticalScrollBar().sizeHint().width())
-        self.table.narrow_rules = (
-            (COLUMN_TIME, name_room + sum(widths.values())),
-            (COLUMN_SOURCE, name_room + widths[COLUMN_VERDICT] + widths[COLUMN_SOURCE] + widths[COLUMN_PROVENANCE]),
-            (COLUMN_PROVENANCE, name_room + widths[COLUMN_VERDICT] + widths[COLUMN_PROVENANCE]),
-        )
-        self.table.setItemDelegateForColumn(COLUMN_VERDICT, VerdictDelegate(self.table))
-        self.table.setItemDelegateForColumn(COLUMN_PROVENANCE, TagsDelegate(self.table))
         self.table.addAction(self.remove_action)
         self.table.addAction(self.copy_action)
         self.table.addAction(self.delete_action)
@@ -303,15 +232,8 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.progress = QProgressBar()
-        self.progress.setAccessibleName("Scan progress")
-        self.progress.setMaximumWidth(240)
-        self.progress.setFormat("%v of %m")
-        self.progress.hide()
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop scanning what has not started yet")
-        self.cancel_button.clicked.connect(self.cancel_scan)
-        self.cancel_button.hide()
+        self.scan_progress = ScanProgress(self.cancel_scan)
+        self.scan_progress.add_to(bar)
         self.watch_label = QLabel(self.session.watch_summary())
         self.watch_label.setToolTip(self.session.watch_details())
         self.bridge_label = QLabel()
@@ -319,8 +241,6 @@ class MainWindow(QMainWindow):
         for label in (self.watch_label, self.bridge_label, self.provider_label):
             label.setContentsMargins(10, 0, 10, 0)
             label.setFrameShape(QFrame.Shape.StyledPanel)
-        bar.addPermanentWidget(self.progress)
-        bar.addPermanentWidget(self.cancel_button)
         bar.addPermanentWidget(self.watch_label)
         bar.addPermanentWidget(self.bridge_label)
         bar.addPermanentWidget(self.provider_label)
@@ -457,9 +377,7 @@ class MainWindow(QMainWindow):
             return
         proxy_index = self.proxy.mapFromSource(self.model.index(position, 0))
         if not proxy_index.isValid():
-            self.filter_edit.clear()
-            self.verdict_filter.setCurrentIndex(0)
-            self.source_filter.setCurrentIndex(0)
+            self.filters.clear()
             proxy_index = self.proxy.mapFromSource(self.model.index(position, 0))
         self._follow_key = key
         self.select_proxy_row(proxy_index.row())
@@ -637,8 +555,7 @@ class MainWindow(QMainWindow):
         return written
 
     def focus_filter(self) -> None:
-        self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
-        self.filter_edit.selectAll()
+        self.filters.focus_text()
 
     # --- settings and the model ------------------------------------------------------------
 
@@ -714,31 +631,18 @@ class MainWindow(QMainWindow):
         QMessageBox.warning(self, "Model not loaded", f"{message}\n\n{kept}")
 
     def _progress(self, done: int, total: int) -> None:
-        if total <= 0:
-            return
-        now = time.monotonic()
-        if done < total and self.progress.isVisible() and now - self._progress_shown_at < PROGRESS_INTERVAL_S:
-            return  # every 40 ms drain would repaint the bar there and then, on the GUI thread
-        self._progress_shown_at = now
-        self.progress.setMaximum(total)
-        self.progress.setValue(done)
-        self.progress.show()
-        self.cancel_button.show()
-        if self._cancelling:
+        if not self.scan_progress.show(done, total) or self.scan_progress.cancelling:
             return
         self.cancel_action.setEnabled(True)
         if self.tray:
             self.tray.set_status(f"Scanning {done} of {total}")
 
     def cancel_scan(self) -> None:
-        """Stop what has not started, and say so at once: the images already being decoded or scored
-        finish first (seconds on a busy machine), and a Cancel that looked ignored would be pressed again."""
-        if not self.service.busy or self._cancelling:
+        """Stop what has not started, and say so at once."""
+        if not self.service.busy or self.scan_progress.cancelling:
             return
-        self._cancelling = True
         self.service.cancel()
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.setText("Cancelling…")
+        self.scan_progress.start_cancelling()
         self.cancel_action.setEnabled(False)
         self.statusBar().showMessage("Cancelling: the images already being scanned finish first…")
         if self.tray:
@@ -748,12 +652,8 @@ class MainWindow(QMainWindow):
         # What the scan's threads decoded is freed but kept by the C library: give it back, or one 48 MP
         # photo leaves the app twice its size for the rest of the session.
         release_freed_memory()
-        self.progress.hide()
-        self.cancel_button.hide()
-        self.cancel_button.setEnabled(True)
-        self.cancel_button.setText("Cancel")
+        self.scan_progress.finish()
         self.cancel_action.setEnabled(False)
-        self._cancelling = False
         verdicts, self._verdicts_this_scan = self._verdicts_this_scan, []
         if cancelled:
             count = self.model.mark_cancelled()

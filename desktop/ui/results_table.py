@@ -1,12 +1,18 @@
-"""The results table view: list-like Home/End, and what to do when it is empty."""
+"""The results table view: its columns, list-like Home/End, and what to do when it is empty."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtGui import QPainter, QPalette
-from PySide6.QtWidgets import QAbstractItemView, QTableView
+from PySide6.QtCore import QModelIndex, QSize, Qt
+from PySide6.QtGui import QFontMetrics, QPainter, QPalette
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from desktop.results_model import ResultsFilterProxy
+from desktop.results_model import (
+    COLUMN_NAME, COLUMN_PROVENANCE, COLUMN_SOURCE, COLUMN_TIME, COLUMN_VERDICT, ResultsFilterProxy,
+)
+from desktop.ui.delegates import TagsDelegate, VerdictDelegate, verdict_column_width
+
+THUMBNAIL_SIDE = 44
+ROW_HEIGHT = 52
 
 EMPTY_HINT = ("Drop images or folders here to scan them\n\n"
               "or use Open files… (Ctrl+O), Open folder… (Ctrl+Shift+O) or paste an image (Ctrl+V).\n"
@@ -25,6 +31,49 @@ class ResultsTable(QTableView):
     # Columns given up, in this order, when the table is too narrow for them beside a readable name
     # (the detail pane shows each row's source and time anyway): (column, table width below which it hides).
     narrow_rules: tuple[tuple[int, int], ...] = ()
+
+    def __init__(self, proxy: ResultsFilterProxy, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setModel(proxy)
+        self.setAccessibleName("Scan results")
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setTabKeyNavigation(False)  # rows are chosen with the arrows; Tab goes on to the detail pane
+        self.setSortingEnabled(True)
+        self.sortByColumn(COLUMN_TIME, Qt.SortOrder.DescendingOrder)
+        self.setShowGrid(False)
+        self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
+        # Long names lose their middle, not their end: "pasted 2026-12-05 10-40-53.png" keeps its time,
+        # "IMG_20241205_104053.jpg" its number.
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setIconSize(QSize(THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        vertical = self.verticalHeader()
+        vertical.hide()
+        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # fixed heights keep 10,000 rows cheap
+        vertical.setDefaultSectionSize(ROW_HEIGHT)
+        self.setItemDelegateForColumn(COLUMN_VERDICT, VerdictDelegate(self))
+        self.setItemDelegateForColumn(COLUMN_PROVENANCE, TagsDelegate(self))
+        self._size_columns()
+
+    def _size_columns(self) -> None:
+        self.horizontalHeader().setSectionResizeMode(COLUMN_NAME, QHeaderView.ResizeMode.Stretch)
+        verdict_width = max(140, verdict_column_width(QFontMetrics(self.font())))
+        widths = {COLUMN_VERDICT: verdict_width, COLUMN_SOURCE: 110, COLUMN_PROVENANCE: 150, COLUMN_TIME: 140}
+        for column, width in widths.items():
+            self.setColumnWidth(column, width)
+        # A narrow window keeps the name and the verdict readable: the time goes first, then the source, then
+        # the provenance tags (the pane shows all three). The default window (1280 px) shows every column.
+        name_room = 160  # the thumbnail and about 16 characters of the name
+        # Narrower, the list would keep the names and scroll its verdicts out of sight: the splitter and the
+        # window stop here (the detail pane gives way first).
+        self.setMinimumWidth(name_room + verdict_width + self.verticalScrollBar().sizeHint().width())
+        self.narrow_rules = (
+            (COLUMN_TIME, name_room + sum(widths.values())),
+            (COLUMN_SOURCE, name_room + widths[COLUMN_VERDICT] + widths[COLUMN_SOURCE] + widths[COLUMN_PROVENANCE]),
+            (COLUMN_PROVENANCE, name_room + widths[COLUMN_VERDICT] + widths[COLUMN_PROVENANCE]),
+        )
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         super().resizeEvent(event)

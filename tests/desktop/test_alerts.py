@@ -36,7 +36,7 @@ def test_a_likely_ai_arrival_stays_on_screen_until_shown(tmp_path, qtbot, model_
     write_image(watched / "generated.png", 235)
     wait_for_results(qtbot, window, 2)
     qtbot.waitUntil(lambda: window.alert_banner.isVisible(), timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: not window.progress.isVisible(), timeout=WAIT_MS)  # the scan has finished...
+    qtbot.waitUntil(lambda: not window.scan_progress.bar.isVisible(), timeout=WAIT_MS)  # the scan has finished...
     qtbot.wait(100)
     assert window.alert_banner.isVisible() and "generated.png" in window.alert_banner.label.text()  # ...and it stays
     assert "generated.png" in window.alert_banner.accessibleDescription()  # announced, and found again by a reader

@@ -86,11 +86,11 @@ def test_a_selected_rows_text_reads_at_4_5_to_1_in_light_and_dark_palettes(qtbot
 
 def test_placeholder_text_reads_in_light_and_dark_palettes(qtbot, themed_window):
     window = themed_window
-    qtbot.waitUntil(lambda: placeholder_contrast(window.filter_edit.palette()) >= 4.5, timeout=2000)
-    window.filter_edit.clear()
+    qtbot.waitUntil(lambda: placeholder_contrast(window.filters.text.palette()) >= 4.5, timeout=2000)
+    window.filters.text.clear()
     window.table.setFocus()  # placeholder shown: the box is empty and unfocused
-    text_area = window.filter_edit.rect().adjusted(6, 5, -40, -5)  # clear of the frame and the clear button
-    assert ink_contrast(window.filter_edit.grab(text_area).toImage()) >= 4.5
+    text_area = window.filters.text.rect().adjusted(6, 5, -40, -5)  # clear of the frame and the clear button
+    assert ink_contrast(window.filters.text.grab(text_area).toImage()) >= 4.5
     window.detail.show_row(None)  # the image view's message is drawn in the placeholder colour too
     assert placeholder_contrast(window.detail.image_view.palette(), QPalette.ColorRole.Window) >= 4.5
 
@@ -228,7 +228,7 @@ def test_the_empty_list_says_what_to_do_and_a_filtered_out_one_says_why(qtbot, t
     assert ink_contrast(window.table.viewport().grab().toImage()) >= 4.5  # was a blank white area
     window.scan_paths([str(write_image(tmp_path / "a.png", 230))], "dropped")
     qtbot.waitUntil(lambda: window.proxy.rowCount() == 1, timeout=WAIT_MS)
-    window.filter_edit.setText("no such name")
+    window.filters.text.setText("no such name")
     qtbot.waitUntil(lambda: window.proxy.rowCount() == 0, timeout=WAIT_MS)
     assert ink_contrast(window.table.viewport().grab().toImage()) >= 4.5  # "No results match the filters."
 
@@ -237,15 +237,15 @@ def test_the_progress_bar_is_redrawn_a_few_times_a_second_not_on_every_drain(qtb
     """QProgressBar.setValue repaints there and then; the service reports progress every 40 ms."""
     window = make_window(model_path)
     window._progress(1, 1000)
-    assert window.progress.value() == 1 and window.progress.isVisible()
+    assert window.scan_progress.bar.value() == 1 and window.scan_progress.bar.isVisible()
     for done in range(2, 40):  # a burst of drains, well within a quarter of a second
         window._progress(done, 1000)
-    assert window.progress.value() == 1
+    assert window.scan_progress.bar.value() == 1
     window._progress(1000, 1000)  # the end always shows
-    assert window.progress.value() == 1000
+    assert window.scan_progress.bar.value() == 1000
     qtbot.wait(300)
     window._progress(1000, 2000)  # more work joined, later: shown
-    assert window.progress.maximum() == 2000
+    assert window.scan_progress.bar.maximum() == 2000
 
 
 def test_a_verdict_badge_too_wide_for_its_column_is_elided_at_the_end_not_clipped(qapp):

@@ -82,7 +82,7 @@ def test_dropping_files_and_folders_gives_rows_then_results(tmp_path, qtbot, mod
         "bright.png": LIKELY_AI, "dark.jpg": LIKELY_REAL, "grey.png": UNCERTAIN}
     assert all(row.source == "dropped" for row in rows.values())
     assert rows["bright.png"].verdict_text.startswith("Likely AI · AI ")  # the AI score, not a confidence
-    qtbot.waitUntil(lambda: not window.progress.isVisible() and not window.cancel_button.isVisible(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not window.scan_progress.bar.isVisible() and not window.scan_progress.cancel_button.isVisible(), timeout=WAIT_MS)
     assert window.statusBar().currentMessage() == "Scan finished: 3 images: 1 likely AI, 1 uncertain, 1 likely real."
 
 
@@ -187,19 +187,19 @@ def test_sort_by_score_and_time_and_filter_by_verdict_source_text(tmp_path, qtbo
     times = [proxy.row_for(proxy.index(i, 0)).time for i in range(proxy.rowCount())]
     assert times == sorted(times)
 
-    window.verdict_filter.setCurrentIndex(window.verdict_filter.findData(LIKELY_AI))
+    window.filters.verdict.setCurrentIndex(window.filters.verdict.findData(LIKELY_AI))
     assert sorted(names()) == ["a.png", "d.png"]
-    window.verdict_filter.setCurrentIndex(window.verdict_filter.findData(LIKELY_REAL))
+    window.filters.verdict.setCurrentIndex(window.filters.verdict.findData(LIKELY_REAL))
     assert sorted(names()) == ["b.png", "e.png"]
-    window.verdict_filter.setCurrentIndex(0)
-    window.filter_edit.setText("C.PNG")
+    window.filters.verdict.setCurrentIndex(0)
+    window.filters.text.setText("C.PNG")
     assert names() == ["c.png"]
-    window.filter_edit.setText("uncertain")  # verdict words match too
+    window.filters.text.setText("uncertain")  # verdict words match too
     assert names() == ["c.png"]
-    window.filter_edit.clear()
-    window.source_filter.setCurrentIndex(window.source_filter.findData("watched"))
+    window.filters.text.clear()
+    window.filters.source.setCurrentIndex(window.filters.source.findData("watched"))
     assert names() == []
-    window.source_filter.setCurrentIndex(window.source_filter.findData("dropped"))
+    window.filters.source.setCurrentIndex(window.filters.source.findData("dropped"))
     assert len(names()) == 5
 
 
@@ -227,7 +227,7 @@ def test_what_the_person_gives_is_selected_and_scrolled_into_view(tmp_path, qtbo
     QApplication.clipboard().clear()
 
     window.table.scrollToBottom()
-    window.verdict_filter.setCurrentIndex(window.verdict_filter.findData(LIKELY_REAL))  # hides what is opened next
+    window.filters.verdict.setCurrentIndex(window.filters.verdict.findData(LIKELY_REAL))  # hides what is opened next
     opened = write_image(tmp_path / "opened.png", 230)
     answer_file_dialog(lambda dialog: dialog.selectFile(str(opened)))
     window.open_files_action.trigger()
@@ -361,7 +361,7 @@ def test_keyboard_delete_removes_row_from_view_not_the_file_and_arrows_move_deta
     assert (tmp_path / second).exists()
     assert window.detail.row is not None and window.detail.row.name != second
     qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
-    assert window.filter_edit.hasFocus()
+    assert window.filters.text.hasFocus()
     assert window.open_files_action.shortcut().matches(QKeySequence("Ctrl+O")) == QKeySequence.SequenceMatch.ExactMatch
 
 
@@ -411,10 +411,10 @@ def test_menus_shortcuts_and_accessible_names_for_keyboard_users(tmp_path, qtbot
     def spoken(widget) -> str:
         return QAccessible.queryAccessibleInterface(widget).text(QAccessible.Text.Name)
 
-    for widget in (window.table, window.detail.image_view, window.filter_edit, window.detail.info, window.progress):
+    for widget in (window.table, window.detail.image_view, window.filters.text, window.detail.info, window.scan_progress.bar):
         assert spoken(widget), widget
     # On Linux a combo box is named by the label it is the buddy of, else only by its current item.
-    for combo, name in ((window.verdict_filter, "Verdict"), (window.source_filter, "Source")):
+    for combo, name in ((window.filters.verdict, "Verdict"), (window.filters.source, "Source")):
         labels = QAccessible.queryAccessibleInterface(combo).relations(QAccessible.RelationFlag.Label)
         assert [label.text(QAccessible.Text.Name).strip() for label, _ in labels] == [name]
     toolbar_button = window.findChild(QToolBar).widgetForAction(window.open_files_action)
@@ -438,12 +438,12 @@ def test_menus_shortcuts_and_accessible_names_for_keyboard_users(tmp_path, qtbot
     for _ in range(12):
         qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
         reached.add(QApplication.focusWidget())
-    assert window.detail.info in reached and window.filter_edit in reached, [type(w).__name__ for w in reached]
+    assert window.detail.info in reached and window.filters.text in reached, [type(w).__name__ for w in reached]
     # The filters' labels take Alt+R and Alt+O to their combo boxes.
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_R, Qt.KeyboardModifier.AltModifier)
-    assert window.verdict_filter.hasFocus()
+    assert window.filters.verdict.hasFocus()
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_O, Qt.KeyboardModifier.AltModifier)
-    assert window.source_filter.hasFocus()
+    assert window.filters.source.hasFocus()
     # Where the keyboard is, a ring in the window's text colour shows it; a click needs none.
     from desktop.ui.focus import show_keyboard_focus
     ring = show_keyboard_focus()
@@ -487,7 +487,7 @@ def test_export_writes_valid_csv_and_json(tmp_path, qtbot, model_path, make_wind
     items = json.loads(json_path.read_text(encoding="utf-8"))
     assert sorted(item["verdict"] for item in items) == [LIKELY_AI, LIKELY_REAL]
     assert all(len(item["sha256"]) == 64 and item["expert_weights"] for item in items)
-    window.verdict_filter.setCurrentIndex(window.verdict_filter.findData(LIKELY_AI))
+    window.filters.verdict.setCurrentIndex(window.filters.verdict.findData(LIKELY_AI))
     filtered = json.loads(window.export_results(str(tmp_path / "ai.json")).read_text())
     assert [item["verdict"] for item in filtered] == [LIKELY_AI]  # exports what is in view
 
@@ -565,7 +565,7 @@ def test_export_counts_in_words_and_says_when_filters_hide_everything(tmp_path, 
     wait_for_results(qtbot, window, 1)
     window.export_results(str(tmp_path / "one.csv"))
     assert window.statusBar().currentMessage().startswith("Exported 1 result to ")
-    window.filter_edit.setText("no row has this name")
+    window.filters.text.setText("no row has this name")
     assert window.export_results(str(tmp_path / "none.csv")) is None
     assert "clear the filters" in window.statusBar().currentMessage()
 
@@ -671,7 +671,7 @@ def test_cancel_marks_unscanned_rows(tmp_path, qtbot, slow_model, make_window):
     window = make_window(slow_model)
     folder = sixty_jpegs(tmp_path)
     # Cancel the moment the rows appear, as a person who dropped the wrong folder would.
-    window.service.rowsQueued.connect(lambda rows: window.cancel_button.click())
+    window.service.rowsQueued.connect(lambda rows: window.scan_progress.cancel_button.click())
     drop(window, [folder])
     qtbot.waitUntil(lambda: window.model.rowCount() == 60, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: not window.service.busy, timeout=WAIT_MS)
@@ -689,12 +689,12 @@ def test_cancel_says_so_at_once_and_is_not_offered_twice(tmp_path, qtbot, slow_m
     folder = sixty_jpegs(tmp_path)
     seen_while_cancelling = []
     window.service.progressChanged.connect(lambda done, total: seen_while_cancelling.append(
-        (window.cancel_button.isEnabled(), window.cancel_action.isEnabled())) if window._cancelling else None)
+        (window.scan_progress.cancel_button.isEnabled(), window.cancel_action.isEnabled())) if window.scan_progress.cancelling else None)
     drop(window, [folder])
     wait_for_results(qtbot, window, 1)
     window.cancel_action.trigger()  # Esc
     # before the images already being scanned have finished: the button says what is happening
-    assert window.cancel_button.text() == "Cancelling…" and not window.cancel_button.isEnabled()
+    assert window.scan_progress.cancel_button.text() == "Cancelling…" and not window.scan_progress.cancel_button.isEnabled()
     assert not window.cancel_action.isEnabled()
     assert window.statusBar().currentMessage().startswith("Cancelling")
     with qtbot.waitSignal(window.service.scanFinished, timeout=WAIT_MS) as finished:
@@ -705,7 +705,7 @@ def test_cancel_says_so_at_once_and_is_not_offered_twice(tmp_path, qtbot, slow_m
     # the next scan offers Cancel again
     drop(window, [write_image(tmp_path / "next.png", 50, size=(256, 192))])
     qtbot.waitUntil(lambda: window.cancel_action.isEnabled() or not window.service.busy, timeout=WAIT_MS)
-    assert window.cancel_button.text() == "Cancel" and window.cancel_button.isEnabled()
+    assert window.scan_progress.cancel_button.text() == "Cancel" and window.scan_progress.cancel_button.isEnabled()
 
 
 def test_switching_the_model_mid_scan_scans_the_rest_with_the_new_one_and_ends_the_scan(
@@ -721,7 +721,7 @@ def test_switching_the_model_mid_scan_scans_the_rest_with_the_new_one_and_ends_t
     assert finished.args == [False]
     assert not window.service.busy
     assert progress[-1] == (60, 60), progress[-6:]  # each file counted once, in the old scanner or the new
-    assert not window.progress.isVisible() and not window.cancel_button.isVisible()
+    assert not window.scan_progress.bar.isVisible() and not window.scan_progress.cancel_button.isVisible()
     assert all(row.status == DONE and row.result.ok for row in window.model.rows())
     assert window.session.store.pending() == []
     drop(window, [write_image(tmp_path / "after.png", 230)])  # and the app keeps working
