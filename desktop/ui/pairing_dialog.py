@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog, QDialogButtonBox, QGridLayout, QGroupBox, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget,
 )
@@ -90,6 +90,8 @@ class PairingDialog(QDialog):
                     widget = item.widget() if item is not None else None
                     if widget is not None:
                         widget.show()
+        self._layout.activate()  # the new rows' sizes, before the dialog fits itself to them
+        self.adjustSize()  # grows with the requests listed, so no code or warning is ever squeezed
         if focused is not None:
             (self._button(*focused) or self.close_button).setFocus(Qt.FocusReason.OtherFocusReason)
 
@@ -123,12 +125,7 @@ class PairingDialog(QDialog):
                            "browser shows.")
         self._fill_requests(pairing.pending())
         self._fill_browsers(pairing.browsers())
-        # Rows added to a shown window are shown by a queued call: they count in its size only after it.
-        QTimer.singleShot(0, self, self._fit_rows)
 
-    def _fit_rows(self) -> None:
-        self._layout.activate()  # the new rows' sizes, before the dialog fits itself to them
-        self.adjustSize()  # grows with the requests listed, so no code or warning is ever squeezed
     def _fill_requests(self, requests) -> None:
         _clear(self._requests)
         self.request_rows = {}

@@ -403,6 +403,11 @@ def test_a_pairing_request_arriving_while_the_window_is_open_is_shown_at_once(qt
     assert all(widget.isVisible() for widget in (row.name, row.code, row.approve, row.refuse))
     row.refuse.setFocus()
     assert dialog.focusWidget() is row.refuse
+    # A second request, and with it the "several ask at once" warning: the window fits them at once too.
+    BridgeClient(window.session.settings.bridge_port).request_pairing("Firefox on Linux")
+    dialog.refresh()
+    assert len(dialog.request_rows) == 2
+    assert dialog.height() >= dialog.layout().totalHeightForWidth(dialog.width())
 
 
 def test_tray_menu_reflects_flagged_and_pause(qtbot, model_path, make_window, tmp_path):
