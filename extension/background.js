@@ -97,6 +97,7 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
     "synthspot:scanFinished": fromExtensionPage && (() => scanFinished(message.tabId)),
     "synthspot:scanProgress": fromExtensionPage && (() => scanProgress(message.tabId)),
     "synthspot:pair": fromExtensionPage && (() => startPairing(message.name)),
+    "synthspot:cancelPairing": fromExtensionPage && (() => cancelPairing()),
   };
   const handler = handlers[message && message.type];
   if (!handler) return false;
@@ -216,20 +217,40 @@ function base64ToBlob(base64, mimeType) {
 
 // Pairing runs here, not in the popup: the popup closes as soon as the person clicks into the app to
 // approve. Progress goes to storage, where the popup (reopened or not) reads it.
+let waitingAttempt = null; // the request this worker waits on, withdrawn if the person gives up on it
+
 async function startPairing(name) {
   const attempt = await SynthSpotBridge.requestPairing(String(name || "").slice(0, 80) || "Browser");
+  if (waitingAttempt) withdraw(waitingAttempt); // a new Pair replaces the one still waiting
+  waitingAttempt = attempt;
   const shown = { state: "waiting", code: attempt.code, name: attempt.name, started: Date.now() };
   await chrome.storage.local.set({ pairingAttempt: shown });
   waitForApproval(attempt, shown).catch(() => {});
   return { code: attempt.code };
 }
 
+// Cancel in the popup: the app must stop listing a request nobody waits on (approving it would pair a
+// browser that never keeps the key).
+async function cancelPairing() {
+  await chrome.storage.local.remove("pairingAttempt");
+  const attempt = waitingAttempt;
+  waitingAttempt = null;
+  if (attempt) await withdraw(attempt);
+}
+
+async function withdraw(attempt) {
+  if (waitingAttempt === attempt) waitingAttempt = null;
+  try { await SynthSpotBridge.withdrawPairing(attempt); } catch (_) { /* the app is gone: so is the request */ }
+}
+
 async function waitForApproval(attempt, shown) {
   const deadline = Date.now() + PAIRING_TIMEOUT_MS;
-  // Cancelled in the popup (the attempt is gone) or replaced by a new one: stop asking, write nothing.
+  // Cancelled in the popup (the attempt is gone) or replaced by a new one: withdraw it, write nothing.
   const stillWanted = async () => {
     const { pairingAttempt: current } = await chrome.storage.local.get("pairingAttempt");
-    return Boolean(current) && current.code === shown.code;
+    if (Boolean(current) && current.code === shown.code) return true;
+    await withdraw(attempt);
+    return false;
   };
   while (Date.now() < deadline) {
     if (!(await stillWanted())) return;
@@ -243,6 +264,7 @@ async function waitForApproval(attempt, shown) {
       return;
     }
     if (answer === "paired") {
+      if (waitingAttempt === attempt) waitingAttempt = null; // answered: nothing left to withdraw
       await chrome.storage.local.set({ pairingAttempt: { ...shown, state: "paired" } });
       return;
     }
@@ -252,6 +274,7 @@ async function waitForApproval(attempt, shown) {
     await new Promise((resolve) => setTimeout(resolve, PAIRING_POLL_MS));
   }
   if (!(await stillWanted())) return;
+  await withdraw(attempt);
   await chrome.storage.local.set({ pairingAttempt: { ...shown, state: "failed", error: "timeout",
     message: "Nobody approved the pairing in SynthSpot in time. Try again." } });
 }

@@ -268,6 +268,12 @@ const SynthSpotBridge = (() => {
     return "paired";
   }
 
+  // Stop waiting: the request leaves the app's window (or a pairing approved meanwhile is undone there).
+  async function withdrawPairing(attempt) {
+    const response = await postJson("/v1/pair/withdraw", { request: attempt.request });
+    if (!response.ok && response.status !== 404) throw refusal(response.status, await jsonOf(response));
+  }
+
   async function publicStatus() {
     const response = await send("/v1/status");
     const data = await jsonOf(response);
@@ -286,6 +292,7 @@ const SynthSpotBridge = (() => {
     status: () => signedCall("/v1/status"),
     requestPairing,
     pairingAnswer,
+    withdrawPairing,
     async unpair() {
       try { await signedCall("/v1/forget", { method: "POST" }); } catch (_) { /* the app may be gone */ }
       await forgetPairing();

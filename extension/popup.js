@@ -289,6 +289,8 @@ $("unpair").addEventListener("click", async () => {
   $("status-text").focus(); // the button is gone: the news, not the top of the popup
 });
 $("cancel-pairing").addEventListener("click", async () => {
+  // The worker withdraws the request from the app's window; it also stops at its next look if this fails.
+  await chrome.runtime.sendMessage({ type: "synthspot:cancelPairing" }).catch(() => {});
   await chrome.storage.local.remove("pairingAttempt");
   await showPairing("Pairing cancelled.");
 });

@@ -102,6 +102,9 @@ class BridgeClient:
     def pairing_answer(self, ticket: PairingTicket) -> Reply:
         return self.post_json("/v1/pair/status", {"request": ticket.request_id})
 
+    def withdraw_pairing(self, ticket: PairingTicket) -> Reply:
+        return self.post_json("/v1/pair/withdraw", {"request": ticket.request_id})
+
     def wait_for_approval(self, ticket: PairingTicket, timeout: float = 30.0) -> Pairing:
         deadline = time.monotonic() + timeout
         while True:

@@ -56,6 +56,11 @@ class Refusal(Exception):
         return response
 
 
+def size_text(size: int) -> str:
+    """40 MB, not 41943040 bytes."""
+    return f"{size / 2**20:g} MB" if size >= 2**20 else f"{size / 2**10:g} KB" if size >= 2**10 else f"{size} bytes"
+
+
 def refusal(status: int, code: str, message: str, **headers: str) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status, headers=headers)
 
@@ -153,6 +158,21 @@ def _extension_get_without_origin(request: web.Request) -> bool:
     return site == "none" and mode == "cors"
 
 
+def route_guard():
+    """An address the bridge does not have, or a method it does not take there, is said as such (404,
+    405) before the body and pairing checks, which would otherwise answer "too large" or "not paired"."""
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        error = request.match_info.http_exception
+        if error is None:
+            return await handler(request)
+        if isinstance(error, web.HTTPMethodNotAllowed):
+            allowed = ", ".join(sorted(error.allowed_methods))
+            return _closing(refusal(405, "method_not_allowed", f"this address takes {allowed} only", Allow=allowed))
+        return _closing(refusal(error.status, "not_found", "SynthSpot's bridge has no such address"))
+    return middleware
+
+
 def body_cap_guard(cap_for: Callable[[web.Request], int]):
     """Refuse, before reading a byte of it, a body larger than the route takes, or any chunked body
     sent to a route that takes none. Chunked bodies for routes that take one are counted as they are
@@ -162,7 +182,7 @@ def body_cap_guard(cap_for: Callable[[web.Request], int]):
         cap = cap_for(request)
         declared = request.content_length
         if declared is not None and declared > cap or declared is None and request.body_exists and cap == 0:
-            what = "this request takes no body" if cap == 0 else f"the body is over {cap} bytes"
+            what = "this request takes no body" if cap == 0 else f"the body is over {size_text(cap)}"
             return _closing(refusal(413, "too_large", what))
         return await handler(request)
     return middleware

@@ -7,10 +7,12 @@ with the browser's name and its code, to approve by typing ``y``.
 
 from __future__ import annotations
 
+import functools
 import queue
 import signal
 import sys
 import threading
+from collections.abc import Callable
 
 from engine.bridge.extension_id import configured_extension_origins
 from engine.bridge.pairing import PAIRING_FILE, PairingState
@@ -85,7 +87,10 @@ def _ask_about_pairings(pairing: PairingState, stop: threading.Event) -> None:
         _discard_typed_ahead(answers)  # a "y" typed before the code was shown approves nothing
         print(f'Browser "{request.name}" asks to pair; its popup shows the code {request.code[:3]} '
               f"{request.code[3:]}. Approve? [y/N]", flush=True)
-        answer = _next_answer(answers, ended, stop)
+        answer = _next_answer(answers, ended, stop, functools.partial(_still_asking, pairing, request.request_id))
+        if answer is None:
+            print(f'Browser "{request.name}" stopped asking (cancelled in its popup, or expired).', flush=True)
+            continue
         if answer.strip().lower() in ("y", "yes"):
             if pairing.approve(request.request_id):
                 print(f'Paired "{request.name}". Pairing is closed again.', flush=True)
@@ -117,8 +122,16 @@ def _discard_typed_ahead(answers: queue.Queue) -> None:
             return
 
 
-def _next_answer(answers: queue.Queue, ended: threading.Event, stop: threading.Event) -> str:
+def _still_asking(pairing: PairingState, request_id: str) -> bool:
+    return any(r.request_id == request_id for r in pairing.pending())
+
+
+def _next_answer(answers: queue.Queue, ended: threading.Event, stop: threading.Event,
+                 still_asking: Callable[[], bool]) -> str | None:
+    """The line typed; None once the request is no longer waiting (withdrawn by its browser)."""
     while not stop.is_set():
+        if not still_asking():
+            return None
         try:
             return answers.get(timeout=0.2)
         except queue.Empty:

@@ -114,6 +114,19 @@ class PairingState:
         self._changed()
         return request_id, server_public
 
+    def withdraw(self, request_id: str) -> bool:
+        """The browser stopped waiting (Cancel in its popup, or a new attempt): the request leaves the
+        window, so nobody approves a browser that is no longer there; a pairing approved meanwhile,
+        whose key that browser will not keep, is revoked."""
+        with self._lock:
+            found = self._requests.pop(request_id, None)
+            if found is None:
+                return False
+            if found.state == "approved" and self._browsers.pop(found.client_id, None) is not None:
+                self._save()
+        self._changed()
+        return True
+
     def answer(self, request_id: str) -> PairingRequest | None:
         with self._lock:
             self._expire()

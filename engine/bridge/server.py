@@ -196,6 +196,7 @@ class BridgeServer:
             guards.access_log(),
             guards.host_guard(lambda: self._allowed_hosts),
             guards.origin_guard(self.extension_origins),
+            guards.route_guard(),
             guards.body_cap_guard(self._body_cap),
             guards.rate_guard(guards.RateLimiter(self.rate_limit), lambda cid: self.pairing.key_for(cid) is not None),
             auth.auth_guard(self.pairing, self._nonces),
@@ -204,6 +205,7 @@ class BridgeServer:
         app.router.add_post("/v1/hello", self._hello)
         app.router.add_post("/v1/pair", self._pair)
         app.router.add_post("/v1/pair/status", self._pair_status)
+        app.router.add_post("/v1/pair/withdraw", self._pair_withdraw)
         app.router.add_post("/v1/forget", self._forget)
         app.router.add_post("/v1/scan", self._scan)
         app.router.add_get("/v1/results/{sha256}", self._result)
@@ -213,7 +215,7 @@ class BridgeServer:
     def _body_cap(self, request: web.Request) -> int:
         if request.path == "/v1/scan":
             return self.max_body_bytes
-        if request.path in ("/v1/hello", "/v1/pair", "/v1/pair/status"):
+        if request.path in ("/v1/hello", "/v1/pair", "/v1/pair/status", "/v1/pair/withdraw"):
             return MAX_JSON_BYTES
         return 0
 
@@ -287,6 +289,16 @@ class BridgeServer:
             return web.json_response({"state": "pending"}, status=202)
         return web.json_response({"state": "approved", "client": found.client_id,
                                   "proof": protocol.paired_proof(found.key, found.request_id, found.client_id)})
+
+    async def _pair_withdraw(self, request: web.Request) -> web.Response:
+        """The browser stopped waiting. Its request's ID, random and known only to it and the app, is the
+        only proof needed: nobody else can withdraw (or learn of) another browser's request."""
+        body = await self._json_body(request)
+        request_id = body.get("request")
+        if not (isinstance(request_id, str) and self.pairing.withdraw(request_id)):
+            raise guards.Refusal(404, "unknown_request", "no such pairing request (it expired, or the pairing "
+                                 "window was closed)")
+        return web.json_response({"state": "withdrawn"})
 
     # --- routes: signed by a paired browser (auth.auth_guard) -------------------
 

@@ -15,6 +15,17 @@ def test_status_without_a_signature_says_only_that_synthspot_runs(client, server
     assert client.call("HEAD", "/v1/status", signed=False).status == 200  # as GET, not "not paired"
 
 
+def test_an_unknown_address_or_method_is_said_as_such_not_not_paired(client, paired):
+    for who in (client, paired):
+        for method, path in (("GET", "/"), ("GET", "/v1/unknown"), ("POST", "/v1/unknown")):
+            reply = who.call(method, path, b"{}" if method == "POST" else None, "application/json", signed=False)
+            assert (reply.status, reply.json()["error"]) == (404, "not_found"), (method, path)
+        reply = who.call("GET", "/v1/scan", signed=False)
+        assert (reply.status, reply.json()["error"], reply.headers["Allow"]) == (405, "method_not_allowed", "POST")
+    unsigned = client.call("POST", "/v1/scan", png_bytes(200), "image/png", signed=False)
+    assert (unsigned.status, unsigned.json()["error"]) == (401, "not_paired")  # a real address still asks
+
+
 def test_signed_status_names_the_model_and_the_browser(paired, detector):
     status = paired.call("GET", "/v1/status").json()
     assert status["paired"] is True and status["browser_name"] == "Test browser"

@@ -42,6 +42,32 @@ def test_a_refused_request_stays_refused(client, server):
     assert not server.pairing.approve(ticket.request_id)
 
 
+def test_a_request_the_browser_withdrew_leaves_the_window_and_frees_its_place(client, server):
+    """Cancel in the popup: the app must not list (and let the person approve) a request nobody waits on."""
+    server.pairing.open_window()
+    tickets = [client.api.request_pairing(f"attempt {index}") for index in range(8)]  # the most that may wait
+    for ticket in tickets:
+        reply = client.api.withdraw_pairing(ticket)
+        assert reply.status == 200 and reply.json() == {"state": "withdrawn"}
+    assert server.pairing.pending() == []
+    assert not server.pairing.approve(tickets[0].request_id)
+    assert client.api.pairing_answer(tickets[0]).status == 404
+    assert client.api.withdraw_pairing(tickets[0]).status == 404  # once
+    client.api.request_pairing("the real attempt")  # eight cancelled attempts do not block the ninth
+
+
+def test_a_pairing_approved_after_the_browser_gave_up_is_revoked(client, server):
+    """Approved in the app just as the browser cancelled: the browser will never keep the key, so no
+    paired browser is left listed that nothing can use."""
+    server.pairing.open_window()
+    ticket = client.api.request_pairing("Given up")
+    assert server.pairing.approve(ticket.request_id)
+    assert [b.name for b in server.pairing.browsers()] == ["Given up"]
+    assert client.api.withdraw_pairing(ticket).status == 200
+    assert server.pairing.browsers() == []
+    assert PairingState(server.pairing.path).browsers() == []  # on disk too
+
+
 def test_approval_pairs_the_browser_that_shows_the_code(client, server):
     server.pairing.open_window()
     intruder = BridgeClient(server).api.request_pairing("Chromium on Linux")  # same name, asked at the same time
