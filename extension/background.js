@@ -9,7 +9,9 @@ const MENU_ID = "synthspot-check-image";
 const LINK_MENU_ID = "synthspot-check-linked-image";
 // A link to a picture ("View the full-size photo"): its address ends in an image format.
 const IMAGE_LINK_PATTERNS = ["jpg", "jpeg", "png", "webp", "gif", "avif", "heic", "heif", "bmp", "tif", "tiff"]
-  .flatMap((extension) => [`*://*/*.${extension}`, `*://*/*.${extension}?*`, `*://*/*.${extension.toUpperCase()}`]);
+  // Match patterns are case-sensitive: photo.jpg, photo.JPG and photo.Jpg, each with or without a query.
+  .flatMap((extension) => [extension, extension.toUpperCase(), extension[0].toUpperCase() + extension.slice(1)])
+  .flatMap((extension) => [`*://*/*.${extension}`, `*://*/*.${extension}?*`]);
 const MAX_PARALLEL_CHECKS = 4;
 const MAX_IMAGE_BYTES = 40 * 1024 * 1024;
 const TICKET_TTL_MS = 60_000;
@@ -177,7 +179,8 @@ async function checkImage(message, sender) {
   const credentials = takeTicket(message.ticket, sender, message.url) ? "include" : "omit";
   const blob = message.base64 ? base64ToBlob(message.base64, message.mimeType)
     : await fetchImage(message.url, credentials);
-  if (blob.type === "image/svg+xml") throw new SynthSpotBridge.BridgeError("unsupported_format");
+  if (/^image\/svg\+xml\s*(;|$)/i.test(blob.type)) throw new SynthSpotBridge.BridgeError("unsupported_format");
+  if (blob.size > MAX_IMAGE_BYTES) throw new SynthSpotBridge.BridgeError("too_large");
   const result = await SynthSpotBridge.scan(blob, pageUrl, message.url);
   return {
     sha256: result.sha256,

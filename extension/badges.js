@@ -330,8 +330,8 @@
 
   // ', image "name"': the image's alt text, else its file name, for a screen reader to tell badges apart.
   function imageName(entry) {
-    const alt = entry.element && entry.element.getAttribute && (entry.element.getAttribute("alt") || "").trim();
-    let name = alt;
+    // A corner toast has no element: no alt text (and null.length threw, for data: and blob: images).
+    let name = entry.element ? (entry.element.getAttribute("alt") || "").trim() : "";
     if (!name && entry.url && !/^(data|blob):/.test(entry.url)) { // their "file name" is base64 or a UUID
       try {
         name = decodeURIComponent(new URL(entry.url).pathname.split("/").pop() || "");
@@ -474,6 +474,11 @@
       return entry;
     },
     render,
+    // Whether a badge on ``element`` would show now (not an icon, an avatar or a broken image's alt text).
+    canHold(element) {
+      return Boolean(visiblePart({ element, clips: [], clipsAt: -Infinity, cover: null, coverAt: Infinity },
+        performance.now()));
+    },
     urlOn(element) {
       const entry = onElement.get(element);
       return entry ? entry.url : null;

@@ -9,6 +9,7 @@
   const Badges = globalThis.SynthSpotBadges;
 
   const MIN_SIDE = 64; // CSS pixels shown: icons, avatars and spacers are not worth a verdict
+  const MAX_IMAGE_BYTES = 40 * 1024 * 1024; // the bridge takes no more (background.js refuses the same)
   const MIN_NATURAL_SIDE = 64; // pixels decoded, as MIN_SIDE: smaller is a spacer or a lazy loader's placeholder (blown up)
   const MAX_ELEMENTS_FOR_BACKGROUNDS = 5000;
   const BACKGROUND_DECODE_MS = 3000;
@@ -32,6 +33,7 @@
   const LOCAL_MESSAGES = {
     unsupported_format: "SVG images are not checked: SynthSpot checks photos and pictures (JPEG, PNG, WebP…).",
     fetch_failed: "This image exists only inside the page (a blob: address) and the page did not let it be read.",
+    too_large: "The image is too large for SynthSpot (over 40 MB).",
   };
 
   let watching = false;
@@ -44,6 +46,9 @@
     const box = element.getBoundingClientRect();
     return box.width >= MIN_SIDE && box.height >= MIN_SIDE ? box : null;
   }
+
+  // "image/svg+xml; charset=utf-8" is an SVG too.
+  const isSvgType = (type) => /^image\/svg\+xml\s*(;|$)/i.test(type || "");
 
   function isSvg(url) {
     if (/^data:image\/svg/i.test(url)) return true;
@@ -148,8 +153,10 @@
         const response = await fetch(url, { credentials: "same-origin" });
         if (response.ok) {
           const blob = await response.blob();
-          answer = blob.type === "image/svg+xml"
+          // Said before the bytes are copied: over 64 MB of base64 the message to the worker itself fails.
+          answer = isSvgType(blob.type)
             ? { ok: false, state: "unsupported_format", message: LOCAL_MESSAGES.unsupported_format }
+            : blob.size > MAX_IMAGE_BYTES ? { ok: false, state: "too_large", message: LOCAL_MESSAGES.too_large }
             : await ask({ type: "synthspot:check", url, base64: await asBase64(blob), mimeType: blob.type });
         }
       } catch (_) { /* the service worker's answer stands */ }
@@ -231,9 +238,11 @@
       const matching = [...document.images, ...pageElements()]
         .filter((element) => (element instanceof HTMLImageElement ? element.currentSrc || element.src
           : backgroundUrl(element)) === srcUrl);
-      const items = [...new Set(matching)].map((element) => ({ element, url: srcUrl }));
+      const items = [...new Set(matching)].filter((element) => Badges.canHold(element))
+        .map((element) => ({ element, url: srcUrl }));
       if (items.length) return summarise(await check(items, ticket).done);
-      const toast = Badges.add(null, srcUrl); // the image is gone: say so in a corner
+      // The image is gone, or too small for a badge (an icon, a broken image's alt text): say so in a corner.
+      const toast = Badges.add(null, srcUrl);
       Badges.render(toast, { state: "checking" }, openInApp);
       const outcome = await verdictFor(srcUrl, ticket);
       Badges.render(toast, outcome, openInApp);

@@ -90,7 +90,9 @@ async function showPairing(message = "") {
     showWaiting(attempt);
     return;
   }
-  setConnection("not_paired", "Not paired yet", open ? "SynthSpot is ready to pair a browser."
+  // "yet" only where nothing went before: not after an unpairing in the app, a refusal or a Cancel.
+  const before = message || (attempt && attempt.state === "failed");
+  setConnection("not_paired", before ? "Not paired" : "Not paired yet", open ? "SynthSpot is ready to pair a browser."
     : "SynthSpot is running; pairing is not open in the app yet.");
   if (!$("browser-name").value) $("browser-name").value = defaultBrowserName();
   $("pair-message").textContent = message || (attempt && attempt.state === "failed" ? attempt.message : "");

@@ -32,6 +32,9 @@ class PageHandler(http.server.SimpleHTTPRequestHandler):
     """Serves the test page's folder; /expiring.png answers once, then 403 (an expired signed URL)."""
 
     served_expiring = False
+    # An avatar service's SVG: no ".svg" in its address, a charset in its type.
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                      ".avatar": "image/svg+xml; charset=utf-8"}
 
     def do_GET(self):  # noqa: N802 - http.server's naming
         if self.path.startswith("/expiring.png"):

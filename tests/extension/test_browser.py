@@ -123,6 +123,10 @@ def test_pair_in_the_popup_scan_the_page_and_badge_every_visible_image(
     popup.wait_for_selector('#connection[data-state="not_paired"]')
     assert popup.inner_text("#pair-message") == "Pairing cancelled."
     synthspot_serve.wait_for(r'Browser "Test Chromium" stopped asking', timeout=5)
+    assert popup.inner_text("#status-text") == "Not paired"  # not "yet": it was tried
+    # Cancel went away under the mouse: the news has the focus, but no keyboard ring for a mouse user.
+    assert popup.evaluate("() => document.activeElement.id") == "status-text"
+    assert popup.evaluate("() => getComputedStyle(document.querySelector('#status-text')).outlineStyle") == "none"
     popup.wait_for_timeout(1500)  # two of the worker's polling rounds
     assert popup.inner_text("#pair-message") == "Pairing cancelled."
     assert worker.evaluate("async () => (await chrome.storage.local.get('pairingAttempt')).pairingAttempt") is None
@@ -195,6 +199,7 @@ def test_pair_in_the_popup_scan_the_page_and_badge_every_visible_image(
     assert popup.is_hidden("#unpair")
     # The button went away under the keyboard: focus is on the news, not back at the top of the popup.
     assert popup.evaluate("() => document.activeElement.id") == "status-text"
+    assert popup.evaluate("() => getComputedStyle(document.querySelector('#status-text')).outlineStyle") == "solid"  # and the ring shows where it is
 
 
 MENU_CHECK = """async ([srcUrl]) => {
@@ -269,6 +274,9 @@ def test_context_menu_check_open_link_auto_scan_and_clear_failure_states(browser
     found = wait_for_badges(worker, pages, settled(f"{base}/bright.png"))
     assert badge_on(found, f"{base}/bright.png")["verdict"] == "likely_ai" and len(found) == 1
     assert worker.evaluate(TOOLBAR_MARK, [None, None]) == ["", "SynthSpot"]
+    # "Check linked image" is offered on photo.JPG?w=800 and photo.Jpeg too (match patterns are case-sensitive).
+    patterns = worker.evaluate("IMAGE_LINK_PATTERNS")
+    assert {"*://*/*.JPG?*", "*://*/*.Jpeg", "*://*/*.webp?*"} <= set(patterns)
     # "Open in SynthSpot" under `synthspot serve` (no window) says so, on the person's real click.
     link = badge_on(found, f"{base}/bright.png")["openLink"]
     page.mouse.click(link["x"], link["y"])
@@ -306,6 +314,37 @@ def test_context_menu_check_open_link_auto_scan_and_clear_failure_states(browser
     page.wait_for_function("() => [...document.images].every((i) => i.complete)")
     time.sleep(2)
     assert badges(worker, pages) == []
+
+
+@pytest.mark.browser
+def test_a_menu_check_of_an_icon_a_broken_image_or_an_avatar_svg_answers_where_it_can_be_seen(
+        browser, page_server, synthspot_serve):
+    """Icons, avatars and broken images are what people right-click: a badge too small to show (or a
+    broken image's alt text) left them with no answer at all."""
+    folder, _base = page_server
+    write_image(folder / "bright.png", 235, (280, 180), texture=12)
+    (folder / "face.avatar").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200">'
+                                        '<rect width="200" height="200" fill="#c33"/></svg>')
+    worker, page, base = paired_page_of(browser, page_server, synthspot_serve,
+                                        '<img src="bright.png" width="24" height="24"> '
+                                        '<img src="missing.png" alt="a broken picture"> '
+                                        '<img src="face.avatar" width="200" height="200">')
+    pages = f"{base}/*"
+    for name in ("bright.png", "missing.png", "face.avatar"):
+        worker.evaluate(MENU_CHECK, [f"{base}/{name}"])
+    found = wait_for_badges(worker, pages, lambda f: all(settled(f"{base}/{name}")(f)
+                                                         for name in ("bright.png", "missing.png", "face.avatar")))
+    icon, broken, avatar = (badge_on(found, f"{base}/{name}") for name in ("bright.png", "missing.png", "face.avatar"))
+    assert icon["visible"] and icon["verdict"] == "likely_ai" and icon["dismissButton"], icon  # a corner toast
+    assert broken["visible"] and broken["state"] == "fetch_failed" and "404" in broken["title"], broken
+    assert avatar["state"] == "unsupported_format" and "SVG" in avatar["text"], avatar  # not "not readable"
+    # A page-made (blob:) image over the bridge's 40 MB: said at once, not copied into a message too big to
+    # send ("SynthSpot was updated: reload the page" over 64 MB of base64).
+    huge = page.evaluate("""() => URL.createObjectURL(new Blob([new Uint8Array(53 * 1024 * 1024)],
+                                                                { type: "image/png" }))""")
+    worker.evaluate(MENU_CHECK, [huge])
+    found = wait_for_badges(worker, pages, settled(huge))
+    assert badge_on(found, huge)["state"] == "too_large" and "40 MB" in badge_on(found, huge)["title"]
 
 
 def scan_from_popup(browser):
@@ -618,6 +657,7 @@ def test_a_fake_bridge_on_the_port_receives_no_key_and_no_url(browser, page_serv
         popup.click("#retry")
         popup.wait_for_selector('#connection[data-state="not_paired"]')
         assert "does not know this browser" in popup.inner_text("#pair-message")
+        assert popup.inner_text("#status-text") == "Not paired"  # not "Not paired yet": it was
     finally:
         fake.shutdown()
         fake.server_close()
