@@ -321,14 +321,12 @@ def test_a_menu_check_of_an_icon_a_broken_image_or_an_avatar_svg_answers_where_i
         browser, page_server, synthspot_serve):
     """Icons, avatars and broken images are what people right-click: a badge too small to show (or a
     broken image's alt text) left them with no answer at all."""
-    folder, _base = page_server
-    write_image(folder / "bright.png", 235, (280, 180), texture=12)
-    (folder / "face.avatar").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200">'
-                                        '<rect width="200" height="200" fill="#c33"/></svg>')
-    worker, page, base = paired_page_of(browser, page_server, synthspot_serve,
-                                        '<img src="bright.png" width="24" height="24"> '
-                                        '<img src="missing.png" alt="a broken picture"> '
-                                        '<img src="face.avatar" width="200" height="200">')
+    page_server[0].joinpath("face.avatar").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="200" '
+                                                      'height="200"><rect width="200" height="200"/></svg>')
+    worker, page, base = paired_page(browser, page_server, synthspot_serve, ("bright", "dark"),
+                                     '<img src="bright.png" width="24" height="24"> '
+                                     '<img src="missing.png" alt="a broken picture"> '
+                                     '<img src="face.avatar" width="200" height="200">')
     pages = f"{base}/*"
     for name in ("bright.png", "missing.png", "face.avatar"):
         worker.evaluate(MENU_CHECK, [f"{base}/{name}"])
