@@ -70,6 +70,16 @@ def source_label(source: str) -> str:
     return SOURCE_LABELS.get(source, source.capitalize() if source else "")
 
 
+def _says_less(result: Result, row: Row) -> bool:
+    """The store's copy of a verdict this session just gave on the same bytes: it would only add "seen
+    before" (the same file queued twice at once, a watched download seen twice). A row from the history
+    takes it: there "seen before" is the news."""
+    shown = row.result
+    return (row.fresh and shown is not None and result.cached and result.sha256 == shown.sha256
+            and result.model_name == shown.model_name
+            and result.model_version == shown.model_version)
+
+
 def row_key(path: str, sha256: str = "") -> str:
     return path if path else f"sha256:{sha256}"
 
@@ -83,6 +93,7 @@ class Row:
     result: Result | None = None
     queued_at: float = 0.0
     summary: bool = False  # from the history: the result without crop scores and heatmap (see whole_result)
+    fresh: bool = False  # its verdict was made by the model in this session, not served from the store
 
     @property
     def name(self) -> str:
@@ -239,30 +250,34 @@ class ResultsModel(QAbstractTableModel):
     def add_queued(self, items: list[tuple[str, str]]) -> None:
         """Rows for files about to be scanned: shown at once, filled in when results arrive."""
         now = time.time()
-        fresh = []
+        fresh: dict[str, Row] = {}  # one row per file, however often a batch names it (two rows of one key crashed)
         for path, source in items:
             key = row_key(path)
             position = self._index.get(key)
             if position is None:
-                fresh.append(Row(key, path, source, QUEUED, None, now))
+                fresh[key] = Row(key, path, source, QUEUED, None, now)
             else:
                 row = self._rows[position]
                 row.status, row.source, row.queued_at = QUEUED, source, now
                 self._changed(position)
-        self._append(fresh)
+        self._append(list(fresh.values()))
 
     def add_results(self, results: list[Result]) -> None:
-        fresh = []
+        fresh: dict[str, Row] = {}
         for result in results:
             key = row_key(result.path, result.sha256)
             position = self._index.get(key)
             if position is None:
-                fresh.append(Row(key, result.path, result.source, DONE, result, result.scanned_at))
+                if key not in fresh or not _says_less(result, fresh[key]):
+                    fresh[key] = Row(key, result.path, result.source, DONE, result, result.scanned_at,
+                                     fresh=not result.cached)
             else:
                 row = self._rows[position]
-                row.status, row.result, row.summary = DONE, result, False
+                if not _says_less(result, row):
+                    row.result, row.summary, row.fresh = result, False, not result.cached
+                row.status = DONE
                 self._changed(position)
-        self._append(fresh)
+        self._append(list(fresh.values()))
 
     def add_history(self, results: list[Result]) -> None:
         """Stored results from earlier runs, as the store's summaries; rows this run already has win."""

@@ -99,6 +99,10 @@ class ScanService(QObject):
         self._lock = threading.Lock()
         self._results: list[Result] = []
         self._queued_rows: list[tuple[str, str]] = []
+        # Files queued in this run and not yet answered: the same folder pasted twice (Ctrl+V held down) or
+        # dropped again mid-scan queues each file once. Forgotten at a cancel and a model switch, whose
+        # unanswered files are queued again.
+        self._waiting: set[str] = set()
         # Every job of the current run of work. Progress is read from their own counts: each request ends
         # in exactly one outcome (result, error or unscanned), so a count that cannot reach its total means a bug
         # in one place (the scanner), never a signal missed here.
@@ -193,6 +197,7 @@ class ScanService(QObject):
     def _on_replaced_scanner_closed(self) -> None:
         with self._lock:
             self._switching = False
+            self._waiting = set()  # what the closed scanner left unanswered is queued again, in the new one
             self._expanding += 1  # hold the run open, so what is queued again joins it instead of starting anew
         try:
             self._start_scanning()
@@ -273,6 +278,7 @@ class ScanService(QObject):
             if done >= total and self._expanding == 0:  # a new run of work
                 self._jobs = []
                 self._replaced_jobs = set()
+                self._waiting = set()
                 self._cancelled = False
             self._expanding += 1
             generation = self._generation
@@ -301,10 +307,16 @@ class ScanService(QObject):
     def _submit_chunk(self, scanner: Scanner, requests: list[ScanRequest], generation: int) -> bool:  # a worker
         """Queue requests in ``scanner``; False when the service is shutting down (they stay pending)."""
         with self._lock:
+            requests = [r for r in requests if not r.path or r.path not in self._waiting]
+            self._waiting.update(r.path for r in requests if r.path)
             self._queued_rows.extend((r.path, r.source) for r in requests)
+        if not requests:
+            return True
         try:
             job = scanner.submit(requests, on_result=self._collect)
         except RuntimeError:  # closed under us
+            with self._lock:
+                self._waiting.difference_update(r.path for r in requests)
             if self._tasks.closed:  # by a shutdown: pending, for the next start
                 self.pending.add((r.path, r.source) for r in requests)
                 return False
@@ -337,11 +349,13 @@ class ScanService(QObject):
     def _collect(self, result: Result) -> None:  # scanner thread
         with self._lock:
             self._results.append(result)
+            self._waiting.discard(result.path)
 
     def cancel(self) -> None:
         with self._lock:
             self._generation += 1
             self._cancelled = True
+            self._waiting = set()  # dropped again after the cancel, a file is scanned again
             jobs = list(self._jobs)  # they stay: their counts still make up the run's progress
         for job in jobs:
             job.cancel()

@@ -86,6 +86,21 @@ def test_dropping_files_and_folders_gives_rows_then_results(tmp_path, qtbot, mod
     assert window.statusBar().currentMessage() == "Scan finished: 3 images: 1 likely AI, 1 uncertain, 1 likely real."
 
 
+def test_a_folder_given_twice_at_once_is_scanned_once_one_row_a_file(tmp_path, qtbot, model_path, make_window):
+    """Ctrl+V held down on a copied folder: the same folder twice within milliseconds crashed the app
+    (two rows of one file), or left rows "Waiting" for ever and counted each file twice."""
+    window = make_window(model_path)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for index in range(12):
+        write_image(folder / f"{index:02d}.png", 30 + 15 * index)
+    assert window.scan_paths([str(folder)], "clipboard") and window.scan_paths([str(folder)], "clipboard")
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Scan finished"), timeout=WAIT_MS)
+    assert window.statusBar().currentMessage().startswith("Scan finished: 12 images:")
+    assert window.model.rowCount() == 12 and window.proxy.rowCount() == 12
+    assert all(row.status == "done" and not row.result.cached for row in window.model.rows())  # not "seen before"
+
+
 def test_a_folder_with_no_image_in_it_says_so(tmp_path, qtbot, model_path, make_window):
     window = make_window(model_path)
     notes = tmp_path / "notes"

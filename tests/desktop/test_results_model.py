@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QTableView
@@ -58,6 +59,27 @@ def sorted_table(on_thumbnail) -> tuple[ResultsModel, ResultsFilterProxy, QTable
     view.resize(QSize(1000, 700))
     view.show()
     return model, proxy, view
+
+
+def test_a_file_named_twice_in_one_batch_gets_one_row_and_its_fresh_verdict(qapp):
+    """The same file queued twice at once (a folder pasted twice): two rows of one key crashed the app
+    when re-sorted, and the second stayed "Waiting" for ever; the store's copy of the verdict replaced
+    the one just made, calling a file seen for the first time "seen before"."""
+    model = ResultsModel()
+    model.add_queued([("/a.png", "clipboard"), ("/b.png", "clipboard"), ("/a.png", "clipboard")])
+    assert [row.path for row in model.rows()] == ["/a.png", "/b.png"]
+    fresh = Result(sha256="1" * 64, path="/a.png", source="clipboard", probability=0.9, verdict=LIKELY_AI,
+                   model_name="m", model_version="1")
+    again = replace(fresh, cached=True)  # the store's copy: the second of the two scans
+    model.add_results([fresh, again])
+    assert model.rowCount() == 2 and model.rows()[0].status == DONE and not model.rows()[0].result.cached
+    model.add_queued([("/a.png", "dropped")])  # dropped again later: the store answers, and the row is done
+    model.add_results([again])
+    assert model.rows()[0].status == DONE and not model.rows()[0].result.cached
+    browser = Result(sha256="2" * 64, path="", source="browser", probability=0.1, verdict=LIKELY_REAL,
+                     model_name="m", model_version="1")
+    model.add_results([browser, replace(browser, cached=True)])  # one batch, no row queued before
+    assert model.rowCount() == 3 and not model.rows()[2].result.cached
 
 
 def test_ten_thousand_rows_sort_filter_and_ask_only_for_visible_thumbnails(qtbot):
