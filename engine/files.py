@@ -134,12 +134,22 @@ def expand_paths(paths: Iterable[str | os.PathLike], recursive: bool = True,
     yielded: set[str] = set()
     for raw in paths:
         path = Path(raw)
-        found = _walk(path, recursive, skipped if skipped is not None else [], visited) if path.is_dir() else [path]
+        found = _walk(path, recursive, skipped if skipped is not None else [], visited) if _is_folder(path) else [path]
         for file in found:
             where = os.path.abspath(file)  # the same name however it was written, links kept apart
             if where not in yielded:
                 yielded.add(where)
                 yield file
+
+
+def _is_folder(path: Path) -> bool:
+    """Path.is_dir, where a name too long for the system or a folder that may not be entered is no
+    folder: the path is then scanned as a file and gets its error row, and the rest of a drop goes on
+    (Path.is_dir raises on ENAMETOOLONG and EACCES)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def _walk(root: Path, recursive: bool, skipped: Skipped, visited: set[tuple[int, int]]) -> Iterator[Path]:

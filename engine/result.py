@@ -141,7 +141,7 @@ def to_csv(results: list[Result]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for result in results:
-        shown = display_path(result.path)
+        shown = spreadsheet_safe(display_path(result.path))
         row = {
             "path": shown,
             "source": result.source,
@@ -166,9 +166,20 @@ def to_csv(results: list[Result]) -> str:
             "image_url": result.image_url,
             "path_bytes": "" if shown == result.path else path_bytes_b64(result.path),  # exact when "path" is escaped
         }
-        # Text from the file (metadata labels, decoder messages) or a page (URLs) may hold terminal escapes.
-        writer.writerow({key: printable(value) if isinstance(value, str) else value for key, value in row.items()})
+        # Text from the file (metadata labels, decoder messages) or a page (URLs) may hold terminal escapes,
+        # and a file named "=HYPERLINK(...).jpg" a formula.
+        writer.writerow({key: spreadsheet_safe(printable(value)) if isinstance(value, str) else value
+                         for key, value in row.items()})
     return buffer.getvalue()
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A cell a spreadsheet would run as a formula, kept as text by a leading apostrophe (OWASP's advice
+    for CSV injection); "path_bytes" then holds the exact name."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 @dataclass(frozen=True)

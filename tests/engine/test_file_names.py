@@ -78,6 +78,18 @@ def test_json_and_csv_are_valid_text_and_still_exact(tmp_path):
     assert plain["path"] == "/tmp/ünïcode.png" and "path_bytes" not in plain
 
 
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_stay_text():
+    """`synthspot scan --csv .` run where a file is named "=1+2.jpg" or "@SUM(A1).jpg" (or a page's text says
+    "=HYPERLINK(...)"): the cell was a bare formula."""
+    results = [Result(sha256="0" * 64, path=name, error="-bad", provenance=[])
+               for name in ("=1+2.jpg", "@SUM(A1).jpg", "+x.png", "-x.png", "plain.jpg")]
+    rows = list(csv.DictReader(io.StringIO(to_csv(results))))
+    assert [row["path"] for row in rows] == ["'=1+2.jpg", "'@SUM(A1).jpg", "'+x.png", "'-x.png", "plain.jpg"]
+    assert [from_b64(row["path_bytes"]) if row["path_bytes"] else row["path"] for row in rows] == [
+        "=1+2.jpg", "@SUM(A1).jpg", "+x.png", "-x.png", "plain.jpg"]  # the exact name is still there
+    assert {row["error"] for row in rows} == {"'-bad"}
+
+
 def test_display_form_escapes_what_would_rewrite_a_terminal():
     assert display_path(os.fsdecode(b"a\nb\x1b[2J\xff.png")) == "a\\x0ab\\x1b[2J\\xff.png"
 

@@ -72,3 +72,16 @@ def test_cli_on_a_fifo_and_dev_zero_finishes(tmp_path, brightness_model_path):
     assert done.returncode == 0, done.stderr
     errors = {r["path"]: r["error"] for r in map(json.loads, done.stdout.splitlines())}
     assert "pipe" in errors[str(fifo)] and "device" in errors["/dev/zero"]
+
+
+def test_a_name_too_long_for_the_system_is_an_error_row_and_the_rest_is_scanned(tmp_path, brightness_model_path):
+    """Path.is_dir raised ENAMETOOLONG: the CLI printed a traceback, and the app dropped the whole drop
+    (the good files with it) and failed on it again at every start."""
+    too_long = tmp_path / ("x" * 300 + ".jpg")
+    good = solid_image(tmp_path / "good.png", 200)
+    assert list(expand_paths([too_long, good])) == [too_long, good]
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "scan", str(too_long), str(good), "--json", "--no-cache",
+                           "--model", str(brightness_model_path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    rows = {r["path"]: r for r in map(json.loads, done.stdout.splitlines())}
+    assert "too long" in rows[str(too_long)]["error"].lower() and rows[str(good)]["verdict"], rows
