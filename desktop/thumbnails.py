@@ -19,6 +19,7 @@ from PySide6.QtGui import QImage, QPixmap
 
 from engine.decode import MAX_FILE_BYTES, open_image  # (the engine also registers HEIF/AVIF)
 from engine.files import read_regular_file
+from engine.pixels import to_rgb_array
 
 MAX_QUEUED = 256
 _FAILED = object()
@@ -36,6 +37,10 @@ def decode_reduced(path: str, longest_side: int) -> Image.Image:
 def decode_for_display(path: str, longest_side: int) -> Image.Image:
     """``decode_reduced``, scaled to fit ``longest_side``, in sRGB as its colour profile says."""
     image = decode_reduced(path, longest_side)
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        # 16-bit, 32-bit and float grey: Pillow's own conversion clips them to white or black (and its
+        # resize refuses some); scaled to 8 bits as the model saw them.
+        image = Image.fromarray(to_rgb_array(image))
     image.thumbnail((longest_side, longest_side), Image.Resampling.BILINEAR)
     return in_srgb(image)
 

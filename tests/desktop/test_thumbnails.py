@@ -104,3 +104,23 @@ def test_only_images_that_can_be_transparent_are_loaded_with_an_alpha_channel(tm
     logo = load_scaled(str(tmp_path / "logo.png"), 64)
     assert logo.hasAlphaChannel() and logo.pixelColor(5, 5).alpha() == 0
     assert load_scaled(str(tmp_path / "indexed.png"), 64).hasAlphaChannel()
+
+
+@pytest.mark.parametrize("name, dtype, top", [("grey16.png", np.uint16, 50000), ("grey16.tif", np.uint16, 50000),
+                                              ("float.tif", np.float32, 0.8)])
+def test_16_bit_and_float_grey_images_show_their_picture_not_white_or_black(tmp_path, qapp, name, dtype, top):
+    """They showed as a plain file icon in the list and pure white (16-bit) or black (float) in the pane."""
+    from engine.decode import decode_image
+
+    path = tmp_path / name
+    ramp = np.tile(np.linspace(top / 10, top, 240, dtype=np.float64), (160, 1)).astype(dtype)  # dark to light
+    Image.fromarray(ramp).save(path)
+    decoded = decode_image(path.read_bytes())  # what the model scored
+    assert decoded.mode in ("I;16", "F") and decoded.rgb[0, 0, 0] < decoded.rgb[0, -1, 0]
+    for side in (48, 600):  # a list thumbnail, and the detail pane (no resize)
+        shown = load_scaled(str(path), side)
+        assert shown is not None, side
+        for fraction in (0.25, 0.5, 0.75):
+            expected = int(decoded.rgb[80, int(fraction * 240), 0])
+            x = int(fraction * shown.width())
+            assert abs(shown.pixelColor(x, shown.height() // 2).red() - expected) <= 6, (side, fraction)
