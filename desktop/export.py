@@ -10,14 +10,15 @@ from pathlib import Path
 from engine.result import LIKELY_REAL, Result, to_csv
 
 
-def write_results(path: str | os.PathLike, results: list[Result]) -> Path:
-    """Write results as CSV or JSON, chosen by the file's extension (JSON unless it ends in .csv)."""
+def write_results(path: str | os.PathLike, results: list[Result], as_csv: bool | None = None) -> Path:
+    """Write results as CSV or JSON: ``as_csv``, or else by the file's extension (JSON unless it ends in .csv)."""
     path = Path(path)
-    if path.suffix.lower() == ".csv":
+    if path.suffix.lower() == ".csv" if as_csv is None else as_csv:
         text = to_csv(results)
     else:
         text = json.dumps([result.to_dict() for result in results], indent=2, ensure_ascii=False) + "\n"
-    temporary = path.with_name(path.name + ".saving")
+    # A short name of its own beside the file: "<name>.saving" was too long where the name itself was not.
+    temporary = path.with_name(f".{path.name[:64]}.saving")
     try:
         temporary.write_text(text, encoding="utf-8", newline="")
         os.replace(temporary, path)  # a crash mid-write never leaves half a file under the real name
@@ -30,7 +31,8 @@ def write_results(path: str | os.PathLike, results: list[Result]) -> Path:
 def save_failure_text(path: str | os.PathLike, exc: OSError) -> str:
     """Why nothing could be saved at ``path``, in words (the error itself names the hidden ".saving" file)."""
     if exc.errno == errno.ENOENT:
-        return f"the folder {Path(path).parent} does not exist"
+        folder = Path(path).parent
+        return f"the folder {folder} does not exist" if not folder.is_dir() else "files cannot be made in that folder"
     if exc.errno == errno.EROFS:
         return "that place is read-only"
     if isinstance(exc, PermissionError):

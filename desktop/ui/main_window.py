@@ -535,6 +535,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("No rows in view to export: clear the filters to export them." if hidden
                                          else "Nothing to export yet.", 5000)
             return None
+        as_csv = None  # by the name's extension
         if not path:
             path, chosen = QFileDialog.getSaveFileName(
                 self, "Export results", os.path.join(self._start_folder(), "synthspot-results.csv"),
@@ -543,8 +544,10 @@ class MainWindow(QMainWindow):
                 return None
             if not Path(path).suffix:
                 path += ".json" if "JSON" in chosen else ".csv"
+            elif Path(path).suffix.lower() not in (".csv", ".json"):  # "results.txt": the format chosen, not JSON
+                as_csv = "JSON" not in chosen
         try:
-            written = write_results(path, results)
+            written = write_results(path, results, as_csv)
         except OSError as exc:
             reason = save_failure_text(path, exc)
             self.statusBar().showMessage(f"Export failed: {reason}.", 8000)

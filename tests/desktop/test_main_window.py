@@ -535,9 +535,16 @@ def test_an_export_that_cannot_be_written_says_why_and_leaves_nothing(tmp_path, 
     assert "Export failed" in window.statusBar().currentMessage()
     full = tmp_path / "full.json"  # a disk that fills up mid-write: no half file, no ".saving" left behind
     answer_message_box(QMessageBox.StandardButton.Ok, seen)
-    (tmp_path / "full.json.saving").symlink_to("/dev/full")  # Linux's always-full device
+    (tmp_path / ".full.json.saving").symlink_to("/dev/full")  # Linux's always-full device
     assert window.export_results(str(full)) is None
-    assert "the disk is full" in seen[1] and not full.exists() and not (tmp_path / "full.json.saving").exists()
+    assert "the disk is full" in seen[1] and not full.exists() and not (tmp_path / ".full.json.saving").exists()
+    # The longest name the system allows is written (its ".saving" copy's name was one too long), and one
+    # where files cannot be made says so, not that the folder does not exist.
+    longest = tmp_path / ("r" * 251 + ".csv")
+    assert window.export_results(str(longest)) == longest and longest.read_text().startswith("path,")
+    answer_message_box(QMessageBox.StandardButton.Ok, seen)
+    assert window.export_results("/proc/out.csv") is None
+    assert "files cannot be made in that folder" in seen[2], seen[2]
 
 
 def test_copy_result_and_paste_image_from_clipboard(tmp_path, qtbot, model_path, make_window):
