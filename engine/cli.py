@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--no-cache", action="store_true",
                       help="leave the results database alone: scan every file afresh and store nothing")
     scan.add_argument("--no-recursive", action="store_true", help="do not descend into sub-folders")
-    scan.add_argument("--workers", type=int, default=2, help="decoding threads (default 2)")
+    scan.add_argument("--workers", type=worker_count, default=2, help="decoding threads (default 2)")
     scan.add_argument("--move-corrupt-store", action="store_true",
                       help="if the results database is damaged, rename it aside and start a new one")
 
@@ -65,6 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--pair", action="store_true",
                        help="accept a browser's pairing request, approved here on the terminal")
     return parser
+
+
+def worker_count(text: str) -> int:
+    """--workers: 1 or more decoding threads (0 or -3 were taken, and meant one)."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of threads: {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{count} decoding threads: give 1 or more")
+    return count
 
 
 def port_number(text: str) -> int:

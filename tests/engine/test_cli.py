@@ -76,6 +76,8 @@ def test_explicit_bad_file_is_reported_not_fatal(tmp_path, brightness_model_path
     (["scan", "{here}", "--model", "/dev/zero"], "not a model file (a folder, a device or a pipe): /dev/zero"),
     (["scan", "{here}", "--model", "{folder}"], "not a model file (a folder, a device or a pipe)"),
     (["scan", "{here}", "--provider", "tpu"], "invalid choice"),
+    (["scan", "{here}", "--workers", "0"], "0 decoding threads: give 1 or more"),
+    (["scan", "{here}", "--workers", "many"], "not a number of threads"),
 ])
 def test_usage_errors_exit_2(args, message, tmp_path, capsys):
     here = solid_image(tmp_path / "x.png", 100)
@@ -115,6 +117,10 @@ def test_installed_entry_point_runs(folder, brightness_model_path, tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert output.returncode == 0, output.stderr
     assert len(output.stdout.splitlines()) == 3
+    as_module = subprocess.run([sys.executable, "-m", "engine", "scan", str(folder), "--json", "--no-cache", "--model",
+                                str(brightness_model_path)], capture_output=True, text=True, timeout=120)
+    # `python -m engine`, where no script is on PATH
+    assert as_module.returncode == 0 and len(as_module.stdout.splitlines()) == 3, as_module.stderr
 
 
 def test_the_embedded_default_model_scans_with_no_set_up(capsys, monkeypatch):
