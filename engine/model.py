@@ -59,6 +59,8 @@ def load_failure_text(name: str, error: Exception) -> str:
     """Why ONNX Runtime refused a file, for a person: a file that is not ONNX at all is said plainly,
     other refusals keep ONNX Runtime's reason without its "[ONNXRuntimeError] : 7 : CODE :" prefix."""
     text = str(error)
+    if "No graph was found in the protobuf" in text:  # what ONNX Runtime says of an empty file
+        return f"{name} is not a loadable ONNX model: the file is empty"
     if "INVALID_PROTOBUF" in text or "Protobuf parsing failed" in text:
         return (f"{name} is not a loadable ONNX model: the file is not an ONNX model, or it is damaged or "
                 "only partly downloaded")

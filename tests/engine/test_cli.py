@@ -77,11 +77,14 @@ def test_explicit_bad_file_is_reported_not_fatal(tmp_path, brightness_model_path
     (["scan", "{here}", "--model", "{folder}"], "not a model file (a folder, a device or a pipe)"),
     (["scan", "{here}", "--provider", "tpu"], "invalid choice"),
     (["scan", "{here}", "--workers", "0"], "0 decoding threads: give 1 or more"),
+    (["scan", "{here}", "--model", "{empty}"], "empty.onnx is not a loadable ONNX model: the file is empty"),
     (["scan", "{here}", "--workers", "many"], "not a number of threads"),
 ])
 def test_usage_errors_exit_2(args, message, tmp_path, capsys):
     here = solid_image(tmp_path / "x.png", 100)
-    code, _, err = run_cli([a.replace("{here}", str(here)).replace("{folder}", str(tmp_path)) for a in args], capsys)
+    (tmp_path / "empty.onnx").touch()  # a download that never started
+    code, _, err = run_cli([a.replace("{here}", str(here)).replace("{folder}", str(tmp_path))
+                            .replace("{empty}", str(tmp_path / "empty.onnx")) for a in args], capsys)
     assert code == 2
     assert message in err
 
