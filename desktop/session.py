@@ -80,7 +80,8 @@ class AppSession(QObject):
     def shutdown(self) -> None:
         self.bridge.apply(False)
         self.watcher.stop()
-        if self.settings.watched_folders:
+        if self.settings.watched_folders and not self.settings.watching_paused:
+            # Paused, it keeps the pause's start: what arrived since is held for the resume, across a restart.
             self.settings.watch_last_active = time.time()
         self.service.shutdown()
 
@@ -113,6 +114,8 @@ class AppSession(QObject):
         self._emit_watch_status()
 
     def set_watching_paused(self, paused: bool) -> None:
+        if paused and not self.settings.watching_paused:
+            self.settings.watch_last_active = time.time()  # the last moment files were taken in
         self.settings.watching_paused = paused
         self.watcher.set_paused(paused)
         self._emit_watch_status()

@@ -73,6 +73,9 @@ class FolderState:
     state: str = MISSING
     message: str = ""
     watch: ObservedWatch | None = None  # while scheduled
+    # (st_dev, st_ino) of the folder the watch was put on: a folder deleted and made again, or another
+    # drive mounted there, is another folder, and the old watch hears nothing from it.
+    identity: tuple[int, int] | None = None
     since: float = 0.0  # files modified before this, found when watching starts, are left alone
     baselined: bool = False
 
@@ -120,25 +123,36 @@ def file_signature(path: str) -> tuple[int, int] | None:
 
 
 class _EventHandler(FileSystemEventHandler):
-    def __init__(self, watcher: FolderWatcher):
+    """Hands a folder's events to the watcher, under the folder's name as the person gave it: a watched
+    ~/Downloads that is a link to another drive is watched at its target, whose names are given back
+    under the link (inotify hears nothing through a link itself)."""
+
+    def __init__(self, watcher: FolderWatcher, watched: str, given: str):
         self._watcher = watcher
+        self._watched, self._given = watched, given
+
+    def _notice(self, raw_path: bytes | str) -> None:
+        path = os.fsdecode(raw_path)
+        if self._watched != self._given and _inside(path, self._watched):
+            path = self._given + path[len(self._watched):]
+        self._watcher._notice(path)
 
     def on_created(self, event: FileSystemEvent) -> None:
         if not event.is_directory:
-            self._watcher._notice(os.fsdecode(event.src_path))
+            self._notice(event.src_path)
 
     def on_modified(self, event: FileSystemEvent) -> None:
         if not event.is_directory:
-            self._watcher._notice(os.fsdecode(event.src_path))
+            self._notice(event.src_path)
 
     def on_closed(self, event: FileSystemEvent) -> None:
-        self._watcher._notice(os.fsdecode(event.src_path))
+        self._notice(event.src_path)
 
     def on_moved(self, event: FileSystemEvent) -> None:
         if event.is_directory:  # a folder moved in: look inside at the next tick
             self._watcher.request_rescan()
         else:
-            self._watcher._notice(os.fsdecode(event.dest_path))
+            self._notice(event.dest_path)
 
 
 class FolderWatcher:
@@ -271,10 +285,18 @@ class FolderWatcher:
             folders = list(self._folders.values())
         for folder in folders:
             state, message = self._probe(folder.path)
+            identity = _identity(folder.path) if state == WATCHING else None
+            if folder.watch is not None and (identity != folder.identity or not self._hearing(folder)):
+                # Another folder now (deleted and made again, or another drive mounted there): the old watch
+                # died with the old one, or hears nothing from this one.
+                self._unschedule(folder)
+                self._rescan_due = True  # what arrived since the old one went
             if state == WATCHING and folder.watch is None and self._observer is not None:
+                target = os.path.realpath(folder.path)
                 try:
-                    folder.watch = self._observer.schedule(_EventHandler(self), folder.path,
+                    folder.watch = self._observer.schedule(_EventHandler(self, target, folder.path), target,
                                                            recursive=folder.recursive)
+                    folder.identity = identity
                 except PermissionError as exc:
                     state, message = NO_PERMISSION, f"permission denied: {exc.strerror or exc}"
                 except OSError as exc:
@@ -299,7 +321,10 @@ class FolderWatcher:
         cutoff_ns = int((folder.since - MTIME_MARGIN_S) * 1e9)
         for file_path in self._list_files(folder.path, folder.recursive):
             signature = file_signature(file_path)
-            if signature and signature[1] < cutoff_ns:
+            # Both times: a file moved or copied in with its old modification time (mv, cp -p, rsync -a)
+            # while the app was closed is new here, and its inode change time (the kernel's clock, no
+            # margin needed) says so.
+            if signature and signature[1] < cutoff_ns and _changed_ns(file_path) < folder.since * 1e9:
                 self._settled[file_path] = signature
         folder.baselined = True
 
@@ -315,6 +340,17 @@ class FolderWatcher:
         except OSError as exc:
             return FAILED, f"cannot read the folder: {exc.strerror or exc}"
         return WATCHING, ""
+
+    def _hearing(self, folder: FolderState) -> bool:
+        """Whether the folder's watch still runs: watchdog stops it when the folder it was put on goes
+        (a new folder of the same name may even get the old one's inode number)."""
+        if self._observer is None:
+            return True
+        try:
+            emitters = list(self._observer.emitters)
+        except RuntimeError:  # the observer's set changed as it was read: look again at the next pass
+            return True
+        return any(emitter.watch == folder.watch and emitter.is_alive() for emitter in emitters)
 
     def _unschedule(self, folder: FolderState) -> None:
         if folder.watch is not None and self._observer is not None:
@@ -396,6 +432,21 @@ class FolderWatcher:
             self._seen.add((path, read.sha256))
             ready.append(ScanRequest(path=path, source=SOURCE, sha256=read.sha256))
         return ready
+
+
+def _changed_ns(path: str) -> int:
+    try:
+        return os.stat(path).st_ctime_ns
+    except OSError:
+        return 0
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)  # through a link: the folder watched
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def _inside(path: str, root: str) -> bool:

@@ -450,6 +450,33 @@ def test_images_that_arrived_while_the_app_was_closed_are_scanned_at_start(tmp_p
     assert [row.name for row in again.model.rows()] == ["while-closed.png"]
 
 
+def test_downloads_held_by_a_pause_or_moved_in_while_closed_are_scanned_after_a_restart(
+        tmp_path, qtbot, model_path, make_window):
+    """Quitting while paused set "last watched" to the quit time, so what the pause held was taken for old
+    files at the next start and never scanned; so was a file moved in with its old modification time."""
+    watched = tmp_path / "Downloads"
+    watched.mkdir()
+    elsewhere = write_image(tmp_path / "holiday.png", 240)  # an old photo, to be moved in while closed
+    long_ago = time.time() - 3 * 3600
+    os.utime(elsewhere, (long_ago, long_ago))
+    window = make_window(model_path, stable_seconds=0.2, watched_folders=[WatchedFolder(str(watched))])
+    qtbot.waitUntil(lambda: window.session.watch_summary() == "Watching 1 folder", timeout=WAIT_MS)
+    window.session.set_watching_paused(True)
+    write_image(watched / "during-pause.png", 235)
+    qtbot.wait(600)
+    assert window.model.rowCount() == 0  # held
+    window.shutdown()
+    window.session.shutdown()
+    os.rename(elsewhere, watched / "holiday.png")  # mv keeps the modification time of three hours ago
+    again = make_window(model_path, stable_seconds=0.2)
+    assert again.session.settings.watching_paused
+    qtbot.wait(600)
+    assert again.model.rowCount() == 0  # still held: the pause outlives the restart
+    again.session.set_watching_paused(False)
+    wait_for_results(qtbot, again, 2)
+    assert sorted(row.name for row in again.model.rows()) == ["during-pause.png", "holiday.png"]
+
+
 def test_without_a_built_in_model_settings_do_not_offer_one(tmp_path, qtbot, model_path, make_window, monkeypatch):
     from engine import models
 

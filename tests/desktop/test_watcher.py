@@ -328,13 +328,8 @@ class Collector:
 
 def test_a_running_watcher_hands_over_a_renamed_download_from_the_os_events_once(tmp_path):
     folder = downloads(tmp_path)
-    collector = Collector()
-    # No periodic rescans: after the first look, only the OS's events can bring the file in.
-    watcher = FolderWatcher(collector.ready, collector.state, stable_for=0.3, tick=0.05, rescan_interval=3600)
-    watcher.add(folder)
-    watcher.start()
+    watcher, collector = running_watcher(folder)
     try:
-        assert collector.wait_for(lambda c: c.status.get(str(folder)) == WATCHING)
         data = jpeg_bytes(seed=14)
         (folder / "y.jpg.part").write_bytes(data)
         (folder / "y.jpg.part").rename(folder / "y.jpg")
@@ -345,6 +340,48 @@ def test_a_running_watcher_hands_over_a_renamed_download_from_the_os_events_once
     watcher.poll()
     assert watcher.settling() == []  # nothing new or changed waits to be handed over again
     assert [(r.path, r.sha256) for r in collector.requests] == [(str(folder / "y.jpg"), sha256(data))]
+
+
+def running_watcher(folder) -> tuple[FolderWatcher, Collector]:
+    """A watcher on its own thread with no periodic rescans: only the OS's events bring files in."""
+    collector = Collector()
+    watcher = FolderWatcher(collector.ready, collector.state, stable_for=0.3, tick=0.05, rescan_interval=3600)
+    watcher.add(folder)
+    watcher.start()
+    assert collector.wait_for(lambda c: c.status.get(str(folder)) == WATCHING)
+    return watcher, collector
+
+
+def test_a_folder_deleted_and_made_again_at_once_is_heard_from_again(tmp_path):
+    """rm -rf Downloads && mkdir Downloads between two passes: the old watch died with the old folder and
+    only the 60 s rescan found new downloads, while the status said "Watching"."""
+    folder = downloads(tmp_path)
+    watcher, collector = running_watcher(folder)
+    try:
+        with watcher._lock:  # hold the watcher's pass while the folder is swapped, as a fast rm && mkdir does
+            shutil.rmtree(folder)
+            folder.mkdir()
+        time.sleep(0.3)  # a few passes: the new folder is watched
+        write_image(folder / "after.png", 220, seed=11)
+        assert collector.wait_for(lambda c: len(c.requests) >= 1, timeout=10)
+    finally:
+        watcher.stop()
+    assert [r.path for r in collector.requests] == [str(folder / "after.png")]
+
+
+def test_a_watched_folder_that_is_a_link_to_another_drive_is_heard_from(tmp_path):
+    """~/Downloads as a link to another disk: inotify heard nothing through the link."""
+    target = tmp_path / "big-disk" / "Downloads"
+    target.mkdir(parents=True)
+    link = tmp_path / "Downloads"
+    link.symlink_to(target)
+    watcher, collector = running_watcher(link)
+    try:
+        write_image(target / "through-target.png", 220, seed=12)
+        assert collector.wait_for(lambda c: len(c.requests) >= 1, timeout=10)
+    finally:
+        watcher.stop()
+    assert [r.path for r in collector.requests] == [str(link / "through-target.png")]  # under the name given
 
 
 def test_500_files_in_bursts_give_exactly_500_results(tmp_path, model_path):
