@@ -331,6 +331,8 @@ class FolderWatcher:
     @staticmethod
     def _probe(path: str) -> tuple[str, str]:
         if not os.path.isdir(path):
+            if os.path.lexists(path):  # a file (or a broken link) of that name: waiting would not help
+                return FAILED, "not a folder: a file of that name is there; choose the folder in Settings"
             return MISSING, "missing (deleted, or its drive is unplugged); waiting for it"
         try:
             with os.scandir(path) as entries:

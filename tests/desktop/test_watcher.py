@@ -255,6 +255,17 @@ print("ok")
 """
 
 
+def test_a_watched_folder_that_is_a_file_says_so_not_missing(tmp_path):
+    """It said "missing (deleted, or its drive is unplugged); waiting for it" of a file of that name."""
+    not_a_folder = tmp_path / "Downloads"
+    not_a_folder.write_text("a file, not a folder")
+    messages: dict[str, str] = {}
+    watcher = FolderWatcher(lambda requests: None, lambda folder, state, message: messages.update({folder: message}))
+    watcher.add(not_a_folder)
+    watcher.poll()
+    assert messages[str(not_a_folder)].startswith("not a folder")
+
+
 def test_unreadable_folder_gets_a_status_not_a_crash(tmp_path):
     """A real permission error from the OS, in a child process. Root reads any folder, so as root the
     child drops the capabilities that bypass file permissions (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH)."""
