@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from desktop import bridge as bridge_glue
 from desktop.export import counted
-from desktop.scanning import ScanService
+from desktop.scanning import LOADING, ScanService
 from desktop.settings import AppSettings, WatchedFolder
 from desktop.watcher import FAILED, MISSING, NO_PERMISSION, FolderWatcher
 from engine.result import LIKELY_AI, Result
@@ -90,8 +90,10 @@ class AppSession(QObject):
     def set_model(self, path: str, provider: str) -> None:
         if (path, provider) == (self.settings.model_path, self.settings.provider) and self.service.model_state.ready:
             return
-        # Kept to go back to when the new choice does not load (ScanService.modelRejected).
-        self._model_in_use = (self.settings.model_path, self.settings.provider)
+        # Kept to go back to when the new choice does not load (ScanService.modelRejected). Not while another
+        # choice is still loading: that one is dropped for this one, and the model scanning now stays in use.
+        if self.service.model_state.state != LOADING:
+            self._model_in_use = (self.settings.model_path, self.settings.provider)
         self.settings.model_path = path
         self.settings.provider = provider
         self.service.load_model(path, provider)

@@ -663,7 +663,8 @@ def test_a_broken_model_file_says_why(tmp_path, qtbot, make_window):
     assert window.provider_label.text().startswith("Model: synthspot-lite0 v")
 
 
-def test_choosing_a_model_that_does_not_load_keeps_the_one_in_use(tmp_path, qtbot, model_path, make_window):
+def test_choosing_a_model_that_does_not_load_keeps_the_one_in_use(tmp_path, qtbot, model_path, slow_model,
+                                                                   make_window):
     window = make_window(model_path)
     working = window.service.detector
     broken = tmp_path / "damaged.onnx"
@@ -678,6 +679,15 @@ def test_choosing_a_model_that_does_not_load_keeps_the_one_in_use(tmp_path, qtbo
     assert window.session.settings.model_path == str(model_path)  # the next start uses the working one too
     drop(window, [write_image(tmp_path / "a.png", 230)])  # and scanning goes on
     wait_for_results(qtbot, window, 1)
+    # Another model chosen, and before it has loaded a broken one: the first is dropped for the second, and
+    # the settings go back to the model still scanning, not to the one that never loaded.
+    seen.clear()
+    answer_message_box(QMessageBox.StandardButton.Ok, seen)
+    window.session.set_model(str(slow_model), "cpu")
+    window.session.set_model(str(broken), "cpu")
+    qtbot.waitUntil(lambda: bool(seen), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.service.model_state.ready, timeout=WAIT_MS)
+    assert window.service.detector is working and window.session.settings.model_path == str(model_path)
 
 
 def sixty_jpegs(tmp_path):
