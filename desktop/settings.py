@@ -122,6 +122,12 @@ class AppSettings:
     def sync(self) -> None:
         self._q.sync()
 
+    def saved(self) -> bool:
+        """Written to disk now; False where the file cannot be written (a folder in its place, a full or
+        read-only disk): the changes then last only until the app closes."""
+        self._q.sync()
+        return self._q.status() == QSettings.Status.NoError
+
 
 def dialog_start_folder(last_folder: str) -> str:
     """Where a file dialog opens: the folder used last, else Pictures, else Downloads, else home (never the

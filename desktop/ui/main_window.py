@@ -576,6 +576,10 @@ class MainWindow(QMainWindow):
         if dialog.exec():
             dialog.apply()
             self._watch_status(self.session.watch_summary())
+            if not self.session.settings.saved():
+                QMessageBox.warning(self, "Settings not saved", "SynthSpot could not write its settings file "
+                                    f"{self.session.settings.file_name}. The changes apply until SynthSpot closes; "
+                                    "check that the disk is not full or read-only, then change them again.")
 
     def show_about(self) -> None:
         detector = self.service.detector

@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import time
+from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QMessageBox
@@ -506,3 +507,22 @@ def test_watching_pauses_and_resumes_from_the_window_without_a_tray(tmp_path, qt
 def test_pause_watching_is_off_while_no_folder_is_watched(qtbot, model_path, make_window):
     window = make_window(model_path)
     assert not window.pause_watching_action.isEnabled()
+
+
+def test_settings_that_cannot_be_written_are_said_not_saved(tmp_path, qtbot, model_path, make_window):
+    """A settings file that cannot be written (here a folder in its place) lost every change at the next
+    start without a word."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    window = make_window(model_path)
+    settings_file = Path(window.session.settings.file_name)
+    assert window.session.settings.saved()
+    settings_file.unlink()
+    settings_file.mkdir()
+    seen: list[str] = []
+    answer_message_box(QMessageBox.StandardButton.Ok, seen)
+    QTimer.singleShot(0, lambda: QApplication.activeModalWidget().accept())  # OK in the Settings dialog
+    window.open_settings()
+    qtbot.waitUntil(lambda: bool(seen), timeout=WAIT_MS)
+    assert "could not write its settings file" in seen[0] and str(settings_file) in seen[0]
