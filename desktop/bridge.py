@@ -63,11 +63,12 @@ class BridgeController(QObject):
     def apply(self, enabled: bool) -> None:
         if enabled and not self.running and BRIDGE_AVAILABLE:
             self._start()
-        elif not enabled and self._server is not None:
-            server, self._server = self._server, None
-            server.pairing.close_window()
-            server.stop()
-            self.error = ""
+        elif not enabled:
+            if self._server is not None:
+                server, self._server = self._server, None
+                server.pairing.close_window()
+                server.stop()
+            self.error = ""  # switched off: why it could not start last time is no longer news
         self.changed.emit()
 
     def revoke(self) -> int:

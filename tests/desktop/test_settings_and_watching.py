@@ -278,6 +278,18 @@ def test_bridge_switch_starts_the_bridge_and_offers_pairing(tmp_path, qtbot, mod
     assert not session.bridge.running and session.settings.bridge_enabled is False
 
 
+def test_a_bridge_that_could_not_start_and_is_switched_off_says_only_off(qtbot, model_path, make_window):
+    """"Browser bridge off (port N is in use…)" stayed in the status bar after the bridge was unticked."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        window = make_window(model_path, bridge_port=taken.getsockname()[1])
+        window.session.set_bridge_enabled(True)
+        assert not window.session.bridge.running and "in use" in window.bridge_label.text()
+        window.session.set_bridge_enabled(False)
+        assert window.bridge_label.text() == "Browser bridge off"
+
+
 def test_pair_a_browser_starts_the_bridge_itself_no_trip_through_ok(tmp_path, qtbot, model_path, make_window,
                                                                     monkeypatch):
     from desktop.ui import pairing_dialog
