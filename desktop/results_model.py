@@ -299,6 +299,13 @@ class ResultsModel(QAbstractTableModel):
                 count += 1
         return count
 
+    def drop_unanswered(self) -> int:
+        """Rows still waiting when a scan ended uncancelled: files that went before their turn (a download
+        deleted as it waited) leave the list rather than wait for ever."""
+        positions = [position for position, row in enumerate(self._rows) if row.status == QUEUED]
+        self.remove_rows(positions)
+        return len(positions)
+
     def remove_rows(self, positions: list[int]) -> None:
         """Take rows out of the view (never touches files or the store)."""
         for position in sorted(set(positions), reverse=True):

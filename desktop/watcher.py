@@ -432,7 +432,7 @@ class FolderWatcher:
                     read.sha256 and self._already_seen and self._already_seen(path, read.sha256)):
                 continue
             self._seen.add((path, read.sha256))
-            ready.append(ScanRequest(path=path, source=SOURCE, sha256=read.sha256))
+            ready.append(ScanRequest(path=path, source=SOURCE, sha256=read.sha256, gone_is_unscanned=True))
         return ready
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import logging
+import os
 import queue
 import sys
 import threading
@@ -58,6 +59,9 @@ class ScanRequest:
     # bytes the store knows are then not read again. What is read is hashed anyway, so a file that
     # changed since is stored under its own bytes.
     sha256: str = ""
+    # A file gone when its turn comes ends unscanned, not as an error row: a download the person deleted
+    # before it was scanned was thrown away, not lost (the folder watcher's requests).
+    gone_is_unscanned: bool = False
 
 
 ResultCallback = Callable[[Result], None]
@@ -275,6 +279,9 @@ class Scanner:
         if request.sha256 and self._reuse_stored(job, request, request.sha256):
             return  # known bytes, hashed by whoever asked: not read again
         data, error = _read(request)
+        if error and request.gone_is_unscanned and not os.path.lexists(request.path):
+            self._finish(job, request, None)
+            return
         if error:
             self._finish(job, request, self._error_result(request, "", error, started))
             return

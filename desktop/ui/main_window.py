@@ -662,6 +662,8 @@ class MainWindow(QMainWindow):
         self.scan_progress.finish()
         self.cancel_action.setEnabled(False)
         verdicts, self._verdicts_this_scan = self._verdicts_this_scan, []
+        if not cancelled:
+            self.model.drop_unanswered()
         if cancelled:
             count = self.model.mark_cancelled()
             self.statusBar().showMessage(

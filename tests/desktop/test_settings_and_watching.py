@@ -538,3 +538,20 @@ def test_settings_that_cannot_be_written_are_said_not_saved(tmp_path, qtbot, mod
     window.open_settings()
     qtbot.waitUntil(lambda: bool(seen), timeout=WAIT_MS)
     assert "could not write its settings file" in seen[0] and str(settings_file) in seen[0]
+
+
+def test_a_download_deleted_before_its_scan_leaves_no_error_row(tmp_path, qtbot, model_path, make_window):
+    """Downloads deleted while they waited to be scanned came back as "Error" rows ("the file does not exist"),
+    in the scan's summary and after every restart."""
+    from engine.scanner import ScanRequest
+
+    window = make_window(model_path)
+    kept = write_image(tmp_path / "kept.png", 230)
+    thrown_away = tmp_path / "thrown-away.png"  # handed over by the watcher, deleted before its turn
+    window.service.submit_requests([ScanRequest(path=str(path), source="watched", gone_is_unscanned=True)
+                                    for path in (thrown_away, kept)])
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Scan finished"), timeout=WAIT_MS)
+    assert [row.name for row in window.model.rows()] == ["kept.png"]
+    assert window.statusBar().currentMessage() == "Scan finished: 1 image: 1 likely AI."
+    assert [r.path for r in window.session.store.history()] == [str(kept)]  # nothing to come back after a restart
+    assert window.session.store.pending() == []
