@@ -71,6 +71,7 @@ class ScanService(QObject):
     progressChanged = Signal(int, int)  # done, total for the current run of work
     scanFinished = Signal(bool)  # True when the run was cancelled
     nothingFound = Signal(list)  # [path] given to scan, in which no file was found
+    foldersUnreadable = Signal(list)  # [(folder, why)] inside what was given, that could not be opened
     historyLoaded = Signal(list)  # [Result], newest first
     modelRejected = Signal(str)  # a model asked for could not be loaded; the one in use stays (why, in words)
     leftoversResumed = Signal(int, bool)  # files (and folders, True) a previous run left unscanned, now resumed
@@ -288,14 +289,19 @@ class ScanService(QObject):
     def _expand_and_submit(self, scanner: Scanner, paths: list[str], source: str, recursive: bool,
                            generation: int) -> None:  # a worker thread
         found = 0
+        skipped: list[tuple[str, str]] = []
         try:
             for files in self.pending.expand(paths, source, recursive,
                                              cancelled=lambda: generation != self._generation,
-                                             interrupted=lambda: self._tasks.closed):
+                                             interrupted=lambda: self._tasks.closed, skipped=skipped):
                 found += len(files)
                 requests = [ScanRequest(path=path, source=source) for path in files]
                 if not self._submit_chunk(scanner, requests, generation):
                     break  # shutting down: what is not queued stays pending, for the next start
+            # Files that are no images are passed over without a word; folders that would not open are said.
+            unreadable = [(path, why.removeprefix("folder: ")) for path, why in skipped if why.startswith("folder: ")]
+            if unreadable and generation == self._generation:
+                self.foldersUnreadable.emit(unreadable)
             if not found and generation == self._generation and not self._tasks.closed:
                 self.nothingFound.emit(paths)  # folders with no image in them: say so, or nothing seems to happen
         except Exception:

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 
-from engine.files import expand_paths
+from engine.files import Skipped, expand_paths
 from engine.paths import display_path
 from engine.result import Result
 from engine.store import Store
@@ -108,16 +108,17 @@ class PendingWork:
 
     def expand(self, paths: list[str], source: str, recursive: bool = True,
                cancelled: Callable[[], bool] = lambda: False, interrupted: Callable[[], bool] = lambda: False,
-               chunk: int = CHUNK) -> Iterator[list[str]]:
+               chunk: int = CHUNK, skipped: Skipped | None = None) -> Iterator[list[str]]:
         """The image files of ``paths`` (folders expanded), in chunks, for the caller to queue. ``paths`` are
         pending from the start, and a folder stays pending until all its files have been yielded (and queued,
         so pending themselves): a crash half-way through a 5,000-file folder loses nothing. Expanding stops
         when ``cancelled()`` turns true (``paths`` are dropped: the person does not want them), or when
-        ``interrupted()`` does or the caller stops iterating (they stay pending, for the next start)."""
+        ``interrupted()`` does or the caller stops iterating (they stay pending, for the next start). What
+        is passed over lands in ``skipped`` (see ``expand_paths``)."""
         folders = [path for path in paths if os.path.isdir(path)]
         self.add((path, source) for path in paths)
         files: list[str] = []
-        for path in expand_paths(paths, recursive=recursive):
+        for path in expand_paths(paths, recursive=recursive, skipped=skipped):
             if cancelled() or interrupted():
                 break
             files.append(str(path))

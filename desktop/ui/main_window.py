@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self._follow_key = ""  # the row brought into view; kept there while re-sorting moves it
         self._alerted = None  # the Result the alert banner and the desktop notification point at
         self._verdicts_this_scan: list[str] = []  # for the summary when the scan finishes
+        self._unreadable_this_scan: list[tuple[str, str]] = []  # folders inside a drop that would not open
         keep_palette_readable()
         show_keyboard_focus()
         self.setWindowTitle("SynthSpot")
@@ -264,6 +265,7 @@ class MainWindow(QMainWindow):
         service.progressChanged.connect(self._progress)
         service.scanFinished.connect(self._scan_finished)
         service.nothingFound.connect(self._nothing_found)
+        service.foldersUnreadable.connect(self._folders_unreadable)
         service.modelRejected.connect(self._model_rejected)
         service.leftoversResumed.connect(self._leftovers_resumed)
         self.session.watchStatusChanged.connect(self._watch_status)
@@ -662,6 +664,7 @@ class MainWindow(QMainWindow):
         self.scan_progress.finish()
         self.cancel_action.setEnabled(False)
         verdicts, self._verdicts_this_scan = self._verdicts_this_scan, []
+        unreadable, self._unreadable_this_scan = self._unreadable_this_scan, []
         if not cancelled:
             self.model.drop_unanswered()
         if cancelled:
@@ -672,6 +675,10 @@ class MainWindow(QMainWindow):
             # "files" once one could not be read: a text file dropped with the photos is no image.
             noun = "file" if ERROR in verdicts else "image"
             finished = f"Scan finished: {counted(len(verdicts), noun)}: {verdict_counts_text(verdicts)}."
+            if unreadable:
+                path, why = unreadable[0]
+                more = f" and {counted(len(unreadable) - 1, 'more folder')}" if len(unreadable) > 1 else ""
+                finished += f" Could not open {Path(path).name or path}{more} ({why}): not scanned."
             self.statusBar().showMessage(finished, 15000)
             announce(self.statusBar(), finished)
         elif not self.statusBar().currentMessage().startswith("No images found"):  # that says more: it stays
@@ -683,6 +690,9 @@ class MainWindow(QMainWindow):
         names = ", ".join(Path(path).name or path for path in paths[:3]) + (" …" if len(paths) > 3 else "")
         self.statusBar().showMessage(f"No images found in {names}: nothing to scan (sub-folders were searched too).",
                                      10000)
+
+    def _folders_unreadable(self, folders: list) -> None:
+        self._unreadable_this_scan.extend(folders)  # said with the scan's summary, which would cover it
 
     def _watch_status(self, text: str) -> None:
         self.watch_label.setText(text)
