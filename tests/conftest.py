@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -53,3 +55,20 @@ def checkered_grey(value: int, size=(64, 48)) -> np.ndarray:
     width, height = size
     grey = np.clip(value, 2, 253) + fine_checker(height, width)
     return np.repeat(grey[..., None], 3, axis=2).astype(np.uint8)
+
+
+def nest_past_the_path_limit(root, image: bytes) -> None:
+    """Folders nested deeper than Linux's 4,096-byte path limit (made through directory handles, as an
+    archive tool can), ``image`` at the bottom as deep.png: no path names it, so no listing can open it."""
+    handle = os.open(root, os.O_RDONLY)
+    try:
+        for level in range(20):
+            name = f"{level:02d}" + "d" * 218
+            os.mkdir(name, dir_fd=handle)
+            deeper = os.open(name, os.O_RDONLY, dir_fd=handle)
+            os.close(handle)
+            handle = deeper
+        with os.fdopen(os.open("deep.png", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=handle), "wb") as out:
+            out.write(image)
+    finally:
+        os.close(handle)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-from pathlib import Path
 
 import numpy as np
 
@@ -18,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from desktop.results_model import COLUMN_SOURCE, COLUMN_TIME, COLUMN_VERDICT, DONE, QUEUED
 from engine.result import ERROR, LIKELY_AI, LIKELY_REAL, UNCERTAIN
+from tests.conftest import nest_past_the_path_limit
 from tests.desktop.conftest import WAIT_MS, answer_message_box, wait_for_results, write_image
 
 
@@ -103,24 +102,6 @@ def test_a_folder_given_twice_at_once_is_scanned_once_one_row_a_file(tmp_path, q
     assert all(row.status == "done" and not row.result.cached for row in window.model.rows())  # not "seen before"
 
 
-def nest_past_the_path_limit(root: Path) -> None:
-    """Folders nested deeper than the system's 4,096-byte path limit (made through directory handles, as
-    an archive tool can), an image at the bottom: no path names it, so no listing can open it."""
-    handle = os.open(root, os.O_RDONLY)
-    try:
-        for level in range(20):
-            name = f"{level:02d}" + "d" * 240
-            os.mkdir(name, dir_fd=handle)
-            deeper = os.open(name, os.O_RDONLY, dir_fd=handle)
-            os.close(handle)
-            handle = deeper
-        image = os.open("deep.png", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=handle)
-        os.write(image, write_image(root.parent / "model-deep.png", 230).read_bytes())
-        os.close(image)
-    finally:
-        os.close(handle)
-
-
 def test_a_folder_inside_a_drop_that_cannot_be_opened_is_named_in_the_summary(tmp_path, qtbot, model_path,
                                                                                make_window):
     """It scanned the rest without a word, as if the folder had held nothing."""
@@ -128,7 +109,7 @@ def test_a_folder_inside_a_drop_that_cannot_be_opened_is_named_in_the_summary(tm
     photos = tmp_path / "photos"
     photos.mkdir()
     write_image(photos / "top.png", 230)
-    nest_past_the_path_limit(photos)
+    nest_past_the_path_limit(photos, write_image(tmp_path / "deep-model.png", 230).read_bytes())
     drop(window, [photos])
     qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Scan finished"), timeout=WAIT_MS)
     message = window.statusBar().currentMessage()

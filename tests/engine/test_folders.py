@@ -10,7 +10,7 @@ from PIL import Image
 
 from engine.cli import main
 from engine.files import expand_paths, sniff_image
-from tests.conftest import solid_image
+from tests.conftest import nest_past_the_path_limit, solid_image
 
 
 def bigtiff(path):
@@ -41,20 +41,9 @@ def test_symlinked_folders_are_followed_once_and_loops_end(tmp_path):
 
 @pytest.mark.skipif(sys.platform != "linux", reason="PATH_MAX is Linux's 4096")
 def test_paths_longer_than_path_max_are_reported(tmp_path):
-    fd = os.open(tmp_path, os.O_RDONLY)
-    try:  # build it relative to open folders: the full path is too long for any ordinary call
-        for level in range(20):
-            name = f"{level:02d}" + "d" * 218
-            os.mkdir(name, dir_fd=fd)
-            inner = os.open(name, os.O_RDONLY, dir_fd=fd)
-            os.close(fd)
-            fd = inner
-        with os.fdopen(os.open("deep.png", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd), "wb") as handle:
-            buffer = io.BytesIO()
-            Image.new("RGB", (8, 8)).save(buffer, format="PNG")
-            handle.write(buffer.getvalue())
-    finally:
-        os.close(fd)
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buffer, format="PNG")
+    nest_past_the_path_limit(tmp_path, buffer.getvalue())
     skipped = []
     assert list(expand_paths([tmp_path], skipped=skipped)) == []
     assert skipped and all("longer than the system allows" in why for _, why in skipped)
