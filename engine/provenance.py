@@ -20,9 +20,12 @@ from engine.result import ProvenanceHint
 log = logging.getLogger(__name__)
 
 GENERATOR_TEXT_KEYS = ("parameters", "prompt", "workflow", "invokeai_metadata", "sd-metadata", "dream")
+# Whole words, and the names as the tools write them: a bare "imagen" is Spanish for "image" ("Editor de
+# imagen de Windows"), "flux" starts "Fluxus", and "Imagenomic Portraiture" is a retouching plug-in.
 KNOWN_AI_SOFTWARE = re.compile(
-    r"firefly|midjourney|dall[-·e ]|stable[ -]?diffusion|comfyui|automatic1111|novelai|invokeai|"
-    r"imagen|flux|leonardo|ideogram|gemini|chatgpt|openai",
+    r"\b(?:firefly|midjourney|dall[-·]?e|stable[ -]?diffusion|comfyui|automatic1111|novelai|invokeai|"
+    r"(?:google )?imagen ?\d|google imagen|flux(?:\.1|\.2| ?[12]\b| (?:dev|schnell|pro|kontext))|black forest labs|"
+    r"leonardo(?:\.| )ai|ideogram|gemini|chatgpt|openai)\b",
     re.IGNORECASE,
 )
 MAX_HINTS = 12
@@ -121,7 +124,7 @@ def _exif_hints(meta: FileMetadata) -> list[ProvenanceHint]:
         software = software.decode("utf-8", "replace")
     if not software or not isinstance(software, str):
         return []
-    software = software.strip("\x00 ")
+    software = _utf8_read_as_latin1(software).strip("\x00 ")
     if not software:
         return []
     label = f"Software: {_clip(software, 40)}"
@@ -130,6 +133,14 @@ def _exif_hints(meta: FileMetadata) -> list[ProvenanceHint]:
     detail = f"From {where}" + (f": {software}" if label != f"Software: {software}" else "")
     return [ProvenanceHint("exif_software", label, detail,
                            ai_generated=True if KNOWN_AI_SOFTWARE.search(software) else None)]
+
+
+def _utf8_read_as_latin1(text: str) -> str:
+    """EXIF's ASCII tags hold UTF-8 in practice ("DALL·E 3"), read one byte a character ("DALLÂ·E 3")."""
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):  # not that: kept as read
+        return text
 
 
 def decode_user_comment(value) -> str:

@@ -62,6 +62,31 @@ def test_camera_software_is_reported_without_an_ai_claim():
     assert long.label.endswith("…") and long.detail.endswith("build 20261206 (x86_64)")
 
 
+def software_hint(name: str, raw: bytes | None = None):
+    exif = Image.Exif()
+    exif[0x0131] = name
+    data = image_bytes("JPEG", exif=exif)
+    if raw is not None:  # the tag's bytes as some tools write them: UTF-8 in an "ASCII" field
+        data = data.replace(name.encode("latin-1"), raw)
+    [hint] = [h for h in provenance_hints(data, "JPEG") if h.kind == "exif_software"]
+    return hint
+
+
+def test_ordinary_software_whose_name_holds_an_ai_tools_name_is_not_called_ai():
+    """Parts of words were enough: "Imagenomic Portraiture", "Editor de imagen de Windows" and "Fluxus Photo
+    Studio" were tagged "declares generative AI" in the list, the pane, copies and exports."""
+    for ordinary in ("Imagenomic Portraiture 3.5", "Editor de imagen de Windows", "Fluxus Photo Studio"):
+        assert software_hint(ordinary).ai_generated is None, ordinary
+    for generator in ("Adobe Firefly", "DALL-E 3", "Midjourney v6", "FLUX.1 [dev]", "Google Imagen 3", "ChatGPT"):
+        assert software_hint(generator).ai_generated, generator
+
+
+def test_a_software_name_written_in_utf8_is_read_as_written():
+    """"DALL·E 3" in UTF-8 showed as "Software: DALLÂ·E 3" and was not recognised."""
+    hint = software_hint("DALLxxE 3", raw="DALL·E 3".encode("utf-8"))
+    assert hint.label == "Software: DALL·E 3" and hint.ai_generated
+
+
 def test_iptc_digital_source_type_in_xmp():
     hints = provenance_hints(image_bytes("JPEG", xmp=XMP_AI.encode()), "JPEG")
     assert [(h.kind, h.ai_generated) for h in hints] == [("iptc_source_type", True)]
