@@ -83,7 +83,7 @@ def test_ordinary_software_whose_name_holds_an_ai_tools_name_is_not_called_ai():
 
 def test_a_software_name_written_in_utf8_is_read_as_written():
     """"DALL·E 3" in UTF-8 showed as "Software: DALLÂ·E 3" and was not recognised."""
-    hint = software_hint("DALLxxE 3", raw="DALL·E 3".encode("utf-8"))
+    hint = software_hint("DALLxxE 3", raw="DALL·E 3".encode())
     assert hint.label == "Software: DALL·E 3" and hint.ai_generated
 
 
