@@ -14,7 +14,9 @@ import re
 from PIL import ExifTags
 
 from engine.metadata import FileMetadata, read_metadata
-from engine.provenance_c2pa import AI_GENERATED_TYPES, AI_SOURCE_TYPES, c2pa_hints, remote_manifest_hint
+from engine.provenance_c2pa import (
+    AI_GENERATED_TYPES, AI_SOURCE_TYPES, LABEL_ROOM, c2pa_hints, remote_manifest_hint,
+)
 from engine.result import ProvenanceHint
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,7 @@ KNOWN_AI_SOFTWARE = re.compile(
     re.IGNORECASE,
 )
 MAX_HINTS = 12
-MAX_LABEL = 80
+MAX_LABEL = LABEL_ROOM  # labels are clipped here; the C2PA label fits itself within it
 MAX_DETAIL = 2000
 MAX_XMP_SCAN = 1 << 20  # bytes of one packet searched; a real packet is a few KB
 
