@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import re
+from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
@@ -89,6 +91,20 @@ def cascade_text(meta) -> str:
             f"{100 * cascade.margin:.0f} points beyond a band; otherwise all {meta.max_crops} are scored")
 
 
+def blind_spots(model_path: str | Path) -> list[str]:
+    """The "Known blind spots" of the MODEL_CARD.md shipped beside a model file (the built-in model's), one
+    text per bullet; [] where there is no such card. What a model cannot detect matters more than its AP."""
+    try:
+        card = (Path(model_path).parent / "MODEL_CARD.md").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    section = re.search(r"^## Known blind spots\s*$(.*?)(?=^## |\Z)", card, re.MULTILINE | re.DOTALL)
+    if section is None:
+        return []
+    bullets = re.split(r"^- ", section.group(1), flags=re.MULTILINE)[1:]
+    return [" ".join(bullet.replace("**", "").replace("`", "").split()) for bullet in bullets]
+
+
 def model_card_html(detector, message: str = "") -> str:
     """The card as HTML; without a detector, why there is none."""
     if detector is None:
@@ -111,7 +127,14 @@ def model_card_html(detector, message: str = "") -> str:
     for title, rows in (("How it was made", training_rows(meta.training)), ("Measured", measured_rows(meta.metrics))):
         if rows:
             table += [_section(title), _rows(rows)]
-    return f"<h3>{html.escape(model_label(meta.name, meta.version))}</h3><table>{''.join(table)}</table>"
+    spots = blind_spots(detector.path)
+    # The first blind spot's first sentence leads, before the figures (an AP of 0.87 reads as a promise it
+    # takes back); all of them close the card.
+    lead = f"<p><b>{html.escape(spots[0].split('. ')[0].rstrip('.'))}.</b></p>" if spots else ""
+    cannot = ("<h4>What it cannot detect</h4><ul>" + "".join(f"<li>{html.escape(spot)}</li>" for spot in spots)
+              + "</ul>") if spots else ""
+    return (f"<h3>{html.escape(model_label(meta.name, meta.version))}</h3>{lead}<table>{''.join(table)}</table>"
+            f"{cannot}")
 
 
 class ModelCardDialog(QDialog):

@@ -858,6 +858,20 @@ def test_kinds_of_artifact_read_as_processes_and_a_share_that_rounds_to_nothing_
     assert card.count("<table>") == 1  # one table: every section's values start at the same place
 
 
+def test_the_built_in_models_card_leads_with_what_it_cannot_detect(model_path):
+    """The card showed AP 0.87 and "fakes caught" with no word of the model never having seen a
+    text-to-image generator; its MODEL_CARD.md says so under "Known blind spots"."""
+    from desktop.ui.model_card import model_card_html
+    from engine.model import Detector
+    from engine.models import default_model_path
+
+    card = model_card_html(Detector(default_model_path(), provider="cpu"))
+    lead = card.index("<b>It has never seen a text-to-image diffusion or GAN image generator")
+    assert lead < card.index("<table>") < card.index("What it cannot detect")
+    assert card.count("<li>") >= 3  # every blind spot, at the end
+    assert "What it cannot detect" not in model_card_html(Detector(model_path, provider="cpu"))  # no card beside it
+
+
 def test_the_model_card_says_whether_the_model_decides_some_images_on_its_first_crops():
     from desktop.ui.model_card import cascade_text
     from engine.contract import EarlyExit, ModelMetadata
