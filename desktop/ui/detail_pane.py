@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 from datetime import datetime
@@ -45,14 +46,25 @@ def elide_middle(text: str, limit: int) -> str:
     return text[:(keep + 1) // 2] + "…" + text[len(text) - keep // 2:]
 
 
+HASHED_TO_CONFIRM_BYTES = 64 * 1024 * 1024  # a changed-looking file is hashed up to this size (a photo: ms)
+
+
 def changed_since_scan(row: Row) -> bool:
     """The file at the row's path is not the one scanned: its size differs from the scanned bytes' (edited,
-    or replaced by another download under the same name). Its verdict, crops and heatmap are the old file's."""
+    or replaced by another download under the same name), or it was written after the scan and its bytes
+    differ (a viewer's lossless rotate keeps the size). Its verdict, crops and heatmap are the old file's."""
     result = row.result
     if not row.path or result is None or not result.ok or not result.file_size:
         return False
     try:
-        return os.stat(row.path).st_size != result.file_size
+        info = os.stat(row.path)
+        if info.st_size != result.file_size:
+            return True
+        # Written since: the bytes decide (a download of bytes scanned before is written after their scan).
+        if info.st_mtime <= result.scanned_at or not result.sha256 or info.st_size > HASHED_TO_CONFIRM_BYTES:
+            return False
+        with open(row.path, "rb") as file:
+            return hashlib.file_digest(file, "sha256").hexdigest() != result.sha256
     except OSError:  # gone: the image view says so
         return False
 

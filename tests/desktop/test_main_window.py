@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import time
 
 import numpy as np
+from PIL import Image
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon, QImage, QKeySequence
@@ -342,6 +345,33 @@ def test_a_file_changed_after_its_scan_shows_no_old_overlays_and_asks_for_a_resc
                     and rows_by_name(window)["photo.png"].result.verdict == LIKELY_REAL, timeout=WAIT_MS)
     window.select_proxy_row(0)
     assert "changed since it was scanned" not in window.detail.info.toPlainText()
+
+
+def test_a_photo_turned_in_a_viewer_after_its_scan_shows_no_old_overlays(tmp_path, qtbot, model_path, make_window):
+    """A viewer's lossless rotate rewrites one EXIF byte: the size stays, and the crop boxes and heatmap
+    stayed where the picture had been (the check compared sizes only)."""
+    def jpeg(orientation: int) -> bytes:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        out = io.BytesIO()
+        Image.fromarray(np.full((96, 128, 3), 220, np.uint8)).save(out, "JPEG", quality=90, exif=exif)
+        return out.getvalue()
+
+    turned_right, turned_left = jpeg(6), jpeg(8)
+    assert len(turned_right) == len(turned_left)
+    window = make_window(model_path)
+    path = tmp_path / "turned.jpg"
+    path.write_bytes(turned_right)
+    detail = scanned_and_shown(window, qtbot, path)
+    later = time.time() + 5
+    path.write_bytes(turned_right)  # written again with the same bytes (a download of bytes seen before)
+    os.utime(path, (later, later))
+    detail.show_row(detail.row)
+    assert "changed since it was scanned" not in detail.info.toPlainText() and detail.image_view.has_heatmap
+    path.write_bytes(turned_left)  # turned by a viewer
+    os.utime(path, (later, later))
+    detail.show_row(detail.row)
+    assert "changed since it was scanned" in detail.info.toPlainText() and not detail.image_view.has_heatmap
 
 
 def test_rescanning_a_file_that_is_gone_keeps_its_result(tmp_path, qtbot, model_path, make_window):
