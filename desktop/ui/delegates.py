@@ -71,6 +71,9 @@ def verdict_column_width(metrics: QFontMetrics) -> int:
     return metrics.horizontalAdvance(WIDEST_VERDICT_BADGE) + BADGE_PADDING + CELL_INSET + 6  # 6: a little air
 
 
+MORE_TAGS_WIDTH = 22  # the "…" pill that stands for tags with no room
+
+
 class TagsDelegate(QStyledItemDelegate):
     """Provenance hints as small tags; a tag that declares generative AI is tinted and marked "AI"."""
 
@@ -93,15 +96,21 @@ class TagsDelegate(QStyledItemDelegate):
         x = option.rect.left() + 4
         top = option.rect.center().y() - TAG_HEIGHT // 2 + 1
         right = option.rect.right() - 4
+        more = MORE_TAGS_WIDTH + 4  # what a "…" pill takes: kept free while later tags may need it
         for position, hint in enumerate(hints):
             label = tag_text(hint)
             width = metrics.horizontalAdvance(label) + 14
-            if x + width > right:
-                if position > 0:  # later tags: say there are more (the detail pane lists them)
-                    _draw_pill(painter, QRect(x, top, 22, TAG_HEIGHT), "…", *pill_colours(option.palette))
-                    break
-                label = metrics.elidedText(label, Qt.TextElideMode.ElideRight, right - x - 14)
-                width = right - x
+            later = position < len(hints) - 1
+            if x + width + (more if later else 0) > right:
+                if position == 0:  # the first tag, elided, beside the "…" when more follow
+                    width = max(MORE_TAGS_WIDTH, right - x - (more if later else 0))
+                    label = metrics.elidedText(label, Qt.TextElideMode.ElideRight, width - 14)
+                    _draw_pill(painter, QRect(x, top, width, TAG_HEIGHT), label,
+                               *pill_colours(option.palette, hint.ai_generated))
+                    x += width + 4
+                if later or position > 0:  # the rest: said to be there (the detail pane lists them)
+                    _draw_pill(painter, QRect(x, top, MORE_TAGS_WIDTH, TAG_HEIGHT), "…", *pill_colours(option.palette))
+                break
             _draw_pill(painter, QRect(x, top, width, TAG_HEIGHT), label,
                        *pill_colours(option.palette, hint.ai_generated))
             x += width + 4
