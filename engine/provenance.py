@@ -68,7 +68,9 @@ def provenance_hints(data: bytes, image_format: str = "") -> list[ProvenanceHint
 def _bounded(hints: list[ProvenanceHint]) -> list[ProvenanceHint]:
     unique: dict[tuple[str, str], ProvenanceHint] = {}
     for hint in hints:
-        hint.label, hint.detail = _clip(hint.label, MAX_LABEL), _clip(hint.detail, MAX_DETAIL)
+        # A detail loses its middle: Stable Diffusion's settings line ("Steps: 30, Sampler: …, Seed: …") comes
+        # last, after a prompt that may run to thousands of characters.
+        hint.label, hint.detail = _clip(hint.label, MAX_LABEL), _clip_middle(hint.detail, MAX_DETAIL)
         unique.setdefault((hint.kind, hint.label), hint)
     return list(unique.values())[:MAX_HINTS]
 
@@ -170,6 +172,13 @@ def _utf16_byte_order(body: bytes) -> str:
     even = body[0::2].count(0)
     odd = body[1::2].count(0)
     return "utf-16-le" if odd > even else "utf-16-be"
+
+
+def _clip_middle(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    keep = limit - 3
+    return text[: keep // 2] + " … " + text[len(text) - (keep - keep // 2):]
 
 
 def _clip(text: str, limit: int) -> str:

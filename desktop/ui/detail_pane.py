@@ -112,7 +112,8 @@ def describe_row(row: Row) -> str:
         items = []
         for hint in result.provenance:
             flag = " <span class='flag'>declares generative AI</span>" if hint.ai_generated else ""
-            detail = f"<br><span class='muted'>{e(hint.detail)}</span>" if hint.detail else ""
+            # Its lines kept: a C2PA detail is one fact a line (generator, validation, trust, source type).
+            detail = f"<br><span class='muted'>{e(hint.detail).replace(chr(10), '<br>')}</span>" if hint.detail else ""
             items.append(f"<li>{e(hint.label)}{flag}{detail}</li>")
         parts.append("<ul style='margin-top:0'>" + "".join(items) + "</ul>")
     else:

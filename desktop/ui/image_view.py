@@ -133,7 +133,8 @@ class ImageView(QWidget):
             shown.append("the artifact heatmap (red where the model found most evidence)")
         crops = len(self._result.crops) if self._result is not None else 0
         if self.show_crops and crops:
-            shown.append(f"{crops} crop boxes with their scores (listed in the details)")
+            boxes = "1 crop box with its score" if crops == 1 else f"{crops} crop boxes with their scores"
+            shown.append(f"{boxes} (listed in the details)")
         self.setAccessibleDescription("The image" + (" with " + " and ".join(shown) if shown else ""))
 
     def image_rect(self) -> QRect | None:

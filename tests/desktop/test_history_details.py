@@ -41,3 +41,25 @@ def test_a_history_row_gets_its_heatmap_when_shown_and_in_a_json_export(tmp_path
 
     exported = window.export_results(str(tmp_path / "out.json"))
     assert all(item["artifact_map"] and item["crops"] for item in json.loads(exported.read_text()))
+
+
+def test_the_pane_keeps_a_provenance_details_lines_and_counts_one_crop_box_as_one(qapp):
+    """A C2PA detail ran together ("…Edition 1.0 Validation: Valid Trust: untrusted…"); a screen reader
+    heard "1 crop boxes"."""
+    from PySide6.QtGui import QPixmap
+
+    from desktop.results_model import DONE, Row
+    from desktop.ui.detail_pane import describe_row
+    from desktop.ui.image_view import ImageView
+    from engine.result import LIKELY_AI, CropScore, ProvenanceHint, Result
+
+    hint = ProvenanceHint("c2pa", "C2PA: Firefly · untrusted signer", "Claim generator: Firefly\nValidation: Valid")
+    result = Result(sha256="4" * 64, path="/c2pa.jpg", probability=0.9, verdict=LIKELY_AI, provenance=[hint],
+                    crops=[CropScore(0, 0, 96, 0.9)], width=96, height=96)
+    assert "Claim generator: Firefly<br>Validation: Valid" in describe_row(Row("/c2pa.jpg", "/c2pa.jpg", "dropped",
+                                                                               DONE, result))
+    view = ImageView()
+    pixmap = QPixmap(96, 96)
+    view.set_content(pixmap, result)
+    view.set_overlays(heatmap=False, crops=True)
+    assert "1 crop box with its score" in view.accessibleDescription()

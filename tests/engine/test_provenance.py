@@ -39,6 +39,16 @@ def test_png_generator_parameters():
     assert "Sampler: Euler a" in hints[0].detail
 
 
+def test_a_long_prompt_keeps_its_settings_line():
+    """Details were cut after 2,000 characters from the start: with a long prompt, the part people look
+    for ("Steps, Sampler, Seed, Model") was what went."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a cat on a sofa, " * 300 + "\nSteps: 20, Sampler: Euler a, Seed: 1, Model: sdxl")
+    [hint] = [h for h in provenance_hints(image_bytes("PNG", pnginfo=info), "PNG") if "parameters" in h.label]
+    assert len(hint.detail) <= 2000 and hint.detail.startswith("a cat on a sofa")
+    assert hint.detail.endswith("Steps: 20, Sampler: Euler a, Seed: 1, Model: sdxl") and " … " in hint.detail
+
+
 def test_exif_software_and_user_comment():
     exif = Image.Exif()
     exif[0x0131] = "Adobe Firefly"
