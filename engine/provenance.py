@@ -15,7 +15,7 @@ from PIL import ExifTags
 
 from engine.metadata import FileMetadata, read_metadata
 from engine.provenance_c2pa import (
-    AI_GENERATED_TYPES, AI_SOURCE_TYPES, LABEL_ROOM, c2pa_hints, remote_manifest_hint,
+    AI_GENERATED_TYPES, AI_SOURCE_TYPES, LABEL_ROOM, OTHER_SOURCE_TYPES, c2pa_hints, remote_manifest_hint,
 )
 from engine.result import ProvenanceHint
 
@@ -85,7 +85,7 @@ def _xmp_hints(meta: FileMetadata) -> list[ProvenanceHint]:
             if not value or value in seen:
                 continue
             seen.add(value)
-            meaning = AI_SOURCE_TYPES.get(value)
+            meaning = AI_SOURCE_TYPES.get(value) or OTHER_SOURCE_TYPES.get(value)
             label = f"IPTC: {meaning}" if meaning else f"IPTC source: {value}"
             hints.append(ProvenanceHint("iptc_source_type", label, f"IPTC/XMP digital source type: {value}",
                                         ai_generated=True if value in AI_GENERATED_TYPES else None))

@@ -15,6 +15,23 @@ AI_SOURCE_TYPES = {
     "algorithmicallyEnhanced": "enhanced by an algorithm",
 }
 AI_GENERATED_TYPES = ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia")
+# The rest of IPTC's digital source types, in words (https://cv.iptc.org/newscodes/digitalsourcetype/):
+# what the file declares, none of it a claim of generative AI.
+OTHER_SOURCE_TYPES = {
+    "digitalCapture": "captured by a camera",
+    "negativeFilm": "scanned from a film negative",
+    "positiveFilm": "scanned from a slide",
+    "print": "scanned from a print",
+    "minorHumanEdits": "a capture with minor edits",
+    "humanEdits": "edited by a person",
+    "compositeCapture": "a composite of captures",
+    "compositeSynthetic": "a composite with synthetic parts",
+    "algorithmicMedia": "made by an algorithm, not trained on images",
+    "dataDrivenMedia": "made from data",
+    "digitalArt": "digital art made by a person",
+    "virtualRecording": "recorded in a virtual scene",
+    "screenCapture": "a screenshot",
+}
 _MIME_BY_FORMAT = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "TIFF": "image/tiff",
                    "GIF": "image/gif", "AVIF": "image/avif", "HEIF": "image/heif", "BMP": "image/bmp"}
 _C2PA_MAGIC = (b"c2pa", b"jumb", b"caBX")  # JUMBF box labels; absent means no embedded manifest
