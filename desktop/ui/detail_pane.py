@@ -158,6 +158,7 @@ class DetailPane(QWidget):
         super().__init__(parent)
         self._images = images
         self._row: Row | None = None
+        self._overlays = False  # the row's crops and heatmap are drawn over its picture
         self._model_has_map = True
         self._can_scan = True
         self._heatmap_wanted = True  # the person's choice, kept while a model without maps hides it
@@ -227,6 +228,7 @@ class DetailPane(QWidget):
                               if self._can_scan else
                               "<p class='muted'>Choose a detector model first (the button above the list): "
                               "without one nothing can be scanned. Select a row to see its details here.</p>")
+            self._overlays = False
             self.image_view.set_content(None, None, "No image selected")
             self._update_toggles()
             return
@@ -250,9 +252,11 @@ class DetailPane(QWidget):
             message = f"{Path(row.path).name} cannot be shown: {error or 'not an image this viewer reads'}."
         else:
             message = "Loading…"
-        # No crops or heatmap of another file's content over this one's picture.
-        overlays = row.status not in (QUEUED, CANCELLED) and not changed_since_scan(row)
-        self.image_view.set_content(pixmap, row.result if overlays else None, message)
+        # No crops or heatmap of another file's content over this one's picture, nor where no picture shows
+        # (the toggles then go dead too).
+        shows = pixmap is not None or message == "Loading…"
+        self._overlays = shows and row.status not in (QUEUED, CANCELLED) and not changed_since_scan(row)
+        self.image_view.set_content(pixmap, row.result if self._overlays else None, message)
         self._update_toggles()
 
     def _image_ready(self, path: str) -> None:
@@ -270,7 +274,8 @@ class DetailPane(QWidget):
         self._update_toggles()
 
     def _update_toggles(self) -> None:
-        has_crops = bool(self._row is not None and self._row.result is not None and self._row.result.crops)
+        has_crops = bool(self._overlays and self._row is not None and self._row.result is not None
+                         and self._row.result.crops)
         self.crops_toggle.setEnabled(has_crops)
         self.crops_toggle.setToolTip("The crops the model looked at, at native resolution, with each one's score"
                                      if has_crops else "No crops were scored for this image")

@@ -390,6 +390,23 @@ def test_rescanning_a_file_that_is_gone_keeps_its_result(tmp_path, qtbot, model_
     assert window.session.store.get(sha256, window.service.scanner.model_id) is not None
 
 
+def test_a_row_whose_file_is_gone_offers_no_overlay_boxes(tmp_path, qtbot, model_path, make_window):
+    """No picture to draw over (the file went while the app was closed): the heatmap and crop boxes were
+    offered all the same, ticked and live."""
+    window = make_window(model_path)
+    path = write_image(tmp_path / "gone.png", 225)
+    drop(window, [path])
+    wait_for_results(qtbot, window, 1)
+    window.shutdown()
+    window.session.shutdown()
+    path.unlink()
+    again = make_window(model_path)
+    qtbot.waitUntil(lambda: again.model.rowCount() == 1, timeout=WAIT_MS)
+    again.select_proxy_row(0)
+    assert "cannot be shown" in again.detail.image_view.message
+    assert not again.detail.heatmap_toggle.isEnabled() and not again.detail.crops_toggle.isEnabled()
+
+
 def test_a_model_without_artifact_maps_shows_no_live_heatmap_box(tmp_path, qtbot, plain_model_path, model_path,
                                                                    make_window):
     window = make_window(plain_model_path)
