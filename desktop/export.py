@@ -92,7 +92,7 @@ def result_summary(result: Result) -> str:
     lines += [f"  why uncertain: {reason}" for reason in result.reasons]
     if shows_artifact_kind(result):
         lines.append(f"  artifact kind: {expert_mix_text(result.expert_weights)}")
-    lines += [f"  provenance: {hint.label}" for hint in result.provenance]
+    lines += [f"  provenance: {hint.text}" for hint in result.provenance]
     lines.append(f"  model: {model_label(result.model_name, result.model_version)} on {result.provider.upper()}; "
                  f"sha256 {result.sha256}")
     return "\n".join(lines)

@@ -64,7 +64,7 @@ class StreamingPrinter:
 def format_table(results: list[Result]) -> str:
     rows = [("VERDICT", "SCORE", "SIZE", "FORMAT", "FILE", "NOTES")]  # the AI score; bands from real photos
     for r in results:
-        notes = r.error or "; ".join([*r.reasons[:1], *(h.label for h in r.provenance)])
+        notes = r.error or "; ".join([*r.reasons[:1], *(h.text for h in r.provenance)])
         rows.append((
             VERDICT_LABELS.get(r.verdict, r.verdict),
             "" if r.probability is None else f"{r.probability:.2f}",

@@ -46,6 +46,12 @@ class ProvenanceHint:
     detail: str = ""  # longer text for the detail pane
     ai_generated: bool | None = None  # True when the hint itself declares generative AI
 
+    @property
+    def text(self) -> str:
+        """The label as text goes out (copies, CSV): the AI claim said in words where the label itself does
+        not say it ("Software: Adobe Firefly"), as the app's tag marks it."""
+        return f"{self.label} (declares generative AI)" if self.ai_generated and " AI" not in self.label else self.label
+
 
 @dataclass
 class CropScore:
@@ -154,7 +160,7 @@ def to_csv(results: list[Result]) -> str:
             "format": result.format,
             "jpeg_quality": "" if result.jpeg_quality is None else result.jpeg_quality,
             "file_size": result.file_size,
-            "provenance": "; ".join(h.label for h in result.provenance),
+            "provenance": "; ".join(h.text for h in result.provenance),
             "experts": "; ".join(f"{name} {weight:.0%}" for name, weight in result.expert_weights.items()),
             "model_name": result.model_name,
             "model_version": result.model_version,

@@ -63,3 +63,13 @@ def test_the_pane_keeps_a_provenance_details_lines_and_counts_one_crop_box_as_on
     view.set_content(pixmap, result)
     view.set_overlays(heatmap=False, crops=True)
     assert "1 crop box with its score" in view.accessibleDescription()
+
+
+def test_a_copied_result_says_a_software_tags_ai_claim_in_words():
+    """The list marks it "AI ·"; Ctrl+C said only "provenance: Software: Adobe Firefly"."""
+    from desktop.export import result_summary
+    from engine.result import LIKELY_AI, ProvenanceHint, Result
+
+    firefly = ProvenanceHint("exif_software", "Software: Adobe Firefly", ai_generated=True)
+    result = Result(sha256="6" * 64, path="/f.jpg", probability=0.9, verdict=LIKELY_AI, provenance=[firefly])
+    assert "provenance: Software: Adobe Firefly (declares generative AI)" in result_summary(result)

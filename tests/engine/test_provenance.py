@@ -91,6 +91,18 @@ def test_ordinary_software_whose_name_holds_an_ai_tools_name_is_not_called_ai():
         assert software_hint(generator).ai_generated, generator
 
 
+def test_copies_and_csv_say_a_software_tags_ai_claim_in_words():
+    """The list marks it "AI ·"; the CSV said only "Software: Adobe Firefly"."""
+    import csv
+
+    from engine.result import Result, to_csv
+
+    hints = [software_hint("Adobe Firefly"), software_hint("Adobe Photoshop 25.0")]
+    result = Result(sha256="5" * 64, path="/f.jpg", probability=0.9, verdict="likely_ai", provenance=hints)
+    [row] = csv.DictReader(io.StringIO(to_csv([result])))
+    assert row["provenance"] == "Software: Adobe Firefly (declares generative AI); Software: Adobe Photoshop 25.0"
+
+
 def test_a_software_name_written_in_utf8_is_read_as_written():
     """"DALL·E 3" in UTF-8 showed as "Software: DALLÂ·E 3" and was not recognised."""
     hint = software_hint("DALLxxE 3", raw="DALL·E 3".encode())
