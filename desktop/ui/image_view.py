@@ -76,6 +76,8 @@ def place_labels(boxes, bounds: QRectF, text_width, text_height: int) -> list:
     for probability, box, colour in sorted(boxes, key=lambda item: -item[0]):
         label = f"{probability:.0%}"
         size = QSizeF(text_width(label) + 8, text_height + 2)
+        if size.width() > bounds.width() or size.height() > bounds.height():
+            continue  # a picture narrower than a label (a 300x6000 strip shown 27 px wide): no label past it
         left = max(bounds.left(), min(box.left() + 1, bounds.right() - size.width()))
         top = max(bounds.top(), min(box.top() + 1, bounds.bottom() - size.height()))
         tag = QRectF(QPointF(left, top), size)

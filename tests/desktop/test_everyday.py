@@ -367,6 +367,8 @@ def test_crop_score_labels_stay_inside_the_picture_and_never_cover_each_other(qa
     for _label, tag, _colour in placed:
         assert bounds.contains(tag), tag
     assert not placed[0][1].intersects(placed[1][1])
+    # A picture narrower than a label (a 300x6000 strip shown 27 px wide): no label sticks out past it.
+    assert place_labels([(0.9, QRectF(0, 0, 27, 27), "c1")], QRectF(0, 0, 27, 540), lambda text: 8 * len(text), 12) == []
 
 
 def test_a_small_image_is_enlarged_at_most_twice_with_its_pixels_kept_sharp(qtbot):
