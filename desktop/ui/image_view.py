@@ -91,6 +91,9 @@ class ImageView(QWidget):
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(160, 120)
+        # Reached by Tab after the list, so a screen reader says what the picture shows (its description:
+        # heatmap, crop boxes) and a keyboard user sees the ring on it; a click does not take it.
+        self.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self._pixmap: QPixmap | None = None
         self._scaled: QPixmap | None = None  # the pixmap at its on-screen size, made once per size
         self._result: Result | None = None

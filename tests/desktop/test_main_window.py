@@ -497,6 +497,11 @@ def test_menus_shortcuts_and_accessible_names_for_keyboard_users(tmp_path, qtbot
         assert [label.text(QAccessible.Text.Name).strip() for label, _ in labels] == [name]
     toolbar_button = window.findChild(QToolBar).widgetForAction(window.open_files_action)
     assert toolbar_button.focusPolicy() in (Qt.FocusPolicy.TabFocus, Qt.FocusPolicy.StrongFocus)
+    # Tab from the list lands on the picture, whose description a screen reader then reads (it was never
+    # focused: Tab went from the list to the toggles).
+    window.table.setFocus()
+    window.table.focusNextChild()
+    assert window.detail.image_view.hasFocus()
 
     folder = tmp_path / "many"
     folder.mkdir()
