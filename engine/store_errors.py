@@ -25,6 +25,23 @@ def refuse_unusable_path(path: Path) -> None:
     if path.exists() and path.stat().st_size and _head(path) != SQLITE_HEADER:
         raise StoreError(f"{path} is not a SynthSpot results database (not a SQLite file); "
                          "choose another --store path", path)
+    if path.exists() and path.stat().st_size and _foreign_tables(path):
+        # Another program's SQLite file (a mistyped --store): never given SynthSpot's tables, nor chmodded.
+        raise StoreError(f"{path} is another program's SQLite database (it has tables of its own and none of "
+                         "SynthSpot's); choose another --store path", path)
+
+
+def _foreign_tables(path: Path) -> bool:
+    """Whether the SQLite file holds tables and none of them is the store's ``results``; read-only."""
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return False  # damaged or unreadable: opening it says so, as before
+    return bool(tables) and "results" not in tables
 
 
 def explain(path: Path, exc: Exception) -> StoreError:

@@ -58,6 +58,24 @@ def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path, image
     assert notes.read_text().startswith("my notes")  # never moved or touched
 
 
+def test_another_programs_sqlite_database_is_refused_and_left_alone(tmp_path, image, capsys):
+    """A mistyped --store naming another program's database: SynthSpot added its five tables beside the
+    program's own (and made the file user-only)."""
+    other = tmp_path / "places.sqlite"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE notes (t TEXT)")
+    db.execute("INSERT INTO notes VALUES ('mine')")
+    db.commit()
+    db.close()
+    other.chmod(0o644)
+    before = other.read_bytes()
+    code, out, err = scan(capsys, image, other, "--move-corrupt-store")
+    assert code == 2 and out == "" and "another program's SQLite database" in err and "Traceback" not in err
+    assert other.read_bytes() == before and other.stat().st_mode & 0o777 == 0o644  # untouched
+    Store(tmp_path / "new.sqlite3").close()
+    Store(tmp_path / "new.sqlite3").close()  # SynthSpot's own store, with its tables, opens again as before
+
+
 def test_a_damaged_store_is_refused_with_the_way_out(tmp_path, image, capsys):
     store = damaged_store(tmp_path / "results.sqlite3")
     code, out, err = scan(capsys, image, store)
