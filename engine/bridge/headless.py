@@ -82,6 +82,13 @@ def _ask_about_pairings(pairing: PairingState, stop: threading.Event) -> None:
         if not waiting:
             stop.wait(0.2)
             continue
+        if ended.is_set() and answers.empty():
+            # No terminal to answer on (stdin is /dev/null, or closed): the browser hears that pairing is
+            # closed, not that the person refused it.
+            pairing.close_window()
+            print("Nothing can be typed here (no terminal): pairing is closed. Run `synthspot serve --pair` "
+                  "in a terminal, or pair in the app's Pair a browser window.", flush=True)
+            break
         request = waiting[0]
         asked.add(request.request_id)
         _discard_typed_ahead(answers)  # a "y" typed before the code was shown approves nothing

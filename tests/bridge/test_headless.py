@@ -93,17 +93,29 @@ def test_serve_refuses_a_port_out_of_range_in_words(brightness_model_path, tmp_p
     assert "Traceback" not in process.stderr
 
 
-def test_serve_without_pair_refuses_pairing(brightness_model_path, tmp_path):
-    process = start_serve(brightness_model_path, tmp_path)
+@pytest.mark.parametrize("pair", [False, True])
+def test_serve_closes_pairing_when_nobody_can_answer(brightness_model_path, tmp_path, pair):
+    """Without --pair, or with it but nothing to type on (stdin at /dev/null: a service, a script): browsers
+    hear that pairing is closed. With --pair the request was refused at once, and the browser told "the
+    pairing was refused in the app", which nobody did."""
+    process = start_serve(brightness_model_path, tmp_path, pair=pair)
     try:
         port = int(read_until(process, r"bridge on http://127\.0\.0\.1:(\d+)").group(1))
-        read_until(process, r"Pairing is closed; run `synthspot serve --pair`")
+        if pair:
+            read_until(process, r"Pairing is open")
+            process.stdin.close()  # nothing will ever be typed
+            ticket = BridgeClient(port).request_pairing("Chromium")
+            read_until(process, r"no terminal\): pairing is closed")
+            reply = BridgeClient(port).pairing_answer(ticket)
+            assert reply.status == 404 and reply.json()["error"] == "unknown_request"  # gone with the window
+        else:
+            read_until(process, r"Pairing is closed; run `synthspot serve --pair`")
         with pytest.raises(BridgeRefused) as refused:
             BridgeClient(port).request_pairing("Chromium")
         assert refused.value.reply.json()["error"] == "pairing_closed"
     finally:
         process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=20)
+        process.wait(timeout=20)
 
 
 def test_serve_on_a_taken_port_exits_with_a_clear_message(brightness_model_path, tmp_path):
