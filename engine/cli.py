@@ -24,6 +24,7 @@ from engine.store import Store, StoreError
 from engine.store_errors import move_aside
 
 EXIT_OK = 0
+EXIT_OUTPUT_FAILED = 1  # the results could not be written out (a full disk)
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
@@ -168,6 +169,8 @@ def cmd_scan(args) -> int:
     scanner.close(wait=not (interrupted or printer.broken))
     if progress:
         progress.close()
+    if printer.failed:
+        return _output_failed(printer.failed, store is not None)
     if printer.broken:
         _silence_stdout()
         return EXIT_OK
@@ -185,6 +188,8 @@ def cmd_scan(args) -> int:
     except BrokenPipeError:  # ``| head`` read what it wanted
         _silence_stdout()
         return EXIT_OK
+    except OSError as exc:
+        return _output_failed(exc.strerror or str(exc), store is not None)
     if interrupted:
         kept = "the results above are stored" if store is not None else "the results above were not stored (--no-cache)"
         print(f"synthspot: interrupted; {kept}, the rest were not scanned", file=sys.stderr, flush=True)
@@ -235,6 +240,13 @@ def _ctrl_c_sets(event: threading.Event):
     finally:
         if signal.getsignal(signal.SIGINT) in (first_interrupt, second_interrupt):
             signal.signal(signal.SIGINT, previous)
+
+
+def _output_failed(reason: str, stored: bool) -> int:
+    kept = "those scanned are in the results store" if stored else "nothing was stored (--no-cache)"
+    print(f"synthspot: the results could not be written out ({reason}); {kept}", file=sys.stderr, flush=True)
+    _silence_stdout()  # the interpreter's own flush at exit would fail the same way, with a traceback
+    return EXIT_OUTPUT_FAILED
 
 
 def _silence_stdout() -> None:

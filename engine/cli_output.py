@@ -25,6 +25,7 @@ class StreamingPrinter:
         self.mode = mode  # "json", "csv" or "table"
         self.out = out or sys.stdout
         self.broken = False  # the reader went away (``| head``): stop writing, stop scanning
+        self.failed = ""  # why the output could not be written (a full disk): stop, and say so
         self.printed: list[Result] = []  # written whole, in the order written
         self._finished: queue.SimpleQueue[Result] = queue.SimpleQueue()
         self._closed = False
@@ -59,6 +60,8 @@ class StreamingPrinter:
             self.out.flush()
         except (BrokenPipeError, ValueError):
             self.broken = True
+        except OSError as exc:  # a full disk, a quota: no reader went away, the results are lost: said
+            self.broken, self.failed = True, exc.strerror or str(exc)
 
 
 def format_table(results: list[Result]) -> str:

@@ -50,6 +50,16 @@ def test_json_lines_output(folder, brightness_model_path, tmp_path, capsys):
     assert all(len(r["sha256"]) == 64 and r["model_name"] == "test-brightness" for r in records)
 
 
+@pytest.mark.parametrize("mode", [[], ["--json"], ["--csv"]])
+def test_output_to_a_full_disk_is_said_in_one_line_not_a_traceback(folder, brightness_model_path, tmp_path, mode):
+    with open("/dev/full", "w") as full:  # Linux's always-full device
+        done = subprocess.run([sys.executable, "-m", "engine", "scan", str(folder), *mode, "--model",
+                               str(brightness_model_path), "--store", str(tmp_path / "s.db")],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "synthspot: the results could not be written out (No space left on device)" in done.stderr
+
+
 def test_csv_output_and_cache_across_runs(folder, brightness_model_path, tmp_path, capsys):
     args = ["scan", str(folder / "bright.png"), "--csv", "--model", str(brightness_model_path),
             "--store", str(tmp_path / "s.db")]
