@@ -14,13 +14,14 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import engine
 from engine.files import expand_paths
 from engine.model import PROVIDER_CHOICES, Detector, ModelLoadError, available_providers, resolve_provider
 from engine.models import NoModelError, default_model_path, list_models
 from engine.cli_output import StreamingPrinter, format_table, list_skipped, summary
 from engine.scanner import Scanner, ScanRequest
 from engine.paths import display_path
-from engine.store import Store, StoreError
+from engine.store import STORE_ENV, Store, StoreError
 from engine.store_errors import move_aside
 
 EXIT_OK = 0
@@ -31,13 +32,15 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="synthspot", description="Detect AI-generated images, locally.")
+    parser.add_argument("--version", action="version", version=f"synthspot {engine.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def model_options(command: argparse.ArgumentParser) -> None:
         command.add_argument("--model", type=Path, help="an exported SynthSpot .onnx model (default: the embedded one)")
         command.add_argument("--provider", choices=PROVIDER_CHOICES, default="auto",
                              help="execution provider (default: CUDA when available, else CPU)")
-        command.add_argument("--store", type=Path, help="results database (default: the user's data folder)")
+        command.add_argument("--store", type=Path, help=f"results database (default: ${STORE_ENV} when set, "
+                             "else results.sqlite3 in the user's data folder)")
 
     scan = sub.add_parser(
         "scan", help="scan image files and folders (recursively)",

@@ -99,6 +99,15 @@ def test_usage_errors_exit_2(args, message, tmp_path, capsys):
     assert message in err
 
 
+def test_version_and_the_stores_default_are_told(capsys):
+    import engine
+
+    code, out, _ = run_cli(["--version"], capsys)
+    assert code == 0 and out.strip() == f"synthspot {engine.__version__}"
+    code, out, _ = run_cli(["scan", "--help"], capsys)
+    assert code == 0 and "$SYNTHSPOT_STORE" in " ".join(out.split())
+
+
 def test_no_model_installed_is_explained(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("SYNTHSPOT_MODEL", raising=False)
     from engine import models
