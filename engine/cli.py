@@ -167,6 +167,8 @@ def cmd_scan(args) -> int:
                 break
     interrupted = ctrl_c.is_set() and not job.wait(0)  # Ctrl-C as the last file finished cut nothing short
     if interrupted or printer.broken:
+        if progress:
+            progress.stop()  # what is cancelled now reports in as done: the bar stays where the scan stopped
         job.cancel()
     printer.close()
     scanner.close(wait=not (interrupted or printer.broken))
@@ -311,12 +313,19 @@ class _Progress:
     def __init__(self, total: int):
         self.total = total
         self.started = time.monotonic()
+        self._stopped = False
+
+    def stop(self) -> None:
+        self._stopped = True
 
     def update(self, done: int, total: int) -> None:
+        if self._stopped:
+            return
         width = 30
         filled = int(width * done / max(total, 1))
         rate = done / max(time.monotonic() - self.started, 1e-6)
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {rate:.1f} img/s")
+        # "\x1b[K" clears what a longer line before left behind.
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {rate:.1f} img/s\x1b[K")
         sys.stderr.flush()
 
     def close(self) -> None:

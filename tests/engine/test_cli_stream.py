@@ -124,3 +124,43 @@ def test_ctrl_c_exits_at_once_while_a_large_image_is_still_decoding(brightness_m
     assert "Traceback" not in err and "Exception ignored" not in err, err
     with sqlite3.connect(store) as db:  # the large image's claim is given up, not left to go stale
         assert db.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
+
+
+def test_after_ctrl_c_the_progress_bar_stays_where_the_scan_stopped(many_images, brightness_model_path, tmp_path):
+    """The bar (shown when stderr is a terminal) ran on to 400/400 as the cancelled files reported in,
+    under a summary saying "interrupted: 213 of 400 scanned"."""
+    import os
+    import pty
+    import re
+    import threading
+
+    master, terminal = pty.openpty()
+    scan = subprocess.Popen([sys.executable, "-m", "engine.cli", "scan", str(many_images), "--model",
+                             str(brightness_model_path), "--workers", "1", "--store", str(tmp_path / "s.db")],
+                            stdout=subprocess.PIPE, stderr=terminal, text=True)
+    os.close(terminal)
+    shown: list[bytes] = []
+
+    def read_terminal():
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the scan exited: the terminal is closed
+                return
+            if not chunk:
+                return
+            shown.append(chunk)
+
+    reader = threading.Thread(target=read_terminal, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not re.search(rb"\] (\d{2,})/400", b"".join(shown)):
+        time.sleep(0.05)  # a few dozen done
+    scan.send_signal(signal.SIGINT)
+    out, _ = scan.communicate(timeout=60)
+    reader.join(timeout=10)
+    os.close(master)
+    assert scan.returncode == 130
+    last_bar = int(re.findall(rb"\] (\d+)/400", b"".join(shown))[-1])
+    scanned = int(re.search(r"interrupted: (\d+) of 400 scanned", out).group(1))
+    assert last_bar <= scanned < 400, (last_bar, scanned)
