@@ -94,6 +94,7 @@ def port_number(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _stand_in_for_closed_streams()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -252,6 +253,14 @@ def _output_failed(reason: str, stored: bool) -> int:
     print(f"synthspot: the results could not be written out ({reason}); {kept}", file=sys.stderr, flush=True)
     _silence_stdout()  # the interpreter's own flush at exit would fail the same way, with a traceback
     return EXIT_OUTPUT_FAILED
+
+
+def _stand_in_for_closed_streams() -> None:
+    """Started with stdout or stderr closed (``2>&-``, some cron set-ups), Python has None there: messages
+    meant for stderr went to stdout, into the JSON stream, and a write to either crashed the scan."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 (for the process's life)
 
 
 def _silence_stdout() -> None:

@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import shlex
 import os
 import subprocess
 import sys
@@ -106,6 +107,19 @@ def test_version_and_the_stores_default_are_told(capsys):
     assert code == 0 and out.strip() == f"synthspot {engine.__version__}"
     code, out, _ = run_cli(["scan", "--help"], capsys)
     assert code == 0 and "$SYNTHSPOT_STORE" in " ".join(out.split())
+
+
+@pytest.mark.parametrize("closed", ["2>&-", ">&-"])
+def test_a_closed_stderr_or_stdout_does_not_crash_the_scan_or_mix_into_its_output(folder, brightness_model_path,
+                                                                                  tmp_path, closed):
+    """Under cron with a stream closed: the "skipped" note went into the JSON stream (stderr was None), or
+    the scan died on None.flush()."""
+    command = (f"{shlex.quote(sys.executable)} -m engine scan {shlex.quote(str(folder))} --json --model "
+               f"{shlex.quote(str(brightness_model_path))} --store {shlex.quote(str(tmp_path / 's.db'))} {closed}")
+    done = subprocess.run(command, shell=True, capture_output=closed == "2>&-", text=True, timeout=120)
+    assert done.returncode == 0
+    if closed == "2>&-":
+        assert [json.loads(line)["verdict"] for line in done.stdout.splitlines()]  # every line is a result
 
 
 def test_no_model_installed_is_explained(tmp_path, capsys, monkeypatch):
