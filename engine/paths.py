@@ -13,9 +13,11 @@ import base64
 import os
 import re
 
-# Control characters (a newline or an escape sequence in a name must not rewrite the terminal)
-# and the bidirectional overrides that make a name read differently from what it is.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Control characters (a newline or an escape sequence in a name must not rewrite the terminal), the
+# line and paragraph separators (a line break to some terminals and viewers), the invisible spaces that
+# hide inside a name (not the joiners that emoji and some scripts are written with), and the
+# bidirectional overrides that make a name read differently from what it is.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 
 
 def is_text(path: str) -> bool:

@@ -92,6 +92,9 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_stay_text():
 
 def test_display_form_escapes_what_would_rewrite_a_terminal():
     assert display_path(os.fsdecode(b"a\nb\x1b[2J\xff.png")) == "a\\x0ab\\x1b[2J\\xff.png"
+    # A line separator moved the table's columns; a zero-width space hid inside a name. Emoji keep their joiners.
+    assert display_path("a\u2028b\u200bc.png") == "a\\u2028b\\u200bc.png"
+    assert display_path("family \U0001f468\u200d\U0001f469.png") == "family \U0001f468\u200d\U0001f469.png"
 
 
 def test_csv_escapes_terminal_codes_in_metadata_and_page_addresses():
