@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="port on 127.0.0.1, 0 for any free one (default: the bridge's default)")
     serve.add_argument("--pair", action="store_true",
                        help="accept a browser's pairing request, approved here on the terminal")
+    parser.set_defaults(commands={"scan": scan, "models": models, "serve": serve})
     return parser
 
 
@@ -97,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     _stand_in_for_closed_streams()
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # said by the command's own parser, with its usage line, not the top level's
+            args.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exc:  # argparse exits 2 on usage errors and 0 on --help
         return int(exc.code or 0)
     logging.basicConfig(level=logging.WARNING, format="synthspot: %(message)s")

@@ -88,6 +88,9 @@ def test_explicit_bad_file_is_reported_not_fatal(tmp_path, brightness_model_path
     (["scan", "{here}", "--model", "{folder}"], "not a model file (a folder, a device or a pipe)"),
     (["scan", "{here}", "--provider", "tpu"], "invalid choice"),
     (["scan", "{here}", "--workers", "0"], "0 decoding threads: give 1 or more"),
+    # An unknown option is told with the command's own usage line, not the top level's.
+    (["scan", "{here}", "--bogus"], "usage: synthspot scan"),
+    (["scan", "{here}", "--bogus"], "synthspot scan: error: unrecognized arguments: --bogus"),
     (["scan", "{here}", "--model", "{empty}"], "empty.onnx is not a loadable ONNX model: the file is empty"),
     (["scan", "{here}", "--workers", "many"], "not a number of threads"),
 ])
