@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import os
@@ -63,10 +64,18 @@ def changed_since_scan(row: Row) -> bool:
         # Written since: the bytes decide (a download of bytes scanned before is written after their scan).
         if info.st_mtime <= result.scanned_at or not result.sha256 or info.st_size > HASHED_TO_CONFIRM_BYTES:
             return False
-        with open(row.path, "rb") as file:
-            return hashlib.file_digest(file, "sha256").hexdigest() != result.sha256
+        return _file_sha256(row.path, (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)) != result.sha256
     except OSError:  # gone: the image view says so
         return False
+
+
+@functools.lru_cache(maxsize=64)
+def _file_sha256(path: str, _version: tuple[int, int, int, int]) -> str:
+    """Keyed by the file's inode, size and times as well (its inode-change time moves with every write,
+    whatever a tool sets the modification time to): the pane asks on every show and image load, on the GUI
+    thread; a file is read again only once it changed."""
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 CHANGED_SINCE_SCAN = ("This file has changed since it was scanned: the verdict below is for its earlier "
