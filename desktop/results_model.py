@@ -250,26 +250,26 @@ class ResultsModel(QAbstractTableModel):
     def add_queued(self, items: list[tuple[str, str]]) -> None:
         """Rows for files about to be scanned: shown at once, filled in when results arrive."""
         now = time.time()
-        fresh: dict[str, Row] = {}  # one row per file, however often a batch names it (two rows of one key crashed)
+        new_rows: dict[str, Row] = {}  # one row per file, however often a batch names it (two rows of one key crashed)
         for path, source in items:
             key = row_key(path)
             position = self._index.get(key)
             if position is None:
-                fresh[key] = Row(key, path, source, QUEUED, None, now)
+                new_rows[key] = Row(key, path, source, QUEUED, None, now)
             else:
                 row = self._rows[position]
                 row.status, row.source, row.queued_at = QUEUED, source, now
                 self._changed(position)
-        self._append(list(fresh.values()))
+        self._append(list(new_rows.values()))
 
     def add_results(self, results: list[Result]) -> None:
-        fresh: dict[str, Row] = {}
+        new_rows: dict[str, Row] = {}
         for result in results:
             key = row_key(result.path, result.sha256)
             position = self._index.get(key)
             if position is None:
-                if key not in fresh or not _says_less(result, fresh[key]):
-                    fresh[key] = Row(key, result.path, result.source, DONE, result, result.scanned_at,
+                if key not in new_rows or not _says_less(result, new_rows[key]):
+                    new_rows[key] = Row(key, result.path, result.source, DONE, result, result.scanned_at,
                                      fresh=not result.cached)
             else:
                 row = self._rows[position]
@@ -277,7 +277,7 @@ class ResultsModel(QAbstractTableModel):
                     row.result, row.summary, row.fresh = result, False, not result.cached
                 row.status = DONE
                 self._changed(position)
-        self._append(list(fresh.values()))
+        self._append(list(new_rows.values()))
 
     def add_history(self, results: list[Result]) -> None:
         """Stored results from earlier runs, as the store's summaries; rows this run already has win."""
