@@ -320,12 +320,15 @@ class FolderWatcher:
         # twice is cheap, since the sha256 check skips it; missing a new one is not.
         cutoff_ns = int((folder.since - MTIME_MARGIN_S) * 1e9)
         for file_path in self._list_files(folder.path, folder.recursive):
-            signature = file_signature(file_path)
+            try:
+                info = os.stat(file_path)
+            except OSError:
+                continue
             # Both times: a file moved or copied in with its old modification time (mv, cp -p, rsync -a)
             # while the app was closed is new here, and its inode change time (the kernel's clock, no
             # margin needed) says so.
-            if signature and signature[1] < cutoff_ns and _changed_ns(file_path) < folder.since * 1e9:
-                self._settled[file_path] = signature
+            if info.st_mtime_ns < cutoff_ns and info.st_ctime_ns < folder.since * 1e9:
+                self._settled[file_path] = (info.st_size, info.st_mtime_ns)  # as file_signature gives it
         folder.baselined = True
 
     @staticmethod
@@ -434,13 +437,6 @@ class FolderWatcher:
             self._seen.add((path, read.sha256))
             ready.append(ScanRequest(path=path, source=SOURCE, sha256=read.sha256, gone_is_unscanned=True))
         return ready
-
-
-def _changed_ns(path: str) -> int:
-    try:
-        return os.stat(path).st_ctime_ns
-    except OSError:
-        return 0
 
 
 def _identity(path: str) -> tuple[int, int] | None:
