@@ -59,6 +59,11 @@ class TrainConfig:
     expert_init: dict[str, str] = field(default_factory=dict)
     # A checkpoint of this same detector to start from (a warm restart: new schedule, fresh optimiser).
     init_from: str = ""
+    # A checkpoint whose probabilities the classification loss also matches (training.distill): a
+    # cheaper student taught by it; distill_weight is that term's share, the labels' is the rest.
+    distill_from: str = ""
+    distill_weight: float = 0.5
+    distill_temperature: float = 1.0
     steps_per_epoch: int | None = None  # cap, for small budgets
     batch_size: int = 16  # global: split across processes under torchrun
     accumulate: int = 1
@@ -89,6 +94,8 @@ class TrainConfig:
             raise ConfigError("weight_decay, gamma_weight, workers and threads must be >= 0")
         if not (0 <= self.warmup_fraction < 1 and 0 <= self.min_manipulated <= 1):
             raise ConfigError("warmup_fraction must be in [0, 1), min_manipulated in [0, 1]")
+        if not (0 <= self.distill_weight <= 1 and self.distill_temperature > 0):
+            raise ConfigError("distill_weight must be in [0, 1], distill_temperature > 0")
         if self.autocast not in AUTOCAST_DTYPES:
             raise ConfigError(f"autocast must be one of {sorted(k for k in AUTOCAST_DTYPES if k)} or absent")
 
@@ -148,7 +155,7 @@ def _logger_name(path: Path) -> str:
 
 def _same_file(key: str, old: Any, new: Any) -> bool:
     """A path spelled another way (relative, absolute, through a link) names the same file."""
-    is_path = key in ("training.manifest", "training.init_from") or key.startswith("training.expert_init.")
+    is_path = key in ("training.manifest", "training.init_from", "training.distill_from") or key.startswith("training.expert_init.")
     return is_path and isinstance(old, str) and isinstance(new, str) and bool(old) and Path(old).resolve() == Path(new).resolve()
 
 

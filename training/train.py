@@ -29,6 +29,7 @@ from training import distributed
 from training.checkpoint import import_expert, save_checkpoint, warm_start
 from training.config import ConfigError, DetectorConfig
 from training.detector import Detector, create_detector
+from training.distill import distillation_loss, load_teacher
 from training.runs import RunFolder, TrainConfig, autocast_dtype, set_aside
 from training.train_data import IGNORE_INDEX, RecordFilter, TrainingSet, balanced_epoch
 
@@ -56,17 +57,27 @@ def plan_stages(detector_config: DetectorConfig, config: TrainConfig) -> list[St
 class LossModel(nn.Module):
     """uint8 NHWC crops + targets -> the training loss; DDP wraps this, so it sees every term."""
 
-    def __init__(self, detector: Detector, gamma_weight: float):
+    def __init__(self, detector: Detector, gamma_weight: float, teacher: Detector | None = None,
+                 distill_weight: float = 0.0, distill_temperature: float = 1.0):
         super().__init__()
         self.detector = detector
         self.gamma_weight = gamma_weight
         self.balance_weight = detector.config.mole.balance_weight
+        self.teacher = teacher  # frozen, in eval mode: only its logits are read
+        self.distill_weight, self.distill_temperature = distill_weight, distill_temperature
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         pixels = batch["image"].permute(0, 3, 1, 2).float().div(255.0)
-        out = self.detector(self.detector.normalize(pixels))
+        inputs = self.detector.normalize(pixels)
+        out = self.detector(inputs)
         loss = F.binary_cross_entropy_with_logits(out.logit, batch["label"])
         parts = {"cls": loss.detach()}
+        if self.teacher is not None:
+            with torch.no_grad():
+                teacher_logit = self.teacher(inputs).logit
+            distill = distillation_loss(out.logit, teacher_logit, self.distill_temperature)
+            parts["distill"] = distill.detach()
+            loss = (1 - self.distill_weight) * loss + self.distill_weight * distill
         if "mole_balance" in out.aux_losses and self.balance_weight:
             parts["balance"] = out.aux_losses["mole_balance"].detach()
             loss = loss + self.balance_weight * out.aux_losses["mole_balance"]
@@ -165,6 +176,10 @@ def train(detector_config: DetectorConfig, config: TrainConfig, run_dir: str | P
         if config.init_from:
             warm_start(detector, config.init_from)
             log.info("weights start from %s (a warm restart)", config.init_from)
+    teacher = load_teacher(config.distill_from, detector, context.device) if config.distill_from else None
+    if teacher is not None:
+        log.info("distilling from %s (weight %g, temperature %g)", config.distill_from,
+                 config.distill_weight, config.distill_temperature)
     with_masks = detector_config.gamma.enabled
     for stage_index, stage in enumerate(stages):
         if state is not None and stage_index < state["stage"]:
@@ -192,7 +207,8 @@ def train(detector_config: DetectorConfig, config: TrainConfig, run_dir: str | P
             scheduler.load_state_dict(state["scheduler"])
             start_epoch = state["epoch"] + 1
         state = None
-        model: nn.Module = LossModel(detector, config.gamma_weight)
+        model: nn.Module = LossModel(detector, config.gamma_weight, teacher, config.distill_weight,
+                                     config.distill_temperature)
         if context.distributed:
             model = DistributedDataParallel(model, device_ids=[context.device.index] if context.device.type == "cuda" else None)
         total, trainable = detector.parameter_counts()
