@@ -1,11 +1,11 @@
 """``synthspot-app``: start the desktop app.
 
 ``synthspot-app [PATH ...]`` scans the given files and folders at start (source
-"command line"); ``--model PATH`` picks the model for this run; ``--selftest``
+"command line"); ``--model PATH`` picks the model for this run (over Settings', not saved); ``--selftest``
 checks the installation, prints each check and exits (desktop/selftest.py).
 ``SYNTHSPOT_STORE`` and ``SYNTHSPOT_SETTINGS`` point the app at another results
 database and settings file (tests, benchmarks, portable use); ``SYNTHSPOT_MODEL``
-names a model file, as for the CLI. ``SYNTHSPOT_READY_FILE`` makes the app append
+names a model file, as for the CLI, used when Settings name none. ``SYNTHSPOT_READY_FILE`` makes the app append
 its start-up milestones there as JSON lines (for benchmarks).
 """
 
@@ -34,7 +34,8 @@ from engine.store import default_store_path
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="synthspot-app", description="SynthSpot: find AI-generated images, locally.")
     parser.add_argument("paths", nargs="*", help="image files or folders to scan at start")
-    parser.add_argument("--model", metavar="PATH", help="a SynthSpot .onnx model for this run (as SYNTHSPOT_MODEL)")
+    parser.add_argument("--model", metavar="PATH",
+                        help="a SynthSpot .onnx model for this run, over the one chosen in Settings (not saved)")
     parser.add_argument("--selftest", action="store_true",
                         help="check this installation (model, sample scan, bridge, window), print each check, "
                              "exit 0 only when all passed")
@@ -74,9 +75,10 @@ def configure_runtime() -> None:
 def main(argv: list[str] | None = None) -> int:
     args, qt_args = build_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="synthspot-app: %(levelname)s %(message)s")
-    if args.model:
-        os.environ[MODEL_ENV] = os.path.abspath(args.model)
+    model_override = os.path.abspath(args.model) if args.model else ""
     if args.selftest:
+        if model_override:  # the self-test finds its model as the CLI does
+            os.environ[MODEL_ENV] = model_override
         from desktop.selftest import run_selftest
 
         return run_selftest()
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0  # the running window scans them and comes to the front
     server = InstanceServer(name)
     server.listen()
-    session = AppSession(AppSettings.open())
+    session = AppSession(AppSettings.open(), model_override=model_override)
     window = create_window(session)
     accept_later_launches(window, server)
     if os.environ.get(READY_ENV):

@@ -41,9 +41,13 @@ class AppSession(QObject):
     _watchedReady = Signal(list)
     _watchStatus = Signal(str, str, str)
 
-    def __init__(self, settings: AppSettings, store: Store | None = None, parent: QObject | None = None):
+    def __init__(self, settings: AppSettings, store: Store | None = None, parent: QObject | None = None,
+                 model_override: str = ""):
         super().__init__(parent)
         self.settings = settings
+        # ``--model``: this run's model, over the one Settings name, and not saved; a model chosen in
+        # Settings afterwards replaces it.
+        self.model_override = model_override
         self.store = store or Store(os.environ.get(STORE_ENV) or None)
         self.service = ScanService(self.store, parent=self)
         self.last_flagged: Result | None = None
@@ -67,7 +71,7 @@ class AppSession(QObject):
         self.bridge.resultArrived.connect(lambda result: self.service.resultsReady.emit([result]))
 
     def start(self) -> None:
-        self.service.load_model(self.settings.model_path, self.settings.provider)
+        self.service.load_model(self.model_override or self.settings.model_path, self.settings.provider)
         self.service.load_history()
         # Images that arrived while the app was closed are scanned too (sha256 skips known ones).
         since = self.settings.watch_last_active or None
@@ -89,7 +93,8 @@ class AppSession(QObject):
 
     def set_model(self, path: str, provider: str) -> None:
         if (path, provider) == (self.settings.model_path, self.settings.provider) and self.service.model_state.ready:
-            return
+            return  # unchanged in Settings: a --model override stays in use too
+        self.model_override = ""
         # Kept to go back to when the new choice does not load (ScanService.modelRejected). Not while another
         # choice is still loading: that one is dropped for this one, and the model scanning now stays in use.
         if self.service.model_state.state != LOADING:

@@ -90,6 +90,11 @@ class SettingsDialog(QDialog):
         row.addWidget(browse)
         row.addWidget(default)
         form.addRow("Model file", row)
+        if self._session.model_override:
+            launched = QLabel(f"This run uses {self._session.model_override}, named with --model; "
+                              "a model chosen here replaces it.")
+            launched.setWordWrap(True)
+            form.addRow("", launched)
         self.provider = QComboBox()
         available = set(available_providers())
         for choice in PROVIDER_CHOICES:

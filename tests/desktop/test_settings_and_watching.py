@@ -555,3 +555,33 @@ def test_a_download_deleted_before_its_scan_leaves_no_error_row(tmp_path, qtbot,
     assert window.statusBar().currentMessage() == "Scan finished: 1 image: 1 likely AI."
     assert [r.path for r in window.session.store.history()] == [str(kept)]  # nothing to come back after a restart
     assert window.session.store.pending() == []
+
+
+def test_the_model_named_at_launch_is_used_over_settings_and_not_saved(qtbot, make_session, model_path, tmp_path):
+    """``synthspot-app --model PATH`` (``AppSession(model_override=...)``): that model scans this run even
+    where Settings name another; Settings keep theirs; a model chosen in Settings later replaces it."""
+    from desktop.scanning import LOADING
+    from tests.fixtures.synthetic import brightness_model
+
+    launched = brightness_model(tmp_path / "launched.onnx", crop_size=32, name="launched")
+    session = make_session(model_path)
+    session.model_override = str(launched)
+    session.start()
+    qtbot.waitUntil(lambda: session.service.model_state.state != LOADING, timeout=WAIT_MS)
+    assert session.service.detector.path == launched
+    assert session.settings.model_path == str(model_path)
+    from PySide6.QtWidgets import QLabel
+
+    from desktop.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(session)  # says which model this run uses, since its field shows Settings'
+    assert any(str(launched) in label.text() for label in dialog.findChildren(QLabel))
+    assert dialog.model_path.text() == str(model_path)
+    dialog.deleteLater()
+    session.set_model(str(model_path), session.settings.provider)  # Settings, unchanged: the override stays
+    assert session.service.detector.path == launched
+    chosen = brightness_model(tmp_path / "chosen.onnx", crop_size=32, name="chosen")
+    session.set_model(str(chosen), session.settings.provider)
+    qtbot.waitUntil(lambda: session.service.detector is not None and session.service.detector.path == chosen,
+                    timeout=WAIT_MS)
+    assert session.model_override == ""
