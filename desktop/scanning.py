@@ -88,7 +88,7 @@ class ScanService(QObject):
         # What a previous run left (quit or killed mid-scan), said once when it resumes: a scan that starts by
         # itself, unannounced, looks like a fault. A store that cannot say costs the message, not the resume.
         try:
-            self._leftovers = {path for path, _source in store.pending()}
+            self._leftovers = self.pending.paths()
         except Exception as exc:
             log.warning("could not read the pending list: %s", exc)
             self._leftovers = set()

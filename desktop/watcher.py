@@ -5,7 +5,7 @@ and rename it when done, so the watcher
 
 * ignores partial-download names and zero-byte files, and files that are neither images by content
   nor by name (an image name on bytes that do not decode becomes an error row),
-* reacts to created, modified and moved events (a finished download arrives as a rename),
+* reacts to created, modified, closed and moved events (a finished download arrives as a rename),
 * waits until a file's size and mtime have been stable for ``stable_for`` seconds AND the engine's
   decoder reads it whole: a download written straight to its final name may pause longer than any
   quiet interval. An incomplete image is checked again after each further quiet interval, up to

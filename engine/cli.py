@@ -45,8 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan = sub.add_parser(
         "scan", help="scan image files and folders (recursively)",
         epilog="Exit status: 0 when the scan ran, whatever it found (a file that could not be read is a row "
-               "of its own, counted in the summary); 2 on usage errors and on a results database it cannot "
-               "use; 130 on Ctrl-C, after printing what had finished.")
+               "of its own, counted in the summary); 1 when the results cannot be written out (a full disk); "
+               "2 on usage errors, a model it cannot load and a results database it cannot use; 130 on "
+               "Ctrl-C, after printing what had finished.")
     scan.add_argument("paths", nargs="+", help="image files or folders")
     model_options(scan)
     output = scan.add_mutually_exclusive_group()

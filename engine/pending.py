@@ -34,6 +34,10 @@ class PendingWork:
         self.given_up: list[Result] = []  # by the first take(): files that stopped the app too often
         self._stops_counted = False  # once per process: later takes (a model switch) find nothing new
 
+    def paths(self) -> set[str]:
+        """Every path waiting for its outcome, as a previous run left them (before :meth:`take`)."""
+        return {path for path, _source in self.store.pending()}
+
     def add(self, items: Iterable[tuple[str, str]]) -> None:
         """Remember (path, source) pairs: files or folders accepted for scanning."""
         items = [(path, source) for path, source in items if path]

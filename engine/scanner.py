@@ -177,7 +177,7 @@ class Scanner:
         self.pending = pending  # files stay there from submit() until they have their outcome
         self.model_id = detector.metadata.model_id
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="synthspot-prep")
-        # Bounded: decoded 12 MP images are large, so preparation waits for inference.
+        # Bounded: preparation waits for inference instead of racing ahead with crops and store claims.
         self._ready: queue.Queue[_Prepared | None] = queue.Queue(maxsize=max(2, 2 * workers))
         # Images whose first crops did not settle them (the model's cascade), for their remaining crops:
         # the inference thread's own, so it never waits on the bounded queue it drains.

@@ -1,6 +1,6 @@
 """Give an exported model a cascade of crops, or take it away (issue "A detector that detects": speed).
 
-    python -m export.cascade --model MODEL.onnx --first-crops 4 --margin 0.1 --out FAST.onnx
+    python -m export.cascade --model MODEL.onnx --first-crops 4 --margin 0.4 --out FAST.onnx
     python -m export.cascade --model FAST.onnx --first-crops 0 --out MODEL.onnx      # off again
 
 The engine then scores each image's first ``--first-crops`` crops and stops there when their probability
@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m export.cascade", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, type=Path)
     parser.add_argument("--first-crops", required=True, type=int, help="crops scored first; 0 switches it off")
-    parser.add_argument("--margin", type=float, default=0.1, help="how far beyond a band the first crops must lie")
+    parser.add_argument("--margin", type=float, default=0.4,
+                        help="how far beyond a band the first crops must lie (default 0.4: version 12's, from val)")
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--version", help='the copy\'s version (default: the model\'s with "+cascade")')
     args = parser.parse_args(argv)

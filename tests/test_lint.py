@@ -1,5 +1,5 @@
-"""The linter and the type checker CI runs, configured in pyproject.toml: ruff on all the Python, mypy on the
-engine and the app. A few seconds with a warm cache (mypy's lives in the temp folder, outside the tree)."""
+"""The linter and the type checker CI runs, configured in pyproject.toml: ruff on the packages, bench/ and
+tests/ (scripts/ is for ``ruff check .``), mypy on the engine and the app. A few seconds with a warm cache (mypy's lives in the temp folder, outside the tree)."""
 
 import os
 import subprocess

@@ -2,8 +2,10 @@
 
     train      --config CONFIG.toml --run RUN_DIR [--no-resume] [--manifest M] [--epochs N] ...
                (under torchrun: ``torchrun --nproc-per-node 2 -m training train ...``)
-    calibrate  --checkpoint RUN/checkpoint --data MANIFEST [--split val] [--fpr 0.01]
-               [--perturbations blur1,downscale0.5,upscale2] [--scaling platt|none] --out RUN/calibration.json
+    calibrate  (--checkpoint RUN/checkpoint | --onnx MODEL.onnx) --data MANIFEST [--split val] [--fpr 0.01]
+               [--max-crops 8] [--aggregation mean] [--crop-plan texture] [--layout ...] [--pooled]
+               [--real-quantile 0.9] [--perturbations blur1,downscale0.5,upscale2] [--scaling platt|none]
+               --out RUN/calibration.json      (``calibrate --help`` says what each does)
     evaluate   see ``python -m training.evaluate --help``
 """
 

@@ -6,8 +6,8 @@ JSON and this answer each change on their own terms. It carries the verdict and 
 where else the app has seen the bytes (a local file path, another page's URL), per-crop scores or the
 heatmap. docs/architecture.md lists the fields.
 
-Versioning: ``API_VERSION`` names the routes and this format, and every answer states it (``"api"``, as
-``GET /v1/status`` does). A field may be added within a version: clients ignore the fields they do not
+Versioning: ``API_VERSION`` names the routes and this format, and every result answer states it (``"api"``,
+as ``GET /v1/status`` does). A field may be added within a version: clients ignore the fields they do not
 know. Renaming or removing a field, or changing its meaning or type, is a new version.
 """
 
@@ -19,7 +19,7 @@ API_VERSION = 2
 
 
 def result_payload(result: Result) -> dict:
-    return {
+    payload = {
         "api": API_VERSION,
         "sha256": result.sha256,  # of the bytes sent: the key for /v1/results and /v1/open
         "verdict": result.verdict,  # likely_ai, uncertain, likely_real, or error
@@ -33,5 +33,8 @@ def result_payload(result: Result) -> dict:
         "model_name": result.model_name,
         "model_version": result.model_version,
         "cached": result.cached,  # answered from the store (these bytes were scanned before by this model)
-        "error": result.error,  # why the bytes could not be scanned; null when they were
+        "error": None,  # null when scanned; "not_scanned" when the bytes could not be, the reason in "message"
     }
+    if not result.ok:
+        payload.update(error="not_scanned", message=result.error)
+    return payload

@@ -337,11 +337,7 @@ class BridgeServer:
                 self.on_scan(result)
             except Exception:
                 log.exception("the app's scan callback failed")
-        payload = result_payload(result)
-        if not result.ok:
-            payload.update(error="not_scanned", message=result.error)
-            return web.json_response(payload, status=422)
-        return web.json_response(payload)
+        return web.json_response(result_payload(result), status=200 if result.ok else 422)
 
     async def _result(self, request: web.Request) -> web.Response:
         sha256 = self._sha256(request)

@@ -41,3 +41,11 @@ def test_the_architecture_document_lists_every_field():
     documented = set(re.findall(r"^\| `(\w+)` \|", section, re.MULTILINE))
     assert documented == FIELDS
     assert f"version {API_VERSION}" in section
+
+
+def test_bytes_that_could_not_be_scanned_say_not_scanned_with_the_reason_apart():
+    """``error`` is a code a client can switch on, whoever builds the answer; the words go in ``message``."""
+    payload = result_payload(Result(sha256="b" * 64, error="cannot identify image file"))
+    assert payload["error"] == "not_scanned"
+    assert payload["message"] == "cannot identify image file"
+    assert result_payload(Result(sha256="c" * 64, probability=0.2, verdict="likely_real"))["error"] is None
