@@ -23,7 +23,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from engine.contract import AGGREGATIONS, DEFAULT_MAX_CROPS, ModelMetadata, extract_crops, plan_for
 from training.checkpoint import WEIGHTS_FILE
@@ -36,13 +35,13 @@ def photo_crops(data: str | None, crop_size: int, count: int = 32, split: str = 
         from export.onnx_export import sample_photo_crops
 
         return sample_photo_crops(crop_size, count)
-    from training.evaluate import load_records
+    from training.evaluate import load_records, read_image
     from training.data import manifest
 
     records, base = load_records(data, split)
     crops = []
     for record in records[::4][: max(1, count // 4)]:
-        rgb = np.asarray(Image.open(manifest.resolve(base, record.path)).convert("RGB"))
+        rgb = read_image(manifest.resolve(base, record.path)).rgb  # as the engine decodes it
         crops.append(extract_crops(rgb, plan_for(rgb, crop_size, 4, "texture")))
     return np.concatenate(crops)[:count]
 

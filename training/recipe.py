@@ -18,17 +18,19 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from engine.contract import AGGREGATIONS, aggregate_logits, extract_crops, plan_for, sigmoid
 from training.data import manifest
 
 
 def crop_logits(records, base, scorer, max_crops: int, crop_plan: str) -> list[np.ndarray]:
-    """Per image, the logits of its crops under the engine's plan."""
+    """Per image, the logits of its crops under the engine's plan, on the pixels the engine decodes
+    (CMYK, 16-bit, palette and transparent images differ from a bare ``convert("RGB")``)."""
+    from training.evaluate import read_image
+
     out = []
     for record in records:
-        rgb = np.asarray(Image.open(manifest.resolve(base, record.path)).convert("RGB"))
+        rgb = read_image(manifest.resolve(base, record.path)).rgb
         out.append(scorer(extract_crops(rgb, plan_for(rgb, scorer.crop_size, max_crops, crop_plan))))
     return out
 

