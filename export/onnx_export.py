@@ -318,7 +318,8 @@ class _CropBatches:
         return next(self._batches, None)
 
 
-# Runs in a child process, with the engine's session options (engine/model.py): ONNX Runtime may crash
+# Runs in a child process, with the engine's optimisation level (engine.model.session_options; the child
+# does not import the engine): ONNX Runtime may crash
 # on a graph (1.32's NCHWc layout transformer segfaults on some fp16 graphs), and a crash must fail the check.
 _ORT_RUNNER = """
 import sys

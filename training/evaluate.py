@@ -75,13 +75,10 @@ class OnnxScorer:
     def __init__(self, path: str | os.PathLike, batch: int = 32, threads: int | None = None):
         import onnxruntime as ort
 
-        # ONNX Runtime's default optimisation level is the engine's (ORT_ENABLE_ALL), so the scores are
-        # the app's; the engine's other option (no spinning threads) changes speed only.
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if threads:
-            options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        from engine.model import session_options
+
+        self.session = ort.InferenceSession(str(path), sess_options=session_options(threads or 0),
+                                            providers=["CPUExecutionProvider"])
         props = self.session.get_modelmeta().custom_metadata_map
         self.crop_size = int(props[KEY_CROP_SIZE])
         self.batch = batch
