@@ -36,7 +36,6 @@ class AppSession(QObject):
     # title, message, how many arrivals it tells of: watched folders received likely-AI images. Arrivals a
     # moment apart (a burst of downloads) make one notification, not one each.
     notify = Signal(str, str, int)
-    bridgeChanged = Signal()
 
     _watchedReady = Signal(list)
     _watchStatus = Signal(str, str, str)

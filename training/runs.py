@@ -213,9 +213,6 @@ class RunFolder:
         """Whether a run was started in this folder (it has saved its config)."""
         return (self.path / RUN_CONFIG).is_file()
 
-    def has_resume(self) -> bool:
-        return (self.path / RESUME_FILE).is_file()
-
     def load_resume(self) -> dict[str, Any] | None:
         path = self.path / RESUME_FILE
         return torch.load(path, map_location="cpu", weights_only=False) if path.is_file() else None
