@@ -19,13 +19,12 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from desktop.workers import Workers
 from engine.model import Detector, ModelLoadError
-from engine.models import NoModelError, default_model_path
+from engine.models import NoModelError, resolve_model
 from engine.pending import PendingWork
 from engine.result import Result
 from engine.scanner import Scanner, ScanJob, ScanRequest
@@ -141,7 +140,7 @@ class ScanService(QObject):
 
     def _load_model(self, path: str, provider: str, generation: int) -> None:  # a worker thread
         try:
-            model_path = Path(path) if path else default_model_path("cuda" if provider != "cpu" else "cpu")
+            model_path = resolve_model(path, provider)
             detector = Detector(model_path, provider=provider, threads=inference_threads())
         except NoModelError:  # before ModelLoadError, which it is: no model is its own state
             self._modelLoaded.emit(ModelState(NO_MODEL, NO_MODEL_MESSAGE), generation)

@@ -17,7 +17,7 @@ from pathlib import Path
 import engine
 from engine.files import expand_paths
 from engine.model import PROVIDER_CHOICES, Detector, ModelLoadError, available_providers, resolve_provider
-from engine.models import NoModelError, default_model_path, list_models
+from engine.models import NoModelError, default_model_path, list_models, resolve_model
 from engine.cli_output import StreamingPrinter, format_table, list_skipped, summary
 from engine.scanner import Scanner, ScanRequest
 from engine.paths import display_path
@@ -132,8 +132,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def load_detector(model: Path | None, provider: str) -> Detector:
-    path = model or default_model_path(resolve_provider(provider))
-    return Detector(path, provider=provider)
+    return Detector(resolve_model(model, provider), provider=provider)
 
 
 def _missing(path: str) -> bool:

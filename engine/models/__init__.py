@@ -15,7 +15,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 from engine.contract import ModelMetadata
-from engine.model import ModelLoadError
+from engine.model import ModelLoadError, resolve_provider
 from engine.store import default_data_dir
 
 EMBEDDED_DIR = Path(__file__).resolve().parent
@@ -83,3 +83,9 @@ def default_model_path(provider: str = "cpu") -> Path:
         "no detector model is installed yet: pass --model PATH to an exported SynthSpot .onnx file "
         f"(or set {MODEL_ENV}); see the README's training section"
     )
+
+
+def resolve_model(path: str | os.PathLike | None, provider: str = "auto") -> Path:
+    """The model file to load: ``path`` when one is named, else the default for the provider that will
+    run it (``auto`` resolved first, so a machine without CUDA never gets the CUDA entry's file)."""
+    return Path(path) if path else default_model_path(resolve_provider(provider))

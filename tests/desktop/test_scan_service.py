@@ -104,3 +104,24 @@ def test_a_cancel_that_comes_while_a_batch_is_being_queued_still_reaches_it(tmp_
     assert len(results) < 20  # at most what the scanner had started in the moment before the cancel reached it
     assert store.pending() == []  # cancelled: not resumed at the next start
     service.shutdown()
+
+
+def test_auto_loads_the_built_in_model_of_the_provider_it_resolves_to(tmp_path, qtbot, model_path, monkeypatch):
+    """The built-in model for "auto" is the CPU's on a machine without CUDA, as in the CLI: the app asked for
+    the CUDA entry of default.json whenever the choice was not "cpu" (an fp16 file there would run on the CPU)."""
+    import shutil
+
+    from engine import models
+    from engine.model import available_providers
+
+    shutil.copy(model_path, tmp_path / "for-cpu.onnx")
+    shutil.copy(model_path, tmp_path / "for-cuda.onnx")
+    (tmp_path / "default.json").write_text('{"cpu": "for-cpu.onnx", "cuda": "for-cuda.onnx"}')
+    monkeypatch.setattr(models, "DEFAULTS_FILE", tmp_path / "default.json")
+    monkeypatch.setattr(models, "EMBEDDED_DIR", tmp_path)
+    service = ScanService(Store(tmp_path / "s.db"))
+    service.load_model("", "auto")
+    qtbot.waitUntil(lambda: service.model_state.state == READY, timeout=WAIT_MS)
+    expected = "for-cuda.onnx" if "cuda" in available_providers() else "for-cpu.onnx"
+    assert service.detector.path.name == expected
+    service.shutdown()

@@ -200,3 +200,21 @@ def test_wide_characters_in_names_keep_the_notes_column_aligned():
     header, *rows = format_table(results).splitlines()
     notes_column = wcswidth(header[:header.index("NOTES")])
     assert [wcswidth(row[:row.index("the file is empty")]) for row in rows] == [notes_column] * 3
+
+
+def test_auto_takes_the_default_model_of_the_provider_it_resolves_to(tmp_path, monkeypatch):
+    """Where default.json names another file for CUDA (an fp16 one), a machine without CUDA on "auto" gets
+    the CPU's, in the app as in the CLI (the app used to ask for the CUDA entry whenever it was not "cpu")."""
+    from engine import models
+    from engine.model import available_providers
+
+    for name in ("for-cpu.onnx", "for-cuda.onnx"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "default.json").write_text(json.dumps({"cpu": "for-cpu.onnx", "cuda": "for-cuda.onnx"}))
+    monkeypatch.setattr(models, "DEFAULTS_FILE", tmp_path / "default.json")
+    monkeypatch.setattr(models, "EMBEDDED_DIR", tmp_path)
+    monkeypatch.delenv(models.MODEL_ENV, raising=False)
+    expected = "for-cuda.onnx" if "cuda" in available_providers() else "for-cpu.onnx"
+    assert models.resolve_model(None, "auto").name == expected
+    assert models.resolve_model("", "cpu").name == "for-cpu.onnx"
+    assert models.resolve_model(tmp_path / "mine.onnx", "auto") == tmp_path / "mine.onnx"
