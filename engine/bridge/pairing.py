@@ -13,6 +13,7 @@ the results store; each can be revoked on its own.
 from __future__ import annotations
 
 import json
+import unicodedata
 import os
 import secrets
 import tempfile
@@ -32,6 +33,16 @@ REQUEST_TTL_S = 600.0  # an unanswered request, or an answer the browser never c
 MAX_PENDING = 8  # requests waiting for the person at once; more are refused until some are answered
 MAX_NAME = 80
 LAST_USE_SAVE_S = 60.0  # "last used" is written to disk at most this often per browser
+
+
+
+def printable_name(name: str) -> str:
+    """A browser's name as it may be shown: no control characters (a terminal escape in it could hide or fake
+    the code that ``serve --pair`` prints beside it), no bidirectional overrides (which reorder what follows),
+    whitespace collapsed, at most ``MAX_NAME`` characters."""
+    kept = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
+                   for ch in str(name) if unicodedata.category(ch) != "Cf")
+    return " ".join(kept.split())[:MAX_NAME] or "Unnamed browser"
 
 
 class PairingClosed(Exception):
@@ -107,7 +118,7 @@ class PairingState:
         shared = private.exchange(X25519PublicKey.from_public_bytes(client_public))  # ValueError for weak keys
         key, code = protocol.derive_pairing(shared, client_public, server_public)
         request_id = protocol.b64url(secrets.token_bytes(16))
-        clean_name = " ".join(str(name).split())[:MAX_NAME] or "Unnamed browser"
+        clean_name = printable_name(name)
         with self._lock:
             self._check_accepting()
             self._requests[request_id] = PairingRequest(request_id, clean_name, code, key, time.monotonic())

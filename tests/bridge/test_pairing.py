@@ -141,3 +141,13 @@ def test_requests_waiting_for_the_person_are_capped(client, server):
     with pytest.raises(BridgeRefused) as refused:
         client.api.request_pairing("one too many")
     assert refused.value.reply.status == 429
+
+
+def test_a_browser_name_cannot_carry_terminal_escapes_or_reorder_what_follows_it(client, server):
+    """``serve --pair`` prints the name beside the code to compare: an escape sequence in it (ESC [8m hides
+    what follows) or a right-to-left override could hide or fake that code."""
+    server.pairing.open_window()
+    client.api.request_pairing('Chromium\x1b[8m\u202e" asks\x9b\u2028 to pair')
+    (pending,) = server.pairing.pending()
+    assert pending.name == 'Chromium [8m" asks to pair'
+    assert all(ch.isprintable() for ch in pending.name)
