@@ -13,12 +13,13 @@ the results store; each can be revoked on its own.
 from __future__ import annotations
 
 import json
-import unicodedata
+import logging
 import os
 import secrets
 import tempfile
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from engine.bridge import protocol
 from engine.store import default_data_dir
 
+log = logging.getLogger(__name__)
+
 PAIRING_FILE = "bridge_browsers.json"
 REQUEST_TTL_S = 600.0  # an unanswered request, or an answer the browser never collected, is dropped then
 MAX_PENDING = 8  # requests waiting for the person at once; more are refused until some are answered
@@ -35,6 +38,15 @@ MAX_NAME = 80
 LAST_USE_SAVE_S = 60.0  # "last used" is written to disk at most this often per browser
 
 
+
+
+def _private_to_this_user(path: Path) -> bool:
+    """Whether the pairing file is this user's and nobody else's to read or write: one planted in a shared
+    folder (a --store there) would pair the planter's key; one others can read has given its keys away."""
+    info = path.stat()  # FileNotFoundError: nothing paired yet
+    if not hasattr(os, "getuid"):  # Windows: the user's profile folder's ACLs decide
+        return True
+    return info.st_uid == os.getuid() and not info.st_mode & 0o077
 
 def printable_name(name: str) -> str:
     """A browser's name as it may be shown: no control characters (a terminal escape in it could hide or fake
@@ -242,6 +254,10 @@ class PairingState:
 
     def _load(self) -> dict[str, PairedBrowser]:
         try:
+            if not _private_to_this_user(self.path):
+                log.warning("%s is not this user's alone (another owner, or others may read or write it): its "
+                            "pairings are not trusted, and browsers pair again", self.path)
+                return {}
             data = json.loads(self.path.read_text(encoding="utf-8"))
             return {cid: PairedBrowser(cid, str(b["name"]), protocol.unb64url(b["key"]), float(b["paired_at"]),
                                        b.get("last_used"))

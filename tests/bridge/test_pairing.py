@@ -151,3 +151,16 @@ def test_a_browser_name_cannot_carry_terminal_escapes_or_reorder_what_follows_it
     (pending,) = server.pairing.pending()
     assert pending.name == 'Chromium [8m" asks to pair'
     assert all(ch.isprintable() for ch in pending.name)
+
+
+def test_a_pairing_file_others_may_write_or_read_pairs_nothing(paired, tmp_path, caplog):
+    """One planted in a shared folder (a --store there) would pair the planter's key; one others can read has
+    given its keys away: either way its browsers pair again."""
+    path = tmp_path / "bridge_browsers.json"
+    os.chmod(path, 0o666)
+    assert PairingState(path).browsers() == []
+    assert "not this user's alone" in caplog.text
+    os.chmod(path, 0o640)
+    assert PairingState(path).browsers() == []
+    os.chmod(path, 0o600)
+    assert [b.name for b in PairingState(path).browsers()] == ["Test browser"]
