@@ -1,7 +1,7 @@
 // Injected on demand (popup, context menu, auto-scan) into every frame the extension may access,
 // after badges.js. Finds the images the page has itself loaded and displays, asks the service worker
-// for a verdict on each and badges it. After a page scan it keeps watching, so an image a lazy loader
-// swaps in (data-src, a placeholder and then the real one) is checked once the real image has loaded.
+// for a verdict on each and badges it. After a page scan it keeps watching for a while, so an image a lazy
+// loader swaps in (data-src, a placeholder and then the real one) is checked once the real image has loaded.
 // Nothing here is reachable from the page: this is the extension's isolated world.
 (() => {
   "use strict";
@@ -36,7 +36,12 @@
     too_large: "The image is too large for SynthSpot (over 40 MB).",
   };
 
-  let watching = false;
+  // One page scan checks at most this many images as they load after it, within this time: a page
+  // cannot turn one click into an endless stream of images of its choosing sent to the app.
+  const FOLLOW_UP_IMAGES = 100;
+  const FOLLOW_UP_MS = 10 * 60 * 1000;
+  let followUpsLeft = 0;
+  let watchUntil = 0;
   let scans = [];
   let checking = 0; // images asked about and not answered yet (the popup, reopened mid-scan, shows it)
 
@@ -212,16 +217,21 @@
     if (!(image instanceof HTMLImageElement)) return;
     const url = image.currentSrc || image.src;
     const badged = Badges.urlOn(image);
+    const watching = followUpsLeft > 0 && Date.now() < watchUntil;
     const checkable = watching && loaded(image) && shownBox(image);
     if (badged && badged !== url && !checkable) Badges.remove(image); // no verdict of another picture stays
-    if (checkable && badged !== url) scans.push(check([{ element: image, url }]).done);
+    if (checkable && badged !== url) {
+      followUpsLeft -= 1;
+      scans.push(check([{ element: image, url }]).done);
+    }
   }, true);
 
   globalThis.__synthspot = {
     // ``onlyNew``: leave images that already show a verdict for what they show (an auto-scan after the
     // page only changed its address); the popup's Scan checks everything again.
     async startScan({ onlyNew = false } = {}) {
-      watching = true;
+      followUpsLeft = FOLLOW_UP_IMAGES;
+      watchUntil = Date.now() + FOLLOW_UP_MS;
       let items = await pageImages();
       if (onlyNew) items = items.filter(({ element, url }) => !Badges.verdictOn(element, url));
       const { images, done } = check(items);

@@ -984,3 +984,26 @@ def test_a_page_greyed_by_a_filter_keeps_its_badges_in_colour_and_on_their_image
     for attack in ("hidePopover()", "removeAttribute('popover')"):
         page.evaluate(f"() => document.querySelector('synthspot-badges').{attack}")
         page.wait_for_function("() => document.querySelector('synthspot-badges').matches(':popover-open')")
+
+
+@pytest.mark.browser
+def test_one_page_scan_checks_a_bounded_number_of_images_loaded_after_it(browser, page_server, synthspot_serve):
+    """After the person's scan, images the page loads are checked as they arrive (lazy loaders), but only so
+    many: a page cannot turn one click into an endless stream of images of its choosing sent to the app
+    (a security review saw 33 rows from one click and counting)."""
+    folder, _base = page_server
+    write_image(folder / "first.png", 200, (72, 72), texture=5)
+    for index in range(110):
+        write_image(folder / f"later{index}.png", 30 + index, (72, 72), texture=3 + index % 7)
+    worker, page, base = paired_page_of(browser, page_server, synthspot_serve,
+                                        '<img src="first.png" width="72" height="72">')
+    assert worker.evaluate(SCAN_TAB)["checked"] == 1
+    page.evaluate("""() => { for (let i = 0; i < 110; i++) {
+        const image = new Image(72, 72); image.src = `later${i}.png`; document.body.append(image); } }""")
+    later = lambda found: [b for b in found if "/later" in b["src"] and b["state"] == "done"]  # noqa: E731
+    wait_for_badges(worker, f"{base}/*", lambda found: len(later(found)) >= 100, timeout=90)
+    page.wait_for_function("() => [...document.images].every((i) => i.complete)")
+    time.sleep(2)  # what would be checked beyond the budget has had its time
+    found = badges(worker, f"{base}/*")
+    assert len(later(found)) == 100 and len([b for b in found if "/later" in b["src"]]) == 100
+    assert worker.evaluate(SCAN_TAB)["checked"] == 111  # scanning again checks every image shown
