@@ -78,6 +78,15 @@
       // A page script that hides the popover: shown again (our own hide-then-show in raise has
       // reopened it by the time this runs).
       host.addEventListener("toggle", () => { if (host.isConnected && !raised()) raise(); });
+      // A popover or dialog the page opens joins the top layer above ours and could cover a badge with a
+      // fake one: ours goes back on top (toggle does not bubble, but it is seen on its way down). Bounded,
+      // like reattaching, so a page that answers in kind cannot keep both flipping for ever.
+      document.addEventListener("toggle", (event) => {
+        if (event.target !== host && event.newState === "open" && entries.size && pageRaises < 200) {
+          pageRaises += 1;
+          raise();
+        }
+      }, true);
       window.addEventListener("scroll", placeAll, { capture: true, passive: true });
       window.addEventListener("resize", placeAll, { passive: true });
       if (window !== window.top) {
@@ -129,6 +138,7 @@
   }
 
   let reattached = 0;
+  let pageRaises = 0;
   function guardHost() {
     if (entries.size && host && !host.isConnected && reattached < 100) { // a page that keeps removing it wins eventually
       reattached += 1;

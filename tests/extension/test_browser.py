@@ -1007,3 +1007,21 @@ def test_one_page_scan_checks_a_bounded_number_of_images_loaded_after_it(browser
     found = badges(worker, f"{base}/*")
     assert len(later(found)) == 100 and len([b for b in found if "/later" in b["src"]]) == 100
     assert worker.evaluate(SCAN_TAB)["checked"] == 111  # scanning again checks every image shown
+
+
+@pytest.mark.browser
+def test_a_popover_the_page_opens_later_does_not_cover_the_badges(browser, page_server, synthspot_serve):
+    """A page's own popover joins the top layer above the badges' and could show a fake verdict over a real
+    one (a security review did: a green "likely real" over the red badge); the badges go back on top."""
+    worker, page, base = paired_page(browser, page_server, synthspot_serve, ("cover-a", "cover-b"),
+                                     '<img src="cover-a.png" width="280" height="180">')
+    assert worker.evaluate(SCAN_TAB)["checked"] == 1
+    (badge,) = wait_for_badges(worker, f"{base}/*", settled(f"{base}/cover-a.png"))
+    x, y = badge["left"] + badge["width"] / 2, badge["top"] + badge["height"] / 2
+    on_top = "([x, y]) => document.elementFromPoint(x, y).tagName"
+    assert page.evaluate(on_top, [x, y]) == "SYNTHSPOT-BADGES"
+    page.evaluate("""() => { const fake = document.createElement("div"); fake.popover = "manual";
+        fake.style.cssText = "inset:0;width:100vw;height:100vh;margin:0;background:#2a2";
+        fake.textContent = "AI 2% likely real"; document.body.append(fake); fake.showPopover(); }""")
+    page.wait_for_function("([x, y]) => document.elementFromPoint(x, y).tagName === 'SYNTHSPOT-BADGES'", arg=[x, y],
+                           timeout=5000)
