@@ -100,6 +100,8 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
     "synthspot:scanProgress": fromExtensionPage && (() => scanProgress(message.tabId)),
     "synthspot:pair": fromExtensionPage && (() => startPairing(message.name)),
     "synthspot:cancelPairing": fromExtensionPage && (() => cancelPairing()),
+    "synthspot:confirmPairing": fromExtensionPage && (() => answerApproval(true)),
+    "synthspot:rejectPairing": fromExtensionPage && (() => answerApproval(false)),
   };
   const handler = handlers[message && message.type];
   if (!handler) return false;
@@ -241,6 +243,21 @@ async function cancelPairing() {
   if (attempt) await withdraw(attempt);
 }
 
+// The popup's question after an approval: "Did you approve code … in SynthSpot?"
+async function answerApproval(approvedThere) {
+  const { pairingAttempt: shown } = await chrome.storage.local.get("pairingAttempt");
+  if (approvedThere) {
+    await SynthSpotBridge.confirmPairing();
+    await chrome.storage.local.set({ pairingAttempt: { ...shown, state: "paired" } });
+    return { paired: true };
+  }
+  await SynthSpotBridge.discardPairing();
+  await chrome.storage.local.set({ pairingAttempt: { ...shown, state: "failed", error: "not_approved_here",
+    message: "Not paired: the approval did not come from your SynthSpot window. If SynthSpot was not running, " +
+      "something else answered on its port: start SynthSpot and pair again." } });
+  return { paired: false };
+}
+
 async function withdraw(attempt) {
   if (waitingAttempt === attempt) waitingAttempt = null;
   try { await SynthSpotBridge.withdrawPairing(attempt); } catch (_) { /* the app is gone: so is the request */ }
@@ -266,9 +283,10 @@ async function waitForApproval(attempt, shown) {
         message: error.message } });
       return;
     }
-    if (answer === "paired") {
+    if (answer === "approved") {
       if (waitingAttempt === attempt) waitingAttempt = null; // answered: nothing left to withdraw
-      await chrome.storage.local.set({ pairingAttempt: { ...shown, state: "paired" } });
+      // Kept only once the person says they approved this code in SynthSpot's window (the popup asks).
+      await chrome.storage.local.set({ pairingAttempt: { ...shown, state: "confirm" } });
       return;
     }
     // An extension API call each round also keeps this worker alive while the person decides.

@@ -109,6 +109,9 @@ const SynthSpotBridge = (() => {
   const loadPairing = () => store("readonly", (s) => s.get("bridge"));
   const savePairing = (pairing) => store("readwrite", (s) => s.put(pairing, "bridge"));
   const forgetPairing = () => store("readwrite", (s) => s.delete("bridge"));
+  // Approved by whatever answers on the port, not yet confirmed by the person: not used for anything.
+  const UNCONFIRMED = "bridge-unconfirmed";
+  const loadUnconfirmed = () => store("readonly", (s) => s.get(UNCONFIRMED));
 
   async function port() {
     return (await chrome.storage.local.get({ bridgePort: DEFAULT_PORT })).bridgePort;
@@ -255,7 +258,9 @@ const SynthSpotBridge = (() => {
     return { request: data.request, key, code, name };
   }
 
-  // One look at the app's answer: "pending", or "paired" (the pairing is then saved), or a BridgeError.
+  // One look at the app's answer: "pending", or "approved" (the pairing is then held until the person
+  // confirms it: a program answering on the port while SynthSpot is not running could approve itself),
+  // or a BridgeError.
   async function pairingAnswer(attempt) {
     const response = await postJson("/v1/pair/status", { request: attempt.request });
     const data = await jsonOf(response);
@@ -264,8 +269,25 @@ const SynthSpotBridge = (() => {
     const proven = typeof data.client === "string"
       && await verify(attempt.key, data.proof, "synthspot-paired-v1", attempt.request, data.client);
     if (!proven) throw new BridgeError("impostor", MESSAGES.impostor);
-    await savePairing({ client: data.client, key: attempt.key, name: attempt.name, pairedAt: Date.now() });
-    return "paired";
+    await store("readwrite", (s) => s.put({ client: data.client, key: attempt.key, name: attempt.name,
+      pairedAt: Date.now(), request: attempt.request }, UNCONFIRMED));
+    return "approved";
+  }
+
+  // The person saw their approval in SynthSpot's window: the held pairing becomes the one in use.
+  async function confirmPairing() {
+    const held = await loadUnconfirmed();
+    if (!held) throw new BridgeError("unknown_request", MESSAGES.unknown_request);
+    const { request: _request, ...pairing } = held;
+    await savePairing(pairing);
+    await store("readwrite", (s) => s.delete(UNCONFIRMED));
+  }
+
+  // They did not approve it there: forget it, and have whatever approved it drop it too.
+  async function discardPairing() {
+    const held = await loadUnconfirmed();
+    await store("readwrite", (s) => s.delete(UNCONFIRMED));
+    if (held) await withdrawPairing({ request: held.request }).catch(() => {});
   }
 
   // Stop waiting: the request leaves the app's window (or a pairing approved meanwhile is undone there).
@@ -292,6 +314,8 @@ const SynthSpotBridge = (() => {
     status: () => signedCall("/v1/status"),
     requestPairing,
     pairingAnswer,
+    confirmPairing,
+    discardPairing,
     withdrawPairing,
     async unpair() {
       try { await signedCall("/v1/forget", { method: "POST" }); } catch (_) { /* the app may be gone */ }

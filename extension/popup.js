@@ -4,7 +4,7 @@
 const $ = (id) => document.getElementById(id);
 const SCANNABLE = /^(https?|file):/;
 const NOT_RUNNING = "SynthSpot is not running (or its bridge is off)";
-const PANELS = { not_paired: "pairing", waiting: "waiting", paired: "actions" };
+const PANELS = { not_paired: "pairing", waiting: "waiting", confirm: "confirm", paired: "actions" };
 
 function setConnection(state, text, detail = "") {
   const focused = document.activeElement;
@@ -106,13 +106,27 @@ function showWaiting(attempt) {
   $("pair-name").textContent = attempt.name;
 }
 
+function showConfirm(attempt) {
+  setConnection("confirm", "Approved: is it yours?");
+  $("confirm-code").textContent = `${attempt.code.slice(0, 3)} ${attempt.code.slice(3)}`;
+  $("confirm-code").setAttribute("aria-label", [...attempt.code].join(" "));
+}
+
+async function answerApproval(approvedThere) {
+  const type = approvedThere ? "synthspot:confirmPairing" : "synthspot:rejectPairing";
+  const answer = await chrome.runtime.sendMessage({ type }).catch((error) => ({ ok: false, message: error.message }));
+  if (!answer || !answer.ok) await showPairing((answer && answer.message) || "The pairing could not be kept: pair again.");
+}
+
 async function refresh() {
   setConnection("checking", "Looking for SynthSpot on this computer…");
   const paired = Boolean(await SynthSpotBridge.loadPairing());
   $("unpair").hidden = !paired; // nothing to unpair before pairing
   resetUnpair();
   if (!paired) {
-    await showPairing();
+    const { pairingAttempt: attempt } = await chrome.storage.local.get("pairingAttempt");
+    if (attempt && attempt.state === "confirm") showConfirm(attempt);
+    else await showPairing();
     return;
   }
   let status;
@@ -290,6 +304,8 @@ $("unpair").addEventListener("click", async () => {
   await refresh();
   $("status-text").focus(); // the button is gone: the news, not the top of the popup
 });
+$("confirm-pairing").addEventListener("click", () => answerApproval(true));
+$("reject-pairing").addEventListener("click", () => answerApproval(false));
 $("cancel-pairing").addEventListener("click", async () => {
   // The worker withdraws the request from the app's window; it also stops at its next look if this fails.
   await chrome.runtime.sendMessage({ type: "synthspot:cancelPairing" }).catch(() => {});

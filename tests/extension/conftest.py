@@ -145,7 +145,10 @@ def pair_extension(worker, serve: ServeProcess, name: str = "Test Chromium") -> 
     worker.evaluate("""async () => {
       for (let i = 0; i < 200; i += 1) {
         const { pairingAttempt } = await chrome.storage.local.get("pairingAttempt");
-        if (pairingAttempt.state === "paired") return;
+        if (pairingAttempt.state === "confirm") {  // the popup's question: "did you approve it there?"
+          await answerApproval(true);
+          return;
+        }
         if (pairingAttempt.state === "failed") throw new Error(pairingAttempt.message);
         await new Promise((r) => setTimeout(r, 100));
       }

@@ -21,6 +21,7 @@ from tests.extension.conftest import ServeProcess, badges, pair_extension, wait_
 
 SCREENSHOT = Path("/work/screens/extension_badges.png")
 GALLERY_SCREENSHOT = Path("/work/screens/extension_gallery.png")
+CONFIRM_SCREENSHOT = Path("/work/screens/extension_pairing_confirm.png")
 POPUP = f"chrome-extension://{UNPACKED_EXTENSION_ID}/popup.html"
 
 
@@ -142,6 +143,11 @@ def test_pair_in_the_popup_scan_the_page_and_badge_every_visible_image(
     popup.wait_for_selector('#connection[data-state="waiting"]')
     name, code = synthspot_serve.answer_next_request(approve=True)
     assert popup.inner_text("#pair-code").replace(" ", "") == code
+    # Approved on the port: kept only once the person says the approval was theirs, in SynthSpot's window.
+    popup.wait_for_selector('#connection[data-state="confirm"]')
+    assert popup.inner_text("#confirm-code").replace(" ", "") == code
+    assert worker.evaluate("() => SynthSpotBridge.loadPairing()") is None
+    popup.click("#confirm-pairing")
     popup.wait_for_selector('#connection[data-state="paired"]')
     assert "test-brightness" in popup.inner_text("#status-detail")
     assert "Test Chromium" in popup.inner_text("#status-text")
@@ -1025,3 +1031,31 @@ def test_a_popover_the_page_opens_later_does_not_cover_the_badges(browser, page_
         fake.textContent = "AI 2% likely real"; document.body.append(fake); fake.showPopover(); }""")
     page.wait_for_function("([x, y]) => document.elementFromPoint(x, y).tagName === 'SYNTHSPOT-BADGES'", arg=[x, y],
                            timeout=5000)
+
+
+@pytest.mark.browser
+def test_an_approval_the_person_did_not_give_is_not_kept(browser, synthspot_serve):
+    """Whatever answers on the port can approve a pairing (a program started there while SynthSpot is not
+    running, a security review showed): the popup asks whether the person approved that code in SynthSpot,
+    and "No" keeps nothing and has the approving side drop it too."""
+    worker = browser.service_workers[0]
+    worker.evaluate("(port) => chrome.storage.local.set({ bridgePort: port })", synthspot_serve.port)
+    popup = browser.new_page()
+    popup.goto(POPUP)
+    popup.wait_for_selector('#connection[data-state="not_paired"]')
+    popup.fill("#browser-name", "Test Chromium")
+    popup.click("#pair")
+    popup.wait_for_selector('#connection[data-state="waiting"]')
+    synthspot_serve.answer_next_request(approve=True)  # as a program approving itself would
+    popup.wait_for_selector('#connection[data-state="confirm"]')
+    assert worker.evaluate("() => SynthSpotBridge.loadPairing()") is None  # nothing usable yet
+    popup.screenshot(path=str(CONFIRM_SCREENSHOT))
+    popup.click("#reject-pairing")
+    popup.wait_for_selector('#connection[data-state="not_paired"]')
+    assert "did not come from your SynthSpot window" in popup.inner_text("#pair-message")
+    assert worker.evaluate("() => SynthSpotBridge.loadPairing()") is None
+    pairings = synthspot_serve.store_path.parent / "bridge_browsers.json"
+    deadline = time.monotonic() + 10
+    while json.loads(pairings.read_text())["browsers"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert json.loads(pairings.read_text())["browsers"] == {}  # withdrawn: revoked on the approving side
