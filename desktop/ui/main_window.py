@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QMimeData, QModelIndex, Qt, QTimer
@@ -38,6 +39,7 @@ from desktop.ui.style import app_icon, keep_palette_readable
 from desktop.ui.tray import TrayIcon
 from engine.models import builtin_model_available
 from engine.result import ERROR, verdict_counts_text
+from engine.store_errors import StoreError
 
 
 
@@ -432,7 +434,9 @@ class MainWindow(QMainWindow):
                          "computer's SynthSpot history? "
                          "The image files stay where they are; scanning them again gives the results again."):
             return
-        self.session.store.delete_history([(row.path, row.result.sha256 if row.result else "") for row in rows])
+        if not self._changed_history(lambda store: store.delete_history(
+                [(row.path, row.result.sha256 if row.result else "") for row in rows]), "Nothing was deleted."):
+            return
         self.remove_selected()
         self.statusBar().showMessage(f"Deleted {counted(len(rows), 'row')} from the history.", 5000)
 
@@ -440,10 +444,22 @@ class MainWindow(QMainWindow):
         if not confirmed(self, "Clear history?", "Delete every stored result from this computer's SynthSpot "
                          "history? The image files stay where they are; scanning them again gives the results again."):
             return
-        self.session.store.clear_history()
+        if not self._changed_history(lambda store: store.clear_history(), "Nothing was deleted."):
+            return
         self.model.remove_rows([position for position, row in enumerate(self.model.rows()) if row.status != QUEUED])
         self.detail.show_row(None)
         self.statusBar().showMessage("History cleared.", 5000)
+
+    def _changed_history(self, change, kept: str) -> bool:
+        """Run ``change(store)``; where the history cannot be changed (a full disk, a read-only or damaged
+        database, another program holding it), say so instead of failing silently."""
+        try:
+            change(self.session.store)
+        except (sqlite3.Error, OSError, StoreError) as exc:
+            QMessageBox.warning(self, "History not changed",
+                                f"SynthSpot could not change its history: {exc}.\n\n{kept}")
+            return False
+        return True
 
     def rescan_selected(self) -> None:
         """Scan the selected files again with the model in use: its stored verdict on them is dropped
@@ -462,9 +478,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 (f"{gone[0].name} no longer exists" if len(gone) == 1 else f"{len(gone)} of the files no longer exist")
                 + ": not rescanned, the earlier result is kept.", 8000)
-        for row in rows:
-            if row.result is not None and row.result.sha256:
-                self.session.store.forget_result(row.result.sha256, scanner.model_id)
+        known = [row.result.sha256 for row in rows if row.result is not None and row.result.sha256]
+        if not self._changed_history(lambda store: [store.forget_result(sha256, scanner.model_id) for sha256 in known],
+                                     "Nothing was rescanned; the earlier results are kept."):
+            return
         by_source: dict[str, list[str]] = {}
         for row in rows:
             by_source.setdefault(row.source, []).append(row.path)

@@ -84,3 +84,34 @@ def test_csv_time_is_iso_8601_local_time_with_offset(tmp_path, qtbot, model_path
     when = datetime.fromisoformat(row["scanned_at"])
     assert when.utcoffset() == datetime.now().astimezone().utcoffset()
     assert abs(when.timestamp() - window.model.rows()[0].result.scanned_at) < 1
+
+
+def yes_then_ok(seen: list[str]) -> None:
+    """Yes to the question, then OK to the warning that follows it (its text into ``seen``)."""
+    from PySide6.QtCore import QTimer
+
+    answer_message_box(QMessageBox.StandardButton.Yes)
+    QTimer.singleShot(300, lambda: answer_message_box(QMessageBox.StandardButton.Ok, seen))
+
+
+def test_a_history_that_cannot_be_changed_says_so_and_keeps_the_rows(tmp_path, qtbot, model_path, make_window):
+    """The database refuses the change (here a trigger in it: a damaged or full one, or one another program
+    holds, fails the same way): Delete and Clear history say so, and the rows stay in view and in the store."""
+    import sqlite3
+
+    window = make_window(model_path)
+    drop(window, [write_image(tmp_path / "a.png", 230), write_image(tmp_path / "b.png", 30)])
+    wait_for_results(qtbot, window, 2)
+    with sqlite3.connect(window.session.store.path) as db:
+        db.execute("CREATE TRIGGER refuse BEFORE DELETE ON results BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    select_names(window, {"a.png"})
+    seen: list[str] = []
+    yes_then_ok(seen)
+    window.delete_action.trigger()
+    assert seen and "could not change its history" in seen[0] and "Nothing was deleted" in seen[0]
+    assert window.model.rowCount() == 2 and stored_names(window) == ["a.png", "b.png"]
+    seen.clear()
+    yes_then_ok(seen)
+    window.clear_history_action.trigger()
+    assert seen and "could not change its history" in seen[0]
+    assert window.model.rowCount() == 2 and stored_names(window) == ["a.png", "b.png"]
