@@ -169,6 +169,17 @@ def whole_result(row: Row, store) -> Result | None:
     return store.details(row.result) if row.summary and row.result is not None else row.result
 
 
+
+def _runs(positions: list[int]) -> list[tuple[int, int]]:
+    """Sorted positions as (first, last) runs of adjacent ones: [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
+    runs: list[tuple[int, int]] = []
+    for position in positions:
+        if runs and runs[-1][1] == position - 1:
+            runs[-1] = (runs[-1][0], position)
+        else:
+            runs.append((position, position))
+    return runs
+
 class ResultsModel(QAbstractTableModel):
     def __init__(self, thumbnail_for: Callable[[str], object] | None = None, parent=None):
         super().__init__(parent)
@@ -307,10 +318,11 @@ class ResultsModel(QAbstractTableModel):
         return len(positions)
 
     def remove_rows(self, positions: list[int]) -> None:
-        """Take rows out of the view (never touches files or the store)."""
-        for position in sorted(set(positions), reverse=True):
-            self.beginRemoveRows(QModelIndex(), position, position)
-            del self._rows[position]
+        """Take rows out of the view (never touches files or the store), each run of adjacent rows at once:
+        one removal per row made removing 1,000 selected rows take 25 s (every removal re-read the selection)."""
+        for first, last in reversed(_runs(sorted(set(positions)))):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            del self._rows[first:last + 1]
             self.endRemoveRows()
         self._index = {row.key: i for i, row in enumerate(self._rows)}
 

@@ -119,8 +119,17 @@ def _add_pending_starts(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE pending ADD COLUMN stops INTEGER NOT NULL DEFAULT 0")
 
 
+def _index_paths(db: sqlite3.Connection) -> None:
+    """Version 4: deleting a row from the history looks its path up in ``results`` and ``sightings`` and its
+    bytes up in ``errors``, none of them indexed that way: each deletion scanned the tables (about 110 ms a
+    row in a store of 100,000, so 1,000 rows froze the window for two minutes)."""
+    db.execute("CREATE INDEX IF NOT EXISTS results_path ON results (path)")
+    db.execute("CREATE INDEX IF NOT EXISTS sightings_path ON sightings (path)")
+    db.execute("CREATE INDEX IF NOT EXISTS errors_sha256 ON errors (sha256)")
+
+
 # MIGRATIONS[n] takes a store from version n - 1 to n.
-MIGRATIONS = {2: _add_summaries, 3: _add_pending_starts}
+MIGRATIONS = {2: _add_summaries, 3: _add_pending_starts, 4: _index_paths}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

@@ -419,6 +419,9 @@ class MainWindow(QMainWindow):
             return
         next_row = min(index.row() for index in indexes)
         positions = [self.proxy.mapToSource(index).row() for index in indexes]
+        # Unselected first: each removal would otherwise tell the window about a changed selection it then
+        # reads whole again (quadratic in the rows removed).
+        self.table.selectionModel().clear()
         self.model.remove_rows(positions)
         if self.proxy.rowCount():
             self.select_proxy_row(min(next_row, self.proxy.rowCount() - 1))

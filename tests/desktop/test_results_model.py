@@ -185,3 +185,19 @@ def test_provenance_tags_are_drawn_inside_their_cell_with_a_marker_for_the_rest(
     assert outside == {white.name()}
     inside_right = {image.pixelColor(x, cell.center().y()).name() for x in range(cell.right() - 20, cell.right() - 4)}
     assert inside_right != {white.name()}  # the "…" pill sits at the cell's right end
+
+
+def test_adjacent_rows_leave_the_view_in_one_removal_each(qapp):
+    """Removing 1,000 selected rows one by one took 25 s in a review (every removal re-read the selection);
+    runs of adjacent rows go at once, and the right rows go."""
+    rng = random.Random(3)
+    model = ResultsModel()
+    model.add_history([fake_result(index, rng) for index in range(1200)])
+    removals: list[tuple[int, int]] = []
+    model.rowsRemoved.connect(lambda _parent, first, last: removals.append((first, last)))
+    doomed = [*range(100, 600), *range(700, 1200), 5]
+    kept = [row.path for position, row in enumerate(model.rows()) if position not in set(doomed)]
+    model.remove_rows(doomed)
+    assert sorted(removals) == [(5, 5), (100, 599), (700, 1199)]
+    assert [row.path for row in model.rows()] == kept
+    assert all(model.position_of(path) == position for position, path in enumerate(kept))
