@@ -26,9 +26,10 @@ from PySide6.QtWidgets import QApplication
 from desktop.session import AppSession
 from desktop.settings import APPLICATION, ORGANISATION, AppSettings
 from desktop.single_instance import InstanceServer, instance_name, send_to_running
+from desktop.store_recovery import open_store
 from desktop.ui.window import create_window
 from engine.models import MODEL_ENV
-from engine.store import default_store_path
+from engine.store import STORE_ENV, default_store_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0  # the running window scans them and comes to the front
     server = InstanceServer(name)
     server.listen()
-    session = AppSession(AppSettings.open(), model_override=model_override)
+    store, unsaved_reason = open_store(default_store_path(), ours=not os.environ.get(STORE_ENV))
+    if store is None:  # the person chose Quit over a history that cannot be used
+        server.close()
+        return 1
+    session = AppSession(AppSettings.open(), store, model_override=model_override, unsaved_reason=unsaved_reason)
     window = create_window(session)
     accept_later_launches(window, server)
     if os.environ.get(READY_ENV):

@@ -20,14 +20,13 @@ from desktop.settings import AppSettings, WatchedFolder
 from desktop.watcher import FAILED, MISSING, NO_PERMISSION, FolderWatcher
 from engine.result import LIKELY_AI, Result
 from engine.scanner import ScanRequest
-from engine.store import Store
+from engine.store import STORE_ENV, Store
 
 ARRIVALS_GATHER_MS = 1500  # likely-AI arrivals this close together are told of in one notification
 SHORT_FOLDER_STATES = {MISSING: "missing", NO_PERMISSION: "no permission", FAILED: "cannot watch"}
 
 log = logging.getLogger(__name__)
 
-STORE_ENV = "SYNTHSPOT_STORE"
 
 
 class AppSession(QObject):
@@ -41,9 +40,10 @@ class AppSession(QObject):
     _watchStatus = Signal(str, str, str)
 
     def __init__(self, settings: AppSettings, store: Store | None = None, parent: QObject | None = None,
-                 model_override: str = ""):
+                 model_override: str = "", unsaved_reason: str = ""):
         super().__init__(parent)
         self.settings = settings
+        self.unsaved_reason = unsaved_reason  # why results are not kept this session ("": they are)
         # ``--model``: this run's model, over the one Settings name, and not saved; a model chosen in
         # Settings afterwards replaces it.
         self.model_override = model_override

@@ -459,7 +459,8 @@ def _schema_version(db: sqlite3.Connection, path: Path) -> int:
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise StoreError(f"the results store {path} was written by a newer SynthSpot (store version {version}; "
-                         f"this one reads up to {SCHEMA_VERSION}): use that version, or another --store", path)
+                         f"this one reads up to {SCHEMA_VERSION})", path,
+                         cli_hint="use that version, or another --store")
     return version
 
 

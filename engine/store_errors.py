@@ -13,8 +13,9 @@ class StoreError(RuntimeError):
     """The store cannot be opened or is damaged. ``corrupt`` means it is a SQLite database that can be
     moved aside (:func:`move_aside`) and started afresh; otherwise it is not SynthSpot's to move."""
 
-    def __init__(self, message: str, path: Path, corrupt: bool = False):
-        super().__init__(message)
+    def __init__(self, message: str, path: Path, corrupt: bool = False, cli_hint: str = ""):
+        super().__init__(f"{message}; {cli_hint}" if cli_hint else message)
+        self.reason = message  # without the command line's advice, for the app's words
         self.path = path
         self.corrupt = corrupt
 
@@ -23,12 +24,12 @@ def refuse_unusable_path(path: Path) -> None:
     if path.is_dir():
         raise StoreError(f"the results store {path} is a folder, not a database file", path)
     if path.exists() and path.stat().st_size and _head(path) != SQLITE_HEADER:
-        raise StoreError(f"{path} is not a SynthSpot results database (not a SQLite file); "
-                         "choose another --store path", path)
+        raise StoreError(f"{path} is not a SynthSpot results database (not a SQLite file)", path,
+                         cli_hint="choose another --store path")
     if path.exists() and path.stat().st_size and _foreign_tables(path):
         # Another program's SQLite file (a mistyped --store): never given SynthSpot's tables, nor chmodded.
         raise StoreError(f"{path} is another program's SQLite database (it has tables of its own and none of "
-                         "SynthSpot's); choose another --store path", path)
+                         "SynthSpot's)", path, cli_hint="choose another --store path")
 
 
 def _foreign_tables(path: Path) -> bool:

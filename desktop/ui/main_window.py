@@ -247,6 +247,14 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.watch_label)
         bar.addPermanentWidget(self.bridge_label)
         bar.addPermanentWidget(self.provider_label)
+        if self.session.unsaved_reason:  # the history file could not be used at start (desktop/store_recovery.py)
+            self.unsaved_label = QLabel("Results not saved this session")
+            self.unsaved_label.setToolTip(f"The history file cannot be used: {self.session.unsaved_reason}. "
+                                          "What is scanned now is lost when SynthSpot quits.")
+            self.unsaved_label.setAccessibleDescription(self.unsaved_label.toolTip())
+            self.unsaved_label.setContentsMargins(10, 0, 10, 0)
+            self.unsaved_label.setFrameShape(QFrame.Shape.StyledPanel)
+            bar.addPermanentWidget(self.unsaved_label)
 
     def _build_tray(self) -> TrayIcon | None:
         if not QSystemTrayIcon.isSystemTrayAvailable():

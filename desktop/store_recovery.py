@@ -1,0 +1,67 @@
+"""The history file cannot be used at start (damaged, not a database, a full or read-only disk, a newer
+SynthSpot's): the app says why and offers a way on, instead of a traceback and no window.
+
+Moving a file aside is offered only for the app's own file in its data folder (a path given by
+``$SYNTHSPOT_STORE`` may be anything and is never moved); continuing without saving keeps results in a
+temporary database that is gone when the app quits, and the window says so for as long as it is open.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from PySide6.QtWidgets import QMessageBox
+
+from engine.store import Store, StoreError
+from engine.store_errors import move_aside
+
+log = logging.getLogger(__name__)
+
+FRESH = "Move it aside and start a new history"
+TEMPORARY = "Continue without saving results"
+QUIT = "Quit"
+
+
+def temporary_store() -> Store:
+    """A history for this session only, in a temporary folder."""
+    return Store(Path(tempfile.mkdtemp(prefix="synthspot-unsaved-")) / "results.sqlite3")
+
+
+def open_store(path: Path, ours: bool, ask=None) -> tuple[Store | None, str]:
+    """(the store to use, "" or why results are not saved this session); (None, "") when the person quits.
+    ``ask(error, choices)`` returns the choice taken (a dialog unless given)."""
+    ask = ask or ask_in_dialog
+    try:
+        return Store(path), ""
+    except StoreError as error:
+        log.warning("the results store cannot be used: %s", error)
+        failure = error
+    movable = ours and (failure.corrupt or (path.is_file() and "not a SQLite file" in failure.reason))
+    choice = ask(failure, [FRESH, TEMPORARY, QUIT] if movable else [TEMPORARY, QUIT])
+    if choice == FRESH:
+        moved = move_aside(path)
+        try:
+            return Store(path), ""
+        except StoreError as again:  # the folder itself is the trouble (full, read-only): say so, go on unsaved
+            log.warning("a new store cannot be made either: %s", again)
+            return temporary_store(), (f"the old history was moved to {moved.name}, and a new one cannot be "
+                                       f"made: {again.reason}")
+    if choice == TEMPORARY:
+        return temporary_store(), failure.reason
+    return None, ""
+
+
+def ask_in_dialog(error: StoreError, choices: list[str]) -> str:
+    box = QMessageBox(QMessageBox.Icon.Warning, "SynthSpot's history cannot be opened",
+                      f"SynthSpot keeps every result in a history file, and it cannot use it: {error.reason}.")
+    lines = []
+    if FRESH in choices:
+        lines.append(f"{FRESH}: the file is renamed (nothing is deleted) and an empty history starts.")
+    lines.append(f"{TEMPORARY}: scan as usual; this session's results are lost when SynthSpot quits.")
+    box.setInformativeText("\n".join(lines))
+    buttons = [(box.addButton(choice, QMessageBox.ButtonRole.RejectRole if choice == QUIT
+                              else QMessageBox.ButtonRole.AcceptRole), choice) for choice in choices]
+    box.exec()
+    return next((choice for button, choice in buttons if button is box.clickedButton()), QUIT)

@@ -1,0 +1,48 @@
+"""A history file the app cannot use at start: it says why and offers a way on (desktop/store_recovery.py),
+where it used to stop with a traceback and no window (a review: damaged, full and read-only stores)."""
+
+from __future__ import annotations
+
+from desktop.store_recovery import FRESH, QUIT, TEMPORARY, open_store
+from tests.desktop.conftest import answer_message_box
+
+
+def test_the_apps_own_damaged_file_is_moved_aside_for_a_fresh_history(qapp, tmp_path):
+    path = tmp_path / "results.sqlite3"
+    path.write_bytes(b"not a database at all" * 100)
+    seen: list[str] = []
+    answer_message_box(FRESH, seen)  # the real dialog, answered as a person would
+    store, unsaved = open_store(path, ours=True)
+    assert store is not None and unsaved == "" and store.path == path and store.count() == 0
+    assert "cannot use it" in seen[0] and "not a SQLite file" in seen[0] and "--store" not in seen[0]
+    (moved,) = tmp_path.glob("results.sqlite3.corrupt-*")
+    assert moved.read_bytes().startswith(b"not a database")  # renamed, nothing deleted
+
+
+def test_a_file_named_from_outside_is_never_moved_and_the_session_goes_on_unsaved(qapp, tmp_path):
+    path = tmp_path / "somebodys.sqlite3"
+    path.write_bytes(b"precious bytes" * 100)
+    offered: list[list[str]] = []
+    store, unsaved = open_store(path, ours=False, ask=lambda error, choices: offered.append(choices) or TEMPORARY)
+    assert offered == [[TEMPORARY, QUIT]]
+    assert store is not None and store.path != path and "not a SQLite file" in unsaved
+    assert path.read_bytes().startswith(b"precious")
+    assert open_store(path, ours=False, ask=lambda error, choices: QUIT) == (None, "")
+
+
+def test_the_window_says_for_as_long_as_it_is_open_that_results_are_not_saved(qtbot, make_session, model_path):
+    from desktop.ui.main_window import MainWindow
+
+    session = make_session(model_path)
+    session.unsaved_reason = "the disk is full"
+    window = MainWindow(session)
+    qtbot.addWidget(window, before_close_func=lambda closing: setattr(closing, "_quitting", True))
+    assert window.unsaved_label.text() == "Results not saved this session"
+    assert "the disk is full" in window.unsaved_label.toolTip()
+    window.shutdown()
+
+
+def test_a_store_that_opens_asks_nothing(qapp, tmp_path):
+    asked: list = []
+    store, unsaved = open_store(tmp_path / "fine.sqlite3", ours=True, ask=lambda *args: asked.append(args) or QUIT)
+    assert store is not None and unsaved == "" and asked == []
