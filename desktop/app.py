@@ -21,11 +21,11 @@ import time
 from typing import cast
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop.session import AppSession
 from desktop.settings import APPLICATION, ORGANISATION, AppSettings
-from desktop.single_instance import InstanceServer, instance_name, send_to_running
+from desktop.single_instance import BUSY, HANDED, InstanceServer, instance_name, send_to_running
 from desktop.store_recovery import open_store
 from desktop.ui.window import create_window
 from engine.models import MODEL_ENV
@@ -89,8 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName(APPLICATION)
     app.setQuitOnLastWindowClosed(False)  # the tray may keep the app alive; the window quits explicitly
     name = instance_name(default_store_path())
-    if send_to_running(name, args.paths):
+    running = send_to_running(name, args.paths)
+    if running == HANDED:
         return 0  # the running window scans them and comes to the front
+    if running == BUSY:
+        QMessageBox.information(None, "SynthSpot is busy",
+                                "SynthSpot is already open but did not answer in time (it may be busy with a large "
+                                "task). Anything opened with it is scanned once it answers; if it stays unanswering, "
+                                "quit it and start SynthSpot again.")
+        return 0
     server = InstanceServer(name)
     server.listen()
     store, unsaved_reason = open_store(default_store_path(), ours=not os.environ.get(STORE_ENV))

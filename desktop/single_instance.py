@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_MS = 1000
 ANSWER_TIMEOUT_MS = 5000
 ACK = b"ok\n"
+# What a launch found: a running app that took its paths, none (this launch is the first), or one that
+# took the connection and did not answer in time (busy: its paths wait in the socket for it).
+HANDED, NONE_RUNNING, BUSY = "handed", "none", "busy"
 
 
 def instance_name(store_path: str | os.PathLike) -> str:
@@ -34,17 +37,19 @@ def instance_name(store_path: str | os.PathLike) -> str:
     return f"synthspot-{user}-{digest[:12]}"
 
 
-def send_to_running(name: str, paths: list[str]) -> bool:
-    """Hand ``paths`` to the running instance. False when none answers (then this launch is the first)."""
+def send_to_running(name: str, paths: list[str]) -> str:
+    """Hand ``paths`` to the running instance: HANDED, NONE_RUNNING (this launch is then the first) or BUSY.
+    A busy one is never taken over: it holds the history and the watched folders, and two apps would
+    both scan them."""
     socket = QLocalSocket()
     socket.connectToServer(name)
     if not socket.waitForConnected(CONNECT_TIMEOUT_MS):
-        return False
+        return NONE_RUNNING
     socket.write(json.dumps({"paths": [os.path.abspath(p) for p in paths]}).encode("utf-8") + b"\n")
     socket.flush()
     answered = socket.waitForReadyRead(ANSWER_TIMEOUT_MS) and bytes(socket.readAll().data()) == ACK
     socket.disconnectFromServer()
-    return answered
+    return HANDED if answered else BUSY
 
 
 class InstanceServer(QObject):

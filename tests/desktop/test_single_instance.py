@@ -56,3 +56,19 @@ def test_a_socket_left_by_a_crashed_app_is_taken_over(tmp_path, qapp):
     again = InstanceServer(name)
     assert again.listen()
     again.close()
+
+
+def test_a_running_app_that_does_not_answer_is_busy_not_gone(tmp_path, qapp):
+    """A first app frozen for a while (a long task on its GUI thread) takes the connection but does not
+    answer: the later launch must not take its socket over and start a second app beside it."""
+    from desktop.single_instance import BUSY, NONE_RUNNING, send_to_running
+
+    name = instance_name(tmp_path / "store.sqlite3")
+    assert send_to_running(name, []) == NONE_RUNNING
+    first = InstanceServer(name)
+    assert first.listen()
+    try:
+        # This process runs no event loop meanwhile: the first app is as good as frozen.
+        assert send_to_running(name, [str(tmp_path / "a.png")]) == BUSY
+    finally:
+        first.close()
