@@ -113,8 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     if args.paths:  # as Ctrl+O does: scanned, then the first one selected and scrolled into view
         window.scan_paths(args.paths, "cli")
-    # Let Ctrl+C in a terminal quit: Python only sees signals while it runs, so wake it now and then.
+    # Ctrl+C in a terminal, and a logout's or `kill`'s SIGTERM, quit as Quit does (window layout, the watched
+    # folders' last moment and the hand-off socket saved or removed); Python only sees signals while it runs,
+    # so it is woken now and then.
     signal.signal(signal.SIGINT, lambda *_: app.quit())
+    signal.signal(signal.SIGTERM, lambda *_: app.quit())
     wake = QTimer()
     wake.start(500)
     wake.timeout.connect(lambda: None)

@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -89,3 +90,21 @@ def test_sigkill_mid_scan_then_restart_scans_every_remaining_file_exactly_once(t
     db = sqlite3.connect(store_path)
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     db.close()
+
+
+def test_sigterm_quits_as_quit_does(tmp_path, model_path):
+    """A logout or `kill` sends SIGTERM: the app shuts down properly (exit 0, its hand-off socket removed,
+    so the next launch does not find a dead one), where it used to die on the spot."""
+    from desktop.single_instance import instance_name
+
+    app = launch(tmp_path, model_path)
+    ready = tmp_path / "data" / "results.sqlite3"
+    deadline = time.monotonic() + 60
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(2)  # the event loop is running
+    sockets = list(Path(tempfile.gettempdir()).glob(instance_name(ready) + "*"))  # where QLocalServer puts it
+    app.send_signal(signal.SIGTERM)
+    output = app.communicate(timeout=30)[0].decode(errors="replace")
+    assert app.returncode == 0, output
+    assert sockets and not any(path.exists() for path in sockets)
