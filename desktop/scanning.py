@@ -72,6 +72,8 @@ class ScanService(QObject):
     nothingFound = Signal(list)  # [path] given to scan, in which no file was found
     foldersUnreadable = Signal(list)  # [(folder, why)] inside what was given, that could not be opened
     historyLoaded = Signal(list)  # [Result], newest first
+    historyLimited = Signal(int, int)  # rows shown, rows stored: the history holds more than the list shows
+    historyFailed = Signal(str)  # the history could not be read (why, in words): the list starts empty
     modelRejected = Signal(str)  # a model asked for could not be loaded; the one in use stays (why, in words)
     leftoversResumed = Signal(int, bool)  # files (and folders, True) a previous run left unscanned, now resumed
 
@@ -389,11 +391,15 @@ class ScanService(QObject):
             started = time.perf_counter()
             try:
                 history = self.store.history(limit=limit)
-            except Exception:
+                stored = self.store.history_count() if limit and len(history) >= limit else len(history)
+            except Exception as exc:
                 log.exception("reading the history failed")
-                history = []
+                self.historyFailed.emit(str(exc))
+                history, stored = [], 0
             log.debug("history: %d results in %.0f ms", len(history), (time.perf_counter() - started) * 1000)
             self._historyRead.emit(history)
+            if stored > len(history):
+                self.historyLimited.emit(len(history), stored)
 
         self._tasks.run(read)
 

@@ -279,6 +279,11 @@ class Store:
         with self._connect() as db:
             return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
 
+    def history_count(self) -> int:
+        """How many rows :meth:`history` would give without a limit (results and failed scans)."""
+        with self._connect() as db:
+            return db.execute("SELECT (SELECT COUNT(*) FROM results) + (SELECT COUNT(*) FROM errors)").fetchone()[0]
+
     def delete_history(self, items: list[tuple[str, str]]) -> None:
         """Delete history rows for good, one (path, sha256) each: everything stored about those bytes, and
         whatever else was stored at that path (an older version of the file would otherwise come back as

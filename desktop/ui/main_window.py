@@ -272,6 +272,8 @@ class MainWindow(QMainWindow):
         service.rowsQueued.connect(self._rows_queued)
         service.resultsReady.connect(self._results_ready)
         service.historyLoaded.connect(self.model.add_history)
+        service.historyLimited.connect(self._history_limited)
+        service.historyFailed.connect(self._history_failed)
         service.progressChanged.connect(self._progress)
         service.scanFinished.connect(self._scan_finished)
         service.nothingFound.connect(self._nothing_found)
@@ -498,6 +500,22 @@ class MainWindow(QMainWindow):
             by_source.setdefault(row.source, []).append(row.path)
         for source, paths in by_source.items():
             self.service.submit_paths(paths, source, recursive=False)
+
+    def _history_limited(self, shown: int, stored: int) -> None:
+        """The list holds the newest results only: say so where it stays in sight (filters and Export act on
+        what the list holds)."""
+        self.history_label = QLabel(f"Newest {shown:,} of {stored:,} results")
+        self.history_label.setToolTip(f"The history holds {stored:,} results; the list shows the newest {shown:,}. "
+                                      "Filters and Export work on the results in the list.")
+        self.history_label.setContentsMargins(10, 0, 10, 0)
+        self.history_label.setFrameShape(QFrame.Shape.StyledPanel)
+        self.statusBar().addPermanentWidget(self.history_label)
+
+    def _history_failed(self, reason: str) -> None:
+        QMessageBox.warning(self, "History not read",
+                            f"SynthSpot could not read its history, so the list starts empty: {reason}.\n\n"
+                            f"Scanning works. If the history file is damaged, quit SynthSpot, move "
+                            f"{self.session.store.path} aside and start it again: a new history starts.")
 
     def _update_selection_actions(self, *_changed) -> None:
         """What acts on the selected rows is offered only while some are selected (Rescan and Reveal: rows

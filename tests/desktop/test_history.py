@@ -115,3 +115,29 @@ def test_a_history_that_cannot_be_changed_says_so_and_keeps_the_rows(tmp_path, q
     window.clear_history_action.trigger()
     assert seen and "could not change its history" in seen[0]
     assert window.model.rowCount() == 2 and stored_names(window) == ["a.png", "b.png"]
+
+
+def test_a_history_longer_than_the_list_says_how_much_it_shows(tmp_path, qtbot, model_path, make_window):
+    """The list holds the newest results only (20,000 in the app): a review's 100,000-row history showed
+    20,000 rows without a word, and Export said "Exported 20000 results"."""
+    window = make_window(model_path)
+    drop(window, [write_image(tmp_path / f"{name}.png", value) for name, value in (("a", 230), ("b", 30), ("c", 140))])
+    wait_for_results(qtbot, window, 3)
+    window.service.load_history(limit=2)
+    qtbot.waitUntil(lambda: hasattr(window, "history_label"), timeout=WAIT_MS)
+    assert window.history_label.text() == "Newest 2 of 3 results"
+
+
+def test_a_history_that_cannot_be_read_is_said_not_shown_as_empty(tmp_path, qtbot, model_path, make_window):
+    import sqlite3
+
+    window = make_window(model_path)
+    drop(window, [write_image(tmp_path / "a.png", 230)])
+    wait_for_results(qtbot, window, 1)
+    with sqlite3.connect(window.session.store.path) as db:
+        db.execute("UPDATE results SET summary = '{broken'")  # what a damaged page reads as
+    seen: list[str] = []
+    answer_message_box(QMessageBox.StandardButton.Ok, seen)
+    window.service.load_history()
+    qtbot.waitUntil(lambda: bool(seen), timeout=WAIT_MS)
+    assert "could not read its history" in seen[0] and str(window.session.store.path) in seen[0]
