@@ -15,6 +15,7 @@ how a crashed or quit run's leftovers come back: one resume path.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -74,6 +75,7 @@ class ScanService(QObject):
     historyLoaded = Signal(list)  # [Result], newest first
     historyLimited = Signal(int, int)  # rows shown, rows stored: the history holds more than the list shows
     historyFailed = Signal(str)  # the history could not be read (why, in words): the list starts empty
+    storeFailed = Signal(str)  # results or the pending list could not be written (a full disk): why, in words
     modelRejected = Signal(str)  # a model asked for could not be loaded; the one in use stays (why, in words)
     leftoversResumed = Signal(int, bool)  # files (and folders, True) a previous run left unscanned, now resumed
 
@@ -85,7 +87,8 @@ class ScanService(QObject):
     def __init__(self, store: Store, workers: int | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self.store = store
-        self.pending = PendingWork(store)  # lent to each scanner: files stay there until they have their outcome
+        # Lent to each scanner: files stay there until they have their outcome.
+        self.pending = PendingWork(store, on_store_failure=self._store_failed)
         # What a previous run left (quit or killed mid-scan), said once when it resumes: a scan that starts by
         # itself, unannounced, looks like a fault. A store that cannot say costs the message, not the resume.
         try:
@@ -93,6 +96,7 @@ class ScanService(QObject):
         except Exception as exc:
             log.warning("could not read the pending list: %s", exc)
             self._leftovers = set()
+        self._store_failed_at = -math.inf
         self.workers = workers or preparation_workers()
         self.model_state = ModelState(LOADING, "loading the detector model…")
         self._scanner: Scanner | None = None
@@ -156,7 +160,8 @@ class ScanService(QObject):
             return
         if self._tasks.closed:  # the app is quitting: nobody would close it
             return
-        scanner = Scanner(detector, self.store, workers=self.workers, pending=self.pending)
+        scanner = Scanner(detector, self.store, workers=self.workers, pending=self.pending,
+                          on_store_failure=self._store_failed)
         self._modelLoaded.emit(ModelState(READY, "", detector, scanner), generation)
 
     @Slot(object, int)
@@ -383,6 +388,13 @@ class ScanService(QObject):
         if finished:
             self._drain_timer.stop()
             self.scanFinished.emit(cancelled)
+
+    def _store_failed(self, exc: Exception) -> None:  # any thread
+        """Scanning goes on; the person is told that what it finds is not being kept."""
+        now = time.monotonic()
+        if now - self._store_failed_at >= 5.0:  # a full disk fails every result: one word every few seconds
+            self._store_failed_at = now
+            self.storeFailed.emit(str(exc))
 
     # --- history and shutdown -------------------------------------------------------
 

@@ -29,8 +29,10 @@ GAVE_UP = ("scanning this file stopped SynthSpot {stops} times, so it is not sca
 
 
 class PendingWork:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, on_store_failure: Callable[[Exception], None] | None = None):
         self.store = store
+        # The list cannot be written (a full disk): scanning goes on without its crash safety, and this is told.
+        self.on_store_failure = on_store_failure
         self.given_up: list[Result] = []  # by the first take(): files that stopped the app too often
         self._stops_counted = False  # once per process: later takes (a model switch) find nothing new
 
@@ -41,8 +43,15 @@ class PendingWork:
     def add(self, items: Iterable[tuple[str, str]]) -> None:
         """Remember (path, source) pairs: files or folders accepted for scanning."""
         items = [(path, source) for path, source in items if path]
-        if items:
+        if not items:
+            return
+        try:
             self.store.add_pending(items)
+        except Exception as exc:  # scanned all the same: what a full disk costs is the resume after a crash
+            log.warning("could not add %d paths to the pending list: %s", len(items), exc)
+            if self.on_store_failure is None:
+                raise
+            self.on_store_failure(exc)
 
     def started(self, path: str) -> None:
         """``path``'s scan begins: should the process die before its outcome, the next start counts it."""

@@ -169,12 +169,14 @@ class _Prepared:
 
 class Scanner:
     def __init__(self, detector: Detector, store: Store | None = None, workers: int = 2, batch_crops: int = 16,
-                 pending: PendingWork | None = None, decode_budget: MemoryBudget | None = None):
+                 pending: PendingWork | None = None, decode_budget: MemoryBudget | None = None,
+                 on_store_failure: Callable[[Exception], None] | None = None):
         self.detector = detector
         self.decode_budget = decode_budget or DECODE_BUDGET
         self.store = store
         self.batch_crops = max(1, batch_crops)
         self.pending = pending  # files stay there from submit() until they have their outcome
+        self.on_store_failure = on_store_failure  # a result the store would not take (a full disk): told here
         self.model_id = detector.metadata.model_id
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="synthspot-prep")
         # Bounded: preparation waits for inference instead of racing ahead with crops and store claims.
@@ -527,8 +529,10 @@ class Scanner:
             store_started = time.perf_counter()
             try:
                 self.store.put(result, self.model_id)
-            except Exception as exc:  # the score stands; only the cache missed it
+            except Exception as exc:  # the score stands; only the cache and the history missed it
                 log.warning("could not store the result for %s: %s", display_path(result.path) or "bytes", exc)
+                if self.on_store_failure is not None:
+                    self.on_store_failure(exc)
             result.timings_ms["store"] = _ms(time.perf_counter() - store_started)
             result.timings_ms["total"] += result.timings_ms["store"]
         self._release(result.sha256, result)

@@ -247,14 +247,29 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.watch_label)
         bar.addPermanentWidget(self.bridge_label)
         bar.addPermanentWidget(self.provider_label)
+        self.unsaved_label = QLabel()
+        self.unsaved_label.setContentsMargins(10, 0, 10, 0)
+        self.unsaved_label.setFrameShape(QFrame.Shape.StyledPanel)
+        self.unsaved_label.hide()
+        bar.addPermanentWidget(self.unsaved_label)
         if self.session.unsaved_reason:  # the history file could not be used at start (desktop/store_recovery.py)
-            self.unsaved_label = QLabel("Results not saved this session")
-            self.unsaved_label.setToolTip(f"The history file cannot be used: {self.session.unsaved_reason}. "
-                                          "What is scanned now is lost when SynthSpot quits.")
-            self.unsaved_label.setAccessibleDescription(self.unsaved_label.toolTip())
-            self.unsaved_label.setContentsMargins(10, 0, 10, 0)
-            self.unsaved_label.setFrameShape(QFrame.Shape.StyledPanel)
-            bar.addPermanentWidget(self.unsaved_label)
+            self._show_not_saved("Results not saved this session",
+                                 f"The history file cannot be used: {self.session.unsaved_reason}. "
+                                 "What is scanned now is lost when SynthSpot quits.")
+
+    def _show_not_saved(self, text: str, details: str) -> None:
+        self.unsaved_label.setText(text)
+        self.unsaved_label.setToolTip(details)
+        self.unsaved_label.setAccessibleDescription(details)
+        self.unsaved_label.show()
+
+    def _store_failed(self, reason: str) -> None:
+        """Results (or the list of files waiting) could not be written, a full disk most often: the scan goes
+        on and its verdicts show, but they are not kept."""
+        self._show_not_saved("Results not being saved",
+                             f"SynthSpot could not write to its history: {reason}. Verdicts still show here, but "
+                             "are not kept; free some disk space, then scan again what should be kept.")
+        self.statusBar().showMessage(f"Results are not being saved: {reason}", 10000)
 
     def _build_tray(self) -> TrayIcon | None:
         if not QSystemTrayIcon.isSystemTrayAvailable():
@@ -274,6 +289,7 @@ class MainWindow(QMainWindow):
         service.historyLoaded.connect(self.model.add_history)
         service.historyLimited.connect(self._history_limited)
         service.historyFailed.connect(self._history_failed)
+        service.storeFailed.connect(self._store_failed)
         service.progressChanged.connect(self._progress)
         service.scanFinished.connect(self._scan_finished)
         service.nothingFound.connect(self._nothing_found)

@@ -141,3 +141,27 @@ def test_a_history_that_cannot_be_read_is_said_not_shown_as_empty(tmp_path, qtbo
     window.service.load_history()
     qtbot.waitUntil(lambda: bool(seen), timeout=WAIT_MS)
     assert "could not read its history" in seen[0] and str(window.session.store.path) in seen[0]
+
+
+def test_a_full_disk_mid_session_is_said_and_the_scans_still_show(tmp_path, qtbot, model_path, make_window):
+    """The store refuses every write (triggers here; a full disk fails the same way): a dropped folder is
+    scanned all the same and its verdicts show, and the window says they are not being kept. A review saw a
+    folder dropped on a full disk do nothing but say "Scan finished", and results silently not stored."""
+    import sqlite3
+
+    window = make_window(model_path)
+    with sqlite3.connect(window.session.store.path) as db:
+        for table in ("results", "pending"):
+            db.execute(f"CREATE TRIGGER full_{table} BEFORE INSERT ON {table} "
+                       "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name, value in (("a", 230), ("b", 30)):
+        write_image(folder / f"{name}.png", value)
+    window.scan_paths([str(folder)], "dropped")
+    wait_for_results(qtbot, window, 2)
+    assert sorted(row.result.verdict for row in window.model.rows()) == ["likely_ai", "likely_real"]
+    qtbot.waitUntil(lambda: window.unsaved_label.isVisible(), timeout=WAIT_MS)
+    assert window.unsaved_label.text() == "Results not being saved"
+    assert "disk is full" in window.unsaved_label.toolTip()
+    assert window.session.store.history() == []
