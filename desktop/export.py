@@ -10,10 +10,15 @@ from pathlib import Path
 from engine.result import LIKELY_REAL, Result, to_csv
 
 
+def writes_csv(path: str | os.PathLike, as_csv: bool | None = None) -> bool:
+    """The format an export takes: ``as_csv``, or else by the file's extension (JSON unless it ends in .csv)."""
+    return Path(path).suffix.lower() == ".csv" if as_csv is None else as_csv
+
+
 def write_results(path: str | os.PathLike, results: list[Result], as_csv: bool | None = None) -> Path:
-    """Write results as CSV or JSON: ``as_csv``, or else by the file's extension (JSON unless it ends in .csv)."""
+    """Write results as CSV or JSON (:func:`writes_csv`)."""
     path = Path(path)
-    if path.suffix.lower() == ".csv" if as_csv is None else as_csv:
+    if writes_csv(path, as_csv):
         text = to_csv(results)
     else:
         text = json.dumps([result.to_dict() for result in results], indent=2, ensure_ascii=False) + "\n"
