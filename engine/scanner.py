@@ -21,7 +21,6 @@ import queue
 import sys
 import threading
 import time
-import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -33,17 +32,17 @@ from engine import contract
 from engine.decode import DecodeError, open_image
 from engine.files import NotReadable, read_regular_file
 from engine.memory import DECODE_BUDGET, MemoryBudget
+from engine.claims import Abandoned, ClaimBook
 from engine.model import Detector, ModelOutputs
 from engine.pending import PendingWork
 from engine.paths import display_path
 from engine.provenance import provenance_hints
 from engine.result import ImageTraits, Result, UnusableScore, fine_detail, score_result
-from engine.store import Store, claim_owner
+from engine.store import Store
 
 log = logging.getLogger(__name__)
 
 MAX_READ_BYTES = 200 * 1024 * 1024
-CLAIM_POLL_S = 0.05  # how often a scanner waiting on another process's claim looks for its result
 
 
 @dataclass
@@ -137,10 +136,6 @@ class ScanJob:
             self._finished.set()
 
 
-class _Abandoned(Exception):
-    """The job was cancelled or the scanner closed while waiting on another process's claim."""
-
-
 @dataclass(eq=False)
 class _Prepared:
     job: ScanJob
@@ -186,8 +181,7 @@ class Scanner:
         self._second_stage: collections.deque[_Prepared] = collections.deque()
         self._in_flight: dict[str, _Prepared] = {}
         self._in_flight_lock = threading.Lock()
-        self._claimed: set[str] = set()  # sha256s this scanner has claimed in the store
-        self._owner = claim_owner(uuid.uuid4().hex[:12])
+        self._claims = ClaimBook(store, self.model_id)  # what this scanner scans, so other processes wait
         self._closed = False
         self._inference = threading.Thread(target=self._inference_loop, name="synthspot-infer", daemon=True)
         self._inference.start()
@@ -249,10 +243,7 @@ class Scanner:
     def release_claims(self) -> None:
         """Give up every claim this scanner holds (a process about to exit without waiting for its decodes):
         another process sharing the store takes the bytes over at once, not when the claims go stale."""
-        with self._in_flight_lock:
-            claimed = list(self._claimed)
-        for sha256 in claimed:
-            self._release_claim(sha256)
+        self._claims.release_all()
 
     def __enter__(self) -> Scanner:
         return self
@@ -299,8 +290,8 @@ class Scanner:
             placeholder = _Prepared(job, request, Result(sha256=sha256), np.empty(0), [], started)
             self._in_flight[sha256] = placeholder
         try:
-            stored = self._claim_or_wait(job, sha256)
-        except _Abandoned:
+            stored = self._claims.claim_or_wait(sha256, give_up=lambda: self._closed or job.cancelled)
+        except Abandoned:
             self._release(sha256, None)
             return
         if stored is not None:  # another process scanned these bytes meanwhile: share its result
@@ -346,44 +337,6 @@ class Scanner:
         self._record_sighting(result)
         self._finish(job, request, result)
         return True
-
-    def _claim_or_wait(self, job: ScanJob, sha256: str) -> Result | None:
-        """Claim these bytes in the store, so another process sharing it does not scan them too; while that
-        process holds the claim, wait for its result. None: ours to scan. The claim only saves work, so a
-        store that fails here does not stop the scan."""
-        if not self.store:
-            return None
-        while True:
-            try:
-                if self.store.claim(sha256, self.model_id, self._owner):
-                    with self._in_flight_lock:
-                        self._claimed.add(sha256)
-                    # It may have been finished and released between our cache look-up and the claim.
-                    stored = self.store.get(sha256, self.model_id)
-                    if stored is not None:
-                        self._release_claim(sha256)
-                    return stored
-                stored = self.store.get(sha256, self.model_id)
-            except Exception as exc:
-                log.warning("could not claim %s in the store, scanning it anyway: %s", sha256[:12], exc)
-                return None
-            if stored is not None:
-                return stored
-            if self._closed or job.cancelled:
-                raise _Abandoned
-            time.sleep(CLAIM_POLL_S)
-
-    def _release_claim(self, sha256: str) -> None:
-        with self._in_flight_lock:
-            if sha256 not in self._claimed:
-                return
-            self._claimed.discard(sha256)
-        if self.store is None:  # claims are taken in the store: none without one
-            return
-        try:
-            self.store.release_claim(sha256, self.model_id, self._owner)
-        except Exception as exc:  # it goes stale with this process; others then take it over
-            log.warning("could not release the claim on %s: %s", sha256[:12], exc)
 
     def _decode_and_crop(self, job, request, data, sha256, started, read_done) -> _Prepared:
         meta = self.detector.metadata
@@ -543,7 +496,7 @@ class Scanner:
         """Report a finished scan to its request and to everyone who waited on the same bytes."""
         with self._in_flight_lock:
             prepared = self._in_flight.pop(sha256, None)
-        self._release_claim(sha256)  # after the store has the result: a waiting process finds it there
+        self._claims.release(sha256)  # after the store has the result: a waiting process finds it there
         if prepared is None:
             return
         self._finish(prepared.job, prepared.request, result)

@@ -1,0 +1,76 @@
+"""Claims on bytes being scanned, taken in the shared store so that two processes (the app, the CLI, the
+bridge's server) scan the same image once: one claims it and scans; the others wait for its result. A
+claim only saves work, so a store that fails here never stops a scan, and a claim its process leaves
+behind goes stale (``Store.claim``) instead of blocking the bytes for ever."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from engine.result import Result
+from engine.store import Store, claim_owner
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.05  # how often a scanner waiting on another process's claim looks for its result
+
+
+class Abandoned(Exception):
+    """Given up while waiting on another process's claim (the job was cancelled, or the scanner closed)."""
+
+
+class ClaimBook:
+    """One scanner's claims on (sha256, model) in ``store``."""
+
+    def __init__(self, store: Store | None, model_id: str):
+        self.store, self.model_id = store, model_id
+        self._owner = claim_owner(uuid.uuid4().hex[:12])
+        self._held: set[str] = set()
+        self._lock = threading.Lock()
+
+    def claim_or_wait(self, sha256: str, give_up: Callable[[], bool]) -> Result | None:
+        """Claim these bytes; while another process holds them, wait for its result (raising Abandoned once
+        ``give_up()``). None: ours to scan; a Result: the one now stored for them."""
+        if not self.store:
+            return None
+        while True:
+            try:
+                if self.store.claim(sha256, self.model_id, self._owner):
+                    with self._lock:
+                        self._held.add(sha256)
+                    # It may have been finished and released between our cache look-up and the claim.
+                    stored = self.store.get(sha256, self.model_id)
+                    if stored is not None:
+                        self.release(sha256)
+                    return stored
+                stored = self.store.get(sha256, self.model_id)
+            except Exception as exc:
+                log.warning("could not claim %s in the store, scanning it anyway: %s", sha256[:12], exc)
+                return None
+            if stored is not None:
+                return stored
+            if give_up():
+                raise Abandoned
+            time.sleep(POLL_S)
+
+    def release(self, sha256: str) -> None:
+        with self._lock:
+            if sha256 not in self._held:
+                return
+            self._held.discard(sha256)
+        if self.store is None:  # claims are taken in the store: none without one
+            return
+        try:
+            self.store.release_claim(sha256, self.model_id, self._owner)
+        except Exception as exc:  # it goes stale with this process; others then take it over
+            log.warning("could not release the claim on %s: %s", sha256[:12], exc)
+
+    def release_all(self) -> None:
+        with self._lock:
+            held = list(self._held)
+        for sha256 in held:
+            self.release(sha256)
