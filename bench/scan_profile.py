@@ -1,7 +1,7 @@
 """Where one image's scan time goes, stage by stage, in ms, and the engine's images/s end to end.
 
     nice -n 10 .venv/bin/python bench/scan_profile.py [--model engine/models/synthspot-lite0-fp32.onnx]
-        [--images 24] [--passes 3] [--compare OLD_TREE --rounds 3]
+        [--images 24] [--passes 3] [--compare OLD_TREE | --compare-model OLD.onnx] [--rounds 3]
 
 The stages are the ones the Scanner runs for a 1 MP JPEG (bench/engine_throughput.py's photos), each
 timed on its own, serially on one thread, the best of ``--passes`` passes per image; the ONNX stage is
@@ -14,7 +14,9 @@ over the same files (2 preparation threads, batches of 16 crops, a store), the b
 ``--compare OLD_TREE`` (a checkout, e.g. ``git worktree add /tmp/old HEAD``) runs this on both trees,
 alternately, one process per run on the same files, so that a machine busy with other work weighs on
 both alike; it prints both breakdowns with new / old ratios, and checks that both trees picked the same
-crops and gave the same probabilities, bit for bit.
+crops and gave the same probabilities, bit for bit. ``--compare-model OLD.onnx`` does the same for two
+models in this checkout (``--model`` the new one), e.g. a candidate beside the shipped file; each model's
+runs must then agree with each other.
 """
 
 from __future__ import annotations
@@ -152,13 +154,21 @@ def print_table(columns: dict[str, dict], images: int) -> None:
 
 
 def compare(args, photos: Path, root: Path) -> int:
-    trees = {"old": Path(args.compare).resolve(), "new": REPO}
+    """Two checkouts on one model (``--compare``), or two models in this checkout (``--compare-model``)."""
+    if args.compare_model:
+        trees = {"old": REPO, "new": REPO}
+        models = {"old": Path(args.compare_model).resolve(), "new": Path(args.model).resolve()}
+    else:
+        trees = {"old": Path(args.compare).resolve(), "new": REPO}
+        models = {name: Path(args.model).resolve() for name in trees}
     runs = run_alternately(
-        __file__, trees, args.rounds, root,
-        ["--photos", str(photos), "--model", str(Path(args.model).resolve()), "--passes", str(args.passes)],
+        __file__, trees, args.rounds, root, ["--photos", str(photos), "--passes", str(args.passes)],
         lambda index, name, tree, figures: (
             f"round {index + 1} {name}: {figures['images_per_s']:.1f} images/s end to end "
-            f"({figures['cpu_ms']:.1f} CPU ms per image), stages sum {sum(figures['stages'].values()):.1f} CPU ms"))
+            f"({figures['cpu_ms']:.1f} CPU ms per image), stages sum {sum(figures['stages'].values()):.1f} CPU ms"),
+        own_args={name: ["--model", str(model)] for name, model in models.items()})
+    for name, model in models.items():
+        print(f"{name}: {model}")
     same = all(run["found"] == runs["old"][0]["found"] for name in trees for run in runs[name])
     print(f"\nmedians of {args.rounds} alternating rounds (each the best of {args.passes} passes)")
     columns = {}
@@ -168,6 +178,10 @@ def compare(args, photos: Path, root: Path) -> int:
         columns[name] = {"stages": stages, "images_per_s": statistics.median(r["images_per_s"] for r in runs[name]),
                          "cpu_ms": statistics.median(r["cpu_ms"] for r in runs[name])}
     print_table(columns, len(runs["old"][0]["found"]))
+    if args.compare_model:  # other weights score otherwise: only each model's own runs must agree
+        steady = all(run["found"] == runs[name][0]["found"] for name in trees for run in runs[name])
+        print(f"each model gave the same crops and probabilities in every run: {'yes' if steady else 'NO'}")
+        return 0 if steady else 1
     print(f"same crops and probabilities, bit for bit, in every run: {'yes' if same else 'NO'}")
     return 0 if same else 1
 
@@ -178,7 +192,9 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=24)
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--compare", metavar="OLD_TREE", help="also run an older checkout, alternately, and compare")
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each tree with --compare")
+    parser.add_argument("--compare-model", metavar="OLD_MODEL",
+                        help="also run this model (in this checkout), alternately, and compare: --model is the new one")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each with --compare or --compare-model")
     parser.add_argument("--photos", help=argparse.SUPPRESS)  # internal: images made by the comparing parent
     parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--code", help=argparse.SUPPRESS)  # the checkout whose engine runs
@@ -192,7 +208,7 @@ def main() -> int:
         photos = root / "photos"
         photos.mkdir()
         make_photos(photos, args.images)
-    if args.compare:
+    if args.compare or args.compare_model:
         return compare(args, photos, root)
     sys.path.insert(0, str(Path(args.code).resolve() if args.code else REPO))
     work = Path(args.work) if args.work else root
