@@ -5,10 +5,17 @@ built from a model path and a provider, a :class:`Scanner` that queues and batch
 scans, the :class:`Store` that caches results, and the :class:`Result` itself.
 """
 
-from engine.model import Detector, ModelLoadError
-from engine.result import LIKELY_AI, LIKELY_REAL, UNCERTAIN, Result
-from engine.scanner import Scanner, ScanJob, ScanRequest
-from engine.store import Store
+import os
+
+# ONNX Runtime's official builds send usage events to Microsoft by default (its Privacy.md: a persistent
+# device ID, the executable's path, the CPU, session IDs) unless this is set before it initializes.
+# SynthSpot promises that nothing leaves the machine: off, unless the user has said otherwise.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+from engine.model import Detector, ModelLoadError  # noqa: E402 (after the line above, before ORT loads)
+from engine.result import LIKELY_AI, LIKELY_REAL, UNCERTAIN, Result  # noqa: E402
+from engine.scanner import Scanner, ScanJob, ScanRequest  # noqa: E402
+from engine.store import Store  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["Detector", "ModelLoadError", "Result", "Scanner", "ScanJob", "ScanRequest", "Store",
