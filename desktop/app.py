@@ -23,6 +23,7 @@ from typing import cast
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+import engine
 from desktop.session import AppSession
 from desktop.settings import APPLICATION, ORGANISATION, AppSettings
 from desktop.single_instance import BUSY, HANDED, InstanceServer, instance_name, send_to_running
@@ -32,8 +33,16 @@ from engine.models import MODEL_ENV
 from engine.store import STORE_ENV, default_store_path
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="synthspot-app", description="SynthSpot: find AI-generated images, locally.")
+# Qt's own command-line options (QGuiApplication and QApplication), which go on to Qt; any other option is
+# refused, where it used to start the window without a word (`--version`, a mistyped `--selftst`).
+QT_OPTIONS = frozenset({"platform", "platformpluginpath", "platformtheme", "plugin", "qmljsdebugger",
+                        "qwindowgeometry", "qwindowicon", "qwindowtitle", "reverse", "session", "display",
+                        "geometry", "style", "stylesheet", "widgetcount", "nograb", "dograb", "sync"})
+
+
+def build_parser(prog: str = "synthspot-app") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="SynthSpot: find AI-generated images, locally.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {engine.__version__}")
     parser.add_argument("paths", nargs="*", help="image files or folders to scan at start")
     parser.add_argument("--model", metavar="PATH",
                         help="a SynthSpot .onnx model for this run, over the one chosen in Settings (not saved)")
@@ -73,8 +82,23 @@ def configure_runtime() -> None:
     sys.setswitchinterval(0.001)
 
 
+def qt_option(argument: str) -> bool:
+    return argument.startswith("-") and argument.lstrip("-").split("=", 1)[0] in QT_OPTIONS
+
+
+def parse_arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """(SynthSpot's options, Qt's); anything else ends the program with a usage message (exit 2)."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    parser = build_parser(name if name in ("synthspot", "synthspot-app") else "synthspot-app")
+    args, rest = parser.parse_known_args(argv)
+    unknown = [argument for argument in rest if argument.startswith("-") and not qt_option(argument)]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args, rest
+
+
 def main(argv: list[str] | None = None) -> int:
-    args, qt_args = build_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
+    args, qt_args = parse_arguments(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="synthspot-app: %(levelname)s %(message)s")
     model_override = os.path.abspath(args.model) if args.model else ""
     if args.selftest:

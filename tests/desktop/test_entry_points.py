@@ -29,3 +29,21 @@ def test_the_app_and_the_selftest_build_the_window_the_same_way():
     assert "desktop.ui.window.create_window" in imported_modules(DESKTOP / "app.py")
     assert "desktop.ui.window.create_window" in imported_modules(DESKTOP / "selftest.py")
     assert callable(create_window)
+
+
+def test_an_option_the_app_does_not_know_is_refused_not_a_silent_start(capsys):
+    """`--version` and a mistyped `--selftst` used to open the window and never exit (a review of the
+    installed app); Qt's own options still go on to Qt."""
+    import pytest
+
+    import engine
+    from desktop.app import parse_arguments
+
+    with pytest.raises(SystemExit) as refused:
+        parse_arguments(["--selftst"])
+    assert refused.value.code == 2 and "unrecognized arguments: --selftst" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as shown:
+        parse_arguments(["--version"])
+    assert shown.value.code == 0 and engine.__version__ in capsys.readouterr().out
+    args, qt = parse_arguments(["a.png", "-platform", "offscreen", "--style=Fusion", "--model", "m.onnx"])
+    assert args.paths == ["a.png"] and args.model == "m.onnx" and qt == ["-platform", "offscreen", "--style=Fusion"]
