@@ -31,6 +31,9 @@ def _size_text(size: int) -> str:
     return ""
 
 
+LIKELY_REAL_MEANS = ("Likely real: the model found none of the traces it knows. That is not proof of a photo: "
+                     "Help \u25b8 Model card lists what it cannot detect (the built-in model has never seen a "
+                     "text-to-image generator).")
 # A score above one half called likely real reads as a contradiction unless it is explained.
 ABOVE_HALF_BUT_REAL = ("Likely real although the score is above 50%: the bands are set where real photos score, "
                        "and many real photos score this high.")
@@ -103,6 +106,8 @@ def describe_row(row: Row) -> str:
                      f"{e(result.verdict_label)}&nbsp;</span>&nbsp; {score_text(result.probability)}</p>")
         if result.verdict == LIKELY_REAL and result.probability is not None and result.probability > 0.5:
             parts.append(f"<p class='muted'>{e(ABOVE_HALF_BUT_REAL)}</p>")
+        if result.verdict == LIKELY_REAL:  # green reads as "a photo": say what it means, and where the limits are
+            parts.append(f"<p class='muted'>{e(LIKELY_REAL_MEANS)}</p>")
         if result.reasons:
             parts.append("<p><b>Why uncertain</b></p><ul style='margin-top:0'>"
                          + "".join(f"<li>{e(reason)}</li>" for reason in result.reasons) + "</ul>")

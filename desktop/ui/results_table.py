@@ -16,7 +16,9 @@ ROW_HEIGHT = 52
 
 EMPTY_HINT = ("Drop images or folders here to scan them\n\n"
               "or use Open files… (Ctrl+O), Open folder… (Ctrl+Shift+O) or paste an image (Ctrl+V).\n"
-              "Everything is scanned on this computer.")
+              "Everything is scanned on this computer.\n\n"
+              "\u201cLikely real\u201d is not proof of a photo: Help \u25b8 Model card says what the model "
+              "cannot detect.")
 NO_MATCH_HINT = "No results match the filters."
 NO_MODEL_HINT = ("No detector model is loaded, so nothing can be scanned yet.\n\n"
                  "Choose one with the button above, or in Settings.")

@@ -304,7 +304,10 @@ def test_a_likely_real_photo_scoring_above_one_half_is_not_called_likely_ai_gene
         assert "regeneration-like" not in text  # "kind of artifact" on a photo called real reads as a finding
     assert "Likely real although the score is above 50%" in pane
     low = Result(sha256="ab" * 32, path="/p/beach.jpg", probability=0.3, verdict=LIKELY_REAL)
-    assert "although" not in describe_row(Row("/p/beach.jpg", "/p/beach.jpg", "dropped", DONE, low))
+    low_pane = describe_row(Row("/p/beach.jpg", "/p/beach.jpg", "dropped", DONE, low))
+    assert "although" not in low_pane
+    # Green reads as "a photo" (a review of the installed app): every likely real says what it means.
+    assert "not proof of a photo" in low_pane and "Model card" in low_pane
     doubtful = Result(sha256="ab" * 32, path="/p/beach.jpg", probability=0.8, verdict=UNCERTAIN, expert_weights=mix)
     assert "regeneration-like 60%" in describe_row(Row("/p/beach.jpg", "/p/beach.jpg", "dropped", DONE, doubtful))
     assert "regeneration-like 60%" in result_summary(doubtful)
