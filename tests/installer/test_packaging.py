@@ -6,9 +6,11 @@ import configparser
 import os
 import shutil
 import subprocess
+import time
 import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,6 +56,34 @@ def test_install_script_points_the_menu_entry_at_the_unpacked_folder(tmp_path):
     assert f'Exec="{bundle}/synthspot" %F' in installed
     assert f"TryExec={bundle}/synthspot" in installed
     assert (data / "icons/hicolor/256x256/apps/synthspot.png").read_bytes() == (PACKAGING / "synthspot.png").read_bytes()
+
+
+@pytest.mark.skipif(shutil.which("gio") is None, reason="needs GLib's gio to launch the entry as a menu would")
+@pytest.mark.parametrize("folder", ["Tom & Jerry", "a|b", 'say "hi"', "cost $HOME", "back\\slash", "q`x`"])
+def test_the_menu_entry_launches_from_a_folder_whatever_its_name(tmp_path, folder):
+    """A bare sed substitution broke the entry on '&', failed on '|' (leaving an empty file) and dropped
+    backslashes (a review); GLib's own launcher must now find the executable and hand it the file."""
+    bundle = tmp_path / folder
+    bundle.mkdir()
+    for name in ("synthspot.desktop", "synthspot.png", "install-desktop-entry.sh"):
+        shutil.copy2(PACKAGING / name, bundle / name)
+    ran = tmp_path / "ran.txt"
+    (bundle / "synthspot").write_text(f'#!/bin/sh\nprintf "%s\\n" "$0" "$@" > "{ran}"\n')
+    (bundle / "synthspot").chmod(0o755)
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "share")}
+    done = subprocess.run(["sh", str(bundle / "install-desktop-entry.sh")], capture_output=True, text=True,
+                          env=env, timeout=30)
+    assert done.returncode == 0, done.stderr
+    entry = tmp_path / "share" / "applications" / "synthspot.desktop"
+    subprocess.run(["gio", "launch", str(entry), str(tmp_path / "a photo.png")], env=env, timeout=30, check=True)
+    deadline = time.monotonic() + 10
+    while not ran.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    assert ran.read_text().splitlines() == [str(bundle / "synthspot"), str(tmp_path / "a photo.png")]
+    undone = subprocess.run(["sh", str(bundle / "install-desktop-entry.sh"), "--uninstall"], capture_output=True,
+                            text=True, env=env, timeout=30)
+    assert undone.returncode == 0 and not entry.exists()
 
 
 def test_build_constraints_pin_versions_the_app_requirements_accept():
