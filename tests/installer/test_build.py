@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import tarfile
 from pathlib import Path
@@ -29,6 +30,18 @@ def test_build_script_builds_a_self_testing_bundle_without_training_code():
 
     with tarfile.open(archive) as tar:
         names = tar.getnames()
+        links = {member.name: member.linkname for member in tar.getmembers() if member.issym()}
+    # Every link leads somewhere (six pointed at Qt libraries the build had dropped, a review found).
+    for name, target in links.items():
+        assert os.path.normpath(os.path.join(os.path.dirname(name), target)) in names, (name, target)
+    # The licences travel with what they cover: SynthSpot's, and each bundled distribution's.
+    assert "SynthSpot/LICENSE" in names
+    licences = {Path(name).parts[3] for name in names if name.startswith("SynthSpot/_internal/licenses/")
+                and name.count("/") >= 4}
+    assert {"onnxruntime", "numpy", "pillow", "python"} <= {name.lower() for name in licences}, licences
+    assert "SynthSpot/_internal/licenses/onnxruntime/ThirdPartyNotices.txt" in names
+    if Path("/usr/share/common-licenses/LGPL-3").is_file():  # Qt's wheels carry no licence text of their own
+        assert "SynthSpot/_internal/licenses/PySide6_Essentials/LGPL-3.txt" in names
     internal = {Path(name).parts[2] for name in names if name.startswith("SynthSpot/_internal/") and name.count("/") >= 2}
     assert "SynthSpot/synthspot" in names and "SynthSpot/synthspot.desktop" in names
     assert not internal & {"torch", "training", "export", "onnx", "skimage", "scipy"}
