@@ -97,8 +97,25 @@ def parse_arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     return args, rest
 
 
+def absolute_paths(paths: list[str]) -> list[str]:
+    """The command line's paths made absolute here, where the launch's working folder is known. Started
+    from a folder since deleted, relative ones cannot be found: said on stderr and left out (they used to
+    crash the window)."""
+    try:
+        here = os.getcwd()
+    except OSError:
+        here = None
+    found = [path if os.path.isabs(path) else os.path.join(here, path) for path in paths
+             if os.path.isabs(path) or here is not None]
+    if len(found) < len(paths):
+        print(f"synthspot-app: the current folder no longer exists, so {len(paths) - len(found)} relative "
+              "path(s) cannot be found: give full paths", file=sys.stderr)
+    return [os.path.normpath(path) for path in found]
+
+
 def main(argv: list[str] | None = None) -> int:
     args, qt_args = parse_arguments(sys.argv[1:] if argv is None else argv)
+    args.paths = absolute_paths(args.paths)
     logging.basicConfig(level=logging.WARNING, format="synthspot-app: %(levelname)s %(message)s")
     model_override = os.path.abspath(args.model) if args.model else ""
     if args.selftest:

@@ -1,6 +1,7 @@
 """The app's entry point is imported by nothing: the self-test and the app share the window builder in desktop.ui."""
 
 import ast
+import os
 from pathlib import Path
 
 DESKTOP = Path(__file__).resolve().parents[2] / "desktop"
@@ -47,3 +48,20 @@ def test_an_option_the_app_does_not_know_is_refused_not_a_silent_start(capsys):
     assert shown.value.code == 0 and engine.__version__ in capsys.readouterr().out
     args, qt = parse_arguments(["a.png", "-platform", "offscreen", "--style=Fusion", "--model", "m.onnx"])
     assert args.paths == ["a.png"] and args.model == "m.onnx" and qt == ["-platform", "offscreen", "--style=Fusion"]
+
+
+def test_relative_paths_from_a_deleted_folder_are_left_out_with_a_word_not_a_crash(tmp_path, capsys):
+    """Started from a folder since deleted (a review: FileNotFoundError in the window); absolute paths stay."""
+    from desktop.app import absolute_paths
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    here = os.getcwd()
+    os.chdir(gone)
+    try:
+        assert absolute_paths(["x.png", "../y.png"]) == [str(gone / "x.png"), str(tmp_path / "y.png")]
+        gone.rmdir()
+        assert absolute_paths(["x.png", str(tmp_path / "z.png")]) == [str(tmp_path / "z.png")]
+    finally:
+        os.chdir(here)
+    assert "current folder no longer exists" in capsys.readouterr().err
