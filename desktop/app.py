@@ -104,9 +104,9 @@ def absolute_paths(paths: list[str]) -> list[str]:
     try:
         here = os.getcwd()
     except OSError:
-        here = None
+        here = ""
     found = [path if os.path.isabs(path) else os.path.join(here, path) for path in paths
-             if os.path.isabs(path) or here is not None]
+             if os.path.isabs(path) or here]
     if len(found) < len(paths):
         print(f"synthspot-app: the current folder no longer exists, so {len(paths) - len(found)} relative "
               "path(s) cannot be found: give full paths", file=sys.stderr)
