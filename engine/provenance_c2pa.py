@@ -41,8 +41,12 @@ _UNTRUSTED_CODE = "signingCredential.untrusted"
 def c2pa_hints(data: bytes, image_format: str) -> list[ProvenanceHint]:
     if not any(magic in data for magic in _C2PA_MAGIC):
         return []  # the native reader costs milliseconds; skip files that carry no JUMBF at all
-    import c2pa
-
+    try:
+        import c2pa
+    except (ImportError, OSError) as exc:  # the library or its native part is missing: an installation fault
+        return [ProvenanceHint("c2pa", "C2PA: not checked",
+                               "The file carries C2PA data, but this installation cannot read C2PA "
+                               f"({str(exc)[:120]}): reinstall SynthSpot to have it checked.")]
     mime = _MIME_BY_FORMAT.get(image_format.upper(), "")
     try:
         with c2pa.Reader(mime or None, io.BytesIO(data), context=_c2pa_context()) as reader:

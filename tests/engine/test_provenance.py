@@ -159,3 +159,14 @@ def test_damaged_c2pa_is_a_hint_not_a_failure():
     data[start + 100:start + 400] = b"\x00" * 300  # corrupt the manifest store
     hints = provenance_hints(bytes(data), "JPEG")
     assert any(h.kind == "c2pa" for h in hints)  # reported (unreadable or invalid), never raised
+
+
+def test_a_c2pa_file_on_an_installation_without_c2pa_says_it_was_not_checked(monkeypatch):
+    """The native C2PA library missing from a bundle used to drop the 'AI · C2PA: DALL-E' tag without a word
+    (a review of the installed app): the file's C2PA data is said to be unchecked instead."""
+    import sys
+
+    data = sign_image(image_bytes("JPEG"), "image/jpeg", generator="DALL-E")
+    monkeypatch.setitem(sys.modules, "c2pa", None)  # what a missing library looks like to the import
+    [hint] = [h for h in provenance_hints(data, "JPEG") if h.kind == "c2pa"]
+    assert hint.label == "C2PA: not checked" and "reinstall" in hint.detail
