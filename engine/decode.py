@@ -93,6 +93,9 @@ def open_image(data: bytes, max_pixels: int = MAX_PIXELS) -> OpenedImage:
     except MemoryError:
         raise DecodeError("the image header asks for more memory than is free") from None
     except Exception as exc:  # Pillow raises a zoo of types on hostile headers
+        if _missing_library(exc):  # a decoder's native library is missing: the installation's fault, not the file's
+            raise DecodeError(f"this installation cannot read this kind of image: a library is missing "
+                              f"({_short(exc)}); reinstall SynthSpot") from None
         raise DecodeError(f"the image header is damaged ({_short(exc)})") from None
     try:
         fmt = (image.format or "").upper()
@@ -242,6 +245,10 @@ def _corrupt(exc: BaseException) -> DecodeError:
     if "truncated" in detail.lower():
         return DecodeError("the image data is truncated: the file ends before the picture does")
     return DecodeError(f"the image data is corrupt ({detail})")
+
+
+def _missing_library(exc: BaseException) -> bool:
+    return isinstance(exc, (ImportError, OSError)) and "cannot open shared object" in str(exc)
 
 
 def _short(exc: BaseException) -> str:
