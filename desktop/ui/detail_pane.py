@@ -259,7 +259,10 @@ class DetailPane(QWidget):
         elif not row.path:
             message = "This image came from the browser; its pixels are not kept."
         elif not os.path.exists(row.path):
-            message = f"{Path(row.path).name} cannot be shown: it was moved or deleted."
+            # A file that never was (a mistyped path on the command line) has no result: it was not "moved".
+            had_result = row.result is not None and row.result.ok
+            message = (f"{Path(row.path).name} cannot be shown: it was moved or deleted." if had_result
+                       else f"{Path(row.path).name} cannot be shown: there is no such file.")
         elif self._images.failed(row.path):
             # The scan's own reason says more than a guess: "truncated or corrupt", "above the 100 MP limit"...
             error = row.result.error if row.result is not None and not row.result.ok else ""

@@ -403,8 +403,14 @@ def test_a_row_whose_file_is_gone_offers_no_overlay_boxes(tmp_path, qtbot, model
     again = make_window(model_path)
     qtbot.waitUntil(lambda: again.model.rowCount() == 1, timeout=WAIT_MS)
     again.select_proxy_row(0)
-    assert "cannot be shown" in again.detail.image_view.message
+    assert again.detail.image_view.message == "gone.png cannot be shown: it was moved or deleted."
     assert not again.detail.heatmap_toggle.isEnabled() and not again.detail.crops_toggle.isEnabled()
+    # A path that never was (mistyped on the command line) is not said to have moved (a review).
+    again.scan_paths([str(tmp_path / "never-was.png")], "cli")
+    qtbot.waitUntil(lambda: again.model.rowCount() == 2, timeout=WAIT_MS)
+    again.select_proxy_row(next(i for i in range(2) if again.proxy.row_for(again.proxy.index(i, 0)).name
+                                == "never-was.png"))
+    assert again.detail.image_view.message == "never-was.png cannot be shown: there is no such file."
 
 
 def test_a_model_without_artifact_maps_shows_no_live_heatmap_box(tmp_path, qtbot, plain_model_path, model_path,
