@@ -1,8 +1,33 @@
-"""PyInstaller's entry script for the frozen app: the same ``desktop.app:main`` as ``synthspot-app``."""
+"""PyInstaller's entry script for the frozen app: the same ``desktop.app:main`` as ``synthspot-app``.
+
+A bundle missing a part (a library deleted, a damaged unpack) fails on import, before the app has a
+window; started from a menu, a traceback on stderr is seen by nobody. It is said in a message box where
+Qt itself still loads, and always on stderr, with the way out: unpack SynthSpot again.
+"""
 
 import sys
+import traceback
 
-from desktop.app import main
+
+def tell_broken_installation(error: BaseException) -> None:
+    text = (f"SynthSpot cannot start: part of this installation is missing or damaged ({error}).\n\n"
+            "Unpack SynthSpot again from its archive; `synthspot --selftest` then checks every part.")
+    print(text, file=sys.stderr)
+    traceback.print_exception(error, file=sys.stderr)
+    try:
+        from PySide6.QtWidgets import QApplication, QMessageBox
+
+        app = QApplication.instance() or QApplication(sys.argv[:1])
+        QMessageBox.critical(None, "SynthSpot cannot start", text)
+        del app
+    except Exception:  # Qt is the broken part: stderr is all there is
+        pass
+
 
 if __name__ == "__main__":
+    try:
+        from desktop.app import main
+    except (ImportError, OSError) as error:
+        tell_broken_installation(error)
+        sys.exit(1)
     sys.exit(main())

@@ -6,6 +6,7 @@ import configparser
 import os
 import shutil
 import subprocess
+import sys
 import time
 import tomllib
 from pathlib import Path
@@ -95,3 +96,20 @@ def test_build_constraints_pin_versions_the_app_requirements_accept():
         wanted = Requirement(line)
         pinned = pins[wanted.name.lower().replace("_", "-")]
         assert wanted.specifier.contains(str(pinned.specifier).removeprefix("=="), prereleases=True), (wanted, pinned)
+
+
+def test_a_bundle_missing_a_part_says_so_instead_of_a_bare_traceback(tmp_path):
+    """Without onnxruntime's extension module the frozen app died with a traceback nobody sees when it is
+    started from a menu (a review); the launcher says what is wrong and what to do (its message box then
+    waits for a click: the process is stopped once the words are out)."""
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['onnxruntime'] = None  # 'not installed'\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{PACKAGING.parent}", "QT_QPA_PLATFORM": "offscreen"}
+    launcher = subprocess.Popen([sys.executable, str(PACKAGING / "launch.py")], env=env, cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _out, err = launcher.communicate(timeout=8)
+    except subprocess.TimeoutExpired:
+        launcher.kill()
+        _out, err = launcher.communicate()
+    assert "SynthSpot cannot start: part of this installation is missing or damaged" in err
+    assert "Unpack SynthSpot again" in err
