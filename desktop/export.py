@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import json
 import os
+import textwrap
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from engine.result import LIKELY_REAL, Result, to_csv
@@ -15,20 +17,33 @@ def writes_csv(path: str | os.PathLike, as_csv: bool | None = None) -> bool:
     return Path(path).suffix.lower() == ".csv" if as_csv is None else as_csv
 
 
-def write_results(path: str | os.PathLike, results: list[Result], as_csv: bool | None = None) -> Path:
-    """Write results as CSV or JSON (:func:`writes_csv`)."""
+class ExportCancelled(Exception):
+    """The person stopped the export: nothing was written."""
+
+
+def write_results(path: str | os.PathLike, results: Iterable[Result], as_csv: bool | None = None,
+                  progress: Callable[[int], bool] | None = None) -> Path:
+    """Write results as CSV or JSON (:func:`writes_csv`). A JSON file (every crop score and heatmap: 243 MB
+    for 20,000 results) is written result by result, calling ``progress(done)`` between them: False stops
+    it (ExportCancelled), and nothing is left behind."""
     path = Path(path)
-    if writes_csv(path, as_csv):
-        text = to_csv(results)
-    else:
-        text = json.dumps([result.to_dict() for result in results], indent=2, ensure_ascii=False) + "\n"
     # A short name of its own beside the file: "<name>.saving" was too long where the name itself was not.
     temporary = path.with_name(f".{path.name[:64]}.saving")
     try:
-        temporary.write_text(text, encoding="utf-8", newline="")
+        with open(temporary, "w", encoding="utf-8", newline="") as out:
+            if writes_csv(path, as_csv):
+                out.write(to_csv(list(results)))
+            else:
+                out.write("[")
+                for done, result in enumerate(results):
+                    item = json.dumps(result.to_dict(), indent=2, ensure_ascii=False)
+                    out.write(("," if done else "") + "\n" + textwrap.indent(item, "  "))
+                    if progress is not None and not progress(done + 1):
+                        raise ExportCancelled()
+                out.write("\n]\n")
         os.replace(temporary, path)  # a crash mid-write never leaves half a file under the real name
-    except OSError:
-        temporary.unlink(missing_ok=True)  # a full disk leaves no half-written ".saving" file behind
+    except (OSError, ExportCancelled):
+        temporary.unlink(missing_ok=True)  # a full disk or a cancel leaves no half-written ".saving" file behind
         raise
     return path
 
