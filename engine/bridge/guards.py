@@ -188,13 +188,21 @@ def body_cap_guard(cap_for: Callable[[web.Request], int]):
     return middleware
 
 
+# Cheap, stateless questions a browser asks before it is paired ("is SynthSpot there?", "was I approved?"):
+# kept out of the one bucket every unpaired caller shares, so that a local process flooding it cannot
+# answer a real browser's pairing with "busy" (a security review). Each connection still has its own limit.
+OUTSIDE_SHARED_BUCKET = frozenset({("GET", "/v1/status"), ("POST", "/v1/pair/status")})
+
+
 def rate_guard(limiter: RateLimiter, is_paired_client: Callable[[str], bool]):
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         peer = request.transport.get_extra_info("peername") if request.transport else None
         claimed = request.headers.get(protocol.CLIENT_HEADER, "")
         who = f"browser:{claimed}" if claimed and is_paired_client(claimed) else "unpaired"
-        wait = max(limiter.allow(f"connection:{peer}"), limiter.allow(who))
+        wait = limiter.allow(f"connection:{peer}")
+        if who != "unpaired" or (request.method, request.path) not in OUTSIDE_SHARED_BUCKET:
+            wait = max(wait, limiter.allow(who))
         if wait:
             return refusal(429, "rate_limited", "too many requests; slow down",
                            **{"Retry-After": str(max(1, math.ceil(wait)))})

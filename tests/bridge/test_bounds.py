@@ -197,3 +197,15 @@ def test_a_flood_of_idle_connections_is_shed_and_logged_once_per_interval(tmp_pa
     assert answer.startswith(b"HTTP/1.1 200"), (answer, err[-2000:])
     assert waited < 3
     assert len(err.splitlines()) <= 5, err[-3000:]
+
+
+def test_a_flood_of_status_questions_does_not_make_a_real_browser_wait(make_server):
+    """Every unpaired caller shares one bucket; a local process asking /v1/status in a loop made a real
+    browser's status and pairing checks answer 429 (a security review). Those stateless questions stay out
+    of the shared bucket; everything else unpaired still shares it."""
+    server = make_server(rate_limit=RateLimit(per_second=1, burst=20))
+    flood = [BridgeClient(server).call("GET", "/v1/status", signed=False).status for _ in range(60)]
+    assert flood.count(200) == 60
+    assert BridgeClient(server).call("GET", "/v1/status", signed=False).status == 200
+    others = [BridgeClient(server).call("GET", "/v1/results/" + "0" * 64, signed=False).status for _ in range(60)]
+    assert others.count(429) >= 30, others
