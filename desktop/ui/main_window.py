@@ -6,19 +6,18 @@ import html
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QMimeData, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QAction, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
-    QApplication, QFileDialog, QFrame, QLabel, QMainWindow, QMenu, QMessageBox, QProgressDialog, QSplitter,
+    QApplication, QFileDialog, QFrame, QLabel, QMainWindow, QMenu, QMessageBox, QSplitter,
     QStyle, QSystemTrayIcon, QToolBar, QVBoxLayout, QWidget,
 )
 
 import engine
 from desktop.export import (
-    ExportCancelled, counted, model_label, result_summary, save_failure_text, write_results, writes_csv,
+    counted, model_label, result_summary,
 )
 from desktop.memory import release_freed_memory
 from desktop.notifications import DesktopNotifications
@@ -31,6 +30,7 @@ from desktop.settings import dialog_start_folder
 from desktop.thumbnails import ImageCache
 from desktop.ui.announce import announce
 from desktop.ui.banners import AlertBanner, ModelBanner
+from desktop.ui.export_flow import export_rows
 from desktop.ui.detail_pane import DETAIL_IMAGE_SIDE, DetailPane
 from desktop.ui.confirm import confirmed
 from desktop.ui.results_table import THUMBNAIL_SIDE, ResultsTable
@@ -41,7 +41,7 @@ from desktop.ui.focus import show_keyboard_focus
 from desktop.ui.style import app_icon, keep_palette_readable
 from desktop.ui.tray import TrayIcon
 from engine.models import builtin_model_available
-from engine.result import ERROR, Result, verdict_counts_text
+from engine.result import ERROR, verdict_counts_text
 from engine.store_errors import StoreError
 
 
@@ -50,10 +50,6 @@ def model_status_text(metadata, provider: str) -> str:
     """The status bar's model: "Model: synthspot-lite0 v2 (CPU)", not the bare "synthspot-lite0 2 · CPU"."""
     return f"Model: {model_label(metadata.name, metadata.version)} ({provider})"
 
-
-# A JSON export of more rows than this shows its progress and can be cancelled (each result's heatmap and
-# crop scores are read from the store and written out: 39 s for 20,000 in a review).
-EXPORT_WITHOUT_PROGRESS = 500
 
 class MainWindow(QMainWindow):
     def __init__(self, session, parent: QWidget | None = None):
@@ -605,54 +601,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("No rows in view to export: clear the filters to export them." if hidden
                                          else "Nothing to export yet.", 5000)
             return None
-        as_csv = None  # by the name's extension
-        if not path:
-            path, chosen = QFileDialog.getSaveFileName(
-                self, "Export results", os.path.join(self._start_folder(), "synthspot-results.csv"),
-                "CSV (*.csv);;JSON (*.json)")
-            if not path:
-                return None
-            if not Path(path).suffix:
-                path += ".json" if "JSON" in chosen else ".csv"
-            elif Path(path).suffix.lower() not in (".csv", ".json"):  # "results.txt": the format chosen, not JSON
-                as_csv = "JSON" not in chosen
-        results: Iterable[Result]
-        progress = None
-        if writes_csv(path, as_csv):
-            results = [row.result for row in rows if row.result is not None]  # a CSV has no crops nor heatmaps
-        else:  # JSON carries everything, each result's details read from the store as it is written
-            results = (result for row in rows if (result := whole_result(row, self.session.store)) is not None)
-            if len(rows) > EXPORT_WITHOUT_PROGRESS:
-                progress = self._export_progress(len(rows))
-        try:
-            written = write_results(path, results, as_csv, progress)
-        except ExportCancelled:
-            self.statusBar().showMessage("Export cancelled: nothing was written.", 8000)
-            return None
-        except OSError as exc:
-            reason = save_failure_text(path, exc)
-            self.statusBar().showMessage(f"Export failed: {reason}.", 8000)
-            QMessageBox.warning(self, "Export failed", f"The results could not be saved to {path}: {reason}.\n\n"
-                                "Nothing was written. Export again and choose another place.")
-            return None
-        self.statusBar().showMessage(f"Exported {counted(len(rows), 'result')} to {written}", 8000)
-        return written
-
-    def _export_progress(self, total: int):
-        """A window-modal progress dialog for a long export; the callback write_results calls."""
-        dialog = QProgressDialog(f"Exporting {total:,} results…", "Cancel", 0, total, self)
-        dialog.setWindowTitle("Export")
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        dialog.setMinimumDuration(500)
-
-        def advance(done: int) -> bool:
-            if done % 50 == 0 or done == total:
-                dialog.setValue(done)  # a modal dialog's setValue keeps the window painting and Cancel live
-            if done >= total:
-                dialog.close()
-            return not dialog.wasCanceled()
-
-        return advance
+        return export_rows(self, rows, self.session.store, self._start_folder(), path)
 
     def focus_filter(self) -> None:
         self.filters.focus_text()

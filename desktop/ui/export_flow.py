@@ -1,0 +1,73 @@
+"""Export as the window does it: the file dialog, the format, progress and Cancel for a long JSON export,
+and what the person is told (the status bar; a dialog when nothing could be written)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QProgressDialog
+
+from desktop.export import ExportCancelled, counted, save_failure_text, write_results, writes_csv
+from desktop.results_model import Row, whole_result
+from engine.result import Result
+
+# A JSON export of more rows than this shows its progress and can be cancelled (each result's heatmap and
+# crop scores are read from the store and written out: 39 s for 20,000 in a review).
+EXPORT_WITHOUT_PROGRESS = 500
+
+
+def export_rows(window: QMainWindow, rows: list[Row], store, start_folder: str, path: str | None = None) -> Path | None:
+    """Write ``rows`` (with results) to ``path``, or where the person chooses; the file written, or None."""
+    as_csv = None  # by the name's extension
+    if not path:
+        path, chosen = QFileDialog.getSaveFileName(window, "Export results",
+                                                   os.path.join(start_folder, "synthspot-results.csv"),
+                                                   "CSV (*.csv);;JSON (*.json)")
+        if not path:
+            return None
+        if not Path(path).suffix:
+            path += ".json" if "JSON" in chosen else ".csv"
+        elif Path(path).suffix.lower() not in (".csv", ".json"):  # "results.txt": the format chosen, not JSON
+            as_csv = "JSON" not in chosen
+    results: Iterable[Result]
+    progress = None
+    if writes_csv(path, as_csv):
+        results = [row.result for row in rows if row.result is not None]  # a CSV has no crops nor heatmaps
+    else:  # JSON carries everything, each result's details read from the store as it is written
+        results = (result for row in rows if (result := whole_result(row, store)) is not None)
+        if len(rows) > EXPORT_WITHOUT_PROGRESS:
+            progress = _progress_dialog(window, len(rows))
+    status = window.statusBar()
+    try:
+        written = write_results(path, results, as_csv, progress)
+    except ExportCancelled:
+        status.showMessage("Export cancelled: nothing was written.", 8000)
+        return None
+    except OSError as exc:
+        reason = save_failure_text(path, exc)
+        status.showMessage(f"Export failed: {reason}.", 8000)
+        QMessageBox.warning(window, "Export failed", f"The results could not be saved to {path}: {reason}.\n\n"
+                            "Nothing was written. Export again and choose another place.")
+        return None
+    status.showMessage(f"Exported {counted(len(rows), 'result')} to {written}", 8000)
+    return written
+
+
+def _progress_dialog(window: QMainWindow, total: int):
+    """A window-modal progress dialog for a long export; the callback write_results calls."""
+    dialog = QProgressDialog(f"Exporting {total:,} results…", "Cancel", 0, total, window)
+    dialog.setWindowTitle("Export")
+    dialog.setWindowModality(Qt.WindowModality.WindowModal)
+    dialog.setMinimumDuration(500)
+
+    def advance(done: int) -> bool:
+        if done % 50 == 0 or done == total:
+            dialog.setValue(done)  # a modal dialog's setValue keeps the window painting and Cancel live
+        if done >= total:
+            dialog.close()
+        return not dialog.wasCanceled()
+
+    return advance
