@@ -228,7 +228,10 @@ async function startPairing(name) {
   const attempt = await SynthSpotBridge.requestPairing(String(name || "").slice(0, 80) || "Browser");
   if (waitingAttempt) withdraw(waitingAttempt); // a new Pair replaces the one still waiting
   waitingAttempt = attempt;
-  const shown = { state: "waiting", code: attempt.code, name: attempt.name, started: Date.now() };
+  // An approval still waiting for the person's word belongs to an attempt given up for this one: dropped.
+  await SynthSpotBridge.discardPairing();
+  const shown = { state: "waiting", code: attempt.code, name: attempt.name, request: attempt.request,
+    started: Date.now() };
   await chrome.storage.local.set({ pairingAttempt: shown });
   waitForApproval(attempt, shown).catch(() => {});
   return { code: attempt.code };
@@ -247,7 +250,7 @@ async function cancelPairing() {
 async function answerApproval(approvedThere) {
   const { pairingAttempt: shown } = await chrome.storage.local.get("pairingAttempt");
   if (approvedThere) {
-    await SynthSpotBridge.confirmPairing();
+    await SynthSpotBridge.confirmPairing(shown && shown.request);
     await chrome.storage.local.set({ pairingAttempt: { ...shown, state: "paired" } });
     return { paired: true };
   }

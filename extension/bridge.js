@@ -275,9 +275,10 @@ const SynthSpotBridge = (() => {
   }
 
   // The person saw their approval in SynthSpot's window: the held pairing becomes the one in use.
-  async function confirmPairing() {
+  // ``request``: the attempt whose code the person was shown; a pairing held for another one is not kept.
+  async function confirmPairing(request) {
     const held = await loadUnconfirmed();
-    if (!held) throw new BridgeError("unknown_request", MESSAGES.unknown_request);
+    if (!held || held.request !== request) throw new BridgeError("unknown_request", MESSAGES.unknown_request);
     const { request: _request, ...pairing } = held;
     await savePairing(pairing);
     await store("readwrite", (s) => s.delete(UNCONFIRMED));

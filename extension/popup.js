@@ -120,13 +120,18 @@ async function answerApproval(approvedThere) {
 
 async function refresh() {
   setConnection("checking", "Looking for SynthSpot on this computer…");
+  // An approval waiting for the person's word comes first, even over an older pairing the app has
+  // forgotten (re-pairing after a revoke): that older one is what it replaces.
+  const { pairingAttempt: attempt } = await chrome.storage.local.get("pairingAttempt");
+  if (attempt && attempt.state === "confirm") {
+    showConfirm(attempt);
+    return;
+  }
   const paired = Boolean(await SynthSpotBridge.loadPairing());
   $("unpair").hidden = !paired; // nothing to unpair before pairing
   resetUnpair();
   if (!paired) {
-    const { pairingAttempt: attempt } = await chrome.storage.local.get("pairingAttempt");
-    if (attempt && attempt.state === "confirm") showConfirm(attempt);
-    else await showPairing();
+    await showPairing();
     return;
   }
   let status;

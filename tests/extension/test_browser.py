@@ -1059,3 +1059,29 @@ def test_an_approval_the_person_did_not_give_is_not_kept(browser, synthspot_serv
     while json.loads(pairings.read_text())["browsers"] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert json.loads(pairings.read_text())["browsers"] == {}  # withdrawn: revoked on the approving side
+
+
+@pytest.mark.browser
+def test_a_browser_the_app_forgot_pairs_again_through_the_popup(browser, synthspot_serve, brightness_model_path):
+    """The app lost this browser (revoked, a new history): the extension still holds its old pairing, and the
+    popup's approval question must come first, not the old pairing's "not recognised" (a reread found the
+    question never shown, so re-pairing went round in a circle)."""
+    worker = browser.service_workers[0]
+    pair_extension(worker, synthspot_serve)
+    port, store_path = synthspot_serve.port, synthspot_serve.store_path
+    synthspot_serve.stop()
+    (store_path.parent / "bridge_browsers.json").unlink()  # the app forgets every browser
+    again = ServeProcess(brightness_model_path, store_path, port=port, pair=True)
+    try:
+        popup = browser.new_page()
+        popup.goto(POPUP)
+        popup.wait_for_selector('#connection[data-state="not_paired"]')
+        popup.fill("#browser-name", "Test Chromium")
+        popup.click("#pair")
+        popup.wait_for_selector('#connection[data-state="waiting"]')
+        again.answer_next_request(approve=True)
+        popup.wait_for_selector('#connection[data-state="confirm"]')
+        popup.click("#confirm-pairing")
+        popup.wait_for_selector('#connection[data-state="paired"]')
+    finally:
+        again.stop()
