@@ -1033,6 +1033,19 @@ def test_a_popover_the_page_opens_later_does_not_cover_the_badges(browser, page_
                            timeout=5000)
 
 
+def approved_in_popup(browser, serve):
+    """A popup that asked to pair, its request approved on serve's terminal: it now asks the person."""
+    popup = browser.new_page()
+    popup.goto(POPUP)
+    popup.wait_for_selector('#connection[data-state="not_paired"]')
+    popup.fill("#browser-name", "Test Chromium")
+    popup.click("#pair")
+    popup.wait_for_selector('#connection[data-state="waiting"]')
+    serve.answer_next_request(approve=True)
+    popup.wait_for_selector('#connection[data-state="confirm"]')
+    return popup
+
+
 @pytest.mark.browser
 def test_an_approval_the_person_did_not_give_is_not_kept(browser, synthspot_serve):
     """Whatever answers on the port can approve a pairing (a program started there while SynthSpot is not
@@ -1040,14 +1053,7 @@ def test_an_approval_the_person_did_not_give_is_not_kept(browser, synthspot_serv
     and "No" keeps nothing and has the approving side drop it too."""
     worker = browser.service_workers[0]
     worker.evaluate("(port) => chrome.storage.local.set({ bridgePort: port })", synthspot_serve.port)
-    popup = browser.new_page()
-    popup.goto(POPUP)
-    popup.wait_for_selector('#connection[data-state="not_paired"]')
-    popup.fill("#browser-name", "Test Chromium")
-    popup.click("#pair")
-    popup.wait_for_selector('#connection[data-state="waiting"]')
-    synthspot_serve.answer_next_request(approve=True)  # as a program approving itself would
-    popup.wait_for_selector('#connection[data-state="confirm"]')
+    popup = approved_in_popup(browser, synthspot_serve)  # as a program approving itself would
     assert worker.evaluate("() => SynthSpotBridge.loadPairing()") is None  # nothing usable yet
     popup.screenshot(path=str(CONFIRM_SCREENSHOT))
     popup.click("#reject-pairing")
@@ -1073,14 +1079,7 @@ def test_a_browser_the_app_forgot_pairs_again_through_the_popup(browser, synthsp
     (store_path.parent / "bridge_browsers.json").unlink()  # the app forgets every browser
     again = ServeProcess(brightness_model_path, store_path, port=port, pair=True)
     try:
-        popup = browser.new_page()
-        popup.goto(POPUP)
-        popup.wait_for_selector('#connection[data-state="not_paired"]')
-        popup.fill("#browser-name", "Test Chromium")
-        popup.click("#pair")
-        popup.wait_for_selector('#connection[data-state="waiting"]')
-        again.answer_next_request(approve=True)
-        popup.wait_for_selector('#connection[data-state="confirm"]')
+        popup = approved_in_popup(browser, again)
         popup.click("#confirm-pairing")
         popup.wait_for_selector('#connection[data-state="paired"]')
     finally:
