@@ -42,8 +42,8 @@ def write_results(path: str | os.PathLike, results: Iterable[Result], as_csv: bo
                         raise ExportCancelled()
                 out.write("\n]\n")
         os.replace(temporary, path)  # a crash mid-write never leaves half a file under the real name
-    except (OSError, ExportCancelled):
-        temporary.unlink(missing_ok=True)  # a full disk or a cancel leaves no half-written ".saving" file behind
+    except BaseException:  # a full disk, a cancel, a store that fails mid-way: no half-written ".saving" left
+        temporary.unlink(missing_ok=True)
         raise
     return path
 

@@ -4,6 +4,7 @@ and what the person is told (the status bar; a dialog when nothing could be writ
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -33,18 +34,23 @@ def export_rows(window: QMainWindow, rows: list[Row], store, start_folder: str, 
         elif Path(path).suffix.lower() not in (".csv", ".json"):  # "results.txt": the format chosen, not JSON
             as_csv = "JSON" not in chosen
     results: Iterable[Result]
-    progress = None
+    dialog = None
     if writes_csv(path, as_csv):
         results = [row.result for row in rows if row.result is not None]  # a CSV has no crops nor heatmaps
     else:  # JSON carries everything, each result's details read from the store as it is written
         results = (result for row in rows if (result := whole_result(row, store)) is not None)
         if len(rows) > EXPORT_WITHOUT_PROGRESS:
-            progress = _progress_dialog(window, len(rows))
+            dialog = _ExportProgress(window, len(rows))
     status = window.statusBar()
     try:
-        written = write_results(path, results, as_csv, progress)
+        written = write_results(path, results, as_csv, None if dialog is None else dialog.advance)
     except ExportCancelled:
         status.showMessage("Export cancelled: nothing was written.", 8000)
+        return None
+    except (sqlite3.Error, ValueError) as exc:  # a result's details could not be read back from the history
+        status.showMessage(f"Export failed: the history could not be read ({exc}).", 8000)
+        QMessageBox.warning(window, "Export failed", f"The results could not be read from the history: {exc}.\n\n"
+                            "Nothing was written.")
         return None
     except OSError as exc:
         reason = save_failure_text(path, exc)
@@ -52,22 +58,26 @@ def export_rows(window: QMainWindow, rows: list[Row], store, start_folder: str, 
         QMessageBox.warning(window, "Export failed", f"The results could not be saved to {path}: {reason}.\n\n"
                             "Nothing was written. Export again and choose another place.")
         return None
+    finally:
+        if dialog is not None:
+            dialog.close()
+            dialog.deleteLater()
     status.showMessage(f"Exported {counted(len(rows), 'result')} to {written}", 8000)
     return written
 
 
-def _progress_dialog(window: QMainWindow, total: int):
-    """A window-modal progress dialog for a long export; the callback write_results calls."""
-    dialog = QProgressDialog(f"Exporting {total:,} results…", "Cancel", 0, total, window)
-    dialog.setWindowTitle("Export")
-    dialog.setWindowModality(Qt.WindowModality.WindowModal)
-    dialog.setMinimumDuration(500)
+class _ExportProgress(QProgressDialog):
+    """A window-modal progress dialog for a long export; ``advance`` is what write_results calls."""
 
-    def advance(done: int) -> bool:
-        if done % 50 == 0 or done == total:
-            dialog.setValue(done)  # a modal dialog's setValue keeps the window painting and Cancel live
-        if done >= total:
-            dialog.close()
-        return not dialog.wasCanceled()
+    def __init__(self, window: QMainWindow, total: int):
+        super().__init__(f"Exporting {total:,} results…", "Cancel", 0, total, window)
+        self.setWindowTitle("Export")
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.setMinimumDuration(500)
+        self.total = total
 
-    return advance
+    def advance(self, done: int) -> bool:
+        if done % 50 == 0 or done == self.total:
+            self.setValue(done)  # a modal dialog's setValue keeps the window painting and Cancel live
+        return not self.wasCanceled()
+

@@ -95,3 +95,32 @@ def test_a_long_json_export_reports_its_progress_and_a_cancel_leaves_nothing(tmp
     with pytest.raises(ExportCancelled):
         write_results(stopped, iter(results), progress=lambda done: done < 3)
     assert not stopped.exists() and list(tmp_path.glob(".*.saving")) == []
+
+
+def test_an_export_the_history_fails_half_way_through_says_so_and_leaves_nothing(tmp_path, qtbot, model_path,
+                                                                                   make_window, store_path):
+    """Details are read as the JSON is written: one result the history cannot give back (damaged here) used
+    to escape as a traceback, leave the '.saving' file and the progress dialog open (a reread)."""
+    import sqlite3
+
+    from PySide6.QtWidgets import QMessageBox, QProgressDialog
+
+    from engine.result import Result
+    from engine.store import Store
+    from tests.desktop.conftest import answer_message_box
+
+    store = Store(store_path)
+    for index in range(600):
+        store.put(Result(sha256=f"{index:064x}", path=f"/p/{index}.png", source="dropped", probability=0.5,
+                         verdict="uncertain", scanned_at=1000.0 + index, artifact_map=[[0.5]], model_name="test-brightness",
+                         model_version="1"), "test-brightness@1")
+    with sqlite3.connect(store_path) as db:
+        db.execute("UPDATE results SET data = '{broken' WHERE sha256 = ?", (f"{7:064x}",))
+    window = make_window(model_path)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 600, timeout=WAIT_MS)
+    seen: list[str] = []
+    answer_message_box(QMessageBox.StandardButton.Ok, seen)
+    assert window.export_results(str(tmp_path / "all.json")) is None
+    assert seen and "could not be read from the history" in seen[0]
+    assert not (tmp_path / "all.json").exists() and list(tmp_path.glob(".*.saving")) == []
+    assert not any(dialog.isVisible() for dialog in window.findChildren(QProgressDialog))
