@@ -32,8 +32,10 @@ def load_teacher(source: str | Path, student: Detector, device: torch.device) ->
 def distillation_loss(student_logit: torch.Tensor, teacher_logit: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """KL divergence from the teacher's (tempered) Bernoulli to the student's, times T² so that its
     gradients keep their size whatever the temperature; zero where the two agree."""
-    target = torch.sigmoid(teacher_logit.float() / temperature)
+    tempered = teacher_logit.float() / temperature
+    target = torch.sigmoid(tempered)
     cross_entropy = F.binary_cross_entropy_with_logits(student_logit.float() / temperature, target)
-    # the teacher's own entropy does not depend on the student: taking it off makes 0 mean "agrees"
-    entropy = F.binary_cross_entropy(target, target)
+    # The teacher's own entropy does not depend on the student: taking it off makes 0 mean "agrees". Taken
+    # from its logits (binary_cross_entropy on probabilities is refused under CUDA autocast).
+    entropy = F.binary_cross_entropy_with_logits(tempered, target)
     return (cross_entropy - entropy) * temperature**2
