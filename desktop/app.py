@@ -59,7 +59,7 @@ def accept_later_launches(window, server: InstanceServer) -> None:
         if paths:
             window.scan_paths(paths, "cli")
 
-    server.pathsReceived.connect(arrived)
+    server.deliver_to(arrived)
 
 
 READY_ENV = "SYNTHSPOT_READY_FILE"
@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     if store is None:  # the person chose Quit over a history that cannot be used
         server.close()
         return 1
-    session = AppSession(AppSettings.open(), store, model_override=model_override, unsaved_reason=unsaved_reason)
+    session = AppSession(AppSettings.open(), store, model_override=model_override, unsaved_reason=unsaved_reason,
+                         pairing_folder=default_store_path().parent if unsaved_reason else None)
     window = create_window(session)
     accept_later_launches(window, server)
     if os.environ.get(READY_ENV):

@@ -88,7 +88,7 @@ class BridgeController(QObject):
 
         port = self._session.settings.bridge_port or DEFAULT_PORT
         # Called from the bridge's thread: the queued signal brings it to the windows' thread.
-        pairing = PairingState(self._session.store.path.parent / PAIRING_FILE, on_change=self.pairingChanged.emit)
+        pairing = PairingState(self._session.pairing_folder / PAIRING_FILE, on_change=self.pairingChanged.emit)
         server = BridgeServer(self._session.service.scanner, self._session.store, port=port, pairing=pairing,
                               on_scan=self.resultArrived.emit, on_open=self.openRequested.emit)
         try:

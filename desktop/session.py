@@ -40,10 +40,13 @@ class AppSession(QObject):
     _watchStatus = Signal(str, str, str)
 
     def __init__(self, settings: AppSettings, store: Store | None = None, parent: QObject | None = None,
-                 model_override: str = "", unsaved_reason: str = ""):
+                 model_override: str = "", unsaved_reason: str = "", pairing_folder: Path | None = None):
         super().__init__(parent)
         self.settings = settings
         self.unsaved_reason = unsaved_reason  # why results are not kept this session ("": they are)
+        # Paired browsers are kept beside the history; a session on a temporary history keeps them where
+        # the real one is, so its browsers stay paired (and a pairing made now is not lost).
+        self._pairing_folder = pairing_folder
         # ``--model``: this run's model, over the one Settings name, and not saved; a model chosen in
         # Settings afterwards replaces it.
         self.model_override = model_override
@@ -68,6 +71,10 @@ class AppSession(QObject):
         self.service.modelStateChanged.connect(lambda _state: self.bridge.model_changed())
         # Browser scans join the same results stream as everything else.
         self.bridge.resultArrived.connect(lambda result: self.service.resultsReady.emit([result]))
+
+    @property
+    def pairing_folder(self) -> Path:
+        return self._pairing_folder or self.store.path.parent
 
     def start(self) -> None:
         self.service.load_model(self.model_override or self.settings.model_path, self.settings.provider)

@@ -64,6 +64,16 @@ class InstanceServer(QObject):
         self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         self._server.newConnection.connect(self._accept)
         self._buffers: dict[QLocalSocket, bytes] = {}
+        # Launches answered before the window exists (a dialog at start runs the event loop): their paths
+        # wait here for deliver_to, instead of going to a signal nothing listens to yet.
+        self._early: list[list[str]] | None = []
+
+    def deliver_to(self, receiver) -> None:
+        """Hand every launch's paths to ``receiver``: those that arrived early now, later ones as they come."""
+        early, self._early = self._early or [], None
+        self.pathsReceived.connect(receiver)
+        for paths in early:
+            receiver(paths)
 
     def listen(self) -> bool:
         if self._server.listen(self.name):
@@ -98,7 +108,10 @@ class InstanceServer(QObject):
             paths = []
         socket.write(ACK)
         socket.flush()
-        self.pathsReceived.emit(paths)
+        if self._early is not None:
+            self._early.append(paths)
+        else:
+            self.pathsReceived.emit(paths)
 
     def _forget(self, socket: QLocalSocket) -> None:
         self._buffers.pop(socket, None)

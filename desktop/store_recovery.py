@@ -8,7 +8,9 @@ temporary database that is gone when the app quits, and the window says so for a
 
 from __future__ import annotations
 
+import atexit
 import logging
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -25,8 +27,11 @@ QUIT = "Quit"
 
 
 def temporary_store() -> Store:
-    """A history for this session only, in a temporary folder."""
-    return Store(Path(tempfile.mkdtemp(prefix="synthspot-unsaved-")) / "results.sqlite3")
+    """A history for this session only, in a temporary folder removed when the app quits (what was scanned,
+    paths and page addresses included, does not stay behind)."""
+    folder = Path(tempfile.mkdtemp(prefix="synthspot-unsaved-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return Store(folder / "results.sqlite3")
 
 
 def open_store(path: Path, ours: bool, ask=None) -> tuple[Store | None, str]:
@@ -40,17 +45,27 @@ def open_store(path: Path, ours: bool, ask=None) -> tuple[Store | None, str]:
         failure = error
     movable = ours and (failure.corrupt or (path.is_file() and "not a SQLite file" in failure.reason))
     choice = ask(failure, [FRESH, TEMPORARY, QUIT] if movable else [TEMPORARY, QUIT])
+    unsaved = failure.reason
     if choice == FRESH:
-        moved = move_aside(path)
         try:
+            moved = move_aside(path)
             return Store(path), ""
-        except StoreError as again:  # the folder itself is the trouble (full, read-only): say so, go on unsaved
+        except OSError as exc:  # the folder itself is the trouble (read-only, full): say so, go on unsaved
+            log.warning("the damaged store cannot be moved aside: %s", exc)
+            unsaved = f"{failure.reason}; moving it aside failed: {exc}"
+        except StoreError as again:
             log.warning("a new store cannot be made either: %s", again)
-            return temporary_store(), (f"the old history was moved to {moved.name}, and a new one cannot be "
-                                       f"made: {again.reason}")
-    if choice == TEMPORARY:
-        return temporary_store(), failure.reason
-    return None, ""
+            unsaved = f"the old history was moved to {moved.name}, and a new one cannot be made: {again.reason}"
+    elif choice != TEMPORARY:
+        return None, ""
+    try:
+        return temporary_store(), unsaved
+    except (StoreError, OSError) as exc:  # not even a temporary file can be made: nothing to scan into
+        log.error("not even a temporary history can be made: %s", exc)
+        QMessageBox.critical(None, "SynthSpot cannot start",
+                             f"SynthSpot cannot keep a history, not even a temporary one: {exc}.\n\n"
+                             "Free some disk space, then start it again.")
+        return None, ""
 
 
 def ask_in_dialog(error: StoreError, choices: list[str]) -> str:

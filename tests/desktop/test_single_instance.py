@@ -72,3 +72,24 @@ def test_a_running_app_that_does_not_answer_is_busy_not_gone(tmp_path, qapp):
         assert send_to_running(name, [str(tmp_path / "a.png")]) == BUSY
     finally:
         first.close()
+
+
+def test_a_launch_answered_before_the_window_exists_is_not_lost(tmp_path, qtbot):
+    """A dialog at start (a history that cannot be opened) runs the event loop before the window is there:
+    a second launch then was answered 'taken' and its paths went to a signal nothing listened to (a reread)."""
+    name = instance_name(tmp_path / "store.sqlite3")
+    first = InstanceServer(name)
+    assert first.listen()
+    second = subprocess.Popen([sys.executable, "-c", "import sys; from desktop.single_instance import "
+                               f"send_to_running; sys.exit(send_to_running({name!r}, ['/photos/a.png']) != 'handed')"],
+                              cwd=ROOT, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    try:
+        qtbot.waitUntil(lambda: second.poll() is not None, timeout=WAIT_MS)
+    finally:
+        if second.poll() is None:
+            second.kill()
+    assert second.returncode == 0
+    arrived: list[list[str]] = []
+    first.deliver_to(arrived.append)
+    assert arrived == [["/photos/a.png"]]
+    first.close()
