@@ -35,9 +35,10 @@ from engine.store import STORE_ENV, default_store_path
 
 # Qt's own command-line options (QGuiApplication and QApplication), which go on to Qt; any other option is
 # refused, where it used to start the window without a word (`--version`, a mistyped `--selftst`).
-QT_OPTIONS = frozenset({"platform", "platformpluginpath", "platformtheme", "plugin", "qmljsdebugger",
-                        "qwindowgeometry", "qwindowicon", "qwindowtitle", "reverse", "session", "display",
-                        "geometry", "style", "stylesheet", "widgetcount", "nograb", "dograb", "sync"})
+QT_OPTIONS_WITH_VALUE = frozenset({"platform", "platformpluginpath", "platformtheme", "plugin", "qmljsdebugger",
+                                   "qwindowgeometry", "qwindowicon", "qwindowtitle", "session", "display",
+                                   "geometry", "style", "stylesheet"})
+QT_OPTIONS = QT_OPTIONS_WITH_VALUE | {"reverse", "widgetcount", "nograb", "dograb", "sync"}
 
 
 def build_parser(prog: str = "synthspot-app") -> argparse.ArgumentParser:
@@ -82,19 +83,31 @@ def configure_runtime() -> None:
     sys.setswitchinterval(0.001)
 
 
-def qt_option(argument: str) -> bool:
-    return argument.startswith("-") and argument.lstrip("-").split("=", 1)[0] in QT_OPTIONS
+def split_qt_options(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(the app's arguments, Qt's own options with their values: ``-platform offscreen``, ``--style=Fusion``)."""
+    ours: list[str] = []
+    qt: list[str] = []
+    index = 0
+    while index < len(argv):
+        argument = argv[index]
+        option, equals, _value = argument.lstrip("-").partition("=")
+        if argument.startswith("-") and option in QT_OPTIONS:
+            qt.append(argument)
+            if option in QT_OPTIONS_WITH_VALUE and not equals and index + 1 < len(argv):
+                index += 1
+                qt.append(argv[index])  # the option's value, not a path to scan
+        else:
+            ours.append(argument)
+        index += 1
+    return ours, qt
 
 
 def parse_arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     """(SynthSpot's options, Qt's); anything else ends the program with a usage message (exit 2)."""
     name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     parser = build_parser(name if name in ("synthspot", "synthspot-app") else "synthspot-app")
-    args, rest = parser.parse_known_args(argv)
-    unknown = [argument for argument in rest if argument.startswith("-") and not qt_option(argument)]
-    if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    return args, rest
+    ours, qt = split_qt_options(argv)
+    return parser.parse_intermixed_args(ours), qt
 
 
 def absolute_paths(paths: list[str]) -> list[str]:

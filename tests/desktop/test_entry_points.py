@@ -46,8 +46,11 @@ def test_an_option_the_app_does_not_know_is_refused_not_a_silent_start(capsys):
     with pytest.raises(SystemExit) as shown:
         parse_arguments(["--version"])
     assert shown.value.code == 0 and engine.__version__ in capsys.readouterr().out
-    args, qt = parse_arguments(["a.png", "-platform", "offscreen", "--style=Fusion", "--model", "m.onnx"])
-    assert args.paths == ["a.png"] and args.model == "m.onnx" and qt == ["-platform", "offscreen", "--style=Fusion"]
+    args, qt = parse_arguments(["a.png", "-platform", "offscreen", "--style=Fusion", "--model", "m.onnx", "b.png",
+                                "-stylesheet", "s.qss", "-reverse"])
+    # An option's value is not a path to scan, and a path after --model is not handed to Qt (a reread).
+    assert args.paths == ["a.png", "b.png"] and args.model == "m.onnx"
+    assert qt == ["-platform", "offscreen", "--style=Fusion", "-stylesheet", "s.qss", "-reverse"]
 
 
 def test_relative_paths_from_a_deleted_folder_are_left_out_with_a_word_not_a_crash(tmp_path, capsys):
