@@ -79,10 +79,17 @@
       // reopened it by the time this runs).
       host.addEventListener("toggle", () => { if (host.isConnected && !raised()) raise(); });
       // A popover or dialog the page opens joins the top layer above ours and could cover a badge with a
-      // fake one: ours goes back on top (toggle does not bubble, but it is seen on its way down). Bounded,
-      // like reattaching, so a page that answers in kind cannot keep both flipping for ever.
+      // fake one: ours goes back on top (toggle does not bubble, but it is seen on its way down). At most
+      // RAISES_PER_SECOND a second, so a page that answers in kind cannot keep both flipping for ever, nor
+      // spend a lifetime budget first and then cover the badges for good.
       document.addEventListener("toggle", (event) => {
-        if (event.target !== host && event.newState === "open" && entries.size && pageRaises < 200) {
+        if (event.target === host || event.newState !== "open" || !entries.size) return;
+        const now = performance.now();
+        if (now - raisesSince > 1000) {
+          raisesSince = now;
+          pageRaises = 0;
+        }
+        if (pageRaises < RAISES_PER_SECOND) {
           pageRaises += 1;
           raise();
         }
@@ -138,7 +145,9 @@
   }
 
   let reattached = 0;
+  const RAISES_PER_SECOND = 20;
   let pageRaises = 0;
+  let raisesSince = 0;
   function guardHost() {
     if (entries.size && host && !host.isConnected && reattached < 100) { // a page that keeps removing it wins eventually
       reattached += 1;

@@ -2,7 +2,7 @@
 # Adds SynthSpot to this user's application menu (no root needed): run it from the unpacked folder.
 # Run it again after moving the folder (the entry names the folder). --uninstall removes the entry and icon.
 set -eu
-here=$(cd "$(dirname "$0")" && pwd)
+here=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)  # CDPATH would make cd print the folder a second time
 data=${XDG_DATA_HOME:-$HOME/.local/share}
 entry="$data/applications/synthspot.desktop"
 icon="$data/icons/hicolor/256x256/apps/synthspot.png"

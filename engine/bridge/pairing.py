@@ -41,12 +41,16 @@ LAST_USE_SAVE_S = 60.0  # "last used" is written to disk at most this often per 
 
 
 def _private_to_this_user(path: Path) -> bool:
-    """Whether the pairing file is this user's and nobody else's to read or write: one planted in a shared
-    folder (a --store there) would pair the planter's key; one others can read has given its keys away."""
+    """Whether the pairing file is this user's and nobody else's to write: one planted in a shared folder (a
+    --store there) would pair the planter's key. Readable by others is only warned about: a portable store
+    on a FAT drive shows every file as 0644 or 0755 whatever was asked, and refusing it would unpair its
+    browsers at every start."""
     info = path.stat()  # FileNotFoundError: nothing paired yet
     if not hasattr(os, "getuid"):  # Windows: the user's profile folder's ACLs decide
         return True
-    return info.st_uid == os.getuid() and not info.st_mode & 0o077
+    if info.st_mode & 0o044:
+        log.warning("%s can be read by other users: its channel keys are theirs to read too", path)
+    return info.st_uid == os.getuid() and not info.st_mode & 0o022
 
 def printable_name(name: str) -> str:
     """A browser's name as it may be shown: no control characters (a terminal escape in it could hide or fake
@@ -255,7 +259,7 @@ class PairingState:
     def _load(self) -> dict[str, PairedBrowser]:
         try:
             if not _private_to_this_user(self.path):
-                log.warning("%s is not this user's alone (another owner, or others may read or write it): its "
+                log.warning("%s is not this user's alone (another owner, or others may write it): its "
                             "pairings are not trusted, and browsers pair again", self.path)
                 return {}
             data = json.loads(self.path.read_text(encoding="utf-8"))

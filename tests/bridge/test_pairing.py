@@ -153,14 +153,17 @@ def test_a_browser_name_cannot_carry_terminal_escapes_or_reorder_what_follows_it
     assert all(ch.isprintable() for ch in pending.name)
 
 
-def test_a_pairing_file_others_may_write_or_read_pairs_nothing(paired, tmp_path, caplog):
-    """One planted in a shared folder (a --store there) would pair the planter's key; one others can read has
-    given its keys away: either way its browsers pair again."""
+def test_a_pairing_file_others_may_write_pairs_nothing(paired, tmp_path, caplog):
+    """One planted in a shared folder (a --store there) would pair the planter's key: its browsers pair again.
+    One others can only read is warned about but kept (a FAT drive shows every file as 0644)."""
     path = tmp_path / "bridge_browsers.json"
     os.chmod(path, 0o666)
     assert PairingState(path).browsers() == []
     assert "not this user's alone" in caplog.text
-    os.chmod(path, 0o640)
+    os.chmod(path, 0o620)
     assert PairingState(path).browsers() == []
+    os.chmod(path, 0o644)
+    assert [b.name for b in PairingState(path).browsers()] == ["Test browser"]
+    assert "can be read by other users" in caplog.text
     os.chmod(path, 0o600)
     assert [b.name for b in PairingState(path).browsers()] == ["Test browser"]

@@ -1084,3 +1084,24 @@ def test_a_browser_the_app_forgot_pairs_again_through_the_popup(browser, synthsp
         popup.wait_for_selector('#connection[data-state="paired"]')
     finally:
         again.stop()
+
+
+@pytest.mark.browser
+def test_a_page_that_spends_the_raises_first_still_cannot_cover_the_badges(browser, page_server, synthspot_serve):
+    """A lifetime budget of re-raises let a page open and close 200 cheap popovers, then cover the badges for
+    good (a reread); the budget is per second."""
+    worker, page, base = paired_page(browser, page_server, synthspot_serve, ("spend-a", "spend-b"),
+                                     '<img src="spend-a.png" width="280" height="180">')
+    assert worker.evaluate(SCAN_TAB)["checked"] == 1
+    (badge,) = wait_for_badges(worker, f"{base}/*", settled(f"{base}/spend-a.png"))
+    x, y = badge["left"] + badge["width"] / 2, badge["top"] + badge["height"] / 2
+    page.evaluate("""async () => { const cheap = document.createElement("div"); cheap.popover = "manual";
+        document.body.append(cheap);
+        const turn = () => new Promise((r) => setTimeout(r, 0));  // toggle events of one turn are coalesced
+        for (let i = 0; i < 250; i++) { cheap.showPopover(); await turn(); cheap.hidePopover(); await turn(); } }""")
+    time.sleep(1.2)  # a second later: raises are allowed again
+    page.evaluate("""() => { const fake = document.createElement("div"); fake.popover = "manual";
+        fake.style.cssText = "inset:0;width:100vw;height:100vh;margin:0;background:#2a2";
+        document.body.append(fake); fake.showPopover(); }""")
+    page.wait_for_function("([x, y]) => document.elementFromPoint(x, y).tagName === 'SYNTHSPOT-BADGES'", arg=[x, y],
+                           timeout=5000)
