@@ -480,6 +480,8 @@ class MainWindow(QMainWindow):
             return
         self.model.remove_rows([position for position, row in enumerate(self.model.rows()) if row.status != QUEUED])
         self.detail.show_row(None)
+        if hasattr(self, "history_label"):  # "Newest 20,000 of 100,000" no longer holds
+            self.history_label.hide()
         self.statusBar().showMessage("History cleared.", 5000)
 
     def _changed_history(self, change, kept: str) -> bool:

@@ -125,7 +125,10 @@ def test_a_history_longer_than_the_list_says_how_much_it_shows(tmp_path, qtbot, 
     wait_for_results(qtbot, window, 3)
     window.service.load_history(limit=2)
     qtbot.waitUntil(lambda: hasattr(window, "history_label"), timeout=WAIT_MS)
-    assert window.history_label.text() == "Newest 2 of 3 results"
+    assert window.history_label.text() == "Newest 2 of 3 results" and window.history_label.isVisible()
+    answer_message_box(QMessageBox.StandardButton.Yes)
+    window.clear_history_action.trigger()
+    assert not window.history_label.isVisible()  # no longer true once the history is cleared
 
 
 def test_a_history_that_cannot_be_read_is_said_not_shown_as_empty(tmp_path, qtbot, model_path, make_window):
