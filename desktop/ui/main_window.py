@@ -250,6 +250,7 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.watch_label)
         bar.addPermanentWidget(self.bridge_label)
         bar.addPermanentWidget(self.provider_label)
+        self._store_failing = False  # a write failed and none has worked since
         self.unsaved_label = QLabel()
         self.unsaved_label.setContentsMargins(10, 0, 10, 0)
         self.unsaved_label.setFrameShape(QFrame.Shape.StyledPanel)
@@ -266,9 +267,26 @@ class MainWindow(QMainWindow):
         self.unsaved_label.setAccessibleDescription(details)
         self.unsaved_label.show()
 
+    def _check_store_recovered(self, results: list) -> None:
+        """After a failed write (a full disk), the newest fresh result found in the store means writes work
+        again: the warning goes."""
+        fresh = [result for result in results if result.ok and not result.cached and result.sha256]
+        if not fresh:
+            return
+        newest = fresh[-1]
+        try:
+            stored = self.session.store.get(newest.sha256, f"{newest.model_name}@{newest.model_version}")
+        except Exception:  # the store is still in trouble
+            return
+        if stored is not None:
+            self._store_failing = False
+            self.unsaved_label.hide()
+            self.statusBar().showMessage("Results are being saved again.", 8000)
+
     def _store_failed(self, reason: str) -> None:
         """Results (or the list of files waiting) could not be written, a full disk most often: the scan goes
         on and its verdicts show, but they are not kept."""
+        self._store_failing = True
         self._show_not_saved("Results not being saved",
                              f"SynthSpot could not write to its history: {reason}. Verdicts still show here, but "
                              "are not kept; free some disk space, then scan again what should be kept.")
@@ -428,6 +446,8 @@ class MainWindow(QMainWindow):
                 self.thumbnails.retry_failed(result.path)
                 self.detail_images.retry_failed(result.path)
         self.model.add_results(results)
+        if self._store_failing:
+            self._check_store_recovered(results)
         current = self.detail.row
         if current is not None and any(row_key(r.path, r.sha256) == current.key for r in results):
             self.detail.show_row(current)

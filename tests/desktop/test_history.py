@@ -168,3 +168,11 @@ def test_a_full_disk_mid_session_is_said_and_the_scans_still_show(tmp_path, qtbo
     assert window.unsaved_label.text() == "Results not being saved"
     assert "disk is full" in window.unsaved_label.toolTip()
     assert window.session.store.history() == []
+    # Space freed: the next result is kept, and the warning goes (it stayed for good, a reread found).
+    with sqlite3.connect(window.session.store.path) as db:
+        for table in ("results", "pending"):
+            db.execute(f"DROP TRIGGER full_{table}")
+    drop(window, [write_image(tmp_path / "later.png", 120)])
+    wait_for_results(qtbot, window, 3)
+    qtbot.waitUntil(lambda: not window.unsaved_label.isVisible(), timeout=WAIT_MS)
+    assert [result.path for result in window.session.store.history()] == [str(tmp_path / "later.png")]
