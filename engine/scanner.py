@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from engine import contract
-from engine.decode import DecodeError, open_image
+from engine.decode import MAX_FILE_BYTES, DecodeError, open_image
 from engine.files import NotReadable, read_regular_file
 from engine.memory import DECODE_BUDGET, MemoryBudget
 from engine.claims import Abandoned, ClaimBook
@@ -42,7 +42,6 @@ from engine.store import Store
 
 log = logging.getLogger(__name__)
 
-MAX_READ_BYTES = 200 * 1024 * 1024
 
 
 @dataclass
@@ -550,7 +549,7 @@ def _read(request: ScanRequest) -> tuple[bytes, str | None]:
     if request.data is not None:
         return request.data, None
     try:
-        data = read_regular_file(request.path, MAX_READ_BYTES)
+        data = read_regular_file(request.path, MAX_FILE_BYTES)  # what decoding takes at most: no more is read
     except NotReadable as exc:
         return b"", str(exc)
     except FileNotFoundError:
