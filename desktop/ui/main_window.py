@@ -240,26 +240,26 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.scan_progress = ScanProgress(self.cancel_scan)
         self.scan_progress.add_to(bar)
-        self.watch_label = QLabel(self.session.watch_summary())
+        self.watch_label = self._status_panel(self.session.watch_summary())
         self.watch_label.setToolTip(self.session.watch_details())
-        self.bridge_label = QLabel()
-        self.provider_label = QLabel("Loading model…")
-        for label in (self.watch_label, self.bridge_label, self.provider_label):
-            label.setContentsMargins(10, 0, 10, 0)
-            label.setFrameShape(QFrame.Shape.StyledPanel)
-        bar.addPermanentWidget(self.watch_label)
-        bar.addPermanentWidget(self.bridge_label)
-        bar.addPermanentWidget(self.provider_label)
+        self.bridge_label = self._status_panel()
+        self.provider_label = self._status_panel("Loading model…")
         self._store_failing = False  # a write failed and none has worked since
-        self.unsaved_label = QLabel()
-        self.unsaved_label.setContentsMargins(10, 0, 10, 0)
-        self.unsaved_label.setFrameShape(QFrame.Shape.StyledPanel)
-        self.unsaved_label.hide()
-        bar.addPermanentWidget(self.unsaved_label)
+        self.unsaved_label = self._status_panel(shown=False)
+        self.history_label = self._status_panel(shown=False)  # "Newest 20,000 of 100,000 results"
         if self.session.unsaved_reason:  # the history file could not be used at start (desktop/store_recovery.py)
             self._show_not_saved("Results not saved this session",
                                  f"The history file cannot be used: {self.session.unsaved_reason}. "
                                  "What is scanned now is lost when SynthSpot quits.")
+
+    def _status_panel(self, text: str = "", shown: bool = True) -> QLabel:
+        """A framed label at the status bar's right end."""
+        label = QLabel(text)
+        label.setContentsMargins(10, 0, 10, 0)
+        label.setFrameShape(QFrame.Shape.StyledPanel)
+        label.setVisible(shown)
+        self.statusBar().addPermanentWidget(label)
+        return label
 
     def _show_not_saved(self, text: str, details: str) -> None:
         self.unsaved_label.setText(text)
@@ -500,8 +500,7 @@ class MainWindow(QMainWindow):
             return
         self.model.remove_rows([position for position, row in enumerate(self.model.rows()) if row.status != QUEUED])
         self.detail.show_row(None)
-        if hasattr(self, "history_label"):  # "Newest 20,000 of 100,000" no longer holds
-            self.history_label.hide()
+        self.history_label.hide()  # "Newest 20,000 of 100,000" no longer holds
         self.statusBar().showMessage("History cleared.", 5000)
 
     def _changed_history(self, change, kept: str) -> bool:
@@ -545,12 +544,10 @@ class MainWindow(QMainWindow):
     def _history_limited(self, shown: int, stored: int) -> None:
         """The list holds the newest results only: say so where it stays in sight (filters and Export act on
         what the list holds)."""
-        self.history_label = QLabel(f"Newest {shown:,} of {stored:,} results")
+        self.history_label.setText(f"Newest {shown:,} of {stored:,} results")
         self.history_label.setToolTip(f"The history holds {stored:,} results; the list shows the newest {shown:,}. "
                                       "Filters and Export work on the results in the list.")
-        self.history_label.setContentsMargins(10, 0, 10, 0)
-        self.history_label.setFrameShape(QFrame.Shape.StyledPanel)
-        self.statusBar().addPermanentWidget(self.history_label)
+        self.history_label.show()  # one label, however often the history is read
 
     def _history_failed(self, reason: str) -> None:
         QMessageBox.warning(self, "History not read",

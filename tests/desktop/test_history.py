@@ -124,7 +124,7 @@ def test_a_history_longer_than_the_list_says_how_much_it_shows(tmp_path, qtbot, 
     drop(window, [write_image(tmp_path / f"{name}.png", value) for name, value in (("a", 230), ("b", 30), ("c", 140))])
     wait_for_results(qtbot, window, 3)
     window.service.load_history(limit=2)
-    qtbot.waitUntil(lambda: hasattr(window, "history_label"), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.history_label.isVisible(), timeout=WAIT_MS)
     assert window.history_label.text() == "Newest 2 of 3 results" and window.history_label.isVisible()
     answer_message_box(QMessageBox.StandardButton.Yes)
     window.clear_history_action.trigger()
