@@ -85,22 +85,36 @@ def load_checkpoint(directory: str | Path, weights: str | None = None) -> Detect
     return detector.eval()
 
 
-def warm_start(detector: Detector, source: str | Path) -> None:
+# Heads a warm restart may add to its donor (``field: prefixes of the weights it brings``): a student
+# that gains GAMMA's maps or an expert mix keeps the donor's adapter and starts these afresh.
+ADDABLE_HEADS = {"gamma": ("head.",), "expert_mix": ("mix_head.",)}
+
+
+def warm_start(detector: Detector, source: str | Path) -> tuple[str, ...]:
     """Start ``detector`` from the weights of checkpoint ``source``, made by the same detector
-    config (its name aside): a trained model trains on under a new schedule. The optimiser's state
-    is not in a checkpoint, so this is a warm restart, not a resume."""
+    config (its name aside), or by one that lacks heads ``detector`` adds (GAMMA, an expert mix): a
+    trained model trains on under a new schedule. The optimiser's state is not in a checkpoint, so
+    this is a warm restart, not a resume. Returns the config fields whose heads start afresh."""
     source = Path(source)
     donor = read_config(source)
+    added = tuple(name for name in ADDABLE_HEADS
+                  if getattr(donor, name) != getattr(detector.config, name) and not _head_enabled(donor, name))
     differing = [f.name for f in fields(DetectorConfig)
-                 if f.name != "name" and getattr(donor, f.name) != getattr(detector.config, f.name)]
+                 if f.name not in ("name", *added) and getattr(donor, f.name) != getattr(detector.config, f.name)]
     if differing:
         raise CheckpointError(f"{source} was made by another detector config (it differs in {', '.join(differing)})")
-    tensors = load_file(str(source / WEIGHTS_FILE))
+    fresh = tuple(prefix for name in added for prefix in ADDABLE_HEADS[name])
+    tensors = {key: value for key, value in load_file(str(source / WEIGHTS_FILE)).items() if not key.startswith(fresh)}
     trainable = set(detector.state_dict()) - detector.pretrained_state_keys()
-    missing = sorted(trainable - set(tensors))
+    missing = sorted(key for key in trainable - set(tensors) if not key.startswith(fresh))
     if missing:
         raise CheckpointError(f"{source} lacks weights this detector trains: {missing[:5]}")
     detector.load_state_dict(tensors, strict=False)  # with the backbone, where the checkpoint holds one
+    return added
+
+
+def _head_enabled(config: DetectorConfig, name: str) -> bool:
+    return config.gamma.enabled if name == "gamma" else bool(getattr(config, name))
 
 
 def _lora_shape(config: DetectorConfig, adapter: str) -> tuple:

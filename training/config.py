@@ -119,6 +119,9 @@ class DetectorConfig:
     method: str = "mixed"
     sef: SefConfig = field(default_factory=SefConfig)
     gamma: GammaConfig = field(default_factory=GammaConfig)
+    # A one-pass (``mixed``) student's estimate of its SEF teacher's expert mix, learned by distillation
+    # (``training.distill``): the teacher's experts, in its order, so the app keeps its "kind of artifact".
+    expert_mix: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.validate()
@@ -131,6 +134,12 @@ class DetectorConfig:
         _check(self.method != "sef" or self.adapter == "lora", "method 'sef' needs adapter 'lora' (one LoRA per expert)")
         for part in (self.lora, self.mole, self.sef, self.gamma):
             part.validate()
+        if self.expert_mix:
+            _check(self.method == "mixed", "expert_mix is for one-pass (method 'mixed') students; SEF has its gate")
+            _check(len(self.expert_mix) >= 2 and len(set(self.expert_mix)) == len(self.expert_mix),
+                   "expert_mix needs at least two experts, each named once")
+            _check(all(name in FAKE_DOMAINS for name in self.expert_mix),
+                   f"expert_mix must name fake domains ({', '.join(FAKE_DOMAINS)})")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -148,6 +157,8 @@ class DetectorConfig:
         for key, value in data.items():
             if key in nested:
                 values[key] = _build_part(nested[key], value)
+            elif isinstance(value, list):  # JSON and TOML have lists where the config has tuples
+                values[key] = tuple(value)
             else:
                 values[key] = value
         return cls(**values)

@@ -31,7 +31,7 @@ class InputSpec:
     std: tuple[float, float, float]
     crop_size: int
     size_multiple: int
-    expert_names: tuple[str, ...]  # order of ``expert_weights``' columns; () without SEF
+    expert_names: tuple[str, ...]  # order of ``expert_weights``' columns; () without SEF or an expert mix
     domain_names: tuple[str, ...]  # order of ``domain_map``'s channels; () without GAMMA
     has_artifact_map: bool
 
@@ -42,6 +42,8 @@ class Detector(nn.Module):
         self.config = config
         self.encoder = encoder
         self.head = head
+        # A student's estimate of its SEF teacher's gate (``expert_mix``), read from the class token.
+        self.mix_head = nn.Linear(self.backbone.embed_dim, len(config.expert_mix)) if config.expert_mix else None
         self.crop_size = crop_size
         self.stage = ""
 
@@ -62,7 +64,7 @@ class Detector(nn.Module):
             std=tuple(data.std),
             crop_size=self.crop_size,
             size_multiple=data.size_multiple,
-            expert_names=self.config.sef.experts if sef else (),
+            expert_names=self.config.sef.experts if sef else self.config.expert_mix,
             domain_names=self.config.gamma.domains if gamma else (),
             has_artifact_map=gamma,
         )
@@ -75,6 +77,8 @@ class Detector(nn.Module):
         """Set what trains: ``train`` (mixed), ``expert:<name>`` or ``fusion`` (SEF). The backbone's own weights never do."""
         self.encoder.set_stage(stage)
         self.head.requires_grad_(not stage.startswith("expert:"))
+        if self.mix_head is not None:
+            self.mix_head.requires_grad_(True)  # a mixed detector's one stage trains everything but the backbone
         self.stage = stage
 
     def forward(self, x: torch.Tensor) -> DetectorOutput:
@@ -83,9 +87,12 @@ class Detector(nn.Module):
             return DetectorOutput(encoded.expert_logit, aux_losses=encoded.aux_losses)
         heads = self.head(encoded.features)
         logit = heads["logit"] if encoded.verdict_logit is None else heads["logit"] + encoded.verdict_logit
+        expert_weights = encoded.expert_weights
+        if self.mix_head is not None:
+            expert_weights = self.mix_head(encoded.features.cls_token).softmax(dim=-1)
         return DetectorOutput(
             logit=logit,
-            expert_weights=encoded.expert_weights,
+            expert_weights=expert_weights,
             artifact_map=heads.get("artifact_map"),
             domain_map=heads.get("domain_map"),
             aux_losses=encoded.aux_losses,

@@ -29,7 +29,7 @@ from training import distributed
 from training.checkpoint import import_expert, save_checkpoint, warm_start
 from training.config import ConfigError, DetectorConfig
 from training.detector import Detector, create_detector
-from training.distill import distillation_loss, load_teacher
+from training.distill import distillation_loss, expert_mix_loss, load_teacher
 from training.runs import RunFolder, TrainConfig, autocast_dtype, set_aside
 from training.train_data import IGNORE_INDEX, RecordFilter, TrainingSet, balanced_epoch
 
@@ -63,7 +63,7 @@ class LossModel(nn.Module):
         self.detector = detector
         self.gamma_weight = gamma_weight
         self.balance_weight = detector.config.mole.balance_weight
-        self.teacher = teacher  # frozen, in eval mode: only its logits are read
+        self.teacher = teacher  # frozen, in eval mode: its logits and expert mix are read
         self.distill_weight, self.distill_temperature = distill_weight, distill_temperature
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -74,10 +74,14 @@ class LossModel(nn.Module):
         parts = {"cls": loss.detach()}
         if self.teacher is not None:
             with torch.no_grad():
-                teacher_logit = self.teacher(inputs).logit
-            distill = distillation_loss(out.logit, teacher_logit, self.distill_temperature)
+                taught = self.teacher(inputs)
+            distill = distillation_loss(out.logit, taught.logit, self.distill_temperature)
             parts["distill"] = distill.detach()
             loss = (1 - self.distill_weight) * loss + self.distill_weight * distill
+            if self.detector.mix_head is not None:  # load_teacher saw that the teacher has these experts
+                mix = expert_mix_loss(out.expert_weights, taught.expert_weights)
+                parts["mix"] = mix.detach()
+                loss = loss + self.distill_weight * mix
         if "mole_balance" in out.aux_losses and self.balance_weight:
             parts["balance"] = out.aux_losses["mole_balance"].detach()
             loss = loss + self.balance_weight * out.aux_losses["mole_balance"]
@@ -174,8 +178,11 @@ def train(detector_config: DetectorConfig, config: TrainConfig, run_dir: str | P
             import_expert(detector, expert, source)
             log.info("expert %s imported from %s", expert, source)
         if config.init_from:
-            warm_start(detector, config.init_from)
-            log.info("weights start from %s (a warm restart)", config.init_from)
+            added = warm_start(detector, config.init_from)
+            log.info("weights start from %s (a warm restart%s)", config.init_from,
+                     f"; new heads: {', '.join(added)}" if added else "")
+    if detector_config.expert_mix and not config.distill_from:
+        raise ConfigError("expert_mix is learned from an SEF teacher's gate: set [training] distill_from")
     teacher = load_teacher(config.distill_from, detector, context.device) if config.distill_from else None
     if teacher is not None:
         log.info("distilling from %s (weight %g, temperature %g)", config.distill_from,

@@ -84,6 +84,22 @@ def test_sef_gamma_export_has_every_contract_output_within_tolerance_at_fp16(tmp
     assert outputs.artifact_map == pytest.approx(expected[2].numpy(), abs=0.05)
 
 
+def test_a_one_pass_student_exports_its_maps_and_expert_mix(tmp_path, crops):
+    """A ``mixed`` student with GAMMA heads and an expert mix (``expert_mix``, learned from an SEF teacher)
+    gives the app everything SEF + GAMMA gives it: the expert names, the mix, the map."""
+    student = replace(SEF_GAMMA, method="mixed", sef=SefConfig(), expert_mix=("upsample", "reconstruct"))
+    detector = randomised(create_detector(student))
+    path = tmp_path / "student.onnx"
+    report = export_detector(detector, path, metadata(), "fp32", parity_crops=crops)
+    assert set(report.max_abs_diff) == EVERY_OUTPUT and not report.over(PARITY_TOLERANCE["fp32"])
+    engine_detector = Detector(path)
+    assert engine_detector.metadata.expert_names == ("upsample", "reconstruct")
+    outputs = engine_detector.run(crops[:3])
+    assert outputs.expert_weights.shape == (3, 2)
+    assert outputs.expert_weights.sum(axis=1) == pytest.approx(1.0, abs=1e-4)
+    assert outputs.artifact_map.shape[:2] == (3, 1)
+
+
 @pytest.mark.parametrize("kind", ["sef_gamma", "mole"])
 def test_the_current_torch_exporter_passes_parity_on_every_output(tmp_path, crops, kind):
     """Only torch's current exporter: a torch release that breaks it fails here instead of falling back."""

@@ -4,10 +4,12 @@ a config that no longer fits the code fails here, not hours into a run."""
 from pathlib import Path
 
 import pytest
+import torch
 
 from training.backbones import backbone_entry
 from training.checkpoint import import_expert, warm_start
 from training.detector import create_detector
+from training.distill import load_teacher
 from training.runs import load_run_config
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").rglob("*.toml"))
@@ -25,7 +27,7 @@ def test_config_loads_and_builds(path):
 
 def _starts_from_checkpoints(path):
     training = load_run_config(path)[1]
-    return bool(training.expert_init or training.init_from)
+    return bool(training.expert_init or training.init_from or training.distill_from)
 
 
 STARTS_FROM_CHECKPOINTS = [path for path in CONFIGS if _starts_from_checkpoints(path)]
@@ -40,3 +42,5 @@ def test_the_checkpoints_a_config_starts_from_are_committed_and_fit(path):
         import_expert(detector, expert, root / source)
     if train_config.init_from:
         warm_start(detector, root / train_config.init_from)
+    if train_config.distill_from:  # the teacher sees the student's crops and has the experts it mixes
+        load_teacher(root / train_config.distill_from, detector, torch.device("cpu"))

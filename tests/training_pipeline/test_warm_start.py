@@ -8,6 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from training.checkpoint import CheckpointError, load_checkpoint, warm_start
+from training.config import GammaConfig
 from training.detector import create_detector
 from training.runs import TrainConfig
 from training.train import train
@@ -49,3 +50,23 @@ def test_a_checkpoint_of_another_detector_is_refused(tmp_path):
         warm_start(other, tmp_path / "donor")
     with pytest.raises(CheckpointError, match="has no config.json"):
         warm_start(other, tmp_path / "nowhere")
+
+
+def test_a_student_that_gains_heads_keeps_its_donors_adapter(tmp_path):
+    """A one-pass student given GAMMA's maps and an expert mix starts from its head-less checkpoint: the
+    LoRA carries over, the new heads start afresh; a donor with other GAMMA heads is still refused."""
+    trained_checkpoint(tmp_path / "donor")
+    donated = load_file(str(tmp_path / "donor" / "model.safetensors"))
+    grown = replace(MIXED, gamma=GammaConfig(enabled=True, domains=("real", "upsample")),
+                    expert_mix=("upsample", "reconstruct"))
+    torch.manual_seed(7)
+    detector = create_detector(grown)
+    assert warm_start(detector, tmp_path / "donor") == ("gamma", "expert_mix")
+    state = detector.state_dict()
+    adapters = [key for key in donated if "lora" in key]
+    assert adapters and all(torch.equal(state[key], donated[key]) for key in adapters)
+    assert "head.fc.weight" not in state and "mix_head.weight" in state
+
+    trained_checkpoint(tmp_path / "gamma-donor", replace(MIXED, gamma=GammaConfig(enabled=True)))
+    with pytest.raises(CheckpointError, match="differs in gamma"):
+        warm_start(create_detector(grown), tmp_path / "gamma-donor")
