@@ -23,7 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engine_throughput import SIZES, engine_run, make_photos  # noqa: E402
 
 from engine.model import Detector  # noqa: E402
-from training.evaluate import OnnxScorer, load_records, score_records, summarize  # noqa: E402
+from training.evaluate import summarize  # noqa: E402
+from training.records import load_records
+from training.scoring import OnnxScorer, score_records
 
 AP_TOLERANCE = 0.005
 

@@ -35,7 +35,8 @@ def photo_crops(data: str | None, crop_size: int, count: int = 32, split: str = 
         from export.onnx_export import sample_photo_crops
 
         return sample_photo_crops(crop_size, count)
-    from training.evaluate import load_records, read_image
+    from training.records import load_records
+    from training.scoring import read_image
     from training.data import manifest
 
     records, base = load_records(data, split)
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from export.onnx_export import ExportError, export_detector
-    from training.evaluate import load_checkpoint_or_exit
+    from training.arguments import load_checkpoint_or_exit
 
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
     if not precisions:

@@ -90,8 +90,10 @@ def _calibrate(argv: list[str]) -> int:
     if args.split == "train":
         print("synthspot-train calibrate: warning: the model has seen the train split; thresholds fitted on it "
               "are too sure of themselves (use val)", file=sys.stderr)
-    from training.evaluate import (UndecodableImage, check_out_file, load_records, load_scorer_or_exit,
-                                   parse_perturbations, score_records)
+    from training.arguments import check_out_file, load_scorer_or_exit
+    from training.perturbations import parse_perturbations
+    from training.records import load_records
+    from training.scoring import UndecodableImage, score_records
 
     try:
         perturbations = parse_perturbations(args.perturbations)

@@ -38,7 +38,7 @@ import numpy as np
 
 from engine.contract import LogitScaling, sigmoid
 from training.config import ConfigError
-from training.evaluate import parse_perturbations
+from training.perturbations import parse_perturbations
 from training.metrics import detection_metrics, mean_ap
 from training.runs import METRICS_FILE
 
@@ -116,7 +116,7 @@ def export_for_scoring(checkpoint: Path, path: Path) -> Path:
     from engine.contract import ModelMetadata
     from export.onnx_export import export_detector
     from training.checkpoint import load_checkpoint
-    from training.evaluate import ScoringRecipe
+    from training.scoring import ScoringRecipe
 
     detector = load_checkpoint(checkpoint)
     recipe = ScoringRecipe()

@@ -9,7 +9,7 @@ Given what was done to each real (``kinds``: original, resize, gaussian_blur, jp
 holds the FPR on every kind with enough reals, not only on all of them pooled: "likely AI" should
 mean the same on a camera original, a resized web copy and a blurred snapshot, and a pooled
 quantile lets the kinds that score high (blur, originals) take more than their share. ``perturbed``
-copies of the same reals (every one blurred, halved, upscaled: ``training.evaluate.PERTURBATIONS``)
+copies of the same reals (every one blurred, halved, upscaled: ``training.perturbations.PERTURBATIONS``)
 are kinds of their own in the same way, named ``perturbed:<name>``; they stay out of the pool and of
 ``likely_real``, which describe the reals as they came.
 
@@ -104,7 +104,7 @@ def calibrate(real_probabilities, fpr: float = 0.01, real_quantile: float = DEFA
               recipe=None, crop_size: int | None = None, kinds=None, perturbed=None,
               scaling: LogitScaling | None = None) -> Calibration:
     """Thresholds from real photos' probabilities; ``kinds`` (one tuple of processing kinds per real,
-    as ``training.evaluate.real_kinds`` gives) makes ``likely_ai`` hold ``fpr`` on each kind too, and
+    as ``training.records.real_kinds`` gives) makes ``likely_ai`` hold ``fpr`` on each kind too, and
     ``perturbed`` ({perturbation: the same reals' probabilities after it}) on each perturbation.
     ``scaling``, the logit scaling the probabilities were computed with, is recorded beside them."""
     scores = np.asarray(real_probabilities, dtype=np.float64)

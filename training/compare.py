@@ -85,7 +85,7 @@ def quality_rows(scores: dict, quality: np.ndarray) -> dict[str, float]:
 
 def split_records(manifest: str | Path, split: str, labels: np.ndarray) -> list:
     """The split's records in the evaluation's own order, checked to be the evaluations' images."""
-    from training.evaluate import load_records
+    from training.records import load_records
 
     records, _ = load_records(manifest, split=split)
     if len(records) != len(labels) or not np.array_equal([r.label for r in records], labels):
@@ -100,7 +100,7 @@ def stored_quality(records: list) -> np.ndarray:
 
 def bootstrap_rows(conditions, records: list, base_scores: dict, cand_scores: dict, resamples: int) -> list[str]:
     """The second table: each condition's mean generator and family AP difference, resampled by source photo."""
-    from training.evaluate import family_name, group_name
+    from training.records import family_name, group_name
 
     photos = np.array([r.source_id for r in records])
     groupings = (("generator", np.array([group_name(r) for r in records])),

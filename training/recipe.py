@@ -26,7 +26,7 @@ from training.data import manifest
 def crop_logits(records, base, scorer, max_crops: int, crop_plan: str) -> list[np.ndarray]:
     """Per image, the logits of its crops under the engine's plan, on the pixels the engine decodes
     (CMYK, 16-bit, palette and transparent images differ from a bare ``convert("RGB")``)."""
-    from training.evaluate import read_image
+    from training.scoring import read_image
 
     out = []
     for record in records:
@@ -51,7 +51,8 @@ def compare(labels: np.ndarray, groups: list[str], logits_per_image: list[np.nda
 
 
 def main(argv: list[str] | None = None) -> int:
-    from training.evaluate import group_name, load_records, load_scorer
+    from training.records import group_name, load_records
+    from training.scoring import load_scorer
 
     parser = argparse.ArgumentParser(prog="python -m training.recipe", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)

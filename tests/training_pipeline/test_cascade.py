@@ -14,7 +14,7 @@ from engine.scanner import Scanner, ScanRequest
 from export.cascade import main as cascade_main
 from tests.conftest import solid_image
 from tests.fixtures.synthetic import brightness_model
-from training.evaluate import load_scorer, score_image
+from training.scoring import load_scorer, score_image
 
 
 def logistic(logit: float) -> float:  # the expected probability, computed apart from the engine's

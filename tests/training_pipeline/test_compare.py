@@ -10,7 +10,7 @@ import pytest
 from tests.training_pipeline.conftest import trained_checkpoint
 from training.__main__ import main as training_cli
 from training.compare import main as compare_cli
-from training.evaluate import load_records
+from training.records import load_records
 
 
 def evaluate(checkpoint, manifest, out, *extra) -> dict:

@@ -16,7 +16,8 @@ from export.__main__ import main as export_cli
 from training.__main__ import main as training_cli
 from training.checkpoint import load_checkpoint
 from training.data import manifest
-from training.evaluate import TorchScorer, family_name, score_image, score_records
+from training.records import family_name
+from training.scoring import TorchScorer, score_image, score_records
 
 CONFIG = """
 [detector]

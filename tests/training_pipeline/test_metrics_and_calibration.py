@@ -154,7 +154,8 @@ def test_verdict_shares_and_reliability_bins_by_hand():
 
 
 def test_summary_reports_processed_reals_by_what_was_done_to_them():
-    from training.evaluate import Scores, summarize
+    from training.evaluate import summarize
+    from training.scoring import Scores
 
     logit = lambda p: np.log(p / (1 - p))  # noqa: E731
     probabilities = np.array([0.1, 0.95, 0.5, 0.99, 0.97, 0.2])
@@ -174,7 +175,8 @@ def test_summary_reports_processed_reals_by_what_was_done_to_them():
 
 def test_the_apps_verdicts_hedge_where_the_engine_would_whatever_the_score():
     from engine.result import ImageTraits
-    from training.evaluate import AppView, Scores, summarize
+    from training.evaluate import summarize
+    from training.scoring import AppView, Scores
 
     logit = lambda p: np.log(p / (1 - p))  # noqa: E731
     probabilities = np.array([0.1, 0.1, 0.1, 0.95, 0.1])
@@ -239,7 +241,7 @@ def test_recipe_cli_refuses_the_test_split(tmp_path):
 
 def test_generator_groups_are_named_by_network_where_the_manifest_has_one():
     from training.data.manifest import Record
-    from training.evaluate import group_name
+    from training.records import group_name
 
     base = dict(path="x.png", label=1, domain="upsample", source_id="s", split="test", format="PNG", mode="RGB",
                 width=8, height=8, bytes=1)
@@ -258,7 +260,7 @@ def test_the_recipe_scores_the_pixels_the_engine_decodes(tmp_path):
     from PIL import Image
 
     from training.data.manifest import Record
-    from training.evaluate import load_scorer, read_image
+    from training.scoring import load_scorer, read_image
     from training.recipe import crop_logits
     from tests.fixtures.synthetic import brightness_model
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from training.evaluate import PERTURBATIONS
+from training.perturbations import PERTURBATIONS
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import torch
 from training import create_detector
 from training.adapters import adapter_parameters
 from training.config import DetectorConfig, GammaConfig, SefConfig
-from training.evaluate import TorchScorer
+from training.scoring import TorchScorer
 
 CONFIGS = {
     "mixed": DetectorConfig(backbone="efficientnet_lite0", crop_size=64),
