@@ -43,7 +43,7 @@ def open_store(path: Path, ours: bool, ask=None) -> tuple[Store | None, str]:
     except StoreError as error:
         log.warning("the results store cannot be used: %s", error)
         failure = error
-    movable = ours and (failure.corrupt or (path.is_file() and "not a SQLite file" in failure.reason))
+    movable = ours and failure.kind in (StoreError.DAMAGED, StoreError.NOT_SQLITE)
     choice = ask(failure, [FRESH, TEMPORARY, QUIT] if movable else [TEMPORARY, QUIT])
     unsaved = failure.reason
     if choice == FRESH:

@@ -10,14 +10,22 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 class StoreError(RuntimeError):
-    """The store cannot be opened or is damaged. ``corrupt`` means it is a SQLite database that can be
-    moved aside (:func:`move_aside`) and started afresh; otherwise it is not SynthSpot's to move."""
+    """The store cannot be opened or is damaged. ``kind`` says what is wrong where it decides what may be
+    done: ``DAMAGED``, a SQLite database that can be moved aside (:func:`move_aside`) and started afresh;
+    ``NOT_SQLITE``, a file that is no database at all (moved aside only where the path is the app's own,
+    never a ``--store`` someone typed); otherwise ``OTHER``, not SynthSpot's to move."""
 
-    def __init__(self, message: str, path: Path, corrupt: bool = False, cli_hint: str = ""):
+    DAMAGED, NOT_SQLITE, OTHER = "damaged", "not-sqlite", "other"
+
+    def __init__(self, message: str, path: Path, kind: str = OTHER, cli_hint: str = ""):
         super().__init__(f"{message}; {cli_hint}" if cli_hint else message)
         self.reason = message  # without the command line's advice, for the app's words
         self.path = path
-        self.corrupt = corrupt
+        self.kind = kind
+
+    @property
+    def corrupt(self) -> bool:
+        return self.kind == self.DAMAGED
 
 
 def refuse_unusable_path(path: Path) -> None:
@@ -25,7 +33,7 @@ def refuse_unusable_path(path: Path) -> None:
         raise StoreError(f"the results store {path} is a folder, not a database file", path)
     if path.exists() and path.stat().st_size and _head(path) != SQLITE_HEADER:
         raise StoreError(f"{path} is not a SynthSpot results database (not a SQLite file)", path,
-                         cli_hint="choose another --store path")
+                         StoreError.NOT_SQLITE, cli_hint="choose another --store path")
     if path.exists() and path.stat().st_size and _foreign_tables(path):
         # Another program's SQLite file (a mistyped --store): never given SynthSpot's tables, nor chmodded.
         raise StoreError(f"{path} is another program's SQLite database (it has tables of its own and none of "
@@ -52,7 +60,7 @@ def explain(path: Path, exc: Exception) -> StoreError:
     text = str(exc)
     if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text
                                                     or "corrupt" in text):
-        return StoreError(f"the results store {path} is damaged ({text})", path, corrupt=True)
+        return StoreError(f"the results store {path} is damaged ({text})", path, StoreError.DAMAGED)
     if isinstance(exc, PermissionError) or "unable to open" in text or "readonly" in text:
         return StoreError(f"the results store {path} cannot be opened for writing ({text})", path)
     return StoreError(f"the results store {path} cannot be used ({text})", path)
@@ -62,7 +70,7 @@ def quick_check(db: sqlite3.Connection, path: Path) -> None:
     """SQLite's own page-level check; a damaged page would otherwise fail every scan, one by one."""
     problems = [row[0] for row in db.execute("PRAGMA quick_check(3)")]
     if problems != ["ok"]:
-        raise StoreError(f"the results store {path} is damaged ({'; '.join(problems)[:200]})", path, corrupt=True)
+        raise StoreError(f"the results store {path} is damaged ({'; '.join(problems)[:200]})", path, StoreError.DAMAGED)
 
 
 def move_aside(path: Path) -> Path:
