@@ -36,6 +36,11 @@ const SynthSpotBridge = (() => {
       "then click Pair again.",
     pairing_refused: "The pairing was refused in SynthSpot.",
     unknown_request: "The pairing request is gone (the app's Pair a browser window was closed). Try again.",
+    // An app older than this extension takes the key in the first step, and says so this way.
+    bad_public_key: "This SynthSpot app is older than the extension and cannot pair with it: update SynthSpot, " +
+      "then pair again.",
+    commitment_mismatch: "The pairing did not reach SynthSpot as it was sent (something on its port changed " +
+      "it). Nothing was paired. Try again.",
     bad_origin: "SynthSpot refused this extension (its ID is not on the app's list of allowed extensions).",
     rate_limited: "SynthSpot is busy; try again in a moment.",
     too_large: "The image is too large for SynthSpot (over 40 MB).",
@@ -247,14 +252,27 @@ const SynthSpotBridge = (() => {
     return { key, code };
   }
 
+  // What goes out before the key itself (as protocol.py's pairing_commitment): a relay on the port must
+  // give its key before it sees ours, so it cannot try keys until the code we show matches the app's.
+  async function commitmentTo(clientPublic) {
+    const prefix = enc.encode("synthspot pairing commitment v1\n");
+    const both = new Uint8Array(prefix.length + clientPublic.length);
+    both.set(prefix);
+    both.set(clientPublic, prefix.length);
+    return new Uint8Array(await crypto.subtle.digest("SHA-256", both));
+  }
+
   // Ask to pair; resolves with the code to compare in the app, and the means to wait for the answer.
   async function requestPairing(name) {
     const pair = await crypto.subtle.generateKey({ name: "X25519" }, false, ["deriveBits"]);
     const clientPublic = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
-    const response = await postJson("/v1/pair", { name, public_key: b64url(clientPublic) });
+    const response = await postJson("/v1/pair", { name, commitment: b64url(await commitmentTo(clientPublic)) });
     const data = await jsonOf(response);
     if (response.status !== 202) throw refusal(response.status, data);
-    const { key, code } = await deriveFromExchange(pair.privateKey, clientPublic, unb64url(data.public_key));
+    const serverPublic = unb64url(data.public_key);  // fixed now: only then is our key revealed
+    const revealed = await postJson("/v1/pair/reveal", { request: data.request, public_key: b64url(clientPublic) });
+    if (revealed.status !== 202) throw refusal(revealed.status, await jsonOf(revealed));
+    const { key, code } = await deriveFromExchange(pair.privateKey, clientPublic, serverPublic);
     return { request: data.request, key, code, name };
   }
 

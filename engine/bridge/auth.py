@@ -23,7 +23,7 @@ from engine.bridge.pairing import PairingState
 
 NONCE_TTL_S = 60.0  # the extension uses its nonce at once; this only covers a slow machine
 PUBLIC_ROUTES = frozenset({("GET", "/v1/status"), ("POST", "/v1/hello"), ("POST", "/v1/pair"),
-                           ("POST", "/v1/pair/status"), ("POST", "/v1/pair/withdraw")})
+                           ("POST", "/v1/pair/reveal"), ("POST", "/v1/pair/status"), ("POST", "/v1/pair/withdraw")})
 _RequestKey = getattr(web, "RequestKey", None)  # aiohttp >= 3.12 wants typed keys; older ones take strings
 CLIENT = _RequestKey("synthspot_client", str) if _RequestKey else "synthspot.client"  # set once authenticated
 BODY_SHA256 = _RequestKey("synthspot_body_sha256", str) if _RequestKey else "synthspot.body_sha256"

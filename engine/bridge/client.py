@@ -91,13 +91,17 @@ class BridgeClient:
     def request_pairing(self, name: str = "Python client") -> PairingTicket:
         private = X25519PrivateKey.generate()
         public = private.public_key().public_bytes_raw()
-        reply = self.post_json("/v1/pair", {"name": name, "public_key": protocol.b64url(public)})
+        commitment = protocol.pairing_commitment(public)  # the key itself only once the app's is known
+        reply = self.post_json("/v1/pair", {"name": name, "commitment": protocol.b64url(commitment)})
         if reply.status != 202:
             raise BridgeRefused(reply)
-        server_public = protocol.unb64url(reply.json()["public_key"])
+        request_id, server_public = reply.json()["request"], protocol.unb64url(reply.json()["public_key"])
+        revealed = self.post_json("/v1/pair/reveal", {"request": request_id, "public_key": protocol.b64url(public)})
+        if revealed.status != 202:
+            raise BridgeRefused(revealed)
         shared = private.exchange(X25519PublicKey.from_public_bytes(server_public))
         key, code = protocol.derive_pairing(shared, public, server_public)
-        return PairingTicket(reply.json()["request"], code, key)
+        return PairingTicket(request_id, code, key)
 
     def pairing_answer(self, ticket: PairingTicket) -> Reply:
         return self.post_json("/v1/pair/status", {"request": ticket.request_id})

@@ -1,11 +1,15 @@
 """Pairing: only while the app's "Pair a browser" window is open (or ``synthspot serve --pair`` runs),
 and only once the person approves the browser there.
 
-A browser asks with its name and an X25519 public key; the app answers its own
-public key, and both sides derive the channel key and a six-digit code
-(``protocol.derive_pairing``). The window lists each request with its name and
-code, and the person approves the one whose code their browser shows, so a
-process that asks at the same moment cannot slip in. Approved browsers are kept
+A browser asks with its name and a commitment to an X25519 public key (its
+hash); the app answers its own public key; only then does the browser reveal
+its key, which must match the commitment, and both sides derive the channel key
+and a six-digit code (``protocol.derive_pairing``). The window lists each
+request with its name and code, and the person approves the one whose code their
+browser shows, so a process that asks at the same moment cannot slip in. The
+commitment keeps a relay between browser and app from choosing its key toward
+the browser after seeing the browser's: otherwise it could try a million keys
+offline until the browser shows the code the app shows it. Approved browsers are kept
 with their name, key, pairing time and last use in a user-only JSON file beside
 the results store; each can be revoked on its own.
 """
@@ -33,6 +37,7 @@ log = logging.getLogger(__name__)
 
 PAIRING_FILE = "bridge_browsers.json"
 REQUEST_TTL_S = 600.0  # an unanswered request, or an answer the browser never collected, is dropped then
+REVEAL_TTL_S = 30.0  # a browser reveals its key at once; a commitment never followed up is dropped then
 MAX_PENDING = 8  # requests waiting for the person at once; more are refused until some are answered
 MAX_NAME = 80
 LAST_USE_SAVE_S = 60.0  # "last used" is written to disk at most this often per browser
@@ -69,6 +74,14 @@ class TooManyRequests(Exception):
     """Several requests already wait for the person's answer."""
 
 
+class UnknownRequest(Exception):
+    """No request by that ID waits for its key (it expired, was withdrawn, or its key came already)."""
+
+
+class CommitmentMismatch(ValueError):
+    """The key revealed is not the one the request committed to; the request is dropped."""
+
+
 @dataclass
 class PairedBrowser:
     client_id: str
@@ -85,8 +98,10 @@ class PairingRequest:
     code: str
     key: bytes = field(repr=False)
     created: float  # time.monotonic()
-    state: str = "pending"  # pending, approved, refused
+    state: str = "pending"  # committed (its key not yet revealed, not shown), pending, approved, refused
     client_id: str = ""
+    commitment: bytes = field(default=b"", repr=False)
+    private: X25519PrivateKey | None = field(default=None, repr=False)  # the app's half, until the reveal
 
 
 class PairingState:
@@ -123,23 +138,46 @@ class PairingState:
 
     # --- the browser's side (the bridge's thread) -----------------------------
 
-    def request(self, name: str, client_public: bytes) -> tuple[str, bytes]:
-        """A new request (its ID and the app's public key); PairingClosed, TooManyRequests or ValueError."""
+    def request(self, name: str, commitment: bytes) -> tuple[str, bytes]:
+        """A new request committed to a key not yet shown (its ID and the app's public key); PairingClosed,
+        TooManyRequests or ValueError. It waits for ``reveal`` before the window lists it."""
         with self._lock:
             self._check_accepting()
-        if len(client_public) != 32:
-            raise ValueError("an X25519 public key is 32 bytes")
+        if len(commitment) != 32:
+            raise ValueError("a commitment is a 32-byte SHA-256")
         private = X25519PrivateKey.generate()
-        server_public = private.public_key().public_bytes_raw()
-        shared = private.exchange(X25519PublicKey.from_public_bytes(client_public))  # ValueError for weak keys
-        key, code = protocol.derive_pairing(shared, client_public, server_public)
         request_id = protocol.b64url(secrets.token_bytes(16))
-        clean_name = printable_name(name)
         with self._lock:
             self._check_accepting()
-            self._requests[request_id] = PairingRequest(request_id, clean_name, code, key, time.monotonic())
+            self._requests[request_id] = PairingRequest(request_id, printable_name(name), "", b"", time.monotonic(),
+                                                        "committed", commitment=commitment, private=private)
+        return request_id, private.public_key().public_bytes_raw()
+
+    def reveal(self, request_id: str, client_public: bytes) -> None:
+        """The browser's key for its committed request: checked against the commitment, then the code is
+        derived and the window lists the request. UnknownRequest, CommitmentMismatch (the request is dropped)
+        or ValueError (a weak key)."""
+        with self._lock:
+            self._expire()
+            found = self._requests.get(request_id)
+            if found is None or found.state != "committed" or found.private is None:
+                raise UnknownRequest()
+            if not protocol.same_bytes(protocol.pairing_commitment(client_public), found.commitment):
+                del self._requests[request_id]
+                raise CommitmentMismatch("the key revealed is not the one committed to")
+            private, found.private = found.private, None
+        try:
+            shared = private.exchange(X25519PublicKey.from_public_bytes(client_public))  # ValueError: weak key
+        except ValueError:
+            with self._lock:
+                self._requests.pop(request_id, None)
+            raise
+        key, code = protocol.derive_pairing(shared, client_public, private.public_key().public_bytes_raw())
+        with self._lock:
+            if self._requests.get(request_id) is not found:  # withdrawn or expired meanwhile
+                raise UnknownRequest()
+            found.key, found.code, found.state = key, code, "pending"
         self._changed()
-        return request_id, server_public
 
     def withdraw(self, request_id: str) -> bool:
         """The browser stopped waiting (Cancel in its popup, or a new attempt): the request leaves the
@@ -241,7 +279,7 @@ class PairingState:
         self._expire()
         if not self._is_open():
             raise PairingClosed()
-        if sum(r.state == "pending" for r in self._requests.values()) >= MAX_PENDING:
+        if sum(r.state in ("committed", "pending") for r in self._requests.values()) >= MAX_PENDING:
             raise TooManyRequests()
 
     def _is_open(self) -> bool:
@@ -250,7 +288,8 @@ class PairingState:
     def _expire(self) -> None:
         now, is_open = time.monotonic(), self._is_open()
         self._requests = {rid: r for rid, r in self._requests.items()
-                          if now - r.created < REQUEST_TTL_S and (is_open or r.state == "approved")}
+                          if now - r.created < (REVEAL_TTL_S if r.state == "committed" else REQUEST_TTL_S)
+                          and (is_open or r.state == "approved")}
 
     def _changed(self) -> None:
         if self.on_change:

@@ -29,6 +29,7 @@ IMAGE_URL_HEADER = "X-SynthSpot-Image-Url"
 
 KEY_INFO = b"synthspot bridge key v1"
 CODE_INFO = b"synthspot pairing code v1"
+COMMITMENT_INFO = b"synthspot pairing commitment v1\n"
 CODE_DIGITS = 6
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
@@ -56,6 +57,11 @@ def hkdf_sha256(secret: bytes, salt: bytes, info: bytes, length: int) -> bytes:
         out += block
         counter += 1
     return out[:length]
+
+
+def pairing_commitment(client_public: bytes) -> bytes:
+    """What a browser sends before its public key: the key's SHA-256 (the key is random, so this hides it)."""
+    return hashlib.sha256(COMMITMENT_INFO + client_public).digest()
 
 
 def derive_pairing(shared_secret: bytes, client_public: bytes, server_public: bytes) -> tuple[bytes, str]:
@@ -91,3 +97,7 @@ def answer_signature(key: bytes, nonce: str, status: int, body_sha256: str) -> s
 
 def same(expected: str, given: str | None) -> bool:
     return isinstance(given, str) and hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+
+
+def same_bytes(expected: bytes, given: bytes) -> bool:
+    return hmac.compare_digest(expected, given)

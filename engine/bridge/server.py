@@ -26,7 +26,8 @@ from aiohttp import web
 import engine
 from engine.bridge import auth, bodies, connections, guards, privacy, protocol
 from engine.bridge.extension_id import configured_extension_origins
-from engine.bridge.pairing import PAIRING_FILE, PairingClosed, PairingState, TooManyRequests
+from engine.bridge.pairing import (PAIRING_FILE, CommitmentMismatch, PairingClosed, PairingState, TooManyRequests,
+                                   UnknownRequest)
 from engine.bridge.payload import API_VERSION, result_payload
 from engine.result import Result
 from engine.scanner import Scanner
@@ -204,6 +205,7 @@ class BridgeServer:
         app.router.add_get("/v1/status", self._status)
         app.router.add_post("/v1/hello", self._hello)
         app.router.add_post("/v1/pair", self._pair)
+        app.router.add_post("/v1/pair/reveal", self._pair_reveal)
         app.router.add_post("/v1/pair/status", self._pair_status)
         app.router.add_post("/v1/pair/withdraw", self._pair_withdraw)
         app.router.add_post("/v1/forget", self._forget)
@@ -215,7 +217,7 @@ class BridgeServer:
     def _body_cap(self, request: web.Request) -> int:
         if request.path == "/v1/scan":
             return self.max_body_bytes
-        if request.path in ("/v1/hello", "/v1/pair", "/v1/pair/status", "/v1/pair/withdraw"):
+        if request.path in ("/v1/hello", "/v1/pair", "/v1/pair/reveal", "/v1/pair/status", "/v1/pair/withdraw"):
             return MAX_JSON_BYTES
         return 0
 
@@ -257,12 +259,16 @@ class BridgeServer:
                                   "expires_in": self._nonces.ttl_s})
 
     async def _pair(self, request: web.Request) -> web.Response:
+        """Step one: the browser's name and its commitment to a key (``pairing.py`` says why it comes first)."""
         body = await self._json_body(request)
         name = body.get("name")
         name = name if isinstance(name, str) else ""
+        if "commitment" not in body and "public_key" in body:
+            raise guards.Refusal(400, "update_extension", "this SynthSpot pairs in two steps (a commitment, then "
+                                 "the key): update the browser extension")
         try:
-            public_key = protocol.unb64url(body.get("public_key"), 64)
-            request_id, server_public = self.pairing.request(name, public_key)
+            commitment = protocol.unb64url(body.get("commitment"), 64)
+            request_id, server_public = self.pairing.request(name, commitment)
         except PairingClosed:
             raise guards.Refusal(403, "pairing_closed", "pairing is closed: open \"Pair a browser\" in the SynthSpot "
                                  "app (or run `synthspot serve --pair`) first") from None
@@ -270,11 +276,31 @@ class BridgeServer:
             raise guards.Refusal(429, "too_many_requests", "several pairing requests already wait for an answer "
                                  "in the app") from None
         except ValueError:
+            raise guards.Refusal(400, "bad_commitment", "\"commitment\" must be the base64url SHA-256 of the "
+                                 "browser's public key") from None
+        return web.json_response({"request": request_id, "public_key": protocol.b64url(server_public),
+                                  "state": "committed"}, status=202)
+
+    async def _pair_reveal(self, request: web.Request) -> web.Response:
+        """Step two: the key committed to, now that the app's key is known; the app then shows the code."""
+        body = await self._json_body(request)
+        request_id = body.get("request")
+        try:
+            public_key = protocol.unb64url(body.get("public_key"), 64)
+            if not isinstance(request_id, str):
+                raise UnknownRequest()
+            self.pairing.reveal(request_id, public_key)
+        except UnknownRequest:
+            raise guards.Refusal(404, "unknown_request", "no pairing request waits for this key (it expired, or "
+                                 "the pairing window was closed)") from None
+        except CommitmentMismatch:
+            raise guards.Refusal(400, "commitment_mismatch", "this is not the key the request committed to; "
+                                 "the request was dropped") from None
+        except ValueError:
             raise guards.Refusal(400, "bad_public_key", "\"public_key\" must be a base64url X25519 public key") \
                 from None
         log.info("pairing requested by a browser; waiting for approval in the app")
-        return web.json_response({"request": request_id, "public_key": protocol.b64url(server_public),
-                                  "state": "pending"}, status=202)
+        return web.json_response({"state": "pending"}, status=202)
 
     async def _pair_status(self, request: web.Request) -> web.Response:
         body = await self._json_body(request)
@@ -285,7 +311,7 @@ class BridgeServer:
                                  "window was closed)")
         if found.state == "refused":
             raise guards.Refusal(403, "pairing_refused", "the pairing was refused in the app")
-        if found.state == "pending":
+        if found.state in ("committed", "pending"):  # committed: its key is still to come
             return web.json_response({"state": "pending"}, status=202)
         return web.json_response({"state": "approved", "client": found.client_id,
                                   "proof": protocol.paired_proof(found.key, found.request_id, found.client_id)})

@@ -85,7 +85,7 @@ def test_pair_refuses_a_declared_body_over_a_few_kb_before_reading_it(client):
     assert reply.status == 413
 
 
-@pytest.mark.parametrize("path", ["/v1/pair", "/v1/hello", "/v1/pair/status"])
+@pytest.mark.parametrize("path", ["/v1/pair", "/v1/pair/reveal", "/v1/hello", "/v1/pair/status"])
 def test_deeply_nested_json_is_a_4xx_not_a_recursion_error(client, path):
     for nested in (b"[" * 2000 + b"]" * 2000, b'{"a":' * 1000 + b"1" + b"}" * 1000):
         reply = client.call("POST", path, nested, "application/json", signed=False)

@@ -8,7 +8,10 @@ import stat
 
 import pytest
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
 from engine.bridge import PairingState, protocol
+from engine.bridge import pairing as pairing_module
 from engine.bridge.client import BridgeRefused, Pairing
 from tests.bridge.conftest import BridgeClient, png_bytes
 
@@ -127,11 +130,65 @@ def test_pairings_are_kept_user_only_and_survive_a_restart(paired, tmp_path):
     assert [b.name for b in again.browsers()] == ["Test browser"]
 
 
+def _commit(client, name: str, public: bytes) -> tuple[str, bytes]:
+    """Step one of a pairing: (the request's ID, the app's public key)."""
+    reply = client.post_json("/v1/pair", {"name": name, "commitment": protocol.b64url(protocol.pairing_commitment(public))})
+    assert reply.status == 202 and reply.json()["state"] == "committed"
+    return reply.json()["request"], protocol.unb64url(reply.json()["public_key"])
+
+
+def _public_key() -> bytes:
+    return X25519PrivateKey.generate().public_key().public_bytes_raw()
+
+
 def test_a_request_with_a_weak_public_key_is_refused(client, server):
     server.pairing.open_window()
-    reply = client.post_json("/v1/pair", {"name": "x", "public_key": protocol.b64url(bytes(32))})
+    request_id, _ = _commit(client, "x", bytes(32))
+    reply = client.post_json("/v1/pair/reveal", {"request": request_id, "public_key": protocol.b64url(bytes(32))})
     assert reply.status == 400 and reply.json()["error"] == "bad_public_key"
-    assert client.post_json("/v1/pair", {"name": "x", "public_key": "!!"}).status == 400
+    assert server.pairing.pending() == [] and client.post_json("/v1/pair/status", {"request": request_id}).status == 404
+    assert client.post_json("/v1/pair", {"name": "x", "commitment": "!!"}).status == 400
+    assert client.post_json("/v1/pair", {"name": "x", "commitment": protocol.b64url(bytes(31))}).status == 400
+
+
+def test_the_browser_commits_to_its_key_before_it_sees_the_apps(client, server):
+    """A relay between browser and app that saw the browser's key before giving its own could try a million
+    keys offline until the browser shows the code the app shows it. The app answers its key to a commitment
+    (the hash of the browser's key) and lists the request only once the key revealed matches it."""
+    server.pairing.open_window()
+    public = _public_key()
+    request_id, server_public = _commit(client, "Chromium", public)
+    assert len(server_public) == 32 and server.pairing.pending() == []  # no code yet: nothing to approve
+    assert client.post_json("/v1/pair/status", {"request": request_id}).status == 202
+
+    other = _public_key()  # the relay, revealing a key it chose afterwards
+    mismatch = client.post_json("/v1/pair/reveal", {"request": request_id, "public_key": protocol.b64url(other)})
+    assert mismatch.status == 400 and mismatch.json()["error"] == "commitment_mismatch"
+    assert server.pairing.pending() == []
+    late = client.post_json("/v1/pair/reveal", {"request": request_id, "public_key": protocol.b64url(public)})
+    assert late.status == 404  # the request was dropped: no second guess
+
+    request_id, _ = _commit(client, "Chromium", public)
+    reveal = {"request": request_id, "public_key": protocol.b64url(public)}
+    assert client.post_json("/v1/pair/reveal", reveal).status == 202
+    assert [r.name for r in server.pairing.pending()] == ["Chromium"]
+    assert client.post_json("/v1/pair/reveal", reveal).status == 404  # once
+
+
+def test_an_extension_that_sends_its_key_at_once_is_told_to_update(client, server):
+    server.pairing.open_window()
+    reply = client.post_json("/v1/pair", {"name": "old", "public_key": protocol.b64url(_public_key())})
+    assert reply.status == 400 and reply.json()["error"] == "update_extension"
+    assert "update the browser extension" in reply.json()["message"] and server.pairing.pending() == []
+
+
+def test_commitments_never_revealed_count_against_the_cap_and_expire(client, server, monkeypatch):
+    server.pairing.open_window()
+    for index in range(8):
+        _commit(client, f"silent {index}", _public_key())
+    assert client.post_json("/v1/pair", {"name": "ninth", "commitment": protocol.b64url(bytes(32))}).status == 429
+    monkeypatch.setattr(pairing_module, "REVEAL_TTL_S", 0.0)  # as if half a minute went by
+    _commit(client, "after them", _public_key())
 
 
 def test_requests_waiting_for_the_person_are_capped(client, server):

@@ -60,7 +60,7 @@ def test_requests_from_any_origin_but_the_extension_are_refused(paired, origin):
         assert reply.status == 403 and reply.json()["error"] == "bad_origin"
         assert "Access-Control-Allow-Origin" not in reply.headers
     paired.server.pairing.open_window()
-    pair = paired.post_json("/v1/pair", {"name": "page", "public_key": "A" * 43}, origin=origin)
+    pair = paired.post_json("/v1/pair", {"name": "page", "commitment": "A" * 43}, origin=origin)
     assert pair.status == 403 and paired.server.pairing.pending() == []
 
 

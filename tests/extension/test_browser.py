@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from PIL import Image
 
+from engine.bridge import protocol
 from engine.bridge.extension_id import UNPACKED_EXTENSION_ID
 from engine.model import Detector
 from engine.scanner import Scanner
@@ -1105,3 +1107,56 @@ def test_a_page_that_spends_the_raises_first_still_cannot_cover_the_badges(brows
         document.body.append(fake); fake.showPopover(); }""")
     page.wait_for_function("([x, y]) => document.elementFromPoint(x, y).tagName === 'SYNTHSPOT-BADGES'", arg=[x, y],
                            timeout=5000)
+
+
+class RelayBridge(http.server.BaseHTTPRequestHandler):
+    """Sits on the port as a relay between browser and app would, answering pairing with a key of its own and
+    keeping every body in the order it came."""
+
+    bodies: list[tuple[str, dict]] = []
+    private = X25519PrivateKey.generate()
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        RelayBridge.bodies.append((self.path, body))
+        if self.path == "/v1/pair":
+            public = RelayBridge.private.public_key().public_bytes_raw()
+            answer = {"request": "relayed", "public_key": protocol.b64url(public), "state": "committed"}
+        else:
+            answer = {"state": "pending"}
+        data = json.dumps(answer).encode()
+        self.send_response(202)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.browser
+def test_the_extension_commits_to_its_key_before_it_sees_the_apps(browser):
+    """A relay that saw the browser's public key before giving its own could try keys until the code the
+    browser shows matches the one the app shows it (a security review's finding). The extension's first
+    message holds only the SHA-256 of its key; the key follows once the other side's key has come, and the
+    code is derived from that key."""
+    relay = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RelayBridge)
+    threading.Thread(target=relay.serve_forever, daemon=True).start()
+    RelayBridge.bodies = []
+    worker = browser.service_workers[0]
+    try:
+        worker.evaluate("(port) => chrome.storage.local.set({ bridgePort: port })", relay.server_address[1])
+        attempt = worker.evaluate("async () => { const a = await SynthSpotBridge.requestPairing('Test Chromium');"
+                                  " return { request: a.request, code: a.code }; }")
+    finally:
+        relay.shutdown()
+        relay.server_close()
+    (first_path, first), (second_path, second) = RelayBridge.bodies
+    assert first_path == "/v1/pair" and set(first) == {"name", "commitment"}
+    assert second_path == "/v1/pair/reveal" and second["request"] == "relayed"
+    revealed = protocol.unb64url(second["public_key"])
+    assert protocol.b64url(protocol.pairing_commitment(revealed)) == first["commitment"]
+    relay_public = RelayBridge.private.public_key().public_bytes_raw()
+    shared = RelayBridge.private.exchange(X25519PublicKey.from_public_bytes(revealed))
+    assert attempt == {"request": "relayed", "code": protocol.derive_pairing(shared, revealed, relay_public)[1]}

@@ -60,6 +60,7 @@ def test_bridge_js_signs_exactly_what_protocol_py_checks():
         assert f'"{label}"' in source and f'"{label}"' in python, label
     for info in (protocol.KEY_INFO, protocol.CODE_INFO):
         assert f'"{info.decode()}"' in source
+    assert '"' + protocol.COMMITMENT_INFO.decode().replace("\n", "\\n") + '"' in source
     for header in (protocol.CLIENT_HEADER, protocol.NONCE_HEADER, protocol.SIGNATURE_HEADER,
                    protocol.BODY_DIGEST_HEADER, protocol.PAGE_URL_HEADER, protocol.IMAGE_URL_HEADER):
         assert f'"{header}"' in source, header
