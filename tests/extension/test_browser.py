@@ -1109,7 +1109,7 @@ def test_a_page_that_spends_the_raises_first_still_cannot_cover_the_badges(brows
                            timeout=5000)
 
 
-class RelayBridge(http.server.BaseHTTPRequestHandler):
+class RelayBridge(FakeBridge):
     """Sits on the port as a relay between browser and app would, answering pairing with a key of its own and
     keeping every body in the order it came."""
 
@@ -1124,15 +1124,7 @@ class RelayBridge(http.server.BaseHTTPRequestHandler):
             answer = {"request": "relayed", "public_key": protocol.b64url(public), "state": "committed"}
         else:
             answer = {"state": "pending"}
-        data = json.dumps(answer).encode()
-        self.send_response(202)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+        self._answer(202, answer)
 
 
 @pytest.mark.browser
