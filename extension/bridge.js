@@ -35,6 +35,8 @@ const SynthSpotBridge = (() => {
     pairing_closed: "SynthSpot is not accepting browsers yet: open Pair a browser in the app first, as above, " +
       "then click Pair again.",
     pairing_refused: "The pairing was refused in SynthSpot.",
+    pairing_suspended: "SynthSpot stopped taking pairing requests: more came than a person makes (something on " +
+      "this computer may be trying to pair). Close Pair a browser in the app, open it again, then click Pair.",
     unknown_request: "The pairing request is gone (the app's Pair a browser window was closed). Try again.",
     // An app older than this extension takes the key in the first step, and says so this way.
     bad_public_key: "This SynthSpot app is older than the extension and cannot pair with it: update SynthSpot, " +
@@ -271,7 +273,11 @@ const SynthSpotBridge = (() => {
     if (response.status !== 202) throw refusal(response.status, data);
     const serverPublic = unb64url(data.public_key);  // fixed now: only then is our key revealed
     const revealed = await postJson("/v1/pair/reveal", { request: data.request, public_key: b64url(clientPublic) });
-    if (revealed.status !== 202) throw refusal(revealed.status, await jsonOf(revealed));
+    if (revealed.status !== 202) {
+      const failed = refusal(revealed.status, await jsonOf(revealed));
+      await withdrawPairing({ request: data.request }).catch(() => {});  // its place in the app is free again
+      throw failed;
+    }
     const { key, code } = await deriveFromExchange(pair.privateKey, clientPublic, serverPublic);
     return { request: data.request, key, code, name };
   }

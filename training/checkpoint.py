@@ -98,7 +98,7 @@ def warm_start(detector: Detector, source: str | Path) -> tuple[str, ...]:
     source = Path(source)
     donor = read_config(source)
     added = tuple(name for name in ADDABLE_HEADS
-                  if getattr(donor, name) != getattr(detector.config, name) and not _head_enabled(donor, name))
+                  if _head_enabled(detector.config, name) and not _head_enabled(donor, name))
     differing = [f.name for f in fields(DetectorConfig)
                  if f.name not in ("name", *added) and getattr(donor, f.name) != getattr(detector.config, f.name)]
     if differing:

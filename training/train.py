@@ -142,6 +142,8 @@ def load_trainable_state(detector: Detector, saved: dict[str, torch.Tensor]) -> 
 def train(detector_config: DetectorConfig, config: TrainConfig, run_dir: str | Path, resume: bool = True,
           progress: bool = True) -> Path:
     """Train every stage, writing the run folder; returns the final checkpoint's directory."""
+    if detector_config.expert_mix and not config.distill_from:  # before the run folder is touched
+        raise ConfigError("expert_mix is learned from an SEF teacher's gate: set [training] distill_from")
     context = distributed.setup(config.device)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -181,8 +183,6 @@ def train(detector_config: DetectorConfig, config: TrainConfig, run_dir: str | P
             added = warm_start(detector, config.init_from)
             log.info("weights start from %s (a warm restart%s)", config.init_from,
                      f"; new heads: {', '.join(added)}" if added else "")
-    if detector_config.expert_mix and not config.distill_from:
-        raise ConfigError("expert_mix is learned from an SEF teacher's gate: set [training] distill_from")
     teacher = load_teacher(config.distill_from, detector, context.device) if config.distill_from else None
     if teacher is not None:
         log.info("distilling from %s (weight %g, temperature %g)", config.distill_from,

@@ -124,6 +124,13 @@ class PairingDialog(QDialog):
                            "the browser's toolbar, then Pair. Approve only a request whose code is the one the "
                            "browser shows.")
         self._fill_requests(pairing.pending())
+        if pairing.suspended:  # a relay may be trying codes: say so, and what to do
+            from engine.bridge.pairing import SUSPENDED_WARNING  # the bridge loads only when it is on
+
+            stopped = QLabel(f"<b>{SUSPENDED_WARNING}</b> Close this window, and open it again only when you are "
+                             "about to pair a browser.")
+            stopped.setWordWrap(True)
+            self._requests.addWidget(stopped, self._requests.rowCount(), 0, 1, 4)
         self._fill_browsers(pairing.browsers())
 
     def _fill_requests(self, requests) -> None:

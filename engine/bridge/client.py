@@ -98,6 +98,7 @@ class BridgeClient:
         request_id, server_public = reply.json()["request"], protocol.unb64url(reply.json()["public_key"])
         revealed = self.post_json("/v1/pair/reveal", {"request": request_id, "public_key": protocol.b64url(public)})
         if revealed.status != 202:
+            self.post_json("/v1/pair/withdraw", {"request": request_id})  # its place in the app is free again
             raise BridgeRefused(revealed)
         shared = private.exchange(X25519PublicKey.from_public_bytes(server_public))
         key, code = protocol.derive_pairing(shared, public, server_public)

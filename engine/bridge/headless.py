@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 
 from engine.bridge.extension_id import configured_extension_origins
-from engine.bridge.pairing import PAIRING_FILE, PairingState
+from engine.bridge.pairing import PAIRING_FILE, SUSPENDED_WARNING, PairingState
 from engine.bridge.server import DEFAULT_PORT, BridgeServer, PortUnavailableError
 from engine.model import Detector
 from engine.scanner import Scanner
@@ -79,6 +79,9 @@ def _ask_about_pairings(pairing: PairingState, stop: threading.Event) -> None:
     asked: set[str] = set()
     while not stop.is_set() and pairing.window_open:
         waiting = [r for r in pairing.pending() if r.request_id not in asked]
+        if not waiting and pairing.suspended:
+            print(SUSPENDED_WARNING + " Pairing is closed; run `synthspot serve --pair` again to pair.", flush=True)
+            break
         if not waiting:
             stop.wait(0.2)
             continue

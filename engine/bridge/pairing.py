@@ -9,7 +9,11 @@ request with its name and code, and the person approves the one whose code their
 browser shows, so a process that asks at the same moment cannot slip in. The
 commitment keeps a relay between browser and app from choosing its key toward
 the browser after seeing the browser's: otherwise it could try a million keys
-offline until the browser shows the code the app shows it. Approved browsers are kept
+offline until the browser shows the code the app shows it. Toward the app the
+relay plays the browser and learns each request's code as it is answered, so it
+could still withdraw and retry until the codes match: one opening of the window
+takes at most ``MAX_ATTEMPTS_PER_WINDOW`` requests, then pairing stops with a
+warning until the person opens the window again. Approved browsers are kept
 with their name, key, pairing time and last use in a user-only JSON file beside
 the results store; each can be revoked on its own.
 """
@@ -37,7 +41,10 @@ log = logging.getLogger(__name__)
 
 PAIRING_FILE = "bridge_browsers.json"
 REQUEST_TTL_S = 600.0  # an unanswered request, or an answer the browser never collected, is dropped then
-REVEAL_TTL_S = 30.0  # a browser reveals its key at once; a commitment never followed up is dropped then
+REVEAL_TTL_S = 10.0  # a browser reveals its key at once; a commitment never followed up is dropped then
+# Requests one opening of the window accepts: a person needs one or a few; a relay trying codes needs about
+# a million (each try a request), so its odds stay near 20 in a million per opening.
+MAX_ATTEMPTS_PER_WINDOW = 20
 MAX_PENDING = 8  # requests waiting for the person at once; more are refused until some are answered
 MAX_NAME = 80
 LAST_USE_SAVE_S = 60.0  # "last used" is written to disk at most this often per browser
@@ -66,12 +73,21 @@ def printable_name(name: str) -> str:
     return " ".join(kept.split())[:MAX_NAME] or "Unnamed browser"
 
 
+# What the app's window and `serve --pair` say once an opening of the window took its most requests.
+SUSPENDED_WARNING = (f"Pairing stopped: {MAX_ATTEMPTS_PER_WINDOW} pairing requests came while it was open, more than "
+                     "a person makes. Something on this computer may be trying to pair without you.")
+
+
 class PairingClosed(Exception):
     """No "Pair a browser" window is open."""
 
 
 class TooManyRequests(Exception):
-    """Several requests already wait for the person's answer."""
+    """Several requests already wait for the person's answer (or for their browser's key)."""
+
+
+class PairingSuspended(Exception):
+    """This opening of the window took ``MAX_ATTEMPTS_PER_WINDOW`` requests: more than a person makes."""
 
 
 class UnknownRequest(Exception):
@@ -115,6 +131,7 @@ class PairingState:
         self._browsers: dict[str, PairedBrowser] = self._load()
         self._requests: dict[str, PairingRequest] = {}
         self._window_until = 0.0  # time.monotonic(); 0: closed
+        self._attempts = 0  # requests in this opening of the window
         self._saved_use: dict[str, float] = {}
 
     # --- the window (the app, or serve --pair) ----------------------------------
@@ -123,6 +140,7 @@ class PairingState:
         """Accept pairing requests until ``close_window`` (or for ``seconds``)."""
         with self._lock:
             self._window_until = float("inf") if seconds is None else time.monotonic() + seconds
+            self._attempts = 0
         self._changed()
 
     def close_window(self) -> None:
@@ -136,11 +154,17 @@ class PairingState:
         with self._lock:
             return self._is_open()
 
+    @property
+    def suspended(self) -> bool:
+        """Whether this opening of the window stopped taking requests (``MAX_ATTEMPTS_PER_WINDOW``)."""
+        with self._lock:
+            return self._is_open() and self._attempts >= MAX_ATTEMPTS_PER_WINDOW
+
     # --- the browser's side (the bridge's thread) -----------------------------
 
     def request(self, name: str, commitment: bytes) -> tuple[str, bytes]:
         """A new request committed to a key not yet shown (its ID and the app's public key); PairingClosed,
-        TooManyRequests or ValueError. It waits for ``reveal`` before the window lists it."""
+        PairingSuspended, TooManyRequests or ValueError. It waits for ``reveal`` before the window lists it."""
         with self._lock:
             self._check_accepting()
         if len(commitment) != 32:
@@ -151,6 +175,11 @@ class PairingState:
             self._check_accepting()
             self._requests[request_id] = PairingRequest(request_id, printable_name(name), "", b"", time.monotonic(),
                                                         "committed", commitment=commitment, private=private)
+            self._attempts += 1
+            now_suspended = self._attempts == MAX_ATTEMPTS_PER_WINDOW
+        if now_suspended:
+            log.warning("pairing stopped: %d requests in one opening of the window", MAX_ATTEMPTS_PER_WINDOW)
+            self._changed()  # the window says so
         return request_id, private.public_key().public_bytes_raw()
 
     def reveal(self, request_id: str, client_public: bytes) -> None:
@@ -279,6 +308,8 @@ class PairingState:
         self._expire()
         if not self._is_open():
             raise PairingClosed()
+        if self._attempts >= MAX_ATTEMPTS_PER_WINDOW:
+            raise PairingSuspended()
         if sum(r.state in ("committed", "pending") for r in self._requests.values()) >= MAX_PENDING:
             raise TooManyRequests()
 

@@ -60,7 +60,8 @@ def hkdf_sha256(secret: bytes, salt: bytes, info: bytes, length: int) -> bytes:
 
 
 def pairing_commitment(client_public: bytes) -> bytes:
-    """What a browser sends before its public key: the key's SHA-256 (the key is random, so this hides it)."""
+    """What a browser sends before its public key: SHA-256 of ``COMMITMENT_INFO`` and the key (the key is
+    random, so this hides it)."""
     return hashlib.sha256(COMMITMENT_INFO + client_public).digest()
 
 

@@ -26,8 +26,8 @@ from aiohttp import web
 import engine
 from engine.bridge import auth, bodies, connections, guards, privacy, protocol
 from engine.bridge.extension_id import configured_extension_origins
-from engine.bridge.pairing import (PAIRING_FILE, CommitmentMismatch, PairingClosed, PairingState, TooManyRequests,
-                                   UnknownRequest)
+from engine.bridge.pairing import (PAIRING_FILE, CommitmentMismatch, PairingClosed, PairingState, PairingSuspended,
+                                   TooManyRequests, UnknownRequest)
 from engine.bridge.payload import API_VERSION, result_payload
 from engine.result import Result
 from engine.scanner import Scanner
@@ -272,12 +272,15 @@ class BridgeServer:
         except PairingClosed:
             raise guards.Refusal(403, "pairing_closed", "pairing is closed: open \"Pair a browser\" in the SynthSpot "
                                  "app (or run `synthspot serve --pair`) first") from None
+        except PairingSuspended:
+            raise guards.Refusal(403, "pairing_suspended", "pairing stopped: more requests came than a person "
+                                 "makes; close and reopen \"Pair a browser\" in the app to pair") from None
         except TooManyRequests:
-            raise guards.Refusal(429, "too_many_requests", "several pairing requests already wait for an answer "
-                                 "in the app") from None
+            raise guards.Refusal(429, "too_many_requests", "several pairing requests already wait (in the app, or "
+                                 "for their browser's key): try again in a few seconds") from None
         except ValueError:
-            raise guards.Refusal(400, "bad_commitment", "\"commitment\" must be the base64url SHA-256 of the "
-                                 "browser's public key") from None
+            raise guards.Refusal(400, "bad_commitment", "\"commitment\" must be the base64url SHA-256 of "
+                                 "\"synthspot pairing commitment v1\\n\" and the browser's public key") from None
         return web.json_response({"request": request_id, "public_key": protocol.b64url(server_public),
                                   "state": "committed"}, status=202)
 
@@ -297,8 +300,7 @@ class BridgeServer:
             raise guards.Refusal(400, "commitment_mismatch", "this is not the key the request committed to; "
                                  "the request was dropped") from None
         except ValueError:
-            raise guards.Refusal(400, "bad_public_key", "\"public_key\" must be a base64url X25519 public key") \
-                from None
+            raise guards.Refusal(400, "bad_key", "\"public_key\" must be a base64url X25519 public key") from None
         log.info("pairing requested by a browser; waiting for approval in the app")
         return web.json_response({"state": "pending"}, status=202)
 

@@ -135,3 +135,27 @@ def test_serve_refuses_web_origins_in_the_allow_list(brightness_model_path, tmp_
     process = start_serve(brightness_model_path, tmp_path, env_extra={"SYNTHSPOT_EXTENSION_ORIGINS": origins})
     out, err = process.communicate(timeout=60)
     assert process.returncode == 2 and "not a browser-extension origin" in err
+
+
+def test_serve_pair_stops_pairing_and_says_why_when_requests_pour_in(brightness_model_path, tmp_path):
+    """A relay retrying requests until its code matches the browser's: serve --pair stops taking them after
+    MAX_ATTEMPTS_PER_WINDOW and says so, rather than waiting on silently."""
+    from engine.bridge.pairing import MAX_ATTEMPTS_PER_WINDOW
+
+    process = start_serve(brightness_model_path, tmp_path, pair=True)
+    try:
+        port = int(read_until(process, r"bridge on http://127\.0\.0\.1:(\d+)").group(1))
+        read_until(process, r"Pairing is open")
+        relay = BridgeClient(port)
+        commitment = protocol.b64url(bytes(32))  # never revealed: the relay only wants the app's answers
+        for index in range(MAX_ATTEMPTS_PER_WINDOW):
+            reply = relay.post_json("/v1/pair", {"name": f"try {index}", "commitment": commitment})
+            assert reply.status == 202
+            assert relay.post_json("/v1/pair/withdraw", {"request": reply.json()["request"]}).status == 200
+        read_until(process, r"Pairing stopped: \d+ pairing requests came .* trying to pair without you\. "
+                            r"Pairing is closed")
+        assert relay.post_json("/v1/pair", {"name": "more", "commitment": commitment}).status == 403
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+    assert process.returncode == 0

@@ -145,7 +145,7 @@ def test_a_request_with_a_weak_public_key_is_refused(client, server):
     server.pairing.open_window()
     request_id, _ = _commit(client, "x", bytes(32))
     reply = client.post_json("/v1/pair/reveal", {"request": request_id, "public_key": protocol.b64url(bytes(32))})
-    assert reply.status == 400 and reply.json()["error"] == "bad_public_key"
+    assert reply.status == 400 and reply.json()["error"] == "bad_key"  # not an old app's "bad_public_key"
     assert server.pairing.pending() == [] and client.post_json("/v1/pair/status", {"request": request_id}).status == 404
     assert client.post_json("/v1/pair", {"name": "x", "commitment": "!!"}).status == 400
     assert client.post_json("/v1/pair", {"name": "x", "commitment": protocol.b64url(bytes(31))}).status == 400
@@ -186,9 +186,28 @@ def test_commitments_never_revealed_count_against_the_cap_and_expire(client, ser
     server.pairing.open_window()
     for index in range(8):
         _commit(client, f"silent {index}", _public_key())
-    assert client.post_json("/v1/pair", {"name": "ninth", "commitment": protocol.b64url(bytes(32))}).status == 429
-    monkeypatch.setattr(pairing_module, "REVEAL_TTL_S", 0.0)  # as if half a minute went by
+    full = client.post_json("/v1/pair", {"name": "ninth", "commitment": protocol.b64url(bytes(32))})
+    assert full.status == 429 and "their browser's key" in full.json()["message"]  # none is listed in the app
+    monkeypatch.setattr(pairing_module, "REVEAL_TTL_S", 0.0)  # as if ten seconds went by
     _commit(client, "after them", _public_key())
+
+
+def test_a_relay_retrying_until_the_codes_match_is_stopped_and_the_person_told(client, server):
+    """Toward the app a relay plays the browser: it learns each request's code when the app answers, and could
+    withdraw and ask again until the code matches the one the real browser shows. One opening of the window
+    takes MAX_ATTEMPTS_PER_WINDOW requests; then pairing stops, says why, and opening the window again resets it."""
+    server.pairing.open_window()
+    for index in range(pairing_module.MAX_ATTEMPTS_PER_WINDOW):
+        request_id, _ = _commit(client, f"try {index}", _public_key())
+        assert client.post_json("/v1/pair/withdraw", {"request": request_id}).status == 200
+    assert not server.pairing.pending() and server.pairing.suspended
+    stopped = client.post_json("/v1/pair", {"name": "one more", "commitment": protocol.b64url(bytes(32))})
+    assert stopped.status == 403 and stopped.json()["error"] == "pairing_suspended"
+    server.pairing.close_window()
+    server.pairing.open_window()  # the person, about to pair
+    assert not server.pairing.suspended
+    client.api.request_pairing("the real browser")
+    assert [r.name for r in server.pairing.pending()] == ["the real browser"]
 
 
 def test_requests_waiting_for_the_person_are_capped(client, server):

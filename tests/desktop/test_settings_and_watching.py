@@ -585,3 +585,31 @@ def test_the_model_named_at_launch_is_used_over_settings_and_not_saved(qtbot, ma
     qtbot.waitUntil(lambda: session.service.detector is not None and session.service.detector.path == chosen,
                     timeout=WAIT_MS)
     assert session.model_override == ""
+
+
+def test_the_pair_window_says_when_pairing_stopped_for_too_many_requests(qtbot, model_path, make_window):
+    """A relay that retries requests until its code matches the browser's is cut off after
+    MAX_ATTEMPTS_PER_WINDOW requests; the person must hear it, not see "No browser is asking right now"."""
+    from PySide6.QtWidgets import QLabel
+
+    from desktop.ui.pairing_dialog import PairingDialog
+    from engine.bridge import pairing as pairing_module
+    from engine.bridge.client import BridgeClient, BridgeRefused
+
+    window = make_window(model_path, bridge_port=free_port())
+    window.session.set_bridge_enabled(True)
+    dialog = PairingDialog(window.session, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    client = BridgeClient(window.session.settings.bridge_port)
+    for index in range(pairing_module.MAX_ATTEMPTS_PER_WINDOW):
+        client.withdraw_pairing(client.request_pairing(f"try {index}"))
+    with pytest.raises(BridgeRefused):
+        client.request_pairing("one more")
+
+    def warned() -> bool:
+        texts = [label.text() for label in dialog.findChildren(QLabel) if label.isVisible()]
+        return any("Pairing stopped" in text and "trying to pair without you" in text for text in texts)
+
+    qtbot.waitUntil(warned, timeout=WAIT_MS)
+    window.session.set_bridge_enabled(False)

@@ -46,3 +46,26 @@ def test_a_store_that_opens_asks_nothing(qapp, tmp_path):
     asked: list = []
     store, unsaved = open_store(tmp_path / "fine.sqlite3", ours=True, ask=lambda *args: asked.append(args) or QUIT)
     assert store is not None and unsaved == "" and asked == []
+
+
+def test_a_damaged_database_is_offered_a_fresh_start_another_programs_never(qapp, tmp_path):
+    """The offer reads the error's kind: a SQLite file with broken pages (damaged) may be moved aside; another
+    program's database at the app's own path (kind "other") is not SynthSpot's to move."""
+    import sqlite3
+
+    from engine.store import Store
+
+    damaged = tmp_path / "results.sqlite3"
+    Store(damaged).close()
+    data = bytearray(damaged.read_bytes())
+    data[100:4096 * 2] = b"\xff" * (4096 * 2 - 100)  # the schema's pages, after a whole header
+    damaged.write_bytes(bytes(data))
+    offered: list[list[str]] = []
+    open_store(damaged, ours=True, ask=lambda error, choices: offered.append(choices) or TEMPORARY)
+
+    foreign = tmp_path / "other" / "results.sqlite3"
+    foreign.parent.mkdir()
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE invoices (id INTEGER)")
+    open_store(foreign, ours=True, ask=lambda error, choices: offered.append(choices) or TEMPORARY)
+    assert offered == [[FRESH, TEMPORARY, QUIT], [TEMPORARY, QUIT]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import io
 import json
@@ -1115,16 +1116,33 @@ class RelayBridge(FakeBridge):
 
     bodies: list[tuple[str, dict]] = []
     private = X25519PrivateKey.generate()
+    refuse_reveal = False
 
     def do_POST(self):  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
         RelayBridge.bodies.append((self.path, body))
         if self.path == "/v1/pair":
             public = RelayBridge.private.public_key().public_bytes_raw()
-            answer = {"request": "relayed", "public_key": protocol.b64url(public), "state": "committed"}
+            self._answer(202, {"request": "relayed", "public_key": protocol.b64url(public), "state": "committed"})
+        elif self.path == "/v1/pair/reveal" and RelayBridge.refuse_reveal:
+            self._answer(429, {"error": "rate_limited", "message": "busy"})
         else:
-            answer = {"state": "pending"}
-        self._answer(202, answer)
+            self._answer(202 if self.path == "/v1/pair/reveal" else 200, {"state": "pending"})
+
+
+@contextlib.contextmanager
+def relay_on_the_port(worker, refuse_reveal: bool = False):
+    """A RelayBridge on a free port that the extension is pointed at; its bodies start empty."""
+    relay = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RelayBridge)
+    threading.Thread(target=relay.serve_forever, daemon=True).start()
+    RelayBridge.bodies, RelayBridge.refuse_reveal = [], refuse_reveal
+    try:
+        worker.evaluate("(port) => chrome.storage.local.set({ bridgePort: port })", relay.server_address[1])
+        yield relay
+    finally:
+        RelayBridge.refuse_reveal = False
+        relay.shutdown()
+        relay.server_close()
 
 
 @pytest.mark.browser
@@ -1133,17 +1151,10 @@ def test_the_extension_commits_to_its_key_before_it_sees_the_apps(browser):
     browser shows matches the one the app shows it (a security review's finding). The extension's first
     message holds only the SHA-256 of its key; the key follows once the other side's key has come, and the
     code is derived from that key."""
-    relay = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RelayBridge)
-    threading.Thread(target=relay.serve_forever, daemon=True).start()
-    RelayBridge.bodies = []
     worker = browser.service_workers[0]
-    try:
-        worker.evaluate("(port) => chrome.storage.local.set({ bridgePort: port })", relay.server_address[1])
+    with relay_on_the_port(worker):
         attempt = worker.evaluate("async () => { const a = await SynthSpotBridge.requestPairing('Test Chromium');"
                                   " return { request: a.request, code: a.code }; }")
-    finally:
-        relay.shutdown()
-        relay.server_close()
     (first_path, first), (second_path, second) = RelayBridge.bodies
     assert first_path == "/v1/pair" and set(first) == {"name", "commitment"}
     assert second_path == "/v1/pair/reveal" and second["request"] == "relayed"
@@ -1152,3 +1163,16 @@ def test_the_extension_commits_to_its_key_before_it_sees_the_apps(browser):
     relay_public = RelayBridge.private.public_key().public_bytes_raw()
     shared = RelayBridge.private.exchange(X25519PublicKey.from_public_bytes(revealed))
     assert attempt == {"request": "relayed", "code": protocol.derive_pairing(shared, revealed, relay_public)[1]}
+
+
+@pytest.mark.browser
+def test_a_pairing_whose_key_is_refused_gives_its_place_back(browser):
+    """A reveal the app refuses (busy, say) leaves the request waiting there for its key: the extension
+    withdraws it, so repeated tries do not fill the app's few places for waiting requests."""
+    worker = browser.service_workers[0]
+    with relay_on_the_port(worker, refuse_reveal=True):
+        failure = worker.evaluate("async () => { try { await SynthSpotBridge.requestPairing('x'); return null; }"
+                                  " catch (error) { return error.state; } }")
+    assert failure == "rate_limited"
+    assert [path for path, _body in RelayBridge.bodies] == ["/v1/pair", "/v1/pair/reveal", "/v1/pair/withdraw"]
+    assert RelayBridge.bodies[-1][1] == {"request": "relayed"}

@@ -124,6 +124,7 @@ def test_an_expert_mix_needs_a_teacher_with_those_experts(flat_manifest, tmp_pat
     config = TrainConfig(manifest=str(flat_manifest), batch_size=4, steps_per_epoch=1, epochs=1)
     with pytest.raises(ConfigError, match="set \\[training\\] distill_from"):
         train(STUDENT_WITH_MIX, config, tmp_path / "alone", resume=False, progress=False)
+    assert not (tmp_path / "alone").exists()  # a config error leaves no run folder behind
     with pytest.raises(ConfigError, match="has no experts"):
         train(STUDENT_WITH_MIX, replace(config, distill_from=str(tmp_path / "mixed-teacher")),
               tmp_path / "mixed", resume=False, progress=False)

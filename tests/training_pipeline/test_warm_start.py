@@ -70,3 +70,8 @@ def test_a_student_that_gains_heads_keeps_its_donors_adapter(tmp_path):
     trained_checkpoint(tmp_path / "gamma-donor", replace(MIXED, gamma=GammaConfig(enabled=True)))
     with pytest.raises(CheckpointError, match="differs in gamma"):
         warm_start(create_detector(grown), tmp_path / "gamma-donor")
+    # No GAMMA on either side, only another setting of its unused heads: nothing is added, so the trained
+    # classifier must not be dropped as if it were a head to start afresh.
+    unused_setting = replace(MIXED, gamma=GammaConfig(enabled=False, seg_dim=32))
+    with pytest.raises(CheckpointError, match="differs in gamma"):
+        warm_start(create_detector(unused_setting), tmp_path / "donor")
