@@ -1,12 +1,22 @@
-"""PyInstaller's entry script for the frozen app: the same ``desktop.app:main`` as ``synthspot-app``.
+"""PyInstaller's entry script for the frozen app: the same ``desktop.app:main`` as ``synthspot-app``, and
+from a terminal the same command line as ``synthspot`` (``synthspot scan|serve|models ...``), so the bundle
+scans from scripts too.
 
 A bundle missing a part (a library deleted, a damaged unpack) fails on import, before the app has a
 window; started from a menu, a traceback on stderr is seen by nobody. It is said in a message box where
 Qt itself still loads, and always on stderr, with the way out: unpack SynthSpot again.
 """
 
+import os
 import sys
 import traceback
+
+# engine.cli's commands. A file or folder of that name in the current folder is still opened in the app.
+COMMANDS = ("scan", "serve", "models")
+
+
+def wants_command_line(argv: list[str]) -> bool:
+    return len(argv) > 1 and argv[1] in COMMANDS and not os.path.exists(argv[1])
 
 
 def tell_broken_installation(error: BaseException) -> None:
@@ -25,6 +35,10 @@ def tell_broken_installation(error: BaseException) -> None:
 
 
 if __name__ == "__main__":
+    if wants_command_line(sys.argv):
+        from engine.cli import main as command_line
+
+        sys.exit(command_line(sys.argv[1:]))
     try:
         from desktop.app import main
     except (ImportError, OSError) as error:

@@ -4,7 +4,8 @@
 #      and PyInstaller; never torch or the training/export extras;
 #   2. PyInstaller on build.spec -> dist/SynthSpot/;
 #   3. the frozen `synthspot --selftest` under Xvfb (or QT_QPA_PLATFORM=offscreen without it);
-#   4. dist/SynthSpot-<version>-<os>-<arch>.tar.gz, with its size and sha256 (also in a .sha256 file).
+#   4. the frozen `synthspot scan` (the same executable is the command line) on a bundled sample;
+#   5. dist/SynthSpot-<version>-<os>-<arch>.tar.gz, with its size and sha256 (also in a .sha256 file).
 #
 #   scripts/build_installer.sh [--reuse-venv] [--selftest-model PATH]
 #
@@ -89,6 +90,19 @@ brightness_model(sys.argv[1], experts=('reconstruction', 'upsampling'), artifact
   else
     echo "build_installer: NOT CHECKED: model loading and scanning (no model, no --selftest-model, no dev env)"
   fi
+fi
+
+step "frozen command line"
+# The bundle's executable is also `synthspot scan|serve|models` (packaging/launch.py): one scan, as a script would.
+cli_model=()
+[ -f "$APP/_internal/engine/models/default.json" ] || [ -z "$selftest_model" ] || cli_model=(--model "$selftest_model")
+if [ -f "$APP/_internal/engine/models/default.json" ] || [ ${#cli_model[@]} -gt 0 ]; then
+  scanned=$(cd "$BUILD" && "$APP/synthspot" scan --no-cache --json "${cli_model[@]}" "$APP/_internal/engine/samples/coffee.png")
+  echo "${scanned:0:240}…"
+  grep -q '"verdict": *"likely_\|"verdict": *"uncertain' <<< "$scanned" || \
+    { echo "build_installer: the frozen command line scanned nothing" >&2; exit 1; }
+else
+  echo "build_installer: NOT CHECKED: the frozen command line's scan (no model)"
 fi
 
 step "archive"

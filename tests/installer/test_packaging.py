@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import shutil
 import subprocess
@@ -113,3 +114,31 @@ def test_a_bundle_missing_a_part_says_so_instead_of_a_bare_traceback(tmp_path):
         _out, err = launcher.communicate()
     assert "SynthSpot cannot start: part of this installation is missing or damaged" in err
     assert "Unpack SynthSpot again" in err
+
+
+def test_the_bundles_executable_is_also_the_command_line(tmp_path, brightness_model_path, monkeypatch):
+    """`synthspot scan …` from a terminal runs the engine's command line, as the pip install's `synthspot`
+    does (the bundle had the app only); a file named like a command is still a path for the app."""
+    from PIL import Image
+
+    image = tmp_path / "photo.png"
+    Image.new("RGB", (160, 120), (200, 120, 40)).save(image)
+    env = {**os.environ, "PYTHONPATH": str(PACKAGING.parent), "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run([sys.executable, str(PACKAGING / "launch.py"), "scan", "--json", "--no-cache", "--model",
+                           str(brightness_model_path), str(image)], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (row,) = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert row["path"] == str(image) and row["verdict"] in ("likely_ai", "uncertain", "likely_real")
+    assert subprocess.run([sys.executable, str(PACKAGING / "launch.py"), "models"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120).returncode == 0
+
+    sys.path.insert(0, str(PACKAGING))
+    try:
+        from launch import wants_command_line
+    finally:
+        sys.path.remove(str(PACKAGING))
+    assert wants_command_line(["synthspot", "scan", "x.png"]) and not wants_command_line(["synthspot", "x.png"])
+    (tmp_path / "scan").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert not wants_command_line(["synthspot", "scan"])  # the folder named "scan" is opened in the app
