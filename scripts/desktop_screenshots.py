@@ -220,6 +220,24 @@ def main() -> int:
     dialog.grab().save(str(saved[-1]))
     dialog.close()
 
+    # 5. Pair a browser after more requests than a person makes (a relay trying codes): the warning.
+    from desktop.ui.pairing_dialog import PairingDialog
+    from engine.bridge.client import BridgeClient
+    from engine.bridge.pairing import MAX_ATTEMPTS_PER_WINDOW
+
+    session.set_bridge_enabled(True)
+    pairing = PairingDialog(session, window)
+    pairing.show()
+    relay = BridgeClient(session.settings.bridge_port)
+    for index in range(MAX_ATTEMPTS_PER_WINDOW):
+        relay.withdraw_pairing(relay.request_pairing(f"try {index}"))
+    wait_for(app, lambda: session.bridge.pairing.suspended)
+    app.processEvents()
+    saved.append(args.out / "desktop-pairing-stopped.png")
+    pairing.grab().save(str(saved[-1]))
+    pairing.close()
+    session.set_bridge_enabled(False)
+
     window.shutdown()
     session.shutdown()
     for path in saved:

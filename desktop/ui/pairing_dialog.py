@@ -43,13 +43,16 @@ def when(timestamp: float | None) -> str:
     return time.strftime("%Y-%m-%d", time.localtime(timestamp))
 
 
+READABLE_WIDTH = 520  # the dialog's width at least: its instructions and warnings read as lines, not a column
+
+
 class PairingDialog(QDialog):
     def __init__(self, session, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Pair a browser")
         # A first width, not a minimum: an explicit minimum would stop the layout growing the window to fit
         # its rows (codes and warnings were cut off).
-        self.resize(520, 0)
+        self.resize(READABLE_WIDTH, 0)
         self._bridge = session.bridge
         self._layout = layout = QVBoxLayout(self)
         self.intro = QLabel()
@@ -92,6 +95,8 @@ class PairingDialog(QDialog):
                         widget.show()
         self._layout.activate()  # the new rows' sizes, before the dialog fits itself to them
         self.adjustSize()  # grows with the requests listed, so no code or warning is ever squeezed
+        if self.width() < READABLE_WIDTH:  # adjustSize folds word-wrapped text into a narrow column
+            self.resize(READABLE_WIDTH, self.layout().totalHeightForWidth(READABLE_WIDTH))
         if focused is not None:
             (self._button(*focused) or self.close_button).setFocus(Qt.FocusReason.OtherFocusReason)
 

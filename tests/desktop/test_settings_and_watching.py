@@ -592,7 +592,7 @@ def test_the_pair_window_says_when_pairing_stopped_for_too_many_requests(qtbot, 
     MAX_ATTEMPTS_PER_WINDOW requests; the person must hear it, not see "No browser is asking right now"."""
     from PySide6.QtWidgets import QLabel
 
-    from desktop.ui.pairing_dialog import PairingDialog
+    from desktop.ui.pairing_dialog import READABLE_WIDTH, PairingDialog
     from engine.bridge import pairing as pairing_module
     from engine.bridge.client import BridgeClient, BridgeRefused
 
@@ -612,4 +612,7 @@ def test_the_pair_window_says_when_pairing_stopped_for_too_many_requests(qtbot, 
         return any("Pairing stopped" in text and "trying to pair without you" in text for text in texts)
 
     qtbot.waitUntil(warned, timeout=WAIT_MS)
+    # Read as lines, not a narrow column (adjustSize had folded the words into 260 px), and whole.
+    assert dialog.width() >= READABLE_WIDTH
+    assert dialog.height() >= dialog.layout().totalHeightForWidth(dialog.width())
     window.session.set_bridge_enabled(False)
