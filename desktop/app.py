@@ -42,7 +42,10 @@ QT_OPTIONS = QT_OPTIONS_WITH_VALUE | {"reverse", "widgetcount", "nograb", "dogra
 
 
 def build_parser(prog: str = "synthspot-app") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="SynthSpot: find AI-generated images, locally.")
+    parser = argparse.ArgumentParser(
+        prog=prog, description="SynthSpot: find AI-generated images, locally.",
+        epilog="Without a window: `synthspot scan PATH...`, `synthspot serve`, `synthspot models` (each with "
+               "--help), from the pip install or the Linux bundle.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {engine.__version__}")
     parser.add_argument("paths", nargs="*", help="image files or folders to scan at start")
     parser.add_argument("--model", metavar="PATH",

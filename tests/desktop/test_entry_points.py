@@ -46,6 +46,9 @@ def test_an_option_the_app_does_not_know_is_refused_not_a_silent_start(capsys):
     with pytest.raises(SystemExit) as shown:
         parse_arguments(["--version"])
     assert shown.value.code == 0 and engine.__version__ in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        parse_arguments(["--help"])
+    assert "synthspot scan PATH" in capsys.readouterr().out  # where the window-less commands are
     args, qt = parse_arguments(["a.png", "-platform", "offscreen", "--style=Fusion", "--model", "m.onnx", "b.png",
                                 "-stylesheet", "s.qss", "-reverse"])
     # An option's value is not a path to scan, and a path after --model is not handed to Qt (a reread).
