@@ -96,7 +96,7 @@ class PairingDialog(QDialog):
         self._layout.activate()  # the new rows' sizes, before the dialog fits itself to them
         self.adjustSize()  # grows with the requests listed, so no code or warning is ever squeezed
         if self.width() < READABLE_WIDTH:  # adjustSize folds word-wrapped text into a narrow column
-            self.resize(READABLE_WIDTH, self.layout().totalHeightForWidth(READABLE_WIDTH))
+            self.resize(READABLE_WIDTH, self._layout.totalHeightForWidth(READABLE_WIDTH))
         if focused is not None:
             (self._button(*focused) or self.close_button).setFocus(Qt.FocusReason.OtherFocusReason)
 
