@@ -101,9 +101,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="images compared, spread evenly over the split (default 300)")
     parser.add_argument("--max-crops", type=at_least(1), default=8)
     parser.add_argument("--out", help="write the figures here as JSON too")
+    parser.add_argument("--threads", type=at_least(1), default=2,
+                        help="torch threads (default 2; 1 beside another heavy job: two threads spinning on a "
+                             "busy 2-core CPU ran 20x slower)")
     args = parser.parse_args(argv)
     if args.out:
         check_out_file(parser, args.out)
+    import torch
+
+    torch.set_num_threads(args.threads)
     student = ModelOutputs(load_checkpoint_or_exit(parser, args.student))
     teacher = ModelOutputs(load_checkpoint_or_exit(parser, args.teacher))
     if student.crop_size != teacher.crop_size:

@@ -34,7 +34,7 @@ def test_a_model_follows_itself_exactly_and_another_less(flat_manifest, tmp_path
     teacher = _saved(TEACHER, tmp_path / "teacher", 1)
     student = _saved(STUDENT, tmp_path / "student", 2)
     out = tmp_path / "report.json"
-    args = ["--data", str(flat_manifest), "--split", "train", "--images", "6", "--max-crops", "2"]
+    args = ["--data", str(flat_manifest), "--split", "train", "--images", "6", "--max-crops", "2", "--threads", "1"]
     assert main(["--student", str(teacher), "--teacher", str(teacher), "--out", str(out), *args]) == 0
     itself = json.loads(out.read_text())["groups"]
     assert itself["all"]["crops"] == 12 and set(itself) == {"all", "real", "upsample"}
