@@ -90,9 +90,12 @@ def test_a_store_from_before_versions_is_migrated_and_keeps_everything(old_store
     assert cached.artifact_map == HEATMAP and [c.probability for c in cached.crops] == [0.9, 0.95]
     # The history: newest first, the failed scan included, as summaries without crops or heatmap...
     history = store.history()
-    assert [r.path for r in history] == ["/photos/broken.png", "/photos/2.png", "/photos/1.png", "/photos/0.png"]
-    assert history[0].error == "not an image"
-    summary = history[1]
+    # (the first photo's bytes were also seen in the browser, saved as a copy: a row of their own)
+    assert [r.path for r in history] == ["/photos/broken.png", "/downloads/copy.png", "/photos/2.png",
+                                         "/photos/1.png", "/photos/0.png"]
+    assert history[0].error == "not an image" and history[1].source == "browser"
+    assert history[1].sha256 == history[4].sha256 and history[4].source != "browser"
+    summary = history[2]
     assert summary.artifact_map is None and summary.crops == []
     assert (summary.verdict, summary.probability, summary.expert_weights, summary.provenance[0].label,
             summary.file_size, summary.timings_ms) == ("likely_ai", 0.93, {"upsample": 0.7, "reconstruct": 0.3},
@@ -136,7 +139,7 @@ def test_processes_opening_an_old_store_at_once_migrate_it_once(old_store):
                              text=True) for _ in range(3)]
     outputs = [run.communicate(timeout=60) for run in runs]
     assert [run.returncode for run in runs] == [0, 0, 0], [err for _, err in outputs]
-    assert [out.strip() for out, _ in outputs] == ["4", "4", "4"]
+    assert [out.strip() for out, _ in outputs] == ["5", "5", "5"]  # 3 photos, a copy of one, a failure
     assert user_version(path) == SCHEMA_VERSION
 
 
@@ -202,3 +205,32 @@ def test_deleting_history_rows_looks_them_up_by_index_not_by_scanning_the_tables
             assert "USING" in plan and "SCAN" not in plan, (table, column, plan)
     finally:
         db.close()
+
+
+def test_the_same_photo_in_two_folders_stays_two_rows_after_a_restart(tmp_path, brightness_model_path):
+    """A copy's scan is the cache's answer for its bytes, stored as a sighting: the history kept one row per
+    bytes, so after a restart one of the two files scanned had gone from the list (a review)."""
+    from engine.model import Detector
+    from engine.scanner import Scanner, ScanRequest
+    from tests.conftest import solid_image
+
+    for folder in ("Pictures", "Downloads"):
+        (tmp_path / folder).mkdir()
+    original = solid_image(tmp_path / "Pictures" / "cat.png", 200)
+    copy = tmp_path / "Downloads" / "cat (1).png"
+    copy.write_bytes(original.read_bytes())
+    other = solid_image(tmp_path / "Pictures" / "dog.png", 40)
+    store = Store(tmp_path / "results.sqlite3")
+    with Scanner(Detector(brightness_model_path), store) as scanner:
+        job = scanner.submit([ScanRequest(path=str(p), source="dropped") for p in (original, copy, other)])
+        assert job.wait(60) and all(r.ok for r in job.results)
+    store.close()
+
+    again = Store(tmp_path / "results.sqlite3")
+    history = again.history()
+    assert sorted(r.path for r in history) == sorted(map(str, (original, copy, other)))
+    assert again.history_count() == 3 and len(again.history(limit=2)) == 2
+    cats = [r for r in history if r.path in (str(original), str(copy))]
+    scanned_cat = next(r for r in job.results if r.path == str(original))
+    assert len({r.sha256 for r in cats}) == 1 and {r.verdict for r in cats} == {scanned_cat.verdict}
+    assert again.count() == 2  # the cache still holds each bytes once
