@@ -6,6 +6,7 @@ import html
 import json
 import os
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QMimeData, QModelIndex, Qt, QTimer
@@ -462,12 +463,13 @@ class MainWindow(QMainWindow):
             self._follow_key = ""  # the person moved on: re-sorting no longer scrolls for them
         self.detail.show_row(show_details(row, self.session.store))
 
-    def remove_selected(self) -> None:
+    def remove_selected(self, also: Sequence[int] = ()) -> None:
+        """Take the selected rows out of the view, and the model rows at positions ``also``."""
         indexes = self.table.selectionModel().selectedRows()
         if not indexes:
             return
         next_row = min(index.row() for index in indexes)
-        positions = [self.proxy.mapToSource(index).row() for index in indexes]
+        positions = [self.proxy.mapToSource(index).row() for index in indexes] + list(also)
         # Unselected first: each removal would otherwise tell the window about a changed selection it then
         # reads whole again (quadratic in the rows removed).
         self.table.selectionModel().clear()
@@ -482,15 +484,22 @@ class MainWindow(QMainWindow):
         rows = self.selected_rows()
         if not rows:
             return
-        if not confirmed(self, "Delete from history?", f"Delete {counted(len(rows), 'result')} from this "
+        # The store forgets the bytes wherever they were seen: the rows of their copies in other folders go
+        # too (else they would vanish only at the next start), and the question says so.
+        deleted = {row.result.sha256 for row in rows if row.result and row.result.sha256}
+        chosen = {row.key for row in rows}
+        copies = [position for position, row in enumerate(self.model.rows()) if row.key not in chosen
+                  and row.status != QUEUED and row.result is not None and row.result.sha256 in deleted]
+        also = f" and the same image's {len(copies)} other {'row' if len(copies) == 1 else 'rows'}" if copies else ""
+        if not confirmed(self, "Delete from history?", f"Delete {counted(len(rows), 'result')}{also} from this "
                          "computer's SynthSpot history? "
                          "The image files stay where they are; scanning them again gives the results again."):
             return
         if not self._changed_history(lambda store: store.delete_history(
                 [(row.path, row.result.sha256 if row.result else "") for row in rows]), "Nothing was deleted."):
             return
-        self.remove_selected()
-        self.statusBar().showMessage(f"Deleted {counted(len(rows), 'row')} from the history.", 5000)
+        self.remove_selected(also=copies)
+        self.statusBar().showMessage(f"Deleted {counted(len(rows) + len(copies), 'row')} from the history.", 5000)
 
     def clear_history(self) -> None:
         if not confirmed(self, "Clear history?", "Delete every stored result from this computer's SynthSpot "

@@ -50,6 +50,32 @@ def test_deleted_rows_are_gone_from_the_store_and_stay_gone_after_a_restart(tmp_
     assert sorted(row.name for row in again.model.rows()) == ["b.png"]
 
 
+def test_a_photo_in_two_folders_keeps_both_rows_after_a_restart_and_deleting_one_says_both_go(
+        tmp_path, qtbot, model_path, make_window):
+    """A copy's scan is the cache's answer for its bytes: after a restart one of the two rows had gone. Now
+    both come back; deleting one forgets the bytes, so the copy's row goes at once, and the question says so."""
+    for folder in ("Pictures", "Downloads"):
+        (tmp_path / folder).mkdir()
+    original = write_image(tmp_path / "Pictures" / "cat.png", 230)
+    copy = tmp_path / "Downloads" / "cat copy.png"
+    copy.write_bytes(original.read_bytes())
+    window = make_window(model_path)
+    drop(window, [original, copy, write_image(tmp_path / "Pictures" / "dog.png", 30)])
+    wait_for_results(qtbot, window, 3)
+    window.shutdown()
+    window.session.shutdown()
+    again = make_window(model_path)
+    qtbot.waitUntil(lambda: again.model.rowCount() == 3, timeout=WAIT_MS)
+    assert sorted(row.name for row in again.model.rows()) == ["cat copy.png", "cat.png", "dog.png"]
+
+    select_names(again, {"cat.png"})
+    seen: list[str] = []
+    answer_message_box(QMessageBox.StandardButton.Yes, seen)
+    again.delete_action.trigger()
+    assert "Delete 1 result and the same image's 1 other row" in seen[0]
+    assert sorted(row.name for row in again.model.rows()) == ["dog.png"] == stored_names(again)
+
+
 def test_clear_history_asks_then_empties_the_store(tmp_path, qtbot, model_path, make_window):
     window = make_window(model_path)
     drop(window, [write_image(tmp_path / "a.png", 230), write_image(tmp_path / "b.png", 30)])
