@@ -463,7 +463,10 @@ class MainWindow(QMainWindow):
             self._follow_key = ""  # the person moved on: re-sorting no longer scrolls for them
         self.detail.show_row(show_details(row, self.session.store))
 
-    def remove_selected(self, also: Sequence[int] = ()) -> None:
+    def remove_selected(self) -> None:
+        self._remove_selected_and(())
+
+    def _remove_selected_and(self, also: Sequence[int]) -> None:
         """Take the selected rows out of the view, and the model rows at positions ``also``."""
         indexes = self.table.selectionModel().selectedRows()
         if not indexes:
@@ -498,7 +501,7 @@ class MainWindow(QMainWindow):
         if not self._changed_history(lambda store: store.delete_history(
                 [(row.path, row.result.sha256 if row.result else "") for row in rows]), "Nothing was deleted."):
             return
-        self.remove_selected(also=copies)
+        self._remove_selected_and(copies)
         self.statusBar().showMessage(f"Deleted {counted(len(rows) + len(copies), 'row')} from the history.", 5000)
 
     def clear_history(self) -> None:
