@@ -281,7 +281,11 @@ class Store:
         with self._connect() as db:
             row = db.execute("SELECT data FROM results WHERE sha256=? AND model_id=?",
                              (result.sha256, model_id)).fetchone()
-        return Result.from_dict(json.loads(row[0])) if row else result
+        if not row:
+            return result
+        whole = Result.from_dict(json.loads(row[0]))
+        whole.path, whole.source = result.path, result.source  # a copy's row stays the copy's
+        return whole
 
     def find(self, sha256: str) -> Result | None:
         """The newest result for these bytes, whichever model made it."""

@@ -234,3 +234,6 @@ def test_the_same_photo_in_two_folders_stays_two_rows_after_a_restart(tmp_path, 
     scanned_cat = next(r for r in job.results if r.path == str(original))
     assert len({r.sha256 for r in cats}) == 1 and {r.verdict for r in cats} == {scanned_cat.verdict}
     assert again.count() == 2  # the cache still holds each bytes once
+    copy_row = next(r for r in history if r.path == str(copy))
+    whole = again.details(copy_row)  # heatmap and crops, for the detail pane or an export: still the copy's
+    assert whole.path == str(copy) and whole.crops
