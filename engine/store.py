@@ -81,13 +81,28 @@ CREATE TABLE IF NOT EXISTS claims (
 );
 """
 
-# The history's rows beyond one per stored result: a result again at each other path its bytes were seen at
-# (a copy elsewhere, answered from the cache), at its newest sighting there. SQLite takes the bare column
-# s.source from the row that gave the MAX. (One join over the sightings: grouping all of them with the
-# results took 2.3 s on a 100,000-row history, this 0.2 s.)
-_OTHER_SIGHTINGS = """
-SELECT r.summary, s.path, s.source, MAX(s.seen_at) FROM sightings s JOIN results r ON r.sha256 = s.sha256
-WHERE s.path != r.path {model} GROUP BY r.sha256, r.model_id, s.path"""
+# The history's rows: each image at each place it was seen (a sighting, or the path a result was stored
+# with: stores from before sightings have only that), at the newest time there, and only while it is the
+# newest thing seen at that path (a file since replaced by other bytes shows those); bytes that came
+# without a file (path '') are each their own row. Small columns only:
+# the summaries are read for the rows a LIMIT keeps (grouping rows that carried them took 2.3 s on a
+# 100,000-result history). {results} narrows to one model's results.
+_PLACES = """
+WITH places AS MATERIALIZED (
+    SELECT sha256, path, source, MAX(at) AS shown FROM (
+        SELECT sha256, path, source, seen_at AS at FROM sightings
+        UNION ALL SELECT sha256, path, source, scanned_at FROM results WHERE 1 {results})
+    GROUP BY sha256, path),
+newest AS MATERIALIZED (SELECT path, MAX(shown) AS shown FROM places WHERE path != '' GROUP BY path)
+SELECT 'result' AS kind, p.sha256, p.path, p.source, p.shown FROM places p
+LEFT JOIN newest n ON n.path = p.path
+WHERE (p.path = '' OR n.shown = p.shown) AND EXISTS (SELECT 1 FROM results r WHERE r.sha256 = p.sha256 {results})"""
+
+# A row's stored text: the newest result for its image (of the model asked for), or its failed scan.
+_ROW_TEXT = """
+CASE h.kind WHEN 'result' THEN (SELECT summary FROM results r WHERE r.sha256 = h.sha256 {results}
+                                ORDER BY r.scanned_at DESC LIMIT 1)
+            ELSE (SELECT data FROM errors e WHERE e.path = h.path AND e.sha256 = h.sha256) END"""
 
 # What the history list leaves out of a result: per-crop scores and the heatmap (a heatmap alone is
 # tens of thousands of numbers for a large photo; 20,000 of them made the history hundreds of MB).
@@ -249,28 +264,37 @@ class Store:
 
     def history(self, limit: int | None = None, model_id: str | None = None) -> list[Result]:
         """Stored results as summaries (no crop scores, no heatmap: :meth:`details` has them), one per place
-        the bytes were seen (the same photo in two folders is two rows, as when it was scanned: the copy's
+        the image was seen (the same photo in two folders is two rows, as when it was scanned: the copy's
         scan was the cache's answer, kept as a sighting), newest first; failed scans too, unless one
         model's results are asked for."""
-        model = "AND r.model_id=?" if model_id else ""
-        query = (f"SELECT summary, NULL, NULL, scanned_at FROM results r WHERE 1 {model} "
-                 f"UNION ALL {_OTHER_SIGHTINGS.format(model=model)}")
-        args: list = [model_id, model_id] if model_id else []
-        if not model_id:
-            query += " UNION ALL SELECT data, NULL, NULL, scanned_at FROM errors"
-        query += " ORDER BY 4 DESC"
-        if limit:
-            query += " LIMIT ?"
-            args.append(limit)
+        rows_query, args = self._history_rows(model_id)
+        query = f"SELECT {_ROW_TEXT.format(results=self._model_filter(model_id))}, h.path, h.source FROM ({rows_query}"
+        query += " ORDER BY 5 DESC" + (" LIMIT ?" if limit else "") + ") h ORDER BY h.shown DESC"
+        args = ([model_id] if model_id else []) + args + ([limit] if limit else [])  # in the order they appear
         with self._connect() as db:
             rows = db.execute(query, args).fetchall()
         results = []
-        for summary, seen_path, seen_source, _shown_at in rows:
-            result = Result.from_dict(json.loads(summary))
-            if seen_path is not None:
-                result.path, result.source = path_from_db(seen_path), seen_source
+        for text, path, source in rows:
+            if text is None:
+                continue  # deleted between the two reads of one statement: not possible, but never a crash
+            result = Result.from_dict(json.loads(text))
+            if result.ok and db_path(result.path) != path:  # a copy elsewhere: the cache answered it there
+                result.path, result.source = path_from_db(path), source
+                result.page_url = result.image_url = ""
+                result.cached = True
             results.append(result)
         return results
+
+    @staticmethod
+    def _model_filter(model_id: str | None) -> str:
+        return "AND model_id=?" if model_id else ""
+
+    def _history_rows(self, model_id: str | None) -> tuple[str, list]:
+        """The history's rows as (kind, sha256, path, source, shown), and the query's arguments."""
+        places = _PLACES.format(results=self._model_filter(model_id))
+        if model_id:
+            return places, [model_id, model_id]
+        return places + " UNION ALL SELECT 'error', sha256, path, source, scanned_at FROM errors", []
 
     def details(self, result: Result) -> Result:
         """The whole stored result that a summary from :meth:`history` stands for (crop scores, heatmap);
@@ -284,7 +308,9 @@ class Store:
         if not row:
             return result
         whole = Result.from_dict(json.loads(row[0]))
-        whole.path, whole.source = result.path, result.source  # a copy's row stays the copy's
+        # A copy's row stays the copy's: where it was, how it came, that the cache answered it.
+        whole.path, whole.source, whole.cached = result.path, result.source, result.cached
+        whole.page_url, whole.image_url = result.page_url, result.image_url
         return whole
 
     def find(self, sha256: str) -> Result | None:
@@ -301,22 +327,26 @@ class Store:
     def history_count(self) -> int:
         """How many rows :meth:`history` would give without a limit (results and failed scans)."""
         with self._connect() as db:
-            counted = (f"SELECT (SELECT COUNT(*) FROM results) + (SELECT COUNT(*) FROM "
-                       f"({_OTHER_SIGHTINGS.format(model='')})) + (SELECT COUNT(*) FROM errors)")
-            return db.execute(counted).fetchone()[0]
+            rows_query, args = self._history_rows(None)
+            return db.execute(f"SELECT COUNT(*) FROM ({rows_query})", args).fetchone()[0]
 
-    def delete_history(self, items: list[tuple[str, str]]) -> None:
+    def delete_history(self, items: list[tuple[str, str]]) -> set[str]:
         """Delete history rows for good, one (path, sha256) each: everything stored about those bytes, and
         whatever else was stored at that path (an older version of the file would otherwise come back as
-        the row at the next start)."""
+        the row at the next start). Returns the sha256 of every image forgotten."""
+        forgotten: set[str] = set()
         with self._connect(write=True) as db:
             for path, sha256 in items:
                 if sha256:
+                    forgotten.add(sha256)
                     for table in ("results", "sightings", "errors"):
                         db.execute(f"DELETE FROM {table} WHERE sha256=?", (sha256,))
                 if path:
+                    stored = db_path(path)
+                    forgotten.update(row[0] for row in db.execute("SELECT sha256 FROM results WHERE path=?", (stored,)))
                     for table in ("results", "sightings", "errors"):
-                        db.execute(f"DELETE FROM {table} WHERE path=?", (db_path(path),))
+                        db.execute(f"DELETE FROM {table} WHERE path=?", (stored,))
+        return forgotten
 
     def forget_result(self, sha256: str, model_id: str) -> None:
         """Drop one model's stored verdict on these bytes, so that model scans them again."""

@@ -6,7 +6,6 @@ import html
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QMimeData, QModelIndex, Qt, QTimer
@@ -464,15 +463,15 @@ class MainWindow(QMainWindow):
         self.detail.show_row(show_details(row, self.session.store))
 
     def remove_selected(self) -> None:
-        self._remove_selected_and(())
-
-    def _remove_selected_and(self, also: Sequence[int]) -> None:
-        """Take the selected rows out of the view, and the model rows at positions ``also``."""
         indexes = self.table.selectionModel().selectedRows()
-        if not indexes:
+        self._remove_rows([self.proxy.mapToSource(index).row() for index in indexes])
+
+    def _remove_rows(self, positions: list[int]) -> None:
+        """Take the model rows at ``positions`` out of the view; the row after them in view order is selected."""
+        if not positions:
             return
-        next_row = min(index.row() for index in indexes)
-        positions = [self.proxy.mapToSource(index).row() for index in indexes] + list(also)
+        shown = [self.proxy.mapFromSource(self.model.index(position, 0)).row() for position in positions]
+        next_row = min((row for row in shown if row >= 0), default=0)
         # Unselected first: each removal would otherwise tell the window about a changed selection it then
         # reads whole again (quadratic in the rows removed).
         self.table.selectionModel().clear()
@@ -489,20 +488,29 @@ class MainWindow(QMainWindow):
             return
         # The store forgets the bytes wherever they were seen: the rows of their copies in other folders go
         # too (else they would vanish only at the next start), and the question says so.
-        deleted = {row.result.sha256 for row in rows if row.result and row.result.sha256}
         chosen = {row.key for row in rows}
-        copies = [position for position, row in enumerate(self.model.rows()) if row.key not in chosen
-                  and row.status != QUEUED and row.result is not None and row.result.sha256 in deleted]
-        also = f" and the same image's {len(copies)} other {'row' if len(copies) == 1 else 'rows'}" if copies else ""
+        images = {row.result.sha256 for row in rows if row.result and row.result.sha256}
+        copies = sum(1 for row in self.model.rows() if self._is_copy_of(row, images, chosen))
+        also = (f" and {copies} other {'row' if copies == 1 else 'rows'} of the same "
+                f"{'image' if len(images) == 1 else 'images'}") if copies else ""
         if not confirmed(self, "Delete from history?", f"Delete {counted(len(rows), 'result')}{also} from this "
                          "computer's SynthSpot history? "
                          "The image files stay where they are; scanning them again gives the results again."):
             return
-        if not self._changed_history(lambda store: store.delete_history(
-                [(row.path, row.result.sha256 if row.result else "") for row in rows]), "Nothing was deleted."):
+        forgotten: set[str] = set()
+        if not self._changed_history(lambda store: forgotten.update(store.delete_history(
+                [(row.path, row.result.sha256 if row.result else "") for row in rows])), "Nothing was deleted."):
             return
-        self._remove_selected_and(copies)
-        self.statusBar().showMessage(f"Deleted {counted(len(rows) + len(copies), 'row')} from the history.", 5000)
+        # Positions only now: results may have arrived and re-sorted the rows while the question was open.
+        positions = [position for position, row in enumerate(self.model.rows())
+                     if row.key in chosen or self._is_copy_of(row, forgotten, chosen)]
+        self._remove_rows(positions)
+        self.statusBar().showMessage(f"Deleted {counted(len(positions), 'row')} from the history.", 5000)
+
+    @staticmethod
+    def _is_copy_of(row: Row, images: set[str], chosen: set[str]) -> bool:
+        return (row.key not in chosen and row.status != QUEUED and row.result is not None
+                and row.result.sha256 in images)
 
     def clear_history(self) -> None:
         if not confirmed(self, "Clear history?", "Delete every stored result from this computer's SynthSpot "

@@ -72,8 +72,73 @@ def test_a_photo_in_two_folders_keeps_both_rows_after_a_restart_and_deleting_one
     seen: list[str] = []
     answer_message_box(QMessageBox.StandardButton.Yes, seen)
     again.delete_action.trigger()
-    assert "Delete 1 result and the same image's 1 other row" in seen[0]
+    assert "Delete 1 result and 1 other row of the same image" in seen[0]
     assert sorted(row.name for row in again.model.rows()) == ["dog.png"] == stored_names(again)
+
+
+def stored(sha: str, path: str, at: float, verdict: str = "likely_ai"):
+    from engine.result import Result
+
+    return Result(sha256=sha, path=path, source="dropped", model_name="m", model_version="1", verdict=verdict,
+                  probability=0.9, scanned_at=at)
+
+
+def test_rows_that_arrive_while_the_delete_question_is_open_are_not_the_ones_deleted(qtbot, make_window, store_path):
+    """The rows to take out of the view were found before the question; results arriving meanwhile moved
+    them, and another image's row went while the deleted one's copy stayed (a review)."""
+    import time
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.results_model import RESORT_DELAY_MS
+    from engine.store import Store
+
+    store_path.parent.mkdir(parents=True)
+    store, now = Store(store_path), time.time()
+    for sha, name, age in (("X", "cat", 500), ("Y", "dog", 400), ("Z", "fox", 300)):
+        store.put(stored(sha, f"/p/{name}.png", now - age), "m@1")
+    store.record_sighting(stored("X", "/d/cat copy.png", now - 200))
+    store.close()
+    window = make_window(None)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 4, timeout=WAIT_MS)
+    select_names(window, {"cat.png"})
+
+    def answer_after_an_arrival():
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, answer_after_an_arrival)
+            return
+        window.model.add_results([stored("W", "/w/new.png", time.time())])  # a watched folder's new file
+        # Yes once the view has re-sorted with it (on its timer): the rows have moved under the question.
+        QTimer.singleShot(RESORT_DELAY_MS + 200, box.button(QMessageBox.StandardButton.Yes).click)
+
+    QTimer.singleShot(0, answer_after_an_arrival)
+    window.delete_action.trigger()
+    assert sorted(row.name for row in window.model.rows()) == ["dog.png", "fox.png", "new.png"]
+
+
+def test_deleting_a_path_whose_file_held_other_bytes_before_leaves_no_row_the_store_forgot(
+        qtbot, make_window, store_path):
+    """Deleting a row forgets whatever was stored at its path too (an older version of the file): that
+    version's copy elsewhere leaves the view with it, as it leaves the history."""
+    import time
+
+    from engine.store import Store
+
+    store_path.parent.mkdir(parents=True)
+    store, now = Store(store_path), time.time()
+    store.put(stored("Y", "/d/image.png", now - 500), "m@1")  # image.png first held Y
+    store.record_sighting(stored("Y", "/e/image copy.png", now - 450))
+    store.put(stored("X", "/p/cat.png", now - 400), "m@1")
+    store.record_sighting(stored("X", "/d/image.png", now - 300))  # then X: the cache answered it
+    store.close()
+    window = make_window(None)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=WAIT_MS)
+    select_names(window, {"image.png"})
+    answer_message_box(QMessageBox.StandardButton.Yes)
+    window.delete_action.trigger()
+    assert sorted(row.path for row in window.model.rows()) == sorted(r.path for r in window.session.store.history())
 
 
 def test_clear_history_asks_then_empties_the_store(tmp_path, qtbot, model_path, make_window):

@@ -237,3 +237,53 @@ def test_the_same_photo_in_two_folders_stays_two_rows_after_a_restart(tmp_path, 
     copy_row = next(r for r in history if r.path == str(copy))
     whole = again.details(copy_row)  # heatmap and crops, for the detail pane or an export: still the copy's
     assert whole.path == str(copy) and whole.crops
+
+
+def _seen(sha: str, path: str, at: float, model: str = "1", verdict: str = "likely_ai", source: str = "watched",
+          page: str = "") -> Result:
+    return Result(sha256=sha, source=source, path=path, verdict=verdict, probability=0.9, model_name="m",
+                  model_version=model, scanned_at=at, page_url=page, image_url=page and page + "cat.png")
+
+
+def test_history_rows_are_one_per_place_with_the_newest_verdict_and_the_file_there_now(tmp_path, monkeypatch):
+    """A review's cases: a copy scanned under two models is one row with the newer verdict (it was one row
+    per model, the older one shown); a path whose file changed back shows the bytes it holds now; a copy
+    of a browser image carries no page address and says the cache answered it."""
+    import engine.store as store_module
+
+    clock = [0.0]
+    monkeypatch.setattr(store_module.time, "time", lambda: clock[0])
+
+    def sight(store, result, path, at):
+        clock[0] = at
+        store.record_sighting(Result(**{**result.__dict__, "path": path}))
+
+    def put(store, result, model_id):
+        clock[0] = result.scanned_at  # its sighting where it was scanned, at that time
+        store.put(result, model_id)
+
+    store = Store(tmp_path / "models.sqlite3")
+    put(store, _seen("X", "/a/cat.png", 100), "m@1")
+    sight(store, _seen("X", "/a/cat.png", 100), "/b/cat.png", 200)
+    put(store, _seen("X", "/a/cat.png", 300, model="2", verdict="likely_real"), "m@2")
+    sight(store, _seen("X", "/a/cat.png", 300), "/b/cat.png", 400)
+    assert [(r.path, r.model_version, r.verdict) for r in store.history()] == [
+        ("/b/cat.png", "2", "likely_real"), ("/a/cat.png", "2", "likely_real")]
+    assert store.history_count() == 2
+    assert [(r.path, r.model_version) for r in store.history(model_id="m@1")] == [("/b/cat.png", "1"), ("/a/cat.png", "1")]
+
+    store = Store(tmp_path / "changed.sqlite3")
+    put(store, _seen("Y", "/dl/image.png", 200), "m@1")
+    put(store, _seen("X", "/o/x.png", 150), "m@1")
+    sight(store, _seen("X", "/o/x.png", 150), "/dl/image.png", 300)  # the file held X for a while...
+    sight(store, _seen("Y", "/dl/image.png", 200), "/dl/image.png", 400)  # ...and Y again now
+    assert [(r.path, r.sha256) for r in store.history()] == [("/dl/image.png", "Y"), ("/o/x.png", "X")]
+    assert store.history_count() == 2
+
+    store = Store(tmp_path / "browser.sqlite3")
+    put(store, _seen("X", "", 100, source="browser", page="https://x.example/"), "m@1")
+    sight(store, _seen("X", "", 100), "/dl/cat.png", 200)
+    copy, original = store.history()
+    assert (copy.path, copy.source, copy.page_url, copy.image_url, copy.cached) == ("/dl/cat.png", "watched", "", "", True)
+    assert (original.path, original.page_url) == ("", "https://x.example/")
+    assert store.details(copy).page_url == "" and store.details(copy).path == "/dl/cat.png"
