@@ -50,8 +50,9 @@ class ModelOutputs:
         return out.logit.reshape(-1).sigmoid().numpy(), mix, cells
 
 
-def agreement(student: dict[str, list], teacher: dict[str, list]) -> dict:
-    """The figures for one group of crops (each dict: "probability", "mix", "map" -> per-crop arrays)."""
+def agreement(student: dict[str, list], teacher: dict[str, list], experts: Sequence[str] = ()) -> dict:
+    """The figures for one group of crops (each dict: "probability", "mix", "map" -> per-crop arrays);
+    ``experts`` names the mixes' columns, for the table of which expert each side weighs most."""
     said, meant = np.concatenate(student["probability"]), np.concatenate(teacher["probability"])
     out: dict = {"crops": int(len(said)), "probability_correlation": _correlation(said, meant),
                  "probability_mean_gap": float(np.abs(said - meant).mean())}
@@ -59,6 +60,10 @@ def agreement(student: dict[str, list], teacher: dict[str, list]) -> dict:
         mine, theirs = np.concatenate(student["mix"]), np.concatenate(teacher["mix"])
         out["mix_top1_agreement"] = float((mine.argmax(axis=1) == theirs.argmax(axis=1)).mean())
         out["mix_mean_abs_difference"] = float(np.abs(mine - theirs).mean())
+        names = list(experts) or [f"expert {i + 1}" for i in range(theirs.shape[1])]
+        # teacher's top expert -> how often the student's top is each expert
+        out["mix_top1_table"] = {names[t]: {names[m]: int(((theirs.argmax(1) == t) & (mine.argmax(1) == m)).sum())
+                                            for m in range(len(names))} for t in range(len(names))}
     if student["map"] and teacher["map"]:
         out["map_cell_correlation"] = _correlation(np.concatenate(student["map"]).ravel(),
                                                    np.concatenate(teacher["map"]).ravel())
@@ -88,7 +93,8 @@ def compare(student: ModelOutputs, teacher: ModelOutputs, records: Sequence, bas
                     side["mix"].append(mix)
                 if cells is not None:
                     side["map"].append(cells)
-    return {name: agreement(*sides) for name, sides in sorted(groups.items(), key=lambda item: item[0] != "all")}
+    return {name: agreement(*sides, teacher.expert_names)
+            for name, sides in sorted(groups.items(), key=lambda item: item[0] != "all")}
 
 
 def main(argv: list[str] | None = None) -> int:

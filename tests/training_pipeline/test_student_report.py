@@ -41,6 +41,8 @@ def test_a_model_follows_itself_exactly_and_another_less(flat_manifest, tmp_path
     assert itself["all"]["probability_correlation"] == pytest.approx(1.0)
     assert itself["all"]["probability_mean_gap"] == pytest.approx(0.0, abs=1e-6)
     assert itself["all"]["mix_top1_agreement"] == 1.0 and itself["all"]["map_cell_correlation"] == pytest.approx(1.0)
+    table = itself["all"]["mix_top1_table"]  # by the teacher's expert names; agreeing crops on the diagonal
+    assert set(table) == set(EXPERTS) and sum(table[e][e] for e in EXPERTS) == 12
 
     assert main(["--student", str(student), "--teacher", str(teacher), "--out", str(out), *args]) == 0
     other = json.loads(out.read_text())["groups"]["all"]
