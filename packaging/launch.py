@@ -16,14 +16,21 @@ COMMANDS = ("scan", "serve", "models")
 
 
 def wants_command_line(argv: list[str]) -> bool:
-    return len(argv) > 1 and argv[1] in COMMANDS and not os.path.exists(argv[1])
+    """A command word among the arguments (first, as `synthspot scan x`, or after an option, where the
+    command line then says how to write it) and not a path here. Only where the bundle has a terminal:
+    the Windows and macOS builds are windowed, and their output would go nowhere."""
+    if sys.platform in ("win32", "darwin"):
+        return False
+    return any(word in COMMANDS and not os.path.exists(word) for word in argv[1:])
 
 
-def tell_broken_installation(error: BaseException) -> None:
+def tell_broken_installation(error: BaseException, window: bool = True) -> None:
     text = (f"SynthSpot cannot start: part of this installation is missing or damaged ({error}).\n\n"
             "Unpack SynthSpot again from its archive; `synthspot --selftest` then checks every part.")
     print(text, file=sys.stderr)
     traceback.print_exception(error, file=sys.stderr)
+    if not window:  # the command line: its terminal is where this is read
+        return
     try:
         from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -36,8 +43,11 @@ def tell_broken_installation(error: BaseException) -> None:
 
 if __name__ == "__main__":
     if wants_command_line(sys.argv):
-        from engine.cli import main as command_line
-
+        try:
+            from engine.cli import main as command_line
+        except (ImportError, OSError) as error:
+            tell_broken_installation(error, window=False)
+            sys.exit(2)  # as the command line's other failures to start (exit 1: results not written)
         sys.exit(command_line(sys.argv[1:]))
     try:
         from desktop.app import main

@@ -78,7 +78,7 @@ def _calibrate(argv: list[str]) -> int:
     parser.add_argument("--pooled", action="store_true",
                         help="hold the FPR on all reals pooled only, not also on each kind of processing")
     parser.add_argument("--perturbations", default="none",
-                        help="comma list of training.evaluate's perturbations (e.g. blur1,downscale0.5,upscale2) whose "
+                        help="comma list of training.perturbations' names (e.g. blur1,downscale0.5,upscale2) whose "
                              "copies of every real must also stay under the FPR, or 'none'")
     parser.add_argument("--scaling", choices=("platt", "none"), default="platt",
                         help="fit a Platt scaling of the logits on the split's reals and fakes first (default), or "

@@ -54,7 +54,8 @@ def agreement(student: dict[str, list], teacher: dict[str, list], experts: Seque
     """The figures for one group of crops (each dict: "probability", "mix", "map" -> per-crop arrays);
     ``experts`` names the mixes' columns, for the table of which expert each side weighs most."""
     said, meant = np.concatenate(student["probability"]), np.concatenate(teacher["probability"])
-    out: dict = {"crops": int(len(said)), "probability_correlation": _correlation(said, meant),
+    out: dict = {"images": len(student["probability"]), "crops": int(len(said)),
+                 "probability_correlation": _correlation(said, meant),
                  "probability_mean_gap": float(np.abs(said - meant).mean())}
     if student["mix"] and teacher["mix"]:
         mine, theirs = np.concatenate(student["mix"]), np.concatenate(teacher["mix"])
@@ -64,7 +65,7 @@ def agreement(student: dict[str, list], teacher: dict[str, list], experts: Seque
         # teacher's top expert -> how often the student's top is each expert
         out["mix_top1_table"] = {names[t]: {names[m]: int(((theirs.argmax(1) == t) & (mine.argmax(1) == m)).sum())
                                             for m in range(len(names))} for t in range(len(names))}
-    if student["map"] and teacher["map"]:
+    if student["map"] and teacher["map"] and student["map"][0].shape == teacher["map"][0].shape:  # else: grids differ
         out["map_cell_correlation"] = _correlation(np.concatenate(student["map"]).ravel(),
                                                    np.concatenate(teacher["map"]).ravel())
     return out
@@ -104,12 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="a manifest.jsonl, or a folder in a reader layout")
     parser.add_argument("--split", default="val")
     parser.add_argument("--images", type=at_least(1), default=300,
-                        help="images compared, spread evenly over the split (default 300)")
+                        help="images compared, spread evenly over the split (default 300; each group reports "
+                             "its count: a family of a few images says little)")
     parser.add_argument("--max-crops", type=at_least(1), default=8)
     parser.add_argument("--out", help="write the figures here as JSON too")
     parser.add_argument("--threads", type=at_least(1), default=2,
                         help="torch threads (default 2; 1 beside another heavy job: two threads spinning on a "
-                             "busy 2-core CPU ran 20x slower)")
+                             "busy 2-core CPU ran 11x slower)")
     args = parser.parse_args(argv)
     if args.out:
         check_out_file(parser, args.out)
@@ -127,8 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         records, base = load_records(args.data, args.split)
     except ValueError as error:
         parser.error(str(error))
-    step = max(1, len(records) // args.images)
-    chosen = records[::step][: args.images]
+    chosen = [records[i] for i in sorted(set(np.linspace(0, len(records) - 1, args.images).round().astype(int)))]
     try:
         figures = compare(student, teacher, chosen, base, args.max_crops)
     except UndecodableImage as error:

@@ -1,4 +1,4 @@
-"""The whole installer build, end to end: clean venv, PyInstaller, frozen self-test, archive (slow, minutes)."""
+"""The whole installer build, end to end: clean venv, PyInstaller, frozen self-test and scan, archive (slow, minutes)."""
 
 from __future__ import annotations
 

@@ -139,6 +139,17 @@ def test_the_bundles_executable_is_also_the_command_line(tmp_path, brightness_mo
     finally:
         sys.path.remove(str(PACKAGING))
     assert wants_command_line(["synthspot", "scan", "x.png"]) and not wants_command_line(["synthspot", "x.png"])
+    # After an option too: the command line then says how to write it, rather than the app opening "scan"
+    assert wants_command_line(["synthspot", "--model", "m.onnx", "scan", "x.png"])
+    misplaced = subprocess.run([sys.executable, str(PACKAGING / "launch.py"), "--model", "m.onnx", "scan", "x.png"],
+                               env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert misplaced.returncode == 2 and "usage: synthspot" in misplaced.stderr
+    # A damaged bundle says so on the terminal, with the command line's exit status for failing to start.
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['engine.cli'] = None\n")
+    broken = subprocess.run([sys.executable, str(PACKAGING / "launch.py"), "models"], cwd=tmp_path,
+                            env={**env, "PYTHONPATH": f"{tmp_path}{os.pathsep}{PACKAGING.parent}"},
+                            capture_output=True, text=True, timeout=120)
+    assert broken.returncode == 2 and "part of this installation is missing or damaged" in broken.stderr
     (tmp_path / "scan").mkdir()
     monkeypatch.chdir(tmp_path)
     assert not wants_command_line(["synthspot", "scan"])  # the folder named "scan" is opened in the app

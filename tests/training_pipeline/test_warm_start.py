@@ -65,7 +65,11 @@ def test_a_student_that_gains_heads_keeps_its_donors_adapter(tmp_path):
     state = detector.state_dict()
     adapters = [key for key in donated if "lora" in key]
     assert adapters and all(torch.equal(state[key], donated[key]) for key in adapters)
-    assert "head.fc.weight" not in state and "mix_head.weight" in state
+    torch.manual_seed(7)
+    fresh = create_detector(grown).state_dict()  # the same seed: the new heads as they start
+    new_heads = [key for key in state if key.startswith(("head.", "mix_head."))]
+    assert new_heads and "head.fc.weight" not in state
+    assert all(torch.equal(state[key], fresh[key]) for key in new_heads)  # afresh, not from the donor
 
     trained_checkpoint(tmp_path / "gamma-donor", replace(MIXED, gamma=GammaConfig(enabled=True)))
     with pytest.raises(CheckpointError, match="differs in gamma"):
