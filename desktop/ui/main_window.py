@@ -65,7 +65,9 @@ class MainWindow(QMainWindow):
         self._wanted_in_view: list[str] = []  # what the person just gave (files, folders): shown once it is queued
         self._follow_key = ""  # the row brought into view; kept there while re-sorting moves it
         self._alerted = None  # the Result the alert banner and the desktop notification point at
-        self._verdicts_this_scan: list[str] = []  # for the summary when the scan finishes
+        # For the summary when the scan finishes, by row: a file queued twice at once (the same folder
+        # pasted twice) may be answered twice, the second time by the cache; it is one image.
+        self._verdicts_this_scan: dict[str, str] = {}
         self._unreadable_this_scan: list[tuple[str, str]] = []  # folders inside a drop that would not open
         keep_palette_readable()
         show_keyboard_focus()
@@ -440,7 +442,7 @@ class MainWindow(QMainWindow):
             self.table.scrollTo(current)
 
     def _results_ready(self, results: list) -> None:
-        self._verdicts_this_scan.extend(result.verdict for result in results)
+        self._verdicts_this_scan.update((row_key(result.path, result.sha256), result.verdict) for result in results)
         for result in results:
             if result.ok and result.path:  # it decodes now: a thumbnail that failed on it may have seen half a file
                 self.thumbnails.retry_failed(result.path)
@@ -746,7 +748,7 @@ class MainWindow(QMainWindow):
         release_freed_memory()
         self.scan_progress.finish()
         self.cancel_action.setEnabled(False)
-        verdicts, self._verdicts_this_scan = self._verdicts_this_scan, []
+        verdicts, self._verdicts_this_scan = list(self._verdicts_this_scan.values()), {}
         unreadable, self._unreadable_this_scan = self._unreadable_this_scan, []
         if not cancelled:
             self.model.drop_unanswered()
