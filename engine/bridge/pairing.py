@@ -230,15 +230,20 @@ class PairingState:
     # --- the person's side (the app) --------------------------------------------
 
     def pending(self) -> list[PairingRequest]:
+        """Requests waiting for the person; none once this opening of the window stopped taking them (the
+        last ones may be a relay's lucky try: nothing is approved until the window is opened again)."""
         with self._lock:
             self._expire()
+            if self._attempts >= MAX_ATTEMPTS_PER_WINDOW:
+                return []
             return [replace(r) for r in self._requests.values() if r.state == "pending"]
 
     def approve(self, request_id: str) -> PairedBrowser | None:
         with self._lock:
             self._expire()
             found = self._requests.get(request_id)
-            if found is None or found.state != "pending" or not self._is_open():
+            stopped = self._attempts >= MAX_ATTEMPTS_PER_WINDOW
+            if found is None or found.state != "pending" or not self._is_open() or stopped:
                 return None
             browser = PairedBrowser(protocol.b64url(secrets.token_bytes(16)), found.name, found.key, time.time())
             self._browsers[browser.client_id] = browser

@@ -197,10 +197,12 @@ def test_a_relay_retrying_until_the_codes_match_is_stopped_and_the_person_told(c
     withdraw and ask again until the code matches the one the real browser shows. One opening of the window
     takes MAX_ATTEMPTS_PER_WINDOW requests; then pairing stops, says why, and opening the window again resets it."""
     server.pairing.open_window()
-    for index in range(pairing_module.MAX_ATTEMPTS_PER_WINDOW):
+    for index in range(pairing_module.MAX_ATTEMPTS_PER_WINDOW - 1):
         request_id, _ = _commit(client, f"try {index}", _public_key())
         assert client.post_json("/v1/pair/withdraw", {"request": request_id}).status == 200
-    assert not server.pairing.pending() and server.pairing.suspended
+    last = client.api.request_pairing("the last try")  # the one whose code may have matched
+    assert server.pairing.suspended and server.pairing.pending() == []  # nothing left to approve...
+    assert server.pairing.approve(last.request_id) is None  # ...not even by its ID
     stopped = client.post_json("/v1/pair", {"name": "one more", "commitment": protocol.b64url(bytes(32))})
     assert stopped.status == 403 and stopped.json()["error"] == "pairing_suspended"
     server.pairing.close_window()
