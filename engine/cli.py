@@ -98,6 +98,14 @@ def port_number(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     _stand_in_for_closed_streams()
     parser = build_parser()
+    words = sys.argv[1:] if argv is None else list(argv)
+    command = next((word for word in words if word in parser.get_default("commands")), None)
+    if command and words and words[0].startswith("-") and words[0] not in ("-h", "--help", "--version"):
+        # `synthspot --model M scan x`: argparse would call M an invalid command; say where options go.
+        options = [word for word in words if word != command]
+        print(f"synthspot: options go after the command, as in: synthspot {command} {shlex.join(options)}",
+              file=sys.stderr)
+        return EXIT_USAGE
     try:
         args, unknown = parser.parse_known_args(argv)
         if unknown:  # said by the command's own parser, with its usage line, not the top level's

@@ -93,6 +93,8 @@ def test_explicit_bad_file_is_reported_not_fatal(tmp_path, brightness_model_path
     (["scan", "{here}", "--bogus"], "synthspot scan: error: unrecognized arguments: --bogus"),
     (["scan", "{here}", "--model", "{empty}"], "empty.onnx is not a loadable ONNX model: the file is empty"),
     (["scan", "{here}", "--workers", "many"], "not a number of threads"),
+    # An option before the command: argparse called the option's value an invalid command.
+    (["--model", "m.onnx", "scan", "{here}"], "options go after the command, as in: synthspot scan --model m.onnx"),
 ])
 def test_usage_errors_exit_2(args, message, tmp_path, capsys):
     here = solid_image(tmp_path / "x.png", 100)

@@ -143,7 +143,7 @@ def test_the_bundles_executable_is_also_the_command_line(tmp_path, brightness_mo
     assert wants_command_line(["synthspot", "--model", "m.onnx", "scan", "x.png"])
     misplaced = subprocess.run([sys.executable, str(PACKAGING / "launch.py"), "--model", "m.onnx", "scan", "x.png"],
                                env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert misplaced.returncode == 2 and "usage: synthspot" in misplaced.stderr
+    assert misplaced.returncode == 2 and "options go after the command, as in: synthspot scan" in misplaced.stderr
     # A damaged bundle says so on the terminal, with the command line's exit status for failing to start.
     (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['engine.cli'] = None\n")
     broken = subprocess.run([sys.executable, str(PACKAGING / "launch.py"), "models"], cwd=tmp_path,
