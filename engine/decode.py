@@ -108,11 +108,19 @@ def open_image(data: bytes, max_pixels: int = MAX_PIXELS) -> OpenedImage:
         raise
 
 
+# Frames of an animation walked to check that the file is whole (its last one is decoded).
+MAX_VERIFIED_FRAMES = 1024
+
+
 def verify_complete(data: bytes, max_pixels: int = MAX_PIXELS) -> None:
     """Raise :class:`DecodeError` unless all of the image's data is there and decodes (a download still
     being written fails here). A JPEG is checked at 1/8 scale: every byte is still read, at little cost."""
     with open_image(data, max_pixels) as opened:
         opened.reduced(1)
+        opened.load_last_frame()
+        # A GIF cut between two frames reads as whole, one frame shorter: only its trailer byte says it ended.
+        if opened.format == "GIF" and not data.rstrip(b"\0").endswith(b";"):
+            raise DecodeError("the image data is truncated: the file ends before the picture does")
 
 
 class OpenedImage:
@@ -142,6 +150,29 @@ class OpenedImage:
             self._image.draft("RGB", (max(1, math.ceil(self.width * scale)), max(1, math.ceil(self.height * scale))))
         self._load()
         return self._image
+
+    def load_last_frame(self) -> None:
+        """Decode the last frame or page of an animation or multi-page file (the first one alone is whole
+        long before the file is: a GIF from a third of its bytes). Frames past ``MAX_VERIFIED_FRAMES`` are
+        not walked: counting them all takes minutes for a TIFF of 64,000 tiny pages."""
+        image = self._image
+        if not _best_effort(lambda im: getattr(im, "is_animated", False), image):
+            return
+        frame = 0
+        try:
+            while frame < MAX_VERIFIED_FRAMES:
+                try:
+                    image.seek(frame + 1)
+                except EOFError:
+                    break
+                frame += 1
+            image.seek(frame)
+            _check_size(image.size, self._max_pixels)
+        except DecodeError:
+            raise
+        except Exception as exc:
+            raise _corrupt(exc) from None
+        self._load()
 
     def _load(self) -> None:
         try:
