@@ -115,7 +115,11 @@ class AppSession(QObject):
 
     def set_watched_folders(self, folders: list[WatchedFolder]) -> None:
         current = {f.path: f for f in self.settings.watched_folders}
-        wanted = {os.path.abspath(f.path): WatchedFolder(os.path.abspath(f.path), f.recursive) for f in folders}
+        wanted: dict[str, WatchedFolder] = {}
+        for folder in folders:  # the same folder twice (under a link's name too) would tell of each arrival twice
+            path = os.path.abspath(folder.path)
+            if all(os.path.realpath(path) != os.path.realpath(known) for known in wanted):
+                wanted[path] = WatchedFolder(path, folder.recursive)
         for path, folder in current.items():
             if wanted.get(path) != folder:
                 self.watcher.remove(path)
@@ -140,7 +144,7 @@ class AppSession(QObject):
     # --- watched folders ----------------------------------------------------------
 
     def _already_seen(self, path: str, sha256: str) -> bool:  # watcher thread
-        return self.store.sighted(sha256, path)
+        return self.store.newest_at(path) == sha256
 
     @Slot(list)
     def _on_watched_ready(self, requests: list[ScanRequest]) -> None:

@@ -17,10 +17,12 @@ and rename it when done, so the watcher
 * reads a settled file once: the same bytes show whether the image is whole and give its sha256,
   which travels with the :class:`ScanRequest` it hands over (the scanner then reuses a stored
   result for known bytes without reading the file again),
-* decides alone whether an arrival is news: it skips a file it has handed over before with the same
-  content (same path and sha256), in this run or in the store's sightings. The same bytes under a
-  new name are handed over: a new file is a new sighting, shown (and notified) with the stored
-  verdict, which the scanner's cache makes cheap.
+* decides alone whether an arrival is news: it skips a file whose content is what was last handed
+  over from that path (in this run, or else the store's newest sighting there): a touched file is not
+  news, but an image put back where another had replaced it is. The same bytes under a new name are
+  handed over (a new file is a new sighting, shown and notified with the stored verdict, which the
+  scanner's cache makes cheap), except a file renamed inside the watched folders: the person's own
+  tidying is not an arrival.
 
 A folder that disappears (deleted, a drive unplugged) or cannot be read gets a
 status instead of an exception, and is watched again when it comes back.
@@ -131,11 +133,14 @@ class _EventHandler(FileSystemEventHandler):
         self._watcher = watcher
         self._watched, self._given = watched, given
 
-    def _notice(self, raw_path: bytes | str) -> None:
+    def _given_name(self, raw_path: bytes | str) -> str:
         path = os.fsdecode(raw_path)
         if self._watched != self._given and _inside(path, self._watched):
             path = self._given + path[len(self._watched):]
-        self._watcher._notice(path)
+        return path
+
+    def _notice(self, raw_path: bytes | str) -> None:
+        self._watcher._notice(self._given_name(raw_path))
 
     def on_created(self, event: FileSystemEvent) -> None:
         if not event.is_directory:
@@ -152,7 +157,7 @@ class _EventHandler(FileSystemEventHandler):
         if event.is_directory:  # a folder moved in: look inside at the next tick
             self._watcher.request_rescan()
         else:
-            self._notice(event.dest_path)
+            self._watcher._notice_move(self._given_name(event.src_path), self._given_name(event.dest_path))
 
 
 class FolderWatcher:
@@ -169,12 +174,13 @@ class FolderWatcher:
         self.incomplete_checks = incomplete_checks
         self.tick = tick
         self.rescan_interval = rescan_interval
-        self._already_seen = already_seen  # (path, sha256): seen there already, by an earlier run
+        self._already_seen = already_seen  # (path, sha256): the newest seen there, by an earlier run
         self._folders: dict[str, FolderState] = {}
         self._noticed: set[str] = set()  # paths from events, waiting for the next tick
         self._candidates: dict[str, _Candidate] = {}
         self._settled: dict[str, tuple[int, int]] = {}  # path -> signature when handled or left alone
-        self._seen: set[tuple[str, str]] = set()  # (path, sha256) handed over in this run
+        self._seen: dict[str, str] = {}  # path -> sha256 last handed over from it in this run
+        self._moves: list[tuple[str, str]] = []  # (from, to) renames heard, waiting for the next tick
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -244,6 +250,11 @@ class FolderWatcher:
         with self._lock:
             self._noticed.add(path)
 
+    def _notice_move(self, source: str, destination: str) -> None:
+        with self._lock:
+            self._moves.append((source, destination))
+            self._noticed.add(destination)
+
     def request_rescan(self) -> None:
         """Look at every file of every folder at the next pass (a folder moved in; a test's last look)."""
         self._rescan_due = True
@@ -286,6 +297,10 @@ class FolderWatcher:
         for folder in folders:
             state, message = self._probe(folder.path)
             identity = _identity(folder.path) if state == WATCHING else None
+            if state == WATCHING and not folder.baselined:
+                # Before the watch: files already there are old even when no watch can be placed (the
+                # rescans still find new ones), and a rescan never sees a folder before its baseline.
+                self._baseline(folder)
             if folder.watch is not None and (identity != folder.identity or not self._hearing(folder)):
                 # Another folder now (deleted and made again, or another drive mounted there): the old watch
                 # died with the old one, or hears nothing from this one.
@@ -300,10 +315,9 @@ class FolderWatcher:
                 except PermissionError as exc:
                     state, message = NO_PERMISSION, f"permission denied: {exc.strerror or exc}"
                 except OSError as exc:
-                    state, message = FAILED, f"cannot watch: {exc.strerror or exc}"
+                    state, message = FAILED, (f"cannot watch: {exc.strerror or exc}; new files are still found "
+                                              f"every {self.rescan_interval:g} s")
             if state == WATCHING:
-                if not folder.baselined:
-                    self._baseline(folder)
                 if folder.state not in (WATCHING, PAUSED):
                     self._rescan_due = True  # it came back: look at what arrived meanwhile
             if state != WATCHING and folder.watch is not None:
@@ -367,7 +381,7 @@ class FolderWatcher:
 
     def _rescan(self) -> None:
         with self._lock:
-            folders = [(f.path, f.recursive) for f in self._folders.values()]
+            folders = [(f.path, f.recursive) for f in self._folders.values() if f.baselined]
         for path, recursive in folders:
             for file_path in self._list_files(path, recursive):
                 self._notice(file_path)
@@ -389,7 +403,15 @@ class FolderWatcher:
     def _absorb_noticed(self, now: float) -> None:
         with self._lock:
             noticed, self._noticed = self._noticed, set()
-            roots = [(f.path, f.recursive) for f in self._folders.values()]
+            moves, self._moves = self._moves, []
+            roots = [(f.path, f.recursive) for f in self._folders.values() if f.baselined]
+        for source, destination in moves:
+            # A file renamed inside the watched folders keeps what was known of it: the same signature (a
+            # rename keeps size and mtime) is then not news at its new name.
+            if source in self._settled and any(_watched_by(source, root, rec) for root, rec in roots):
+                self._settled[destination] = self._settled.pop(source)
+                if source in self._seen:
+                    self._seen[destination] = self._seen.pop(source)
         for path in noticed:
             if is_partial_download(path) or not any(_watched_by(path, root, rec) for root, rec in roots):
                 continue
@@ -430,11 +452,14 @@ class FolderWatcher:
                 self._settled.pop(path, None)
                 self._candidates[path] = _Candidate(signature, now, candidate.incomplete_checks + 1)
                 continue
-            # A touched file whose content did not change is not news; a new name for known bytes is.
-            if (path, read.sha256) in self._seen or (
-                    read.sha256 and self._already_seen and self._already_seen(path, read.sha256)):
+            # A touched file whose content did not change is not news; a new name for known bytes is, and so
+            # are bytes put back where others were seen since. This run knows best what it handed over.
+            if path in self._seen:
+                if self._seen[path] == read.sha256:
+                    continue
+            elif read.sha256 and self._already_seen and self._already_seen(path, read.sha256):
                 continue
-            self._seen.add((path, read.sha256))
+            self._seen[path] = read.sha256
             ready.append(ScanRequest(path=path, source=SOURCE, sha256=read.sha256, gone_is_unscanned=True))
         return ready
 

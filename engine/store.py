@@ -247,11 +247,17 @@ class Store:
         db.execute("INSERT OR REPLACE INTO sightings (sha256, path, source, seen_at) VALUES (?,?,?,?)",
                    (result.sha256, db_path(result.path), result.source, time.time()))
 
-    def sighted(self, sha256: str, path: str) -> bool:
-        """Whether these bytes were seen at this path before (whatever the source or model)."""
+    def newest_at(self, path: str) -> str:
+        """The sha256 of the bytes seen last at this path (scanned, or failing to scan; whatever the source or
+        model), "" when nothing was: older bytes put back where these had replaced them are news again."""
+        stored = db_path(path)
         with self._connect() as db:
-            return db.execute("SELECT 1 FROM sightings WHERE sha256=? AND path=? LIMIT 1",
-                              (sha256, db_path(path))).fetchone() is not None
+            # Results too: a store from before sightings has only the path each result was stored with.
+            row = db.execute("SELECT sha256 FROM (SELECT sha256, seen_at AS at FROM sightings WHERE path=? "
+                             "UNION ALL SELECT sha256, scanned_at FROM results WHERE path=? "
+                             "UNION ALL SELECT sha256, scanned_at FROM errors WHERE path=?) ORDER BY at DESC LIMIT 1",
+                             (stored, stored, stored)).fetchone()
+        return row[0] if row else ""
 
     def record_error(self, result: Result) -> None:
         """Keep a failed scan in the history, so an error row outlives a restart."""

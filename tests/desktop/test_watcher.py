@@ -201,6 +201,63 @@ def test_files_already_there_are_left_alone_and_earlier_sightings_are_skipped(tm
     assert sorted(asked) == [str(folder / "known-again.png"), str(folder / "new.png")]  # once each, never old.png
 
 
+def test_an_image_put_back_where_another_had_replaced_it_is_news_in_this_run_and_after_a_restart(tmp_path):
+    """The row kept saying what the replacement was while the file held the first image again: "seen at
+    this path before" counted any bytes ever there, where only the last ones handed over are not news."""
+    from engine.result import LIKELY_AI, LIKELY_REAL, Result
+
+    folder = downloads(tmp_path)
+    first, replacement = jpeg_bytes(220, seed=21), jpeg_bytes(40, seed=22)
+    photo = folder / "photo.jpg"
+    driven = Driven(folder)
+    for data in (first, replacement, first):
+        photo.write_bytes(data)
+        driven.run_for(STABLE + TICK)
+    assert [r.sha256 for r in driven.handed] == [sha256(first), sha256(replacement), sha256(first)]
+    # After a restart the store's sightings decide: its newest at this path.
+    store = Store(tmp_path / "store.db")
+    for data, verdict in ((first, LIKELY_AI), (replacement, LIKELY_REAL)):
+        store.put(Result(sha256=sha256(data), path=str(photo), source="watched", verdict=verdict, probability=0.5,
+                         scanned_at=time.time(), model_name="m", model_version="1"), "m@1")
+        time.sleep(0.01)  # sightings are ordered by when they were made
+    assert store.newest_at(str(photo)) == sha256(replacement)
+    restarted = Driven(folder, already_seen=lambda path, digest: store.newest_at(path) == digest)
+    photo.write_bytes(first)  # downloaded again while the app was closed
+    restarted.run_for(STABLE + TICK)
+    photo.write_bytes(first)  # the same bytes written once more: not news any more
+    later = time.time() + 5
+    os.utime(photo, (later, later))
+    restarted.run_for(3 * STABLE)
+    assert [r.sha256 for r in restarted.handed] == [sha256(first)]
+    store.close()
+
+
+def test_a_folder_added_during_a_pass_leaves_its_old_files_alone(tmp_path):
+    """A folder added while a pass looked at the others was rescanned before its files were marked old:
+    a Pictures folder added then had every photo in it scanned and notified."""
+    folder, pictures = downloads(tmp_path), tmp_path / "Pictures"
+    pictures.mkdir()
+    an_hour_ago = time.time() - 3600
+    for index in range(3):
+        old = write_image(pictures / f"old-{index}.png", 200, seed=30 + index)
+        os.utime(old, (an_hour_ago, an_hour_ago))
+    added = []
+
+    def add_pictures_once(changed, state, message):  # the app adds folders from its own thread, any time
+        if not added:
+            added.append(changed)
+            driven.watcher.add(pictures)
+
+    driven = Driven(folder)
+    driven.watcher._on_status = add_pictures_once
+    driven.watcher.add(tmp_path / "Elsewhere")  # a status to report at the next pass: missing
+    driven.run_for(3 * STABLE)
+    assert added and driven.handed == []
+    write_image(pictures / "new.png", 200, seed=40)
+    driven.run_for(STABLE + TICK)
+    assert driven.paths == [str(pictures / "new.png")]
+
+
 def test_arrivals_while_paused_wait_and_are_handed_over_after_resuming(tmp_path):
     folder = downloads(tmp_path)
     driven = Driven(folder)
@@ -353,6 +410,53 @@ def test_a_running_watcher_hands_over_a_renamed_download_from_the_os_events_once
     assert [(r.path, r.sha256) for r in collector.requests] == [(str(folder / "y.jpg"), sha256(data))]
 
 
+def test_a_folder_that_cannot_be_watched_keeps_its_old_files_and_finds_new_ones_by_rescans(tmp_path, monkeypatch):
+    """Out of inotify instances (other programs hold them; as root the limit cannot be reached, so the OS's
+    error is raised here): the folder's old files were all handed over, years of photos scanned."""
+    from watchdog.observers.api import BaseObserver
+
+    def out_of_watches(self, *args, **kwargs):
+        raise OSError(24, "inotify instance limit reached")
+
+    monkeypatch.setattr(BaseObserver, "schedule", out_of_watches)
+    folder = downloads(tmp_path)
+    an_hour_ago = time.time() - 3600
+    for index in range(3):
+        old = write_image(folder / f"old-{index}.png", 200, seed=50 + index)
+        os.utime(old, (an_hour_ago, an_hour_ago))
+    collector, messages = Collector(), []
+    watcher = FolderWatcher(collector.ready, lambda *status: (collector.state(*status), messages.append(status[2])),
+                            stable_for=0.3, tick=0.05, rescan_interval=0.2)
+    watcher.add(folder)
+    watcher.start()
+    try:
+        assert collector.wait_for(lambda c: c.status.get(str(folder)) == "failed")
+        write_image(folder / "new.png", 200, seed=60)
+        assert collector.wait_for(lambda c: len(c.requests) >= 1)
+    finally:
+        watcher.stop()
+    assert [r.path for r in collector.requests] == [str(folder / "new.png")]
+    assert "inotify instance limit reached" in messages[-1] and "new files are still found every 0.2 s" in messages[-1]
+
+
+def test_a_file_renamed_inside_the_watched_folder_is_not_an_arrival(tmp_path):
+    """Renaming a flagged download told the person of it again ("seen before"), as if it had just arrived."""
+    folder = downloads(tmp_path)
+    watcher, collector = running_watcher(folder)
+    try:
+        write_image(folder / "download.png", 220, seed=70)
+        assert collector.wait_for(lambda c: len(c.requests) == 1)
+        (folder / "download.png").rename(folder / "cat.png")
+        write_image(folder / "marker.png", 220, seed=71)  # the OS tells of it after the rename
+        assert collector.wait_for(lambda c: any(r.path.endswith("marker.png") for r in c.requests))
+    finally:
+        watcher.stop()
+    watcher.request_rescan()
+    watcher.poll()
+    assert watcher.settling() == []  # the new name is known, not waiting to be handed over
+    assert [r.path for r in collector.requests] == [str(folder / "download.png"), str(folder / "marker.png")]
+
+
 def running_watcher(folder) -> tuple[FolderWatcher, Collector]:
     """A watcher on its own thread with no periodic rescans: only the OS's events bring files in."""
     collector = Collector()
@@ -413,7 +517,7 @@ def test_500_files_in_bursts_give_exactly_500_results(tmp_path, model_path):
 
     folder = downloads(tmp_path)
     watcher = FolderWatcher(scan, stable_for=0.3,
-                            tick=0.05, rescan_interval=0.5, already_seen=lambda path, digest: store.sighted(digest, path))
+                            tick=0.05, rescan_interval=0.5, already_seen=lambda path, digest: store.newest_at(path) == digest)
     watcher.add(folder)
     watcher.start()
     try:

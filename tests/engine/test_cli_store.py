@@ -109,4 +109,4 @@ def test_relative_paths_go_into_the_shared_history_as_absolute_ones(tmp_path, mo
     store = Store(store_path)
     [result] = store.history()
     assert result.path == str(image)
-    assert store.sighted(result.sha256, str(image))
+    assert store.newest_at(str(image)) == result.sha256

@@ -106,7 +106,7 @@ def test_a_store_from_before_versions_is_migrated_and_keeps_everything(old_store
     assert store.details(history[0]) is history[0]  # a failed scan is stored whole
     # Pending work and sightings survive.
     assert store.pending() == [("/photos/later.png", "watched")]
-    assert store.sighted(photos[0].sha256, "/downloads/copy.png")
+    assert store.newest_at("/downloads/copy.png") == photos[0].sha256
     # And the migrated store takes new results.
     store.put(scanned("e" * 64, "/photos/new.png", 3000.0), "brightness@1")
     assert store.history(limit=1)[0].path == "/photos/new.png" and store.count() == 4
