@@ -26,7 +26,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from desktop.workers import Workers
 from engine.model import Detector, ModelLoadError
 from engine.models import NoModelError, resolve_model
-from engine.pending import PendingWork
+from engine.pending import AUTOMATIC_SOURCES, PendingWork
 from engine.result import Result
 from engine.scanner import Scanner, ScanJob, ScanRequest
 from engine.store import Store
@@ -301,7 +301,9 @@ class ScanService(QObject):
                                              cancelled=lambda: generation != self._generation,
                                              interrupted=lambda: self._tasks.closed, skipped=skipped):
                 found += len(files)
-                requests = [ScanRequest(path=path, source=source) for path in files]
+                # A watched folder's file gone by now was thrown away (a temporary download): no error row.
+                requests = [ScanRequest(path=path, source=source, gone_is_unscanned=source in AUTOMATIC_SOURCES)
+                            for path in files]
                 if not self._submit_chunk(scanner, requests, generation):
                     break  # shutting down: what is not queued stays pending, for the next start
             # Files that are no images are passed over without a word; folders that would not open are said.

@@ -251,8 +251,21 @@ class SettingsDialog(QDialog):
     def _add_folder(self) -> None:
         start = suggested_watch_folder()
         path = QFileDialog.getExistingDirectory(self, "Watch a folder", start if os.path.isdir(start) else "")
-        if path and path not in self.watched_paths():
-            self._add_folder_item(WatchedFolder(path, False))
+        if path:
+            self.add_watched_path(path)
+
+    def add_watched_path(self, path: str) -> None:
+        """A folder chosen to watch; one already in the list, under this name or another (a link to it),
+        is selected and said to be watched, not listed twice: each arrival would be scanned and told twice."""
+        real = os.path.realpath(path)
+        for item in self._folder_items():
+            known = item.data(FOLDER_PATH, Qt.ItemDataRole.UserRole)
+            if os.path.realpath(known) == real:
+                self.folders.setCurrentItem(item)
+                self.folder_status.setText(f"{path} is already watched" + (f", as {known}." if known != path else "."))
+                self.folder_status.setVisible(True)
+                return
+        self._add_folder_item(WatchedFolder(path, False))
 
     def _remove_selected_folders(self) -> None:
         for item in self.folders.selectedItems():

@@ -49,6 +49,28 @@ def test_settings_dialog_choices_persist_across_restarts(tmp_path, qtbot, model_
     assert again.provider.currentData() == "cpu"
 
 
+def test_a_folder_already_watched_under_a_link_s_name_is_not_listed_twice(tmp_path, qtbot, model_path, make_window):
+    """Downloads and a link to it were both watched: every arrival got two rows and two notifications."""
+    window = make_window(model_path)
+    dialog = SettingsDialog(window.session, window)
+    qtbot.addWidget(dialog)
+    watched = tmp_path / "Downloads"
+    watched.mkdir()
+    link = tmp_path / "dl"
+    link.symlink_to(watched)
+    dialog.add_watched_path(str(watched))
+    dialog.add_watched_path(str(link))
+    dialog.add_watched_path(str(watched))
+    assert dialog.watched_paths() == [str(watched)]
+    assert dialog.folder_status.text() == f"{watched} is already watched."
+    dialog.add_watched_path(str(link))
+    assert dialog.folder_status.isVisibleTo(dialog) and dialog.folder_status.text() == (
+        f"{link} is already watched, as {watched}.")
+    # A settings file that names both (written by hand, or by an older version) watches it once.
+    window.session.set_watched_folders([WatchedFolder(str(link), True), WatchedFolder(str(watched), False)])
+    assert window.session.settings.watched_folders == [WatchedFolder(str(link), True)]
+
+
 def test_watched_folders_show_path_sub_folders_and_status_apart(tmp_path, qtbot, model_path, make_window):
     from PySide6.QtCore import Qt
 
@@ -554,6 +576,25 @@ def test_a_download_deleted_before_its_scan_leaves_no_error_row(tmp_path, qtbot,
     assert [row.name for row in window.model.rows()] == ["kept.png"]
     assert window.statusBar().currentMessage() == "Scan finished: 1 image: 1 likely AI."
     assert [r.path for r in window.session.store.history()] == [str(kept)]  # nothing to come back after a restart
+    assert window.session.store.pending() == []
+
+
+def test_a_download_deleted_while_no_model_was_loaded_leaves_no_error_row(tmp_path, qtbot, model_path, make_window):
+    """Arrivals kept pending until a model loads (at every start, while it loads) lost the watcher's word
+    that a file gone is a download thrown away: the row said "the file does not exist"."""
+    from engine.scanner import ScanRequest
+
+    window = make_window(tmp_path / "not-installed.onnx")  # no model can scan: arrivals wait
+    kept = write_image(tmp_path / "kept.png", 230)
+    thrown_away = write_image(tmp_path / "temp.png", 230)
+    window.service.submit_requests([ScanRequest(path=str(path), source="watched", gone_is_unscanned=True)
+                                    for path in (thrown_away, kept)])
+    assert sorted(path for path, _source in window.session.store.pending()) == sorted([str(kept), str(thrown_away)])
+    thrown_away.unlink()
+    window.session.set_model(str(model_path), "cpu")
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Scan finished"), timeout=WAIT_MS)
+    assert [row.name for row in window.model.rows()] == ["kept.png"]
+    assert [r.path for r in window.session.store.history()] == [str(kept)]
     assert window.session.store.pending() == []
 
 
