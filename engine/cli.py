@@ -217,8 +217,18 @@ def cmd_scan(args) -> int:
     return EXIT_OK
 
 
+def refuse_missing_folder(path: Path | None) -> None:
+    """A store named on the command line (or by $SYNTHSPOT_STORE) goes in a folder that exists: a mistyped
+    one made a new tree and an empty store, and the scan ran without the history it was meant to use."""
+    named = path or (Path(os.environ[STORE_ENV]) if os.environ.get(STORE_ENV) else None)
+    if named is not None and not named.parent.is_dir():
+        raise StoreError(f"the folder {named.parent} does not exist", named,
+                         cli_hint="make it first, or check the --store path" if path else f"check ${STORE_ENV}")
+
+
 def open_store(path: Path | None, move_corrupt: bool) -> Store:
     """The results store, checked once up front: a bad one is one clear message (exit 2), not a traceback a file."""
+    refuse_missing_folder(path)
     try:
         return Store(path, verify=True)
     except StoreError as exc:
@@ -311,6 +321,7 @@ def cmd_models(args) -> int:
 def cmd_serve(args) -> int:
     from engine.bridge import serve_forever  # the bridge pulls in aiohttp; only load it when asked
 
+    refuse_missing_folder(args.store)
     detector = load_detector(args.model, args.provider)
     return serve_forever(detector, Store(args.store), port=args.port, pair=args.pair)
 

@@ -50,6 +50,18 @@ def test_a_folder_as_store_is_refused_once(tmp_path, image, capsys):
     assert err.count("synthspot:") == 1
 
 
+def test_a_store_in_a_folder_that_does_not_exist_is_refused_not_made(tmp_path, image, capsys, monkeypatch):
+    """A mistyped --store made the whole folder tree and scanned into an empty store, exit 0."""
+    typo = tmp_path / "histroy" / "deep" / "results.sqlite3"
+    code, out, err = scan(capsys, image, typo)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err.strip() == f"synthspot: the folder {typo.parent} does not exist; make it first, or check the --store path"
+    assert not (tmp_path / "histroy").exists()
+    monkeypatch.setenv("SYNTHSPOT_STORE", str(typo))
+    assert main(["serve", "--port", "0"]) == 2  # refused before anything listens
+    assert "$SYNTHSPOT_STORE" in capsys.readouterr().err and not (tmp_path / "histroy").exists()
+
+
 def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path, image, capsys):
     notes = tmp_path / "notes.txt"
     notes.write_text("my notes, not a database\n" * 100)
