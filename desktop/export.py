@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import textwrap
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -27,21 +28,29 @@ def write_results(path: str | os.PathLike, results: Iterable[Result], as_csv: bo
     for 20,000 results) is written result by result, calling ``progress(done)`` between them: False stops
     it (ExportCancelled), and nothing is left behind."""
     path = Path(path)
+    as_csv = writes_csv(path, as_csv)
+    # Written where a link points (replacing the link would cut it), with the mode of the file it replaces
+    # (a private file stays private).
+    target = Path(os.path.realpath(path))
     # A short name of its own beside the file: "<name>.saving" was too long where the name itself was not.
-    temporary = path.with_name(f".{path.name[:64]}.saving")
+    temporary = target.with_name(f".{target.name[:64]}.saving")
     try:
-        with open(temporary, "w", encoding="utf-8", newline="") as out:
-            if writes_csv(path, as_csv):
+        # A CSV starts with a byte-order mark: a spreadsheet opened by a double click otherwise takes it for
+        # the system's legacy code page ("Ã¼" for "ü").
+        with open(temporary, "w", encoding="utf-8-sig" if as_csv else "utf-8", newline="") as out:
+            if as_csv:
                 out.write(to_csv(list(results)))
             else:
                 out.write("[")
                 for done, result in enumerate(results):
-                    item = json.dumps(result.to_dict(), indent=2, ensure_ascii=False)
+                    item = json.dumps(result.to_record(), indent=2, ensure_ascii=False)
                     out.write(("," if done else "") + "\n" + textwrap.indent(item, "  "))
                     if progress is not None and not progress(done + 1):
                         raise ExportCancelled()
                 out.write("\n]\n")
-        os.replace(temporary, path)  # a crash mid-write never leaves half a file under the real name
+        if target.exists():
+            shutil.copymode(target, temporary)
+        os.replace(temporary, target)  # a crash mid-write never leaves half a file under the real name
     except BaseException:  # a full disk, a cancel, a store that fails mid-way: no half-written ".saving" left
         temporary.unlink(missing_ok=True)
         raise

@@ -108,14 +108,19 @@ class Result:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def to_json(self, **kwargs) -> str:
-        """One JSON object that any strict parser reads: a file name that is not valid text (Linux names are
-        bytes) is shown by ``path`` in its display form and given exactly by ``path_bytes`` (base64)."""
+    def to_record(self) -> dict:
+        """The result as JSON-ready data that any strict parser reads: a file name that is not valid text
+        (Linux names are bytes) is shown by ``path`` in its display form and given exactly by ``path_bytes``
+        (base64)."""
         record = self.to_dict()
         if not is_text(self.path):
             record["path"] = display_path(self.path)
             record["path_bytes"] = path_bytes_b64(self.path)
-        return json.dumps(record, **kwargs)
+        return record
+
+    def to_json(self, **kwargs) -> str:
+        """:meth:`to_record` as one JSON object."""
+        return json.dumps(self.to_record(), **kwargs)
 
     @classmethod
     def from_dict(cls, data: dict) -> Result:
@@ -326,7 +331,8 @@ def score_result(result: Result, metadata: ModelMetadata, boxes: list[CropBox], 
     if expert_weights is not None:
         names = metadata.expert_names or tuple(f"expert {i + 1}" for i in range(expert_weights.shape[1]))
         mix = expert_weights.mean(axis=0)
-        result.expert_weights = {name: round(float(w), 4) for name, w in zip(names, mix, strict=True)}
+        if np.all(np.isfinite(mix)):  # a gate that overflowed (fp16) says nothing, and NaN is not JSON
+            result.expert_weights = {name: round(float(w), 4) for name, w in zip(names, mix, strict=True)}
     if artifact_map is not None:
         result.artifact_map = artifact_heatmap(artifact_map, boxes, stored_height, stored_width, orientation)
 

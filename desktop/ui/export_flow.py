@@ -11,8 +11,9 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QProgressDialog
 
-from desktop.export import ExportCancelled, counted, save_failure_text, write_results, writes_csv
+from desktop.export import ExportCancelled, save_failure_text, write_results, writes_csv
 from desktop.results_model import Row, whole_result
+from desktop.ui.confirm import confirmed
 from engine.result import Result
 
 # A JSON export of more rows than this shows its progress and can be cancelled (each result's heatmap and
@@ -20,8 +21,11 @@ from engine.result import Result
 EXPORT_WITHOUT_PROGRESS = 500
 
 
-def export_rows(window: QMainWindow, rows: list[Row], store, start_folder: str, path: str | None = None) -> Path | None:
-    """Write ``rows`` (with results) to ``path``, or where the person chooses; the file written, or None."""
+def export_rows(window: QMainWindow, rows: list[Row], store, start_folder: str, path: str | None = None,
+                hidden: int = 0, unfinished: int = 0) -> Path | None:
+    """Write ``rows`` (with results) to ``path``, or where the person chooses; the file written, or None.
+    ``hidden`` results the filters keep out of view and ``unfinished`` rows in view with no result yet are
+    not written, and the person is told so."""
     as_csv = None  # by the name's extension
     if not path:
         path, chosen = QFileDialog.getSaveFileName(window, "Export results",
@@ -29,10 +33,10 @@ def export_rows(window: QMainWindow, rows: list[Row], store, start_folder: str, 
                                                    "CSV (*.csv);;JSON (*.json)")
         if not path:
             return None
-        if not Path(path).suffix:
-            path += ".json" if "JSON" in chosen else ".csv"
-        elif Path(path).suffix.lower() not in (".csv", ".json"):  # "results.txt": the format chosen, not JSON
-            as_csv = "JSON" not in chosen
+        named = with_format(window, path, chosen)
+        if named is None:
+            return None
+        path, as_csv = named
     results: Iterable[Result]
     dialog = None
     if writes_csv(path, as_csv):
@@ -62,8 +66,28 @@ def export_rows(window: QMainWindow, rows: list[Row], store, start_folder: str, 
         if dialog is not None:
             dialog.close()
             dialog.deleteLater()
-    status.showMessage(f"Exported {counted(len(rows), 'result')} to {written}", 8000)
+    left_out = []
+    if hidden:
+        left_out.append(f"{hidden:,} more hidden by the filters")
+    if unfinished:
+        left_out.append(f"{unfinished:,} in view with no result yet")
+    also = f" (not written: {'; '.join(left_out)})" if left_out else ""
+    status.showMessage(f"Exported {len(rows):,} result{'' if len(rows) == 1 else 's'} to {written}{also}", 8000)
     return written
+
+
+def with_format(window: QMainWindow, path: str, chosen_filter: str) -> tuple[str, bool | None] | None:
+    """The name chosen in the save dialog and its format (None: by its extension), or None when the person
+    keeps an existing file: an extension added here to a typed "results" names a file the dialog, which
+    saw only "results", never asked about."""
+    if Path(path).suffix.lower() in (".csv", ".json"):
+        return path, None
+    if Path(path).suffix:  # "results.txt": the format chosen, not JSON
+        return path, "JSON" not in chosen_filter
+    path += ".json" if "JSON" in chosen_filter else ".csv"
+    if os.path.lexists(path) and not confirmed(window, "Replace the file?", f"{path} already exists. Replace it?"):
+        return None
+    return path, None
 
 
 class _ExportProgress(QProgressDialog):

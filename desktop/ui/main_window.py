@@ -631,18 +631,21 @@ class MainWindow(QMainWindow):
             return
         mime = QMimeData()
         mime.setText("\n\n".join(result_summary(result) for result in results))
-        mime.setData("application/json", json.dumps([r.to_dict() for r in results], indent=2).encode("utf-8"))
+        mime.setData("application/json", json.dumps([r.to_record() for r in results], indent=2).encode("utf-8"))
         QApplication.clipboard().setMimeData(mime)
         self.statusBar().showMessage(f"Copied {counted(len(results), 'result')}.", 3000)
 
     def export_results(self, path: str | None = None) -> Path | None:
-        rows = [row for row in self.proxy.visible_rows() if row.result is not None]
+        visible = self.proxy.visible_rows()
+        rows = [row for row in visible if row.result is not None]
         if not rows:
             hidden = self.model.rowCount() > 0  # rows there are, but the filters show none
             self.statusBar().showMessage("No rows in view to export: clear the filters to export them." if hidden
                                          else "Nothing to export yet.", 5000)
             return None
-        return export_rows(self, rows, self.session.store, self._start_folder(), path)
+        with_results = sum(row.result is not None for row in self.model.rows())
+        return export_rows(self, rows, self.session.store, self._start_folder(), path,
+                           hidden=with_results - len(rows), unfinished=len(visible) - len(rows))
 
     def focus_filter(self) -> None:
         self.filters.focus_text()

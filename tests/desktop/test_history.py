@@ -171,7 +171,7 @@ def test_csv_time_is_iso_8601_local_time_with_offset(tmp_path, qtbot, model_path
     window = make_window(model_path)
     drop(window, [write_image(tmp_path / "a.png", 230)])
     wait_for_results(qtbot, window, 1)
-    [row] = csv.DictReader(io.StringIO(window.export_results(str(tmp_path / "out.csv")).read_text(encoding="utf-8")))
+    [row] = csv.DictReader(io.StringIO(window.export_results(str(tmp_path / "out.csv")).read_text(encoding="utf-8-sig")))
     when = datetime.fromisoformat(row["scanned_at"])
     assert when.utcoffset() == datetime.now().astimezone().utcoffset()
     assert abs(when.timestamp() - window.model.rows()[0].result.scanned_at) < 1

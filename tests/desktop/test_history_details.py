@@ -124,3 +124,30 @@ def test_an_export_the_history_fails_half_way_through_says_so_and_leaves_nothing
     assert seen and "could not be read from the history" in seen[0]
     assert not (tmp_path / "all.json").exists() and list(tmp_path.glob(".*.saving")) == []
     assert not any(dialog.isVisible() for dialog in window.findChildren(QProgressDialog))
+
+
+def test_an_export_keeps_a_link_and_a_private_mode_and_writes_names_that_are_not_text(tmp_path):
+    """Exporting again over a file replaced a link with a plain file and made a 0600 file 0644; a JSON
+    export failed whole ("surrogates not allowed") on one file name that is not valid UTF-8."""
+    import base64
+    import os
+
+    from desktop.export import write_results
+    from engine.result import Result
+
+    odd = os.fsdecode(b"/photos/bad\xff\xfe.png")  # a Linux name that is bytes, not text
+    results = [Result(sha256="a" * 64, path=odd, probability=0.5, verdict="uncertain"),
+               Result(sha256="b" * 64, path="/photos/ok.png", probability=0.1, verdict="likely_real")]
+    private = tmp_path / "kept" / "results.json"
+    private.parent.mkdir()
+    private.write_text("[]")
+    private.chmod(0o600)
+    link = tmp_path / "latest.json"
+    link.symlink_to(private)
+    write_results(link, results)
+    assert link.is_symlink() and os.readlink(link) == str(private)
+    assert (private.stat().st_mode & 0o777) == 0o600
+    items = json.loads(private.read_text(encoding="utf-8"))
+    assert items[0]["path"] == "/photos/bad\\xff\\xfe.png"
+    assert base64.b64decode(items[0]["path_bytes"]) == b"/photos/bad\xff\xfe.png"
+    assert items[1]["path"] == "/photos/ok.png" and "path_bytes" not in items[1]

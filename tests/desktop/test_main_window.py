@@ -568,7 +568,8 @@ def test_export_writes_valid_csv_and_json(tmp_path, qtbot, model_path, make_wind
     drop(window, [write_image(tmp_path / "a.png", 230), write_image(tmp_path / "b.png", 30)])
     wait_for_results(qtbot, window, 2)
     csv_path = window.export_results(str(tmp_path / "out.csv"))
-    rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8"))))
+    assert csv_path.read_bytes().startswith(b"\xef\xbb\xbfpath,")  # a spreadsheet then reads it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8-sig"))))
     assert sorted((r["path"].rsplit("/", 1)[-1], r["verdict"]) for r in rows) == [
         ("a.png", LIKELY_AI), ("b.png", LIKELY_REAL)]
     assert all(0.0 <= float(r["probability"]) <= 1.0 for r in rows)
@@ -615,7 +616,7 @@ def test_an_export_that_cannot_be_written_says_why_and_leaves_nothing(tmp_path, 
     # The longest name the system allows is written (its ".saving" copy's name was one too long), and one
     # where files cannot be made says so, not that the folder does not exist.
     longest = tmp_path / ("r" * 251 + ".csv")
-    assert window.export_results(str(longest)) == longest and longest.read_text().startswith("path,")
+    assert window.export_results(str(longest)) == longest and longest.read_text(encoding="utf-8-sig").startswith("path,")
     answer_message_box(QMessageBox.StandardButton.Ok, seen)
     assert window.export_results("/proc/out.csv") is None
     assert "files cannot be made in that folder" in seen[2], seen[2]
@@ -660,10 +661,42 @@ def test_export_counts_in_words_and_says_when_filters_hide_everything(tmp_path, 
     drop(window, [write_image(tmp_path / "a.png", 230)])
     wait_for_results(qtbot, window, 1)
     window.export_results(str(tmp_path / "one.csv"))
-    assert window.statusBar().currentMessage().startswith("Exported 1 result to ")
+    assert window.statusBar().currentMessage() == f"Exported 1 result to {tmp_path / 'one.csv'}"
+    # What the export leaves out is said: results the filters hide, rows in view not scanned yet.
+    drop(window, [write_image(tmp_path / "b.png", 30)])
+    wait_for_results(qtbot, window, 2)
+    window.model.add_queued([(str(tmp_path / "queued-a.png"), "dropped")])  # shown, not scanned yet
+    window.filters.text.setText("a.png")
+    window.export_results(str(tmp_path / "a.csv"))
+    assert window.statusBar().currentMessage() == (f"Exported 1 result to {tmp_path / 'a.csv'} (not written: "
+                                                   "1 more hidden by the filters; 1 in view with no result yet)")
     window.filters.text.setText("no row has this name")
     assert window.export_results(str(tmp_path / "none.csv")) is None
     assert "clear the filters" in window.statusBar().currentMessage()
+
+
+def test_a_name_typed_without_its_extension_asks_before_replacing_the_file_it_names(tmp_path, qtbot, make_window):
+    """"results" typed in the save dialog became results.csv after the dialog's own check: replaced unasked."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from desktop.ui.export_flow import with_format
+    from tests.desktop.conftest import answer_message_box
+
+    window = make_window()
+    existing = tmp_path / "results.csv"
+    existing.write_text("kept")
+    seen: list[str] = []
+    answer_message_box(QMessageBox.StandardButton.Cancel, seen)
+    assert with_format(window, str(tmp_path / "results"), "CSV (*.csv)") is None
+    assert seen == [f"{existing} already exists. Replace it?"]
+    answer_message_box(QMessageBox.StandardButton.Yes, seen)
+    assert with_format(window, str(tmp_path / "results"), "CSV (*.csv)") == (str(existing), None)
+    assert len(seen) == 2
+    # No question where nothing is there, or where the dialog saw the whole name.
+    assert with_format(window, str(tmp_path / "results"), "JSON (*.json)") == (str(tmp_path / "results.json"), None)
+    assert with_format(window, str(existing), "CSV (*.csv)") == (str(existing), None)
+    assert with_format(window, str(tmp_path / "notes.txt"), "CSV (*.csv)") == (str(tmp_path / "notes.txt"), True)
+    assert len(seen) == 2 and existing.read_text() == "kept"
 
 
 def test_about_names_the_version_and_the_detector_and_quit_has_ctrl_q(qtbot, model_path, make_window):

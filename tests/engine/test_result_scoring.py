@@ -27,6 +27,17 @@ def test_scores_verdict_crops_and_expert_mix_come_from_the_outputs():
     assert result.artifact_map is None
 
 
+def test_a_gate_that_gives_no_numbers_leaves_no_expert_mix_and_the_json_stays_strict():
+    """Finite logits with a NaN gate (an fp16 overflow) wrote "NaN" into JSON lines that jq and JSON.parse refuse."""
+    import json
+
+    result = Result(sha256="0" * 64, width=64, height=32)
+    experts = np.array([[np.nan, np.nan], [0.7, 0.3]], np.float32)
+    score_result(result, META, [CropBox(0, 0, 32), CropBox(0, 32, 32)], np.array([4.0, 3.0], np.float32), experts)
+    assert result.verdict == LIKELY_AI and result.expert_weights == {}
+    assert json.loads(result.to_json(allow_nan=False))["expert_weights"] == {}
+
+
 def test_the_model_s_logit_scaling_sets_the_probability_the_crop_scores_and_the_band():
     # Raw crop logits 1.0 and 0.0 average to 0.5: 62% raw, under the 0.8 band; the model's scaling
     # (3 * logit + 0.5, as calibration fitted it) makes it 2.0 -> 88%, and each crop's score follows.
