@@ -68,10 +68,22 @@ def load_failure_text(name: str, error: Exception) -> str:
     return f"{name} is not a loadable ONNX model: {reason or type(error).__name__}"
 
 
-def session_options(threads: int = 0) -> ort.SessionOptions:
+def metadata_props(path: str | os.PathLike) -> dict[str, str]:
+    """A model file's metadata, read without optimising its graph (50 ms for the default model)."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    return dict(session.get_modelmeta().custom_metadata_map)
+
+
+def session_options(threads: int = 0, precision: str = "fp32") -> ort.SessionOptions:
     """ONNX Runtime's options for scoring as the app scores (training's evaluation uses them too)."""
     options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # The last level adds the CPU's NCHWc layout, whose transformer (ONNX Runtime 1.32) kills the process on
+    # some fp16 graphs, version 12's among them: a segfault, no exception to catch.
+    options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED if precision == "fp16"
+                                        else ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
     options.log_severity_level = 3
     # Idle intra-op threads sleep instead of spinning: a spinning thread takes the core that decodes and
     # crops the next images (end to end 1.5x faster on 2 cores); scores are the same either way.
@@ -98,12 +110,13 @@ class Detector:
             raise ModelLoadError(f"not a model file (a folder, a device or a pipe): {self.path}"
                                  if os.path.exists(self.path) else f"model file not found: {self.path}")
         self.requested_provider = resolve_provider(provider)
-        options = session_options(threads)
         providers = [_ORT_NAMES[self.requested_provider]]
         if self.requested_provider != "cpu":
             providers.append(_ORT_NAMES["cpu"])
         try:
-            self._session = ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
+            precision = metadata_props(self.path).get(contract.KEY_PRECISION, "fp32")
+            self._session = ort.InferenceSession(str(self.path), sess_options=session_options(threads, precision),
+                                                 providers=providers)
         except Exception as exc:
             log.info("ONNX Runtime could not load %s: %s", self.path, exc)  # the error below says it in words
             raise ModelLoadError(load_failure_text(self.path.name, exc)) from None

@@ -318,29 +318,31 @@ class _CropBatches:
         return next(self._batches, None)
 
 
-# Runs in a child process, with the engine's optimisation level (engine.model.session_options; the child
-# does not import the engine): ONNX Runtime may crash
-# on a graph (1.32's NCHWc layout transformer segfaults on some fp16 graphs), and a crash must fail the check.
+# Runs in a child process, with the engine's optimisation level (engine.model.session_options, which leaves
+# out the NCHWc layout for fp16: 1.32's transformer segfaults on some fp16 graphs; the child does not import
+# the engine): ONNX Runtime may crash on a graph, and a crash must fail the check.
 _ORT_RUNNER = """
 import sys
 import numpy as np
 import onnxruntime as ort
-model, crops, out, input_name, names = sys.argv[1:6]
+model, crops, out, input_name, names, precision = sys.argv[1:7]
 options = ort.SessionOptions()
-options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED if precision == "fp16"
+                                    else ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
 session = ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
 names = names.split(",")
 np.savez(out, **dict(zip(names, session.run(names, {input_name: np.load(crops)}))))
 """
 
 
-def run_onnx(path: Path, crops: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
+def run_onnx(path: Path, crops: np.ndarray, names: Sequence[str], precision: str = "fp32") -> dict[str, np.ndarray]:
     """``names``' outputs of the ONNX model at ``path`` on ``crops``, from ONNX Runtime in a child process."""
     with tempfile.TemporaryDirectory() as scratch:
         crops_path, out_path = Path(scratch) / "crops.npy", Path(scratch) / "out.npz"
         np.save(crops_path, crops)
         done = subprocess.run([sys.executable, "-c", _ORT_RUNNER, str(path), str(crops_path), str(out_path),
-                               contract.INPUT_IMAGE, ",".join(names)], capture_output=True, text=True, timeout=900)
+                               contract.INPUT_IMAGE, ",".join(names), precision], capture_output=True, text=True,
+                              timeout=900)
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["no message"])[-1]
             raise ExportError(f"ONNX Runtime failed on the exported graph (exit {done.returncode}: {last})")
@@ -351,7 +353,7 @@ def run_onnx(path: Path, crops: np.ndarray, names: Sequence[str]) -> dict[str, n
 def check_parity(path: Path, crops: np.ndarray, reference: dict[str, np.ndarray], precision: str,
                  exporter: str) -> ParityReport:
     """Every output of the ONNX model at ``path`` against torch's (``reference``, by output name)."""
-    outputs = run_onnx(path, crops, list(reference))
+    outputs = run_onnx(path, crops, list(reference), precision)
     differences = {name: np.abs(outputs[name].astype(np.float64) - reference[name]) for name in reference}
     logits, torch_logits = outputs[contract.OUTPUT_LOGIT].reshape(-1), reference[contract.OUTPUT_LOGIT].reshape(-1)
     agreement = float(np.mean((logits > 0) == (torch_logits > 0)))

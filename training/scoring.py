@@ -64,9 +64,11 @@ class OnnxScorer:
     def __init__(self, path: str | os.PathLike, batch: int = 32, threads: int | None = None):
         import onnxruntime as ort
 
-        from engine.model import session_options
+        from engine.contract import KEY_PRECISION
+        from engine.model import metadata_props, session_options
 
-        self.session = ort.InferenceSession(str(path), sess_options=session_options(threads or 0),
+        precision = metadata_props(path).get(KEY_PRECISION, "fp32")
+        self.session = ort.InferenceSession(str(path), sess_options=session_options(threads or 0, precision),
                                             providers=["CPUExecutionProvider"])
         props = self.session.get_modelmeta().custom_metadata_map
         self.crop_size = int(props[KEY_CROP_SIZE])

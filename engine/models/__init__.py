@@ -12,10 +12,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import onnxruntime as ort
 
 from engine.contract import ModelMetadata
-from engine.model import ModelLoadError, resolve_provider
+from engine.model import ModelLoadError, metadata_props, resolve_provider
 from engine.store import default_data_dir
 
 EMBEDDED_DIR = Path(__file__).resolve().parent
@@ -43,11 +42,7 @@ def read_metadata(path: Path) -> ModelMetadata:
     """Metadata only, without building a full session's kernels."""
     if not path.is_file():  # a pipe named *.onnx would block the read for ever
         raise ValueError("not a model file (a folder, a device or a pipe)")
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-    return ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map)
+    return ModelMetadata.from_props(metadata_props(path))
 
 
 def list_models() -> list[ModelInfo]:
