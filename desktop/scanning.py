@@ -146,8 +146,10 @@ class ScanService(QObject):
 
     def _load_model(self, path: str, provider: str, generation: int) -> None:  # a worker thread
         try:
-            model_path = resolve_model(path, provider)
-            detector = Detector(model_path, provider=provider, threads=inference_threads())
+            # A saved CUDA choice on a machine without it (settings from another machine, a driver gone) scans
+            # on the CPU, said beside the model's name, rather than not at all.
+            model_path = resolve_model(path, "auto" if provider == "cuda" else provider)
+            detector = Detector(model_path, provider=provider, threads=inference_threads(), cpu_if_unavailable=True)
         except NoModelError:  # before ModelLoadError, which it is: no model is its own state
             self._modelLoaded.emit(ModelState(NO_MODEL, NO_MODEL_MESSAGE), generation)
             return

@@ -35,6 +35,8 @@ class AppSession(QObject):
     # title, message, how many arrivals it tells of: watched folders received likely-AI images. Arrivals a
     # moment apart (a burst of downloads) make one notification, not one each.
     notify = Signal(str, str, int)
+    # Why the model chosen was not loaded at start: the last run ended while loading it (said once the window is up).
+    modelSkipped = Signal(str)
 
     _watchedReady = Signal(list)
     _watchStatus = Signal(str, str, str)
@@ -68,6 +70,7 @@ class AppSession(QObject):
         self.service.resultsReady.connect(self._on_results)
         self._model_in_use = (self.settings.model_path, self.settings.provider)
         self.service.modelRejected.connect(self._model_rejected)
+        self.service.modelStateChanged.connect(self._model_load_ended)
         self.service.modelStateChanged.connect(lambda _state: self.bridge.model_changed())
         # Browser scans join the same results stream as everything else.
         self.bridge.resultArrived.connect(lambda result: self.service.resultsReady.emit([result]))
@@ -77,7 +80,21 @@ class AppSession(QObject):
         return self._pairing_folder or self.store.path.parent
 
     def start(self) -> None:
-        self.service.load_model(self.model_override or self.settings.model_path, self.settings.provider)
+        path, provider = self.model_override or self.settings.model_path, self.settings.provider
+        if self.settings.model_loading == _loading_key(path, provider) and (path, provider) != ("", "cpu"):
+            # The last run ended while loading this model: the built-in one on the CPU instead, not a crash at
+            # every start with no way into Settings.
+            name = Path(path).name if path else "the built-in model"
+            where = f" on {provider.upper()}" if provider != "auto" else ""
+            if not self.model_override:
+                self.settings.model_path, self.settings.provider = "", "cpu"
+            self.model_override = ""
+            path, provider = "", "cpu"
+            message = (f"SynthSpot closed while loading {name}{where} last time, so it uses the built-in model on "
+                       "the CPU. Choose that model in Settings to try it again.")
+            log.warning("%s", message)
+            QTimer.singleShot(0, lambda: self.modelSkipped.emit(message))
+        self._load_model(path, provider)
         self.service.load_history()
         # Images that arrived while the app was closed are scanned too (sha256 skips known ones).
         since = self.settings.watch_last_active or None
@@ -100,14 +117,25 @@ class AppSession(QObject):
     def set_model(self, path: str, provider: str) -> None:
         if (path, provider) == (self.settings.model_path, self.settings.provider) and self.service.model_state.ready:
             return  # unchanged in Settings: a --model override stays in use too
-        self.model_override = ""
+        if path != self.settings.model_path:  # only the provider changed: a --model override stays, on it
+            self.model_override = ""
         # Kept to go back to when the new choice does not load (ScanService.modelRejected). Not while another
         # choice is still loading: that one is dropped for this one, and the model scanning now stays in use.
         if self.service.model_state.state != LOADING:
             self._model_in_use = (self.settings.model_path, self.settings.provider)
         self.settings.model_path = path
         self.settings.provider = provider
+        self._load_model(self.model_override or path, provider)
+
+    def _load_model(self, path: str, provider: str) -> None:
+        self.settings.model_loading = _loading_key(path, provider)
+        self.settings.sync()  # on disk before ONNX Runtime sees the file
         self.service.load_model(path, provider)
+
+    def _model_load_ended(self, state) -> None:
+        if state.state != LOADING and self.settings.model_loading:
+            self.settings.model_loading = ""
+            self.settings.sync()
 
     def _model_rejected(self, _message: str) -> None:
         """The model chosen did not load and the one in use stays: so do the settings, for the next start."""
@@ -237,3 +265,7 @@ class AppSession(QObject):
             counter += 1
             candidate = folder / f"{how} {stamp} ({counter}).png"
         return candidate
+
+
+def _loading_key(path: str, provider: str) -> str:
+    return f"{provider}:{path}"

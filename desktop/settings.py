@@ -43,6 +43,9 @@ class Option:
 OPTIONS = {
     "model_path": Option("model/path", str, ""),  # "" means the embedded default model
     "provider": Option("model/provider", str, "auto", lambda value: value in PROVIDER_CHOICES),
+    # "provider:path" of a model being loaded, cleared when its load ends: still there at the next start,
+    # the app ended while loading it (a crash in ONNX Runtime), and that model is not loaded again unasked.
+    "model_loading": Option("model/loading", str, ""),
     "notifications": Option("watch/notifications", bool, True),
     "watching_paused": Option("watch/paused", bool, False),
     "stable_seconds": Option("watch/stable_seconds", float, 1.5, lambda value: 0 < value <= 600),

@@ -102,16 +102,25 @@ class Detector:
     (CUDA can fall back to the CPU at load time).
     """
 
-    def __init__(self, path: str | os.PathLike, provider: str = "auto", threads: int = 0):
+    def __init__(self, path: str | os.PathLike, provider: str = "auto", threads: int = 0,
+                 cpu_if_unavailable: bool = False):
+        """``cpu_if_unavailable``: a provider this onnxruntime build lacks runs on the CPU, as one that fails
+        to start does (the app, whose saved choice may come from another machine), instead of refusing (a
+        command line's explicit ``--provider``)."""
         if not str(path).strip():
             raise ModelLoadError("no model file given")
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelLoadError(f"not a model file (a folder, a device or a pipe): {self.path}"
                                  if os.path.exists(self.path) else f"model file not found: {self.path}")
-        self.requested_provider = resolve_provider(provider)
-        providers = [_ORT_NAMES[self.requested_provider]]
-        if self.requested_provider != "cpu":
+        try:
+            self.requested_provider = runs_on = resolve_provider(provider)
+        except ModelLoadError:
+            if not cpu_if_unavailable or provider.lower() not in PROVIDER_CHOICES:
+                raise
+            self.requested_provider, runs_on = provider.lower(), "cpu"
+        providers = [_ORT_NAMES[runs_on]]
+        if runs_on != "cpu":
             providers.append(_ORT_NAMES["cpu"])
         try:
             precision = metadata_props(self.path).get(contract.KEY_PRECISION, "fp32")

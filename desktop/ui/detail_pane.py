@@ -296,13 +296,14 @@ class DetailPane(QWidget):
         self.crops_toggle.setEnabled(has_crops)
         self.crops_toggle.setToolTip("The crops the model looked at, at native resolution, with each one's score"
                                      if has_crops else "No crops were scored for this image")
-        if not self._model_has_map:
-            self.heatmap_toggle.setEnabled(False)
-            self.heatmap_toggle.setToolTip("The loaded model has no artifact map, so there is no heatmap to show")
-            return
+        # A result keeps the map its model made: a history row from a model with maps can show it under one without.
         self.heatmap_toggle.setEnabled(self.image_view.has_heatmap)
-        self.heatmap_toggle.setToolTip(
-            HEATMAP_TIP if self.image_view.has_heatmap else "No artifact map for this image")
+        if self.image_view.has_heatmap:
+            self.heatmap_toggle.setToolTip(HEATMAP_TIP)
+        elif not self._model_has_map:
+            self.heatmap_toggle.setToolTip("The loaded model has no artifact map, so there is no heatmap to show")
+        else:
+            self.heatmap_toggle.setToolTip("No artifact map for this image")
 
     def _overlays_changed(self) -> None:
         self.image_view.set_overlays(self.heatmap_toggle.isChecked(), self.crops_toggle.isChecked())

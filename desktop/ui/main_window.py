@@ -321,6 +321,7 @@ class MainWindow(QMainWindow):
         service.leftoversResumed.connect(self._leftovers_resumed)
         self.session.watchStatusChanged.connect(self._watch_status)
         self.session.notify.connect(self._notify)
+        self.session.modelSkipped.connect(self._model_skipped)
         self.session.bridge.changed.connect(self._bridge_changed)
         self.session.bridge.pairingChanged.connect(self._bridge_changed)  # "2 browsers paired" stays true
         self.session.bridge.openRequested.connect(self._open_sha256)
@@ -719,6 +720,10 @@ class MainWindow(QMainWindow):
         text = f"Scanning {what} left unscanned when SynthSpot last closed."
         self.statusBar().showMessage(text, 15000)
         announce(self.statusBar(), text)
+
+    def _model_skipped(self, message: str) -> None:
+        self.statusBar().showMessage("The model chosen was not loaded: the built-in model is in use.", 10000)
+        QMessageBox.warning(self, "Model not loaded", message)
 
     def _model_rejected(self, message: str) -> None:
         detector = self.service.detector

@@ -330,6 +330,29 @@ def test_detail_pane_shows_heatmap_crops_and_expert_mix(tmp_path, qtbot, model_p
     assert f"{len(detail.row.result.crops)} crop boxes" in described and "heatmap" not in described
 
 
+def test_a_result_keeps_its_heatmap_under_a_model_without_maps(tmp_path, qtbot, model_path, make_window):
+    """A row scanned by a model with maps, shown while one without is loaded: its stored map could not be
+    shown ("The loaded model has no artifact map")."""
+    from desktop.scanning import LOADING
+    from tests.fixtures.synthetic import brightness_model
+
+    window = make_window(model_path)
+    detail = scanned_and_shown(window, qtbot, write_image(tmp_path / "mapped.png", 225, size=(256, 192)))
+    plain = brightness_model(tmp_path / "plain.onnx", crop_size=32, name="plain")  # no artifact_map output
+    window.session.set_model(str(plain), "cpu")
+    qtbot.waitUntil(lambda: window.service.model_state.state != LOADING and window.service.detector.path == plain,
+                    timeout=WAIT_MS)
+    detail.show_row(detail.row)
+    assert detail.image_view.has_heatmap and detail.heatmap_toggle.isEnabled()
+    detail.heatmap_toggle.setChecked(True)
+    assert "heatmap" in detail.image_view.accessibleDescription()
+    drop(window, [write_image(tmp_path / "plain.png", 225, size=(256, 192))])  # scanned without a map
+    wait_for_results(qtbot, window, 2)
+    detail.show_row(rows_by_name(window)["plain.png"])
+    assert not detail.heatmap_toggle.isEnabled()
+    assert detail.heatmap_toggle.toolTip() == "The loaded model has no artifact map, so there is no heatmap to show"
+
+
 def test_a_file_changed_after_its_scan_shows_no_old_overlays_and_asks_for_a_rescan(
         tmp_path, qtbot, model_path, make_window):
     window = make_window(model_path)

@@ -239,6 +239,50 @@ def watching_downloads(tmp_path, qtbot, model_path, make_window, notifications: 
     return window, watched, notes
 
 
+DIES_LOADING = """
+import os, sys
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from desktop.session import AppSession
+from desktop.settings import AppSettings
+from engine.store import Store
+settings = AppSettings.open(sys.argv[1])
+settings.model_path = sys.argv[3]
+AppSession(settings, Store(sys.argv[2])).start()
+os._exit(3)  # as a crash inside ONNX Runtime's load ends the process: no exception, no clean-up
+"""
+
+
+def test_a_model_the_app_died_loading_is_not_loaded_again_at_the_next_start(
+        tmp_path, qtbot, model_path, make_window, settings_path, store_path):
+    """A model that crashed ONNX Runtime (an fp16 file) was saved as the choice before it loaded: the app
+    then died at every start, and Settings could not be reached to choose another."""
+    import subprocess
+    import sys
+
+    from engine.models import EMBEDDED_DIR
+
+    died = subprocess.run([sys.executable, "-c", DIES_LOADING, str(settings_path), str(store_path), str(model_path)],
+                          env=dict(os.environ, QT_QPA_PLATFORM="offscreen"), capture_output=True, text=True,
+                          timeout=120)
+    assert died.returncode == 3, died.stderr[-2000:]
+    seen: list[str] = []
+    answer_message_box(QMessageBox.StandardButton.Ok, seen)
+    window = make_window(model_path)
+    qtbot.waitUntil(lambda: bool(seen), timeout=WAIT_MS)
+    assert seen == [f"SynthSpot closed while loading {model_path.name} last time, so it uses the built-in model on "
+                    "the CPU. Choose that model in Settings to try it again."]
+    session = window.session
+    assert session.service.model_state.state == "ready", session.service.model_state
+    assert session.service.detector.path.parent == EMBEDDED_DIR
+    assert (session.settings.model_path, session.settings.provider, session.settings.model_loading) == ("", "cpu", "")
+    assert AppSettings.open(settings_path).model_loading == ""  # on disk: the next start loads as usual
+    session.set_model(str(model_path), "auto")  # tried again, by the person's choice
+    qtbot.waitUntil(lambda: session.service.detector is not None and session.service.detector.path == model_path,
+                    timeout=WAIT_MS)
+    assert AppSettings.open(settings_path).model_loading == ""
+
+
 def test_notifications_off_means_no_notification(tmp_path, qtbot, model_path, make_window):
     window, watched, notes = watching_downloads(tmp_path, qtbot, model_path, make_window, notifications=False)
     write_image(watched / "generated.png", 235)
@@ -621,11 +665,31 @@ def test_the_model_named_at_launch_is_used_over_settings_and_not_saved(qtbot, ma
     dialog.deleteLater()
     session.set_model(str(model_path), session.settings.provider)  # Settings, unchanged: the override stays
     assert session.service.detector.path == launched
+    # Only the provider changed in Settings: the same model on it (the built-in one had taken its place).
+    session.set_model(str(model_path), "cpu")
+    qtbot.waitUntil(lambda: session.service.model_state.state != LOADING, timeout=WAIT_MS)
+    assert session.service.detector.path == launched and session.service.detector.requested_provider == "cpu"
+    assert (session.settings.model_path, session.settings.provider) == (str(model_path), "cpu")
     chosen = brightness_model(tmp_path / "chosen.onnx", crop_size=32, name="chosen")
     session.set_model(str(chosen), session.settings.provider)
     qtbot.waitUntil(lambda: session.service.detector is not None and session.service.detector.path == chosen,
                     timeout=WAIT_MS)
     assert session.model_override == ""
+
+
+def test_a_saved_cuda_choice_on_a_machine_without_cuda_scans_on_the_cpu_and_says_so(qtbot, model_path, make_window):
+    """Settings from a machine with a GPU (or a driver gone): the app started with no model, and the banner's
+    "Use built-in model" failed the same way."""
+    from engine.model import available_providers
+
+    if "cuda" in available_providers():
+        pytest.skip("this onnxruntime build has CUDA: the case is a machine without it")
+    window = make_window(model_path, provider="cuda")
+    detector = window.session.service.detector
+    assert detector is not None and detector.path == model_path
+    assert (detector.requested_provider, detector.active_provider) == ("cuda", "cpu")
+    assert "CPU (CUDA unavailable)" in window.provider_label.text()
+    assert window.session.settings.provider == "cuda"  # kept for when the GPU is back
 
 
 def test_the_pair_window_says_when_pairing_stopped_for_too_many_requests(qtbot, model_path, make_window):
