@@ -65,6 +65,12 @@ class ContractError(ValueError):
     """A model file does not follow the contract; the message names what is wrong."""
 
 
+def _unsupported_schema(version: int) -> ContractError:
+    newer = isinstance(version, int) and version > SCHEMA_VERSION
+    return ContractError(f"metadata schema version {version} is not supported (this app reads {SCHEMA_VERSION})"
+                         + ("; the model was made for a newer SynthSpot: update SynthSpot to use it" if newer else ""))
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Probability bands, calibrated on held-out real photos.
@@ -149,9 +155,7 @@ class ModelMetadata:
 
     def validate(self) -> None:
         if self.schema_version != SCHEMA_VERSION:
-            raise ContractError(
-                f"metadata schema version {self.schema_version} is not supported (this app reads {SCHEMA_VERSION})"
-            )
+            raise _unsupported_schema(self.schema_version)
         if not self.name:
             raise ContractError("metadata 'name' is empty")
         if not isinstance(self.crop_size, int) or not 16 <= self.crop_size <= 4096:
@@ -199,9 +203,7 @@ class ModelMetadata:
             raise ContractError(
                 f"metadata {KEY_SCHEMA_VERSION}={props[KEY_SCHEMA_VERSION]!r} is not an integer") from None
         if schema_version != SCHEMA_VERSION:
-            raise ContractError(
-                f"metadata schema version {schema_version} is not supported (this app reads {SCHEMA_VERSION})"
-            )
+            raise _unsupported_schema(schema_version)
         crop_size = _int_prop(props, KEY_CROP_SIZE)
         max_crops = _int_prop(props, KEY_MAX_CROPS, DEFAULT_MAX_CROPS)
         thresholds_raw = _json_prop(props, KEY_THRESHOLDS, {})

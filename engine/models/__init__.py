@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-from engine.contract import ModelMetadata
-from engine.model import ModelLoadError, metadata_props, resolve_provider
+from engine.contract import ContractError, ModelMetadata
+from engine.model import ModelLoadError, load_failure_text, metadata_props, resolve_provider
 from engine.store import default_data_dir
 
 EMBEDDED_DIR = Path(__file__).resolve().parent
@@ -53,8 +53,10 @@ def list_models() -> list[ModelInfo]:
         for path in sorted(folder.glob("*.onnx")):
             try:
                 found.append(ModelInfo(path, embedded, read_metadata(path)))
-            except Exception as exc:  # a broken file (not ONNX, or off-contract) must not hide the others
+            except (ContractError, ValueError) as exc:  # off-contract, or no file to read: our own words
                 found.append(ModelInfo(path, embedded, None, str(exc)))
+            except Exception as exc:  # a broken file (not ONNX) must not hide the others; said as loading says it
+                found.append(ModelInfo(path, embedded, None, load_failure_text(path.name, exc)))
     return found
 
 

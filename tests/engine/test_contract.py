@@ -97,7 +97,8 @@ def test_the_cascade_round_trips_is_off_in_older_models_and_decides_only_beyond_
 
 
 @pytest.mark.parametrize("change,message", [
-    ({"synthspot.schema_version": "99"}, "schema version 99"),
+    ({"synthspot.schema_version": "99"}, "schema version 99 .*made for a newer SynthSpot: update SynthSpot"),
+    ({"synthspot.schema_version": "0"}, r"schema version 0 is not supported \(this app reads \d+\)$"),
     ({"synthspot.crop_size": "big"}, "not an integer"),
     ({"synthspot.aggregation": "median"}, "aggregation"),
     ({"synthspot.thresholds": '{"likely_ai": 0.2, "likely_real": 0.5}'}, "above"),
