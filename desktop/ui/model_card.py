@@ -91,12 +91,17 @@ def cascade_text(meta) -> str:
             f"{100 * cascade.margin:.0f} points beyond a band; otherwise all {meta.max_crops} are scored")
 
 
-def blind_spots(model_path: str | Path) -> list[str]:
+def blind_spots(model_path: str | Path, name: str, version: str) -> list[str]:
     """The "Known blind spots" of the MODEL_CARD.md shipped beside a model file (the built-in model's), one
-    text per bullet; [] where there is no such card. What a model cannot detect matters more than its AP."""
+    text per bullet; [] where there is no such card, or it is not this model's (another file in that folder,
+    or another version under its name: the card names both). What a model cannot detect matters more than
+    its AP."""
     try:
         card = (Path(model_path).parent / "MODEL_CARD.md").read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
+        return []
+    title = card.split("\n", 1)[0]
+    if f"`{Path(model_path).name}`" not in card or f"{name} (version {version})" not in title:
         return []
     section = re.search(r"^## Known blind spots\s*$(.*?)(?=^## |\Z)", card, re.MULTILINE | re.DOTALL)
     if section is None:
@@ -127,7 +132,7 @@ def model_card_html(detector, message: str = "") -> str:
     for title, rows in (("How it was made", training_rows(meta.training)), ("Measured", measured_rows(meta.metrics))):
         if rows:
             table += [_section(title), _rows(rows)]
-    spots = blind_spots(detector.path)
+    spots = blind_spots(detector.path, meta.name, meta.version)
     # The first blind spot's first sentence leads, before the figures (an AP of 0.87 reads as a promise it
     # takes back); all of them close the card.
     lead = f"<p><b>{html.escape(spots[0].split('. ')[0].rstrip('.'))}.</b></p>" if spots else ""

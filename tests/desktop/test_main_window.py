@@ -986,6 +986,28 @@ def test_the_built_in_models_card_leads_with_what_it_cannot_detect(model_path):
     assert "What it cannot detect" not in model_card_html(Detector(model_path, provider="cpu"))  # no card beside it
 
 
+def test_a_card_describes_only_the_model_file_and_version_it_names(tmp_path, model_path):
+    """A person's own export saved beside the built-in model was shown the built-in card's blind spots."""
+    import shutil
+
+    from desktop.ui.model_card import blind_spots
+    from engine.models import EMBEDDED_DIR, default_model_path
+
+    card = (EMBEDDED_DIR / "MODEL_CARD.md").read_text(encoding="utf-8")
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "MODEL_CARD.md").write_text(card, encoding="utf-8")
+    shipped = default_model_path()
+    shutil.copy(shipped, folder / shipped.name)
+    shutil.copy(model_path, folder / "mine.onnx")
+    from engine.model import Detector
+
+    meta = Detector(folder / shipped.name, provider="cpu").metadata
+    assert len(blind_spots(folder / shipped.name, meta.name, meta.version)) >= 3
+    assert blind_spots(folder / "mine.onnx", "test-brightness", "1") == []  # another file
+    assert blind_spots(folder / shipped.name, meta.name, meta.version + "-retrained") == []  # another version
+
+
 def test_the_model_card_says_whether_the_model_decides_some_images_on_its_first_crops():
     from desktop.ui.model_card import cascade_text
     from engine.contract import EarlyExit, ModelMetadata
