@@ -17,7 +17,7 @@ from desktop.results_model import CANCELLED, QUEUED, QUEUED_TEXT, Row, source_la
 from desktop.thumbnails import ImageCache
 from desktop.ui.image_view import ImageView
 from desktop.ui.style import badge_colours, readable_indicators, rich_text_css
-from engine.result import LIKELY_REAL, Result
+from engine.result import LIKELY_AI, LIKELY_REAL, UNCERTAIN, Result
 
 DETAIL_IMAGE_SIDE = 1600
 
@@ -31,12 +31,18 @@ def _size_text(size: int) -> str:
     return ""
 
 
-LIKELY_REAL_MEANS = ("Likely real: the model found none of the traces it knows. That is not proof of a photo: "
+LIKELY_REAL_MEANS = ("Likely real: the model found no strong trace of what it knows. That is not proof of a photo: "
                      "Help \u25b8 Model card lists what it cannot detect (the built-in model has never seen a "
                      "text-to-image generator).")
-# A score above one half called likely real reads as a contradiction unless it is explained.
-ABOVE_HALF_BUT_REAL = ("Likely real although the score is above 50%: the bands are set where real photos score, "
+# Red reads as a verdict: say what the model saw, and that real photos edited the same way show it too.
+LIKELY_AI_MEANS = ("Likely AI: the model found traces of the processing it learned from generated images "
+                   "(upscaling, an image generator's decoder, denoising, inpainting). A real photo enlarged, "
+                   "denoised or retouched by such tools can carry the same traces: a strong hint, not proof.")
+UNCERTAIN_MEANS = "Uncertain: the model cannot tell either way. Do not read it as leaning towards AI."
+# A score of one half or more called likely real reads as a contradiction unless it is explained.
+ABOVE_HALF_BUT_REAL = ("Likely real although the score is 50% or more: the bands are set where real photos score, "
                        "and many real photos score this high.")
+EXPERT_SHARES = "how much each of the model's experts weighed in, not a chance"
 HEATMAP_TIP = ("Where the model looked hardest for generator artifacts (red: most). It does not reliably "
                "outline edited areas.")
 MAX_TITLE_CHARS = 80  # a longer name is cut in the middle in the pane's title; the File facts give it whole
@@ -104,15 +110,19 @@ def describe_row(row: Row) -> str:
         fill, text = badge_colours(result.verdict)  # the verdict's own colours, the same in any theme
         parts.append(f"<p><span style='background:{fill.name()};color:{text.name()};padding:2px 8px'>&nbsp;"
                      f"{e(result.verdict_label)}&nbsp;</span>&nbsp; {score_text(result.probability)}</p>")
-        if result.verdict == LIKELY_REAL and result.probability is not None and result.probability > 0.5:
+        # As shown: a score of 0.498 reads "50%".
+        if result.verdict == LIKELY_REAL and result.probability is not None and round(result.probability * 100) >= 50:
             parts.append(f"<p class='muted'>{e(ABOVE_HALF_BUT_REAL)}</p>")
-        if result.verdict == LIKELY_REAL:  # green reads as "a photo": say what it means, and where the limits are
-            parts.append(f"<p class='muted'>{e(LIKELY_REAL_MEANS)}</p>")
+        # Every verdict says what it means and where its limits are (green reads as "a photo", red as "fake").
+        means = {LIKELY_REAL: LIKELY_REAL_MEANS, LIKELY_AI: LIKELY_AI_MEANS, UNCERTAIN: UNCERTAIN_MEANS}
+        if result.verdict in means:
+            parts.append(f"<p class='muted'>{e(means[result.verdict])}</p>")
         if result.reasons:
             parts.append("<p><b>Why uncertain</b></p><ul style='margin-top:0'>"
                          + "".join(f"<li>{e(reason)}</li>" for reason in result.reasons) + "</ul>")
         if shows_artifact_kind(result):
-            parts.append(f"<p><b>Kind of artifact</b>: {e(expert_mix_text(result.expert_weights))}</p>")
+            parts.append(f"<p><b>Kind of artifact</b>: {e(expert_mix_text(result.expert_weights))} "
+                         f"<span class='muted'>({EXPERT_SHARES})</span></p>")
         if result.crops:
             scores = ", ".join(f"{crop.probability:.0%}" for crop in result.crops)
             parts.append(f"<p><b>Crop scores</b> ({counted(len(result.crops), 'crop')}): {e(scores)}</p>")

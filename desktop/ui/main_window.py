@@ -792,9 +792,11 @@ class MainWindow(QMainWindow):
         self.watch_label.setToolTip(self.session.watch_details())
         paused = self.session.settings.watching_paused
         self.pause_watching_action.setChecked(paused)
-        self.pause_watching_action.setEnabled(bool(self.session.settings.watched_folders) or paused)
+        pausable = bool(self.session.settings.watched_folders) or paused
+        self.pause_watching_action.setEnabled(pausable)
         if self.tray:
             self.tray.pause_action.setChecked(paused)
+            self.tray.pause_action.setEnabled(pausable)  # as the menu's: nothing to pause without a folder
             self.tray.setToolTip(f"SynthSpot — {text}")  # the pause shows without opening the menu
 
     def _bridge_changed(self) -> None:

@@ -30,6 +30,8 @@ class TrayIcon(QSystemTrayIcon):
         self.flagged_action.triggered.connect(lambda: self.flaggedRequested.emit(session.last_flagged))
         self.pause_action = QAction("&Pause watching", menu, checkable=True)
         self.pause_action.setChecked(session.settings.watching_paused)
+        # Nothing to pause without a watched folder (the window keeps it so as folders come and go).
+        self.pause_action.setEnabled(bool(session.settings.watched_folders) or session.settings.watching_paused)
         self.pause_action.toggled.connect(session.set_watching_paused)
         show = QAction("&Show SynthSpot", menu)
         show.triggered.connect(self.showRequested)

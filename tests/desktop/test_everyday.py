@@ -302,14 +302,25 @@ def test_a_likely_real_photo_scoring_above_one_half_is_not_called_likely_ai_gene
         assert "Likely real" in text and "AI score 58%" in text
         assert "likely AI-generated" not in text
         assert "regeneration-like" not in text  # "kind of artifact" on a photo called real reads as a finding
-    assert "Likely real although the score is above 50%" in pane
+    assert "Likely real although the score is 50% or more" in pane
+    # Shown as 50%, said as 50%: a score just under one half needs the same word.
+    edge = Result(sha256="ab" * 32, path="/p/coffee.png", probability=0.4981, verdict=LIKELY_REAL)
+    assert "AI score 50%" in describe_row(Row("/p/c.png", "/p/c.png", "dropped", DONE, edge))
+    assert "although the score is 50% or more" in describe_row(Row("/p/c.png", "/p/c.png", "dropped", DONE, edge))
     low = Result(sha256="ab" * 32, path="/p/beach.jpg", probability=0.3, verdict=LIKELY_REAL)
     low_pane = describe_row(Row("/p/beach.jpg", "/p/beach.jpg", "dropped", DONE, low))
     assert "although" not in low_pane
     # Green reads as "a photo" (a review of the installed app): every likely real says what it means.
     assert "not proof of a photo" in low_pane and "Model card" in low_pane
     doubtful = Result(sha256="ab" * 32, path="/p/beach.jpg", probability=0.8, verdict=UNCERTAIN, expert_weights=mix)
-    assert "regeneration-like 60%" in describe_row(Row("/p/beach.jpg", "/p/beach.jpg", "dropped", DONE, doubtful))
+    doubtful_pane = describe_row(Row("/p/beach.jpg", "/p/beach.jpg", "dropped", DONE, doubtful))
+    assert "regeneration-like 60%" in doubtful_pane
+    # The shares read as "60% chance of regeneration" unless said; uncertain reads as "leaning AI" unless said.
+    assert "(how much each of the model's experts weighed in, not a chance)" in doubtful_pane
+    assert "cannot tell either way. Do not read it as leaning towards AI" in doubtful_pane
+    flagged = Result(sha256="ab" * 32, path="/p/up.png", probability=0.98, verdict=LIKELY_AI, expert_weights=mix)
+    flagged_pane = describe_row(Row("/p/up.png", "/p/up.png", "dropped", DONE, flagged))
+    assert "A real photo enlarged, denoised or retouched by such tools can carry the same traces" in flagged_pane
     assert "regeneration-like 60%" in result_summary(doubtful)
     # uncertain for what the file is (tiny, JPEG quality 10), at a score far below even odds: no finding either
     squashed = Result(sha256="ab" * 32, path="/p/q10.jpg", probability=0.02, verdict=UNCERTAIN, expert_weights=mix,

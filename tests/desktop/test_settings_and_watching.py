@@ -495,6 +495,10 @@ def test_tray_menu_reflects_flagged_and_pause(qtbot, model_path, make_window, tm
     window = make_window(model_path)
     tray = TrayIcon(window.session, window)  # built directly: the offscreen platform has no tray area
     assert not tray.flagged_action.isEnabled()
+    assert not tray.pause_action.isEnabled()  # no folder is watched: nothing to pause, as in the window's menu
+    window.tray = tray
+    window.session.set_watched_folders([WatchedFolder(str(tmp_path))])
+    assert tray.pause_action.isEnabled() and window.pause_watching_action.isEnabled()
     from tests.desktop.test_main_window import drop
 
     drop(window, [write_image(tmp_path / "gen & co.png", 235)])
