@@ -110,6 +110,19 @@ def blind_spots(model_path: str | Path, name: str, version: str) -> list[str]:
     return [" ".join(bullet.replace("**", "").replace("`", "").split()) for bullet in bullets]
 
 
+def in_short(meta) -> list[str]:
+    """What a person needs before any figure: what each verdict is worth, in the model's own measures."""
+    flagged_fakes = meta.metrics.get("tpr_at_1fpr") if meta.metrics.get("split") == "test" else None
+    rate = f"about {meta.thresholds.fpr:.0%} of real photos get it, and " if meta.thresholds.fpr else ""
+    points = [f"Likely AI is a strong hint, not proof: {rate}a real photo enlarged, denoised or retouched by the "
+              "kinds of tools it learned can get it too."]
+    if isinstance(flagged_fakes, (int, float)):
+        points.append(f"It calls about {flagged_fakes:.0%} of the fakes it was tested on likely AI (made by the "
+                      "generators it learned from, on photos it never saw), and far fewer of those from generators it never saw.")
+    points.append("Likely real is not proof of a photo, and Uncertain means it cannot tell either way.")
+    return points
+
+
 def model_card_html(detector, message: str = "") -> str:
     """The card as HTML; without a detector, why there is none."""
     if detector is None:
@@ -138,15 +151,16 @@ def model_card_html(detector, message: str = "") -> str:
     lead = f"<p><b>{html.escape(spots[0].split('. ')[0].rstrip('.'))}.</b></p>" if spots else ""
     cannot = ("<h4>What it cannot detect</h4><ul>" + "".join(f"<li>{html.escape(spot)}</li>" for spot in spots)
               + "</ul>") if spots else ""
-    return (f"<h3>{html.escape(model_label(meta.name, meta.version))}</h3>{lead}<table>{''.join(table)}</table>"
-            f"{cannot}")
+    short = "<ul>" + "".join(f"<li>{html.escape(point)}</li>" for point in in_short(meta)) + "</ul>"
+    return (f"<h3>{html.escape(model_label(meta.name, meta.version))}</h3>{lead}{short}"
+            f"<h4>Details</h4><table>{''.join(table)}</table>{cannot}")
 
 
 class ModelCardDialog(QDialog):
     def __init__(self, detector, message: str = "", parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Model card")
-        self.resize(560, 460)
+        self.resize(640, 560)
         self.text = QTextBrowser()
         self.text.setAccessibleName("Model card")
         self.text.document().setDefaultStyleSheet(rich_text_css(QApplication.palette()))
