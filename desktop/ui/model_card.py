@@ -118,7 +118,8 @@ def in_short(meta) -> list[str]:
               "kinds of tools it learned can get it too."]
     if isinstance(flagged_fakes, (int, float)):
         points.append(f"It calls about {flagged_fakes:.0%} of the fakes it was tested on likely AI (made by the "
-                      "generators it learned from, on photos it never saw), and far fewer of those from generators it never saw.")
+                      "generators it learned from, on photos it never saw), and far fewer of those made by "
+                      "generators it never saw.")
     points.append("Likely real is not proof of a photo, and Uncertain means it cannot tell either way.")
     return points
 
