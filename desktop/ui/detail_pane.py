@@ -9,8 +9,10 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QCheckBox, QHBoxLayout, QSplitter, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QApplication, QCheckBox, QHBoxLayout, QLabel, QSplitter, QTextBrowser, QVBoxLayout,
+                               QWidget)
 
 from desktop.export import counted, expert_mix_text, model_label, score_text, shows_artifact_kind
 from desktop.results_model import CANCELLED, QUEUED, QUEUED_TEXT, Row, source_label
@@ -89,6 +91,26 @@ def _file_sha256(path: str, _version: tuple[int, int, int, int]) -> str:
 
 CHANGED_SINCE_SCAN = ("This file has changed since it was scanned: the verdict below is for its earlier "
                       "content. Rescan it (Ctrl+R) for a verdict on what it holds now.")
+
+
+def examined_share(result: Result) -> float:
+    """The share of the image's pixels inside at least one crop (counted on an 8 px grid)."""
+    if not result.crops or not result.width or not result.height:
+        return 0.0
+    cells = np.zeros((-(-result.height // 8), -(-result.width // 8)), dtype=bool)
+    for crop in result.crops:
+        cells[crop.top // 8:-(-(crop.top + crop.size) // 8), crop.left // 8:-(-(crop.left + crop.size) // 8)] = True
+    return float(cells.mean())
+
+
+def examined_text(result: Result | None, heatmap_shown: bool) -> str:
+    """Under the picture: what the overlays cover (a faint heatmap over a few patches read as "all clean")."""
+    if result is None or not result.crops or not result.width:
+        return ""
+    patches = "1 patch" if len(result.crops) == 1 else f"{len(result.crops)} patches"
+    traces = ": red marks the strongest traces" if heatmap_shown else ""
+    return (f"The model examined {patches} ({examined_share(result):.0%} of the image){traces}. "
+            "The rest was not examined.")
 
 
 def describe_row(row: Row) -> str:
@@ -202,11 +224,15 @@ class DetailPane(QWidget):
         toggles.addWidget(self.heatmap_toggle)
         toggles.addWidget(self.crops_toggle)
         toggles.addStretch(1)
+        self.examined = QLabel()
+        self.examined.setWordWrap(True)
+        self.examined.setTextFormat(Qt.TextFormat.PlainText)
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addWidget(self.image_view, 1)
         top_layout.addLayout(toggles)
+        top_layout.addWidget(self.examined)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(self.info)
@@ -308,6 +334,7 @@ class DetailPane(QWidget):
                                      if has_crops else "No crops were scored for this image")
         # A result keeps the map its model made: a history row from a model with maps can show it under one without.
         self.heatmap_toggle.setEnabled(self.image_view.has_heatmap)
+        self._update_examined()
         if self.image_view.has_heatmap:
             self.heatmap_toggle.setToolTip(HEATMAP_TIP)
         elif not self._model_has_map:
@@ -317,3 +344,11 @@ class DetailPane(QWidget):
 
     def _overlays_changed(self) -> None:
         self.image_view.set_overlays(self.heatmap_toggle.isChecked(), self.crops_toggle.isChecked())
+        self._update_examined()
+
+    def _update_examined(self) -> None:
+        heatmap = self.heatmap_toggle.isChecked() and self.heatmap_toggle.isEnabled()
+        crops = self.crops_toggle.isChecked() and self.crops_toggle.isEnabled()
+        text = examined_text(self._row.result if self._row is not None else None, heatmap) if heatmap or crops else ""
+        self.examined.setText(text)
+        self.examined.setVisible(bool(text))

@@ -353,6 +353,29 @@ def test_a_result_keeps_its_heatmap_under_a_model_without_maps(tmp_path, qtbot, 
     assert detail.heatmap_toggle.toolTip() == "The loaded model has no artifact map, so there is no heatmap to show"
 
 
+def test_under_the_picture_it_says_how_much_of_it_the_model_examined(tmp_path, qtbot, model_path, make_window):
+    """The heatmap covers the few patches the model looked at: a faint colour on 3% of a photo read as "the rest
+    is clean" (a review), and nothing said the rest was never examined."""
+    from desktop.ui.detail_pane import examined_share
+    from engine.result import CropScore, Result
+
+    window = make_window(model_path)
+    detail = scanned_and_shown(window, qtbot, write_image(tmp_path / "wide.png", 225, size=(256, 192)))
+    result = detail.row.result
+    share = examined_share(result)
+    assert 0 < share <= 1
+    assert detail.examined.isVisibleTo(detail) and detail.examined.text() == (
+        f"The model examined {len(result.crops)} patches ({share:.0%} of the image): red marks the strongest "
+        "traces. The rest was not examined.")
+    detail.heatmap_toggle.setChecked(False)
+    assert "red marks" not in detail.examined.text() and "The rest was not examined." in detail.examined.text()
+    detail.crops_toggle.setChecked(False)
+    assert not detail.examined.isVisibleTo(detail)  # nothing drawn, nothing to explain
+    # Overlapping patches count once: two 32 px crops, half over each other, on a 64 x 64 image.
+    two = Result(sha256="0" * 64, width=64, height=64, crops=[CropScore(0, 0, 32, 0.5), CropScore(16, 16, 32, 0.5)])
+    assert examined_share(two) == (32 * 32 * 2 - 16 * 16) / (64 * 64)
+
+
 def test_a_file_changed_after_its_scan_shows_no_old_overlays_and_asks_for_a_rescan(
         tmp_path, qtbot, model_path, make_window):
     window = make_window(model_path)
