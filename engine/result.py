@@ -65,8 +65,8 @@ class CropScore:
 # order, a verdict rule), so that results cached before are scored again rather than served as if
 # current. 1: the cascade's first crops the most textured; smooth images "uncertain" (under 0.5 grey
 # levels per step); 2: only flat colours (under 0.01), and heavy JPEG compression no longer doubts a
-# likely AI.
-SCORING_REVISION = 2
+# likely AI; 3: "very small" below one crop's side (it was half of one).
+SCORING_REVISION = 3
 
 
 @dataclass
@@ -246,7 +246,8 @@ def decide_verdict(
         band = UNCERTAIN
         real, score, ai = distinct_percents(thresholds.likely_real, probability, thresholds.likely_ai)
         reasons.append(f"the score {score} lies between the model's bands (likely real ≤ {real}, likely AI ≥ {ai})")
-    if min(width, height) < crop_size // 2:
+    # Smaller than one crop, the crop is filled out by mirroring: a picture the model never trained on.
+    if min(width, height) < crop_size:
         reasons.append(f"the image is very small ({width}×{height}) for the model's {crop_size}px view")
     # Compression erases the traces: "likely real" cannot be trusted then (val, version 12: below quality
     # 50 the model ranks fakes against reals at AP 0.48 and calls 79% of fakes likely real), while traces

@@ -88,6 +88,17 @@ def test_fine_detail_and_the_flat_colour_threshold():
         assert (verdict == UNCERTAIN and any("flat colour" in r for r in reasons)) == hedged, detail
 
 
+def test_an_image_smaller_than_one_crop_is_uncertain():
+    """A 64 px image under a 96 px crop was scored from one mirrored crop, a picture the model never trained on,
+    and came out "Likely real" (a review); half a crop's side was the limit."""
+    from engine.result import LIKELY_REAL, decide_verdict
+
+    bands = Thresholds(0.9, 0.3)
+    verdict, reasons = decide_verdict(0.1, bands, np.array([0.1]), 64, 64, 96, None)
+    assert verdict == UNCERTAIN and reasons == ["the image is very small (64×64) for the model's 96px view"]
+    assert decide_verdict(0.1, bands, np.array([0.1]), 96, 200, 96, None) == (LIKELY_REAL, [])
+
+
 def test_heavy_jpeg_compression_doubts_a_likely_real_not_a_likely_ai():
     from engine.result import LIKELY_REAL, decide_verdict
 
