@@ -51,6 +51,12 @@
     .toast { right: 12px; max-width: 320px; }
   `;
   const ICONS = { likely_ai: "!", uncertain: "?", likely_real: "✓", checking: "…", failed: "×", unsupported: "–" };
+  // What each verdict is worth, in the badge's tooltip (the app's detail pane says the same).
+  const VERDICT_MEANS = {
+    likely_ai: ["A strong hint, not proof: a real photo enlarged, denoised or retouched can carry the same traces."],
+    uncertain: ["The model cannot tell either way: not a lean towards AI."],
+    likely_real: ["No strong trace found: not proof of a photo."],
+  };
 
   let host = null;
   let root = null;
@@ -411,11 +417,13 @@
       what.className = "what";
       what.textContent = result.verdictLabel.charAt(0).toLowerCase() + result.verdictLabel.slice(1); // "likely AI"
       full.append(what);
-      // A score above one half called likely real is explained, as in the app.
-      const aboveHalf = result.verdict === "likely_real" && result.probability > 0.5
+      // A score of one half or more (as shown) called likely real is explained, and what each verdict is
+      // worth is said, as in the app.
+      const aboveHalf = result.verdict === "likely_real" && percent >= 50
         ? ["The bands are set where real photos score, and many real photos score this high."] : [];
       badge.title = [`AI score: ${percent}% (${result.probability.toFixed(3)})`,
-        `Verdict: ${result.verdictLabel}`, ...aboveHalf, ...result.reasons, ...result.provenance].join("\n");
+        `Verdict: ${result.verdictLabel}`, ...aboveHalf, ...(VERDICT_MEANS[result.verdict] || []), ...result.reasons,
+        ...result.provenance].join("\n");
       const details = document.createElement("span");
       details.className = "details";
       details.setAttribute("aria-hidden", "true"); // the description says it already

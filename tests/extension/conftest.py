@@ -112,6 +112,7 @@ class ServeProcess:
 
 @pytest.fixture
 def synthspot_serve(brightness_model_path, tmp_path):
+    (tmp_path / "data").mkdir()  # `serve --store` wants its folder there (a typo must not make a tree)
     serve = ServeProcess(brightness_model_path, tmp_path / "data" / "results.sqlite3")
     yield serve
     serve.stop()

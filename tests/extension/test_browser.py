@@ -186,6 +186,9 @@ def test_pair_in_the_popup_scan_the_page_and_badge_every_visible_image(
         assert result.verdict_label[0].lower() + result.verdict_label[1:] in badge["text"]  # "likely AI"
         assert badge["title"].startswith(f"AI score: {round(100 * result.probability)}%")
         assert f"Verdict: {result.verdict_label}" in badge["title"]
+        means = {"likely_ai": "A strong hint, not proof", "uncertain": "cannot tell either way",
+                 "likely_real": "not proof of a photo"}
+        assert means[result.verdict] in badge["title"]  # what the verdict is worth, as the app says
         stored = store.find(result.sha256)
         assert stored is not None and stored.source == "browser" and stored.page_url == f"{base}/index.html"
         assert stored.image_url == f"{base}/{name}"
