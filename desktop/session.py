@@ -105,6 +105,8 @@ class AppSession(QObject):
         self.bridge.apply(self.settings.bridge_enabled)
 
     def shutdown(self) -> None:
+        if self.settings.model_loading:  # a quit in the middle of a load is no crash in it
+            self.settings.model_loading = ""
         self.bridge.apply(False)
         self.watcher.stop()
         if self.settings.watched_folders and not self.settings.watching_paused:
@@ -117,7 +119,9 @@ class AppSession(QObject):
     def set_model(self, path: str, provider: str) -> None:
         if (path, provider) == (self.settings.model_path, self.settings.provider) and self.service.model_state.ready:
             return  # unchanged in Settings: a --model override stays in use too
-        if path != self.settings.model_path:  # only the provider changed: a --model override stays, on it
+        # Only the provider changed: a --model override stays, on it. Anything else (the same choice again,
+        # after the override failed to load, say) is the model in Settings.
+        if path != self.settings.model_path or provider == self.settings.provider:
             self.model_override = ""
         # Kept to go back to when the new choice does not load (ScanService.modelRejected). Not while another
         # choice is still loading: that one is dropped for this one, and the model scanning now stays in use.

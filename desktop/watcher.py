@@ -21,8 +21,9 @@ and rename it when done, so the watcher
   over from that path (in this run, or else the store's newest sighting there): a touched file is not
   news, but an image put back where another had replaced it is. The same bytes under a new name are
   handed over (a new file is a new sighting, shown and notified with the stored verdict, which the
-  scanner's cache makes cheap), except a file renamed inside the watched folders: the person's own
-  tidying is not an arrival.
+  scanner's cache makes cheap), except a file renamed within one watched folder (its tree, when watched
+  with sub-folders): the person's own tidying is not an arrival. A move from one watched folder to
+  another reaches the watcher as a deletion and a creation, and is handed over.
 
 A folder that disappears (deleted, a drive unplugged) or cannot be read gets a
 status instead of an exception, and is watched again when it comes back.

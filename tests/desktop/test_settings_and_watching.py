@@ -283,6 +283,40 @@ def test_a_model_the_app_died_loading_is_not_loaded_again_at_the_next_start(
     assert AppSettings.open(settings_path).model_loading == ""
 
 
+def test_a_quit_while_the_model_loads_is_no_crash_at_the_next_start(tmp_path, qtbot, model_path, make_session,
+                                                                     settings_path):
+    """An ordinary quit during the load left the marker: the next start said the app had died loading the
+    model, and dropped the person's choice for the built-in one."""
+    session = make_session(model_path)
+    session.start()
+    session.shutdown()  # at once: the load is still running, as when a large model or CUDA is slow to start
+    assert AppSettings.open(settings_path).model_loading == ""
+    again = make_session()
+    skipped: list[str] = []
+    again.modelSkipped.connect(skipped.append)
+    again.start()
+    qtbot.waitUntil(lambda: again.service.detector is not None, timeout=WAIT_MS)
+    assert again.service.detector.path == model_path and skipped == []
+
+
+def test_the_model_in_settings_chosen_again_replaces_a_launch_model_that_did_not_load(
+        tmp_path, qtbot, model_path, make_session):
+    """``--model broken.onnx``, Settings on the built-in model: OK in Settings (the same choice) loaded the
+    broken file again, with no way back that run."""
+    from desktop.scanning import LOADING
+
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model" * 100)
+    session = make_session(model_path, provider="cpu")
+    session.model_override = str(broken)
+    session.start()
+    qtbot.waitUntil(lambda: session.service.model_state.state != LOADING, timeout=WAIT_MS)
+    assert session.service.detector is None
+    session.set_model(str(model_path), "cpu")  # what the dialog sends: its fields unchanged
+    qtbot.waitUntil(lambda: session.service.detector is not None, timeout=WAIT_MS)
+    assert session.service.detector.path == model_path and session.model_override == ""
+
+
 def test_notifications_off_means_no_notification(tmp_path, qtbot, model_path, make_window):
     window, watched, notes = watching_downloads(tmp_path, qtbot, model_path, make_window, notifications=False)
     write_image(watched / "generated.png", 235)
