@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QSize, Qt
+from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer
 from PySide6.QtGui import QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from desktop.results_model import (
-    COLUMN_NAME, COLUMN_PROVENANCE, COLUMN_SOURCE, COLUMN_TIME, COLUMN_VERDICT, ResultsFilterProxy,
+    COLUMN_NAME, COLUMN_PROVENANCE, COLUMN_SOURCE, COLUMN_TIME, COLUMN_VERDICT, ResultsFilterProxy, ResultsModel,
 )
 from desktop.ui.delegates import TagsDelegate, VerdictDelegate, verdict_column_width
 
 THUMBNAIL_SIDE = 44
+TAGS_CHECK_MS = 300
 ROW_HEIGHT = 52
 
 EMPTY_HINT = ("Drop images or folders here to scan them\n\n"
@@ -30,9 +31,9 @@ class ResultsTable(QTableView):
     the whole list is a drop target."""
 
     can_scan = True  # False while no model can scan: the hint then says what to do first
-    # Columns given up, in this order, when the table is too narrow for them beside a readable name
-    # (the detail pane shows each row's source and time anyway): (column, table width below which it hides).
-    narrow_rules: tuple[tuple[int, int], ...] = ()
+    # Whether any row has provenance tags: the column is left out while none has (most photos carry none,
+    # and its empty 150 px were taken from the names).
+    tags_shown = False
 
     def __init__(self, proxy: ResultsFilterProxy, parent: QWidget | None = None):
         super().__init__(parent)
@@ -58,6 +59,15 @@ class ResultsTable(QTableView):
         self.setItemDelegateForColumn(COLUMN_VERDICT, VerdictDelegate(self))
         self.setItemDelegateForColumn(COLUMN_PROVENANCE, TagsDelegate(self))
         self._size_columns()
+        self._tags_check = QTimer(self)  # rows arrive in bursts: look once they settle
+        self._tags_check.setSingleShot(True)
+        self._tags_check.setInterval(TAGS_CHECK_MS)
+        self._tags_check.timeout.connect(self._check_tags)
+        source = proxy.sourceModel()
+        assert isinstance(source, ResultsModel)
+        self._results = source
+        for signal in (source.rowsInserted, source.rowsRemoved, source.modelReset, source.dataChanged):
+            signal.connect(self._tags_check.start)
 
     def _size_columns(self) -> None:
         self.horizontalHeader().setSectionResizeMode(COLUMN_NAME, QHeaderView.ResizeMode.Stretch)
@@ -71,11 +81,23 @@ class ResultsTable(QTableView):
         # Narrower, the list would keep the names and scroll its verdicts out of sight: the splitter and the
         # window stop here (the detail pane gives way first).
         self.setMinimumWidth(name_room + verdict_width + self.verticalScrollBar().sizeHint().width())
-        self.narrow_rules = (
-            (COLUMN_TIME, name_room + sum(widths.values())),
-            (COLUMN_SOURCE, name_room + widths[COLUMN_VERDICT] + widths[COLUMN_SOURCE] + widths[COLUMN_PROVENANCE]),
-            (COLUMN_PROVENANCE, name_room + widths[COLUMN_VERDICT] + widths[COLUMN_PROVENANCE]),
-        )
+        self._widths, self._name_room = widths, name_room
+
+    def narrow_rules(self) -> list[tuple[int, int]]:
+        """Columns given up, in this order, when the table is too narrow for them beside a readable name (the
+        detail pane shows each row's source, provenance and time anyway): (column, width below which it hides).
+        The provenance column counts only while it is shown."""
+        widths, room = self._widths, self._name_room
+        tags = widths[COLUMN_PROVENANCE] if self.tags_shown else 0
+        return [(COLUMN_TIME, room + widths[COLUMN_VERDICT] + widths[COLUMN_SOURCE] + tags + widths[COLUMN_TIME]),
+                (COLUMN_SOURCE, room + widths[COLUMN_VERDICT] + widths[COLUMN_SOURCE] + tags),
+                (COLUMN_PROVENANCE, room + widths[COLUMN_VERDICT] + widths[COLUMN_PROVENANCE])]
+
+    def _check_tags(self) -> None:
+        shown = any(row.result is not None and row.result.provenance for row in self._results.rows())
+        if shown != self.tags_shown:
+            self.tags_shown = shown
+            self.fit_columns()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         super().resizeEvent(event)
@@ -83,8 +105,8 @@ class ResultsTable(QTableView):
 
     def fit_columns(self) -> None:
         width = self.viewport().width()
-        for column, below in self.narrow_rules:
-            self.setColumnHidden(column, width < below)
+        for column, below in self.narrow_rules():
+            self.setColumnHidden(column, width < below or (column == COLUMN_PROVENANCE and not self.tags_shown))
 
     def set_can_scan(self, can_scan: bool) -> None:
         if can_scan != self.can_scan:

@@ -348,9 +348,15 @@ def test_a_very_long_file_name_is_cut_in_the_pane_title_and_given_whole_in_the_f
 def test_a_narrow_window_gives_up_time_source_and_provenance_not_the_verdict(model_path, make_window, qtbot):
     from desktop.results_model import COLUMN_NAME, COLUMN_PROVENANCE, COLUMN_SOURCE, COLUMN_TIME, COLUMN_VERDICT
 
+    from engine.result import ProvenanceHint
+
     window = make_window(model_path)
+    # A row with provenance tags: the column is there only while some row has them (below).
+    window.model.add_results([Result(sha256="1" * 64, path="/gen.png", source="dropped", probability=0.93,
+                                     verdict=LIKELY_AI, provenance=[ProvenanceHint("exif_software", "GIMP")])])
     window.resize(1280, 780)  # the window's own first size shows every column
     qtbot.waitUntil(lambda: not window.table.isColumnHidden(COLUMN_TIME), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not window.table.isColumnHidden(COLUMN_PROVENANCE), timeout=WAIT_MS)
     window.resize(800, 600)  # the table gets about 480 px of it
     qtbot.waitUntil(lambda: window.table.isColumnHidden(COLUMN_TIME), timeout=WAIT_MS)
     assert window.table.isColumnHidden(COLUMN_SOURCE)
@@ -365,6 +371,26 @@ def test_a_narrow_window_gives_up_time_source_and_provenance_not_the_verdict(mod
     assert 0 < verdict_right <= window.table.viewport().width()
     window.resize(1600, 900)
     qtbot.waitUntil(lambda: not window.table.isColumnHidden(COLUMN_SOURCE), timeout=WAIT_MS)
+
+
+def test_the_provenance_column_is_left_out_while_no_row_has_tags(model_path, make_window, qtbot, tmp_path):
+    """Most photos carry no provenance: an empty 150 px column cut the names in the middle (a review)."""
+    from desktop.results_model import COLUMN_NAME, COLUMN_PROVENANCE, COLUMN_TIME
+    from engine.result import ProvenanceHint
+    from tests.desktop.test_main_window import drop
+
+    window = make_window(model_path)
+    window.resize(1024, 640)
+    drop(window, [write_image(tmp_path / "plain.png", 225)])
+    wait_for_results(qtbot, window, 1)
+    qtbot.wait(500)  # past the check that follows rows arriving
+    assert window.table.isColumnHidden(COLUMN_PROVENANCE) and not window.table.isColumnHidden(COLUMN_NAME)
+    assert not window.table.isColumnHidden(COLUMN_TIME)  # the room it left keeps the time in view
+    window.model.add_results([Result(sha256="2" * 64, path="/edited.png", source="dropped", probability=0.2,
+                                     verdict=LIKELY_REAL, provenance=[ProvenanceHint("exif_software", "GIMP")])])
+    qtbot.waitUntil(lambda: not window.table.isColumnHidden(COLUMN_PROVENANCE), timeout=WAIT_MS)
+    window.model.remove_rows([i for i, row in enumerate(window.model.rows()) if row.result and row.result.provenance])
+    qtbot.waitUntil(lambda: window.table.isColumnHidden(COLUMN_PROVENANCE), timeout=WAIT_MS)
 
 
 def test_crop_score_labels_stay_inside_the_picture_and_never_cover_each_other(qapp):
