@@ -32,9 +32,10 @@ class ClaimBook:
         self._held: set[str] = set()
         self._lock = threading.Lock()
 
-    def claim_or_wait(self, sha256: str, give_up: Callable[[], bool]) -> Result | None:
+    def claim_or_wait(self, sha256: str, give_up: Callable[[], bool], newer_than: float = 0.0) -> Result | None:
         """Claim these bytes; while another process holds them, wait for its result (raising Abandoned once
-        ``give_up()``). None: ours to scan; a Result: the one now stored for them."""
+        ``give_up()``). None: ours to scan; a Result: the one now stored for them, scanned after
+        ``newer_than`` (a rescan's start: an older one is what it replaces)."""
         if not self.store:
             return None
         while True:
@@ -43,11 +44,11 @@ class ClaimBook:
                     with self._lock:
                         self._held.add(sha256)
                     # It may have been finished and released between our cache look-up and the claim.
-                    stored = self.store.get(sha256, self.model_id)
+                    stored = _newer(self.store.get(sha256, self.model_id), newer_than)
                     if stored is not None:
                         self.release(sha256)
                     return stored
-                stored = self.store.get(sha256, self.model_id)
+                stored = _newer(self.store.get(sha256, self.model_id), newer_than)
             except Exception as exc:
                 log.warning("could not claim %s in the store, scanning it anyway: %s", sha256[:12], exc)
                 return None
@@ -74,3 +75,7 @@ class ClaimBook:
             held = list(self._held)
         for sha256 in held:
             self.release(sha256)
+
+
+def _newer(result: Result | None, than: float) -> Result | None:
+    return result if result is not None and result.scanned_at > than else None

@@ -60,6 +60,9 @@ class ScanRequest:
     # A file gone when its turn comes ends unscanned, not as an error row: a download the person deleted
     # before it was scanned was thrown away, not lost (the folder watcher's requests).
     gone_is_unscanned: bool = False
+    # Scanned again even where the store knows the bytes (Rescan): the stored result is replaced once the new
+    # one is there, and stays if the scan is cancelled.
+    rescan: bool = False
 
 
 ResultCallback = Callable[[Result], None]
@@ -268,7 +271,9 @@ class Scanner:
         if job.cancelled:
             self._finish(job, request, None)
             return
-        if request.sha256 and self._reuse_stored(job, request, request.sha256):
+        # A rescan takes no stored result made before it began (another process's newer one is welcome).
+        newer_than = time.time() if request.rescan else 0.0
+        if request.sha256 and not request.rescan and self._reuse_stored(job, request, request.sha256):
             return  # known bytes, hashed by whoever asked: not read again
         data, error = _read(request)
         if error and request.gone_is_unscanned and not os.path.lexists(request.path):
@@ -279,7 +284,7 @@ class Scanner:
             return
         sha256 = hashlib.sha256(data).hexdigest()
         read_done = time.perf_counter()
-        if sha256 != request.sha256 and self._reuse_stored(job, request, sha256):
+        if sha256 != request.sha256 and not request.rescan and self._reuse_stored(job, request, sha256):
             return
         with self._in_flight_lock:
             leader = self._in_flight.get(sha256)
@@ -289,7 +294,8 @@ class Scanner:
             placeholder = _Prepared(job, request, Result(sha256=sha256), np.empty(0), [], started)
             self._in_flight[sha256] = placeholder
         try:
-            stored = self._claims.claim_or_wait(sha256, give_up=lambda: self._closed or job.cancelled)
+            stored = self._claims.claim_or_wait(sha256, give_up=lambda: self._closed or job.cancelled,
+                                                newer_than=newer_than)
         except Abandoned:
             self._release(sha256, None)
             return

@@ -354,11 +354,6 @@ class Store:
                         db.execute(f"DELETE FROM {table} WHERE path=?", (stored,))
         return forgotten
 
-    def forget_result(self, sha256: str, model_id: str) -> None:
-        """Drop one model's stored verdict on these bytes, so that model scans them again."""
-        with self._connect(write=True) as db:
-            db.execute("DELETE FROM results WHERE sha256=? AND model_id=?", (sha256, model_id))
-
     def clear_history(self) -> None:
         """Every result, sighting and failed scan; work still pending stays (it has not been scanned)."""
         with self._connect(write=True) as db:

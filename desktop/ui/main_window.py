@@ -42,6 +42,7 @@ from desktop.ui.style import app_icon, keep_palette_readable
 from desktop.ui.tray import TrayIcon
 from engine.models import builtin_model_available
 from engine.result import ERROR, verdict_counts_text
+from engine.scanner import ScanRequest
 from engine.store_errors import StoreError
 
 
@@ -538,8 +539,8 @@ class MainWindow(QMainWindow):
         return True
 
     def rescan_selected(self) -> None:
-        """Scan the selected files again with the model in use: its stored verdict on them is dropped
-        first, since the store would otherwise answer from its cache. A file that is gone keeps its result."""
+        """Scan the selected files again with the model in use, past the store's cache; each stored verdict is
+        replaced when its new one is there. A file that is gone keeps its result."""
         scanner = self.service.scanner
         rows = [row for row in self.selected_rows() if row.path and row.status != QUEUED]
         if not rows:
@@ -554,15 +555,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 (f"{gone[0].name} no longer exists" if len(gone) == 1 else f"{len(gone)} of the files no longer exist")
                 + ": not rescanned, the earlier result is kept.", 8000)
-        known = [row.result.sha256 for row in rows if row.result is not None and row.result.sha256]
-        if not self._changed_history(lambda store: [store.forget_result(sha256, scanner.model_id) for sha256 in known],
-                                     "Nothing was rescanned; the earlier results are kept."):
-            return
-        by_source: dict[str, list[str]] = {}
-        for row in rows:
-            by_source.setdefault(row.source, []).append(row.path)
-        for source, paths in by_source.items():
-            self.service.submit_paths(paths, source, recursive=False)
+        # The stored verdicts stay until the new ones replace them: a rescan cancelled (or a crash) loses none.
+        self.service.submit_requests([ScanRequest(path=row.path, source=row.source, rescan=True) for row in rows])
 
     def _history_limited(self, shown: int, stored: int) -> None:
         """The list holds the newest results only: say so where it stays in sight (filters and Export act on
