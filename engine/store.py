@@ -336,6 +336,14 @@ class Store:
             rows_query, args = self._history_rows(None)
             return db.execute(f"SELECT COUNT(*) FROM ({rows_query})", args).fetchone()[0]
 
+    def stored_at(self, paths: list[str]) -> set[str]:
+        """The sha256 of every result stored at these paths (what :meth:`delete_history` forgets with them)."""
+        found: set[str] = set()
+        with self._connect() as db:
+            for path in paths:
+                found.update(row[0] for row in db.execute("SELECT sha256 FROM results WHERE path=?", (db_path(path),)))
+        return found
+
     def delete_history(self, items: list[tuple[str, str]]) -> set[str]:
         """Delete history rows for good, one (path, sha256) each: everything stored about those bytes, and
         whatever else was stored at that path (an older version of the file would otherwise come back as

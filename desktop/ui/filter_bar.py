@@ -14,7 +14,7 @@ class ResultFilters:
 
     def __init__(self, proxy: ResultsFilterProxy):
         self.text = QLineEdit()
-        self.text.setPlaceholderText("Filter by name, tag or verdict (Ctrl+F)")
+        self.text.setPlaceholderText("Filter by name, folder, tag or verdict (Ctrl+F)")  # the whole path matches
         self.text.setClearButtonEnabled(True)
         self.text.setMaximumWidth(320)
         self.text.setAcceptDrops(False)  # a file dropped here is meant for scanning, like anywhere else

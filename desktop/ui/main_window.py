@@ -490,13 +490,28 @@ class MainWindow(QMainWindow):
         rows = self.selected_rows()
         if not rows:
             return
-        # The store forgets the bytes wherever they were seen: the rows of their copies in other folders go
-        # too (else they would vanish only at the next start), and the question says so.
+        # A row waiting for its scan would come back with its result: it is left, and the person told.
+        waiting = sum(row.status == QUEUED for row in rows)
+        rows = [row for row in rows if row.status != QUEUED]
+        if not rows:
+            self.statusBar().showMessage("The selected rows are still being scanned: delete them once they are "
+                                         "scanned, or cancel the scan (Esc) first.", 8000)
+            return
+        # The store forgets the bytes wherever they were seen, and the older bytes stored at those paths: the
+        # rows of their copies in other folders go too (else they would vanish only at the next start), and
+        # the question says so.
         chosen = {row.key for row in rows}
         images = {row.result.sha256 for row in rows if row.result and row.result.sha256}
-        copies = sum(1 for row in self.model.rows() if self._is_copy_of(row, images, chosen))
+        try:
+            older = self.session.store.stored_at([row.path for row in rows if row.path]) - images
+        except StoreError:
+            older = set()  # the deletion below says what is wrong with the store
+        copies = sum(1 for row in self.model.rows() if self._is_copy_of(row, images | older, chosen))
         also = (f" and {copies} other {'row' if copies == 1 else 'rows'} of the same "
                 f"{'image' if len(images) == 1 else 'images'}") if copies else ""
+        if copies and older:  # an earlier version of a file, seen elsewhere too, goes with it
+            also = (f" and {copies} other {'row' if copies == 1 else 'rows'} showing the same or an earlier "
+                    f"version of {'it' if len(rows) == 1 else 'them'}")
         if not confirmed(self, "Delete from history?", f"Delete {counted(len(rows), 'result')}{also} from this "
                          "computer's SynthSpot history? "
                          "The image files stay where they are; scanning them again gives the results again."):
@@ -509,7 +524,9 @@ class MainWindow(QMainWindow):
         positions = [position for position, row in enumerate(self.model.rows())
                      if row.key in chosen or self._is_copy_of(row, forgotten, chosen)]
         self._remove_rows(positions)
-        self.statusBar().showMessage(f"Deleted {counted(len(positions), 'row')} from the history.", 5000)
+        left = f" {waiting:,} still being scanned {'was' if waiting == 1 else 'were'} left." if waiting else ""
+        self.statusBar().showMessage(f"Deleted {len(positions):,} row{'' if len(positions) == 1 else 's'} from the "
+                                     f"history.{left}", 8000 if waiting else 5000)
 
     @staticmethod
     def _is_copy_of(row: Row, images: set[str], chosen: set[str]) -> bool:
@@ -517,6 +534,10 @@ class MainWindow(QMainWindow):
                 and row.result.sha256 in images)
 
     def clear_history(self) -> None:
+        if self.service.busy:  # results written but not yet shown would be wiped while their rows show them
+            self.statusBar().showMessage("A scan is running: clear the history once it ends, or cancel it (Esc) "
+                                         "first.", 8000)
+            return
         if not confirmed(self, "Clear history?", "Delete every stored result from this computer's SynthSpot "
                          "history? The image files stay where they are; scanning them again gives the results again."):
             return
