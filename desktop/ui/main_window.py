@@ -199,6 +199,10 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         self.filters = ResultFilters(self.proxy)
         self.filters.add_to(toolbar)
+        # After the proxy's own slots (connected first): the rows in view are filtered by then.
+        self.filters.text.textChanged.connect(self._filtered)
+        self.filters.verdict.currentIndexChanged.connect(self._filtered)
+        self.filters.source.currentIndexChanged.connect(self._filtered)
         # Tool buttons take no focus by default: Tab must reach them for keyboard users.
         for action in toolbar.actions():
             button = toolbar.widgetForAction(action)
@@ -459,6 +463,14 @@ class MainWindow(QMainWindow):
     def selected_rows(self) -> list[Row]:
         indexes = self.table.selectionModel().selectedRows()
         return [row for row in (self.proxy.row_for(index) for index in indexes) if row is not None]
+
+    def _filtered(self) -> None:
+        """A filter that hid the selected row moved the current row to one nobody chose, and the detail pane
+        showed it: the pane now shows nothing until a row is chosen."""
+        selection = self.table.selectionModel()
+        current = selection.currentIndex()
+        if current.isValid() and not selection.isRowSelected(current.row(), QModelIndex()):
+            selection.clearCurrentIndex()
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         row = self.proxy.row_for(current)

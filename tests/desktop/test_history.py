@@ -10,7 +10,7 @@ from datetime import datetime
 from PySide6.QtCore import QItemSelectionModel
 from PySide6.QtWidgets import QMessageBox
 
-from engine.result import LIKELY_REAL
+from engine.result import LIKELY_AI, LIKELY_REAL
 from tests.desktop.conftest import WAIT_MS, answer_message_box, wait_for_results, write_image
 from tests.desktop.test_main_window import drop
 
@@ -190,6 +190,21 @@ def test_clear_history_asks_then_empties_the_store(tmp_path, qtbot, model_path, 
     answer_message_box(QMessageBox.StandardButton.Yes)
     window.clear_history_action.trigger()
     assert window.model.rowCount() == 0 and window.session.store.history() == []
+
+
+def test_a_filter_that_hides_the_selected_row_leaves_the_detail_pane_empty(tmp_path, qtbot, model_path, make_window):
+    """The current row moved to one nobody selected, and the pane showed it with Copy and Delete off (a review)."""
+    window = make_window(model_path)
+    drop(window, [write_image(tmp_path / "bright.png", 230), write_image(tmp_path / "dark.png", 30)])
+    wait_for_results(qtbot, window, 2)
+    position = next(p for p in range(window.proxy.rowCount())
+                    if window.proxy.row_for(window.proxy.index(p, 0)).name == "dark.png")
+    window.select_proxy_row(position)
+    assert window.detail.row.name == "dark.png"
+    window.filters.verdict.setCurrentIndex(window.filters.verdict.findData(LIKELY_AI))
+    assert window.proxy.rowCount() == 1 and window.detail.row is None
+    window.filters.verdict.setCurrentIndex(0)  # back: the pane waits for a choice, no row is made current
+    assert window.detail.row is None
 
 
 def test_clear_history_waits_for_a_running_scan(tmp_path, qtbot, slow_model, make_window):
