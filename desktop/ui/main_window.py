@@ -609,10 +609,15 @@ class MainWindow(QMainWindow):
         """What acts on the selected rows is offered only while some are selected (Rescan and Reveal: rows
         with a file; Rescan: while a model can scan). Clear history stays: rows removed from view are still
         stored."""
-        rows = self.selected_rows()
-        with_file = any(row.path for row in rows)
+        selection = self.table.selectionModel()
+        # From the selection's ranges, stopping at the first row with a file: listing every selected row took
+        # 0.7 s per arrival with 20,000 rows selected (it runs whenever rows arrive).
+        ranges = selection.selection()
+        with_file = any(row is not None and row.path for selected in (ranges.at(i) for i in range(ranges.size()))
+                        for row in (self.proxy.row_for(self.proxy.index(position, 0))
+                                    for position in range(selected.top(), selected.bottom() + 1)))
         for action in (self.copy_action, self.remove_action, self.delete_action):
-            action.setEnabled(bool(rows))
+            action.setEnabled(selection.hasSelection())
         self.reveal_action.setEnabled(with_file)
         self.rescan_action.setEnabled(with_file and self.service.model_state.state in (READY, LOADING))
 
