@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -55,6 +56,8 @@ OPTIONS = {
     "bridge_port": Option("bridge/port", int, 0, lambda value: 0 <= value <= 65535),  # 0: the bridge's default
     "window_geometry": Option("window/geometry", bytes, b""),
     "window_splitter": Option("window/splitter", bytes, b""),
+    # The results' sort: "column order" (Qt's numbers), "" for the default (newest scanned first).
+    "window_sort": Option("window/sort", str, "", lambda value: bool(re.fullmatch(r"[0-4] [01]", value)) or not value),
     "last_folder": Option("dialogs/last_folder", str, ""),  # where the last file dialog was answered
 }
 

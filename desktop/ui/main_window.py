@@ -342,6 +342,9 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(splitter)
         else:
             self.splitter.setSizes([760, 520])
+        if sort := self.session.settings.window_sort:  # as the person left it
+            column, order = (int(part) for part in sort.split())
+            self.table.sortByColumn(column, Qt.SortOrder(order))
 
     # --- the ways images get in ---------------------------------------------------------
 
@@ -900,6 +903,8 @@ class MainWindow(QMainWindow):
     def _save_layout(self) -> None:
         self.session.settings.window_geometry = bytes(self.saveGeometry().data())
         self.session.settings.window_splitter = bytes(self.splitter.saveState().data())
+        header = self.table.horizontalHeader()
+        self.session.settings.window_sort = f"{header.sortIndicatorSection()} {header.sortIndicatorOrder().value}"
 
     def shutdown(self) -> None:
         self.thumbnails.stop()

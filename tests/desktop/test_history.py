@@ -207,6 +207,24 @@ def test_a_filter_that_hides_the_selected_row_leaves_the_detail_pane_empty(tmp_p
     assert window.detail.row is None
 
 
+def test_the_sort_the_person_chose_is_kept_across_a_restart(tmp_path, qtbot, model_path, make_window):
+    """Every start went back to "Scanned, newest first" (a review)."""
+    from PySide6.QtCore import Qt
+
+    from desktop.results_model import COLUMN_NAME
+
+    window = make_window(model_path)
+    drop(window, [write_image(tmp_path / "b.png", 230), write_image(tmp_path / "a.png", 30)])
+    wait_for_results(qtbot, window, 2)
+    window.table.sortByColumn(COLUMN_NAME, Qt.SortOrder.AscendingOrder)
+    window.close()
+    again = make_window(model_path)
+    qtbot.waitUntil(lambda: again.proxy.rowCount() == 2, timeout=WAIT_MS)
+    header = again.table.horizontalHeader()
+    assert (header.sortIndicatorSection(), header.sortIndicatorOrder()) == (COLUMN_NAME, Qt.SortOrder.AscendingOrder)
+    assert [again.proxy.row_for(again.proxy.index(p, 0)).name for p in range(2)] == ["a.png", "b.png"]
+
+
 def test_clear_history_waits_for_a_running_scan(tmp_path, qtbot, slow_model, make_window):
     """Cleared during a scan, results already written but not yet shown were wiped while their rows showed
     them: 11 to 22 rows fewer after a restart (a review)."""
