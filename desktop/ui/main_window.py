@@ -522,11 +522,10 @@ class MainWindow(QMainWindow):
         except StoreError:
             older = set()  # the deletion below says what is wrong with the store
         copies = sum(1 for row in self.model.rows() if self._is_copy_of(row, images | older, chosen))
-        also = (f" and {copies} other {'row' if copies == 1 else 'rows'} of the same "
-                f"{'image' if len(images) == 1 else 'images'}") if copies else ""
-        if copies and older:  # an earlier version of a file, seen elsewhere too, goes with it
-            also = (f" and {copies} other {'row' if copies == 1 else 'rows'} showing the same or an earlier "
-                    f"version of {'it' if len(rows) == 1 else 'them'}")
+        # An earlier version of a file, seen elsewhere too, goes with it.
+        which = (f"showing the same or an earlier version of {'it' if len(rows) == 1 else 'them'}" if older
+                 else f"of the same {'image' if len(images) == 1 else 'images'}")
+        also = f" and {copies} other {'row' if copies == 1 else 'rows'} {which}" if copies else ""
         if not confirmed(self, "Delete from history?", f"Delete {counted(len(rows), 'result')}{also} from this "
                          "computer's SynthSpot history? "
                          "The image files stay where they are; scanning them again gives the results again."):
