@@ -91,11 +91,14 @@ def cascade_text(meta) -> str:
             f"{100 * cascade.margin:.0f} points beyond a band; otherwise all {meta.max_crops} are scored")
 
 
+PLAIN_BLIND_SPOTS = "What it cannot detect, in plain words"  # the card file's section the app shows
+
+
 def blind_spots(model_path: str | Path, name: str, version: str) -> list[str]:
-    """The "Known blind spots" of the MODEL_CARD.md shipped beside a model file (the built-in model's), one
-    text per bullet; [] where there is no such card, or it is not this model's (another file in that folder,
-    or another version under its name: the card names both). What a model cannot detect matters more than
-    its AP."""
+    """The plain-words "What it cannot detect" of the MODEL_CARD.md shipped beside a model file (the built-in
+    model's), one text per bullet; [] where there is no such card, or it is not this model's (another file in
+    that folder, or another version under its name: the card names both). What a model cannot detect matters
+    more than its AP. (The card's "Known blind spots" holds the figures and commands: for developers.)"""
     try:
         card = (Path(model_path).parent / "MODEL_CARD.md").read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
@@ -103,7 +106,7 @@ def blind_spots(model_path: str | Path, name: str, version: str) -> list[str]:
     title = card.split("\n", 1)[0]
     if f"`{Path(model_path).name}`" not in card or f"{name} (version {version})" not in title:
         return []
-    section = re.search(r"^## Known blind spots\s*$(.*?)(?=^## |\Z)", card, re.MULTILINE | re.DOTALL)
+    section = re.search(rf"^## {re.escape(PLAIN_BLIND_SPOTS)}\s*$(.*?)(?=^## |\Z)", card, re.MULTILINE | re.DOTALL)
     if section is None:
         return []
     bullets = re.split(r"^- ", section.group(1), flags=re.MULTILINE)[1:]
@@ -114,8 +117,8 @@ def in_short(meta) -> list[str]:
     """What a person needs before any figure: what each verdict is worth, in the model's own measures."""
     flagged_fakes = meta.metrics.get("tpr_at_1fpr") if meta.metrics.get("split") == "test" else None
     rate = f"about {meta.thresholds.fpr:.0%} of real photos get it, and " if meta.thresholds.fpr else ""
-    points = [f"Likely AI is a strong hint, not proof: {rate}a real photo enlarged, denoised or retouched by the "
-              "kinds of tools it learned can get it too."]
+    points = [f"Likely AI is a strong hint, not proof: {rate}a real photo processed much as the fakes it learned "
+              "from were (enlarged, denoised, edited) can get it too."]
     if isinstance(flagged_fakes, (int, float)):
         points.append(f"It calls about {flagged_fakes:.0%} of the fakes it was tested on likely AI (made by the "
                       "generators it learned from, on photos it never saw), and far fewer of those made by "
