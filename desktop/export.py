@@ -99,6 +99,14 @@ def model_label(name: str, version: str) -> str:
     return " ".join(part for part in (name, version) if part)
 
 
+def provider_text(detector) -> str:
+    """"CPU", or "CPU (CUDA unavailable)" where the provider asked for could not be had."""
+    text = detector.active_provider.upper()
+    if detector.active_provider != detector.requested_provider:
+        text += f" ({detector.requested_provider.upper()} unavailable)"
+    return text
+
+
 def score_text(probability: float | None) -> str:
     """The score beside a verdict. Not "N% likely AI-generated": the bands are set by where real photos
     score, and a photo can be "Likely real" at 55% (the reals' 90th percentile lies above one half),

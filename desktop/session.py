@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from desktop import bridge as bridge_glue
 from desktop.export import counted
-from desktop.scanning import LOADING, ScanService
+from desktop.scanning import LOADING, READY, ScanService
 from desktop.settings import AppSettings, WatchedFolder
 from desktop.watcher import FAILED, MISSING, NO_PERMISSION, FolderWatcher
 from engine.result import LIKELY_AI, Result
@@ -84,14 +84,11 @@ class AppSession(QObject):
         if self.settings.model_loading == _loading_key(path, provider) and (path, provider) != ("", "cpu"):
             # The last run ended while loading this model: the built-in one on the CPU instead, not a crash at
             # every start with no way into Settings.
-            name = Path(path).name if path else "the built-in model"
-            where = f" on {provider.upper()}" if provider != "auto" else ""
             if not self.model_override:
                 self.settings.model_path, self.settings.provider = "", "cpu"
             self.model_override = ""
+            message = crash_guard_text(path, provider)
             path, provider = "", "cpu"
-            message = (f"SynthSpot closed while loading {name}{where} last time, so it uses the built-in model on "
-                       "the CPU. Choose that model in Settings to try it again.")
             log.warning("%s", message)
             QTimer.singleShot(0, lambda: self.modelSkipped.emit(message))
         self._load_model(path, provider)
@@ -117,12 +114,26 @@ class AppSession(QObject):
     # --- settings changes -------------------------------------------------------
 
     def set_model(self, path: str, provider: str) -> None:
-        if (path, provider) == (self.settings.model_path, self.settings.provider) and self.service.model_state.ready:
-            return  # unchanged in Settings: a --model override stays in use too
-        # Only the provider changed: a --model override stays, on it. Anything else (the same choice again,
-        # after the override failed to load, say) is the model in Settings.
-        if path != self.settings.model_path or provider == self.settings.provider:
-            self.model_override = ""
+        """A model the person chose (Settings' model field, File ▸ Choose model file…, the banner's button); it
+        replaces a --model override. A path typed as ``~/m.onnx`` or relative is saved whole: the next start
+        (from a launcher, in another folder) finds it."""
+        path = os.path.abspath(os.path.expanduser(path)) if path else ""
+        if (path, provider) == (self.model_override or self.settings.model_path, self.settings.provider) \
+                and self.service.model_state.ready:
+            return  # what is in use already
+        self.model_override = ""
+        self._save_and_load(path, provider)
+
+    def set_provider(self, provider: str) -> None:
+        """Settings' OK with the model field untouched: the model in use stays (a --model override too), on this
+        provider. Where that override failed to load, the model Settings name takes its place."""
+        state = self.service.model_state.state
+        if self.model_override and state not in (READY, LOADING):
+            self.set_model(self.settings.model_path, provider)
+        elif provider != self.settings.provider:
+            self._save_and_load(self.settings.model_path, provider)
+
+    def _save_and_load(self, path: str, provider: str) -> None:
         # Kept to go back to when the new choice does not load (ScanService.modelRejected). Not while another
         # choice is still loading: that one is dropped for this one, and the model scanning now stays in use.
         if self.service.model_state.state != LOADING:
@@ -273,3 +284,17 @@ class AppSession(QObject):
 
 def _loading_key(path: str, provider: str) -> str:
     return f"{provider}:{path}"
+
+
+def crash_guard_text(path: str, provider: str) -> str:
+    """What the person is told when the last run ended while loading this model on this provider: what is used
+    instead (the built-in model on the CPU), and what to choose in Settings to try theirs again."""
+    on = "" if provider in ("auto", "cpu") else f" on {provider.upper()}"
+    gpu = {"auto": "Automatic", "cpu": ""}.get(provider, provider.upper())
+    if not path:
+        return (f"SynthSpot closed while loading the built-in model{on} last time, so this time it runs on the CPU. "
+                f"To try again, choose {gpu} under Execution provider in Settings.")
+    name = Path(path).name
+    with_provider = f", with {gpu} under Execution provider" if gpu else ""
+    return (f"SynthSpot closed while loading {name}{on} last time, so this time it uses the built-in model on the "
+            f"CPU. To try it again, choose it in Settings{with_provider}.")

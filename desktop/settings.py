@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -51,7 +52,8 @@ OPTIONS = {
     "watching_paused": Option("watch/paused", bool, False),
     "stable_seconds": Option("watch/stable_seconds", float, 1.5, lambda value: 0 < value <= 600),
     "rescan_seconds": Option("watch/rescan_seconds", float, 60.0, lambda value: 1 <= value <= 86400),
-    "watch_last_active": Option("watch/last_active", float, 0.0),  # when the app last watched (quit time)
+    # When the app last watched (quit time); a time in the future (nan, a clock set wrong) would hide arrivals.
+    "watch_last_active": Option("watch/last_active", float, 0.0, lambda value: 0 <= value <= time.time()),
     "bridge_enabled": Option("bridge/enabled", bool, False),
     "bridge_port": Option("bridge/port", int, 0, lambda value: 0 <= value <= 65535),  # 0: the bridge's default
     "window_geometry": Option("window/geometry", bytes, b""),
@@ -68,7 +70,10 @@ def _coerce(value, option: Option):
     try:
         if option.kind is bool:
             if isinstance(value, str):
-                return value.strip().lower() in ("1", "true", "yes", "on")
+                word = value.strip().lower()
+                if word in ("1", "true", "yes", "on"):
+                    return True
+                return False if word in ("0", "false", "no", "off") else option.default
             return bool(value)
         if option.kind is bytes:
             return bytes(value)
@@ -118,8 +123,10 @@ class AppSettings:
             items = json.loads(raw) if isinstance(raw, str) else []
         except ValueError:
             items = []
-        return [WatchedFolder(str(item["path"]), bool(item.get("recursive", False)))
-                for item in items if isinstance(item, dict) and item.get("path")]
+        if not isinstance(items, list):  # 5, null, true: valid JSON, not a list of folders
+            return []
+        return [WatchedFolder(item["path"], item.get("recursive") is True)
+                for item in items if isinstance(item, dict) and isinstance(item.get("path"), str) and item["path"]]
 
     @watched_folders.setter
     def watched_folders(self, folders: list[WatchedFolder]) -> None:
@@ -132,7 +139,9 @@ class AppSettings:
         """Written to disk now; False where the file cannot be written (a folder in its place, a full or
         read-only disk): the changes then last only until the app closes."""
         self._q.sync()
-        return self._q.status() == QSettings.Status.NoError
+        # Only AccessError means unwritten: a FormatError stays from reading a damaged file that has since
+        # been written over whole.
+        return self._q.status() != QSettings.Status.AccessError
 
 
 def dialog_start_folder(last_folder: str) -> str:

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from desktop.export import (
-    counted, model_label, result_summary,
+    counted, model_label, provider_text, result_summary,
 )
 from desktop.memory import release_freed_memory
 from desktop.notifications import DesktopNotifications
@@ -692,19 +692,26 @@ class MainWindow(QMainWindow):
                                               "ONNX models (*.onnx);;All files (*)")
         if path:
             self.session.set_model(path, self.session.settings.provider)
+            self._warn_if_settings_unsaved()
 
     def use_builtin_model(self) -> None:
         self.session.set_model("", self.session.settings.provider)  # "" is the embedded default
+        self._warn_if_settings_unsaved()
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.session, self)
         if dialog.exec():
             dialog.apply()
             self._watch_status(self.session.watch_summary())
-            if not self.session.settings.saved():
-                QMessageBox.warning(self, "Settings not saved", "SynthSpot could not write its settings file "
-                                    f"{self.session.settings.file_name}. The changes apply until SynthSpot closes; "
-                                    "check that the disk is not full or read-only, then change them again.")
+            self._warn_if_settings_unsaved()
+        dialog.deleteLater()  # not one more child of the window, still listening to the session, per opening
+
+    def _warn_if_settings_unsaved(self) -> None:
+        """A choice that would be lost at the next start without a word (the settings file cannot be written)."""
+        if not self.session.settings.saved():
+            QMessageBox.warning(self, "Settings not saved", "SynthSpot could not write its settings file "
+                                f"{self.session.settings.file_name}. The changes apply until SynthSpot closes; "
+                                "check that the disk is not full or read-only, then change them again.")
 
     def show_about(self) -> None:
         detector = self.service.detector
@@ -742,9 +749,7 @@ class MainWindow(QMainWindow):
         if state.state == LOADING:
             self.provider_label.setText("Loading model…")
         if state.state == READY and (detector := state.detector) is not None:
-            provider = detector.active_provider.upper()
-            if detector.active_provider != detector.requested_provider:
-                provider += f" ({detector.requested_provider.upper()} unavailable)"
+            provider = provider_text(detector)
             self.detail.set_model_has_artifact_map(detector.has_artifact_map)
             self.provider_label.setText(model_status_text(detector.metadata, provider))
             self.provider_label.setToolTip(f"Model file: {detector.path}\nExecution provider in use: {provider}")
@@ -756,8 +761,8 @@ class MainWindow(QMainWindow):
         announce(self.statusBar(), text)
 
     def _model_skipped(self, message: str) -> None:
-        self.statusBar().showMessage("The model chosen was not loaded: the built-in model is in use.", 10000)
-        QMessageBox.warning(self, "Model not loaded", message)
+        self.statusBar().showMessage("The built-in model on the CPU is in use this time.", 10000)
+        QMessageBox.warning(self, "Back to the built-in model", message)
 
     def _model_rejected(self, message: str) -> None:
         detector = self.service.detector

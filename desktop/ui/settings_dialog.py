@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.bridge import BRIDGE_AVAILABLE
-from desktop.export import counted, model_label
+from desktop.export import counted, model_label, provider_text
 from desktop.session import SHORT_FOLDER_STATES
 from desktop.settings import WatchedFolder, dialog_start_folder, suggested_watch_folder
 from desktop.ui.confirm import confirmed
@@ -67,6 +67,10 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        # Qt sizes a new window to at most 2/3 of the screen's height: on a 768 px laptop the folder list was
+        # one row high and the hint cut mid-line. The whole dialog, where the screen has room for it.
+        screen = self.screen().availableGeometry().size()
+        self.resize(self.sizeHint().boundedTo(screen))
 
     # --- sections ---------------------------------------------------------------
 
@@ -74,6 +78,9 @@ class SettingsDialog(QDialog):
         group = QGroupBox("Detector model")
         form = QFormLayout(group)
         self.model_path = QLineEdit(settings.model_path)
+        # Touched (typed in, chosen, or the built-in asked for): OK applies this model, replacing a --model one.
+        self.model_chosen = False
+        self.model_path.textEdited.connect(self._model_touched)
         builtin = builtin_model_available()
         # Empty means the built-in model: where this installation has none, the field says so instead.
         self.model_path.setPlaceholderText("the built-in model" if builtin
@@ -82,6 +89,7 @@ class SettingsDialog(QDialog):
         browse.clicked.connect(self._choose_model)
         self.use_default = default = QPushButton("Use built-in model")
         default.clicked.connect(self.model_path.clear)
+        default.clicked.connect(self._model_touched)
         default.setEnabled(builtin)
         default.setToolTip("The model that comes with SynthSpot" if builtin
                            else "This installation has no built-in model")
@@ -107,16 +115,25 @@ class SettingsDialog(QDialog):
                 item.setToolTip("not available in this onnxruntime build")
         self.provider.setCurrentIndex(max(0, self.provider.findData(settings.provider)))
         form.addRow("Execution provider", self.provider)
-        detector = self._session.service.detector
-        in_use = (f"{model_label(detector.metadata.name, detector.metadata.version)} on "
-                  f"{detector.active_provider.upper()}" if detector else self._session.service.model_state.message)
-        self.in_use = QLabel(in_use)
+        self.in_use = QLabel()
         self.in_use.setWordWrap(True)  # a model's load error can be a long line; it must not widen the dialog
         form.addRow("In use", self.in_use)
-        self.thresholds = QLabel(thresholds_text(detector))
+        self.thresholds = QLabel()
         self.thresholds.setWordWrap(True)
         form.addRow("Thresholds", self.thresholds)
+        self._show_model_in_use()
+        self._session.service.modelStateChanged.connect(self._show_model_in_use)  # opened while it loads
         return group
+
+    def _show_model_in_use(self, _state=None) -> None:
+        detector = self._session.service.detector
+        self.in_use.setText(f"{model_label(detector.metadata.name, detector.metadata.version)} on "
+                            f"{provider_text(detector)}" if detector
+                            else self._session.service.model_state.message)
+        self.thresholds.setText(thresholds_text(detector))
+
+    def _model_touched(self, *_args) -> None:
+        self.model_chosen = True
 
     def _watch_group(self, settings) -> QGroupBox:
         group = QGroupBox("Watched folders")
@@ -126,6 +143,7 @@ class SettingsDialog(QDialog):
         self.folders.setAccessibleDescription("Space ticks or unticks Sub-folders on the selected folders")
         self.folders.setHeaderLabels(["Folder", "Sub-folders", "Status"])
         self.folders.setRootIsDecorated(False)
+        self.folders.setMinimumHeight(self.folders.fontMetrics().height() * 7)  # the header and about four folders
         self.folders.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # the folder's own name stays in view
         self.folders.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         header = self.folders.header()
@@ -222,6 +240,7 @@ class SettingsDialog(QDialog):
                                               "ONNX models (*.onnx);;All files (*)")
         if path:
             self.model_path.setText(path)
+            self.model_chosen = True
 
     def _add_folder_item(self, folder: WatchedFolder) -> None:
         state, message = self._session.folder_status(folder.path)
@@ -307,7 +326,10 @@ class SettingsDialog(QDialog):
         session = self._session
         session.settings.notifications = self.notifications.isChecked()
         session.set_watched_folders(self.watched_folders())
-        session.set_model(self.model_path.text().strip(), self.provider.currentData())
+        if self.model_chosen or self.model_path.text().strip() != session.settings.model_path:
+            session.set_model(self.model_path.text().strip(), self.provider.currentData())
+        else:
+            session.set_provider(self.provider.currentData())
         if self.bridge_enabled.isEnabled() and self.bridge_enabled.isChecked() != session.settings.bridge_enabled:
             session.set_bridge_enabled(self.bridge_enabled.isChecked())
         session.settings.sync()

@@ -125,6 +125,37 @@ def test_typed_options_round_trip_and_survive_junk(settings_path, qapp):
     assert reopened.provider == "cpu"
 
 
+def test_watched_folders_of_the_wrong_shape_in_the_settings_file_read_as_none(settings_path, qapp):
+    """`folders=5` (valid JSON, not a list) stopped the app at every start with a TypeError, before any window."""
+    settings = AppSettings.open(settings_path)
+    for junk in ("5", "null", "true", '{"path": "/x"}', '[{"path": [1, 2]}]', '[{"path": 7}]'):
+        settings._q.setValue("watch/folders", junk)
+        assert settings.watched_folders == [], junk
+    settings._q.setValue("watch/folders", '[{"path": "/x", "recursive": "yes"}, {"path": "/y", "recursive": true}]')
+    assert settings.watched_folders == [WatchedFolder("/x", False), WatchedFolder("/y", True)]
+
+
+def test_a_word_that_is_not_yes_or_no_reads_as_the_default(settings_path, qapp):
+    settings = AppSettings.open(settings_path)
+    for stored, expected in [("maybe", True), ("off", False), ("no", False), ("1", True)]:
+        settings._q.setValue("watch/notifications", stored)
+        assert settings.notifications is expected, stored
+    for stored in ("nan", "1e300", "-4"):  # a last-watched time that is no time: everything since is not lost
+        settings._q.setValue("watch/last_active", stored)
+        assert settings.watch_last_active == 0.0, stored
+
+
+def test_a_damaged_settings_file_once_rewritten_is_not_said_unsaved(tmp_path, qapp):
+    """A file of NUL bytes (a power cut) left QSettings' FormatError for the session: every OK in Settings warned
+    "could not write its settings file" though the file had been written whole."""
+    damaged = tmp_path / "SynthSpot.conf"
+    damaged.write_bytes(b"\0" * 4096)
+    settings = AppSettings.open(damaged)
+    settings.notifications = False
+    assert settings.saved()
+    assert AppSettings.open(damaged).notifications is False
+
+
 def test_an_unknown_provider_in_the_settings_file_still_loads_the_model(tmp_path, qtbot, model_path, make_window,
                                                                         settings_path):
     settings = AppSettings.open(settings_path)
@@ -270,8 +301,8 @@ def test_a_model_the_app_died_loading_is_not_loaded_again_at_the_next_start(
     answer_message_box(QMessageBox.StandardButton.Ok, seen)
     window = make_window(model_path)
     qtbot.waitUntil(lambda: bool(seen), timeout=WAIT_MS)
-    assert seen == [f"SynthSpot closed while loading {model_path.name} last time, so it uses the built-in model on "
-                    "the CPU. Choose that model in Settings to try it again."]
+    assert seen == [f"SynthSpot closed while loading {model_path.name} last time, so this time it uses the built-in "
+                    "model on the CPU. To try it again, choose it in Settings, with Automatic under Execution provider."]
     session = window.session
     assert session.service.model_state.state == "ready", session.service.model_state
     assert session.service.detector.path.parent == EMBEDDED_DIR
@@ -312,7 +343,7 @@ def test_the_model_in_settings_chosen_again_replaces_a_launch_model_that_did_not
     session.start()
     qtbot.waitUntil(lambda: session.service.model_state.state != LOADING, timeout=WAIT_MS)
     assert session.service.detector is None
-    session.set_model(str(model_path), "cpu")  # what the dialog sends: its fields unchanged
+    session.set_provider("cpu")  # what the dialog sends: its fields unchanged
     qtbot.waitUntil(lambda: session.service.detector is not None, timeout=WAIT_MS)
     assert session.service.detector.path == model_path and session.model_override == ""
 
@@ -701,10 +732,10 @@ def test_the_model_named_at_launch_is_used_over_settings_and_not_saved(qtbot, ma
     assert any(str(launched) in label.text() for label in dialog.findChildren(QLabel))
     assert dialog.model_path.text() == str(model_path)
     dialog.deleteLater()
-    session.set_model(str(model_path), session.settings.provider)  # Settings, unchanged: the override stays
+    session.set_provider(session.settings.provider)  # Settings, unchanged: the override stays
     assert session.service.detector.path == launched
     # Only the provider changed in Settings: the same model on it (the built-in one had taken its place).
-    session.set_model(str(model_path), "cpu")
+    session.set_provider("cpu")
     qtbot.waitUntil(lambda: session.service.model_state.state != LOADING, timeout=WAIT_MS)
     assert session.service.detector.path == launched and session.service.detector.requested_provider == "cpu"
     assert (session.settings.model_path, session.settings.provider) == (str(model_path), "cpu")
@@ -713,6 +744,105 @@ def test_the_model_named_at_launch_is_used_over_settings_and_not_saved(qtbot, ma
     qtbot.waitUntil(lambda: session.service.detector is not None and session.service.detector.path == chosen,
                     timeout=WAIT_MS)
     assert session.model_override == ""
+
+
+def test_use_built_in_model_in_settings_replaces_the_launch_model(tmp_path, qtbot, model_path, make_session):
+    """Settings on the built-in model, ``--model launched.onnx``: "Use built-in model", then OK, kept the launched
+    model (the field was empty already, so nothing looked changed), though the dialog says a choice replaces it."""
+    from desktop.scanning import LOADING
+    from engine.models import EMBEDDED_DIR
+    from tests.fixtures.synthetic import brightness_model
+
+    launched = brightness_model(tmp_path / "launched.onnx", crop_size=32, name="launched")
+    session = make_session(provider="cpu")
+    session.model_override = str(launched)
+    session.start()
+    qtbot.waitUntil(lambda: session.service.model_state.state != LOADING, timeout=WAIT_MS)
+    assert session.service.detector.path == launched
+    dialog = SettingsDialog(session)
+    dialog.use_default.click()
+    dialog.apply()
+    qtbot.waitUntil(lambda: session.service.model_state.state != LOADING, timeout=WAIT_MS)
+    assert session.service.detector.path.parent == EMBEDDED_DIR and session.model_override == ""
+    dialog.deleteLater()
+
+
+def test_ok_in_settings_while_the_launch_model_loads_keeps_it(tmp_path, qtbot, model_path, make_session):
+    """OK in Settings during the start's load, with only the notifications changed, dropped the ``--model``
+    model for the one Settings name and loaded that instead."""
+    from desktop.scanning import LOADING
+
+    session = make_session(provider="cpu")  # Settings: the built-in model
+    session.model_override = str(model_path)
+    session.start()
+    dialog = SettingsDialog(session)
+    dialog.notifications.setChecked(False)
+    dialog.apply()
+    qtbot.waitUntil(lambda: session.service.model_state.state != LOADING, timeout=WAIT_MS)
+    assert session.service.detector.path == model_path and session.model_override == str(model_path)
+    assert session.settings.notifications is False
+    dialog.deleteLater()
+
+
+def test_a_model_path_typed_with_a_tilde_or_relative_is_saved_whole(tmp_path, qtbot, model_path, make_session,
+                                                                    monkeypatch):
+    """``~/model.onnx`` failed ("model file not found"); a relative path worked this run and failed at the next
+    start from a launcher in another folder."""
+    from desktop.scanning import LOADING
+
+    session = make_session(provider="cpu")  # no window: a failed load's message box would wait for a click
+    session.start()
+    monkeypatch.setenv("HOME", str(model_path.parent))
+    monkeypatch.chdir(model_path.parent)
+    for typed in (f"~/{model_path.name}", model_path.name):
+        session.set_model("", "cpu")
+        qtbot.waitUntil(lambda: session.service.model_state.state != LOADING, timeout=WAIT_MS)
+        dialog = SettingsDialog(session)
+        dialog.model_path.setText(typed)
+        dialog.apply()
+        assert session.settings.model_path == str(model_path), typed  # before a failed load's message box opens
+        qtbot.waitUntil(lambda: session.service.model_state.state != LOADING, timeout=WAIT_MS)
+        assert session.service.detector.path == model_path, typed
+        dialog.deleteLater()
+
+
+def test_settings_opened_while_the_model_loads_say_which_model_once_it_has(qtbot, slow_model, make_session):
+    """"In use: loading the detector model…" and "Thresholds: — (no model loaded)" stayed so after the load."""
+    from desktop.scanning import LOADING
+
+    session = make_session(slow_model, provider="cpu")
+    session.start()
+    dialog = SettingsDialog(session)
+    assert session.service.model_state.state == LOADING and "no model" in dialog.thresholds.text()
+    qtbot.waitUntil(lambda: session.service.model_state.state != LOADING, timeout=WAIT_MS)
+    assert dialog.in_use.text().endswith("on CPU") and "likely AI ≥" in dialog.thresholds.text()
+    dialog.deleteLater()
+
+
+def test_settings_show_the_whole_folder_list_on_a_small_screen(tmp_path, qtbot, model_path, make_window):
+    """Qt opens a window at most 2/3 of the screen high: on a laptop the folder list was one row high."""
+    window = make_window(model_path)
+    dialog = SettingsDialog(window.session, window)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    screen = dialog.screen().availableGeometry()
+    assert dialog.height() == min(dialog.sizeHint().height(), screen.height())
+    assert dialog.folders.height() >= 5 * dialog.folders.fontMetrics().height()
+    dialog.close()
+
+
+def test_a_model_chosen_outside_settings_that_cannot_be_saved_is_said_so(tmp_path, qtbot, model_path, make_window):
+    """File ▸ Choose model file… or the banner's button, with a settings file that cannot be written: the choice
+    was gone at the next start and nothing said so (only Settings' OK checked)."""
+    window = make_window(model_path)
+    settings_file = Path(window.session.settings.file_name)
+    settings_file.unlink()
+    settings_file.mkdir()
+    seen: list[str] = []
+    answer_message_box(QMessageBox.StandardButton.Ok, seen)
+    window.use_builtin_model()
+    qtbot.waitUntil(lambda: bool(seen), timeout=WAIT_MS)
+    assert "could not write its settings file" in seen[0]
 
 
 def test_a_saved_cuda_choice_on_a_machine_without_cuda_scans_on_the_cpu_and_says_so(qtbot, model_path, make_window):
