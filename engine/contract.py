@@ -194,6 +194,9 @@ class ModelMetadata:
 
     @classmethod
     def from_props(cls, props: Mapping[str, str]) -> ModelMetadata:
+        if not any(key.startswith(KEY_PREFIX) for key in props):
+            raise ContractError("it is an ONNX model, but not a SynthSpot detector (it carries none of SynthSpot's "
+                                "metadata; `python -m export` makes one)")
         missing = [key for key in REQUIRED_KEYS if key not in props]
         if missing:
             raise ContractError(f"metadata is missing {', '.join(missing)}")

@@ -36,7 +36,7 @@ def test_every_load_failure_is_one_error_type_with_the_reason(brightness_model_p
     with pytest.raises(ModelLoadError, match="provider 'tpu' is not one of"):
         Detector(brightness_model_path, provider="tpu")
     off_contract = _edited(tmp_path, lambda m: m.metadata_props.__delitem__(slice(None)))
-    with pytest.raises(ModelLoadError, match="does not follow SynthSpot's model contract: .*metadata is missing") as err:
+    with pytest.raises(ModelLoadError, match="does not follow SynthSpot's model contract: .*not a SynthSpot detector") as err:
         Detector(off_contract)
     assert not isinstance(err.value, ContractError)
     assert issubclass(NoModelError, ModelLoadError)  # "no model installed" is a load error with its own state
@@ -86,9 +86,13 @@ def _edited(tmp_path, edit, name="edited.onnx"):
 
 
 def test_model_without_metadata_is_refused(tmp_path):
+    """Any ONNX file that is not SynthSpot's is told so in those words, not as a list of missing keys."""
     path = _edited(tmp_path, lambda m: m.metadata_props.__delitem__(slice(None)))
-    with pytest.raises(ModelLoadError, match="metadata is missing"):
+    with pytest.raises(ModelLoadError, match="an ONNX model, but not a SynthSpot detector"):
         Detector(path)
+    partial = _edited(tmp_path, lambda m: m.metadata_props.__delitem__(0))  # one key gone: named
+    with pytest.raises(ModelLoadError, match="metadata is missing synthspot"):
+        Detector(partial)
 
 
 def test_wrong_input_name_is_named(tmp_path):
