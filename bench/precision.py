@@ -1,7 +1,9 @@
 """fp32 vs fp16 vs int8 of one exported model on the CPU provider: images/s and AP side by side.
 
-    .venv/bin/python bench/precision.py --models engine/models/synthspot-lite0-{fp32,fp16}.onnx \
+    .venv/bin/python bench/precision.py --models DIR/synthspot-lite0-{fp32,fp16}.onnx \
         --data MANIFEST [--split test] [--images-1mp 24]
+
+(DIR from `python -m export ... --precisions fp32,fp16 --out DIR`: no fp16 file ships.)
 
 AP is measured on the held-out split exactly as ``python -m training.evaluate`` scores images
 (the engine's crop plan and aggregation, the model's own max_crops). Images/s is the engine end

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The forge behind the default detector's data (issue "Real photos and aligned fakes at the scale a
 # detector needs"): every corpus photo as up to 48 aligned crops of 256-384 px, one fake per domain and
-# four processed reals per crop (5,490 crops from the 398-photo corpus). Resumable: rerun the same
+# four processed reals per crop (7,972 crop units from the 540-photo corpus). Resumable: rerun the same
 # command after an interruption; a larger count keeps the crops already made and adds the rest.
 #   scripts/forge_default.sh [CORPUS] [OUT] [extra forge flags, e.g. --domains upsample,regenerate]
 set -euo pipefail
