@@ -65,6 +65,10 @@ class ScanRequest:
     rescan: bool = False
 
 
+class ScannerClosed(RuntimeError):
+    """The scanner was closed (another model chosen, the app quitting) before the scan had its result."""
+
+
 ResultCallback = Callable[[Result], None]
 ProgressCallback = Callable[[int, int], None]
 
@@ -176,6 +180,9 @@ class Scanner:
         self.on_store_failure = on_store_failure  # a result the store would not take (a full disk): told here
         self.model_id = detector.metadata.model_id
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="synthspot-prep")
+        # A person waiting on one image (the browser's "Check image") is not queued behind a dropped folder of
+        # thousands: its own preparer, and then only the few images already prepared are ahead of it.
+        self._urgent_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthspot-prep-urgent")
         # Bounded: preparation waits for inference instead of racing ahead with crops and store claims.
         self._ready: queue.Queue[_Prepared | None] = queue.Queue(maxsize=max(2, 2 * workers))
         # Images whose first crops did not settle them (the model's cascade), for their remaining crops:
@@ -191,9 +198,11 @@ class Scanner:
     # --- public API -----------------------------------------------------------
 
     def submit(self, requests: Iterable[ScanRequest], on_result: ResultCallback | None = None,
-               on_progress: ProgressCallback | None = None) -> ScanJob:
+               on_progress: ProgressCallback | None = None, urgent: bool = False) -> ScanJob:
+        """Queue ``requests``; ``urgent`` ones (someone waiting on them) go ahead of every queued one."""
         if self._closed:
-            raise RuntimeError("the scanner is closed")
+            raise ScannerClosed("the scanner is closed")
+        pool = self._urgent_pool if urgent else self._pool
         requests = list(requests)
         job = ScanJob(requests, on_result, on_progress)
         refused: dict[str, Result] = {}
@@ -206,7 +215,7 @@ class Scanner:
                 job.report(request, refused[request.path])
                 continue
             try:
-                future = self._pool.submit(self._prepare, job, request)
+                future = pool.submit(self._prepare, job, request)
             except RuntimeError:  # closed by another thread meanwhile: the rest ends unscanned, not unreported
                 for unsubmitted in requests[position:]:
                     job.report(unsubmitted, None)
@@ -215,14 +224,19 @@ class Scanner:
             future.add_done_callback(partial(_report_if_cancelled, job, request))
         return job
 
-    def scan(self, requests: Iterable[ScanRequest], timeout: float | None = None) -> list[Result]:
+    def scan(self, requests: Iterable[ScanRequest], timeout: float | None = None, urgent: bool = False) -> list[Result]:
         """Scan and wait; results in request order."""
-        job = self.submit(requests)
+        job = self.submit(requests, urgent=urgent)
         job.wait(timeout)
         return job.ordered_results()
 
     def scan_bytes(self, data: bytes, source: str = "browser", path: str = "", **urls) -> Result:
-        return self.scan([ScanRequest(path=path, data=data, source=source, **urls)])[0]
+        """One image someone is waiting on, ahead of queued work; :class:`ScannerClosed` where the scanner closed
+        before its turn."""
+        results = self.scan([ScanRequest(path=path, data=data, source=source, **urls)], urgent=True)
+        if not results:
+            raise ScannerClosed("the scanner closed before the image was scanned")
+        return results[0]
 
     def close(self, wait: bool = True) -> None:
         """Stop; what has not started stays pending and is reported to its job as unscanned. ``wait=False``
@@ -231,6 +245,7 @@ class Scanner:
         if self._closed:
             return
         self._closed = True
+        self._urgent_pool.shutdown(wait=wait, cancel_futures=True)
         self._pool.shutdown(wait=wait, cancel_futures=True)
         if wait and self.pending is not None:  # every decode has ended: what did not finish, did not crash us
             self.pending.clear_started()

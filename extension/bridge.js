@@ -48,6 +48,7 @@ const SynthSpotBridge = (() => {
     too_large: "The image is too large for SynthSpot (over 40 MB).",
     not_scanned: "SynthSpot could not read this image.",
     no_model: "SynthSpot has no detection model loaded: choose one in the app.",
+    model_changed: "SynthSpot's model changed while this image waited: check it again.",
     no_app_window: "SynthSpot runs without a window here (synthspot serve): open the app to see details.",
     fetch_failed: "The image could not be downloaded from the site.",
     unsupported_format: "SVG images are not checked: SynthSpot checks photos and pictures (JPEG, PNG, WebP…).",

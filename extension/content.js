@@ -23,12 +23,14 @@
     too_large: "Image too large to check",
     rate_limited: "SynthSpot busy: try again",
     no_model: "No model loaded in SynthSpot",
+    model_changed: "SynthSpot changed model: check it again",
     unsupported_format: "SVG: this format is not checked",
     extension_reloaded: "SynthSpot was updated: reload the page",
     app_not_responding: "SynthSpot does not answer",
   };
   // Failures that say nothing about the image: a verdict already shown for it stays.
-  const TRANSIENT = new Set(["rate_limited", "app_not_running", "app_not_responding", "extension_reloaded"]);
+  const TRANSIENT = new Set(["rate_limited", "app_not_running", "app_not_responding", "extension_reloaded",
+    "model_changed"]);
   // What the badge's tooltip says where the answer is made here, not by the worker.
   const LOCAL_MESSAGES = {
     unsupported_format: "SVG images are not checked: SynthSpot checks photos and pictures (JPEG, PNG, WebP…).",

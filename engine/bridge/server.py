@@ -30,7 +30,7 @@ from engine.bridge.pairing import (PAIRING_FILE, CommitmentMismatch, PairingClos
                                    TooManyRequests, UnknownRequest)
 from engine.bridge.payload import API_VERSION, result_payload
 from engine.result import Result
-from engine.scanner import Scanner
+from engine.scanner import Scanner, ScannerClosed
 from engine.store import Store
 
 log = logging.getLogger("engine.bridge")
@@ -341,10 +341,9 @@ class BridgeServer:
                                  "application/octet-stream", close=True)
         if request.content_length == 0:
             raise guards.Refusal(400, "empty_body", "the request carried no image bytes")
-        scanner, slots = self.scanner, self._scan_slots
-        if scanner is None or slots is None:
-            raise guards.Refusal(503, "no_model", "SynthSpot has no detection model loaded; choose one in the app",
-                                 close=True)
+        slots = self._scan_slots
+        if self.scanner is None or slots is None:
+            raise _no_model()
         page_url = privacy.url_label(request.headers.get(protocol.PAGE_URL_HEADER), self.keep_url_queries)
         image_url = privacy.url_label(request.headers.get(protocol.IMAGE_URL_HEADER), self.keep_url_queries)
         async with slots:
@@ -357,15 +356,28 @@ class BridgeServer:
             if not data:
                 raise guards.Refusal(400, "empty_body", "the request carried no image bytes")
             auth.check_body(request, data)
-            loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(self._executor, functools.partial(
-                scanner.scan_bytes, data, source="browser", page_url=page_url, image_url=image_url))
+            result = await self._scan_on_current_scanner(data, page_url, image_url)
         if self.on_scan is not None:
             try:
                 self.on_scan(result)
             except Exception:
                 log.exception("the app's scan callback failed")
         return web.json_response(result_payload(result), status=200 if result.ok else 422)
+
+    async def _scan_on_current_scanner(self, data: bytes, page_url: str, image_url: str):
+        """The scanner is taken once the body is in (another model may have been chosen while it arrived), and
+        a scan that the model's change cut short is run again on the new one."""
+        loop = asyncio.get_running_loop()
+        for _attempt in range(2):
+            scanner = self.scanner
+            if scanner is None:
+                raise _no_model()
+            try:
+                return await loop.run_in_executor(self._executor, functools.partial(
+                    scanner.scan_bytes, data, source="browser", page_url=page_url, image_url=image_url))
+            except ScannerClosed:
+                continue
+        raise guards.Refusal(503, "model_changed", "SynthSpot's model changed while this image waited; try again")
 
     async def _result(self, request: web.Request) -> web.Response:
         sha256 = self._sha256(request)
@@ -391,3 +403,7 @@ class BridgeServer:
         if not _SHA256.fullmatch(sha256):
             raise guards.Refusal(400, "bad_sha256", "expected 64 hexadecimal digits")
         return sha256
+
+
+def _no_model() -> guards.Refusal:
+    return guards.Refusal(503, "no_model", "SynthSpot has no detection model loaded; choose one in the app", close=True)
