@@ -73,15 +73,16 @@ async function checkFromMenu(info, tab) {
 }
 
 // Auto-scan: pages of the sites the person switched it on for are scanned once loaded, quietly: while
-// the app is not running, or this browser is not paired with it, nothing is badged (the popup says
-// why), and a page that only changed its address (history.pushState) checks just the images it had not
-// checked.
+// the app is not running, has no model, or does not know this browser (unpaired there: the signed status
+// proves it does), nothing is badged (the popup says why), and a page that only changed its address
+// (history.pushState) checks just the images it had not checked.
 chrome.tabs.onUpdated.addListener(async (tabId, change, tab) => {
   if (change.status !== "complete" || !tab.url || !/^https?:/.test(tab.url)) return;
   const { autoScanSites = [] } = await chrome.storage.local.get("autoScanSites");
   if (!autoScanSites.includes(new URL(tab.url).origin) || !(await SynthSpotBridge.loadPairing())) return;
   try {
-    await SynthSpotBridge.publicStatus();
+    const status = await SynthSpotBridge.status();
+    if (!status.paired || !status.model) return;
   } catch (_) {
     return;
   }
@@ -207,10 +208,35 @@ async function fetchImage(url, credentials) {
   if (!response.ok) {
     throw new SynthSpotBridge.BridgeError("fetch_failed", `The site refused to send the image (HTTP ${response.status}).`);
   }
-  const blob = await response.blob();
+  const blob = await boundedBody(response);
   if (blob.size === 0) throw new SynthSpotBridge.BridgeError("fetch_failed", "The site sent an empty image.");
-  if (blob.size > MAX_IMAGE_BYTES) throw new SynthSpotBridge.BridgeError("too_large");
   return blob;
+}
+
+// The body, refused as soon as it is known to be over the bridge's limit: a 400 MB link was downloaded whole
+// (minutes of "checking…", hundreds of MB held) before "too large".
+async function boundedBody(response) {
+  const declared = Number(response.headers.get("Content-Length"));
+  if (declared > MAX_IMAGE_BYTES) {
+    response.body && response.body.cancel().catch(() => {});
+    throw new SynthSpotBridge.BridgeError("too_large");
+  }
+  const type = (response.headers.get("Content-Type") || "").toLowerCase();
+  if (!response.body) return new Blob([], { type });
+  const reader = response.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_IMAGE_BYTES) {
+      reader.cancel().catch(() => {});
+      throw new SynthSpotBridge.BridgeError("too_large");
+    }
+    chunks.push(value);
+  }
+  return new Blob(chunks, { type });
 }
 
 function base64ToBlob(base64, mimeType) {

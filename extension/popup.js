@@ -232,6 +232,11 @@ async function showFinished(tab, where) {
   const finished = await chrome.runtime.sendMessage({ type: "synthspot:scanFinished", tabId: tab.id });
   if (!finished || !finished.ok) return;
   const c = finished.value;
+  if (!c.checked && !c.failed && !c.unsupported) {  // the frames that were checking are gone: a reload, a new page
+    message.dataset.state = "finished";
+    message.textContent = `The page was reloaded or left before the scan finished: scan ${where} again.`;
+    return;
+  }
   const parts = [c.likely_ai && `${c.likely_ai} likely AI`, c.uncertain && `${c.uncertain} uncertain`,
     c.likely_real && `${c.likely_real} likely real`, c.unsupported && `${c.unsupported} not checked (SVG)`,
     c.failed && `${c.failed} could not be checked`].filter(Boolean);

@@ -1,0 +1,118 @@
+"""The extension when things go wrong around a check: the app forgot the browser, a huge link, a reload."""
+
+from __future__ import annotations
+
+import time
+
+from tests.extension.conftest import PageHandler, ServeProcess, badges, pair_extension, wait_for_badges
+from tests.extension.test_browser import POPUP, write_image
+
+
+def a_page(folder, body: str) -> None:
+    (folder / "index.html").write_text(f'<!doctype html><body style="margin:20px">{body}</body>')
+
+
+def three_images(folder) -> None:
+    for index in range(3):
+        write_image(folder / f"p{index}.png", 60 + 60 * index, (280, 180), texture=12)
+    a_page(folder, "".join(f'<img src="p{index}.png" width="280" height="180">' for index in range(3)))
+
+
+def test_auto_scan_stays_quiet_once_the_app_has_forgotten_this_browser(browser, page_server, synthspot_serve,
+                                                                      brightness_model_path):
+    """After the app's pairings were reset, every auto-scanned page got "Not paired with this SynthSpot" on every
+    image, though auto-scan is quiet while this browser is not paired (the popup says why)."""
+    folder, base = page_server
+    three_images(folder)
+    worker = browser.service_workers[0]
+    pair_extension(worker, synthspot_serve)
+    worker.evaluate("(origin) => chrome.storage.local.set({ autoScanSites: [origin] })", base)
+    page = browser.new_page()
+    page.goto(f"{base}/index.html")
+    wait_for_badges(worker, f"{base}/*", lambda found: len(found) == 3 and all(
+        badge["state"] == "done" for badge in found))  # auto-scan works
+    page.close()
+    port, store_path = synthspot_serve.port, synthspot_serve.store_path
+    synthspot_serve.stop()
+    (store_path.parent / "bridge_browsers.json").unlink()  # the app forgets every browser
+    again = ServeProcess(brightness_model_path, store_path, port=port, pair=False)
+    try:
+        page = browser.new_page()
+        page.goto(f"{base}/index.html")
+        page.wait_for_function("() => [...document.images].every((image) => image.complete)")
+        time.sleep(4)
+        assert badges(worker, f"{base}/*") == []
+    finally:
+        again.stop()
+
+
+def test_a_huge_linked_image_is_refused_before_it_is_downloaded(browser, page_server, synthspot_serve, monkeypatch):
+    """"Check link with SynthSpot" on a 160 MB file downloaded all of it (minutes on a real line, the memory
+    held) before saying it was too large; with or without a Content-Length."""
+    folder, base = page_server
+    a_page(folder, '<a href="declared.jpg">full size</a> <a href="undeclared.jpg">full size</a>')
+    size, sent = 160 * 1024 * 1024, {"declared.jpg": 0, "undeclared.jpg": 0}
+    plain_get = PageHandler.do_GET
+
+    def huge_get(handler):
+        name = handler.path.lstrip("/")
+        if name not in sent:
+            return plain_get(handler)
+        handler.send_response(200)
+        handler.send_header("Content-Type", "image/jpeg")
+        if name == "declared.jpg":
+            handler.send_header("Content-Length", str(size))
+        handler.end_headers()
+        chunk = b"\0" * (1 << 20)
+        try:
+            for _ in range(size >> 20):
+                handler.wfile.write(chunk)
+                sent[name] += len(chunk)
+        except OSError:
+            pass  # the extension hung up: what it should do
+
+    monkeypatch.setattr(PageHandler, "do_GET", huge_get)
+    worker = browser.service_workers[0]
+    pair_extension(worker, synthspot_serve)
+    page = browser.new_page()
+    page.goto(f"{base}/index.html")
+    for name in sent:
+        worker.evaluate("""async ([linkUrl]) => {
+          const [tab] = await chrome.tabs.query({ url: "http://127.0.0.1/*" });
+          return checkFromMenu({ menuItemId: LINK_MENU_ID, linkUrl, frameId: 0 }, tab); }""", [f"{base}/{name}"])
+    found = wait_for_badges(worker, f"{base}/*", lambda found: len(found) == 2 and all(
+        badge["state"] != "checking" for badge in found))
+    assert all("too large" in badge["text"].lower() for badge in found), found
+    time.sleep(0.5)
+    assert sent["declared.jpg"] < 8 << 20 and sent["undeclared.jpg"] < 80 << 20, sent
+
+
+def test_a_page_reloaded_during_its_scan_is_said_so_not_summed_as_nothing(browser, page_server, synthspot_serve,
+                                                                           monkeypatch):
+    """The popup said "Finished: checked 0 images on …: ." when the page reloaded while its images were checked."""
+    folder, base = page_server
+    three_images(folder)
+    plain_get, slow = PageHandler.do_GET, {"on": False}
+
+    def slow_get(handler):
+        if slow["on"] and handler.path.startswith("/p"):
+            time.sleep(4)  # a slow image host: the extension's own download takes a while
+        plain_get(handler)
+
+    monkeypatch.setattr(PageHandler, "do_GET", slow_get)
+    worker = browser.service_workers[0]
+    pair_extension(worker, synthspot_serve)
+    page = browser.new_page()
+    page.goto(f"{base}/index.html")
+    page.wait_for_function("() => [...document.images].every((image) => image.complete)")
+    popup = browser.new_page()
+    popup.goto(POPUP)
+    popup.wait_for_selector('#connection[data-state="paired"]')
+    slow["on"] = True
+    popup.click("#scan-page")
+    time.sleep(1.5)
+    slow["on"] = False
+    page.reload()
+    popup.wait_for_selector('#scan-message[data-state="finished"]', timeout=30_000)
+    message = popup.inner_text("#scan-message")
+    assert message.startswith("The page was reloaded or left before the scan finished"), message
