@@ -181,7 +181,7 @@ async function checkImage(message, sender) {
   const pageUrl = (sender.tab && sender.tab.url) || "";
   const credentials = takeTicket(message.ticket, sender, message.url) ? "include" : "omit";
   const blob = message.base64 ? base64ToBlob(message.base64, message.mimeType)
-    : await fetchImage(message.url, credentials);
+    : await withPageReferer(message.url, pageUrl, () => fetchImage(message.url, credentials));
   if (/^image\/svg\+xml\s*(;|$)/i.test(blob.type)) throw new SynthSpotBridge.BridgeError("unsupported_format");
   if (blob.size > MAX_IMAGE_BYTES) throw new SynthSpotBridge.BridgeError("too_large");
   const result = await SynthSpotBridge.scan(blob, pageUrl, message.url);
@@ -194,6 +194,46 @@ async function checkImage(message, sender) {
     provenance: (result.provenance || []).map((hint) => hint.label),
     cached: result.cached,
   };
+}
+
+// Image hosts that answer only their own sites' pages (hotlink protection) refused the extension's download
+// though the page showed the image: for this one request they see the page's origin as Referer, as a
+// cross-site request from the page itself would send, and nothing more of its address.
+let refererRuleId = 0;
+async function withPageReferer(url, pageUrl, fetching) {
+  let origin = "";
+  let target = "";
+  try {
+    const page = new URL(pageUrl);
+    const image = new URL(url);
+    if (/^https?:$/.test(page.protocol) && /^https?:$/.test(image.protocol)) {
+      origin = `${page.origin}/`;
+      image.hash = "";
+      target = image.href;
+    }
+  } catch (_) { /* not a web page or not a web address: no Referer to give */ }
+  // A filter cannot quote its wildcard characters: such an address goes without.
+  if (!origin || /[|*^]/.test(target) || !chrome.declarativeNetRequest) return fetching();
+  refererRuleId = (refererRuleId % 1000) + 1;
+  const id = refererRuleId;
+  try {
+    await chrome.declarativeNetRequest.updateSessionRules({
+      removeRuleIds: [id],  // left by a worker that stopped mid-fetch
+      addRules: [{
+        id, priority: 1,
+        action: { type: "modifyHeaders", requestHeaders: [{ header: "referer", operation: "set", value: origin }] },
+        condition: { urlFilter: `|${target}|`, tabIds: [chrome.tabs.TAB_ID_NONE],
+          resourceTypes: ["xmlhttprequest", "other"] },
+      }],
+    });
+  } catch (_) {
+    return fetching();
+  }
+  try {
+    return await fetching();
+  } finally {
+    await chrome.declarativeNetRequest.updateSessionRules({ removeRuleIds: [id] }).catch(() => {});
+  }
 }
 
 async function fetchImage(url, credentials) {

@@ -116,3 +116,49 @@ def test_a_page_reloaded_during_its_scan_is_said_so_not_summed_as_nothing(browse
     popup.wait_for_selector('#scan-message[data-state="finished"]', timeout=30_000)
     message = popup.inner_text("#scan-message")
     assert message.startswith("The page was reloaded or left before the scan finished"), message
+
+
+def test_an_image_from_a_host_that_refuses_hotlinks_is_checked(browser, page_server, synthspot_serve, tmp_path):
+    """Image hosts that answer only requests from their own sites' pages (a Referer check) refused the
+    extension's download, page scan and "Check image" alike, though the page showed the image."""
+    import functools
+    import http.server
+    import threading
+
+    folder, base = page_server
+    cdn_folder = tmp_path / "cdn"
+    cdn_folder.mkdir()
+    write_image(cdn_folder / "art.png", 230, (280, 180), texture=12)
+    referers: list[str | None] = []
+
+    class HotlinkProtected(PageHandler):
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            referers.append(self.headers.get("Referer"))
+            if self.headers.get("Referer") != f"{base}/" and not (self.headers.get("Referer") or "").startswith(
+                    f"{base}/index.html"):
+                self.send_error(403, "hotlinking not allowed")
+                return
+            super().do_GET()
+
+    cdn = http.server.ThreadingHTTPServer(("127.0.0.2", 0), functools.partial(HotlinkProtected,
+                                                                           directory=str(cdn_folder)))
+    threading.Thread(target=cdn.serve_forever, daemon=True).start()
+    try:
+        image_url = f"http://127.0.0.2:{cdn.server_address[1]}/art.png"
+        a_page(folder, f'<img src="{image_url}" width="280" height="180">')
+        worker = browser.service_workers[0]
+        pair_extension(worker, synthspot_serve)
+        page = browser.new_page()
+        page.goto(f"{base}/index.html")
+        page.wait_for_function("() => document.images[0].complete && document.images[0].naturalWidth > 0")
+        worker.evaluate("""async ([srcUrl]) => {
+          const [tab] = await chrome.tabs.query({ url: "http://127.0.0.1/*" });
+          return checkFromMenu({ menuItemId: MENU_ID, srcUrl, frameId: 0 }, tab); }""", [image_url])
+        found = wait_for_badges(worker, f"{base}/*", lambda found: len(found) == 1 and found[0]["state"] != "checking")
+        assert found[0]["state"] == "done", found[0]["title"]
+        assert referers[-1] == f"{base}/"  # the page's origin, not its address
+        rules = worker.evaluate("() => chrome.declarativeNetRequest.getSessionRules()")
+        assert rules == []  # the header was for that one download
+    finally:
+        cdn.shutdown()
+        cdn.server_close()

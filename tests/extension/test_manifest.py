@@ -36,7 +36,8 @@ def test_more_origins_come_from_the_environment_and_web_origins_are_refused():
 def test_manifest_v3_with_what_the_extension_needs():
     assert MANIFEST["manifest_version"] == 3
     assert {"http://127.0.0.1/*", "http://localhost/*"} <= set(MANIFEST["host_permissions"])
-    assert set(MANIFEST["permissions"]) == {"contextMenus", "storage", "scripting"}
+    # declarativeNetRequestWithHostAccess: the page's origin as Referer on its own image downloads (hotlinking hosts)
+    assert set(MANIFEST["permissions"]) == {"contextMenus", "storage", "scripting", "declarativeNetRequestWithHostAccess"}
     referenced = [MANIFEST["background"]["service_worker"], MANIFEST["action"]["default_popup"],
                   *MANIFEST["icons"].values(), *MANIFEST["action"]["default_icon"].values()]
     for name in referenced:
