@@ -343,9 +343,17 @@ const SynthSpotBridge = (() => {
     confirmPairing,
     discardPairing,
     withdrawPairing,
+    // Forgotten here in any case; true where the app forgot this browser too (or had already), false where
+    // it could not be reached and still lists it.
     async unpair() {
-      try { await signedCall("/v1/forget", { method: "POST" }); } catch (_) { /* the app may be gone */ }
+      let told = true;
+      try {
+        await signedCall("/v1/forget", { method: "POST" });
+      } catch (error) {
+        told = error.state === "not_recognised";
+      }
       await forgetPairing();
+      return told;
     },
     scan(blob, pageUrl, imageUrl) {
       const type = blob.type && blob.type.startsWith("image/") ? blob.type : "application/octet-stream";

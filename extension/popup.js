@@ -309,9 +309,13 @@ $("unpair").addEventListener("click", async () => {
     return;
   }
   resetUnpair();
-  await SynthSpotBridge.unpair();
+  const appTold = await SynthSpotBridge.unpair();
   await chrome.storage.local.remove("pairingAttempt");
   await refresh();
+  if (!appTold) {
+    $("unpair-message").textContent = "Unpaired in this browser. SynthSpot could not be reached, so it still lists "
+      + "this browser: remove it there with Revoke, in Settings → Pair a browser….";
+  }
   $("status-text").focus(); // the button is gone: the news, not the top of the popup
 });
 $("confirm-pairing").addEventListener("click", () => answerApproval(true));

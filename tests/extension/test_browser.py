@@ -208,7 +208,7 @@ def test_pair_in_the_popup_scan_the_page_and_badge_every_visible_image(
     assert popup.get_attribute("#connection", "data-state") == "paired"
     popup.keyboard.press("Enter")
     popup.wait_for_selector('#connection[data-state="not_paired"]')
-    assert popup.is_hidden("#unpair")
+    assert popup.is_hidden("#unpair") and popup.inner_text("#unpair-message") == ""  # the app forgot it too
     # The button went away under the keyboard: focus is on the news, not back at the top of the popup.
     assert popup.evaluate("() => document.activeElement.id") == "status-text"
     assert popup.evaluate("() => getComputedStyle(document.querySelector('#status-text')).outlineStyle") == "solid"  # and the ring shows where it is

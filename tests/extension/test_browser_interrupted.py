@@ -162,3 +162,20 @@ def test_an_image_from_a_host_that_refuses_hotlinks_is_checked(browser, page_ser
     finally:
         cdn.shutdown()
         cdn.server_close()
+
+
+def test_unpairing_while_the_app_is_closed_says_the_app_still_lists_this_browser(browser, synthspot_serve):
+    """The popup unpaired and said nothing: the app, closed, kept the browser and its key, listed as paired."""
+    worker = browser.service_workers[0]
+    pair_extension(worker, synthspot_serve, name="Laptop Chromium")
+    synthspot_serve.stop()
+    popup = browser.new_page()
+    popup.goto(POPUP)
+    popup.wait_for_selector('#connection[data-state="app_not_running"]')
+    popup.click("#settings summary")
+    popup.click("#unpair")
+    popup.click("#unpair")  # asked, then confirmed
+    popup.wait_for_function("() => document.querySelector('#unpair').hidden")
+    message = popup.inner_text("#unpair-message")
+    assert "still lists this browser" in message and "Revoke" in message, message
+    assert worker.evaluate("() => SynthSpotBridge.loadPairing()") is None  # forgotten here all the same
