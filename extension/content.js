@@ -148,7 +148,18 @@
 
   // The service worker fetches the bytes (without cookies unless the person asked for this one image).
   // blob: URLs, and images only this page may read, are read here instead, as the page itself could.
-  async function verdictFor(url, ticket) {
+  // The pixels an <img> shows, as a lossless PNG: a page that revoked its blob: address once the image
+  // loaded (the usual way) leaves nothing else to read. Decoded pixels, not the file's own bytes.
+  async function shownPixels(element) {
+    if (!(element instanceof HTMLImageElement) || !element.complete || !element.naturalWidth) return null;
+    const canvas = document.createElement("canvas");
+    canvas.width = element.naturalWidth;
+    canvas.height = element.naturalHeight;
+    canvas.getContext("2d").drawImage(element, 0, 0);
+    return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+  }
+
+  async function verdictFor(url, ticket, elements = []) {
     let answer = isSvg(url) ? { ok: false, state: "unsupported_format", message: LOCAL_MESSAGES.unsupported_format }
       : null;
     if (!answer) {
@@ -167,6 +178,14 @@
             : await ask({ type: "synthspot:check", url, base64: await asBase64(blob), mimeType: blob.type });
         }
       } catch (_) { /* the service worker's answer stands */ }
+    }
+    if (!answer.ok && answer.state === "fetch_failed" && url.startsWith("blob:")) {
+      try {
+        const png = await shownPixels(elements.find((element) => element instanceof HTMLImageElement));
+        if (png && png.size <= MAX_IMAGE_BYTES) {
+          answer = await ask({ type: "synthspot:check", url, base64: await asBase64(png), mimeType: "image/png" });
+        }
+      } catch (_) { /* a canvas the page's pixels taint: the answer stands */ }
     }
     if (!answer.ok) answer.shortText = SHORT_ERRORS[answer.state] || "SynthSpot could not check this image";
     return answer;
@@ -188,7 +207,7 @@
       checking += 1;
       let outcome;
       try {
-        outcome = await verdictFor(url, ticket);
+        outcome = await verdictFor(url, ticket, elements);
       } finally {
         checking -= 1;
       }

@@ -179,3 +179,30 @@ def test_unpairing_while_the_app_is_closed_says_the_app_still_lists_this_browser
     message = popup.inner_text("#unpair-message")
     assert "still lists this browser" in message and "Revoke" in message, message
     assert worker.evaluate("() => SynthSpotBridge.loadPairing()") is None  # forgotten here all the same
+
+
+def test_an_image_whose_blob_address_the_page_revoked_is_checked_from_its_pixels(browser, page_server,
+                                                                                 synthspot_serve):
+    """Pages revoke a blob: address once its image has loaded (the usual way): the image stayed on screen and the
+    badge said "Image could not be fetched"."""
+    folder, base = page_server
+    write_image(folder / "dark.png", 30, (280, 180), texture=12)
+    a_page(folder, """<img id="revoked" width="280" height="180">
+<script>
+fetch("dark.png").then((r) => r.blob()).then((b) => {
+  const address = URL.createObjectURL(b), image = document.getElementById("revoked");
+  image.onload = () => URL.revokeObjectURL(address);
+  image.src = address;
+});
+</script>""")
+    worker = browser.service_workers[0]
+    pair_extension(worker, synthspot_serve)
+    page = browser.new_page()
+    page.goto(f"{base}/index.html")
+    page.wait_for_function("() => document.images[0].complete && document.images[0].naturalWidth > 0")
+    popup = browser.new_page()
+    popup.goto(POPUP)
+    popup.wait_for_selector('#connection[data-state="paired"]')
+    popup.click("#scan-page")
+    found = wait_for_badges(worker, f"{base}/*", lambda found: len(found) == 1 and found[0]["state"] != "checking")
+    assert found[0]["state"] == "done" and found[0]["src"].startswith("blob:"), found[0]["title"]
