@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="port on 127.0.0.1, 0 for any free one (default: the bridge's default)")
     serve.add_argument("--pair", action="store_true",
                        help="accept a browser's pairing request, approved here on the terminal")
+    serve.add_argument("--move-corrupt-store", action="store_true",
+                       help="if the results database is damaged, rename it aside and start a new one")
     parser.set_defaults(commands={"scan": scan, "models": models, "serve": serve})
     return parser
 
@@ -321,9 +323,9 @@ def cmd_models(args) -> int:
 def cmd_serve(args) -> int:
     from engine.bridge import serve_forever  # the bridge pulls in aiohttp; only load it when asked
 
-    refuse_missing_folder(args.store)
     detector = load_detector(args.model, args.provider)
-    return serve_forever(detector, Store(args.store), port=args.port, pair=args.pair)
+    store = open_store(args.store, args.move_corrupt_store)  # checked as scan checks it: a damaged one refused
+    return serve_forever(detector, store, port=args.port, pair=args.pair)
 
 
 def _never_fail_on_encoding() -> None:

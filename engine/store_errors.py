@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 import time
 from pathlib import Path
 
@@ -31,6 +32,10 @@ class StoreError(RuntimeError):
 def refuse_unusable_path(path: Path) -> None:
     if path.is_dir():
         raise StoreError(f"the results store {path} is a folder, not a database file", path)
+    if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+        # /dev/null as --store was chmodded to 0600 (for every other user of it) and given a journal beside it.
+        raise StoreError(f"the results store {path} is a device or a pipe, not a database file", path,
+                         cli_hint="choose another --store path")
     if path.exists() and path.stat().st_size and _head(path) != SQLITE_HEADER:
         raise StoreError(f"{path} is not a SynthSpot results database (not a SQLite file)", path,
                          StoreError.NOT_SQLITE, cli_hint="choose another --store path")
@@ -41,16 +46,19 @@ def refuse_unusable_path(path: Path) -> None:
 
 
 def _foreign_tables(path: Path) -> bool:
-    """Whether the SQLite file holds tables and none of them is the store's ``results``; read-only."""
+    """Whether the SQLite file holds tables and none of them is the store's ``results`` (a table of that name
+    without the store's key columns is another program's too: it was chmodded and switched to WAL before the
+    migration failed); read-only."""
     try:
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
         finally:
             db.close()
     except sqlite3.Error:
         return False  # damaged or unreadable: opening it says so, as before
-    return bool(tables) and "results" not in tables
+    return bool(tables) and not {"sha256", "model_id"} <= columns
 
 
 def explain(path: Path, exc: Exception) -> StoreError:

@@ -1,6 +1,10 @@
 """A bad --store is refused once, clearly, with exit 2; a damaged one can be moved aside."""
+import os
 import sqlite3
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -86,6 +90,45 @@ def test_another_programs_sqlite_database_is_refused_and_left_alone(tmp_path, im
     assert other.read_bytes() == before and other.stat().st_mode & 0o777 == 0o644  # untouched
     Store(tmp_path / "new.sqlite3").close()
     Store(tmp_path / "new.sqlite3").close()  # SynthSpot's own store, with its tables, opens again as before
+
+
+def test_a_pipe_as_store_is_refused_and_left_alone(tmp_path, image, capsys):
+    """/dev/null as --store (as root) was chmodded to 0600 for every other user of it, and got a journal file
+    beside it; a pipe the same, then "disk I/O error"."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe, 0o666)
+    os.chmod(pipe, 0o666)
+    code, out, err = scan(capsys, image, pipe)
+    assert code == 2 and out == "" and "is a device or a pipe, not a database file" in err and "Traceback" not in err
+    assert pipe.stat().st_mode & 0o777 == 0o666 and sorted(tmp_path.iterdir()) == sorted([pipe, image])
+
+
+def test_another_programs_database_with_a_results_table_of_its_own_is_left_alone(tmp_path, image, capsys):
+    """A table named ``results`` made a file SynthSpot's: chmodded and switched to WAL for good, then refused
+    with "no such column: scanned_at"."""
+    other = tmp_path / "grades.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE results (id INTEGER, score REAL)")
+    db.execute("CREATE TABLE users (name TEXT)")
+    db.commit()
+    db.close()
+    other.chmod(0o644)
+    code, out, err = scan(capsys, image, other)
+    assert code == 2 and "another program's SQLite database" in err and "Traceback" not in err
+    db = sqlite3.connect(other)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    db.close()
+    assert other.stat().st_mode & 0o777 == 0o644
+
+
+def test_serve_refuses_a_damaged_store_as_scan_does(tmp_path):
+    """``serve`` started on a store ``scan`` refuses, and every check then failed ("malformed"), unrecorded."""
+    store = damaged_store(tmp_path / "results.sqlite3")
+    # In a child with a time limit: a serve that starts would serve until stopped.
+    served = subprocess.run([sys.executable, "-c", "import sys; from engine.cli import main; sys.exit(main())",
+                             "serve", "--store", str(store), "--port", "0"],
+                            capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert served.returncode == 2 and "is damaged" in served.stderr and "--move-corrupt-store" in served.stderr
 
 
 def test_a_damaged_store_is_refused_with_the_way_out(tmp_path, image, capsys):
