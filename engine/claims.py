@@ -31,6 +31,7 @@ class ClaimBook:
         self._owner = claim_owner(uuid.uuid4().hex[:12])
         self._held: set[str] = set()
         self._lock = threading.Lock()
+        self._all_released = False  # release_all() ran: a process about to exit takes no new claim
 
     def claim_or_wait(self, sha256: str, give_up: Callable[[], bool], newer_than: float = 0.0) -> Result | None:
         """Claim these bytes; while another process holds them, wait for its result (raising Abandoned once
@@ -40,15 +41,23 @@ class ClaimBook:
             return None
         while True:
             try:
-                if self.store.claim(sha256, self.model_id, self._owner):
-                    with self._lock:
+                # Claimed and recorded under the lock release_all() takes: a claim made between its look at
+                # the held ones and the process's exit outlived it (a Ctrl-C'd CLI left one behind).
+                with self._lock:
+                    if self._all_released:
+                        raise Abandoned
+                    claimed = self.store.claim(sha256, self.model_id, self._owner)
+                    if claimed:
                         self._held.add(sha256)
+                if claimed:
                     # It may have been finished and released between our cache look-up and the claim.
                     stored = _newer(self.store.get(sha256, self.model_id), newer_than)
                     if stored is not None:
                         self.release(sha256)
                     return stored
                 stored = _newer(self.store.get(sha256, self.model_id), newer_than)
+            except Abandoned:
+                raise
             except Exception as exc:
                 log.warning("could not claim %s in the store, scanning it anyway: %s", sha256[:12], exc)
                 return None
@@ -72,6 +81,7 @@ class ClaimBook:
 
     def release_all(self) -> None:
         with self._lock:
+            self._all_released = True
             held = list(self._held)
         for sha256 in held:
             self.release(sha256)

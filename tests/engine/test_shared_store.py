@@ -40,3 +40,22 @@ def test_a_claim_of_a_dead_process_is_taken_over(tmp_path):
     assert not store.claim("a" * 64, "m@1", claim_owner("other"))  # this one lives (it is us)
     store.release_claim("a" * 64, "m@1", claim_owner("me"))
     assert store.claim("a" * 64, "m@1", claim_owner("other"))
+
+
+def test_no_claim_is_taken_once_a_scanner_gave_up_its_claims_to_exit(tmp_path):
+    """A Ctrl-C'd CLI gives up its claims and exits at once: a decoding thread claiming bytes in that moment left a
+    claim behind it, which held the bytes from other processes until it went stale."""
+    import sqlite3
+
+    import pytest
+
+    from engine.claims import Abandoned, ClaimBook
+
+    store = Store(tmp_path / "s.db")
+    book = ClaimBook(store, "m@1")
+    assert book.claim_or_wait("a" * 64, give_up=lambda: False) is None  # ours to scan
+    book.release_all()
+    with pytest.raises(Abandoned):
+        book.claim_or_wait("b" * 64, give_up=lambda: False)
+    with sqlite3.connect(tmp_path / "s.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
