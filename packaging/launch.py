@@ -41,6 +41,37 @@ def tell_broken_installation(error: BaseException, window: bool = True) -> None:
         pass
 
 
+def can_show_boxes(argv: list[str], environ) -> bool:
+    """Whether a message box has someone to close it: not under --selftest (a script, the build's check) nor on
+    Qt's screenless platforms, where a box opened for a broken install kept the process alive for ever."""
+    return "--selftest" not in argv and environ.get("QT_QPA_PLATFORM", "").split(":")[0] not in ("offscreen", "minimal")
+
+
+def display_problem(environ, platform_plugins: str) -> str:
+    """"" where the window can open (and, on a Wayland desktop whose Qt plugin the bundle leaves out, Qt is
+    sent to XWayland at once: it warned of the missing plugin at every start); else, in words, why not: with
+    no display at all Qt aborted, blaming a library the bundle has."""
+    if environ.get("QT_QPA_PLATFORM") or sys.platform in ("win32", "darwin"):
+        return ""
+    wayland, x11 = bool(environ.get("WAYLAND_DISPLAY")), bool(environ.get("DISPLAY"))
+    if not (wayland or x11):
+        return ("SynthSpot's window needs a graphical desktop, and none was found (neither DISPLAY nor "
+                "WAYLAND_DISPLAY is set). Start it from your desktop, or scan from this terminal: "
+                "synthspot scan FILE_OR_FOLDER (a check of the installation without a desktop: "
+                "QT_QPA_PLATFORM=offscreen synthspot --selftest).")
+    has_wayland_plugin = os.path.isdir(platform_plugins) and any(
+        name.startswith("libqwayland") for name in os.listdir(platform_plugins))
+    if wayland and x11 and not has_wayland_plugin:
+        environ["QT_QPA_PLATFORM"] = "xcb"
+    return ""
+
+
+def platform_plugins_folder() -> str:
+    import PySide6  # the package alone: no Qt library is loaded yet
+
+    return os.path.join(os.path.dirname(PySide6.__file__), "Qt", "plugins", "platforms")
+
+
 if __name__ == "__main__":
     if wants_command_line(sys.argv):
         try:
@@ -50,8 +81,12 @@ if __name__ == "__main__":
             sys.exit(2)  # as the command line's other failures to start (exit 1: results not written)
         sys.exit(command_line(sys.argv[1:]))
     try:
+        problem = display_problem(os.environ, platform_plugins_folder())
         from desktop.app import main
     except (ImportError, OSError) as error:
-        tell_broken_installation(error)
+        tell_broken_installation(error, window=can_show_boxes(sys.argv, os.environ))
+        sys.exit(1)
+    if problem:
+        print(problem, file=sys.stderr)
         sys.exit(1)
     sys.exit(main())

@@ -116,6 +116,48 @@ def test_a_bundle_missing_a_part_says_so_instead_of_a_bare_traceback(tmp_path):
     assert "Unpack SynthSpot again" in err
 
 
+def test_a_self_test_of_a_broken_bundle_without_a_screen_ends_instead_of_waiting_for_a_click(tmp_path):
+    """Under Qt's offscreen platform (the build's own check, a script) the broken-installation box had nobody
+    to close it: `--selftest`, which the message itself recommends, never returned."""
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['onnxruntime'] = None  # 'not installed'\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{PACKAGING.parent}", "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run([sys.executable, str(PACKAGING / "launch.py"), "--selftest"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "part of this installation is missing or damaged" in done.stderr
+
+
+def test_without_a_display_the_app_says_so_in_a_line(tmp_path):
+    """With neither DISPLAY nor WAYLAND_DISPLAY (an SSH session) Qt aborted (exit 134), blaming xcb-cursor0,
+    which the bundle has."""
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["PYTHONPATH"] = str(PACKAGING.parent)
+    done = subprocess.run([sys.executable, str(PACKAGING / "launch.py")], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "needs a graphical desktop" in done.stderr and "synthspot scan" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_on_wayland_without_the_bundles_wayland_plugin_qt_goes_to_xwayland(tmp_path):
+    """Every start on a Wayland desktop warned that the "wayland" plugin could not be found (it is left out)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("synthspot_launch", PACKAGING / "launch.py")
+    launch = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(launch)
+    plugins = tmp_path / "platforms"
+    plugins.mkdir()
+    (plugins / "libqxcb.so").touch()
+    desktop = {"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0"}
+    assert launch.display_problem(desktop, str(plugins)) == "" and desktop["QT_QPA_PLATFORM"] == "xcb"
+    (plugins / "libqwayland-generic.so").touch()
+    with_plugin = {"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0"}
+    assert launch.display_problem(with_plugin, str(plugins)) == "" and "QT_QPA_PLATFORM" not in with_plugin
+    chosen = {"WAYLAND_DISPLAY": "wayland-0", "QT_QPA_PLATFORM": "wayland"}  # the person's own choice stays
+    assert launch.display_problem(chosen, str(plugins)) == "" and chosen["QT_QPA_PLATFORM"] == "wayland"
+
+
 def test_the_bundles_executable_is_also_the_command_line(tmp_path, brightness_model_path, monkeypatch):
     """`synthspot scan …` from a terminal runs the engine's command line, as the pip install's `synthspot`
     does (the bundle had the app only); a file named like a command is still a path for the app."""
