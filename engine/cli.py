@@ -17,7 +17,7 @@ from pathlib import Path
 import engine
 from engine.files import expand_paths
 from engine.model import PROVIDER_CHOICES, Detector, ModelLoadError, available_providers, resolve_provider
-from engine.models import NoModelError, default_model_path, list_models, resolve_model
+from engine.models import MODEL_ENV, NoModelError, default_model_path, list_models, resolve_model
 from engine.cli_output import StreamingPrinter, format_table, list_skipped, summary
 from engine.scanner import Scanner, ScanRequest
 from engine.paths import display_path
@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def model_options(command: argparse.ArgumentParser) -> None:
-        command.add_argument("--model", type=Path, help="an exported SynthSpot .onnx model (default: the embedded one)")
+        command.add_argument("--model", type=Path, help="an exported SynthSpot .onnx model "
+                             f"(default: ${MODEL_ENV} where set, else the embedded one)")
         command.add_argument("--provider", choices=PROVIDER_CHOICES, default="auto",
                              help="execution provider (default: CUDA when available, else CPU)")
         command.add_argument("--store", type=Path, help=f"results database (default: ${STORE_ENV} when set, "
@@ -142,7 +143,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def load_detector(model: Path | None, provider: str) -> Detector:
-    return Detector(resolve_model(model, provider), provider=provider)
+    try:
+        return Detector(resolve_model(model, provider), provider=provider)
+    except ModelLoadError as exc:
+        if model is None and os.environ.get(MODEL_ENV):  # a file nobody named on this command line: say whence
+            raise ModelLoadError(f"{exc} (named by ${MODEL_ENV})") from None
+        raise
 
 
 def _missing(path: str) -> bool:
@@ -307,6 +313,9 @@ def cmd_models(args) -> int:
         default = default_model_path(provider)
     except NoModelError:
         default = None
+    if os.environ.get(MODEL_ENV):  # the default is that file, whether or not it is among those listed
+        state = "" if default is not None and default.is_file() else ": no such file, so scans fail until it is fixed"
+        print(f"default model: ${MODEL_ENV} = {display_path(str(default))}{state}")
     for info in models:
         mark = "*" if default and info.path == default else " "
         where = "embedded" if info.embedded else "user"

@@ -67,7 +67,10 @@ class StreamingPrinter:
 def format_table(results: list[Result]) -> str:
     rows = [("VERDICT", "SCORE", "SIZE", "FORMAT", "FILE", "NOTES")]  # the AI score; bands from real photos
     for r in results:
-        notes = r.error or "; ".join([*r.reasons[:1], *(h.text for h in r.provenance)])
+        # One reason fits the column; the others are counted, not dropped unsaid (an animated GIF's "only its
+        # first frame was checked" hid behind its palette).
+        more = f" (+{len(r.reasons) - 1} more: --json lists them)" if len(r.reasons) > 1 else ""
+        notes = r.error or "; ".join([*(reason + more for reason in r.reasons[:1]), *(h.text for h in r.provenance)])
         rows.append((
             VERDICT_LABELS.get(r.verdict, r.verdict),
             "" if r.probability is None else f"{r.probability:.2f}",

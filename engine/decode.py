@@ -79,7 +79,8 @@ def open_image(data: bytes, max_pixels: int = MAX_PIXELS) -> OpenedImage:
     if not data:
         raise DecodeError("the file is empty")
     if len(data) > MAX_FILE_BYTES:
-        raise DecodeError(f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        raise DecodeError(f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB, the most SynthSpot reads "
+                          "(an uncompressed image saved as PNG or JPEG is smaller)")
     try:
         check_structure(data)
     except StructureError as exc:

@@ -135,6 +135,18 @@ def test_no_model_installed_is_explained(tmp_path, capsys, monkeypatch):
     assert code == 2 and "no detector model is installed" in err
 
 
+def test_a_model_named_by_the_environment_is_said_to_be_so(tmp_path, capsys, monkeypatch):
+    """$SYNTHSPOT_MODEL naming a file gone: `scan` said "model file not found" without saying who named it, and
+    `models` exited 0 with no default marked and no word."""
+    monkeypatch.setenv("SYNTHSPOT_MODEL", str(tmp_path / "gone.onnx"))
+    code, _, err = run_cli(["scan", str(solid_image(tmp_path / "x.png", 100))], capsys)
+    assert code == 2 and "gone.onnx" in err and "$SYNTHSPOT_MODEL" in err
+    code, out, _ = run_cli(["models"], capsys)
+    assert code == 0 and "default model: $SYNTHSPOT_MODEL" in out and "no such file" in out
+    code, _, err = run_cli(["scan", "--model", str(tmp_path / "typed.onnx"), str(tmp_path / "x.png")], capsys)
+    assert code == 2 and "$SYNTHSPOT_MODEL" not in err  # a --model of its own is not the variable's
+
+
 def test_models_lists_user_models(tmp_path, brightness_model_path, capsys, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     from engine.models import user_models_dir
@@ -190,6 +202,17 @@ def test_one_long_path_does_not_push_every_row_s_notes_across_the_terminal():
     assert header.index("NOTES") <= header.index("FILE") + MAX_FILE_COLUMN + 2
     assert second.index("the image data is truncated") == header.index("NOTES")  # short rows stay aligned
     assert long_path in first  # the long path is whole, overrunning its column
+
+
+def test_the_table_counts_the_reasons_its_notes_column_has_no_room_for():
+    """Only the first reason was shown: an animated palette GIF's "only its first frame was checked" hid."""
+    from engine.cli_output import format_table
+    from engine.result import UNCERTAIN, Result
+
+    result = Result(sha256="", path="/p/a.gif", probability=0.5, verdict=UNCERTAIN, width=200, height=200,
+                    format="GIF", reasons=["a palette image", "only its first frame or page was checked"])
+    row = format_table([result]).splitlines()[1]
+    assert "a palette image (+1 more: --json lists them)" in row
 
 
 def test_wide_characters_in_names_keep_the_notes_column_aligned():
