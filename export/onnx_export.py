@@ -175,6 +175,7 @@ def export_detector(detector: nn.Module, path: str | Path, metadata: ModelMetada
             try:
                 model = _build(exporter, merged, precision, size, Path(scratch), calibration_crops)
                 log.info("%s exporter, %s: %s", exporter, precision, share_weights(model))
+                _drop_build_traces(model)
                 stamp(model, metadata)
                 onnx.checker.check_model(model)
                 _check_batch_axis(model)
@@ -211,6 +212,24 @@ def _build(exporter: str, detector: nn.Module, precision: str, size: int, scratc
         crops = sample_photo_crops(size, 64, RANGE_PHOTOS) if calibration_crops is None else calibration_crops
         return _to_int8(fp32_path, scratch / f"{exporter}-int8-raw.onnx", crops)
     return onnx.load(fp32_path)
+
+
+def _drop_build_traces(model: onnx.ModelProto) -> None:
+    """torch's exporter leaves on every node its Python stack trace, FX node and module path (0.9 MB of the
+    default model, full of this machine's paths): nothing ONNX Runtime reads, and not the bundle's to ship."""
+    graphs = [model.graph]
+    while graphs:
+        graph = graphs.pop()
+        for node in graph.node:
+            del node.metadata_props[:]
+            node.doc_string = ""
+            for attribute in node.attribute:  # an If's or a Loop's bodies
+                graphs.extend([attribute.g] if attribute.HasField("g") else [])
+                graphs.extend(attribute.graphs)
+    for function in model.functions:
+        for node in function.node:
+            del node.metadata_props[:]
+            node.doc_string = ""
 
 
 def _check_batch_axis(model: onnx.ModelProto) -> None:

@@ -114,6 +114,10 @@ def test_the_current_torch_exporter_passes_parity_on_every_output(tmp_path, crop
     contents = [(tensor.data_type, tuple(tensor.dims), numpy_helper.to_array(tensor).tobytes())
                 for tensor in onnx.load(tmp_path / "m.onnx").graph.initializer]
     assert len(set(contents)) == len(contents)
+    # and no build traces: torch's stack traces and module paths (this machine's paths) stay on this machine
+    exported = onnx.load(tmp_path / "m.onnx")
+    assert not any(node.metadata_props for node in exported.graph.node)
+    assert str(Path(__file__).resolve().parents[2]).encode() not in (tmp_path / "m.onnx").read_bytes()
 
 
 def test_parity_fails_on_any_output_not_only_the_logit(tmp_path, crops):
