@@ -121,5 +121,7 @@ def test_bad_metadata_is_named(change, message):
 
 
 def test_missing_metadata_keys_are_listed():
+    with pytest.raises(ContractError, match="not a SynthSpot detector"):  # none of SynthSpot's at all
+        ModelMetadata.from_props({"producer": "pytorch"})
     with pytest.raises(ContractError, match="missing synthspot.schema_version"):
-        ModelMetadata.from_props({})
+        ModelMetadata.from_props({"synthspot.name": "half-stamped"})
