@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -46,6 +47,12 @@ def test_build_script_builds_a_self_testing_bundle_without_training_code():
     assert len(numpy_texts) > 4, numpy_texts  # same-named files kept apart, not written over one another
     if Path("/usr/share/common-licenses/LGPL-3").is_file():  # Qt's wheels carry no licence text of their own
         assert "SynthSpot/_internal/licenses/PySide6_Essentials/LGPL-3.txt" in names
+    if Path("/usr/share/common-licenses/Apache-2.0").is_file():  # nor c2pa-python's ("MIT OR Apache-2.0")
+        assert "SynthSpot/_internal/licenses/c2pa-python/Apache-2.0.txt" in names
+    # The system libraries copied from the build machine (xcb, glib, OpenSSL...): their packages' copyright files.
+    assert "SynthSpot/_internal/licenses/system/LIBRARIES.txt" in names
+    if shutil.which("dpkg"):
+        assert "SynthSpot/_internal/licenses/system/libxcb1/copyright" in names
     internal = {Path(name).parts[2] for name in names if name.startswith("SynthSpot/_internal/") and name.count("/") >= 2}
     assert "SynthSpot/synthspot" in names and "SynthSpot/synthspot.desktop" in names
     assert not internal & {"torch", "training", "export", "onnx", "skimage", "scipy"}
