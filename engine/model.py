@@ -50,7 +50,8 @@ def resolve_provider(choice: str) -> str:
     if choice not in available:
         raise ModelLoadError(
             f"the {choice.upper()} provider is not available in this onnxruntime build "
-            f"(available: {', '.join(available)}); install onnxruntime-gpu and the CUDA libraries, or choose 'cpu'"
+            f"(available: {', '.join(available)}); choose 'cpu', or for CUDA install onnxruntime-gpu and the CUDA "
+            "libraries (a pip install of SynthSpot; the CPU bundle has no CUDA)"
         )
     return choice
 
