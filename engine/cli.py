@@ -99,6 +99,7 @@ def port_number(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    output_closed = sys.stdout is None  # `>&-`: what scan and models print goes nowhere, said at the end
     _stand_in_for_closed_streams()
     parser = build_parser()
     words = sys.argv[1:] if argv is None else list(argv)
@@ -120,6 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("PIL").setLevel(logging.CRITICAL)
     _never_fail_on_encoding()
     try:
+        if args.command in ("scan", "models") and output_closed:
+            code = cmd_scan(args) if args.command == "scan" else cmd_models(args)
+            print("synthspot: standard output is closed: nothing was printed"
+                  + (" (the results are stored)" if args.command == "scan" and not args.no_cache else ""),
+                  file=sys.stderr)
+            return code if code != EXIT_OK else EXIT_OUTPUT_FAILED
         if args.command == "scan":
             return cmd_scan(args)
         if args.command == "models":

@@ -118,13 +118,17 @@ def test_version_and_the_stores_default_are_told(capsys):
 def test_a_closed_stderr_or_stdout_does_not_crash_the_scan_or_mix_into_its_output(folder, brightness_model_path,
                                                                                   tmp_path, closed):
     """Under cron with a stream closed: the "skipped" note went into the JSON stream (stderr was None), or
-    the scan died on None.flush()."""
+    the scan died on None.flush(). With stdout closed the results cannot be printed: exit 1, said (it was 0,
+    the results gone without a word)."""
     command = (f"{shlex.quote(sys.executable)} -m engine scan {shlex.quote(str(folder))} --json --model "
                f"{shlex.quote(str(brightness_model_path))} --store {shlex.quote(str(tmp_path / 's.db'))} {closed}")
-    done = subprocess.run(command, shell=True, capture_output=closed == "2>&-", text=True, timeout=120)
-    assert done.returncode == 0
+    done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=120)
     if closed == "2>&-":
+        assert done.returncode == 0
         assert [json.loads(line)["verdict"] for line in done.stdout.splitlines()]  # every line is a result
+    else:
+        assert done.returncode == 1 and "standard output is closed" in done.stderr and "stored" in done.stderr
+        assert "Traceback" not in done.stderr
 
 
 def test_no_model_installed_is_explained(tmp_path, capsys, monkeypatch):
