@@ -248,7 +248,8 @@ def decide_verdict(
         reasons.append(f"the score {score} lies between the model's bands (likely real ≤ {real}, likely AI ≥ {ai})")
     # Smaller than one crop, the crop is filled out by mirroring: a picture the model never trained on.
     if min(width, height) < crop_size:
-        reasons.append(f"the image is very small ({width}×{height}) for the model's {crop_size}px view")
+        side = "" if max(width, height) < crop_size else " on one side"  # a 60000×2 strip is not small
+        reasons.append(f"the image is very small{side} ({width}×{height}) for the model's {crop_size}px view")
     # Compression erases the traces: "likely real" cannot be trusted then (val, version 12: below quality
     # 50 the model ranks fakes against reals at AP 0.48 and calls 79% of fakes likely real), while traces
     # that survive it still count (0.3% of those reals score likely AI, 12% of those fakes do).

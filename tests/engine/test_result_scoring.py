@@ -97,6 +97,8 @@ def test_an_image_smaller_than_one_crop_is_uncertain():
     verdict, reasons = decide_verdict(0.1, bands, np.array([0.1]), 64, 64, 96, None)
     assert verdict == UNCERTAIN and reasons == ["the image is very small (64×64) for the model's 96px view"]
     assert decide_verdict(0.1, bands, np.array([0.1]), 96, 200, 96, None) == (LIKELY_REAL, [])
+    _verdict, reasons = decide_verdict(0.1, bands, np.array([0.1]), 60000, 2, 96, None)  # a strip, not small
+    assert reasons == ["the image is very small on one side (60000×2) for the model's 96px view"]
 
 
 def test_heavy_jpeg_compression_doubts_a_likely_real_not_a_likely_ai():
