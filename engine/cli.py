@@ -172,7 +172,8 @@ def _missing(path: str) -> bool:
 def cmd_scan(args) -> int:
     missing = [p for p in args.paths if _missing(p)]
     if missing:
-        print(f"synthspot: no such file or folder: {', '.join(map(display_path, missing))}", file=sys.stderr)
+        stdin = "; reading images from standard input ('-') is not supported" if "-" in missing else ""
+        print(f"synthspot: no such file or folder: {', '.join(map(display_path, missing))}{stdin}", file=sys.stderr)
         return EXIT_USAGE
     detector = load_detector(args.model, args.provider)
     store = None if args.no_cache else open_store(args.store, args.move_corrupt_store)

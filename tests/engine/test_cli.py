@@ -131,6 +131,11 @@ def test_a_closed_stderr_or_stdout_does_not_crash_the_scan_or_mix_into_its_outpu
         assert "Traceback" not in done.stderr
 
 
+def test_a_dash_for_standard_input_is_said_to_be_unsupported(tmp_path, capsys, brightness_model_path):
+    code, _, err = run_cli(["scan", "--model", str(brightness_model_path), "-"], capsys)
+    assert code == 2 and "standard input" in err and "not supported" in err
+
+
 def test_no_model_installed_is_explained(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("SYNTHSPOT_MODEL", raising=False)
     from engine import models
