@@ -124,10 +124,11 @@ class ImageCache(QObject):
     def failed(self, path: str) -> bool:
         return self._cache.get(path) is _FAILED
 
-    def retry_failed(self, path: str) -> None:
-        """Forget that this file did not decode (it was still being written), so the next ``get`` tries again."""
-        if self._cache.get(path) is _FAILED:
-            del self._cache[path]
+    def forget(self, path: str) -> None:
+        """A file just scanned: what was read of it before may be another version (edited, replaced under its
+        name) or half a file (still being written), so the next ``get`` reads it again. A rescanned photo kept
+        its old picture, with the new crops and heatmap drawn over it."""
+        self._cache.pop(path, None)
 
     def _request(self, path: str) -> None:
         with self._condition:

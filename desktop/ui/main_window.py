@@ -453,9 +453,9 @@ class MainWindow(QMainWindow):
     def _results_ready(self, results: list) -> None:
         self._verdicts_this_scan.update((row_key(result.path, result.sha256), result.verdict) for result in results)
         for result in results:
-            if result.ok and result.path:  # it decodes now: a thumbnail that failed on it may have seen half a file
-                self.thumbnails.retry_failed(result.path)
-                self.detail_images.retry_failed(result.path)
+            if result.ok and result.path:  # the picture shown is of the bytes scanned, not of an earlier version
+                self.thumbnails.forget(result.path)
+                self.detail_images.forget(result.path)
         self.model.add_results(results)
         if self._store_failing:
             self._check_store_recovered(results)

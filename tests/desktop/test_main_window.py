@@ -420,6 +420,25 @@ def test_a_photo_turned_in_a_viewer_after_its_scan_shows_no_old_overlays(tmp_pat
     assert "changed since it was scanned" in detail.info.toPlainText() and not detail.image_view.has_heatmap
 
 
+def test_a_photo_edited_and_scanned_again_shows_its_new_picture_under_its_new_crops(tmp_path, qtbot, model_path,
+                                                                                    make_window):
+    """Edited into a portrait and dropped again: the pane kept the old landscape picture (cached by path) and drew
+    the new result's crops and heatmap over it: evidence on the wrong pixels. The list's thumbnail the same."""
+    window = make_window(model_path)
+    path = write_image(tmp_path / "photo.png", 225, size=(240, 120))
+    detail = scanned_and_shown(window, qtbot, path)
+    assert detail.image_view._pixmap.width() > detail.image_view._pixmap.height()
+    write_image(path, 40, size=(120, 240), seed=2)  # the same name, edited
+    drop(window, [path])
+    qtbot.waitUntil(lambda: detail.row is not None and detail.row.result is not None
+                    and detail.row.result.height == 240, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: detail.image_view._pixmap is not None
+                    and detail.image_view._pixmap.height() > detail.image_view._pixmap.width(), timeout=WAIT_MS)
+    assert detail.image_view.has_heatmap  # the new result's, over the new picture
+    qtbot.waitUntil(lambda: (thumb := window.thumbnails.get(str(path))) is not None
+                    and thumb.height() > thumb.width(), timeout=WAIT_MS)
+
+
 def test_rescanning_a_file_that_is_gone_keeps_its_result(tmp_path, qtbot, model_path, make_window):
     window = make_window(model_path)
     path = write_image(tmp_path / "gone.png", 225)
