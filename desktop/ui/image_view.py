@@ -169,13 +169,18 @@ class ImageView(QWidget):
             painter.drawText(self.rect().adjusted(20, 20, -20, -20),
                              Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message)
             return
-        if self._scaled is None or self._scaled.size() != target.size():
+        # Scaled to the screen's pixels, not the layout's: on a 2x screen a picture scaled to the layout's
+        # size was blown up again by the painter, and fine artifacts became a grey smear.
+        ratio = self.devicePixelRatioF()
+        device_size = QSize(round(target.width() * ratio), round(target.height() * ratio))
+        if self._scaled is None or self._scaled.size() != device_size:
             # Smooth scaling of a 1600 px image costs tens of ms: once per size, not on every paint. Enlarged,
             # the pixels are shown as they are: smoothing would add a blur that reads as an artifact.
-            enlarged = target.width() > pixmap.width()
-            self._scaled = pixmap.scaled(target.size(), Qt.AspectRatioMode.IgnoreAspectRatio,
+            enlarged = device_size.width() > pixmap.width()
+            self._scaled = pixmap.scaled(device_size, Qt.AspectRatioMode.IgnoreAspectRatio,
                                          Qt.TransformationMode.FastTransformation if enlarged
                                          else Qt.TransformationMode.SmoothTransformation)
+            self._scaled.setDevicePixelRatio(ratio)
         if pixmap.hasAlphaChannel():
             painter.setBrushOrigin(target.topLeft())
             painter.fillRect(target, transparency_brush())

@@ -7,7 +7,10 @@ import io
 import json
 import os
 import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -437,6 +440,38 @@ def test_a_photo_edited_and_scanned_again_shows_its_new_picture_under_its_new_cr
     assert detail.image_view.has_heatmap  # the new result's, over the new picture
     qtbot.waitUntil(lambda: (thumb := window.thumbnails.get(str(path))) is not None
                     and thumb.height() > thumb.width(), timeout=WAIT_MS)
+
+
+FINE_DETAIL_AT_2X = """
+import numpy as np
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from desktop.ui.image_view import ImageView
+pixels = np.zeros((400, 400, 3), np.uint8)
+pixels[::2, ::2] = pixels[1::2, 1::2] = 255  # a one-pixel checkerboard: the finest detail there is
+picture = QPixmap.fromImage(QImage(pixels.data, 400, 400, 1200, QImage.Format.Format_RGB888))
+view = ImageView()
+view.resize(412, 412)
+view.set_content(picture, None)
+shot = view.grab().toImage().convertToFormat(QImage.Format.Format_Grayscale8)
+rect = view.image_rect()
+grey = np.frombuffer(shot.constBits(), np.uint8).reshape(shot.height(), shot.bytesPerLine())
+ratio = shot.devicePixelRatio()
+inner = grey[int(rect.top() * ratio) + 20:int(rect.bottom() * ratio) - 20, int(rect.left() * ratio) + 20:int(rect.right() * ratio) - 20]
+print(ratio, float(inner.std()))
+"""
+
+
+def test_on_a_2x_screen_the_picture_keeps_its_finest_detail(tmp_path):
+    """Scaled to the layout's size and blown up again by the painter, a picture on a 2x screen lost its pixel-level
+    detail (a one-pixel checkerboard came out flat grey): the detail a person looks at for artifacts."""
+    done = subprocess.run([sys.executable, "-c", FINE_DETAIL_AT_2X], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": "2"},
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr[-2000:]
+    ratio, contrast = map(float, done.stdout.split())
+    assert ratio == 2.0 and contrast > 60, contrast  # black and white squares, not a grey of their mean
 
 
 def test_rescanning_a_file_that_is_gone_keeps_its_result(tmp_path, qtbot, model_path, make_window):
