@@ -109,8 +109,11 @@ def examined_text(result: Result | None, heatmap_shown: bool) -> str:
         return ""
     patches = "1 patch" if len(result.crops) == 1 else f"{len(result.crops)} patches"
     traces = ": red marks the strongest traces" if heatmap_shown else ""
-    return (f"The model examined {patches} ({examined_share(result):.0%} of the image){traces}. "
-            "The rest was not examined.")
+    share = examined_share(result)
+    # "0%" of a 96 MP photo read as "nothing was examined"; a whole small image has no rest.
+    shown = "less than 1%" if 0 < share < 0.005 else f"{share:.0%}"
+    rest = "" if share >= 0.995 else " The rest was not examined."
+    return f"The model examined {patches} ({shown} of the image){traces}.{rest}"
 
 
 def describe_row(row: Row) -> str:

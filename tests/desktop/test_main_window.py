@@ -377,6 +377,13 @@ def test_under_the_picture_it_says_how_much_of_it_the_model_examined(tmp_path, q
     # Overlapping patches count once: two 32 px crops, half over each other, on a 64 x 64 image.
     two = Result(sha256="0" * 64, width=64, height=64, crops=[CropScore(0, 0, 32, 0.5), CropScore(16, 16, 32, 0.5)])
     assert examined_share(two) == (32 * 32 * 2 - 16 * 16) / (64 * 64)
+    # A 96 MP photo's few patches are "less than 1%", not "0%" (read as nothing examined); all of it has no rest.
+    from desktop.ui.detail_pane import examined_text
+
+    huge = Result(sha256="0" * 64, width=12000, height=8000, crops=[CropScore(0, 0, 96, 0.5)] * 8)
+    assert "(less than 1% of the image)" in examined_text(huge, False)
+    whole = Result(sha256="0" * 64, width=96, height=96, crops=[CropScore(0, 0, 96, 0.5)])
+    assert examined_text(whole, False) == "The model examined 1 patch (100% of the image)."
 
 
 def test_a_file_changed_after_its_scan_shows_no_old_overlays_and_asks_for_a_rescan(
