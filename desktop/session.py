@@ -268,17 +268,17 @@ class AppSession(QObject):
         where = next(iter(folders)) if len(folders) == 1 else f"{len(folders)} watched folders"
         self.notify.emit(f"{len(arrivals)} likely AI-generated images", f"{listed} in {where}", len(arrivals))
 
-    def pasted_image_path(self, how: str = "pasted") -> Path:
+    def pasted_image_path(self, how: str = "pasted", suffix: str = ".png") -> Path:
         """Where image data (pasted, or dropped from a program that sends pixels, not a file) is saved so it
-        can be scanned, revealed and kept; ``how`` begins its name."""
+        can be scanned, revealed and kept; ``how`` begins its name, ``suffix`` ends it."""
         folder = self.store.path.parent / "pasted"
         folder.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y-%m-%d %H-%M-%S")
-        candidate = folder / f"{how} {stamp}.png"
+        candidate = folder / f"{how} {stamp}{suffix}"
         counter = 1
         while candidate.exists():
             counter += 1
-            candidate = folder / f"{how} {stamp} ({counter}).png"
+            candidate = folder / f"{how} {stamp} ({counter}){suffix}"
         return candidate
 
 

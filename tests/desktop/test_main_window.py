@@ -763,6 +763,33 @@ def test_copy_result_and_paste_image_from_clipboard(tmp_path, qtbot, model_path,
     assert "web address" in window.statusBar().currentMessage()
 
 
+def test_a_pasted_jpeg_is_kept_byte_for_byte_and_a_pasted_path_is_scanned(tmp_path, qtbot, model_path, make_window):
+    """A browser's "Copy image" offers the encoded file: it was decoded and re-encoded as PNG on the window's
+    thread (seconds for a photo, its JPEG traces gone). A path copied as text ("Copy as path", a terminal), quoted
+    or as a file: URL, was "no image or image files"; a web address as text was not told apart."""
+    window = make_window(model_path)
+    jpeg = io.BytesIO()
+    Image.fromarray(np.full((90, 120, 3), 230, np.uint8)).save(jpeg, "JPEG", quality=70)
+    copied = QMimeData()
+    copied.setData("image/jpeg", jpeg.getvalue())
+    assert window.scan_mime(copied, "clipboard")
+    wait_for_results(qtbot, window, 1)
+    (row,) = window.model.rows()
+    assert row.path.endswith(".jpg") and Path(row.path).read_bytes() == jpeg.getvalue()
+    first, second = write_image(tmp_path / "first photo.png", 30), write_image(tmp_path / "second.png", 40)
+    text = QMimeData()
+    text.setText(f'"{first}"\nfile://{second}\n')
+    assert window.scan_mime(text, "clipboard")
+    wait_for_results(qtbot, window, 3)
+    assert {r.name for r in window.model.rows()} >= {"first photo.png", "second.png"}
+    web = QMimeData()
+    web.setText("https://example.com/cat.jpg")
+    assert not window.scan_mime(web, "clipboard") and "web address" in window.statusBar().currentMessage()
+    prose = QMimeData()
+    prose.setText("a sentence, not a file")
+    assert not window.scan_mime(prose, "clipboard") and "no image or image files" in window.statusBar().currentMessage()
+
+
 def test_export_counts_in_words_and_says_when_filters_hide_everything(tmp_path, qtbot, model_path, make_window):
     window = make_window(model_path)
     drop(window, [write_image(tmp_path / "a.png", 230)])
