@@ -39,6 +39,7 @@ def with_cascade(source: Path, target: Path, first_crops: int, margin: float,
     if first_crops >= updated.max_crops:
         raise ContractError(f"a first stage of {first_crops} crops is the whole plan (max_crops {updated.max_crops})")
     stamp(model, updated)  # validates
+    Path(target).parent.mkdir(parents=True, exist_ok=True)  # as python -m export makes its --out folder
     onnx.save(model, str(target))
     return updated
 

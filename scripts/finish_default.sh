@@ -6,11 +6,14 @@
 #   scripts/finish_default.sh [MANIFEST] [RUN] [OUT_MODELS] [VERSION]
 # Everything lands in RUN (recipe.json, calibration.json, eval_test/) and OUT_MODELS.
 set -euo pipefail
+# Paths as typed are relative to where the command was typed, not to the checkout the script runs in.
+manifest=$(realpath -m -- "${1:-$HOME/synthspot-data/forged/manifest.jsonl}")
+run=$(realpath -m -- "${2:-$HOME/synthspot-data/runs/default-lite0}")
+models=$(realpath -m -- "${3:-$run/models}")
+# No version given: export stamps the weights' digest, so a retrained model never answers from another's
+# stored verdicts (the results cache is keyed by name and version; every export here was "2").
+version=${4:-}
 cd "$(dirname "$0")/.."
-manifest=${1:-$HOME/synthspot-data/forged/manifest.jsonl}
-run=${2:-$HOME/synthspot-data/runs/default-lite0}
-models=${3:-$run/models}
-version=${4:-2}
 recipe_crops=${RECIPE_CROPS:-8,28}  # crop counts the recipe compares on val
 # val reals perturbed as evaluation perturbs them, each held to the FPR as its own kind (version 11: half size)
 calibration_perturbations=${CALIBRATION_PERTURBATIONS:-downscale0.5}
@@ -25,11 +28,11 @@ $py -m training calibrate --checkpoint "$run/checkpoint" --data "$manifest" --sp
     --max-crops "$max_crops" --aggregation "$aggregation" --crop-plan texture \
     --perturbations "$calibration_perturbations" --out "$run/calibration.json"
 $py -m export --checkpoint "$run/checkpoint" --calibration "$run/calibration.json" --out "$models" \
-    --name synthspot-lite0 --version "$version" --precisions fp32 --parity-data "$manifest"
+    --name synthspot-lite0 ${version:+--version "$version"} --precisions fp32 --parity-data "$manifest"
 $py -m training.evaluate --onnx "$models/synthspot-lite0-fp32.onnx" --data "$manifest" --split test \
     --perturbations all --calibration "$run/calibration.json" --out "$run/eval_test"
 # Export again with the held-out summary stamped into the model's metadata, fp16 too. Export exits
 # non-zero when a precision fails its parity check (it says which and keeps the others).
 $py -m export --checkpoint "$run/checkpoint" --calibration "$run/calibration.json" --out "$models" \
-    --name synthspot-lite0 --version "$version" --precisions fp32,fp16 --parity-data "$manifest" \
+    --name synthspot-lite0 ${version:+--version "$version"} --precisions fp32,fp16 --parity-data "$manifest" \
     --metrics "$run/eval_test/metrics.json" || echo "a precision was refused: see above"

@@ -5,9 +5,10 @@
 # command after an interruption; a larger count keeps the crops already made and adds the rest.
 #   scripts/forge_default.sh [CORPUS] [OUT] [extra forge flags, e.g. --domains upsample,regenerate]
 set -euo pipefail
+# Paths as typed are relative to where the command was typed, not to the checkout the script runs in.
+corpus=$(realpath -m -- "${1:-$HOME/synthspot-data/corpus}")
+out=$(realpath -m -- "${2:-$HOME/synthspot-data/forged}")
 cd "$(dirname "$0")/.."
-corpus=${1:-$HOME/synthspot-data/corpus}
-out=${2:-$HOME/synthspot-data/forged}
 shift $(( $# > 2 ? 2 : $# ))
 exec .venv/bin/python -m training.data.forge --corpus "$corpus" --out "$out" \
     --crops-per-photo 48 --crop-sizes 256,384 --processed 4 --workers 2 "$@"

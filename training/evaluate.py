@@ -107,6 +107,17 @@ def photo_intervals(scores: Scores, photos: Sequence[str], resamples: int) -> di
     return out
 
 
+
+def stamped_calibration(scorer):
+    """An exported model's own metadata (its thresholds and logit scaling), what the app scores it with; None where
+    the file has none to give. Without it an ONNX model was scored at 0.5 and no scaling: not as the app does."""
+    from engine.contract import ContractError, ModelMetadata
+
+    try:
+        return ModelMetadata.from_props(scorer.session.get_modelmeta().custom_metadata_map)
+    except (ContractError, KeyError, ValueError):
+        return None
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -118,9 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-crops", type=at_least(1), help="crops per image (default: the model's)")
     parser.add_argument("--aggregation", choices=AGGREGATIONS, help="default: the model's (mean for checkpoints)")
     parser.add_argument("--crop-plan", choices=("grid", "texture"), help="default: the model's (grid for checkpoints)")
-    parser.add_argument("--perturbations", default="all", help="comma list of " + ",".join(PERTURBATIONS) + ", 'all' or 'none'")
+    parser.add_argument("--perturbations", default="all", help="comma list of " + ",".join(PERTURBATIONS)
+                        + ", 'all' or 'none' (default: all)")
     parser.add_argument("--calibration", help="calibration.json: probabilities on its logit scaling, accuracies at "
-                                              "its likely_ai threshold (default: raw logits, 0.5)")
+                                              "its likely_ai threshold (default: an --onnx model's own, as the app "
+                                              "scores it; for a checkpoint raw logits at 0.5)")
     parser.add_argument("--out", required=True, help="folder for metrics.json, scores.npz, report.md and plots")
     parser.add_argument("--title", default="")
     parser.add_argument("--bootstrap", type=at_least(0), default=0, metavar="N",
@@ -149,12 +162,15 @@ def main(argv: list[str] | None = None) -> int:
         asked = tuple(fitted_value if value is None else value for value, fitted_value in zip(asked, fitted, strict=True))
     recipe = recipe.but(*asked)
     threshold, likely_real = 0.5, None
+    stamped = stamped_calibration(scorer) if calibration is None and args.onnx else None
     if calibration is not None:
         # Thresholds fitted on another crop size or recipe mean nothing here (export refuses the same).
         mismatches = calibration.mismatches(scorer.crop_size, recipe.max_crops, recipe.aggregation, recipe.crop_plan)
         if mismatches:
             parser.error("the calibration does not fit this model and recipe: " + "; ".join(mismatches))
         threshold, likely_real = calibration.likely_ai, calibration.likely_real
+    elif stamped is not None:  # an exported model carries its own: scored as the app scores it
+        threshold, likely_real = stamped.thresholds.likely_ai, stamped.thresholds.likely_real
     records, base = load_records(args.data, args.split, args.layout)
     try:
         scores = score_records(records, base, scorer, recipe.max_crops, recipe.aggregation, perturbations,
@@ -163,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{error} (the app could not score it either: take it out of the data)")
     if calibration is not None:
         scores.scaling = calibration.scaling()
+    elif stamped is not None:
+        scores.scaling = stamped.logit_scaling
     summary = summarize(scores, threshold, likely_real)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

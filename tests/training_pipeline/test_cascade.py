@@ -23,7 +23,7 @@ def logistic(logit: float) -> float:  # the expected probability, computed apart
 
 def test_the_engine_and_evaluation_score_a_cascade_model_alike(tmp_path, capsys):
     plain = brightness_model(tmp_path / "plain.onnx")
-    fast = tmp_path / "fast.onnx"
+    fast = tmp_path / "models" / "fast.onnx"  # a folder not made yet, as `python -m export --out` takes one
     assert cascade_main(["--model", str(plain), "--first-crops", "2", "--margin", "0.05", "--out", str(fast)]) == 0
     assert "test-brightness 1+cascade, cascade first 2 of 8 crops, margin 0.05" in capsys.readouterr().out
     metadata = ModelMetadata.from_props({p.key: p.value for p in onnx.load(str(fast)).metadata_props})

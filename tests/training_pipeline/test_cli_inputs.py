@@ -79,6 +79,21 @@ def test_the_same_manifest_spelled_another_way_resumes(flat_manifest, tmp_path, 
     assert _train(CONFIGS / "tiny.toml", run, other) == 2  # another file, even with the same lines
 
 
+def test_evaluate_scores_an_exported_model_with_its_own_thresholds_and_scaling(flat_manifest, tmp_path):
+    """``evaluate --onnx`` without --calibration scored at 0.5 with no logit scaling and reported no verdicts the
+    app would show, though the model carries both (the README says it scores "as the app does")."""
+    from engine.contract import LogitScaling, Thresholds
+    from tests.fixtures.synthetic import brightness_model
+
+    model = brightness_model(tmp_path / "m.onnx", thresholds=Thresholds(likely_ai=0.8, likely_real=0.3, fpr=0.01),
+                             logit_scaling=LogitScaling(2.0, -0.5))
+    assert evaluate_cli(["--onnx", str(model), "--data", str(flat_manifest), "--perturbations", "none",
+                         "--out", str(tmp_path / "eval")]) == 0
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert (metrics["threshold"], metrics["likely_real"]) == (0.8, 0.3)
+    assert metrics["logit_scaling"] == {"scale": 2.0, "offset": -0.5}
+
+
 def test_evaluate_scores_with_the_calibrations_recipe_and_refuses_another(flat_manifest, tmp_path,
                                                                                            capsys):
     run = tmp_path / "run"
