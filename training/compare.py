@@ -133,15 +133,19 @@ def compare(base: str | Path, candidate: str | Path, manifest: str | Path | None
     (base_payload, base_scores), (cand_payload, cand_scores) = load(base), load(candidate)
     if base_payload["split"] != cand_payload["split"] or not np.array_equal(base_scores["labels"], cand_scores["labels"]):
         raise NotComparable("the two evaluations scored different images (split or data differ)")
-    missing = set(base_payload["metrics"]) ^ set(cand_payload["metrics"])
-    if missing:
-        raise NotComparable(f"conditions scored by only one of them: {', '.join(sorted(missing))}")
+    # Conditions (clean, blur1, jpeg75...) scored by both are compared; the others are named, not a refusal
+    # (evaluate scores every perturbation unless told otherwise, so one run with --perturbations none stopped it).
+    common = [condition for condition in base_payload["metrics"] if condition in cand_payload["metrics"]]
+    only_one = sorted(set(base_payload["metrics"]) ^ set(cand_payload["metrics"]))
+    if "clean" not in common:
+        raise NotComparable("the clean images were not scored by both evaluations")
     lines = [f"| {base_payload['split']} | base | candidate | difference |", "|---|---|---|---|"]
 
     def add(name: str, old: float, new: float) -> None:
         lines.append(f"| {name} | {old:.4f} | {new:.4f} | {new - old:+.4f} |")
 
-    for condition, entry in base_payload["metrics"].items():
+    for condition in common:
+        entry = base_payload["metrics"][condition]
         lines.append(f"| **{condition}** | | | |")
         other = condition_rows(cand_payload["metrics"][condition]) | group_rows(cand_payload["metrics"][condition], groups or {})
         for name, value in (condition_rows(entry) | group_rows(entry, groups or {})).items():
@@ -159,9 +163,12 @@ def compare(base: str | Path, candidate: str | Path, manifest: str | Path | None
             add(name, value, cand_quality[name])
         if bootstrap:
             try:
-                lines += ["", *bootstrap_rows(base_payload["metrics"], records, base_scores, cand_scores, bootstrap)]
+                lines += ["", *bootstrap_rows(common, records, base_scores, cand_scores, bootstrap)]
             except ValueError as error:
                 raise NotComparable(f"no intervals: {error}") from None
+    if only_one:
+        lines += ["", f"Scored by only one of them, left out: {', '.join(only_one)} (evaluate both with the same "
+                      "--perturbations to compare them)."]
     return "\n".join(lines) + "\n"
 
 

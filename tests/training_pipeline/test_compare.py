@@ -55,6 +55,20 @@ def test_two_evaluations_side_by_side_with_stored_quality(forged_manifest, tmp_p
     assert counted <= len(records)
 
 
+def test_evaluations_of_different_perturbations_compare_what_both_scored(forged_manifest, tmp_path, capsys):
+    """One evaluation with --perturbations none against one with jpeg75 was refused ("conditions scored by only one
+    of them"): the clean images are compared, and the condition left out is named."""
+    trained_checkpoint(tmp_path / "checkpoint")
+    evaluate(tmp_path / "checkpoint", forged_manifest, tmp_path / "both")
+    assert training_cli(["evaluate", "--checkpoint", str(tmp_path / "checkpoint"), "--data", str(forged_manifest),
+                         "--perturbations", "none", "--out", str(tmp_path / "clean")]) == 0
+    capsys.readouterr()
+    assert compare_cli([str(tmp_path / "both"), str(tmp_path / "clean")]) == 0
+    printed = capsys.readouterr().out
+    assert "| **clean** |" in printed and "| **jpeg75** |" not in printed
+    assert "Scored by only one of them, left out: jpeg75" in printed
+
+
 def test_evaluations_of_different_images_or_unfinished_are_refused(forged_manifest, tmp_path, capsys):
     trained_checkpoint(tmp_path / "checkpoint")
     evaluate(tmp_path / "checkpoint", forged_manifest, tmp_path / "test")
