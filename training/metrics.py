@@ -121,8 +121,23 @@ def bootstrap_mean_aps(labels, groups, clusters, score_sets, resamples: int = 10
             raise ValueError("a resample holds no group with both fakes and reals: too few photos to resample")
         for column, scores in enumerate(score_sets):
             means[resample, column] = np.mean([
-                average_precision_score(labels[keep], scores[keep], sample_weight=weights[keep]) for keep in kept])
+                weighted_average_precision(labels[keep], scores[keep], weights[keep]) for keep in kept])
     return means
+
+
+def weighted_average_precision(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> float:
+    """sklearn's ``average_precision_score`` with sample weights (positive ones), in numpy alone: the bootstrap
+    calls it groups x conditions x resamples times, and sklearn's input checks were nearly all of that time
+    (a compare --bootstrap 1000 of 256 images took 8.5 minutes). Ties are one threshold, as sklearn has them."""
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="mergesort")
+    ordered = np.asarray(scores, dtype=np.float64)[order]
+    positive = np.asarray(labels, dtype=np.float64)[order] * np.asarray(weights, dtype=np.float64)[order]
+    negative = np.asarray(weights, dtype=np.float64)[order] - positive
+    ends = np.r_[np.flatnonzero(np.diff(ordered)), ordered.size - 1]  # the last image of each distinct score
+    true_positives, false_positives = np.cumsum(positive)[ends], np.cumsum(negative)[ends]
+    precision = true_positives / (true_positives + false_positives)
+    recall = true_positives / true_positives[-1]
+    return float(np.sum(np.diff(recall, prepend=0.0) * precision))
 
 
 def paired_bootstrap_mean_ap(labels, groups, clusters, base_scores, candidate_scores, resamples: int = 1000,

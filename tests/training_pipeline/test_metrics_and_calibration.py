@@ -274,3 +274,21 @@ def test_the_recipe_scores_the_pixels_the_engine_decodes(tmp_path):
     assert 100 < decoded.mean() < 130
     white = scorer(np.full((1, 32, 32, 3), 255, np.uint8))
     assert np.all(np.abs(logits - white[0]) > 1.0)  # not scored as the clipped white image
+
+
+def test_the_bootstraps_weighted_ap_is_sklearns():
+    """The bootstrap's own AP (sklearn's input checks were nearly all of a compare --bootstrap's minutes) gives
+    sklearn's figure, ties and repeated photos' weights included."""
+    from sklearn.metrics import average_precision_score
+
+    from training.metrics import weighted_average_precision
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        size = int(rng.integers(2, 300))
+        labels = rng.integers(0, 2, size)
+        labels[0], labels[1] = 0, 1
+        scores = np.round(rng.random(size), int(rng.integers(1, 4)))  # rounded: many ties
+        weights = rng.integers(1, 4, size).astype(float)
+        assert weighted_average_precision(labels, scores, weights) == pytest.approx(
+            average_precision_score(labels, scores, sample_weight=weights), abs=1e-12)
