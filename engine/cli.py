@@ -173,12 +173,18 @@ def cmd_scan(args) -> int:
     missing = [p for p in args.paths if _missing(p)]
     if missing:
         stdin = "; reading images from standard input ('-') is not supported" if "-" in missing else ""
-        print(f"synthspot: no such file or folder: {', '.join(map(display_path, missing))}{stdin}", file=sys.stderr)
-        return EXIT_USAGE
+        # Some there, some not (a batch from xargs, one deleted meanwhile): the others are scanned, the missing
+        # ones said here only (not error rows in the shared history). None there: a usage error.
+        scanned_anyway = "" if len(missing) == len(args.paths) else " (not scanned; the others are)"
+        print(f"synthspot: no such file or folder: {', '.join(map(display_path, missing))}{stdin}{scanned_anyway}",
+              file=sys.stderr)
+        if not scanned_anyway:
+            return EXIT_USAGE
     detector = load_detector(args.model, args.provider)
     store = None if args.no_cache else open_store(args.store, args.move_corrupt_store)
     skipped: list[tuple[str, str]] = []
-    files = list(expand_paths(args.paths, recursive=not args.no_recursive, skipped=skipped))
+    files = list(expand_paths([p for p in args.paths if p not in missing], recursive=not args.no_recursive,
+                              skipped=skipped))
     list_skipped(skipped)
     mode = "json" if args.json else "csv" if args.csv else "table"
     printer = StreamingPrinter(mode)

@@ -5,6 +5,7 @@ import shlex
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -129,6 +130,16 @@ def test_a_closed_stderr_or_stdout_does_not_crash_the_scan_or_mix_into_its_outpu
     else:
         assert done.returncode == 1 and "standard output is closed" in done.stderr and "stored" in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_a_missing_file_among_others_does_not_end_the_batch(tmp_path, capsys, brightness_model_path):
+    """`synthspot scan a.jpg gone.jpg` (an xargs batch with a file deleted meanwhile) scanned nothing, exit 2."""
+    there = solid_image(tmp_path / "there.png", 100)
+    gone = tmp_path / "gone.png"
+    code, out, err = run_cli(["scan", "--json", "--no-cache", "--model", str(brightness_model_path), str(there),
+                              str(gone)], capsys)
+    assert code == 0 and f"no such file or folder: {gone} (not scanned; the others are)" in err
+    assert [Path(row["path"]).name for row in map(json.loads, out.splitlines())] == ["there.png"]
 
 
 def test_a_dash_for_standard_input_is_said_to_be_unsupported(tmp_path, capsys, brightness_model_path):
