@@ -47,6 +47,17 @@ def damaged_store(path):
     return path
 
 
+def foreign_database(path, *statements):
+    """Another program's SQLite file, world-readable, made with ``statements``."""
+    db = sqlite3.connect(path)
+    for statement in statements:
+        db.execute(statement)
+    db.commit()
+    db.close()
+    path.chmod(0o644)
+    return path
+
+
 def test_a_folder_as_store_is_refused_once(tmp_path, image, capsys):
     code, out, err = scan(capsys, image, tmp_path)
     assert code == 2 and out == ""
@@ -77,13 +88,7 @@ def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path, image
 def test_another_programs_sqlite_database_is_refused_and_left_alone(tmp_path, image, capsys):
     """A mistyped --store naming another program's database: SynthSpot added its five tables beside the
     program's own (and made the file user-only)."""
-    other = tmp_path / "places.sqlite"
-    db = sqlite3.connect(other)
-    db.execute("CREATE TABLE notes (t TEXT)")
-    db.execute("INSERT INTO notes VALUES ('mine')")
-    db.commit()
-    db.close()
-    other.chmod(0o644)
+    other = foreign_database(tmp_path / "places.sqlite", "CREATE TABLE notes (t TEXT)", "INSERT INTO notes VALUES ('mine')")
     before = other.read_bytes()
     code, out, err = scan(capsys, image, other, "--move-corrupt-store")
     assert code == 2 and out == "" and "another program's SQLite database" in err and "Traceback" not in err
@@ -106,13 +111,8 @@ def test_a_pipe_as_store_is_refused_and_left_alone(tmp_path, image, capsys):
 def test_another_programs_database_with_a_results_table_of_its_own_is_left_alone(tmp_path, image, capsys):
     """A table named ``results`` made a file SynthSpot's: chmodded and switched to WAL for good, then refused
     with "no such column: scanned_at"."""
-    other = tmp_path / "grades.db"
-    db = sqlite3.connect(other)
-    db.execute("CREATE TABLE results (id INTEGER, score REAL)")
-    db.execute("CREATE TABLE users (name TEXT)")
-    db.commit()
-    db.close()
-    other.chmod(0o644)
+    other = foreign_database(tmp_path / "grades.db", "CREATE TABLE results (id INTEGER, score REAL)",
+                             "CREATE TABLE users (name TEXT)")
     code, out, err = scan(capsys, image, other)
     assert code == 2 and "another program's SQLite database" in err and "Traceback" not in err
     db = sqlite3.connect(other)

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.extension.conftest import PageHandler, ServeProcess, badges, pair_extension, wait_for_badges
-from tests.extension.test_browser import POPUP, write_image
+from tests.extension.test_browser import POPUP, paired_page_of, scan_from_popup, write_image
+
+pytestmark = pytest.mark.browser
 
 
-def a_page(folder, body: str) -> None:
-    (folder / "index.html").write_text(f'<!doctype html><body style="margin:20px">{body}</body>')
-
-
-def three_images(folder) -> None:
+def three_images(folder) -> str:
+    """Three images of different brightness in the page server's folder; the page body that shows them."""
     for index in range(3):
         write_image(folder / f"p{index}.png", 60 + 60 * index, (280, 180), texture=12)
-    a_page(folder, "".join(f'<img src="p{index}.png" width="280" height="180">' for index in range(3)))
+    return "".join(f'<img src="p{index}.png" width="280" height="180">' for index in range(3))
 
 
 def test_auto_scan_stays_quiet_once_the_app_has_forgotten_this_browser(browser, page_server, synthspot_serve,
@@ -23,7 +24,7 @@ def test_auto_scan_stays_quiet_once_the_app_has_forgotten_this_browser(browser, 
     """After the app's pairings were reset, every auto-scanned page got "Not paired with this SynthSpot" on every
     image, though auto-scan is quiet while this browser is not paired (the popup says why)."""
     folder, base = page_server
-    three_images(folder)
+    (folder / "index.html").write_text(three_images(folder))
     worker = browser.service_workers[0]
     pair_extension(worker, synthspot_serve)
     worker.evaluate("(origin) => chrome.storage.local.set({ autoScanSites: [origin] })", base)
@@ -49,8 +50,6 @@ def test_auto_scan_stays_quiet_once_the_app_has_forgotten_this_browser(browser, 
 def test_a_huge_linked_image_is_refused_before_it_is_downloaded(browser, page_server, synthspot_serve, monkeypatch):
     """"Check link with SynthSpot" on a 160 MB file downloaded all of it (minutes on a real line, the memory
     held) before saying it was too large; with or without a Content-Length."""
-    folder, base = page_server
-    a_page(folder, '<a href="declared.jpg">full size</a> <a href="undeclared.jpg">full size</a>')
     size, sent = 160 * 1024 * 1024, {"declared.jpg": 0, "undeclared.jpg": 0}
     plain_get = PageHandler.do_GET
 
@@ -72,10 +71,8 @@ def test_a_huge_linked_image_is_refused_before_it_is_downloaded(browser, page_se
             pass  # the extension hung up: what it should do
 
     monkeypatch.setattr(PageHandler, "do_GET", huge_get)
-    worker = browser.service_workers[0]
-    pair_extension(worker, synthspot_serve)
-    page = browser.new_page()
-    page.goto(f"{base}/index.html")
+    worker, _page, base = paired_page_of(browser, page_server, synthspot_serve,
+                                         '<a href="declared.jpg">full size</a> <a href="undeclared.jpg">full size</a>')
     for name in sent:
         worker.evaluate("""async ([linkUrl]) => {
           const [tab] = await chrome.tabs.query({ url: "http://127.0.0.1/*" });
@@ -90,8 +87,7 @@ def test_a_huge_linked_image_is_refused_before_it_is_downloaded(browser, page_se
 def test_a_page_reloaded_during_its_scan_is_said_so_not_summed_as_nothing(browser, page_server, synthspot_serve,
                                                                            monkeypatch):
     """The popup said "Finished: checked 0 images on …: ." when the page reloaded while its images were checked."""
-    folder, base = page_server
-    three_images(folder)
+    body = three_images(page_server[0])
     plain_get, slow = PageHandler.do_GET, {"on": False}
 
     def slow_get(handler):
@@ -100,11 +96,7 @@ def test_a_page_reloaded_during_its_scan_is_said_so_not_summed_as_nothing(browse
         plain_get(handler)
 
     monkeypatch.setattr(PageHandler, "do_GET", slow_get)
-    worker = browser.service_workers[0]
-    pair_extension(worker, synthspot_serve)
-    page = browser.new_page()
-    page.goto(f"{base}/index.html")
-    page.wait_for_function("() => [...document.images].every((image) => image.complete)")
+    _worker, page, _base = paired_page_of(browser, page_server, synthspot_serve, body)
     popup = browser.new_page()
     popup.goto(POPUP)
     popup.wait_for_selector('#connection[data-state="paired"]')
@@ -125,7 +117,7 @@ def test_an_image_from_a_host_that_refuses_hotlinks_is_checked(browser, page_ser
     import http.server
     import threading
 
-    folder, base = page_server
+    base = page_server[1]
     cdn_folder = tmp_path / "cdn"
     cdn_folder.mkdir()
     write_image(cdn_folder / "art.png", 230, (280, 180), texture=12)
@@ -145,12 +137,9 @@ def test_an_image_from_a_host_that_refuses_hotlinks_is_checked(browser, page_ser
     threading.Thread(target=cdn.serve_forever, daemon=True).start()
     try:
         image_url = f"http://127.0.0.2:{cdn.server_address[1]}/art.png"
-        a_page(folder, f'<img src="{image_url}" width="280" height="180">')
-        worker = browser.service_workers[0]
-        pair_extension(worker, synthspot_serve)
-        page = browser.new_page()
-        page.goto(f"{base}/index.html")
-        page.wait_for_function("() => document.images[0].complete && document.images[0].naturalWidth > 0")
+        worker, page, _base = paired_page_of(browser, page_server, synthspot_serve,
+                                             f'<img src="{image_url}" width="280" height="180">')
+        assert page.evaluate("() => document.images[0].naturalWidth") > 0  # the page itself is sent the image
         worker.evaluate("""async ([srcUrl]) => {
           const [tab] = await chrome.tabs.query({ url: "http://127.0.0.1/*" });
           return checkFromMenu({ menuItemId: MENU_ID, srcUrl, frameId: 0 }, tab); }""", [image_url])
@@ -185,9 +174,8 @@ def test_an_image_whose_blob_address_the_page_revoked_is_checked_from_its_pixels
                                                                                  synthspot_serve):
     """Pages revoke a blob: address once its image has loaded (the usual way): the image stayed on screen and the
     badge said "Image could not be fetched"."""
-    folder, base = page_server
-    write_image(folder / "dark.png", 30, (280, 180), texture=12)
-    a_page(folder, """<img id="revoked" width="280" height="180">
+    write_image(page_server[0] / "dark.png", 30, (280, 180), texture=12)
+    worker, page, base = paired_page_of(browser, page_server, synthspot_serve, """<img id="revoked" width="280" height="180">
 <script>
 fetch("dark.png").then((r) => r.blob()).then((b) => {
   const address = URL.createObjectURL(b), image = document.getElementById("revoked");
@@ -195,14 +183,7 @@ fetch("dark.png").then((r) => r.blob()).then((b) => {
   image.src = address;
 });
 </script>""")
-    worker = browser.service_workers[0]
-    pair_extension(worker, synthspot_serve)
-    page = browser.new_page()
-    page.goto(f"{base}/index.html")
     page.wait_for_function("() => document.images[0].complete && document.images[0].naturalWidth > 0")
-    popup = browser.new_page()
-    popup.goto(POPUP)
-    popup.wait_for_selector('#connection[data-state="paired"]')
-    popup.click("#scan-page")
+    scan_from_popup(browser)
     found = wait_for_badges(worker, f"{base}/*", lambda found: len(found) == 1 and found[0]["state"] != "checking")
     assert found[0]["state"] == "done" and found[0]["src"].startswith("blob:"), found[0]["title"]
