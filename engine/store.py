@@ -341,7 +341,7 @@ class Store:
         found: set[str] = set()
         with self._connect() as db:
             for path in paths:
-                found.update(row[0] for row in db.execute("SELECT sha256 FROM results WHERE path=?", (db_path(path),)))
+                found |= _results_at(db, db_path(path))
         return found
 
     def delete_history(self, items: list[tuple[str, str]]) -> set[str]:
@@ -357,7 +357,7 @@ class Store:
                         db.execute(f"DELETE FROM {table} WHERE sha256=?", (sha256,))
                 if path:
                     stored = db_path(path)
-                    forgotten.update(row[0] for row in db.execute("SELECT sha256 FROM results WHERE path=?", (stored,)))
+                    forgotten |= _results_at(db, stored)
                     for table in ("results", "sightings", "errors"):
                         db.execute(f"DELETE FROM {table} WHERE path=?", (stored,))
         return forgotten
@@ -556,3 +556,8 @@ class _Transaction:
     def __exit__(self, exc_type, exc, tb):
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
         return False
+
+
+def _results_at(db: sqlite3.Connection, stored_path: str | bytes) -> set[str]:
+    """The sha256 of every result stored at this path (as the store writes paths: ``db_path``)."""
+    return {row[0] for row in db.execute("SELECT sha256 FROM results WHERE path=?", (stored_path,))}
