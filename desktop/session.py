@@ -290,11 +290,11 @@ def crash_guard_text(path: str, provider: str) -> str:
     """What the person is told when the last run ended while loading this model on this provider: what is used
     instead (the built-in model on the CPU), and what to choose in Settings to try theirs again."""
     on = "" if provider in ("auto", "cpu") else f" on {provider.upper()}"
-    gpu = {"auto": "Automatic", "cpu": ""}.get(provider, provider.upper())
+    choice = {"auto": "Automatic", "cpu": ""}.get(provider, provider.upper())  # as the provider list names it
     if not path:
         return (f"SynthSpot closed while loading the built-in model{on} last time, so this time it runs on the CPU. "
-                f"To try again, choose {gpu} under Execution provider in Settings.")
+                f"To try again, choose {choice} under Execution provider in Settings.")
     name = Path(path).name
-    with_provider = f", with {gpu} under Execution provider" if gpu else ""
+    with_provider = f", with {choice} under Execution provider" if choice else ""
     return (f"SynthSpot closed while loading {name}{on} last time, so this time it uses the built-in model on the "
             f"CPU. To try it again, choose it in Settings{with_provider}.")
