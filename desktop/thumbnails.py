@@ -74,19 +74,23 @@ def in_srgb(image: Image.Image) -> Image.Image:
         return image
 
 
-def load_scaled(path: str, longest_side: int) -> QImage | None:
-    """Decode an image file to a QImage no longer than ``longest_side`` on either side; None when it cannot be."""
-    try:
-        image = decode_for_display(path, longest_side)
-        # Opaque images say so (RGBX): the view shows a checkerboard only where pixels can be transparent.
-        transparent = "A" in image.getbands() or image.has_transparency_data
-        image = image.convert("RGBA" if transparent else "RGBX")
-    except Exception:  # untrusted bytes: beyond DecodeError, damaged EXIF raises its own kinds; the worker goes on
-        return None
+def qimage_of(image: Image.Image) -> QImage:
+    """A Pillow image in sRGB as a QImage that owns its pixels. Opaque images say so (RGBX): the views show a
+    checkerboard only where pixels can be transparent."""
+    transparent = "A" in image.getbands() or image.has_transparency_data
+    image = image.convert("RGBA" if transparent else "RGBX")
     data = image.tobytes()
     qimage = QImage(data, image.width, image.height, image.width * 4,
                     QImage.Format.Format_RGBA8888 if transparent else QImage.Format.Format_RGBX8888)
     return qimage.copy()  # own the pixels: ``data`` dies with this frame
+
+
+def load_scaled(path: str, longest_side: int) -> QImage | None:
+    """Decode an image file to a QImage no longer than ``longest_side`` on either side; None when it cannot be."""
+    try:
+        return qimage_of(decode_for_display(path, longest_side))
+    except Exception:  # untrusted bytes: beyond DecodeError, damaged EXIF raises its own kinds; the worker goes on
+        return None
 
 
 class ImageCache(QObject):

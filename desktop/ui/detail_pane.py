@@ -10,11 +10,13 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (QApplication, QCheckBox, QHBoxLayout, QLabel, QSplitter, QTextBrowser, QVBoxLayout,
                                QWidget)
 
 from desktop.export import counted, expert_mix_text, model_label, score_text, shows_artifact_kind
+from desktop.regions import RegionReader
 from desktop.results_model import CANCELLED, QUEUED, QUEUED_TEXT, Row, source_label
 from desktop.thumbnails import ImageCache
 from desktop.ui.image_view import ImageView
@@ -212,6 +214,7 @@ class DetailPane(QWidget):
         self._can_scan = True
         self._heatmap_wanted = True  # the person's choice, kept while a model without maps hides it
         self.image_view = ImageView()
+        self.regions = RegionReader(self)  # the file's own pixels where the picture is zoomed into
         self.heatmap_toggle = QCheckBox("&Artifact heatmap")
         self.heatmap_toggle.setChecked(True)
         self.heatmap_toggle.setToolTip(HEATMAP_TIP)
@@ -247,6 +250,8 @@ class DetailPane(QWidget):
         self.heatmap_toggle.toggled.connect(self._overlays_changed)
         self.crops_toggle.toggled.connect(self._overlays_changed)
         images.imageReady.connect(self._image_ready)
+        self.image_view.regionWanted.connect(self._region_wanted)
+        self.regions.regionReady.connect(self._region_ready)
         self.show_row(None)
 
     def changeEvent(self, event) -> None:
@@ -274,6 +279,9 @@ class DetailPane(QWidget):
                 self.show_row(None)
 
     def show_row(self, row: Row | None) -> None:
+        if row is None or self._row is None or row.path != self._row.path or not row.path:
+            self.image_view.reset_zoom()  # another image: shown whole, the last one's pixels let go
+            self.regions.release()
         self._row = row
         if row is None:
             self.info.setHtml("<p class='muted'>Drop images or folders anywhere on the window, "
@@ -312,12 +320,26 @@ class DetailPane(QWidget):
         # (the toggles then go dead too).
         shows = pixmap is not None or message == "Loading…"
         self._overlays = shows and row.status not in (QUEUED, CANCELLED) and not changed_since_scan(row)
-        self.image_view.set_content(pixmap, row.result if self._overlays else None, message)
+        result = row.result
+        native = QSize(result.width, result.height) if result is not None and result.ok and result.width else None
+        self.image_view.set_content(pixmap, result if self._overlays else None, message, native)
         self._update_toggles()
 
     def _image_ready(self, path: str) -> None:
         if self._row is not None and self._row.path == path:
             self._refresh_image()
+
+    def _region_wanted(self, region: QRectF, device_size: QSize) -> None:
+        if self._row is not None and self._row.path:
+            self.regions.request(self._row.path, region, device_size)
+
+    def _region_ready(self, path: str, region: QRectF, image: QImage, native_size: QSize) -> None:
+        if self._row is not None and self._row.path == path:
+            self.image_view.set_detail(region, image, native_size)
+
+    def stop(self) -> None:
+        """The window is closing: the region reader's thread ends."""
+        self.regions.stop()
 
     def set_model_has_artifact_map(self, has_map: bool) -> None:
         """A model without an ``artifact_map`` output never draws one: the box shows unticked and dead."""

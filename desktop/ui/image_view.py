@@ -1,11 +1,15 @@
-"""The image at fit-to-pane size, with the artifact heatmap and per-crop boxes drawn over it."""
+"""The image, fitted to the pane or zoomed into, with the artifact heatmap and per-crop boxes drawn over it.
+
+Zoomed past its 1,600 px picture the view asks (``regionWanted``) for the part it shows at the file's own
+resolution, and draws it over the enlarged picture once it comes (``set_detail``).
+"""
 
 from __future__ import annotations
 
 import functools
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, QRectF, QSize, QSizeF, Qt
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, QSizeF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -57,6 +61,12 @@ def heatmap_image(cells: list) -> QImage | None:
 
 # A small image is shown at most this many times its size: blown up further it is a blur of its pixels.
 MAX_ZOOM = 2
+# Zoomed in, a file's pixel is shown at most this many screen pixels wide: enough to see one pixel's neighbours.
+MAX_PIXEL_ZOOM = 8
+ZOOM_STEP = 1.25  # one wheel notch or key press
+REGION_MARGIN = 0.25  # of the shown part, read around it on each side: a short drag needs no new read
+REGION_DELAY_MS = 120  # after the last zoom or drag step: a drag asks once it rests, not at every step
+ZOOM_HINT = "Scroll or double-click to zoom in, drag to move around; double-click again or press 0 to fit."
 
 
 def fit_rect(image_size: QSize, area: QRect) -> QRect:
@@ -66,6 +76,36 @@ def fit_rect(image_size: QSize, area: QRect) -> QRect:
     left = area.left() + (area.width() - scaled.width()) // 2
     top = area.top() + (area.height() - scaled.height()) // 2
     return QRect(left, top, scaled.width(), scaled.height())
+
+
+def zoomed_rect(fit: QRectF, area: QRectF, zoom: float, centre: QPointF) -> QRectF:
+    """The whole image's rectangle at ``zoom`` times its fitted size, with its point ``centre`` (fractions of
+    its width and height) at the middle of ``area``; moved so that no empty space shows on a side the
+    image could fill, and centred on an axis where it is narrower than the area."""
+    width, height = fit.width() * zoom, fit.height() * zoom
+
+    def place(start: float, length: float, extent: float, fraction: float) -> float:
+        if extent <= length:
+            return start + (length - extent) / 2
+        return min(start, max(start + length - extent, start + length / 2 - fraction * extent))
+
+    return QRectF(place(area.left(), area.width(), width, centre.x()),
+                  place(area.top(), area.height(), height, centre.y()), width, height)
+
+
+def shown_fraction(image: QRectF, area: QRectF) -> QRectF:
+    """The part of ``image`` inside ``area``, as fractions of the image."""
+    shown = image.intersected(area)
+    if shown.isEmpty():
+        return QRectF()
+    return QRectF((shown.left() - image.left()) / image.width(), (shown.top() - image.top()) / image.height(),
+                  shown.width() / image.width(), shown.height() / image.height())
+
+
+def fraction_rect(image: QRectF, fraction: QRectF) -> QRectF:
+    """``fraction`` (of the image) in the coordinates ``image`` is drawn in."""
+    return QRectF(image.left() + fraction.left() * image.width(), image.top() + fraction.top() * image.height(),
+                  fraction.width() * image.width(), fraction.height() * image.height())
 
 
 def place_labels(boxes, bounds: QRectF, text_width, text_height: int) -> list:
@@ -87,6 +127,10 @@ def place_labels(boxes, bounds: QRectF, text_width, text_height: int) -> list:
 
 
 class ImageView(QWidget):
+    # The part shown (fractions of the image, with a margin) and the screen pixels it covers: the detail pane
+    # reads it from the file and answers with ``set_detail``.
+    regionWanted = Signal(QRectF, QSize)
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -101,18 +145,51 @@ class ImageView(QWidget):
         self._message = "Select an image to see why SynthSpot scored it as it did."
         self.show_heatmap = True
         self.show_crops = True
+        self._native: QSize | None = None  # the file's own size, where known (the picture may be reduced)
+        self._zoom = 1.0  # times the fitted size
+        self._centre = QPointF(0.5, 0.5)  # the image point (fractions) at the middle of the pane
+        self._detail: tuple[QRectF, QImage] | None = None  # a region at the file's resolution, for the zoom
+        self._drag_from: QPointF | None = None
+        self._region_timer = QTimer(self)
+        self._region_timer.setSingleShot(True)
+        self._region_timer.setInterval(REGION_DELAY_MS)
+        self._region_timer.timeout.connect(self._ask_for_region)
+        self.setToolTip(ZOOM_HINT)
         self.setAccessibleDescription(self._message)
 
     # what the detail pane sets ---------------------------------------------------
 
-    def set_content(self, pixmap: QPixmap | None, result: Result | None, message: str = "") -> None:
+    def set_content(self, pixmap: QPixmap | None, result: Result | None, message: str = "",
+                    native_size: QSize | None = None) -> None:
+        """The picture (maybe reduced from the file), the result drawn over it, or a message in its place;
+        ``native_size``: the file's own size, where the pane knows it."""
+        if pixmap is None or self._pixmap is None or pixmap.cacheKey() != self._pixmap.cacheKey():
+            self._detail = None  # another picture, or the same file read again after a rescan
         self._pixmap = pixmap
         self._scaled = None
         self._result = result
         self._heatmap = heatmap_image(result.artifact_map) if result is not None and result.artifact_map else None
         self._message = message
+        if native_size is not None and not native_size.isEmpty():
+            self._native = QSize(native_size)
         self._describe()
+        self._view_changed()
+
+    def set_detail(self, region: QRectF, image: QImage, native_size: QSize) -> None:
+        """The file's pixels under ``region`` (fractions of the image), as ``regionWanted`` asked for."""
+        if self._pixmap is None or image.isNull() or region.isEmpty():
+            return
+        if not native_size.isEmpty():
+            self._native = QSize(native_size)
+        self._detail = (QRectF(region), image)
         self.update()
+
+    def reset_zoom(self) -> None:
+        """Back to the whole picture, forgetting the file's size and pixels (another image is selected)."""
+        self._zoom, self._centre = 1.0, QPointF(0.5, 0.5)
+        self._native, self._detail, self._drag_from = None, None, None
+        self._region_timer.stop()
+        self._view_changed()
 
     @property
     def message(self) -> str:
@@ -122,6 +199,16 @@ class ImageView(QWidget):
     @property
     def has_heatmap(self) -> bool:
         return self._heatmap is not None
+
+    @property
+    def zoom(self) -> float:
+        """Times the fitted size: 1.0 shows the whole picture."""
+        return self._zoom
+
+    @property
+    def has_detail(self) -> bool:
+        """Whether file pixels read for the zoom are drawn over the picture."""
+        return self._detail is not None and self._zoom > 1.0
 
     def set_overlays(self, heatmap: bool, crops: bool) -> None:
         self.show_heatmap, self.show_crops = heatmap, crops
@@ -140,15 +227,224 @@ class ImageView(QWidget):
         if self.show_crops and crops:
             boxes = "1 crop box with its score" if crops == 1 else f"{crops} crop boxes with their scores"
             shown.append(f"{boxes} (listed in the details)")
-        self.setAccessibleDescription("The image" + (" with " + " and ".join(shown) if shown else ""))
+        text = "The image" + (" with " + " and ".join(shown) if shown else "")
+        percent = self.actual_size_percent()
+        if self._zoom > 1.0 and percent is not None:
+            text += f", zoomed to {percent:.0f}% of its pixels (0 shows it whole)"
+        self.setAccessibleDescription(text)
 
-    def image_rect(self) -> QRect | None:
+    # geometry ---------------------------------------------------------------------------
+
+    def _area(self) -> QRect:
+        return self.rect().adjusted(6, 6, -6, -6)
+
+    def _fit(self) -> QRect | None:
         if self._pixmap is None or self._pixmap.isNull():
             return None
-        return fit_rect(self._pixmap.size(), self.rect().adjusted(6, 6, -6, -6))
+        return fit_rect(self._pixmap.size(), self._area())
+
+    def image_rectf(self) -> QRectF | None:
+        """The whole image's rectangle in the view, zoom applied (it reaches past the view when zoomed)."""
+        fit = self._fit()
+        if fit is None:
+            return None
+        if self._zoom <= 1.0:
+            return QRectF(fit)
+        return zoomed_rect(QRectF(fit), QRectF(self._area()), self._zoom, self._centre)
+
+    def image_rect(self) -> QRect | None:
+        rect = self.image_rectf()
+        return None if rect is None else rect.toAlignedRect()
+
+    def _native_width(self) -> int | None:
+        if self._native is not None:
+            return self._native.width()
+        return self._pixmap.width() if self._pixmap is not None else None
+
+    def actual_size_zoom(self) -> float | None:
+        """The zoom at which one of the file's pixels is one screen pixel."""
+        fit, native = self._fit(), self._native_width()
+        if fit is None or not native or fit.width() <= 0:
+            return None
+        return native / self.devicePixelRatioF() / fit.width()
+
+    def actual_size_percent(self) -> float | None:
+        """Screen pixels per file pixel, in per cent, at the zoom shown."""
+        rect, native = self.image_rectf(), self._native_width()
+        if rect is None or not native:
+            return None
+        return 100.0 * rect.width() * self.devicePixelRatioF() / native
+
+    def max_zoom(self) -> float:
+        actual = self.actual_size_zoom()
+        return 1.0 if actual is None else max(1.0, actual * MAX_PIXEL_ZOOM)
+
+    def zoom_to(self, zoom: float, anchor: QPointF | None = None) -> None:
+        """Zoom to ``zoom`` (clamped to fit .. 8 screen pixels per file pixel), keeping the image point under
+        ``anchor`` (view coordinates; the middle when None) where it is."""
+        before = self.image_rectf()
+        if before is None:
+            return
+        zoom = min(max(1.0, zoom), self.max_zoom())
+        area = QRectF(self._area())
+        anchor = area.center() if anchor is None else QPointF(anchor)
+        point = QPointF((anchor.x() - before.left()) / before.width(), (anchor.y() - before.top()) / before.height())
+        fit = self._fit()
+        assert fit is not None  # as ``before``
+        width, height = fit.width() * zoom, fit.height() * zoom
+        # The image's new top left puts ``point`` under ``anchor``; the centre follows from it.
+        left, top = anchor.x() - point.x() * width, anchor.y() - point.y() * height
+        self._zoom = zoom
+        self._centre = QPointF((area.center().x() - left) / width, (area.center().y() - top) / height)
+        self._settle()
+
+    def pan_by(self, dx: float, dy: float) -> None:
+        """Move the picture by (dx, dy) view pixels, as a drag does; it stops at its edges."""
+        rect = self.image_rectf()
+        if rect is None or self._zoom <= 1.0:
+            return
+        self._centre = QPointF(self._centre.x() - dx / rect.width(), self._centre.y() - dy / rect.height())
+        self._settle()
+
+    def _settle(self) -> None:
+        """The centre as the clamped rectangle shows it: a drag past an edge does not pile up beyond it."""
+        rect = self.image_rectf()
+        if rect is not None and self._zoom > 1.0:
+            area = QRectF(self._area())
+            self._centre = QPointF((area.center().x() - rect.left()) / rect.width(),
+                                   (area.center().y() - rect.top()) / rect.height())
+        else:
+            self._zoom, self._centre = 1.0, QPointF(0.5, 0.5)
+        self._describe()
+        self._view_changed()
+
+    def _view_changed(self) -> None:
+        if self._needs_region():
+            self._region_timer.start()
+        else:
+            self._region_timer.stop()
+        self._update_cursor()
+        self.update()
+
+    def _wanted_region(self) -> tuple[QRectF, QSize] | None:
+        """The shown part with a margin around it, and the screen pixels it covers."""
+        rect = self.image_rectf()
+        if rect is None:
+            return None
+        shown = shown_fraction(rect, QRectF(self._area()))
+        if shown.isEmpty():
+            return None
+        margin_x, margin_y = shown.width() * REGION_MARGIN, shown.height() * REGION_MARGIN
+        wanted = shown.adjusted(-margin_x, -margin_y, margin_x, margin_y).intersected(QRectF(0, 0, 1, 1))
+        ratio = self.devicePixelRatioF()
+        size = QSize(max(1, round(wanted.width() * rect.width() * ratio)),
+                     max(1, round(wanted.height() * rect.height() * ratio)))
+        return wanted, size
+
+    def _needs_region(self) -> bool:
+        """Zoomed past the picture's own pixels, where the file has more, and what is drawn does not cover it."""
+        rect = self.image_rectf()
+        if self._zoom <= 1.0 or rect is None or self._pixmap is None or self._message:
+            return False
+        shown_pixels = rect.width() * self.devicePixelRatioF()
+        if shown_pixels <= self._pixmap.width() * 1.05:
+            return False  # the picture has the pixels to show
+        if self._native is not None and self._native.width() <= self._pixmap.width():
+            return False  # the picture is the whole file
+        if self._detail is None:
+            return True
+        region, image = self._detail
+        shown = shown_fraction(rect, QRectF(self._area()))
+        if not region.contains(shown):
+            return True
+        # Enough of the file's pixels per screen pixel (all it has, when the screen shows more).
+        native = self._native_width() or 0
+        held = image.width() / max(region.width(), 1e-9)
+        return held < 0.9 * min(float(native), shown_pixels)
+
+    def _ask_for_region(self) -> None:
+        wanted = self._wanted_region() if self._needs_region() else None
+        if wanted is not None:
+            self.regionWanted.emit(*wanted)
 
     def sizeHint(self) -> QSize:
         return QSize(480, 360)
+
+    # zoom and drag ----------------------------------------------------------------------
+
+    def wheelEvent(self, event) -> None:
+        steps = event.angleDelta().y() / 120
+        if self._fit() is None or self._message or not steps:
+            super().wheelEvent(event)
+            return
+        self.zoom_to(self._zoom * ZOOM_STEP ** steps, event.position())
+        event.accept()
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or self._fit() is None or self._message:
+            super().mouseDoubleClickEvent(event)
+            return
+        if self._zoom > 1.0:
+            self.zoom_to(1.0)
+        else:
+            # The file's own pixels; a picture already shown at its size or larger goes to four times.
+            actual = self.actual_size_zoom() or 1.0
+            self.zoom_to(actual if actual > 1.05 else 4.0, event.position())
+        event.accept()
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self._zoom > 1.0:
+            self._drag_from = event.position()
+            self._update_cursor()
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._drag_from is not None:
+            position = event.position()
+            self.pan_by(position.x() - self._drag_from.x(), position.y() - self._drag_from.y())
+            self._drag_from = position
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._drag_from is not None and event.button() == Qt.MouseButton.LeftButton:
+            self._drag_from = None
+            event.accept()
+        super().mouseReleaseEvent(event)
+        self._update_cursor()
+
+    def keyPressEvent(self, event) -> None:
+        if self._fit() is None or self._message:
+            super().keyPressEvent(event)
+            return
+        key, step = event.key(), QRectF(self._area()).width() / 8
+        pans = {Qt.Key.Key_Left: (step, 0), Qt.Key.Key_Right: (-step, 0),
+                Qt.Key.Key_Up: (0, step), Qt.Key.Key_Down: (0, -step)}
+        if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom_to(self._zoom * ZOOM_STEP)
+        elif key == Qt.Key.Key_Minus:
+            self.zoom_to(self._zoom / ZOOM_STEP)
+        elif key == Qt.Key.Key_0:
+            self.zoom_to(1.0)
+        elif key == Qt.Key.Key_1 and self.actual_size_zoom() is not None:
+            self.zoom_to(self.actual_size_zoom() or 1.0)
+        elif key in pans and self._zoom > 1.0:
+            self.pan_by(*pans[key])
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+    def _update_cursor(self) -> None:
+        if self._drag_from is not None:
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+        elif self._zoom > 1.0:
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+        else:
+            self.unsetCursor()
 
     # painting ---------------------------------------------------------------------------
 
@@ -163,12 +459,35 @@ class ImageView(QWidget):
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.fillRect(self.rect(), self.palette().window())
-        target, pixmap = self.image_rect(), self._pixmap
+        target, pixmap = self.image_rectf(), self._pixmap
         if target is None or pixmap is None:
             painter.setPen(self.palette().placeholderText().color())
             painter.drawText(self.rect().adjusted(20, 20, -20, -20),
                              Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message)
             return
+        area = QRectF(self._area())
+        painter.save()
+        painter.setClipRect(area)
+        shown = target.intersected(area)
+        if pixmap.hasAlphaChannel():
+            painter.setBrushOrigin(target.topLeft())
+            painter.fillRect(shown, transparency_brush())
+        if self._zoom <= 1.0:
+            self._paint_fitted(painter, target.toAlignedRect(), pixmap)
+        else:
+            self._paint_zoomed(painter, target, shown, pixmap)
+        if self.show_heatmap and self._heatmap is not None:
+            painter.setOpacity(HEATMAP_OPACITY)
+            painter.drawImage(target, self._heatmap)
+            painter.setOpacity(1.0)
+        if self.show_crops and self._result is not None and self._result.crops and self._result.width:
+            self._draw_crops(painter, target, shown, self._result)
+        painter.restore()
+        percent = self.actual_size_percent()
+        if self._zoom > 1.0 and percent is not None:
+            self._draw_zoom_badge(painter, area, percent)
+
+    def _paint_fitted(self, painter: QPainter, target: QRect, pixmap: QPixmap) -> None:
         # Scaled to the screen's pixels, not the layout's: on a 2x screen a picture scaled to the layout's
         # size was blown up again by the painter, and fine artifacts became a grey smear.
         ratio = self.devicePixelRatioF()
@@ -181,18 +500,36 @@ class ImageView(QWidget):
                                          Qt.TransformationMode.FastTransformation if enlarged
                                          else Qt.TransformationMode.SmoothTransformation)
             self._scaled.setDevicePixelRatio(ratio)
-        if pixmap.hasAlphaChannel():
-            painter.setBrushOrigin(target.topLeft())
-            painter.fillRect(target, transparency_brush())
         painter.drawPixmap(target.topLeft(), self._scaled)
-        if self.show_heatmap and self._heatmap is not None:
-            painter.setOpacity(HEATMAP_OPACITY)
-            painter.drawImage(target, self._heatmap)
-            painter.setOpacity(1.0)
-        if self.show_crops and self._result is not None and self._result.crops and self._result.width:
-            self._draw_crops(painter, target, self._result)
 
-    def _draw_crops(self, painter: QPainter, target: QRect, result: Result) -> None:
+    def _paint_zoomed(self, painter: QPainter, target: QRectF, shown: QRectF, pixmap: QPixmap) -> None:
+        """Only the shown part is scaled (a 1600 px picture at 8x would be 160 MB): the picture smoothly, as a
+        stand-in; the file's own pixels over it as squares, once read."""
+        fraction = shown_fraction(target, shown)
+        source = QRectF(fraction.left() * pixmap.width(), fraction.top() * pixmap.height(),
+                        fraction.width() * pixmap.width(), fraction.height() * pixmap.height())
+        painter.drawPixmap(shown, pixmap, source)
+        if self._detail is not None:
+            region, image = self._detail
+            placed = fraction_rect(target, region)
+            enlarged = placed.width() * self.devicePixelRatioF() > image.width()
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, not enlarged)
+            painter.drawImage(placed, image)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+
+    def _draw_zoom_badge(self, painter: QPainter, area: QRectF, percent: float) -> None:
+        """How far in, at the top right: a zoomed crop of flat colour could be any part of any image."""
+        label = f"{percent:.0f}%"
+        metrics = painter.fontMetrics()
+        tag = QRectF(0, 0, metrics.horizontalAdvance(label) + 12, metrics.height() + 4)
+        tag.moveTopRight(area.topRight() + QPointF(-4, 4))
+        painter.setOpacity(0.85)
+        painter.fillRect(tag, self.palette().window())
+        painter.setOpacity(1.0)
+        painter.setPen(self.palette().windowText().color())
+        painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, label)
+
+    def _draw_crops(self, painter: QPainter, target: QRectF, bounds: QRectF, result: Result) -> None:
         scale_x, scale_y = target.width() / result.width, target.height() / result.height
         font = QFont(self.font())
         font.setBold(True)
@@ -202,7 +539,7 @@ class ImageView(QWidget):
         for crop in result.crops:
             # A crop larger than the image (the engine pads a tiny one) is drawn around the image, not past it.
             box = QRectF(target.left() + crop.left * scale_x, target.top() + crop.top * scale_y,
-                         crop.size * scale_x, crop.size * scale_y).intersected(QRectF(target))
+                         crop.size * scale_x, crop.size * scale_y).intersected(target)
             colour = probability_colour(crop.probability)
             painter.setBrush(Qt.BrushStyle.NoBrush)
             # A dark halo under the coloured line: amber on a grey photo is 1.1:1, the halo reads on any
@@ -211,9 +548,10 @@ class ImageView(QWidget):
             painter.drawRect(box)
             painter.setPen(QPen(colour, 2))
             painter.drawRect(box)
-            boxes.append((crop.probability, box, colour))
+            if box.intersects(bounds):  # zoomed in, a label is placed only for the boxes in view
+                boxes.append((crop.probability, box, colour))
         metrics = painter.fontMetrics()
-        for label, tag, colour in place_labels(boxes, QRectF(target), metrics.horizontalAdvance, metrics.height()):
+        for label, tag, colour in place_labels(boxes, bounds, metrics.horizontalAdvance, metrics.height()):
             fill, text = readable_badge(colour)
             painter.fillRect(tag, fill)
             painter.setPen(text)

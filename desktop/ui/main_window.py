@@ -939,3 +939,4 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         self.thumbnails.stop()
         self.detail_images.stop()
+        self.detail.stop()

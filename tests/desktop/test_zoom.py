@@ -1,0 +1,207 @@
+"""Zooming into the detail pane's picture: the wheel, a drag, a double-click and the keys, and the file's own
+pixels read in where the 1,600 px picture has too few (a 12,000 px photo's crops are a few pixels at fit)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QPoint, QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QImage, QPixmap, QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from desktop.regions import RegionReader, read_region, region_box
+from desktop.ui.image_view import ImageView, zoomed_rect
+from tests.desktop.conftest import WAIT_MS, wait_for_results, write_image
+from tests.desktop.test_main_window import drop, scanned_and_shown
+
+
+def striped_photo(path, size=(4800, 3200)):
+    """Grey with one-pixel black and white columns in its middle: at fit (1,600 px picture) they average to grey,
+    at the file's own resolution they alternate."""
+    width, height = size
+    pixels = np.full((height, width, 3), 128, dtype=np.uint8)
+    middle = (slice(height // 2 - 200, height // 2 + 200), slice(width // 2 - 200, width // 2 + 200))
+    block = pixels[middle]
+    block[:, 0::2] = 0
+    block[:, 1::2] = 255
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def view_with_picture(qtbot, size=(800, 600), view_size=(400, 300)) -> ImageView:
+    view = ImageView()
+    qtbot.addWidget(view)
+    view.resize(*view_size)
+    pixmap = QPixmap(*size)
+    pixmap.fill(QColor(90, 120, 150))
+    view.set_content(pixmap, None, "")
+    view.show()
+    return view
+
+
+def wheel(view: ImageView, at: QPointF, notches: int) -> None:
+    event = QWheelEvent(at, view.mapToGlobal(at), QPoint(), QPoint(0, 120 * notches), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(view, event)
+
+
+def double_click(qtbot, view: ImageView, at: QPoint) -> None:
+    """QTest's double-click leaves Qt believing the button is still down (QGuiApplication.mouseButtons): the
+    release a real mouse sends after it, so later focus changes in the same process are not taken as clicks."""
+    qtbot.mouseDClick(view, Qt.MouseButton.LeftButton, pos=at)
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=at)
+
+
+def image_point_at(view: ImageView, at: QPointF) -> QPointF:
+    rect = view.image_rectf()
+    return QPointF((at.x() - rect.left()) / rect.width(), (at.y() - rect.top()) / rect.height())
+
+
+def test_zoomed_rect_fills_the_area_and_centres_what_is_smaller():
+    area = QRectF(0, 0, 400, 300)
+    fit = QRectF(0, 0, 400, 300)
+    # Asked to centre on the image's corner at 2x: it stops at the edge instead of showing empty space.
+    corner = zoomed_rect(fit, area, 2.0, QPointF(0.0, 0.0))
+    assert (corner.left(), corner.top(), corner.width(), corner.height()) == (0, 0, 800, 600)
+    middle = zoomed_rect(fit, area, 2.0, QPointF(0.5, 0.5))
+    assert (middle.left(), middle.top()) == (-200, -150)
+    # A tall strip fitted 100 px wide stays centred across while zoomed, however it is asked.
+    strip = zoomed_rect(QRectF(150, 0, 100, 300), area, 2.0, QPointF(0.9, 0.5))
+    assert strip.left() == 100 and strip.width() == 200
+
+
+def test_the_wheel_zooms_about_the_pointer_and_stops_at_fit(qtbot):
+    view = view_with_picture(qtbot)
+    at = QPointF(120, 90)
+    before = image_point_at(view, at)
+    wheel(view, at, 3)
+    assert view.zoom == pytest.approx(1.25 ** 3)
+    after = image_point_at(view, at)
+    # The image point under the pointer stayed under it.
+    assert after.x() == pytest.approx(before.x(), abs=1e-3) and after.y() == pytest.approx(before.y(), abs=1e-3)
+    assert "zoomed to" in view.accessibleDescription()
+    wheel(view, at, -10)
+    assert view.zoom == 1.0 and view.image_rect() == view._fit()
+    assert "zoomed" not in view.accessibleDescription()
+
+
+def test_a_drag_moves_the_zoomed_picture_and_stops_at_its_edges(qtbot):
+    view = view_with_picture(qtbot)
+    view.zoom_to(3.0)
+    start = view.image_rectf()
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=QPoint(200, 150))
+    qtbot.mouseMove(view, QPoint(230, 160))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPoint(230, 160))
+    moved = view.image_rectf()
+    assert moved.left() - start.left() == pytest.approx(30) and moved.top() - start.top() == pytest.approx(10)
+    # Dragged far past the left edge: the picture's left edge stays at the pane's, no empty space beside it.
+    view.pan_by(5000, 0)
+    area = QRectF(view._area())
+    assert view.image_rectf().left() == pytest.approx(area.left())
+    view.pan_by(-30, 0)  # and it moves back at once, not after undoing the 5,000 px that went nowhere
+    assert view.image_rectf().left() == pytest.approx(area.left() - 30)
+
+
+def test_double_click_shows_the_files_own_pixels_then_the_whole_picture(qtbot):
+    view = view_with_picture(qtbot, size=(1600, 1200))
+    view.set_content(view._pixmap, None, "", QSize(4800, 3600))  # a reduced picture of a larger file
+    double_click(qtbot, view, QPoint(100, 100))
+    assert view.actual_size_percent() == pytest.approx(100.0, rel=1e-3)
+    double_click(qtbot, view, QPoint(100, 100))
+    assert view.zoom == 1.0
+    # Zoom stops at 8 screen pixels per file pixel.
+    view.zoom_to(1e6)
+    assert view.actual_size_percent() == pytest.approx(800.0, rel=1e-3)
+
+
+def test_keys_zoom_and_move_once_the_picture_has_focus(qtbot):
+    view = view_with_picture(qtbot)
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Plus)
+    assert view.zoom == pytest.approx(1.25)
+    left = view.image_rectf().left()
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    assert view.image_rectf().left() < left
+    qtbot.keyClick(view, Qt.Key.Key_1)
+    assert view.actual_size_percent() == pytest.approx(100.0, rel=1e-3)
+    qtbot.keyClick(view, Qt.Key.Key_0)
+    assert view.zoom == 1.0
+
+
+def test_a_message_in_place_of_the_picture_takes_no_zoom(qtbot):
+    view = ImageView()
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.set_content(None, None, "Loading…")
+    wheel(view, QPointF(200, 150), 3)
+    assert view.zoom == 1.0 and view.image_rectf() is None
+
+
+def test_read_region_gives_the_files_pixels_never_enlarged(tmp_path):
+    image = Image.fromarray(np.arange(200 * 100 * 3, dtype=np.uint32).reshape(100, 200, 3).astype(np.uint8))
+    covered, pixels = read_region(image, QRectF(0.25, 0.5, 0.1, 0.2), QSize(1000, 1000))
+    assert region_box(QRectF(0.25, 0.5, 0.1, 0.2), 200, 100) == (50, 50, 70, 70)
+    assert (pixels.width(), pixels.height()) == (20, 20)  # its own pixels, though the screen had room for more
+    assert covered == QRectF(0.25, 0.5, 0.1, 0.2)
+    expected = image.getpixel((50, 50))
+    assert QColor(pixels.pixel(0, 0)).getRgb()[:3] == expected
+    # More pixels than the screen shows: reduced to what it shows.
+    _covered, reduced = read_region(image, QRectF(0, 0, 1, 1), QSize(50, 25))
+    assert (reduced.width(), reduced.height()) == (50, 25)
+
+
+def test_the_reader_answers_the_newest_request_and_rereads_an_edited_file(tmp_path, qtbot):
+    reader = RegionReader()
+    path = tmp_path / "photo.png"
+    Image.new("RGB", (300, 200), (10, 20, 30)).save(path)
+    answers = []
+    reader.regionReady.connect(lambda *answer: answers.append(answer))
+    try:
+        reader.request(str(path), QRectF(0, 0, 0.5, 0.5), QSize(500, 500))
+        qtbot.waitUntil(lambda: len(answers) == 1, timeout=WAIT_MS)
+        name, region, image, native = answers[0]
+        assert name == str(path) and native == QSize(300, 200) and (image.width(), image.height()) == (150, 100)
+        assert QColor(image.pixel(5, 5)).getRgb()[:3] == (10, 20, 30)
+        Image.new("RGB", (300, 200), (200, 100, 50)).save(path)  # edited under its name
+        reader.request(str(path), QRectF(0, 0, 0.5, 0.5), QSize(500, 500))
+        qtbot.waitUntil(lambda: len(answers) == 2, timeout=WAIT_MS)
+        assert QColor(answers[1][2].pixel(5, 5)).getRgb()[:3] == (200, 100, 50)
+        path.write_bytes(b"not an image")
+        reader.request(str(path), QRectF(0, 0, 0.5, 0.5), QSize(500, 500))
+        qtbot.waitUntil(lambda: len(answers) == 3, timeout=WAIT_MS)
+        assert answers[2][2].isNull()
+    finally:
+        reader.stop()
+
+
+def stripe_contrast(image: QImage, x: int, y: int, span: int = 12) -> int:
+    """The largest brightness step between neighbouring screen pixels along a row: ~255 where one-pixel
+    stripes are drawn as themselves, small where they blurred to grey."""
+    values = [QColor(image.pixel(x + i, y)).lightness() for i in range(span)]
+    return max(abs(a - b) for a, b in itertools.pairwise(values))
+
+
+def test_zoomed_in_the_pane_shows_the_files_own_pixels_where_the_picture_blurred_them(
+        tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    window.resize(1100, 800)
+    detail = scanned_and_shown(window, qtbot, striped_photo(tmp_path / "stripes.png"))
+    view = detail.image_view
+    middle = QRectF(view._area()).center()
+    fitted = view.grab().toImage()
+    assert stripe_contrast(fitted, int(middle.x()), int(middle.y())) < 60  # grey at fit: 4800 px in ~500
+    double_click(qtbot, view, middle.toPoint())
+    assert view.actual_size_percent() == pytest.approx(100.0, rel=1e-3)
+    qtbot.waitUntil(lambda: view.has_detail, timeout=WAIT_MS)
+    zoomed = view.grab().toImage()
+    assert stripe_contrast(zoomed, int(middle.x()), int(middle.y())) > 200
+    # Another image: shown whole again, and the reader lets the 15 MP picture go.
+    drop(window, [write_image(tmp_path / "other.png", 60, size=(256, 192))])
+    wait_for_results(qtbot, window, 2)
+    names = [window.proxy.row_for(window.proxy.index(i, 0)).name for i in range(2)]
+    window.select_proxy_row(names.index("other.png"))
+    qtbot.waitUntil(lambda: detail.row.name == "other.png", timeout=WAIT_MS)
+    assert view.zoom == 1.0 and not view.has_detail
