@@ -19,7 +19,8 @@
     not_recognised: "Not paired with this SynthSpot: open the popup",
     impostor: "Not SynthSpot on its port: nothing sent",
     fetch_failed: "Image could not be fetched",
-    not_scanned: "Not a readable image",
+    // The bridge says why in the tooltip: damaged bytes, a format it does not read, over 100 MP...
+    not_scanned: "Could not be checked",
     too_large: "Image too large to check",
     rate_limited: "SynthSpot busy: try again",
     no_model: "No model loaded in SynthSpot",

@@ -348,6 +348,14 @@ def test_a_menu_check_of_an_icon_a_broken_image_or_an_avatar_svg_answers_where_i
     assert icon["visible"] and icon["verdict"] == "likely_ai" and icon["dismissButton"], icon  # a corner toast
     assert broken["visible"] and broken["state"] == "fetch_failed" and "404" in broken["title"], broken
     assert avatar["state"] == "unsupported_format" and "SVG" in avatar["text"], avatar  # not "not readable"
+    # An image the app refuses to decode is not called unreadable when it is only too large: the badge says it
+    # could not be checked, its tooltip why (a 108 MP PNG of one colour is a few hundred kB).
+    Image.new("L", (12000, 9000), 128).save(page_server[0] / "poster.png")
+    worker.evaluate(MENU_CHECK, [f"{base}/poster.png"])
+    found = wait_for_badges(worker, pages, settled(f"{base}/poster.png"))
+    poster = badge_on(found, f"{base}/poster.png")
+    assert poster["state"] == "not_scanned" and "Could not be checked" in poster["text"], poster
+    assert "108 MP" in poster["title"] and "100 MP" in poster["title"], poster
     # A page-made (blob:) image over the bridge's 40 MB: said at once, not copied into a message too big to
     # send ("SynthSpot was updated: reload the page" over 64 MB of base64).
     huge = page.evaluate("""() => URL.createObjectURL(new Blob([new Uint8Array(53 * 1024 * 1024)],
