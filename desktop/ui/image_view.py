@@ -11,7 +11,7 @@ import functools
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, QSizeF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
 from desktop.ui.style import (
     TRANSPARENCY_DARK, TRANSPARENCY_LIGHT, VERDICT_COLOURS, probability_colour, readable_badge, rgb_fractions,
@@ -66,7 +66,8 @@ MAX_PIXEL_ZOOM = 8
 ZOOM_STEP = 1.25  # one wheel notch or key press
 REGION_MARGIN = 0.25  # of the shown part, read around it on each side: a short drag needs no new read
 REGION_DELAY_MS = 120  # after the last zoom or drag step: a drag asks once it rests, not at every step
-ZOOM_HINT = "Scroll or double-click to zoom in, drag to move around; double-click again or press 0 to fit."
+ZOOM_HINT = ("Scroll or double-click to zoom in, drag to move around; double-click again to see it whole. "
+             "Right-click for the zoom menu.")
 
 
 def fit_rect(image_size: QSize, area: QRect) -> QRect:
@@ -437,6 +438,27 @@ class ImageView(QWidget):
             super().keyPressEvent(event)
             return
         event.accept()
+
+    def zoom_menu(self) -> QMenu:
+        """The picture's right-click menu: the zoom, for people who do not guess the wheel or the keys."""
+        menu = QMenu(self)
+        actual = self.actual_size_zoom()
+        entries = (("Zoom &in\t+", lambda: self.zoom_to(self._zoom * ZOOM_STEP), self._zoom < self.max_zoom()),
+                   ("Zoom &out\t-", lambda: self.zoom_to(self._zoom / ZOOM_STEP), self._zoom > 1.0),
+                   ("&Actual pixels\t1", lambda: self.zoom_to(actual or 1.0),
+                    actual is not None and abs(self._zoom - max(1.0, actual)) > 1e-6),
+                   ("&Fit to the pane\t0", lambda: self.zoom_to(1.0), self._zoom > 1.0))
+        for text, act, enabled in entries:
+            action = menu.addAction(text)
+            action.triggered.connect(act)
+            action.setEnabled(enabled)
+        return menu
+
+    def contextMenuEvent(self, event) -> None:
+        if self._fit() is None or self._message:
+            super().contextMenuEvent(event)
+            return
+        self.zoom_menu().exec(event.globalPos())
 
     def _update_cursor(self) -> None:
         if self._drag_from is not None:

@@ -131,6 +131,25 @@ def test_keys_zoom_and_move_once_the_picture_has_focus(qtbot):
     assert view.zoom == 1.0
 
 
+def test_the_right_click_menu_zooms_and_offers_only_what_can_be_done(qtbot):
+    view = view_with_picture(qtbot, size=(1600, 1200))
+    view.set_content(view._pixmap, None, "", QSize(4800, 3600))
+
+    def entries():
+        return {action.text().split("\t")[0].replace("&", ""): action for action in view.zoom_menu().actions()}
+
+    at_fit = entries()
+    assert [name for name, action in at_fit.items() if action.isEnabled()] == ["Zoom in", "Actual pixels"]
+    at_fit["Actual pixels"].trigger()
+    assert view.actual_size_percent() == pytest.approx(100.0, rel=1e-3)
+    entries()["Zoom in"].trigger()
+    assert view.actual_size_percent() == pytest.approx(125.0, rel=1e-3)
+    entries()["Fit to the pane"].trigger()
+    assert view.zoom == 1.0
+    view.zoom_to(1e6)
+    assert not entries()["Zoom in"].isEnabled() and entries()["Zoom out"].isEnabled()
+
+
 def test_a_message_in_place_of_the_picture_takes_no_zoom(qtbot):
     view = ImageView()
     qtbot.addWidget(view)
