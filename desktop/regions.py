@@ -16,6 +16,7 @@ from PIL import Image
 from PySide6.QtCore import QObject, QRectF, QSize, Signal, Slot
 from PySide6.QtGui import QImage
 
+from desktop.memory import release_freed_memory
 from desktop.thumbnails import decode_for_display, qimage_of
 
 # decode_for_display's side for "the whole image": the engine's 100 MP cap bounds it long before this.
@@ -37,7 +38,9 @@ def read_region(image: Image.Image, region: QRectF, device_size: QSize) -> tuple
     left, top, right, bottom = region_box(region, image.width, image.height)
     part = image.crop((left, top, right, bottom))
     wanted = (max(1, device_size.width()), max(1, device_size.height()))
-    if part.width > wanted[0] or part.height > wanted[1]:
+    # Outward rounding makes the box a pixel or two wider than asked: within 2% it stays the file's pixels
+    # (resampled by 0.998, one-pixel stripes turn into a grey moiré).
+    if part.width > wanted[0] * 1.02 or part.height > wanted[1] * 1.02:
         part.thumbnail(wanted, Image.Resampling.LANCZOS)
     covered = QRectF(left / image.width, top / image.height,
                      (right - left) / image.width, (bottom - top) / image.height)
@@ -87,12 +90,14 @@ class RegionReader(QObject):
                     self._condition.wait()
                 if self._stopping:
                     return
-                if self._release:
-                    decoded, self._release = None, False
-                if self._wanted is None:
-                    continue
-                path, region, device_size = self._wanted
-                self._wanted = None
+                release, self._release = self._release, False
+                wanted, self._wanted = self._wanted, None
+            if release:
+                decoded = None
+                release_freed_memory()  # a 90 MP picture is 270 MB: back to the system, not kept in the heap
+            if wanted is None:
+                continue
+            path, region, device_size = wanted
             try:
                 info = os.stat(path)
                 # The file's identity and version: an edited or replaced file is decoded again.
@@ -102,12 +107,14 @@ class RegionReader(QObject):
             if decoded is None or decoded[0] != version:
                 decoded = None  # the old picture's memory goes before the new one is decoded
                 decoded = (version, _decode_whole(path))
+                release_freed_memory()  # what the old picture and the decoder's buffers held, back to the system
             image = decoded[1]
             if image is None:
                 answer = (QRectF(), QImage(), QSize())
             else:
                 covered, pixels = read_region(image, region, device_size)
                 answer = (covered, pixels, QSize(image.width, image.height))
+            image = None  # only ``decoded`` holds the picture: release() lets it go
             with self._condition:
                 if self._stopping:
                     return

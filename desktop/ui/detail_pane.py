@@ -330,12 +330,28 @@ class DetailPane(QWidget):
             self._refresh_image()
 
     def _region_wanted(self, region: QRectF, device_size: QSize) -> None:
-        if self._row is not None and self._row.path:
-            self.regions.request(self._row.path, region, device_size)
+        row = self._row
+        if row is None or not row.path:
+            return
+        if changed_since_scan(row):
+            # Another picture than the one the result and overlays are for: none of it is read; the pane says
+            # so once (the overlays go, and with them this refresh).
+            if self._overlays:
+                self.show_row(row)
+            return
+        self.regions.request(row.path, region, device_size)
 
     def _region_ready(self, path: str, region: QRectF, image: QImage, native_size: QSize) -> None:
-        if self._row is not None and self._row.path == path:
-            self.image_view.set_detail(region, image, native_size)
+        row = self._row
+        if row is None or row.path != path:
+            return
+        if changed_since_scan(row):
+            self.show_row(row)  # edited while zoomed: the pane says so; its new pixels never sit under old crops
+            return
+        result = row.result
+        if result is not None and result.ok and result.width and native_size != QSize(result.width, result.height):
+            return  # another file under the name (a replacement the same size on disk): not the one scanned
+        self.image_view.set_detail(region, image, native_size)
 
     def stop(self) -> None:
         """The window is closing: the region reader's thread ends."""

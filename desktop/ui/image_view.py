@@ -7,10 +7,11 @@ resolution, and draws it over the enlarged picture once it comes (``set_detail``
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, QSizeF, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap, QRegion
 from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
 from desktop.ui.style import (
@@ -77,6 +78,13 @@ def fit_rect(image_size: QSize, area: QRect) -> QRect:
     left = area.left() + (area.width() - scaled.width()) // 2
     top = area.top() + (area.height() - scaled.height()) // 2
     return QRect(left, top, scaled.width(), scaled.height())
+
+
+def fit_rectf(image_size: QSize, area: QRect) -> QRectF:
+    """``fit_rect`` unrounded: zoomed, a rounded 5 px width for a 5.67 px one would stretch a strip by 13%."""
+    scale = min(area.width() / image_size.width(), area.height() / image_size.height(), float(MAX_ZOOM))
+    width, height = image_size.width() * scale, image_size.height() * scale
+    return QRectF(area.left() + (area.width() - width) / 2, area.top() + (area.height() - height) / 2, width, height)
 
 
 def zoomed_rect(fit: QRectF, area: QRectF, zoom: float, centre: QPointF) -> QRectF:
@@ -230,8 +238,9 @@ class ImageView(QWidget):
             shown.append(f"{boxes} (listed in the details)")
         text = "The image" + (" with " + " and ".join(shown) if shown else "")
         percent = self.actual_size_percent()
-        if self._zoom > 1.0 and percent is not None:
-            text += f", zoomed to {percent:.0f}% of its pixels (0 shows it whole)"
+        if self._zoom > 1.0:
+            text += (f", zoomed to {percent:.0f}% of its pixels" if percent is not None else ", zoomed in")
+            text += " (0 shows it whole)"
         self.setAccessibleDescription(text)
 
     # geometry ---------------------------------------------------------------------------
@@ -244,41 +253,54 @@ class ImageView(QWidget):
             return None
         return fit_rect(self._pixmap.size(), self._area())
 
+    def _fitf(self) -> QRectF | None:
+        """The fitted rectangle unrounded, in the file's proportions where known: a 100x9000 strip's picture is
+        18x1600, 1.3% too wide, which would misplace its pixels and crops by 110 px at the far end."""
+        if self._pixmap is None or self._pixmap.isNull():
+            return None
+        return fit_rectf(self._native if self._native is not None else self._pixmap.size(), self._area())
+
     def image_rectf(self) -> QRectF | None:
         """The whole image's rectangle in the view, zoom applied (it reaches past the view when zoomed)."""
         fit = self._fit()
         if fit is None:
             return None
         if self._zoom <= 1.0:
-            return QRectF(fit)
-        return zoomed_rect(QRectF(fit), QRectF(self._area()), self._zoom, self._centre)
+            return QRectF(fit)  # whole pixels: the fitted picture is drawn pixel for pixel
+        return zoomed_rect(self._fitf() or QRectF(fit), QRectF(self._area()), self._zoom, self._centre)
 
     def image_rect(self) -> QRect | None:
         rect = self.image_rectf()
         return None if rect is None else rect.toAlignedRect()
 
-    def _native_width(self) -> int | None:
-        if self._native is not None:
-            return self._native.width()
-        return self._pixmap.width() if self._pixmap is not None else None
+    def _whole_file_shown(self) -> bool:
+        """The picture holds every pixel of the file (a small image): nothing more to read, nothing to smooth."""
+        return (self._native is not None and self._pixmap is not None
+                and self._native.width() <= self._pixmap.width())
+
+    def _zoom_for_pixels(self, width: int) -> float | None:
+        fit = self._fitf()
+        if fit is None or fit.width() <= 0:
+            return None
+        return width / self.devicePixelRatioF() / fit.width()
 
     def actual_size_zoom(self) -> float | None:
-        """The zoom at which one of the file's pixels is one screen pixel."""
-        fit, native = self._fit(), self._native_width()
-        if fit is None or not native or fit.width() <= 0:
-            return None
-        return native / self.devicePixelRatioF() / fit.width()
+        """The zoom at which one of the file's pixels is one screen pixel; None until the file's size is known
+        (a row not scanned yet: its picture may be reduced)."""
+        return None if self._native is None else self._zoom_for_pixels(self._native.width())
 
     def actual_size_percent(self) -> float | None:
-        """Screen pixels per file pixel, in per cent, at the zoom shown."""
-        rect, native = self.image_rectf(), self._native_width()
-        if rect is None or not native:
+        """Screen pixels per file pixel, in per cent, at the zoom shown; None while the file's size is unknown."""
+        rect = self.image_rectf()
+        if rect is None or self._native is None:
             return None
-        return 100.0 * rect.width() * self.devicePixelRatioF() / native
+        return 100.0 * rect.width() * self.devicePixelRatioF() / self._native.width()
 
     def max_zoom(self) -> float:
-        actual = self.actual_size_zoom()
-        return 1.0 if actual is None else max(1.0, actual * MAX_PIXEL_ZOOM)
+        # Until the file's size is known, the picture's: the first read tells it.
+        width = self._native.width() if self._native is not None else self._pixmap.width() if self._pixmap else 0
+        zoom = self._zoom_for_pixels(width) if width else None
+        return 1.0 if zoom is None else max(1.0, zoom * MAX_PIXEL_ZOOM)
 
     def zoom_to(self, zoom: float, anchor: QPointF | None = None) -> None:
         """Zoom to ``zoom`` (clamped to fit .. 8 screen pixels per file pixel), keeping the image point under
@@ -290,7 +312,7 @@ class ImageView(QWidget):
         area = QRectF(self._area())
         anchor = area.center() if anchor is None else QPointF(anchor)
         point = QPointF((anchor.x() - before.left()) / before.width(), (anchor.y() - before.top()) / before.height())
-        fit = self._fit()
+        fit = self._fitf()
         assert fit is not None  # as ``before``
         width, height = fit.width() * zoom, fit.height() * zoom
         # The image's new top left puts ``point`` under ``anchor``; the centre follows from it.
@@ -338,8 +360,8 @@ class ImageView(QWidget):
         margin_x, margin_y = shown.width() * REGION_MARGIN, shown.height() * REGION_MARGIN
         wanted = shown.adjusted(-margin_x, -margin_y, margin_x, margin_y).intersected(QRectF(0, 0, 1, 1))
         ratio = self.devicePixelRatioF()
-        size = QSize(max(1, round(wanted.width() * rect.width() * ratio)),
-                     max(1, round(wanted.height() * rect.height() * ratio)))
+        size = QSize(max(1, math.ceil(wanted.width() * rect.width() * ratio)),
+                     max(1, math.ceil(wanted.height() * rect.height() * ratio)))
         return wanted, size
 
     def _needs_region(self) -> bool:
@@ -350,18 +372,21 @@ class ImageView(QWidget):
         shown_pixels = rect.width() * self.devicePixelRatioF()
         if shown_pixels <= self._pixmap.width() * 1.05:
             return False  # the picture has the pixels to show
-        if self._native is not None and self._native.width() <= self._pixmap.width():
-            return False  # the picture is the whole file
+        if self._whole_file_shown():
+            return False
         if self._detail is None:
             return True
         region, image = self._detail
         shown = shown_fraction(rect, QRectF(self._area()))
-        if not region.contains(shown):
+        slack = 1e-4  # fractions computed two ways differ in their last bits: a strip shown whole is inside
+        if not region.adjusted(-slack, -slack, slack, slack).contains(shown):
             return True
-        # Enough of the file's pixels per screen pixel (all it has, when the screen shows more).
-        native = self._native_width() or 0
+        # As many of the file's pixels as the screen shows, and all of them once it shows more: a read reduced
+        # for a lower zoom, kept, would blur every zoom above it.
+        if self._native is None:
+            return False  # (the answer carries the size)
         held = image.width() / max(region.width(), 1e-9)
-        return held < 0.9 * min(float(native), shown_pixels)
+        return held < 0.99 * min(float(self._native.width()), shown_pixels)
 
     def _ask_for_region(self) -> None:
         wanted = self._wanted_region() if self._needs_region() else None
@@ -370,6 +395,21 @@ class ImageView(QWidget):
 
     def sizeHint(self) -> QSize:
         return QSize(480, 360)
+
+    def resizeEvent(self, event) -> None:
+        """Zoomed, the picture keeps its scale (100% stays the file's own pixels) and its middle as the pane
+        changes size; fitted, it fits the new size."""
+        super().resizeEvent(event)
+        old = event.oldSize()
+        if self._zoom > 1.0 and self._pixmap is not None and old.isValid() and not old.isEmpty():
+            basis = self._native if self._native is not None else self._pixmap.size()
+            before = fit_rectf(basis, QRect(0, 0, old.width(), old.height()).adjusted(6, 6, -6, -6))
+            now = self._fitf()
+            if now is not None and now.width() > 0 and before.width() > 0:
+                self._zoom = min(max(1.0, self._zoom * before.width() / now.width()), self.max_zoom())
+            self._settle()
+        else:
+            self._view_changed()
 
     # zoom and drag ----------------------------------------------------------------------
 
@@ -527,15 +567,26 @@ class ImageView(QWidget):
     def _paint_zoomed(self, painter: QPainter, target: QRectF, shown: QRectF, pixmap: QPixmap) -> None:
         """Only the shown part is scaled (a 1600 px picture at 8x would be 160 MB): the picture smoothly, as a
         stand-in; the file's own pixels over it as squares, once read."""
+        ratio = self.devicePixelRatioF()
         fraction = shown_fraction(target, shown)
         source = QRectF(fraction.left() * pixmap.width(), fraction.top() * pixmap.height(),
                         fraction.width() * pixmap.width(), fraction.height() * pixmap.height())
+        placed = fraction_rect(target, self._detail[0]) if self._detail is not None else None
+        painter.save()
+        if placed is not None and pixmap.hasAlphaChannel():
+            # Not under the file's pixels: a half-transparent pixel drawn twice would look twice as opaque.
+            painter.setClipRegion(QRegion(shown.toAlignedRect()).subtracted(QRegion(placed.toRect())),
+                                  Qt.ClipOperation.IntersectClip)
+        # A picture that is the whole file (a small image) shows its pixels as squares, as the file's own do.
+        whole_and_enlarged = self._whole_file_shown() and target.width() * ratio > pixmap.width()
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, not whole_and_enlarged)
         painter.drawPixmap(shown, pixmap, source)
-        if self._detail is not None:
-            region, image = self._detail
-            placed = fraction_rect(target, region)
-            enlarged = placed.width() * self.devicePixelRatioF() > image.width()
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, not enlarged)
+        painter.restore()
+        if self._detail is not None and placed is not None:
+            image = self._detail[1]
+            # At 100% the image lands on a fraction of a pixel: smoothed, every pixel would blend with its neighbour.
+            reduced = placed.width() * ratio < image.width() * 0.995
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, reduced)
             painter.drawImage(placed, image)
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
 

@@ -3,7 +3,6 @@ pixels read in where the 1,600 px picture has too few (a 12,000 px photo's crops
 
 from __future__ import annotations
 
-import itertools
 
 import numpy as np
 import pytest
@@ -31,13 +30,14 @@ def striped_photo(path, size=(4800, 3200)):
     return path
 
 
-def view_with_picture(qtbot, size=(800, 600), view_size=(400, 300)) -> ImageView:
+def view_with_picture(qtbot, size=(800, 600), view_size=(400, 300), native: QSize | None = None) -> ImageView:
+    """A shown view of a plain picture; ``native``: the file's size where the pane knows it (a scanned row)."""
     view = ImageView()
     qtbot.addWidget(view)
     view.resize(*view_size)
     pixmap = QPixmap(*size)
     pixmap.fill(QColor(90, 120, 150))
-    view.set_content(pixmap, None, "")
+    view.set_content(pixmap, None, "", native)
     view.show()
     return view
 
@@ -76,6 +76,10 @@ def test_zoomed_rect_fills_the_area_and_centres_what_is_smaller():
 def test_the_wheel_zooms_about_the_pointer_and_stops_at_fit(qtbot):
     view = view_with_picture(qtbot)
     at = QPointF(120, 90)
+    wheel(view, at, 1)
+    assert view.actual_size_percent() is None and "zoomed in" in view.accessibleDescription()  # size unknown
+    wheel(view, at, -1)
+    view.set_content(view._pixmap, None, "", QSize(800, 600))
     before = image_point_at(view, at)
     wheel(view, at, 3)
     assert view.zoom == pytest.approx(1.25 ** 3)
@@ -118,7 +122,7 @@ def test_double_click_shows_the_files_own_pixels_then_the_whole_picture(qtbot):
 
 
 def test_keys_zoom_and_move_once_the_picture_has_focus(qtbot):
-    view = view_with_picture(qtbot)
+    view = view_with_picture(qtbot, native=QSize(800, 600))
     view.setFocus()
     qtbot.keyClick(view, Qt.Key.Key_Plus)
     assert view.zoom == pytest.approx(1.25)
@@ -172,6 +176,27 @@ def test_read_region_gives_the_files_pixels_never_enlarged(tmp_path):
     assert (reduced.width(), reduced.height()) == (50, 25)
 
 
+def test_a_box_rounded_out_by_a_pixel_keeps_the_files_pixels():
+    """The box around a region is rounded outward (850 px) while the screen's size is rounded (849): resampled
+    by 0.998, one-pixel stripes became a grey moiré at "100%"."""
+    image = Image.new("RGB", (4800, 3200))
+    covered, pixels = read_region(image, QRectF(0.30001, 0.3, 850 / 4800 - 0.00002, 0.1), QSize(849, 320))
+    assert pixels.width() == round(covered.width() * 4800) == 850
+
+
+def test_a_read_reduced_for_a_lower_zoom_is_read_again_further_in(qtbot):
+    view = view_with_picture(qtbot, size=(1600, 1200), native=QSize(4800, 3600))
+    view.zoom_to(view.actual_size_zoom() * 2)  # 200%: the screen shows more pixels than the file has
+    reduced = QImage(round(4800 * 0.95), 3600, QImage.Format.Format_RGBX8888)  # 95% of the file's pixels
+    reduced.fill(QColor(0, 0, 0))
+    view.set_detail(QRectF(0, 0, 1, 1), reduced, QSize(4800, 3600))
+    assert view._needs_region()
+    whole = QImage(4800, 3600, QImage.Format.Format_RGBX8888)
+    whole.fill(QColor(0, 0, 0))
+    view.set_detail(QRectF(0, 0, 1, 1), whole, QSize(4800, 3600))
+    assert not view._needs_region()
+
+
 def test_the_reader_answers_the_newest_request_and_rereads_an_edited_file(tmp_path, qtbot):
     reader = RegionReader()
     path = tmp_path / "photo.png"
@@ -196,11 +221,16 @@ def test_the_reader_answers_the_newest_request_and_rereads_an_edited_file(tmp_pa
         reader.stop()
 
 
-def stripe_contrast(image: QImage, x: int, y: int, span: int = 12) -> int:
-    """The largest brightness step between neighbouring screen pixels along a row: ~255 where one-pixel
-    stripes are drawn as themselves, small where they blurred to grey."""
+def pure_share(image: QImage, x: int, y: int, span: int = 40) -> float:
+    """The share of screen pixels along a row that are pure black or white: 1.0 where one-pixel stripes are
+    drawn as themselves (squares when enlarged), near 0 where they were resampled into a grey moiré."""
     values = [QColor(image.pixel(x + i, y)).lightness() for i in range(span)]
-    return max(abs(a - b) for a, b in itertools.pairwise(values))
+    return sum(value <= 8 or value >= 247 for value in values) / span
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
 
 
 def test_zoomed_in_the_pane_shows_the_files_own_pixels_where_the_picture_blurred_them(
@@ -210,13 +240,18 @@ def test_zoomed_in_the_pane_shows_the_files_own_pixels_where_the_picture_blurred
     detail = scanned_and_shown(window, qtbot, striped_photo(tmp_path / "stripes.png"))
     view = detail.image_view
     middle = QRectF(view._area()).center()
-    fitted = view.grab().toImage()
-    assert stripe_contrast(fitted, int(middle.x()), int(middle.y())) < 60  # grey at fit: 4800 px in ~500
+    x, y = int(middle.x()) - 20, int(middle.y())
+    assert pure_share(view.grab().toImage(), x, y) < 0.2  # grey at fit: 4800 px in ~500
     double_click(qtbot, view, middle.toPoint())
     assert view.actual_size_percent() == pytest.approx(100.0, rel=1e-3)
     qtbot.waitUntil(lambda: view.has_detail, timeout=WAIT_MS)
-    zoomed = view.grab().toImage()
-    assert stripe_contrast(zoomed, int(middle.x()), int(middle.y())) > 200
+    assert pure_share(view.grab().toImage(), x, y) == 1.0  # the file's pixels, not resampled by 0.998
+    # Further in, the read made for 100% is not kept as "good enough": the stripes become squares.
+    for _ in range(6):
+        wheel(view, middle, 1)
+    qtbot.wait(400)
+    assert view.actual_size_percent() == pytest.approx(100 * 1.25 ** 6, rel=1e-3)
+    assert pure_share(view.grab().toImage(), x, y) == 1.0
     # Another image: shown whole again, and the reader lets the 15 MP picture go.
     drop(window, [write_image(tmp_path / "other.png", 60, size=(256, 192))])
     wait_for_results(qtbot, window, 2)
@@ -224,3 +259,101 @@ def test_zoomed_in_the_pane_shows_the_files_own_pixels_where_the_picture_blurred
     window.select_proxy_row(names.index("other.png"))
     qtbot.waitUntil(lambda: detail.row.name == "other.png", timeout=WAIT_MS)
     assert view.zoom == 1.0 and not view.has_detail
+
+
+def test_the_reader_lets_a_large_picture_go_once_released(tmp_path, qtbot):
+    path = tmp_path / "large.png"
+    Image.new("RGB", (7000, 6000), (90, 90, 90)).save(path)  # 126 MB decoded, a few kB on disk
+    reader = RegionReader()
+    answers = []
+    reader.regionReady.connect(lambda *answer: answers.append(answer))
+    try:
+        before = rss_mb()
+        reader.request(str(path), QRectF(0.4, 0.4, 0.1, 0.1), QSize(700, 600))
+        qtbot.waitUntil(lambda: bool(answers), timeout=WAIT_MS)
+        holding = rss_mb()
+        assert holding - before > 100
+        reader.release()
+        qtbot.waitUntil(lambda: rss_mb() < holding - 100, timeout=WAIT_MS)
+    finally:
+        reader.stop()
+
+
+def test_half_transparent_pixels_look_the_same_zoomed_as_fitted(qtbot):
+    picture = QImage(400, 300, QImage.Format.Format_RGBA8888)
+    picture.fill(QColor(200, 40, 40, 128))
+    view = view_with_picture(qtbot, native=QSize(1600, 1200))
+    view.set_content(QPixmap.fromImage(picture), None, "", QSize(1600, 1200))
+    fitted = view.grab().toImage()
+    inside = view.image_rect().center()
+    view.zoom_to(4.0)
+    file_pixels = QImage(800, 600, QImage.Format.Format_RGBA8888)
+    file_pixels.fill(QColor(200, 40, 40, 128))
+    view.set_detail(QRectF(0.25, 0.25, 0.5, 0.5), file_pixels, QSize(1600, 1200))
+    zoomed = view.grab().toImage()
+    centre = QRectF(view._area()).center().toPoint()
+    # Where the checkerboard's light squares show through, alike: the stand-in is not drawn under the file's
+    # pixels (drawn twice, a half-transparent red came out redder).
+    fitted_colours = {QColor(fitted.pixel(inside.x() + dx, inside.y())).getRgb() for dx in range(16)}
+    zoomed_colours = {QColor(zoomed.pixel(centre.x() + dx, centre.y())).getRgb() for dx in range(16)}
+    assert zoomed_colours <= fitted_colours, (zoomed_colours, fitted_colours)
+
+
+def test_a_small_image_zoomed_shows_its_pixels_as_squares(qtbot):
+    checker = np.indices((30, 40)).sum(axis=0) % 2 * 255
+    pixels = np.ascontiguousarray(np.repeat(checker[..., None], 3, axis=2).astype(np.uint8))
+    picture = QImage(pixels.data, 40, 30, 120, QImage.Format.Format_RGB888).copy()
+    view = view_with_picture(qtbot, native=QSize(40, 30))
+    view.set_content(QPixmap.fromImage(picture), None, "", QSize(40, 30))  # the whole file: nothing to read
+    view.zoom_to(view.max_zoom())
+    assert view.actual_size_percent() == pytest.approx(800.0, rel=1e-3)
+    centre = QRectF(view._area()).center().toPoint()
+    assert pure_share(view.grab().toImage(), centre.x() - 20, centre.y()) == 1.0  # no bilinear smear
+
+
+def test_a_resized_pane_keeps_the_zoom_scale(qtbot):
+    view = view_with_picture(qtbot, size=(1600, 1200), native=QSize(4800, 3600))
+    view.zoom_to(view.actual_size_zoom())
+    view.resize(700, 520)
+    qtbot.waitUntil(lambda: view.width() == 700)
+    assert view.actual_size_percent() == pytest.approx(100.0, rel=1e-3)
+
+
+def test_a_thin_strip_zoomed_is_not_stretched(qtbot):
+    # Its 1,600 px picture is 18 px wide, 1.3% wider than the file's proportions: the file's size decides.
+    view = view_with_picture(qtbot, size=(18, 1600), view_size=(400, 300), native=QSize(100, 9000))
+    view.zoom_to(view.actual_size_zoom())
+    rect = view.image_rectf()
+    assert rect.height() / rect.width() == pytest.approx(90.0, rel=1e-6)
+
+
+def test_at_about_100_percent_the_files_pixels_stay_sharp(qtbot):
+    view = view_with_picture(qtbot, size=(1600, 1200), native=QSize(4800, 3600))
+    # What rounding leaves of 100%: 99.8%, the image starting between two screen pixels.
+    view.zoom_to(view.actual_size_zoom() * 0.998, QPointF(100.3, 100.7))
+    assert view.image_rectf().left() % 1 != 0
+    stripes = np.zeros((3600, 4800, 3), dtype=np.uint8)
+    stripes[:, 1::2] = 255
+    region, size = view._wanted_region()
+    covered, pixels = read_region(Image.fromarray(stripes), region, size)
+    view.set_detail(covered, pixels, QSize(4800, 3600))
+    centre = QRectF(view._area()).center().toPoint()
+    assert pure_share(view.grab().toImage(), centre.x() - 20, centre.y()) == 1.0
+
+
+def test_a_file_edited_while_zoomed_shows_none_of_its_new_pixels_under_the_old_crops(
+        tmp_path, qtbot, model_path, make_window):
+    window = make_window(model_path)
+    window.resize(1100, 800)
+    path = striped_photo(tmp_path / "edited.png")
+    detail = scanned_and_shown(window, qtbot, path)
+    view = detail.image_view
+    double_click(qtbot, view, QRectF(view._area()).center().toPoint())
+    qtbot.waitUntil(lambda: view.has_detail, timeout=WAIT_MS)
+    Image.new("RGB", (2400, 1600), (250, 120, 0)).save(path)  # replaced under its name while zoomed
+    view.pan_by(-300, 0)
+    qtbot.waitUntil(lambda: "changed since it was scanned" in detail.info.toPlainText(), timeout=WAIT_MS)
+    assert not view.has_heatmap
+    shown = view.grab().toImage()
+    orange = [QColor(shown.pixel(x, 200)).getRgb()[:3] for x in range(50, 400, 10)]
+    assert (250, 120, 0) not in orange
