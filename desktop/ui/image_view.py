@@ -6,133 +6,24 @@ resolution, and draws it over the enlarged picture once it comes (``set_detail``
 
 from __future__ import annotations
 
-import functools
 import math
 
-import numpy as np
-from PySide6.QtCore import QPointF, QRect, QRectF, QSize, QSizeF, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap, QRegion
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QImage, QPainter, QPen, QPixmap, QRegion
 from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
-from desktop.ui.style import (
-    TRANSPARENCY_DARK, TRANSPARENCY_LIGHT, VERDICT_COLOURS, probability_colour, readable_badge, rgb_fractions,
+from desktop.ui.overlays import CROP_HALO, HEATMAP_OPACITY, heatmap_image, place_labels, transparency_brush
+from desktop.ui.picture_geometry import (
+    MAX_PIXEL_ZOOM, fit_rect, fit_rectf, fraction_rect, shown_fraction, zoomed_rect,
 )
-from engine.result import LIKELY_AI, LIKELY_REAL, UNCERTAIN, Result
+from desktop.ui.style import probability_colour, readable_badge
+from engine.result import Result
 
-HEATMAP_OPACITY = 0.55
-
-
-CROP_HALO = QColor(0, 0, 0, 170)
-TRANSPARENCY_SQUARE = 8  # px of the checkerboard shown through transparent pixels, as image viewers do
-
-
-@functools.cache  # one tile for every paint (made once a QGuiApplication exists: painting needs one)
-def transparency_brush() -> QBrush:
-    """Light and mid grey squares: a transparent area reads as transparent in any theme, not as the
-    pane's own colour (a white logo on a light pane would vanish)."""
-    tile = QPixmap(2 * TRANSPARENCY_SQUARE, 2 * TRANSPARENCY_SQUARE)
-    tile.fill(TRANSPARENCY_LIGHT)
-    painter = QPainter(tile)
-    for corner in (0, TRANSPARENCY_SQUARE):
-        painter.fillRect(corner, corner, TRANSPARENCY_SQUARE, TRANSPARENCY_SQUARE, TRANSPARENCY_DARK)
-    painter.end()
-    return QBrush(tile)
-
-
-def heatmap_image(cells: list) -> QImage | None:
-    """Artifact-map probabilities (rows of floats or None) as a small RGBA image: clear where
-    the model saw nothing suspicious, red where it did, transparent where no crop looked.
-    Computed with numpy: a per-pixel loop cost ~6 ms of the GUI thread for each selected row."""
-    if not cells or not cells[0]:
-        return None
-    rows, cols = len(cells), max(len(row) for row in cells)
-    values = np.full((rows, cols), np.nan)
-    for y, row in enumerate(cells):
-        values[y, :len(row)] = [np.nan if value is None else float(value) for value in row]
-    looked = ~np.isnan(values)
-    p = np.clip(np.nan_to_num(values), 0.0, 1.0)[..., None]
-    real, uncertain, ai = (np.array(rgb_fractions(VERDICT_COLOURS[v])) for v in (LIKELY_REAL, UNCERTAIN, LIKELY_AI))
-    # As probability_colour: green through amber to red.
-    rgb = np.where(p < 0.5, real + (uncertain - real) * (p * 2), uncertain + (ai - uncertain) * ((p - 0.5) * 2))
-    alpha = np.where(looked, np.clip(0.15 + 0.85 * p[..., 0], 0.0, 1.0), 0.0)
-    pixels = np.ascontiguousarray(np.round(np.dstack([rgb, alpha]) * 255).astype(np.uint8))
-    image = QImage(pixels.data, cols, rows, cols * 4, QImage.Format.Format_RGBA8888)
-    return image.copy()  # own the pixels: ``pixels`` dies with this frame
-
-
-# A small image is shown at most this many times its size: blown up further it is a blur of its pixels.
-MAX_ZOOM = 2
-# Zoomed in, a file's pixel is shown at most this many screen pixels wide: enough to see one pixel's neighbours.
-MAX_PIXEL_ZOOM = 8
 ZOOM_STEP = 1.25  # one wheel notch or key press
 REGION_MARGIN = 0.25  # of the shown part, read around it on each side: a short drag needs no new read
 REGION_DELAY_MS = 120  # after the last zoom or drag step: a drag asks once it rests, not at every step
 ZOOM_HINT = ("Scroll or double-click to zoom in, drag to move around; double-click again to see it whole. "
              "Right-click for the zoom menu.")
-
-
-def fit_rect(image_size: QSize, area: QRect) -> QRect:
-    scaled = image_size.scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
-    if scaled.width() > image_size.width() * MAX_ZOOM:
-        scaled = image_size * MAX_ZOOM
-    left = area.left() + (area.width() - scaled.width()) // 2
-    top = area.top() + (area.height() - scaled.height()) // 2
-    return QRect(left, top, scaled.width(), scaled.height())
-
-
-def fit_rectf(image_size: QSize, area: QRect) -> QRectF:
-    """``fit_rect`` unrounded: zoomed, a rounded 5 px width for a 5.67 px one would stretch a strip by 13%."""
-    scale = min(area.width() / image_size.width(), area.height() / image_size.height(), float(MAX_ZOOM))
-    width, height = image_size.width() * scale, image_size.height() * scale
-    return QRectF(area.left() + (area.width() - width) / 2, area.top() + (area.height() - height) / 2, width, height)
-
-
-def zoomed_rect(fit: QRectF, area: QRectF, zoom: float, centre: QPointF) -> QRectF:
-    """The whole image's rectangle at ``zoom`` times its fitted size, with its point ``centre`` (fractions of
-    its width and height) at the middle of ``area``; moved so that no empty space shows on a side the
-    image could fill, and centred on an axis where it is narrower than the area."""
-    width, height = fit.width() * zoom, fit.height() * zoom
-
-    def place(start: float, length: float, extent: float, fraction: float) -> float:
-        if extent <= length:
-            return start + (length - extent) / 2
-        return min(start, max(start + length - extent, start + length / 2 - fraction * extent))
-
-    return QRectF(place(area.left(), area.width(), width, centre.x()),
-                  place(area.top(), area.height(), height, centre.y()), width, height)
-
-
-def shown_fraction(image: QRectF, area: QRectF) -> QRectF:
-    """The part of ``image`` inside ``area``, as fractions of the image."""
-    shown = image.intersected(area)
-    if shown.isEmpty():
-        return QRectF()
-    return QRectF((shown.left() - image.left()) / image.width(), (shown.top() - image.top()) / image.height(),
-                  shown.width() / image.width(), shown.height() / image.height())
-
-
-def fraction_rect(image: QRectF, fraction: QRectF) -> QRectF:
-    """``fraction`` (of the image) in the coordinates ``image`` is drawn in."""
-    return QRectF(image.left() + fraction.left() * image.width(), image.top() + fraction.top() * image.height(),
-                  fraction.width() * image.width(), fraction.height() * image.height())
-
-
-def place_labels(boxes, bounds: QRectF, text_width, text_height: int) -> list:
-    """(label, rectangle, colour) for the crops' score labels: each at its box's top left, moved inside
-    ``bounds``, the highest scores first; a label that would cover one already placed is left out (the
-    pane's text lists every crop's score). ``boxes``: (probability, box, colour) in widget coordinates."""
-    placed: list = []
-    for probability, box, colour in sorted(boxes, key=lambda item: -item[0]):
-        label = f"{probability:.0%}"
-        size = QSizeF(text_width(label) + 8, text_height + 2)
-        if size.width() > bounds.width() or size.height() > bounds.height():
-            continue  # a picture narrower than a label (a 300x6000 strip shown 27 px wide): no label past it
-        left = max(bounds.left(), min(box.left() + 1, bounds.right() - size.width()))
-        top = max(bounds.top(), min(box.top() + 1, bounds.bottom() - size.height()))
-        tag = QRectF(QPointF(left, top), size)
-        if not any(tag.intersects(other) for _label, other, _colour in placed):
-            placed.append((label, tag, colour))
-    return placed
 
 
 class ImageView(QWidget):

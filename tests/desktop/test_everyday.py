@@ -396,7 +396,7 @@ def test_the_provenance_column_is_left_out_while_no_row_has_tags(model_path, mak
 def test_crop_score_labels_stay_inside_the_picture_and_never_cover_each_other(qapp):
     from PySide6.QtCore import QRectF
 
-    from desktop.ui.image_view import place_labels
+    from desktop.ui.overlays import place_labels
 
     bounds = QRectF(0, 0, 300, 200)
     # A 2592 px photo's crops drawn a few pixels wide: boxes on top of each other, one at the right edge.

@@ -12,7 +12,8 @@ from PySide6.QtGui import QColor, QImage, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from desktop.regions import RegionReader, read_region, region_box
-from desktop.ui.image_view import ImageView, zoomed_rect
+from desktop.ui.image_view import ImageView
+from desktop.ui.picture_geometry import zoomed_rect
 from tests.desktop.conftest import WAIT_MS, wait_for_results, write_image
 from tests.desktop.test_main_window import drop, scanned_and_shown
 
