@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (QApplication, QCheckBox, QHBoxLayout, QLabel, QSplitter, QTextBrowser, QVBoxLayout,
                                QWidget)
@@ -118,6 +118,20 @@ def examined_text(result: Result | None, heatmap_shown: bool) -> str:
     return f"The model examined {patches} ({shown} of the image){traces}.{rest}"
 
 
+CROP_LINK = "crop"  # the scheme of a crop score's link: crop:INDEX zooms the picture to that crop
+
+
+def _crop_scores(row: Row) -> str:
+    """The crops' scores, each a link that zooms the picture to its crop where a picture can be shown (a
+    browser image's pixels are not kept)."""
+    assert row.result is not None
+    scores = [f"{crop.probability:.0%}" for crop in row.result.crops]
+    if not row.path:
+        return html.escape(", ".join(scores))
+    links = ", ".join(f"<a href='{CROP_LINK}:{index}'>{score}</a>" for index, score in enumerate(scores))
+    return f"{links} <span class='muted'>(a score shows its crop up close)</span>"
+
+
 def describe_row(row: Row) -> str:
     """The pane's text as HTML: verdict, why uncertain, artifact kind, provenance, file facts."""
     e = html.escape
@@ -151,8 +165,7 @@ def describe_row(row: Row) -> str:
             parts.append(f"<p><b>Kind of artifact</b>: {e(expert_mix_text(result.expert_weights))} "
                          f"<span class='muted'>({EXPERT_SHARES})</span></p>")
         if result.crops:
-            scores = ", ".join(f"{crop.probability:.0%}" for crop in result.crops)
-            parts.append(f"<p><b>Crop scores</b> ({counted(len(result.crops), 'crop')}): {e(scores)}</p>")
+            parts.append(f"<p><b>Crop scores</b> ({counted(len(result.crops), 'crop')}): {_crop_scores(row)}</p>")
     if not result.ok and not result.provenance:  # a file that could not be read has no metadata to report
         parts.append("<p><b>File</b></p>")
         parts.append(_facts_table(_facts(row, result)))
@@ -225,6 +238,11 @@ class DetailPane(QWidget):
         self.info = QTextBrowser()
         self.info.setAccessibleName("Details of the selected image")
         self.info.setOpenLinks(False)
+        # Crop scores are links for the mouse; Tab still leaves the text at once (a row of 28 crops would be 28
+        # stops), and the picture's own keys zoom.
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                          | Qt.TextInteractionFlag.LinksAccessibleByMouse)
+        self.info.anchorClicked.connect(self._link_clicked)
         self.info.document().setDefaultStyleSheet(rich_text_css(QApplication.palette()))
         toggles = QHBoxLayout()
         toggles.addWidget(self.heatmap_toggle)
@@ -328,6 +346,10 @@ class DetailPane(QWidget):
     def _image_ready(self, path: str) -> None:
         if self._row is not None and self._row.path == path:
             self._refresh_image()
+
+    def _link_clicked(self, url: QUrl) -> None:
+        if url.scheme() == CROP_LINK and url.path().isdigit():
+            self.image_view.zoom_to_crop(int(url.path()))
 
     def _region_wanted(self, region: QRectF, device_size: QSize) -> None:
         row = self._row

@@ -212,6 +212,21 @@ class ImageView(QWidget):
         self._centre = QPointF((area.center().x() - left) / width, (area.center().y() - top) / height)
         self._settle()
 
+    def zoom_to_crop(self, index: int) -> None:
+        """Show crop ``index`` of the result drawn over the picture at half the pane's size, in the middle (as
+        far as the picture's edges let it), zoomed no further than 8 screen pixels per file pixel."""
+        result, fit = self._result, self._fitf()
+        if result is None or fit is None or not result.width or not 0 <= index < len(result.crops):
+            return
+        crop = result.crops[index]
+        area = QRectF(self._area())
+        shown_width = crop.size / result.width * fit.width()  # at fit
+        shown_height = crop.size / result.height * fit.height()
+        zoom = min(area.width() / 2 / shown_width, area.height() / 2 / shown_height)
+        self._zoom = min(max(1.0, zoom), self.max_zoom())
+        self._centre = QPointF((crop.left + crop.size / 2) / result.width, (crop.top + crop.size / 2) / result.height)
+        self._settle()
+
     def pan_by(self, dx: float, dy: float) -> None:
         """Move the picture by (dx, dy) view pixels, as a drag does; it stops at its edges."""
         rect = self.image_rectf()

@@ -210,7 +210,10 @@ def rich_text_css(palette: QPalette) -> str:
     text, base = palette.color(QPalette.ColorRole.Text), palette.color(QPalette.ColorRole.Base)
     flag = readable(VERDICT_COLOURS[LIKELY_AI], base, text)
     error = readable(VERDICT_COLOURS[ERROR], base, text)
+    # A dark theme may keep Qt's default link blue, 2.3:1 on near-black.
+    link = readable(palette.color(QPalette.ColorRole.Link), base, text)
     return (f".muted {{ color: {muted_text(palette).name()}; }}"
+            f"a {{ color: {link.name()}; }}"
             f".flag {{ color: {flag.name()}; font-weight: bold; }}"
             f".error {{ color: {error.name()}; font-weight: bold; }}")
 

@@ -75,3 +75,19 @@ def test_detail_hints_and_banners_are_readable_in_light_and_dark_palettes(
     ground = window.alert_banner.grab().toImage().pixelColor(4, 4)
     window_colour = window.palette().color(QPalette.ColorRole.Window)
     assert (ground.lightness() < 100) == dark and (window_colour.lightness() < 100) == dark  # not a light patch
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_links_in_the_detail_text_are_readable_in_light_and_dark_palettes(dark, qtbot, app_palette):
+    from PySide6.QtWidgets import QApplication, QTextBrowser
+
+    from desktop.ui.style import rich_text_css
+
+    app_palette(dark)  # a dark theme whose palette keeps Qt's default link blue (2.3:1 on near-black)
+    browser = QTextBrowser()
+    qtbot.addWidget(browser)
+    browser.document().setDefaultStyleSheet(rich_text_css(QApplication.palette()))
+    browser.setHtml("<p><a href='crop:0'>MMMMMMMMMM 97%</a></p>")
+    browser.resize(300, 60)
+    browser.show()
+    assert ink_contrast(browser.viewport().grab().toImage()) >= 4.5
