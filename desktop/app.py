@@ -174,8 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     # Ctrl+C in a terminal, and a logout's or `kill`'s SIGTERM, quit as Quit does (window layout, the watched
     # folders' last moment and the hand-off socket saved or removed); Python only sees signals while it runs,
     # so it is woken now and then.
-    signal.signal(signal.SIGINT, lambda *_: app.quit())
-    signal.signal(signal.SIGTERM, lambda *_: app.quit())
+    # Through the window's own Quit: a bare app.quit() closed the window, whose close asks "Quit SynthSpot?"
+    # where folders are watched without a tray, and a logout's SIGTERM waited on that question.
+    signal.signal(signal.SIGINT, lambda *_: window.quit_app())
+    signal.signal(signal.SIGTERM, lambda *_: window.quit_app())
     wake = QTimer()
     wake.start(500)
     wake.timeout.connect(lambda: None)

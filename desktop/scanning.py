@@ -116,6 +116,7 @@ class ScanService(QObject):
         self._replaced_jobs: set[ScanJob] = set()  # jobs of a scanner a model switch closed
         self._switching = False  # a replaced scanner is closing; new work waits for it
         self._expanding = 0  # submissions on their way into the scanner (a folder expanding, a watched batch)
+        self._in_transit: dict[object, list[ScanRequest]] = {}  # watched batches given to the pool, not yet pending
         self._cancelled = False
         self._generation = 0
         self._load_generation = 0
@@ -267,17 +268,25 @@ class ScanService(QObject):
             self.pending.add((r.path, r.source) for r in requests)
             return
         generation = self._begin_work()  # in flight until the scanner has them
-        if not self._tasks.run(self._queue_requests, scanner, requests, generation):  # shut down meanwhile
+        # Not pending yet (that is the task's store write): a shutdown that drops the task before it starts
+        # makes them pending instead (``shutdown``), or the watcher's files would be lost, handed over for good.
+        token = object()
+        with self._lock:
+            self._in_transit[token] = requests
+        if not self._tasks.run(self._queue_requests, scanner, requests, generation, token):  # shut down meanwhile
             with self._lock:
                 self._expanding -= 1
+                del self._in_transit[token]
             self.pending.add((r.path, r.source) for r in requests)
 
-    def _queue_requests(self, scanner: Scanner, requests: list[ScanRequest], generation: int) -> None:  # a worker
+    def _queue_requests(self, scanner: Scanner, requests: list[ScanRequest], generation: int,
+                        token: object) -> None:  # a worker
         try:
             self._submit_chunk(scanner, requests, generation)
         finally:
             with self._lock:
                 self._expanding -= 1
+                self._in_transit.pop(token, None)
 
     def _begin_work(self) -> int:
         """A submission on its way into the scanner: it joins the run of work in flight, or starts a new one;
@@ -426,5 +435,9 @@ class ScanService(QObject):
         scanner, self._scanner = self._scanner, None
         self._load_generation += 1
         self._tasks.shutdown()
+        with self._lock:  # handed to the pool, dropped by its shutdown before they started
+            stranded, self._in_transit = [r for batch in self._in_transit.values() for r in batch], {}
+        if stranded:
+            self.pending.add((r.path, r.source) for r in stranded)
         if scanner is not None:
             scanner.close()

@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal, Slot
 
 from desktop import bridge as bridge_glue
 from desktop.export import counted
@@ -106,9 +106,16 @@ class AppSession(QObject):
             self.settings.model_loading = ""
         self.bridge.apply(False)
         self.watcher.stop()
+        # Hand-overs the watcher made just before it stopped are still posted to this thread: delivered now,
+        # they become pending work (a quit right after a burst lost them, and the watcher had them as done).
+        QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
         if self.settings.watched_folders and not self.settings.watching_paused:
             # Paused, it keeps the pause's start: what arrived since is held for the resume, across a restart.
-            self.settings.watch_last_active = time.time()
+            # Files still settling (a burst reads and decodes each) are looked at again at the next start: the
+            # moment kept is no later than the oldest of them arrived.
+            unsettled = self.watcher.earliest_unsettled()
+            now = time.time()
+            self.settings.watch_last_active = now if unsettled is None else max(0.0, min(now, unsettled))
         self.service.shutdown()
 
     # --- settings changes -------------------------------------------------------

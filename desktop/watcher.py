@@ -55,6 +55,9 @@ from engine.scanner import ScanRequest
 log = logging.getLogger(__name__)
 
 MTIME_MARGIN_S = 2.0
+# Settled as "could not be read" (no permission, a lock): no file's signature equals it, so each notice or
+# rescan looks again; a chmod changes neither size nor mtime, and the image was never scanned.
+UNREADABLE = (-1, -1)
 PARTIAL_SUFFIXES = (".crdownload", ".part", ".partial", ".download", ".tmp", ".opdownload")
 
 WATCHING = "watching"
@@ -265,6 +268,19 @@ class FolderWatcher:
         :meth:`poll`, or after :meth:`stop`)."""
         return sorted(self._candidates)
 
+    def earliest_unsettled(self) -> float | None:
+        """The oldest modification time (wall clock) of the files noticed and not yet handed over or left
+        alone; None when there are none. After :meth:`stop`: what the next start must look at again."""
+        with self._lock:
+            paths = set(self._candidates) | self._noticed | {destination for _source, destination in self._moves}
+        times = []
+        for path in paths:
+            try:
+                times.append(os.stat(path).st_mtime)
+            except OSError:  # gone meanwhile: nothing to look at
+                continue
+        return min(times, default=None)
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
@@ -453,6 +469,8 @@ class FolderWatcher:
                 self._settled.pop(path, None)
                 self._candidates[path] = _Candidate(signature, now, candidate.incomplete_checks + 1)
                 continue
+            if not read.sha256:
+                self._settled[path] = UNREADABLE  # handed over once (its error row) while it stays so
             # A touched file whose content did not change is not news; a new name for known bytes is, and so
             # are bytes put back where others were seen since. This run knows best what it handed over.
             if path in self._seen:

@@ -92,19 +92,46 @@ def test_sigkill_mid_scan_then_restart_scans_every_remaining_file_exactly_once(t
     db.close()
 
 
-def test_sigterm_quits_as_quit_does(tmp_path, model_path):
-    """A logout or `kill` sends SIGTERM: the app shuts down properly (exit 0, its hand-off socket removed,
-    so the next launch does not find a dead one), where it used to die on the spot."""
-    from desktop.single_instance import instance_name
-
-    app = launch(tmp_path, model_path)
+def running(tmp_path, model):
+    """The app launched, with its store made and its event loop running; and the store's path."""
+    app = launch(tmp_path, model)
     ready = tmp_path / "data" / "results.sqlite3"
     deadline = time.monotonic() + 60
     while not ready.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(2)  # the event loop is running
+    return app, ready
+
+
+def test_sigterm_quits_as_quit_does(tmp_path, model_path):
+    """A logout or `kill` sends SIGTERM: the app shuts down properly (exit 0, its hand-off socket removed,
+    so the next launch does not find a dead one), where it used to die on the spot."""
+    from desktop.single_instance import instance_name
+
+    app, ready = running(tmp_path, model_path)
     sockets = list(Path(tempfile.gettempdir()).glob(instance_name(ready) + "*"))  # where QLocalServer puts it
     app.send_signal(signal.SIGTERM)
     output = app.communicate(timeout=30)[0].decode(errors="replace")
     assert app.returncode == 0, output
     assert sockets and not any(path.exists() for path in sockets)
+
+
+def test_sigterm_quits_while_folders_are_watched_without_a_tray(tmp_path, model_path):
+    """With a watched folder and no tray (stock GNOME), SIGTERM closed the window, whose close asks "Quit
+    SynthSpot?": a logout's SIGTERM waited on a question no one would answer, until the SIGKILL."""
+    from desktop.settings import AppSettings, WatchedFolder
+
+    watched = tmp_path / "Downloads"
+    watched.mkdir()
+    settings = AppSettings.open(tmp_path / "settings.ini")
+    settings.watched_folders = [WatchedFolder(str(watched))]
+    settings.sync()
+    app, _store = running(tmp_path, model_path)
+    app.send_signal(signal.SIGTERM)
+    try:
+        output = app.communicate(timeout=30)[0].decode(errors="replace")
+    finally:
+        if app.poll() is None:
+            app.kill()
+    assert app.returncode == 0, output
+    assert AppSettings.open(tmp_path / "settings.ini").watch_last_active > 0  # quit as Quit does: the moment kept

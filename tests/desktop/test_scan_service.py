@@ -125,3 +125,20 @@ def test_auto_loads_the_built_in_model_of_the_provider_it_resolves_to(tmp_path, 
     expected = "for-cuda.onnx" if "cuda" in available_providers() else "for-cpu.onnx"
     assert service.detector.path.name == expected
     service.shutdown()
+
+
+def test_a_watched_batch_the_pool_had_not_started_at_shutdown_stays_pending(tmp_path, qtbot, model_path):
+    """A watched batch is written to the pending list by the pool task that queues it (no store write on the
+    window's thread); a shutdown drops tasks that have not started, and the batch was lost for good."""
+    store = Store(tmp_path / "s.db")
+    service = ScanService(store)
+    service.load_model(str(model_path), "cpu")
+    qtbot.waitUntil(lambda: service.model_state.state == READY, timeout=WAIT_MS)
+    release = threading.Event()
+    for _ in range(THREADS):  # every pool thread busy (a model loading, a huge folder expanding...)
+        service._tasks.run(release.wait)
+    arrivals = [write_image(tmp_path / f"arrived-{i}.png", 40 + i) for i in range(3)]
+    service.submit_requests([watched(path) for path in arrivals])  # queued behind them
+    threading.Timer(0.3, release.set).start()  # they end once the shutdown has dropped what had not started
+    service.shutdown()
+    assert sorted(path for path, _source in store.pending()) == sorted(map(str, arrivals))

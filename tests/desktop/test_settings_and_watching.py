@@ -889,3 +889,50 @@ def test_the_pair_window_says_when_pairing_stopped_for_too_many_requests(qtbot, 
     assert dialog.width() >= READABLE_WIDTH
     assert dialog.height() >= dialog.layout().totalHeightForWidth(dialog.width())
     window.session.set_bridge_enabled(False)
+
+
+def test_a_quit_while_a_burst_is_settling_scans_it_at_the_next_start(tmp_path, qtbot, model_path, make_window):
+    """A burst still settling at Quit (each file is read and decoded first) was taken for old files at the next
+    start: "last watched" was the quit time, and the files had arrived seconds before it. None was ever scanned."""
+    watched = tmp_path / "Downloads"
+    watched.mkdir()
+    window = make_window(model_path, stable_seconds=30.0, watched_folders=[WatchedFolder(str(watched))])
+    qtbot.waitUntil(lambda: window.session.watch_summary() == "Watching 1 folder", timeout=WAIT_MS)
+    arrived = time.time() - 10  # ten seconds before the quit, well past the 2 s margin
+    burst = [write_image(watched / f"burst-{index}.png", 100 + index) for index in range(5)]
+    for path in burst:
+        os.utime(path, (arrived, arrived))
+    qtbot.waitUntil(lambda: len(window.session.watcher.settling()) == len(burst), timeout=WAIT_MS)
+    window.shutdown()
+    window.session.shutdown()
+    assert window.session.settings.watch_last_active <= arrived + 0.01
+    again = make_window(model_path, stable_seconds=0.2)
+    wait_for_results(qtbot, again, len(burst))
+    assert sorted(row.name for row in again.model.rows()) == sorted(path.name for path in burst)
+
+
+def test_a_batch_handed_over_just_before_a_quit_is_pending_at_the_next_start(tmp_path, qtbot, model_path,
+                                                                            make_session, make_window):
+    """The watcher hands a settled batch to the window's thread; a quit before it was delivered (or before the
+    pool queued it) dropped it, and the watcher had it as done: never scanned, never pending."""
+    import threading
+
+    from engine.scanner import ScanRequest
+
+    watched = tmp_path / "Downloads"
+    watched.mkdir()
+    session = make_session(model_path, stable_seconds=0.2, watched_folders=[WatchedFolder(str(watched))])
+    session.start()
+    qtbot.waitUntil(lambda: session.watch_summary() == "Watching 1 folder", timeout=WAIT_MS)
+    files = [write_image(watched / f"handed-{index}.png", 120 + index) for index in range(3)]
+    session.watcher.stop()  # it has them as handed over from here on
+    # As the watcher's thread hands them over: posted to this thread, not yet delivered when Quit comes.
+    handing = threading.Thread(target=session._watchedReady.emit,
+                               args=([ScanRequest(path=str(p), source="watched") for p in files],))
+    handing.start()
+    handing.join()
+    session.shutdown()
+    assert sorted(path for path, _source in session.store.pending()) == sorted(map(str, files))
+    again = make_window(model_path, stable_seconds=0.2)
+    wait_for_results(qtbot, again, len(files))
+    assert sorted(row.name for row in again.model.rows()) == sorted(path.name for path in files)

@@ -323,19 +323,23 @@ def test_a_watched_folder_that_is_a_file_says_so_not_missing(tmp_path):
     assert messages[str(not_a_folder)].startswith("not a folder")
 
 
-def test_unreadable_folder_gets_a_status_not_a_crash(tmp_path):
-    """A real permission error from the OS, in a child process. Root reads any folder, so as root the
-    child drops the capabilities that bypass file permissions (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH)."""
+def run_as_a_person(script: str, folder) -> None:
+    """``script`` in a child process on ``folder``, where file permissions hold: as root, the child drops the
+    capabilities that bypass them (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH). It must print "ok"."""
     import subprocess
     import sys
 
-    folder = downloads(tmp_path)
-    command = [sys.executable, "-c", UNREADABLE_FOLDER_SCRIPT, str(folder)]
+    command = [sys.executable, "-c", script, str(folder)]
     if os.geteuid() == 0:
         command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=repo)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+
+
+def test_unreadable_folder_gets_a_status_not_a_crash(tmp_path):
+    """A real permission error from the OS, in a child process (root reads any folder)."""
+    run_as_a_person(UNREADABLE_FOLDER_SCRIPT, downloads(tmp_path))
 
 
 def test_permission_error_from_the_os_becomes_a_status(tmp_path, monkeypatch):
@@ -540,3 +544,30 @@ def test_500_files_in_bursts_give_exactly_500_results(tmp_path, model_path):
     assert len(counts) == 500 and max(counts.values()) == 1
     assert all(result.ok for result in results)
     assert store.count() == 500 and store.pending() == []
+
+
+UNREADABLE_FILE_SCRIPT = """
+import sys
+from pathlib import Path
+from tests.desktop.conftest import write_image
+from tests.desktop.test_watcher import Driven, STABLE, TICK
+
+folder = Path(sys.argv[1])
+driven = Driven(folder)
+image = write_image(folder / "locked.png", 220, seed=11)
+image.chmod(0)
+driven.run_for(STABLE + TICK)
+assert [r.path for r in driven.handed] == [str(image)], "handed over once, to become its error row"
+driven.run_for(3 * (STABLE + TICK))
+assert len(driven.handed) == 1, "not handed over again while it stays unreadable"
+image.chmod(0o644)  # a chmod changes neither its size nor its modification time
+driven.run_for(STABLE + TICK)
+assert [r.path for r in driven.handed] == [str(image)] * 2 and driven.handed[1].sha256, "not read once readable"
+print("ok")
+"""
+
+
+def test_a_file_unreadable_when_it_arrived_is_scanned_once_it_can_be_read(tmp_path):
+    """Its permission fixed (chmod), a downloaded image stayed "permission denied" for good: a chmod changes
+    neither size nor mtime, and the watcher compared only those."""
+    run_as_a_person(UNREADABLE_FILE_SCRIPT, downloads(tmp_path))
