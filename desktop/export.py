@@ -10,7 +10,7 @@ import textwrap
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from engine.result import LIKELY_REAL, Result, to_csv
+from engine.result import LIKELY_REAL, Result, csv_header, csv_row
 
 
 def writes_csv(path: str | os.PathLike, as_csv: bool | None = None) -> bool:
@@ -24,9 +24,9 @@ class ExportCancelled(Exception):
 
 def write_results(path: str | os.PathLike, results: Iterable[Result], as_csv: bool | None = None,
                   progress: Callable[[int], bool] | None = None) -> Path:
-    """Write results as CSV or JSON (:func:`writes_csv`). A JSON file (every crop score and heatmap: 243 MB
-    for 20,000 results) is written result by result, calling ``progress(done)`` between them: False stops
-    it (ExportCancelled), and nothing is left behind."""
+    """Write results as CSV or JSON (:func:`writes_csv`), result by result, calling ``progress(done)`` between
+    them (a JSON file of 20,000 results, every crop score and heatmap, is 243 MB; their CSV takes a second):
+    False stops it (ExportCancelled), and nothing is left behind."""
     path = Path(path)
     as_csv = writes_csv(path, as_csv)
     # Written where a link points (replacing the link would cut it), with the mode of the file it replaces
@@ -38,15 +38,16 @@ def write_results(path: str | os.PathLike, results: Iterable[Result], as_csv: bo
         # A CSV starts with a byte-order mark: a spreadsheet opened by a double click otherwise takes it for
         # the system's legacy code page ("Ã¼" for "ü").
         with open(temporary, "w", encoding="utf-8-sig" if as_csv else "utf-8", newline="") as out:
-            if as_csv:
-                out.write(to_csv(list(results)))
-            else:
-                out.write("[")
-                for done, result in enumerate(results):
+            out.write(csv_header() if as_csv else "[")
+            for done, result in enumerate(results):
+                if as_csv:
+                    out.write(csv_row(result))
+                else:
                     item = json.dumps(result.to_record(), indent=2, ensure_ascii=False)
                     out.write(("," if done else "") + "\n" + textwrap.indent(item, "  "))
-                    if progress is not None and not progress(done + 1):
-                        raise ExportCancelled()
+                if progress is not None and not progress(done + 1):
+                    raise ExportCancelled()
+            if not as_csv:
                 out.write("\n]\n")
         if target.exists():
             shutil.copymode(target, temporary)
@@ -118,6 +119,21 @@ def shows_artifact_kind(result: Result) -> bool:
     """Which expert spoke loudest means little for a photo called likely real, or for one scored below
     even odds (called uncertain for being tiny or heavily compressed): it would read as a finding."""
     return bool(result.expert_weights) and result.verdict != LIKELY_REAL and (result.probability or 0.0) >= 0.5
+
+
+COPY_DETAILS_LIMIT = 100  # results copied whole (text and JSON); more are copied as a table
+
+
+def results_table_text(results: list[Result]) -> str:
+    """Results as tab-separated lines under a header, as a spreadsheet pastes them: what the list shows."""
+    lines = ["name\tverdict\tAI score\tpath"]
+    for result in results:
+        name = os.path.basename(result.path) if result.path else (result.image_url or "image")
+        verdict = result.verdict_label if result.ok else f"could not be scanned ({result.error})"
+        score = f"{result.probability:.0%}" if result.ok and result.probability is not None else ""
+        lines.append("\t".join(text.replace("\t", " ").replace("\n", " ")
+                               for text in (name, verdict, score, result.path or result.image_url)))
+    return "\n".join(lines)
 
 
 def result_summary(result: Result) -> str:

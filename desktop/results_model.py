@@ -7,11 +7,11 @@ result finds the row that was queued for it, and a re-dropped file reuses its ro
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from typing import cast
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from collections.abc import Callable
 
 from PySide6.QtCore import (
@@ -98,7 +98,7 @@ class Row:
     @property
     def name(self) -> str:
         if self.path:
-            return Path(self.path).name
+            return os.path.basename(self.path)  # not a Path: a sort by name asks it of 20,000 rows
         if self.result is not None and self.result.image_url:
             return self.result.image_url.rsplit("/", 1)[-1][:80] or "browser image"
         return "image"

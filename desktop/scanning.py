@@ -74,6 +74,8 @@ class ScanService(QObject):
     foldersUnreadable = Signal(list)  # [(folder, why)] inside what was given, that could not be opened
     historyLoaded = Signal(list)  # [Result], newest first
     historyLimited = Signal(int, int)  # rows shown, rows stored: the history holds more than the list shows
+    historyCounted = Signal(int)  # rows stored, counted again (after a deletion)
+    historyReading = Signal()  # the history is being read: the empty list is not "nothing scanned yet"
     historyFailed = Signal(str)  # the history could not be read (why, in words): the list starts empty
     storeFailed = Signal(str)  # results or the pending list could not be written (a full disk): why, in words
     modelRejected = Signal(str)  # a model asked for could not be loaded; the one in use stays (why, in words)
@@ -411,7 +413,20 @@ class ScanService(QObject):
 
     # --- history and shutdown -------------------------------------------------------
 
-    def load_history(self, limit: int = HISTORY_LIMIT) -> None:
+    def count_history(self) -> None:
+        """Count the stored history again, off this thread; ``historyCounted`` follows."""
+        def count():
+            try:
+                self.historyCounted.emit(self.store.history_count())
+            except Exception:  # the label keeps its old figure; a failing store says so elsewhere
+                log.warning("counting the history failed", exc_info=True)
+        self._tasks.run(count)
+
+    def load_history(self, limit: int | None = None) -> None:
+        """Read the newest ``limit`` (default ``HISTORY_LIMIT``) stored results into the list, off this thread."""
+        limit = HISTORY_LIMIT if limit is None else limit
+        self.historyReading.emit()
+
         def read():
             started = time.perf_counter()
             try:

@@ -9,7 +9,7 @@ from collections import Counter
 from wcwidth import wcswidth
 
 from engine.paths import display_path, printable
-from engine.result import VERDICT_LABELS, Result, to_csv, verdict_counts_text
+from engine.result import VERDICT_LABELS, Result, csv_header, csv_row, verdict_counts_text
 
 MAX_SKIPPED_LISTED = 20
 MAX_FILE_COLUMN = 60  # characters; the table's FILE column is no wider
@@ -30,7 +30,7 @@ class StreamingPrinter:
         self._finished: queue.SimpleQueue[Result] = queue.SimpleQueue()
         self._closed = False
         if mode == "csv":
-            self._write(to_csv([]))  # the header, before the first row
+            self._write(csv_header())  # before the first row
 
     def __call__(self, result: Result) -> None:
         if not self._closed and self.mode != "table":
@@ -45,7 +45,7 @@ class StreamingPrinter:
             if self.mode == "json":
                 self._write(result.to_json() + "\n")
             else:
-                self._write(to_csv([result]).split("\n", 1)[1])  # the row without the header
+                self._write(csv_row(result))
             if not self.broken:
                 self.printed.append(result)
 

@@ -148,39 +148,49 @@ def iso_local_time(timestamp: float) -> str:
 
 
 def to_csv(results: list[Result]) -> str:
+    return csv_header() + "".join(csv_row(result) for result in results)
+
+
+def csv_header() -> str:
+    """The CSV's first line: its column names."""
+    buffer = io.StringIO()
+    csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n").writeheader()
+    return buffer.getvalue()
+
+
+def csv_row(result: Result) -> str:
+    """One result as a CSV line (a stream writes them as results come, a long export between its progress)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for result in results:
-        shown = spreadsheet_safe(display_path(result.path))
-        row = {
-            "path": shown,
-            "source": result.source,
-            "sha256": result.sha256,
-            "verdict": result.verdict,
-            "probability": "" if result.probability is None else f"{result.probability:.4f}",
-            "reasons": "; ".join(result.reasons),
-            "width": result.width,
-            "height": result.height,
-            "format": result.format,
-            "jpeg_quality": "" if result.jpeg_quality is None else result.jpeg_quality,
-            "file_size": result.file_size,
-            "provenance": "; ".join(h.text for h in result.provenance),
-            "experts": "; ".join(f"{name} {weight:.0%}" for name, weight in result.expert_weights.items()),
-            "model_name": result.model_name,
-            "model_version": result.model_version,
-            "provider": result.provider,
-            "total_ms": f"{result.timings_ms.get('total', 0.0):.1f}",
-            "error": result.error or "",
-            "scanned_at": iso_local_time(result.scanned_at),
-            "page_url": result.page_url,
-            "image_url": result.image_url,
-            "path_bytes": "" if shown == result.path else path_bytes_b64(result.path),  # exact when "path" is escaped
-        }
-        # Text from the file (metadata labels, decoder messages) or a page (URLs) may hold terminal escapes,
-        # and a file named "=HYPERLINK(...).jpg" a formula.
-        writer.writerow({key: spreadsheet_safe(printable(value)) if isinstance(value, str) else value
-                         for key, value in row.items()})
+    shown = spreadsheet_safe(display_path(result.path))
+    row = {
+        "path": shown,
+        "source": result.source,
+        "sha256": result.sha256,
+        "verdict": result.verdict,
+        "probability": "" if result.probability is None else f"{result.probability:.4f}",
+        "reasons": "; ".join(result.reasons),
+        "width": result.width,
+        "height": result.height,
+        "format": result.format,
+        "jpeg_quality": "" if result.jpeg_quality is None else result.jpeg_quality,
+        "file_size": result.file_size,
+        "provenance": "; ".join(h.text for h in result.provenance),
+        "experts": "; ".join(f"{name} {weight:.0%}" for name, weight in result.expert_weights.items()),
+        "model_name": result.model_name,
+        "model_version": result.model_version,
+        "provider": result.provider,
+        "total_ms": f"{result.timings_ms.get('total', 0.0):.1f}",
+        "error": result.error or "",
+        "scanned_at": iso_local_time(result.scanned_at),
+        "page_url": result.page_url,
+        "image_url": result.image_url,
+        "path_bytes": "" if shown == result.path else path_bytes_b64(result.path),  # exact when "path" is escaped
+    }
+    # Text from the file (metadata labels, decoder messages) or a page (URLs) may hold terminal escapes,
+    # and a file named "=HYPERLINK(...).jpg" a formula.
+    writer.writerow({key: spreadsheet_safe(printable(value)) if isinstance(value, str) else value
+                     for key, value in row.items()})
     return buffer.getvalue()
 
 

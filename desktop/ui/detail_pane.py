@@ -324,8 +324,9 @@ class DetailPane(QWidget):
         elif not row.path:
             message = "This image came from the browser; its pixels are not kept."
         elif not os.path.exists(row.path):
-            # A file that never was (a mistyped path on the command line) has no result: it was not "moved".
-            had_result = row.result is not None and row.result.ok
+            # A file that never was (a mistyped path on the command line) was not "moved"; one that was read
+            # (scanned, or failed on its bytes: its size is known) was.
+            had_result = row.result is not None and (row.result.ok or bool(row.result.file_size))
             message = (f"{Path(row.path).name} cannot be shown: it was moved or deleted." if had_result
                        else f"{Path(row.path).name} cannot be shown: there is no such file.")
         elif self._images.failed(row.path):

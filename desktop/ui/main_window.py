@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from desktop.export import (
-    counted, model_label, provider_text, result_summary,
+    COPY_DETAILS_LIMIT, counted, model_label, provider_text, result_summary, results_table_text,
 )
 from desktop.memory import release_freed_memory
 from desktop.notifications import DesktopNotifications
@@ -318,6 +318,9 @@ class MainWindow(QMainWindow):
         service.resultsReady.connect(self._results_ready)
         service.historyLoaded.connect(self.model.add_history)
         service.historyLimited.connect(self._history_limited)
+        service.historyCounted.connect(self._history_counted)
+        service.historyReading.connect(lambda: self.table.set_reading_history(True))
+        service.historyLoaded.connect(lambda _results: self.table.set_reading_history(False))
         service.historyFailed.connect(self._history_failed)
         service.storeFailed.connect(self._store_failed)
         service.progressChanged.connect(self._progress)
@@ -541,7 +544,8 @@ class MainWindow(QMainWindow):
             older = self.session.store.stored_at([row.path for row in rows if row.path]) - images
         except StoreError:
             older = set()  # the deletion below says what is wrong with the store
-        copies = sum(1 for row in self.model.rows() if self._is_copy_of(row, images | older, chosen))
+        going = images | older  # once, not once per row (5,000 rows selected of 20,000: a second)
+        copies = sum(1 for row in self.model.rows() if self._is_copy_of(row, going, chosen))
         # An earlier version of a file, seen elsewhere too, goes with it.
         which = (f"showing the same or an earlier version of {'it' if len(rows) == 1 else 'them'}" if older
                  else f"of the same {'image' if len(images) == 1 else 'images'}")
@@ -558,6 +562,8 @@ class MainWindow(QMainWindow):
         positions = [position for position, row in enumerate(self.model.rows())
                      if row.key in chosen or self._is_copy_of(row, forgotten, chosen)]
         self._remove_rows(positions)
+        if self.history_label.isVisible():  # "Newest 20,000 of 102,020" no longer holds
+            self.service.count_history()
         left = f" {waiting:,} still being scanned {'was' if waiting == 1 else 'were'} left." if waiting else ""
         self.statusBar().showMessage(f"Deleted {len(positions):,} row{'' if len(positions) == 1 else 's'} from the "
                                      f"history.{left}", 8000 if waiting else 5000)
@@ -621,6 +627,14 @@ class MainWindow(QMainWindow):
                                       "Filters and Export work on the results in the list.")
         self.history_label.show()  # one label, however often the history is read
 
+    def _history_counted(self, stored: int) -> None:
+        """The history's size after a deletion: the label follows, or goes once the list holds it all."""
+        shown = sum(1 for row in self.model.rows() if row.result is not None)  # the history's rows and new scans
+        if stored > shown:
+            self._history_limited(shown, stored)
+        else:
+            self.history_label.hide()
+
     def _history_failed(self, reason: str) -> None:
         QMessageBox.warning(self, "History not read",
                             f"SynthSpot could not read its history, so the list starts empty: {reason}.\n\n"
@@ -675,8 +689,15 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("The file is no longer where it was scanned.", 5000)
 
     def copy_selected(self) -> None:
-        results = [result for row in self.selected_rows()
-                   if (result := whole_result(row, self.session.store)) is not None]
+        rows = [row for row in self.selected_rows() if row.result is not None]
+        if len(rows) > COPY_DETAILS_LIMIT:
+            # Every detail of 20,000 results was 265 MB of JSON built on this thread (a minute frozen): a table
+            # of what the list shows instead, and Export for the rest.
+            QApplication.clipboard().setText(results_table_text([row.result for row in rows if row.result]))
+            self.statusBar().showMessage(f"Copied {len(rows):,} results as a table, one line each; Export "
+                                         "(Ctrl+E) keeps every detail.", 6000)
+            return
+        results = [result for row in rows if (result := whole_result(row, self.session.store)) is not None]
         if not results:
             return
         mime = QMimeData()

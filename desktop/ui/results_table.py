@@ -21,6 +21,7 @@ EMPTY_HINT = ("Drop images or folders here to scan them\n\n"
               "\u201cLikely real\u201d is not proof of a photo: Help \u25b8 Model card says what the model "
               "cannot detect.")
 NO_MATCH_HINT = "No results match the filters."
+READING_HINT = "Reading your history…"
 NO_MODEL_HINT = ("No detector model is loaded, so nothing can be scanned yet.\n\n"
                  "Choose one with the button above, or in Settings.")
 
@@ -31,6 +32,7 @@ class ResultsTable(QTableView):
     the whole list is a drop target."""
 
     can_scan = True  # False while no model can scan: the hint then says what to do first
+    reading_history = False
     # Whether any row has provenance tags: the column is left out while none has (most photos carry none,
     # and its empty 150 px were taken from the names).
     tags_shown = False
@@ -108,6 +110,12 @@ class ResultsTable(QTableView):
         for column, below in self.narrow_rules():
             self.setColumnHidden(column, width < below or (column == COLUMN_PROVENANCE and not self.tags_shown))
 
+    def set_reading_history(self, reading: bool) -> None:
+        """While the history is read (seconds, for a year of it), the empty list says so, not "drop images"."""
+        if reading != self.reading_history:
+            self.reading_history = reading
+            self.viewport().update()
+
     def set_can_scan(self, can_scan: bool) -> None:
         if can_scan != self.can_scan:
             self.can_scan = can_scan
@@ -134,7 +142,11 @@ class ResultsTable(QTableView):
         if model is None or model.rowCount(self.rootIndex()) > 0:
             return ""
         filtered = isinstance(model, ResultsFilterProxy) and model.sourceModel().rowCount() > 0
-        return NO_MATCH_HINT if filtered else EMPTY_HINT if self.can_scan else NO_MODEL_HINT
+        if filtered:
+            return NO_MATCH_HINT
+        if self.reading_history:
+            return READING_HINT
+        return EMPTY_HINT if self.can_scan else NO_MODEL_HINT
 
     def moveCursor(self, cursor_action, modifiers):  # noqa: N802 (Qt's name)
         actions = QAbstractItemView.CursorAction

@@ -518,6 +518,19 @@ def test_a_row_whose_file_is_gone_offers_no_overlay_boxes(tmp_path, qtbot, model
     again.select_proxy_row(next(i for i in range(2) if again.proxy.row_for(again.proxy.index(i, 0)).name
                                 == "never-was.png"))
     assert again.detail.image_view.message == "never-was.png cannot be shown: there is no such file."
+    # A file that was read, and failed on its bytes, did exist: it moved (it said "there is no such file",
+    # beside its scanned size).
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 500)
+    again.scan_paths([str(broken)], "cli")
+    qtbot.waitUntil(lambda: any(row.name == "broken.png" and row.result for row in again.model.rows()),
+                    timeout=WAIT_MS)
+    broken.unlink()
+    again.select_proxy_row(next(i for i in range(3) if again.proxy.row_for(again.proxy.index(i, 0)).name
+                                == "gone.png"))  # (a scanned row is selected: away, and back)
+    again.select_proxy_row(next(i for i in range(3) if again.proxy.row_for(again.proxy.index(i, 0)).name
+                                == "broken.png"))
+    assert again.detail.image_view.message == "broken.png cannot be shown: it was moved or deleted."
 
 
 def test_a_model_without_artifact_maps_shows_no_live_heatmap_box(tmp_path, qtbot, plain_model_path, model_path,
