@@ -121,12 +121,12 @@ def examined_text(result: Result | None, heatmap_shown: bool) -> str:
 CROP_LINK = "crop"  # the scheme of a crop score's link: crop:INDEX zooms the picture to that crop
 
 
-def _crop_scores(row: Row) -> str:
-    """The crops' scores, each a link that zooms the picture to its crop where a picture can be shown (a
-    browser image's pixels are not kept)."""
+def _crop_scores(row: Row, linked: bool) -> str:
+    """The crops' scores; ``linked``: each a link that zooms the picture to its crop (where the picture and
+    its crops are shown: not a browser image's, whose pixels are not kept, nor a file gone or changed)."""
     assert row.result is not None
     scores = [f"{crop.probability:.0%}" for crop in row.result.crops]
-    if not row.path:
+    if not linked:
         return html.escape(", ".join(scores))
     links = ", ".join(f"<a href='{CROP_LINK}:{index}'>{score}</a>" for index, score in enumerate(scores))
     return f"{links} <span class='muted'>(a score shows its crop up close)</span>"
@@ -143,7 +143,8 @@ def describe_row(row: Row) -> str:
             parts.append("<p>The scan was cancelled. Rescan it (Ctrl+R) or drop it again.</p>")
         parts.append(_facts_table([("Path", row.path), ("Source", source_label(row.source))]))
         return "".join(parts)
-    if changed_since_scan(row):
+    changed = changed_since_scan(row)
+    if changed:
         parts.append(f"<p class='error'>{e(CHANGED_SINCE_SCAN)}</p>")
     if not result.ok:
         parts.append(f"<p><span class='error'>Could not be scanned</span>: {e(result.error or '')}</p>")
@@ -165,7 +166,9 @@ def describe_row(row: Row) -> str:
             parts.append(f"<p><b>Kind of artifact</b>: {e(expert_mix_text(result.expert_weights))} "
                          f"<span class='muted'>({EXPERT_SHARES})</span></p>")
         if result.crops:
-            parts.append(f"<p><b>Crop scores</b> ({counted(len(result.crops), 'crop')}): {_crop_scores(row)}</p>")
+            linked = bool(row.path) and not changed and os.path.exists(row.path)
+            parts.append(f"<p><b>Crop scores</b> ({counted(len(result.crops), 'crop')}): "
+                         f"{_crop_scores(row, linked)}</p>")
     if not result.ok and not result.provenance:  # a file that could not be read has no metadata to report
         parts.append("<p><b>File</b></p>")
         parts.append(_facts_table(_facts(row, result)))

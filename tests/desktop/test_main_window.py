@@ -512,6 +512,10 @@ def test_a_row_whose_file_is_gone_offers_no_overlay_boxes(tmp_path, qtbot, model
     again.select_proxy_row(0)
     assert again.detail.image_view.message == "gone.png cannot be shown: it was moved or deleted."
     assert not again.detail.heatmap_toggle.isEnabled() and not again.detail.crops_toggle.isEnabled()
+    # Its crop scores are listed, not offered as links to a picture that is not there.
+    text = again.detail.info.toPlainText()
+    assert "Crop scores" in text and "shows its crop up close" not in text
+    assert "href" not in again.detail.info.toHtml()
     # A path that never was (mistyped on the command line) is not said to have moved (a review).
     again.scan_paths([str(tmp_path / "never-was.png")], "cli")
     qtbot.waitUntil(lambda: again.model.rowCount() == 2, timeout=WAIT_MS)
