@@ -248,12 +248,25 @@ class ImageView(QWidget):
         self._view_changed()
 
     def _view_changed(self) -> None:
+        if self._detail is not None and self._detail_too_fine():
+            self._detail = None  # zoomed back out: the picture (or a read at this size) shows it truly
         if self._needs_region():
             self._region_timer.start()
         else:
             self._region_timer.stop()
         self._update_cursor()
         self.update()
+
+    def _detail_too_fine(self) -> bool:
+        """The file's pixels read for a closer zoom, now drawn shrunk by more than a quarter (or not needed):
+        the painter's smooth shrink aliases, and 1-px detail became a coarse false checkerboard at 13%."""
+        rect = self.image_rectf()
+        if self._detail is None or rect is None or self._pixmap is None or self._zoom <= 1.0:
+            return True
+        shown_pixels = rect.width() * self.devicePixelRatioF()
+        region, image = self._detail
+        held = image.width() / max(region.width(), 1e-9)
+        return shown_pixels <= self._pixmap.width() * 1.05 or held > 1.25 * shown_pixels
 
     def _wanted_region(self) -> tuple[QRectF, QSize] | None:
         """The shown part with a margin around it, and the screen pixels it covers."""
@@ -420,6 +433,12 @@ class ImageView(QWidget):
         painter = QPainter(self)
         try:
             self._paint(painter)
+            if self.hasFocus():
+                # Inside its own edge: the ring drawn around it is cut off by the pane on three sides, and the
+                # keys that zoom act only while it has the focus.
+                painter.setPen(QPen(self.palette().windowText().color(), 2))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRect(QRectF(self.rect()).adjusted(1, 1, -1, -1))
         finally:
             painter.end()  # never leave it to the garbage collector: Qt needs it ended before the flush
 
@@ -454,6 +473,7 @@ class ImageView(QWidget):
         percent = self.actual_size_percent()
         if self._zoom > 1.0 and percent is not None:
             self._draw_zoom_badge(painter, area, percent)
+
 
     def _paint_fitted(self, painter: QPainter, target: QRect, pixmap: QPixmap) -> None:
         # Scaled to the screen's pixels, not the layout's: on a 2x screen a picture scaled to the layout's

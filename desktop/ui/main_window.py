@@ -694,8 +694,8 @@ class MainWindow(QMainWindow):
             # Every detail of 20,000 results was 265 MB of JSON built on this thread (a minute frozen): a table
             # of what the list shows instead, and Export for the rest.
             QApplication.clipboard().setText(results_table_text([row.result for row in rows if row.result]))
-            self.statusBar().showMessage(f"Copied {len(rows):,} results as a table, one line each; Export "
-                                         "(Ctrl+E) keeps every detail.", 6000)
+            self.statusBar().showMessage(f"Copied {len(rows):,} results as a table; Export keeps every detail.",
+                                         6000)
             return
         results = [result for row in rows if (result := whole_result(row, self.session.store)) is not None]
         if not results:

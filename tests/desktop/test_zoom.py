@@ -399,3 +399,41 @@ def test_a_crop_score_clicked_shows_that_crop_up_close(tmp_path, qtbot, model_pa
     assert (box.width() == pytest.approx(min(area.width(), area.height()) / 2, rel=0.01)
             or view.actual_size_percent() == pytest.approx(800.0, rel=1e-3))
     assert "(a score shows its crop up close)" in detail.info.toPlainText()
+
+
+def test_zoomed_back_out_the_files_pixels_read_for_a_closer_zoom_are_not_shrunk_into_false_patterns(qtbot):
+    """At 13% after 100%, the read made for 100% was drawn shrunk by the painter: 1-px detail became a coarse
+    checkerboard that the same 13% reached from fit did not show."""
+    view = view_with_picture(qtbot, size=(1600, 1200), native=QSize(4800, 3600))
+    picture = QImage(1600, 1200, QImage.Format.Format_RGBX8888)
+    picture.fill(QColor(128, 128, 128))  # the 1,600 px picture of a 1-px checker: grey
+    view.set_content(QPixmap.fromImage(picture), None, "", QSize(4800, 3600))
+    view.zoom_to(1.5)
+    fresh = view.grab().toImage()
+    view.zoom_to(view.actual_size_zoom())
+    checker = np.indices((3600, 4800)).sum(axis=0) % 2 * 255
+    region, size = view._wanted_region()
+    covered, pixels = read_region(Image.fromarray(checker.astype(np.uint8)), region, size)
+    view.set_detail(covered, pixels, QSize(4800, 3600))
+    assert view.has_detail
+    view.zoom_to(1.5)
+    assert not view.has_detail and view.grab().toImage() == fresh
+    # Between the two (70% of the file's pixels): read again at that size, not the 100% read shrunk.
+    view.zoom_to(view.actual_size_zoom())
+    view.set_detail(covered, pixels, QSize(4800, 3600))
+    view.zoom_to(view.actual_size_zoom() * 0.7)
+    assert not view.has_detail and view._needs_region()
+
+
+def test_the_picture_shows_when_it_has_the_keyboard_focus(qtbot):
+    """The focus ring drawn around it was cut off by the pane on three sides: a keyboard user could not see
+    that the zoom keys would act on it."""
+    view = view_with_picture(qtbot)
+    view.window().activateWindow()
+    unfocused = view.grab().toImage()
+    view.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(view.hasFocus)
+    focused = view.grab().toImage()
+    ink = view.palette().windowText().color().rgb()
+    edges = [(1, 150), (200, 1), (view.width() - 2, 150), (200, view.height() - 2)]
+    assert all(focused.pixel(x, y) == ink != unfocused.pixel(x, y) for x, y in edges)
