@@ -272,13 +272,20 @@ class FolderWatcher:
         """The oldest modification time (wall clock) of the files noticed and not yet handed over or left
         alone; None when there are none. After :meth:`stop`: what the next start must look at again."""
         with self._lock:
-            paths = set(self._candidates) | self._noticed | {destination for _source, destination in self._moves}
+            noticed = self._noticed | {destination for _source, destination in self._moves}
         times = []
-        for path in paths:
+        for path in set(self._candidates) | noticed:
+            if is_partial_download(path):
+                continue
             try:
-                times.append(os.stat(path).st_mtime)
+                info = os.stat(path)
             except OSError:  # gone meanwhile: nothing to look at
                 continue
+            # A rescan notices every file: those already settled as they are now are not news (an old
+            # Downloads folder would otherwise be read whole at the next start).
+            if path not in self._candidates and self._settled.get(path) == (info.st_size, info.st_mtime_ns):
+                continue
+            times.append(info.st_mtime)
         return min(times, default=None)
 
     def _run(self) -> None:

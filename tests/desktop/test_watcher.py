@@ -16,6 +16,8 @@ import threading
 import time
 from collections import Counter
 
+import pytest
+
 from desktop.watcher import MISSING, NO_PERMISSION, WATCHING, FolderWatcher
 from engine.decode import verify_complete
 from engine.model import Detector
@@ -571,3 +573,22 @@ def test_a_file_unreadable_when_it_arrived_is_scanned_once_it_can_be_read(tmp_pa
     """Its permission fixed (chmod), a downloaded image stayed "permission denied" for good: a chmod changes
     neither size nor mtime, and the watcher compared only those."""
     run_as_a_person(UNREADABLE_FILE_SCRIPT, downloads(tmp_path))
+
+
+def test_at_a_stop_only_files_not_yet_settled_hold_back_the_moment_kept(tmp_path):
+    """What the next start looks at again: the files still settling, not every file a rescan just noticed (a
+    Downloads folder of years would be read whole at the next start)."""
+    folder = downloads(tmp_path)
+    old = write_image(folder / "old.png", 200, seed=1)
+    long_ago = time.time() - 3 * 3600
+    os.utime(old, (long_ago, long_ago))
+    driven = Driven(folder)
+    driven.run_for(STABLE + TICK)
+    assert driven.watcher.earliest_unsettled() is None
+    driven.watcher.request_rescan()
+    driven.watcher._check_folders()
+    driven.watcher._rescan()  # a rescan's notices, not yet absorbed when the app quits
+    assert driven.watcher.earliest_unsettled() is None
+    arriving = write_image(folder / "arriving.png", 210, seed=2)
+    driven.step()  # noticed, settling
+    assert driven.watcher.earliest_unsettled() == pytest.approx(os.stat(arriving).st_mtime)
