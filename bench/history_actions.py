@@ -32,7 +32,6 @@ import hashlib
 import json
 import os
 import random
-import socket
 import sqlite3
 import statistics
 import sys
@@ -86,12 +85,6 @@ def make_store(path: Path, count: int) -> None:
                                          verdict=verdict, probability=probability,
                                          model_name="synthspot-lite0", model_version="12"))
     store.close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Heartbeat:
@@ -163,11 +156,8 @@ def measure(store_file: Path, work: Path) -> dict:
     from PySide6.QtWidgets import QApplication
 
     from desktop.app import configure_runtime
-    from desktop.session import AppSession
-    from desktop.settings import AppSettings
-    from desktop.ui.main_window import MainWindow
-    from engine.store import Store
     from tests.fixtures.synthetic import brightness_model
+    from tests.fixtures.windows import throwaway_window
 
     configure_runtime()  # as desktop.app.main does
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -175,14 +165,7 @@ def measure(store_file: Path, work: Path) -> dict:
     with closing(sqlite3.connect(f"file:{store_file}?mode=ro", uri=True)) as source, \
             closing(sqlite3.connect(work / "results.sqlite3")) as copy:
         source.backup(copy)  # with whatever a write-ahead log beside it holds
-    settings = AppSettings.open(work / "settings.ini")
-    settings.model_path = str(brightness_model(work / "model.onnx", crop_size=128, max_crops=8))
-    settings.bridge_port = free_port()  # never the real bridge's port: another SynthSpot may run
-    session = AppSession(settings, Store(work / "results.sqlite3"))
-    window = MainWindow(session)
-    session.start()
-    window.resize(1440, 860)
-    window.show()
+    session, window = throwaway_window(work, brightness_model(work / "model.onnx", crop_size=128, max_crops=8))
     started, rows, steady_since = time.monotonic(), -1, time.monotonic()
     while not (session.service.model_state.ready and rows > 0 and time.monotonic() - steady_since > 2.0):
         if time.monotonic() - started > 300:

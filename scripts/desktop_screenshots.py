@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -69,12 +68,6 @@ def make_photos(folder: Path) -> dict[str, list[Path]]:
     return {"dropped": dropped, "watched": watched}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def wait_for(app, predicate, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -86,20 +79,9 @@ def wait_for(app, predicate, timeout: float = 60.0) -> None:
 
 def open_window(app, work: Path, model: Path, watched: list[str] = ()):
     """A session on a throwaway store and settings with ``model``, its window shown and the model loaded."""
-    from desktop.session import AppSession
-    from desktop.settings import AppSettings, WatchedFolder
-    from desktop.ui.main_window import MainWindow
-    from engine.store import Store
+    from tests.fixtures.windows import throwaway_window
 
-    settings = AppSettings.open(work / "settings.ini")
-    settings.model_path = str(model)
-    settings.watched_folders = [WatchedFolder(folder) for folder in watched]
-    settings.bridge_port = free_port()  # never the real bridge's port: another SynthSpot may run
-    session = AppSession(settings, Store(work / "results.sqlite3"))
-    window = MainWindow(session)
-    session.start()
-    window.resize(1440, 860)
-    window.show()
+    session, window = throwaway_window(work, model, watched)
     wait_for(app, lambda: session.service.model_state.ready)
     return session, window
 
