@@ -125,7 +125,8 @@ COPY_DETAILS_LIMIT = 100  # results copied whole (text and JSON); more are copie
 
 
 def results_table_text(results: list[Result]) -> str:
-    """Results as tab-separated lines under a header, as a spreadsheet pastes them: what the list shows."""
+    """Results as tab-separated lines under a header, as a spreadsheet pastes them: name, verdict, AI score and
+    path (the other columns, and every detail, are Export's)."""
     lines = ["name\tverdict\tAI score\tpath"]
     for result in results:
         name = os.path.basename(result.path) if result.path else (result.image_url or "image")
