@@ -16,6 +16,10 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QFocusFrame, QWidget
 
 
+# Pixels a widget flush with its parent's edges needs around it for the ring to show (Fusion draws it 2 px out).
+FOCUS_RING_ROOM = 3
+
+
 class KeyboardFocusRing(QObject):
     def __init__(self, app: QApplication):
         super().__init__(app)

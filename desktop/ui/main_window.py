@@ -38,7 +38,7 @@ from desktop.ui.results_table import THUMBNAIL_SIDE, ResultsTable
 from desktop.ui.scan_progress import ScanProgress
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.filter_bar import ResultFilters
-from desktop.ui.focus import show_keyboard_focus
+from desktop.ui.focus import FOCUS_RING_ROOM, show_keyboard_focus
 from desktop.ui.style import app_icon, keep_palette_readable
 from desktop.ui.tray import TrayIcon
 from engine.decode import MAX_PIXELS
@@ -233,7 +233,13 @@ class MainWindow(QMainWindow):
         self.detail = DetailPane(self.detail_images)
         self.detail.image_view.setAccessibleName("Selected image with its overlays")
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.table)
+        # Room around the list for the keyboard's focus ring, drawn just outside it: flush with the splitter's
+        # edges, three of its four sides were cut off.
+        listing = QWidget()
+        listing_layout = QVBoxLayout(listing)
+        listing_layout.setContentsMargins(FOCUS_RING_ROOM, FOCUS_RING_ROOM, FOCUS_RING_ROOM, FOCUS_RING_ROOM)
+        listing_layout.addWidget(self.table)
+        self.splitter.addWidget(listing)
         self.splitter.addWidget(self.detail)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)

@@ -663,6 +663,13 @@ def test_menus_shortcuts_and_accessible_names_for_keyboard_users(tmp_path, qtbot
     assert ring is not None and ring.widget is QApplication.focusWidget()
     qtbot.mouseClick(window.table.viewport(), Qt.MouseButton.LeftButton)
     assert window.table.hasFocus() and ring.widget is None
+    # Around the list, reached by the keyboard, it shows on all four sides (flush with the splitter, three were
+    # cut off).
+    window.filters.text.setFocus(Qt.FocusReason.TabFocusReason)
+    window.table.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(lambda: ring.widget is window.table, timeout=WAIT_MS)
+    frame = ring._live_frame()
+    assert frame.parentWidget().rect().contains(frame.geometry()), (frame.geometry(), frame.parentWidget().rect())
 
     opened = []
 
