@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from training.domains import FAKE_DOMAINS, INPAINT, REAL, RECONSTRUCT, UPSAMPLE
+from training.input_residual import INPUT_RESIDUALS
 
 ADAPTERS = ("lora", "mole", "none")
 METHODS = ("mixed", "sef")
@@ -122,6 +123,9 @@ class DetectorConfig:
     # A one-pass (``mixed``) student's estimate of its SEF teacher's expert mix, learned by distillation
     # (``training.distill``): the teacher's experts, in its order, so the app keeps its "kind of artifact".
     expert_mix: tuple[str, ...] = ()
+    # What the backbone sees of each crop: "" the pixels; "npr" only their local interdependence
+    # (``training.input_residual``: the crop minus a nearest-neighbour re-upsampling of itself).
+    input_residual: str = ""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -132,6 +136,7 @@ class DetectorConfig:
         _check(self.adapter in ADAPTERS, f"adapter must be one of {ADAPTERS}")
         _check(self.method in METHODS, f"method must be one of {METHODS}")
         _check(self.method != "sef" or self.adapter == "lora", "method 'sef' needs adapter 'lora' (one LoRA per expert)")
+        _check(self.input_residual in INPUT_RESIDUALS, f"input_residual must be one of {INPUT_RESIDUALS}")
         for part in (self.lora, self.mole, self.sef, self.gamma):
             part.validate()
         if self.expert_mix:

@@ -11,6 +11,7 @@ from torch import nn
 from .adapters import adapter_parameters, inject_lora, inject_mole, merge_lora, spatial_targets
 from .backbones import Backbone, backbone_entry
 from .config import ConfigError, DetectorConfig
+from .input_residual import apply_input_residual
 from .methods.heads import GammaHead, LinearHead
 from .methods.mixed import MixedEncoder
 from .methods.output import DetectorOutput
@@ -82,7 +83,7 @@ class Detector(nn.Module):
         self.stage = stage
 
     def forward(self, x: torch.Tensor) -> DetectorOutput:
-        encoded = self.encoder(x)
+        encoded = self.encoder(apply_input_residual(self.config.input_residual, x))
         if encoded.expert_logit is not None:  # SEF, training one expert: its own head, no fusion
             return DetectorOutput(encoded.expert_logit, aux_losses=encoded.aux_losses)
         heads = self.head(encoded.features)

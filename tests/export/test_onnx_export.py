@@ -100,15 +100,16 @@ def test_a_one_pass_student_exports_its_maps_and_expert_mix(tmp_path, crops):
     assert outputs.artifact_map.shape[:2] == (3, 1)
 
 
-@pytest.mark.parametrize("kind", ["sef_gamma", "mole"])
+@pytest.mark.parametrize("kind", ["sef_gamma", "mole", "npr"])
 def test_the_current_torch_exporter_passes_parity_on_every_output(tmp_path, crops, kind):
     """Only torch's current exporter: a torch release that breaks it fails here instead of falling back."""
-    config = SEF_GAMMA if kind == "sef_gamma" else DetectorConfig(backbone="tiny_vit", adapter="mole")
+    config = {"sef_gamma": SEF_GAMMA, "mole": DetectorConfig(backbone="tiny_vit", adapter="mole"),
+              "npr": replace(SEF_GAMMA, input_residual="npr")}[kind]
     detector = randomised(create_detector(config))
     report = export_detector(detector, tmp_path / "m.onnx", metadata(), "fp32", parity_crops=crops,
                              exporters=("dynamo",))
     assert report.exporter == "dynamo"
-    assert set(report.max_abs_diff) == (EVERY_OUTPUT if kind == "sef_gamma" else {contract.OUTPUT_LOGIT})
+    assert set(report.max_abs_diff) == (EVERY_OUTPUT if kind != "mole" else {contract.OUTPUT_LOGIT})
     assert not report.over(PARITY_TOLERANCE["fp32"])
     # every tensor is stored once: the layers the experts' copies of the backbone share are not repeated
     contents = [(tensor.data_type, tuple(tensor.dims), numpy_helper.to_array(tensor).tobytes())
