@@ -68,16 +68,18 @@ class ClaimBook:
             time.sleep(POLL_S)
 
     def release(self, sha256: str) -> None:
+        # Under the lock, DELETE included: release_all() then waits for a release under way, which had
+        # already dropped its bytes from the held ones (the process exited before its DELETE, leaving the claim).
         with self._lock:
             if sha256 not in self._held:
                 return
             self._held.discard(sha256)
-        if self.store is None:  # claims are taken in the store: none without one
-            return
-        try:
-            self.store.release_claim(sha256, self.model_id, self._owner)
-        except Exception as exc:  # it goes stale with this process; others then take it over
-            log.warning("could not release the claim on %s: %s", sha256[:12], exc)
+            if self.store is None:  # claims are taken in the store: none without one
+                return
+            try:
+                self.store.release_claim(sha256, self.model_id, self._owner)
+            except Exception as exc:  # it goes stale with this process; others then take it over
+                log.warning("could not release the claim on %s: %s", sha256[:12], exc)
 
     def release_all(self) -> None:
         with self._lock:

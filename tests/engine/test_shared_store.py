@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 from PIL import Image
@@ -59,3 +60,33 @@ def test_no_claim_is_taken_once_a_scanner_gave_up_its_claims_to_exit(tmp_path):
         book.claim_or_wait("b" * 64, give_up=lambda: False)
     with sqlite3.connect(tmp_path / "s.db") as db:
         assert db.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
+
+
+def test_giving_up_every_claim_waits_for_a_release_already_under_way(tmp_path):
+    """A thread releasing the bytes it had just scanned had already dropped them from the held ones when
+    Ctrl-C gave up every claim; the process exited before that thread's DELETE, and the claim stayed
+    behind (the rare flake of test_cli_stream's Ctrl-C test)."""
+    import sqlite3
+    import threading
+
+    from engine.claims import ClaimBook
+
+    deleting = threading.Event()
+
+    class SlowToRelease(Store):  # the real store, its DELETE held up long enough to see the order
+        def release_claim(self, sha256, model_id, owner):
+            deleting.set()
+            time.sleep(0.5)
+            super().release_claim(sha256, model_id, owner)
+
+    store = SlowToRelease(tmp_path / "s.db")
+    book = ClaimBook(store, "m@1")
+    assert book.claim_or_wait("a" * 64, give_up=lambda: False) is None
+    releasing = threading.Thread(target=book.release, args=("a" * 64,))
+    releasing.start()
+    assert deleting.wait(5)
+    book.release_all()  # what the CLI does just before os._exit
+    with sqlite3.connect(tmp_path / "s.db") as db:
+        left = db.execute("SELECT COUNT(*) FROM claims").fetchone()[0]
+    releasing.join()
+    assert left == 0
