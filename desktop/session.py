@@ -121,9 +121,9 @@ class AppSession(QObject):
     # --- settings changes -------------------------------------------------------
 
     def set_model(self, path: str, provider: str) -> None:
-        """A model the person chose (Settings' model field, File ▸ Choose model file…, the banner's button); it
-        replaces a --model override. A path typed as ``~/m.onnx`` or relative is saved whole: the next start
-        (from a launcher, in another folder) finds it."""
+        """A model the person chose (Settings' model field, the no-model banner's Choose model file… or Use
+        built-in model); it replaces a --model override. A path typed as ``~/m.onnx`` or relative is saved
+        whole: the next start (from a launcher, in another folder) finds it."""
         path = os.path.abspath(os.path.expanduser(path)) if path else ""
         if (path, provider) == (self.model_override or self.settings.model_path, self.settings.provider) \
                 and self.service.model_state.ready:
