@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import pytest
@@ -75,3 +76,31 @@ def test_content_scripts_leave_nothing_for_the_page_to_read():
     assert "event.isTrusted" in badges
     background = (EXTENSION_DIR / "background.js").read_text()
     assert 'credentials: "include"' not in background  # cookies only through a context-menu ticket
+
+
+def _js_constant(source: str, name: str) -> int:
+    """A numeric `const NAME = ...;` of the extension's sources: a number, or a product like 40 * 1024 * 1024."""
+    match = re.search(rf"\bconst {name} = ([\d_ *]+);", source)
+    assert match, f"no const {name} in the extension"
+    return math.prod(int(factor.replace("_", "")) for factor in match.group(1).split("*"))
+
+
+def test_the_extensions_limits_are_the_bridges():
+    """Written in JavaScript and in Python: a limit changed on one side only would make the extension send
+    what the bridge refuses, or refuse what it takes."""
+    from engine.bridge import privacy, server
+
+    sources = {name: (EXTENSION_DIR / name).read_text() for name in ("bridge.js", "background.js", "content.js")}
+    assert _js_constant(sources["bridge.js"], "DEFAULT_PORT") == server.DEFAULT_PORT
+    assert _js_constant(sources["bridge.js"], "MAX_URL_LABEL") == privacy.MAX_URL_LABEL
+    assert _js_constant(sources["background.js"], "MAX_IMAGE_BYTES") == server.MAX_BODY_BYTES
+    assert _js_constant(sources["content.js"], "MAX_IMAGE_BYTES") == server.MAX_BODY_BYTES
+
+
+def test_one_version_for_the_engine_the_package_and_the_extension():
+    import tomllib
+
+    import engine
+
+    project = tomllib.loads((EXTENSION_DIR.parent / "pyproject.toml").read_text())["project"]
+    assert MANIFEST["version"] == engine.__version__ == project["version"]
