@@ -241,7 +241,7 @@ class ScanService(QObject):
             total += job.total - requeued
         return done, total
 
-    def submit_paths(self, paths: list[str], source: str, recursive: bool = True) -> bool:
+    def submit_paths(self, paths: list[str], source: str) -> bool:
         """Scan files and folders (expanded on a worker). While the model loads or is being switched they wait
         in the pending list, resumed when it is ready. False when no model can scan."""
         paths = [str(p) for p in paths if str(p)]
@@ -253,7 +253,7 @@ class ScanService(QObject):
         if self._scanner is None:
             return False
         generation = self._begin_work()
-        if not self._tasks.run(self._expand_and_submit, self._scanner, paths, source, recursive, generation):
+        if not self._tasks.run(self._expand_and_submit, self._scanner, paths, source, generation):
             with self._lock:  # shut down meanwhile
                 self._expanding -= 1
             return False
@@ -305,12 +305,12 @@ class ScanService(QObject):
         self._drain_timer.start()
         return generation
 
-    def _expand_and_submit(self, scanner: Scanner, paths: list[str], source: str, recursive: bool,
+    def _expand_and_submit(self, scanner: Scanner, paths: list[str], source: str,
                            generation: int) -> None:  # a worker thread
         found = 0
         skipped: list[tuple[str, str]] = []
         try:
-            for files in self.pending.expand(paths, source, recursive,
+            for files in self.pending.expand(paths, source,
                                              cancelled=lambda: generation != self._generation,
                                              interrupted=lambda: self._tasks.closed, skipped=skipped):
                 found += len(files)

@@ -119,7 +119,7 @@ class PendingWork:
     def _given_up_result(path: str, source: str, stops: int) -> Result:
         return Result(sha256="", source=source, path=path, error=GAVE_UP.format(stops=stops), scanned_at=time.time())
 
-    def expand(self, paths: list[str], source: str, recursive: bool = True,
+    def expand(self, paths: list[str], source: str,
                cancelled: Callable[[], bool] = lambda: False, interrupted: Callable[[], bool] = lambda: False,
                chunk: int = CHUNK, skipped: Skipped | None = None) -> Iterator[list[str]]:
         """The image files of ``paths`` (folders expanded), in chunks, for the caller to queue. ``paths`` are
@@ -131,7 +131,7 @@ class PendingWork:
         folders = [path for path in paths if os.path.isdir(path)]
         self.add((path, source) for path in paths)
         files: list[str] = []
-        for path in expand_paths(paths, recursive=recursive, skipped=skipped):
+        for path in expand_paths(paths, skipped=skipped):  # folders whole: pending keeps only (path, source)
             if cancelled() or interrupted():
                 break
             files.append(str(path))
