@@ -33,7 +33,7 @@ def probabilities_text(scaling: LogitScaling) -> str:
 
 
 METHODS = {"sef": "SEF: separately trained experts, one per kind of fake, fused by a gate",
-           "mixed": "one adapter trained on every kind of fake", "mole": "MoLE: a mixture of low-rank experts"}
+           "mixed": "one adapter trained on every kind of fake"}  # MoLE is an adapter (ADAPTERS), not a method
 ADAPTERS = {"lora": "LoRA adapters on the frozen backbone", "mole": "mixture of LoRA experts", "none": "none"}
 MEASURES = {"ap": "Average precision (1 is perfect)", "auc": "ROC AUC (1 is perfect, 0.5 chance)",
             "acc_balanced": "Balanced accuracy", "tpr_at_1fpr": "Fakes caught (1% false alarms)"}

@@ -6,9 +6,6 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
 
-NAME = "perturb"
-VERSION = "1"
-
 
 def draw(rng: np.random.Generator) -> list[dict]:
     """An ordered list of operations; the last one always says how the file is encoded."""

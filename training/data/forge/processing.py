@@ -17,7 +17,6 @@ from PIL import Image, ImageFilter
 
 from training.data.imageformat import heic_encoder
 
-NAME = "processed"
 VERSION = "2"  # 2: HEIC and AVIF encodes
 
 RESAMPLERS = {"bicubic": Image.BICUBIC, "lanczos": Image.LANCZOS, "bilinear": Image.BILINEAR, "area": Image.BOX}
