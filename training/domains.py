@@ -15,6 +15,9 @@ REAL = "real"
 UPSAMPLE, RECONSTRUCT, REGENERATE, INPAINT = "upsample", "reconstruct", "regenerate", "inpaint"
 FAKE_DOMAINS = (UPSAMPLE, RECONSTRUCT, REGENERATE, INPAINT)
 DOMAIN_CODES = {REAL: 0, UPSAMPLE: 1, RECONSTRUCT: 2, REGENERATE: 3, INPAINT: 4}
+# A crop of an inpaint is labelled fake when at least this share of it was manipulated (training's
+# default, and what the segmentation scores count as fakes).
+MIN_MANIPULATED = 0.02
 
 
 def check_domain(name: str, what: str = "domain") -> str:

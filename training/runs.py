@@ -20,6 +20,7 @@ import torch
 
 from training.augment import AugmentConfig
 from training.config import ConfigError, DetectorConfig
+from training.domains import MIN_MANIPULATED
 
 RUN_CONFIG = "run_config.json"
 RESUME_FILE = "resume.pt"
@@ -78,7 +79,7 @@ class TrainConfig:
     # Mixed precision for the forward pass ("bf16" or "fp16"; weights and optimiser stay fp32).
     # bf16 roughly doubles CPU throughput where the CPU has bf16 instructions (AVX512-BF16, AMX).
     autocast: str | None = None
-    min_manipulated: float = 0.02  # share of an inpaint crop that must be manipulated for label 1
+    min_manipulated: float = MIN_MANIPULATED  # share of an inpaint crop that must be manipulated for label 1
     channels_last: bool = True  # NHWC activations: faster convolutions on CPU and GPU alike
     cache_decoded: bool = False  # keep decoded training images in memory (with workers = 0)
     augment: AugmentConfig = field(default_factory=AugmentConfig)

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from training.augment import AugmentConfig
+from training.domains import MIN_MANIPULATED
 from training.train_data import RecordFilter, TrainingSet
 
 
@@ -81,7 +82,7 @@ def cell_truth(masks: torch.Tensor, cells: tuple[int, int]) -> np.ndarray:
 @torch.no_grad()
 def score_maps(detector, manifest_path: str, split: str, crops_per_image: int = 4,
                thresholds: Sequence[float] = (0.5,), batch_size: int = 32, seed: int = 0,
-               min_manipulated: float = 0.02) -> dict:
+               min_manipulated: float = MIN_MANIPULATED) -> dict:
     if not detector.config.gamma.enabled:
         raise ValueError("this checkpoint has no GAMMA heads: it draws no manipulation maps")
     dataset = TrainingSet(manifest_path, RecordFilter(split, ("inpaint",)), detector.crop_size,

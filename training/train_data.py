@@ -20,7 +20,7 @@ from training.augment import AugmentConfig, augment_crop
 from training.config import ConfigError
 from training.data import manifest
 from training.data.dataset import ManifestDataset
-from training.domains import DOMAIN_CODES
+from training.domains import DOMAIN_CODES, MIN_MANIPULATED
 
 IGNORE_INDEX = -100
 
@@ -79,7 +79,8 @@ class TrainingSet(ManifestDataset):
 
     def __init__(self, manifest_path: str | os.PathLike, record_filter: RecordFilter, crop_size: int,
                  augment: AugmentConfig, seed: int = 0, with_masks: bool = False,
-                 domain_classes: Sequence[str] = (), min_manipulated: float = 0.02, cache_decoded: bool = False):
+                 domain_classes: Sequence[str] = (), min_manipulated: float = MIN_MANIPULATED,
+                 cache_decoded: bool = False):
         super().__init__(manifest_path, crop_size=crop_size, with_masks=with_masks, seed=seed,
                          record_filter=record_filter)
         self.augment = augment
