@@ -1,4 +1,5 @@
 """Crop-level forging, processed reals and the leave-out protocol, on five tiny real photos."""
+import dataclasses
 import io
 import json
 from collections import defaultdict
@@ -247,3 +248,38 @@ def test_denoising_keeps_a_channel_without_detail(method):
     out = processing.apply_pixels(rgb, [{"op": "denoise", "method": method}])
     assert np.abs(out[..., 0].astype(int) - 197).max() <= 1 and np.abs(out[..., 2].astype(int) - 197).max() <= 1
     assert 100 < out[..., 1].mean() < 160
+
+
+def test_a_snapshot_holds_the_finished_photos_only_with_paths_that_resolve_from_anywhere(forged, tiny_corpus,
+                                                                                         tiny_autoencoder, tmp_path):
+    """While a long forge goes on, work can start on the photos it has finished (its own manifest is written
+    only at the end of its run)."""
+    records = manifest.read(forged)
+    unfinished = next(r.source_id for r in records if r.split == "train")
+    row = next((forged.parent / runner.ROWS / unfinished).glob("*.json"))
+    aside = row.with_suffix(".aside")
+    options = runner.ForgeOptions(
+        corpus=str(tiny_corpus), out=str(forged.parent), domains=("upsample", "reconstruct", "inpaint"), seed=0,
+        domain_options={"weights": str(tiny_autoencoder), "super_resolvers": NCNN},
+        crops_per_photo=CROPS, crop_sizes=(32, 64), processed_per_unit=PROCESSED,
+    )
+    entries = sorted(corpus.read_manifest(tiny_corpus), key=lambda e: e["id"])
+    row.rename(aside)  # one output of one photo not written yet
+    try:
+        photos, rows = runner.snapshot(entries, options, tmp_path / "snapshot")
+    finally:
+        aside.rename(row)
+    taken = manifest.read(tmp_path / "snapshot" / manifest.MANIFEST_NAME)
+    assert photos == len(entries) - 1 and rows == len(taken)
+    assert {r.source_id for r in taken} == {r.source_id for r in records} - {unfinished}
+    assert sorted(r.path for r in taken) == sorted(str(manifest.resolve(forged, r.path).resolve())
+                                                   for r in records if r.source_id != unfinished)
+    assert all(manifest.resolve(tmp_path / "snapshot" / manifest.MANIFEST_NAME, r.path).is_file() for r in taken)
+    # other flags than the forge's: no photo is finished by them
+    more = dataclasses.replace(options, processed_per_unit=PROCESSED + 1)
+    assert runner.snapshot(entries, more, tmp_path / "other") == (0, 0)
+    # and a fold is cut from a snapshot as from the forge's own manifest
+    test_fake = next(r for r in taken if r.split == "test" and r.domain == "upsample")
+    held_out = sorted(leaveout.held_names(test_fake, "generator"))[0]
+    fold = leaveout.write_fold(tmp_path / "snapshot" / manifest.MANIFEST_NAME, "generator", held_out)
+    assert all(manifest.resolve(fold, r.path).is_file() for r in manifest.read(fold))

@@ -12,7 +12,7 @@ from collections import Counter
 from training.arguments import at_least
 from training.data.corpus import read_manifest
 from training.data.forge import ALL_DOMAINS
-from training.data.forge.runner import ForgeOptions, ForgeOptionsError, collect, run
+from training.data.forge.runner import ForgeOptions, ForgeOptionsError, collect, run, snapshot
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vae", help="a diffusers AutoencoderKL directory to use for 'reconstruct' (needs diffusers)")
     parser.add_argument("--ae-weights", help="folder with autoencoder.safetensors/.json (default: the bundled one)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--snapshot", metavar="DIR",
+                        help="forge nothing: write DIR/manifest.jsonl of the photos already finished (with the "
+                             "forge's own flags), to start on them while the forge goes on")
     args = parser.parse_args(argv)
 
     if args.list_networks:
@@ -96,6 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         crop_sizes=sizes,
         processed_per_unit=args.processed,
     )
+    if args.snapshot:
+        if Path(args.snapshot).resolve() == Path(args.out).resolve():
+            parser.error("--snapshot needs a folder of its own: the forged folder's manifest is the forge's")
+        photos, rows = snapshot(entries, options, args.snapshot)
+        print(json.dumps({"finished_photos": photos, "of": len(entries), "manifest_rows": rows,
+                          "manifest": str(Path(args.snapshot) / "manifest.jsonl")}, indent=1))
+        return 0
     try:
         count, failed = run(entries, options, args.workers, progress=not args.no_progress)
     except (ForgeOptionsError, ValueError) as error:  # another run's options in --out; an unknown network name

@@ -321,6 +321,24 @@ def write_manifest(out: str | Path, corpus: str | Path | None = None) -> int:
     return manifest.write([manifest.Record(**row["record"]) for row in rows], Path(out) / manifest.MANIFEST_NAME)
 
 
+def snapshot(entries: list[dict], options: ForgeOptions, target: str | Path) -> tuple[int, int]:
+    """A manifest at ``target`` (a folder) of the photos in ``entries`` whose every output is forged: work
+    can start on them while a long forge goes on, since the forge rebuilds its own manifest only when its
+    run ends. ``options`` must be the forge's own (the same flags), or no photo counts as finished. Paths
+    are absolute: ``target`` lies outside the forged folder. (photos, rows) written."""
+    out = Path(options.out).resolve()
+    finished = [entry for entry in entries if not pending(entry, options)]
+    rows = [json.loads(path.read_text())["record"]  # rows are replaced whole: none is half-written
+            for entry in finished for path in sorted((out / ROWS / entry["id"]).glob("*.json"))]
+    for row in rows:
+        for key in ("path", "mask_path", "domain_map_path"):
+            if row.get(key) and not os.path.isabs(row[key]):
+                row[key] = str(out / row[key])
+    Path(target).mkdir(parents=True, exist_ok=True)
+    count = manifest.write([manifest.Record(**row) for row in rows], Path(target) / manifest.MANIFEST_NAME)
+    return len(finished), count
+
+
 def _init_worker() -> None:
     import torch
 
