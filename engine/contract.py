@@ -327,8 +327,8 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
     return values @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
-def texture_crops(luma: np.ndarray, crop_size: int, max_crops: int, step: int = 1,
-                  shape: tuple[int, int] | None = None) -> list[CropBox]:
+def texture_crops(luma: np.ndarray, crop_size: int, max_crops: int, step: int,
+                  shape: tuple[int, int]) -> list[CropBox]:
     """The ``max_crops`` windows with the most high-frequency energy, apart where they fit.
 
     Candidates sit on a half-crop stride spread edge to edge; each is scored by the mean
@@ -338,8 +338,8 @@ def texture_crops(luma: np.ndarray, crop_size: int, max_crops: int, step: int = 
     a half, then any overlap until ``max_crops`` are chosen. Ties break by position, so the
     plan is deterministic. The crops come best first, so a cascade's first stage is the most
     textured part of the plan.
-    ``luma`` may be the image sampled every ``step`` pixels, ``shape`` then the full size."""
-    height, width = shape or luma.shape
+    ``luma`` is the image sampled every ``step`` pixels, ``shape`` the full size."""
+    height, width = shape
     tops = _spread(max(height - crop_size, 0), max(1, math.ceil(2 * max(height - crop_size, 0) / crop_size) + 1))
     lefts = _spread(max(width - crop_size, 0), max(1, math.ceil(2 * max(width - crop_size, 0) / crop_size) + 1))
     totals = _window_totals(luma, tops, lefts, crop_size, step, (height, width))

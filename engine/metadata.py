@@ -32,7 +32,7 @@ class FileMetadata:
     exif_ifd: dict[int, object] = field(default_factory=dict)  # the Exif sub-IFD: UserComment, ...
 
 
-def read_metadata(data: bytes, image_format: str) -> FileMetadata:
+def read_metadata(data: bytes) -> FileMetadata:
     if data.startswith(PNG_SIGNATURE):
         return read_png_metadata(data)
     meta = FileMetadata()

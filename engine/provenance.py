@@ -52,7 +52,7 @@ _GENERATION_WORDS = ("steps:", "sampler", "seed:")
 def provenance_hints(data: bytes, image_format: str = "") -> list[ProvenanceHint]:
     hints: list[ProvenanceHint] = []
     try:
-        meta = read_metadata(data, image_format)
+        meta = read_metadata(data)
     except Exception as exc:  # a hint reader must never fail a scan
         log.debug("metadata could not be read: %s", exc)
         meta = FileMetadata()

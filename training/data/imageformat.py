@@ -76,7 +76,7 @@ def estimate_jpeg_quality(image: Image.Image) -> int:
     return min(errors, key=errors.get)
 
 
-def _is_lossy_webp(image: Image.Image, data: bytes) -> bool:
+def _is_lossy_webp(data: bytes) -> bool:
     # A lossless WebP stores a VP8L chunk; a lossy one VP8 (possibly inside VP8X).
     return b"VP8 " in data[:4096]
 
@@ -93,7 +93,7 @@ def encode_spec_for(data: bytes) -> EncodeSpec:
             qtables=tuple(tuple(t) for t in image.quantization.values()),
             subsampling=JpegImagePlugin.get_sampling(image),
         )
-    if image.format == "WEBP" and _is_lossy_webp(image, data):
+    if image.format == "WEBP" and _is_lossy_webp(data):
         return EncodeSpec("WEBP", mode)
     if image.format in ("HEIF", "AVIF"):
         return EncodeSpec(image.format, mode)
