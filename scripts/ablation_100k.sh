@@ -5,7 +5,8 @@
 # two leave-one-family-out folds (an ESRGAN upsampler and the VQ autoencoder never trained on), three
 # seeds; for seeds 1 and 2 GAMMA goes only on the better of mixed and SEF by seed 0's held-out AP
 # (--gamma-on-better). About 40 CPU-minutes per run on 2 cores (about 27 training, 13 scoring), 32 runs
-# (38 with the NPR input's), seed-major: it spans sessions. Rerun the same command after a stop and it continues (finished runs are skipped, a stopped one resumes from its epoch).
+# (38 with the NPR input's), seed-major: it spans sessions. Rerun the same command after a stop and it
+# continues (finished runs are skipped, a stopped one resumes from its epoch).
 #   scripts/ablation_100k.sh [FORGED] [RUNS]        then: TABLE_ONLY=1 scripts/ablation_100k.sh [FORGED] [RUNS]
 # Each finished run's figures are copied to results/ablation-100k/ (commit them: a fresh machine loses
 # RUNS, and a run recorded on the same fold manifest is not trained again).
