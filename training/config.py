@@ -76,15 +76,23 @@ class SefConfig:
     # expert -> its own LoRA targets instead of lora.targets, e.g. a low-level expert on the stem and
     # the first blocks (with lora.spatial) by dotted path tails ("_blocks.0._depthwise_conv").
     expert_targets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # expert -> what its backbone pass sees of each crop, as ``DetectorConfig.input_residual`` (e.g. an
+    # upsample expert on the NPR residual beside experts on the pixels); absent: the pixels.
+    expert_inputs: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "expert_targets", {name: tuple(targets) for name, targets in dict(self.expert_targets).items()})
+        object.__setattr__(self, "expert_inputs", dict(self.expert_inputs))
 
     def validate(self) -> None:
         _check(len(self.experts) >= 2, "sef.experts needs at least two experts")
         unknown = sorted(set(self.expert_targets) - set(self.experts))
         _check(not unknown, f"sef.expert_targets names {unknown}, which are not in sef.experts")
         _check(all(self.expert_targets.values()), "sef.expert_targets: each expert needs at least one target")
+        unknown = sorted(set(self.expert_inputs) - set(self.experts))
+        _check(not unknown, f"sef.expert_inputs names {unknown}, which are not in sef.experts")
+        _check(all(kind in INPUT_RESIDUALS for kind in self.expert_inputs.values()),
+               f"sef.expert_inputs: each input must be one of {INPUT_RESIDUALS}")
         _check(len(set(self.experts)) == len(self.experts), "sef.experts must be unique")
         _check(all(name in FAKE_DOMAINS for name in self.experts), f"sef.experts must be fake domains ({', '.join(FAKE_DOMAINS)})")
         _check(self.gate_input in GATE_INPUTS, f"sef.gate_input must be one of {GATE_INPUTS}")

@@ -156,7 +156,7 @@ def create_detector(config: DetectorConfig, weights: str | None = None) -> Detec
     _inject(config, backbone)
     if config.method == "sef":
         encoder = SefEncoder(backbone, config.sef.experts, config.sef.gate_input, config.sef.gate_hidden,
-                             config.sef.expert_verdicts)
+                             config.sef.expert_verdicts, config.sef.expert_inputs)
     else:
         encoder = MixedEncoder(backbone)
     if config.gamma.enabled:

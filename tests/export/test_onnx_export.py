@@ -100,11 +100,12 @@ def test_a_one_pass_student_exports_its_maps_and_expert_mix(tmp_path, crops):
     assert outputs.artifact_map.shape[:2] == (3, 1)
 
 
-@pytest.mark.parametrize("kind", ["sef_gamma", "mole", "npr"])
+@pytest.mark.parametrize("kind", ["sef_gamma", "mole", "npr", "npr_expert"])
 def test_the_current_torch_exporter_passes_parity_on_every_output(tmp_path, crops, kind):
     """Only torch's current exporter: a torch release that breaks it fails here instead of falling back."""
     config = {"sef_gamma": SEF_GAMMA, "mole": DetectorConfig(backbone="tiny_vit", adapter="mole"),
-              "npr": replace(SEF_GAMMA, input_residual="npr")}[kind]
+              "npr": replace(SEF_GAMMA, input_residual="npr"),
+              "npr_expert": replace(SEF_GAMMA, sef=replace(SEF_GAMMA.sef, expert_inputs={"upsample": "npr"}))}[kind]
     detector = randomised(create_detector(config))
     report = export_detector(detector, tmp_path / "m.onnx", metadata(), "fp32", parity_crops=crops,
                              exporters=("dynamo",))

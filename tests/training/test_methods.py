@@ -268,3 +268,39 @@ def test_fusion_on_folded_experts_gives_the_batched_outputs_and_gradients(backbo
     assert detector.encoder._fusion_copies is None
     with pytest.raises(ValueError, match="fusion stage only"):
         detector.encoder.fold_frozen_experts()
+
+
+def test_an_sef_expert_on_the_npr_residual_sees_it_in_its_own_stage_the_batched_pass_and_the_merged_one():
+    from training.input_residual import npr_residual
+
+    detector = build(method="sef", sef=SefConfig(expert_inputs={"upsample": "npr"}), gamma=GAMMA)
+    with torch.no_grad():
+        for name, parameter in detector.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.05)
+    x = sample_input("tiny_vit", batch=4)
+    with torch.no_grad():
+        fused = detector.eval().encoder(x)
+        separate = []
+        for name in EXPERTS:
+            with active_adapter(detector.backbone, name):
+                separate.append(detector.backbone(npr_residual(x) if name == "upsample" else x))
+        detector.set_stage("expert:upsample")
+        own_stage = detector.encoder(x).expert_logit
+        detector.set_stage("fusion")
+    weights = detector.encoder.gate(torch.cat([f.cls_token for f in separate], dim=-1)).softmax(-1)
+    expected_cls = sum(weights[:, i : i + 1] * f.cls_token for i, f in enumerate(separate))
+    torch.testing.assert_close(fused.features.cls_token, expected_cls, atol=1e-5, rtol=1e-5)
+    upsample = EXPERTS.index("upsample")
+    torch.testing.assert_close(own_stage, detector.encoder.expert_heads["upsample"](separate[upsample].cls_token)
+                               .squeeze(-1), atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        batched = detector(x)
+        detector.encoder.merge_experts()
+        merged = detector(x)
+    for field in ("logit", "expert_weights", "artifact_map", "domain_map"):
+        torch.testing.assert_close(getattr(merged, field), getattr(batched, field), atol=1e-4, rtol=1e-4)
+    with pytest.raises(ConfigError, match="expert_inputs"):
+        SefConfig(expert_inputs={"upsample": "srm"}).validate()
+    with pytest.raises(ConfigError, match="not in sef.experts"):
+        SefConfig(experts=("upsample", "reconstruct"), expert_inputs={"inpaint": "npr"}).validate()

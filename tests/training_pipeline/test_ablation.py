@@ -167,11 +167,11 @@ def _named(stem: str) -> Path:
 def test_gamma_goes_on_the_better_method_for_the_later_seeds():
     ap = {_named("lite0-mixed"): 0.24, _named("lite0-sef"): 0.22, _named("lite0-sef-lowlevel"): 0.23,
           _named("lite0-mole"): 0.90, _named("lite0-mixed-gamma"): 0.10, _named("lite0-sef-gamma"): 0.30,
-          _named("lite0-mixed-npr-lowlevel"): 0.20}
+          _named("lite0-mixed-npr-lowlevel"): 0.20, _named("lite0-sef-npr-upsample"): 0.21}
     # MoLE leads, but no GAMMA config builds on it: of mixed and SEF, mixed is better.
     kept = {config.stem for config in ablation.gamma_on_better(ABLATION_100K, ap)}
     assert kept == {"lite0-mixed", "lite0-sef", "lite0-sef-lowlevel", "lite0-mole", "lite0-mixed-gamma",
-                    "lite0-mixed-npr-lowlevel"}
+                    "lite0-mixed-npr-lowlevel", "lite0-sef-npr-upsample"}
     # SEF with its low-level expert is an SEF config: when it leads, GAMMA goes on SEF.
     ap[_named("lite0-sef-lowlevel")] = 0.25
     kept = {config.stem for config in ablation.gamma_on_better(ABLATION_100K, ap)}

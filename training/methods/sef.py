@@ -18,6 +18,7 @@ from torch import nn
 
 from ..adapters import active_adapter, adapter_layers, batched_adapters
 from ..backbones.base import Backbone, Features
+from ..input_residual import apply_input_residual
 from .output import EncoderOutput
 
 FUSION = "fusion"
@@ -26,8 +27,9 @@ EXPERT_PREFIX = "expert:"
 
 class SefEncoder(nn.Module):
     def __init__(self, backbone: Backbone, experts: tuple[str, ...], gate_input: str, gate_hidden: int = 0,
-                 expert_verdicts: bool = False):
+                 expert_verdicts: bool = False, expert_inputs: dict[str, str] | None = None):
         super().__init__()
+        self.expert_inputs = dict(expert_inputs or {})
         self.expert_verdicts = expert_verdicts
         self.backbone = backbone
         self.experts = tuple(experts)
@@ -75,7 +77,7 @@ class SefEncoder(nn.Module):
         if self.stage != FUSION:
             name = self.stage.removeprefix(EXPERT_PREFIX)
             with active_adapter(self.backbone, name):
-                features = self.backbone(x)
+                features = self.backbone(self._input(name, x))
             return EncoderOutput(features, expert_logit=self.expert_heads[name](features.cls_token).squeeze(-1))
         return self._fuse(x)
 
@@ -84,10 +86,10 @@ class SefEncoder(nn.Module):
         chunks = self._chunks()
         backbones = self.merged_backbones if self.merged_backbones is not None else self._fusion_copies
         if backbones is not None:
-            stacked = _concatenate([backbone(x) for backbone in backbones])
+            stacked = _concatenate([backbone(self._input(name, x)) for name, backbone in zip(chunks, backbones, strict=True)])
         else:
             with batched_adapters(self.backbone, chunks):
-                stacked = self.backbone(x.repeat(len(chunks), 1, 1, 1))
+                stacked = self.backbone(torch.cat([self._input(name, x) for name in chunks]))
         cls_tokens = stacked.cls_token.reshape(len(chunks), batch, -1)
         patch_tokens = stacked.patch_tokens.reshape(len(chunks), batch, *stacked.patch_tokens.shape[1:])
         if self.gate_input == "backbone":
@@ -113,6 +115,10 @@ class SefEncoder(nn.Module):
                                   for i, name in enumerate(self.experts)], dim=-1)
             verdict = (weights * logits).sum(dim=-1)
         return EncoderOutput(fused, expert_weights=weights, verdict_logit=verdict)
+
+    def _input(self, name: str | None, x: torch.Tensor) -> torch.Tensor:
+        """What expert ``name``'s pass sees of ``x`` (the plain backbone's chunk, None, sees the pixels)."""
+        return apply_input_residual(self.expert_inputs.get(name, ""), x) if name is not None else x
 
     def _chunks(self) -> list[str | None]:
         """The fused pass's backbone chunks: one per expert, after one through the plain backbone
