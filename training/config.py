@@ -145,6 +145,8 @@ class DetectorConfig:
         _check(self.method in METHODS, f"method must be one of {METHODS}")
         _check(self.method != "sef" or self.adapter == "lora", "method 'sef' needs adapter 'lora' (one LoRA per expert)")
         _check(self.input_residual in INPUT_RESIDUALS, f"input_residual must be one of {INPUT_RESIDUALS}")
+        _check(not (self.input_residual and self.sef.expert_inputs),
+               "input_residual (the whole model's input) and sef.expert_inputs (one expert's) exclude each other")
         for part in (self.lora, self.mole, self.sef, self.gamma):
             part.validate()
         if self.expert_mix:

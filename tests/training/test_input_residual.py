@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from training.config import ConfigError, DetectorConfig
+from training.config import ConfigError, DetectorConfig, SefConfig
 from training.detector import create_detector
 from training.input_residual import NPR_GAIN, npr_residual
 
@@ -49,3 +49,6 @@ def test_the_config_names_the_input_and_refuses_an_unknown_one():
     assert DetectorConfig.from_dict({"backbone": "tiny_vit"}).input_residual == ""  # older checkpoints' configs
     with pytest.raises(ConfigError, match="input_residual"):
         DetectorConfig(backbone="tiny_vit", input_residual="srm")
+    with pytest.raises(ConfigError, match="exclude each other"):  # an expert would see the residual of a residual
+        DetectorConfig(backbone="tiny_vit", method="sef", input_residual="npr",
+                       sef=SefConfig(expert_inputs={"upsample": "npr"}))
