@@ -305,8 +305,11 @@ def _extension(encoded: bytes) -> str:
     return {b"\xff\xd8": ".jpg", b"\x89P": ".png", b"RI": ".webp"}[encoded[:2]]
 
 
-def collect(out: str | Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((Path(out) / ROWS).glob("*/*.json"))]
+def collect(out: str | Path, sources: list[str] | None = None) -> list[dict]:
+    """The finished rows (rows are replaced whole: none is half-written), of ``sources``' photos only if given."""
+    folders = [Path(out) / ROWS / source for source in sources] if sources is not None else [Path(out) / ROWS]
+    pattern = "*.json" if sources is not None else "*/*.json"
+    return [json.loads(p.read_text()) for folder in folders for p in sorted(folder.glob(pattern))]
 
 
 def write_manifest(out: str | Path, corpus: str | Path | None = None) -> int:
@@ -328,8 +331,7 @@ def snapshot(entries: list[dict], options: ForgeOptions, target: str | Path) -> 
     are absolute: ``target`` lies outside the forged folder. (photos, rows) written."""
     out = Path(options.out).resolve()
     finished = [entry for entry in entries if not pending(entry, options)]
-    rows = [json.loads(path.read_text())["record"]  # rows are replaced whole: none is half-written
-            for entry in finished for path in sorted((out / ROWS / entry["id"]).glob("*.json"))]
+    rows = [row["record"] for row in collect(out, [entry["id"] for entry in finished])]
     for row in rows:
         for key in ("path", "mask_path", "domain_map_path"):
             if row.get(key) and not os.path.isabs(row[key]):
