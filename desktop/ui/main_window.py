@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import os
 import sqlite3
 from pathlib import Path
@@ -17,7 +16,8 @@ from PySide6.QtWidgets import (
 
 import engine
 from desktop.export import (
-    COPY_DETAILS_LIMIT, counted, model_label, provider_text, result_summary, results_table_text,
+    COPY_DETAILS_LIMIT, counted, model_label, provider_text, result_summary, results_json,
+    results_table_text,
 )
 from desktop.memory import release_freed_memory
 from desktop.notifications import DesktopNotifications
@@ -708,7 +708,7 @@ class MainWindow(QMainWindow):
             return
         mime = QMimeData()
         mime.setText("\n\n".join(result_summary(result) for result in results))
-        mime.setData("application/json", json.dumps([r.to_record() for r in results], indent=2).encode("utf-8"))
+        mime.setData("application/json", results_json(results).encode("utf-8"))
         QApplication.clipboard().setMimeData(mime)
         self.statusBar().showMessage(f"Copied {counted(len(results), 'result')}.", 3000)
 

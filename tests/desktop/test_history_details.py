@@ -104,6 +104,24 @@ def test_a_long_export_reports_its_progress_and_a_cancel_leaves_nothing(tmp_path
     assert not (tmp_path / "stopped.csv").exists() and list(tmp_path.glob(".*.saving")) == []
 
 
+def test_a_json_export_gives_each_heatmap_row_and_crop_a_line_and_reads_back_whole(tmp_path):
+    """Indented by json.dumps, every heatmap cell was a line of its own: 20,000 results were 265 MB and a minute."""
+    from desktop.export import results_json, write_results
+    from engine.result import CropScore, Result
+
+    heatmap = [[round((row * 96 + col) / 6912, 3) for col in range(96)] for row in range(72)]
+    heatmap[0][0] = None  # a cell no crop looked at
+    results = [Result(sha256=f"{i:064x}", path=f"/p/é {i}.jpg", probability=0.25 * i, verdict="uncertain",
+                      crops=[CropScore(0, 96 * k, 96, 0.1 * k) for k in range(8)], artifact_map=heatmap,
+                      expert_weights={"upsample": 0.75, "inpaint": 0.25}) for i in range(3)]
+    text = write_results(tmp_path / "all.json", iter(results)).read_text(encoding="utf-8")
+    assert json.loads(text) == [result.to_record() for result in results] == json.loads(results_json(results))
+    lines = text.splitlines()
+    assert len(lines) < 3 * (len(results[0].to_record()) + 72 + 8 + 6)  # a key, heatmap row or crop per line
+    assert sum(line.strip().rstrip(",") in {json.dumps(row) for row in heatmap} for line in lines) == 3 * 72
+    assert '"/p/é 0.jpg"' in text  # names as written, not \u escapes
+
+
 def test_an_export_the_history_fails_half_way_through_says_so_and_leaves_nothing(tmp_path, qtbot, model_path,
                                                                                    make_window, store_path):
     """Details are read as the JSON is written: one result the history cannot give back (damaged here) used

@@ -109,3 +109,24 @@ def test_heavy_jpeg_compression_doubts_a_likely_real_not_a_likely_ai():
     verdict, reasons = decide_verdict(0.1, bands, np.array([0.1]), 640, 480, 96, 40)
     assert verdict == UNCERTAIN and reasons[0].startswith("heavily recompressed (JPEG quality about 40)")
     assert decide_verdict(0.1, bands, np.array([0.1]), 640, 480, 96, 60) == (LIKELY_REAL, [])
+
+
+def test_a_results_plain_data_is_what_asdict_gives_and_shares_no_list_with_it():
+    """to_dict copies lists whole rather than cell by cell: the same data as ``asdict``, every field."""
+    from dataclasses import asdict, fields
+
+    from engine.result import CropScore, ProvenanceHint
+
+    result = Result(sha256="ab" * 32, path="/p/a.jpg", width=640, height=480, probability=0.5, verdict=UNCERTAIN,
+                    reasons=["crops disagree"], crops=[CropScore(0, 0, 96, 0.25), CropScore(0, 96, 96, 0.75)],
+                    expert_weights={"upsample": 0.5, "inpaint": 0.5}, artifact_map=[[0.5, None], [0.25, 1.0]],
+                    provenance=[ProvenanceHint("c2pa", "C2PA: Adobe Firefly", "signed", True)],
+                    timings_ms={"total": 12.5}, error=None, page_url="https://example.org/")
+    plain = result.to_dict()
+    assert plain == asdict(result) and list(plain) == [item.name for item in fields(Result)]
+    plain["artifact_map"][0][0] = 0.0
+    plain["reasons"].append("changed")
+    plain["crops"][0]["probability"] = 0.0
+    assert result.artifact_map[0][0] == 0.5 and result.reasons == ["crops disagree"]
+    assert result.crops[0].probability == 0.25
+    assert Result(sha256="cd" * 32).to_dict() == asdict(Result(sha256="cd" * 32))  # no heatmap: None
