@@ -165,25 +165,18 @@ def test_every_table_entry_is_credited_and_none_is_reserved():
     assert set(corpus.source_kinds()) >= set(names) | {"gcompris-qt-data", "opencv-doc", "scikit-image"}
 
 
-def test_exif_parser_npm_package_gives_its_starfish_photo():
-    """A real `npm pack` of the smallest npm source (342 KB), cached for later runs."""
-    (entry,) = [e for e in package_sources.PACKAGE_SOURCES if e.package == "exif-parser"]
-    try:
-        (photo,) = package_sources.photos(entry)
-    except packages.PackageUnavailable as error:
-        pytest.skip(f"no npm registry reachable: {error}")
-    assert photo.source_package == "npm:exif-parser=0.1.12" and photo.original_path == "package/test/starfish.jpg"
-    assert photo_filter.judge(photo.data).is_photo
-
-
-def test_imgaug_wheel_gives_its_quokka_photo():
-    """The one real fetch here: a ~1 MB wheel through pip, cached for later runs."""
-    (entry,) = [e for e in package_sources.PACKAGE_SOURCES if e.package == "imgaug"]
+@pytest.mark.parametrize("package, source_prefix", [
+    ("imgaug", "pypi:imgaug="),  # a ~1 MB wheel through pip: its quokka
+    ("exif-parser", "npm:exif-parser=0.1.12"),  # the smallest npm source (342 KB): its starfish, at the pinned version
+])
+def test_a_real_fetch_gives_the_photo_the_package_ships(package, source_prefix):
+    """The real fetches here, one per package client that has no system package to it; cached for later runs."""
+    (entry,) = [e for e in package_sources.PACKAGE_SOURCES if e.package == package]
     try:
         (photo,) = package_sources.photos(entry)
     except packages.PackageUnavailable as error:
         pytest.skip(f"no package index reachable: {error}")
-    assert photo.source_package.startswith("pypi:imgaug=")
+    assert photo.source_package.startswith(source_prefix)
     assert photo_filter.judge(photo.data).is_photo
 
 
