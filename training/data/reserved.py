@@ -31,7 +31,7 @@ def _normalise(name: str) -> str:
 
 
 def refuse_photo_source(package: str) -> None:
-    """`package` is a Debian or PyPI name, optionally "deb:"/"pypi:"-prefixed and "=version"-suffixed."""
+    """`package` is a Debian, PyPI or npm name, optionally "deb:"/"pypi:"/"npm:"-prefixed and "=version"-suffixed."""
     bare = _normalise(package.split(":", 1)[-1].split("=", 1)[0])
     if bare in RESERVED_PHOTO_PACKAGES or any(bare.startswith(name + "-") for name in RESERVED_PHOTO_PACKAGES):
         raise ReservedSourceError(f"{package!r} is reserved for SynthSpot's held-out evaluation and is never used for training, tuning or testing")
