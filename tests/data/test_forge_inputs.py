@@ -4,7 +4,10 @@ options refused instead of mixed in, and one unreadable photo said and skipped, 
 import json
 import shutil
 
+import numpy as np
+import PIL
 import pytest
+from PIL import features
 
 from training.data import corpus, manifest
 from training.data.forge import runner
@@ -47,7 +50,24 @@ def test_a_rerun_with_other_crops_or_networks_is_refused_and_adding_a_domain_is_
                           ({"domain_options": {"super_resolvers": ["b"]}}, "upsample: {'super_resolvers': ['a']}")):
         with pytest.raises(runner.ForgeOptionsError, match=said.replace("[", r"\[").replace("]", r"\]")):
             runner.check_options(runner.ForgeOptions(**{**first.__dict__, **changed}))
-    assert set(json.loads((tmp_path / runner.OPTIONS_FILE).read_text())["domains"]) == {"upsample", "perturb"}
+    recorded = json.loads((tmp_path / runner.OPTIONS_FILE).read_text())
+    assert set(recorded["domains"]) == {"upsample", "perturb"}
+    # The libraries that made the rows, once per environment (five runs here, one environment).
+    (made_with,) = recorded["made_with"]
+    assert made_with["pillow"] == PIL.__version__ and made_with["pillow webp"] == features.version("webp")
+    assert made_with["numpy"] == np.__version__
+
+
+def test_rows_added_in_another_environment_add_it_to_the_record(tmp_path, monkeypatch):
+    options = runner.ForgeOptions(corpus="c", out=str(tmp_path), domains=("perturb",), crops_per_photo=2,
+                                  crop_sizes=(64, 64))
+    runner.check_options(options)
+    first = runner.forge_environment()
+    monkeypatch.setattr(runner, "forge_environment", lambda: {**first, "pillow": "99.0"})
+    runner.check_options(options)
+    runner.check_options(options)
+    recorded = json.loads((tmp_path / runner.OPTIONS_FILE).read_text())["made_with"]
+    assert [environment["pillow"] for environment in recorded] == [first["pillow"], "99.0"]
 
 
 def test_an_unreadable_photo_is_said_and_the_others_are_forged(tiny_corpus, tmp_path, capsys):

@@ -356,6 +356,29 @@ OPTIONS_FILE = "forge_options.json"
 DOMAIN_OPTION_KEYS = {"upsample": ("super_resolvers",), "regenerate": ("regenerators",), "reconstruct": ("vae", "weights")}
 
 
+# The libraries whose versions change a row's bytes (Pillow's encoders above all) or its pixels.
+RECORDED_DISTRIBUTIONS = ("pillow", "pillow-heif", "numpy", "scipy", "scikit-image", "PyWavelets", "torch")
+
+
+def forge_environment() -> dict:
+    """What this run encodes and computes with. The fold manifests' SHA-256 tie records to their data; a rebuild
+    whose digest differs (thirty-first session: same photos, same test rows) can then be told apart by this."""
+    import platform
+    from importlib import metadata
+
+    from PIL import features
+
+    def installed(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {"python": platform.python_version(), "machine": platform.machine(),
+            **{name: installed(name) for name in RECORDED_DISTRIBUTIONS},
+            **{f"pillow {codec}": features.version(codec) for codec in ("jpg", "webp", "zlib")}}
+
+
 class ForgeOptionsError(ValueError):
     """The output folder holds rows made with other options: a rerun would mix them in silently."""
 
@@ -381,6 +404,10 @@ def check_options(options: ForgeOptions) -> None:
             raise ForgeOptionsError(f"{options.out} was forged with other options ({'; '.join(changed)}): its rows "
                                     "would be kept as they are; forge into another --out")
         now["domains"] = {**before.get("domains", {}), **now["domains"]}
+        now["made_with"] = before.get("made_with", [])
+    # Every environment that added rows here, once each: rows made under two are possible, and said.
+    environment = forge_environment()
+    now["made_with"] = [*now.get("made_with", []), *([] if environment in now.get("made_with", []) else [environment])]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(now, indent=1) + "\n")
 
