@@ -356,15 +356,15 @@ PACKAGE_SOURCES: tuple[PackageSource, ...] = (
     # Left out: short-ascii-MM.jpg (a black band), evil1.jpg (heavily filtered).
     PackageSource(
         "npm", "exif", "package/test", _split("sony-alpha-6000.jpg short-ascii-II.jpg"),
-        "MIT (LICENSE.md of exif)", "Daniel Leinich and exif contributors", version="0.6.0",
+        "MIT (LICENSE.md of exif)", "Daniel Leinich, Olivier Oeuillot", version="0.6.0",
     ),
     PackageSource(
         "npm", "exif-parser", "package/test", ("starfish.jpg",),
-        "MIT (LICENSE.md of exif-parser)", "Bram Stein and exif-parser contributors", version="0.1.12",
+        "MIT (LICENSE.md of exif-parser)", "Bruno Windels, Daniel Leinich", version="0.1.12",
     ),
     PackageSource(
         "npm", "exif-js", "package/example", _split("Bloated-Hero.jpg Bush-dog.jpg DSCN0614_small.jpg dsc_09827.jpg"),
-        "MIT (LICENSE.md of exif-js)", "Jacob Seidelin and exif-js contributors", version="2.3.0",
+        "MIT (LICENSE.md of exif-js)", "Jacob Seidelin", version="2.3.0",
         credits={"Bush-dog.jpg": ("Public domain (a White House photograph, as it appears)", "The White House")},
     ),
     # Phone photos of cars, a coin, paper shapes and desk objects. Left out: car2.jpg (a dealer's photo by its
@@ -372,7 +372,7 @@ PACKAGE_SOURCES: tuple[PackageSource, ...] = (
     # (opencv-doc's stuff.jpg, already in the corpus).
     PackageSource(
         "npm", "opencv", "package/examples/files", _split("car1.jpg coin1.jpg quads.jpg shapes.jpg"),
-        "MIT (MIT-LICENSE.txt of opencv, node-opencv)", "Peter Braden and node-opencv contributors", version="7.0.0",
+        "MIT (MIT-LICENSE.txt of opencv, node-opencv)", "Peter Braden and other contributors", version="7.0.0",
     ),
     PackageSource(
         "npm", "fabric", "package/test/fixtures", ("very_large_image.jpg",),
@@ -387,31 +387,31 @@ PACKAGE_SOURCES: tuple[PackageSource, ...] = (
     PackageSource(
         "npm", "startbootstrap-creative", "package/dist/assets/img/portfolio/fullsize",
         _split("1.jpg 2.jpg 3.jpg 4.jpg 5.jpg 6.jpg"),
-        "MIT (LICENSE of startbootstrap-creative); photo origin not stated", "Start Bootstrap", version="7.0.7",
+        "MIT (LICENSE of startbootstrap-creative); photo origin not stated", "Start Bootstrap LLC", version="7.0.7",
     ),
     PackageSource(
         "npm", "startbootstrap-clean-blog", "package/dist/assets/img",
         _split("about-bg.jpg contact-bg.jpg home-bg.jpg post-bg.jpg post-sample-image.jpg"),
-        "MIT (LICENSE of startbootstrap-clean-blog); photo origin not stated", "Start Bootstrap", version="6.0.9",
+        "MIT (LICENSE of startbootstrap-clean-blog); photo origin not stated", "Start Bootstrap LLC", version="6.0.9",
         credits={"post-bg.jpg": ("Public domain (NASA)", "NASA"), "post-sample-image.jpg": ("Public domain (NASA)", "NASA")},
     ),
     # Left out: portfolio/3.jpg (a render), portfolio/2.jpg (a composite), the logos.
     PackageSource(
         "npm", "startbootstrap-agency", "package/dist/assets/img",
         _split("header-bg.jpg portfolio/1.jpg portfolio/4.jpg portfolio/5.jpg portfolio/6.jpg team/1.jpg team/2.jpg team/3.jpg"),
-        "MIT (LICENSE of startbootstrap-agency); photo origin not stated", "Start Bootstrap", version="7.0.12",
+        "MIT (LICENSE of startbootstrap-agency); photo origin not stated", "Start Bootstrap LLC", version="7.0.12",
     ),
     PackageSource(
         "npm", "startbootstrap-landing-page", "package/dist/assets/img",
         _split("bg-masthead.jpg bg-showcase-1.jpg bg-showcase-2.jpg bg-showcase-3.jpg testimonials-1.jpg "
                "testimonials-2.jpg testimonials-3.jpg"),
-        "MIT (LICENSE of startbootstrap-landing-page); photo origin not stated", "Start Bootstrap", version="6.0.6",
+        "MIT (LICENSE of startbootstrap-landing-page); photo origin not stated", "Start Bootstrap LLC", version="6.0.6",
     ),
     # README "Image Credits": Unsplash. Left out: photo1.png and photo2.png (quantised to a 256-colour palette),
     # product cut-outs (prod-*.jpg), textures, avatars under 256 px.
     PackageSource(
         "npm", "admin-lte", "package/dist/img", _split("photo3.jpg photo4.jpg"),
-        "MIT (LICENSE of admin-lte); Unsplash (README, Image Credits)", "Unsplash photographers, via AdminLTE (Colorlib)",
+        "MIT (LICENSE of admin-lte); Unsplash (README, Image Credits)", "Unsplash photographers, via AdminLTE (ColorlibHQ)",
         version="3.2.0",
     ),
     # Left out: landing.jpg and profile.jpg (page screenshots), faces/christian.jpg (startbootstrap-landing-page's
