@@ -81,8 +81,11 @@ class ServeProcess:
         self.wait_for(r"Pairing is open" if pair else r"Pairing is closed")
 
     def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.put(line)
+        try:
+            for line in self.process.stdout:
+                self.lines.put(line)
+        except ValueError:  # stop()'s communicate() closed stdout under this loop: the process is gone
+            pass
 
     def wait_for(self, pattern: str, timeout: float = 30.0) -> re.Match:
         deadline = time.monotonic() + timeout
