@@ -117,8 +117,8 @@ class SefEncoder(nn.Module):
         return EncoderOutput(fused, expert_weights=weights, verdict_logit=verdict)
 
     def _input(self, name: str | None, x: torch.Tensor) -> torch.Tensor:
-        """What expert ``name``'s pass sees of ``x`` (the plain backbone's chunk, None, sees the pixels)."""
-        return apply_input_residual(self.expert_inputs.get(name, ""), x) if name is not None else x
+        """What expert ``name``'s pass sees of ``x`` (the plain backbone's chunk, None, has no input of its own)."""
+        return apply_input_residual(self.expert_inputs.get(name, ""), x)
 
     def _chunks(self) -> list[str | None]:
         """The fused pass's backbone chunks: one per expert, after one through the plain backbone

@@ -390,8 +390,8 @@ def check_options(options: ForgeOptions) -> None:
     now = {"crop_sizes": list(options.crop_sizes), "crops_per_photo": options.crops_per_photo, "seed": options.seed,
            "domains": {domain: {key: options.domain_options.get(key) for key in DOMAIN_OPTION_KEYS.get(domain, ())}
                        for domain in options.domains}}
-    if path.is_file():
-        before = json.loads(path.read_text())
+    before = json.loads(path.read_text()) if path.is_file() else None
+    if before is not None:
         changed = [f"{key}: {before[key]} -> {now[key]}" for key in ("crop_sizes", "seed") if before.get(key) != now[key]]
         # More crops per photo add to those made (the same seeded draws come first); fewer, or whole photos
         # instead of crops, would leave rows that the new command does not describe.
@@ -404,10 +404,10 @@ def check_options(options: ForgeOptions) -> None:
             raise ForgeOptionsError(f"{options.out} was forged with other options ({'; '.join(changed)}): its rows "
                                     "would be kept as they are; forge into another --out")
         now["domains"] = {**before.get("domains", {}), **now["domains"]}
-        now["made_with"] = before.get("made_with", [])
     # Every environment that added rows here, once each: rows made under two are possible, and said.
+    made_with = (before or {}).get("made_with", [])
     environment = forge_environment()
-    now["made_with"] = [*now.get("made_with", []), *([] if environment in now.get("made_with", []) else [environment])]
+    now["made_with"] = made_with if environment in made_with else [*made_with, environment]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(now, indent=1) + "\n")
 
