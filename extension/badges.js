@@ -193,19 +193,26 @@
     raise();
   }
 
-  // The fixed or sticky element drawn over ``element`` at (x, y), or null. Only those: an overlay that
-  // scrolls with the image (a gallery's transparent link over each picture) is part of the picture.
+  // The fixed or sticky bar (a site's header) drawn over ``element`` at (x, y), or null. Only those: an overlay
+  // that scrolls with the image (a gallery's transparent link over each picture) is part of the picture. And
+  // only bars: a page could put anything taller, or a popover (the layer is raised above those), over its
+  // images to send the badges off them and draw fakes in their place.
   function fixedCover(element, x, y) {
     for (const hit of document.elementsFromPoint(x, y)) {
       if (hit === host) continue; // our own badge
       if (hit === element || element.contains(hit) || hit.contains(element)) return null;
       for (let node = hit; node && node !== document.body; node = node.parentElement) {
         const position = getComputedStyle(node).position;
-        if (position === "fixed" || position === "sticky") return node.contains(element) ? null : node;
+        if (position === "fixed" || position === "sticky") return isHeaderBar(node, element) ? node : null;
       }
       return null;
     }
     return null;
+  }
+
+  function isHeaderBar(node, element) {
+    if (node.contains(element) || node.getBoundingClientRect().height > window.innerHeight / 3) return false;
+    try { return !node.matches(":popover-open, :modal"); } catch (_) { return true; } // no such selectors: no top layer
   }
 
   function visiblePart(entry, now) {

@@ -981,6 +981,23 @@ def test_a_badge_steps_below_a_fixed_header_instead_of_covering_it(browser, page
 
 
 @pytest.mark.browser
+def test_a_fixed_overlay_taller_than_a_header_does_not_send_the_badge_off_its_image(browser, page_server,
+                                                                                   synthspot_serve):
+    """Only a bar is a header: a transparent overlay over the whole page had the badge step below it, off the
+    page, and the page's own fake badge could stand in its place."""
+    overlay = '<div style="position:fixed;inset:0;z-index:2147483647;background:transparent"></div>'
+    worker, page, base = paired_page(browser, page_server, synthspot_serve, ("bright", "dark"),
+                                     '<img id="bright" src="bright.png">' + overlay)
+    worker.evaluate(MENU_CHECK, [f"{base}/bright.png"])
+    found = wait_for_badges(worker, f"{base}/*", lambda f: settled(f"{base}/bright.png")(f)
+                            and badge_on(f, f"{base}/bright.png")["visible"])
+    first = badge_on(found, f"{base}/bright.png")
+    time.sleep(0.6)  # the cover test runs 4 times a second
+    (badge,) = wait_for_badges(worker, f"{base}/*", settled(f"{base}/bright.png"))
+    assert badge["visible"] and badge["top"] == first["top"] < 100, (first, badge)
+
+
+@pytest.mark.browser
 def test_a_page_greyed_by_a_filter_keeps_its_badges_in_colour_and_on_their_images(browser, page_server, synthspot_serve):
     # Mourning-day sites grey the whole page with a filter on <html>; that filter would also grey the
     # badges and make <html>, not the viewport, the place a fixed layer is drawn against.
@@ -1117,8 +1134,12 @@ def test_a_page_that_spends_the_raises_first_still_cannot_cover_the_badges(brows
     page.evaluate("""() => { const fake = document.createElement("div"); fake.popover = "manual";
         fake.style.cssText = "inset:0;width:100vw;height:100vh;margin:0;background:#2a2";
         document.body.append(fake); fake.showPopover(); }""")
-    page.wait_for_function("([x, y]) => document.elementFromPoint(x, y).tagName === 'SYNTHSPOT-BADGES'", arg=[x, y],
-                           timeout=5000)
+    on_top = "([x, y]) => document.elementFromPoint(x, y).tagName === 'SYNTHSPOT-BADGES'"
+    page.wait_for_function(on_top, arg=[x, y], timeout=5000)
+    # And it stays there: the full-page popover is no header bar to step below (the cover test runs 4 times a
+    # second; it had moved the badge off the page, and the page's fake one showed in its place).
+    time.sleep(0.6)
+    assert page.evaluate(on_top, [x, y])
 
 
 class RelayBridge(FakeBridge):
