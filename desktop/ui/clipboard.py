@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QUrl
+
+from engine.decode import MAX_PIXELS
 
 # Encoded images a clipboard or a drop may carry (a browser's "Copy image"), with the suffix they are saved under.
 ENCODED_IMAGE_TYPES = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "image/gif": ".gif",
@@ -41,3 +46,48 @@ def paths_in_text(text: str) -> tuple[list[str], bool]:
         if name and os.path.isabs(name) and os.path.exists(name) and name not in paths:
             paths.append(name)
     return paths, web
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What to scan from pasted or dropped data, or, when nothing, what to tell the person and for how long."""
+
+    paths: list[str]
+    message: str = ""
+    message_ms: int = 0
+
+
+def take_mime(mime: QMimeData, source: str, saved_path: Callable[[str, str], Path]) -> Intake:
+    """The files ``mime`` names, or its image saved where ``saved_path(how, suffix)`` says (so that it can
+    be scanned, revealed and kept); ``source`` is "clipboard" for a paste, anything else for a drop."""
+    local = [url.toLocalFile() for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
+    named, web_text = paths_in_text(mime_text(mime))
+    if local or named:
+        return Intake(local or named)
+    how = "pasted" if source == "clipboard" else "dropped"
+    encoded = next((kind for kind in ENCODED_IMAGE_TYPES if mime.hasFormat(kind) and mime.data(kind).size()), None)
+    if encoded is not None:
+        # Saved as they came: nothing decoded or re-encoded on the window's thread (a 12 MP paste froze the
+        # window for seconds), and a JPEG keeps its own compression, part of the evidence.
+        path = saved_path(how, ENCODED_IMAGE_TYPES[encoded])
+        try:
+            path.write_bytes(bytes(mime.data(encoded).data()))
+        except OSError as exc:
+            return Intake([], f"Could not save the image to {path}: {exc.strerror or exc}", 8000)
+        return Intake([str(path)])
+    if mime.hasImage():
+        image = mime.imageData()
+        if image is None or image.isNull():
+            return Intake([])
+        if image.width() * image.height() > MAX_PIXELS:  # the engine refuses it: not written, not waited on
+            return Intake([], f"That image is {image.width() * image.height() / 1e6:.0f} MP, above the "
+                              f"{MAX_PIXELS // 1_000_000} MP SynthSpot checks.", 10000)
+        path = saved_path(how, ".png")
+        if not image.save(str(path), "PNG", PASTED_PNG_QUALITY):
+            return Intake([], f"Could not save the image to {path}", 8000)
+        return Intake([str(path)])
+    if web_text or (mime.hasUrls() and mime.urls()):  # an address on the web, not a file: nothing downloaded
+        return Intake([], "That is a web address, not a file on this computer: save the image first, or check "
+                          "it in the browser with the SynthSpot extension.", 10000)
+    where = "The clipboard holds" if source == "clipboard" else "What was dropped holds"
+    return Intake([], f"{where} no image or image files.", 5000)

@@ -30,7 +30,7 @@ from desktop.settings import dialog_start_folder
 from desktop.thumbnails import ImageCache
 from desktop.ui.announce import announce
 from desktop.ui.banners import AlertBanner, ModelBanner
-from desktop.ui.clipboard import ENCODED_IMAGE_TYPES, PASTED_PNG_QUALITY, mime_text, paths_in_text
+from desktop.ui.clipboard import take_mime
 from desktop.ui.export_flow import export_rows
 from desktop.ui.detail_pane import DETAIL_IMAGE_SIDE, DetailPane
 from desktop.ui.confirm import confirmed
@@ -41,7 +41,6 @@ from desktop.ui.filter_bar import ResultFilters
 from desktop.ui.focus import FOCUS_RING_ROOM, show_keyboard_focus
 from desktop.ui.style import app_icon, keep_palette_readable
 from desktop.ui.tray import TrayIcon
-from engine.decode import MAX_PIXELS
 from engine.models import builtin_model_available
 from engine.result import ERROR, verdict_counts_text
 from engine.scanner import ScanRequest
@@ -396,42 +395,10 @@ class MainWindow(QMainWindow):
     def scan_mime(self, mime: QMimeData | None, source: str) -> bool:
         if mime is None:
             return False
-        local = [url.toLocalFile() for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
-        named, web_text = paths_in_text(mime_text(mime))
-        if local or named:
-            return self.scan_paths(local or named, source)
-        how = "pasted" if source == "clipboard" else "dropped"
-        encoded = next((kind for kind in ENCODED_IMAGE_TYPES if mime.hasFormat(kind) and mime.data(kind).size()), None)
-        if encoded is not None:
-            # Saved as they came: nothing decoded or re-encoded on the window's thread (a 12 MP paste froze the
-            # window for seconds), and a JPEG keeps its own compression, part of the evidence.
-            path = self.session.pasted_image_path(how, ENCODED_IMAGE_TYPES[encoded])
-            try:
-                path.write_bytes(bytes(mime.data(encoded).data()))
-            except OSError as exc:
-                self.statusBar().showMessage(f"Could not save the image to {path}: {exc.strerror or exc}", 8000)
-                return False
-            return self.scan_paths([str(path)], source)
-        if mime.hasImage():
-            image = mime.imageData()
-            if image is None or image.isNull():
-                return False
-            if image.width() * image.height() > MAX_PIXELS:  # the engine refuses it: not written, not waited on
-                self.statusBar().showMessage(f"That image is {image.width() * image.height() / 1e6:.0f} MP, above "
-                                             f"the {MAX_PIXELS // 1_000_000} MP SynthSpot checks.", 10000)
-                return False
-            path = self.session.pasted_image_path(how)
-            if not image.save(str(path), "PNG", PASTED_PNG_QUALITY):
-                self.statusBar().showMessage(f"Could not save the image to {path}", 8000)
-                return False
-            return self.scan_paths([str(path)], source)
-        if web_text or (mime.hasUrls() and mime.urls()):  # an address on the web, not a file: nothing downloaded
-            self.statusBar().showMessage("That is a web address, not a file on this computer: save the image first, "
-                                         "or check it in the browser with the SynthSpot extension.", 10000)
-            return False
-        where = "The clipboard holds" if source == "clipboard" else "What was dropped holds"
-        self.statusBar().showMessage(f"{where} no image or image files.", 5000)
-        return False
+        intake = take_mime(mime, source, self.session.pasted_image_path)
+        if intake.message:
+            self.statusBar().showMessage(intake.message, intake.message_ms)
+        return bool(intake.paths) and self.scan_paths(intake.paths, source)
 
     def dragEnterEvent(self, event) -> None:
         mime = event.mimeData()

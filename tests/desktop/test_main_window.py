@@ -1175,3 +1175,33 @@ def test_crop_boxes_stand_out_from_a_photo_of_their_own_colour_range(tmp_path, q
     ground = image.pixelColor(left + round(crop.size * scale / 2), middle)  # the photo inside the box
     edge = max(contrast_ratio(image.pixelColor(x, middle), ground) for x in range(left - 3, left + 4))
     assert edge >= 3.0, edge  # the coloured line alone on this grey: 2.5:1
+
+
+def test_pasted_image_data_that_cannot_be_saved_is_said_and_nothing_is_scanned(tmp_path, qapp):
+    """Pasted bytes and pasted pixels are saved before they are scanned: where that fails (a full disk, a
+    history folder gone), the person reads where and why, and no row stands for a file that is not there."""
+    from desktop.ui.clipboard import take_mime
+
+    gone = tmp_path / "gone"  # never made: each save into it fails as on a vanished folder
+    asked: list[tuple[str, str]] = []
+
+    def saved_path(how: str, suffix: str) -> Path:
+        asked.append((how, suffix))
+        return gone / f"{how}{suffix}"
+
+    jpeg = io.BytesIO()
+    Image.fromarray(np.full((40, 50, 3), 120, np.uint8)).save(jpeg, "JPEG")
+    copied = QMimeData()
+    copied.setData("image/jpeg", jpeg.getvalue())
+    intake = take_mime(copied, "clipboard", saved_path)
+    assert intake.paths == [] and intake.message.startswith(f"Could not save the image to {gone / 'pasted.jpg'}: ")
+    assert "No such file or directory" in intake.message
+    pixels = QMimeData()
+    pixels.setImageData(QImage(str(write_image(tmp_path / "grey.png", 140))))
+    intake = take_mime(pixels, "dropped", saved_path)
+    assert intake.paths == [] and intake.message == f"Could not save the image to {gone / 'dropped.png'}"
+    assert asked == [("pasted", ".jpg"), ("dropped", ".png")] and not gone.exists()
+    # Where the folder is there, the same data is saved and named for scanning.
+    gone.mkdir()
+    assert take_mime(copied, "clipboard", saved_path).paths == [str(gone / "pasted.jpg")]
+    assert (gone / "pasted.jpg").read_bytes() == jpeg.getvalue()
