@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from aiohttp import web
+from aiohttp import ClientPayloadError, web
 
 from engine.bridge.guards import Refusal
 
@@ -33,6 +33,9 @@ async def read_body(request: web.Request, cap: int, timeout_s: float) -> bytes:
         await asyncio.wait_for(read_all(), timeout_s)
     except TimeoutError:
         raise Refusal(408, "timeout", "the request body did not arrive in time", close=True) from None
+    except (ConnectionResetError, ClientPayloadError):  # the client hung up or broke off mid-body (a tab closed)
+        raise Refusal(400, "incomplete_body", "the request body ended before its declared length",
+                      close=True) from None
     return b"".join(parts)
 
 

@@ -267,3 +267,10 @@ def access_log():
                   1000 * (time.perf_counter() - started))
         return response
     return middleware
+
+
+async def no_early_continue(_request: web.Request) -> None:
+    """Answer "Expect: 100-continue" with nothing: aiohttp's default sent "100 Continue" before any check ran,
+    telling a refused upload (wrong origin, unpaired, over the cap) to go ahead. The final answer comes once
+    the checks have run; a client that waits for the 100 sends its body after its own short wait (curl: 1 s),
+    and browsers never ask."""

@@ -74,7 +74,9 @@ def derive_pairing(shared_secret: bytes, client_public: bytes, server_public: by
 
 
 def _mac(key: bytes, *fields: str) -> str:
-    return b64url(hmac.new(key, "\n".join(fields).encode("utf-8"), hashlib.sha256).digest())
+    # surrogatepass: a header byte outside UTF-8 (aiohttp keeps it as a lone surrogate) or a lone surrogate
+    # from JSON gives a MAC nobody signed, refused as such, not an encoding error; valid text is plain UTF-8.
+    return b64url(hmac.new(key, "\n".join(fields).encode("utf-8", "surrogatepass"), hashlib.sha256).digest())
 
 
 def paired_proof(key: bytes, request_id: str, client_id: str) -> str:

@@ -39,6 +39,7 @@ DEFAULT_PORT = 47615
 HOST = "127.0.0.1"
 MAX_BODY_BYTES = 40 * 1024 * 1024
 MAX_JSON_BYTES = 4096  # pairing and hello bodies are a name, a key and a challenge
+CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43,128}")  # base64url, unpadded: 32 to 96 random bytes
 BODY_TIMEOUT_S = 30.0  # a body that has not arrived by then is a stalled client
 IDLE_TIMEOUT_S = 15.0  # a connection must send a whole request head within this (aiohttp's keep-alive timer)
 LINGER_S = 1.0  # after refusing a body, drain it this long (so the client reads the answer), then hang up
@@ -202,16 +203,14 @@ class BridgeServer:
             guards.rate_guard(guards.RateLimiter(self.rate_limit), lambda cid: self.pairing.key_for(cid) is not None),
             auth.auth_guard(self.pairing, self._nonces),
         ])
-        app.router.add_get("/v1/status", self._status)
-        app.router.add_post("/v1/hello", self._hello)
-        app.router.add_post("/v1/pair", self._pair)
-        app.router.add_post("/v1/pair/reveal", self._pair_reveal)
-        app.router.add_post("/v1/pair/status", self._pair_status)
-        app.router.add_post("/v1/pair/withdraw", self._pair_withdraw)
-        app.router.add_post("/v1/forget", self._forget)
-        app.router.add_post("/v1/scan", self._scan)
-        app.router.add_get("/v1/results/{sha256}", self._result)
-        app.router.add_post("/v1/open/{sha256}", self._open)
+        routes = [("GET", "/v1/status", self._status), ("POST", "/v1/hello", self._hello),
+                  ("POST", "/v1/pair", self._pair), ("POST", "/v1/pair/reveal", self._pair_reveal),
+                  ("POST", "/v1/pair/status", self._pair_status), ("POST", "/v1/pair/withdraw", self._pair_withdraw),
+                  ("POST", "/v1/forget", self._forget), ("POST", "/v1/scan", self._scan),
+                  ("GET", "/v1/results/{sha256}", self._result), ("POST", "/v1/open/{sha256}", self._open)]
+        for method, path, handler in routes:  # GET routes answer HEAD too
+            add = app.router.add_get if method == "GET" else app.router.add_post
+            add(path, handler, expect_handler=guards.no_early_continue)
         return app
 
     def _body_cap(self, request: web.Request) -> int:
@@ -249,7 +248,7 @@ class BridgeServer:
         """Prove to a paired browser that this is the app it paired with, and hand it a fresh nonce."""
         body = await self._json_body(request)
         client_id, challenge = body.get("client"), body.get("challenge")
-        if not isinstance(challenge, str) or not 32 <= len(challenge) <= 128:
+        if not isinstance(challenge, str) or not CHALLENGE.fullmatch(challenge):
             raise guards.Refusal(400, "bad_challenge", "send 32 or more random bytes, base64url, as \"challenge\"")
         key = self.pairing.key_for(client_id) if isinstance(client_id, str) else None
         if key is None or not isinstance(client_id, str):
