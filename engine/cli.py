@@ -199,12 +199,12 @@ def cmd_scan(args) -> int:
             printer.drain()
             if printer.broken or ctrl_c.is_set():
                 break
-    interrupted = ctrl_c.is_set() and not job.wait(0)  # Ctrl-C as the last file finished cut nothing short
-    if interrupted or printer.broken:
-        if progress:
-            progress.stop()  # what is cancelled now reports in as done: the bar stays where the scan stopped
-        job.cancel()
-    printer.close()
+        interrupted = ctrl_c.is_set() and not job.wait(0)  # Ctrl-C as the last file finished cut nothing short
+        if interrupted or printer.broken:
+            if progress:
+                progress.stop()  # what is cancelled now reports in as done: the bar stays where the scan stopped
+            job.cancel()
+        printer.close()  # still under the handler: a Ctrl-C now would otherwise cut a line as it is written
     scanner.close(wait=not (interrupted or printer.broken))
     if progress:
         progress.close()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import queue
 import sys
+import time
 from collections import Counter
 
 from wcwidth import wcswidth
@@ -56,12 +58,32 @@ class StreamingPrinter:
 
     def _write(self, text: str) -> None:
         try:
-            self.out.write(text)
-            self.out.flush()
+            write_whole(self.out, text)
         except (BrokenPipeError, ValueError):
             self.broken = True
         except OSError as exc:  # a full disk, a quota: no reader went away, the results are lost: said
             self.broken, self.failed = True, exc.strerror or str(exc)
+
+
+def write_whole(out, text: str) -> None:
+    """``out.write(text)`` and a flush, every byte of it. Under ``python -u`` (PYTHONUNBUFFERED, set by many
+    Docker images, IDEs and CI systems) a text stream sits on an unbuffered file and drops whatever a write cut
+    short by a signal left over (CPython gh-85393): Ctrl-C while a reader was behind cut a JSON line in two.
+    There the bytes go to the file directly, until all are written. (POSIX: Windows' console and pipes are
+    not cut short by a signal, and its text layer translates the newlines.)"""
+    raw = getattr(out, "buffer", None)
+    if not isinstance(raw, io.FileIO) or sys.platform == "win32":
+        out.write(text)
+        out.flush()
+        return
+    out.flush()  # anything written to the text layer before goes first
+    data = memoryview(text.encode(out.encoding, out.errors or "strict"))
+    while data:
+        written = raw.write(data)
+        if written is None:  # a non-blocking stdout that is full: wait for the reader
+            time.sleep(0.01)
+            continue
+        data = data[written:]
 
 
 def format_table(results: list[Result]) -> str:

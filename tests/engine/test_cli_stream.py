@@ -5,6 +5,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,3 +165,39 @@ def test_after_ctrl_c_the_progress_bar_stays_where_the_scan_stopped(many_images,
     last_bar = int(re.findall(rb"\] (\d+)/400", b"".join(shown))[-1])
     scanned = int(re.search(r"interrupted: (\d+) of 400 scanned", out).group(1))
     assert last_bar <= scanned < 400, (last_bar, scanned)
+
+
+def test_json_lines_stay_whole_when_ctrl_c_cuts_a_write_to_a_full_pipe_under_python_u(brightness_model_path,
+                                                                                      tmp_path):
+    """With PYTHONUNBUFFERED (Docker images, IDEs, CI) stdout's text layer sits on an unbuffered file and drops the
+    rest of a write that a signal cut short (CPython gh-85393): with every file scanned and the reader of a full
+    pipe not reading yet, Ctrl-C cut a 29 kB JSON line at 4 kB, the next result was glued on, and the scan
+    exited 0."""
+    import fcntl
+    import os
+    import termios
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for index in range(6):  # about 29 kB of JSON each (the heatmap): the pipe's 64 kB fill after two
+        Image.fromarray(rng.integers(0, 256, (500, 600, 3), dtype=np.uint8)).save(folder / f"{index}.png")
+    store = tmp_path / "s.db"
+    scan = subprocess.Popen([sys.executable, "-m", "engine.cli", "scan", str(folder), "--json", "--store", str(store),
+                             "--model", str(brightness_model_path), "--workers", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    waiting, stored = bytearray(4), 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and scan.poll() is None and stored < 6:  # nothing is read meanwhile
+        fcntl.ioctl(scan.stdout.fileno(), termios.FIONREAD, waiting)
+        if int.from_bytes(waiting, sys.byteorder) > 60_000 and store.exists():
+            with sqlite3.connect(store, timeout=5) as db:
+                stored = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        time.sleep(0.05)
+    assert stored == 6 and scan.poll() is None, scan.stderr.read()
+    time.sleep(0.3)  # the third line's write is blocked, its first kilobytes in the pipe
+    scan.send_signal(signal.SIGINT)
+    out, err = scan.communicate(timeout=60)
+    lines = out.decode().split("\n")
+    assert lines[-1] == "" and len(lines) == 7, err
+    assert [Path(json.loads(line)["path"]).name for line in lines[:-1]] == [f"{index}.png" for index in range(6)], err
