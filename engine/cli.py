@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import logging
 import os
@@ -116,10 +117,21 @@ def main(argv: list[str] | None = None) -> int:
             args.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exc:  # argparse exits 2 on usage errors and 0 on --help
         return int(exc.code or 0)
+    _never_fail_on_encoding()
+    real_stdout, real_stderr = sys.stdout, sys.stderr
+    sys.stderr = _BestEffort(sys.stderr)
+    if args.command == "serve":  # its lines are status: a full disk there must not stop the bridge
+        sys.stdout = _BestEffort(sys.stdout)
+    try:
+        return _run(args, output_closed)
+    finally:
+        sys.stdout, sys.stderr = real_stdout, real_stderr
+
+
+def _run(args, output_closed: bool) -> int:
     logging.basicConfig(level=logging.WARNING, format="synthspot: %(message)s")
     # Pillow logs its decoders' complaints too; the reason is already in the file's error row.
     logging.getLogger("PIL").setLevel(logging.CRITICAL)
-    _never_fail_on_encoding()
     try:
         if args.command in ("scan", "models") and output_closed:
             code = cmd_scan(args) if args.command == "scan" else cmd_models(args)
@@ -130,14 +142,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "scan":
             return cmd_scan(args)
         if args.command == "models":
-            return cmd_models(args)
+            return _listed(args)
         if args.command == "serve":
             return cmd_serve(args)
     except ModelLoadError as exc:  # NoModelError included
-        print(f"synthspot: {exc}", file=sys.stderr)
+        print(f"synthspot: {shown(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except StoreError as exc:
-        print(f"synthspot: {exc}", file=sys.stderr)
+        print(f"synthspot: {shown(str(exc))}", file=sys.stderr)
         if exc.corrupt:
             print(f"synthspot: to keep it for inspection and start afresh, run again with --move-corrupt-store, "
                   f"or move it yourself: mv {shlex.quote(str(exc.path))} {shlex.quote(str(exc.path))}.corrupt",
@@ -159,13 +171,12 @@ def load_detector(model: Path | None, provider: str) -> Detector:
 
 
 def _missing(path: str) -> bool:
-    """Not there at all. A path there but not ours to read (a locked folder) is scanned: its row says why."""
+    """Not there at all: no such name, or a name under a file (``photo.jpg/x``). A path there but not ours to
+    read (a locked folder) is scanned, and so is a name too long for the system: its row says why."""
     try:
         os.lstat(path)
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return False
+    except OSError as exc:
+        return exc.errno in (errno.ENOENT, errno.ENOTDIR)
     return False
 
 
@@ -334,13 +345,28 @@ def cmd_models(args) -> int:
         mark = "*" if default and info.path == default else " "
         where = "embedded" if info.embedded else "user"
         if info.metadata is None:
-            print(f"{mark} {info.path}  [{where}]  unusable: {info.problem}")
+            print(f"{mark} {display_path(str(info.path))}  [{where}]  unusable: {shown(info.problem or '')}")
             continue
         meta = info.metadata
         experts = f", experts: {', '.join(meta.expert_names)}" if meta.expert_names else ""
         print(f"{mark} {meta.name} {meta.version} ({meta.precision}, crop {meta.crop_size}px, {meta.aggregation}"
-              f"{experts})  [{where}] {info.path}")
+              f"{experts})  [{where}] {display_path(str(info.path))}")
     return EXIT_OK
+
+
+def _listed(args) -> int:
+    """``synthspot models``, with its output's failures said as scan says them: one line, exit 1."""
+    try:
+        code = cmd_models(args)
+        sys.stdout.flush()
+    except BrokenPipeError:  # ``| head`` read what it wanted
+        _silence_stdout()
+        return EXIT_OK
+    except OSError as exc:
+        print(f"synthspot: the list could not be written out ({exc.strerror or exc})", file=sys.stderr, flush=True)
+        _silence_stdout()  # the interpreter's own flush at exit would fail the same way, with a traceback
+        return EXIT_OUTPUT_FAILED
+    return code
 
 
 def cmd_serve(args) -> int:
@@ -349,6 +375,35 @@ def cmd_serve(args) -> int:
     detector = load_detector(args.model, args.provider)
     store = open_store(args.store, args.move_corrupt_store)  # checked as scan checks it: a damaged one refused
     return serve_forever(detector, store, port=args.port, pair=args.pair)
+
+
+def shown(message: str) -> str:
+    """A message that quotes names (a model file's, a store's) made safe for the terminal, line by line: an
+    escape sequence in a file name must not act on it."""
+    return "\n".join(display_path(line) for line in message.split("\n"))
+
+
+class _BestEffort:
+    """stderr for notices, told if they can be: a full log partition (``2>>scan.log``) or a closed pipe there
+    must not end a scan whose results go to stdout and the store (the first notice raised, and stopped it)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError):
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 def _never_fail_on_encoding() -> None:

@@ -23,6 +23,8 @@ from typing import Final
 
 import numpy as np
 
+from engine.paths import printable
+
 SCHEMA_VERSION = 1
 
 INPUT_IMAGE = "image"
@@ -158,6 +160,12 @@ class ModelMetadata:
             raise _unsupported_schema(self.schema_version)
         if not self.name:
             raise ContractError("metadata 'name' is empty")
+        # Names are shown in terminals, windows and exports, and key the results' cache: a control character
+        # there (an escape sequence, a newline) is no name to show.
+        for label, text in (("name", self.name), ("version", self.version),
+                            *(("expert name", expert) for expert in self.expert_names)):
+            if printable(text) != text:
+                raise ContractError(f"metadata {label} {printable(text)!r} holds control characters")
         if not isinstance(self.crop_size, int) or not 16 <= self.crop_size <= 4096:
             raise ContractError(f"crop size {self.crop_size!r} must be an integer between 16 and 4096")
         if self.aggregation not in AGGREGATIONS:

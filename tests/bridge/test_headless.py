@@ -159,3 +159,30 @@ def test_serve_pair_stops_pairing_and_says_why_when_requests_pour_in(brightness_
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=20)
     assert process.returncode == 0
+
+
+def test_serve_keeps_serving_when_its_status_lines_cannot_be_written(brightness_model_path, tmp_path):
+    """stdout to a full disk (a service's log): the first status line raised, and the bridge stopped with a
+    traceback before any browser could reach it."""
+    import time
+
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()
+    with open("/dev/full", "w") as full:
+        process = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--model", str(brightness_model_path),
+                                    "--store", str(tmp_path / "results.sqlite3"), "--port", str(port)],
+                                   stdout=full, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, status = time.monotonic() + 60, 0
+        while time.monotonic() < deadline and process.poll() is None and status != 200:
+            try:
+                status = BridgeClient(port, timeout=2).raw("GET", "/v1/status").status
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200, process.stderr.read() if process.poll() is not None else "no answer"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 0 and "Traceback" not in err, err

@@ -132,6 +132,40 @@ def test_a_closed_stderr_or_stdout_does_not_crash_the_scan_or_mix_into_its_outpu
         assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("mode", [[], ["--json"]])
+def test_notices_that_cannot_be_written_do_not_stop_the_scan(folder, brightness_model_path, tmp_path, mode):
+    """stderr on a full log partition (``2>>scan.log``): the first notice (a path that is not there, a file
+    skipped) raised, and the scan ended with nothing on stdout and exit 1. Notices are told if they can be."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "engine", "scan", str(tmp_path / "not-here.png"), str(folder),
+                               *mode, "--model", str(brightness_model_path), "--store", str(tmp_path / "s.db")],
+                              stdout=subprocess.PIPE, stderr=full, text=True, timeout=120)
+    assert done.returncode == 0
+    if mode:
+        assert sorted(os.path.basename(json.loads(line)["path"]) for line in done.stdout.splitlines()) == [
+            "bright.png", "dark.jpg", "no_extension"]
+    else:
+        assert "3 scanned: 1 likely AI, 1 uncertain, 1 likely real" in done.stdout
+
+
+def test_a_name_under_a_file_is_missing_not_an_error_row(tmp_path, capsys, brightness_model_path):
+    """`photo.jpg/x` was scanned as an unreadable file ("Not a directory"): an error row kept in the history,
+    and exit 0 where nothing given existed. (A name too long for the system keeps its row, which says so.)"""
+    import sqlite3
+
+    there = solid_image(tmp_path / "there.png", 100)
+    under = f"{there}/x.png"
+    store = tmp_path / "s.db"
+    code, out, err = run_cli(["scan", "--json", "--model", str(brightness_model_path), "--store", str(store), under],
+                             capsys)
+    assert code == 2 and out == "" and f"no such file or folder: {under}" in err
+    code, out, err = run_cli(["scan", "--json", "--model", str(brightness_model_path), "--store", str(store), under,
+                              str(there)], capsys)
+    assert code == 0 and [Path(row["path"]).name for row in map(json.loads, out.splitlines())] == ["there.png"]
+    with sqlite3.connect(store) as db:
+        assert db.execute("SELECT COUNT(*) FROM errors").fetchone()[0] == 0
+
+
 def test_a_missing_file_among_others_does_not_end_the_batch(tmp_path, capsys, brightness_model_path):
     """`synthspot scan a.jpg gone.jpg` (an xargs batch with a file deleted meanwhile) scanned nothing, exit 2."""
     there = solid_image(tmp_path / "there.png", 100)
@@ -182,6 +216,30 @@ def test_models_lists_user_models(tmp_path, brightness_model_path, capsys, monke
             "or it is damaged or only partly downloaded") in out and "ONNXRuntimeError" not in out
     assert "pipe.onnx  [user]  unusable: not a model file (a folder, a device or a pipe)" in out
     assert "models would run on CPU" in out
+
+
+def test_model_file_names_cannot_send_escape_codes_to_the_terminal(tmp_path, capsys, monkeypatch):
+    """Image names were escaped; a model file's name was printed as it was, by `synthspot models` and in the
+    errors that quote it (a file named with ESC [2J cleared the screen)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    from engine.models import user_models_dir
+    user_dir = user_models_dir()
+    user_dir.mkdir(parents=True)
+    hostile = user_dir / "x\x1b[2Jclear.onnx"
+    hostile.write_bytes(b"junk")
+    code, out, _ = run_cli(["models"], capsys)
+    assert code == 0 and "\x1b" not in out
+    assert "x\\x1b[2Jclear.onnx  [user]  unusable: x\\x1b[2Jclear.onnx is not a loadable ONNX model" in out
+    code, _, err = run_cli(["scan", str(tmp_path), "--model", str(hostile)], capsys)
+    assert code == 2 and "\x1b" not in err and "x\\x1b[2Jclear.onnx is not a loadable ONNX model" in err
+
+
+def test_the_model_list_to_a_full_disk_is_said_in_one_line(tmp_path):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "engine", "models"], stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=120, env={**os.environ, "XDG_DATA_HOME": str(tmp_path)})
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr == "synthspot: the list could not be written out (No space left on device)\n"
 
 
 def test_installed_entry_point_runs(folder, brightness_model_path, tmp_path):

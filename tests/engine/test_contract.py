@@ -112,6 +112,10 @@ def test_the_cascade_round_trips_is_off_in_older_models_and_decides_only_beyond_
     ({"synthspot.early_exit": '{"first_crops": -1, "margin": 0.1}'}, "whole number"),
     ({"synthspot.early_exit": '{"first_crops": 4, "margin": 1.5}'}, "margin"),
     ({"synthspot.early_exit": '{"first": 4}'}, "'first_crops' and 'margin'"),
+    # Shown in terminals and windows: an escape sequence in a name would act on the terminal.
+    ({"synthspot.name": "evil\x1b[31mred"}, r"metadata name 'evil\\\\x1b\[31mred' holds control characters"),
+    ({"synthspot.version": "1\nscan: all clean"}, "metadata version .* holds control characters"),
+    ({"synthspot.expert_names": '["upsampling", "\\u202ekcatta"]'}, "metadata expert name .* holds control characters"),
 ])
 def test_bad_metadata_is_named(change, message):
     props = ModelMetadata(name="m", version="1", crop_size=224).to_props()
