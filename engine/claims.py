@@ -12,11 +12,13 @@ import uuid
 from collections.abc import Callable
 
 from engine.result import Result
-from engine.store import Store, claim_owner
+from engine.store import CLAIM_STALE_S, Store, claim_owner
 
 log = logging.getLogger(__name__)
 
 POLL_S = 0.05  # how often a scanner waiting on another process's claim looks for its result
+# A wait this long is said, once per image: another scan stopped (Ctrl-Z) or slow held it without a word.
+WAIT_NOTICE_S = 5.0
 
 
 class Abandoned(Exception):
@@ -39,6 +41,7 @@ class ClaimBook:
         ``newer_than`` (a rescan's start: an older one is what it replaces)."""
         if not self.store:
             return None
+        started, told = time.monotonic(), False
         while True:
             try:
                 # Claimed and recorded under the lock release_all() takes: a claim made between its look at
@@ -65,7 +68,17 @@ class ClaimBook:
                 return stored
             if give_up():
                 raise Abandoned
+            if not told and time.monotonic() - started >= WAIT_NOTICE_S:
+                told = True
+                self._tell_waiting(sha256)
             time.sleep(POLL_S)
+
+    def _tell_waiting(self, sha256: str) -> None:
+        holder = self.store.claim_holder(sha256, self.model_id) if self.store else None
+        host, _, rest = (holder or "").partition(":")
+        who = f"process {rest.partition(':')[0]} on {host}" if holder else "process"
+        log.warning("waiting for another SynthSpot %s, which is scanning the same image (%s); if it is stopped "
+                    "or stays silent, it is taken over after %d minutes", who, sha256[:12], CLAIM_STALE_S // 60)
 
     def release(self, sha256: str) -> None:
         # Under the lock, DELETE included: release_all() then waits for a release under way, which had

@@ -446,6 +446,12 @@ class Store:
                        (sha256, model_id, owner, now))
             return True
 
+    def claim_holder(self, sha256: str, model_id: str) -> str | None:
+        """Who holds the claim on these bytes (``host:pid:token``), or None."""
+        with self._connect() as db:
+            row = db.execute("SELECT owner FROM claims WHERE sha256=? AND model_id=?", (sha256, model_id)).fetchone()
+        return row[0] if row else None
+
     def release_claim(self, sha256: str, model_id: str, owner: str) -> None:
         with self._connect(write=True) as db:
             db.execute("DELETE FROM claims WHERE sha256=? AND model_id=? AND owner=?", (sha256, model_id, owner))

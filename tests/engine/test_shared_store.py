@@ -90,3 +90,27 @@ def test_giving_up_every_claim_waits_for_a_release_already_under_way(tmp_path):
         left = db.execute("SELECT COUNT(*) FROM claims").fetchone()[0]
     releasing.join()
     assert left == 0
+
+
+def test_a_long_wait_on_another_scans_claim_is_said_once_naming_it(tmp_path, caplog, monkeypatch):
+    """A second scan on the store waited silently, up to ten minutes, behind one stopped with Ctrl-Z."""
+    import logging
+
+    from engine import claims
+    from engine.claims import Abandoned, ClaimBook
+
+    monkeypatch.setattr(claims, "WAIT_NOTICE_S", 0.2)
+    store = Store(tmp_path / "s.db")
+    holder = ClaimBook(store, "m@1")
+    assert holder.claim_or_wait("a" * 64, give_up=lambda: False) is None  # held, as by a stopped scan
+    waiting = ClaimBook(store, "m@1")
+    deadline = time.monotonic() + 1.0
+    caplog.set_level(logging.WARNING, logger="engine.claims")
+    try:
+        waiting.claim_or_wait("a" * 64, give_up=lambda: time.monotonic() > deadline)
+    except Abandoned:
+        pass
+    told = [record.getMessage() for record in caplog.records]
+    assert len(told) == 1, told
+    assert told[0].startswith(f"waiting for another SynthSpot process {os.getpid()} on ")
+    assert "(aaaaaaaaaaaa)" in told[0] and "taken over after 10 minutes" in told[0]
