@@ -255,7 +255,8 @@ def refuse_missing_folder(path: Path | None) -> None:
     one made a new tree and an empty store, and the scan ran without the history it was meant to use."""
     named = path or (Path(os.environ[STORE_ENV]) if os.environ.get(STORE_ENV) else None)
     if named is not None and not named.parent.is_dir():
-        raise StoreError(f"the folder {named.parent} does not exist", named,
+        what = "is a file, not a folder" if named.parent.exists() else "does not exist"
+        raise StoreError(f"the folder {named.parent} {what}", named,
                          cli_hint="make it first, or check the --store path" if path else f"check ${STORE_ENV}")
 
 

@@ -97,6 +97,9 @@ def open_image(data: bytes, max_pixels: int = MAX_PIXELS) -> OpenedImage:
         if _missing_library(exc):  # a decoder's native library is missing: the installation's fault, not the file's
             raise DecodeError(f"this installation cannot read this kind of image: a library is missing "
                               f"({_short(exc)}); reinstall SynthSpot") from None
+        if "MAX_TEXT_CHUNK" in str(exc):  # Pillow's guard on a PNG text or colour-profile chunk's inflated size
+            raise DecodeError("the image's metadata (a PNG text or colour profile chunk) is too large to read "
+                              "safely") from None
         raise DecodeError(f"the image header is damaged ({_short(exc)})") from None
     try:
         fmt = (image.format or "").upper()

@@ -113,7 +113,9 @@ class Detector:
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelLoadError(f"not a model file (a folder, a device or a pipe): {self.path}"
-                                 if os.path.exists(self.path) else f"model file not found: {self.path}")
+                                 if os.path.exists(self.path) else f"model file not found: {self.path}"
+                                 + ("" if self.path.suffix else " (a model is named by its file's path, as "
+                                    "`synthspot models` lists it)"))
         try:
             self.requested_provider = runs_on = resolve_provider(provider)
         except ModelLoadError:

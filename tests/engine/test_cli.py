@@ -84,7 +84,11 @@ def test_explicit_bad_file_is_reported_not_fatal(tmp_path, brightness_model_path
     (["scan"], "the following arguments are required"),
     (["scan", "/definitely/not/here.png"], "no such file or folder"),
     (["frobnicate"], "invalid choice"),
-    (["scan", "{here}", "--model", "/no/model.onnx"], "model file not found"),
+    (["scan", "{here}", "--model", "/no/model.onnx"], "model file not found: /no/model.onnx\n"),
+    # The name `synthspot models` shows is not a file: say what --model takes.
+    (["scan", "{here}", "--model", "synthspot-lite0"], "model file not found: synthspot-lite0 (a model is named by "
+                                                        "its file's path, as `synthspot models` lists it)"),
+    (["scan", "{here}", "--store", "{here}/s.db"], "is a file, not a folder"),
     (["scan", "{here}", "--model", "/dev/zero"], "not a model file (a folder, a device or a pipe): /dev/zero"),
     (["scan", "{here}", "--model", "{folder}"], "not a model file (a folder, a device or a pipe)"),
     (["scan", "{here}", "--provider", "tpu"], "invalid choice"),

@@ -168,3 +168,18 @@ def test_fuzzed_files_give_a_result_or_a_decode_error():
     assert cases >= 500, f"only {cases} cases ran in {TIME_LIMIT_S} s"
     assert not escaped, (dict(escaped), examples)
     assert outcomes["decoded"] and outcomes["refused"]  # the mutations reach both sides
+
+
+def test_a_png_whose_text_chunk_inflates_past_pillows_guard_is_refused_for_safety_not_called_damaged():
+    """A 200 KB PNG with a zTXt chunk of 200 MB once inflated read "the image header is damaged (Decompressed data
+    too large for PngImagePlugin.MAX_TEXT_CHUNK)": the file is whole, it is refused for safety."""
+    import zlib
+
+    plain = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(plain, "PNG")
+    body = b"Comment\x00\x00" + zlib.compress(b"a" * (64 * 1024 * 1024), 9)
+    chunk = struct.pack(">I", len(body)) + b"zTXt" + body + struct.pack(">I", zlib.crc32(b"zTXt" + body))
+    data = plain.getvalue()[:33] + chunk + plain.getvalue()[33:]  # after the signature and IHDR
+    with pytest.raises(DecodeError, match=r"^the image's metadata \(a PNG text or colour profile chunk\) is too "
+                                          r"large to read safely$"):
+        decode_image(data)
