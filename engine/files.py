@@ -186,6 +186,8 @@ def _walk(root: Path, recursive: bool, skipped: Skipped, visited: set[tuple[int,
                 skipped.append((str(candidate), reason))
         if recursive:
             stack.extend(reversed(subfolders))
+        else:  # said, so that images one level down are not missed without a word
+            skipped.extend((str(subfolder), "a sub-folder, not searched (no recursion)") for subfolder in subfolders)
 
 
 def _not_an_image(path: Path) -> str | None:
@@ -202,6 +204,9 @@ def _why(exc: OSError) -> str:
         return "the path is longer than the system allows"
     if exc.errno == errno.ENOENT:
         return "a broken link, or gone while listing"
+    if exc.errno == errno.ELOOP:
+        return "a symbolic link that loops"
     if isinstance(exc, PermissionError):
         return "permission denied"
-    return exc.strerror or str(exc)
+    text = exc.strerror or str(exc)
+    return text[:1].lower() + text[1:]  # said mid-sentence: "2 skipped (2 input/output error)"

@@ -112,6 +112,8 @@ class Detector:
             raise ModelLoadError("no model file given")
         self.path = Path(path)
         if not self.path.is_file():
+            if self.path.is_symlink() and not os.path.exists(self.path):
+                raise ModelLoadError(f"a broken or looping link, not a model file: {self.path}")
             raise ModelLoadError(f"not a model file (a folder, a device or a pipe): {self.path}"
                                  if os.path.exists(self.path) else f"model file not found: {self.path}"
                                  + ("" if self.path.suffix else " (a model is named by its file's path, as "

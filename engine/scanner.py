@@ -574,6 +574,8 @@ def _read(request: ScanRequest) -> tuple[bytes, str | None]:
     except NotReadable as exc:
         return b"", str(exc)
     except FileNotFoundError:
+        if os.path.islink(request.path):
+            return b"", "a broken link: the file it points to does not exist"
         return b"", "the file does not exist (moved, renamed or deleted)"
     except PermissionError:
         return b"", "permission denied: SynthSpot cannot read this file"

@@ -81,3 +81,29 @@ def test_a_self_looping_link_named_like_an_image_gets_its_error_row_and_others_a
     skipped = []
     assert list(expand_paths([tmp_path], skipped=skipped)) == [tmp_path / "loop.jpg"]
     assert [Path(path).name for path, _ in skipped] == ["loop"]
+    assert skipped[0][1] == "a symbolic link that loops"  # was the system's "Too many levels of symbolic links"
+
+
+def test_without_recursion_the_sub_folders_passed_over_are_said(tmp_path):
+    """`scan --no-recursive` said "0 scanned: nothing" for a folder whose images were one level down."""
+    (tmp_path / "sub").mkdir()
+    solid_image(tmp_path / "sub" / "a.png", 100)
+    solid_image(tmp_path / "top.png", 100)
+    skipped = []
+    assert list(expand_paths([tmp_path], recursive=False, skipped=skipped)) == [tmp_path / "top.png"]
+    assert skipped == [(str(tmp_path / "sub"), "a sub-folder, not searched (no recursion)")]
+    skipped = []
+    assert len(list(expand_paths([tmp_path], skipped=skipped))) == 2 and skipped == []
+
+
+def test_a_broken_link_is_said_to_be_one_as_a_file_and_as_a_model(tmp_path, brightness_model_path, capsys):
+    import json
+
+    (tmp_path / "photo.jpg").symlink_to(tmp_path / "moved-away.jpg")
+    (tmp_path / "model.onnx").symlink_to(tmp_path / "model.onnx")  # loops
+    assert main(["scan", str(tmp_path / "photo.jpg"), "--json", "--no-cache", "--model",
+                 str(brightness_model_path)]) == 0
+    (row,) = map(json.loads, capsys.readouterr().out.splitlines())
+    assert row["error"] == "a broken link: the file it points to does not exist"
+    assert main(["scan", str(tmp_path / "photo.jpg"), "--model", str(tmp_path / "model.onnx")]) == 2
+    assert f"a broken or looping link, not a model file: {tmp_path / 'model.onnx'}" in capsys.readouterr().err
