@@ -85,6 +85,8 @@ def open_image(data: bytes, max_pixels: int = MAX_PIXELS) -> OpenedImage:
         check_structure(data)
     except StructureError as exc:
         raise DecodeError(f"{exc}: refused as malformed") from None
+    if _riff_cut_short(data):  # libwebp only says it "could not create decoder object"
+        raise DecodeError("the image data is truncated: the file ends before the picture does")
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
@@ -272,6 +274,12 @@ def _ijg_sorted_tables() -> np.ndarray:
         scale = 5000 / quality if quality < 50 else 200 - 2 * quality
         tables.append(np.sort(np.clip(np.floor((base * scale + 50) / 100), 1, 255)))
     return np.array(tables)
+
+
+def _riff_cut_short(data: bytes) -> bool:
+    """A WebP file shorter than its RIFF header says it is (a download stopped part-way)."""
+    return (len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+            and len(data) < 8 + int.from_bytes(data[4:8], "little"))
 
 
 def _corrupt(exc: BaseException) -> DecodeError:

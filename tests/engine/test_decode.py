@@ -93,10 +93,12 @@ def test_jpeg_quality_is_estimated_from_the_quantisation_tables(real_photo):
     assert decode_image(encode(real_photo, "PNG")).jpeg_quality is None
 
 
-def test_truncated_jpeg_gives_a_clear_error(real_photo):
-    data = encode(real_photo, "JPEG", quality=90)
+@pytest.mark.parametrize("fmt", ["JPEG", "WEBP"])  # a WebP's read "the image header is damaged (could not ...)"
+def test_a_truncated_file_gives_a_clear_error(real_photo, fmt):
+    data = encode(real_photo, fmt, quality=90)
     with pytest.raises(DecodeError, match="^the image data is truncated: the file ends before the picture does$"):
         decode_image(data[: len(data) // 2])
+    assert decode_image(data + b"\0" * 16).width == real_photo.shape[1]  # longer than declared: not cut short
 
 
 @pytest.mark.parametrize("fmt", ["GIF", "TIFF", "PNG"])  # PNG with frames: an APNG
