@@ -385,8 +385,9 @@ def shown(message: str) -> str:
 
 
 class _BestEffort:
-    """stderr for notices, told if they can be: a full log partition (``2>>scan.log``) or a closed pipe there
-    must not end a scan whose results go to stdout and the store (the first notice raised, and stopped it)."""
+    """A stream for notices (stderr) and serve's status lines, told if they can be: a full log partition
+    (``2>>scan.log``) or a closed pipe there must not end a scan whose results go to stdout and the store
+    (the first notice raised, and stopped it), nor a bridge that browsers use."""
 
     def __init__(self, stream):
         self._stream = stream
