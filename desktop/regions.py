@@ -52,8 +52,8 @@ class RegionReader(QObject):
     with a null image where the file cannot be read. Only the newest request is served: a drag across a
     photo asks many times and wants only where it stopped."""
 
-    regionReady = Signal(str, QRectF, QImage, QSize)
-    _answered = Signal(str, QRectF, QImage, QSize)
+    regionReady = Signal(object, QRectF, QImage, QSize)  # the path as a Python object: see thumbnails.ImageCache
+    _answered = Signal(object, QRectF, QImage, QSize)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)

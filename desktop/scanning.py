@@ -70,7 +70,8 @@ class ScanService(QObject):
     resultsReady = Signal(list)  # [Result]
     progressChanged = Signal(int, int)  # done, total for the current run of work
     scanFinished = Signal(bool)  # True when the run was cancelled
-    nothingFound = Signal(list)  # [path] given to scan, in which no file was found
+    nothingFound = Signal(object)  # [path] given to scan, in which no file was found (not Signal(list): see
+    # single_instance.InstanceServer)
     foldersUnreadable = Signal(list)  # [(folder, why)] inside what was given, that could not be opened
     historyLoaded = Signal(list)  # [Result], newest first
     historyLimited = Signal(int, int)  # rows shown, rows stored: the history holds more than the list shows

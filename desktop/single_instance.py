@@ -55,7 +55,7 @@ def send_to_running(name: str, paths: list[str]) -> str:
 class InstanceServer(QObject):
     """Listens for later launches; ``pathsReceived`` carries each one's paths (maybe none)."""
 
-    pathsReceived = Signal(list)
+    pathsReceived = Signal(object)  # list[str]: a Signal(list) of strings drops the lone surrogates of odd names
 
     def __init__(self, name: str, parent: QObject | None = None):
         super().__init__(parent)

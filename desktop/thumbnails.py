@@ -94,8 +94,10 @@ def load_scaled(path: str, longest_side: int) -> QImage | None:
 
 
 class ImageCache(QObject):
-    imageReady = Signal(str)
-    _loaded = Signal(str, object)  # path, QImage | None
+    # Paths as Python objects: a Qt string drops the lone surrogates of a name that is not UTF-8 ("caf\udce9.png"
+    # came back as "caf.png", and its picture stayed "Loading..." for ever).
+    imageReady = Signal(object)
+    _loaded = Signal(object, object)  # path, QImage | None
 
     def __init__(self, longest_side: int = 48, capacity: int = 2000, workers: int = 1,
                  device_pixel_ratio: float = 1.0, parent: QObject | None = None):

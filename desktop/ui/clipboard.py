@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from PySide6.QtCore import QMimeData, QUrl
 
@@ -29,6 +31,14 @@ def mime_text(mime: QMimeData) -> str:
     return "\n".join(parts)
 
 
+def local_file(url: QUrl) -> str:
+    """The file a file: URL names, byte for byte: toLocalFile() made a name that is not UTF-8 (caf%E9.png, from
+    an old archive) into "caf\ufffd.png", which names nothing."""
+    if sys.platform == "win32" or url.host():  # Windows names are UTF-16; a host is a network share
+        return url.toLocalFile()
+    return os.fsdecode(unquote_to_bytes(urlsplit(bytes(url.toEncoded().data())).path))
+
+
 def paths_in_text(text: str) -> tuple[list[str], bool]:
     """Files and folders here named in text, one per line (a path copied from a terminal or as "Copy as path",
     quoted or not, or a file: URL), and whether a line was a web address instead. Lines that name nothing
@@ -38,7 +48,7 @@ def paths_in_text(text: str) -> tuple[list[str], bool]:
     for line in text.splitlines():
         name = line.strip().strip("'\"")
         if name.startswith("file:"):
-            name = QUrl(name).toLocalFile()
+            name = local_file(QUrl(name))
         elif name.startswith(("http://", "https://", "data:")):
             web = True
             continue
@@ -60,7 +70,7 @@ class Intake:
 def take_mime(mime: QMimeData, source: str, saved_path: Callable[[str, str], Path]) -> Intake:
     """The files ``mime`` names, or its image saved where ``saved_path(how, suffix)`` says (so that it can
     be scanned, revealed and kept); ``source`` is "clipboard" for a paste, anything else for a drop."""
-    local = [url.toLocalFile() for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
+    local = [local_file(url) for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
     named, web_text = paths_in_text(mime_text(mime))
     if local or named:
         return Intake(local or named)
