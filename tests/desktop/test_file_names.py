@@ -4,17 +4,15 @@ every route: Linux names are bytes, and Python holds the odd ones as lone surrog
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 import pytest
 from PySide6.QtCore import QMimeData, QUrl
 
-from desktop.app import accept_later_launches
-from desktop.single_instance import InstanceServer, instance_name
 from desktop.thumbnails import ImageCache
 from desktop.ui.clipboard import take_mime
 from tests.desktop.conftest import WAIT_MS, write_image
+from tests.desktop.test_single_instance import launch_beside
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Windows names are UTF-16, never bytes")
 
@@ -52,21 +50,7 @@ def test_a_second_launch_hands_over_its_exact_name(latin1_photo, tmp_path, qtbot
     """"Open with SynthSpot" on such a file, with the app already open: the open window got "caf.png", and a
     row saying the file did not exist."""
     window = make_window(model_path)
-    server = InstanceServer(instance_name(store_path))
-    assert server.listen()
-    accept_later_launches(window, server)
-    env = dict(os.environ, SYNTHSPOT_STORE=str(store_path), SYNTHSPOT_SETTINGS=str(settings_path),
-               QT_QPA_PLATFORM="offscreen", SYNTHSPOT_MODEL=str(model_path))
-    second = subprocess.Popen([sys.executable, "-m", "desktop.app", os.fsencode(latin1_photo)], cwd=tmp_path,
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        qtbot.waitUntil(lambda: second.poll() is not None, timeout=WAIT_MS)
-    finally:
-        if second.poll() is None:
-            second.kill()
-        output = second.communicate(timeout=10)[0]
-        server.close()
-    assert second.returncode == 0, output
+    launch_beside(window, qtbot, model_path, store_path, settings_path, os.fsencode(latin1_photo), tmp_path)
     qtbot.waitUntil(lambda: any(row.status == "done" for row in window.model.rows()), timeout=WAIT_MS)
     (row,) = window.model.rows()
     assert row.path == latin1_photo and row.result.error is None

@@ -17,16 +17,15 @@ from tests.desktop.conftest import WAIT_MS, write_image
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_a_second_launch_passes_its_paths_to_the_running_window_and_exits(
-        tmp_path, qtbot, model_path, make_window, store_path, settings_path):
-    window = make_window(model_path)
+def launch_beside(window, qtbot, model_path, store_path, settings_path, argument: str | bytes, cwd) -> None:
+    """Launch the app again with ``argument`` while ``window`` runs, as a file manager's "Open with" does; the
+    second launch must hand it over and exit 0."""
     server = InstanceServer(instance_name(store_path))
     assert server.listen()
     accept_later_launches(window, server)
-    image = write_image(tmp_path / "from-second-launch.png", 230)
     env = dict(os.environ, SYNTHSPOT_STORE=str(store_path), SYNTHSPOT_SETTINGS=str(settings_path),
                QT_QPA_PLATFORM="offscreen", SYNTHSPOT_MODEL=str(model_path))
-    second = subprocess.Popen([sys.executable, "-m", "desktop.app", "from-second-launch.png"], cwd=tmp_path,
+    second = subprocess.Popen([sys.executable, "-m", "desktop.app", argument], cwd=cwd,
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         # The event loop runs while waiting, so the running app can answer.
@@ -37,6 +36,13 @@ def test_a_second_launch_passes_its_paths_to_the_running_window_and_exits(
         output = second.communicate(timeout=10)[0]
         server.close()
     assert second.returncode == 0, output
+
+
+def test_a_second_launch_passes_its_paths_to_the_running_window_and_exits(
+        tmp_path, qtbot, model_path, make_window, store_path, settings_path):
+    window = make_window(model_path)
+    image = write_image(tmp_path / "from-second-launch.png", 230)
+    launch_beside(window, qtbot, model_path, store_path, settings_path, "from-second-launch.png", tmp_path)
     qtbot.waitUntil(lambda: any(row.path == str(image) and row.status == "done" for row in window.model.rows()),
                     timeout=WAIT_MS)
     assert [row.source for row in window.model.rows()] == ["cli"]
