@@ -53,6 +53,17 @@ def model_status_text(metadata, provider: str) -> str:
     return f"Model: {model_label(metadata.name, metadata.version)} ({provider})"
 
 
+# What the status bar says when a drop held nothing to scan; the scan's "finished" does not replace it.
+NOTHING_FOUND_STARTS = ("No images found", "Could not open")
+
+
+def not_opened_text(unreadable: list[tuple[str, str]]) -> str:
+    """"Could not open locked (permission denied): not scanned.", with how many more folders would not open."""
+    path, why = unreadable[0]
+    more = f" and {counted(len(unreadable) - 1, 'more folder')}" if len(unreadable) > 1 else ""
+    return f"Could not open {Path(path).name or path}{more} ({why}): not scanned."
+
+
 class MainWindow(QMainWindow):
     def __init__(self, session, parent: QWidget | None = None):
         super().__init__(parent)
@@ -828,20 +839,24 @@ class MainWindow(QMainWindow):
             noun = "file" if ERROR in verdicts else "image"
             finished = f"Scan finished: {counted(len(verdicts), noun)}: {verdict_counts_text(verdicts)}."
             if unreadable:
-                path, why = unreadable[0]
-                more = f" and {counted(len(unreadable) - 1, 'more folder')}" if len(unreadable) > 1 else ""
-                finished += f" Could not open {Path(path).name or path}{more} ({why}): not scanned."
+                finished += " " + not_opened_text(unreadable)
             self.statusBar().showMessage(finished, 15000)
             announce(self.statusBar(), finished)
-        elif not self.statusBar().currentMessage().startswith("No images found"):  # that says more: it stays
+        elif not self.statusBar().currentMessage().startswith(NOTHING_FOUND_STARTS):  # that says more: it stays
             self.statusBar().showMessage("Scan finished.", 4000)
         if self.tray:
             self.tray.set_status("Idle")
 
     def _nothing_found(self, paths: list) -> None:
-        names = ", ".join(Path(path).name or path for path in paths[:3]) + (" …" if len(paths) > 3 else "")
-        self.statusBar().showMessage(f"No images found in {names}: nothing to scan (sub-folders were searched too).",
-                                     10000)
+        # Folders that would not open are said with a scan's summary; with no image found there is none.
+        unreadable, self._unreadable_this_scan = self._unreadable_this_scan, []
+        not_opened = {os.path.abspath(path) for path, _ in unreadable}
+        searched = [path for path in paths if os.path.abspath(path) not in not_opened]
+        message = not_opened_text(unreadable) if unreadable else ""
+        if searched:  # not for a locked folder dropped alone: it was never looked into
+            names = ", ".join(Path(path).name or path for path in searched[:3]) + (" …" if len(searched) > 3 else "")
+            message = f"No images found in {names}: nothing to scan (sub-folders were searched too). {message}"
+        self.statusBar().showMessage(message.strip(), 15000 if unreadable else 10000)
 
     def _folders_unreadable(self, folders: list) -> None:
         self._unreadable_this_scan.extend(folders)  # said with the scan's summary, which would cover it

@@ -1205,3 +1205,25 @@ def test_pasted_image_data_that_cannot_be_saved_is_said_and_nothing_is_scanned(t
     gone.mkdir()
     assert take_mime(copied, "clipboard", saved_path).paths == [str(gone / "pasted.jpg")]
     assert (gone / "pasted.jpg").read_bytes() == jpeg.getvalue()
+
+
+def test_nothing_found_names_the_folders_that_would_not_open(tmp_path, qtbot, model_path, make_window):
+    """With no image found, a folder that would not open (a locked one; here one nested past the path limit) went
+    unsaid, "No images found" alone: it is said with the scan's summary, and there was no scan. (Dropped alone,
+    a locked folder is named as not opened, not as holding no images.)"""
+    window = make_window(model_path)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    nest_past_the_path_limit(photos, write_image(tmp_path / "deep-model.png", 230).read_bytes())
+    drop(window, [photos])
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("No images found"), timeout=WAIT_MS)
+    message = window.statusBar().currentMessage()
+    assert message.startswith("No images found in photos: nothing to scan (sub-folders were searched too). "
+                              "Could not open "), message
+    assert message.endswith("(the path is longer than the system allows): not scanned."), message
+    # A folder dropped alone that would not open (as the scan service reports a locked one, which root here
+    # could open): named as not opened, not as holding no images.
+    locked = str(tmp_path / "locked")
+    window._folders_unreadable([(locked, "permission denied")])
+    window._nothing_found([locked])
+    assert window.statusBar().currentMessage() == "Could not open locked (permission denied): not scanned."
