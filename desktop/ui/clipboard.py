@@ -12,6 +12,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 from PySide6.QtCore import QMimeData, QUrl
 
 from engine.decode import MAX_PIXELS
+from engine.paths import display_path
 
 # Encoded images a clipboard or a drop may carry (a browser's "Copy image"), with the suffix they are saved under.
 ENCODED_IMAGE_TYPES = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "image/gif": ".gif",
@@ -39,11 +40,21 @@ def local_file(url: QUrl) -> str:
     return os.fsdecode(unquote_to_bytes(urlsplit(bytes(url.toEncoded().data())).path))
 
 
-def paths_in_text(text: str) -> tuple[list[str], bool]:
-    """Files and folders here named in text, one per line (a path copied from a terminal or as "Copy as path",
-    quoted or not, or a file: URL), and whether a line was a web address instead. Lines that name nothing
-    here (a sentence, a path that is gone) are left out."""
+@dataclass(frozen=True)
+class NamedInText:
+    """What text names, one name per line: files and folders here, names of files that are not (a path copied
+    before the file was moved), and whether a line was a web address instead."""
+
+    paths: list[str]
+    gone: list[str]
+    web: bool
+
+
+def paths_in_text(text: str) -> NamedInText:
+    """Files and folders named in text, one per line (a path copied from a terminal or as "Copy as path",
+    quoted or not, or a file: URL). A line that is no absolute path (a sentence) names nothing."""
     paths: list[str] = []
+    gone: list[str] = []
     web = False
     for line in text.splitlines():
         name = line.strip().strip("'\"")
@@ -53,9 +64,10 @@ def paths_in_text(text: str) -> tuple[list[str], bool]:
             web = True
             continue
         name = os.path.expanduser(name)
-        if name and os.path.isabs(name) and os.path.exists(name) and name not in paths:
-            paths.append(name)
-    return paths, web
+        if not name or not os.path.isabs(name) or name in paths or name in gone:
+            continue
+        (paths if os.path.exists(name) else gone).append(name)
+    return NamedInText(paths, gone, web)
 
 
 @dataclass(frozen=True)
@@ -71,9 +83,9 @@ def take_mime(mime: QMimeData, source: str, saved_path: Callable[[str, str], Pat
     """The files ``mime`` names, or its image saved where ``saved_path(how, suffix)`` says (so that it can
     be scanned, revealed and kept); ``source`` is "clipboard" for a paste, anything else for a drop."""
     local = [local_file(url) for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
-    named, web_text = paths_in_text(mime_text(mime))
-    if local or named:
-        return Intake(local or named)
+    named = paths_in_text(mime_text(mime))
+    if local or named.paths:
+        return Intake(local or named.paths)
     how = "pasted" if source == "clipboard" else "dropped"
     encoded = next((kind for kind in ENCODED_IMAGE_TYPES if mime.hasFormat(kind) and mime.data(kind).size()), None)
     if encoded is not None:
@@ -96,7 +108,11 @@ def take_mime(mime: QMimeData, source: str, saved_path: Callable[[str, str], Pat
         if not image.save(str(path), "PNG", PASTED_PNG_QUALITY):
             return Intake([], f"Could not save the image to {path}", 8000)
         return Intake([str(path)])
-    if web_text or (mime.hasUrls() and mime.urls()):  # an address on the web, not a file: nothing downloaded
+    if named.gone:  # a path copied before its file was moved: not "no image"
+        more = f" (and {len(named.gone) - 1} more)" if len(named.gone) > 1 else ""
+        return Intake([], f"There is no file at {display_path(named.gone[0])}{more}: it may have been moved, renamed "
+                          "or deleted.", 10000)
+    if named.web or (mime.hasUrls() and mime.urls()):  # an address on the web, not a file: nothing downloaded
         return Intake([], "That is a web address, not a file on this computer: save the image first, or check "
                           "it in the browser with the SynthSpot extension.", 10000)
     where = "The clipboard holds" if source == "clipboard" else "What was dropped holds"

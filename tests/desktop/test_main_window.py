@@ -812,6 +812,12 @@ def test_a_pasted_jpeg_is_kept_byte_for_byte_and_a_pasted_path_is_scanned(tmp_pa
     prose = QMimeData()
     prose.setText("a sentence, not a file")
     assert not window.scan_mime(prose, "clipboard") and "no image or image files" in window.statusBar().currentMessage()
+    # A path copied before its file was moved: said so, not "no image" (a dropped one gets an error row).
+    moved = QMimeData()
+    moved.setText(f"{tmp_path}/Pictures/holiday.jpg\n")
+    assert not window.scan_mime(moved, "clipboard")
+    assert window.statusBar().currentMessage() == (f"There is no file at {tmp_path}/Pictures/holiday.jpg: it may have "
+                                                   "been moved, renamed or deleted.")
 
 
 def test_export_counts_in_words_and_says_when_filters_hide_everything(tmp_path, qtbot, model_path, make_window):
