@@ -14,6 +14,7 @@ service), not the scanner's.
 from __future__ import annotations
 
 import collections
+import errno
 import hashlib
 import logging
 import os
@@ -580,6 +581,8 @@ def _read(request: ScanRequest) -> tuple[bytes, str | None]:
     except PermissionError:
         return b"", "permission denied: SynthSpot cannot read this file"
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return b"", "a link that loops back on itself: there is no file to read"
         return b"", f"the file could not be read ({exc.strerror or exc})"
     return data, None
 

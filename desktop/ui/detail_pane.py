@@ -328,10 +328,11 @@ class DetailPane(QWidget):
             message = "This image came from the browser; its pixels are not kept."
         elif not os.path.exists(row.path):
             # A file that never was (a mistyped path on the command line) was not "moved"; one that was read
-            # (scanned, or failed on its bytes: its size is known) was.
+            # (scanned, or failed on its bytes: its size is known) was. A link that leads nowhere says so.
             had_result = row.result is not None and (row.result.ok or bool(row.result.file_size))
-            message = (f"{Path(row.path).name} cannot be shown: it was moved or deleted." if had_result
-                       else f"{Path(row.path).name} cannot be shown: there is no such file.")
+            why = ("it is a link that leads to no file" if os.path.islink(row.path)
+                   else "it was moved or deleted" if had_result else "there is no such file")
+            message = f"{Path(row.path).name} cannot be shown: {why}."
         elif self._images.failed(row.path):
             # The scan's own reason says more than a guess: "truncated or corrupt", "above the 100 MP limit"...
             error = row.result.error if row.result is not None and not row.result.ok else ""

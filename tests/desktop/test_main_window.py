@@ -535,6 +535,16 @@ def test_a_row_whose_file_is_gone_offers_no_overlay_boxes(tmp_path, qtbot, model
     again.select_proxy_row(next(i for i in range(3) if again.proxy.row_for(again.proxy.index(i, 0)).name
                                 == "broken.png"))
     assert again.detail.image_view.message == "broken.png cannot be shown: it was moved or deleted."
+    # A link that loops: its row and its picture agree that there is no file behind it (the picture said
+    # "there is no such file" beside the system's "Too many levels of symbolic links").
+    (tmp_path / "loop.png").symlink_to(tmp_path / "loop.png")
+    again.scan_paths([str(tmp_path / "loop.png")], "cli")
+    qtbot.waitUntil(lambda: any(row.name == "loop.png" and row.result for row in again.model.rows()),
+                    timeout=WAIT_MS)
+    again.select_proxy_row(next(i for i in range(4) if again.proxy.row_for(again.proxy.index(i, 0)).name
+                                == "loop.png"))
+    assert again.detail.image_view.message == "loop.png cannot be shown: it is a link that leads to no file."
+    assert "a link that loops back on itself" in again.detail.info.toPlainText()
 
 
 def test_a_model_without_artifact_maps_shows_no_live_heatmap_box(tmp_path, qtbot, plain_model_path, model_path,
