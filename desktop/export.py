@@ -31,6 +31,8 @@ def write_results(path: str | os.PathLike, results: Iterable[Result], as_csv: bo
     # Written where a link points (replacing the link would cut it), with the mode of the file it replaces
     # (a private file stays private).
     target = Path(os.path.realpath(path))
+    if target.exists() and not target.is_file():  # replaced, a device node or a pipe would be gone
+        raise NotAFileError(errno.EEXIST, "not a regular file", str(path))
     # A short name of its own beside the file: "<name>.saving" was too long where the name itself was not.
     temporary = target.with_name(f".{target.name[:64]}.saving")
     try:
@@ -78,8 +80,14 @@ def results_json(results: Iterable[Result]) -> str:
     return "[" + ",".join(f"\n  {item}" for item in items) + "\n]\n"
 
 
+class NotAFileError(OSError):
+    """The name chosen is a folder, a device or a pipe: a file written in its place would replace it."""
+
+
 def save_failure_text(path: str | os.PathLike, exc: OSError) -> str:
     """Why nothing could be saved at ``path``, in words (the error itself names the hidden ".saving" file)."""
+    if isinstance(exc, NotAFileError):
+        return "that is not a normal file (a folder, a device or a pipe): choose a file name in a folder"
     if exc.errno == errno.ENOENT:
         folder = Path(path).parent
         return f"the folder {folder} does not exist" if not folder.is_dir() else "files cannot be made in that folder"

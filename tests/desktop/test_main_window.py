@@ -761,6 +761,13 @@ def test_an_export_that_cannot_be_written_says_why_and_leaves_nothing(tmp_path, 
     answer_message_box(QMessageBox.StandardButton.Ok, seen)
     assert window.export_results("/proc/out.csv") is None
     assert "files cannot be made in that folder" in seen[2], seen[2]
+    # A device or a pipe chosen as the file (root replaced /dev/full's node, and was told "Exported"): refused.
+    pipe = tmp_path / "pipe.csv"
+    os.mkfifo(pipe)
+    answer_message_box(QMessageBox.StandardButton.Ok, seen)
+    assert window.export_results(str(pipe)) is None
+    assert "that is not a normal file (a folder, a device or a pipe)" in seen[3], seen[3]
+    assert pipe.is_fifo() and not list(tmp_path.glob(".pipe.csv.saving"))
 
 
 def test_copy_result_and_paste_image_from_clipboard(tmp_path, qtbot, model_path, make_window):
