@@ -39,7 +39,10 @@ def open_store(path: Path, ours: bool, ask=None) -> tuple[Store | None, str]:
     ``ask(error, choices)`` returns the choice taken (a dialog unless given)."""
     ask = ask or ask_in_dialog
     try:
-        return Store(path), ""
+        # Checked whole (SQLite's quick check: 0.1-0.3 s for a 20,000-result history of 174 MB): a history
+        # damaged inside opened, and the window then said at every start that it could not be read, offering
+        # nothing but to move the file by hand.
+        return Store(path, verify=True), ""
     except StoreError as error:
         log.warning("the results store cannot be used: %s", error)
         failure = error

@@ -69,3 +69,28 @@ def test_a_damaged_database_is_offered_a_fresh_start_another_programs_never(qapp
         db.execute("CREATE TABLE invoices (id INTEGER)")
     open_store(foreign, ours=True, ask=lambda error, choices: offered.append(choices) or TEMPORARY)
     assert offered == [[FRESH, TEMPORARY, QUIT], [TEMPORARY, QUIT]]
+
+
+def test_a_history_damaged_inside_is_found_at_start_and_offered_a_fresh_start(qapp, tmp_path):
+    """The schema intact, data pages broken: the store opened, and the window said at every start "History not
+    read ... database disk image is malformed ... move the file aside yourself", never offering to."""
+    from engine.result import Result
+    from engine.store import Store
+
+    path = tmp_path / "results.sqlite3"
+    store = Store(path)
+    for index in range(200):  # pages of results, past the schema's
+        store.put(Result(path=f"/photos/{index}.jpg", sha256=f"{index:064x}", model_name="m", model_version="1",
+                         probability=0.5, verdict="uncertain", artifact_map=[[0.5] * 32] * 24, scanned_at=1.0),
+                  "m@1")
+    store.close()
+    data = bytearray(path.read_bytes())
+    for page in range(3, len(data) // 4096):  # past the header and the schema: the results
+        data[page * 4096 + 8:page * 4096 + 200] = bytes(range(192))
+    path.write_bytes(bytes(data))
+    offered: list[tuple[str, list[str]]] = []
+    store, unsaved = open_store(path, ours=True, ask=lambda error, choices: offered.append((error.reason, choices))
+                                or FRESH)
+    assert offered and offered[0][1] == [FRESH, TEMPORARY, QUIT] and "damaged" in offered[0][0], offered
+    assert store is not None and unsaved == "" and store.history() == []
+    assert list(tmp_path.glob("results.sqlite3.corrupt-*"))  # moved aside, not deleted
