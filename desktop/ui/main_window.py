@@ -64,6 +64,16 @@ def not_opened_text(unreadable: list[tuple[str, str]]) -> str:
     return f"Could not open {Path(path).name or path}{more} ({why}): not scanned."
 
 
+def store_failure_advice(reason: str) -> str:
+    """What to do about a history that stopped taking results, from SQLite's words: "free some disk space"
+    was the advice for a damaged file too."""
+    if "malformed" in reason or "not a database" in reason:
+        return "the history file is damaged: quit SynthSpot and start it again, which offers to set it aside"
+    if "full" in reason:
+        return "free some disk space"
+    return "check the disk that holds it (or quit and start SynthSpot again)"
+
+
 class MainWindow(QMainWindow):
     def __init__(self, session, parent: QWidget | None = None):
         super().__init__(parent)
@@ -314,7 +324,7 @@ class MainWindow(QMainWindow):
         self._store_failing = True
         self._show_not_saved("Results not being saved",
                              f"SynthSpot could not write to its history: {reason}. Verdicts still show here, but "
-                             "are not kept; free some disk space, then scan again what should be kept.")
+                             f"are not kept; {store_failure_advice(reason)}, then scan again what should be kept.")
         self.statusBar().showMessage(f"Results are not being saved: {reason}", 10000)
 
     def _build_tray(self) -> TrayIcon | None:

@@ -361,7 +361,7 @@ def test_a_full_disk_mid_session_is_said_and_the_scans_still_show(tmp_path, qtbo
     assert sorted(row.result.verdict for row in window.model.rows()) == ["likely_ai", "likely_real"]
     qtbot.waitUntil(lambda: window.unsaved_label.isVisible(), timeout=WAIT_MS)
     assert window.unsaved_label.text() == "Results not being saved"
-    assert "disk is full" in window.unsaved_label.toolTip()
+    assert "disk is full" in window.unsaved_label.toolTip() and "free some disk space" in window.unsaved_label.toolTip()
     assert window.session.store.history() == []
     # Space freed: the next result is kept, and the warning goes (it stayed for good, a reread found).
     with sqlite3.connect(window.session.store.path) as db:
@@ -426,3 +426,18 @@ def test_copying_many_results_gives_a_table_at_once_not_every_detail(tmp_path, q
     assert lines[1].split("\t")[1:] == [first.verdict_label, f"{first.probability:.0%}", first.path]
     assert not clipboard.mimeData().hasFormat("application/json")
     assert "as a table" in window.statusBar().currentMessage()
+
+
+def test_a_history_that_turns_out_damaged_mid_session_is_not_answered_with_free_some_disk_space(
+        tmp_path, qtbot, model_path, make_window):
+    import sqlite3
+
+    window = make_window(model_path)
+    with sqlite3.connect(window.session.store.path) as db:  # SQLite's words for a page found broken
+        db.execute("CREATE TRIGGER broken BEFORE INSERT ON results "
+                   "BEGIN SELECT RAISE(ABORT, 'database disk image is malformed'); END")
+    window.scan_paths([str(write_image(tmp_path / "a.png", 230))], "dropped")
+    qtbot.waitUntil(lambda: window.unsaved_label.isVisible(), timeout=WAIT_MS)
+    tip = window.unsaved_label.toolTip()
+    assert "the history file is damaged: quit SynthSpot and start it again, which offers to set it aside" in tip
+    assert "disk space" not in tip
