@@ -273,6 +273,9 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
+        # The panels at its right take some 600 px: a long message (a scan's summary, what was not scanned at
+        # its end) is cut at the window's edge. Hovering shows it whole.
+        bar.messageChanged.connect(bar.setToolTip)
         self.scan_progress = ScanProgress(self.cancel_scan)
         self.scan_progress.add_to(bar)
         self.watch_label = self._status_panel(self.session.watch_summary())

@@ -1244,6 +1244,9 @@ def test_nothing_found_names_the_folders_that_would_not_open(tmp_path, qtbot, mo
     assert message.startswith("No images found in photos: nothing to scan (sub-folders were searched too). "
                               "Could not open "), message
     assert message.endswith("(the path is longer than the system allows): not scanned."), message
+    # Cut at the window's edge beside the status panels, the message shows whole on hovering.
+    window.resize(1000, 700)
+    assert window.statusBar().toolTip() == message
     # A folder dropped alone that would not open (as the scan service reports a locked one, which root here
     # could open): named as not opened, not as holding no images.
     locked = str(tmp_path / "locked")
