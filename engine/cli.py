@@ -197,6 +197,10 @@ def cmd_scan(args) -> int:
     files = list(expand_paths([p for p in args.paths if p not in missing], recursive=not args.no_recursive,
                               skipped=skipped))
     list_skipped(skipped)
+    if not files:  # an empty folder printed an empty table and "0 scanned: nothing"
+        given = [display_path(p) for p in args.paths if p not in missing]
+        print(f"synthspot: no images found in {', '.join(given)}"
+              + (" (sub-folders were searched too)" if not args.no_recursive else ""), file=sys.stderr)
     mode = "json" if args.json else "csv" if args.csv else "table"
     printer = StreamingPrinter(mode)
     progress = _Progress(len(files)) if sys.stderr.isatty() and mode == "table" else None

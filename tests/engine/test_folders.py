@@ -109,3 +109,10 @@ def test_a_broken_link_is_said_to_be_one_as_a_file_and_as_a_model(tmp_path, brig
                     "loop.jpg": "a link that loops back on itself: there is no file to read"}  # not the system's words
     assert main(["scan", str(tmp_path / "photo.jpg"), "--model", str(tmp_path / "model.onnx")]) == 2
     assert f"a broken or looping link, not a model file: {tmp_path / 'model.onnx'}" in capsys.readouterr().err
+
+
+def test_a_folder_with_no_image_is_said_to_hold_none(tmp_path, brightness_model_path, capsys):
+    """An empty folder printed an empty table and "0 scanned: nothing", which reads like a scan that failed."""
+    (tmp_path / "empty").mkdir()
+    assert main(["scan", str(tmp_path / "empty"), "--no-cache", "--model", str(brightness_model_path)]) == 0
+    assert capsys.readouterr().err == f"synthspot: no images found in {tmp_path / 'empty'} (sub-folders were searched too)\n"
