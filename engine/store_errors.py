@@ -61,13 +61,17 @@ def _foreign_tables(path: Path) -> bool:
     return bool(tables) and not {"sha256", "model_id"} <= columns
 
 
+def says_damaged(text: str) -> bool:
+    """SQLite's words for a database file damaged inside."""
+    return "malformed" in text or "not a database" in text or "corrupt" in text
+
+
 def explain(path: Path, exc: Exception) -> StoreError:
     """An sqlite3 or OS error while opening or checking the store, as one clear StoreError."""
     if isinstance(exc, StoreError):
         return exc
     text = str(exc)
-    if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text
-                                                    or "corrupt" in text):
+    if isinstance(exc, sqlite3.DatabaseError) and says_damaged(text):
         return StoreError(f"the results store {path} is damaged ({text})", path, StoreError.DAMAGED)
     if isinstance(exc, PermissionError) or "unable to open" in text or "readonly" in text:
         return StoreError(f"the results store {path} cannot be opened for writing ({text})", path)

@@ -44,7 +44,7 @@ from desktop.ui.tray import TrayIcon
 from engine.models import builtin_model_available
 from engine.result import ERROR, verdict_counts_text
 from engine.scanner import ScanRequest
-from engine.store_errors import StoreError
+from engine.store_errors import StoreError, says_damaged
 
 
 
@@ -67,7 +67,7 @@ def not_opened_text(unreadable: list[tuple[str, str]]) -> str:
 def store_failure_advice(reason: str) -> str:
     """What to do about a history that stopped taking results, from SQLite's words: "free some disk space"
     was the advice for a damaged file too."""
-    if "malformed" in reason or "not a database" in reason:
+    if says_damaged(reason):
         return "the history file is damaged: quit SynthSpot and start it again, which offers to set it aside"
     if "full" in reason:
         return "free some disk space"
