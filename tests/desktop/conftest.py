@@ -119,15 +119,16 @@ def wait_for_results(qtbot, window, count: int):
 
 
 def answer_message_box(press, seen: list | None = None):
-    """Answer the next modal message box as a person would: its text is added to ``seen``, then the button
-    ``press`` is clicked (a standard button, or a button's text)."""
+    """Answer the next modal message box as a person would: its text (and its informative text, where it has
+    one, on a line of its own) is added to ``seen``, then the button ``press`` is clicked (a standard button,
+    or a button's text)."""
     def answer():
         box = QApplication.activeModalWidget()
         if not isinstance(box, QMessageBox):
             QTimer.singleShot(20, answer)  # not open yet
             return
         if seen is not None:
-            seen.append(box.text())
+            seen.append("\n".join(filter(None, [box.text(), box.informativeText()])))
         button = (next(b for b in box.buttons() if b.text() == press) if isinstance(press, str)
                   else box.button(press))
         button.click()

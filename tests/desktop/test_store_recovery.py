@@ -3,6 +3,11 @@ where it used to stop with a traceback and no window (a review: damaged, full an
 
 from __future__ import annotations
 
+import os
+import subprocess
+
+import pytest
+
 from desktop.store_recovery import FRESH, QUIT, TEMPORARY, open_store
 from tests.desktop.conftest import answer_message_box
 
@@ -94,3 +99,62 @@ def test_a_history_damaged_inside_is_found_at_start_and_offered_a_fresh_start(qa
     assert offered and offered[0][1] == [FRESH, TEMPORARY, QUIT] and "damaged" in offered[0][0], offered
     assert store is not None and unsaved == "" and store.history() == []
     assert list(tmp_path.glob("results.sqlite3.corrupt-*"))  # moved aside, not deleted
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder nothing may be written in, root included (the machine's tests run as root, whom a mode does not
+    stop): ``chattr +i`` there, a mode elsewhere; undone afterwards so the folder can be removed."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() == 0:
+        made = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, text=True)
+        if made.returncode:
+            pytest.skip(f"a read-only folder cannot be made here for root: {made.stderr.strip()}")
+        yield folder
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    else:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+
+
+def test_a_history_that_cannot_be_written_stays_in_view_from_a_copy(qapp, tmp_path, read_only_folder):
+    """A read-only folder (or a full disk): continuing used to start an empty history, hiding every result saved
+    before; the temporary history now starts as a copy of it, and the file itself is left as it was."""
+    from engine.result import Result
+    from engine.store import Store
+
+    made = tmp_path / "made"
+    made.mkdir()
+    store = Store(made / "results.sqlite3")
+    for index in range(3):
+        store.put(Result(path=f"/photos/{index}.jpg", sha256=f"{index:064x}", model_name="m", model_version="1",
+                         probability=0.9, verdict="likely_ai", scanned_at=1.0), "m@1")
+    store.close()
+    subprocess.run(["chattr", "-i", str(read_only_folder)], check=False)  # to put the history in, then back
+    path = read_only_folder / "results.sqlite3"
+    path.write_bytes((made / "results.sqlite3").read_bytes())
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(read_only_folder)], check=True)
+    before = path.read_bytes()
+    seen: list[str] = []
+    answer_message_box(TEMPORARY, seen)  # the real dialog, answered as a person would
+    store, unsaved = open_store(path, ours=True)
+    assert "with the results saved so far in view" in seen[0], seen
+    assert store is not None and store.path != path
+    assert sorted(result.path for result in store.history()) == ["/photos/0.jpg", "/photos/1.jpg", "/photos/2.jpg"]
+    assert "cannot be opened for writing" in unsaved and "shown from a copy" in unsaved
+    store.put(Result(path="/photos/new.jpg", sha256="f" * 64, model_name="m", model_version="1", probability=0.1,
+                     verdict="likely_real", scanned_at=2.0), "m@1")
+    assert store.count() == 4 and path.read_bytes() == before and sorted(p.name for p in read_only_folder.iterdir()) \
+        == ["results.sqlite3"]
+
+
+def test_a_damaged_history_is_never_copied_into_the_temporary_one(qapp, tmp_path):
+    path = tmp_path / "results.sqlite3"
+    path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 8000)
+    seen: list[str] = []
+    answer_message_box(TEMPORARY, seen)
+    store, unsaved = open_store(path, ours=False)
+    assert "in view" not in seen[0] and store is not None and store.count() == 0 and "copy" not in unsaved
