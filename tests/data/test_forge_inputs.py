@@ -3,6 +3,7 @@ options refused instead of mixed in, and one unreadable photo said and skipped, 
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import PIL
@@ -56,6 +57,11 @@ def test_a_rerun_with_other_crops_or_networks_is_refused_and_adding_a_domain_is_
     (made_with,) = recorded["made_with"]
     assert made_with["pillow"] == PIL.__version__ and made_with["pillow webp"] == features.version("webp")
     assert made_with["numpy"] == np.__version__
+    # and the processor's kernels, which differ between machines with the same libraries (other bytes)
+    import torch
+
+    assert made_with["torch cpu kernels"] == torch.backends.cpu.get_cpu_capability()
+    assert made_with["processor"] and made_with["processor"] in Path("/proc/cpuinfo").read_text()
 
 
 def test_rows_added_in_another_environment_add_it_to_the_record(tmp_path, monkeypatch):

@@ -376,7 +376,28 @@ def forge_environment() -> dict:
 
     return {"python": platform.python_version(), "machine": platform.machine(),
             **{name: installed(name) for name in RECORDED_DISTRIBUTIONS},
-            **{f"pillow {codec}": features.version(codec) for codec in ("jpg", "webp", "zlib")}}
+            **{f"pillow {codec}": features.version(codec) for codec in ("jpg", "webp", "zlib")},
+            # Same libraries, other bytes (thirty-third session: an AMD EPYC where torch ran AVX-512 kernels):
+            # the processor and the kernels torch chose for it are what else differs.
+            "processor": processor_name(), "torch cpu kernels": torch_cpu_capability()}
+
+
+def processor_name() -> str | None:
+    """The CPU's model name as Linux reports it (``platform.processor()`` is empty there); None elsewhere."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            return next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), None)
+    except OSError:
+        return None
+
+
+def torch_cpu_capability() -> str | None:
+    """The vector instructions torch's CPU kernels use here (e.g. "AVX512", "AVX2"): they round differently."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.backends.cpu.get_cpu_capability()
 
 
 class ForgeOptionsError(ValueError):
