@@ -67,8 +67,8 @@ def _copy_history(source: Path, target: Path) -> None:
 
 def readable_history(error: StoreError) -> bool:
     """Whether the history that failed may still be read: SynthSpot's SQLite file, neither damaged nor another
-    program's (those fail as kinds of their own, or name "another program's") nor a newer SynthSpot's."""
-    if error.kind != StoreError.OTHER or "another program" in error.reason or "newer SynthSpot" in error.reason:
+    program's nor a newer SynthSpot's (each a kind of its own)."""
+    if error.kind != StoreError.OTHER:
         return False
     try:
         with open(error.path, "rb") as handle:

@@ -531,7 +531,7 @@ def _schema_version(db: sqlite3.Connection, path: Path) -> int:
     if version > SCHEMA_VERSION:
         raise StoreError(f"the results store {path} was written by a newer SynthSpot (store version {version}; "
                          f"this one reads up to {SCHEMA_VERSION})", path,
-                         cli_hint="use that version, or another --store")
+                         StoreError.NEWER, cli_hint="use that version, or another --store")
     return version
 
 

@@ -14,9 +14,10 @@ class StoreError(RuntimeError):
     """The store cannot be opened or is damaged. ``kind`` says what is wrong where it decides what may be
     done: ``DAMAGED``, a SQLite database that can be moved aside (:func:`move_aside`) and started afresh;
     ``NOT_SQLITE``, a file that is no database at all (moved aside only where the path is the app's own,
-    never a ``--store`` someone typed); otherwise ``OTHER``, not SynthSpot's to move."""
+    never a ``--store`` someone typed); ``FOREIGN``, another program's SQLite database; ``NEWER``, a newer
+    SynthSpot's history; otherwise ``OTHER`` (SynthSpot's own file, unusable here: read-only, a full disk)."""
 
-    DAMAGED, NOT_SQLITE, OTHER = "damaged", "not-sqlite", "other"
+    DAMAGED, NOT_SQLITE, FOREIGN, NEWER, OTHER = "damaged", "not-sqlite", "foreign", "newer", "other"
 
     def __init__(self, message: str, path: Path, kind: str = OTHER, cli_hint: str = ""):
         super().__init__(f"{message}; {cli_hint}" if cli_hint else message)
@@ -42,7 +43,7 @@ def refuse_unusable_path(path: Path) -> None:
     if path.exists() and path.stat().st_size and _foreign_tables(path):
         # Another program's SQLite file (a mistyped --store): never given SynthSpot's tables, nor chmodded.
         raise StoreError(f"{path} is another program's SQLite database (it has tables of its own and none of "
-                         "SynthSpot's)", path, cli_hint="choose another --store path")
+                         "SynthSpot's)", path, StoreError.FOREIGN, cli_hint="choose another --store path")
 
 
 def _foreign_tables(path: Path) -> bool:
