@@ -80,6 +80,9 @@ def _calibrate(argv: list[str]) -> int:
     parser.add_argument("--perturbations", default="none",
                         help="comma list of training.perturbations' names (e.g. blur1,downscale0.5,upscale2) whose "
                              "copies of every real must also stay under the FPR, or 'none'")
+    parser.add_argument("--weighting", choices=("photo", "image"), default="photo",
+                        help="weigh every source photo the same in the quantiles (default), however many crops were "
+                             "cut from it, or every image ('image': calibrations before version 13's second)")
     parser.add_argument("--scaling", choices=("platt", "none"), default="platt",
                         help="fit a Platt scaling of the logits on the split's reals and fakes first (default), or "
                              "keep the raw logits")
@@ -128,7 +131,8 @@ def _calibrate(argv: list[str]) -> int:
             parser.error(f"{error} (pass --scaling none to keep the raw logits)")
     result = calibrate(scores.probabilities(), args.fpr, args.real_quantile, args.split, recipe=recipe,
                        crop_size=scorer.crop_size, kinds=None if args.pooled else scores.real_kinds,
-                       perturbed={name: scores.probabilities(name) for name in perturbations}, scaling=scores.scaling)
+                       perturbed={name: scores.probabilities(name) for name in perturbations}, scaling=scores.scaling,
+                       photos=[r.source_id for r in reals] if args.weighting == "photo" else None)
     result.save(args.out)
     print(result)
     return 0

@@ -13,6 +13,11 @@ copies of the same reals (every one blurred, halved, upscaled: ``training.pertur
 are kinds of their own in the same way, named ``perturbed:<name>``; they stay out of the pool and of
 ``likely_real``, which describe the reals as they came.
 
+Given the photo each real was cut from (``photos``), every photo weighs the same in each quantile, however
+many crops the forge cut from it: the forge cuts up to 48 from a large photo and one from a small one, and
+one stock photo's 18 crops once set the likely-AI threshold alone (version 13's val, 0.995 where the next
+photo's crops stood at 0.96). "Likely AI" is then the score that ``fpr`` of the photos people meet reach.
+
 The probabilities themselves come from a Platt scaling of the image logits (``fit_logit_scaling``),
 the one step that looks at validation fakes too: a head trained beside hard negatives squeezes its
 probabilities toward 0.5, and "86%" should mean about 86%. The thresholds are quantiles of the scaled
@@ -56,6 +61,8 @@ class Calibration:
     # The Platt scaling the probabilities were computed with (identity in files from before it).
     logit_scale: float = 1.0
     logit_offset: float = 0.0
+    # "photo": each photo weighs the same in every quantile; "image": each image does (files from before it).
+    weighting: str = "image"
 
     def thresholds(self) -> Thresholds:
         return Thresholds(likely_ai=self.likely_ai, likely_real=self.likely_real, fpr=self.fpr)
@@ -102,39 +109,56 @@ def fit_logit_scaling(labels, logits) -> LogitScaling:
 
 def calibrate(real_probabilities, fpr: float = 0.01, real_quantile: float = DEFAULT_REAL_QUANTILE, split: str = "val",
               recipe=None, crop_size: int | None = None, kinds=None, perturbed=None,
-              scaling: LogitScaling | None = None) -> Calibration:
+              scaling: LogitScaling | None = None, photos=None) -> Calibration:
     """Thresholds from real photos' probabilities; ``kinds`` (one tuple of processing kinds per real,
     as ``training.records.real_kinds`` gives) makes ``likely_ai`` hold ``fpr`` on each kind too, and
     ``perturbed`` ({perturbation: the same reals' probabilities after it}) on each perturbation.
+    ``photos`` (the photo each real was cut from) weighs every photo the same in each quantile.
     ``scaling``, the logit scaling the probabilities were computed with, is recorded beside them."""
     scores = np.asarray(real_probabilities, dtype=np.float64)
     if scores.size == 0:
         raise ValueError("calibration needs held-out real photos")
     if not 0 < fpr < 1 or not 0 < real_quantile < 1:
         raise ValueError("fpr and real_quantile must lie in (0, 1)")
-    likely_ai = float(np.quantile(scores, 1.0 - fpr, method="higher"))
-    groups: dict[str, np.ndarray] = {}  # every kind, and every perturbation as a kind of its own
+    if photos is not None and len(photos) != scores.size:
+        raise ValueError(f"{len(photos)} photos for {scores.size} real scores")
+    everyone = np.ones(scores.size, dtype=bool)
+    likely_ai = _quantile(scores, everyone, 1.0 - fpr, photos)
+    groups: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # every kind and perturbation: (scores, which reals)
     if kinds is not None:
         if len(kinds) != scores.size:
             raise ValueError(f"{len(kinds)} kinds for {scores.size} real scores")
         for kind in sorted({k for ks in kinds for k in ks}):
-            groups[kind] = scores[np.array([kind in ks for ks in kinds])]
+            chosen = np.array([kind in ks for ks in kinds])
+            groups[kind] = (scores[chosen], chosen)
     for name, copies in sorted((perturbed or {}).items()):
-        groups[f"perturbed:{name}"] = np.asarray(copies, dtype=np.float64)
-        if groups[f"perturbed:{name}"].size != scores.size:
+        copies = np.asarray(copies, dtype=np.float64)
+        if copies.size != scores.size:
             raise ValueError(f"{len(copies)} {name} scores for {scores.size} real scores")
+        groups[f"perturbed:{name}"] = (copies, everyone)
     kind_likely_ai = {} if kinds is not None else None
-    for name, chosen in groups.items():
-        if chosen.size * fpr >= KIND_REALS_PER_FPR:
+    for name, (group_scores, chosen) in groups.items():
+        if group_scores.size * fpr >= KIND_REALS_PER_FPR:
             kind_likely_ai = kind_likely_ai or {}
-            kind_likely_ai[name] = float(np.quantile(chosen, 1.0 - fpr, method="higher"))
+            kind_likely_ai[name] = _quantile(group_scores, chosen, 1.0 - fpr, photos)
     if kind_likely_ai:
         likely_ai = max(likely_ai, *kind_likely_ai.values())
     # Strictly above every real score it was fitted on, where that is possible, so the FPR holds on them.
     likely_ai = float(np.nextafter(likely_ai, 1.0)) if likely_ai < 1.0 else 1.0
-    likely_real = min(float(np.quantile(scores, real_quantile)), likely_ai)
+    likely_real = min(_quantile(scores, everyone, real_quantile, photos, method="linear"), likely_ai)
     scoring = {} if recipe is None else {"max_crops": recipe.max_crops, "aggregation": recipe.aggregation,
                                          "crop_plan": recipe.crop_plan}
     scaling = scaling or LogitScaling()
     return Calibration(likely_ai, likely_real, fpr, real_quantile, int(scores.size), split, crop_size=crop_size,
-                       kind_likely_ai=kind_likely_ai, logit_scale=scaling.scale, logit_offset=scaling.offset, **scoring)
+                       kind_likely_ai=kind_likely_ai, logit_scale=scaling.scale, logit_offset=scaling.offset,
+                       weighting="image" if photos is None else "photo", **scoring)
+
+
+def _quantile(group_scores: np.ndarray, chosen: np.ndarray, q: float, photos, method: str = "higher") -> float:
+    """The group's ``q`` quantile; with ``photos``, each photo's images in the group share one photo's weight
+    (numpy's weighted quantile, the inverted CDF: the lowest score with at least ``q`` of the weight at or below)."""
+    if photos is None:
+        return float(np.quantile(group_scores, q, method=method))
+    ids = np.asarray(photos)[chosen]
+    _, index, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    return float(np.quantile(group_scores, q, weights=1.0 / counts[index], method="inverted_cdf"))

@@ -107,6 +107,27 @@ def test_per_kind_calibration_holds_the_fpr_on_each_kind_that_scores_high():
         calibrate(reals, kinds=kinds[:-1])
 
 
+def test_one_photo_cut_into_many_crops_does_not_set_the_threshold_alone():
+    """Version 13's val: 18 crops of one stock photo were the top 1.6% of 1,135 originals and set likely AI
+    at 0.995; with every photo weighing the same, the threshold holds 1% of photos, not of crops."""
+    rng = np.random.default_rng(4)
+    photos = [f"p{i}" for i in range(600)] + ["stock"] * 48  # 600 small photos, one cut into 48 crops
+    reals = np.concatenate([rng.beta(2, 5, 600), rng.uniform(0.97, 0.999, 48)])
+    kinds = [("original",)] * reals.size
+    halved = np.clip(reals - 0.05, 0, 1)
+    by_image = calibrate(reals, fpr=0.01, kinds=kinds, perturbed={"downscale0.5": halved})
+    by_photo = calibrate(reals, fpr=0.01, kinds=kinds, perturbed={"downscale0.5": halved}, photos=photos)
+    assert by_image.likely_ai > 0.97 and by_image.weighting == "image"  # the stock photo's crops decide
+    assert by_photo.likely_ai < 0.97 and by_photo.weighting == "photo"
+    # photos with an image at or above the threshold: about 1% of the 601 at most
+    flagged_photos = {photo for photo, score in zip(photos, reals, strict=True) if score >= by_photo.likely_ai}
+    assert len(flagged_photos) <= 0.01 * 601 + 1
+    assert by_photo.likely_real < by_image.likely_real  # the 0.9 quantile too: 48 crops are one photo's say
+    assert by_photo.kind_likely_ai["perturbed:downscale0.5"] < 0.97
+    with pytest.raises(ValueError, match="photos for"):
+        calibrate(reals, photos=photos[:-1])
+
+
 def test_perturbed_copies_hold_the_fpr_without_entering_the_pool():
     rng = np.random.default_rng(3)
     reals = rng.beta(2, 5, 2000)
