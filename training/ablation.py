@@ -84,7 +84,8 @@ def run_one(config: Path, manifest: str, run: Path, seed: int, perturbations: st
     scoring = ["--onnx", str(model), "--crop-plan", SCORING_CROP_PLAN]
     # Raw logits: the ablation compares detection (ranks and thresholds at an FPR), which a monotone
     # scaling leaves as it is, and scoring every val fake too would add a third to each run's scoring.
-    cli(["calibrate", *scoring, "--data", manifest, "--split", "val", "--scaling", "none",
+    # Crops weighted as in the runs already recorded, so a new seed's flag rates sit beside theirs.
+    cli(["calibrate", *scoring, "--data", manifest, "--split", "val", "--scaling", "none", "--weighting", "image",
          "--fpr", str(fpr), "--out", str(run / "calibration.json")])
     evaluate([*scoring, "--data", manifest, "--split", "test",
               "--perturbations", perturbations, "--calibration", str(run / "calibration.json"),
