@@ -121,7 +121,7 @@ def counted(count: int, word: str) -> str:
 
 
 def model_label(name: str, version: str) -> str:
-    """"synthspot-lite0 v12+cascade": one spelling of a model everywhere it is named."""
+    """"synthspot-lite0 v13+cascade": one spelling of a model everywhere it is named."""
     version = str(version or "").strip()
     if version and not version.lower().startswith("v"):
         version = f"v{version}"

@@ -52,6 +52,25 @@ def weights_version(checkpoint: str) -> str:
     return hashlib.sha256((Path(checkpoint) / WEIGHTS_FILE).read_bytes()).hexdigest()[:8]
 
 
+def stamped_metrics(path: str, likely_ai: float) -> dict:
+    """The evaluation's summary for the model's metadata, with the shares of fakes and reals the app calls
+    likely AI: the figures a person reads on the card. They hold only at the threshold they were measured at,
+    so an evaluation made with another calibration is refused (a card once said 37% of fakes were flagged
+    from the TPR at 1% FPR, where the shipped threshold flagged 14%)."""
+    payload = json.loads(Path(path).read_text())
+    measured_at = payload.get("threshold")
+    if measured_at is None or abs(measured_at - likely_ai) > 1e-9:
+        raise SystemExit(f"python -m export: --metrics {path} was measured with likely AI at {measured_at}, the "
+                         f"calibration's threshold is {likely_ai}: evaluate with this --calibration")
+    clean = payload["metrics"]["clean"]
+    metrics = {"split": payload["split"],
+               **{k: round(clean["overall"][k], 4) for k in ("ap", "auc", "acc_balanced", "tpr_at_1fpr")}}
+    verdicts = clean.get("app_verdicts") or clean["verdicts"]
+    metrics["fakes_likely_ai"] = round(verdicts["fake"]["likely_ai"], 4)
+    metrics["reals_likely_ai"] = round(verdicts["real"]["likely_ai"], 4)
+    return metrics
+
+
 def build_metadata(args, detector) -> ModelMetadata:
     from training.calibrate import Calibration
 
@@ -60,12 +79,7 @@ def build_metadata(args, detector) -> ModelMetadata:
     except (OSError, ValueError, TypeError) as error:
         raise SystemExit(f"python -m export: --calibration {args.calibration} is not a calibration.json "
                          f"({error})") from None
-    metrics = {}
-    if args.metrics:
-        payload = json.loads(Path(args.metrics).read_text())
-        clean = payload["metrics"]["clean"]["overall"]
-        metrics = {"split": payload["split"],
-                   **{k: round(clean[k], 4) for k in ("ap", "auc", "acc_balanced", "tpr_at_1fpr")}}
+    metrics = stamped_metrics(args.metrics, calibration.likely_ai) if args.metrics else {}
     training = {"backbone": detector.config.backbone, "method": detector.config.method,
                 "adapter": detector.config.adapter, "gamma": detector.config.gamma.enabled,
                 "calibration": {"split": calibration.split, "n_real": calibration.n_real,

@@ -25,7 +25,7 @@ borrowed=${BORROW_CALIBRATION:-}
 suffix=${borrowed:+-borrowed}
 perturbations=${PERTURBATIONS:-jpeg75,jpeg50}
 shipped=engine/models/synthspot-lite0-fp32.onnx
-shipped_calibration=${SHIPPED_CALIBRATION:-configs/checkpoints/lite0-sef-gamma-v12/calibration.json}
+shipped_calibration=${SHIPPED_CALIBRATION:-configs/checkpoints/lite0-sef-gamma-v13-npm/calibration.json}
 py=.venv/bin/python
 mkdir -p "$run"
 echo $$ > "$run/chain.pid"

@@ -19,7 +19,7 @@ read -r -a npm_forges <<< "${NPM_FORGES:-forged-npm}"
 tag=$(printf '%s\n' "${npm_forges[@]#forged-}" | paste -sd+)  # npm, or npm+npm2
 merged=$data/merged-$tag/manifest.jsonl
 shipped=engine/models/synthspot-lite0-fp32.onnx
-shipped_calibration=configs/checkpoints/lite0-sef-gamma-v12/calibration.json
+shipped_calibration=configs/checkpoints/lite0-sef-gamma-v13-npm/calibration.json
 py=.venv/bin/python
 mkdir -p "$run" "$(dirname "$merged")"
 
@@ -43,11 +43,11 @@ fusion_config=${FUSION_CONFIG:-configs/lite0-sef-gamma-v13-npm.toml}
 version=${VERSION:-13}
 export PERTURBATIONS=${PERTURBATIONS:-jpeg75}
 if [ -n "${EXPERTS:-}" ]; then
-    stage "experts ($EXPERTS), then the fusion over them, calibration, export, val beside version 12"
+    stage "experts ($EXPERTS), then the fusion over them, calibration, export, val beside the shipped model"
     scripts/experts_candidate.sh "$EXPERTS" "$fusion_config" "$run" "$merged"
     run=$run/fusion
 else
-    stage "fusion, calibration, export, val beside version 12"
+    stage "fusion, calibration, export, val beside the shipped model"
     scripts/fusion_candidate.sh "$fusion_config" "$run" "$version" "$merged"
 fi
 claim_chain "$run"

@@ -9,7 +9,7 @@ run=$1
 manifest=${2:-$HOME/synthspot-data/forged/manifest.jsonl}
 perturbations=${PERTURBATIONS:-all}
 shipped=engine/models/synthspot-lite0-fp32.onnx
-shipped_calibration=${SHIPPED_CALIBRATION:-configs/checkpoints/lite0-sef-gamma-v12/calibration.json}
+shipped_calibration=${SHIPPED_CALIBRATION:-configs/checkpoints/lite0-sef-gamma-v13-npm/calibration.json}
 py=.venv/bin/python
 [ -f "$run/models/candidate-cascade.onnx" ] || { echo "$run has no candidate-cascade.onnx: run scripts/fusion_candidate.sh first" >&2; exit 2; }
 [ -f "$run/eval_test/report.md" ] || $py -m training.evaluate --onnx "$run/models/candidate-cascade.onnx" \

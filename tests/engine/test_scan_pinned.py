@@ -2,7 +2,7 @@
 
 The windows were recorded from the code before the plan was made faster (commit 4b0732f) and are
 listed best first (the plan's order since the cascade was found deciding on the top-most crops; the
-same windows, the recorded logits permuted with them), the logits from the shipped model's file (version 12, each expert folded into its own backbone, the
+same windows, the recorded logits permuted with them), the logits from the shipped model's file (version 13, each expert folded into its own backbone, the
 copies stored as one plus low-rank differences; its export matched the batched torch experts within
 2e-5): a faster plan, decoder or export must choose the very same windows and give the same
 scores, or every stored result and every calibration is silently off. The photos cover JPEG, PNG and WebP samples, an
@@ -108,32 +108,32 @@ PLANS = {
 # The shipped model's crop logits on the (96, 8) plan above.
 LOGITS = {
     "chelsea.jpg": [
-        -0.819655, 0.701658, 1.363197, 1.793034,
-        0.010489, 1.168526, -0.253476, 1.298539,
-    ],
-    "coffee.png": [
-        0.393939, -0.419725, 0.035443, -0.622943,
-        -0.439304, 0.130805, 0.397996, -0.681370,
-    ],
-    "rocket.webp": [
-        -0.113216, -0.003181, 0.144447, -0.715694,
-        -0.282188, -0.473846, -0.126036, -0.257991,
+        -0.322002, 0.496970, 1.470351, 2.448233,
+        0.415723, 1.091915, 0.144836, 0.402185,
     ],
     "chelsea.jpg orientation 6": [
-        -0.490404, -0.328381, 0.287500, 3.661777,
-        2.918388, 0.066765, -0.188477, 3.433434,
+        -0.189387, 0.315882, -0.253067, 3.783451,
+        2.648177, -0.055365, 0.145644, 3.591522,
     ],
-    "synthetic 864x1152": [
-        -1.728660, -2.059416, 0.031071, -1.391397,
-        -0.366404, -0.282109, -0.314359, -0.532886,
+    "coffee.png": [
+        0.125983, -0.314107, -0.070318, -0.586330,
+        -0.288716, -0.314796, -0.177494, -0.496124,
     ],
-    "synthetic 865x1153": [
-        -1.155973, -1.377841, -0.382950, -0.182046,
-        -0.519188, -0.907925, -2.063442, -1.752301,
+    "rocket.webp": [
+        -0.534206, 0.053300, 0.138783, -0.267562,
+        -0.156775, -0.282535, 0.080961, -0.125927,
     ],
     "synthetic 3001x4003": [
-        -2.319665, -2.152684, -1.792330, -1.738054,
-        -2.060350, -2.336775, -2.092508, -1.612191,
+        -1.856327, -1.565392, -1.313846, -1.424265,
+        -1.549860, -1.772176, -1.868730, -1.277024,
+    ],
+    "synthetic 864x1152": [
+        -1.390075, -2.087506, -0.192229, -0.311883,
+        -0.564955, -0.693715, -0.161022, -0.424695,
+    ],
+    "synthetic 865x1153": [
+        -1.275608, -1.311198, -0.397462, -0.785238,
+        -0.087669, -0.815044, -2.075108, -2.033379,
     ],
 }
 

@@ -105,6 +105,15 @@ def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_
     assert (engine.metadata.max_crops, engine.metadata.crop_plan) == (6, "texture")  # the calibration's recipe
     assert engine.metadata.logit_scaling == scaling
     assert engine.has_experts and engine.has_artifact_map
+    # The card's "calls N% of fakes likely AI" is the app's share at this very threshold, not the TPR at 1% FPR.
+    app = metrics["clean"]["app_verdicts"]
+    assert engine.metadata.metrics["fakes_likely_ai"] == pytest.approx(app["fake"]["likely_ai"], abs=1e-4)
+    assert engine.metadata.metrics["reals_likely_ai"] == pytest.approx(app["real"]["likely_ai"], abs=1e-4)
+    with pytest.raises(SystemExit, match="evaluate with this --calibration"):  # measured at another threshold
+        export_cli(["--checkpoint", str(run / "checkpoint"), "--calibration", str(run / "calibration-blur.json"),
+                    "--out", str(tmp_path / "refused-metrics"), "--name", "tiny", "--max-crops", "6",
+                    "--metrics", str(run / "eval" / "metrics.json")])
+    assert not (tmp_path / "refused-metrics").exists()
     # No --version: the weights' own digest, so a retrained model never reuses this one's cached results.
     weights = (run / "checkpoint" / "model.safetensors").read_bytes()
     assert engine.metadata.version == hashlib.sha256(weights).hexdigest()[:8]
