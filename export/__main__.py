@@ -47,9 +47,13 @@ def photo_crops(data: str | None, crop_size: int, count: int = 32, split: str = 
     return np.concatenate(crops)[:count]
 
 
-def weights_version(checkpoint: str) -> str:
-    """A version that changes exactly when the weights do: results are cached by name@version."""
-    return hashlib.sha256((Path(checkpoint) / WEIGHTS_FILE).read_bytes()).hexdigest()[:8]
+def default_version(checkpoint: str, calibration: str) -> str:
+    """A version that changes whenever the weights or the calibration do: results are cached by name@version,
+    and the same weights calibrated again give other verdicts (version 13's thresholds moved from 0.995 to
+    0.960 with its weights unchanged)."""
+    digest = hashlib.sha256((Path(checkpoint) / WEIGHTS_FILE).read_bytes())
+    digest.update(Path(calibration).read_bytes())
+    return digest.hexdigest()[:8]
 
 
 def stamped_metrics(path: str, likely_ai: float) -> dict:
@@ -94,10 +98,10 @@ def build_metadata(args, detector) -> ModelMetadata:
     if mismatches:
         raise SystemExit("the calibration's thresholds do not hold for this model's scoring (recalibrate, or export "
                          "with the calibration's recipe): " + "; ".join(mismatches))
-    return ModelMetadata(name=args.name, version=args.version or weights_version(args.checkpoint), crop_size=crop_size,
-                         aggregation=aggregation, thresholds=calibration.thresholds(),
-                         training=training, metrics=metrics, max_crops=max_crops, crop_plan=crop_plan,
-                         logit_scaling=calibration.scaling())
+    version = args.version or default_version(args.checkpoint, args.calibration)
+    return ModelMetadata(name=args.name, version=version, crop_size=crop_size, aggregation=aggregation,
+                         thresholds=calibration.thresholds(), training=training, metrics=metrics,
+                         max_crops=max_crops, crop_plan=crop_plan, logit_scaling=calibration.scaling())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibration", required=True, help="calibration.json from `python -m training calibrate`")
     parser.add_argument("--out", required=True)
     parser.add_argument("--name", required=True)
-    parser.add_argument("--version", help="default: the first 8 hex digits of the checkpoint's weights' SHA-256, so "
-                                           "that a retrained model never reuses results cached for the last one")
+    parser.add_argument("--version", help="default: the first 8 hex digits of the SHA-256 of the checkpoint's "
+                                           "weights and the calibration file, so that a retrained or recalibrated "
+                                           "model never reuses results cached for the last one")
     parser.add_argument("--precisions", default="fp32,fp16")
     parser.add_argument("--max-crops", type=at_least(1), help="default: the calibration's (8 if it records none)")
     parser.add_argument("--aggregation", choices=AGGREGATIONS,

@@ -114,9 +114,11 @@ def test_forge_train_evaluate_export_and_the_engine_agrees(forged_manifest, tmp_
                     "--out", str(tmp_path / "refused-metrics"), "--name", "tiny", "--max-crops", "6",
                     "--metrics", str(run / "eval" / "metrics.json")])
     assert not (tmp_path / "refused-metrics").exists()
-    # No --version: the weights' own digest, so a retrained model never reuses this one's cached results.
+    # No --version: the weights' and calibration's digest, so a retrained or recalibrated model never reuses
+    # this one's cached results (the same weights with other thresholds give other verdicts).
     weights = (run / "checkpoint" / "model.safetensors").read_bytes()
-    assert engine.metadata.version == hashlib.sha256(weights).hexdigest()[:8]
+    calibrated = (run / "calibration.json").read_bytes()
+    assert engine.metadata.version == hashlib.sha256(weights + calibrated).hexdigest()[:8]
 
     torch_scorer = TorchScorer(load_checkpoint(run / "checkpoint"))
     records = [r for r in manifest.read(forged_manifest) if r.split == "test"][:4]
