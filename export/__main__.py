@@ -87,7 +87,7 @@ def build_metadata(args, detector) -> ModelMetadata:
     training = {"backbone": detector.config.backbone, "method": detector.config.method,
                 "adapter": detector.config.adapter, "gamma": detector.config.gamma.enabled,
                 "calibration": {"split": calibration.split, "n_real": calibration.n_real,
-                                "real_quantile": calibration.real_quantile}}
+                                "real_quantile": calibration.real_quantile, "weighting": calibration.weighting}}
     if args.training_note:
         training["data"] = args.training_note
     crop_size = detector.input_spec.crop_size

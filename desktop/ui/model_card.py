@@ -65,8 +65,9 @@ def training_rows(training: dict) -> list[tuple[str, str]]:
         elif key == "gamma":
             rows.append(("Manipulation maps", "GAMMA segmentation heads" if value else "none"))
         elif key == "calibration" and isinstance(value, dict) and "n_real" in value:
+            weighed = ", every photo weighing the same" if value.get("weighting") == "photo" else ""
             rows.append(("Calibrated on", f"{value['n_real']:,} real images of the {value.get('split', 'val')} split "
-                                          "(crops and processed copies of held-back photos)"))
+                                          f"(crops and processed copies of held-back photos{weighed})"))
         else:
             rows.append((key.replace("_", " ").capitalize(), _plain(value)))
     return rows

@@ -1110,9 +1110,15 @@ def test_the_model_card_says_in_words_how_the_model_was_made_and_measured():
     assert made["Manipulation maps"] == "GAMMA segmentation heads"
     assert made["Calibrated on"] == "4,105 real images of the val split (crops and processed copies of held-back photos)"
     assert made["Crops seen"] == "65536"  # a key the card does not know is still shown, plainly
+    training["calibration"]["weighting"] = "photo"  # thresholds hold 1% of photos, not of crops
+    assert dict(training_rows(training))["Calibrated on"] == (
+        "4,105 real images of the val split (crops and processed copies of held-back photos, every photo weighing "
+        "the same)")
     measured = measured_rows({"split": "test", "ap": 0.87, "tpr_at_1fpr": 0.3675, "extra": {"a_b": True}})
     assert measured[0] == ("Images", "the test split, never trained or tuned on")
     assert ("Fakes caught (1% false alarms)", "36.8%") in measured
+    stamped = dict(measured_rows({"split": "test", "fakes_likely_ai": 0.2364, "reals_likely_ai": 0.0025}))
+    assert (stamped["Fakes called likely AI"], stamped["Real photos called likely AI"]) == ("23.6%", "0.2%")
     assert ("Average precision (1 is perfect)", "0.87") in measured and ("Extra", "a b: yes") in measured
     assert not any("{" in value or "True" in value for _, value in [*made.items(), *measured])
 
