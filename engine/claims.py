@@ -28,8 +28,8 @@ class Abandoned(Exception):
 class ClaimBook:
     """One scanner's claims on (sha256, model) in ``store``."""
 
-    def __init__(self, store: Store | None, model_id: str):
-        self.store, self.model_id = store, model_id
+    def __init__(self, store: Store | None, model_id: str, fingerprint: str = ""):
+        self.store, self.model_id, self.fingerprint = store, model_id, fingerprint  # as Store.get takes them
         self._owner = claim_owner(uuid.uuid4().hex[:12])
         self._held: set[str] = set()
         self._lock = threading.Lock()
@@ -54,11 +54,11 @@ class ClaimBook:
                         self._held.add(sha256)
                 if claimed:
                     # It may have been finished and released between our cache look-up and the claim.
-                    stored = _newer(self.store.get(sha256, self.model_id), newer_than)
+                    stored = _newer(self.store.get(sha256, self.model_id, self.fingerprint), newer_than)
                     if stored is not None:
                         self.release(sha256)
                     return stored
-                stored = _newer(self.store.get(sha256, self.model_id), newer_than)
+                stored = _newer(self.store.get(sha256, self.model_id, self.fingerprint), newer_than)
             except Abandoned:
                 raise
             except Exception as exc:

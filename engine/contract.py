@@ -15,6 +15,7 @@ stamp models and ``engine.model`` uses it to validate them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -154,6 +155,16 @@ class ModelMetadata:
     def model_id(self) -> str:
         """Identifies results in the cache: a different model means a new scan."""
         return f"{self.name}@{self.version}"
+
+    @property
+    def verdict_fingerprint(self) -> str:
+        """A digest of everything in the metadata that turns crop logits into a verdict: a file exported again
+        under the same name and version with other thresholds (a recalibration) must not be served the
+        verdicts cached for the last one."""
+        deciding = {"crop_size": self.crop_size, "aggregation": self.aggregation, "max_crops": self.max_crops,
+                    "crop_plan": self.crop_plan, "thresholds": asdict(self.thresholds),
+                    "logit_scaling": asdict(self.logit_scaling), "early_exit": asdict(self.early_exit)}
+        return hashlib.sha256(json.dumps(deciding, sort_keys=True).encode()).hexdigest()[:12]
 
     def validate(self) -> None:
         if self.schema_version != SCHEMA_VERSION:

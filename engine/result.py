@@ -87,6 +87,8 @@ class Result:
     provenance: list[ProvenanceHint] = field(default_factory=list)
     model_name: str = ""
     model_version: str = ""
+    # ModelMetadata.verdict_fingerprint of the file that scored it ("" in blobs from before it was kept)
+    model_fingerprint: str = ""
     provider: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
     error: str | None = None

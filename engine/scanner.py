@@ -191,7 +191,8 @@ class Scanner:
         self._second_stage: collections.deque[_Prepared] = collections.deque()
         self._in_flight: dict[str, _Prepared] = {}
         self._in_flight_lock = threading.Lock()
-        self._claims = ClaimBook(store, self.model_id)  # what this scanner scans, so other processes wait
+        # What this scanner scans, so other processes wait; a result of another calibration is no answer.
+        self._claims = ClaimBook(store, self.model_id, detector.metadata.verdict_fingerprint)
         self._closed = False
         self._inference = threading.Thread(target=self._inference_loop, name="synthspot-infer", daemon=True)
         self._inference.start()
@@ -347,7 +348,7 @@ class Scanner:
         if not self.store:
             return False
         try:
-            stored = self.store.get(sha256, self.model_id)
+            stored = self.store.get(sha256, self.model_id, self.detector.metadata.verdict_fingerprint)
         except Exception as exc:  # a store that breaks mid-scan costs the cache, not the scan
             log.warning("could not look %s up in the store: %s", display_path(request.path) or "bytes", exc)
             return False
@@ -389,6 +390,7 @@ class Scanner:
             provenance=hints,
             model_name=meta.name,
             model_version=meta.version,
+            model_fingerprint=meta.verdict_fingerprint,
             provider=self.detector.active_provider,
             file_size=len(data),
             page_url=request.page_url,

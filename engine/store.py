@@ -208,15 +208,19 @@ class Store:
 
     # --- results --------------------------------------------------------------
 
-    def get(self, sha256: str, model_id: str) -> Result | None:
-        """The cached result of this model for these bytes; None when there is none, or when the engine
-        has since changed how it scores (``SCORING_REVISION``): the caller scans again and replaces it."""
+    def get(self, sha256: str, model_id: str, fingerprint: str = "") -> Result | None:
+        """The cached result of this model for these bytes; None when there is none, when the engine
+        has since changed how it scores (``SCORING_REVISION``), or when ``fingerprint`` (the model's
+        ``verdict_fingerprint``) is not the one it was scored with (the same name and version, calibrated
+        again): the caller scans again and replaces it."""
         with self._connect() as db:
             row = db.execute("SELECT data FROM results WHERE sha256=? AND model_id=?", (sha256, model_id)).fetchone()
         result = Result.from_dict(json.loads(row[0])) if row else None
+        if result is None or (fingerprint and result.model_fingerprint not in ("", fingerprint)):
+            return None
         # A newer revision (after a downgrade) is served as it is: rescanning back and forth between
         # versions would be worse than a verdict by slightly newer rules.
-        return result if result is not None and result.scoring_revision >= SCORING_REVISION else None
+        return result if result.scoring_revision >= SCORING_REVISION else None
 
     def put(self, result: Result, model_id: str) -> None:
         """Store a scan. A failed one goes to the history only, never to the cache (a file being written

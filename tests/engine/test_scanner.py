@@ -175,6 +175,26 @@ def test_same_bytes_are_scanned_once_per_model(tmp_path, detector):
     assert Store(tmp_path / "store.db").get(rescored.sha256, detector.metadata.model_id) is not None  # replaced
 
 
+def test_a_model_calibrated_again_under_the_same_version_scores_again(tmp_path):
+    """Version 13 was exported twice as "13+cascade", its thresholds moved from 0.995 to 0.960 in between:
+    the store served the first file's verdicts to the second."""
+    from engine.contract import Thresholds
+
+    image = solid_image(tmp_path / "bright.png", 190)  # logit 8 * (190 / 255 - 0.5) = 1.96: probability 0.88
+    strict = CountingDetector(brightness_model(tmp_path / "strict.onnx", thresholds=Thresholds(0.95, 0.3, 0.01)))
+    lenient = CountingDetector(brightness_model(tmp_path / "lenient.onnx", thresholds=Thresholds(0.85, 0.3, 0.01)))
+    assert strict.metadata.model_id == lenient.metadata.model_id  # the same name and version
+    with Scanner(strict, Store(tmp_path / "store.db")) as scanner:
+        [first] = scanner.scan([ScanRequest(path=str(image))])
+    assert first.verdict == UNCERTAIN and first.model_fingerprint == strict.metadata.verdict_fingerprint
+    with Scanner(lenient, Store(tmp_path / "store.db")) as scanner:
+        [second] = scanner.scan([ScanRequest(path=str(image))])
+    assert not second.cached and lenient.calls and second.verdict == LIKELY_AI
+    with Scanner(lenient, Store(tmp_path / "store.db")) as scanner:  # the row was replaced: served again
+        [third] = scanner.scan([ScanRequest(path=str(image))])
+    assert third.cached and third.verdict == LIKELY_AI
+
+
 @pytest.mark.parametrize("make,message", [
     (lambda d: (d / "empty.jpg").write_bytes(b"") or d / "empty.jpg", "empty"),
     (lambda d: (d / "noise.jpg").write_bytes(os.urandom(3000)) and d / "noise.jpg", "not an image"),
