@@ -7,7 +7,8 @@
 # (scripts/fusion_candidate.sh, in RUNS/fusion). Resumable: rerun the same command after an
 # interruption; a finished expert is not trained again.
 #   mkdir -p RUNS && nohup scripts/experts_candidate.sh VARIANT FUSION_CONFIG RUNS [MANIFEST] > RUNS/chain.log 2>&1 &
-# SHIPPED_EVAL=DIR skips scoring the shipped model again, PERTURBATIONS as there (scripts/fusion_candidate.sh).
+# SHIPPED_EVAL=DIR skips scoring the shipped model again, PERTURBATIONS as there (scripts/fusion_candidate.sh);
+# VERSION (default 13) is the export's version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 variant=$1
@@ -34,5 +35,5 @@ for expert in upsample reconstruct regenerate inpaint; do
 done
 [ "$(grep -c -- "-$variant\"" "$fusion.tmp")" = 4 ] || { echo "the fusion config did not take the four new experts" >&2; exit 1; }
 mv "$fusion.tmp" "$fusion"
-scripts/fusion_candidate.sh "$fusion" "$runs/fusion" 13 "$manifest"
+scripts/fusion_candidate.sh "$fusion" "$runs/fusion" "${VERSION:-13}" "$manifest"
 rm -f "$runs/chain.pid"
