@@ -105,7 +105,7 @@ PLANS = {
     },
 }
 
-# The shipped model's crop logits on the (96, 8) plan above.
+# The shipped model's crop logits on the (96, 8) plan above (scripts/record_pinned_logits.py prints them anew).
 LOGITS = {
     "chelsea.jpg": [
         -0.322002, 0.496970, 1.470351, 2.448233,

@@ -1,0 +1,37 @@
+"""Print a model's logits on the pinned crops, as tests/engine/test_scan_pinned.py's LOGITS holds them.
+
+A new default model changes every pinned logit: run this on it and paste the output over LOGITS (the windows
+themselves must not change; test_texture_plan_picks_the_pinned_windows says so).
+    .venv/bin/python scripts/record_pinned_logits.py [--model engine/models/synthspot-lite0-fp32.onnx]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "engine")]
+
+import test_scan_pinned as pinned  # noqa: E402  (the images and the names live in the test)
+
+from engine import contract  # noqa: E402
+from engine.model import Detector  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=pinned.MODEL)
+    args = parser.parse_args(argv)
+    detector = Detector(args.model, provider="cpu")
+    print("LOGITS = {")
+    for name in sorted(pinned.LOGITS):
+        rgb = pinned._image(name)
+        logits = detector.run(contract.extract_crops(rgb, contract.plan_for(rgb, 96, 8, "texture"))).logits
+        values = [f"{value:.6f}" for value in logits]
+        print(f'    "{name}": [\n        {", ".join(values[:4])},\n        {", ".join(values[4:])},\n    ],')
+    print("}")
+
+
+if __name__ == "__main__":
+    main()
