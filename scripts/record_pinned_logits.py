@@ -4,6 +4,7 @@ A new default model changes every pinned logit: run this on it and paste the out
 themselves must not change; test_texture_plan_picks_the_pinned_windows says so).
     .venv/bin/python scripts/record_pinned_logits.py [--model engine/models/synthspot-lite0-fp32.onnx]
 """
+
 from __future__ import annotations
 
 import argparse
