@@ -242,8 +242,10 @@ def _best_effort(read, image):
 
 def _more_than_one_frame(image: Image.Image) -> bool:
     # ``is_animated`` looks at the second frame only; ``n_frames`` walks them all (minutes for a TIFF of
-    # 64,000 tiny pages). An MPO's second image is the same photo (a stereo pair, a depth view).
-    return image.format != "MPO" and bool(getattr(image, "is_animated", False))
+    # 64,000 tiny pages). An MPO's second image is the same photo (a stereo pair, a depth view); a HEIF's
+    # other images are alternates of its primary one, the image viewers show and the one decoded here (the
+    # other eye of an iPhone or Vision Pro spatial photo): neither is a frame left unchecked.
+    return image.format not in ("MPO", "HEIF") and bool(getattr(image, "is_animated", False))
 
 
 def _exif_orientation(image: Image.Image) -> int:

@@ -65,8 +65,9 @@ class CropScore:
 # order, a verdict rule), so that results cached before are scored again rather than served as if
 # current. 1: the cascade's first crops the most textured; smooth images "uncertain" (under 0.5 grey
 # levels per step); 2: only flat colours (under 0.01), and heavy JPEG compression no longer doubts a
-# likely AI; 3: "very small" below one crop's side (it was half of one).
-SCORING_REVISION = 3
+# likely AI; 3: "very small" below one crop's side (it was half of one); 4: a HEIF's other images (a spatial
+# photo's other eye) no longer make it "uncertain".
+SCORING_REVISION = 4
 
 
 @dataclass

@@ -41,6 +41,24 @@ def test_heic_decodes_through_the_decode_only_plugin():
     assert decoded.rgb.shape == (decoded.height, decoded.width, 3) and decoded.rgb.std() > 10
 
 
+@pytest.mark.parametrize("primary", [0, 1])
+def test_a_heif_of_two_images_is_its_primary_image_not_an_animation(primary):
+    """A spatial photo (iPhone, Vision Pro) holds each eye as an image: the primary one is what viewers show
+    and what is scored, and the other is no unchecked frame that would make every such photo "uncertain"
+    (a third package survey's phone photos did)."""
+    import pillow_heif  # the encoder: training's dependency (the app only decodes)
+
+    left, right = Image.new("RGB", (64, 48), (200, 30, 30)), Image.new("RGB", (64, 48), (30, 30, 200))
+    pair = pillow_heif.from_pillow(left)
+    pair.add_from_pillow(right)
+    buffer = io.BytesIO()
+    pair.save(buffer, quality=90, primary_index=primary)
+    decoded = decode_image(buffer.getvalue())
+    assert (decoded.format, decoded.animated) == ("HEIF", False)
+    red, blue = decoded.rgb[24, 32, 0], decoded.rgb[24, 32, 2]
+    assert (red > blue) == (primary == 0)
+
+
 def test_gif_scans_its_first_frame():
     red = Image.new("RGB", (40, 30), (255, 0, 0))
     blue = Image.new("RGB", (40, 30), (0, 0, 255))
