@@ -34,7 +34,15 @@ echo $$ > "$run/chain.pid"
     $py -m training train --config "$config" --run "$run" --manifest "$manifest" --no-progress
 calibration=${borrowed:-$run/calibration.json}
 if [ -z "$borrowed" ] && [ ! -f "$run/calibration.json" ]; then
-    $py -m training calibrate --checkpoint "$run/checkpoint" --data "$manifest" \
+    # Scored through the exported graph, the file that ships: ONNX Runtime needs a tenth of the torch scorer's
+    # time here and gives the same thresholds (docs/results.md, thirty-sixth session). The graph's logits are
+    # raw (thresholds and scaling are metadata): this first export borrows the shipped model's calibration only
+    # to be scored, and the candidate is exported again below with its own.
+    scored=$run/models-for-calibration
+    [ -f "$scored/synthspot-lite0-fp32.onnx" ] || $py -m export --checkpoint "$run/checkpoint" \
+        --calibration "$shipped_calibration" --out "$scored" --name synthspot-lite0 --version "$version-uncalibrated" \
+        --precisions fp32 --parity-data "$manifest"
+    $py -m training calibrate --onnx "$scored/synthspot-lite0-fp32.onnx" --data "$manifest" \
         --split val --fpr 0.01 --max-crops 8 --aggregation mean --crop-plan texture \
         --perturbations downscale0.5 --out "$run/calibration.tmp.json"
     mv "$run/calibration.tmp.json" "$run/calibration.json"
