@@ -34,7 +34,7 @@ echo $$ > "$run/chain.pid"
     $py -m training train --config "$config" --run "$run" --manifest "$manifest" --no-progress
 calibration=${borrowed:-$run/calibration.json}
 if [ -z "$borrowed" ] && [ ! -f "$run/calibration.json" ]; then
-    # Scored through the exported graph, the file that ships: ONNX Runtime needs a tenth of the torch scorer's
+    # Scored through the exported graph, the file that ships: ONNX Runtime needs a third of the torch scorer's
     # time here and gives the same thresholds (docs/results.md, thirty-sixth session). The graph's logits are
     # raw (thresholds and scaling are metadata): this first export borrows the shipped model's calibration only
     # to be scored, and the candidate is exported again below with its own.
