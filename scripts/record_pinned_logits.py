@@ -16,7 +16,6 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "engine")]
 
 import test_scan_pinned as pinned  # noqa: E402  (the images and the names live in the test)
 
-from engine import contract  # noqa: E402
 from engine.model import Detector  # noqa: E402
 
 
@@ -27,9 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     detector = Detector(args.model, provider="cpu")
     print("LOGITS = {")
     for name in sorted(pinned.LOGITS):
-        rgb = pinned._image(name)
-        logits = detector.run(contract.extract_crops(rgb, contract.plan_for(rgb, 96, 8, "texture"))).logits
-        values = [f"{value:.6f}" for value in logits]
+        values = [f"{value:.6f}" for value in pinned.pinned_crop_logits(detector, name)]
         print(f'    "{name}": [\n        {", ".join(values[:4])},\n        {", ".join(values[4:])},\n    ],')
     print("}")
 

@@ -152,11 +152,15 @@ def shipped_model():
     return Detector(MODEL, provider="cpu")
 
 
+def pinned_crop_logits(detector: Detector, name: str) -> np.ndarray:
+    """The model's logits on the image's (96, 8) texture-plan crops (scripts/record_pinned_logits.py too)."""
+    rgb = _image(name)
+    return detector.run(contract.extract_crops(rgb, contract.plan_for(rgb, 96, 8, "texture"))).logits
+
+
 @pytest.mark.parametrize("name", sorted(LOGITS))
 def test_the_shipped_model_scores_the_pinned_crops_as_before(name, shipped_model):
-    rgb = _image(name)
-    boxes = contract.plan_for(rgb, 96, 8, "texture")
-    logits = shipped_model.run(contract.extract_crops(rgb, boxes)).logits
+    logits = pinned_crop_logits(shipped_model, name)
     # Tolerance for other CPUs' kernels only; on the machine that recorded them they are bit for bit.
     np.testing.assert_allclose(logits, LOGITS[name], rtol=0, atol=2e-5)
 
