@@ -54,6 +54,8 @@ def test_a_phones_heic_or_avif_real_and_its_fakes_are_written_in_its_own_codec(f
         real_bytes = _bytes(photo, "AVIF", quality=80)
     spec = encode_spec_for(real_bytes)
     assert spec.format == fmt
+    # The forge names the real's and its fakes' files by the spec: an extension the app's opener also reads.
+    assert spec.extension == {"HEIF": ".heic", "AVIF": ".avif"}[fmt]
     # Both through the same codec: its traces are no clue to which is the real (as PNG, only the real had them).
     fake = decode_rgb(real_bytes)[::-1].copy()
     for pixels in (decode_rgb(real_bytes), fake):

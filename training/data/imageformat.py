@@ -54,7 +54,7 @@ class EncodeSpec:
 
     @property
     def extension(self) -> str:
-        return {"JPEG": ".jpg", "WEBP": ".webp", "PNG": ".png"}[self.format]
+        return {"JPEG": ".jpg", "WEBP": ".webp", "HEIF": ".heic", "AVIF": ".avif", "PNG": ".png"}[self.format]
 
 
 @functools.lru_cache(maxsize=1)
