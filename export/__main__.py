@@ -29,8 +29,9 @@ from training.checkpoint import WEIGHTS_FILE
 
 
 def photo_crops(data: str | None, crop_size: int, count: int = 32, split: str = "val") -> np.ndarray:
-    """Crops of photos from ``split`` of ``data`` (every fourth image, so fakes and reals both come);
-    without data, of scikit-image's sample photographs."""
+    """Crops of photos from ``split`` of ``data`` (four of each of ``count // 4`` images spread evenly over the
+    split, so that every domain and many photos come: a manifest is sorted by path, domain by domain); without
+    data, of scikit-image's sample photographs."""
     if data is None:
         from export.onnx_export import sample_photo_crops
 
@@ -41,7 +42,8 @@ def photo_crops(data: str | None, crop_size: int, count: int = 32, split: str = 
 
     records, base = load_records(data, split)
     crops = []
-    for record in records[::4][: max(1, count // 4)]:
+    wanted = max(1, count // 4)
+    for record in records[:: max(1, len(records) // wanted)][:wanted]:
         rgb = read_image(manifest.resolve(base, record.path)).rgb  # as the engine decodes it
         crops.append(extract_crops(rgb, plan_for(rgb, crop_size, 4, "texture")))
     return np.concatenate(crops)[:count]

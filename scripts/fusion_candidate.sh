@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A fusion candidate against the shipped model on val, side by side (issue "A detector that detects"):
 # train the fusion (resumable), calibrate as the shipped model was (val, FPR 1%, 8 crops, mean,
-# texture plan, half-size reals as their own kind), export fp32 with the shipped cascade (first 4 crops,
+# texture plan, half-size reals as their own kind), export (fp32, or PRECISION) with the shipped cascade (first 4 crops,
 # margin 0.4), then score val clean and re-encoded at JPEG q75 and q50 with the candidate and with
 # engine/models' shipped model. Never the test split: that is for the model chosen here.
 #   scripts/fusion_candidate.sh CONFIG RUN VERSION [MANIFEST]
@@ -24,6 +24,9 @@ eval_manifest=${EVAL_MANIFEST:-$manifest}
 borrowed=${BORROW_CALIBRATION:-}
 suffix=${borrowed:+-borrowed}
 perturbations=${PERTURBATIONS:-jpeg75,jpeg50}
+# PRECISION=int8: export, calibrate and score the candidate at that precision (its scores move: it is calibrated
+# on its own); a trained model in RUN/checkpoint is not trained again (e.g. the shipped one's, copied there).
+precision=${PRECISION:-fp32}
 shipped=engine/models/synthspot-lite0-fp32.onnx
 shipped_calibration=${SHIPPED_CALIBRATION:-configs/checkpoints/lite0-sef-gamma-v13-npm/calibration.json}
 py=.venv/bin/python
@@ -39,10 +42,10 @@ if [ -z "$borrowed" ] && [ ! -f "$run/calibration.json" ]; then
     # raw (thresholds and scaling are metadata): this first export borrows the shipped model's calibration only
     # to be scored, and the candidate is exported again below with its own.
     scored=$run/models-for-calibration
-    [ -f "$scored/synthspot-lite0-fp32.onnx" ] || $py -m export --checkpoint "$run/checkpoint" \
+    [ -f "$scored/synthspot-lite0-$precision.onnx" ] || $py -m export --checkpoint "$run/checkpoint" \
         --calibration "$shipped_calibration" --out "$scored" --name synthspot-lite0 --version "$version-uncalibrated" \
-        --precisions fp32 --parity-data "$manifest"
-    $py -m training calibrate --onnx "$scored/synthspot-lite0-fp32.onnx" --data "$manifest" \
+        --precisions "$precision" --parity-data "$manifest"
+    $py -m training calibrate --onnx "$scored/synthspot-lite0-$precision.onnx" --data "$manifest" \
         --split val --fpr 0.01 --max-crops 8 --aggregation mean --crop-plan texture \
         --perturbations downscale0.5 --out "$run/calibration.tmp.json"
     mv "$run/calibration.tmp.json" "$run/calibration.json"
@@ -50,8 +53,8 @@ fi
 models=$run/models$suffix
 if [ ! -f "$models/candidate-cascade.onnx" ]; then
     $py -m export --checkpoint "$run/checkpoint" --calibration "$calibration" --out "$models" \
-        --name synthspot-lite0 --version "$version" --precisions fp32 --parity-data "$manifest"
-    $py -m export.cascade --model "$models/synthspot-lite0-fp32.onnx" --first-crops 4 --margin 0.4 \
+        --name synthspot-lite0 --version "$version" --precisions "$precision" --parity-data "$manifest"
+    $py -m export.cascade --model "$models/synthspot-lite0-$precision.onnx" --first-crops 4 --margin 0.4 \
         --out "$models/candidate-cascade.tmp.onnx"
     mv "$models/candidate-cascade.tmp.onnx" "$models/candidate-cascade.onnx"
 fi
