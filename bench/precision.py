@@ -6,7 +6,7 @@
 (DIR from `python -m export ... --precisions fp32,fp16 --out DIR`: no fp16 file ships.)
 
 AP is measured on the held-out split exactly as ``python -m training.evaluate`` scores images
-(the engine's crop plan and aggregation, the model's own max_crops). Images/s is the engine end
+(the engine's crop plan and aggregation, the model's own max_crops and early exit). Images/s is the engine end
 to end (read + decode + crops + ONNX + store) on 1 MP JPEGs, as bench/engine_throughput.py does.
 The CPU default is the fastest precision whose AP is within 0.005 of fp32's.
 """
@@ -49,7 +49,7 @@ def main() -> None:
             meta = Detector(model, provider="cpu").metadata
             started = time.perf_counter()
             scores = score_records(records, base, OnnxScorer(model), meta.max_crops, meta.aggregation,
-                                   crop_plan=meta.crop_plan)
+                                   crop_plan=meta.crop_plan, cascade=meta)  # its early exit, if it has one
             ap = summarize(scores)["clean"]["overall"]["ap"]
             elapsed, _ = engine_run(Path(model), photos, Path(scratch) / f"store{index}.sqlite", args.batch_crops)
             rows.append((meta.precision, Path(model).name, ap, len(photos) / elapsed,
