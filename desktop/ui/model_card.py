@@ -99,14 +99,16 @@ PLAIN_BLIND_SPOTS = "What it cannot detect, in plain words"  # the card file's s
 def blind_spots(model_path: str | Path, name: str, version: str) -> list[str]:
     """The plain-words "What it cannot detect" of the MODEL_CARD.md shipped beside a model file (the built-in
     model's), one text per bullet; [] where there is no such card, or it is not this model's (another file in
-    that folder, or another version under its name: the card names both). What a model cannot detect matters
-    more than its AP. (The card's "Known blind spots" holds the figures and commands: for developers.)"""
+    that folder, or another version under its name: the card's title names the model, its table each file with
+    its version). What a model cannot detect matters more than its AP. (The card's "Known blind spots" holds the
+    figures and commands: for developers.)"""
     try:
         card = (Path(model_path).parent / "MODEL_CARD.md").read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return []
-    title = card.split("\n", 1)[0]
-    if f"`{Path(model_path).name}`" not in card or f"{name} (version {version})" not in title:
+    row = next((line for line in card.splitlines() if line.startswith(f"| `{Path(model_path).name}` |")), "")
+    cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
+    if not card.startswith(f"# {name} (") or version not in cells:
         return []
     section = re.search(rf"^## {re.escape(PLAIN_BLIND_SPOTS)}\s*$(.*?)(?=^## |\Z)", card, re.MULTILINE | re.DOTALL)
     if section is None:
