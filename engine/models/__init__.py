@@ -1,8 +1,8 @@
 """Where models live: the embedded ones beside this file, and the user's own.
 
 An embedded model is any ``*.onnx`` in this folder; ``default.json`` names the
-default for each provider (the fastest precision that keeps the accuracy; today fp32
-for both CPU and CUDA). A user's models go in ``<data dir>/models`` or are passed by path.
+default for each provider (the fastest precision that keeps the accuracy; today int8 on
+the CPU, fp32 on CUDA). A user's models go in ``<data dir>/models`` or are passed by path.
 """
 
 from __future__ import annotations

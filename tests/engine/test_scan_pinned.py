@@ -22,6 +22,7 @@ from engine.model import Detector
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "engine" / "samples"
 MODEL = ROOT / "engine" / "models" / "synthspot-lite0-fp32.onnx"
+INT8_MODEL = ROOT / "engine" / "models" / "synthspot-lite0-int8.onnx"  # the CPU default (engine/models/default.json)
 
 
 def _synthetic(height: int, width: int, seed: int) -> np.ndarray:
@@ -105,7 +106,7 @@ PLANS = {
     },
 }
 
-# The shipped model's crop logits on the (96, 8) plan above (scripts/record_pinned_logits.py prints them anew).
+# The shipped fp32 file's crop logits on the (96, 8) plan above (scripts/record_pinned_logits.py prints them anew).
 LOGITS = {
     "chelsea.jpg": [
         -0.322002, 0.496970, 1.470351, 2.448233,
@@ -138,6 +139,39 @@ LOGITS = {
 }
 
 
+# The int8 file's (scripts/record_pinned_logits.py --model engine/models/synthspot-lite0-int8.onnx --name INT8_LOGITS).
+INT8_LOGITS = {
+    "chelsea.jpg": [
+        -0.277091, 0.458200, 0.795832, 2.099144,
+        0.256871, 0.655561, 0.099850, 0.142308,
+    ],
+    "chelsea.jpg orientation 6": [
+        -0.178454, 0.251269, -0.265139, 3.405463,
+        2.459503, -0.286520, 0.162377, 3.455202,
+    ],
+    "coffee.png": [
+        0.097844, -0.440518, -0.115258, -0.581837,
+        -0.240857, -0.258735, -0.258066, -0.468645,
+    ],
+    "rocket.webp": [
+        -0.525509, 0.093570, 0.135491, -0.256269,
+        -0.147159, -0.364028, 0.093588, -0.107737,
+    ],
+    "synthetic 3001x4003": [
+        -1.873270, -1.577386, -1.277749, -1.458589,
+        -1.662321, -1.803994, -1.886933, -1.419381,
+    ],
+    "synthetic 864x1152": [
+        -1.504877, -2.094476, -0.235667, -0.363207,
+        -0.594184, -0.743982, -0.272478, -0.449834,
+    ],
+    "synthetic 865x1153": [
+        -1.320100, -1.378790, -0.526077, -0.801926,
+        -0.376825, -0.823834, -2.184911, -2.087033,
+    ],
+}
+
+
 @pytest.mark.parametrize("name", sorted(PLANS))
 def test_texture_plan_picks_the_pinned_windows(name):
     rgb = _image(name)
@@ -152,6 +186,11 @@ def shipped_model():
     return Detector(MODEL, provider="cpu")
 
 
+@pytest.fixture(scope="module")
+def shipped_int8_model():
+    return Detector(INT8_MODEL, provider="cpu")
+
+
 def pinned_crop_logits(detector: Detector, name: str) -> np.ndarray:
     """The model's logits on the image's (96, 8) texture-plan crops (scripts/record_pinned_logits.py too)."""
     rgb = _image(name)
@@ -163,6 +202,13 @@ def test_the_shipped_model_scores_the_pinned_crops_as_before(name, shipped_model
     logits = pinned_crop_logits(shipped_model, name)
     # Tolerance for other CPUs' kernels only; on the machine that recorded them they are bit for bit.
     np.testing.assert_allclose(logits, LOGITS[name], rtol=0, atol=2e-5)
+
+
+@pytest.mark.parametrize("name", sorted(INT8_LOGITS))
+def test_the_shipped_int8_model_scores_the_pinned_crops_as_before(name, shipped_int8_model):
+    logits = pinned_crop_logits(shipped_int8_model, name)
+    # Integer kernels differ more between CPUs (with and without VNNI); a changed range or stage moves 0.1-1.
+    np.testing.assert_allclose(logits, INT8_LOGITS[name], rtol=0, atol=0.02)
 
 
 def test_jpeg_quality_is_the_closest_ijg_table_as_the_quality_by_quality_search_found():
