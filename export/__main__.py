@@ -30,7 +30,7 @@ from training.checkpoint import WEIGHTS_FILE
 
 def photo_crops(data: str | None, crop_size: int, count: int = 32, split: str = "val") -> np.ndarray:
     """Crops of photos from ``split`` of ``data`` (four of each of ``count // 4`` images spread evenly over the
-    split, so that every domain and many photos come: a manifest is sorted by path, domain by domain); without
+    split, so that many photos come: a forged manifest keeps each photo's hundreds of rows together); without
     data, of scikit-image's sample photographs."""
     if data is None:
         from export.onnx_export import sample_photo_crops
