@@ -325,14 +325,14 @@ def _to_int8(fp32_path: Path, out_path: Path, calibration_crops: np.ndarray) -> 
     prepared = out_path.with_name(out_path.stem + "-prepared.onnx")
     quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
     model = onnx.load(prepared)
-    float_stage = set(_first_stage_convolutions(model, prepared, calibration_crops[:1]))
+    float_stage = set(_first_stage_convolutions(model, calibration_crops[:1]))
     quantize_static(str(prepared), str(out_path), _CropBatches(calibration_crops), quant_format=QuantFormat.QDQ,
                     per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
                     nodes_to_quantize=_int8_chain(model, float_stage), calibrate_method=CalibrationMethod.Percentile)
     return onnx.load(out_path)
 
 
-def _first_stage_convolutions(model: onnx.ModelProto, path: Path, crop: np.ndarray) -> list[str]:
+def _first_stage_convolutions(model: onnx.ModelProto, crop: np.ndarray) -> list[str]:
     """The convolutions whose output is at the largest resolution any of them gives (a convnet's stem and first
     block, where the pixel-level evidence is; none where there is only one, a ViT's patch embedding). Widths
     as ONNX Runtime computes them on ``crop``: the TorchScript exporter pads at run time, past shape inference."""
